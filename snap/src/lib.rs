@@ -1,0 +1,10 @@
+//! The snap format: `meta/snap.yaml`, `.snap` files (squashfs), SHA3-384 digests and assertions.
+//!
+//! Nothing here touches the system: it reads and writes bytes and files that the caller names.
+
+pub mod assert;
+pub mod digest;
+pub mod layout;
+pub mod naming;
+pub mod squashfs;
+pub mod yaml;

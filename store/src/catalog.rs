@@ -1,0 +1,352 @@
+//! The human-written catalog file (`<dir>/catalog.toml`): publishers, and per snap its channels,
+//! categories, links and media. What a snap *is* (title, version, apps…) comes from its `.snap` files.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use serde::Deserialize;
+use sha3::{Digest, Sha3_256};
+use snapshelf_snap::naming::validate_snap_name;
+
+/// The risks of a track, most stable first.
+pub const RISKS: [&str; 4] = ["stable", "candidate", "beta", "edge"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{path}: {field}: {message}")]
+    Invalid {
+        path: String,
+        field: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StoreSection {
+    pub authority_id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Publisher {
+    pub id: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    pub display_name: String,
+    #[serde(default = "default_validation")]
+    pub validation: String,
+}
+
+fn default_validation() -> String {
+    "unproven".into()
+}
+
+impl Publisher {
+    pub fn username(&self) -> &str {
+        self.username.as_deref().unwrap_or(&self.id)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SnapEntry {
+    pub name: String,
+    #[serde(default)]
+    pub snap_id: Option<String>,
+    #[serde(default)]
+    pub publisher: Option<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub featured: bool,
+    #[serde(default)]
+    pub license: Option<String>,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    pub contact: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub issues: Option<String>,
+    #[serde(default)]
+    pub donation: Option<String>,
+    #[serde(default)]
+    pub icon: Option<String>,
+    #[serde(default)]
+    pub screenshots: Vec<String>,
+    #[serde(default)]
+    pub common_ids: Vec<String>,
+    /// `"<track>/<risk>"` (or just `"<risk>"`, meaning track `latest`) → revision.
+    #[serde(default)]
+    pub channels: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct CatalogFileToml {
+    store: StoreSection,
+    #[serde(default, rename = "publisher")]
+    publishers: Vec<Publisher>,
+    #[serde(default, rename = "snap")]
+    snaps: Vec<SnapEntry>,
+}
+
+/// A validated catalog file.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub store: StoreSection,
+    pub publishers: Vec<Publisher>,
+    pub snaps: Vec<SnapEntry>,
+}
+
+/// A channel as `(track, risk)`.
+pub type Channel = (String, String);
+
+/// Parse `latest/stable`, `stable`, `2.0`, `2.0/edge` the way snapd reads a channel name.
+/// A lone word that is a risk means track `latest`; a lone other word is a track at risk `stable`.
+/// Branches (`track/risk/branch`) are not served by this store.
+pub fn parse_channel(text: &str) -> Result<Channel, String> {
+    let parts: Vec<&str> = text.split('/').collect();
+    let valid_track = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 28
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    match parts.as_slice() {
+        [one] if RISKS.contains(one) => Ok(("latest".into(), (*one).into())),
+        [one] if valid_track(one) => Ok(((*one).into(), "stable".into())),
+        [track, risk] if valid_track(track) && RISKS.contains(risk) => {
+            Ok(((*track).into(), (*risk).into()))
+        }
+        _ => Err(format!(
+            "invalid channel {text:?} (expected <track>/<risk> with risk stable, candidate, beta or edge)"
+        )),
+    }
+}
+
+/// A stable snap id derived from the name: 32 characters of `[A-Za-z0-9]`, like the real store's ids.
+pub fn derive_snap_id(name: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let digest = Sha3_256::digest(format!("snapshelf-snap-id:{name}").as_bytes());
+    digest
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
+fn valid_account_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Catalog {
+    pub fn load(path: &Path) -> Result<Self, CatalogError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, path: &str) -> Result<Self, CatalogError> {
+        let raw: CatalogFileToml = toml::from_str(text).map_err(|e| CatalogError::Syntax {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
+        let invalid = |field: String, message: String| CatalogError::Invalid {
+            path: path.to_string(),
+            field,
+            message,
+        };
+        if !valid_account_id(&raw.store.authority_id) {
+            return Err(invalid(
+                "store.authority-id".into(),
+                "must be 1-64 characters of letters, digits, '-' or '_'".into(),
+            ));
+        }
+        let mut publisher_ids = HashSet::new();
+        for (i, p) in raw.publishers.iter().enumerate() {
+            if !valid_account_id(&p.id) {
+                return Err(invalid(
+                    format!("publisher[{i}].id"),
+                    "must be 1-64 characters of letters, digits, '-' or '_'".into(),
+                ));
+            }
+            if !["verified", "starred", "unproven"].contains(&p.validation.as_str()) {
+                return Err(invalid(
+                    format!("publisher[{i}].validation"),
+                    format!(
+                        "unknown validation {:?} (expected verified, starred or unproven)",
+                        p.validation
+                    ),
+                ));
+            }
+            if !publisher_ids.insert(p.id.clone()) {
+                return Err(invalid(
+                    format!("publisher[{i}].id"),
+                    format!("duplicate publisher {:?}", p.id),
+                ));
+            }
+        }
+        let mut names = HashSet::new();
+        let mut ids = HashSet::new();
+        let mut snaps = raw.snaps;
+        for snap in &mut snaps {
+            let field = |f: &str| format!("snap.{}.{f}", snap.name);
+            validate_snap_name(&snap.name)
+                .map_err(|e| invalid(format!("snap.{}", snap.name), e.to_string()))?;
+            if !names.insert(snap.name.clone()) {
+                return Err(invalid(
+                    format!("snap.{}", snap.name),
+                    "listed twice".into(),
+                ));
+            }
+            let id = snap
+                .snap_id
+                .get_or_insert_with(|| derive_snap_id(&snap.name))
+                .clone();
+            if id.len() != 32 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(invalid(
+                    field("snap-id"),
+                    "must be 32 letters or digits".into(),
+                ));
+            }
+            if !ids.insert(id) {
+                return Err(invalid(field("snap-id"), "used by another snap".into()));
+            }
+            if let Some(p) = &snap.publisher {
+                if !publisher_ids.contains(p) && p != &raw.store.authority_id {
+                    return Err(invalid(
+                        field("publisher"),
+                        format!("unknown publisher {p:?} (add a [[publisher]] entry)"),
+                    ));
+                }
+            }
+            for channel in snap.channels.keys() {
+                parse_channel(channel).map_err(|e| invalid(field("channels"), e))?;
+            }
+            for (key, path) in snap.icon.iter().map(|p| ("icon", p)).chain(
+                snap.screenshots
+                    .iter()
+                    .map(|p| ("screenshots", p)),
+            ) {
+                if !is_safe_relative(path) {
+                    return Err(invalid(
+                        field(key),
+                        format!("{path:?} must be a relative path inside media/ without '..'"),
+                    ));
+                }
+            }
+        }
+        Ok(Catalog {
+            store: raw.store,
+            publishers: raw.publishers,
+            snaps,
+        })
+    }
+
+    pub fn publisher(&self, id: &str) -> Option<&Publisher> {
+        self.publishers.iter().find(|p| p.id == id)
+    }
+}
+
+/// A media path is served from `<dir>/media/`; it may not climb out of it.
+pub fn is_safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[store]
+authority-id = "teststore"
+display-name = "Test Store"
+
+[[publisher]]
+id = "acme"
+display-name = "Acme"
+validation = "verified"
+
+[[snap]]
+name = "hello"
+publisher = "acme"
+categories = ["utilities"]
+icon = "hello/icon.png"
+channels = { "latest/stable" = 1, "edge" = 3, "2.0/candidate" = 2 }
+"#;
+
+    #[test]
+    fn parses_and_derives_ids() {
+        let c = Catalog::parse(GOOD, "catalog.toml").unwrap();
+        assert_eq!(c.snaps.len(), 1);
+        let id = c.snaps[0].snap_id.clone().unwrap();
+        assert_eq!(id.len(), 32);
+        assert_eq!(id, derive_snap_id("hello"), "ids are stable");
+        assert_ne!(derive_snap_id("hello"), derive_snap_id("hellp"));
+        assert_eq!(c.publisher("acme").unwrap().username(), "acme");
+    }
+
+    #[test]
+    fn channels_parse_like_snapd() {
+        assert_eq!(
+            parse_channel("stable").unwrap(),
+            ("latest".into(), "stable".into())
+        );
+        assert_eq!(
+            parse_channel("2.0").unwrap(),
+            ("2.0".into(), "stable".into())
+        );
+        assert_eq!(
+            parse_channel("2.0/edge").unwrap(),
+            ("2.0".into(), "edge".into())
+        );
+        assert!(parse_channel("latest/sometimes").is_err());
+        assert!(parse_channel("a/b/c/d").is_err());
+        assert!(parse_channel("").is_err());
+    }
+
+    #[test]
+    fn rejects_bad_entries_naming_the_field() {
+        let cases = [
+            (GOOD.replace("\"acme\"\ncategories", "\"nobody\"\ncategories"), "publisher"),
+            (GOOD.replace("hello/icon.png", "../../etc/passwd"), "icon"),
+            (GOOD.replace("\"edge\" = 3", "\"sometimes\" = 3"), "channels"),
+            (GOOD.replace("name = \"hello\"", "name = \"Hello--\""), "snap.Hello--"),
+            (GOOD.replace("verified", "royal"), "validation"),
+            (GOOD.replace("categories", "categorys"), "unknown field"),
+        ];
+        for (text, expect) in cases {
+            let err = Catalog::parse(&text, "catalog.toml").unwrap_err().to_string();
+            assert!(err.contains(expect), "{err:?} should mention {expect:?}");
+        }
+    }
+
+    #[test]
+    fn safe_relative_paths() {
+        assert!(is_safe_relative("a/b.png"));
+        for bad in ["", "/etc/passwd", "a/../b", "./a", "a//b", "a\\b", ".."] {
+            assert!(!is_safe_relative(bad), "{bad}");
+        }
+    }
+}

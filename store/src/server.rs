@@ -1,0 +1,840 @@
+//! The HTTP API: the Snap Store v2 subset that snapd (and our helper) use, plus downloads and media.
+//! Shapes follow the real store's responses (see docs/store.md).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::catalog::parse_channel;
+use crate::model::{ChannelEntry, Model, SnapView};
+use crate::signing::Signer;
+
+/// The API level we claim; snapd only compares it against old thresholds (≥ 20, ≥ 55).
+pub const STORE_VERSION: &str = "60";
+const ASSERTION_TYPE: &str = "application/x.ubuntu.assertion";
+/// snapd refuses queries with these characters client-side; the store does too.
+const FORBIDDEN_QUERY_CHARS: &str = "+=&|><!(){}[]^\"~*?:\\/";
+/// Large enough for loopback throughput, small enough to start sending at once.
+const DOWNLOAD_CHUNK: usize = 512 * 1024;
+const MAX_FIND_RESULTS: usize = 1000;
+
+pub struct AppState {
+    pub model: Model,
+    pub signer: Signer,
+    /// Used in URLs when set; otherwise the request's Host header.
+    pub public_url: Option<String>,
+}
+
+type Shared = Arc<AppState>;
+
+pub fn router(state: Shared) -> Router {
+    let snaps = Router::new()
+        .route("/v2/snaps/info/{name}", get(info))
+        .route("/v2/snaps/find", get(find))
+        .route("/v2/snaps/refresh", post(refresh))
+        .route("/v2/snaps/categories", get(categories))
+        .layer(middleware::from_fn(require_series));
+    Router::new()
+        .merge(snaps)
+        .route("/v2/assertions/{*key}", get(assertions))
+        .route("/api/v1/snaps/download/{file}", get(download))
+        .route("/media/{*path}", get(media))
+        .fallback(not_found)
+        .layer(middleware::from_fn(store_headers))
+        .with_state(state)
+}
+
+pub fn error_list(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({"error-list": [{"code": code, "message": message.into()}]});
+    (status, axum::Json(body)).into_response()
+}
+
+async fn not_found() -> Response {
+    error_list(StatusCode::NOT_FOUND, "not-found", "no such resource")
+}
+
+async fn store_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut()
+        .insert("Snap-Store-Version", HeaderValue::from_static(STORE_VERSION));
+    resp
+}
+
+/// `/v2/snaps/*` needs `Snap-Device-Series: 16`, as the real store insists.
+async fn require_series(req: Request, next: Next) -> Response {
+    match req.headers().get("Snap-Device-Series").map(|v| v.as_bytes()) {
+        Some(b"16") => next.run(req).await,
+        Some(other) => error_list(
+            StatusCode::BAD_REQUEST,
+            "invalid-header",
+            format!(
+                "Snap-Device-Series {:?} is not supported (only 16)",
+                String::from_utf8_lossy(other)
+            ),
+        ),
+        None => error_list(
+            StatusCode::BAD_REQUEST,
+            "missing-header",
+            "Missing Snap-Device-Series header",
+        ),
+    }
+}
+
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
+        })
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+/// Every key a client may ask for in `fields`.
+const KNOWN_FIELDS: &[&str] = &[
+    "architectures", "base", "categories", "channel", "common-ids", "confinement", "contact",
+    "created-at", "description", "download", "epoch", "integrity", "license", "links", "media",
+    "name", "prices", "private", "publisher", "resources", "revision", "snap-id", "snap-yaml",
+    "store-url", "summary", "title", "type", "version", "website",
+];
+
+/// `None` means "everything we have".
+fn parse_fields(raw: Option<&str>) -> Result<Option<HashSet<String>>, Response> {
+    let Some(raw) = raw else { return Ok(None) };
+    let mut set = HashSet::new();
+    for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        if !KNOWN_FIELDS.contains(&f) {
+            return Err(error_list(
+                StatusCode::BAD_REQUEST,
+                "invalid-field",
+                format!("unknown field {f:?}"),
+            ));
+        }
+        set.insert(f.to_string());
+    }
+    Ok(Some(set))
+}
+
+fn filter(mut m: Map<String, Value>, fields: &Option<HashSet<String>>, keep: &[&str]) -> Map<String, Value> {
+    if let Some(fields) = fields {
+        m.retain(|k, _| fields.contains(k) || keep.contains(&k.as_str()));
+    }
+    m
+}
+
+fn check_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), Response> {
+    for key in params.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(error_list(
+                StatusCode::BAD_REQUEST,
+                "invalid-parameter",
+                format!("unknown parameter {key:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn architecture(params: &HashMap<String, String>) -> String {
+    params
+        .get("architecture")
+        .cloned()
+        .unwrap_or_else(|| "amd64".into())
+}
+
+fn channel_json(c: &ChannelEntry, arch: &str) -> Value {
+    json!({
+        "architecture": arch,
+        "name": c.risk,
+        "released-at": c.released_at,
+        "risk": c.risk,
+        "track": c.track,
+    })
+}
+
+fn snap_not_found(name: &str) -> Response {
+    error_list(
+        StatusCode::NOT_FOUND,
+        "resource-not-found",
+        format!("No snap named '{name}' found in series '16'."),
+    )
+}
+
+async fn info(
+    State(state): State<Shared>,
+    UrlPath(name): UrlPath<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check_params(&params, &["fields", "architecture"]) {
+        return r;
+    }
+    let fields = match parse_fields(params.get("fields").map(String::as_str)) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(snap) = state.model.snaps.get(&name) else {
+        return snap_not_found(&name);
+    };
+    let base = base_url(&state, &headers);
+    let arch = architecture(&params);
+    let model = &state.model;
+    let channel_map: Vec<Value> = snap
+        .channels
+        .iter()
+        .map(|c| {
+            let rev = &snap.revisions[&c.revision];
+            let mut m = filter(model.revision_fields(snap, rev, &base, true), &fields, &[]);
+            m.insert("channel".into(), channel_json(c, &arch));
+            Value::Object(m)
+        })
+        .collect();
+    let default = snap.default_channel().map(|c| &snap.revisions[&c.revision]);
+    let Some(default) = default else {
+        return snap_not_found(&name);
+    };
+    let snap_obj = filter(
+        model.snap_fields(snap, default, &base),
+        &fields,
+        &["name", "snap-id"],
+    );
+    axum::Json(json!({
+        "channel-map": channel_map,
+        "default-track": null,
+        "name": snap.entry.name,
+        "snap": snap_obj,
+        "snap-id": snap.snap_id,
+    }))
+    .into_response()
+}
+
+async fn find(
+    State(state): State<Shared>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    const ALLOWED: &[&str] = &[
+        "q", "name", "category", "fields", "architecture", "channel", "confinement", "scope",
+        "private", "common-id",
+    ];
+    if let Err(r) = check_params(&params, ALLOWED) {
+        return r;
+    }
+    let fields = match parse_fields(params.get("fields").map(String::as_str)) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    for key in ["q", "name"] {
+        if let Some(v) = params.get(key) {
+            let trimmed = if key == "name" { v.trim_end_matches('*') } else { v };
+            if trimmed.chars().any(|c| FORBIDDEN_QUERY_CHARS.contains(c)) || v.len() > 256 {
+                return error_list(StatusCode::BAD_REQUEST, "bad-query", "bad query");
+            }
+        }
+    }
+    if params.get("private").map(String::as_str) == Some("true") {
+        return error_list(
+            StatusCode::UNAUTHORIZED,
+            "user-authorization-required",
+            "private snaps need a signed-in user; this store has none",
+        );
+    }
+    let category = params.get("category").map(String::as_str);
+    if let Some(cat) = category {
+        if !state.model.categories.iter().any(|c| c == cat) {
+            return axum::Json(json!({"results": []})).into_response();
+        }
+    }
+    let wide = params.get("scope").map(String::as_str) == Some("wide");
+    let channel = match params.get("channel") {
+        Some(c) if !wide => match parse_channel(c) {
+            Ok(c) => Some(c),
+            Err(e) => return error_list(StatusCode::BAD_REQUEST, "invalid-channel", e),
+        },
+        _ => None,
+    };
+    let confinements: Option<Vec<&str>> = params
+        .get("confinement")
+        .map(|c| c.split(',').map(str::trim).collect());
+    if let Some(list) = &confinements {
+        if let Some(bad) = list.iter().find(|c| !["strict", "classic", "devmode"].contains(c)) {
+            return error_list(
+                StatusCode::BAD_REQUEST,
+                "invalid-parameter",
+                format!("unknown confinement {bad:?}"),
+            );
+        }
+    }
+    let base = base_url(&state, &headers);
+    let model = &state.model;
+    let mut results = Vec::new();
+    for snap in model.find(
+        params.get("q").map(String::as_str),
+        params.get("name").map(String::as_str),
+        category,
+    ) {
+        let entry = match &channel {
+            Some((track, risk)) => snap.channel(track, risk),
+            None => snap.default_channel(),
+        };
+        let Some(entry) = entry else { continue };
+        let rev = &snap.revisions[&entry.revision];
+        if let Some(list) = &confinements {
+            if !list.contains(&rev.confinement.as_str()) {
+                continue;
+            }
+        }
+        let mut revision = filter(model.revision_fields(snap, rev, &base, false), &fields, &[]);
+        revision.remove("snap-yaml");
+        revision.insert("channel".into(), json!(entry.risk));
+        let snap_obj = filter(model.snap_fields(snap, rev, &base), &fields, &[]);
+        results.push(json!({
+            "name": snap.entry.name,
+            "snap-id": snap.snap_id,
+            "snap": snap_obj,
+            "revision": revision,
+        }));
+        if results.len() >= MAX_FIND_RESULTS {
+            break;
+        }
+    }
+    axum::Json(json!({"results": results})).into_response()
+}
+
+async fn categories(State(state): State<Shared>) -> Response {
+    let list: Vec<Value> = state
+        .model
+        .categories
+        .iter()
+        .map(|c| json!({"name": c}))
+        .collect();
+    axum::Json(json!({"categories": list})).into_response()
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    error_list(StatusCode::BAD_REQUEST, "invalid-request", message)
+}
+
+fn str_field<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Response> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_request(format!("{what}: {key:?} must be a string")))
+}
+
+struct ContextEntry {
+    snap_id: String,
+    revision: u64,
+    tracking: String,
+}
+
+fn result_error(action: &str, instance_key: &str, extra: Map<String, Value>, code: &str, message: String) -> Value {
+    let mut m = Map::new();
+    m.insert("result".into(), json!("error"));
+    m.insert("instance-key".into(), json!(instance_key));
+    m.insert("action".into(), json!(action));
+    let mut err = Map::new();
+    err.insert("code".into(), json!(code));
+    err.insert("message".into(), json!(message));
+    if let Some(extra) = extra.get("extra") {
+        err.insert("extra".into(), extra.clone());
+    }
+    m.insert("error".into(), Value::Object(err));
+    for key in ["name", "snap-id"] {
+        if let Some(v) = extra.get(key) {
+            m.insert(key.into(), v.clone());
+        }
+    }
+    Value::Object(m)
+}
+
+fn short_channel(track: &str, risk: &str) -> String {
+    if track == "latest" {
+        risk.to_string()
+    } else {
+        format!("{track}/{risk}")
+    }
+}
+
+async fn refresh(State(state): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.starts_with("application/json"))
+    {
+        return error_list(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid-request",
+            "the request body must be application/json",
+        );
+    }
+    let req: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("the request body is not valid JSON: {e}")),
+    };
+    let Some(obj) = req.as_object() else {
+        return bad_request("the request body must be a JSON object");
+    };
+    for key in obj.keys() {
+        if !["context", "actions", "fields", "assertion-max-formats"].contains(&key.as_str()) {
+            return bad_request(format!("unknown key {key:?}"));
+        }
+    }
+    let fields: Option<HashSet<String>> = match obj.get("fields") {
+        None => None,
+        Some(Value::Array(list)) => {
+            let mut set = HashSet::new();
+            for f in list {
+                let Some(f) = f.as_str() else {
+                    return bad_request("fields: every entry must be a string");
+                };
+                if !KNOWN_FIELDS.contains(&f) {
+                    return error_list(StatusCode::BAD_REQUEST, "invalid-field", format!("unknown field {f:?}"));
+                }
+                set.insert(f.to_string());
+            }
+            Some(set)
+        }
+        Some(_) => return bad_request("fields must be a list"),
+    };
+    let Some(context) = obj.get("context").and_then(Value::as_array) else {
+        return bad_request("context must be a list (empty when nothing is installed)");
+    };
+    let Some(actions) = obj.get("actions").and_then(Value::as_array) else {
+        return bad_request("actions must be a list");
+    };
+    let mut ctx: HashMap<String, ContextEntry> = HashMap::new();
+    for (i, c) in context.iter().enumerate() {
+        let what = format!("context[{i}]");
+        let (snap_id, key, tracking) = match (
+            str_field(c, "snap-id", &what),
+            str_field(c, "instance-key", &what),
+            str_field(c, "tracking-channel", &what),
+        ) {
+            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+            (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+        };
+        let Some(revision) = c.get("revision").and_then(Value::as_u64) else {
+            return bad_request(format!("{what}: \"revision\" must be a positive integer"));
+        };
+        ctx.insert(
+            key.to_string(),
+            ContextEntry {
+                snap_id: snap_id.to_string(),
+                revision,
+                tracking: tracking.to_string(),
+            },
+        );
+    }
+    let base = base_url(&state, &headers);
+    let model = &state.model;
+    let mut results = Vec::new();
+    for (i, a) in actions.iter().enumerate() {
+        let what = format!("actions[{i}]");
+        let action = match str_field(a, "action", &what) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let instance_key = match str_field(a, "instance-key", &what) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let requested_channel = match a.get("channel") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return bad_request(format!("{what}: \"channel\" must be a string")),
+        };
+        let requested_revision = match a.get("revision") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_u64().filter(|r| *r >= 1 && *r <= u32::MAX as u64) {
+                Some(r) => Some(r as u32),
+                None => return bad_request(format!("{what}: \"revision\" must be a positive integer")),
+            },
+        };
+        let (snap, channel_text, current) = match action {
+            "install" | "download" => {
+                let name = match str_field(a, "name", &what) {
+                    Ok(v) => v,
+                    Err(r) => return r,
+                };
+                match model.snaps.get(name) {
+                    Some(s) => (s, requested_channel.unwrap_or_else(|| "stable".into()), None),
+                    None => {
+                        let mut extra = Map::new();
+                        extra.insert("name".into(), json!(name));
+                        results.push(result_error(
+                            action,
+                            instance_key,
+                            extra,
+                            "name-not-found",
+                            format!("No snap named '{name}' found"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            "refresh" => {
+                let snap_id = match str_field(a, "snap-id", &what) {
+                    Ok(v) => v,
+                    Err(r) => return r,
+                };
+                let Some(c) = ctx.get(instance_key) else {
+                    return bad_request(format!(
+                        "{what}: instance-key {instance_key:?} is not in the context"
+                    ));
+                };
+                if c.snap_id != snap_id {
+                    return bad_request(format!("{what}: snap-id does not match the context entry"));
+                }
+                match model.by_id.get(snap_id).and_then(|n| model.snaps.get(n)) {
+                    Some(s) => (
+                        s,
+                        requested_channel.unwrap_or_else(|| c.tracking.clone()),
+                        Some(c.revision),
+                    ),
+                    None => {
+                        let mut extra = Map::new();
+                        extra.insert("snap-id".into(), json!(snap_id));
+                        results.push(result_error(
+                            action,
+                            instance_key,
+                            extra,
+                            "id-not-found",
+                            format!("No snap with id '{snap_id}' found"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            "fetch-assertions" => {
+                results.push(fetch_assertions(&state, a, instance_key, &base));
+                continue;
+            }
+            other => {
+                return bad_request(format!(
+                    "{what}: unknown action {other:?} (expected install, download, refresh or fetch-assertions)"
+                ))
+            }
+        };
+        let (track, risk) = match parse_channel(&channel_text) {
+            Ok(c) => c,
+            Err(e) => return error_list(StatusCode::BAD_REQUEST, "invalid-channel", e),
+        };
+        let chosen = match requested_revision {
+            Some(r) if snap.revisions.contains_key(&r) => Some((r, snap.channel(&track, &risk))),
+            Some(_) => None,
+            None => snap.channel(&track, &risk).map(|c| (c.revision, Some(c))),
+        };
+        let Some((rev_no, channel)) = chosen else {
+            let releases: Vec<Value> = snap
+                .channels
+                .iter()
+                .map(|c| json!({"architecture": "amd64", "channel": c.name()}))
+                .collect();
+            let mut extra = Map::new();
+            extra.insert("name".into(), json!(snap.entry.name));
+            extra.insert("snap-id".into(), json!(snap.snap_id));
+            extra.insert("extra".into(), json!({"releases": releases}));
+            let message = match requested_revision {
+                Some(r) => format!("No revision {r} of '{}'", snap.entry.name),
+                None => format!("No revision of '{}' in channel {channel_text}", snap.entry.name),
+            };
+            results.push(result_error(action, instance_key, extra, "revision-not-found", message));
+            continue;
+        };
+        if action == "refresh" && current == Some(rev_no as u64) {
+            // Up to date: the real store leaves it out of the results.
+            continue;
+        }
+        let rev = &snap.revisions[&rev_no];
+        let mut snap_obj = model.snap_fields(snap, rev, &base);
+        snap_obj.extend(model.revision_fields(snap, rev, &base, true));
+        let snap_obj = filter(snap_obj, &fields, &["name", "snap-id", "revision", "download"]);
+        let mut r = Map::new();
+        r.insert("result".into(), json!(action));
+        r.insert("instance-key".into(), json!(instance_key));
+        r.insert("snap-id".into(), json!(snap.snap_id));
+        r.insert("name".into(), json!(snap.entry.name));
+        if let Some(c) = channel {
+            r.insert("effective-channel".into(), json!(short_channel(&c.track, &c.risk)));
+        }
+        r.insert("snap".into(), Value::Object(snap_obj));
+        results.push(Value::Object(r));
+    }
+    axum::Json(json!({"results": results, "error-list": []})).into_response()
+}
+
+fn fetch_assertions(state: &AppState, a: &Value, instance_key: &str, base: &str) -> Value {
+    let key = a.get("key").and_then(Value::as_str).unwrap_or(instance_key);
+    let mut urls = Vec::new();
+    let mut errors = Vec::new();
+    for want in a.get("assertions").and_then(Value::as_array).into_iter().flatten() {
+        let kind = want.get("type").and_then(Value::as_str).unwrap_or("");
+        let pk: Vec<String> = want
+            .get("primary-key")
+            .and_then(Value::as_array)
+            .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        match lookup_assertion(state, kind, &pk) {
+            Ok(Some(_)) => urls.push(json!(format!("{base}/v2/assertions/{kind}/{}", pk.join("/")))),
+            Ok(None) | Err(_) => errors.push(json!({
+                "code": "not-found",
+                "message": format!("{kind} {pk:?} not found"),
+                "type": kind,
+                "primary-key": pk,
+            })),
+        }
+    }
+    json!({
+        "result": "fetch-assertions",
+        "instance-key": instance_key,
+        "key": key,
+        "assertion-stream-urls": urls,
+        "error-list": errors,
+    })
+}
+
+/// Find or sign the assertion with that type and primary key.
+fn lookup_assertion(state: &AppState, kind: &str, pk: &[String]) -> Result<Option<Vec<u8>>, String> {
+    let model = &state.model;
+    let signer = &state.signer;
+    let err = |e: crate::signing::SigningError| e.to_string();
+    match (kind, pk) {
+        ("account", [id]) => {
+            if id == signer.authority_id() {
+                return Ok(Some(signer.chain()[0].encode()));
+            }
+            match model.catalog.publisher(id) {
+                Some(p) => signer.publisher_account(p).map(Some).map_err(err),
+                None => Ok(None),
+            }
+        }
+        ("account-key", [key_id]) => Ok(signer
+            .chain()
+            .iter()
+            .find(|a| a.type_name() == "account-key" && a.header_str("public-key-sha3-384") == Some(key_id.as_str()))
+            .map(|a| a.encode())),
+        ("snap-declaration", [series, snap_id]) if series == "16" => {
+            match model.by_id.get(snap_id).and_then(|n| model.snaps.get(n)) {
+                Some(s) => signer
+                    .snap_declaration(&s.snap_id, &s.entry.name, &s.publisher.id)
+                    .map(Some)
+                    .map_err(err),
+                None => Ok(None),
+            }
+        }
+        ("snap-revision", [digest]) | ("snap-revision", [digest, _]) => {
+            if pk.len() == 2 && pk[1] != "global-upload" {
+                return Ok(None);
+            }
+            let Ok(d) = snapshelf_snap::digest::Sha3_384::from_base64url(digest) else {
+                return Ok(None);
+            };
+            let hex = d.to_hex();
+            for snap in model.snaps.values() {
+                if let Some(rev) = snap.revisions.values().find(|r| r.sha3_384 == hex) {
+                    return signer
+                        .snap_revision(&hex, &snap.snap_id, rev.size, rev.revision, &snap.publisher.id)
+                        .map(Some)
+                        .map_err(err);
+                }
+            }
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+fn assertion_not_found(kind: &str, pk: &[String]) -> Response {
+    let body = json!({"error-list": [{
+        "code": "not-found",
+        "message": format!("{kind} with primary key {pk:?} not found"),
+    }]});
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn assertions(
+    State(state): State<Shared>,
+    UrlPath(key): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let series = headers
+        .get("Snap-Device-Series")
+        .or_else(|| headers.get("X-Ubuntu-Series"));
+    match series.map(|v| v.as_bytes()) {
+        Some(b"16") => {}
+        Some(_) => return error_list(StatusCode::BAD_REQUEST, "invalid-header", "only series 16 is supported"),
+        None => {
+            return error_list(
+                StatusCode::BAD_REQUEST,
+                "missing-header",
+                "Missing Snap-Device-Series (or X-Ubuntu-Series) header",
+            )
+        }
+    }
+    let mut parts = key.split('/').map(str::to_string);
+    let kind = parts.next().unwrap_or_default();
+    let pk: Vec<String> = parts.collect();
+    if pk.is_empty() || pk.iter().any(|p| p.is_empty() || p.len() > 256) {
+        return error_list(StatusCode::BAD_REQUEST, "invalid-request", "malformed assertion primary key");
+    }
+    // Signing may touch the disk; keep it off the async workers.
+    let st = state.clone();
+    let (kind2, pk2) = (kind.clone(), pk.clone());
+    let found = tokio::task::spawn_blocking(move || lookup_assertion(&st, &kind2, &pk2)).await;
+    match found {
+        Ok(Ok(Some(bytes))) => ([(header::CONTENT_TYPE, ASSERTION_TYPE)], bytes).into_response(),
+        Ok(Ok(None)) => assertion_not_found(&kind, &pk),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot produce an assertion");
+            error_list(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "cannot sign the assertion")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "assertion task failed");
+            error_list(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "internal error")
+        }
+    }
+}
+
+/// Parse a single `bytes=` range against `size`. `Ok(None)`: no usable Range header (send it all).
+fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(value) = headers.get(header::RANGE) else {
+        return Ok(None);
+    };
+    let Some(spec) = value.to_str().ok().and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return Ok(None); // other units are ignored, as RFC 9110 allows
+    };
+    if spec.contains(',') {
+        return Ok(None); // multipart ranges are not worth serving; the whole file is a valid answer
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        let n: u64 = b.parse().map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        (size.saturating_sub(n), size.checked_sub(1).ok_or(())?)
+    } else {
+        let start: u64 = a.parse().map_err(|_| ())?;
+        let end: u64 = if b.is_empty() { size.saturating_sub(1) } else { b.parse().map_err(|_| ())? };
+        (start, end.min(size.saturating_sub(1)))
+    };
+    if range.0 >= size || range.0 > range.1 {
+        return Err(());
+    }
+    Ok(Some(range))
+}
+
+async fn download(State(state): State<Shared>, UrlPath(file): UrlPath<String>, headers: HeaderMap) -> Response {
+    // Only names the index produced are served: nothing in the URL becomes a path.
+    let Some((path, size)) = state.model.downloads.get(&file).cloned() else {
+        return error_list(StatusCode::NOT_FOUND, "not-found", format!("no download named {file:?}"));
+    };
+    let range = match parse_range(&headers, size) {
+        Ok(r) => r,
+        Err(()) => {
+            return (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
+                axum::Json(json!({"error-list": [{"code": "invalid-range", "message": "range not satisfiable"}]})),
+            )
+                .into_response()
+        }
+    };
+    let mut f = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(file = %path.display(), error = %e, "cannot open a snap for download");
+            return error_list(StatusCode::NOT_FOUND, "not-found", "the file is gone");
+        }
+    };
+    let (status, start, len) = match range {
+        Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        None => (StatusCode::OK, 0, size),
+    };
+    if start > 0 {
+        if let Err(e) = f.seek(std::io::SeekFrom::Start(start)).await {
+            tracing::error!(error = %e, "seek failed");
+            return error_list(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "cannot read the file");
+        }
+    }
+    let stream = tokio_util::io::ReaderStream::with_capacity(f.take(len), DOWNLOAD_CHUNK);
+    let mut resp = Response::new(Body::from_stream(stream));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", start + len - 1)) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    resp
+}
+
+async fn media(State(state): State<Shared>, UrlPath(path): UrlPath<String>, headers: HeaderMap) -> Response {
+    let Some(file) = state.model.media.get(&path).cloned() else {
+        return error_list(StatusCode::NOT_FOUND, "not-found", format!("no media named {path:?}"));
+    };
+    let bytes = match tokio::fs::read(&file).await {
+        Ok(b) => b,
+        Err(_) => return error_list(StatusCode::NOT_FOUND, "not-found", "the file is gone"),
+    };
+    let etag = format!("\"{}\"", &hex::encode(sha3::Digest::finalize(sha3::Digest::chain_update(sha3::Sha3_256::default(), &bytes)))[..32]);
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let mime = match path.rsplit('.').next() {
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        Some("jpg") | Some("jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        _ => "application/octet-stream",
+    };
+    ([(header::CONTENT_TYPE, mime.to_string()), (header::ETAG, etag)], bytes).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(v: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
+        let mut h = HeaderMap::new();
+        h.insert(header::RANGE, HeaderValue::from_str(v).unwrap());
+        parse_range(&h, size)
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(range("bytes=0-99", 1000), Ok(Some((0, 99))));
+        assert_eq!(range("bytes=900-", 1000), Ok(Some((900, 999))));
+        assert_eq!(range("bytes=-100", 1000), Ok(Some((900, 999))));
+        assert_eq!(range("bytes=990-2000", 1000), Ok(Some((990, 999))));
+        assert_eq!(range("bytes=1000-", 1000), Err(()));
+        assert_eq!(range("bytes=5-4", 1000), Err(()));
+        assert_eq!(range("bytes=x-4", 1000), Err(()));
+        assert_eq!(range("bytes=-0", 1000), Err(()));
+        assert_eq!(range("items=0-1", 1000), Ok(None));
+        assert_eq!(range("bytes=0-1,5-6", 1000), Ok(None));
+    }
+}
