@@ -6,5 +6,6 @@ pub mod assert;
 pub mod digest;
 pub mod layout;
 pub mod naming;
+pub mod profile;
 pub mod squashfs;
 pub mod yaml;

@@ -1,0 +1,120 @@
+//! The sandbox profile of one app: written by the helper at install (and whenever a connection
+//! changes), read by confine at every launch. One JSON file per app under
+//! `/var/lib/snapshelf/profiles/<snap>.<app>.json`, root-owned and 0644.
+//!
+//! The profile is complete: confine needs nothing else from the helper's state to build the sandbox.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on incompatible changes; confine refuses profiles of another version.
+pub const PROFILE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Profile {
+    pub version: u32,
+    pub snap: String,
+    pub app: String,
+    pub revision: String,
+    pub snap_version: String,
+    pub confinement: String,
+    /// The base snap's name and the revision current when the profile was written.
+    pub base: String,
+    pub base_revision: String,
+    pub architecture: String,
+    /// `command` split on spaces, relative to `$SNAP`.
+    pub command: Vec<String>,
+    pub command_chain: Vec<String>,
+    /// Global `environment` then the app's, unexpanded, in order.
+    pub environment: Vec<(String, String)>,
+    pub layouts: Vec<ProfileLayout>,
+    /// Every plug of the app, connected or not; confine grants only the connected ones.
+    pub plugs: Vec<ProfilePlug>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ProfileLayout {
+    pub path: String,
+    /// `bind`, `bind-file`, `symlink` or `tmpfs`.
+    pub kind: String,
+    /// The unexpanded source (`$SNAP/...`), empty for tmpfs.
+    pub source: String,
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ProfilePlug {
+    pub name: String,
+    pub interface: String,
+    pub connected: bool,
+}
+
+impl Profile {
+    pub fn file_name(snap: &str, app: &str) -> String {
+        format!("{snap}.{app}.json")
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("profiles always serialise")
+    }
+
+    pub fn from_json(text: &str) -> Result<Profile, String> {
+        let p: Profile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if p.version != PROFILE_VERSION {
+            return Err(format!(
+                "profile version {} is not supported (expected {PROFILE_VERSION})",
+                p.version
+            ));
+        }
+        Ok(p)
+    }
+
+    pub fn plug_connected(&self, interface: &str) -> bool {
+        self.plugs
+            .iter()
+            .any(|p| p.interface == interface && p.connected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_version_check() {
+        let p = Profile {
+            version: PROFILE_VERSION,
+            snap: "hello".into(),
+            app: "hello".into(),
+            revision: "3".into(),
+            snap_version: "1.0".into(),
+            confinement: "strict".into(),
+            base: "shelf-base".into(),
+            base_revision: "1".into(),
+            architecture: "amd64".into(),
+            command: vec!["bin/hello".into()],
+            command_chain: vec![],
+            environment: vec![("A".into(), "$SNAP/a".into())],
+            layouts: vec![ProfileLayout {
+                path: "/usr/share/foo".into(),
+                kind: "bind".into(),
+                source: "$SNAP/usr/share/foo".into(),
+                mode: 0o755,
+            }],
+            plugs: vec![ProfilePlug {
+                name: "network".into(),
+                interface: "network".into(),
+                connected: true,
+            }],
+        };
+        let back = Profile::from_json(&p.to_json()).unwrap();
+        assert_eq!(back, p);
+        assert!(back.plug_connected("network"));
+        assert!(!back.plug_connected("home"));
+        let old = p.to_json().replace("\"version\": 1", "\"version\": 99");
+        assert!(Profile::from_json(&old).unwrap_err().contains("version"));
+        assert!(Profile::from_json("{}").is_err());
+    }
+}
