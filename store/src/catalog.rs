@@ -331,7 +331,7 @@ channels = { "latest/stable" = 1, "edge" = 3, "2.0/candidate" = 2 }
         let cases = [
             (GOOD.replace("\"acme\"\ncategories", "\"nobody\"\ncategories"), "publisher"),
             (GOOD.replace("hello/icon.png", "../../etc/passwd"), "icon"),
-            (GOOD.replace("\"edge\" = 3", "\"sometimes\" = 3"), "channels"),
+            (GOOD.replace("\"edge\" = 3", "\"latest/sometimes\" = 3"), "channels"),
             (GOOD.replace("name = \"hello\"", "name = \"Hello--\""), "snap.Hello--"),
             (GOOD.replace("verified", "royal"), "validation"),
             (GOOD.replace("categories", "categorys"), "unknown field"),

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::catalog::parse_channel;
-use crate::model::{ChannelEntry, Model, SnapView};
+use crate::model::{ChannelEntry, Model};
 use crate::signing::Signer;
 
 /// The API level we claim; snapd only compares it against old thresholds (≥ 20, ≥ 55).
