@@ -60,8 +60,8 @@ pub const FORBIDDEN: &[&str] = &[
 
 /// The top-level directories a layout may live under (it may not make a new one).
 pub const TOP_LEVEL: &[&str] = &[
-    "bin", "etc", "lib", "lib64", "meta", "mnt", "opt", "root", "sbin", "snap", "srv", "usr", "var",
-    "writable",
+    "bin", "etc", "lib", "lib64", "meta", "mnt", "opt", "root", "sbin", "snap", "srv", "usr",
+    "var", "writable",
 ];
 
 const SOURCE_ROOTS: &[&str] = &["$SNAP_COMMON", "$SNAP_DATA", "$SNAP"];
@@ -88,7 +88,10 @@ fn under(path: &str, dir: &str) -> bool {
 pub fn parse(path: &str, node: &Node) -> Result<Layout, YamlError> {
     let field = format!("layout.{path}");
     let Node::Map(entries) = node else {
-        return Err(err(field, "must be a map with one of bind, bind-file, symlink or type"));
+        return Err(err(
+            field,
+            "must be a map with one of bind, bind-file, symlink or type",
+        ));
     };
     let mut kinds = Vec::new();
     let mut user = "root".to_string();
@@ -96,7 +99,9 @@ pub fn parse(path: &str, node: &Node) -> Result<Layout, YamlError> {
     let mut mode = 0o755;
     for (k, v) in entries {
         let f = format!("{field}.{k}");
-        let value = v.as_str().ok_or_else(|| err(f.clone(), "must be a single value"))?;
+        let value = v
+            .as_str()
+            .ok_or_else(|| err(f.clone(), "must be a single value"))?;
         match k.as_str() {
             "bind" => kinds.push(LayoutKind::Bind(value.to_string())),
             "bind-file" => kinds.push(LayoutKind::BindFile(value.to_string())),
@@ -114,7 +119,12 @@ pub fn parse(path: &str, node: &Node) -> Result<Layout, YamlError> {
                 mode = u32::from_str_radix(digits, 8)
                     .ok()
                     .filter(|m| *m <= 0o1777)
-                    .ok_or_else(|| err(f.clone(), format!("{value:?} is not an octal mode of at most 01777")))?;
+                    .ok_or_else(|| {
+                        err(
+                            f.clone(),
+                            format!("{value:?} is not an octal mode of at most 01777"),
+                        )
+                    })?;
             }
             other => return Err(err(f, format!("unknown layout field {other:?}"))),
         }
@@ -145,14 +155,20 @@ pub fn validate_layouts(layouts: &[Layout], snap_name: &str) -> Result<(), YamlE
         let field = format!("layout.{}", l.path);
         let p = l.path.as_str();
         if !is_clean_absolute(p) || p == "/" {
-            return Err(err(field, "must be a clean absolute path (no '..', '.', '//' or trailing '/')"));
+            return Err(err(
+                field,
+                "must be a clean absolute path (no '..', '.', '//' or trailing '/')",
+            ));
         }
         if let Some(f) = FORBIDDEN.iter().find(|f| under(p, f)) {
             return Err(err(field, format!("cannot be at or under {f}")));
         }
         let top = p.split('/').nth(1).unwrap_or("");
         if !TOP_LEVEL.contains(&top) {
-            return Err(err(field, format!("cannot create the new top-level directory /{top}")));
+            return Err(err(
+                field,
+                format!("cannot create the new top-level directory /{top}"),
+            ));
         }
         if under(p, "/snap") && !under(p, &format!("/snap/{snap_name}")) {
             return Err(err(field, "cannot be under another snap's /snap directory"));
@@ -164,7 +180,10 @@ pub fn validate_layouts(layouts: &[Layout], snap_name: &str) -> Result<(), YamlE
             .iter()
             .find(|o| o.path != l.path && under(p, &o.path))
         {
-            return Err(err(field, format!("cannot be under the layout {}", other.path)));
+            return Err(err(
+                field,
+                format!("cannot be under the layout {}", other.path),
+            ));
         }
         if l.user != "root" {
             return Err(err(format!("{field}.user"), "only root is supported"));
@@ -182,10 +201,18 @@ pub fn validate_layouts(layouts: &[Layout], snap_name: &str) -> Result<(), YamlE
             let root = SOURCE_ROOTS
                 .iter()
                 .find(|r| src == **r || src.starts_with(&format!("{r}/")))
-                .ok_or_else(|| err(sf.clone(), "must start with $SNAP, $SNAP_DATA or $SNAP_COMMON"))?;
+                .ok_or_else(|| {
+                    err(
+                        sf.clone(),
+                        "must start with $SNAP, $SNAP_DATA or $SNAP_COMMON",
+                    )
+                })?;
             let rest = &src[root.len()..];
             if !rest.is_empty() && !is_clean_absolute(rest) {
-                return Err(err(sf, "must be a clean path (no '..', '.', '//' or trailing '/')"));
+                return Err(err(
+                    sf,
+                    "must be a clean path (no '..', '.', '//' or trailing '/')",
+                ));
             }
             if src.chars().any(|c| "*?[]{}\"\\".contains(c)) {
                 return Err(err(sf, "cannot contain glob characters"));
@@ -194,7 +221,10 @@ pub fn validate_layouts(layouts: &[Layout], snap_name: &str) -> Result<(), YamlE
             if !matches!(l.kind, LayoutKind::Symlink(_)) {
                 if let Some(prev) = source_kinds.insert(src, is_file) {
                     if prev != is_file {
-                        return Err(err(sf, "the same source is used both as a file and as a directory"));
+                        return Err(err(
+                            sf,
+                            "the same source is used both as a file and as a directory",
+                        ));
                     }
                 }
             }
@@ -220,7 +250,9 @@ pub fn expand_source(source: &str, roots: &SourceRoots) -> Result<PathBuf, Strin
     } else if let Some(r) = source.strip_prefix("$SNAP") {
         (&roots.snap, r)
     } else {
-        return Err(format!("{source:?} does not start with $SNAP, $SNAP_DATA or $SNAP_COMMON"));
+        return Err(format!(
+            "{source:?} does not start with $SNAP, $SNAP_DATA or $SNAP_COMMON"
+        ));
     };
     if !rest.is_empty() && !rest.starts_with('/') {
         return Err(format!("{source:?} is not a path under its variable"));
@@ -263,29 +295,64 @@ mod tests {
     fn every_rule_rejects() {
         let cases: Vec<(String, &str)> = FORBIDDEN
             .iter()
-            .map(|f| (format!("  {f}/x:\n    bind: $SNAP/x\n"), "cannot be at or under"))
+            .map(|f| {
+                (
+                    format!("  {f}/x:\n    bind: $SNAP/x\n"),
+                    "cannot be at or under",
+                )
+            })
             .chain([
-                ("  /usr/../etc:\n    bind: $SNAP/x\n".to_string(), "clean absolute"),
-                ("  /usr/x:\n    bind: $SNAP/../../etc\n".into(), "clean path"),
+                (
+                    "  /usr/../etc:\n    bind: $SNAP/x\n".to_string(),
+                    "clean absolute",
+                ),
+                (
+                    "  /usr/x:\n    bind: $SNAP/../../etc\n".into(),
+                    "clean path",
+                ),
                 ("  /usr/x:\n    bind: /etc\n".into(), "must start with"),
                 ("  /usr/x:\n    bind: $HOME/x\n".into(), "must start with"),
-                ("  /usr/x:\n    bind: $SNAP/a\n    symlink: $SNAP/b\n".into(), "only one"),
+                (
+                    "  /usr/x:\n    bind: $SNAP/a\n    symlink: $SNAP/b\n".into(),
+                    "only one",
+                ),
                 ("  /usr/x: {}\n".into(), "needs one of"),
                 ("  /newtop:\n    bind: $SNAP/x\n".into(), "new top-level"),
                 ("  /usr/x:\n    type: ramfs\n".into(), "only tmpfs"),
-                ("  /usr/x:\n    type: tmpfs\n    mode: 0999\n".into(), "octal"),
-                ("  /usr/x:\n    type: tmpfs\n    user: daemon\n".into(), "only root"),
-                ("  /snap/other/x:\n    bind: $SNAP/x\n".into(), "another snap"),
-                ("  /usr/x:\n    bind: $SNAP/a\n  /usr/x/y:\n    bind: $SNAP/b\n".into(), "under the layout"),
-                ("  /usr/x:\n    bind: $SNAP/a\n  /usr/y:\n    bind-file: $SNAP/a\n".into(), "both as a file"),
+                (
+                    "  /usr/x:\n    type: tmpfs\n    mode: 0999\n".into(),
+                    "octal",
+                ),
+                (
+                    "  /usr/x:\n    type: tmpfs\n    user: daemon\n".into(),
+                    "only root",
+                ),
+                (
+                    "  /snap/other/x:\n    bind: $SNAP/x\n".into(),
+                    "another snap",
+                ),
+                (
+                    "  /usr/x:\n    bind: $SNAP/a\n  /usr/x/y:\n    bind: $SNAP/b\n".into(),
+                    "under the layout",
+                ),
+                (
+                    "  /usr/x:\n    bind: $SNAP/a\n  /usr/y:\n    bind-file: $SNAP/a\n".into(),
+                    "both as a file",
+                ),
                 ("  /usr/x*:\n    bind: $SNAP/a\n".into(), "glob"),
-                ("  /usr/x:\n    colour: red\n".into(), "unknown layout field"),
+                (
+                    "  /usr/x:\n    colour: red\n".into(),
+                    "unknown layout field",
+                ),
             ])
             .collect();
         for (body, words) in cases {
             let e = with_layout(&body).unwrap_err();
             assert!(e.field.starts_with("layout."), "{e}");
-            assert!(e.to_string().contains(words), "{body}: {e} should say {words:?}");
+            assert!(
+                e.to_string().contains(words),
+                "{body}: {e} should say {words:?}"
+            );
         }
     }
 
@@ -296,9 +363,18 @@ mod tests {
             data: "/var/snap/foo/1".into(),
             common: "/var/snap/foo/common".into(),
         };
-        assert_eq!(expand_source("$SNAP/usr/share/foo", &roots).unwrap(), Path::new("/snap/foo/1/usr/share/foo"));
-        assert_eq!(expand_source("$SNAP_DATA/x", &roots).unwrap(), Path::new("/var/snap/foo/1/x"));
-        assert_eq!(expand_source("$SNAP_COMMON", &roots).unwrap(), Path::new("/var/snap/foo/common"));
+        assert_eq!(
+            expand_source("$SNAP/usr/share/foo", &roots).unwrap(),
+            Path::new("/snap/foo/1/usr/share/foo")
+        );
+        assert_eq!(
+            expand_source("$SNAP_DATA/x", &roots).unwrap(),
+            Path::new("/var/snap/foo/1/x")
+        );
+        assert_eq!(
+            expand_source("$SNAP_COMMON", &roots).unwrap(),
+            Path::new("/var/snap/foo/common")
+        );
         assert!(expand_source("$SNAP/../x", &roots).is_err());
         assert!(expand_source("$SNAPPY/x", &roots).is_err());
         assert!(expand_source("/etc", &roots).is_err());

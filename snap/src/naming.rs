@@ -18,7 +18,9 @@ fn check_dashed(kind: &str, name: &str, max: usize) -> Result<(), NameError> {
         return Err(err(format!("{kind} name cannot be empty")));
     }
     if name.len() > max {
-        return Err(err(format!("{kind} name {name:?} is longer than {max} characters")));
+        return Err(err(format!(
+            "{kind} name {name:?} is longer than {max} characters"
+        )));
     }
     if let Some(c) = name
         .chars()
@@ -29,10 +31,14 @@ fn check_dashed(kind: &str, name: &str, max: usize) -> Result<(), NameError> {
         )));
     }
     if !name.chars().any(|c| c.is_ascii_lowercase()) {
-        return Err(err(format!("{kind} name {name:?} needs at least one letter")));
+        return Err(err(format!(
+            "{kind} name {name:?} needs at least one letter"
+        )));
     }
     if name.starts_with('-') || name.ends_with('-') {
-        return Err(err(format!("{kind} name {name:?} cannot start or end with '-'")));
+        return Err(err(format!(
+            "{kind} name {name:?} cannot start or end with '-'"
+        )));
     }
     if name.contains("--") {
         return Err(err(format!("{kind} name {name:?} cannot contain \"--\"")));
@@ -43,7 +49,9 @@ fn check_dashed(kind: &str, name: &str, max: usize) -> Result<(), NameError> {
 /// A snap name: 2 to 40 characters.
 pub fn validate_snap_name(name: &str) -> Result<(), NameError> {
     if name.len() < 2 && !name.is_empty() {
-        return Err(err(format!("snap name {name:?} is shorter than 2 characters")));
+        return Err(err(format!(
+            "snap name {name:?} is shorter than 2 characters"
+        )));
     }
     check_dashed("snap", name, 40)
 }
@@ -179,16 +187,27 @@ impl fmt::Display for Revision {
 impl FromStr for Revision {
     type Err = NameError;
     fn from_str(s: &str) -> Result<Self, NameError> {
-        let bad = || err(format!("invalid revision {s:?} (expected 1, 2, … or x1, x2, …)"));
+        let bad = || {
+            err(format!(
+                "invalid revision {s:?} (expected 1, 2, … or x1, x2, …)"
+            ))
+        };
         let (local, digits) = match s.strip_prefix('x') {
             Some(d) => (true, d),
             None => (false, s),
         };
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+        if digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || digits.starts_with('0')
+        {
             return Err(bad());
         }
         let n: u32 = digits.parse().map_err(|_| bad())?;
-        Ok(if local { Revision::Local(n) } else { Revision::Store(n) })
+        Ok(if local {
+            Revision::Local(n)
+        } else {
+            Revision::Store(n)
+        })
     }
 }
 
@@ -215,13 +234,35 @@ mod tests {
 
     #[test]
     fn snap_names() {
-        for good in ["hello", "hello-world", "a1", "0ad", "x-2-y", &"a".repeat(40)] {
+        for good in [
+            "hello",
+            "hello-world",
+            "a1",
+            "0ad",
+            "x-2-y",
+            &"a".repeat(40),
+        ] {
             assert!(validate_snap_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "a", "Hello", "-a", "a-", "a--b", "12", "a_b", "a.b", &"a".repeat(41), "héllo"] {
+        for bad in [
+            "",
+            "a",
+            "Hello",
+            "-a",
+            "a-",
+            "a--b",
+            "12",
+            "a_b",
+            "a.b",
+            &"a".repeat(41),
+            "héllo",
+        ] {
             assert!(validate_snap_name(bad).is_err(), "{bad}");
         }
-        assert!(validate_snap_name("a--b").unwrap_err().to_string().contains("--"));
+        assert!(validate_snap_name("a--b")
+            .unwrap_err()
+            .to_string()
+            .contains("--"));
     }
 
     #[test]
@@ -239,7 +280,13 @@ mod tests {
         assert!(validate_app_name("my-app2").is_ok());
         assert!(validate_app_name("my_app").is_err());
         assert!(validate_app_name("-a").is_err());
-        for good in ["configure", "install", "connect-plug-home", "prepare-slot-x", "conf-view-changed"] {
+        for good in [
+            "configure",
+            "install",
+            "connect-plug-home",
+            "prepare-slot-x",
+            "conf-view-changed",
+        ] {
             assert!(validate_hook_name(good).is_ok(), "{good}");
         }
         for bad in ["invalid-hook", "connect-plug-", "Install", ""] {

@@ -114,21 +114,36 @@ fn check_superblock(path: &Path) -> Result<(), SnapFileError> {
     let (major, minor) = (u16_at(28), u16_at(30));
     let bytes_used = u64_at(40);
     if (major, minor) != (4, 0) {
-        return Err(corrupt(format!("unsupported squashfs version {major}.{minor}")));
+        return Err(corrupt(format!(
+            "unsupported squashfs version {major}.{minor}"
+        )));
     }
-    if !(4096..=1 << 20).contains(&block_size) || !block_size.is_power_of_two() || 1u32 << block_log != block_size {
+    if !(4096..=1 << 20).contains(&block_size)
+        || !block_size.is_power_of_two()
+        || 1u32 << block_log != block_size
+    {
         return Err(corrupt(format!("invalid block size {block_size}")));
     }
     if inodes == 0 || inodes > MAX_INODES {
         return Err(corrupt(format!("implausible inode count {inodes}")));
     }
     if bytes_used > len {
-        return Err(corrupt(format!("the image claims {bytes_used} bytes but the file has {len} (truncated?)")));
+        return Err(corrupt(format!(
+            "the image claims {bytes_used} bytes but the file has {len} (truncated?)"
+        )));
     }
-    for (what, off) in [("inode table", 64), ("directory table", 72), ("fragment table", 80), ("export table", 88), ("id table", 48)] {
+    for (what, off) in [
+        ("inode table", 64),
+        ("directory table", 72),
+        ("fragment table", 80),
+        ("export table", 88),
+        ("id table", 48),
+    ] {
         let at = u64_at(off);
         if at != u64::MAX && at > bytes_used {
-            return Err(corrupt(format!("the {what} lies beyond the end of the image")));
+            return Err(corrupt(format!(
+                "the {what} lies beyond the end of the image"
+            )));
         }
     }
     Ok(())
@@ -150,7 +165,9 @@ fn guarded<T: Send + 'static>(
     match rx.recv_timeout(PARSE_TIME_LIMIT) {
         Ok(Ok(r)) => r,
         Ok(Err(_)) => Err(corrupt(format!("{what}: the image is malformed"))),
-        Err(_) => Err(corrupt(format!("{what}: gave up on an image that takes too long to read"))),
+        Err(_) => Err(corrupt(format!(
+            "{what}: gave up on an image that takes too long to read"
+        ))),
     }
 }
 
@@ -216,10 +233,13 @@ impl SnapFile {
             let mut desktop = 0usize;
             let mut themed = 0usize;
             for node in fs.files() {
-                let rel = relative(&node.fullpath)
-                    .ok_or_else(|| corrupt(format!("unsafe path {:?} in the image", node.fullpath)))?;
+                let rel = relative(&node.fullpath).ok_or_else(|| {
+                    corrupt(format!("unsafe path {:?} in the image", node.fullpath))
+                })?;
                 let kind = match &node.inner {
-                    InnerNode::File(f) => EntryKind::File { size: f.file_len() as u64 },
+                    InnerNode::File(f) => EntryKind::File {
+                        size: f.file_len() as u64,
+                    },
                     InnerNode::Dir(_) => EntryKind::Dir,
                     InnerNode::Symlink(s) => EntryKind::Symlink {
                         target: s.link.to_string_lossy().into_owned(),
@@ -232,15 +252,17 @@ impl SnapFile {
                 if let Some(cap) = meta_cap(&rel) {
                     let is_desktop = rel.ends_with(".desktop");
                     let is_themed = rel.starts_with("meta/gui/icons/");
-                    let allowed = (!is_desktop || desktop < MAX_DESKTOP_FILES) && (!is_themed || themed < MAX_THEME_ICONS);
+                    let allowed = (!is_desktop || desktop < MAX_DESKTOP_FILES)
+                        && (!is_themed || themed < MAX_THEME_ICONS);
                     if allowed {
                         desktop += usize::from(is_desktop);
                         themed += usize::from(is_themed);
                         let value = match &node.inner {
-                            InnerNode::File(f) => {
-                                read_capped(fs.file(f).reader(), cap, &rel).map_err(|e| e.to_string())
+                            InnerNode::File(f) => read_capped(fs.file(f).reader(), cap, &rel)
+                                .map_err(|e| e.to_string()),
+                            InnerNode::Symlink(_) => {
+                                Err(format!("{rel}: is a symlink; only regular files are read"))
                             }
-                            InnerNode::Symlink(_) => Err(format!("{rel}: is a symlink; only regular files are read")),
                             _ => Err(format!("{rel}: is not a regular file")),
                         };
                         meta.insert(rel.clone(), value);
@@ -287,14 +309,18 @@ impl SnapFile {
         let bytes = self
             .meta_file("meta/snap.yaml")?
             .ok_or_else(|| SnapFileError::Missing("meta/snap.yaml".into()))?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| content("meta/snap.yaml", "is not valid UTF-8"))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| content("meta/snap.yaml", "is not valid UTF-8"))
     }
 
     /// `meta/gui/*.desktop`: (file name, contents), regular files only.
     pub fn desktop_files(&self) -> Result<Vec<(String, Vec<u8>)>, SnapFileError> {
         let mut out = Vec::new();
         for (rel, v) in &self.meta {
-            if let Some(name) = rel.strip_prefix("meta/gui/").filter(|n| n.ends_with(".desktop")) {
+            if let Some(name) = rel
+                .strip_prefix("meta/gui/")
+                .filter(|n| n.ends_with(".desktop"))
+            {
                 match v {
                     Ok(b) => out.push((name.to_string(), b.clone())),
                     Err(m) => return Err(content(rel, m.clone())),
@@ -373,7 +399,11 @@ impl SnapFile {
             for node in fs.files() {
                 let rel = relative(&node.fullpath)
                     .ok_or_else(|| corrupt(format!("unsafe path {:?}", node.fullpath)))?;
-                let target = if rel.is_empty() { dest_owned.clone() } else { dest_owned.join(&rel) };
+                let target = if rel.is_empty() {
+                    dest_owned.clone()
+                } else {
+                    dest_owned.join(&rel)
+                };
                 // Parents were made by earlier nodes (backhand lists parents first); refuse to write
                 // through anything that is not a real directory.
                 if let Some(parent) = target.parent() {
@@ -404,12 +434,15 @@ impl SnapFile {
                     InnerNode::Symlink(s) => {
                         std::os::unix::fs::symlink(&s.link, &target).map_err(io(&target))?;
                     }
-                    _ => tracing::warn!(path = %rel, "skipping a device node, fifo or socket in a snap"),
+                    _ => {
+                        tracing::warn!(path = %rel, "skipping a device node, fifo or socket in a snap")
+                    }
                 }
             }
             // Directory modes last, deepest first, so read-only directories can still be filled.
             for (d, mode) in dirs.iter().rev() {
-                std::fs::set_permissions(d, std::fs::Permissions::from_mode(*mode)).map_err(io(d))?;
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(*mode))
+                    .map_err(io(d))?;
             }
             Ok(())
         })
@@ -417,16 +450,10 @@ impl SnapFile {
 }
 
 /// How [`pack`] writes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PackOptions {
     /// Every inode's mtime and the image's: a fixed value gives reproducible snaps.
     pub mtime: u32,
-}
-
-impl Default for PackOptions {
-    fn default() -> Self {
-        PackOptions { mtime: 0 }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -505,7 +532,9 @@ pub fn pack(src: &Path, out: &Path, opts: &PackOptions) -> Result<PackStats, Sna
     let tmp = out.with_extension("snap.tmp");
     let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     let mut bw = std::io::BufWriter::with_capacity(1 << 20, file);
-    let result = w.write(&mut bw).map_err(|e| corrupt(format!("cannot write the image: {e}")));
+    let result = w
+        .write(&mut bw)
+        .map_err(|e| corrupt(format!("cannot write the image: {e}")));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -529,14 +558,22 @@ mod tests {
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         std::fs::create_dir_all(dir.join("a/b/c")).unwrap();
         std::fs::write(dir.join("meta/snap.yaml"), "name: packed\nversion: 1.0\n").unwrap();
-        std::fs::write(dir.join("meta/gui/app.desktop"), "[Desktop Entry]\nName=App\n").unwrap();
+        std::fs::write(
+            dir.join("meta/gui/app.desktop"),
+            "[Desktop Entry]\nName=App\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("meta/gui/icon.png"), b"\x89PNG fake").unwrap();
         std::fs::write(dir.join("bin/run"), "#!/bin/sh\necho hi\n").unwrap();
-        std::fs::set_permissions(dir.join("bin/run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.join("bin/run"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         std::fs::write(dir.join("a/b/c/empty"), "").unwrap();
         std::fs::write(dir.join("a/secret"), "s").unwrap();
-        std::fs::set_permissions(dir.join("a/secret"), std::fs::Permissions::from_mode(0o600)).unwrap();
-        let big: Vec<u8> = (0..1_048_576u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        std::fs::set_permissions(dir.join("a/secret"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        let big: Vec<u8> = (0..1_048_576u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         std::fs::write(dir.join("a/big"), &big).unwrap();
         std::os::unix::fs::symlink("../bin/run", dir.join("a/link")).unwrap();
     }
@@ -560,12 +597,26 @@ mod tests {
                 let rel = p.strip_prefix(dir).unwrap().display().to_string();
                 let m = std::fs::symlink_metadata(&p).unwrap();
                 if m.file_type().is_symlink() {
-                    out.push((rel, "link".into(), 0, std::fs::read_link(&p).unwrap().display().to_string().into_bytes()));
+                    out.push((
+                        rel,
+                        "link".into(),
+                        0,
+                        std::fs::read_link(&p)
+                            .unwrap()
+                            .display()
+                            .to_string()
+                            .into_bytes(),
+                    ));
                 } else if m.is_dir() {
                     out.push((rel, "dir".into(), m.mode() & 0o7777, vec![]));
                     stack.push(p);
                 } else {
-                    out.push((rel, "file".into(), m.mode() & 0o7777, std::fs::read(&p).unwrap()));
+                    out.push((
+                        rel,
+                        "file".into(),
+                        m.mode() & 0o7777,
+                        std::fs::read(&p).unwrap(),
+                    ));
                 }
             }
         }
@@ -577,15 +628,26 @@ mod tests {
     fn packs_and_reads_back() {
         let (t, out) = packed();
         let snap = SnapFile::open(&out).unwrap();
-        assert_eq!(snap.snap_yaml_text().unwrap(), "name: packed\nversion: 1.0\n");
+        assert_eq!(
+            snap.snap_yaml_text().unwrap(),
+            "name: packed\nversion: 1.0\n"
+        );
         assert_eq!(snap.desktop_files().unwrap()[0].0, "app.desktop");
         assert_eq!(snap.icon().unwrap().unwrap().file_name, "icon.png");
         let link = snap.entries().iter().find(|e| e.path == "a/link").unwrap();
-        assert_eq!(link.kind, EntryKind::Symlink { target: "../bin/run".into() });
+        assert_eq!(
+            link.kind,
+            EntryKind::Symlink {
+                target: "../bin/run".into()
+            }
+        );
         assert!(snap.entries().iter().all(|e| e.uid == 0 && e.gid == 0));
         let run = snap.entries().iter().find(|e| e.path == "bin/run").unwrap();
         assert_eq!(run.mode, 0o755);
-        assert_eq!(snap.read_regular_file("a/big", 2 << 20).unwrap(), std::fs::read(t.path().join("src/a/big")).unwrap());
+        assert_eq!(
+            snap.read_regular_file("a/big", 2 << 20).unwrap(),
+            std::fs::read(t.path().join("src/a/big")).unwrap()
+        );
         assert!(snap.read_regular_file("a/big", 1000).is_err());
         let dest = t.path().join("extracted");
         snap.extract_to(&dest).unwrap();
@@ -599,14 +661,20 @@ mod tests {
         tree(&src);
         pack(&src, &t.path().join("1.snap"), &PackOptions::default()).unwrap();
         pack(&src, &t.path().join("2.snap"), &PackOptions::default()).unwrap();
-        assert_eq!(std::fs::read(t.path().join("1.snap")).unwrap(), std::fs::read(t.path().join("2.snap")).unwrap());
+        assert_eq!(
+            std::fs::read(t.path().join("1.snap")).unwrap(),
+            std::fs::read(t.path().join("2.snap")).unwrap()
+        );
     }
 
     fn require_root() -> bool {
         if unsafe { libc::geteuid() } == 0 {
             return true;
         }
-        assert!(std::env::var("CI").is_err(), "this test needs root (loop mounts) and CI=true is set");
+        assert!(
+            std::env::var("CI").is_err(),
+            "this test needs root (loop mounts) and CI=true is set"
+        );
         eprintln!("skipping: needs root");
         false
     }
@@ -620,13 +688,25 @@ mod tests {
         let src = t.path().join("src");
         let mnt = t.path().join("mnt");
         std::fs::create_dir(&mnt).unwrap();
-        let st = Command::new("mount").args(["-t", "squashfs", "-o", "loop,ro"]).arg(&out).arg(&mnt).status().unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "squashfs", "-o", "loop,ro"])
+            .arg(&out)
+            .arg(&mnt)
+            .status()
+            .unwrap();
         assert!(st.success(), "mount failed");
         let mounted = listing(&mnt);
         let _ = Command::new("umount").arg(&mnt).status();
         assert_eq!(mounted, listing(&src));
         let un = t.path().join("un");
-        let st = Command::new("unsquashfs").arg("-q").arg("-n").arg("-d").arg(&un).arg(&out).status().expect("unsquashfs (squashfs-tools) is needed");
+        let st = Command::new("unsquashfs")
+            .arg("-q")
+            .arg("-n")
+            .arg("-d")
+            .arg(&un)
+            .arg(&out)
+            .status()
+            .expect("unsquashfs (squashfs-tools) is needed");
         assert!(st.success());
         assert_eq!(listing(&un), listing(&src));
     }
@@ -653,7 +733,10 @@ mod tests {
         }
         assert!(started.elapsed() < Duration::from_secs(120));
         std::fs::write(&bad, b"hsqs but nothing else").unwrap();
-        assert!(matches!(SnapFile::open(&bad), Err(SnapFileError::Corrupt(_))));
+        assert!(matches!(
+            SnapFile::open(&bad),
+            Err(SnapFileError::Corrupt(_))
+        ));
         std::fs::write(&bad, b"").unwrap();
         assert!(SnapFile::open(&bad).is_err());
     }
@@ -664,14 +747,25 @@ mod tests {
         let src = t.path().join("src");
         std::fs::create_dir_all(src.join("meta/gui")).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", src.join("meta/snap.yaml")).unwrap();
-        std::fs::write(src.join("meta/gui/icon.png"), vec![0u8; MAX_ICON as usize + 1]).unwrap();
+        std::fs::write(
+            src.join("meta/gui/icon.png"),
+            vec![0u8; MAX_ICON as usize + 1],
+        )
+        .unwrap();
         let out = t.path().join("x.snap");
         pack(&src, &out, &PackOptions::default()).unwrap();
         let snap = SnapFile::open(&out).unwrap();
-        assert!(snap.snap_yaml_text().unwrap_err().to_string().contains("symlink"));
+        assert!(snap
+            .snap_yaml_text()
+            .unwrap_err()
+            .to_string()
+            .contains("symlink"));
         assert!(snap.icon().unwrap_err().to_string().contains("larger than"));
         let dest = t.path().join("x");
         snap.extract_to(&dest).unwrap();
-        assert!(std::fs::symlink_metadata(dest.join("meta/snap.yaml")).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(dest.join("meta/snap.yaml"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 }

@@ -112,7 +112,10 @@ impl Builder {
                         }
                     }
                     Node::Null => *key = Some(String::new()),
-                    _ => self.fail(err("", format!("a map key must be a plain value ({})", at(mark)))),
+                    _ => self.fail(err(
+                        "",
+                        format!("a map key must be a plain value ({})", at(mark)),
+                    )),
                 },
                 Some(k) => entries.push((k, node)),
             },
@@ -134,20 +137,27 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Alias(_) => self.fail(err(
                 "",
-                format!("aliases (*name) are not allowed in snap.yaml ({})", at(&mark)),
+                format!(
+                    "aliases (*name) are not allowed in snap.yaml ({})",
+                    at(&mark)
+                ),
             )),
             Event::Scalar(text, style, _, _) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
-                let node = if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
-                    Node::Null
-                } else {
-                    Node::Scalar { text, quoted }
-                };
+                let node =
+                    if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
+                        Node::Null
+                    } else {
+                        Node::Scalar { text, quoted }
+                    };
                 self.push_value(node, &mark);
             }
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 if self.stack.len() >= MAX_DEPTH {
-                    self.fail(err("", format!("nesting deeper than {MAX_DEPTH} levels ({})", at(&mark))));
+                    self.fail(err(
+                        "",
+                        format!("nesting deeper than {MAX_DEPTH} levels ({})", at(&mark)),
+                    ));
                     return;
                 }
                 self.stack.push(if matches!(ev, Event::SequenceStart(..)) {
@@ -364,7 +374,10 @@ fn map<'a>(field: &str, node: &'a Node) -> Result<&'a [(String, Node)], YamlErro
 fn string(field: &str, node: &Node) -> Result<String, YamlError> {
     match node {
         Node::Scalar { text, .. } => Ok(text.clone()),
-        other => Err(err(field, format!("must be a single value, not {}", other.kind()))),
+        other => Err(err(
+            field,
+            format!("must be a single value, not {}", other.kind()),
+        )),
     }
 }
 
@@ -411,9 +424,15 @@ fn check_command(field: &str, cmd: &str) -> Result<(), YamlError> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "/. _#:$-=+,@%".contains(*c)))
     {
-        return Err(err(field, format!("contains {c:?}, which is not allowed in a command")));
+        return Err(err(
+            field,
+            format!("contains {c:?}, which is not allowed in a command"),
+        ));
     }
-    if cmd.split(' ').any(|part| part == ".." || part.starts_with("../") || part.contains("/../")) {
+    if cmd
+        .split(' ')
+        .any(|part| part == ".." || part.starts_with("../") || part.contains("/../"))
+    {
         return Err(err(field, "cannot refer to '..'"));
     }
     Ok(())
@@ -421,7 +440,10 @@ fn check_command(field: &str, cmd: &str) -> Result<(), YamlError> {
 
 fn epoch(field: &str, node: &Node) -> Result<Epoch, YamlError> {
     let number = |f: &str, t: &str| -> Result<u32, YamlError> {
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) || (t.len() > 1 && t.starts_with('0')) {
+        if t.is_empty()
+            || !t.bytes().all(|b| b.is_ascii_digit())
+            || (t.len() > 1 && t.starts_with('0'))
+        {
             return Err(err(f, format!("{t:?} is not a valid epoch")));
         }
         t.parse().map_err(|_| err(f, format!("{t:?} is too large")))
@@ -479,7 +501,10 @@ fn epoch(field: &str, node: &Node) -> Result<Epoch, YamlError> {
             }
             Ok(e)
         }
-        other => Err(err(field, format!("must be a value or a map, not {}", other.kind()))),
+        other => Err(err(
+            field,
+            format!("must be a value or a map, not {}", other.kind()),
+        )),
     }
 }
 
@@ -509,7 +534,8 @@ fn plug_or_slot(field: &str, name: &str, node: &Node) -> Result<PlugOrSlot, Yaml
                 match k.as_str() {
                     "interface" => {
                         p.interface = string(&f, v)?;
-                        naming::validate_interface_name(&p.interface).map_err(|e| err(&f, e.to_string()))?;
+                        naming::validate_interface_name(&p.interface)
+                            .map_err(|e| err(&f, e.to_string()))?;
                     }
                     "label" => p.label = opt_string(&f, v)?,
                     k if k.starts_with('$') => {
@@ -560,7 +586,10 @@ fn app(field: &str, node: &Node) -> Result<App, YamlError> {
             "daemon-scope" => {
                 let s = string(&f, v)?;
                 if s != "system" && s != "user" {
-                    return Err(err(&f, format!("unknown daemon scope {s:?} (expected system or user)")));
+                    return Err(err(
+                        &f,
+                        format!("unknown daemon scope {s:?} (expected system or user)"),
+                    ));
                 }
                 a.daemon_scope = Some(s);
                 daemon_only.push(k.clone());
@@ -588,9 +617,23 @@ fn app(field: &str, node: &Node) -> Result<App, YamlError> {
             }
             "restart-condition" => {
                 let s = string(&f, v)?;
-                const OK: &[&str] = &["always", "on-success", "on-failure", "on-abnormal", "on-abort", "on-watchdog", "never"];
+                const OK: &[&str] = &[
+                    "always",
+                    "on-success",
+                    "on-failure",
+                    "on-abnormal",
+                    "on-abort",
+                    "on-watchdog",
+                    "never",
+                ];
                 if !OK.contains(&s.as_str()) {
-                    return Err(err(&f, format!("unknown restart condition {s:?} (expected one of {})", OK.join(", "))));
+                    return Err(err(
+                        &f,
+                        format!(
+                            "unknown restart condition {s:?} (expected one of {})",
+                            OK.join(", ")
+                        ),
+                    ));
                 }
                 a.restart_condition = Some(s);
                 daemon_only.push(k.clone());
@@ -604,7 +647,18 @@ fn app(field: &str, node: &Node) -> Result<App, YamlError> {
             }
             "stop-mode" => {
                 let s = string(&f, v)?;
-                const OK: &[&str] = &["sigterm", "sigterm-all", "sighup", "sighup-all", "sigusr1", "sigusr1-all", "sigusr2", "sigusr2-all", "sigint", "sigint-all"];
+                const OK: &[&str] = &[
+                    "sigterm",
+                    "sigterm-all",
+                    "sighup",
+                    "sighup-all",
+                    "sigusr1",
+                    "sigusr1-all",
+                    "sigusr2",
+                    "sigusr2-all",
+                    "sigint",
+                    "sigint-all",
+                ];
                 if !OK.contains(&s.as_str()) {
                     return Err(err(&f, format!("unknown stop mode {s:?}")));
                 }
@@ -614,7 +668,10 @@ fn app(field: &str, node: &Node) -> Result<App, YamlError> {
             "install-mode" => {
                 let s = string(&f, v)?;
                 if s != "enable" && s != "disable" {
-                    return Err(err(&f, format!("unknown install mode {s:?} (expected enable or disable)")));
+                    return Err(err(
+                        &f,
+                        format!("unknown install mode {s:?} (expected enable or disable)"),
+                    ));
                 }
                 a.install_mode = Some(s);
                 daemon_only.push(k.clone());
@@ -644,9 +701,18 @@ fn app(field: &str, node: &Node) -> Result<App, YamlError> {
                     };
                     for (sk, sv) in map(&sf, s)? {
                         match sk.as_str() {
-                            "listen-stream" => sock.listen_stream = string(&format!("{sf}.{sk}"), sv)?,
-                            "socket-mode" => sock.socket_mode = opt_string(&format!("{sf}.{sk}"), sv)?,
-                            _ => return Err(err(&format!("{sf}.{sk}"), "unknown key (expected listen-stream or socket-mode)")),
+                            "listen-stream" => {
+                                sock.listen_stream = string(&format!("{sf}.{sk}"), sv)?
+                            }
+                            "socket-mode" => {
+                                sock.socket_mode = opt_string(&format!("{sf}.{sk}"), sv)?
+                            }
+                            _ => {
+                                return Err(err(
+                                    &format!("{sf}.{sk}"),
+                                    "unknown key (expected listen-stream or socket-mode)",
+                                ))
+                            }
                         }
                     }
                     if sock.listen_stream.is_empty() {
@@ -677,14 +743,19 @@ fn app(field: &str, node: &Node) -> Result<App, YamlError> {
     }
     if a.daemon.is_none() {
         if let Some(k) = daemon_only.first() {
-            return Err(err(&format!("{field}.{k}"), "is only valid for daemons (set `daemon`)"));
+            return Err(err(
+                &format!("{field}.{k}"),
+                "is only valid for daemons (set `daemon`)",
+            ));
         }
     }
     for (i, p) in a.plugs.iter().enumerate() {
-        naming::validate_plug_name(p).map_err(|e| err(&format!("{field}.plugs[{i}]"), e.to_string()))?;
+        naming::validate_plug_name(p)
+            .map_err(|e| err(&format!("{field}.plugs[{i}]"), e.to_string()))?;
     }
     for (i, s) in a.slots.iter().enumerate() {
-        naming::validate_slot_name(s).map_err(|e| err(&format!("{field}.slots[{i}]"), e.to_string()))?;
+        naming::validate_slot_name(s)
+            .map_err(|e| err(&format!("{field}.slots[{i}]"), e.to_string()))?;
     }
     Ok(a)
 }
@@ -696,7 +767,10 @@ fn check_duration(field: &str, t: &str) -> Result<(), YamlError> {
         return Err(err(field, "empty duration"));
     }
     while !rest.is_empty() {
-        let digits = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        let digits = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
         if digits == 0 {
             return Err(err(field, format!("invalid duration {t:?}")));
         }
@@ -735,7 +809,10 @@ impl SnapYaml {
     pub fn parse(text: &str) -> Result<SnapYaml, YamlError> {
         let root = parse_node(text)?;
         let Node::Map(entries) = &root else {
-            return Err(err("", format!("snap.yaml must be a map, not {}", root.kind())));
+            return Err(err(
+                "",
+                format!("snap.yaml must be a map, not {}", root.kind()),
+            ));
         };
         let mut y = SnapYaml {
             name: String::new(),
@@ -804,14 +881,18 @@ impl SnapYaml {
                     }
                 }
                 "layouts" => {
-                    return Err(err(f, "typo detected: use the singular \"layout:\" instead of \"layouts:\""))
+                    return Err(err(
+                        f,
+                        "typo detected: use the singular \"layout:\" instead of \"layouts:\"",
+                    ))
                 }
                 "system-usernames" => {
                     y.system_usernames = map(f, v)?.iter().cloned().collect();
                 }
                 "links" => {
                     for (lk, lv) in map(f, v)? {
-                        y.links.insert(lk.clone(), strings(&format!("links.{lk}"), lv)?);
+                        y.links
+                            .insert(lk.clone(), strings(&format!("links.{lk}"), lv)?);
                     }
                 }
                 "components" => y.components = map(f, v)?.iter().cloned().collect(),
@@ -825,8 +906,15 @@ impl SnapYaml {
         if y.version.len() > 32 {
             return Err(err("version", "cannot be longer than 32 characters"));
         }
-        if let Some(c) = y.version.chars().find(|c| !(c.is_ascii_alphanumeric() || ".:~+-_".contains(*c))) {
-            return Err(err("version", format!("contains {c:?}; allowed are letters, digits and . : ~ + - _")));
+        if let Some(c) = y
+            .version
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || ".:~+-_".contains(*c)))
+        {
+            return Err(err(
+                "version",
+                format!("contains {c:?}; allowed are letters, digits and . : ~ + - _"),
+            ));
         }
         if y.summary.as_ref().is_some_and(|s| s.chars().count() > 128) {
             return Err(err("summary", "cannot be longer than 128 characters"));
@@ -838,20 +926,31 @@ impl SnapYaml {
             if base != "none" {
                 naming::validate_snap_name(base).map_err(|e| err("base", e.to_string()))?;
             }
-            if matches!(y.snap_type, SnapType::Base | SnapType::Os | SnapType::Snapd) && base != "none" {
-                return Err(err("base", format!("a snap of type {} cannot have a base", y.snap_type)));
+            if matches!(y.snap_type, SnapType::Base | SnapType::Os | SnapType::Snapd)
+                && base != "none"
+            {
+                return Err(err(
+                    "base",
+                    format!("a snap of type {} cannot have a base", y.snap_type),
+                ));
             }
         }
         for (i, a) in y.architectures.iter().enumerate() {
             if a.is_empty() || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(err(&format!("architectures[{i}]"), format!("invalid architecture {a:?}")));
+                return Err(err(
+                    &format!("architectures[{i}]"),
+                    format!("invalid architecture {a:?}"),
+                ));
             }
         }
         for (name, a) in &y.apps {
             for (list, what) in [(&a.before, "before"), (&a.after, "after")] {
                 for other in list {
                     if !y.apps.contains_key(other) {
-                        return Err(err(&format!("apps.{name}.{what}"), format!("names an unknown app {other:?}")));
+                        return Err(err(
+                            &format!("apps.{name}.{what}"),
+                            format!("names an unknown app {other:?}"),
+                        ));
                     }
                 }
             }
@@ -885,15 +984,26 @@ impl SnapYaml {
 
     fn bound(&self, app: &str, plugs: bool) -> Vec<(String, String)> {
         let declared = if plugs { &self.plugs } else { &self.slots };
-        let mut names: BTreeSet<String> = self.unscoped(plugs).into_iter().map(str::to_string).collect();
+        let mut names: BTreeSet<String> = self
+            .unscoped(plugs)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         if let Some(a) = self.apps.get(app) {
-            names.extend(if plugs { a.plugs.clone() } else { a.slots.clone() });
+            names.extend(if plugs {
+                a.plugs.clone()
+            } else {
+                a.slots.clone()
+            });
         }
         names
             .into_iter()
             .map(|n| {
                 // A name an app lists without declaring it is an implicit plug of that interface.
-                let interface = declared.get(&n).map(|p| p.interface.clone()).unwrap_or_else(|| n.clone());
+                let interface = declared
+                    .get(&n)
+                    .map(|p| p.interface.clone())
+                    .unwrap_or_else(|| n.clone());
                 (n, interface)
             })
             .collect()
@@ -1003,7 +1113,13 @@ x-unknown-key:
         assert_eq!(y.title.as_deref(), Some("My Snap"));
         assert_eq!(y.description.as_deref(), Some("Several lines\nof text.\n"));
         assert_eq!(y.grade, Grade::Devel);
-        assert_eq!(y.epoch, Epoch { read: vec![1, 2], write: vec![2] });
+        assert_eq!(
+            y.epoch,
+            Epoch {
+                read: vec![1, 2],
+                write: vec![2]
+            }
+        );
         assert_eq!(y.environment[1], ("NESTED".into(), "$GLOBAL/nested".into()));
         assert_eq!(y.plugs["home"].interface, "home");
         assert_eq!(y.plugs["net"].interface, "network");
@@ -1016,17 +1132,30 @@ x-unknown-key:
         assert_eq!(y.extra[0].0, "x-unknown-key");
         assert_eq!(y.raw(), FULL);
         // Unscoped plugs (home, shared, dotless) go to every app; listed ones only where listed.
-        let p: Vec<String> = y.plugs_for_app("my-snap").into_iter().map(|(n, _)| n).collect();
+        let p: Vec<String> = y
+            .plugs_for_app("my-snap")
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(p, ["dotless", "home", "net", "shared", "x11"]);
         let p: Vec<(String, String)> = y.plugs_for_app("server");
         assert!(p.iter().all(|(n, _)| n != "net" && n != "x11"));
-        assert!(y.plugs_for_app("my-snap").contains(&("x11".into(), "x11".into())));
+        assert!(y
+            .plugs_for_app("my-snap")
+            .contains(&("x11".into(), "x11".into())));
         assert_eq!(y.all_plugs().len(), 5);
     }
 
     #[test]
     fn values_keep_their_written_text() {
-        for (v, want) in [("1.0", "1.0"), ("01", "01"), ("1.10", "1.10"), ("'2.0'", "2.0"), ("1e3", "1e3"), ("true", "true")] {
+        for (v, want) in [
+            ("1.0", "1.0"),
+            ("01", "01"),
+            ("1.10", "1.10"),
+            ("'2.0'", "2.0"),
+            ("1e3", "1e3"),
+            ("true", "true"),
+        ] {
             let y = SnapYaml::parse(&format!("name: abc\nversion: {v}\n")).unwrap();
             assert_eq!(y.version, want);
         }
@@ -1035,7 +1164,10 @@ x-unknown-key:
     fn bad(text: &str, field: &str, words: &str) {
         let e = SnapYaml::parse(text).unwrap_err();
         assert_eq!(e.field, field, "{e}");
-        assert!(e.to_string().contains(words), "{e} should contain {words:?}");
+        assert!(
+            e.to_string().contains(words),
+            "{e} should contain {words:?}"
+        );
     }
 
     #[test]
@@ -1044,16 +1176,48 @@ x-unknown-key:
         bad("name: Bad_Name\n", "name", "only lowercase");
         bad("name: ab\ntype: thing\n", "type", "unknown type");
         bad("name: ab\nconfinement: loose\n", "confinement", "strict");
-        bad("name: ab\napps:\n  foo:\n    daemon: sometimes\n    command: x\n", "apps.foo.daemon", "unknown daemon type \"sometimes\"");
-        bad("name: ab\napps:\n  foo:\n    command: x; rm -rf /\n", "apps.foo.command", "not allowed");
-        bad("name: ab\napps:\n  foo: {}\n", "apps.foo.command", "required");
-        bad("name: ab\napps:\n  foo:\n    command: x\n    stop-timeout: 5s\n", "apps.foo.stop-timeout", "only valid for daemons");
+        bad(
+            "name: ab\napps:\n  foo:\n    daemon: sometimes\n    command: x\n",
+            "apps.foo.daemon",
+            "unknown daemon type \"sometimes\"",
+        );
+        bad(
+            "name: ab\napps:\n  foo:\n    command: x; rm -rf /\n",
+            "apps.foo.command",
+            "not allowed",
+        );
+        bad(
+            "name: ab\napps:\n  foo: {}\n",
+            "apps.foo.command",
+            "required",
+        );
+        bad(
+            "name: ab\napps:\n  foo:\n    command: x\n    stop-timeout: 5s\n",
+            "apps.foo.stop-timeout",
+            "only valid for daemons",
+        );
         bad("name: ab\nlayouts: {}\n", "layouts", "typo detected");
         bad("name: ab\nepoch: 1x\n", "epoch", "not a valid epoch");
-        bad("name: ab\nplugs:\n  p:\n    $x: 1\n", "plugs.p.$x", "reserved");
-        bad("name: ab\nenvironment:\n  1BAD: x\n", "environment.1BAD", "environment variable");
-        bad("name: ab\nhooks:\n  invalid-hook: {}\n", "hooks.invalid-hook", "not a valid hook");
-        bad("name: ab\napps:\n  a:\n    command: x\n    daemon: simple\n    after: [nope]\n", "apps.a.after", "unknown app");
+        bad(
+            "name: ab\nplugs:\n  p:\n    $x: 1\n",
+            "plugs.p.$x",
+            "reserved",
+        );
+        bad(
+            "name: ab\nenvironment:\n  1BAD: x\n",
+            "environment.1BAD",
+            "environment variable",
+        );
+        bad(
+            "name: ab\nhooks:\n  invalid-hook: {}\n",
+            "hooks.invalid-hook",
+            "not a valid hook",
+        );
+        bad(
+            "name: ab\napps:\n  a:\n    command: x\n    daemon: simple\n    after: [nope]\n",
+            "apps.a.after",
+            "unknown app",
+        );
         bad("name: ab\nversion: 1 2\n", "version", "contains");
         bad("name: ab\nbase: Core\n", "base", "lowercase");
         bad("name: ab\nname: cd\n", "name", "duplicate key");
@@ -1069,14 +1233,23 @@ x-unknown-key:
         let e = SnapYaml::parse(&deep).unwrap_err().to_string();
         assert!(e.contains("nesting") || e.contains("recursion"), "{e}");
         let bomb = "name: ab\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
-        assert!(SnapYaml::parse(bomb).unwrap_err().to_string().contains("aliases"));
+        assert!(SnapYaml::parse(bomb)
+            .unwrap_err()
+            .to_string()
+            .contains("aliases"));
         assert!(SnapYaml::parse("\u{0}\u{1}\u{2}garbage: : :").is_err());
         assert!(SnapYaml::parse("name: ab\n\tversion: 1\n").is_err());
     }
 
     fn compat(rel: &str) -> std::path::PathBuf {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat").join(rel);
-        assert!(p.exists(), "real-world samples missing: {} (expected ../shared beside the checkout)", p.display());
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/compat")
+            .join(rel);
+        assert!(
+            p.exists(),
+            "real-world samples missing: {} (expected ../shared beside the checkout)",
+            p.display()
+        );
         p
     }
 
@@ -1092,7 +1265,11 @@ x-unknown-key:
             n += 1;
         }
         assert!(n >= 10);
-        let layout = SnapYaml::parse(&std::fs::read_to_string(compat("snapd-test-snaps/test-snapd-layout/meta/snap.yaml")).unwrap()).unwrap();
+        let layout = SnapYaml::parse(
+            &std::fs::read_to_string(compat("snapd-test-snaps/test-snapd-layout/meta/snap.yaml"))
+                .unwrap(),
+        )
+        .unwrap();
         assert!(layout.layout.len() >= 6);
     }
 

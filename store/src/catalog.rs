@@ -239,11 +239,12 @@ impl Catalog {
             for channel in snap.channels.keys() {
                 parse_channel(channel).map_err(|e| invalid(field("channels"), e))?;
             }
-            for (key, path) in snap.icon.iter().map(|p| ("icon", p)).chain(
-                snap.screenshots
-                    .iter()
-                    .map(|p| ("screenshots", p)),
-            ) {
+            for (key, path) in snap
+                .icon
+                .iter()
+                .map(|p| ("icon", p))
+                .chain(snap.screenshots.iter().map(|p| ("screenshots", p)))
+            {
                 if !is_safe_relative(path) {
                     return Err(invalid(
                         field(key),
@@ -329,15 +330,26 @@ channels = { "latest/stable" = 1, "edge" = 3, "2.0/candidate" = 2 }
     #[test]
     fn rejects_bad_entries_naming_the_field() {
         let cases = [
-            (GOOD.replace("\"acme\"\ncategories", "\"nobody\"\ncategories"), "publisher"),
+            (
+                GOOD.replace("\"acme\"\ncategories", "\"nobody\"\ncategories"),
+                "publisher",
+            ),
             (GOOD.replace("hello/icon.png", "../../etc/passwd"), "icon"),
-            (GOOD.replace("\"edge\" = 3", "\"latest/sometimes\" = 3"), "channels"),
-            (GOOD.replace("name = \"hello\"", "name = \"Hello--\""), "snap.Hello--"),
+            (
+                GOOD.replace("\"edge\" = 3", "\"latest/sometimes\" = 3"),
+                "channels",
+            ),
+            (
+                GOOD.replace("name = \"hello\"", "name = \"Hello--\""),
+                "snap.Hello--",
+            ),
             (GOOD.replace("verified", "royal"), "validation"),
             (GOOD.replace("categories", "categorys"), "unknown field"),
         ];
         for (text, expect) in cases {
-            let err = Catalog::parse(&text, "catalog.toml").unwrap_err().to_string();
+            let err = Catalog::parse(&text, "catalog.toml")
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(expect), "{err:?} should mention {expect:?}");
         }
     }

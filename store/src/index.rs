@@ -90,7 +90,11 @@ fn rfc3339(ns: u128) -> String {
 }
 
 /// Read one `.snap` file: its name and revision from the file name, checked against its snap.yaml.
-pub fn read_revision(path: &Path, file_name: &str, mtime_ns: u128) -> Result<RevisionRecord, String> {
+pub fn read_revision(
+    path: &Path,
+    file_name: &str,
+    mtime_ns: u128,
+) -> Result<RevisionRecord, String> {
     let (name, revision) = parse_file_name(file_name)
         .ok_or_else(|| "file name is not <name>_<revision>.snap".to_string())?;
     let snap = SnapFile::open(path).map_err(|e| e.to_string())?;

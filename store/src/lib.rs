@@ -14,7 +14,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Load (or prepare) a catalog directory and build the server state.
-pub fn prepare(dir: &Path, key_bits: usize, public_url: Option<String>) -> anyhow::Result<server::AppState> {
+pub fn prepare(
+    dir: &Path,
+    key_bits: usize,
+    public_url: Option<String>,
+) -> anyhow::Result<server::AppState> {
     let model = model::Model::load(dir)?;
     let authority = model.catalog.store.authority_id.clone();
     signing::ensure_keys(dir, &authority, key_bits)?;
@@ -38,8 +42,9 @@ pub async fn serve(state: server::AppState, listen: SocketAddr) -> anyhow::Resul
     let app = server::router(Arc::new(state));
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

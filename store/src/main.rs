@@ -76,17 +76,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("sample catalog ready in {}", dir.display());
             Ok(())
         }
-        Command::Generate { dir, count, key_bits } => {
+        Command::Generate {
+            dir,
+            count,
+            key_bits,
+        } => {
             snapshelf_store::sample::build_generated(&dir, count)
                 .context("cannot generate the catalog")?;
             make_keys(&dir, key_bits)?;
             println!("{count} snaps generated in {}", dir.display());
             Ok(())
         }
-        Command::Serve { dir, listen, public_url, key_bits } => {
+        Command::Serve {
+            dir,
+            listen,
+            public_url,
+            key_bits,
+        } => {
             let state = snapshelf_store::prepare(&dir, key_bits, public_url)
                 .with_context(|| format!("cannot serve {}", dir.display()))?;
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(snapshelf_store::serve(state, listen))
         }
     }

@@ -143,19 +143,18 @@ impl Model {
                 .or_default()
                 .insert(rec.revision, rec);
         }
-        let entries: HashMap<&str, &SnapEntry> = catalog
-            .snaps
-            .iter()
-            .map(|s| (s.name.as_str(), s))
-            .collect();
+        let entries: HashMap<&str, &SnapEntry> =
+            catalog.snaps.iter().map(|s| (s.name.as_str(), s)).collect();
         let mut snaps = BTreeMap::new();
         let mut by_id = HashMap::new();
         let mut downloads = HashMap::new();
         let mut media = HashMap::new();
         let mut categories = BTreeSet::new();
         for (name, revisions) in by_name {
-            let entry = entries.get(name.as_str()).map(|e| (*e).clone()).unwrap_or_else(|| {
-                SnapEntry {
+            let entry = entries
+                .get(name.as_str())
+                .map(|e| (*e).clone())
+                .unwrap_or_else(|| SnapEntry {
                     name: name.clone(),
                     snap_id: None,
                     publisher: None,
@@ -171,8 +170,7 @@ impl Model {
                     screenshots: Vec::new(),
                     common_ids: Vec::new(),
                     channels: BTreeMap::new(),
-                }
-            });
+                });
             let snap_id = entry
                 .snap_id
                 .clone()
@@ -240,12 +238,20 @@ impl Model {
 
     /// Snaps matching a find query, best first: exact name, name prefix, name substring, then
     /// title/summary/description/publisher text.
-    pub fn find(&self, q: Option<&str>, name_prefix: Option<&str>, category: Option<&str>) -> Vec<&SnapView> {
+    pub fn find(
+        &self,
+        q: Option<&str>,
+        name_prefix: Option<&str>,
+        category: Option<&str>,
+    ) -> Vec<&SnapView> {
         let q = q.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
         let prefix = name_prefix
             .map(|s| s.trim().trim_end_matches('*').to_lowercase())
             .filter(|s| !s.is_empty());
-        let words: Vec<&str> = q.as_deref().map(|q| q.split_whitespace().collect()).unwrap_or_default();
+        let words: Vec<&str> = q
+            .as_deref()
+            .map(|q| q.split_whitespace().collect())
+            .unwrap_or_default();
         let mut hits: Vec<(u8, &SnapView)> = Vec::new();
         for snap in self.snaps.values() {
             if let Some(cat) = category {
@@ -269,9 +275,10 @@ impl Model {
                 Some(q) if snap.search_name.starts_with(q.as_str()) => 1,
                 Some(q) if snap.search_name.contains(q.as_str()) => 2,
                 Some(_) => {
-                    if words.iter().all(|w| {
-                        snap.search_name.contains(w) || snap.search_text.contains(w)
-                    }) {
+                    if words
+                        .iter()
+                        .all(|w| snap.search_name.contains(w) || snap.search_text.contains(w))
+                    {
                         3
                     } else {
                         continue;
@@ -280,7 +287,10 @@ impl Model {
             };
             hits.push((rank, snap));
         }
-        hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.entry.name.cmp(&b.1.entry.name)));
+        hits.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| a.1.entry.name.cmp(&b.1.entry.name))
+        });
         hits.into_iter().map(|(_, s)| s).collect()
     }
 
@@ -296,17 +306,34 @@ impl Model {
     fn media_json(&self, snap: &SnapView, base: &str) -> Value {
         let mut out = Vec::new();
         let url = |p: &str| format!("{base}/media/{p}");
-        if let Some(icon) = snap.entry.icon.as_deref().filter(|p| self.media.contains_key(*p)) {
+        if let Some(icon) = snap
+            .entry
+            .icon
+            .as_deref()
+            .filter(|p| self.media.contains_key(*p))
+        {
             out.push(json!({"type": "icon", "url": url(icon), "width": 256, "height": 256}));
         }
-        for shot in snap.entry.screenshots.iter().filter(|p| self.media.contains_key(*p)) {
-            out.push(json!({"type": "screenshot", "url": url(shot), "width": null, "height": null}));
+        for shot in snap
+            .entry
+            .screenshots
+            .iter()
+            .filter(|p| self.media.contains_key(*p))
+        {
+            out.push(
+                json!({"type": "screenshot", "url": url(shot), "width": null, "height": null}),
+            );
         }
         Value::Array(out)
     }
 
     /// The snap-level half of a `storeSnap` (what does not change per revision).
-    pub fn snap_fields(&self, snap: &SnapView, rev: &RevisionRecord, base: &str) -> Map<String, Value> {
+    pub fn snap_fields(
+        &self,
+        snap: &SnapView,
+        rev: &RevisionRecord,
+        base: &str,
+    ) -> Map<String, Value> {
         let e = &snap.entry;
         let mut links = Map::new();
         for (key, v) in [
@@ -330,7 +357,14 @@ impl Model {
         let mut m = Map::new();
         m.insert("name".into(), json!(e.name));
         m.insert("snap-id".into(), json!(snap.snap_id));
-        m.insert("title".into(), json!(if rev.title.is_empty() { &e.name } else { &rev.title }));
+        m.insert(
+            "title".into(),
+            json!(if rev.title.is_empty() {
+                &e.name
+            } else {
+                &rev.title
+            }),
+        );
         m.insert("summary".into(), json!(rev.summary));
         m.insert("description".into(), json!(rev.description));
         m.insert(
@@ -345,7 +379,10 @@ impl Model {
         m.insert("prices".into(), json!({}));
         m.insert("private".into(), json!(false));
         m.insert("publisher".into(), Self::publisher_json(&snap.publisher));
-        m.insert("store-url".into(), json!(format!("{base}/snaps/{}", e.name)));
+        m.insert(
+            "store-url".into(),
+            json!(format!("{base}/snaps/{}", e.name)),
+        );
         m
     }
 
@@ -412,11 +449,15 @@ mod tests {
 
     #[test]
     fn closed_risks_follow_the_more_stable_one() {
-        let revs: BTreeMap<u32, RevisionRecord> = [1, 2, 3].into_iter().map(|r| (r, rec(r))).collect();
-        let explicit: BTreeMap<String, u32> =
-            [("latest/stable".to_string(), 1), ("latest/edge".to_string(), 3), ("2.0/candidate".to_string(), 2)]
-                .into_iter()
-                .collect();
+        let revs: BTreeMap<u32, RevisionRecord> =
+            [1, 2, 3].into_iter().map(|r| (r, rec(r))).collect();
+        let explicit: BTreeMap<String, u32> = [
+            ("latest/stable".to_string(), 1),
+            ("latest/edge".to_string(), 3),
+            ("2.0/candidate".to_string(), 2),
+        ]
+        .into_iter()
+        .collect();
         let map: Vec<(String, u32)> = resolve_channels(&explicit, &revs)
             .iter()
             .map(|c| (c.name(), c.revision))

@@ -78,9 +78,16 @@ impl Rasteriser {
         let tree = resvg::usvg::Tree::from_data(svg, &self.options).context("invalid SVG")?;
         let size = tree.size();
         let scale = width.map(|w| w as f32 / size.width()).unwrap_or(1.0);
-        let (w, h) = ((size.width() * scale).round() as u32, (size.height() * scale).round() as u32);
+        let (w, h) = (
+            (size.width() * scale).round() as u32,
+            (size.height() * scale).round() as u32,
+        );
         let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h).context("empty image")?;
-        resvg::render(&tree, resvg::tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+        resvg::render(
+            &tree,
+            resvg::tiny_skia::Transform::from_scale(scale, scale),
+            &mut pixmap.as_mut(),
+        );
         pixmap.encode_png().context("cannot encode PNG")
     }
 }
@@ -90,8 +97,13 @@ fn add_busybox(stage: &Path) -> anyhow::Result<()> {
         .into_iter()
         .map(Path::new)
         .find(|p| p.is_file())
-        .context("busybox is missing: install Debian's busybox-static (apt-get install busybox-static)")?;
-    let out = Command::new(busybox).arg("--list-full").output().context("cannot run busybox")?;
+        .context(
+            "busybox is missing: install Debian's busybox-static (apt-get install busybox-static)",
+        )?;
+    let out = Command::new(busybox)
+        .arg("--list-full")
+        .output()
+        .context("cannot run busybox")?;
     if !out.status.success() {
         bail!("busybox --list-full failed");
     }
@@ -127,7 +139,10 @@ fn add_host_binaries(stage: &Path, binaries: &[String]) -> anyhow::Result<()> {
             bail!("{bin} is missing on this machine: install it (for xeyes: apt-get install x11-apps)");
         }
         files.insert(path.to_path_buf());
-        let out = Command::new("ldd").arg(path).output().context("cannot run ldd")?;
+        let out = Command::new("ldd")
+            .arg(path)
+            .output()
+            .context("cannot run ldd")?;
         if !out.status.success() {
             bail!("ldd {bin} failed: {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -162,7 +177,9 @@ pub fn build(out: &Path) -> anyhow::Result<()> {
     std::fs::rename(&tmp, out.join("catalog.toml"))?;
 
     let raster = Rasteriser::new();
-    let media = SOURCES.get_dir("media").context("no media in the embedded catalog")?;
+    let media = SOURCES
+        .get_dir("media")
+        .context("no media in the embedded catalog")?;
     for snap_media in media.dirs() {
         let name = snap_media
             .path()
@@ -171,12 +188,19 @@ pub fn build(out: &Path) -> anyhow::Result<()> {
             .context("bad media folder name")?;
         std::fs::create_dir_all(out.join("media").join(name))?;
         for f in snap_media.files() {
-            let file_name = f.path().file_stem().and_then(|n| n.to_str()).unwrap_or("image");
+            let file_name = f
+                .path()
+                .file_stem()
+                .and_then(|n| n.to_str())
+                .unwrap_or("image");
             let width = (file_name == "icon").then_some(ICON_SIZE);
             let png = raster
                 .png(f.contents(), width)
                 .with_context(|| format!("cannot render {}", f.path().display()))?;
-            let dest = out.join("media").join(name).join(format!("{file_name}.png"));
+            let dest = out
+                .join("media")
+                .join(name)
+                .join(format!("{file_name}.png"));
             let t = dest.with_extension("png.tmp");
             std::fs::write(&t, png)?;
             std::fs::rename(&t, &dest)?;
@@ -185,14 +209,18 @@ pub fn build(out: &Path) -> anyhow::Result<()> {
 
     let staging_root = out.join(".staging");
     let _ = std::fs::remove_dir_all(&staging_root);
-    let snaps = SOURCES.get_dir("snaps").context("no snaps in the embedded catalog")?;
+    let snaps = SOURCES
+        .get_dir("snaps")
+        .context("no snaps in the embedded catalog")?;
     for src in snaps.dirs() {
         let dir_name = src
             .path()
             .file_name()
             .and_then(|n| n.to_str())
             .context("bad snap folder name")?;
-        let (name, _) = dir_name.rsplit_once('_').context("snap folders are named <name>_<revision>")?;
+        let (name, _) = dir_name
+            .rsplit_once('_')
+            .context("snap folders are named <name>_<revision>")?;
         let stage = staging_root.join(dir_name);
         materialise(src, src.path(), &stage)?;
         let build: SnapBuild = match src.get_file(src.path().join("snapbuild.toml")) {
@@ -209,11 +237,19 @@ pub fn build(out: &Path) -> anyhow::Result<()> {
         add_host_binaries(&stage, &build.host_binaries)?;
         let icon = out.join("media").join(name).join("icon.png");
         if icon.is_file() {
-            write_file(&stage.join("meta/gui/icon.png"), &std::fs::read(&icon)?, 0o644)?;
+            write_file(
+                &stage.join("meta/gui/icon.png"),
+                &std::fs::read(&icon)?,
+                0o644,
+            )?;
         }
         normalise_dirs(&stage)?;
-        pack(&stage, &out.join("snaps").join(format!("{dir_name}.snap")), &PackOptions { mtime: MTIME })
-            .with_context(|| format!("cannot pack {dir_name}"))?;
+        pack(
+            &stage,
+            &out.join("snaps").join(format!("{dir_name}.snap")),
+            &PackOptions { mtime: MTIME },
+        )
+        .with_context(|| format!("cannot pack {dir_name}"))?;
     }
     std::fs::remove_dir_all(&staging_root)?;
     Ok(())
@@ -232,12 +268,21 @@ fn normalise_dirs(dir: &Path) -> anyhow::Result<()> {
 }
 
 const WORDS: &[&str] = &[
-    "tool", "editor", "viewer", "player", "manager", "monitor", "client", "server", "browser", "reader",
-    "tracker", "notes", "calendar", "mail", "chat", "terminal", "paint", "photo", "music", "video",
+    "tool", "editor", "viewer", "player", "manager", "monitor", "client", "server", "browser",
+    "reader", "tracker", "notes", "calendar", "mail", "chat", "terminal", "paint", "photo",
+    "music", "video",
 ];
 const CATEGORIES: &[&str] = &[
-    "development", "productivity", "utilities", "games", "photo-and-video", "music-and-audio",
-    "education", "science", "social", "entertainment",
+    "development",
+    "productivity",
+    "utilities",
+    "games",
+    "photo-and-video",
+    "music-and-audio",
+    "education",
+    "science",
+    "social",
+    "entertainment",
 ];
 
 /// A synthetic catalog of `count` small snaps, for benchmarks: varied names, summaries and
@@ -250,7 +295,10 @@ pub fn build_generated(out: &Path, count: usize) -> anyhow::Result<()> {
     let icon_svg = SOURCES
         .get_file("media/shelf-hello/icon.svg")
         .context("the embedded catalog lacks the shared icon")?;
-    std::fs::write(out.join("media/shared/icon.png"), raster.png(icon_svg.contents(), Some(ICON_SIZE))?)?;
+    std::fs::write(
+        out.join("media/shared/icon.png"),
+        raster.png(icon_svg.contents(), Some(ICON_SIZE))?,
+    )?;
     let mut toml = String::from(
         "[store]\nauthority-id = \"generated\"\ndisplay-name = \"Generated Store\"\n\n[[publisher]]\nid = \"generator\"\ndisplay-name = \"The Generator\"\nvalidation = \"verified\"\n\n",
     );
@@ -263,7 +311,9 @@ pub fn build_generated(out: &Path, count: usize) -> anyhow::Result<()> {
         ));
     }
     std::fs::write(out.join("catalog.toml"), toml)?;
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let stage_root = out.join(".staging");
     std::thread::scope(|s| -> anyhow::Result<()> {
         let handles: Vec<_> = (0..workers)
@@ -294,7 +344,8 @@ pub fn build_generated(out: &Path, count: usize) -> anyhow::Result<()> {
             })
             .collect();
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("a packing thread panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a packing thread panicked"))??;
         }
         Ok(())
     })?;
@@ -333,13 +384,26 @@ mod tests {
                 assert!(t.path().join("media").join(m).is_file(), "{m}");
             }
             if y.name == "shelf-base" {
-                let paths: BTreeSet<&str> = snap.entries().iter().map(|e| e.path.as_str()).collect();
-                for p in ["bin/sh", "usr/bin/env", "usr/bin/wget", "bin/ls", "etc/passwd", "etc/group", "etc/nsswitch.conf", "home", "proc", "var/spool"] {
+                let paths: BTreeSet<&str> =
+                    snap.entries().iter().map(|e| e.path.as_str()).collect();
+                for p in [
+                    "bin/sh",
+                    "usr/bin/env",
+                    "usr/bin/wget",
+                    "bin/ls",
+                    "etc/passwd",
+                    "etc/group",
+                    "etc/nsswitch.conf",
+                    "home",
+                    "proc",
+                    "var/spool",
+                ] {
                     assert!(paths.contains(p), "the base lacks /{p}");
                 }
             }
             if y.name == "shelf-eyes" {
-                let paths: BTreeSet<&str> = snap.entries().iter().map(|e| e.path.as_str()).collect();
+                let paths: BTreeSet<&str> =
+                    snap.entries().iter().map(|e| e.path.as_str()).collect();
                 assert!(paths.contains("usr/bin/xeyes"));
                 assert!(paths.contains("lib64/ld-linux-x86-64.so.2"));
                 assert!(!snap.desktop_files().unwrap().is_empty());
@@ -353,22 +417,49 @@ mod tests {
             }
         }
         assert!(apps >= 10, "{apps} apps");
-        for i in ["network", "home", "camera", "removable-media", "audio-playback", "x11"] {
+        for i in [
+            "network",
+            "home",
+            "camera",
+            "removable-media",
+            "audio-playback",
+            "x11",
+        ] {
             assert!(interfaces.contains(i), "no app plugs {i}");
         }
-        let clock = catalog.snaps.iter().find(|s| s.name == "shelf-clock").unwrap();
+        let clock = catalog
+            .snaps
+            .iter()
+            .find(|s| s.name == "shelf-clock")
+            .unwrap();
         let revs: BTreeSet<u32> = clock.channels.values().copied().collect();
         assert_eq!(revs.len(), 3);
-        let validations: BTreeSet<&str> = catalog.publishers.iter().map(|p| p.validation.as_str()).collect();
-        assert!(validations.contains("verified") && validations.contains("unproven") && validations.contains("starred"));
+        let validations: BTreeSet<&str> = catalog
+            .publishers
+            .iter()
+            .map(|p| p.validation.as_str())
+            .collect();
+        assert!(
+            validations.contains("verified")
+                && validations.contains("unproven")
+                && validations.contains("starred")
+        );
         let png = std::fs::read(t.path().join("media/shelf-clock/icon.png")).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
         // Building again gives the same bytes.
         let t2 = tempfile::tempdir().unwrap();
         build(t2.path()).unwrap();
-        for f in ["snaps/shelf-clock_2.snap", "snaps/shelf-base_1.snap", "media/shelf-eyes/screenshot-1.png"] {
-            assert_eq!(std::fs::read(t.path().join(f)).unwrap(), std::fs::read(t2.path().join(f)).unwrap(), "{f}");
+        for f in [
+            "snaps/shelf-clock_2.snap",
+            "snaps/shelf-base_1.snap",
+            "media/shelf-eyes/screenshot-1.png",
+        ] {
+            assert_eq!(
+                std::fs::read(t.path().join(f)).unwrap(),
+                std::fs::read(t2.path().join(f)).unwrap(),
+                "{f}"
+            );
         }
     }
 

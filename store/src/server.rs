@@ -1,6 +1,10 @@
 //! The HTTP API: the Snap Store v2 subset that snapd (and our helper) use, plus downloads and media.
 //! Shapes follow the real store's responses (see docs/store.md).
 
+// Helpers return a ready error `Response` as their `Err`: it is built once, on the cold path, and
+// returned straight to axum; boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -64,14 +68,20 @@ async fn not_found() -> Response {
 
 async fn store_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
-    resp.headers_mut()
-        .insert("Snap-Store-Version", HeaderValue::from_static(STORE_VERSION));
+    resp.headers_mut().insert(
+        "Snap-Store-Version",
+        HeaderValue::from_static(STORE_VERSION),
+    );
     resp
 }
 
 /// `/v2/snaps/*` needs `Snap-Device-Series: 16`, as the real store insists.
 async fn require_series(req: Request, next: Next) -> Response {
-    match req.headers().get("Snap-Device-Series").map(|v| v.as_bytes()) {
+    match req
+        .headers()
+        .get("Snap-Device-Series")
+        .map(|v| v.as_bytes())
+    {
         Some(b"16") => next.run(req).await,
         Some(other) => error_list(
             StatusCode::BAD_REQUEST,
@@ -106,10 +116,35 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 
 /// Every key a client may ask for in `fields`.
 const KNOWN_FIELDS: &[&str] = &[
-    "architectures", "base", "categories", "channel", "common-ids", "confinement", "contact",
-    "created-at", "description", "download", "epoch", "integrity", "license", "links", "media",
-    "name", "prices", "private", "publisher", "resources", "revision", "snap-id", "snap-yaml",
-    "store-url", "summary", "title", "type", "version", "website",
+    "architectures",
+    "base",
+    "categories",
+    "channel",
+    "common-ids",
+    "confinement",
+    "contact",
+    "created-at",
+    "description",
+    "download",
+    "epoch",
+    "integrity",
+    "license",
+    "links",
+    "media",
+    "name",
+    "prices",
+    "private",
+    "publisher",
+    "resources",
+    "revision",
+    "snap-id",
+    "snap-yaml",
+    "store-url",
+    "summary",
+    "title",
+    "type",
+    "version",
+    "website",
 ];
 
 /// `None` means "everything we have".
@@ -129,7 +164,11 @@ fn parse_fields(raw: Option<&str>) -> Result<Option<HashSet<String>>, Response> 
     Ok(Some(set))
 }
 
-fn filter(mut m: Map<String, Value>, fields: &Option<HashSet<String>>, keep: &[&str]) -> Map<String, Value> {
+fn filter(
+    mut m: Map<String, Value>,
+    fields: &Option<HashSet<String>>,
+    keep: &[&str],
+) -> Map<String, Value> {
     if let Some(fields) = fields {
         m.retain(|k, _| fields.contains(k) || keep.contains(&k.as_str()));
     }
@@ -228,8 +267,16 @@ async fn find(
     headers: HeaderMap,
 ) -> Response {
     const ALLOWED: &[&str] = &[
-        "q", "name", "category", "fields", "architecture", "channel", "confinement", "scope",
-        "private", "common-id",
+        "q",
+        "name",
+        "category",
+        "fields",
+        "architecture",
+        "channel",
+        "confinement",
+        "scope",
+        "private",
+        "common-id",
     ];
     if let Err(r) = check_params(&params, ALLOWED) {
         return r;
@@ -240,7 +287,11 @@ async fn find(
     };
     for key in ["q", "name"] {
         if let Some(v) = params.get(key) {
-            let trimmed = if key == "name" { v.trim_end_matches('*') } else { v };
+            let trimmed = if key == "name" {
+                v.trim_end_matches('*')
+            } else {
+                v
+            };
             if trimmed.chars().any(|c| FORBIDDEN_QUERY_CHARS.contains(c)) || v.len() > 256 {
                 return error_list(StatusCode::BAD_REQUEST, "bad-query", "bad query");
             }
@@ -271,7 +322,10 @@ async fn find(
         .get("confinement")
         .map(|c| c.split(',').map(str::trim).collect());
     if let Some(list) = &confinements {
-        if let Some(bad) = list.iter().find(|c| !["strict", "classic", "devmode"].contains(c)) {
+        if let Some(bad) = list
+            .iter()
+            .find(|c| !["strict", "classic", "devmode"].contains(c))
+        {
             return error_list(
                 StatusCode::BAD_REQUEST,
                 "invalid-parameter",
@@ -341,7 +395,13 @@ struct ContextEntry {
     tracking: String,
 }
 
-fn result_error(action: &str, instance_key: &str, extra: Map<String, Value>, code: &str, message: String) -> Value {
+fn result_error(
+    action: &str,
+    instance_key: &str,
+    extra: Map<String, Value>,
+    code: &str,
+    message: String,
+) -> Value {
     let mut m = Map::new();
     m.insert("result".into(), json!("error"));
     m.insert("instance-key".into(), json!(instance_key));
@@ -369,7 +429,11 @@ fn short_channel(track: &str, risk: &str) -> String {
     }
 }
 
-async fn refresh(State(state): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn refresh(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -402,7 +466,11 @@ async fn refresh(State(state): State<Shared>, headers: HeaderMap, body: axum::bo
                     return bad_request("fields: every entry must be a string");
                 };
                 if !KNOWN_FIELDS.contains(&f) {
-                    return error_list(StatusCode::BAD_REQUEST, "invalid-field", format!("unknown field {f:?}"));
+                    return error_list(
+                        StatusCode::BAD_REQUEST,
+                        "invalid-field",
+                        format!("unknown field {f:?}"),
+                    );
                 }
                 set.insert(f.to_string());
             }
@@ -461,7 +529,9 @@ async fn refresh(State(state): State<Shared>, headers: HeaderMap, body: axum::bo
             None | Some(Value::Null) => None,
             Some(v) => match v.as_u64().filter(|r| *r >= 1 && *r <= u32::MAX as u64) {
                 Some(r) => Some(r as u32),
-                None => return bad_request(format!("{what}: \"revision\" must be a positive integer")),
+                None => {
+                    return bad_request(format!("{what}: \"revision\" must be a positive integer"))
+                }
             },
         };
         let (snap, channel_text, current) = match action {
@@ -550,9 +620,18 @@ async fn refresh(State(state): State<Shared>, headers: HeaderMap, body: axum::bo
             extra.insert("extra".into(), json!({"releases": releases}));
             let message = match requested_revision {
                 Some(r) => format!("No revision {r} of '{}'", snap.entry.name),
-                None => format!("No revision of '{}' in channel {channel_text}", snap.entry.name),
+                None => format!(
+                    "No revision of '{}' in channel {channel_text}",
+                    snap.entry.name
+                ),
             };
-            results.push(result_error(action, instance_key, extra, "revision-not-found", message));
+            results.push(result_error(
+                action,
+                instance_key,
+                extra,
+                "revision-not-found",
+                message,
+            ));
             continue;
         };
         if action == "refresh" && current == Some(rev_no as u64) {
@@ -562,14 +641,21 @@ async fn refresh(State(state): State<Shared>, headers: HeaderMap, body: axum::bo
         let rev = &snap.revisions[&rev_no];
         let mut snap_obj = model.snap_fields(snap, rev, &base);
         snap_obj.extend(model.revision_fields(snap, rev, &base, true));
-        let snap_obj = filter(snap_obj, &fields, &["name", "snap-id", "revision", "download"]);
+        let snap_obj = filter(
+            snap_obj,
+            &fields,
+            &["name", "snap-id", "revision", "download"],
+        );
         let mut r = Map::new();
         r.insert("result".into(), json!(action));
         r.insert("instance-key".into(), json!(instance_key));
         r.insert("snap-id".into(), json!(snap.snap_id));
         r.insert("name".into(), json!(snap.entry.name));
         if let Some(c) = channel {
-            r.insert("effective-channel".into(), json!(short_channel(&c.track, &c.risk)));
+            r.insert(
+                "effective-channel".into(),
+                json!(short_channel(&c.track, &c.risk)),
+            );
         }
         r.insert("snap".into(), Value::Object(snap_obj));
         results.push(Value::Object(r));
@@ -581,15 +667,27 @@ fn fetch_assertions(state: &AppState, a: &Value, instance_key: &str, base: &str)
     let key = a.get("key").and_then(Value::as_str).unwrap_or(instance_key);
     let mut urls = Vec::new();
     let mut errors = Vec::new();
-    for want in a.get("assertions").and_then(Value::as_array).into_iter().flatten() {
+    for want in a
+        .get("assertions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let kind = want.get("type").and_then(Value::as_str).unwrap_or("");
         let pk: Vec<String> = want
             .get("primary-key")
             .and_then(Value::as_array)
-            .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         match lookup_assertion(state, kind, &pk) {
-            Ok(Some(_)) => urls.push(json!(format!("{base}/v2/assertions/{kind}/{}", pk.join("/")))),
+            Ok(Some(_)) => urls.push(json!(format!(
+                "{base}/v2/assertions/{kind}/{}",
+                pk.join("/")
+            ))),
             Ok(None) | Err(_) => errors.push(json!({
                 "code": "not-found",
                 "message": format!("{kind} {pk:?} not found"),
@@ -608,7 +706,11 @@ fn fetch_assertions(state: &AppState, a: &Value, instance_key: &str, base: &str)
 }
 
 /// Find or sign the assertion with that type and primary key.
-fn lookup_assertion(state: &AppState, kind: &str, pk: &[String]) -> Result<Option<Vec<u8>>, String> {
+fn lookup_assertion(
+    state: &AppState,
+    kind: &str,
+    pk: &[String],
+) -> Result<Option<Vec<u8>>, String> {
     let model = &state.model;
     let signer = &state.signer;
     let err = |e: crate::signing::SigningError| e.to_string();
@@ -625,7 +727,10 @@ fn lookup_assertion(state: &AppState, kind: &str, pk: &[String]) -> Result<Optio
         ("account-key", [key_id]) => Ok(signer
             .chain()
             .iter()
-            .find(|a| a.type_name() == "account-key" && a.header_str("public-key-sha3-384") == Some(key_id.as_str()))
+            .find(|a| {
+                a.type_name() == "account-key"
+                    && a.header_str("public-key-sha3-384") == Some(key_id.as_str())
+            })
             .map(|a| a.encode())),
         ("snap-declaration", [series, snap_id]) if series == "16" => {
             match model.by_id.get(snap_id).and_then(|n| model.snaps.get(n)) {
@@ -647,7 +752,13 @@ fn lookup_assertion(state: &AppState, kind: &str, pk: &[String]) -> Result<Optio
             for snap in model.snaps.values() {
                 if let Some(rev) = snap.revisions.values().find(|r| r.sha3_384 == hex) {
                     return signer
-                        .snap_revision(&hex, &snap.snap_id, rev.size, rev.revision, &snap.publisher.id)
+                        .snap_revision(
+                            &hex,
+                            &snap.snap_id,
+                            rev.size,
+                            rev.revision,
+                            &snap.publisher.id,
+                        )
                         .map(Some)
                         .map_err(err);
                 }
@@ -681,7 +792,13 @@ async fn assertions(
         .or_else(|| headers.get("X-Ubuntu-Series"));
     match series.map(|v| v.as_bytes()) {
         Some(b"16") => {}
-        Some(_) => return error_list(StatusCode::BAD_REQUEST, "invalid-header", "only series 16 is supported"),
+        Some(_) => {
+            return error_list(
+                StatusCode::BAD_REQUEST,
+                "invalid-header",
+                "only series 16 is supported",
+            )
+        }
         None => {
             return error_list(
                 StatusCode::BAD_REQUEST,
@@ -694,7 +811,11 @@ async fn assertions(
     let kind = parts.next().unwrap_or_default();
     let pk: Vec<String> = parts.collect();
     if pk.is_empty() || pk.iter().any(|p| p.is_empty() || p.len() > 256) {
-        return error_list(StatusCode::BAD_REQUEST, "invalid-request", "malformed assertion primary key");
+        return error_list(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "malformed assertion primary key",
+        );
     }
     // Signing may touch the disk; keep it off the async workers.
     let st = state.clone();
@@ -705,11 +826,19 @@ async fn assertions(
         Ok(Ok(None)) => assertion_not_found(&kind, &pk),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "cannot produce an assertion");
-            error_list(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "cannot sign the assertion")
+            error_list(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "cannot sign the assertion",
+            )
         }
         Err(e) => {
             tracing::error!(error = %e, "assertion task failed");
-            error_list(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "internal error")
+            error_list(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "internal error",
+            )
         }
     }
 }
@@ -719,7 +848,11 @@ fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()>
     let Some(value) = headers.get(header::RANGE) else {
         return Ok(None);
     };
-    let Some(spec) = value.to_str().ok().and_then(|v| v.trim().strip_prefix("bytes=")) else {
+    let Some(spec) = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
         return Ok(None); // other units are ignored, as RFC 9110 allows
     };
     if spec.contains(',') {
@@ -735,7 +868,11 @@ fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()>
         (size.saturating_sub(n), size.checked_sub(1).ok_or(())?)
     } else {
         let start: u64 = a.parse().map_err(|_| ())?;
-        let end: u64 = if b.is_empty() { size.saturating_sub(1) } else { b.parse().map_err(|_| ())? };
+        let end: u64 = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            b.parse().map_err(|_| ())?
+        };
         (start, end.min(size.saturating_sub(1)))
     };
     if range.0 >= size || range.0 > range.1 {
@@ -744,10 +881,18 @@ fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()>
     Ok(Some(range))
 }
 
-async fn download(State(state): State<Shared>, UrlPath(file): UrlPath<String>, headers: HeaderMap) -> Response {
+async fn download(
+    State(state): State<Shared>,
+    UrlPath(file): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     // Only names the index produced are served: nothing in the URL becomes a path.
     let Some((path, size)) = state.model.downloads.get(&file).cloned() else {
-        return error_list(StatusCode::NOT_FOUND, "not-found", format!("no download named {file:?}"));
+        return error_list(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no download named {file:?}"),
+        );
     };
     let range = match parse_range(&headers, size) {
         Ok(r) => r,
@@ -774,14 +919,21 @@ async fn download(State(state): State<Shared>, UrlPath(file): UrlPath<String>, h
     if start > 0 {
         if let Err(e) = f.seek(std::io::SeekFrom::Start(start)).await {
             tracing::error!(error = %e, "seek failed");
-            return error_list(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "cannot read the file");
+            return error_list(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "cannot read the file",
+            );
         }
     }
     let stream = tokio_util::io::ReaderStream::with_capacity(f.take(len), DOWNLOAD_CHUNK);
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if status == StatusCode::PARTIAL_CONTENT {
@@ -792,16 +944,34 @@ async fn download(State(state): State<Shared>, UrlPath(file): UrlPath<String>, h
     resp
 }
 
-async fn media(State(state): State<Shared>, UrlPath(path): UrlPath<String>, headers: HeaderMap) -> Response {
+async fn media(
+    State(state): State<Shared>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(file) = state.model.media.get(&path).cloned() else {
-        return error_list(StatusCode::NOT_FOUND, "not-found", format!("no media named {path:?}"));
+        return error_list(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no media named {path:?}"),
+        );
     };
     let bytes = match tokio::fs::read(&file).await {
         Ok(b) => b,
         Err(_) => return error_list(StatusCode::NOT_FOUND, "not-found", "the file is gone"),
     };
-    let etag = format!("\"{}\"", &hex::encode(sha3::Digest::finalize(sha3::Digest::chain_update(sha3::Sha3_256::default(), &bytes)))[..32]);
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    let etag = format!(
+        "\"{}\"",
+        &hex::encode(sha3::Digest::finalize(sha3::Digest::chain_update(
+            sha3::Sha3_256::default(),
+            &bytes
+        )))[..32]
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     let mime = match path.rsplit('.').next() {
@@ -811,7 +981,14 @@ async fn media(State(state): State<Shared>, UrlPath(path): UrlPath<String>, head
         Some("webp") => "image/webp",
         _ => "application/octet-stream",
     };
-    ([(header::CONTENT_TYPE, mime.to_string()), (header::ETAG, etag)], bytes).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (header::ETAG, etag),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -173,10 +173,7 @@ pub fn ensure_keys(dir: &Path, authority_id: &str, bits: usize) -> Result<bool, 
 
     write_private(&paths.root_key, &root.to_pkcs8_pem())?;
     write_private(&paths.store_key, &store.to_pkcs8_pem())?;
-    write_public(
-        &paths.trusted,
-        &assert::encode_stream(&[account, root_key]),
-    )?;
+    write_public(&paths.trusted, &assert::encode_stream(&[account, root_key]))?;
     write_public(&paths.store_account_key, &store_key.encode())?;
     Ok(true)
 }

@@ -58,7 +58,14 @@ impl Drop for Server {
 
 fn serve(dir: &Path) -> Server {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--key-bits", "2048", "--dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--key-bits",
+            "2048",
+            "--dir",
+        ])
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -90,7 +97,8 @@ fn get(s: &Server, path: &str) -> reqwest::blocking::Response {
 
 fn json(resp: reqwest::blocking::Response) -> Value {
     assert_eq!(
-        resp.headers()["content-type"], "application/json",
+        resp.headers()["content-type"],
+        "application/json",
         "snapd insists on exactly application/json"
     );
     resp.json().unwrap()
@@ -152,7 +160,10 @@ fn info_has_the_real_store_shape() {
     assert_eq!(risks, ["stable", "candidate", "beta", "edge"], "{name}");
 
     // `fields` narrows the answer, as snapd's existence check relies on.
-    let narrow = json(get(&s, &format!("/v2/snaps/info/{name}?fields=revision,version")));
+    let narrow = json(get(
+        &s,
+        &format!("/v2/snaps/info/{name}?fields=revision,version"),
+    ));
     assert_eq!(
         keys(&narrow["channel-map"][0]),
         ["channel", "revision", "version"]
@@ -182,7 +193,10 @@ fn downloads_match_their_digest_and_support_ranges() {
     assert_eq!(body.len() as u64, size);
     let (digest, n) = snapshelf_snap::digest::digest_reader(&body[..]).unwrap();
     assert_eq!(n, size);
-    assert_eq!(digest.to_hex(), entry["download"]["sha3-384"].as_str().unwrap());
+    assert_eq!(
+        digest.to_hex(),
+        entry["download"]["sha3-384"].as_str().unwrap()
+    );
 
     let part = client()
         .get(url)
@@ -210,7 +224,10 @@ fn downloads_match_their_digest_and_support_ranges() {
         .send()
         .unwrap();
     assert_eq!(bad.status(), 416);
-    assert_eq!(bad.headers()["content-range"], format!("bytes */{size}").as_str());
+    assert_eq!(
+        bad.headers()["content-range"],
+        format!("bytes */{size}").as_str()
+    );
 }
 
 #[test]
@@ -228,15 +245,25 @@ fn snap_revision_assertion_verifies_against_the_trust_root() {
             .send()
             .unwrap();
         assert_eq!(resp.status(), 200, "{path}");
-        assert_eq!(resp.headers()["content-type"], "application/x.ubuntu.assertion");
+        assert_eq!(
+            resp.headers()["content-type"],
+            "application/x.ubuntu.assertion"
+        );
         decode_stream(&resp.bytes().unwrap()).unwrap()
     };
     let trusted =
         decode_stream(&std::fs::read(catalog().join("keys/trusted.assert")).unwrap()).unwrap();
     let mut db = Database::new(trusted).unwrap();
 
-    let rev = fetch(format!("/v2/assertions/snap-revision/{}", digest.to_base64url())).remove(0);
-    assert_eq!(rev.header_str("snap-sha3-384"), Some(digest.to_base64url().as_str()));
+    let rev = fetch(format!(
+        "/v2/assertions/snap-revision/{}",
+        digest.to_base64url()
+    ))
+    .remove(0);
+    assert_eq!(
+        rev.header_str("snap-sha3-384"),
+        Some(digest.to_base64url().as_str())
+    );
     assert_eq!(rev.header_str("snap-size"), Some(size.to_string().as_str()));
     assert_eq!(
         rev.header_str("snap-revision"),
@@ -261,12 +288,19 @@ fn snap_revision_assertion_verifies_against_the_trust_root() {
     assert!(db.add(tampered).is_err());
 
     let missing = client()
-        .get(format!("{}/v2/assertions/snap-revision/{}", s.url, "A".repeat(64)))
+        .get(format!(
+            "{}/v2/assertions/snap-revision/{}",
+            s.url,
+            "A".repeat(64)
+        ))
         .header("Snap-Device-Series", "16")
         .send()
         .unwrap();
     assert_eq!(missing.status(), 404);
-    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
 }
 
 #[test]
@@ -296,7 +330,10 @@ fn find_and_categories() {
         .cloned()
         .collect();
     assert!(missing.is_empty(), "find snap object lacks {missing:?}");
-    assert_eq!(keys(&featured[0]["revision"]["download"]), ["size".to_string()].into());
+    assert_eq!(
+        keys(&featured[0]["revision"]["download"]),
+        ["size".to_string()].into()
+    );
 
     // Search by a word of a snap's name finds it first.
     let first = featured[0]["name"].as_str().unwrap().to_string();
@@ -326,7 +363,11 @@ fn find_and_categories() {
 #[test]
 fn series_header_is_required() {
     let s = serve(catalog());
-    for path in ["/v2/snaps/find?q=a", "/v2/snaps/categories", "/v2/snaps/info/shelf-base"] {
+    for path in [
+        "/v2/snaps/find?q=a",
+        "/v2/snaps/categories",
+        "/v2/snaps/info/shelf-base",
+    ] {
         let r = client().get(format!("{}{path}", s.url)).send().unwrap();
         assert_eq!(r.status(), 400, "{path}");
         assert_eq!(error_code(&json(r)), "missing-header");
@@ -383,15 +424,30 @@ fn refresh_endpoint_installs_refreshes_and_reports_errors() {
     assert_eq!(results.len(), 4);
     assert_eq!(results[0]["result"], "install");
     assert_eq!(results[0]["effective-channel"], "candidate");
-    assert_eq!(results[0]["snap"]["revision"].as_u64().unwrap(), rev_of("candidate"));
-    assert!(results[0]["snap"]["snap-yaml"].as_str().unwrap().contains(&name));
-    assert!(results[0]["snap"]["download"]["url"].as_str().unwrap().starts_with("http://"));
+    assert_eq!(
+        results[0]["snap"]["revision"].as_u64().unwrap(),
+        rev_of("candidate")
+    );
+    assert!(results[0]["snap"]["snap-yaml"]
+        .as_str()
+        .unwrap()
+        .contains(&name));
+    assert!(results[0]["snap"]["download"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://"));
     assert_eq!(results[1]["result"], "download");
-    assert_eq!(results[1]["snap"]["revision"].as_u64().unwrap(), rev_of("edge"));
+    assert_eq!(
+        results[1]["snap"]["revision"].as_u64().unwrap(),
+        rev_of("edge")
+    );
     assert_eq!(results[2]["result"], "error");
     assert_eq!(results[2]["error"]["code"], "name-not-found");
     assert_eq!(results[3]["error"]["code"], "revision-not-found");
-    assert!(!results[3]["error"]["extra"]["releases"].as_array().unwrap().is_empty());
+    assert!(!results[3]["error"]["extra"]["releases"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 
     // Refresh: stable → edge gives a result; a snap already at the channel's revision gives none.
     let refresh = |rev: u64, channel: &str| {
@@ -402,17 +458,26 @@ fn refresh_endpoint_installs_refreshes_and_reports_errors() {
     };
     let r = json(post_refresh(&s, &refresh(rev_of("stable"), "latest/edge")));
     assert_eq!(r["results"][0]["result"], "refresh");
-    assert_eq!(r["results"][0]["snap"]["revision"].as_u64().unwrap(), rev_of("edge"));
+    assert_eq!(
+        r["results"][0]["snap"]["revision"].as_u64().unwrap(),
+        rev_of("edge")
+    );
     let r = json(post_refresh(&s, &refresh(rev_of("edge"), "latest/edge")));
     assert_eq!(r["results"].as_array().unwrap().len(), 0);
 
     for (bad, why) in [
         ("{not json", "malformed JSON"),
         ("[]", "not an object"),
-        (r#"{"context":[],"actions":[{"action":"explode","instance-key":"x"}]}"#, "unknown action"),
+        (
+            r#"{"context":[],"actions":[{"action":"explode","instance-key":"x"}]}"#,
+            "unknown action",
+        ),
         (r#"{"actions":[]}"#, "no context"),
         (r#"{"context":[{"snap-id":1}],"actions":[]}"#, "bad context"),
-        (r#"{"context":[],"actions":[{"action":"refresh","instance-key":"nope","snap-id":"x"}]}"#, "refresh outside the context"),
+        (
+            r#"{"context":[],"actions":[{"action":"refresh","instance-key":"nope","snap-id":"x"}]}"#,
+            "refresh outside the context",
+        ),
         (r#"{"context":[],"actions":[],"surprise":1}"#, "unknown key"),
     ] {
         let r = post_refresh(&s, bad);
@@ -483,9 +548,17 @@ fn copy_dir(from: &Path, to: &Path) {
 fn a_corrupt_snap_is_skipped_and_the_rest_served_and_restarts_use_the_cache() {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(catalog(), tmp.path());
-    std::fs::write(tmp.path().join("snaps/broken_1.snap"), b"hsqs this is not squashfs").unwrap();
+    std::fs::write(
+        tmp.path().join("snaps/broken_1.snap"),
+        b"hsqs this is not squashfs",
+    )
+    .unwrap();
     let good = std::fs::read(tmp.path().join("snaps/shelf-base_1.snap")).unwrap();
-    std::fs::write(tmp.path().join("snaps/truncated_1.snap"), &good[..good.len() / 2]).unwrap();
+    std::fs::write(
+        tmp.path().join("snaps/truncated_1.snap"),
+        &good[..good.len() / 2],
+    )
+    .unwrap();
     {
         let s = serve(tmp.path());
         assert_eq!(get(&s, "/v2/snaps/info/broken").status(), 404);
@@ -497,7 +570,11 @@ fn a_corrupt_snap_is_skipped_and_the_rest_served_and_restarts_use_the_cache() {
     assert_eq!(scan.read, 0);
     assert!(scan.skipped.iter().any(|(f, _)| f == "broken_1.snap"));
     // A changed file is read again.
-    std::fs::write(tmp.path().join("snaps/broken_1.snap"), b"still broken, other size").unwrap();
+    std::fs::write(
+        tmp.path().join("snaps/broken_1.snap"),
+        b"still broken, other size",
+    )
+    .unwrap();
     let scan = snapshelf_store::index::scan(tmp.path()).unwrap();
     assert_eq!(scan.read, 1);
 }

@@ -32,9 +32,14 @@ fn key_entry(a: &Assertion) -> Result<(String, KeyEntry), AssertError> {
     let key = PublicKey::from_body(a.body())?;
     let id = key.key_id();
     if a.header_str("public-key-sha3-384") != Some(id.as_str()) {
-        return Err(check("account-key: public-key-sha3-384 does not match the key in the body"));
+        return Err(check(
+            "account-key: public-key-sha3-384 does not match the key in the body",
+        ));
     }
-    let since = parse_time(a.header_str("since").ok_or_else(|| check("account-key: since is required"))?)?;
+    let since = parse_time(
+        a.header_str("since")
+            .ok_or_else(|| check("account-key: since is required"))?,
+    )?;
     let until = a.header_str("until").map(parse_time).transpose()?;
     let account_id = a
         .header_str("account-id")
@@ -61,7 +66,9 @@ impl Database {
             trusted_authorities: BTreeSet::new(),
             assertions: HashMap::new(),
         };
-        let (keys, others): (Vec<_>, Vec<_>) = trusted.into_iter().partition(|a| a.type_name() == "account-key");
+        let (keys, others): (Vec<_>, Vec<_>) = trusted
+            .into_iter()
+            .partition(|a| a.type_name() == "account-key");
         let mut pending = keys;
         // Self-signed roots first, then keys signed by them, until nothing more can be added.
         loop {
@@ -124,10 +131,13 @@ impl Database {
 
     /// Check the signature of `a` with a known key of its authority, valid at its time.
     fn verify(&self, a: &Assertion) -> Result<(), AssertError> {
-        let entry = self
-            .keys
-            .get(a.sign_key_id())
-            .ok_or_else(|| check(format!("no known account-key {} signs this {}", a.sign_key_id(), a.type_name())))?;
+        let entry = self.keys.get(a.sign_key_id()).ok_or_else(|| {
+            check(format!(
+                "no known account-key {} signs this {}",
+                a.sign_key_id(),
+                a.type_name()
+            ))
+        })?;
         if entry.account_id != a.authority_id() {
             return Err(check(format!(
                 "the signing key belongs to {:?}, not to the authority {:?}",
@@ -137,7 +147,9 @@ impl Database {
         }
         if let Some(t) = a.timestamp() {
             if t < entry.since || entry.until.is_some_and(|u| t >= u) {
-                return Err(check("the signing key was not valid at the assertion's time"));
+                return Err(check(
+                    "the signing key was not valid at the assertion's time",
+                ));
             }
         } else if a.header("timestamp").is_some() || a.header("since").is_some() {
             return Err(check("the assertion's time is malformed"));
@@ -146,7 +158,11 @@ impl Database {
         match entry.issuer.get() {
             None => entry.issuer.set(Some(issuer)),
             Some(pinned) if pinned == issuer => {}
-            Some(_) => return Err(AssertError::Signature("the signature names another issuer than the key's other signatures".into())),
+            Some(_) => {
+                return Err(AssertError::Signature(
+                    "the signature names another issuer than the key's other signatures".into(),
+                ))
+            }
         }
         Ok(())
     }
@@ -161,7 +177,10 @@ impl Database {
             }
             "snap-revision" => {
                 if !self.trusted_authorities.contains(a.authority_id()) {
-                    return Err(check(format!("{:?} is not a trusted store authority", a.authority_id())));
+                    return Err(check(format!(
+                        "{:?} is not a trusted store authority",
+                        a.authority_id()
+                    )));
                 }
                 for h in ["snap-id", "snap-size", "snap-revision", "developer-id"] {
                     if a.header_str(h).is_none() {
@@ -170,15 +189,24 @@ impl Database {
                 }
                 let size = a.header_str("snap-size").unwrap_or("");
                 let rev = a.header_str("snap-revision").unwrap_or("");
-                if size.parse::<u64>().is_err() || rev.parse::<u32>().map(|r| r == 0).unwrap_or(true) {
-                    return Err(check("snap-revision: snap-size and snap-revision must be numbers (revision ≥ 1)"));
+                if size.parse::<u64>().is_err()
+                    || rev.parse::<u32>().map(|r| r == 0).unwrap_or(true)
+                {
+                    return Err(check(
+                        "snap-revision: snap-size and snap-revision must be numbers (revision ≥ 1)",
+                    ));
                 }
-                crate::digest::Sha3_384::from_base64url(a.header_str("snap-sha3-384").unwrap_or(""))
-                    .map_err(|e| check(format!("snap-revision: {e}")))?;
+                crate::digest::Sha3_384::from_base64url(
+                    a.header_str("snap-sha3-384").unwrap_or(""),
+                )
+                .map_err(|e| check(format!("snap-revision: {e}")))?;
             }
             "snap-declaration" => {
                 if !self.trusted_authorities.contains(a.authority_id()) {
-                    return Err(check(format!("{:?} is not a trusted store authority", a.authority_id())));
+                    return Err(check(format!(
+                        "{:?} is not a trusted store authority",
+                        a.authority_id()
+                    )));
                 }
                 for h in ["snap-name", "publisher-id"] {
                     if a.header_str(h).is_none() {

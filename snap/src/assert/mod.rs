@@ -67,11 +67,19 @@ fn primary_keys(kind: &str) -> &'static [(&'static str, Option<&'static str>)] {
         "account" => &[("account-id", None)],
         "account-key" => &[("public-key-sha3-384", None)],
         "snap-declaration" => &[("series", None), ("snap-id", None)],
-        "snap-revision" => &[("snap-sha3-384", None), ("provenance", Some("global-upload"))],
+        "snap-revision" => &[
+            ("snap-sha3-384", None),
+            ("provenance", Some("global-upload")),
+        ],
         "snap-build" => &[("snap-sha3-384", None)],
         "snap-developer" => &[("snap-id", None), ("publisher-id", None)],
         "base-declaration" => &[("series", None)],
-        "validation-set" => &[("series", None), ("account-id", None), ("name", None), ("sequence", None)],
+        "validation-set" => &[
+            ("series", None),
+            ("account-id", None),
+            ("name", None),
+            ("sequence", None),
+        ],
         "model" => &[("series", None), ("brand-id", None), ("model", None)],
         "serial" => &[("brand-id", None), ("model", None), ("serial", None)],
         "store" => &[("store", None)],
@@ -92,7 +100,12 @@ pub struct Assertion {
 
 impl fmt::Debug for Assertion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Assertion({} {:?})", self.type_name(), self.primary_key())
+        write!(
+            f,
+            "Assertion({} {:?})",
+            self.type_name(),
+            self.primary_key()
+        )
     }
 }
 
@@ -101,7 +114,9 @@ impl fmt::Debug for Assertion {
 fn check_name(name: &str) -> Result<(), AssertError> {
     let ok = !name.is_empty()
         && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok {
         Ok(())
     } else {
@@ -111,7 +126,14 @@ fn check_name(name: &str) -> Result<(), AssertError> {
 
 /// Parse the value of `name` whose first line (after `name:`) is `first`, continuing at `lines[*i]`,
 /// at indentation `indent`.
-fn parse_value(name: &str, first: &str, lines: &[&str], i: &mut usize, indent: usize, depth: usize) -> Result<HeaderValue, AssertError> {
+fn parse_value(
+    name: &str,
+    first: &str,
+    lines: &[&str],
+    i: &mut usize,
+    indent: usize,
+    depth: usize,
+) -> Result<HeaderValue, AssertError> {
     if depth > MAX_DEPTH {
         return Err(header_err(name, "nested too deeply"));
     }
@@ -125,14 +147,19 @@ fn parse_value(name: &str, first: &str, lines: &[&str], i: &mut usize, indent: u
         return Err(header_err(name, "expected a space after ':'"));
     }
     let pad = |n: usize| " ".repeat(n);
-    let next = lines.get(*i).copied().ok_or_else(|| header_err(name, "value missing"))?;
+    let next = lines
+        .get(*i)
+        .copied()
+        .ok_or_else(|| header_err(name, "value missing"))?;
     let text_prefix = pad(indent + 4);
     let list_prefix = format!("{}-", pad(indent + 2));
     let map_prefix = pad(indent + 2);
     if next.starts_with(&list_prefix) {
         let mut items = Vec::new();
         while let Some(line) = lines.get(*i) {
-            let Some(rest) = line.strip_prefix(&list_prefix) else { break };
+            let Some(rest) = line.strip_prefix(&list_prefix) else {
+                break;
+            };
             *i += 1;
             items.push(parse_value(name, rest, lines, i, indent + 2, depth + 1)?);
         }
@@ -141,7 +168,9 @@ fn parse_value(name: &str, first: &str, lines: &[&str], i: &mut usize, indent: u
     if next.starts_with(&text_prefix) {
         let mut parts = Vec::new();
         while let Some(line) = lines.get(*i) {
-            let Some(rest) = line.strip_prefix(&text_prefix) else { break };
+            let Some(rest) = line.strip_prefix(&text_prefix) else {
+                break;
+            };
             parts.push(rest);
             *i += 1;
         }
@@ -151,11 +180,15 @@ fn parse_value(name: &str, first: &str, lines: &[&str], i: &mut usize, indent: u
         if !rest.starts_with(' ') {
             let mut entries: Vec<(String, HeaderValue)> = Vec::new();
             while let Some(line) = lines.get(*i) {
-                let Some(rest) = line.strip_prefix(&map_prefix) else { break };
+                let Some(rest) = line.strip_prefix(&map_prefix) else {
+                    break;
+                };
                 if rest.starts_with(' ') || rest.starts_with('-') {
                     break;
                 }
-                let (k, v) = rest.split_once(':').ok_or_else(|| header_err(name, format!("malformed map entry {rest:?}")))?;
+                let (k, v) = rest
+                    .split_once(':')
+                    .ok_or_else(|| header_err(name, format!("malformed map entry {rest:?}")))?;
                 *i += 1;
                 if entries.iter().any(|(e, _)| e == k) {
                     return Err(header_err(name, format!("repeated map key {k:?}")));
@@ -235,7 +268,11 @@ fn wrap76(text: &str) -> String {
 }
 
 fn b64(text: &[u8]) -> Result<Vec<u8>, String> {
-    let clean: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let clean: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD
         .decode(clean)
         .map_err(|e| format!("invalid base64: {e}"))
@@ -253,11 +290,13 @@ impl Assertion {
 
     /// Decode the first assertion of `data`; returns it and what follows its signature.
     fn decode_prefix(data: &[u8]) -> Result<(Assertion, &[u8]), AssertError> {
-        let hdr_end = find(data, b"\n\n").ok_or_else(|| format_err("no blank line after the headers"))?;
+        let hdr_end =
+            find(data, b"\n\n").ok_or_else(|| format_err("no blank line after the headers"))?;
         if hdr_end > MAX_HEADERS {
             return Err(format_err("headers are too long"));
         }
-        let hdr_text = std::str::from_utf8(&data[..hdr_end]).map_err(|_| format_err("headers are not UTF-8"))?;
+        let hdr_text = std::str::from_utf8(&data[..hdr_end])
+            .map_err(|_| format_err("headers are not UTF-8"))?;
         let headers = parse_headers(hdr_text)?;
         let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v);
         let body_len = match get("body-length") {
@@ -270,17 +309,24 @@ impl Assertion {
         }
         let mut pos = hdr_end + 2;
         let (body, content_end) = if body_len > 0 {
-            let end = pos.checked_add(body_len).filter(|e| *e <= data.len()).ok_or_else(|| format_err("body shorter than body-length"))?;
+            let end = pos
+                .checked_add(body_len)
+                .filter(|e| *e <= data.len())
+                .ok_or_else(|| format_err("body shorter than body-length"))?;
             let body = data[pos..end].to_vec();
             if data.get(end..end + 2) != Some(b"\n\n") {
-                return Err(format_err("body is not followed by a blank line (wrong body-length?)"));
+                return Err(format_err(
+                    "body is not followed by a blank line (wrong body-length?)",
+                ));
             }
             pos = end + 2;
             (body, end)
         } else {
             (Vec::new(), hdr_end)
         };
-        let sig_end = find(&data[pos..], b"\n\n").map(|e| pos + e).unwrap_or(data.len());
+        let sig_end = find(&data[pos..], b"\n\n")
+            .map(|e| pos + e)
+            .unwrap_or(data.len());
         let mut signature = data[pos..sig_end].to_vec();
         while signature.last() == Some(&b'\n') {
             signature.pop();
@@ -312,13 +358,20 @@ impl Assertion {
             match self.header(k) {
                 Some(HeaderValue::Str(v)) if !v.is_empty() && !v.contains('/') => {}
                 None if default.is_some() => {}
-                Some(HeaderValue::Str(_)) => return Err(header_err(k, "a primary key cannot be empty or contain '/'")),
+                Some(HeaderValue::Str(_)) => {
+                    return Err(header_err(
+                        k,
+                        "a primary key cannot be empty or contain '/'",
+                    ))
+                }
                 _ => return Err(header_err(k, "primary key is required")),
             }
         }
         for h in ["revision", "format"] {
             if let Some(v) = self.header(h) {
-                let s = v.as_str().ok_or_else(|| header_err(h, "must be a number"))?;
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| header_err(h, "must be a number"))?;
                 parse_uint(h, s)?;
             }
         }
@@ -346,11 +399,15 @@ impl Assertion {
     }
 
     pub fn revision(&self) -> u64 {
-        self.header_str("revision").and_then(|s| s.parse().ok()).unwrap_or(0)
+        self.header_str("revision")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn format(&self) -> u64 {
-        self.header_str("format").and_then(|s| s.parse().ok()).unwrap_or(0)
+        self.header_str("format")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn header(&self, name: &str) -> Option<&HeaderValue> {
@@ -387,7 +444,9 @@ impl Assertion {
 
     /// The time the assertion speaks for: `timestamp`, or `since` for account-keys.
     pub fn timestamp(&self) -> Option<time::OffsetDateTime> {
-        let t = self.header_str("timestamp").or_else(|| self.header_str("since"))?;
+        let t = self
+            .header_str("timestamp")
+            .or_else(|| self.header_str("since"))?;
         parse_time(t).ok()
     }
 
@@ -399,12 +458,18 @@ impl Assertion {
     /// Verify, and return the issuer key id the signature names (not covered by the signature).
     pub(crate) fn verify_issuer(&self, key: &PublicKey) -> Result<Option<[u8; 8]>, AssertError> {
         let raw = b64(&self.signature).map_err(AssertError::Signature)?;
-        let (&v, packet) = raw.split_first().ok_or_else(|| AssertError::Signature("empty".into()))?;
+        let (&v, packet) = raw
+            .split_first()
+            .ok_or_else(|| AssertError::Signature("empty".into()))?;
         if v != 1 {
-            return Err(AssertError::Signature(format!("unsupported signature format {v}")));
+            return Err(AssertError::Signature(format!(
+                "unsupported signature format {v}"
+            )));
         }
-        let sig = openpgp::Signature::from_packet(packet).map_err(|e| AssertError::Signature(e.0))?;
-        sig.verify(&self.content, &key.rsa).map_err(|e| AssertError::Signature(e.0))?;
+        let sig =
+            openpgp::Signature::from_packet(packet).map_err(|e| AssertError::Signature(e.0))?;
+        sig.verify(&self.content, &key.rsa)
+            .map_err(|e| AssertError::Signature(e.0))?;
         Ok(sig.issuer)
     }
 }
@@ -414,7 +479,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn parse_uint(name: &str, s: &str) -> Result<u64, AssertError> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return Err(header_err(name, format!("{s:?} is not a number")));
     }
     s.parse().map_err(|_| header_err(name, "number too large"))
@@ -463,7 +529,9 @@ impl PublicKey {
     /// From an account-key body: base64 of `0x01 || public-key packet`.
     pub fn from_body(body: &[u8]) -> Result<PublicKey, AssertError> {
         let raw = b64(body).map_err(AssertError::Key)?;
-        let (&v, packet) = raw.split_first().ok_or_else(|| AssertError::Key("empty key".into()))?;
+        let (&v, packet) = raw
+            .split_first()
+            .ok_or_else(|| AssertError::Key("empty key".into()))?;
         if v != 1 {
             return Err(AssertError::Key(format!("unsupported key format {v}")));
         }
@@ -498,9 +566,12 @@ pub struct PrivateKey {
 impl PrivateKey {
     pub fn generate(bits: usize) -> Result<PrivateKey, AssertError> {
         if !(2048..=8192).contains(&bits) {
-            return Err(AssertError::Key(format!("{bits}-bit keys are not supported (2048 to 8192)")));
+            return Err(AssertError::Key(format!(
+                "{bits}-bit keys are not supported (2048 to 8192)"
+            )));
         }
-        let rsa = RsaPrivateKey::new(&mut rand::thread_rng(), bits).map_err(|e| AssertError::Key(e.to_string()))?;
+        let rsa = RsaPrivateKey::new(&mut rand::thread_rng(), bits)
+            .map_err(|e| AssertError::Key(e.to_string()))?;
         Ok(Self::from_rsa(rsa))
     }
 
@@ -514,7 +585,8 @@ impl PrivateKey {
     }
 
     pub fn from_pkcs8_pem(pem: &str) -> Result<PrivateKey, AssertError> {
-        let rsa = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| AssertError::Key(format!("not a PKCS#8 RSA key: {e}")))?;
+        let rsa = RsaPrivateKey::from_pkcs8_pem(pem)
+            .map_err(|e| AssertError::Key(format!("not a PKCS#8 RSA key: {e}")))?;
         Ok(Self::from_rsa(rsa))
     }
 
@@ -551,7 +623,11 @@ pub fn sign(
         rest.push((k, v));
     }
     let mut ordered = vec![("type".to_string(), HeaderValue::Str(kind.to_string()))];
-    fn take(rest: &mut Vec<(String, HeaderValue)>, name: &str, ordered: &mut Vec<(String, HeaderValue)>) {
+    fn take(
+        rest: &mut Vec<(String, HeaderValue)>,
+        name: &str,
+        ordered: &mut Vec<(String, HeaderValue)>,
+    ) {
         if let Some(pos) = rest.iter().position(|(k, _)| k == name) {
             ordered.push(rest.remove(pos));
         }
@@ -571,7 +647,10 @@ pub fn sign(
     rest.sort_by(|a, b| a.0.cmp(&b.0));
     ordered.extend(rest);
     if !body.is_empty() {
-        ordered.push(("body-length".into(), HeaderValue::Str(body.len().to_string())));
+        ordered.push((
+            "body-length".into(),
+            HeaderValue::Str(body.len().to_string()),
+        ));
     }
     ordered.push((
         "sign-key-sha3-384".into(),
@@ -591,8 +670,11 @@ pub fn sign(
         content.extend_from_slice(b"\n\n");
         content.extend_from_slice(body);
     }
-    let created = time::OffsetDateTime::now_utc().unix_timestamp().clamp(0, u32::MAX as i64) as u32;
-    let packet = openpgp::sign(&content, &key.rsa, &key.public.rsa, created).map_err(|e| AssertError::Signature(e.0))?;
+    let created = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .clamp(0, u32::MAX as i64) as u32;
+    let packet = openpgp::sign(&content, &key.rsa, &key.public.rsa, created)
+        .map_err(|e| AssertError::Signature(e.0))?;
     let mut raw = vec![1u8];
     raw.extend_from_slice(&packet);
     let signature = wrap76(&base64::engine::general_purpose::STANDARD.encode(raw)).into_bytes();
@@ -612,7 +694,8 @@ pub fn sign(
 
 /// The real Snap Store's trust root: the `canonical` account and its root account-key.
 pub fn canonical_trusted() -> Vec<Assertion> {
-    decode_stream(include_bytes!("../../trusted/canonical.assert")).expect("the embedded trust root decodes")
+    decode_stream(include_bytes!("../../trusted/canonical.assert"))
+        .expect("the embedded trust root decodes")
 }
 
 #[cfg(test)]

@@ -49,7 +49,11 @@ pub fn read_packet(data: &[u8]) -> Result<(u8, &[u8], &[u8]), PacketError> {
     }
     let (tag, len, hdr): (u8, usize, usize) = if first & 0x40 != 0 {
         let tag = first & 0x3f;
-        let b = |i: usize| data.get(i).copied().ok_or_else(|| perr("truncated packet header"));
+        let b = |i: usize| {
+            data.get(i)
+                .copied()
+                .ok_or_else(|| perr("truncated packet header"))
+        };
         let l0 = b(1)? as usize;
         if l0 < 192 {
             (tag, l0, 2)
@@ -63,15 +67,26 @@ pub fn read_packet(data: &[u8]) -> Result<(u8, &[u8], &[u8]), PacketError> {
         }
     } else {
         let tag = (first >> 2) & 0x0f;
-        let b = |i: usize| data.get(i).copied().ok_or_else(|| perr("truncated packet header"));
+        let b = |i: usize| {
+            data.get(i)
+                .copied()
+                .ok_or_else(|| perr("truncated packet header"))
+        };
         match first & 3 {
             0 => (tag, b(1)? as usize, 2),
             1 => (tag, u16::from_be_bytes([b(1)?, b(2)?]) as usize, 3),
-            2 => (tag, u32::from_be_bytes([b(1)?, b(2)?, b(3)?, b(4)?]) as usize, 5),
+            2 => (
+                tag,
+                u32::from_be_bytes([b(1)?, b(2)?, b(3)?, b(4)?]) as usize,
+                5,
+            ),
             _ => return Err(perr("indeterminate-length packets are not supported")),
         }
     };
-    let end = hdr.checked_add(len).filter(|e| *e <= data.len()).ok_or_else(|| perr("truncated packet"))?;
+    let end = hdr
+        .checked_add(len)
+        .filter(|e| *e <= data.len())
+        .ok_or_else(|| perr("truncated packet"))?;
     Ok((tag, &data[hdr..end], &data[end..]))
 }
 
@@ -81,13 +96,19 @@ fn read_mpi(data: &[u8]) -> Result<(BigUint, &[u8]), PacketError> {
     }
     let bits = u16::from_be_bytes([data[0], data[1]]) as usize;
     let bytes = bits.div_ceil(8);
-    let v = data.get(2..2 + bytes).ok_or_else(|| perr("truncated MPI"))?;
+    let v = data
+        .get(2..2 + bytes)
+        .ok_or_else(|| perr("truncated MPI"))?;
     Ok((BigUint::from_bytes_be(v), &data[2 + bytes..]))
 }
 
 fn write_mpi(n: &BigUint, out: &mut Vec<u8>) {
     let bytes = n.to_bytes_be();
-    let bits = if bytes == [0] { 0 } else { bytes.len() * 8 - bytes[0].leading_zeros() as usize };
+    let bits = if bytes == [0] {
+        0
+    } else {
+        bytes.len() * 8 - bytes[0].leading_zeros() as usize
+    };
     out.extend_from_slice(&(bits as u16).to_be_bytes());
     if bits > 0 {
         out.extend_from_slice(&bytes);
@@ -105,7 +126,9 @@ impl RsaKey {
     pub fn from_packet(data: &[u8]) -> Result<RsaKey, PacketError> {
         let (tag, body, rest) = read_packet(data)?;
         if tag != TAG_PUBLIC_KEY {
-            return Err(perr(format!("expected a public-key packet, found tag {tag}")));
+            return Err(perr(format!(
+                "expected a public-key packet, found tag {tag}"
+            )));
         }
         if !rest.is_empty() {
             return Err(perr("trailing bytes after the public-key packet"));
@@ -114,14 +137,18 @@ impl RsaKey {
             return Err(perr("only v4 public keys are supported"));
         }
         if body[5] != ALGO_RSA {
-            return Err(perr(format!("only RSA keys are supported (algorithm {})", body[5])));
+            return Err(perr(format!(
+                "only RSA keys are supported (algorithm {})",
+                body[5]
+            )));
         }
         let (n, r) = read_mpi(&body[6..])?;
         let (e, r) = read_mpi(r)?;
         if !r.is_empty() {
             return Err(perr("trailing bytes in the public-key packet"));
         }
-        let key = RsaPublicKey::new_with_max_size(n, e, 16384).map_err(|e| perr(format!("invalid RSA key: {e}")))?;
+        let key = RsaPublicKey::new_with_max_size(n, e, 16384)
+            .map_err(|e| perr(format!("invalid RSA key: {e}")))?;
         Ok(RsaKey { key })
     }
 
@@ -189,8 +216,12 @@ fn parse_subpackets(mut data: &[u8], sig: &mut Signature) -> Result<(), PacketEr
             SUB_CREATION_TIME if body.len() == 5 => {
                 sig.created = Some(u32::from_be_bytes([body[1], body[2], body[3], body[4]]));
             }
-            SUB_ISSUER if body.len() == 9 => sig.issuer = Some(body[1..9].try_into().expect("8 bytes")),
-            _ if body[0] & 0x80 != 0 => return Err(perr(format!("unknown critical subpacket {kind}"))),
+            SUB_ISSUER if body.len() == 9 => {
+                sig.issuer = Some(body[1..9].try_into().expect("8 bytes"))
+            }
+            _ if body[0] & 0x80 != 0 => {
+                return Err(perr(format!("unknown critical subpacket {kind}")))
+            }
             _ => {}
         }
         data = &data[hdr + len..];
@@ -202,7 +233,9 @@ impl Signature {
     pub fn from_packet(data: &[u8]) -> Result<Signature, PacketError> {
         let (tag, body, rest) = read_packet(data)?;
         if tag != TAG_SIGNATURE {
-            return Err(perr(format!("expected a signature packet, found tag {tag}")));
+            return Err(perr(format!(
+                "expected a signature packet, found tag {tag}"
+            )));
         }
         if !rest.is_empty() {
             return Err(perr("trailing bytes after the signature packet"));
@@ -218,8 +251,12 @@ impl Signature {
         }
         let hashed_len = u16::from_be_bytes([body[4], body[5]]) as usize;
         let hashed_end = 6 + hashed_len;
-        let hashed = body.get(6..hashed_end).ok_or_else(|| perr("truncated hashed subpackets"))?;
-        let ul = body.get(hashed_end..hashed_end + 2).ok_or_else(|| perr("truncated signature"))?;
+        let hashed = body
+            .get(6..hashed_end)
+            .ok_or_else(|| perr("truncated hashed subpackets"))?;
+        let ul = body
+            .get(hashed_end..hashed_end + 2)
+            .ok_or_else(|| perr("truncated signature"))?;
         let unhashed_len = u16::from_be_bytes([ul[0], ul[1]]) as usize;
         let un_start = hashed_end + 2;
         let unhashed = body
@@ -297,7 +334,12 @@ impl Signature {
 
 /// Sign `content`: a v4 binary signature packet, RSA PKCS#1 v1.5 over SHA-512, with the creation
 /// time and the issuer key id in the hashed area.
-pub fn sign(content: &[u8], key: &RsaPrivateKey, public: &RsaKey, created: u32) -> Result<Vec<u8>, PacketError> {
+pub fn sign(
+    content: &[u8],
+    key: &RsaPrivateKey,
+    public: &RsaKey,
+    created: u32,
+) -> Result<Vec<u8>, PacketError> {
     let mut hashed_sub = Vec::new();
     hashed_sub.extend_from_slice(&[5, SUB_CREATION_TIME]);
     hashed_sub.extend_from_slice(&created.to_be_bytes());
@@ -311,7 +353,11 @@ pub fn sign(content: &[u8], key: &RsaPrivateKey, public: &RsaKey, created: u32) 
     h.update(Signature::trailer(&hashed_part));
     let digest = h.finalize();
     let value = key
-        .sign_with_rng(&mut rand::thread_rng(), Pkcs1v15Sign::new::<Sha512>(), &digest)
+        .sign_with_rng(
+            &mut rand::thread_rng(),
+            Pkcs1v15Sign::new::<Sha512>(),
+            &digest,
+        )
         .map_err(|e| perr(format!("cannot sign: {e}")))?;
     let mut body = hashed_part;
     body.extend_from_slice(&0u16.to_be_bytes()); // no unhashed subpackets

@@ -7,7 +7,10 @@ fn compat(name: &str) -> Vec<u8> {
         .join("../../shared/compat/assertions")
         .join(name);
     std::fs::read(&p).unwrap_or_else(|e| {
-        panic!("the real assertions are missing ({}): {e}; expected ../shared beside the checkout", p.display())
+        panic!(
+            "the real assertions are missing ({}): {e}; expected ../shared beside the checkout",
+            p.display()
+        )
     })
 }
 
@@ -39,14 +42,23 @@ fn the_real_trust_root_decodes_reencodes_and_verifies() {
 fn the_embedded_root_is_the_real_one() {
     let list = canonical_trusted();
     assert_eq!(list.len(), 2);
-    assert_eq!(list[1].encode(), compat("canonical-root.account-key").strip_suffix(b"\n").unwrap());
+    assert_eq!(
+        list[1].encode(),
+        compat("canonical-root.account-key")
+            .strip_suffix(b"\n")
+            .unwrap()
+    );
     Database::new(list).unwrap();
 }
 
 /// Does this byte string decode and verify as a trusted root pair?
 fn root_pair_verifies(account: &[u8], key: &[u8]) -> bool {
-    let Ok(a) = Assertion::decode(account) else { return false };
-    let Ok(k) = Assertion::decode(key) else { return false };
+    let Ok(a) = Assertion::decode(account) else {
+        return false;
+    };
+    let Ok(k) = Assertion::decode(key) else {
+        return false;
+    };
     Database::new(vec![a, k]).is_ok()
 }
 
@@ -58,22 +70,36 @@ fn every_one_byte_change_of_the_root_is_refused() {
     for pos in 0..content_len(&account) {
         let mut t = account.clone();
         t[pos] = if t[pos] == b'A' { b'B' } else { b'A' };
-        assert!(!root_pair_verifies(&t, &key), "account byte {pos} changed and still verifies");
+        assert!(
+            !root_pair_verifies(&t, &key),
+            "account byte {pos} changed and still verifies"
+        );
     }
     for pos in 0..content_len(&key) {
         let mut t = key.clone();
         t[pos] = if t[pos] == b'A' { b'B' } else { b'A' };
-        assert!(!root_pair_verifies(&account, &t), "account-key byte {pos} changed and still verifies");
+        assert!(
+            !root_pair_verifies(&account, &t),
+            "account-key byte {pos} changed and still verifies"
+        );
     }
 }
 
 #[test]
 fn snapds_test_authorities_decode() {
-    for name in ["developer1.account", "developer1.account-key", "testrootorg-store.account-key"] {
+    for name in [
+        "developer1.account",
+        "developer1.account-key",
+        "testrootorg-store.account-key",
+    ] {
         let a = Assertion::decode(&compat(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         if a.type_name() == "account-key" {
             let k = PublicKey::from_body(a.body()).unwrap();
-            assert_eq!(Some(k.key_id().as_str()), a.header_str("public-key-sha3-384"), "{name}");
+            assert_eq!(
+                Some(k.key_id().as_str()),
+                a.header_str("public-key-sha3-384"),
+                "{name}"
+            );
         }
     }
 }
@@ -98,7 +124,14 @@ fn chain() -> &'static Chain {
         let now = "2026-01-01T00:00:00Z";
         let account = sign(
             "account",
-            vec![h("authority-id", "test"), h("account-id", "test"), h("display-name", "Test"), h("username", "test"), h("validation", "verified"), h("timestamp", now)],
+            vec![
+                h("authority-id", "test"),
+                h("account-id", "test"),
+                h("display-name", "Test"),
+                h("username", "test"),
+                h("validation", "verified"),
+                h("timestamp", now),
+            ],
             b"",
             &root,
         )
@@ -106,7 +139,13 @@ fn chain() -> &'static Chain {
         let key = |name: &str, k: &PrivateKey| {
             sign(
                 "account-key",
-                vec![h("authority-id", "test"), h("account-id", "test"), h("name", name), h("public-key-sha3-384", &k.public_key().key_id()), h("since", now)],
+                vec![
+                    h("authority-id", "test"),
+                    h("account-id", "test"),
+                    h("name", name),
+                    h("public-key-sha3-384", &k.public_key().key_id()),
+                    h("since", now),
+                ],
                 k.public_key().to_body().as_bytes(),
                 &root,
             )
@@ -147,16 +186,38 @@ fn a_generated_chain_signs_and_verifies() {
     let c = chain();
     let mut db = Database::new(c.trusted.clone()).unwrap();
     let rev = revision("6");
-    assert!(db.add(rev.clone()).is_err(), "the store key is not known yet");
+    assert!(
+        db.add(rev.clone()).is_err(),
+        "the store key is not known yet"
+    );
     db.add(c.store_key.clone()).unwrap();
     db.add(rev.clone()).unwrap();
-    assert_eq!(db.find("snap-revision", &[rev.primary_key()[0].as_str()]), Some(&rev));
+    assert_eq!(
+        db.find("snap-revision", &[rev.primary_key()[0].as_str()]),
+        Some(&rev)
+    );
     // Headers come out in snapd's order.
     let names: Vec<&str> = rev.headers().iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(names, ["type", "authority-id", "snap-sha3-384", "developer-id", "snap-id", "snap-revision", "snap-size", "timestamp", "sign-key-sha3-384"]);
+    assert_eq!(
+        names,
+        [
+            "type",
+            "authority-id",
+            "snap-sha3-384",
+            "developer-id",
+            "snap-id",
+            "snap-revision",
+            "snap-size",
+            "timestamp",
+            "sign-key-sha3-384"
+        ]
+    );
     // A stream round-trips.
     let stream = encode_stream(&[c.store_key.clone(), rev.clone()]);
-    assert_eq!(decode_stream(&stream).unwrap(), vec![c.store_key.clone(), rev]);
+    assert_eq!(
+        decode_stream(&stream).unwrap(),
+        vec![c.store_key.clone(), rev]
+    );
 }
 
 #[test]
@@ -165,20 +226,40 @@ fn tampering_and_wrong_keys_fail() {
     let mut db = Database::new(c.trusted.clone()).unwrap();
     db.add(c.store_key.clone()).unwrap();
     let rev = revision("6");
-    let text = String::from_utf8(rev.encode()).unwrap().replace("snap-size: 6", "snap-size: 9");
+    let text = String::from_utf8(rev.encode())
+        .unwrap()
+        .replace("snap-size: 6", "snap-size: 9");
     let tampered = Assertion::decode(text.as_bytes()).unwrap();
     assert!(matches!(db.add(tampered), Err(AssertError::Signature(_))));
     // Signed by the root key but claiming the store key: refused.
-    let mut headers: Vec<(String, HeaderValue)> = rev.headers()[1..rev.headers().len() - 1].to_vec();
+    let mut headers: Vec<(String, HeaderValue)> =
+        rev.headers()[1..rev.headers().len() - 1].to_vec();
     headers.retain(|(k, _)| k != "type");
     let by_root = sign("snap-revision", headers, b"", &c.root).unwrap();
-    let swapped = String::from_utf8(by_root.encode())
-        .unwrap()
-        .replace(&c.root.public_key().key_id(), &c.store.public_key().key_id());
-    assert!(db.add(Assertion::decode(swapped.as_bytes()).unwrap()).is_err());
+    let swapped = String::from_utf8(by_root.encode()).unwrap().replace(
+        &c.root.public_key().key_id(),
+        &c.store.public_key().key_id(),
+    );
+    assert!(db
+        .add(Assertion::decode(swapped.as_bytes()).unwrap())
+        .is_err());
     // A revision from an authority that is not trusted.
     let stranger = PrivateKey::generate(2048).unwrap();
-    let other = sign("snap-revision", vec![h("authority-id", "stranger"), h("snap-sha3-384", &"A".repeat(64)), h("snap-id", "x"), h("snap-size", "1"), h("snap-revision", "1"), h("developer-id", "d"), h("timestamp", "2026-02-01T00:00:00Z")], b"", &stranger).unwrap();
+    let other = sign(
+        "snap-revision",
+        vec![
+            h("authority-id", "stranger"),
+            h("snap-sha3-384", &"A".repeat(64)),
+            h("snap-id", "x"),
+            h("snap-size", "1"),
+            h("snap-revision", "1"),
+            h("developer-id", "d"),
+            h("timestamp", "2026-02-01T00:00:00Z"),
+        ],
+        b"",
+        &stranger,
+    )
+    .unwrap();
     assert!(db.add(other).is_err());
 }
 
@@ -194,12 +275,21 @@ fn headers_round_trip_with_lists_maps_and_multiline_text() {
             h("snap-name", "x"),
             h("publisher-id", "p"),
             h("timestamp", "2026-02-01T00:00:00Z"),
-            ("refresh-control".into(), HeaderValue::List(vec![HeaderValue::Str("a".into()), HeaderValue::Str("b".into())])),
+            (
+                "refresh-control".into(),
+                HeaderValue::List(vec![
+                    HeaderValue::Str("a".into()),
+                    HeaderValue::Str("b".into()),
+                ]),
+            ),
             (
                 "plugs".into(),
                 HeaderValue::Map(vec![(
                     "home".into(),
-                    HeaderValue::Map(vec![("allow-auto-connection".into(), HeaderValue::Str("true".into()))]),
+                    HeaderValue::Map(vec![(
+                        "allow-auto-connection".into(),
+                        HeaderValue::Str("true".into()),
+                    )]),
                 )]),
             ),
             h("notes", "line one\nline two"),
@@ -227,8 +317,19 @@ fn garbage_is_an_error_not_a_panic() {
         b[pos] ^= 0xff;
         let _ = Assertion::decode(&b).map(|a| a.verify_with(&c.root.public_key()));
     }
-    for bad in [&b""[..], b"\n\n", b"type: account\n\nsig", b"type account\n\nx", b"type: account\nauthority-id: x\nsign-key-sha3-384: k\nbody-length: 99\n\nshort\n\nsig", b"type:\n  -\n\nsig"] {
-        assert!(Assertion::decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+    for bad in [
+        &b""[..],
+        b"\n\n",
+        b"type: account\n\nsig",
+        b"type account\n\nx",
+        b"type: account\nauthority-id: x\nsign-key-sha3-384: k\nbody-length: 99\n\nshort\n\nsig",
+        b"type:\n  -\n\nsig",
+    ] {
+        assert!(
+            Assertion::decode(bad).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
     }
     assert!(PublicKey::from_body(b"not base64!").is_err());
     assert!(PublicKey::from_body(b"AA==").is_err());
