@@ -32,6 +32,9 @@ pub struct SnapView {
     pub revisions: BTreeMap<u32, RevisionRecord>,
     /// Tracks in order of first appearance, `latest` first; risks stable → edge.
     pub channels: Vec<ChannelEntry>,
+    /// This snap's `find` result with the default fields, serialised once; URLs start with
+    /// [`BASE_PLACEHOLDER`], replaced per response by the address the client used.
+    pub find_json: String,
     /// Lower-cased text searched by `find`.
     search_name: String,
     search_text: String,
@@ -55,6 +58,9 @@ impl SnapView {
         self.entry.featured
     }
 }
+
+/// Stands for the store's base URL in precomputed JSON.
+pub const BASE_PLACEHOLDER: &str = "@@snapshelf-store-base@@";
 
 pub struct Model {
     pub catalog: Catalog,
@@ -210,6 +216,7 @@ impl Model {
             snaps.insert(
                 name.clone(),
                 SnapView {
+                    find_json: String::new(),
                     search_name: name.to_lowercase(),
                     search_text,
                     entry,
@@ -223,7 +230,7 @@ impl Model {
         let mut categories: Vec<String> = categories.into_iter().collect();
         categories.retain(|c| c != "featured");
         categories.insert(0, "featured".into());
-        Ok(Model {
+        let mut model = Model {
             catalog,
             dir: dir.to_path_buf(),
             snaps,
@@ -233,6 +240,46 @@ impl Model {
             categories,
             skipped: scan.skipped,
             files_read: scan.read,
+        };
+        let jsons: Vec<(String, String)> = model
+            .snaps
+            .values()
+            .filter_map(|snap| {
+                let entry = snap.default_channel()?;
+                Some((snap.entry.name.clone(), model.find_result(snap, entry, BASE_PLACEHOLDER, &None).to_string()))
+            })
+            .collect();
+        for (name, json) in jsons {
+            if let Some(s) = model.snaps.get_mut(&name) {
+                s.find_json = json;
+            }
+        }
+        Ok(model)
+    }
+
+    /// One `find` result: `{name, snap-id, snap, revision}` with `fields` applied.
+    pub fn find_result(
+        &self,
+        snap: &SnapView,
+        entry: &ChannelEntry,
+        base: &str,
+        fields: &Option<std::collections::HashSet<String>>,
+    ) -> Value {
+        let rev = &snap.revisions[&entry.revision];
+        let keep = |mut m: Map<String, Value>| {
+            if let Some(f) = fields {
+                m.retain(|k, _| f.contains(k));
+            }
+            m
+        };
+        let mut revision = keep(self.revision_fields(snap, rev, base, false));
+        revision.remove("snap-yaml");
+        revision.insert("channel".into(), json!(entry.risk));
+        json!({
+            "name": snap.entry.name,
+            "snap-id": snap.snap_id,
+            "snap": keep(self.snap_fields(snap, rev, base)),
+            "revision": revision,
         })
     }
 

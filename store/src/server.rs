@@ -29,7 +29,8 @@ const ASSERTION_TYPE: &str = "application/x.ubuntu.assertion";
 const FORBIDDEN_QUERY_CHARS: &str = "+=&|><!(){}[]^\"~*?:\\/";
 /// Large enough for loopback throughput, small enough to start sending at once.
 const DOWNLOAD_CHUNK: usize = 512 * 1024;
-const MAX_FIND_RESULTS: usize = 1000;
+/// Like the real store, find answers with the best matches, not the whole catalog.
+const MAX_FIND_RESULTS: usize = 100;
 
 pub struct AppState {
     pub model: Model,
@@ -335,12 +336,26 @@ async fn find(
     }
     let base = base_url(&state, &headers);
     let model = &state.model;
-    let mut results = Vec::new();
-    for snap in model.find(
+    let hits = model.find(
         params.get("q").map(String::as_str),
         params.get("name").map(String::as_str),
         category,
-    ) {
+    );
+    // The common case (default fields, default channel) is served from JSON made at start-up.
+    if fields.is_none() && channel.is_none() && confinements.is_none() {
+        let mut body = String::from("{\"results\":[");
+        for (i, snap) in hits.iter().filter(|s| !s.find_json.is_empty()).take(MAX_FIND_RESULTS).enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&snap.find_json);
+        }
+        body.push_str("]}");
+        let body = body.replace(crate::model::BASE_PLACEHOLDER, &base);
+        return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    }
+    let mut results = Vec::new();
+    for snap in hits {
         let entry = match &channel {
             Some((track, risk)) => snap.channel(track, risk),
             None => snap.default_channel(),
@@ -352,16 +367,7 @@ async fn find(
                 continue;
             }
         }
-        let mut revision = filter(model.revision_fields(snap, rev, &base, false), &fields, &[]);
-        revision.remove("snap-yaml");
-        revision.insert("channel".into(), json!(entry.risk));
-        let snap_obj = filter(model.snap_fields(snap, rev, &base), &fields, &[]);
-        results.push(json!({
-            "name": snap.entry.name,
-            "snap-id": snap.snap_id,
-            "snap": snap_obj,
-            "revision": revision,
-        }));
+        results.push(model.find_result(snap, entry, &base, &fields));
         if results.len() >= MAX_FIND_RESULTS {
             break;
         }

@@ -1,0 +1,253 @@
+//! What linking a revision writes outside the state database: the `current` links, the sandbox
+//! profiles confine reads, and the `/snap/bin` launchers. Every write is atomic (temporary file or
+//! link, then rename), so a crash leaves either the old or the new file.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use snapshelf_snap::profile::{Profile, ProfileLayout, ProfilePlug, PROFILE_VERSION};
+use snapshelf_snap::yaml::SnapYaml;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::interfaces;
+use crate::paths::Paths;
+use crate::state::SnapState;
+
+/// How launchers start confine.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    pub confine: PathBuf,
+    /// Passed as `--root` when the helper manages a root other than `/`.
+    pub root: Option<PathBuf>,
+}
+
+fn replace_symlink(link: &Path, target: &str) -> Result<()> {
+    let tmp = link.with_file_name(format!(
+        ".{}.tmp",
+        link.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    std::fs::rename(&tmp, link)?;
+    Ok(())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn remove_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The command a launcher for `<snap>.<app>` is reached by: `snap` when the app has the snap's name.
+pub fn command_name(snap: &str, app: &str) -> String {
+    if snap == app {
+        snap.to_string()
+    } else {
+        format!("{snap}.{app}")
+    }
+}
+
+pub fn parse_yaml(snap: &SnapState, revision: &str) -> Result<SnapYaml> {
+    let rev = snap.revision(revision).ok_or_else(|| {
+        Error::internal(format!("{} has no revision {revision} in its state", snap.name))
+    })?;
+    SnapYaml::parse(&rev.snap_yaml).map_err(|e| Error::new(ErrorKind::InvalidSnap, format!("meta/snap.yaml: {e}")))
+}
+
+/// The profiles of every app of the snap's current revision.
+pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile>> {
+    let yaml = parse_yaml(snap, &snap.current)?;
+    let rev = snap
+        .current_revision()
+        .ok_or_else(|| Error::internal("no current revision"))?;
+    let layouts: Vec<ProfileLayout> = yaml
+        .layout
+        .iter()
+        .map(|l| {
+            use snapshelf_snap::layout::LayoutKind;
+            let (kind, source) = match &l.kind {
+                LayoutKind::Bind(s) => ("bind", s.clone()),
+                LayoutKind::BindFile(s) => ("bind-file", s.clone()),
+                LayoutKind::Symlink(s) => ("symlink", s.clone()),
+                LayoutKind::Tmpfs => ("tmpfs", String::new()),
+            };
+            ProfileLayout {
+                path: l.path.clone(),
+                kind: kind.into(),
+                source,
+                mode: l.mode,
+            }
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (app_name, app) in &yaml.apps {
+        let mut env = yaml.environment.clone();
+        env.extend(app.environment.iter().cloned());
+        let plugs = yaml
+            .plugs_for_app(app_name)
+            .into_iter()
+            .map(|(plug, interface)| ProfilePlug {
+                connected: interfaces::auto_connects(&interface),
+                name: plug,
+                interface,
+            })
+            .collect();
+        out.push(Profile {
+            version: PROFILE_VERSION,
+            snap: snap.name.clone(),
+            app: app_name.clone(),
+            revision: snap.current.clone(),
+            snap_version: rev.version.clone(),
+            confinement: snap.confinement.clone(),
+            base: snap.base.clone().unwrap_or_default(),
+            base_revision: base_revision.to_string(),
+            architecture: crate::store::dpkg_architecture().to_string(),
+            command: app.command.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            command_chain: app.command_chain.clone(),
+            environment: env,
+            layouts: layouts.clone(),
+            plugs,
+        });
+    }
+    Ok(out)
+}
+
+/// Profiles and launchers that belong to `name` (whatever revision wrote them).
+fn owned_files(dir: &Path, name: &str, suffix: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let file = e.file_name().into_string().ok()?;
+            let stem = file.strip_suffix(suffix)?;
+            (stem == name || stem.starts_with(&format!("{name}."))).then(|| e.path())
+        })
+        .collect()
+}
+
+/// Point everything at the snap's current revision.
+pub fn apply(paths: &Paths, snap: &SnapState, base_revision: &str, launcher: &Launcher) -> Result<()> {
+    let name = &snap.name;
+    std::fs::create_dir_all(paths.snap_dir(name))?;
+    replace_symlink(&paths.snap_dir(name).join("current"), &snap.current)?;
+    std::fs::create_dir_all(paths.data_root(name))?;
+    replace_symlink(&paths.data_root(name).join("current"), &snap.current)?;
+
+    let profiles = if snap.snap_type == "app" {
+        profiles_for(snap, base_revision)?
+    } else {
+        Vec::new()
+    };
+    let pdir = paths.profiles_dir();
+    std::fs::create_dir_all(&pdir)?;
+    std::fs::set_permissions(&pdir, std::fs::Permissions::from_mode(0o755))?;
+    let bin = paths.bin_dir();
+    std::fs::create_dir_all(&bin)?;
+    let mut keep_profiles = BTreeSet::new();
+    let mut keep_launchers = BTreeSet::new();
+    for p in &profiles {
+        let file = pdir.join(Profile::file_name(name, &p.app));
+        write_atomic(&file, p.to_json().as_bytes(), 0o644)?;
+        keep_profiles.insert(file);
+        let cmd = command_name(name, &p.app);
+        let launcher_path = bin.join(&cmd);
+        write_atomic(&launcher_path, launcher_script(launcher, name, &p.app).as_bytes(), 0o755)?;
+        keep_launchers.insert(launcher_path);
+    }
+    for stale in owned_files(&pdir, name, ".json") {
+        if !keep_profiles.contains(&stale) {
+            remove_if_exists(&stale)?;
+        }
+    }
+    for stale in owned_files(&bin, name, "") {
+        if !keep_launchers.contains(&stale) {
+            remove_if_exists(&stale)?;
+        }
+    }
+    Ok(())
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn launcher_script(l: &Launcher, snap: &str, app: &str) -> String {
+    let root = l
+        .root
+        .as_ref()
+        .map(|r| format!(" --root {}", shell_quote(&r.display().to_string())))
+        .unwrap_or_default();
+    format!(
+        "#!/bin/sh\n# Written by snapshelf-helper: runs {snap}.{app} in its sandbox.\nexec {}{root} {} \"$@\"\n",
+        shell_quote(&l.confine.display().to_string()),
+        shell_quote(&format!("{snap}.{app}"))
+    )
+}
+
+/// Take the snap out of use: links, profiles, launchers. Idempotent.
+pub fn remove(paths: &Paths, name: &str) -> Result<()> {
+    remove_if_exists(&paths.snap_dir(name).join("current"))?;
+    remove_if_exists(&paths.data_root(name).join("current"))?;
+    for f in owned_files(&paths.profiles_dir(), name, ".json") {
+        remove_if_exists(&f)?;
+    }
+    for f in owned_files(&paths.bin_dir(), name, "") {
+        remove_if_exists(&f)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_names() {
+        assert_eq!(command_name("hello", "hello"), "hello");
+        assert_eq!(command_name("hello", "env"), "hello.env");
+    }
+
+    #[test]
+    fn launchers_quote_everything() {
+        let l = Launcher {
+            confine: PathBuf::from("/usr/libexec/snapshelf-confine"),
+            root: Some(PathBuf::from("/tmp/it's here")),
+        };
+        let s = launcher_script(&l, "hello", "env");
+        assert!(s.contains("'/tmp/it'\\''s here'"));
+        assert!(s.contains("'hello.env' \"$@\""));
+    }
+
+    #[test]
+    fn owned_files_match_the_snap_only() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["hello.json", "hello.env.json", "hello-world.json", "other.json"] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        let mut found: Vec<String> = owned_files(dir.path(), "hello", ".json")
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        found.sort();
+        assert_eq!(found, ["hello.env.json", "hello.json"]);
+    }
+}

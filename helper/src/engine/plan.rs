@@ -1,0 +1,963 @@
+//! Planning: turning a request (install these names, revert that snap…) into the tasks of one change,
+//! with everything checked that can be checked before anything is done.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use serde_json::{json, Value};
+use snapshelf_snap::naming::validate_snap_name;
+use snapshelf_snap::yaml::SnapYaml;
+
+use super::tasks::{revision_state, TaskData};
+use super::Engine;
+use crate::error::{Error, ErrorKind, Result};
+use crate::paths::Paths;
+use crate::state::{SnapState, State};
+use crate::store::{Action, ActionResult, ContextEntry};
+
+/// A snap the store resolved for install or refresh.
+#[derive(Debug, Clone)]
+struct Resolved {
+    name: String,
+    snap_id: String,
+    revision: u32,
+    channel: String,
+    url: String,
+    sha3_384: String,
+    size: u64,
+    yaml: SnapYaml,
+    snap: Value,
+}
+
+fn not_installed(name: &str) -> Error {
+    Error::new(ErrorKind::NotInstalled, format!("\"{name}\" is not installed"))
+}
+
+/// `stable` → `latest/stable`: the form the state and the API keep.
+pub fn full_channel(channel: &str) -> String {
+    if channel.contains('/') {
+        channel.to_string()
+    } else if ["stable", "candidate", "beta", "edge"].contains(&channel) {
+        format!("latest/{channel}")
+    } else {
+        format!("{channel}/stable")
+    }
+}
+
+pub fn validate_channel(channel: &str) -> Result<()> {
+    let ok = !channel.is_empty()
+        && channel.len() <= 64
+        && channel.split('/').count() <= 3
+        && channel
+            .split('/')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid channel {channel:?}")))
+    }
+}
+
+fn check_names(names: &[String]) -> Result<()> {
+    if names.len() > 64 {
+        return Err(Error::invalid("at most 64 snaps in one change"));
+    }
+    let mut seen = BTreeSet::new();
+    for n in names {
+        validate_snap_name(n).map_err(|e| Error::invalid(format!("invalid snap name {n:?}: {e}")))?;
+        if !seen.insert(n) {
+            return Err(Error::invalid(format!("\"{n}\" is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+fn summary(verb: &str, names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    match quoted.as_slice() {
+        [] => format!("{verb} all snaps"),
+        [one] => format!("{verb} {one}"),
+        [rest @ .., last] => format!("{verb} {} and {last}", rest.join(", ")),
+    }
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolved> {
+    match result {
+        ActionResult::Ok {
+            name,
+            snap_id,
+            effective_channel,
+            snap,
+        } => {
+            let yaml_text = str_at(&snap, "snap-yaml");
+            let yaml = SnapYaml::parse(yaml_text).map_err(|e| {
+                Error::new(ErrorKind::InvalidSnap, format!("\"{name}\": the store's snap.yaml: {e}"))
+            })?;
+            if yaml.name != name {
+                return Err(Error::new(
+                    ErrorKind::StoreError,
+                    format!("the store answered for \"{}\" when asked for \"{name}\"", yaml.name),
+                ));
+            }
+            let download = &snap["download"];
+            let revision = snap["revision"]
+                .as_u64()
+                .filter(|r| *r >= 1 && *r <= u32::MAX as u64)
+                .ok_or_else(|| Error::new(ErrorKind::StoreError, format!("\"{name}\": no valid revision")))?
+                as u32;
+            let sha3 = str_at(download, "sha3-384").to_string();
+            if sha3.len() != 96 || !sha3.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::new(ErrorKind::StoreError, format!("\"{name}\": no valid download digest")));
+            }
+            let channel = effective_channel
+                .as_deref()
+                .or(requested)
+                .map(full_channel)
+                .unwrap_or_else(|| "latest/stable".into());
+            Ok(Resolved {
+                url: str_at(download, "url").to_string(),
+                size: download["size"].as_u64().unwrap_or(0),
+                sha3_384: sha3,
+                name,
+                snap_id,
+                revision,
+                channel,
+                yaml,
+                snap,
+            })
+        }
+        ActionResult::Error {
+            name,
+            snap_id,
+            code,
+            message,
+            releases,
+        } => {
+            let who = name.or(snap_id).unwrap_or_default();
+            Err(match code.as_str() {
+                "name-not-found" | "id-not-found" => {
+                    Error::new(ErrorKind::NotFound, format!("snap \"{who}\" not found in the store"))
+                }
+                "revision-not-found" if releases.is_empty() => Error::new(
+                    ErrorKind::ChannelNotAvailable,
+                    format!("\"{who}\" has no revision there: {message}"),
+                ),
+                "revision-not-found" => Error::new(
+                    ErrorKind::ChannelNotAvailable,
+                    format!("\"{who}\" is not available on that channel; it is on {}", releases.join(", ")),
+                ),
+                _ => Error::new(ErrorKind::StoreError, format!("\"{who}\": {message} ({code})")),
+            })
+        }
+    }
+}
+
+/// A new snap's state from what the store said about it.
+fn new_snap_state(r: &Resolved) -> SnapState {
+    let s = &r.snap;
+    let publisher = &s["publisher"];
+    let icon = s["media"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["type"] == "icon")
+        .map(|m| str_at(m, "url").to_string())
+        .unwrap_or_default();
+    SnapState {
+        name: r.name.clone(),
+        snap_id: r.snap_id.clone(),
+        snap_type: r.yaml.snap_type.to_string(),
+        publisher: str_at(publisher, "username").to_string(),
+        publisher_validation: str_at(publisher, "validation").to_string(),
+        title: r.yaml.title.clone().unwrap_or_else(|| str_at(s, "title").to_string()),
+        summary: r.yaml.summary.clone().unwrap_or_default(),
+        description: r.yaml.description.clone().unwrap_or_default(),
+        confinement: r.yaml.confinement.to_string(),
+        base: r.yaml.base.clone(),
+        license: str_at(s, "license").to_string(),
+        icon_url: icon,
+        tracking_channel: r.channel.clone(),
+        held: false,
+        current: r.revision.to_string(),
+        sequence: vec![revision_state(
+            &r.revision.to_string(),
+            &r.yaml.version,
+            &r.channel,
+            r.size,
+            &r.sha3_384,
+            r.yaml.raw(),
+        )],
+        blocked: Vec::new(),
+    }
+}
+
+/// The tasks that bring a resolved revision in, as a new snap or on top of `before`.
+fn install_tasks(r: &Resolved, before: Option<&SnapState>, out: &mut Vec<TaskData>) {
+    let rev = r.revision.to_string();
+    let after = match before {
+        Some(b) => {
+            let mut a = b.clone();
+            let fresh = new_snap_state(r);
+            a.title = fresh.title;
+            a.summary = fresh.summary;
+            a.description = fresh.description;
+            a.confinement = fresh.confinement;
+            a.base = fresh.base;
+            a.license = fresh.license;
+            a.icon_url = fresh.icon_url;
+            a.publisher = fresh.publisher;
+            a.publisher_validation = fresh.publisher_validation;
+            a.tracking_channel = r.channel.clone();
+            if a.revision(&rev).is_none() {
+                a.sequence.extend(fresh.sequence);
+            }
+            a.current = rev.clone();
+            a
+        }
+        None => new_snap_state(r),
+    };
+    let kept = before.and_then(|b| b.revision(&rev)).is_some();
+    if !kept {
+        out.push(TaskData::Download {
+            name: r.name.clone(),
+            revision: rev.clone(),
+            url: r.url.clone(),
+            sha3_384: r.sha3_384.clone(),
+            size: r.size,
+        });
+        out.push(TaskData::Verify {
+            name: r.name.clone(),
+            revision: rev.clone(),
+            snap_id: r.snap_id.clone(),
+            sha3_384: r.sha3_384.clone(),
+            size: r.size,
+        });
+        out.push(TaskData::Mount {
+            name: r.name.clone(),
+            revision: rev.clone(),
+        });
+        out.push(TaskData::Data {
+            name: r.name.clone(),
+            revision: rev.clone(),
+            copy_from: before.map(|b| b.current.clone()),
+            restore_snapshot: before.is_none(),
+            created_data: None,
+            created_common: None,
+            restored: None,
+        });
+    }
+    out.push(TaskData::Link {
+        name: r.name.clone(),
+        after: Box::new(after),
+        before: None,
+        captured: false,
+    });
+}
+
+fn context(state: &State) -> Result<Vec<ContextEntry>> {
+    Ok(state
+        .snaps()?
+        .into_iter()
+        .filter(|s| !s.is_local())
+        .filter_map(|s| {
+            Some(ContextEntry {
+                revision: s.current.parse().ok()?,
+                snap_id: s.snap_id,
+                tracking_channel: s.tracking_channel,
+                held: s.held,
+            })
+        })
+        .collect())
+}
+
+impl Engine {
+    fn context(&self) -> Result<Vec<ContextEntry>> {
+        context(&self.inner.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Resolve bases the snaps need that are neither installed nor being installed.
+    async fn add_missing_bases(&self, resolved: &mut Vec<Resolved>) -> Result<()> {
+        let mut wanted: Vec<String> = Vec::new();
+        for r in resolved.iter() {
+            if let Some(base) = r.yaml.base.as_deref().filter(|b| *b != "none") {
+                if self.snap(base)?.is_none()
+                    && !resolved.iter().any(|x| x.name == base)
+                    && !wanted.iter().any(|w| w == base)
+                {
+                    wanted.push(base.to_string());
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let actions: Vec<Action> = wanted
+            .iter()
+            .map(|b| Action::Install {
+                name: b.clone(),
+                channel: Some("stable".into()),
+                revision: None,
+            })
+            .collect();
+        let results = self.store().snap_action(&self.context()?, &actions).await?;
+        let mut bases = Vec::new();
+        for r in results {
+            let b = resolved_from(r, Some("stable")).map_err(|e| {
+                Error::new(e.kind, format!("cannot install a base snap the request needs: {}", e.message))
+            })?;
+            bases.push(b);
+        }
+        // Bases go first: their link must come before the apps that run on them.
+        bases.append(resolved);
+        *resolved = bases;
+        Ok(())
+    }
+
+    pub async fn install(
+        &self,
+        names: &[String],
+        channel: Option<&str>,
+        revision: Option<&str>,
+        classic: bool,
+        uid: u32,
+    ) -> Result<u64> {
+        if names.is_empty() {
+            return Err(Error::invalid("no snap named"));
+        }
+        check_names(names)?;
+        if let Some(c) = channel {
+            validate_channel(c)?;
+        }
+        let revision: Option<u32> = match revision {
+            None => None,
+            Some(r) => Some(
+                r.parse()
+                    .ok()
+                    .filter(|r| *r >= 1)
+                    .ok_or_else(|| Error::invalid(format!("invalid revision {r:?} (a store revision is a number)")))?,
+            ),
+        };
+        if revision.is_some() && names.len() > 1 {
+            return Err(Error::invalid("a revision can be given for one snap only"));
+        }
+        for n in names {
+            if self.snap(n)?.is_some() {
+                return Err(Error::new(ErrorKind::AlreadyInstalled, format!("\"{n}\" is already installed")));
+            }
+        }
+        self.claim(names)?;
+        let actions: Vec<Action> = names
+            .iter()
+            .map(|n| Action::Install {
+                name: n.clone(),
+                channel: channel.map(str::to_string),
+                revision,
+            })
+            .collect();
+        let results = self.store().snap_action(&self.context()?, &actions).await?;
+        let mut resolved = Vec::new();
+        for r in results {
+            let res = resolved_from(r, channel)?;
+            if res.yaml.confinement.to_string() == "classic" && !classic {
+                return Err(Error::new(
+                    ErrorKind::NeedsClassic,
+                    format!("\"{}\" needs classic confinement: it runs without a sandbox", res.name),
+                ));
+            }
+            resolved.push(res);
+        }
+        for n in names {
+            if !resolved.iter().any(|r| &r.name == n) {
+                return Err(Error::new(ErrorKind::NotFound, format!("the store did not answer for \"{n}\"")));
+            }
+        }
+        self.add_missing_bases(&mut resolved).await?;
+        let mut tasks = Vec::new();
+        for r in &resolved {
+            install_tasks(r, None, &mut tasks);
+        }
+        let all: Vec<String> = resolved.iter().map(|r| r.name.clone()).collect();
+        self.start(
+            "install",
+            &summary("Install", names),
+            all,
+            uid,
+            json!({"names": names, "channel": channel, "revision": revision, "classic": classic}),
+            tasks,
+        )
+    }
+
+    pub async fn refresh(&self, names: &[String], channel: Option<&str>, uid: u32) -> Result<u64> {
+        check_names(names)?;
+        if let Some(c) = channel {
+            validate_channel(c)?;
+            if names.len() != 1 {
+                return Err(Error::invalid("a channel can be given when refreshing one snap only"));
+            }
+        }
+        let installed = self.installed()?;
+        let targets: Vec<SnapState> = if names.is_empty() {
+            installed
+                .iter()
+                .filter(|s| !s.held && !s.is_local())
+                .cloned()
+                .collect()
+        } else {
+            let mut v = Vec::new();
+            for n in names {
+                let s = installed
+                    .iter()
+                    .find(|s| &s.name == n)
+                    .ok_or_else(|| not_installed(n))?;
+                if s.is_local() {
+                    return Err(Error::new(
+                        ErrorKind::NoUpdateAvailable,
+                        format!("\"{n}\" was installed from a file; the store cannot update it"),
+                    ));
+                }
+                v.push(s.clone());
+            }
+            v
+        };
+        let target_names: Vec<String> = targets.iter().map(|s| s.name.clone()).collect();
+        self.claim(&target_names)?;
+        let actions: Vec<Action> = targets
+            .iter()
+            .map(|s| Action::Refresh {
+                snap_id: s.snap_id.clone(),
+                channel: channel.map(str::to_string),
+            })
+            .collect();
+        let results = if actions.is_empty() {
+            Vec::new()
+        } else {
+            self.store().snap_action(&self.context()?, &actions).await?
+        };
+        let mut resolved = Vec::new();
+        for r in results {
+            let res = resolved_from(r, channel)?;
+            let Some(before) = targets.iter().find(|s| s.snap_id == res.snap_id) else {
+                continue;
+            };
+            let rev = res.revision.to_string();
+            // Never bring back what a person reverted from, unless they ask for another channel.
+            if before.current == rev || (channel.is_none() && before.blocked.contains(&rev)) {
+                continue;
+            }
+            resolved.push((res, before.clone()));
+        }
+        if resolved.is_empty() {
+            let what = if names.is_empty() { "No snap has".to_string() } else { summary("", names).trim().to_string() + " has" };
+            return Err(Error::new(ErrorKind::NoUpdateAvailable, format!("{what} an update available")));
+        }
+        let mut new: Vec<Resolved> = resolved.iter().map(|(r, _)| r.clone()).collect();
+        self.add_missing_bases(&mut new).await?;
+        let mut tasks = Vec::new();
+        let mut all = Vec::new();
+        for r in &new {
+            let before = resolved.iter().find(|(x, _)| x.name == r.name).map(|(_, b)| b);
+            install_tasks(r, before, &mut tasks);
+            all.push(r.name.clone());
+        }
+        for r in &new {
+            tasks.push(TaskData::Gc { name: r.name.clone() });
+        }
+        let refreshed: Vec<String> = resolved.iter().map(|(r, _)| r.name.clone()).collect();
+        self.start(
+            "refresh",
+            &summary("Refresh", &refreshed),
+            all,
+            uid,
+            json!({"names": names, "channel": channel}),
+            tasks,
+        )
+    }
+
+    pub fn revert(&self, name: &str, revision: Option<&str>, uid: u32) -> Result<u64> {
+        check_names(&[name.to_string()])?;
+        let before = self.snap(name)?.ok_or_else(|| not_installed(name))?;
+        let pos = before
+            .sequence
+            .iter()
+            .position(|r| r.revision == before.current)
+            .ok_or_else(|| Error::internal("current revision missing from the sequence"))?;
+        let target = match revision {
+            Some(r) => {
+                if r == before.current {
+                    return Err(Error::new(
+                        ErrorKind::NoRevisionToRevert,
+                        format!("revision {r} of \"{name}\" is already current"),
+                    ));
+                }
+                before
+                    .revision(r)
+                    .ok_or_else(|| {
+                        let kept: Vec<&str> = before.sequence.iter().map(|r| r.revision.as_str()).collect();
+                        Error::new(
+                            ErrorKind::NoRevisionToRevert,
+                            format!("revision {r} of \"{name}\" is not kept (kept: {})", kept.join(", ")),
+                        )
+                    })?
+                    .revision
+                    .clone()
+            }
+            None if pos == 0 => {
+                return Err(Error::new(
+                    ErrorKind::NoRevisionToRevert,
+                    format!("\"{name}\" has no earlier revision to go back to"),
+                ))
+            }
+            None => before.sequence[pos - 1].revision.clone(),
+        };
+        let mut after = before.clone();
+        if !after.blocked.contains(&after.current) {
+            after.blocked.push(after.current.clone());
+        }
+        after.blocked.retain(|r| r != &target);
+        after.current = target.clone();
+        let tasks = vec![TaskData::Link {
+            name: name.to_string(),
+            after: Box::new(after),
+            before: None,
+            captured: false,
+        }];
+        self.start(
+            "revert",
+            &format!("Revert \"{name}\" to revision {target}"),
+            vec![name.to_string()],
+            uid,
+            json!({"name": name, "revision": revision}),
+            tasks,
+        )
+    }
+
+    pub fn remove(&self, names: &[String], purge: bool, uid: u32) -> Result<u64> {
+        if names.is_empty() {
+            return Err(Error::invalid("no snap named"));
+        }
+        check_names(names)?;
+        let installed = self.installed()?;
+        let mut tasks = Vec::new();
+        let mut post = Vec::new();
+        for n in names {
+            let s = installed.iter().find(|s| &s.name == n).ok_or_else(|| not_installed(n))?;
+            if let Some(user) = installed
+                .iter()
+                .find(|o| o.base.as_deref() == Some(n.as_str()) && !names.contains(&o.name))
+            {
+                return Err(Error::new(
+                    ErrorKind::SnapInUse,
+                    format!("\"{n}\" is the base of \"{}\": remove that first", user.name),
+                ));
+            }
+            tasks.push(TaskData::Unlink {
+                name: n.clone(),
+                before: None,
+                captured: false,
+            });
+            post.push(TaskData::DiscardData { name: n.clone(), purge });
+            post.push(TaskData::DiscardRevisions {
+                name: n.clone(),
+                revisions: s.sequence.iter().map(|r| r.revision.clone()).collect(),
+            });
+        }
+        tasks.extend(post);
+        self.start(
+            "remove",
+            &summary("Remove", names),
+            names.to_vec(),
+            uid,
+            json!({"names": names, "purge": purge}),
+            tasks,
+        )
+    }
+
+    pub async fn switch(&self, name: &str, channel: &str, uid: u32) -> Result<u64> {
+        check_names(&[name.to_string()])?;
+        validate_channel(channel)?;
+        let snap = self.snap(name)?.ok_or_else(|| not_installed(name))?;
+        if snap.is_local() {
+            return Err(Error::invalid(format!("\"{name}\" was installed from a file and tracks no channel")));
+        }
+        let full = full_channel(channel);
+        // The channel must exist in the store, or refreshes would fail later for no visible reason.
+        let info = self.store().info(name).await?;
+        let known = info["channel-map"].as_array().into_iter().flatten().any(|c| {
+            let ch = &c["channel"];
+            format!("{}/{}", str_at(ch, "track"), str_at(ch, "risk")) == full
+        });
+        if !known {
+            return Err(Error::new(
+                ErrorKind::ChannelNotAvailable,
+                format!("\"{name}\" has no channel {full}"),
+            ));
+        }
+        self.start(
+            "switch",
+            &format!("Switch \"{name}\" to {full}"),
+            vec![name.to_string()],
+            uid,
+            json!({"name": name, "channel": full}),
+            vec![TaskData::SwitchChannel {
+                name: name.to_string(),
+                channel: full,
+                before: None,
+            }],
+        )
+    }
+
+    /// Take a `.snap` from a file descriptor. The file is copied (and hashed) into the blob
+    /// directory first: the caller's file could change under us, the copy cannot.
+    pub async fn install_file(&self, mut file: std::fs::File, unsigned: bool, uid: u32) -> Result<u64> {
+        let paths = self.paths().clone();
+        let dir = super::blob_dir_ready(&paths)?;
+        let tmp = dir.join(format!(".incoming-{}-{}", std::process::id(), rand_suffix()));
+        let copy = tokio::task::spawn_blocking({
+            let tmp = tmp.clone();
+            move || -> Result<(snapshelf_snap::digest::Sha3_384, u64)> {
+                let mut out = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&tmp)?;
+                let mut hasher = snapshelf_snap::digest::Hasher::new();
+                let mut buf = vec![0u8; 1 << 20];
+                let mut n = 0u64;
+                loop {
+                    let k = file.read(&mut buf)?;
+                    if k == 0 {
+                        break;
+                    }
+                    std::io::Write::write_all(&mut out, &buf[..k])?;
+                    hasher.update(&buf[..k]);
+                    n += k as u64;
+                }
+                out.sync_all()?;
+                Ok((hasher.finalize(), n))
+            }
+        })
+        .await
+        .map_err(Error::internal)?;
+        let result = self.plan_file(&tmp, copy, unsigned, uid).await;
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    async fn plan_file(
+        &self,
+        tmp: &Path,
+        copied: Result<(snapshelf_snap::digest::Sha3_384, u64)>,
+        unsigned: bool,
+        uid: u32,
+    ) -> Result<u64> {
+        let (digest, size) = copied?;
+        let invalid = |m: String| Error::new(ErrorKind::InvalidSnap, m);
+        let snap = snapshelf_snap::squashfs::SnapFile::open(tmp).map_err(|e| invalid(format!("not a valid snap: {e}")))?;
+        let text = snap.snap_yaml_text().map_err(|e| invalid(e.to_string()))?;
+        let yaml = SnapYaml::parse(&text).map_err(|e| invalid(format!("meta/snap.yaml: {e}")))?;
+        let name = yaml.name.clone();
+        let paths = self.paths().clone();
+        let db = super::verify::local_database(&self.inner.cfg.trusted, &paths.assertions_dir())?;
+        let verified = match super::verify::verify_local(&db, &digest, size, &name) {
+            Some(v) => Some(v?),
+            None => None,
+        };
+        if verified.is_none() && !unsigned {
+            return Err(Error::new(
+                ErrorKind::VerificationFailed,
+                format!("cannot find signatures for this file of \"{name}\"; install it as unsigned to trust it anyway"),
+            ));
+        }
+        let before = self.snap(&name)?;
+        self.claim(&[name.clone()])?;
+        let revision = match &verified {
+            Some(v) => v.revision.to_string(),
+            None => self.inner.state.lock().unwrap_or_else(|e| e.into_inner()).next_local_revision(&name)?,
+        };
+        if before.as_ref().and_then(|b| b.revision(&revision)).is_some() {
+            return Err(Error::new(
+                ErrorKind::AlreadyInstalled,
+                format!("revision {revision} of \"{name}\" is already installed"),
+            ));
+        }
+        let rev_state = revision_state(&revision, &yaml.version, "", size, &digest.to_hex(), &text);
+        let after = match &before {
+            Some(b) => {
+                let mut a = b.clone();
+                a.sequence.push(rev_state);
+                a.current = revision.clone();
+                a.title = yaml.title.clone().unwrap_or_default();
+                a.summary = yaml.summary.clone().unwrap_or_default();
+                a.description = yaml.description.clone().unwrap_or_default();
+                a.confinement = yaml.confinement.to_string();
+                a.base = yaml.base.clone();
+                if let Some(v) = &verified {
+                    a.snap_id = v.snap_id.clone();
+                }
+                a
+            }
+            None => SnapState {
+                name: name.clone(),
+                snap_id: verified.as_ref().map(|v| v.snap_id.clone()).unwrap_or_default(),
+                snap_type: yaml.snap_type.to_string(),
+                publisher: verified.as_ref().map(|v| v.publisher_id.clone()).unwrap_or_default(),
+                publisher_validation: if verified.is_some() { "unproven".into() } else { String::new() },
+                title: yaml.title.clone().unwrap_or_default(),
+                summary: yaml.summary.clone().unwrap_or_default(),
+                description: yaml.description.clone().unwrap_or_default(),
+                confinement: yaml.confinement.to_string(),
+                base: yaml.base.clone(),
+                license: yaml.license.clone().unwrap_or_default(),
+                icon_url: String::new(),
+                tracking_channel: String::new(),
+                held: false,
+                current: revision.clone(),
+                sequence: vec![rev_state],
+                blocked: Vec::new(),
+            },
+        };
+        if yaml.confinement.to_string() == "classic" {
+            return Err(Error::new(
+                ErrorKind::NeedsClassic,
+                format!("\"{name}\" needs classic confinement, which files cannot be installed with"),
+            ));
+        }
+        let blob = paths.blob(&name, &revision);
+        std::fs::rename(tmp, &blob)?;
+        let mut tasks = vec![
+            TaskData::AdoptFile {
+                name: name.clone(),
+                revision: revision.clone(),
+            },
+            TaskData::Mount {
+                name: name.clone(),
+                revision: revision.clone(),
+            },
+            TaskData::Data {
+                name: name.clone(),
+                revision: revision.clone(),
+                copy_from: before.as_ref().map(|b| b.current.clone()),
+                restore_snapshot: before.is_none(),
+                created_data: None,
+                created_common: None,
+                restored: None,
+            },
+            TaskData::Link {
+                name: name.clone(),
+                after: Box::new(after),
+                before: None,
+                captured: false,
+            },
+        ];
+        if before.is_some() {
+            tasks.push(TaskData::Gc { name: name.clone() });
+        }
+        let mut all = vec![name.clone()];
+        if let Some(base) = yaml.base.as_deref().filter(|b| *b != "none") {
+            if self.snap(base)?.is_none() {
+                // A base from the store: resolved like an install of it, placed first.
+                let results = self
+                    .store()
+                    .snap_action(
+                        &self.context()?,
+                        &[Action::Install {
+                            name: base.to_string(),
+                            channel: Some("stable".into()),
+                            revision: None,
+                        }],
+                    )
+                    .await
+                    .map_err(|e| {
+                        let _ = std::fs::rename(&blob, tmp);
+                        Error::new(ErrorKind::NotFound, format!("base \"{base}\" is not installed and cannot be installed: {e}"))
+                    })?;
+                let mut base_tasks = Vec::new();
+                for r in results {
+                    let res = resolved_from(r, Some("stable")).inspect_err(|_| {
+                        let _ = std::fs::rename(&blob, tmp);
+                    })?;
+                    install_tasks(&res, None, &mut base_tasks);
+                    all.insert(0, res.name);
+                }
+                base_tasks.append(&mut tasks);
+                tasks = base_tasks;
+            }
+        }
+        let started = self.start(
+            "install-file",
+            &format!("Install \"{name}\" from a file"),
+            all,
+            uid,
+            json!({"name": name, "revision": revision, "unsigned": unsigned}),
+            tasks,
+        );
+        if started.is_err() {
+            let _ = std::fs::rename(&blob, tmp);
+        }
+        started
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+// --- data directories ------------------------------------------------------------------------------
+
+/// Copy a tree keeping modes, owners and links (`cp -a`: it handles every file type and xattrs).
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let tmp = to.with_file_name(format!(
+        ".{}.copying",
+        to.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ));
+    crate::mount::remove_tree(&tmp)?;
+    let out = std::process::Command::new("cp")
+        .arg("-a")
+        .arg("--")
+        .arg(from)
+        .arg(&tmp)
+        .output()?;
+    if !out.status.success() {
+        let _ = crate::mount::remove_tree(&tmp);
+        return Err(Error::internal(format!(
+            "cannot copy {} to {}: {}",
+            from.display(),
+            to.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    std::fs::rename(&tmp, to)?;
+    Ok(())
+}
+
+fn move_if_present(from: &Path, to: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(from).is_ok() && std::fs::symlink_metadata(to).is_err() {
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        std::fs::rename(from, to)?;
+    }
+    Ok(())
+}
+
+/// Put a removed snap's kept data back as the data of `revision`.
+pub fn restore_snapshot(paths: &Paths, name: &str, revision: &str) -> Result<()> {
+    let snap = paths.snapshot_dir(name);
+    move_if_present(&snap.join("data"), &paths.data_dir(name, revision))?;
+    move_if_present(&snap.join("common"), &paths.common_dir(name))?;
+    let _ = std::fs::remove_dir(&snap);
+    Ok(())
+}
+
+/// The reverse of [`restore_snapshot`] (undoing a re-install).
+pub fn save_snapshot(paths: &Paths, name: &str, revision: &str) -> Result<()> {
+    let snap = paths.snapshot_dir(name);
+    std::fs::create_dir_all(&snap)?;
+    move_if_present(&paths.data_dir(name, revision), &snap.join("data"))?;
+    move_if_present(&paths.common_dir(name), &snap.join("common"))?;
+    Ok(())
+}
+
+/// After a remove: keep the current revision's data and `common` as a snapshot (or delete all with
+/// purge), then delete the rest of `/var/snap/<name>`. Idempotent.
+pub fn discard_data(paths: &Paths, name: &str, purge: bool, current: &str) -> Result<()> {
+    if purge {
+        crate::mount::remove_tree(&paths.snapshot_dir(name))?;
+    } else if !current.is_empty() {
+        let snap = paths.snapshot_dir(name);
+        // A snapshot from an earlier remove is replaced by the newer data.
+        if paths.data_dir(name, current).exists() || paths.common_dir(name).exists() {
+            crate::mount::remove_tree(&snap)?;
+        }
+        std::fs::create_dir_all(&snap)?;
+        move_if_present(&paths.data_dir(name, current), &snap.join("data"))?;
+        move_if_present(&paths.common_dir(name), &snap.join("common"))?;
+    }
+    crate::mount::remove_tree(&paths.data_root(name))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_are_kept_in_full() {
+        assert_eq!(full_channel("stable"), "latest/stable");
+        assert_eq!(full_channel("candidate"), "latest/candidate");
+        assert_eq!(full_channel("2.0"), "2.0/stable");
+        assert_eq!(full_channel("2.0/edge"), "2.0/edge");
+        assert!(validate_channel("latest/stable").is_ok());
+        assert!(validate_channel("a b").is_err());
+        assert!(validate_channel("").is_err());
+        assert!(validate_channel("a//b").is_err());
+    }
+
+    #[test]
+    fn summaries_name_the_snaps() {
+        assert_eq!(summary("Install", &["a".into()]), "Install \"a\"");
+        assert_eq!(
+            summary("Install", &["a".into(), "b".into(), "c".into()]),
+            "Install \"a\", \"b\" and \"c\""
+        );
+        assert_eq!(summary("Refresh", &[]), "Refresh all snaps");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_names(&["hello".into()]).is_ok());
+        assert_eq!(check_names(&["Hello".into()]).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(check_names(&["a1".into(), "a1".into()]).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(check_names(&["".into()]).unwrap_err().kind, ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn snapshots_move_data_and_come_back() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = Paths::new(root.path());
+        std::fs::create_dir_all(paths.data_dir("a", "3")).unwrap();
+        std::fs::write(paths.data_dir("a", "3").join("f"), "kept").unwrap();
+        std::fs::create_dir_all(paths.common_dir("a")).unwrap();
+        std::fs::create_dir_all(paths.data_dir("a", "2")).unwrap();
+        discard_data(&paths, "a", false, "3").unwrap();
+        discard_data(&paths, "a", false, "3").unwrap(); // idempotent
+        assert!(!paths.data_root("a").exists());
+        assert!(paths.snapshot_dir("a").join("data/f").exists());
+        restore_snapshot(&paths, "a", "7").unwrap();
+        assert_eq!(std::fs::read_to_string(paths.data_dir("a", "7").join("f")).unwrap(), "kept");
+        assert!(paths.common_dir("a").exists());
+        assert!(!paths.snapshot_dir("a").exists());
+        discard_data(&paths, "a", true, "7").unwrap();
+        assert!(!paths.data_root("a").exists());
+        assert!(!paths.snapshot_dir("a").exists());
+    }
+
+    #[test]
+    fn copy_tree_copies_everything() {
+        let root = tempfile::tempdir().unwrap();
+        let from = root.path().join("from");
+        std::fs::create_dir_all(from.join("sub")).unwrap();
+        std::fs::write(from.join("sub/f"), "x").unwrap();
+        std::os::unix::fs::symlink("sub/f", from.join("link")).unwrap();
+        let to = root.path().join("to");
+        copy_tree(&from, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(to.join("sub/f")).unwrap(), "x");
+        assert!(std::fs::symlink_metadata(to.join("link")).unwrap().file_type().is_symlink());
+    }
+}

@@ -1,0 +1,14 @@
+//! `snapshelf-helper`: the privileged half of Snapshelf and the only process that changes the
+//! system. It serves the D-Bus API of DESIGN.md §2 on the system bus, checks polkit for every
+//! mutating call, and runs changes made of tasks that can be undone.
+
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod interfaces;
+pub mod mount;
+pub mod paths;
+pub mod polkit;
+pub mod service;
+pub mod state;
+pub mod store;

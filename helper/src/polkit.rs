@@ -1,0 +1,109 @@
+//! Authorization of mutating calls with polkit (DESIGN.md §3): the caller is a `system-bus-name`
+//! subject taken from the message header (never our own pid), interaction only when the message
+//! allows it, uid 0 allowed without asking, and no polkit means no.
+
+use std::collections::HashMap;
+
+use zbus::message::{Flags, Header};
+use zbus_polkit::policykit1::{AuthorityProxy, CheckAuthorizationFlags, Subject};
+
+use crate::error::{Error, ErrorKind, Result};
+
+pub const INSTALL: &str = "io.github.snapshelf.install";
+pub const INSTALL_UNSIGNED: &str = "io.github.snapshelf.install-unsigned";
+pub const REMOVE: &str = "io.github.snapshelf.remove";
+pub const REFRESH: &str = "io.github.snapshelf.refresh";
+pub const REVERT: &str = "io.github.snapshelf.revert";
+pub const MANAGE_INTERFACES: &str = "io.github.snapshelf.manage-interfaces";
+
+/// The action that guards changes of a kind (Cancel from another uid needs it).
+pub fn action_for_kind(kind: &str) -> &'static str {
+    match kind {
+        "install" | "install-file" => INSTALL,
+        "remove" => REMOVE,
+        "revert" => REVERT,
+        "connect" | "disconnect" => MANAGE_INTERFACES,
+        _ => REFRESH,
+    }
+}
+
+pub struct Authority {
+    proxy: AuthorityProxy<'static>,
+    dbus: zbus::fdo::DBusProxy<'static>,
+}
+
+impl Authority {
+    pub async fn new(conn: &zbus::Connection) -> Result<Self> {
+        let proxy = AuthorityProxy::new(conn)
+            .await
+            .map_err(|e| Error::internal(format!("cannot reach polkit: {e}")))?;
+        let dbus = zbus::fdo::DBusProxy::new(conn)
+            .await
+            .map_err(|e| Error::internal(format!("cannot reach the bus: {e}")))?;
+        Ok(Authority { proxy, dbus })
+    }
+
+    /// The uid of the message's sender, as the bus daemon knows it.
+    pub async fn caller_uid(&self, header: &Header<'_>) -> Result<u32> {
+        let sender = header
+            .sender()
+            .ok_or_else(|| Error::new(ErrorKind::NotAuthorized, "the call has no sender"))?;
+        self.dbus
+            .get_connection_unix_user(sender.clone().into())
+            .await
+            .map_err(|e| Error::new(ErrorKind::NotAuthorized, format!("cannot tell who is calling: {e}")))
+    }
+
+    /// Check `action` for the caller of `header`. Returns the caller's uid when allowed.
+    pub async fn check(&self, header: &Header<'_>, action: &str) -> Result<u32> {
+        let uid = self.caller_uid(header).await?;
+        if uid == 0 {
+            return Ok(0);
+        }
+        let subject = Subject::new_for_message_header(header)
+            .map_err(|e| Error::new(ErrorKind::NotAuthorized, format!("cannot identify the caller: {e}")))?;
+        let interactive = header
+            .primary()
+            .flags()
+            .contains(Flags::AllowInteractiveAuth);
+        let flags = if interactive {
+            CheckAuthorizationFlags::AllowUserInteraction.into()
+        } else {
+            Default::default()
+        };
+        let details: HashMap<&str, &str> = HashMap::new();
+        let result = self
+            .proxy
+            .check_authorization(&subject, action, &details, flags, "")
+            .await
+            .map_err(|e| {
+                // No polkit, or polkit failing, is a refusal: never fall back to allowing.
+                Error::new(ErrorKind::NotAuthorized, format!("polkit could not decide: {e}"))
+            })?;
+        if result.is_authorized {
+            return Ok(uid);
+        }
+        if result.details.get("polkit.dismissed").map(String::as_str) == Some("true") {
+            return Err(Error::new(ErrorKind::AuthCancelled, "the authentication dialog was dismissed"));
+        }
+        let why = if result.is_challenge && !interactive {
+            "authentication is required, and this call does not allow interactive authorization"
+        } else {
+            "not authorized"
+        };
+        Err(Error::new(ErrorKind::NotAuthorized, format!("{why} ({action})")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancel_actions_follow_the_change_kind() {
+        assert_eq!(action_for_kind("install-file"), INSTALL);
+        assert_eq!(action_for_kind("remove"), REMOVE);
+        assert_eq!(action_for_kind("switch"), REFRESH);
+        assert_eq!(action_for_kind("disconnect"), MANAGE_INTERFACES);
+    }
+}

@@ -1,0 +1,527 @@
+//! The state database (`/var/lib/snapshelf/state.db`, SQLite in WAL mode, 0600): installed snaps with
+//! their kept revisions, and changes with their tasks. A change and its tasks are written before any of
+//! them runs; each task's status is written before and after it acts, so that a crash is recovered from
+//! what the database says.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("state database holds malformed data: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot set up the state database at {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StateError>;
+
+/// One kept revision of an installed snap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevisionState {
+    /// `"12"`, or `"x1"` for a file installed without assertions.
+    pub revision: String,
+    pub version: String,
+    /// The channel it came from (empty for local files).
+    pub channel: String,
+    pub size: u64,
+    /// Lowercase hex SHA3-384 of the `.snap`.
+    pub sha3_384: String,
+    pub snap_yaml: String,
+    /// True when the revision is extracted rather than loop-mounted.
+    #[serde(default)]
+    pub extracted: bool,
+    pub installed_at: u64,
+}
+
+/// An installed snap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapState {
+    pub name: String,
+    /// Empty for snaps installed without assertions.
+    pub snap_id: String,
+    pub snap_type: String,
+    pub publisher: String,
+    pub publisher_validation: String,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub confinement: String,
+    pub base: Option<String>,
+    pub license: String,
+    pub icon_url: String,
+    pub tracking_channel: String,
+    pub held: bool,
+    pub current: String,
+    /// Kept revisions, oldest first.
+    pub sequence: Vec<RevisionState>,
+    /// Revisions a plain refresh must not bring back (reverted from), as snapd blocks them.
+    #[serde(default)]
+    pub blocked: Vec<String>,
+}
+
+impl SnapState {
+    pub fn current_revision(&self) -> Option<&RevisionState> {
+        self.sequence.iter().find(|r| r.revision == self.current)
+    }
+
+    pub fn revision(&self, rev: &str) -> Option<&RevisionState> {
+        self.sequence.iter().find(|r| r.revision == rev)
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.snap_id.is_empty()
+    }
+}
+
+/// A row of the `changes` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRow {
+    pub id: u64,
+    pub kind: String,
+    pub summary: String,
+    pub status: String,
+    pub snaps: Vec<String>,
+    pub uid: u32,
+    pub spawn_time: u64,
+    pub ready_time: u64,
+    pub error_kind: String,
+    pub error: String,
+    /// What the change was asked to do, for the operation code to read back after a crash.
+    pub request: serde_json::Value,
+}
+
+/// A row of the `tasks` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRow {
+    pub change_id: u64,
+    pub seq: u32,
+    pub kind: String,
+    pub summary: String,
+    pub status: String,
+    /// What the task needs to do and undo itself, written before it acts.
+    pub data: serde_json::Value,
+}
+
+pub struct State {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS snaps (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    status TEXT NOT NULL,
+    snaps TEXT NOT NULL,
+    uid INTEGER NOT NULL,
+    spawn_time INTEGER NOT NULL,
+    ready_time INTEGER NOT NULL DEFAULT 0,
+    error_kind TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    request TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    change_id INTEGER NOT NULL REFERENCES changes(id),
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (change_id, seq)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl State {
+    /// Open (or create) the database; the file is made 0600 before anything is written to it.
+    pub fn open(path: &Path) -> Result<State> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| StateError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a change recorded as done must survive a power cut, not only a crash.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(State { conn })
+    }
+
+    pub fn in_memory() -> Result<State> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(State { conn })
+    }
+
+    // --- snaps -----------------------------------------------------------------------------------
+
+    pub fn snap(&self, name: &str) -> Result<Option<SnapState>> {
+        let data: Option<String> = self
+            .conn
+            .query_row("SELECT data FROM snaps WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        Ok(match data {
+            Some(d) => Some(serde_json::from_str(&d)?),
+            None => None,
+        })
+    }
+
+    pub fn snaps(&self) -> Result<Vec<SnapState>> {
+        let mut stmt = self.conn.prepare("SELECT data FROM snaps ORDER BY name")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
+    pub fn put_snap(&self, snap: &SnapState) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO snaps (name, data) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET data = excluded.data",
+            params![snap.name, serde_json::to_string(snap)?],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_snap(&self, name: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM snaps WHERE name = ?1", [name])?;
+        Ok(())
+    }
+
+    // --- changes and tasks -------------------------------------------------------------------------
+
+    /// Record a new change with its tasks, all `Do`, in one transaction. Returns its id.
+    pub fn add_change(
+        &mut self,
+        kind: &str,
+        summary: &str,
+        snaps: &[String],
+        uid: u32,
+        request: &serde_json::Value,
+        tasks: &[(String, String, serde_json::Value)],
+    ) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO changes (kind, summary, status, snaps, uid, spawn_time, request)
+             VALUES (?1, ?2, 'Do', ?3, ?4, ?5, ?6)",
+            params![
+                kind,
+                summary,
+                serde_json::to_string(snaps)?,
+                uid,
+                now() as i64,
+                serde_json::to_string(request)?
+            ],
+        )?;
+        let id = tx.last_insert_rowid() as u64;
+        for (seq, (kind, summary, data)) in tasks.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO tasks (change_id, seq, kind, summary, status, data)
+                 VALUES (?1, ?2, ?3, ?4, 'Do', ?5)",
+                params![id as i64, seq as i64, kind, summary, serde_json::to_string(data)?],
+            )?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ChangeRow, String, String)> {
+        Ok((
+            ChangeRow {
+                id: r.get::<_, i64>(0)? as u64,
+                kind: r.get(1)?,
+                summary: r.get(2)?,
+                status: r.get(3)?,
+                snaps: Vec::new(),
+                uid: r.get::<_, i64>(5)? as u32,
+                spawn_time: r.get::<_, i64>(6)? as u64,
+                ready_time: r.get::<_, i64>(7)? as u64,
+                error_kind: r.get(8)?,
+                error: r.get(9)?,
+                request: serde_json::Value::Null,
+            },
+            r.get(4)?,
+            r.get(10)?,
+        ))
+    }
+
+    const CHANGE_COLUMNS: &'static str =
+        "id, kind, summary, status, snaps, uid, spawn_time, ready_time, error_kind, error, request";
+
+    pub fn change(&self, id: u64) -> Result<Option<ChangeRow>> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {} FROM changes WHERE id = ?1", Self::CHANGE_COLUMNS),
+                [id as i64],
+                Self::change_from_row,
+            )
+            .optional()?;
+        row.map(|(mut c, snaps, request)| {
+            c.snaps = serde_json::from_str(&snaps)?;
+            c.request = serde_json::from_str(&request)?;
+            Ok(c)
+        })
+        .transpose()
+    }
+
+    pub fn changes(&self) -> Result<Vec<ChangeRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {} FROM changes ORDER BY id",
+            Self::CHANGE_COLUMNS
+        ))?;
+        let rows = stmt.query_map([], Self::change_from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut c, snaps, request) = row?;
+            c.snaps = serde_json::from_str(&snaps)?;
+            c.request = serde_json::from_str(&request)?;
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// Changes that had not finished: what recovery must settle.
+    pub fn unfinished_changes(&self) -> Result<Vec<ChangeRow>> {
+        Ok(self
+            .changes()?
+            .into_iter()
+            .filter(|c| matches!(c.status.as_str(), "Do" | "Doing" | "Undoing"))
+            .collect())
+    }
+
+    pub fn set_change_status(&self, id: u64, status: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE changes SET status = ?2 WHERE id = ?1",
+            params![id as i64, status],
+        )?;
+        Ok(())
+    }
+
+    pub fn finish_change(&self, id: u64, status: &str, error_kind: &str, error: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE changes SET status = ?2, error_kind = ?3, error = ?4, ready_time = ?5 WHERE id = ?1",
+            params![id as i64, status, error_kind, error, now() as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn tasks(&self, change_id: u64) -> Result<Vec<TaskRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT change_id, seq, kind, summary, status, data FROM tasks
+             WHERE change_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([change_id as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (change_id, seq, kind, summary, status, data) = row?;
+            out.push(TaskRow {
+                change_id: change_id as u64,
+                seq: seq as u32,
+                kind,
+                summary,
+                status,
+                data: serde_json::from_str(&data)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn set_task(&self, change_id: u64, seq: u32, status: &str, data: &serde_json::Value) -> Result<()> {
+        self.conn.execute(
+            "UPDATE tasks SET status = ?3, data = ?4 WHERE change_id = ?1 AND seq = ?2",
+            params![change_id as i64, seq as i64, status, serde_json::to_string(data)?],
+        )?;
+        Ok(())
+    }
+
+    /// Run `f` in one transaction: a task's final status and the snap state it changed are written
+    /// together, or not at all.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&State) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    pub fn next_local_revision(&self, name: &str) -> Result<String> {
+        let used = self
+            .snap(name)?
+            .map(|s| {
+                s.sequence
+                    .iter()
+                    .filter_map(|r| r.revision.strip_prefix('x')?.parse::<u32>().ok())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        // Also never reuse a local revision a removed-but-snapshotted install had.
+        let key = format!("local-revision:{name}");
+        let last: u32 = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get::<_, String>(0))
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let next = used.max(last) + 1;
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, next.to_string()],
+        )?;
+        Ok(format!("x{next}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(name: &str, revs: &[&str]) -> SnapState {
+        SnapState {
+            name: name.into(),
+            snap_id: "id".into(),
+            snap_type: "app".into(),
+            publisher: "p".into(),
+            publisher_validation: "verified".into(),
+            title: "T".into(),
+            summary: "S".into(),
+            description: String::new(),
+            confinement: "strict".into(),
+            base: Some("shelf-base".into()),
+            license: String::new(),
+            icon_url: String::new(),
+            tracking_channel: "latest/stable".into(),
+            held: false,
+            current: revs.last().unwrap().to_string(),
+            sequence: revs
+                .iter()
+                .map(|r| RevisionState {
+                    revision: r.to_string(),
+                    version: "1".into(),
+                    channel: "latest/stable".into(),
+                    size: 1,
+                    sha3_384: String::new(),
+                    snap_yaml: String::new(),
+                    extracted: false,
+                    installed_at: 0,
+                })
+                .collect(),
+            blocked: vec![],
+        }
+    }
+
+    #[test]
+    fn snaps_round_trip() {
+        let st = State::in_memory().unwrap();
+        let s = snap("hello", &["1", "2"]);
+        st.put_snap(&s).unwrap();
+        assert_eq!(st.snap("hello").unwrap().unwrap(), s);
+        assert_eq!(st.snaps().unwrap().len(), 1);
+        st.delete_snap("hello").unwrap();
+        assert!(st.snap("hello").unwrap().is_none());
+    }
+
+    #[test]
+    fn changes_and_tasks_are_recorded_before_they_run() {
+        let mut st = State::in_memory().unwrap();
+        let id = st
+            .add_change(
+                "install",
+                "Install \"hello\"",
+                &["hello".into()],
+                1000,
+                &serde_json::json!({"names": ["hello"]}),
+                &[
+                    ("download".into(), "Download".into(), serde_json::json!({})),
+                    ("mount".into(), "Mount".into(), serde_json::json!({})),
+                ],
+            )
+            .unwrap();
+        assert_eq!(st.unfinished_changes().unwrap().len(), 1);
+        let tasks = st.tasks(id).unwrap();
+        assert_eq!(tasks.len(), 2);
+        assert!(tasks.iter().all(|t| t.status == "Do"));
+        st.set_task(id, 0, "Done", &serde_json::json!({"file": "x"})).unwrap();
+        assert_eq!(st.tasks(id).unwrap()[0].data["file"], "x");
+        st.finish_change(id, "Done", "", "").unwrap();
+        assert!(st.unfinished_changes().unwrap().is_empty());
+        let c = st.change(id).unwrap().unwrap();
+        assert_eq!(c.snaps, vec!["hello".to_string()]);
+        assert!(c.ready_time > 0);
+    }
+
+    #[test]
+    fn a_failed_transaction_changes_nothing() {
+        let mut st = State::in_memory().unwrap();
+        let r: Result<()> = st.transaction(|st| {
+            st.put_snap(&snap("a", &["1"]))?;
+            Err(StateError::Json(serde_json::from_str::<u8>("x").unwrap_err()))
+        });
+        assert!(r.is_err());
+        assert!(st.snap("a").unwrap().is_none());
+    }
+
+    #[test]
+    fn local_revisions_count_up_and_are_never_reused() {
+        let st = State::in_memory().unwrap();
+        assert_eq!(st.next_local_revision("basic").unwrap(), "x1");
+        st.put_snap(&snap("basic", &["x1"])).unwrap();
+        assert_eq!(st.next_local_revision("basic").unwrap(), "x2");
+        st.delete_snap("basic").unwrap();
+        assert_eq!(st.next_local_revision("basic").unwrap(), "x3");
+    }
+}

@@ -1,0 +1,312 @@
+//! The real parts for the helper's tests: a private system bus (`dbus-daemon`), `polkitd` on it with
+//! the project's policy and per-user rules, `snapshelf-store` serving the sample catalog on
+//! 127.0.0.1, real unprivileged users, and the helper itself on a scratch root.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const GRANTED: &str = "snapshelf-granted";
+pub const DENIED: &str = "snapshelf-denied";
+pub const HELPER: &str = env!("CARGO_BIN_EXE_snapshelf-helper");
+
+/// Root is needed for loop mounts, users and polkit. Under CI a missing root is a failure.
+pub fn require_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(std::env::var("CI").is_err(), "the helper tests need root, and CI=true is set");
+    eprintln!("skipping: the helper tests need root");
+    false
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The store binary of this workspace's build (cargo builds every member's binaries for tests).
+fn store_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("snapshelf-store");
+    if !bin.exists() {
+        let st = Command::new(env!("CARGO")).args(["build", "-q", "-p", "snapshelf-store"]).status().unwrap();
+        assert!(st.success(), "cannot build snapshelf-store");
+    }
+    assert!(bin.exists(), "snapshelf-store not found at {}", bin.display());
+    bin
+}
+
+fn ensure_user(name: &str) {
+    if Command::new("id").arg(name).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success() {
+        return;
+    }
+    let st = Command::new("useradd").args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]).status().unwrap();
+    assert!(st.success(), "useradd {name} failed");
+}
+
+/// The polkit policy and a rules file that grants every Snapshelf action to GRANTED only.
+fn install_polkit_files() {
+    std::fs::create_dir_all("/usr/share/polkit-1/actions").unwrap();
+    std::fs::copy(repo().join("polkit/io.github.snapshelf.policy"), "/usr/share/polkit-1/actions/io.github.snapshelf.policy").unwrap();
+    std::fs::create_dir_all("/etc/polkit-1/rules.d").unwrap();
+    std::fs::write(
+        "/etc/polkit-1/rules.d/60-snapshelf-tests.rules",
+        format!(
+            "// Written by Snapshelf's tests.\npolkit.addRule(function(action, subject) {{\n  if (action.id.indexOf(\"io.github.snapshelf.\") == 0 && subject.user == \"{GRANTED}\") {{ return polkit.Result.YES; }}\n}});\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// The sample catalog, built once per test binary with a 2048-bit key chain.
+pub fn catalog() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(store_bin()).args(["sample-catalog", "--key-bits", "2048"]).arg(dir.path()).output().unwrap();
+        assert!(out.status.success(), "sample-catalog: {}", String::from_utf8_lossy(&out.stderr));
+        dir
+    })
+    .path()
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub bus_address: String,
+    pub store_url: String,
+    pub catalog: PathBuf,
+    bus: Child,
+    polkit: Child,
+    store: Child,
+    pub helper: Option<Child>,
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Env {
+    /// Everything but the helper, which [`Env::start_helper`] starts.
+    pub fn new() -> Env {
+        Self::with_catalog(catalog())
+    }
+
+    pub fn with_catalog(catalog: &Path) -> Env {
+        ensure_user(GRANTED);
+        ensure_user(DENIED);
+        install_polkit_files();
+        let dir = tempfile::tempdir().unwrap();
+        // Test users must reach the bus socket inside.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let socket = dir.path().join("bus");
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <policy user="root">
+    <allow own="org.freedesktop.PolicyKit1"/>
+    <allow send_destination="*"/>
+  </policy>
+  <policy user="polkitd">
+    <allow own="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <include>{}</include>
+</busconfig>
+"#,
+                socket.display(),
+                repo().join("flatpak-free-packaging/io.github.snapshelf.Helper1.conf").canonicalize().unwrap().display()
+            ),
+        )
+        .unwrap();
+        let bus = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .arg("--nofork")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (Debian package dbus) is needed");
+        wait_for("the bus socket", Duration::from_secs(10), || socket.exists());
+        let bus_address = format!("unix:path={}", socket.display());
+        let polkit = Command::new("/usr/lib/polkit-1/polkitd")
+            .arg("--no-debug")
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus_address)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("polkitd (Debian package polkitd) is needed");
+        let addr = bus_address.clone();
+        wait_for("polkitd on the bus", Duration::from_secs(20), || name_has_owner(&addr, "org.freedesktop.PolicyKit1"));
+
+        let mut store = Command::new(store_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--key-bits", "2048", "--dir"])
+            .arg(catalog)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(store.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let store_url = line.trim().strip_prefix("listening on ").expect("store address").to_string();
+        Env {
+            dir,
+            root,
+            bus_address,
+            store_url,
+            catalog: catalog.to_path_buf(),
+            bus,
+            polkit,
+            store,
+            helper: None,
+        }
+    }
+
+    pub fn helper_command(&self) -> Command {
+        let mut c = Command::new(HELPER);
+        c.arg("--root")
+            .arg(&self.root)
+            .args(["--store-url", &self.store_url])
+            .arg("--trust")
+            .arg(self.catalog.join("keys/trusted.assert"))
+            .args(["--bus-address", &self.bus_address])
+            .args(["--confine", "/usr/libexec/snapshelf/snapshelf-confine"])
+            .env("RUST_LOG", "warn");
+        c
+    }
+
+    pub fn start_helper(&mut self) {
+        let child = self.helper_command().stdout(Stdio::null()).spawn().unwrap();
+        self.helper = Some(child);
+        let addr = self.bus_address.clone();
+        wait_for("the helper on the bus", Duration::from_secs(30), || name_has_owner(&addr, "io.github.snapshelf.Helper1"));
+    }
+
+    /// SIGKILL the helper, as a crash would.
+    pub fn kill_helper(&mut self) {
+        if let Some(mut h) = self.helper.take() {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+        let addr = self.bus_address.clone();
+        wait_for("the name to be released", Duration::from_secs(10), || !name_has_owner(&addr, "io.github.snapshelf.Helper1"));
+    }
+
+    pub fn connection(&self) -> zbus::blocking::Connection {
+        zbus::blocking::connection::Builder::address(self.bus_address.as_str()).unwrap().build().unwrap()
+    }
+
+    pub fn proxy(&self) -> snapshelf_dbus::proxy::Helper1ProxyBlocking<'static> {
+        snapshelf_dbus::proxy::Helper1ProxyBlocking::new(&self.connection()).unwrap()
+    }
+
+    /// Wait until a change is ready; returns (status, error kind, error message).
+    pub fn wait_change(&self, path: &str) -> (String, String, String) {
+        let conn = self.connection();
+        let change = snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&conn)
+            .path(path.to_string())
+            .unwrap()
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            if change.ready().unwrap() {
+                return (change.status().unwrap(), change.error_kind().unwrap(), change.error().unwrap());
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "change {path} did not finish");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `busctl call` on our bus as `user`; returns (success, stdout + stderr).
+    pub fn busctl_as(&self, user: &str, args: &[&str]) -> (bool, String) {
+        let out = Command::new("runuser")
+            .args(["-u", user, "--", "busctl", "--address", &self.bus_address, "call", "io.github.snapshelf.Helper1", "/io/github/snapshelf/Helper1", "io.github.snapshelf.Helper1"])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
+    pub fn is_mounted(&self, rel: &str) -> bool {
+        let p = self.root.join(rel);
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(p.to_str().unwrap()))
+    }
+
+    pub fn mounts_under_root(&self) -> Vec<String> {
+        let prefix = self.root.to_str().unwrap().to_string();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn link(&self, rel: &str) -> Option<String> {
+        std::fs::read_link(self.root.join(rel)).ok().map(|p| p.display().to_string())
+    }
+}
+
+pub fn name_has_owner(address: &str, name: &str) -> bool {
+    let Ok(conn) = zbus::blocking::connection::Builder::address(address).and_then(|b| b.build()) else {
+        return false;
+    };
+    let Ok(dbus) = zbus::blocking::fdo::DBusProxy::new(&conn) else { return false };
+    let Ok(name) = zbus::names::BusName::try_from(name) else { return false };
+    dbus.name_has_owner(name).unwrap_or(false)
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(mut h) = self.helper.take() {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+        // Deepest first: unmount what the helper mounted under our root.
+        let mut mounts = self.mounts_under_root();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let _ = Command::new("umount").arg("-l").arg(&m).status();
+        }
+        for c in [&mut self.store, &mut self.polkit, &mut self.bus] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

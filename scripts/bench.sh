@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Benchmarks of Snapshelf against its peers, measured in the same run. Results go to stdout and to
+# results/bench-<date>.txt; docs/benchmarks.md records them. Needs root (apt-get, nginx on loopback).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/common.sh
+[ "$(id -u)" -eq 0 ] || die "scripts/bench.sh needs root (it installs wrk and nginx and runs them on 127.0.0.1)"
+ensure_rust
+ensure_packages "${SNAPSHELF_PACKAGES[@]}" wrk nginx-light hyperfine
+
+cargo build --release --quiet -p snapshelf-store -p snapshelf-snap --examples --bins
+STORE=$PWD/target/release/snapshelf-store
+WORK=$(mktemp -d /tmp/snapshelf-bench.XXXXXX)
+mkdir -p results
+OUT=results/bench-$(date +%Y%m%d-%H%M%S).txt
+cleanup() {
+  [ -f "$WORK/pids" ] && while read -r p; do kill "$p" 2>/dev/null || true; done <"$WORK/pids"
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+log() { echo "$*" | tee -a "$OUT"; }
+
+# Start the store in the background; prints its URL once it listens.
+start_store() { # dir
+  local fifo=$WORK/fifo.$RANDOM
+  mkfifo "$fifo"
+  "$STORE" serve --dir "$1" --listen 127.0.0.1:0 --key-bits 2048 >"$fifo" 2>>"$WORK/store.log" &
+  echo $! >>"$WORK/pids"; echo $! >"$WORK/last.pid"
+  local line; read -r line <"$fifo"; rm -f "$fifo"
+  echo "${line#listening on }"
+}
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
+
+# --- store: a 10,000-snap catalog -------------------------------------------------------------
+N=${BENCH_SNAPS:-10000}
+t=$(date +%s%N); "$STORE" generate "$WORK/big" --count "$N" >/dev/null; log "generate $N snaps: $(ms_since "$t") ms"
+t=$(date +%s%N); URL=$(start_store "$WORK/big"); log "store start, cold (no cache, $N snaps): $(ms_since "$t") ms"
+kill "$(cat "$WORK/last.pid")"; sleep 0.5
+t=$(date +%s%N); URL=$(start_store "$WORK/big"); log "store start, warm (cache, $N snaps): $(ms_since "$t") ms"
+
+log "-- find over $N snaps (wrk, 1 thread, 4 connections, 10 s; results capped at 100 like the real store)"
+for q in "q=tool" "q=generated-app-4242" "category=games" "q=calendar%20mail"; do
+  wrk -t1 -c4 -d10s --latency -H 'Snap-Device-Series: 16' "$URL/v2/snaps/find?$q" >"$WORK/wrk.txt"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$WORK/wrk.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$WORK/wrk.txt")
+  n=$(curl -s -H 'Snap-Device-Series: 16' "$URL/v2/snaps/find?$q" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["results"]))')
+  log "find $q ($n results): $rps req/s, median $p50, p99 $p99"
+done
+
+# --- downloads: the store against nginx, same file, curl ----------------------------------------
+mkdir -p "$WORK/dl/snaps" "$WORK/dl/src/meta"
+printf 'name: big-download\nversion: "1"\nsummary: a large file\n' >"$WORK/dl/src/meta/snap.yaml"
+head -c $((512 * 1024 * 1024)) /dev/urandom >"$WORK/dl/src/payload"
+mksquashfs "$WORK/dl/src" "$WORK/dl/snaps/big-download_1.snap" -noappend -noI -noD -noF -all-root -no-xattrs -quiet >/dev/null
+printf '[store]\nauthority-id = "bench"\ndisplay-name = "Bench"\n' >"$WORK/dl/catalog.toml"
+DURL=$(start_store "$WORK/dl")
+FILE_URL=$(curl -s -H 'Snap-Device-Series: 16' "$DURL/v2/snaps/info/big-download" | python3 -c 'import json,sys; print(json.load(sys.stdin)["channel-map"][0]["download"]["url"])')
+cat >"$WORK/nginx.conf" <<NGINX
+user root;
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx.err;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on;
+  server { listen 127.0.0.1:18089; root $WORK/dl/snaps; } }
+NGINX
+nginx -c "$WORK/nginx.conf"
+cat "$WORK/dl/snaps/big-download_1.snap" >/dev/null # warm the page cache for both
+speed() { curl -s -o /dev/null -w '%{speed_download}' "$1"; }
+best_store=0; best_nginx=0
+for i in 1 2 3 4 5; do
+  s=$(speed "$FILE_URL"); n=$(speed "http://127.0.0.1:18089/big-download_1.snap")
+  best_store=$(python3 -c "print(max($best_store,$s))"); best_nginx=$(python3 -c "print(max($best_nginx,$n))")
+done
+log "-- download 512 MiB over loopback with curl (best of 5)"
+log "snapshelf-store: $(python3 -c "print(round($best_store/2**20))") MiB/s"
+log "nginx (sendfile): $(python3 -c "print(round($best_nginx/2**20))") MiB/s"
+log "ratio: $(python3 -c "print(round($best_store/$best_nginx*100))") % of nginx"
+nginx -c "$WORK/nginx.conf" -s stop || true
+
+# --- the snap format: digests, packing and reading ------------------------------------------------
+log "-- SHA3-384 of the 512 MiB file"
+if [ -x target/release/examples/digest_bench ]; then target/release/examples/digest_bench "$WORK/dl/src/payload" | tee -a "$OUT"; fi
+log "-- pack and read against mksquashfs / unsquashfs"
+if [ -x target/release/examples/squashfs_bench ]; then target/release/examples/squashfs_bench | tee -a "$OUT"; fi
+log "results in $OUT"
