@@ -3,17 +3,72 @@
 
 /// `(name, auto-connects, summary, label for people)`.
 pub const INTERFACES: &[(&str, bool, &str, &str)] = &[
-    ("network", true, "allows access to the network", "Access the network"),
-    ("network-bind", true, "allows operating as a network service", "Run a network service"),
-    ("home", true, "allows access to non-hidden files in the home directory", "Read and write files in your home folder"),
-    ("removable-media", false, "allows access to mounted removable storage", "Read and write files on removable storage"),
-    ("camera", false, "allows access to all cameras", "Use your cameras"),
-    ("audio-playback", true, "allows audio playback via supporting services", "Play sound"),
-    ("audio-record", false, "allows audio recording via supporting services", "Record sound"),
-    ("x11", true, "allows interacting with the X11 server", "Show windows on an X11 display"),
-    ("wayland", true, "allows access to compositors supporting wayland protocol", "Show windows on a Wayland display"),
-    ("desktop", true, "allows access to basic graphical desktop resources", "Use fonts, icons and desktop settings"),
-    ("opengl", true, "allows access to OpenGL stack", "Use the graphics card (OpenGL)"),
+    (
+        "network",
+        true,
+        "allows access to the network",
+        "Access the network",
+    ),
+    (
+        "network-bind",
+        true,
+        "allows operating as a network service",
+        "Run a network service",
+    ),
+    (
+        "home",
+        true,
+        "allows access to non-hidden files in the home directory",
+        "Read and write files in your home folder",
+    ),
+    (
+        "removable-media",
+        false,
+        "allows access to mounted removable storage",
+        "Read and write files on removable storage",
+    ),
+    (
+        "camera",
+        false,
+        "allows access to all cameras",
+        "Use your cameras",
+    ),
+    (
+        "audio-playback",
+        true,
+        "allows audio playback via supporting services",
+        "Play sound",
+    ),
+    (
+        "audio-record",
+        false,
+        "allows audio recording via supporting services",
+        "Record sound",
+    ),
+    (
+        "x11",
+        true,
+        "allows interacting with the X11 server",
+        "Show windows on an X11 display",
+    ),
+    (
+        "wayland",
+        true,
+        "allows access to compositors supporting wayland protocol",
+        "Show windows on a Wayland display",
+    ),
+    (
+        "desktop",
+        true,
+        "allows access to basic graphical desktop resources",
+        "Use fonts, icons and desktop settings",
+    ),
+    (
+        "opengl",
+        true,
+        "allows access to OpenGL stack",
+        "Use the graphics card (OpenGL)",
+    ),
 ];
 
 pub fn is_supported(interface: &str) -> bool {
@@ -34,10 +89,25 @@ mod tests {
 
     #[test]
     fn policy_matches_the_design_table() {
-        for i in ["network", "network-bind", "home", "audio-playback", "x11", "wayland", "desktop", "opengl"] {
+        for i in [
+            "network",
+            "network-bind",
+            "home",
+            "audio-playback",
+            "x11",
+            "wayland",
+            "desktop",
+            "opengl",
+        ] {
             assert!(auto_connects(i), "{i}");
         }
-        for i in ["removable-media", "camera", "audio-record", "content", "unknown"] {
+        for i in [
+            "removable-media",
+            "camera",
+            "audio-record",
+            "content",
+            "unknown",
+        ] {
             assert!(!auto_connects(i), "{i}");
         }
         assert!(is_supported("camera"));

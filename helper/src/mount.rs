@@ -50,7 +50,9 @@ fn unescape_mountinfo(field: &str) -> String {
         if bytes[i] == b'\\' && i + 4 <= bytes.len() {
             let digits = &bytes[i + 1..i + 4];
             if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let v = digits.iter().fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                let v = digits
+                    .iter()
+                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
                 out.push(v as u8);
                 i += 4;
                 continue;
@@ -141,7 +143,9 @@ fn extract(file: &Path, dir: &Path) -> Result<(), MountError> {
     // Extract next to the target and rename, so a crash never leaves a half tree at the target.
     let staging = dir.with_file_name(format!(
         ".{}.extracting",
-        dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        dir.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     if staging.exists() {
         remove_tree(&staging)?;
@@ -170,7 +174,8 @@ fn make_read_only(dir: &Path) -> Result<(), MountError> {
             continue;
         }
         let mode = meta.permissions().mode() & !0o222;
-        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).map_err(io(&entry))?;
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode))
+            .map_err(io(&entry))?;
     }
     Ok(())
 }
@@ -243,7 +248,9 @@ pub fn unmount(dir: &Path) -> Result<(), MountError> {
     }
     let staging = dir.with_file_name(format!(
         ".{}.extracting",
-        dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        dir.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     remove_tree(&staging)?;
     match std::fs::remove_dir(dir) {

@@ -134,7 +134,13 @@ mod tests {
         ] {
             assert!(path.starts_with("/tmp/r"), "{}", path.display());
         }
-        assert_eq!(p.mount_point("hello", "3"), Path::new("/tmp/r/snap/hello/3"));
-        assert_eq!(p.blob("hello", "x2"), Path::new("/tmp/r/var/lib/snapshelf/snaps/hello_x2.snap"));
+        assert_eq!(
+            p.mount_point("hello", "3"),
+            Path::new("/tmp/r/snap/hello/3")
+        );
+        assert_eq!(
+            p.blob("hello", "x2"),
+            Path::new("/tmp/r/var/lib/snapshelf/snaps/hello_x2.snap")
+        );
     }
 }

@@ -51,7 +51,12 @@ impl Authority {
         self.dbus
             .get_connection_unix_user(sender.clone().into())
             .await
-            .map_err(|e| Error::new(ErrorKind::NotAuthorized, format!("cannot tell who is calling: {e}")))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::NotAuthorized,
+                    format!("cannot tell who is calling: {e}"),
+                )
+            })
     }
 
     /// Check `action` for the caller of `header`. Returns the caller's uid when allowed.
@@ -60,8 +65,12 @@ impl Authority {
         if uid == 0 {
             return Ok(0);
         }
-        let subject = Subject::new_for_message_header(header)
-            .map_err(|e| Error::new(ErrorKind::NotAuthorized, format!("cannot identify the caller: {e}")))?;
+        let subject = Subject::new_for_message_header(header).map_err(|e| {
+            Error::new(
+                ErrorKind::NotAuthorized,
+                format!("cannot identify the caller: {e}"),
+            )
+        })?;
         let interactive = header
             .primary()
             .flags()
@@ -78,20 +87,29 @@ impl Authority {
             .await
             .map_err(|e| {
                 // No polkit, or polkit failing, is a refusal: never fall back to allowing.
-                Error::new(ErrorKind::NotAuthorized, format!("polkit could not decide: {e}"))
+                Error::new(
+                    ErrorKind::NotAuthorized,
+                    format!("polkit could not decide: {e}"),
+                )
             })?;
         if result.is_authorized {
             return Ok(uid);
         }
         if result.details.get("polkit.dismissed").map(String::as_str) == Some("true") {
-            return Err(Error::new(ErrorKind::AuthCancelled, "the authentication dialog was dismissed"));
+            return Err(Error::new(
+                ErrorKind::AuthCancelled,
+                "the authentication dialog was dismissed",
+            ));
         }
         let why = if result.is_challenge && !interactive {
             "authentication is required, and this call does not allow interactive authorization"
         } else {
             "not authorized"
         };
-        Err(Error::new(ErrorKind::NotAuthorized, format!("{why} ({action})")))
+        Err(Error::new(
+            ErrorKind::NotAuthorized,
+            format!("{why} ({action})"),
+        ))
     }
 }
 

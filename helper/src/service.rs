@@ -12,8 +12,8 @@ use serde_json::Value;
 use snapshelf_dbus::names;
 use snapshelf_dbus::types::{
     ChannelInfo, Connection as ConnectionDict, Dict, FindOptions, FindResult, InstallFileOptions,
-    InstallOptions, InstalledSnap, InterfaceInfo, RefreshOptions, RemoveOptions, RevertOptions, SnapDetails,
-    Task, UpdateInfo,
+    InstallOptions, InstalledSnap, InterfaceInfo, RefreshOptions, RemoveOptions, RevertOptions,
+    SnapDetails, Task, UpdateInfo,
 };
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
@@ -47,12 +47,13 @@ fn to_dbus(e: Error) -> snapshelf_dbus::Error {
     snapshelf_dbus::Error::new(e.kind, e.message)
 }
 
-
 const MAX_NAME: usize = 256;
 
 fn check_text(what: &str, s: &str) -> Result<(), snapshelf_dbus::Error> {
     if s.len() > MAX_NAME || s.chars().any(char::is_control) {
-        return Err(to_dbus(Error::invalid(format!("{what} is too long or has control characters"))));
+        return Err(to_dbus(Error::invalid(format!(
+            "{what} is too long or has control characters"
+        ))));
     }
     Ok(())
 }
@@ -138,7 +139,11 @@ impl Helper {
         let apps = crate::engine::files::parse_yaml(s, &s.current)
             .map(|y| y.apps.keys().cloned().collect())
             .unwrap_or_default();
-        let icon = self.engine.paths().mount_point(&s.name, &s.current).join("meta/gui/icon.png");
+        let icon = self
+            .engine
+            .paths()
+            .mount_point(&s.name, &s.current)
+            .join("meta/gui/icon.png");
         InstalledSnap {
             name: s.name.clone(),
             title: s.title.clone(),
@@ -148,7 +153,11 @@ impl Helper {
             channel: s.tracking_channel.clone(),
             confinement: s.confinement.clone(),
             apps,
-            icon_path: if icon.is_file() { icon.display().to_string() } else { String::new() },
+            icon_path: if icon.is_file() {
+                icon.display().to_string()
+            } else {
+                String::new()
+            },
             installed_size: s.sequence.iter().map(|r| r.size).sum(),
             revisions: s.sequence.iter().map(|r| r.revision.clone()).collect(),
             held: s.held,
@@ -156,7 +165,11 @@ impl Helper {
         .to_dict()
     }
 
-    async fn authorize(&self, hdr: &Header<'_>, action: &str) -> Result<u32, snapshelf_dbus::Error> {
+    async fn authorize(
+        &self,
+        hdr: &Header<'_>,
+        action: &str,
+    ) -> Result<u32, snapshelf_dbus::Error> {
         self.authority.check(hdr, action).await.map_err(to_dbus)
     }
 }
@@ -171,10 +184,18 @@ impl Helper {
         }
         let limit = opts.limit.unwrap_or(u32::MAX) as usize;
         let installed = self.installed_names();
-        match self.engine.store().find(&query, opts.category.as_deref()).await {
+        match self
+            .engine
+            .store()
+            .find(&query, opts.category.as_deref())
+            .await
+        {
             Ok(results) => Ok(results
                 .iter()
-                .map(|r| find_result_from_store(r, installed.contains(&str_at(r, "name").to_string())).to_dict())
+                .map(|r| {
+                    find_result_from_store(r, installed.contains(&str_at(r, "name").to_string()))
+                        .to_dict()
+                })
                 .take(limit)
                 .collect()),
             Err(crate::store::StoreError::Network { .. }) => {
@@ -185,7 +206,11 @@ impl Helper {
                     .installed()
                     .map_err(to_dbus)?
                     .iter()
-                    .filter(|s| s.name.contains(&q) || s.title.to_lowercase().contains(&q) || s.summary.to_lowercase().contains(&q))
+                    .filter(|s| {
+                        s.name.contains(&q)
+                            || s.title.to_lowercase().contains(&q)
+                            || s.summary.to_lowercase().contains(&q)
+                    })
                     .map(|s| find_result_from_state(s).to_dict())
                     .take(limit)
                     .collect())
@@ -199,7 +224,12 @@ impl Helper {
         let local = self.engine.snap(&name).map_err(to_dbus)?;
         let store = match self.engine.store().info(&name).await {
             Ok(v) => Some(v),
-            Err(crate::store::StoreError::Network { .. }) | Err(crate::store::StoreError::NotFound(_)) if local.is_some() => None,
+            Err(crate::store::StoreError::Network { .. })
+            | Err(crate::store::StoreError::NotFound(_))
+                if local.is_some() =>
+            {
+                None
+            }
             Err(e) => return Err(to_dbus(e.into())),
         };
         let mut details = SnapDetails::default();
@@ -251,9 +281,16 @@ impl Helper {
                 .iter()
                 .map(|c| {
                     ChannelInfo {
-                        channel: format!("{}/{}", str_at(&c["channel"], "track"), str_at(&c["channel"], "risk")),
+                        channel: format!(
+                            "{}/{}",
+                            str_at(&c["channel"], "track"),
+                            str_at(&c["channel"], "risk")
+                        ),
                         version: str_at(c, "version").to_string(),
-                        revision: c["revision"].as_u64().map(|r| r.to_string()).unwrap_or_default(),
+                        revision: c["revision"]
+                            .as_u64()
+                            .map(|r| r.to_string())
+                            .unwrap_or_default(),
                         size: c["download"]["size"].as_u64().unwrap_or(0),
                         released_at: str_at(&c["channel"], "released-at").to_string(),
                     }
@@ -271,7 +308,8 @@ impl Helper {
 
     async fn list_updates(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
         let snaps = self.engine.installed().map_err(to_dbus)?;
-        let candidates: Vec<&SnapState> = snaps.iter().filter(|s| !s.is_local() && !s.held).collect();
+        let candidates: Vec<&SnapState> =
+            snaps.iter().filter(|s| !s.is_local() && !s.held).collect();
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
@@ -302,9 +340,20 @@ impl Helper {
         };
         let mut out = Vec::new();
         for r in results {
-            if let crate::store::ActionResult::Ok { name, snap_id, effective_channel, snap } = r {
-                let Some(s) = candidates.iter().find(|s| s.snap_id == snap_id) else { continue };
-                let rev = snap["revision"].as_u64().map(|r| r.to_string()).unwrap_or_default();
+            if let crate::store::ActionResult::Ok {
+                name,
+                snap_id,
+                effective_channel,
+                snap,
+            } = r
+            {
+                let Some(s) = candidates.iter().find(|s| s.snap_id == snap_id) else {
+                    continue;
+                };
+                let rev = snap["revision"]
+                    .as_u64()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default();
                 if rev == s.current || s.blocked.contains(&rev) {
                     continue;
                 }
@@ -337,11 +386,16 @@ impl Helper {
         check_text("the name", &name)?;
         let snaps = self.engine.installed().map_err(to_dbus)?;
         if !name.is_empty() && !snaps.iter().any(|s| s.name == name) {
-            return Err(to_dbus(Error::new(ErrorKind::NotInstalled, format!("\"{name}\" is not installed"))));
+            return Err(to_dbus(Error::new(
+                ErrorKind::NotInstalled,
+                format!("\"{name}\" is not installed"),
+            )));
         }
         let mut out = Vec::new();
         for s in snaps.iter().filter(|s| name.is_empty() || s.name == name) {
-            let Ok(y) = crate::engine::files::parse_yaml(s, &s.current) else { continue };
+            let Ok(y) = crate::engine::files::parse_yaml(s, &s.current) else {
+                continue;
+            };
             for (plug, interface) in y.all_plugs() {
                 let label = crate::interfaces::INTERFACES
                     .iter()
@@ -392,81 +446,152 @@ impl Helper {
             .collect())
     }
 
-    async fn install(&self, #[zbus(header)] hdr: Header<'_>, names: Vec<String>, options: Dict) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+    async fn install(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        names: Vec<String>,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
         check_names(&names)?;
         let o = InstallOptions::parse(&options)?;
         let uid = self.authorize(&hdr, polkit::INSTALL).await?;
         let id = self
             .engine
-            .install(&names, o.channel.as_deref(), o.revision.as_deref(), o.classic, uid)
+            .install(
+                &names,
+                o.channel.as_deref(),
+                o.revision.as_deref(),
+                o.classic,
+                uid,
+            )
             .await
             .map_err(to_dbus)?;
         Ok(names::change_path(id))
     }
 
-    async fn install_file(&self, #[zbus(header)] hdr: Header<'_>, fd: OwnedFd, options: Dict) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+    async fn install_file(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        fd: OwnedFd,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
         let o = InstallFileOptions::parse(&options)?;
         let unsigned = o.unsigned.unwrap_or(false);
-        let action = if unsigned { polkit::INSTALL_UNSIGNED } else { polkit::INSTALL };
+        let action = if unsigned {
+            polkit::INSTALL_UNSIGNED
+        } else {
+            polkit::INSTALL
+        };
         let uid = self.authorize(&hdr, action).await?;
         let raw: std::os::fd::OwnedFd = fd.into();
         let file = std::fs::File::from(raw);
-        let meta = file.metadata().map_err(|e| to_dbus(Error::invalid(format!("cannot read the file descriptor: {e}"))))?;
+        let meta = file.metadata().map_err(|e| {
+            to_dbus(Error::invalid(format!(
+                "cannot read the file descriptor: {e}"
+            )))
+        })?;
         if !meta.is_file() {
-            return Err(to_dbus(Error::invalid("the file descriptor is not a regular file")));
+            return Err(to_dbus(Error::invalid(
+                "the file descriptor is not a regular file",
+            )));
         }
         // Read from the start whatever the caller's offset.
         let _ = nix_lseek0(file.as_raw_fd());
-        let id = self.engine.install_file(file, unsigned, uid).await.map_err(to_dbus)?;
+        let id = self
+            .engine
+            .install_file(file, unsigned, uid)
+            .await
+            .map_err(to_dbus)?;
         Ok(names::change_path(id))
     }
 
-    async fn remove(&self, #[zbus(header)] hdr: Header<'_>, names: Vec<String>, options: Dict) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+    async fn remove(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        names: Vec<String>,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
         check_names(&names)?;
         let o = RemoveOptions::parse(&options)?;
         let uid = self.authorize(&hdr, polkit::REMOVE).await?;
-        let id = self.engine.remove(&names, o.purge.unwrap_or(false), uid).map_err(to_dbus)?;
+        let id = self
+            .engine
+            .remove(&names, o.purge.unwrap_or(false), uid)
+            .map_err(to_dbus)?;
         Ok(names::change_path(id))
     }
 
-    async fn refresh(&self, #[zbus(header)] hdr: Header<'_>, names: Vec<String>, options: Dict) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+    async fn refresh(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        names: Vec<String>,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
         check_names(&names)?;
         let o = RefreshOptions::parse(&options)?;
         let uid = self.authorize(&hdr, polkit::REFRESH).await?;
-        let id = self.engine.refresh(&names, o.channel.as_deref(), uid).await.map_err(to_dbus)?;
+        let id = self
+            .engine
+            .refresh(&names, o.channel.as_deref(), uid)
+            .await
+            .map_err(to_dbus)?;
         Ok(names::change_path(id))
     }
 
-    async fn revert(&self, #[zbus(header)] hdr: Header<'_>, name: String, options: Dict) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+    async fn revert(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        name: String,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
         check_text("the name", &name)?;
         let o = RevertOptions::parse(&options)?;
         let uid = self.authorize(&hdr, polkit::REVERT).await?;
-        let id = self.engine.revert(&name, o.revision.as_deref(), uid).map_err(to_dbus)?;
+        let id = self
+            .engine
+            .revert(&name, o.revision.as_deref(), uid)
+            .map_err(to_dbus)?;
         Ok(names::change_path(id))
     }
 
-    async fn switch(&self, #[zbus(header)] hdr: Header<'_>, name: String, channel: String) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+    async fn switch(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        name: String,
+        channel: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
         check_text("the name", &name)?;
         check_text("the channel", &channel)?;
         let uid = self.authorize(&hdr, polkit::REFRESH).await?;
-        let id = self.engine.switch(&name, &channel, uid).await.map_err(to_dbus)?;
+        let id = self
+            .engine
+            .switch(&name, &channel, uid)
+            .await
+            .map_err(to_dbus)?;
         Ok(names::change_path(id))
     }
 
-    async fn hold(&self, #[zbus(header)] hdr: Header<'_>, names: Vec<String>, hold: bool) -> Result<(), snapshelf_dbus::Error> {
+    async fn hold(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        names: Vec<String>,
+        hold: bool,
+    ) -> Result<(), snapshelf_dbus::Error> {
         check_names(&names)?;
         if names.is_empty() {
             return Err(to_dbus(Error::invalid("no snap named")));
         }
         for n in &names {
-            snapshelf_snap::naming::validate_snap_name(n).map_err(|e| to_dbus(Error::invalid(e.to_string())))?;
+            snapshelf_snap::naming::validate_snap_name(n)
+                .map_err(|e| to_dbus(Error::invalid(e.to_string())))?;
         }
         self.authorize(&hdr, polkit::REFRESH).await?;
         self.engine.hold(&names, hold).map_err(to_dbus)
     }
 
     #[zbus(signal)]
-    async fn change_added(emitter: &SignalEmitter<'_>, change: OwnedObjectPath) -> zbus::Result<()>;
+    async fn change_added(emitter: &SignalEmitter<'_>, change: OwnedObjectPath)
+        -> zbus::Result<()>;
 
     #[zbus(signal)]
     async fn snaps_changed(emitter: &SignalEmitter<'_>, names: Vec<String>) -> zbus::Result<()>;
@@ -522,7 +647,12 @@ impl ChangeObject {
     }
 
     #[zbus(signal)]
-    async fn finished(emitter: &SignalEmitter<'_>, status: &str, error_kind: &str, error_message: &str) -> zbus::Result<()>;
+    async fn finished(
+        emitter: &SignalEmitter<'_>,
+        status: &str,
+        error_kind: &str,
+        error_message: &str,
+    ) -> zbus::Result<()>;
 
     #[zbus(property)]
     async fn id(&self) -> String {
@@ -542,7 +672,10 @@ impl ChangeObject {
     }
     #[zbus(property)]
     async fn ready(&self) -> fdo::Result<bool> {
-        Ok(matches!(self.view()?.row.status.as_str(), "Done" | "Undone" | "Error" | "Cancelled"))
+        Ok(matches!(
+            self.view()?.row.status.as_str(),
+            "Done" | "Undone" | "Error" | "Cancelled"
+        ))
     }
     #[zbus(property)]
     async fn progress(&self) -> fdo::Result<f64> {
@@ -619,7 +752,12 @@ impl BusObserver {
             authority: self.authority.clone(),
             id,
         };
-        if let Err(e) = self.conn.object_server().at(names::change_path(id), obj).await {
+        if let Err(e) = self
+            .conn
+            .object_server()
+            .at(names::change_path(id), obj)
+            .await
+        {
             tracing::error!(change = id, error = %e, "cannot serve a change object");
         }
     }
@@ -647,7 +785,10 @@ impl BusObserver {
 impl Observer for Arc<BusObserver> {
     fn change_added(&self, id: u64) {
         let me = self.clone();
-        self.dirty.lock().unwrap_or_else(|e| e.into_inner()).insert(id, false);
+        self.dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, false);
         tokio::spawn(async move {
             me.serve_change(id).await;
             if let Ok(emitter) = SignalEmitter::new(&me.conn, names::PATH) {
@@ -656,11 +797,19 @@ impl Observer for Arc<BusObserver> {
             // Coalesce progress: at most one PropertiesChanged burst every 100 ms.
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                let flag = me.dirty.lock().unwrap_or_else(|e| e.into_inner()).get(&id).copied();
+                let flag = me
+                    .dirty
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&id)
+                    .copied();
                 match flag {
                     None => break,
                     Some(true) => {
-                        me.dirty.lock().unwrap_or_else(|e| e.into_inner()).insert(id, false);
+                        me.dirty
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(id, false);
                         BusObserver::emit_progress(&me.conn, id).await;
                     }
                     Some(false) => {}
@@ -670,13 +819,21 @@ impl Observer for Arc<BusObserver> {
     }
 
     fn change_updated(&self, id: u64) {
-        if let Some(d) = self.dirty.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&id) {
+        if let Some(d) = self
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&id)
+        {
             *d = true;
         }
     }
 
     fn change_finished(&self, id: u64) {
-        self.dirty.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        self.dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         let me = self.clone();
         tokio::spawn(async move {
             BusObserver::emit_progress(&me.conn, id).await;
@@ -692,7 +849,13 @@ impl Observer for Arc<BusObserver> {
                 let _ = obj.error_changed(iface.signal_emitter()).await;
                 let _ = obj.ready_time_changed(iface.signal_emitter()).await;
                 if let Ok(Some(v)) = me.engine.change(id) {
-                    let _ = ChangeObject::finished(iface.signal_emitter(), &v.row.status, &v.row.error_kind, &v.row.error).await;
+                    let _ = ChangeObject::finished(
+                        iface.signal_emitter(),
+                        &v.row.status,
+                        &v.row.error_kind,
+                        &v.row.error,
+                    )
+                    .await;
                 }
             }
         });
@@ -710,7 +873,9 @@ impl Observer for Arc<BusObserver> {
 
 /// Refuse a root that another Snapshelf helper or snapd manages.
 fn claim_root(paths: &Paths) -> anyhow::Result<std::fs::File> {
-    if paths.root() == std::path::Path::new("/") && std::path::Path::new("/run/snapd.socket").exists() {
+    if paths.root() == std::path::Path::new("/")
+        && std::path::Path::new("/run/snapd.socket").exists()
+    {
         anyhow::bail!("snapd is running on this system (/run/snapd.socket): two snap systems cannot manage one root");
     }
     if paths.snapd_state().exists() {
@@ -730,14 +895,20 @@ fn claim_root(paths: &Paths) -> anyhow::Result<std::fs::File> {
     // SAFETY: flock on a descriptor we own.
     let r = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if r != 0 {
-        anyhow::bail!("another snapshelf-helper already manages {}", paths.root().display());
+        anyhow::bail!(
+            "another snapshelf-helper already manages {}",
+            paths.root().display()
+        );
     }
     Ok(lock)
 }
 
 /// Start the helper: claim the root, settle interrupted changes, then serve and take the name.
 pub async fn start(o: Options) -> anyhow::Result<Running> {
-    let root = o.root.canonicalize().with_context(|| format!("root {} does not exist", o.root.display()))?;
+    let root = o
+        .root
+        .canonicalize()
+        .with_context(|| format!("root {} does not exist", o.root.display()))?;
     let paths = Paths::new(&root);
     let lock = claim_root(&paths)?;
     let mut config = Config::load(&paths.config_file())?;
@@ -746,11 +917,14 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
     }
     let mut trusted = snapshelf_snap::assert::canonical_trusted();
     for f in config.trusted.iter().chain(o.trust.iter()) {
-        let bytes = std::fs::read(f).with_context(|| format!("cannot read trusted keys {}", f.display()))?;
-        let list = snapshelf_snap::assert::decode_stream(&bytes).with_context(|| format!("{}", f.display()))?;
+        let bytes = std::fs::read(f)
+            .with_context(|| format!("cannot read trusted keys {}", f.display()))?;
+        let list = snapshelf_snap::assert::decode_stream(&bytes)
+            .with_context(|| format!("{}", f.display()))?;
         trusted.extend(list);
     }
-    snapshelf_snap::assert::Database::new(trusted.clone()).context("the trusted keys do not verify")?;
+    snapshelf_snap::assert::Database::new(trusted.clone())
+        .context("the trusted keys do not verify")?;
     let store = StoreClient::new(&config.store_url)?;
     let store_url = config.store_url.clone();
     let launcher = Launcher {
@@ -773,7 +947,11 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
         None => zbus::connection::Builder::system()?,
     };
     let conn = builder.build().await.context("cannot connect to the bus")?;
-    let authority = Arc::new(Authority::new(&conn).await.map_err(|e| anyhow::anyhow!("{e}"))?);
+    let authority = Arc::new(
+        Authority::new(&conn)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
     let helper = Helper {
         engine: engine.clone(),
         authority: authority.clone(),
@@ -790,9 +968,12 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
         observer.serve_change(id).await;
     }
     engine.set_observer(Arc::new(observer));
-    conn.request_name_with_flags(names::SERVICE, zbus::fdo::RequestNameFlags::DoNotQueue.into())
-        .await
-        .context("cannot own io.github.snapshelf.Helper1 (is another helper running on this bus?)")?;
+    conn.request_name_with_flags(
+        names::SERVICE,
+        zbus::fdo::RequestNameFlags::DoNotQueue.into(),
+    )
+    .await
+    .context("cannot own io.github.snapshelf.Helper1 (is another helper running on this bus?)")?;
     tracing::info!(root = %root.display(), "snapshelf-helper ready");
     Ok(Running {
         connection: conn,

@@ -192,7 +192,9 @@ impl State {
     pub fn snap(&self, name: &str) -> Result<Option<SnapState>> {
         let data: Option<String> = self
             .conn
-            .query_row("SELECT data FROM snaps WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT data FROM snaps WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?;
         Ok(match data {
             Some(d) => Some(serde_json::from_str(&d)?),
@@ -255,7 +257,13 @@ impl State {
             tx.execute(
                 "INSERT INTO tasks (change_id, seq, kind, summary, status, data)
                  VALUES (?1, ?2, ?3, ?4, 'Do', ?5)",
-                params![id as i64, seq as i64, kind, summary, serde_json::to_string(data)?],
+                params![
+                    id as i64,
+                    seq as i64,
+                    kind,
+                    summary,
+                    serde_json::to_string(data)?
+                ],
             )?;
         }
         tx.commit()?;
@@ -335,7 +343,13 @@ impl State {
         Ok(())
     }
 
-    pub fn finish_change(&self, id: u64, status: &str, error_kind: &str, error: &str) -> Result<()> {
+    pub fn finish_change(
+        &self,
+        id: u64,
+        status: &str,
+        error_kind: &str,
+        error: &str,
+    ) -> Result<()> {
         self.conn.execute(
             "UPDATE changes SET status = ?2, error_kind = ?3, error = ?4, ready_time = ?5 WHERE id = ?1",
             params![id as i64, status, error_kind, error, now() as i64],
@@ -373,10 +387,21 @@ impl State {
         Ok(out)
     }
 
-    pub fn set_task(&self, change_id: u64, seq: u32, status: &str, data: &serde_json::Value) -> Result<()> {
+    pub fn set_task(
+        &self,
+        change_id: u64,
+        seq: u32,
+        status: &str,
+        data: &serde_json::Value,
+    ) -> Result<()> {
         self.conn.execute(
             "UPDATE tasks SET status = ?3, data = ?4 WHERE change_id = ?1 AND seq = ?2",
-            params![change_id as i64, seq as i64, status, serde_json::to_string(data)?],
+            params![
+                change_id as i64,
+                seq as i64,
+                status,
+                serde_json::to_string(data)?
+            ],
         )?;
         Ok(())
     }
@@ -412,7 +437,9 @@ impl State {
         let key = format!("local-revision:{name}");
         let last: u32 = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get::<_, String>(0))
+            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                r.get::<_, String>(0)
+            })
             .optional()?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
@@ -495,7 +522,8 @@ mod tests {
         let tasks = st.tasks(id).unwrap();
         assert_eq!(tasks.len(), 2);
         assert!(tasks.iter().all(|t| t.status == "Do"));
-        st.set_task(id, 0, "Done", &serde_json::json!({"file": "x"})).unwrap();
+        st.set_task(id, 0, "Done", &serde_json::json!({"file": "x"}))
+            .unwrap();
         assert_eq!(st.tasks(id).unwrap()[0].data["file"], "x");
         st.finish_change(id, "Done", "", "").unwrap();
         assert!(st.unfinished_changes().unwrap().is_empty());
@@ -509,7 +537,9 @@ mod tests {
         let mut st = State::in_memory().unwrap();
         let r: Result<()> = st.transaction(|st| {
             st.put_snap(&snap("a", &["1"]))?;
-            Err(StateError::Json(serde_json::from_str::<u8>("x").unwrap_err()))
+            Err(StateError::Json(
+                serde_json::from_str::<u8>("x").unwrap_err(),
+            ))
         });
         assert!(r.is_err());
         assert!(st.snap("a").unwrap().is_none());

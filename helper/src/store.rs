@@ -184,12 +184,11 @@ impl StoreClient {
                         url: self.base.clone(),
                         message: e.to_string(),
                     })?;
-                    let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
-                        StoreError::Malformed {
+                    let body: Value =
+                        serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
                             what: what.to_string(),
                             message: format!("HTTP {status}, not JSON: {e}"),
-                        }
-                    })?;
+                        })?;
                     return Ok((status, body));
                 }
                 Err(e) => {
@@ -237,7 +236,11 @@ impl StoreClient {
     }
 
     /// `GET /v2/snaps/find`: `query` empty lists a category (or the featured snaps).
-    pub async fn find(&self, query: &str, category: Option<&str>) -> Result<Vec<Value>, StoreError> {
+    pub async fn find(
+        &self,
+        query: &str,
+        category: Option<&str>,
+    ) -> Result<Vec<Value>, StoreError> {
         let url = format!("{}/v2/snaps/find", self.base);
         let mut params: Vec<(&str, &str)> = vec![("architecture", &self.architecture)];
         if !query.is_empty() {
@@ -380,7 +383,9 @@ impl StoreClient {
                 .send()
                 .await;
             match sent {
-                Ok(resp) if retryable_status(resp.status()) => last = format!("HTTP {}", resp.status()),
+                Ok(resp) if retryable_status(resp.status()) => {
+                    last = format!("HTTP {}", resp.status())
+                }
                 Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => {
                     return Err(StoreError::Store {
                         code: "not-found".into(),
@@ -400,10 +405,7 @@ impl StoreClient {
                 Err(e) => last = e.to_string(),
             }
         }
-        Err(StoreError::Network {
-            url,
-            message: last,
-        })
+        Err(StoreError::Network { url, message: last })
     }
 
     /// Download `url` into `dest`, through `dest.partial` (0600), resuming what a partial file holds,
@@ -485,7 +487,10 @@ impl StoreClient {
                     digest.to_hex()
                 )));
             }
-            tracing::warn!(url, "downloaded file does not match its digest; fetching it again");
+            tracing::warn!(
+                url,
+                "downloaded file does not match its digest; fetching it again"
+            );
         }
         unreachable!("the loop returns on its second pass")
     }
@@ -516,7 +521,9 @@ impl StoreClient {
         if have > expected_size {
             // Longer than the file can be: start again.
             let _ = tokio::fs::remove_file(partial).await;
-            return Err(DownloadFailure::Retry("partial file longer than expected".into()));
+            return Err(DownloadFailure::Retry(
+                "partial file longer than expected".into(),
+            ));
         }
         let mut req = self.http.get(url);
         if have > 0 {
@@ -550,7 +557,10 @@ impl StoreClient {
             hasher = Hasher::new();
             have = 0;
         }
-        let mut file = opts.open(partial).await.map_err(|e| fatal(io(partial)(e)))?;
+        let mut file = opts
+            .open(partial)
+            .await
+            .map_err(|e| fatal(io(partial)(e)))?;
         progress(have, expected_size);
         let mut stream = resp.bytes_stream();
         loop {
@@ -572,10 +582,14 @@ impl StoreClient {
                         let _ = tokio::fs::remove_file(partial).await;
                         return Err(fatal(StoreError::Malformed {
                             what: "download".into(),
-                            message: format!("the store sent more than the expected {expected_size} bytes"),
+                            message: format!(
+                                "the store sent more than the expected {expected_size} bytes"
+                            ),
                         }));
                     }
-                    file.write_all(&bytes).await.map_err(|e| fatal(io(partial)(e)))?;
+                    file.write_all(&bytes)
+                        .await
+                        .map_err(|e| fatal(io(partial)(e)))?;
                     hasher.update(&bytes);
                     have += bytes.len() as u64;
                     progress(have, expected_size);
@@ -694,7 +708,12 @@ mod tests {
         let r = json!({"result": "error", "instance-key": "install-1", "name": "x",
             "error": {"code": "revision-not-found", "message": "no", "extra": {"releases": [{"architecture": "amd64", "channel": "latest/beta"}]}}});
         match parse_action_result(&r) {
-            ActionResult::Error { code, releases, name, .. } => {
+            ActionResult::Error {
+                code,
+                releases,
+                name,
+                ..
+            } => {
                 assert_eq!(code, "revision-not-found");
                 assert_eq!(releases, vec!["latest/beta".to_string()]);
                 assert_eq!(name.as_deref(), Some("x"));

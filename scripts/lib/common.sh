@@ -12,6 +12,7 @@ SNAPSHELF_PACKAGES=(
   x11-apps                                 # xeyes: the sample catalog's real X11 program
   fonts-dejavu-core                        # text in the sample catalog's screenshots
   curl openssl                             # examples in docs and benchmark peers
+  dbus polkitd                             # the helper's tests: a private system bus and polkit
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.

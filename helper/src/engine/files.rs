@@ -25,7 +25,9 @@ pub struct Launcher {
 fn replace_symlink(link: &Path, target: &str) -> Result<()> {
     let tmp = link.with_file_name(format!(
         ".{}.tmp",
-        link.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        link.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)?;
@@ -37,7 +39,9 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
@@ -66,9 +70,13 @@ pub fn command_name(snap: &str, app: &str) -> String {
 
 pub fn parse_yaml(snap: &SnapState, revision: &str) -> Result<SnapYaml> {
     let rev = snap.revision(revision).ok_or_else(|| {
-        Error::internal(format!("{} has no revision {revision} in its state", snap.name))
+        Error::internal(format!(
+            "{} has no revision {revision} in its state",
+            snap.name
+        ))
     })?;
-    SnapYaml::parse(&rev.snap_yaml).map_err(|e| Error::new(ErrorKind::InvalidSnap, format!("meta/snap.yaml: {e}")))
+    SnapYaml::parse(&rev.snap_yaml)
+        .map_err(|e| Error::new(ErrorKind::InvalidSnap, format!("meta/snap.yaml: {e}")))
 }
 
 /// The profiles of every app of the snap's current revision.
@@ -119,7 +127,12 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
             base: snap.base.clone().unwrap_or_default(),
             base_revision: base_revision.to_string(),
             architecture: crate::store::dpkg_architecture().to_string(),
-            command: app.command.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            command: app
+                .command
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
             command_chain: app.command_chain.clone(),
             environment: env,
             layouts: layouts.clone(),
@@ -145,7 +158,12 @@ fn owned_files(dir: &Path, name: &str, suffix: &str) -> Vec<PathBuf> {
 }
 
 /// Point everything at the snap's current revision.
-pub fn apply(paths: &Paths, snap: &SnapState, base_revision: &str, launcher: &Launcher) -> Result<()> {
+pub fn apply(
+    paths: &Paths,
+    snap: &SnapState,
+    base_revision: &str,
+    launcher: &Launcher,
+) -> Result<()> {
     let name = &snap.name;
     std::fs::create_dir_all(paths.snap_dir(name))?;
     replace_symlink(&paths.snap_dir(name).join("current"), &snap.current)?;
@@ -170,7 +188,11 @@ pub fn apply(paths: &Paths, snap: &SnapState, base_revision: &str, launcher: &La
         keep_profiles.insert(file);
         let cmd = command_name(name, &p.app);
         let launcher_path = bin.join(&cmd);
-        write_atomic(&launcher_path, launcher_script(launcher, name, &p.app).as_bytes(), 0o755)?;
+        write_atomic(
+            &launcher_path,
+            launcher_script(launcher, name, &p.app).as_bytes(),
+            0o755,
+        )?;
         keep_launchers.insert(launcher_path);
     }
     for stale in owned_files(&pdir, name, ".json") {
@@ -240,7 +262,12 @@ mod tests {
     #[test]
     fn owned_files_match_the_snap_only() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["hello.json", "hello.env.json", "hello-world.json", "other.json"] {
+        for f in [
+            "hello.json",
+            "hello.env.json",
+            "hello-world.json",
+            "other.json",
+        ] {
             std::fs::write(dir.path().join(f), "").unwrap();
         }
         let mut found: Vec<String> = owned_files(dir.path(), "hello", ".json")

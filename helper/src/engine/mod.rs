@@ -167,7 +167,9 @@ impl Engine {
                 l.cancel.cancel();
                 Ok(())
             }
-            Some(_) => Err(Error::invalid("the change has already made its changes and can no longer be cancelled")),
+            Some(_) => Err(Error::invalid(
+                "the change has already made its changes and can no longer be cancelled",
+            )),
             None => Err(Error::invalid("the change has finished")),
         }
     }
@@ -216,7 +218,8 @@ impl Engine {
                     ));
                 }
             }
-            let id = lock(&self.inner.state).add_change(kind, summary, &snaps, uid, &request, &rows)?;
+            let id =
+                lock(&self.inner.state).add_change(kind, summary, &snaps, uid, &request, &rows)?;
             for n in &snaps {
                 busy.insert(n.clone(), id);
             }
@@ -269,7 +272,11 @@ impl Engine {
                 let _ = lock(&self.inner.state).set_change_status(id, "Undoing");
                 self.updated(id);
                 self.undo_tasks(id);
-                let status = if e.kind == ErrorKind::Cancelled { "Cancelled" } else { "Error" };
+                let status = if e.kind == ErrorKind::Cancelled {
+                    "Cancelled"
+                } else {
+                    "Error"
+                };
                 (status.to_string(), e.kind.as_kebab().to_string(), e.message)
             }
         };
@@ -299,7 +306,8 @@ impl Engine {
             if task.status == "Done" {
                 continue;
             }
-            let data: TaskData = serde_json::from_value(task.data.clone()).map_err(Error::internal)?;
+            let data: TaskData =
+                serde_json::from_value(task.data.clone()).map_err(Error::internal)?;
             if cancel.is_cancelled() && !data.after_commit() {
                 return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
             }
@@ -398,7 +406,10 @@ impl Engine {
                 t.status == "Done" || d.as_ref().map(|d| d.after_commit()).unwrap_or(false)
             }) && change.status != "Undoing";
             if committed {
-                tracing::info!(change = change.id, "finishing a change interrupted after its commit");
+                tracing::info!(
+                    change = change.id,
+                    "finishing a change interrupted after its commit"
+                );
                 let cancel = CancellationToken::new();
                 let result = self.run_tasks(change.id, &cancel).await;
                 let (status, kind, msg) = match result {
@@ -407,7 +418,10 @@ impl Engine {
                 };
                 lock(&self.inner.state).finish_change(change.id, status, &kind, &msg)?;
             } else {
-                tracing::info!(change = change.id, "undoing a change interrupted by a restart");
+                tracing::info!(
+                    change = change.id,
+                    "undoing a change interrupted by a restart"
+                );
                 self.undo_tasks(change.id);
                 lock(&self.inner.state).finish_change(
                     change.id,
@@ -503,13 +517,17 @@ impl Engine {
                 }
                 let label = format!("Downloading \"{name}\"");
                 let engine = self.clone();
-                let progress = move |done: u64, total: u64| engine.set_progress(id, &label, done, total);
+                let progress =
+                    move |done: u64, total: u64| engine.set_progress(id, &label, done, total);
                 let verdict = self
                     .store()
                     .download_verified(url, &dest, sha3_384, size, cancel, &progress)
                     .await?;
                 if let Err(why) = verdict {
-                    return Err(Error::new(ErrorKind::VerificationFailed, format!("\"{name}\": {why}")));
+                    return Err(Error::new(
+                        ErrorKind::VerificationFailed,
+                        format!("\"{name}\": {why}"),
+                    ));
                 }
                 Ok(data)
             }
@@ -523,9 +541,9 @@ impl Engine {
                 self.set_progress(id, &format!("Verifying \"{name}\""), 0, 0);
                 let blob = paths.blob(name, revision);
                 let (digest, n) = snapshelf_snap::digest::digest_file(&blob)?;
-                let rev: u32 = revision
-                    .parse()
-                    .map_err(|_| Error::internal(format!("store revision {revision:?} is not a number")))?;
+                let rev: u32 = revision.parse().map_err(|_| {
+                    Error::internal(format!("store revision {revision:?} is not a number"))
+                })?;
                 if n != size {
                     return Err(Error::new(
                         ErrorKind::VerificationFailed,
@@ -663,9 +681,12 @@ impl Engine {
             } => {
                 let mut st = lock(&self.inner.state);
                 let before = st.snap(name)?.map(|s| s.tracking_channel);
-                let mut snap = st
-                    .snap(name)?
-                    .ok_or_else(|| Error::new(ErrorKind::NotInstalled, format!("\"{name}\" is not installed")))?;
+                let mut snap = st.snap(name)?.ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotInstalled,
+                        format!("\"{name}\" is not installed"),
+                    )
+                })?;
                 snap.tracking_channel = channel.clone();
                 let done = TaskData::SwitchChannel {
                     name: name.clone(),
@@ -780,7 +801,10 @@ impl Engine {
                     mount::remove_tree(&paths.common_dir(name))?;
                 }
                 let root = paths.data_root(name);
-                if std::fs::read_dir(&root).map(|mut d| d.next().is_none()).unwrap_or(false) {
+                if std::fs::read_dir(&root)
+                    .map(|mut d| d.next().is_none())
+                    .unwrap_or(false)
+                {
                     let _ = std::fs::remove_dir(&root);
                 }
                 Ok(())
@@ -879,9 +903,9 @@ impl Engine {
         let mut st = lock(&self.inner.state);
         let mut snaps = Vec::new();
         for n in names {
-            let s = st
-                .snap(n)?
-                .ok_or_else(|| Error::new(ErrorKind::NotInstalled, format!("\"{n}\" is not installed")))?;
+            let s = st.snap(n)?.ok_or_else(|| {
+                Error::new(ErrorKind::NotInstalled, format!("\"{n}\" is not installed"))
+            })?;
             snaps.push(s);
         }
         st.transaction(|st| {

@@ -32,7 +32,10 @@ struct Resolved {
 }
 
 fn not_installed(name: &str) -> Error {
-    Error::new(ErrorKind::NotInstalled, format!("\"{name}\" is not installed"))
+    Error::new(
+        ErrorKind::NotInstalled,
+        format!("\"{name}\" is not installed"),
+    )
 }
 
 /// `stable` → `latest/stable`: the form the state and the API keep.
@@ -50,9 +53,11 @@ pub fn validate_channel(channel: &str) -> Result<()> {
     let ok = !channel.is_empty()
         && channel.len() <= 64
         && channel.split('/').count() <= 3
-        && channel
-            .split('/')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
+        && channel.split('/').all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        });
     if ok {
         Ok(())
     } else {
@@ -66,7 +71,8 @@ fn check_names(names: &[String]) -> Result<()> {
     }
     let mut seen = BTreeSet::new();
     for n in names {
-        validate_snap_name(n).map_err(|e| Error::invalid(format!("invalid snap name {n:?}: {e}")))?;
+        validate_snap_name(n)
+            .map_err(|e| Error::invalid(format!("invalid snap name {n:?}: {e}")))?;
         if !seen.insert(n) {
             return Err(Error::invalid(format!("\"{n}\" is listed twice")));
         }
@@ -97,23 +103,36 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
         } => {
             let yaml_text = str_at(&snap, "snap-yaml");
             let yaml = SnapYaml::parse(yaml_text).map_err(|e| {
-                Error::new(ErrorKind::InvalidSnap, format!("\"{name}\": the store's snap.yaml: {e}"))
+                Error::new(
+                    ErrorKind::InvalidSnap,
+                    format!("\"{name}\": the store's snap.yaml: {e}"),
+                )
             })?;
             if yaml.name != name {
                 return Err(Error::new(
                     ErrorKind::StoreError,
-                    format!("the store answered for \"{}\" when asked for \"{name}\"", yaml.name),
+                    format!(
+                        "the store answered for \"{}\" when asked for \"{name}\"",
+                        yaml.name
+                    ),
                 ));
             }
             let download = &snap["download"];
             let revision = snap["revision"]
                 .as_u64()
                 .filter(|r| *r >= 1 && *r <= u32::MAX as u64)
-                .ok_or_else(|| Error::new(ErrorKind::StoreError, format!("\"{name}\": no valid revision")))?
-                as u32;
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::StoreError,
+                        format!("\"{name}\": no valid revision"),
+                    )
+                })? as u32;
             let sha3 = str_at(download, "sha3-384").to_string();
             if sha3.len() != 96 || !sha3.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::new(ErrorKind::StoreError, format!("\"{name}\": no valid download digest")));
+                return Err(Error::new(
+                    ErrorKind::StoreError,
+                    format!("\"{name}\": no valid download digest"),
+                ));
             }
             let channel = effective_channel
                 .as_deref()
@@ -141,18 +160,25 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
         } => {
             let who = name.or(snap_id).unwrap_or_default();
             Err(match code.as_str() {
-                "name-not-found" | "id-not-found" => {
-                    Error::new(ErrorKind::NotFound, format!("snap \"{who}\" not found in the store"))
-                }
+                "name-not-found" | "id-not-found" => Error::new(
+                    ErrorKind::NotFound,
+                    format!("snap \"{who}\" not found in the store"),
+                ),
                 "revision-not-found" if releases.is_empty() => Error::new(
                     ErrorKind::ChannelNotAvailable,
                     format!("\"{who}\" has no revision there: {message}"),
                 ),
                 "revision-not-found" => Error::new(
                     ErrorKind::ChannelNotAvailable,
-                    format!("\"{who}\" is not available on that channel; it is on {}", releases.join(", ")),
+                    format!(
+                        "\"{who}\" is not available on that channel; it is on {}",
+                        releases.join(", ")
+                    ),
                 ),
-                _ => Error::new(ErrorKind::StoreError, format!("\"{who}\": {message} ({code})")),
+                _ => Error::new(
+                    ErrorKind::StoreError,
+                    format!("\"{who}\": {message} ({code})"),
+                ),
             })
         }
     }
@@ -175,7 +201,11 @@ fn new_snap_state(r: &Resolved) -> SnapState {
         snap_type: r.yaml.snap_type.to_string(),
         publisher: str_at(publisher, "username").to_string(),
         publisher_validation: str_at(publisher, "validation").to_string(),
-        title: r.yaml.title.clone().unwrap_or_else(|| str_at(s, "title").to_string()),
+        title: r
+            .yaml
+            .title
+            .clone()
+            .unwrap_or_else(|| str_at(s, "title").to_string()),
         summary: r.yaml.summary.clone().unwrap_or_default(),
         description: r.yaml.description.clone().unwrap_or_default(),
         confinement: r.yaml.confinement.to_string(),
@@ -309,7 +339,13 @@ impl Engine {
         let mut bases = Vec::new();
         for r in results {
             let b = resolved_from(r, Some("stable")).map_err(|e| {
-                Error::new(e.kind, format!("cannot install a base snap the request needs: {}", e.message))
+                Error::new(
+                    e.kind,
+                    format!(
+                        "cannot install a base snap the request needs: {}",
+                        e.message
+                    ),
+                )
             })?;
             bases.push(b);
         }
@@ -336,19 +372,21 @@ impl Engine {
         }
         let revision: Option<u32> = match revision {
             None => None,
-            Some(r) => Some(
-                r.parse()
-                    .ok()
-                    .filter(|r| *r >= 1)
-                    .ok_or_else(|| Error::invalid(format!("invalid revision {r:?} (a store revision is a number)")))?,
-            ),
+            Some(r) => Some(r.parse().ok().filter(|r| *r >= 1).ok_or_else(|| {
+                Error::invalid(format!(
+                    "invalid revision {r:?} (a store revision is a number)"
+                ))
+            })?),
         };
         if revision.is_some() && names.len() > 1 {
             return Err(Error::invalid("a revision can be given for one snap only"));
         }
         for n in names {
             if self.snap(n)?.is_some() {
-                return Err(Error::new(ErrorKind::AlreadyInstalled, format!("\"{n}\" is already installed")));
+                return Err(Error::new(
+                    ErrorKind::AlreadyInstalled,
+                    format!("\"{n}\" is already installed"),
+                ));
             }
         }
         self.claim(names)?;
@@ -367,14 +405,20 @@ impl Engine {
             if res.yaml.confinement.to_string() == "classic" && !classic {
                 return Err(Error::new(
                     ErrorKind::NeedsClassic,
-                    format!("\"{}\" needs classic confinement: it runs without a sandbox", res.name),
+                    format!(
+                        "\"{}\" needs classic confinement: it runs without a sandbox",
+                        res.name
+                    ),
                 ));
             }
             resolved.push(res);
         }
         for n in names {
             if !resolved.iter().any(|r| &r.name == n) {
-                return Err(Error::new(ErrorKind::NotFound, format!("the store did not answer for \"{n}\"")));
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("the store did not answer for \"{n}\""),
+                ));
             }
         }
         self.add_missing_bases(&mut resolved).await?;
@@ -398,7 +442,9 @@ impl Engine {
         if let Some(c) = channel {
             validate_channel(c)?;
             if names.len() != 1 {
-                return Err(Error::invalid("a channel can be given when refreshing one snap only"));
+                return Err(Error::invalid(
+                    "a channel can be given when refreshing one snap only",
+                ));
             }
         }
         let installed = self.installed()?;
@@ -453,20 +499,32 @@ impl Engine {
             resolved.push((res, before.clone()));
         }
         if resolved.is_empty() {
-            let what = if names.is_empty() { "No snap has".to_string() } else { summary("", names).trim().to_string() + " has" };
-            return Err(Error::new(ErrorKind::NoUpdateAvailable, format!("{what} an update available")));
+            let what = if names.is_empty() {
+                "No snap has".to_string()
+            } else {
+                summary("", names).trim().to_string() + " has"
+            };
+            return Err(Error::new(
+                ErrorKind::NoUpdateAvailable,
+                format!("{what} an update available"),
+            ));
         }
         let mut new: Vec<Resolved> = resolved.iter().map(|(r, _)| r.clone()).collect();
         self.add_missing_bases(&mut new).await?;
         let mut tasks = Vec::new();
         let mut all = Vec::new();
         for r in &new {
-            let before = resolved.iter().find(|(x, _)| x.name == r.name).map(|(_, b)| b);
+            let before = resolved
+                .iter()
+                .find(|(x, _)| x.name == r.name)
+                .map(|(_, b)| b);
             install_tasks(r, before, &mut tasks);
             all.push(r.name.clone());
         }
         for r in &new {
-            tasks.push(TaskData::Gc { name: r.name.clone() });
+            tasks.push(TaskData::Gc {
+                name: r.name.clone(),
+            });
         }
         let refreshed: Vec<String> = resolved.iter().map(|(r, _)| r.name.clone()).collect();
         self.start(
@@ -498,10 +556,17 @@ impl Engine {
                 before
                     .revision(r)
                     .ok_or_else(|| {
-                        let kept: Vec<&str> = before.sequence.iter().map(|r| r.revision.as_str()).collect();
+                        let kept: Vec<&str> = before
+                            .sequence
+                            .iter()
+                            .map(|r| r.revision.as_str())
+                            .collect();
                         Error::new(
                             ErrorKind::NoRevisionToRevert,
-                            format!("revision {r} of \"{name}\" is not kept (kept: {})", kept.join(", ")),
+                            format!(
+                                "revision {r} of \"{name}\" is not kept (kept: {})",
+                                kept.join(", ")
+                            ),
                         )
                     })?
                     .revision
@@ -546,14 +611,20 @@ impl Engine {
         let mut tasks = Vec::new();
         let mut post = Vec::new();
         for n in names {
-            let s = installed.iter().find(|s| &s.name == n).ok_or_else(|| not_installed(n))?;
+            let s = installed
+                .iter()
+                .find(|s| &s.name == n)
+                .ok_or_else(|| not_installed(n))?;
             if let Some(user) = installed
                 .iter()
                 .find(|o| o.base.as_deref() == Some(n.as_str()) && !names.contains(&o.name))
             {
                 return Err(Error::new(
                     ErrorKind::SnapInUse,
-                    format!("\"{n}\" is the base of \"{}\": remove that first", user.name),
+                    format!(
+                        "\"{n}\" is the base of \"{}\": remove that first",
+                        user.name
+                    ),
                 ));
             }
             tasks.push(TaskData::Unlink {
@@ -561,7 +632,10 @@ impl Engine {
                 before: None,
                 captured: false,
             });
-            post.push(TaskData::DiscardData { name: n.clone(), purge });
+            post.push(TaskData::DiscardData {
+                name: n.clone(),
+                purge,
+            });
             post.push(TaskData::DiscardRevisions {
                 name: n.clone(),
                 revisions: s.sequence.iter().map(|r| r.revision.clone()).collect(),
@@ -583,15 +657,21 @@ impl Engine {
         validate_channel(channel)?;
         let snap = self.snap(name)?.ok_or_else(|| not_installed(name))?;
         if snap.is_local() {
-            return Err(Error::invalid(format!("\"{name}\" was installed from a file and tracks no channel")));
+            return Err(Error::invalid(format!(
+                "\"{name}\" was installed from a file and tracks no channel"
+            )));
         }
         let full = full_channel(channel);
         // The channel must exist in the store, or refreshes would fail later for no visible reason.
         let info = self.store().info(name).await?;
-        let known = info["channel-map"].as_array().into_iter().flatten().any(|c| {
-            let ch = &c["channel"];
-            format!("{}/{}", str_at(ch, "track"), str_at(ch, "risk")) == full
-        });
+        let known = info["channel-map"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                let ch = &c["channel"];
+                format!("{}/{}", str_at(ch, "track"), str_at(ch, "risk")) == full
+            });
         if !known {
             return Err(Error::new(
                 ErrorKind::ChannelNotAvailable,
@@ -614,10 +694,19 @@ impl Engine {
 
     /// Take a `.snap` from a file descriptor. The file is copied (and hashed) into the blob
     /// directory first: the caller's file could change under us, the copy cannot.
-    pub async fn install_file(&self, mut file: std::fs::File, unsigned: bool, uid: u32) -> Result<u64> {
+    pub async fn install_file(
+        &self,
+        mut file: std::fs::File,
+        unsigned: bool,
+        uid: u32,
+    ) -> Result<u64> {
         let paths = self.paths().clone();
         let dir = super::blob_dir_ready(&paths)?;
-        let tmp = dir.join(format!(".incoming-{}-{}", std::process::id(), rand_suffix()));
+        let tmp = dir.join(format!(
+            ".incoming-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
         let copy = tokio::task::spawn_blocking({
             let tmp = tmp.clone();
             move || -> Result<(snapshelf_snap::digest::Sha3_384, u64)> {
@@ -660,7 +749,8 @@ impl Engine {
     ) -> Result<u64> {
         let (digest, size) = copied?;
         let invalid = |m: String| Error::new(ErrorKind::InvalidSnap, m);
-        let snap = snapshelf_snap::squashfs::SnapFile::open(tmp).map_err(|e| invalid(format!("not a valid snap: {e}")))?;
+        let snap = snapshelf_snap::squashfs::SnapFile::open(tmp)
+            .map_err(|e| invalid(format!("not a valid snap: {e}")))?;
         let text = snap.snap_yaml_text().map_err(|e| invalid(e.to_string()))?;
         let yaml = SnapYaml::parse(&text).map_err(|e| invalid(format!("meta/snap.yaml: {e}")))?;
         let name = yaml.name.clone();
@@ -680,9 +770,18 @@ impl Engine {
         self.claim(&[name.clone()])?;
         let revision = match &verified {
             Some(v) => v.revision.to_string(),
-            None => self.inner.state.lock().unwrap_or_else(|e| e.into_inner()).next_local_revision(&name)?,
+            None => self
+                .inner
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .next_local_revision(&name)?,
         };
-        if before.as_ref().and_then(|b| b.revision(&revision)).is_some() {
+        if before
+            .as_ref()
+            .and_then(|b| b.revision(&revision))
+            .is_some()
+        {
             return Err(Error::new(
                 ErrorKind::AlreadyInstalled,
                 format!("revision {revision} of \"{name}\" is already installed"),
@@ -706,10 +805,20 @@ impl Engine {
             }
             None => SnapState {
                 name: name.clone(),
-                snap_id: verified.as_ref().map(|v| v.snap_id.clone()).unwrap_or_default(),
+                snap_id: verified
+                    .as_ref()
+                    .map(|v| v.snap_id.clone())
+                    .unwrap_or_default(),
                 snap_type: yaml.snap_type.to_string(),
-                publisher: verified.as_ref().map(|v| v.publisher_id.clone()).unwrap_or_default(),
-                publisher_validation: if verified.is_some() { "unproven".into() } else { String::new() },
+                publisher: verified
+                    .as_ref()
+                    .map(|v| v.publisher_id.clone())
+                    .unwrap_or_default(),
+                publisher_validation: if verified.is_some() {
+                    "unproven".into()
+                } else {
+                    String::new()
+                },
                 title: yaml.title.clone().unwrap_or_default(),
                 summary: yaml.summary.clone().unwrap_or_default(),
                 description: yaml.description.clone().unwrap_or_default(),
@@ -727,7 +836,9 @@ impl Engine {
         if yaml.confinement.to_string() == "classic" {
             return Err(Error::new(
                 ErrorKind::NeedsClassic,
-                format!("\"{name}\" needs classic confinement, which files cannot be installed with"),
+                format!(
+                    "\"{name}\" needs classic confinement, which files cannot be installed with"
+                ),
             ));
         }
         let blob = paths.blob(&name, &revision);
@@ -777,7 +888,12 @@ impl Engine {
                     .await
                     .map_err(|e| {
                         let _ = std::fs::rename(&blob, tmp);
-                        Error::new(ErrorKind::NotFound, format!("base \"{base}\" is not installed and cannot be installed: {e}"))
+                        Error::new(
+                            ErrorKind::NotFound,
+                            format!(
+                                "base \"{base}\" is not installed and cannot be installed: {e}"
+                            ),
+                        )
                     })?;
                 let mut base_tasks = Vec::new();
                 for r in results {
@@ -824,7 +940,9 @@ fn rand_suffix() -> u64 {
 pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     let tmp = to.with_file_name(format!(
         ".{}.copying",
-        to.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        to.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     crate::mount::remove_tree(&tmp)?;
     let out = std::process::Command::new("cp")
@@ -922,9 +1040,18 @@ mod tests {
     #[test]
     fn names_are_checked() {
         assert!(check_names(&["hello".into()]).is_ok());
-        assert_eq!(check_names(&["Hello".into()]).unwrap_err().kind, ErrorKind::InvalidArgument);
-        assert_eq!(check_names(&["a1".into(), "a1".into()]).unwrap_err().kind, ErrorKind::InvalidArgument);
-        assert_eq!(check_names(&["".into()]).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(
+            check_names(&["Hello".into()]).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            check_names(&["a1".into(), "a1".into()]).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            check_names(&["".into()]).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
     }
 
     #[test]
@@ -940,7 +1067,10 @@ mod tests {
         assert!(!paths.data_root("a").exists());
         assert!(paths.snapshot_dir("a").join("data/f").exists());
         restore_snapshot(&paths, "a", "7").unwrap();
-        assert_eq!(std::fs::read_to_string(paths.data_dir("a", "7").join("f")).unwrap(), "kept");
+        assert_eq!(
+            std::fs::read_to_string(paths.data_dir("a", "7").join("f")).unwrap(),
+            "kept"
+        );
         assert!(paths.common_dir("a").exists());
         assert!(!paths.snapshot_dir("a").exists());
         discard_data(&paths, "a", true, "7").unwrap();
@@ -958,6 +1088,9 @@ mod tests {
         let to = root.path().join("to");
         copy_tree(&from, &to).unwrap();
         assert_eq!(std::fs::read_to_string(to.join("sub/f")).unwrap(), "x");
-        assert!(std::fs::symlink_metadata(to.join("link")).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(to.join("link"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 }

@@ -26,8 +26,14 @@ pub enum TaskData {
         size: u64,
     },
     /// A file handed over by `InstallFile`, already in the blob directory; undo removes it.
-    AdoptFile { name: String, revision: String },
-    Mount { name: String, revision: String },
+    AdoptFile {
+        name: String,
+        revision: String,
+    },
+    Mount {
+        name: String,
+        revision: String,
+    },
     /// Create `$SNAP_DATA` for the revision (copying `copy_from`'s, or restoring a snapshot) and
     /// `$SNAP_COMMON`. `created_*` are decided and saved before anything is made.
     Data {
@@ -53,11 +59,19 @@ pub enum TaskData {
         captured: bool,
     },
     /// Remove, after the commit: keep the data as a snapshot (or delete it with purge).
-    DiscardData { name: String, purge: bool },
+    DiscardData {
+        name: String,
+        purge: bool,
+    },
     /// Remove, after the commit: unmount and delete every revision.
-    DiscardRevisions { name: String, revisions: Vec<String> },
+    DiscardRevisions {
+        name: String,
+        revisions: Vec<String>,
+    },
     /// After the commit: drop revisions beyond `retain`.
-    Gc { name: String },
+    Gc {
+        name: String,
+    },
     /// Track another channel.
     SwitchChannel {
         name: String,
@@ -123,7 +137,11 @@ impl TaskData {
             TaskData::Mount { name, revision } => {
                 format!("Mount \"{name}\" (revision {revision})")
             }
-            TaskData::Data { name, copy_from: Some(from), .. } => {
+            TaskData::Data {
+                name,
+                copy_from: Some(from),
+                ..
+            } => {
                 format!("Copy the data of \"{name}\" from revision {from}")
             }
             TaskData::Data { name, .. } => format!("Set up the data folders of \"{name}\""),
@@ -132,7 +150,9 @@ impl TaskData {
             }
             TaskData::Unlink { name, .. } => format!("Stop using \"{name}\""),
             TaskData::DiscardData { name, purge: true } => format!("Delete the data of \"{name}\""),
-            TaskData::DiscardData { name, .. } => format!("Keep a snapshot of the data of \"{name}\""),
+            TaskData::DiscardData { name, .. } => {
+                format!("Keep a snapshot of the data of \"{name}\"")
+            }
             TaskData::DiscardRevisions { name, .. } => format!("Remove the files of \"{name}\""),
             TaskData::Gc { name } => format!("Remove old revisions of \"{name}\""),
             TaskData::SwitchChannel { name, channel, .. } => {

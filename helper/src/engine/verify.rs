@@ -33,7 +33,8 @@ fn store_path(dir: &Path, a: &Assertion) -> PathBuf {
         .iter()
         .map(|k| k.replace('/', "%2F"))
         .collect();
-    dir.join(a.type_name()).join(format!("{}.assert", key.join("_")))
+    dir.join(a.type_name())
+        .join(format!("{}.assert", key.join("_")))
 }
 
 /// Save an assertion that passed the database checks.
@@ -112,7 +113,8 @@ async fn fetch_with_keys(
         )),
         other => other.into(),
     })?;
-    let mut list = decode_stream(&bytes).map_err(|e| failed(format!("the store sent a malformed {kind}: {e}")))?;
+    let mut list = decode_stream(&bytes)
+        .map_err(|e| failed(format!("the store sent a malformed {kind}: {e}")))?;
     if list.is_empty() {
         return Err(failed(format!("the store sent an empty {kind} stream")));
     }
@@ -123,12 +125,16 @@ async fn fetch_with_keys(
     let mut signer = main.sign_key_id().to_string();
     for _ in 0..MAX_KEY_CHAIN {
         if db.find("account-key", &[signer.as_str()]).is_some()
-            || pending.iter().any(|a| a.type_name() == "account-key" && a.header_str("public-key-sha3-384") == Some(signer.as_str()))
+            || pending.iter().any(|a| {
+                a.type_name() == "account-key"
+                    && a.header_str("public-key-sha3-384") == Some(signer.as_str())
+            })
         {
             break;
         }
         let key_bytes = store.assertion("account-key", &[signer.as_str()]).await?;
-        let keys = decode_stream(&key_bytes).map_err(|e| failed(format!("malformed account-key: {e}")))?;
+        let keys =
+            decode_stream(&key_bytes).map_err(|e| failed(format!("malformed account-key: {e}")))?;
         let Some(first) = keys.first() else { break };
         signer = first.sign_key_id().to_string();
         pending.extend(keys);
@@ -137,7 +143,18 @@ async fn fetch_with_keys(
     for a in &added {
         keep(dir, a)?;
     }
-    if !added.iter().any(|a| a == &main) && db.find(main.type_name(), &main.primary_key().iter().map(String::as_str).collect::<Vec<_>>()).is_none() {
+    if !added.iter().any(|a| a == &main)
+        && db
+            .find(
+                main.type_name(),
+                &main
+                    .primary_key()
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            )
+            .is_none()
+    {
         return Err(failed(format!(
             "the {kind} assertion for {} does not verify against the trusted keys",
             key.join("/")
@@ -172,16 +189,31 @@ pub async fn verify_download(
     if !publisher.is_empty() && db.find("account", &[publisher.as_str()]).is_none() {
         fetch_with_keys(store, &mut db, dir, "account", &[publisher.as_str()]).await?;
     }
-    cross_check(&rev, &decl, name, Some(snap_id), Some(revision), digest, size)
+    cross_check(
+        &rev,
+        &decl,
+        name,
+        Some(snap_id),
+        Some(revision),
+        digest,
+        size,
+    )
 }
 
 /// Check a file against assertions already in the database (InstallFile of a known file).
-pub fn verify_local(db: &Database, digest: &Sha3_384, size: u64, name: &str) -> Option<Result<Verified>> {
+pub fn verify_local(
+    db: &Database,
+    digest: &Sha3_384,
+    size: u64,
+    name: &str,
+) -> Option<Result<Verified>> {
     let b64 = digest.to_base64url();
     let rev = db.find("snap-revision", &[b64.as_str()])?;
     let snap_id = rev.header_str("snap-id").unwrap_or("");
     let Some(decl) = db.find("snap-declaration", &["16", snap_id]) else {
-        return Some(Err(failed(format!("no snap-declaration is known for snap id {snap_id}"))));
+        return Some(Err(failed(format!(
+            "no snap-declaration is known for snap id {snap_id}"
+        ))));
     };
     Some(cross_check(rev, decl, name, None, None, digest, size))
 }
@@ -208,7 +240,9 @@ fn cross_check(
     let rev_id = h(rev, "snap-id");
     if let Some(id) = snap_id {
         if rev_id != id {
-            return Err(failed(format!("the file belongs to snap id {rev_id}, not {id}")));
+            return Err(failed(format!(
+                "the file belongs to snap id {rev_id}, not {id}"
+            )));
         }
     }
     let rev_no: u32 = h(rev, "snap-revision")
@@ -216,11 +250,15 @@ fn cross_check(
         .map_err(|_| failed("the snap-revision assertion has no valid revision"))?;
     if let Some(r) = revision {
         if rev_no != r {
-            return Err(failed(format!("the file is revision {rev_no}, the store said {r}")));
+            return Err(failed(format!(
+                "the file is revision {rev_no}, the store said {r}"
+            )));
         }
     }
     if h(decl, "snap-id") != rev_id {
-        return Err(failed("the snap-declaration does not match the snap-revision"));
+        return Err(failed(
+            "the snap-declaration does not match the snap-revision",
+        ));
     }
     if h(decl, "snap-name") != name {
         return Err(failed(format!(

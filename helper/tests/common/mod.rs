@@ -21,7 +21,10 @@ pub fn require_root() -> bool {
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    assert!(std::env::var("CI").is_err(), "the helper tests need root, and CI=true is set");
+    assert!(
+        std::env::var("CI").is_err(),
+        "the helper tests need root, and CI=true is set"
+    );
     eprintln!("skipping: the helper tests need root");
     false
 }
@@ -36,25 +39,52 @@ fn store_bin() -> PathBuf {
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("snapshelf-store");
     if !bin.exists() {
-        let st = Command::new(env!("CARGO")).args(["build", "-q", "-p", "snapshelf-store"]).status().unwrap();
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "snapshelf-store"])
+            .status()
+            .unwrap();
         assert!(st.success(), "cannot build snapshelf-store");
     }
-    assert!(bin.exists(), "snapshelf-store not found at {}", bin.display());
+    assert!(
+        bin.exists(),
+        "snapshelf-store not found at {}",
+        bin.display()
+    );
     bin
 }
 
 fn ensure_user(name: &str) {
-    if Command::new("id").arg(name).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success() {
+    if Command::new("id")
+        .arg(name)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+    {
         return;
     }
-    let st = Command::new("useradd").args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]).status().unwrap();
+    let st = Command::new("useradd")
+        .args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ])
+        .status()
+        .unwrap();
     assert!(st.success(), "useradd {name} failed");
 }
 
 /// The polkit policy and a rules file that grants every Snapshelf action to GRANTED only.
 fn install_polkit_files() {
     std::fs::create_dir_all("/usr/share/polkit-1/actions").unwrap();
-    std::fs::copy(repo().join("polkit/io.github.snapshelf.policy"), "/usr/share/polkit-1/actions/io.github.snapshelf.policy").unwrap();
+    std::fs::copy(
+        repo().join("polkit/io.github.snapshelf.policy"),
+        "/usr/share/polkit-1/actions/io.github.snapshelf.policy",
+    )
+    .unwrap();
     std::fs::create_dir_all("/etc/polkit-1/rules.d").unwrap();
     std::fs::write(
         "/etc/polkit-1/rules.d/60-snapshelf-tests.rules",
@@ -70,8 +100,16 @@ pub fn catalog() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(store_bin()).args(["sample-catalog", "--key-bits", "2048"]).arg(dir.path()).output().unwrap();
-        assert!(out.status.success(), "sample-catalog: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(store_bin())
+            .args(["sample-catalog", "--key-bits", "2048"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sample-catalog: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         dir
     })
     .path()
@@ -156,7 +194,9 @@ impl Env {
             .stdout(Stdio::null())
             .spawn()
             .expect("dbus-daemon (Debian package dbus) is needed");
-        wait_for("the bus socket", Duration::from_secs(10), || socket.exists());
+        wait_for("the bus socket", Duration::from_secs(10), || {
+            socket.exists()
+        });
         let bus_address = format!("unix:path={}", socket.display());
         let polkit = Command::new("/usr/lib/polkit-1/polkitd")
             .arg("--no-debug")
@@ -166,18 +206,33 @@ impl Env {
             .spawn()
             .expect("polkitd (Debian package polkitd) is needed");
         let addr = bus_address.clone();
-        wait_for("polkitd on the bus", Duration::from_secs(20), || name_has_owner(&addr, "org.freedesktop.PolicyKit1"));
+        wait_for("polkitd on the bus", Duration::from_secs(20), || {
+            name_has_owner(&addr, "org.freedesktop.PolicyKit1")
+        });
 
         let mut store = Command::new(store_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--key-bits", "2048", "--dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--key-bits",
+                "2048",
+                "--dir",
+            ])
             .arg(catalog)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(store.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let store_url = line.trim().strip_prefix("listening on ").expect("store address").to_string();
+        BufReader::new(store.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let store_url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("store address")
+            .to_string();
         Env {
             dir,
             root,
@@ -208,7 +263,9 @@ impl Env {
         let child = self.helper_command().stdout(Stdio::null()).spawn().unwrap();
         self.helper = Some(child);
         let addr = self.bus_address.clone();
-        wait_for("the helper on the bus", Duration::from_secs(30), || name_has_owner(&addr, "io.github.snapshelf.Helper1"));
+        wait_for("the helper on the bus", Duration::from_secs(30), || {
+            name_has_owner(&addr, "io.github.snapshelf.Helper1")
+        });
     }
 
     /// SIGKILL the helper, as a crash would.
@@ -218,11 +275,16 @@ impl Env {
             let _ = h.wait();
         }
         let addr = self.bus_address.clone();
-        wait_for("the name to be released", Duration::from_secs(10), || !name_has_owner(&addr, "io.github.snapshelf.Helper1"));
+        wait_for("the name to be released", Duration::from_secs(10), || {
+            !name_has_owner(&addr, "io.github.snapshelf.Helper1")
+        });
     }
 
     pub fn connection(&self) -> zbus::blocking::Connection {
-        zbus::blocking::connection::Builder::address(self.bus_address.as_str()).unwrap().build().unwrap()
+        zbus::blocking::connection::Builder::address(self.bus_address.as_str())
+            .unwrap()
+            .build()
+            .unwrap()
     }
 
     pub fn proxy(&self) -> snapshelf_dbus::proxy::Helper1ProxyBlocking<'static> {
@@ -241,9 +303,16 @@ impl Env {
         let start = Instant::now();
         loop {
             if change.ready().unwrap() {
-                return (change.status().unwrap(), change.error_kind().unwrap(), change.error().unwrap());
+                return (
+                    change.status().unwrap(),
+                    change.error_kind().unwrap(),
+                    change.error().unwrap(),
+                );
             }
-            assert!(start.elapsed() < Duration::from_secs(120), "change {path} did not finish");
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "change {path} did not finish"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -251,11 +320,26 @@ impl Env {
     /// `busctl call` on our bus as `user`; returns (success, stdout + stderr).
     pub fn busctl_as(&self, user: &str, args: &[&str]) -> (bool, String) {
         let out = Command::new("runuser")
-            .args(["-u", user, "--", "busctl", "--address", &self.bus_address, "call", "io.github.snapshelf.Helper1", "/io/github/snapshelf/Helper1", "io.github.snapshelf.Helper1"])
+            .args([
+                "-u",
+                user,
+                "--",
+                "busctl",
+                "--address",
+                &self.bus_address,
+                "call",
+                "io.github.snapshelf.Helper1",
+                "/io/github/snapshelf/Helper1",
+                "io.github.snapshelf.Helper1",
+            ])
             .args(args)
             .output()
             .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.success(), text)
     }
 
@@ -279,16 +363,23 @@ impl Env {
     }
 
     pub fn link(&self, rel: &str) -> Option<String> {
-        std::fs::read_link(self.root.join(rel)).ok().map(|p| p.display().to_string())
+        std::fs::read_link(self.root.join(rel))
+            .ok()
+            .map(|p| p.display().to_string())
     }
 }
 
 pub fn name_has_owner(address: &str, name: &str) -> bool {
-    let Ok(conn) = zbus::blocking::connection::Builder::address(address).and_then(|b| b.build()) else {
+    let Ok(conn) = zbus::blocking::connection::Builder::address(address).and_then(|b| b.build())
+    else {
         return false;
     };
-    let Ok(dbus) = zbus::blocking::fdo::DBusProxy::new(&conn) else { return false };
-    let Ok(name) = zbus::names::BusName::try_from(name) else { return false };
+    let Ok(dbus) = zbus::blocking::fdo::DBusProxy::new(&conn) else {
+        return false;
+    };
+    let Ok(name) = zbus::names::BusName::try_from(name) else {
+        return false;
+    };
     dbus.name_has_owner(name).unwrap_or(false)
 }
 
