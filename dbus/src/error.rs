@@ -82,7 +82,9 @@ impl ErrorKind {
     }
 
     pub fn from_dbus_name(name: &str) -> Option<ErrorKind> {
-        let short = name.strip_prefix(crate::names::ERROR_PREFIX)?.strip_prefix('.')?;
+        let short = name
+            .strip_prefix(crate::names::ERROR_PREFIX)?
+            .strip_prefix('.')?;
         ErrorKind::ALL.iter().copied().find(|k| k.name() == short)
     }
 }
@@ -118,8 +120,17 @@ mod tests {
             assert_eq!(e.message(), "why");
             assert_eq!(zbus::DBusError::name(&e).as_str(), k.dbus_name());
         }
-        assert_eq!(ErrorKind::NotAuthorized.dbus_name(), "io.github.snapshelf.Error.NotAuthorized");
-        assert_eq!(ErrorKind::InterfacesUnchanged.as_kebab(), "interfaces-unchanged");
-        assert_eq!(ErrorKind::from_dbus_name("org.example.Error.NotAuthorized"), None);
+        assert_eq!(
+            ErrorKind::NotAuthorized.dbus_name(),
+            "io.github.snapshelf.Error.NotAuthorized"
+        );
+        assert_eq!(
+            ErrorKind::InterfacesUnchanged.as_kebab(),
+            "interfaces-unchanged"
+        );
+        assert_eq!(
+            ErrorKind::from_dbus_name("org.example.Error.NotAuthorized"),
+            None
+        );
     }
 }

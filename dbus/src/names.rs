@@ -11,7 +11,8 @@ pub const ERROR_PREFIX: &str = "io.github.snapshelf.Error";
 
 /// The object path of change `id`.
 pub fn change_path(id: u64) -> OwnedObjectPath {
-    OwnedObjectPath::try_from(format!("{CHANGE_PATH_PREFIX}{id}")).expect("a number makes a valid path element")
+    OwnedObjectPath::try_from(format!("{CHANGE_PATH_PREFIX}{id}"))
+        .expect("a number makes a valid path element")
 }
 
 /// The id of a change from its object path.

@@ -40,12 +40,20 @@ pub trait Helper1 {
     fn architecture(&self) -> zbus::Result<String>;
 }
 
-#[proxy(interface = "io.github.snapshelf.Change1", default_service = "io.github.snapshelf.Helper1")]
+#[proxy(
+    interface = "io.github.snapshelf.Change1",
+    default_service = "io.github.snapshelf.Helper1"
+)]
 pub trait Change1 {
     fn cancel(&self) -> zbus::Result<()>;
 
     #[zbus(signal)]
-    fn finished(&self, status: String, error_kind: String, error_message: String) -> zbus::Result<()>;
+    fn finished(
+        &self,
+        status: String,
+        error_kind: String,
+        error_message: String,
+    ) -> zbus::Result<()>;
 
     #[zbus(property)]
     fn id(&self) -> zbus::Result<String>;
@@ -116,30 +124,52 @@ mod tests {
     #[test]
     fn the_xml_matches_the_proxies() {
         let node = Node::from_reader(crate::helper1_xml().as_bytes()).unwrap();
-        let iface = node.interfaces().iter().find(|i| i.name() == "io.github.snapshelf.Helper1").unwrap();
+        let iface = node
+            .interfaces()
+            .iter()
+            .find(|i| i.name() == "io.github.snapshelf.Helper1")
+            .unwrap();
         let mut methods: Vec<(String, String, String)> = iface
             .methods()
             .iter()
             .map(|m| {
                 let args: Vec<&zbus_xml::Arg> = m.args().iter().collect();
-                (m.name().to_string(), sig(&args, zbus_xml::ArgDirection::In), sig(&args, zbus_xml::ArgDirection::Out))
+                (
+                    m.name().to_string(),
+                    sig(&args, zbus_xml::ArgDirection::In),
+                    sig(&args, zbus_xml::ArgDirection::Out),
+                )
             })
             .collect();
-        let mut want: Vec<(String, String, String)> =
-            HELPER1_METHODS.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        let mut want: Vec<(String, String, String)> = HELPER1_METHODS
+            .iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect();
         methods.sort();
         want.sort();
         assert_eq!(methods, want);
-        let signals: Vec<String> = iface.signals().iter().map(|s| s.name().to_string()).collect();
+        let signals: Vec<String> = iface
+            .signals()
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect();
         assert_eq!(signals, ["ChangeAdded", "SnapsChanged"]);
-        let props: Vec<String> = iface.properties().iter().map(|p| p.name().to_string()).collect();
+        let props: Vec<String> = iface
+            .properties()
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect();
         assert_eq!(props, ["Version", "StoreUrl", "Architecture"]);
 
         let node = Node::from_reader(crate::change1_xml().as_bytes()).unwrap();
         let change = &node.interfaces()[0];
         assert_eq!(change.methods().len(), 1);
         assert_eq!(change.properties().len(), 16);
-        let tasks = change.properties().iter().find(|p| p.name() == "Tasks").unwrap();
+        let tasks = change
+            .properties()
+            .iter()
+            .find(|p| p.name() == "Tasks")
+            .unwrap();
         assert_eq!(tasks.ty().to_string(), "a(sss)");
     }
 }

@@ -214,7 +214,11 @@ impl SnapDetails {
     }
 
     pub fn channels(&self) -> Result<Vec<ChannelInfo>, Error> {
-        self.extra.channels.iter().map(ChannelInfo::from_dict).collect()
+        self.extra
+            .channels
+            .iter()
+            .map(ChannelInfo::from_dict)
+            .collect()
     }
 }
 
@@ -284,7 +288,11 @@ impl<'a> Options<'a> {
             if !allowed.contains(&k.as_str()) {
                 return Err(invalid(format!(
                     "unknown option {k:?} (expected {})",
-                    if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
+                    if allowed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
                 )));
             }
         }
@@ -369,7 +377,9 @@ macro_rules! one_option {
         impl $name {
             pub fn parse(d: &Dict) -> Result<Self, Error> {
                 let o = Options::new(d, &[$key])?;
-                Ok($name { $field: o.get($key)? })
+                Ok($name {
+                    $field: o.get($key)?,
+                })
             }
             pub fn to_dict(&self) -> Dict {
                 let mut d = Dict::new();
@@ -428,7 +438,13 @@ impl ChangeStatus {
 
     /// Finished one way or the other.
     pub fn is_ready(&self) -> bool {
-        matches!(self, ChangeStatus::Done | ChangeStatus::Undone | ChangeStatus::Error | ChangeStatus::Cancelled)
+        matches!(
+            self,
+            ChangeStatus::Done
+                | ChangeStatus::Undone
+                | ChangeStatus::Error
+                | ChangeStatus::Cancelled
+        )
     }
 }
 
@@ -465,10 +481,19 @@ mod tests {
         let back = SnapDetails::from_dict(&d.to_dict()).unwrap();
         assert_eq!(back.channels().unwrap(), vec![ch]);
         assert_eq!(back, d);
-        for v in [InstalledSnap::default().to_dict(), UpdateInfo::default().to_dict(), Connection::default().to_dict(), InterfaceInfo::default().to_dict()] {
+        for v in [
+            InstalledSnap::default().to_dict(),
+            UpdateInfo::default().to_dict(),
+            Connection::default().to_dict(),
+            InterfaceInfo::default().to_dict(),
+        ] {
             assert!(!v.is_empty());
         }
-        let i = InstalledSnap { revisions: vec!["1".into(), "x2".into()], installed_size: 9, ..Default::default() };
+        let i = InstalledSnap {
+            revisions: vec!["1".into(), "x2".into()],
+            installed_size: 9,
+            ..Default::default()
+        };
         assert_eq!(InstalledSnap::from_dict(&i.to_dict()).unwrap(), i);
     }
 
@@ -497,12 +522,19 @@ mod tests {
         let mut d = Dict::new();
         d.insert("limit".into(), "ten".to_string().to_value());
         let e = FindOptions::parse(&d).unwrap_err();
-        assert!(e.message().contains("\"limit\" must be of type u"), "{}", e.message());
+        assert!(
+            e.message().contains("\"limit\" must be of type u"),
+            "{}",
+            e.message()
+        );
         let mut d = Dict::new();
         d.insert("purge".into(), true.to_value());
         assert_eq!(RemoveOptions::parse(&d).unwrap().purge, Some(true));
         assert!(RevertOptions::parse(&d).is_err());
-        assert_eq!(RefreshOptions::parse(&Dict::new()).unwrap(), RefreshOptions::default());
+        assert_eq!(
+            RefreshOptions::parse(&Dict::new()).unwrap(),
+            RefreshOptions::default()
+        );
     }
 
     #[test]

@@ -246,7 +246,12 @@ impl Model {
             .values()
             .filter_map(|snap| {
                 let entry = snap.default_channel()?;
-                Some((snap.entry.name.clone(), model.find_result(snap, entry, BASE_PLACEHOLDER, &None).to_string()))
+                Some((
+                    snap.entry.name.clone(),
+                    model
+                        .find_result(snap, entry, BASE_PLACEHOLDER, &None)
+                        .to_string(),
+                ))
             })
             .collect();
         for (name, json) in jsons {

@@ -344,7 +344,12 @@ async fn find(
     // The common case (default fields, default channel) is served from JSON made at start-up.
     if fields.is_none() && channel.is_none() && confinements.is_none() {
         let mut body = String::from("{\"results\":[");
-        for (i, snap) in hits.iter().filter(|s| !s.find_json.is_empty()).take(MAX_FIND_RESULTS).enumerate() {
+        for (i, snap) in hits
+            .iter()
+            .filter(|s| !s.find_json.is_empty())
+            .take(MAX_FIND_RESULTS)
+            .enumerate()
+        {
             if i > 0 {
                 body.push(',');
             }

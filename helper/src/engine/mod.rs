@@ -554,11 +554,13 @@ impl Engine {
                     self.store(),
                     &self.inner.cfg.trusted,
                     &paths.assertions_dir(),
-                    name,
-                    snap_id,
-                    rev,
-                    &digest,
-                    n,
+                    verify::Expected {
+                        name,
+                        snap_id,
+                        revision: rev,
+                        digest: &digest,
+                        size: n,
+                    },
                 )
                 .await?;
                 Ok(data)

@@ -767,7 +767,7 @@ impl Engine {
             ));
         }
         let before = self.snap(&name)?;
-        self.claim(&[name.clone()])?;
+        self.claim(std::slice::from_ref(&name))?;
         let revision = match &verified {
             Some(v) => v.revision.to_string(),
             None => self

@@ -163,27 +163,41 @@ async fn fetch_with_keys(
     Ok(main)
 }
 
+/// What the store said a download is.
+pub struct Expected<'a> {
+    pub name: &'a str,
+    pub snap_id: &'a str,
+    pub revision: u32,
+    pub digest: &'a Sha3_384,
+    pub size: u64,
+}
+
 /// Verify a downloaded file: its digest and size against the signed snap-revision, and the
 /// declaration's name against the snap being installed.
 pub async fn verify_download(
     store: &StoreClient,
     trusted: &[Assertion],
     dir: &Path,
-    name: &str,
-    snap_id: &str,
-    revision: u32,
-    digest: &Sha3_384,
-    size: u64,
+    want: Expected<'_>,
 ) -> Result<Verified> {
     let mut db = local_database(trusted, dir)?;
-    let b64 = digest.to_base64url();
+    let b64 = want.digest.to_base64url();
     let rev = match db.find("snap-revision", &[b64.as_str()]).cloned() {
         Some(a) => a,
         None => fetch_with_keys(store, &mut db, dir, "snap-revision", &[b64.as_str()]).await?,
     };
-    let decl = match db.find("snap-declaration", &["16", snap_id]).cloned() {
+    let decl = match db.find("snap-declaration", &["16", want.snap_id]).cloned() {
         Some(a) => a,
-        None => fetch_with_keys(store, &mut db, dir, "snap-declaration", &["16", snap_id]).await?,
+        None => {
+            fetch_with_keys(
+                store,
+                &mut db,
+                dir,
+                "snap-declaration",
+                &["16", want.snap_id],
+            )
+            .await?
+        }
     };
     let publisher = decl.header_str("publisher-id").unwrap_or("").to_string();
     if !publisher.is_empty() && db.find("account", &[publisher.as_str()]).is_none() {
@@ -192,11 +206,11 @@ pub async fn verify_download(
     cross_check(
         &rev,
         &decl,
-        name,
-        Some(snap_id),
-        Some(revision),
-        digest,
-        size,
+        want.name,
+        Some(want.snap_id),
+        Some(want.revision),
+        want.digest,
+        want.size,
     )
 }
 
