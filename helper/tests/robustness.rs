@@ -1,0 +1,275 @@
+//! What must hold when things go wrong: tampered downloads, files without signatures, and the helper
+//! killed at any moment.
+
+mod common;
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::Duration;
+
+use common::Env;
+use snapshelf_dbus::types::{Dict, InstalledSnap};
+use snapshelf_dbus::ErrorKind;
+use zbus::zvariant::OwnedValue;
+
+fn installed(env: &Env) -> Vec<InstalledSnap> {
+    env.proxy()
+        .list_installed()
+        .unwrap()
+        .iter()
+        .map(|d| InstalledSnap::from_dict(d).unwrap())
+        .collect()
+}
+
+fn kind_of(e: zbus::Error) -> ErrorKind {
+    snapshelf_dbus::error::classify(&e).0
+}
+
+fn flag(key: &str, v: bool) -> Dict {
+    [(key.to_string(), OwnedValue::from(v))]
+        .into_iter()
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_tampered_download_is_rejected_and_nothing_is_installed() {
+    if !common::require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(common::catalog(), tmp.path());
+    let mut env = Env::with_catalog(tmp.path());
+    // The store read the file at start; change one byte now, keeping the size.
+    let file = tmp.path().join("snaps/shelf-hello_1.snap");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    env.start_helper();
+    let change = env.proxy().install(&["shelf-hello"], Dict::new()).unwrap();
+    let (status, kind, err) = env.wait_change(change.as_str());
+    assert_eq!(
+        (status.as_str(), kind.as_str()),
+        ("Error", "verification-failed"),
+        "{err}"
+    );
+    assert!(
+        installed(&env).is_empty(),
+        "the base installed in the same change is undone too"
+    );
+    assert!(env.mounts_under_root().is_empty());
+    let blobs = env.root.join("var/lib/snapshelf/snaps");
+    let left: Vec<_> = std::fs::read_dir(&blobs)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+fn pack_basic(dir: &Path, version: &str) -> std::path::PathBuf {
+    let src = dir.join(format!("basic-{version}"));
+    std::fs::create_dir_all(src.join("meta")).unwrap();
+    std::fs::write(
+        src.join("meta/snap.yaml"),
+        format!("name: basic\nversion: '{version}'\nsummary: Basic\nbase: shelf-base\n"),
+    )
+    .unwrap();
+    let out = dir.join(format!("basic_{version}.snap"));
+    snapshelf_snap::squashfs::pack(&src, &out, &Default::default()).unwrap();
+    out
+}
+
+fn fd(path: &Path) -> zbus::zvariant::OwnedFd {
+    let f = std::fs::File::open(path).unwrap();
+    zbus::zvariant::OwnedFd::from(OwnedFd::from(f))
+}
+
+#[test]
+fn files_install_as_local_revisions_or_with_their_store_revision() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let helper = env.proxy();
+    let work = tempfile::tempdir().unwrap();
+    let v1 = pack_basic(work.path(), "1.0");
+    let v2 = pack_basic(work.path(), "2.0");
+
+    // Without assertions, a file needs `unsigned`.
+    let e = helper.install_file(fd(&v1), Dict::new()).unwrap_err();
+    assert_eq!(kind_of(e), ErrorKind::VerificationFailed);
+    let c = helper
+        .install_file(fd(&v1), flag("unsigned", true))
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert_eq!(env.link("snap/basic/current").as_deref(), Some("x1"));
+    assert!(
+        env.is_mounted("snap/shelf-base/1"),
+        "the base came from the store"
+    );
+    let c = helper
+        .install_file(fd(&v2), flag("unsigned", true))
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert_eq!(env.link("snap/basic/current").as_deref(), Some("x2"));
+    let c = helper.revert("basic", Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert_eq!(env.link("snap/basic/current").as_deref(), Some("x1"));
+
+    // Not a snap at all.
+    let junk = work.path().join("junk.snap");
+    std::fs::write(&junk, b"definitely not squashfs").unwrap();
+    let e = helper
+        .install_file(fd(&junk), flag("unsigned", true))
+        .unwrap_err();
+    assert_eq!(kind_of(e), ErrorKind::InvalidSnap);
+
+    // A store file whose assertions are known locally gets its store revision.
+    let c = helper.install(&["shelf-hello"], Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    let c = helper
+        .remove(&["shelf-hello"], flag("purge", true))
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    let c = helper
+        .install_file(
+            fd(&env.catalog.join("snaps/shelf-hello_1.snap")),
+            Dict::new(),
+        )
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert_eq!(env.link("snap/shelf-hello/current").as_deref(), Some("1"));
+}
+
+/// Everything the state says is there, and nothing else: the invariant after any crash.
+fn check_consistent(env: &Env, run: usize, marker_written: bool) {
+    let helper = env.proxy();
+    for path in helper.list_changes().unwrap() {
+        let (status, ..) = env.wait_change(path.as_str());
+        assert!(
+            ["Done", "Error", "Undone", "Cancelled"].contains(&status.as_str()),
+            "run {run}: {path} {status}"
+        );
+    }
+    let snaps = installed(env);
+    let mut wanted = Vec::new();
+    for s in &snaps {
+        assert_eq!(
+            env.link(&format!("snap/{}/current", s.name)).as_deref(),
+            Some(s.revision.as_str()),
+            "run {run}: {}",
+            s.name
+        );
+        assert!(
+            env.root
+                .join(format!("var/snap/{}/{}", s.name, s.revision))
+                .is_dir(),
+            "run {run}: data of {}",
+            s.name
+        );
+        for r in &s.revisions {
+            let m = format!("snap/{}/{}", s.name, r);
+            assert!(env.is_mounted(&m), "run {run}: {m} not mounted");
+            wanted.push(env.root.join(m).display().to_string());
+        }
+    }
+    let mut mounts = env.mounts_under_root();
+    mounts.sort();
+    wanted.sort();
+    assert_eq!(mounts, wanted, "run {run}: stray or missing mounts");
+    for name in ["shelf-clock", "shelf-hello"] {
+        if !snaps.iter().any(|s| s.name == name) {
+            assert!(
+                !env.root.join("snap").join(name).exists(),
+                "run {run}: leftovers of {name}"
+            );
+        }
+    }
+    if let Ok(d) = std::fs::read_dir(env.root.join("var/lib/snapshelf/snaps")) {
+        for e in d.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            assert!(
+                !n.ends_with(".partial") && !n.starts_with(".incoming"),
+                "run {run}: {n} left behind"
+            );
+        }
+    }
+    // User data is never lost: once written, the marker is there whenever shelf-clock is installed
+    // (a remove keeps it in a snapshot, a re-install brings it back).
+    if marker_written && snaps.iter().any(|s| s.name == "shelf-clock") {
+        assert!(
+            env.root.join("var/snap/shelf-clock/common/marker").exists(),
+            "run {run}: user data lost"
+        );
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_leaves_a_consistent_system() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let mut seed: u64 = 0x5eed_1234;
+    let mut next = move |max: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % max
+    };
+    let runs = 56;
+    let mut marker_written = false;
+    for run in 0..runs {
+        let helper = env.proxy();
+        let have_clock = installed(&env).iter().any(|s| s.name == "shelf-clock");
+        let have_hello = installed(&env).iter().any(|s| s.name == "shelf-hello");
+        if have_clock {
+            std::fs::write(
+                env.root.join("var/snap/shelf-clock/common/marker"),
+                "user data",
+            )
+            .unwrap();
+            marker_written = true;
+        }
+        // Pick an operation that applies, cycling through install, refresh, revert and remove.
+        let started = match run % 4 {
+            0 if !have_hello => helper.install(&["shelf-hello"], Dict::new()),
+            0 => helper.remove(&["shelf-hello"], Dict::new()),
+            1 if !have_clock => helper.install(&["shelf-clock"], Dict::new()),
+            1 => {
+                let channel = ["candidate", "edge", "stable"][(run / 4) % 3];
+                let o: Dict = [(
+                    "channel".to_string(),
+                    OwnedValue::try_from(zbus::zvariant::Value::from(channel)).unwrap(),
+                )]
+                .into_iter()
+                .collect();
+                helper.refresh(&["shelf-clock"], o)
+            }
+            2 if have_clock => helper.revert("shelf-clock", Dict::new()),
+            _ if have_clock => helper.remove(&["shelf-clock"], Dict::new()),
+            _ => helper.install(&["shelf-clock"], Dict::new()),
+        };
+        // Some operations do not apply (nothing to revert to, no update): they change nothing.
+        if started.is_ok() {
+            std::thread::sleep(Duration::from_millis(next(400)));
+        }
+        env.kill_helper();
+        env.start_helper();
+        check_consistent(&env, run, marker_written);
+    }
+}
