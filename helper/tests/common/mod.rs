@@ -80,19 +80,24 @@ fn ensure_user(name: &str) {
 /// The polkit policy and a rules file that grants every Snapshelf action to GRANTED only.
 fn install_polkit_files() {
     std::fs::create_dir_all("/usr/share/polkit-1/actions").unwrap();
-    std::fs::copy(
-        repo().join("polkit/io.github.snapshelf.policy"),
+    // Written aside and renamed: a polkitd of another test binary may be reading the directory.
+    let tmp = "/usr/share/polkit-1/actions/.io.github.snapshelf.policy.tmp";
+    std::fs::copy(repo().join("polkit/io.github.snapshelf.policy"), tmp).unwrap();
+    std::fs::rename(
+        tmp,
         "/usr/share/polkit-1/actions/io.github.snapshelf.policy",
     )
     .unwrap();
     std::fs::create_dir_all("/etc/polkit-1/rules.d").unwrap();
+    let tmp = "/etc/polkit-1/rules.d/.60-snapshelf-tests.rules.tmp";
     std::fs::write(
-        "/etc/polkit-1/rules.d/60-snapshelf-tests.rules",
+        tmp,
         format!(
             "// Written by Snapshelf's tests.\npolkit.addRule(function(action, subject) {{\n  if (action.id.indexOf(\"io.github.snapshelf.\") == 0 && subject.user == \"{GRANTED}\") {{ return polkit.Result.YES; }}\n}});\n"
         ),
     )
     .unwrap();
+    std::fs::rename(tmp, "/etc/polkit-1/rules.d/60-snapshelf-tests.rules").unwrap();
 }
 
 /// The sample catalog, built once per test binary with a 2048-bit key chain.
@@ -142,9 +147,13 @@ impl Env {
     }
 
     pub fn with_catalog(catalog: &Path) -> Env {
-        ensure_user(GRANTED);
-        ensure_user(DENIED);
-        install_polkit_files();
+        // Once per test binary: tests run on parallel threads and must not race on users or files.
+        static SETUP: std::sync::Once = std::sync::Once::new();
+        SETUP.call_once(|| {
+            ensure_user(GRANTED);
+            ensure_user(DENIED);
+            install_polkit_files();
+        });
         let dir = tempfile::tempdir().unwrap();
         // Test users must reach the bus socket inside.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
