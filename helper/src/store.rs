@@ -137,6 +137,8 @@ impl StoreClient {
                 dpkg_architecture()
             ))
             .connect_timeout(REQUEST_TIMEOUT)
+            // A stalled transfer is retried (and resumed) rather than waited on forever.
+            .read_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| StoreError::Network {
                 url: base.to_string(),

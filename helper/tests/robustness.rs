@@ -78,6 +78,27 @@ fn a_tampered_download_is_rejected_and_nothing_is_installed() {
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
 
+#[test]
+fn a_download_cut_in_the_middle_resumes() {
+    if !common::require_root() {
+        return;
+    }
+    // The store breaks off every download that does not ask for a Range: only a resume can finish.
+    let mut env = Env::with_store_args(common::catalog(), &["--cut-downloads-after", "65536"]);
+    env.start_helper();
+    let change = env.proxy().install(&["shelf-eyes"], Dict::new()).unwrap();
+    let (status, kind, err) = env.wait_change(change.as_str());
+    assert_eq!(status, "Done", "{kind}: {err}");
+    assert!(env.is_mounted("snap/shelf-eyes/1"));
+    let size = std::fs::metadata(env.catalog.join("snaps/shelf-eyes_1.snap"))
+        .unwrap()
+        .len();
+    assert!(
+        size > 65536 * 4,
+        "the test snap must be larger than the cut"
+    );
+}
+
 fn pack_basic(dir: &Path, version: &str) -> std::path::PathBuf {
     let src = dir.join(format!("basic-{version}"));
     std::fs::create_dir_all(src.join("meta")).unwrap();

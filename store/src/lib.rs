@@ -27,6 +27,7 @@ pub fn prepare(
         model,
         signer,
         public_url,
+        cut_downloads_after: None,
     })
 }
 

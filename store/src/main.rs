@@ -42,6 +42,9 @@ enum Command {
         /// RSA key size used if the catalog has no keys yet.
         #[arg(long, default_value_t = 4096)]
         key_bits: usize,
+        /// For testing clients: break off every download without Range after this many bytes.
+        #[arg(long, hide = true)]
+        cut_downloads_after: Option<u64>,
     },
 }
 
@@ -92,9 +95,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             public_url,
             key_bits,
+            cut_downloads_after,
         } => {
-            let state = snapshelf_store::prepare(&dir, key_bits, public_url)
+            let mut state = snapshelf_store::prepare(&dir, key_bits, public_url)
                 .with_context(|| format!("cannot serve {}", dir.display()))?;
+            state.cut_downloads_after = cut_downloads_after;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -300,9 +300,14 @@ impl Model {
         let prefix = name_prefix
             .map(|s| s.trim().trim_end_matches('*').to_lowercase())
             .filter(|s| !s.is_empty());
-        let words: Vec<&str> = q
+        // One SIMD searcher per word, built once per query and run over every snap's text.
+        let words: Vec<memchr::memmem::Finder<'_>> = q
             .as_deref()
-            .map(|q| q.split_whitespace().collect())
+            .map(|q| {
+                q.split_whitespace()
+                    .map(memchr::memmem::Finder::new)
+                    .collect()
+            })
             .unwrap_or_default();
         let mut hits: Vec<(u8, &SnapView)> = Vec::new();
         for snap in self.snaps.values() {
@@ -327,10 +332,10 @@ impl Model {
                 Some(q) if snap.search_name.starts_with(q.as_str()) => 1,
                 Some(q) if snap.search_name.contains(q.as_str()) => 2,
                 Some(_) => {
-                    if words
-                        .iter()
-                        .all(|w| snap.search_name.contains(w) || snap.search_text.contains(w))
-                    {
+                    if words.iter().all(|w| {
+                        w.find(snap.search_name.as_bytes()).is_some()
+                            || w.find(snap.search_text.as_bytes()).is_some()
+                    }) {
                         3
                     } else {
                         continue;

@@ -147,6 +147,11 @@ impl Env {
     }
 
     pub fn with_catalog(catalog: &Path) -> Env {
+        Self::with_store_args(catalog, &[])
+    }
+
+    /// A store started with extra arguments (fault injection).
+    pub fn with_store_args(catalog: &Path, store_args: &[&str]) -> Env {
         // Once per test binary: tests run on parallel threads and must not race on users or files.
         static SETUP: std::sync::Once = std::sync::Once::new();
         SETUP.call_once(|| {
@@ -229,6 +234,7 @@ impl Env {
                 "--dir",
             ])
             .arg(catalog)
+            .args(store_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
