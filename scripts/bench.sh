@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
 [ "$(id -u)" -eq 0 ] || die "scripts/bench.sh needs root (it installs wrk and nginx and runs them on 127.0.0.1)"
 ensure_rust
-ensure_packages "${SNAPSHELF_PACKAGES[@]}" wrk nginx-light hyperfine
+ensure_packages "${SNAPSHELF_PACKAGES[@]}" wrk nginx-light
 
-cargo build --release --quiet -p snapshelf-store -p snapshelf-snap --examples --bins
+cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper --examples --bins
 STORE=$PWD/target/release/snapshelf-store
 WORK=$(mktemp -d /tmp/snapshelf-bench.XXXXXX)
 mkdir -p results
@@ -81,6 +81,55 @@ log "snapshelf-store: $(python3 -c "print(round($best_store/2**20))") MiB/s"
 log "nginx (sendfile): $(python3 -c "print(round($best_nginx/2**20))") MiB/s"
 log "ratio: $(python3 -c "print(round($best_store/$best_nginx*100))") % of nginx"
 nginx -c "$WORK/nginx.conf" -s stop || true
+
+# --- the helper: install time against curl + openssl, ListInstalled, idle memory -------------------
+HELPER=$PWD/target/release/snapshelf-helper
+HBENCH=$PWD/target/release/examples/helper_bench
+cat >"$WORK/bus.conf" <<BUS
+<busconfig><type>system</type><listen>unix:path=$WORK/bus</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*"/><allow own="*"/></policy></busconfig>
+BUS
+dbus-daemon --config-file="$WORK/bus.conf" --nofork --print-pid >"$WORK/bus.pid" &
+sleep 0.5; cat "$WORK/bus.pid" >>"$WORK/pids"
+BUS="unix:path=$WORK/bus"
+mkdir -p "$WORK/h/snaps" "$WORK/h/src/meta" "$WORK/h/src/bin"
+printf 'name: big-app\nversion: "1"\nsummary: a 100 MiB app\napps:\n  big-app:\n    command: bin/run\n' >"$WORK/h/src/meta/snap.yaml"
+printf '#!/bin/sh\necho big\n' >"$WORK/h/src/bin/run"; chmod +x "$WORK/h/src/bin/run"
+head -c $((100 * 1024 * 1024)) /dev/urandom >"$WORK/h/src/payload"
+mksquashfs "$WORK/h/src" "$WORK/h/snaps/big-app_1.snap" -noappend -noI -noD -noF -all-root -no-xattrs -quiet >/dev/null
+printf '[store]\nauthority-id = "bench"\ndisplay-name = "Bench"\n' >"$WORK/h/catalog.toml"
+HURL=$(start_store "$WORK/h")
+start_helper() { # root store-url trusted
+  mkdir -p "$1"
+  RUST_LOG=warn "$HELPER" --root "$1" --store-url "$2" --trust "$3" --bus-address "$BUS" &
+  echo $! >>"$WORK/pids"; echo $! >"$WORK/helper.pid"
+  for _ in $(seq 100); do busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 && return; sleep 0.1; done
+  die "the helper did not start"
+}
+cat "$WORK/h/snaps/big-app_1.snap" >/dev/null
+best_install=999; best_peer=999
+BIG_URL=$(curl -s -H 'Snap-Device-Series: 16' "$HURL/v2/snaps/info/big-app" | python3 -c 'import json,sys; print(json.load(sys.stdin)["channel-map"][0]["download"]["url"])')
+for i in 1 2 3; do
+  start_helper "$WORK/hroot$i" "$HURL" "$WORK/h/keys/trusted.assert"
+  t=$("$HBENCH" "$BUS" install big-app)
+  best_install=$(python3 -c "print(min($best_install,$t))")
+  kill "$(cat "$WORK/helper.pid")"; sleep 0.5
+  umount -l "$WORK/hroot$i/snap/big-app/1" 2>/dev/null || true
+  s=$(date +%s%N); curl -s -o "$WORK/peer.snap" "$BIG_URL"; openssl dgst -sha3-384 "$WORK/peer.snap" >/dev/null
+  best_peer=$(python3 -c "print(min($best_peer,($(date +%s%N)-$s)/1e9))")
+done
+log "-- install a 100 MiB snap from the local store (best of 3)"
+log "snapshelf-helper Install → Done (download, hash, verify, mount, link): $best_install s"
+log "curl download + openssl dgst -sha3-384: $best_peer s"
+log "ratio: $(python3 -c "print(round($best_install/$best_peer,2))")x"
+start_helper "$WORK/lroot" "$URL" "$WORK/big/keys/trusted.assert"
+"$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 0 99) >/dev/null
+read -r med count < <("$HBENCH" "$BUS" list 200)
+log "-- ListInstalled with $count snaps installed: median $med ms over 200 calls"
+sleep 2
+log "helper idle memory: $(awk '/VmRSS/ {print $2, $3}' /proc/"$(cat "$WORK/helper.pid")"/status) RSS"
+kill "$(cat "$WORK/helper.pid")"; sleep 0.5
+for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
 
 # --- the snap format: digests, packing and reading ------------------------------------------------
 log "-- SHA3-384 of the 512 MiB file"

@@ -330,7 +330,7 @@ pub fn build_generated(out: &Path, count: usize) -> anyhow::Result<()> {
                         let stage = stage_root.join(&name);
                         let (a, b) = (WORDS[i % WORDS.len()], WORDS[(i / WORDS.len()) % WORDS.len()]);
                         let yaml = format!(
-                            "name: {name}\nversion: '1.{}'\ntitle: Generated {a} {i}\nsummary: A generated {a} and {b} for benchmarks\ndescription: |\n  Snap number {i} of a generated catalog: a {a} that is also a {b}.\nbase: shelf-base\napps:\n  {name}:\n    command: bin/run\n",
+                            "name: {name}\nversion: '1.{}'\ntitle: Generated {a} {i}\nsummary: A generated {a} and {b} for benchmarks\ndescription: |\n  Snap number {i} of a generated catalog: a {a} that is also a {b}.\napps:\n  {name}:\n    command: bin/run\n",
                             i % 10
                         );
                         write_file(&stage.join("meta/snap.yaml"), yaml.as_bytes(), 0o644)?;

@@ -1,0 +1,53 @@
+//! Timings of a running helper over D-Bus: `helper_bench ADDRESS install NAME` (seconds from the
+//! call to Done) and `helper_bench ADDRESS list N` (median of N ListInstalled calls, and the count).
+
+use std::time::{Duration, Instant};
+
+use snapshelf_dbus::proxy::{Change1ProxyBlocking, Helper1ProxyBlocking};
+use snapshelf_dbus::types::Dict;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (address, what) = (&args[1], args[2].as_str());
+    let conn = zbus::blocking::connection::Builder::address(address.as_str())
+        .expect("bus address")
+        .build()
+        .expect("bus");
+    let helper = Helper1ProxyBlocking::new(&conn).expect("helper proxy");
+    match what {
+        "install" => {
+            let names: Vec<&str> = args[3..].iter().map(String::as_str).collect();
+            let t = Instant::now();
+            let path = helper.install(&names, Dict::new()).expect("install");
+            let change = Change1ProxyBlocking::builder(&conn)
+                .path(path)
+                .unwrap()
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .unwrap();
+            while !change.ready().unwrap() {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            assert_eq!(
+                change.status().unwrap(),
+                "Done",
+                "{}",
+                change.error().unwrap()
+            );
+            println!("{:.3}", t.elapsed().as_secs_f64());
+        }
+        "list" => {
+            let n: usize = args[3].parse().unwrap();
+            let mut times = Vec::new();
+            let mut count = 0;
+            for _ in 0..n {
+                let t = Instant::now();
+                count = helper.list_installed().unwrap().len();
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            println!("{:.2} {count}", times[times.len() / 2]);
+        }
+        other => panic!("unknown benchmark {other}"),
+    }
+}
