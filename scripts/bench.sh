@@ -87,7 +87,9 @@ HELPER=$PWD/target/release/snapshelf-helper
 HBENCH=$PWD/target/release/examples/helper_bench
 cat >"$WORK/bus.conf" <<BUS
 <busconfig><type>system</type><listen>unix:path=$WORK/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow send_destination="*"/><allow own="*"/></policy></busconfig>
+<policy context="default"><allow send_destination="*"/><allow own="*"/><allow receive_type="method_call"/>
+<allow receive_type="method_return"/><allow receive_type="error"/><allow receive_type="signal"/>
+<allow send_type="method_return"/><allow send_type="error"/><allow send_type="signal"/></policy></busconfig>
 BUS
 dbus-daemon --config-file="$WORK/bus.conf" --nofork --print-pid >"$WORK/bus.pid" &
 sleep 0.5; cat "$WORK/bus.pid" >>"$WORK/pids"
@@ -123,7 +125,8 @@ log "snapshelf-helper Install → Done (download, hash, verify, mount, link): $b
 log "curl download + openssl dgst -sha3-384: $best_peer s"
 log "ratio: $(python3 -c "print(round($best_install/$best_peer,2))")x"
 start_helper "$WORK/lroot" "$URL" "$WORK/big/keys/trusted.assert"
-"$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 0 99) >/dev/null
+"$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 0 49) >/dev/null
+"$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 50 99) >/dev/null
 read -r med count < <("$HBENCH" "$BUS" list 200)
 log "-- ListInstalled with $count snaps installed: median $med ms over 200 calls"
 sleep 2

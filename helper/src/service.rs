@@ -78,12 +78,9 @@ fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
 fn find_result_from_store(r: &Value, installed: bool) -> FindResult {
     let snap = &r["snap"];
     let rev = &r["revision"];
-    let icon = snap["media"]
-        .as_array()
+    let icon = crate::store::media_urls(snap, "icon")
         .into_iter()
-        .flatten()
-        .find(|m| m["type"] == "icon")
-        .map(|m| str_at(m, "url").to_string())
+        .next()
         .unwrap_or_default();
     FindResult {
         name: str_at(r, "name").to_string(),
@@ -262,13 +259,7 @@ impl Helper {
             details.extra.description = str_at(snap, "description").to_string();
             details.extra.website = str_at(snap, "website").to_string();
             details.extra.contact = str_at(snap, "contact").to_string();
-            details.extra.screenshots = snap["media"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|m| m["type"] == "screenshot")
-                .map(|m| str_at(m, "url").to_string())
-                .collect();
+            details.extra.screenshots = crate::store::media_urls(snap, "screenshot");
             if details.extra.base.is_empty() {
                 details.extra.base = str_at(&first, "base").to_string();
             }

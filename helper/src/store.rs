@@ -649,6 +649,17 @@ enum DownloadFailure {
     Fatal(StoreError),
 }
 
+/// The URLs of a store snap's media of one type (`icon`, `screenshot`), in order.
+pub fn media_urls(snap: &Value, kind: &str) -> Vec<String> {
+    snap["media"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["type"] == kind)
+        .filter_map(|m| m["url"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// `<dest>.partial`: where a download lives until it is complete.
 pub fn partial_path(dest: &Path) -> PathBuf {
     let mut name = dest.as_os_str().to_owned();

@@ -3,18 +3,9 @@
 
 mod common;
 
-use common::{Env, DENIED, GRANTED};
-use snapshelf_dbus::types::{Dict, InstalledSnap};
+use common::{installed, kind_of, Env, DENIED, GRANTED};
+use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
-
-fn installed(env: &Env) -> Vec<InstalledSnap> {
-    env.proxy()
-        .list_installed()
-        .unwrap()
-        .iter()
-        .map(|d| InstalledSnap::from_dict(d).unwrap())
-        .collect()
-}
 
 fn opts(pairs: &[(&str, &str)]) -> Dict {
     pairs
@@ -26,10 +17,6 @@ fn opts(pairs: &[(&str, &str)]) -> Dict {
             )
         })
         .collect()
-}
-
-fn kind_of(e: zbus::Error) -> ErrorKind {
-    snapshelf_dbus::error::classify(&e).0
 }
 
 #[test]

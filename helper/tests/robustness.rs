@@ -7,23 +7,10 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
 
-use common::Env;
-use snapshelf_dbus::types::{Dict, InstalledSnap};
+use common::{installed, kind_of, Env};
+use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
 use zbus::zvariant::OwnedValue;
-
-fn installed(env: &Env) -> Vec<InstalledSnap> {
-    env.proxy()
-        .list_installed()
-        .unwrap()
-        .iter()
-        .map(|d| InstalledSnap::from_dict(d).unwrap())
-        .collect()
-}
-
-fn kind_of(e: zbus::Error) -> ErrorKind {
-    snapshelf_dbus::error::classify(&e).0
-}
 
 fn flag(key: &str, v: bool) -> Dict {
     [(key.to_string(), OwnedValue::from(v))]

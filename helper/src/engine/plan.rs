@@ -188,12 +188,9 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
 fn new_snap_state(r: &Resolved) -> SnapState {
     let s = &r.snap;
     let publisher = &s["publisher"];
-    let icon = s["media"]
-        .as_array()
+    let icon = crate::store::media_urls(s, "icon")
         .into_iter()
-        .flatten()
-        .find(|m| m["type"] == "icon")
-        .map(|m| str_at(m, "url").to_string())
+        .next()
         .unwrap_or_default();
     SnapState {
         name: r.name.clone(),

@@ -384,6 +384,21 @@ impl Env {
     }
 }
 
+/// What `ListInstalled` says.
+pub fn installed(env: &Env) -> Vec<snapshelf_dbus::types::InstalledSnap> {
+    env.proxy()
+        .list_installed()
+        .unwrap()
+        .iter()
+        .map(|d| snapshelf_dbus::types::InstalledSnap::from_dict(d).unwrap())
+        .collect()
+}
+
+/// The error kind of a failed call.
+pub fn kind_of(e: zbus::Error) -> snapshelf_dbus::ErrorKind {
+    snapshelf_dbus::error::classify(&e).0
+}
+
 pub fn name_has_owner(address: &str, name: &str) -> bool {
     let Ok(conn) = zbus::blocking::connection::Builder::address(address).and_then(|b| b.build())
     else {
