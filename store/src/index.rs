@@ -260,7 +260,8 @@ fn write_cache(dir: &Path, entries: &HashMap<String, CacheEntry>) -> std::io::Re
         entries,
     })
     .map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("json.tmp");
+    // A name of our own: two stores may share a catalog directory.
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &path)
 }

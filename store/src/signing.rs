@@ -96,7 +96,8 @@ fn write_private(path: &Path, pem: &str) -> Result<(), SigningError> {
 }
 
 fn write_public(path: &Path, bytes: &[u8]) -> Result<(), SigningError> {
-    let tmp = path.with_extension("tmp");
+    // A name of our own: two stores may share a catalog directory.
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
