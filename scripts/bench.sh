@@ -124,6 +124,32 @@ log "-- install a 100 MiB snap from the local store (best of 3)"
 log "snapshelf-helper Install → Done (download, hash, verify, mount, link): $best_install s"
 log "curl download + openssl dgst -sha3-384: $best_peer s"
 log "ratio: $(python3 -c "print(round($best_install/$best_peer,2))")x"
+# Refresh 10 snaps of 20 MiB each in one change, against the slowest single download of them.
+mkdir -p "$WORK/r/snaps"; printf '[store]\nauthority-id = "bench"\ndisplay-name = "Bench"\n' >"$WORK/r/catalog.toml"
+for i in $(seq 0 9); do
+  for rev in 1 2; do
+    d="$WORK/r/src-$i-$rev"; mkdir -p "$d/meta"
+    printf 'name: refresh-app-%s\nversion: "%s"\nsummary: refresh benchmark\n' "$i" "$rev" >"$d/meta/snap.yaml"
+    head -c $((20 * 1024 * 1024)) /dev/urandom >"$d/payload"
+    mksquashfs "$d" "$WORK/r/snaps/refresh-app-${i}_$rev.snap" -noappend -noI -noD -noF -all-root -no-xattrs -quiet >/dev/null
+  done
+  printf '[[snap]]\nname = "refresh-app-%s"\nchannels = { "latest/stable" = 1, "latest/candidate" = 2 }\n' "$i" >>"$WORK/r/catalog.toml"
+done
+RURL=$(start_store "$WORK/r")
+start_helper "$WORK/rroot" "$RURL" "$WORK/r/keys/trusted.assert"
+"$HBENCH" "$BUS" install $(seq -f 'refresh-app-%g' 0 9) >/dev/null
+"$HBENCH" "$BUS" switch candidate $(seq -f 'refresh-app-%g' 0 9)
+cat "$WORK"/r/snaps/*_2.snap >/dev/null
+slowest=0
+for i in $(seq 0 9); do
+  u=$(curl -s -H 'Snap-Device-Series: 16' "$RURL/v2/snaps/info/refresh-app-$i" | python3 -c 'import json,sys; print([c for c in json.load(sys.stdin)["channel-map"] if c["revision"]==2][0]["download"]["url"])')
+  t=$(curl -s -o /dev/null -w '%{time_total}' "$u"); slowest=$(python3 -c "print(max($slowest,$t))")
+done
+rt=$("$HBENCH" "$BUS" refresh)
+log "-- refresh 10 snaps of 20 MiB as one change: $rt s; slowest single curl download: $slowest s; ratio $(python3 -c "print(round($rt/$slowest,2))")x"
+kill "$(cat "$WORK/helper.pid")"; sleep 0.5
+for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
+
 start_helper "$WORK/lroot" "$URL" "$WORK/big/keys/trusted.assert"
 "$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 0 49) >/dev/null
 "$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 50 99) >/dev/null

@@ -1,5 +1,6 @@
 //! Timings of a running helper over D-Bus: `helper_bench ADDRESS install NAME` (seconds from the
-//! call to Done) and `helper_bench ADDRESS list N` (median of N ListInstalled calls, and the count).
+//! call to Done), `refresh` (every update as one change), `switch CHANNEL NAME…`, and
+//! `helper_bench ADDRESS list N` (median of N ListInstalled calls, and the count).
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,41 @@ fn main() {
                 change.error().unwrap()
             );
             println!("{:.3}", t.elapsed().as_secs_f64());
+        }
+        "refresh" => {
+            // Every snap with an update, as one change: call → Done.
+            let t = Instant::now();
+            let path = helper.refresh(&[], Dict::new()).expect("refresh");
+            let change = Change1ProxyBlocking::builder(&conn)
+                .path(path)
+                .unwrap()
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .unwrap();
+            while !change.ready().unwrap() {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            assert_eq!(
+                change.status().unwrap(),
+                "Done",
+                "{}",
+                change.error().unwrap()
+            );
+            println!("{:.3}", t.elapsed().as_secs_f64());
+        }
+        "switch" => {
+            for name in &args[4..] {
+                let path = helper.switch(name, &args[3]).expect("switch");
+                let change = Change1ProxyBlocking::builder(&conn)
+                    .path(path)
+                    .unwrap()
+                    .cache_properties(zbus::proxy::CacheProperties::No)
+                    .build()
+                    .unwrap();
+                while !change.ready().unwrap() {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
         }
         "list" => {
             let n: usize = args[3].parse().unwrap();

@@ -40,6 +40,8 @@ pub struct Progress {
 struct Live {
     cancel: CancellationToken,
     progress: Progress,
+    /// Bytes of each download running in parallel (task seq → done, total).
+    parts: std::collections::BTreeMap<u32, (u64, u64)>,
     /// Cancel is refused once a snap has been linked: the change is then finished, not undone.
     committed: bool,
 }
@@ -230,6 +232,7 @@ impl Engine {
             Live {
                 cancel: CancellationToken::new(),
                 progress: Progress::default(),
+                parts: Default::default(),
                 committed: false,
             },
         );
@@ -247,6 +250,27 @@ impl Engine {
                 label: label.to_string(),
                 done,
                 total,
+            };
+        }
+        if let Some(o) = self.observer() {
+            o.change_updated(id);
+        }
+    }
+
+    /// Progress of one of several downloads: the change shows their sum.
+    fn set_download_progress(&self, id: u64, seq: u32, label: &str, done: u64, total: u64) {
+        if let Some(l) = lock(&self.inner.live).get_mut(&id) {
+            l.parts.insert(seq, (done, total));
+            let (d, t) = l.parts.values().fold((0, 0), |a, p| (a.0 + p.0, a.1 + p.1));
+            let label = if l.parts.len() > 1 {
+                format!("Downloading {} snaps", l.parts.len())
+            } else {
+                label.to_string()
+            };
+            l.progress = Progress {
+                label,
+                done: d,
+                total: t,
             };
         }
         if let Some(o) = self.observer() {
@@ -301,6 +325,7 @@ impl Engine {
     async fn run_tasks(&self, id: u64, cancel: &CancellationToken) -> Result<()> {
         lock(&self.inner.state).set_change_status(id, "Doing")?;
         self.updated(id);
+        self.download_in_parallel(id, cancel).await?;
         let tasks = lock(&self.inner.state).tasks(id)?;
         for task in tasks {
             if task.status == "Done" {
@@ -345,6 +370,49 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Run every pending download of the change at once: they are independent, and the slowest one,
+    /// not their sum, should set the pace. The tasks that follow find them done.
+    async fn download_in_parallel(&self, id: u64, cancel: &CancellationToken) -> Result<()> {
+        let pending: Vec<(TaskRow, TaskData)> = lock(&self.inner.state)
+            .tasks(id)?
+            .into_iter()
+            .filter(|t| t.status != "Done")
+            .filter_map(|t| {
+                let d: TaskData = serde_json::from_value(t.data.clone()).ok()?;
+                matches!(d, TaskData::Download { .. }).then_some((t, d))
+            })
+            .collect();
+        if pending.len() < 2 {
+            return Ok(());
+        }
+        for (t, _) in &pending {
+            lock(&self.inner.state).set_task(id, t.seq, "Doing", &t.data)?;
+        }
+        self.updated(id);
+        let runs = pending
+            .iter()
+            .map(|(t, d)| self.run_task(id, t.seq, d.clone(), cancel));
+        let results = futures_util::future::join_all(runs).await;
+        let mut first_error = None;
+        for ((t, _), r) in pending.iter().zip(results) {
+            match r {
+                Ok(done) => {
+                    let v = serde_json::to_value(&done).map_err(Error::internal)?;
+                    lock(&self.inner.state).set_task(id, t.seq, "Done", &v)?;
+                }
+                Err(e) => {
+                    lock(&self.inner.state).set_task(id, t.seq, "Error", &t.data)?;
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        self.updated(id);
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn all_pre_commit_done(&self, id: u64) -> Result<bool> {
@@ -517,8 +585,9 @@ impl Engine {
                 }
                 let label = format!("Downloading \"{name}\"");
                 let engine = self.clone();
-                let progress =
-                    move |done: u64, total: u64| engine.set_progress(id, &label, done, total);
+                let progress = move |done: u64, total: u64| {
+                    engine.set_download_progress(id, seq, &label, done, total)
+                };
                 let verdict = self
                     .store()
                     .download_verified(url, &dest, sha3_384, size, cancel, &progress)
