@@ -7,6 +7,25 @@ use std::time::{Duration, Instant};
 use snapshelf_dbus::proxy::{Change1ProxyBlocking, Helper1ProxyBlocking};
 use snapshelf_dbus::types::Dict;
 
+/// Poll a change until it is ready; it must end Done.
+fn wait_done(conn: &zbus::blocking::Connection, path: zbus::zvariant::OwnedObjectPath) {
+    let change = Change1ProxyBlocking::builder(conn)
+        .path(path)
+        .unwrap()
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .unwrap();
+    while !change.ready().unwrap() {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(
+        change.status().unwrap(),
+        "Done",
+        "{}",
+        change.error().unwrap()
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (address, what) = (&args[1], args[2].as_str());
@@ -20,56 +39,20 @@ fn main() {
             let names: Vec<&str> = args[3..].iter().map(String::as_str).collect();
             let t = Instant::now();
             let path = helper.install(&names, Dict::new()).expect("install");
-            let change = Change1ProxyBlocking::builder(&conn)
-                .path(path)
-                .unwrap()
-                .cache_properties(zbus::proxy::CacheProperties::No)
-                .build()
-                .unwrap();
-            while !change.ready().unwrap() {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            assert_eq!(
-                change.status().unwrap(),
-                "Done",
-                "{}",
-                change.error().unwrap()
-            );
+            wait_done(&conn, path);
             println!("{:.3}", t.elapsed().as_secs_f64());
         }
         "refresh" => {
             // Every snap with an update, as one change: call → Done.
             let t = Instant::now();
             let path = helper.refresh(&[], Dict::new()).expect("refresh");
-            let change = Change1ProxyBlocking::builder(&conn)
-                .path(path)
-                .unwrap()
-                .cache_properties(zbus::proxy::CacheProperties::No)
-                .build()
-                .unwrap();
-            while !change.ready().unwrap() {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            assert_eq!(
-                change.status().unwrap(),
-                "Done",
-                "{}",
-                change.error().unwrap()
-            );
+            wait_done(&conn, path);
             println!("{:.3}", t.elapsed().as_secs_f64());
         }
         "switch" => {
             for name in &args[4..] {
                 let path = helper.switch(name, &args[3]).expect("switch");
-                let change = Change1ProxyBlocking::builder(&conn)
-                    .path(path)
-                    .unwrap()
-                    .cache_properties(zbus::proxy::CacheProperties::No)
-                    .build()
-                    .unwrap();
-                while !change.ready().unwrap() {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
+                wait_done(&conn, path);
             }
         }
         "list" => {
