@@ -69,6 +69,7 @@ struct Helper {
     engine: Engine,
     authority: Arc<Authority>,
     store_url: String,
+    conn: zbus::Connection,
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -160,6 +161,21 @@ impl Helper {
             held: s.held,
         }
         .to_dict()
+    }
+
+    /// Serve a new change's object before its path is returned: a caller may ask for it at once.
+    async fn served(&self, id: u64) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        let obj = ChangeObject {
+            engine: self.engine.clone(),
+            authority: self.authority.clone(),
+            id,
+        };
+        self.conn
+            .object_server()
+            .at(names::change_path(id), obj)
+            .await
+            .map_err(|e| to_dbus(Error::internal(e)))?;
+        Ok(names::change_path(id))
     }
 
     async fn authorize(
@@ -457,7 +473,7 @@ impl Helper {
             )
             .await
             .map_err(to_dbus)?;
-        Ok(names::change_path(id))
+        self.served(id).await
     }
 
     async fn install_file(
@@ -493,7 +509,7 @@ impl Helper {
             .install_file(file, unsigned, uid)
             .await
             .map_err(to_dbus)?;
-        Ok(names::change_path(id))
+        self.served(id).await
     }
 
     async fn remove(
@@ -509,7 +525,7 @@ impl Helper {
             .engine
             .remove(&names, o.purge.unwrap_or(false), uid)
             .map_err(to_dbus)?;
-        Ok(names::change_path(id))
+        self.served(id).await
     }
 
     async fn refresh(
@@ -526,7 +542,7 @@ impl Helper {
             .refresh(&names, o.channel.as_deref(), uid)
             .await
             .map_err(to_dbus)?;
-        Ok(names::change_path(id))
+        self.served(id).await
     }
 
     async fn revert(
@@ -542,7 +558,7 @@ impl Helper {
             .engine
             .revert(&name, o.revision.as_deref(), uid)
             .map_err(to_dbus)?;
-        Ok(names::change_path(id))
+        self.served(id).await
     }
 
     async fn switch(
@@ -559,7 +575,7 @@ impl Helper {
             .switch(&name, &channel, uid)
             .await
             .map_err(to_dbus)?;
-        Ok(names::change_path(id))
+        self.served(id).await
     }
 
     async fn hold(
@@ -947,6 +963,7 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
         engine: engine.clone(),
         authority: authority.clone(),
         store_url,
+        conn: conn.clone(),
     };
     conn.object_server().at(names::PATH, helper).await?;
     let observer = Arc::new(BusObserver {

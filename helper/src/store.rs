@@ -425,6 +425,10 @@ impl StoreClient {
     ) -> Result<(Sha3_384, u64), StoreError> {
         let partial = partial_path(dest);
         let mut last = String::new();
+        let partial_len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        // Attempts in a row that brought no new byte: a file shorter than the store claims, or a
+        // store that keeps failing at the same place. Retrying those only wastes minutes.
+        let mut stalled = 0;
         for attempt in 0..DOWNLOAD_ATTEMPTS {
             if attempt > 0 {
                 tokio::select! {
@@ -432,6 +436,7 @@ impl StoreClient {
                     _ = tokio::time::sleep(backoff(attempt - 1)) => {}
                 }
             }
+            let before = partial_len(&partial);
             match self
                 .download_once(url, &partial, expected_size, cancel, progress)
                 .await
@@ -454,6 +459,17 @@ impl StoreClient {
                 Err(DownloadFailure::Fatal(e)) => return Err(e),
                 Err(DownloadFailure::Retry(msg)) => {
                     tracing::info!(url, attempt, error = %msg, "download interrupted; resuming");
+                    let now = partial_len(&partial);
+                    stalled = if now > before { 0 } else { stalled + 1 };
+                    if stalled >= 3 {
+                        let _ = std::fs::remove_file(&partial);
+                        return Err(StoreError::Malformed {
+                            what: "download".into(),
+                            message: format!(
+                                "the store keeps breaking off at {now} of the {expected_size} bytes it announced ({msg})"
+                            ),
+                        });
+                    }
                     last = msg;
                 }
             }

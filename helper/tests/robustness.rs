@@ -86,6 +86,37 @@ fn a_download_cut_in_the_middle_resumes() {
     );
 }
 
+#[test]
+fn a_download_shorter_than_announced_is_rejected() {
+    if !common::require_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(common::catalog(), tmp.path());
+    let mut env = Env::with_catalog(tmp.path());
+    // The store announced the size at start; the file is now shorter.
+    let file = tmp.path().join("snaps/shelf-hello_1.snap");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    env.start_helper();
+    let started = std::time::Instant::now();
+    let change = env.proxy().install(&["shelf-hello"], Dict::new()).unwrap();
+    let (status, kind, err) = env.wait_change(change.as_str());
+    assert_eq!(
+        (status.as_str(), kind.as_str()),
+        ("Error", "store-error"),
+        "{err}"
+    );
+    assert!(err.contains("breaking off"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "gave up in {:?}",
+        started.elapsed()
+    );
+    assert!(installed(&env).is_empty());
+    assert!(env.mounts_under_root().is_empty());
+}
+
 fn pack_basic(dir: &Path, version: &str) -> std::path::PathBuf {
     let src = dir.join(format!("basic-{version}"));
     std::fs::create_dir_all(src.join("meta")).unwrap();

@@ -967,6 +967,9 @@ async fn download(
             }
         }
         if cut.is_some() {
+            // Let the bytes reach the client before the connection is torn down, as on a network
+            // that fails mid-transfer (an immediate abort could discard them in the socket buffer).
+            std::thread::sleep(std::time::Duration::from_millis(200));
             let _ = tx.blocking_send(Err(std::io::Error::other("download cut on purpose")));
         }
     });
