@@ -109,7 +109,7 @@ fn a_download_shorter_than_announced_is_rejected() {
     );
     assert!(err.contains("breaking off"), "{err}");
     assert!(
-        started.elapsed() < Duration::from_secs(30),
+        started.elapsed() < Duration::from_secs(60),
         "gave up in {:?}",
         started.elapsed()
     );

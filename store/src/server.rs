@@ -950,7 +950,9 @@ async fn download(
     };
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
-        let mut reader = file.take(cut.unwrap_or(len));
+        let want = cut.unwrap_or(len);
+        let mut reader = file.take(want);
+        let mut sent = 0u64;
         loop {
             let mut buf = vec![0u8; DOWNLOAD_CHUNK];
             let n = match reader.read(&mut buf) {
@@ -962,15 +964,19 @@ async fn download(
                 }
             };
             buf.truncate(n);
+            sent += n as u64;
             if tx.blocking_send(Ok(axum::body::Bytes::from(buf))).is_err() {
                 break; // the client went away
             }
         }
-        if cut.is_some() {
-            // Let the bytes reach the client before the connection is torn down, as on a network
-            // that fails mid-transfer (an immediate abort could discard them in the socket buffer).
+        if cut.is_some() || sent < want {
+            // Cut on purpose, or the file shrank since it was indexed: the response cannot be
+            // completed. Let the bytes reach the client before the connection is torn down (an
+            // immediate abort could discard them in the socket buffer), so a resume starts after them.
             std::thread::sleep(std::time::Duration::from_millis(200));
-            let _ = tx.blocking_send(Err(std::io::Error::other("download cut on purpose")));
+            let _ = tx.blocking_send(Err(std::io::Error::other(
+                "the download cannot be completed",
+            )));
         }
     });
     let stream =
