@@ -231,10 +231,15 @@ fn check_consistent(env: &Env, run: usize, marker_written: bool) {
     assert_eq!(mounts, wanted, "run {run}: stray or missing mounts");
     for name in ["shelf-clock", "shelf-hello"] {
         if !snaps.iter().any(|s| s.name == name) {
-            assert!(
-                !env.root.join("snap").join(name).exists(),
-                "run {run}: leftovers of {name}"
-            );
+            let dir = env.root.join("snap").join(name);
+            let left: Vec<String> = std::fs::read_dir(&dir)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert!(!dir.exists(), "run {run}: leftovers of {name}: {left:?}");
         }
     }
     if let Ok(d) = std::fs::read_dir(env.root.join("var/lib/snapshelf/snaps")) {

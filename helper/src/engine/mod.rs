@@ -531,6 +531,29 @@ impl Engine {
                 let _ = mount::unmount(&m);
             }
         }
+        // Folders under /snap of snaps the state does not know (what an undo interrupted by a
+        // crash can leave: an empty mount point, a `current` link) go, unless something is mounted.
+        let known: std::collections::HashSet<&str> =
+            snaps.iter().map(|s| s.name.as_str()).collect();
+        if let Ok(entries) = std::fs::read_dir(paths.snap_mount_dir()) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let dir = e.path();
+                if name == "bin"
+                    || known.contains(name.as_str())
+                    || !mount::mounts_under(&dir).is_empty()
+                {
+                    continue;
+                }
+                if std::fs::symlink_metadata(&dir)
+                    .map(|m| m.is_dir())
+                    .unwrap_or(false)
+                {
+                    tracing::info!(dir = %dir.display(), "removing what an interrupted change left");
+                    let _ = mount::remove_tree(&dir);
+                }
+            }
+        }
         if let Ok(entries) = std::fs::read_dir(paths.blobs_dir()) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
