@@ -1,0 +1,12 @@
+//! Snapshelf's launcher: runs an installed app in its sandbox (DESIGN.md §7). The binary is a thin
+//! wrapper over [`run::run`]. The syscall layer is [`sys`]; the sandbox's file system is built in
+//! [`sandbox`]; [`env`] makes the app's environment and [`seccomp`] its system-call filter.
+
+pub mod env;
+pub mod error;
+pub mod run;
+pub mod sandbox;
+pub mod seccomp;
+pub mod sys;
+
+pub use error::{Error, Result};

@@ -1,0 +1,353 @@
+//! The syscall layer: every filesystem and mount operation the sandbox is built from, in one place,
+//! each working on file descriptors. Paths are walked one component at a time with
+//! `O_PATH|O_NOFOLLOW`, so a symbolic link is never followed, and mounts name their source and target
+//! as `/proc/self/fd/N` so that what was checked is what gets mounted (snap-confine's lesson from
+//! CVE-2021-44731 and CVE-2022-3328).
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
+use nix::sys::statvfs::{fstatvfs, FsFlags};
+use nix::unistd::{fchownat, symlinkat, Gid, Uid};
+
+/// What an inode is, as far as the sandbox cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+    Symlink,
+    CharDevice,
+    Other,
+}
+
+pub fn kind_of(st: &FileStat) -> Kind {
+    match SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) {
+        SFlag::S_IFDIR => Kind::Dir,
+        SFlag::S_IFREG => Kind::File,
+        SFlag::S_IFLNK => Kind::Symlink,
+        SFlag::S_IFCHR => Kind::CharDevice,
+        _ => Kind::Other,
+    }
+}
+
+/// `/proc/self/fd/N`: the path the kernel resolves to exactly the inode `fd` holds.
+pub fn fd_path(fd: BorrowedFd<'_>) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// Open one entry of `dir` without following it, whatever it is.
+pub fn open_path(dir: BorrowedFd<'_>, name: &str) -> nix::Result<OwnedFd> {
+    openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Open a directory for reading its entries, refusing a symbolic link.
+pub fn open_dir(dir: BorrowedFd<'_>, name: &str) -> nix::Result<OwnedFd> {
+    openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Open an absolute host path that the caller chose and we trust (the root directory, `/dev`):
+/// symbolic links are followed here, and only here.
+pub fn open_trusted(path: &Path) -> nix::Result<OwnedFd> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+pub fn stat(fd: BorrowedFd<'_>) -> nix::Result<FileStat> {
+    fstat(fd)
+}
+
+pub fn stat_at(dir: BorrowedFd<'_>, name: &str) -> nix::Result<FileStat> {
+    fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+}
+
+/// The components of a clean relative (or absolute, taken as relative) path.
+pub fn components(path: &Path) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(n) => out.push(
+                n.to_str()
+                    .ok_or_else(|| format!("{} is not UTF-8", path.display()))?
+                    .to_string(),
+            ),
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(format!("{} climbs with '..'", path.display()))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How a walk ended when it did not reach its goal.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WalkError {
+    /// Component `index` does not exist.
+    Missing(usize),
+    /// Component `index` is a symbolic link (or, before the last, not a directory).
+    NotFollowed(usize),
+    Errno(usize, Errno),
+}
+
+/// Walk `parts` from `root`, never following a symbolic link. Every component but the last must be
+/// a directory; the last may be anything and is returned as an `O_PATH` descriptor.
+pub fn walk(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd, WalkError> {
+    let mut cur: OwnedFd = root
+        .try_clone_to_owned()
+        .map_err(|_| WalkError::Errno(0, Errno::EMFILE))?;
+    for (i, p) in parts.iter().enumerate() {
+        let next = match open_path(cur.as_fd(), p) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Err(WalkError::Missing(i)),
+            Err(e) => return Err(WalkError::Errno(i, e)),
+        };
+        let st = stat(next.as_fd()).map_err(|e| WalkError::Errno(i, e))?;
+        let k = kind_of(&st);
+        if k == Kind::Symlink || (i + 1 < parts.len() && k != Kind::Dir) {
+            return Err(WalkError::NotFollowed(i));
+        }
+        cur = next;
+    }
+    Ok(cur)
+}
+
+pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> nix::Result<()> {
+    match mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Create an empty regular file (a bind target), keeping one that is already there.
+pub fn touch_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> nix::Result<()> {
+    match openat(
+        dir,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(mode),
+    ) {
+        Ok(_) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn symlink_at(target: &str, dir: BorrowedFd<'_>, name: &str) -> nix::Result<()> {
+    symlinkat(target, dir, name)
+}
+
+pub fn readlink_at(dir: BorrowedFd<'_>, name: &str) -> nix::Result<OsString> {
+    nix::fcntl::readlinkat(dir, name)
+}
+
+/// Give an entry we just made to `uid`:`gid` without following it.
+pub fn chown_at(dir: BorrowedFd<'_>, name: &str, uid: u32, gid: u32) -> nix::Result<()> {
+    fchownat(
+        dir,
+        name,
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+}
+
+/// The mount flags of the mount `fd` is on that a bind must keep (a user namespace may not drop
+/// them: the kernel locks them).
+fn locked_flags(fd: BorrowedFd<'_>) -> nix::Result<(MsFlags, bool)> {
+    let f = fstatvfs(fd)?.flags();
+    let mut out = MsFlags::empty();
+    for (st, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(st) {
+            out |= ms;
+        }
+    }
+    Ok((out, f.contains(FsFlags::ST_RDONLY)))
+}
+
+/// Open `name` in `parent` again, by name: unlike an old descriptor, a lookup by name crosses a
+/// mount just made there, so the result is the new mount's root.
+pub fn reopen(parent: BorrowedFd<'_>, name: &str) -> nix::Result<OwnedFd> {
+    open_path(parent, name)
+}
+
+fn mount_on(
+    parent: BorrowedFd<'_>,
+    name: &str,
+    source: Option<&str>,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> nix::Result<OwnedFd> {
+    let target = open_path(parent, name)?;
+    if kind_of(&stat(target.as_fd())?) == Kind::Symlink {
+        return Err(Errno::ELOOP);
+    }
+    mount(
+        source,
+        fd_path(target.as_fd()).as_str(),
+        fstype,
+        flags,
+        data,
+    )?;
+    reopen(parent, name)
+}
+
+/// Bind `src` onto `name` in `parent`; `recursive` carries the submounts along. The new mount is
+/// read-only when its source was. Returns the new mount's root.
+pub fn bind(
+    src: BorrowedFd<'_>,
+    parent: BorrowedFd<'_>,
+    name: &str,
+    recursive: bool,
+) -> nix::Result<OwnedFd> {
+    let mut flags = MsFlags::MS_BIND;
+    if recursive {
+        flags |= MsFlags::MS_REC;
+    }
+    let src_path = fd_path(src);
+    let top = mount_on(parent, name, Some(src_path.as_str()), None, flags, None)?;
+    let (_, src_ro) = locked_flags(src)?;
+    if src_ro && !locked_flags(top.as_fd())?.1 {
+        remount_read_only(top.as_fd())?;
+    }
+    Ok(top)
+}
+
+/// Make the mount whose root `fd` is read-only (and nosuid), keeping the flags the kernel locks.
+pub fn remount_read_only(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    let (locked, _) = locked_flags(fd)?;
+    mount(
+        None::<&str>,
+        fd_path(fd).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | locked,
+        None::<&str>,
+    )
+}
+
+/// Mount a tmpfs on `name` in `parent`. `owner` is given only when the kernel can express it (in a
+/// user namespace only our own ids are mapped). Returns the new mount's root.
+pub fn mount_tmpfs(
+    parent: BorrowedFd<'_>,
+    name: &str,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    extra: MsFlags,
+) -> nix::Result<OwnedFd> {
+    let mut data = format!("mode={:o}", mode & 0o7777);
+    if let Some((u, g)) = owner {
+        data.push_str(&format!(",uid={u},gid={g}"));
+    }
+    mount_on(
+        parent,
+        name,
+        Some("tmpfs"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | extra,
+        Some(data.as_str()),
+    )
+}
+
+/// A new devpts instance on `name` in `parent`, with `ptmx` usable by everyone.
+pub fn mount_devpts(
+    parent: BorrowedFd<'_>,
+    name: &str,
+    tty_gid: Option<u32>,
+) -> nix::Result<OwnedFd> {
+    let mut data = "newinstance,ptmxmode=0666,mode=0620".to_string();
+    if let Some(g) = tty_gid {
+        data.push_str(&format!(",gid={g}"));
+    }
+    mount_on(
+        parent,
+        name,
+        Some("devpts"),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(data.as_str()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn walks_never_follow_links() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a/b")).unwrap();
+        std::fs::write(t.path().join("a/b/f"), b"x").unwrap();
+        symlink("/etc", t.path().join("a/link")).unwrap();
+        symlink("b", t.path().join("a/rel")).unwrap();
+        let root = open_trusted(t.path()).unwrap();
+        let parts = |p: &str| components(Path::new(p)).unwrap();
+        let f = walk(root.as_fd(), &parts("a/b/f")).unwrap();
+        assert_eq!(kind_of(&stat(f.as_fd()).unwrap()), Kind::File);
+        assert_eq!(
+            walk(root.as_fd(), &parts("a/link")).unwrap_err(),
+            WalkError::NotFollowed(1)
+        );
+        assert_eq!(
+            walk(root.as_fd(), &parts("a/link/passwd")).unwrap_err(),
+            WalkError::NotFollowed(1)
+        );
+        assert_eq!(
+            walk(root.as_fd(), &parts("a/rel/f")).unwrap_err(),
+            WalkError::NotFollowed(1)
+        );
+        assert_eq!(
+            walk(root.as_fd(), &parts("a/b/f/x")).unwrap_err(),
+            WalkError::NotFollowed(2)
+        );
+        assert_eq!(
+            walk(root.as_fd(), &parts("a/none/x")).unwrap_err(),
+            WalkError::Missing(1)
+        );
+        assert!(components(Path::new("/a/../b")).is_err());
+        assert_eq!(parts("/usr/share"), vec!["usr", "share"]);
+    }
+
+    #[test]
+    fn creation_keeps_what_exists_and_never_follows() {
+        let t = tempfile::tempdir().unwrap();
+        let root = open_trusted(t.path()).unwrap();
+        mkdir_at(root.as_fd(), "d", 0o700).unwrap();
+        mkdir_at(root.as_fd(), "d", 0o700).unwrap();
+        touch_at(root.as_fd(), "f", 0o644).unwrap();
+        std::fs::write(t.path().join("f"), b"kept").unwrap();
+        touch_at(root.as_fd(), "f", 0o644).unwrap();
+        assert_eq!(std::fs::read(t.path().join("f")).unwrap(), b"kept");
+        symlink_at("/nowhere", root.as_fd(), "l").unwrap();
+        // O_CREAT|O_EXCL|O_NOFOLLOW on a dangling link must not create its target.
+        assert!(touch_at(root.as_fd(), "l", 0o644).is_ok());
+        assert!(!Path::new("/nowhere").exists());
+        assert_eq!(readlink_at(root.as_fd(), "l").unwrap(), "/nowhere");
+        assert_eq!(kind_of(&stat_at(root.as_fd(), "d").unwrap()), Kind::Dir);
+        assert!(open_dir(root.as_fd(), "l").is_err());
+    }
+}
