@@ -13,6 +13,8 @@ SNAPSHELF_PACKAGES=(
   fonts-dejavu-core                        # text in the sample catalog's screenshots
   curl openssl                             # examples in docs and benchmark peers
   dbus polkitd                             # the helper's tests: a private system bus and polkit
+  libseccomp-dev                           # confine's system-call filter (libseccomp)
+  libcap2-bin                              # setcap: confine's file capabilities in tests and packaging
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.

@@ -175,6 +175,9 @@ pub fn apply(
     } else {
         Vec::new()
     };
+    if let Some(p) = profiles.first() {
+        layout_sources(paths, snap, &p.layouts);
+    }
     let pdir = paths.profiles_dir();
     std::fs::create_dir_all(&pdir)?;
     std::fs::set_permissions(&pdir, std::fs::Permissions::from_mode(0o755))?;
@@ -206,6 +209,61 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+/// Create the layout sources that live in the snap's data directories (`$SNAP_DATA`,
+/// `$SNAP_COMMON`), so that confine finds them even when it runs without privileges. Links are never
+/// followed: a path that meets one is left alone (confine then reports it).
+fn layout_sources(paths: &Paths, snap: &SnapState, layouts: &[ProfileLayout]) {
+    use snapshelf_snap::layout::{expand_source, SourceRoots};
+    let name = &snap.name;
+    let data = paths.data_dir(name, &snap.current);
+    let common = paths.common_dir(name);
+    let roots = SourceRoots {
+        // $SNAP is the read-only snap itself: nothing to create there.
+        snap: PathBuf::from("/nonexistent"),
+        data: data.clone(),
+        common: common.clone(),
+    };
+    for l in layouts {
+        if !matches!(l.kind.as_str(), "bind" | "bind-file") || l.source.starts_with("$SNAP/") {
+            continue;
+        }
+        let Ok(src) = expand_source(&l.source, &roots) else {
+            continue;
+        };
+        let (base, rel) = if let Ok(r) = src.strip_prefix(&data) {
+            (data.clone(), r.to_path_buf())
+        } else if let Ok(r) = src.strip_prefix(&common) {
+            (common.clone(), r.to_path_buf())
+        } else {
+            continue;
+        };
+        let parts: Vec<_> = rel.components().collect();
+        let mut cur = base;
+        for (i, c) in parts.iter().enumerate() {
+            cur.push(c);
+            let last = i + 1 == parts.len();
+            match std::fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    tracing::warn!(path = %cur.display(), "a layout source meets a symbolic link; not created");
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) if last && l.kind == "bind-file" => {
+                    let _ = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&cur);
+                }
+                Err(_) => {
+                    if std::fs::create_dir(&cur).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn shell_quote(s: &str) -> String {

@@ -8,6 +8,7 @@ pub mod tasks;
 pub mod verify;
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -86,6 +87,12 @@ impl Engine {
     /// Open the state and settle what a previous run left unfinished. Call before taking the bus
     /// name, so that no client ever sees a half-done change.
     pub async fn open(cfg: EngineConfig) -> Result<Engine> {
+        // Confine keeps each snap's private /tmp under the root's /tmp (a scratch root has none).
+        let tmp = cfg.paths.root().join("tmp");
+        if !tmp.exists() {
+            std::fs::create_dir_all(&tmp)?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777))?;
+        }
         let state = State::open(&cfg.paths.state_db())?;
         let engine = Engine {
             inner: Arc::new(Inner {

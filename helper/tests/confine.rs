@@ -1,0 +1,752 @@
+//! Confine with the real parts: snaps installed through the helper (real bus, polkitd, store, loop
+//! mounts), launched by `snapshelf-confine` as a real unprivileged user (user-namespace mode), as
+//! root, and as the user with file capabilities (the packaged mode). The project's own test snaps
+//! mirror snapd's `test-snapd-tools` and `test-snapd-layout`; when ../shared/compat is there, snapd's
+//! own are packed and checked the same way.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use common::{kind_of, Env};
+use snapshelf_dbus::types::Dict;
+use snapshelf_dbus::ErrorKind;
+use zbus::zvariant::OwnedValue;
+
+const RUNNER: &str = "snapshelf-runner";
+
+fn confine_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("snapshelf-confine");
+    if !bin.exists() {
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "snapshelf-confine"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "cannot build snapshelf-confine");
+    }
+    bin
+}
+
+/// A real user with a home directory; returns (uid, home).
+fn runner() -> (u32, PathBuf) {
+    static ONCE: OnceLock<(u32, PathBuf)> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let known = Command::new("id")
+            .arg(RUNNER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        if !known {
+            let st = Command::new("useradd")
+                .args(["--create-home", "--shell", "/bin/sh", RUNNER])
+                .status()
+                .unwrap();
+            assert!(st.success(), "useradd {RUNNER} failed");
+        }
+        let out = Command::new("getent")
+            .args(["passwd", RUNNER])
+            .output()
+            .unwrap();
+        let line = String::from_utf8(out.stdout).unwrap();
+        let f: Vec<&str> = line.trim().split(':').collect();
+        let (uid, home) = (f[2].parse::<u32>().unwrap(), PathBuf::from(f[5]));
+        if !home.exists() {
+            std::fs::create_dir_all(&home).unwrap();
+            std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
+        }
+        (uid, home)
+    })
+    .clone()
+}
+
+/// The confine binary with the file capabilities the package gives it, in a root-owned directory.
+fn capable_confine(dir: &Path) -> PathBuf {
+    let d = dir.join("libexec");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = d.join("snapshelf-confine");
+    std::fs::copy(confine_bin(), &bin).unwrap();
+    let st = Command::new("setcap")
+        .args(["cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p"])
+        .arg(&bin)
+        .status()
+        .expect("setcap (Debian package libcap2-bin) is needed");
+    assert!(st.success(), "setcap failed");
+    bin
+}
+
+fn write(path: &Path, text: &str, mode: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn pack(src: &Path, out: &Path) -> PathBuf {
+    snapshelf_snap::squashfs::pack(src, out, &Default::default()).unwrap();
+    out.to_path_buf()
+}
+
+/// Our equivalent of snapd's test-snapd-tools.
+fn tools_snap(dir: &Path) -> PathBuf {
+    let s = dir.join("probe-tools");
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: probe-tools\nversion: '1.0'\nsummary: Tools for sandbox tests\nbase: shelf-base\n\
+         environment:\n  EXTRA_GLOBAL: extra-global\n  EXTRA_CACHE_DIR: $SNAP_USER_DATA/.cache\n\
+         apps:\n  env:\n    command: bin/env\n    environment:\n      EXTRA_LOCAL: extra-local\n      \
+         EXTRA_LOCAL_NESTED: ${EXTRA_GLOBAL}-nested\n  success:\n    command: bin/success\n  \
+         fail:\n    command: bin/fail\n  echo:\n    command: bin/echo\n",
+        0o644,
+    );
+    write(&s.join("bin/env"), "#!/bin/sh\nexec env\n", 0o755);
+    write(&s.join("bin/success"), "#!/bin/sh\nexit 0\n", 0o755);
+    write(&s.join("bin/fail"), "#!/bin/sh\nexit 1\n", 0o755);
+    write(&s.join("bin/echo"), "#!/bin/sh\necho \"$@\"\n", 0o755);
+    pack(&s, &dir.join("probe-tools.snap"))
+}
+
+/// Our equivalent of snapd's test-snapd-layout: the same layout entries.
+fn layout_snap(dir: &Path) -> PathBuf {
+    let s = dir.join("probe-layout");
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: probe-layout\nversion: '1.0'\nsummary: Layouts for sandbox tests\nbase: shelf-base\n\
+         apps:\n  sh:\n    command: bin/sh\nlayout:\n  /etc/demo:\n    bind: $SNAP_COMMON/etc/demo\n  \
+         /etc/demo.conf:\n    bind-file: $SNAP_COMMON/etc/demo.conf\n  /etc/demo.cfg:\n    \
+         symlink: $SNAP_COMMON/etc/demo.conf\n  /usr/share/demo:\n    bind: $SNAP/usr/share/demo\n  \
+         /var/lib/demo:\n    bind: $SNAP_DATA/var/lib/demo\n  /var/cache/demo:\n    \
+         bind: $SNAP_DATA/var/cache/demo\n  /opt/demo:\n    bind: $SNAP/opt/demo\n  \
+         /var/spool/rsyslog/demo:\n    bind: $SNAP_DATA/var/spool/rsyslog/demo\n  \
+         /bin/very/weird/place:\n    bind: $SNAP/bin/very/weird/place\n  \
+         /bin/very/weird/space:\n    bind: $SNAP/bin/very/weird/space\n",
+        0o644,
+    );
+    write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    write(&s.join("usr/share/demo/file"), "demo file\n", 0o644);
+    write(&s.join("opt/demo/file"), "opt file\n", 0o644);
+    pack(&s, &dir.join("probe-layout.snap"))
+}
+
+const PROBE_C: &str = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void report(const char *what, long r) {
+    printf("%s=%s\n", what, r < 0 ? strerrorname_np(errno) : "ok");
+}
+
+int main(void) {
+    report("mount", mount("none", "/tmp", "tmpfs", 0, NULL));
+    report("unshare-user", unshare(CLONE_NEWUSER));
+    report("unshare-mount", unshare(CLONE_NEWNS));
+    long c = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (c == 0) _exit(0);
+    if (c > 0) waitpid(c, 0, 0);
+    report("clone-newuser", c);
+    pid_t child = fork();
+    if (child == 0) { pause(); _exit(0); }
+    report("ptrace", ptrace(PTRACE_ATTACH, child, 0, 0));
+    kill(child, SIGKILL);
+    waitpid(child, 0, 0);
+    char ch = 'x';
+    report("tiocsti", ioctl(0, TIOCSTI, &ch));
+    report("tiocsti-high", syscall(SYS_ioctl, 0, 0x100000000UL | TIOCSTI, &ch));
+    report("tioclinux", ioctl(0, TIOCLINUX, &ch));
+    report("inet", socket(AF_INET, SOCK_STREAM, 0));
+    report("inet6", socket(AF_INET6, SOCK_DGRAM, 0));
+    report("unix", socket(AF_UNIX, SOCK_STREAM, 0));
+    report("keyctl", syscall(SYS_keyctl, 0, -3, 0));
+    report("bpf", syscall(SYS_bpf, 0, 0, 0));
+    report("chroot", chroot("/"));
+    report("getpid", getpid());
+    return 0;
+}
+"#;
+
+/// A snap with a static probe of what the sandbox denies, and a shell.
+fn probe_snap(dir: &Path) -> PathBuf {
+    let s = dir.join("probe-sandbox");
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: probe-sandbox\nversion: '1.0'\nsummary: Probes the sandbox\nbase: shelf-base\n\
+         apps:\n  probe:\n    command: bin/probe\n  sh:\n    command: bin/sh\n",
+        0o644,
+    );
+    write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    let c = dir.join("probe.c");
+    std::fs::write(&c, PROBE_C).unwrap();
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(s.join("bin/probe"))
+        .arg(&c)
+        .output()
+        .expect("gcc (Debian package build-essential) is needed");
+    assert!(
+        out.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pack(&s, &dir.join("probe-sandbox.snap"))
+}
+
+/// One of snapd's own test snaps, given the sample base.
+fn compat_snap(dir: &Path, name: &str) -> Option<PathBuf> {
+    let src = std::env::var_os("SNAPSHELF_COMPAT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat"))
+        .join("snapd-test-snaps")
+        .join(name);
+    if !src.is_dir() {
+        eprintln!(
+            "note: {} is not here; snapd's own {name} is not checked (the project's equivalent is)",
+            src.display()
+        );
+        return None;
+    }
+    let dest = dir.join(format!("compat-{name}"));
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(&src)
+        .arg(&dest)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let yaml = dest.join("meta/snap.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(&yaml, format!("{text}\nbase: shelf-base\n")).unwrap();
+    Some(pack(&dest, &dir.join(format!("{name}.snap"))))
+}
+
+fn unsigned() -> Dict {
+    [("unsigned".to_string(), OwnedValue::from(true))]
+        .into_iter()
+        .collect()
+}
+
+fn install_file(env: &Env, path: &Path) {
+    let f = std::fs::File::open(path).unwrap();
+    let c = env
+        .proxy()
+        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned())
+        .unwrap();
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{}: {err}", path.display());
+}
+
+fn install_base(env: &Env) {
+    let c = env.proxy().install(&["shelf-base"], Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+}
+
+/// How to launch: who, and with which binary.
+#[derive(Clone, Copy, Debug)]
+enum Mode<'a> {
+    /// A real unprivileged user, the binary without privileges: a user namespace.
+    UserNs,
+    /// Root.
+    Root,
+    /// A real unprivileged user, the binary with file capabilities, the root's directories bound
+    /// over the system's in a private mount namespace (`--root` is refused with privileges).
+    Capable(&'a Path),
+}
+
+fn launch(env: &Env, mode: Mode<'_>, target: &str, args: &[&str]) -> Output {
+    let root = env.root.display().to_string();
+    let confine = confine_bin().display().to_string();
+    let out = match mode {
+        Mode::UserNs => Command::new("runuser")
+            .args(["-u", RUNNER, "--", &confine, "--root", &root, target])
+            .args(args)
+            .current_dir("/")
+            .output(),
+        Mode::Root => Command::new(&confine)
+            .args(["--root", &root, target])
+            .args(args)
+            .current_dir("/")
+            .output(),
+        Mode::Capable(bin) => {
+            for d in ["/snap", "/var/snap", "/var/lib/snapshelf"] {
+                std::fs::create_dir_all(d).unwrap();
+            }
+            let script = format!(
+                "mount --rbind {root}/snap /snap && mount --rbind {root}/var/snap /var/snap && \
+                 mount --bind {root}/var/lib/snapshelf /var/lib/snapshelf && \
+                 exec runuser -u {RUNNER} -- \"$@\""
+            );
+            Command::new("unshare")
+                .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+                .arg(bin)
+                .arg(target)
+                .args(args)
+                .current_dir("/")
+                .output()
+        }
+    }
+    .unwrap();
+    out
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn ok(o: &Output, what: &str) -> String {
+    assert!(
+        o.status.success(),
+        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout(o)
+}
+
+fn env_map(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn check_tools(env: &Env, mode: Mode<'_>, snap: &str, home: &str, uid: u32) {
+    let out = ok(&launch(env, mode, &format!("{snap}.env"), &[]), "env");
+    let e = env_map(&out);
+    let get = |k: &str| e.get(k).map(String::as_str).unwrap_or("<unset>");
+    assert_eq!(get("EXTRA_GLOBAL"), "extra-global", "{out}");
+    assert_eq!(get("EXTRA_LOCAL"), "extra-local");
+    assert_eq!(get("EXTRA_LOCAL_NESTED"), "extra-global-nested");
+    assert_eq!(
+        get("EXTRA_CACHE_DIR"),
+        format!("{home}/snap/{snap}/x1/.cache")
+    );
+    assert_eq!(get("SNAP"), format!("/snap/{snap}/x1"));
+    assert_eq!(get("SNAP_NAME"), snap);
+    assert_eq!(get("SNAP_INSTANCE_NAME"), snap);
+    assert_eq!(get("SNAP_REVISION"), "x1");
+    assert_eq!(get("SNAP_VERSION"), "1.0");
+    assert_eq!(get("SNAP_DATA"), format!("/var/snap/{snap}/x1"));
+    assert_eq!(get("SNAP_COMMON"), format!("/var/snap/{snap}/common"));
+    assert_eq!(get("SNAP_USER_DATA"), format!("{home}/snap/{snap}/x1"));
+    assert_eq!(
+        get("SNAP_USER_COMMON"),
+        format!("{home}/snap/{snap}/common")
+    );
+    assert_eq!(get("SNAP_REAL_HOME"), home);
+    assert_eq!(get("HOME"), format!("{home}/snap/{snap}/x1"));
+    assert_eq!(get("SNAP_UID"), uid.to_string());
+    assert_eq!(
+        get("XDG_RUNTIME_DIR"),
+        format!("/run/user/{uid}/snap.{snap}")
+    );
+    assert_eq!(get("TMPDIR"), "/tmp");
+    assert!(!get("SNAP_ARCH").is_empty() && get("SNAP_ARCH") != "<unset>");
+    ok(
+        &launch(env, mode, &format!("{snap}.success"), &[]),
+        "success",
+    );
+    let f = launch(env, mode, &format!("{snap}.fail"), &[]);
+    assert_eq!(f.status.code(), Some(1), "fail exits 1");
+    let echo = ok(
+        &launch(
+            env,
+            mode,
+            &format!("{snap}.echo"),
+            &["hello", "sandboxed world"],
+        ),
+        "echo",
+    );
+    assert_eq!(echo.trim(), "hello sandboxed world");
+    // The user data directories, made as the user, 0700.
+    for d in [
+        format!("{home}/snap/{snap}/x1"),
+        format!("{home}/snap/{snap}/common"),
+    ] {
+        let m = std::fs::metadata(&d).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(m.uid(), uid, "{d}");
+        assert_eq!(m.mode() & 0o777, 0o700, "{d}");
+    }
+}
+
+const LAYOUT_SCRIPT: &str = r#"
+for p in /etc/demo /etc/demo.conf /usr/share/demo /opt/demo /var/lib/demo /var/cache/demo \
+         /var/spool/rsyslog/demo /bin/very/weird/place /bin/very/weird/space; do
+  test -e "$p" && echo "exists $p"
+done
+echo "cfg $(readlink /etc/demo.cfg)"
+echo "opt $(stat -f -c %T /opt) $(stat -c '%a %u %g' /opt)"
+echo "share $(cat /usr/share/demo/file 2>/dev/null || cat /usr/share/demo/* 2>/dev/null | head -1)"
+echo "$1" > /etc/demo/written 2>/dev/null && echo wrote-etc
+echo "$1" > /var/lib/demo/written 2>/dev/null && echo wrote-var
+true
+"#;
+
+fn check_layout(env: &Env, mode: Mode<'_>, snap: &str, writes: bool, root_owned_mimic: bool) {
+    let token = format!("token-{}-{}", std::process::id(), snap);
+    let out = ok(
+        &launch(
+            env,
+            mode,
+            &format!("{snap}.sh"),
+            &["-c", LAYOUT_SCRIPT, "sh", &token],
+        ),
+        "layout script",
+    );
+    for p in [
+        "/etc/demo",
+        "/etc/demo.conf",
+        "/usr/share/demo",
+        "/opt/demo",
+        "/var/lib/demo",
+        "/var/cache/demo",
+        "/var/spool/rsyslog/demo",
+        "/bin/very/weird/place",
+        "/bin/very/weird/space",
+    ] {
+        assert!(
+            out.contains(&format!("exists {p}\n")),
+            "{p} missing in\n{out}"
+        );
+    }
+    assert!(
+        out.contains(&format!("cfg /var/snap/{snap}/common/etc/demo.conf\n")),
+        "{out}"
+    );
+    if root_owned_mimic {
+        assert!(
+            out.contains("opt tmpfs 755 0 0\n"),
+            "the mimic of /opt: {out}"
+        );
+    } else {
+        assert!(out.contains("opt tmpfs 755 "), "the mimic of /opt: {out}");
+    }
+    if writes {
+        assert!(
+            out.contains("wrote-etc") && out.contains("wrote-var"),
+            "{out}"
+        );
+        let common = env
+            .root
+            .join(format!("var/snap/{snap}/common/etc/demo/written"));
+        let data = env
+            .root
+            .join(format!("var/snap/{snap}/x1/var/lib/demo/written"));
+        assert_eq!(std::fs::read_to_string(common).unwrap().trim(), token);
+        assert_eq!(std::fs::read_to_string(data).unwrap().trim(), token);
+    }
+    // Nothing of it on the host.
+    for p in [
+        "/etc/demo",
+        "/etc/demo.conf",
+        "/etc/demo.cfg",
+        "/opt/demo",
+        "/usr/share/demo",
+        "/var/lib/demo",
+    ] {
+        assert!(
+            std::fs::symlink_metadata(p).is_err(),
+            "{p} leaked to the host"
+        );
+    }
+    assert!(!env.root.join(format!("snap/{snap}/x1/bin/very")).exists());
+}
+
+#[test]
+fn compat_snaps_run_as_snapd_expects() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, home) = runner();
+    let home = home.display().to_string();
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let capable = capable_confine(work.path());
+
+    let mut tools = vec!["probe-tools".to_string()];
+    let mut layouts = vec!["probe-layout".to_string()];
+    install_file(&env, &tools_snap(work.path()));
+    install_file(&env, &layout_snap(work.path()));
+    if let Some(p) = compat_snap(work.path(), "test-snapd-tools") {
+        install_file(&env, &p);
+        tools.push("test-snapd-tools".into());
+    }
+    if let Some(p) = compat_snap(work.path(), "test-snapd-layout") {
+        install_file(&env, &p);
+        layouts.push("test-snapd-layout".into());
+    }
+    for snap in &tools {
+        check_tools(&env, Mode::UserNs, snap, &home, uid);
+        check_tools(&env, Mode::Capable(&capable), snap, &home, uid);
+        check_tools(&env, Mode::Root, snap, "/root", 0);
+    }
+    for snap in &layouts {
+        check_layout(&env, Mode::UserNs, snap, false, false);
+        check_layout(&env, Mode::Capable(&capable), snap, false, true);
+        check_layout(&env, Mode::Root, snap, true, true);
+    }
+}
+
+#[test]
+fn the_sandbox_hides_the_host_and_denies_escapes() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, home) = runner();
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let capable = capable_confine(work.path());
+    install_file(&env, &probe_snap(work.path()));
+    install_file(&env, &tools_snap(work.path()));
+    // Another snap's data, and a file of the user's, that the probe must not see.
+    std::fs::write(env.root.join("var/snap/probe-tools/common/secret"), "x").unwrap();
+    let secret = home.join(format!("secret-{}", std::process::id()));
+    std::fs::write(&secret, "private").unwrap();
+    std::os::unix::fs::chown(&secret, Some(uid), Some(uid)).unwrap();
+    ok(
+        &launch(&env, Mode::UserNs, "probe-tools.success", &[]),
+        "tools",
+    );
+
+    let script = format!(
+        "test -e /usr/bin/apt-get && echo host-usr; test -x /usr/bin/env && echo base-usr; \
+         ls /var/snap; test -e /var/snap/probe-tools && echo other-data; \
+         test -e {secret} && echo user-file; ls $SNAP_REAL_HOME/snap; \
+         test -e $SNAP_REAL_HOME/snap/probe-tools && echo other-user-data; \
+         touch $SNAP_USER_DATA/mine && echo user-data-writable; \
+         touch /tmp/mine && echo tmp-writable; touch /usr/x 2>/dev/null && echo usr-writable; \
+         ls /dev | tr '\\n' ' '; echo",
+        secret = secret.display()
+    );
+    for mode in [Mode::UserNs, Mode::Capable(&capable)] {
+        let out = ok(
+            &launch(&env, mode, "probe-sandbox.sh", &["-c", &script]),
+            "hide",
+        );
+        assert!(
+            !out.contains("host-usr"),
+            "{mode:?}: the host's /usr shows: {out}"
+        );
+        assert!(
+            out.contains("base-usr"),
+            "{mode:?}: the base's /usr is missing: {out}"
+        );
+        assert!(
+            !out.contains("other-data") && !out.contains("probe-tools"),
+            "{mode:?}: {out}"
+        );
+        assert!(
+            !out.contains("user-file"),
+            "{mode:?}: the user's files show without home: {out}"
+        );
+        assert!(!out.contains("other-user-data"), "{mode:?}: {out}");
+        assert!(
+            out.contains("user-data-writable") && out.contains("tmp-writable"),
+            "{mode:?}: {out}"
+        );
+        assert!(!out.contains("usr-writable"), "{mode:?}: {out}");
+        for node in [
+            "null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm",
+        ] {
+            assert!(
+                out.contains(&format!("{node} ")),
+                "{mode:?}: /dev/{node} missing: {out}"
+            );
+        }
+        assert!(
+            !out.contains("sda") && !out.contains("vda") && !out.contains("mem "),
+            "{mode:?}: {out}"
+        );
+
+        let out = ok(&launch(&env, mode, "probe-sandbox.probe", &[]), "probe");
+        let r = env_map(&out);
+        for denied in [
+            "mount",
+            "unshare-user",
+            "unshare-mount",
+            "clone-newuser",
+            "ptrace",
+            "tiocsti",
+            "tiocsti-high",
+            "tioclinux",
+            "keyctl",
+            "bpf",
+            "chroot",
+            // network is not plugged
+            "inet",
+            "inet6",
+        ] {
+            assert_eq!(
+                r.get(denied).map(String::as_str),
+                Some("EPERM"),
+                "{mode:?} {denied}: {out}"
+            );
+        }
+        assert_eq!(r.get("unix").map(String::as_str), Some("ok"), "{out}");
+        assert_eq!(r.get("getpid").map(String::as_str), Some("ok"), "{out}");
+    }
+    std::fs::remove_file(&secret).unwrap();
+}
+
+fn bad_layout_snap(dir: &Path, name: &str, layout: &str, top_files: &[(&str, &str)]) -> PathBuf {
+    let s = dir.join(name);
+    write(
+        &s.join("meta/snap.yaml"),
+        &format!(
+            "name: {name}\nversion: '1'\nsummary: Hostile\nbase: shelf-base\napps:\n  sh:\n    command: bin/sh\nlayout:\n{layout}"
+        ),
+        0o644,
+    );
+    write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    for (link, target) in top_files {
+        let p = s.join(link);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, p).unwrap();
+    }
+    pack(&s, &dir.join(format!("{name}.snap")))
+}
+
+#[test]
+fn hostile_snaps_are_refused_and_failures_are_clear() {
+    if !common::require_root() {
+        return;
+    }
+    runner();
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helper = env.proxy();
+    let mut cases: Vec<(String, String)> = snapshelf_snap::layout::FORBIDDEN
+        .iter()
+        .map(|f| (format!("  {f}/x:\n    bind: $SNAP/x\n"), format!("{f}/x")))
+        .collect();
+    cases.extend(
+        [
+            ("  /usr/../etc/x:\n    bind: $SNAP/x\n", "/usr/../etc/x"),
+            (
+                "  /usr/share/x:\n    bind: $SNAP/../../etc\n",
+                "/usr/share/x",
+            ),
+            ("  /usr/share/x:\n    bind: /etc\n", "/usr/share/x"),
+            ("  /usr/share/x:\n    bind: $HOME/x\n", "/usr/share/x"),
+            (
+                "  /usr/share/x:\n    bind: $SNAP/x\n    symlink: $SNAP/y\n",
+                "/usr/share/x",
+            ),
+            ("  /newtop:\n    bind: $SNAP/x\n", "/newtop"),
+            ("  /newtop/deeper:\n    type: tmpfs\n", "/newtop/deeper"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string())),
+    );
+    for (i, (layout, field)) in cases.iter().enumerate() {
+        let name = format!("hostile-{i}");
+        let file = bad_layout_snap(work.path(), &name, layout, &[]);
+        let f = std::fs::File::open(&file).unwrap();
+        let e = helper
+            .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned())
+            .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(kind_of(e), ErrorKind::InvalidSnap, "{layout}");
+        assert!(
+            text.contains(&format!("layout.{field}")),
+            "{layout}: the field is not named: {text}"
+        );
+        assert!(
+            !env.root.join(format!("snap/{name}")).exists(),
+            "{name} left behind"
+        );
+        let blobs = std::fs::read_dir(env.root.join("var/lib/snapshelf/snaps"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&name))
+                    .count()
+            })
+            .unwrap_or(0);
+        assert_eq!(blobs, 0, "{name}: a blob was kept");
+    }
+
+    // A link in the snap to a host file, used as a bind source: installable, refused at launch.
+    let file = bad_layout_snap(
+        work.path(),
+        "sneaky-link",
+        "  /etc/sneaky.conf:\n    bind-file: $SNAP/conf/shadow\n  /usr/share/sneaky:\n    bind: $SNAP/hostdir\n",
+        &[("conf/shadow", "/etc/shadow"), ("hostdir", "/root")],
+    );
+    install_file(&env, &file);
+    for mode in [Mode::UserNs, Mode::Root] {
+        let o = launch(
+            &env,
+            mode,
+            "sneaky-link.sh",
+            &["-c", "cat /etc/sneaky.conf; ls /usr/share/sneaky"],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(65), "{mode:?}: {err} {}", stdout(&o));
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(
+            !stdout(&o).contains("root:"),
+            "the host's shadow file leaked"
+        );
+    }
+
+    // Clear failures with documented exit codes.
+    let o = launch(&env, Mode::UserNs, "not-installed.app", &[]);
+    assert_eq!(o.status.code(), Some(66));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"not-installed\" is not installed"));
+    let o = launch(&env, Mode::UserNs, "sneaky-link.nope", &[]);
+    assert_eq!(o.status.code(), Some(66));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has no app \"nope\""));
+    let o = launch(&env, Mode::UserNs, "Bad..Name", &[]);
+    assert_eq!(o.status.code(), Some(64));
+    let profile = env
+        .root
+        .join("var/lib/snapshelf/profiles/sneaky-link.sh.json");
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let o = launch(&env, Mode::UserNs, "sneaky-link.sh", &["-c", "true"]);
+    assert_eq!(o.status.code(), Some(77));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("writable by others"));
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // With privileges, --root is refused to a user.
+    let capable = capable_confine(work.path());
+    let o = Command::new("runuser")
+        .args(["-u", RUNNER, "--"])
+        .arg(&capable)
+        .arg("--root")
+        .arg(&env.root)
+        .arg("sneaky-link.sh")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(77));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--root"));
+}
