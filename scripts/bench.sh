@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}" wrk nginx-light
 
-cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper --examples --bins
+cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine --examples --bins
 STORE=$PWD/target/release/snapshelf-store
 WORK=$(mktemp -d /tmp/snapshelf-bench.XXXXXX)
 mkdir -p results
@@ -33,7 +33,28 @@ start_store() { # dir
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, format
 
+HELPER=$PWD/target/release/snapshelf-helper
+HBENCH=$PWD/target/release/examples/helper_bench
+cat >"$WORK/bus.conf" <<BUS
+<busconfig><type>system</type><listen>unix:path=$WORK/bus</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*"/><allow own="*"/><allow receive_type="method_call"/>
+<allow receive_type="method_return"/><allow receive_type="error"/><allow receive_type="signal"/>
+<allow send_type="method_return"/><allow send_type="error"/><allow send_type="signal"/></policy></busconfig>
+BUS
+dbus-daemon --config-file="$WORK/bus.conf" --nofork --print-pid >"$WORK/bus.pid" &
+sleep 0.5; cat "$WORK/bus.pid" >>"$WORK/pids"
+BUS="unix:path=$WORK/bus"
+start_helper() { # root store-url trusted
+  mkdir -p "$1"
+  RUST_LOG=warn "$HELPER" --root "$1" --store-url "$2" --trust "$3" --bus-address "$BUS" &
+  echo $! >>"$WORK/pids"; echo $! >"$WORK/helper.pid"
+  for _ in $(seq 100); do busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 && return; sleep 0.1; done
+  die "the helper did not start"
+}
+
+if [ "$ONLY" = all ] || [ "$ONLY" = store ]; then
 # --- store: a 10,000-snap catalog -------------------------------------------------------------
 N=${BENCH_SNAPS:-10000}
 t=$(date +%s%N); "$STORE" generate "$WORK/big" --count "$N" >/dev/null; log "generate $N snaps: $(ms_since "$t") ms"
@@ -82,18 +103,10 @@ log "nginx (sendfile): $(python3 -c "print(round($best_nginx/2**20))") MiB/s"
 log "ratio: $(python3 -c "print(round($best_store/$best_nginx*100))") % of nginx"
 nginx -c "$WORK/nginx.conf" -s stop || true
 
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = helper ]; then
 # --- the helper: install time against curl + openssl, ListInstalled, idle memory -------------------
-HELPER=$PWD/target/release/snapshelf-helper
-HBENCH=$PWD/target/release/examples/helper_bench
-cat >"$WORK/bus.conf" <<BUS
-<busconfig><type>system</type><listen>unix:path=$WORK/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow send_destination="*"/><allow own="*"/><allow receive_type="method_call"/>
-<allow receive_type="method_return"/><allow receive_type="error"/><allow receive_type="signal"/>
-<allow send_type="method_return"/><allow send_type="error"/><allow send_type="signal"/></policy></busconfig>
-BUS
-dbus-daemon --config-file="$WORK/bus.conf" --nofork --print-pid >"$WORK/bus.pid" &
-sleep 0.5; cat "$WORK/bus.pid" >>"$WORK/pids"
-BUS="unix:path=$WORK/bus"
 mkdir -p "$WORK/h/snaps" "$WORK/h/src/meta" "$WORK/h/src/bin"
 printf 'name: big-app\nversion: "1"\nsummary: a 100 MiB app\napps:\n  big-app:\n    command: bin/run\n' >"$WORK/h/src/meta/snap.yaml"
 printf '#!/bin/sh\necho big\n' >"$WORK/h/src/bin/run"; chmod +x "$WORK/h/src/bin/run"
@@ -101,13 +114,6 @@ head -c $((100 * 1024 * 1024)) /dev/urandom >"$WORK/h/src/payload"
 mksquashfs "$WORK/h/src" "$WORK/h/snaps/big-app_1.snap" -noappend -noI -noD -noF -all-root -no-xattrs -quiet >/dev/null
 printf '[store]\nauthority-id = "bench"\ndisplay-name = "Bench"\n' >"$WORK/h/catalog.toml"
 HURL=$(start_store "$WORK/h")
-start_helper() { # root store-url trusted
-  mkdir -p "$1"
-  RUST_LOG=warn "$HELPER" --root "$1" --store-url "$2" --trust "$3" --bus-address "$BUS" &
-  echo $! >>"$WORK/pids"; echo $! >"$WORK/helper.pid"
-  for _ in $(seq 100); do busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 && return; sleep 0.1; done
-  die "the helper did not start"
-}
 cat "$WORK/h/snaps/big-app_1.snap" >/dev/null
 best_install=999; best_peer=999
 BIG_URL=$(curl -s -H 'Snap-Device-Series: 16' "$HURL/v2/snaps/info/big-app" | python3 -c 'import json,sys; print(json.load(sys.stdin)["channel-map"][0]["download"]["url"])')
@@ -159,10 +165,65 @@ sleep 2
 log "helper idle memory: $(awk '/VmRSS/ {print $2, $3}' /proc/"$(cat "$WORK/helper.pid")"/status) RSS"
 kill "$(cat "$WORK/helper.pid")"; sleep 0.5
 for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
+fi
 
+if [ "$ONLY" = all ] || [ "$ONLY" = confine ]; then
+# --- confine: launching `true` inside a snap, against bwrap and against no sandbox ----------------
+ensure_packages bubblewrap hyperfine
+id snapshelf-runner >/dev/null 2>&1 || useradd --create-home --shell /bin/sh snapshelf-runner
+"$STORE" sample-catalog "$WORK/sample" --key-bits 2048 >/dev/null 2>&1
+SURL=$(start_store "$WORK/sample")
+start_helper "$WORK/croot" "$SURL" "$WORK/sample/keys/trusted.assert"
+chmod 755 "$WORK"
+"$HBENCH" "$BUS" install shelf-base >/dev/null
+mkdir -p "$WORK/t/meta" "$WORK/t/bin"
+printf 'name: bench-true\nversion: "1"\nsummary: exits 0\nbase: shelf-base\napps:\n  bench-true:\n    command: bin/true\n' >"$WORK/t/meta/snap.yaml"
+echo 'int main(void) { return 0; }' >"$WORK/true.c"
+gcc -static -O2 -o "$WORK/t/bin/true" "$WORK/true.c"
+mksquashfs "$WORK/t" "$WORK/bench-true.snap" -noappend -comp xz -all-root -no-xattrs -quiet >/dev/null
+"$HBENCH" "$BUS" install-file "$WORK/bench-true.snap" >/dev/null
+CONFINE=$PWD/target/release/snapshelf-confine
+mkdir -p "$WORK/capbin"; cp "$CONFINE" "$WORK/capbin/"; chmod 755 "$WORK/capbin"
+setcap cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p "$WORK/capbin/snapshelf-confine"
+R=$WORK/croot; B=$R/snap/shelf-base/current; S=$R/snap/bench-true/x1
+BWRAP="bwrap --unshare-user --ro-bind $B/usr /usr --ro-bind $B/bin /bin --ro-bind $B/lib /lib --ro-bind $B/lib64 /lib64 \
+  --ro-bind /etc /etc --ro-bind $R/snap /snap --bind $R/var/snap/bench-true /var/snap/bench-true --proc /proc --dev /dev --tmpfs /tmp \
+  /snap/bench-true/x1/bin/true"
+log "-- launch \`true\` in a snap (hyperfine, median of 300 runs, as an unprivileged user)"
+runuser -u snapshelf-runner -- hyperfine -N -w 20 -r 300 --export-json "$WORK/launch.json" \
+  "$WORK/t/bin/true" \
+  "$CONFINE --root $R bench-true" \
+  "$BWRAP" >/dev/null 2>&1
+python3 - "$WORK/launch.json" <<'PY' | tee -a "$OUT"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+names = ["no sandbox", "snapshelf-confine, user namespace", "bwrap --unshare-user, same binds"]
+for name, x in zip(names, r):
+    print(f"{name}: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
+PY
+# The packaged mode: file capabilities, the system's own paths (the demo root bound over them in a
+# private mount namespace, since a privileged confine does not honour --root for users).
+mkdir -p /snap /var/snap /var/lib/snapshelf
+unshare -m --propagation private sh -c "mount --rbind $R/snap /snap && mount --rbind $R/var/snap /var/snap && \
+  mount --bind $R/var/lib/snapshelf /var/lib/snapshelf && \
+  runuser -u snapshelf-runner -- hyperfine -N -w 20 -r 300 --export-json $WORK/launch-cap.json \
+  '$WORK/capbin/snapshelf-confine bench-true'" >/dev/null 2>&1
+python3 - "$WORK/launch-cap.json" <<'PY' | tee -a "$OUT"
+import json, sys
+x = json.load(open(sys.argv[1]))["results"][0]
+print(f"snapshelf-confine, file capabilities: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
+PY
+kill "$(cat "$WORK/helper.pid")"; sleep 0.5
+for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
+
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = format ]; then
 # --- the snap format: digests, packing and reading ------------------------------------------------
 log "-- SHA3-384 of the 512 MiB file"
 if [ -x target/release/examples/digest_bench ]; then target/release/examples/digest_bench "$WORK/dl/src/payload" | tee -a "$OUT"; fi
 log "-- pack and read against mksquashfs / unsquashfs"
 if [ -x target/release/examples/squashfs_bench ]; then target/release/examples/squashfs_bench | tee -a "$OUT"; fi
+
+fi
 log "results in $OUT"

@@ -26,6 +26,20 @@ pub trait Helper1 {
     fn revert(&self, name: &str, options: Dict) -> zbus::Result<OwnedObjectPath>;
     fn switch(&self, name: &str, channel: &str) -> zbus::Result<OwnedObjectPath>;
     fn hold(&self, names: &[&str], hold: bool) -> zbus::Result<()>;
+    fn connect(
+        &self,
+        plug_snap: &str,
+        plug: &str,
+        slot_snap: &str,
+        slot: &str,
+    ) -> zbus::Result<OwnedObjectPath>;
+    fn disconnect(
+        &self,
+        plug_snap: &str,
+        plug: &str,
+        slot_snap: &str,
+        slot: &str,
+    ) -> zbus::Result<OwnedObjectPath>;
 
     #[zbus(signal)]
     fn change_added(&self, change: OwnedObjectPath) -> zbus::Result<()>;
@@ -107,6 +121,8 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("Revert", "sa{sv}", "o"),
     ("Switch", "ss", "o"),
     ("Hold", "asb", ""),
+    ("Connect", "ssss", "o"),
+    ("Disconnect", "ssss", "o"),
 ];
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Timings of a running helper over D-Bus: `helper_bench ADDRESS install NAME` (seconds from the
-//! call to Done), `refresh` (every update as one change), `switch CHANNEL NAME…`, and
+//! call to Done), `install-file PATH` (unsigned), `refresh` (every update as one change), `switch CHANNEL NAME…`, and
 //! `helper_bench ADDRESS list N` (median of N ListInstalled calls, and the count).
 
 use std::time::{Duration, Instant};
@@ -39,6 +39,21 @@ fn main() {
             let names: Vec<&str> = args[3..].iter().map(String::as_str).collect();
             let t = Instant::now();
             let path = helper.install(&names, Dict::new()).expect("install");
+            wait_done(&conn, path);
+            println!("{:.3}", t.elapsed().as_secs_f64());
+        }
+        "install-file" => {
+            // An unsigned local file: call → Done.
+            let f = std::fs::File::open(&args[3]).expect("snap file");
+            let fd = zbus::zvariant::OwnedFd::from(std::os::fd::OwnedFd::from(f));
+            let options: Dict = [(
+                "unsigned".to_string(),
+                zbus::zvariant::OwnedValue::from(true),
+            )]
+            .into_iter()
+            .collect();
+            let t = Instant::now();
+            let path = helper.install_file(fd, options).expect("install-file");
             wait_done(&conn, path);
             println!("{:.3}", t.elapsed().as_secs_f64());
         }

@@ -83,6 +83,24 @@ pub fn auto_connects(interface: &str) -> bool {
         .any(|(n, auto, ..)| *n == interface && *auto)
 }
 
+/// The label people see for an interface.
+pub fn label(interface: &str) -> String {
+    INTERFACES
+        .iter()
+        .find(|(n, ..)| *n == interface)
+        .map(|(.., l)| l.to_string())
+        .unwrap_or_else(|| format!("Use the {interface} interface"))
+}
+
+/// Whether a plug is connected, and whether a person chose so: a person's choice wins, otherwise
+/// the auto-connection policy decides.
+pub fn state_of(snap: &crate::state::SnapState, plug: &str, interface: &str) -> (bool, bool) {
+    match snap.connections.get(plug) {
+        Some(c) => (*c, true),
+        None => (auto_connects(interface), false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,6 +185,29 @@ impl Helper {
     ) -> Result<u32, snapshelf_dbus::Error> {
         self.authority.check(hdr, action).await.map_err(to_dbus)
     }
+
+    /// Connect or Disconnect: check the words, ask polkit, then the engine decides.
+    async fn connection_change(
+        &self,
+        hdr: &Header<'_>,
+        [plug_snap, plug, slot_snap, slot]: [String; 4],
+        connect: bool,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        for (what, v) in [
+            ("the plug snap", &plug_snap),
+            ("the plug", &plug),
+            ("the slot snap", &slot_snap),
+            ("the slot", &slot),
+        ] {
+            check_text(what, v)?;
+        }
+        let uid = self.authorize(hdr, polkit::MANAGE_INTERFACES).await?;
+        let id = self
+            .engine
+            .connect((&plug_snap, &plug, &slot_snap, &slot), connect, uid)
+            .map_err(to_dbus)?;
+        self.served(id).await
+    }
 }
 
 #[interface(name = "io.github.snapshelf.Helper1")]
@@ -404,12 +427,8 @@ impl Helper {
                 continue;
             };
             for (plug, interface) in y.all_plugs() {
-                let label = crate::interfaces::INTERFACES
-                    .iter()
-                    .find(|(n, ..)| *n == interface)
-                    .map(|(.., l)| l.to_string())
-                    .unwrap_or_else(|| format!("Use the {interface} interface"));
-                let auto = crate::interfaces::auto_connects(&interface);
+                let label = crate::interfaces::label(&interface);
+                let (connected, manual) = crate::interfaces::state_of(s, &plug, &interface);
                 out.push(
                     ConnectionDict {
                         interface: interface.clone(),
@@ -417,10 +436,11 @@ impl Helper {
                         plug,
                         slot_snap: String::new(),
                         slot: interface,
-                        connected: auto,
-                        manual: false,
+                        connected,
+                        manual,
                         label,
-                        auto,
+                        // Connected by the auto-connection policy, not by a person.
+                        auto: connected && !manual,
                     }
                     .to_dict(),
                 );
@@ -576,6 +596,30 @@ impl Helper {
             .await
             .map_err(to_dbus)?;
         self.served(id).await
+    }
+
+    async fn connect(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        plug_snap: String,
+        plug: String,
+        slot_snap: String,
+        slot: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        self.connection_change(&hdr, [plug_snap, plug, slot_snap, slot], true)
+            .await
+    }
+
+    async fn disconnect(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        plug_snap: String,
+        plug: String,
+        slot_snap: String,
+        slot: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        self.connection_change(&hdr, [plug_snap, plug, slot_snap, slot], false)
+            .await
     }
 
     async fn hold(

@@ -65,6 +65,10 @@ pub struct SnapState {
     /// Revisions a plain refresh must not bring back (reverted from), as snapd blocks them.
     #[serde(default)]
     pub blocked: Vec<String>,
+    /// A person's choices, plug → connected (Connect/Disconnect). A plug without a choice follows
+    /// the auto-connection policy. Carried through refresh and revert; gone with the snap.
+    #[serde(default)]
+    pub connections: std::collections::BTreeMap<String, bool>,
 }
 
 impl SnapState {
@@ -488,6 +492,7 @@ mod tests {
                 })
                 .collect(),
             blocked: vec![],
+            connections: Default::default(),
         }
     }
 

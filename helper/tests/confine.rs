@@ -750,3 +750,253 @@ fn hostile_snaps_are_refused_and_failures_are_clear() {
     assert_eq!(o.status.code(), Some(77));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--root"));
 }
+
+const IFPROBE_C: &str = r#"
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) {
+        printf("connect=%s\n", strerrorname_np(errno));
+    } else {
+        struct sockaddr_in a = {0};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(atoi(argv[1]));
+        a.sin_addr.s_addr = htonl(0x7f000001);
+        int r = connect(s, (struct sockaddr *)&a, sizeof a);
+        printf("connect=%s\n", r < 0 ? strerrorname_np(errno) : "ok");
+    }
+    char p[4096];
+    const char *home = getenv("SNAP_REAL_HOME");
+    snprintf(p, sizeof p, "%s/written-by-ifprobe", home ? home : "/nonexistent");
+    FILE *f = fopen(p, "w");
+    printf("home-write=%s\n", f ? "ok" : strerrorname_np(errno));
+    if (f) fclose(f);
+    printf("camera=%s\n", access("/dev/video99", F_OK) == 0 ? "present" : "absent");
+    snprintf(p, sizeof p, "/mnt/%s", argv[2]);
+    printf("removable=%s\n", access(p, F_OK) == 0 ? "present" : "absent");
+    return 0;
+}
+"#;
+
+fn ifprobe_snap(dir: &Path, version: &str) -> PathBuf {
+    let s = dir.join(format!("ifprobe-{version}"));
+    write(
+        &s.join("meta/snap.yaml"),
+        &format!(
+            "name: ifprobe\nversion: '{version}'\nsummary: Probes interfaces\nbase: shelf-base\n\
+             plugs:\n  net:\n    interface: network\napps:\n  ifprobe:\n    command: bin/ifprobe\n    \
+             plugs: [net, home, camera, removable-media]\n"
+        ),
+        0o644,
+    );
+    let c = dir.join("ifprobe.c");
+    std::fs::write(&c, IFPROBE_C).unwrap();
+    std::fs::create_dir_all(s.join("bin")).unwrap();
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(s.join("bin/ifprobe"))
+        .arg(&c)
+        .output()
+        .expect("gcc (Debian package build-essential) is needed");
+    assert!(
+        out.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pack(&s, &dir.join(format!("ifprobe-{version}.snap")))
+}
+
+/// Connect or Disconnect as `user` through busctl; the change must end Done.
+fn switch_plug(env: &Env, user: &str, method: &str, plug: &str, slot: &str) -> Result<(), String> {
+    let (ok, text) = env.busctl_as(
+        user,
+        &[
+            "--allow-interactive-authorization=no",
+            method,
+            "ssss",
+            "ifprobe",
+            plug,
+            "",
+            slot,
+        ],
+    );
+    if !ok {
+        return Err(text);
+    }
+    let path = text
+        .trim()
+        .trim_start_matches("o ")
+        .trim_matches('"')
+        .to_string();
+    let (status, _, err) = env.wait_change(&path);
+    assert_eq!(status, "Done", "{method} {plug}: {err}");
+    Ok(())
+}
+
+fn connections(env: &Env) -> BTreeMap<String, (bool, bool, bool, String)> {
+    env.proxy()
+        .connections("ifprobe")
+        .unwrap()
+        .into_iter()
+        .map(|d| {
+            let c = snapshelf_dbus::types::Connection::from_dict(&d).unwrap();
+            (c.plug, (c.connected, c.manual, c.auto, c.label))
+        })
+        .collect()
+}
+
+#[test]
+fn permissions_change_the_sandbox_and_survive_refresh_and_revert() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, home) = runner();
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let v1 = ifprobe_snap(work.path(), "1");
+    let v2 = ifprobe_snap(work.path(), "2");
+    install_file(&env, &v1);
+
+    // A server on 127.0.0.1, a camera node made for the test, a mounted stick's file.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let video = Path::new("/dev/video99");
+    if !video.exists() {
+        let st = Command::new("mknod")
+            .args(["-m", "0666", "/dev/video99", "c", "1", "3"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "mknod /dev/video99");
+    }
+    let marker = format!("snapshelf-stick-{}", std::process::id());
+    std::fs::write(Path::new("/mnt").join(&marker), "on the stick").unwrap();
+    let written = home.join("written-by-ifprobe");
+    let _ = std::fs::remove_file(&written);
+    let probe = |mode: Mode<'_>| {
+        env_map(&ok(
+            &launch(&env, mode, "ifprobe", &[&port, &marker]),
+            "ifprobe",
+        ))
+    };
+    let capable = capable_confine(work.path());
+    let modes = [Mode::UserNs, Mode::Capable(&capable)];
+
+    // Installed: network and home connect by themselves, camera and removable-media wait.
+    let c = connections(&env);
+    assert_eq!(c.len(), 4, "{c:?}");
+    for (plug, (connected, manual, auto, label)) in &c {
+        assert!(
+            !label.is_empty() && !label.contains("interface"),
+            "{plug}: {label}"
+        );
+        assert!(!manual);
+        assert_eq!(*connected, plug == "net" || plug == "home", "{plug}");
+        assert_eq!(auto, connected);
+    }
+    for mode in modes {
+        let r = probe(mode);
+        assert_eq!(r["connect"], "ok", "{mode:?} {r:?}");
+        assert_eq!(r["home-write"], "ok", "{mode:?} {r:?}");
+        assert_eq!(r["camera"], "absent");
+        assert_eq!(r["removable"], "absent");
+        assert!(written.exists());
+        std::fs::remove_file(&written).unwrap();
+    }
+
+    // An ungranted user changes nothing.
+    let e = switch_plug(&env, common::DENIED, "Disconnect", "net", "network").unwrap_err();
+    assert!(e.contains("authentication is required"), "{e}");
+    let e = switch_plug(&env, common::DENIED, "Connect", "camera", "camera").unwrap_err();
+    assert!(e.contains("authentication is required"), "{e}");
+    assert_eq!(connections(&env), c);
+
+    // The granted user switches each one; the next launch sees it.
+    switch_plug(&env, common::GRANTED, "Disconnect", "net", "network").unwrap();
+    switch_plug(&env, common::GRANTED, "Disconnect", "home", "").unwrap();
+    switch_plug(&env, common::GRANTED, "Connect", "camera", "camera").unwrap();
+    switch_plug(&env, common::GRANTED, "Connect", "removable-media", "").unwrap();
+    let helper = env.proxy();
+    let kind = |r: zbus::Result<zbus::zvariant::OwnedObjectPath>| kind_of(r.unwrap_err());
+    assert_eq!(
+        kind(helper.connect("ifprobe", "camera", "", "camera")),
+        ErrorKind::InterfacesUnchanged
+    );
+    assert_eq!(
+        kind(helper.disconnect("ifprobe", "net", "", "network")),
+        ErrorKind::InterfacesUnchanged
+    );
+    assert_eq!(
+        kind(helper.connect("ifprobe", "nope", "", "")),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(helper.connect("ifprobe", "net", "", "home")),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(helper.connect("ifprobe", "net", "other-snap", "x")),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(helper.connect("not-there", "net", "", "")),
+        ErrorKind::NotInstalled
+    );
+    assert_eq!(
+        kind(helper.connect("ifprobe", "", "", "")),
+        ErrorKind::InvalidArgument
+    );
+    let c2 = connections(&env);
+    assert!(
+        c2.values().all(|(_, manual, auto, _)| *manual && !auto),
+        "{c2:?}"
+    );
+    let flipped = |r: &BTreeMap<String, String>| {
+        assert_eq!(r["connect"], "EPERM", "{r:?}");
+        assert_ne!(r["home-write"], "ok", "{r:?}");
+        assert_eq!(r["camera"], "present", "{r:?}");
+        assert_eq!(r["removable"], "present", "{r:?}");
+    };
+    for mode in modes {
+        flipped(&probe(mode));
+    }
+    assert!(!written.exists());
+
+    // A refresh (the next revision from a file) and a revert keep the person's choices.
+    install_file(&env, &v2);
+    assert_eq!(env.link("snap/ifprobe/current").as_deref(), Some("x2"));
+    flipped(&probe(Mode::UserNs));
+    let c = env.proxy().revert("ifprobe", Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert_eq!(env.link("snap/ifprobe/current").as_deref(), Some("x1"));
+    flipped(&probe(Mode::UserNs));
+    assert_eq!(connections(&env), c2);
+
+    // And back.
+    switch_plug(&env, common::GRANTED, "Connect", "net", "network").unwrap();
+    switch_plug(&env, common::GRANTED, "Connect", "home", "home").unwrap();
+    let r = probe(Mode::UserNs);
+    assert_eq!(r["connect"], "ok", "{r:?}");
+    assert_eq!(r["home-write"], "ok", "{r:?}");
+    let _ = std::fs::remove_file(&written);
+
+    // Remove clears the choices: a new install follows the policy again.
+    let c = env.proxy().remove(&["ifprobe"], Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    install_file(&env, &v1);
+    assert!(connections(&env).values().all(|(_, manual, ..)| !manual));
+    let _ = uid;
+    std::fs::remove_file(Path::new("/mnt").join(&marker)).unwrap();
+}

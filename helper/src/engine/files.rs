@@ -112,7 +112,7 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
             .plugs_for_app(app_name)
             .into_iter()
             .map(|(plug, interface)| ProfilePlug {
-                connected: interfaces::auto_connects(&interface),
+                connected: interfaces::state_of(snap, &plug, &interface).0,
                 name: plug,
                 interface,
             })

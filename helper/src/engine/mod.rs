@@ -779,6 +779,42 @@ impl Engine {
                 self.gc(name)?;
                 Ok(data)
             }
+            TaskData::Connect {
+                ref name,
+                ref plug,
+                ref interface,
+                connect,
+                ..
+            } => {
+                let (snap, done) = {
+                    let mut st = lock(&self.inner.state);
+                    let mut snap = st.snap(name)?.ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::NotInstalled,
+                            format!("\"{name}\" is not installed"),
+                        )
+                    })?;
+                    let before = snap.connections.get(plug).copied();
+                    snap.connections.insert(plug.clone(), connect);
+                    let done = TaskData::Connect {
+                        name: name.clone(),
+                        plug: plug.clone(),
+                        interface: interface.clone(),
+                        connect,
+                        before: Some(before),
+                    };
+                    let v = serde_json::to_value(&done).map_err(Error::internal)?;
+                    st.transaction(|st| {
+                        st.put_snap(&snap)?;
+                        st.set_task(id, seq, "Done", &v)
+                    })?;
+                    (snap, done)
+                };
+                // The profiles of the snap's apps, rewritten at once: the next launch sees it.
+                let base_rev = self.base_revision(&snap);
+                files::apply(self.paths(), &snap, &base_rev, &self.inner.cfg.launcher)?;
+                Ok(done)
+            }
             TaskData::SwitchChannel {
                 ref name,
                 ref channel,
@@ -947,7 +983,29 @@ impl Engine {
                 }
                 Ok(())
             }
-            TaskData::SwitchChannel { .. }
+            TaskData::Connect {
+                name,
+                plug,
+                before: Some(before),
+                ..
+            } => {
+                let snap = {
+                    let st = lock(&self.inner.state);
+                    let Some(mut s) = st.snap(name)? else {
+                        return Ok(());
+                    };
+                    match before {
+                        Some(c) => s.connections.insert(plug.clone(), *c),
+                        None => s.connections.remove(plug),
+                    };
+                    st.put_snap(&s)?;
+                    s
+                };
+                let base_rev = self.base_revision(&snap);
+                files::apply(self.paths(), &snap, &base_rev, &self.inner.cfg.launcher)
+            }
+            TaskData::Connect { .. }
+            | TaskData::SwitchChannel { .. }
             | TaskData::DiscardData { .. }
             | TaskData::DiscardRevisions { .. }
             | TaskData::Gc { .. } => Ok(()),

@@ -221,6 +221,7 @@ fn new_snap_state(r: &Resolved) -> SnapState {
             r.yaml.raw(),
         )],
         blocked: Vec::new(),
+        connections: Default::default(),
     }
 }
 
@@ -649,6 +650,90 @@ impl Engine {
         )
     }
 
+    /// Connect (`connect`) or disconnect a plug of `plug_snap` and the system's slot of its
+    /// interface. The system's slots are named after their interface; an empty slot snap (or
+    /// "system") names the system.
+    pub fn connect(
+        &self,
+        (plug_snap, plug, slot_snap, slot): (&str, &str, &str, &str),
+        connect: bool,
+        uid: u32,
+    ) -> Result<u64> {
+        check_names(&[plug_snap.to_string()])?;
+        if plug.is_empty() {
+            return Err(Error::invalid("no plug named"));
+        }
+        let snap = self
+            .snap(plug_snap)?
+            .ok_or_else(|| not_installed(plug_snap))?;
+        if !slot_snap.is_empty() && slot_snap != "system" {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "\"{slot_snap}\" offers no slot Snapshelf can connect: only the system's slots \
+                     (an empty slot snap) are supported"
+                ),
+            ));
+        }
+        let yaml = super::files::parse_yaml(&snap, &snap.current)?;
+        let interface = yaml.all_plugs().get(plug).cloned().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("\"{plug_snap}\" has no plug \"{plug}\""),
+            )
+        })?;
+        if !crate::interfaces::is_supported(&interface) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("the system has no slot for the {interface} interface"),
+            ));
+        }
+        if !slot.is_empty() && slot != interface {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "the system has no slot \"{slot}\" for {plug_snap}:{plug} (its slot is \"{interface}\")"
+                ),
+            ));
+        }
+        let (connected, _) = crate::interfaces::state_of(&snap, plug, &interface);
+        if connected == connect {
+            return Err(Error::new(
+                ErrorKind::InterfacesUnchanged,
+                format!(
+                    "{plug_snap}:{plug} is {} the system's {interface}",
+                    if connect {
+                        "already connected to"
+                    } else {
+                        "not connected to"
+                    }
+                ),
+            ));
+        }
+        let (kind, verb) = if connect {
+            ("connect", "Connect")
+        } else {
+            ("disconnect", "Disconnect")
+        };
+        self.start(
+            kind,
+            &format!(
+                "{verb} {plug_snap}:{plug} ({})",
+                crate::interfaces::label(&interface)
+            ),
+            vec![plug_snap.to_string()],
+            uid,
+            json!({"plug-snap": plug_snap, "plug": plug, "slot-snap": "", "slot": interface}),
+            vec![TaskData::Connect {
+                name: plug_snap.to_string(),
+                plug: plug.to_string(),
+                interface,
+                connect,
+                before: None,
+            }],
+        )
+    }
+
     pub async fn switch(&self, name: &str, channel: &str, uid: u32) -> Result<u64> {
         check_names(&[name.to_string()])?;
         validate_channel(channel)?;
@@ -828,6 +913,7 @@ impl Engine {
                 current: revision.clone(),
                 sequence: vec![rev_state],
                 blocked: Vec::new(),
+                connections: Default::default(),
             },
         };
         if yaml.confinement.to_string() == "classic" {

@@ -78,6 +78,15 @@ pub enum TaskData {
         channel: String,
         before: Option<String>,
     },
+    /// Connect (or disconnect) a plug to the system's slot, as a person's choice. `before` is the
+    /// choice it replaced (none: the policy decided), recorded when the task ran.
+    Connect {
+        name: String,
+        plug: String,
+        interface: String,
+        connect: bool,
+        before: Option<Option<bool>>,
+    },
 }
 
 impl TaskData {
@@ -94,6 +103,8 @@ impl TaskData {
             TaskData::DiscardRevisions { .. } => "discard-revisions",
             TaskData::Gc { .. } => "gc",
             TaskData::SwitchChannel { .. } => "switch-channel",
+            TaskData::Connect { connect: true, .. } => "connect",
+            TaskData::Connect { .. } => "disconnect",
         }
     }
 
@@ -118,7 +129,8 @@ impl TaskData {
             | TaskData::DiscardData { name, .. }
             | TaskData::DiscardRevisions { name, .. }
             | TaskData::Gc { name }
-            | TaskData::SwitchChannel { name, .. } => name,
+            | TaskData::SwitchChannel { name, .. }
+            | TaskData::Connect { name, .. } => name,
         }
     }
 
@@ -158,6 +170,19 @@ impl TaskData {
             TaskData::SwitchChannel { name, channel, .. } => {
                 format!("Make \"{name}\" track {channel}")
             }
+            TaskData::Connect {
+                name,
+                plug,
+                interface,
+                connect: true,
+                ..
+            } => format!("Connect {name}:{plug} to the system's {interface}"),
+            TaskData::Connect {
+                name,
+                plug,
+                interface,
+                ..
+            } => format!("Disconnect {name}:{plug} from the system's {interface}"),
         }
     }
 }
