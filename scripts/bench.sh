@@ -14,6 +14,7 @@ WORK=$(mktemp -d /tmp/snapshelf-bench.XXXXXX)
 mkdir -p results
 OUT=results/bench-$(date +%Y%m%d-%H%M%S).txt
 cleanup() {
+  for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m" 2>/dev/null; done
   [ -f "$WORK/pids" ] && while read -r p; do kill "$p" 2>/dev/null || true; done <"$WORK/pids"
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
   rm -rf "$WORK"
@@ -183,6 +184,7 @@ gcc -static -O2 -o "$WORK/t/bin/true" "$WORK/true.c"
 mksquashfs "$WORK/t" "$WORK/bench-true.snap" -noappend -comp xz -all-root -no-xattrs -quiet >/dev/null
 "$HBENCH" "$BUS" install-file "$WORK/bench-true.snap" >/dev/null
 CONFINE=$PWD/target/release/snapshelf-confine
+mkdir -p "$WORK/out"; chmod 777 "$WORK/out"   # hyperfine runs as the test user and writes here
 mkdir -p "$WORK/capbin"; cp "$CONFINE" "$WORK/capbin/"; chmod 755 "$WORK/capbin"
 setcap cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p "$WORK/capbin/snapshelf-confine"
 R=$WORK/croot; B=$R/snap/shelf-base/current; S=$R/snap/bench-true/x1
@@ -190,11 +192,11 @@ BWRAP="bwrap --unshare-user --ro-bind $B/usr /usr --ro-bind $B/bin /bin --ro-bin
   --ro-bind /etc /etc --ro-bind $R/snap /snap --bind $R/var/snap/bench-true /var/snap/bench-true --proc /proc --dev /dev --tmpfs /tmp \
   /snap/bench-true/x1/bin/true"
 log "-- launch \`true\` in a snap (hyperfine, median of 300 runs, as an unprivileged user)"
-runuser -u snapshelf-runner -- hyperfine -N -w 20 -r 300 --export-json "$WORK/launch.json" \
+runuser -u snapshelf-runner -- hyperfine -N -w 20 -r 300 --export-json "$WORK/out/launch.json" \
   "$WORK/t/bin/true" \
   "$CONFINE --root $R bench-true" \
-  "$BWRAP" >/dev/null 2>&1
-python3 - "$WORK/launch.json" <<'PY' | tee -a "$OUT"
+  "$BWRAP" >/dev/null
+python3 - "$WORK/out/launch.json" <<'PY' | tee -a "$OUT"
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
 names = ["no sandbox", "snapshelf-confine, user namespace", "bwrap --unshare-user, same binds"]
@@ -206,12 +208,13 @@ PY
 mkdir -p /snap /var/snap /var/lib/snapshelf
 unshare -m --propagation private sh -c "mount --rbind $R/snap /snap && mount --rbind $R/var/snap /var/snap && \
   mount --bind $R/var/lib/snapshelf /var/lib/snapshelf && \
-  runuser -u snapshelf-runner -- hyperfine -N -w 20 -r 300 --export-json $WORK/launch-cap.json \
-  '$WORK/capbin/snapshelf-confine bench-true'" >/dev/null 2>&1
-python3 - "$WORK/launch-cap.json" <<'PY' | tee -a "$OUT"
+  runuser -u snapshelf-runner -- hyperfine -N -w 20 -r 300 --export-json $WORK/out/launch-cap.json \
+  '$WORK/capbin/snapshelf-confine bench-true' '$BWRAP'" >/dev/null
+python3 - "$WORK/out/launch-cap.json" <<'PY' | tee -a "$OUT"
 import json, sys
-x = json.load(open(sys.argv[1]))["results"][0]
-print(f"snapshelf-confine, file capabilities: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
+r = json.load(open(sys.argv[1]))["results"]
+for name, x in zip(["snapshelf-confine, file capabilities", "bwrap --unshare-user, same run"], r):
+    print(f"{name}: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
 PY
 kill "$(cat "$WORK/helper.pid")"; sleep 0.5
 for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done

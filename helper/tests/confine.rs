@@ -999,4 +999,5 @@ fn permissions_change_the_sandbox_and_survive_refresh_and_revert() {
     assert!(connections(&env).values().all(|(_, manual, ..)| !manual));
     let _ = uid;
     std::fs::remove_file(Path::new("/mnt").join(&marker)).unwrap();
+    let _ = std::fs::remove_file(video);
 }
