@@ -540,6 +540,10 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
         euid,
         home: home.clone(),
     };
+    let allow = seccomp::Allowances {
+        inet: profile.plug_connected("network"),
+    };
+    let compiled = compiled_filter(root.as_fd(), allow);
     let saved_umask = umask(Mode::empty());
     let cwd = std::env::current_dir().ok();
 
@@ -549,7 +553,7 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
         user_data(&home, &profile, uid)?;
         drop_privileges()?;
         umask(saved_umask);
-        return exec(&profile, &paths, &user_facts, &inv.args, false);
+        return exec(&profile, &paths, &user_facts, &inv.args, None);
     }
 
     let missing_rev = || {
@@ -656,7 +660,40 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
     umask(saved_umask);
     // The lock goes with the descriptor at exec (close-on-exec).
     let _keep = private.snap_dir;
-    exec(&profile, &paths, &user_facts, &inv.args, true)
+    exec(
+        &profile,
+        &paths,
+        &user_facts,
+        &inv.args,
+        Some((allow, compiled)),
+    )
+}
+
+/// The helper's compiled filter for `allow`, when it is there and root's: a launch then skips
+/// compiling it (about a millisecond). Anything wrong with it, and we compile our own.
+fn compiled_filter(root: BorrowedFd<'_>, allow: seccomp::Allowances) -> Option<Vec<u8>> {
+    let mut parts: Vec<String> = seccomp::COMPILED_DIR
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    parts.push(seccomp::variant_file(allow).to_string());
+    let path = sys::walk(root, &parts).ok()?;
+    let fd = nix::fcntl::open(
+        sys::fd_path(path.as_fd()).as_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = sys::stat(fd.as_fd()).ok()?;
+    if sys::kind_of(&st) != Kind::File || st.st_uid != 0 || st.st_mode & 0o022 != 0 {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd)
+        .take(64 << 10)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    seccomp::check_compiled(&bytes).then_some(bytes)
 }
 
 fn exec(
@@ -664,7 +701,7 @@ fn exec(
     paths: &SnapPaths,
     user: &User,
     args: &[String],
-    filter: bool,
+    filter: Option<(seccomp::Allowances, Option<Vec<u8>>)>,
 ) -> Result<Infallible> {
     let caller = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
@@ -679,10 +716,10 @@ fn exec(
         .iter()
         .map(|(k, v)| cstr(format!("{k}={v}")))
         .collect::<Result<Vec<_>>>()?;
-    if filter {
-        seccomp::load(seccomp::Allowances {
-            inet: profile.plug_connected("network"),
-        })?;
+    match filter {
+        Some((_, Some(compiled))) => seccomp::load_compiled(&compiled)?,
+        Some((allow, None)) => seccomp::load(allow)?,
+        None => {}
     }
     let errno = nix::unistd::execve(&c_argv[0], &c_argv, &c_env).unwrap_err();
     Err(Error::Exec {

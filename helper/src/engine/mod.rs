@@ -83,6 +83,31 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Compile confine's system-call filters once, for every launch to read (root-owned, 0644). A
+/// failure only costs launches the time to compile their own.
+fn write_seccomp_filters(root: &std::path::Path) {
+    use snapshelf_confine::seccomp;
+    let dir = seccomp::COMPILED_DIR
+        .iter()
+        .fold(root.to_path_buf(), |p, c| p.join(c));
+    let written = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        for (name, allow) in seccomp::variants() {
+            let tmp = dir.join(format!(".{name}.tmp"));
+            let f = std::fs::File::create(&tmp)?;
+            seccomp::export(allow, &f).map_err(std::io::Error::other)?;
+            f.sync_all()?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
+            std::fs::rename(&tmp, dir.join(name))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "cannot write the compiled system-call filters");
+    }
+}
+
 impl Engine {
     /// Open the state and settle what a previous run left unfinished. Call before taking the bus
     /// name, so that no client ever sees a half-done change.
@@ -93,6 +118,7 @@ impl Engine {
             std::fs::create_dir_all(&tmp)?;
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777))?;
         }
+        write_seccomp_filters(cfg.paths.root());
         let state = State::open(&cfg.paths.state_db())?;
         let engine = Engine {
             inner: Arc::new(Inner {
