@@ -111,6 +111,7 @@ pub fn build(
     profile: &Profile,
     paths: &SnapPaths,
     user: &User,
+    extra: &[(String, String)],
 ) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = caller
         .into_iter()
@@ -158,6 +159,10 @@ pub fn build(
     ];
     for (k, v) in set {
         env.insert(k.to_string(), v);
+    }
+    // What the sandbox's interfaces put in place (the display and sound sockets' paths).
+    for (k, v) in extra {
+        env.insert(k.clone(), v.clone());
     }
     for (k, v) in &profile.environment {
         let value = expand(v, &env);
@@ -249,7 +254,20 @@ mod tests {
             ("HOME", "/home/ann"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()));
-        let env = build(caller, &p, &paths, &user());
+        let env = build(
+            caller,
+            &p,
+            &paths,
+            &user(),
+            &[(
+                "PULSE_SERVER".into(),
+                "unix:/run/user/1000/pulse/native".into(),
+            )],
+        );
+        assert_eq!(
+            env.get("PULSE_SERVER").map(String::as_str),
+            Some("unix:/run/user/1000/pulse/native")
+        );
         let get = |k: &str| env.get(k).map(String::as_str);
         assert_eq!(get("EXTRA_GLOBAL"), Some("extra-global"));
         assert_eq!(get("EXTRA_LOCAL"), Some("extra-local"));

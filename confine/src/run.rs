@@ -553,7 +553,7 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
         user_data(&home, &profile, uid)?;
         drop_privileges()?;
         umask(saved_umask);
-        return exec(&profile, &paths, &user_facts, &inv.args, None);
+        return exec(&profile, &paths, &user_facts, &inv.args, None, &[]);
     }
 
     let missing_rev = || {
@@ -630,12 +630,20 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
         private.snap_dir.as_fd(),
         "rootfs",
     )?;
+    // Only the socket's name is taken from the caller, and only a plain one; it must be the
+    // user's own socket in the user's runtime directory.
+    if let Ok(name) = std::env::var("WAYLAND_DISPLAY") {
+        if !name.is_empty() && name.len() < 64 && !name.contains('/') && !name.starts_with('.') {
+            b.wayland_display = name;
+        }
+    }
     b.populate(&host)?;
     b.dev(&host)?;
     b.snap_dirs(&host)?;
     b.home(&host)?;
     b.interfaces(&host)?;
     b.layouts()?;
+    let extra_env = b.extra_env.clone();
     drop(host);
 
     fchdir(b.root()).what(|| "cannot enter the new root".into())?;
@@ -666,7 +674,24 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
         &user_facts,
         &inv.args,
         Some((allow, compiled)),
+        &extra_env,
     )
+}
+
+/// Without `network-bind` the app may not bind TCP ports (so it cannot serve): a Landlock ruleset
+/// that handles TCP bind and allows none. Kernels without Landlock's network rules (before 6.7)
+/// leave it unenforced; seccomp cannot see a socket's family at bind time, so there is no fallback.
+fn deny_tcp_bind() -> Result<()> {
+    use landlock::{AccessNet, Ruleset, RulesetAttr};
+    Ruleset::default()
+        .handle_access(AccessNet::BindTcp)
+        .and_then(|r| r.create())
+        .and_then(|r| r.restrict_self())
+        .map(drop)
+        .map_err(|e| Error::Unsupported {
+            what: format!("cannot restrict TCP binding (Landlock): {e}"),
+            errno: Errno::EINVAL,
+        })
 }
 
 /// The helper's compiled filter for `allow`, when it is there and root's: a launch then skips
@@ -702,10 +727,11 @@ fn exec(
     user: &User,
     args: &[String],
     filter: Option<(seccomp::Allowances, Option<Vec<u8>>)>,
+    extra: &[(String, String)],
 ) -> Result<Infallible> {
     let caller = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-    let env: BTreeMap<String, String> = env::build(caller, profile, paths, user);
+    let env: BTreeMap<String, String> = env::build(caller, profile, paths, user, extra);
     let argv = env::argv(profile, &paths.snap, &env, args);
     let cstr = |s: String| {
         CString::new(s.into_bytes())
@@ -716,6 +742,9 @@ fn exec(
         .iter()
         .map(|(k, v)| cstr(format!("{k}={v}")))
         .collect::<Result<Vec<_>>>()?;
+    if filter.is_some() && !profile.plug_connected("network-bind") {
+        deny_tcp_bind()?;
+    }
     match filter {
         Some((_, Some(compiled))) => seccomp::load_compiled(&compiled)?,
         Some((allow, None)) => seccomp::load(allow)?,

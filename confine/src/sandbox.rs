@@ -58,6 +58,10 @@ pub struct Builder<'p> {
     ours: HashSet<u64>,
     /// Sandbox paths under which the host's files may be created (the snap's own data).
     writable: Vec<Vec<String>>,
+    /// Variables the app needs to find what the interfaces put in place.
+    pub extra_env: Vec<(String, String)>,
+    /// The name of the Wayland socket in the user's runtime directory.
+    pub wayland_display: String,
 }
 
 /// Top-level directories of the new root that are not taken from the base.
@@ -72,11 +76,21 @@ const BASE_ETC: &[&str] = &["nsswitch.conf", "alternatives"];
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Device nodes (by prefix in `/dev`) that a connected interface adds.
-const INTERFACE_DEVICES: &[(&str, &[&str])] = &[
-    ("camera", &["video"]),
-    ("opengl", &["dri", "nvidia"]),
-    ("audio-playback", &["snd"]),
-];
+const INTERFACE_DEVICES: &[(&str, &[&str])] =
+    &[("camera", &["video"]), ("opengl", &["dri", "nvidia"])];
+
+/// Whether a node of `/dev/snd` belongs to playback, to recording, or to both (controls, timer,
+/// sequencer). PCM nodes end in `p` (playback) or `c` (capture).
+fn snd_node_for(name: &str, playback: bool, record: bool) -> bool {
+    if name.starts_with("pcmC") {
+        (playback && name.ends_with('p')) || (record && name.ends_with('c'))
+    } else {
+        (playback || record) && (name.starts_with("controlC") || name == "timer" || name == "seq")
+    }
+}
+
+/// Host paths (relative to `/usr/share`) that `desktop` brings in.
+const DESKTOP_SHARE: &[&str] = &["fonts", "icons", "themes"];
 
 fn parts(path: &str) -> Result<Vec<String>> {
     sys::components(Path::new(path)).map_err(Error::Invalid)
@@ -109,6 +123,8 @@ impl<'p> Builder<'p> {
             home: home.trim_end_matches('/').to_string(),
             root,
             ours: HashSet::new(),
+            extra_env: Vec::new(),
+            wayland_display: "wayland-0".into(),
             writable: vec![
                 parts(&format!("/var/snap/{}/{}", profile.snap, profile.revision))?,
                 parts(&format!("/var/snap/{}/common", profile.snap))?,
@@ -472,6 +488,33 @@ impl<'p> Builder<'p> {
             .what(|| what(&node))?;
             sys::bind(src.as_fd(), dev.as_fd(), &node, true).what(|| what(&node))?;
         }
+        let playback = self.profile.plug_connected("audio-playback");
+        let record = self.profile.plug_connected("audio-record");
+        if playback || record {
+            if let Ok(host_snd) = sys::open_dir(host_dev.as_fd(), "snd") {
+                sys::mkdir_at(dev.as_fd(), "snd", 0o755).what(|| what("snd"))?;
+                let snd = sys::open_path(dev.as_fd(), "snd").what(|| what("snd"))?;
+                let names: Vec<String> = {
+                    let d = sys::open_dir(host_snd.as_fd(), ".").what(|| what("snd"))?;
+                    let mut dir = nix::dir::Dir::from_fd(d).what(|| what("snd"))?;
+                    dir.iter()
+                        .filter_map(|e| e.ok())
+                        .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
+                        .filter(|n| snd_node_for(n, playback, record))
+                        .collect()
+                };
+                for n in names {
+                    let Ok(src) = sys::open_path(host_snd.as_fd(), &n) else {
+                        continue;
+                    };
+                    if sys::stat(src.as_fd()).map(|st| sys::kind_of(&st)) != Ok(Kind::CharDevice) {
+                        continue;
+                    }
+                    sys::touch_at(snd.as_fd(), &n, 0o644).what(|| what(&n))?;
+                    sys::bind(src.as_fd(), snd.as_fd(), &n, false).what(|| what(&n))?;
+                }
+            }
+        }
         for dir in ["pts", "shm"] {
             sys::mkdir_at(dev.as_fd(), dir, 0o755).what(|| what(dir))?;
         }
@@ -566,6 +609,7 @@ impl<'p> Builder<'p> {
             let (parent, last) = self.ensure(&home, false, 0o755)?;
             let home_top = sys::bind(home_fd.as_fd(), parent.as_fd(), &last, true)
                 .what(|| "cannot bind the home directory".into())?;
+            self.hide_dot_files(host, home_fd.as_fd(), home_top.as_fd())?;
             let snaps = sys::mount_tmpfs(
                 home_top.as_fd(),
                 "snap",
@@ -589,6 +633,51 @@ impl<'p> Builder<'p> {
         Ok(())
     }
 
+    /// `home` grants the non-hidden files: every dot-file and dot-directory of the home is covered
+    /// (an empty read-only tmpfs over a directory, `/dev/null` over anything else), so settings and
+    /// secrets such as `~/.ssh` stay out of reach.
+    fn hide_dot_files(
+        &mut self,
+        host: &HostDirs,
+        home_fd: BorrowedFd<'_>,
+        home_top: BorrowedFd<'_>,
+    ) -> Result<()> {
+        let what = |n: &str| format!("cannot hide ~/{n}");
+        let names: Vec<String> = {
+            let Ok(d) = sys::open_dir(home_fd, ".") else {
+                return Ok(());
+            };
+            let mut dir = nix::dir::Dir::from_fd(d).what(|| what(""))?;
+            dir.iter()
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
+                .filter(|n| n.starts_with('.') && n != "." && n != "..")
+                .collect()
+        };
+        if names.is_empty() {
+            return Ok(());
+        }
+        let null = sys::walk(host.host.as_fd(), &["dev".into(), "null".into()])
+            .map_err(|e| self.walk_error(&["dev".into(), "null".into()], e))?;
+        for n in names {
+            let Ok(st) = sys::stat_at(home_top, &n) else {
+                continue;
+            };
+            match sys::kind_of(&st) {
+                Kind::Dir => {
+                    let fs = sys::mount_tmpfs(home_top, &n, 0o000, None, MsFlags::MS_RDONLY)
+                        .what(|| what(&n))?;
+                    drop(fs);
+                }
+                Kind::Symlink => {}
+                _ => {
+                    sys::bind(null.as_fd(), home_top, &n, false).what(|| what(&n))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `/media`, `/run/media` and `/mnt` from the host, with `removable-media`; the X11 sockets
     /// with `x11`.
     pub fn interfaces(&mut self, host: &HostDirs) -> Result<()> {
@@ -606,6 +695,58 @@ impl<'p> Builder<'p> {
                 let (parent, last) = self.ensure(&parts("/run/media")?, false, 0o755)?;
                 sys::bind(src.as_fd(), parent.as_fd(), &last, true)
                     .what(|| "cannot bind /run/media".into())?;
+            }
+        }
+        let runtime = format!("/run/user/{}", self.uid);
+        let runtime_parts = parts(&runtime)?;
+        let user_socket = |name: &str| -> Option<OwnedFd> {
+            let mut p = runtime_parts.clone();
+            p.extend(parts(name).ok()?);
+            let fd = sys::walk(host.host.as_fd(), &p).ok()?;
+            // Only the user's own sockets: the runtime directory is the user's to fill.
+            let st = sys::stat(fd.as_fd()).ok()?;
+            (st.st_uid == self.uid && sys::kind_of(&st) == Kind::Other).then_some(fd)
+        };
+        let mut sockets: Vec<(String, OwnedFd)> = Vec::new();
+        if self.profile.plug_connected("wayland") {
+            let name = self.wayland_display.clone();
+            if let Some(fd) = user_socket(&name) {
+                self.extra_env
+                    .push(("WAYLAND_DISPLAY".into(), format!("{runtime}/{name}")));
+                sockets.push((name, fd));
+            }
+        }
+        if self.profile.plug_connected("audio-playback")
+            || self.profile.plug_connected("audio-record")
+        {
+            if let Some(fd) = user_socket("pulse/native") {
+                self.extra_env.push((
+                    "PULSE_SERVER".into(),
+                    format!("unix:{runtime}/pulse/native"),
+                ));
+                sockets.push(("pulse/native".into(), fd));
+            }
+            if let Some(fd) = user_socket("pipewire-0") {
+                sockets.push(("pipewire-0".into(), fd));
+            }
+        }
+        for (name, src) in sockets {
+            let mut target = runtime_parts.clone();
+            target.extend(parts(&name)?);
+            let (parent, last) = self.ensure(&target, true, 0o644)?;
+            sys::bind(src.as_fd(), parent.as_fd(), &last, false)
+                .what(|| format!("cannot bind {runtime}/{name}"))?;
+        }
+        if self.profile.plug_connected("desktop") {
+            for share in DESKTOP_SHARE {
+                let host_parts = s3("usr", "share", share);
+                if let Ok(src) = sys::walk(host.host.as_fd(), &host_parts) {
+                    let (parent, last) = self.ensure(&host_parts, false, 0o755)?;
+                    let top = sys::bind(src.as_fd(), parent.as_fd(), &last, true)
+                        .what(|| format!("cannot bind /usr/share/{share}"))?;
+                    sys::remount_read_only(top.as_fd())
+                        .what(|| format!("cannot make /usr/share/{share} read-only"))?;
+                }
             }
         }
         if self.profile.plug_connected("x11") {
@@ -695,6 +836,10 @@ impl<'p> Builder<'p> {
         }
         Ok(())
     }
+}
+
+fn s3(a: &str, b: &str, c: &str) -> Vec<String> {
+    vec![a.to_string(), b.to_string(), c.to_string()]
 }
 
 fn describe(k: Kind) -> &'static str {

@@ -1001,3 +1001,244 @@ fn permissions_change_the_sandbox_and_survive_refresh_and_revert() {
     std::fs::remove_file(Path::new("/mnt").join(&marker)).unwrap();
     let _ = std::fs::remove_file(video);
 }
+
+const BINDPROBE_C: &str = r#"
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int main(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) { printf("bind=%s\n", strerrorname_np(errno)); return 0; }
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    int r = bind(s, (struct sockaddr *)&a, sizeof a);
+    printf("bind=%s\n", r < 0 ? strerrorname_np(errno) : "ok");
+    return 0;
+}
+"#;
+
+/// A snap plugging every display, sound, graphics and desktop interface, with a shell and a
+/// TCP-bind probe.
+fn desktop_probe_snap(dir: &Path) -> PathBuf {
+    let s = dir.join("deskprobe");
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: deskprobe\nversion: '1'\nsummary: Probes desktop interfaces\nbase: shelf-base\n\
+         apps:\n  sh:\n    command: bin/sh\n    plugs: [network, network-bind, x11, wayland, desktop, opengl, audio-playback, audio-record, home]\n  \
+         bindprobe:\n    command: bin/bindprobe\n    plugs: [network, network-bind]\n",
+        0o644,
+    );
+    write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    let c = dir.join("bindprobe.c");
+    std::fs::write(&c, BINDPROBE_C).unwrap();
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(s.join("bin/bindprobe"))
+        .arg(&c)
+        .output()
+        .expect("gcc (Debian package build-essential) is needed");
+    assert!(
+        out.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pack(&s, &dir.join("deskprobe.snap"))
+}
+
+/// A fixture on the host that the test removes when it ends.
+struct HostFixture(Vec<PathBuf>);
+
+impl HostFixture {
+    fn node(&mut self, path: &str) {
+        let p = Path::new(path);
+        if let Some(d) = p.parent() {
+            if !d.exists() {
+                std::fs::create_dir_all(d).unwrap();
+                self.0.push(d.to_path_buf());
+            }
+        }
+        if !p.exists() {
+            let st = Command::new("mknod")
+                .args(["-m", "0666", path, "c", "1", "3"])
+                .status()
+                .unwrap();
+            assert!(st.success(), "mknod {path}");
+        }
+        self.0.push(p.to_path_buf());
+    }
+
+    fn socket(&mut self, path: &Path, owner: Option<u32>) -> std::os::unix::net::UnixListener {
+        if let Some(d) = path.parent() {
+            if !d.exists() {
+                std::fs::create_dir_all(d).unwrap();
+                if let Some(uid) = owner {
+                    std::os::unix::fs::chown(d, Some(uid), Some(uid)).unwrap();
+                }
+                self.0.push(d.to_path_buf());
+            }
+        }
+        let _ = std::fs::remove_file(path);
+        let l = std::os::unix::net::UnixListener::bind(path).unwrap();
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+        }
+        self.0.push(path.to_path_buf());
+        l
+    }
+}
+
+impl Drop for HostFixture {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = std::fs::remove_file(p);
+            let _ = std::fs::remove_dir(p);
+        }
+    }
+}
+
+#[test]
+fn every_desktop_interface_shows_its_effect_both_ways() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, home) = runner();
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    install_file(&env, &desktop_probe_snap(work.path()));
+
+    // The host's side: an X server's and a compositor's sockets, a sound server, a GPU and a sound
+    // card, fonts; a dot-file in the home.
+    let mut fx = HostFixture(Vec::new());
+    if !Path::new("/tmp/.X11-unix").exists() {
+        std::fs::create_dir_all("/tmp/.X11-unix").unwrap();
+        std::fs::set_permissions("/tmp/.X11-unix", std::fs::Permissions::from_mode(0o1777))
+            .unwrap();
+    }
+    let _x = fx.socket(Path::new("/tmp/.X11-unix/X97"), None);
+    let run_user = PathBuf::from(format!("/run/user/{uid}"));
+    if !run_user.exists() {
+        std::fs::create_dir_all(&run_user).unwrap();
+        std::os::unix::fs::chown(&run_user, Some(uid), Some(uid)).unwrap();
+        std::fs::set_permissions(&run_user, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let _w = fx.socket(&run_user.join("wayland-97"), Some(uid));
+    let _p = fx.socket(&run_user.join("pulse/native"), Some(uid));
+    fx.node("/dev/dri/renderD197");
+    fx.node("/dev/snd/pcmC9D0p");
+    fx.node("/dev/snd/pcmC9D0c");
+    fx.node("/dev/snd/controlC9");
+    let dot = home.join(format!(".snapshelf-secret-{}", std::process::id()));
+    std::fs::write(&dot, "secret").unwrap();
+    std::os::unix::fs::chown(&dot, Some(uid), Some(uid)).unwrap();
+    fx.0.push(dot.clone());
+    let plain = home.join(format!("snapshelf-visible-{}", std::process::id()));
+    std::fs::write(&plain, "visible").unwrap();
+    std::os::unix::fs::chown(&plain, Some(uid), Some(uid)).unwrap();
+    fx.0.push(plain.clone());
+
+    let script = format!(
+        "test -S /tmp/.X11-unix/X97 && echo x11-socket; echo \"display=$DISPLAY\"; \
+         test -S \"$WAYLAND_DISPLAY\" && echo wayland-socket; \
+         test -d /usr/share/fonts/truetype/dejavu && echo fonts; \
+         test -e /dev/dri/renderD197 && echo dri; \
+         test -S /run/user/{uid}/pulse/native && echo pulse; echo \"pulse-server=$PULSE_SERVER\"; \
+         test -e /dev/snd/pcmC9D0p && echo snd-playback; test -e /dev/snd/pcmC9D0c && echo snd-capture; \
+         test -e /dev/snd/controlC9 && echo snd-control; \
+         cat {plain} 2>/dev/null; cat {dot} 2>/dev/null; echo",
+        plain = plain.display(),
+        dot = dot.display()
+    );
+    let run = |mode: Mode<'_>| -> (String, String) {
+        let root = env.root.display().to_string();
+        let o = match mode {
+            Mode::UserNs => Command::new("runuser")
+                .args(["-u", RUNNER, "--"])
+                .arg(confine_bin())
+                .args(["--root", &root, "deskprobe.sh", "-c", &script])
+                .env("DISPLAY", ":97")
+                .env("WAYLAND_DISPLAY", "wayland-97")
+                .current_dir("/")
+                .output()
+                .unwrap(),
+            _ => launch(&env, mode, "deskprobe.sh", &["-c", &script]),
+        };
+        let shell = ok(&o, "deskprobe.sh");
+        let bind = ok(
+            &launch(&env, Mode::UserNs, "deskprobe.bindprobe", &[]),
+            "bindprobe",
+        );
+        (shell, bind)
+    };
+
+    // Installed: all but audio-record connect by themselves.
+    let (out, bind) = run(Mode::UserNs);
+    for present in [
+        "x11-socket",
+        "display=:97",
+        "wayland-socket",
+        "fonts",
+        "dri",
+        "pulse",
+        &format!("pulse-server=unix:/run/user/{uid}/pulse/native"),
+        "snd-playback",
+        "snd-control",
+        "visible",
+    ] {
+        assert!(out.contains(present), "{present} missing:\n{out}");
+    }
+    assert!(!out.contains("snd-capture"), "{out}");
+    assert!(
+        !out.contains("secret"),
+        "a dot-file shows with home:\n{out}"
+    );
+    assert!(bind.contains("bind=ok"), "{bind}");
+
+    // Each one switched the other way.
+    for (plug, connect) in [
+        ("x11", false),
+        ("wayland", false),
+        ("desktop", false),
+        ("opengl", false),
+        ("audio-playback", false),
+        ("audio-record", true),
+        ("network-bind", false),
+        ("home", false),
+    ] {
+        let c = if connect {
+            env.proxy().connect("deskprobe", plug, "", "")
+        } else {
+            env.proxy().disconnect("deskprobe", plug, "", "")
+        }
+        .unwrap();
+        assert_eq!(env.wait_change(c.as_str()).0, "Done", "{plug}");
+    }
+    let (out, bind) = run(Mode::UserNs);
+    for absent in [
+        "x11-socket",
+        "display=:97",
+        "wayland-socket",
+        "fonts",
+        "dri",
+        "snd-playback",
+        "visible",
+    ] {
+        assert!(!out.contains(absent), "{absent} still there:\n{out}");
+    }
+    // Recording alone: the capture node and the sound server, not the playback node.
+    assert!(
+        out.contains("snd-capture") && out.contains("pulse\n"),
+        "{out}"
+    );
+    assert!(
+        bind.contains("bind=EACCES"),
+        "TCP bind without network-bind: {bind}"
+    );
+}
