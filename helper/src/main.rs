@@ -27,6 +27,9 @@ struct Args {
     /// Never use loop mounts: extract revisions instead (kernels without loop or squashfs).
     #[arg(long)]
     no_loop: bool,
+    /// Where the translations are (`<dir>/<lang>/LC_MESSAGES/snapshelf.mo`).
+    #[arg(long, default_value = "/usr/share/locale")]
+    locale_dir: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    // Words for people (permission labels, change summaries) follow the service's locale.
+    let _ = gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "");
+    let _ = gettextrs::bindtextdomain("snapshelf", args.locale_dir.clone());
+    let _ = gettextrs::bind_textdomain_codeset("snapshelf", "UTF-8");
+    let _ = gettextrs::textdomain("snapshelf");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -462,11 +462,11 @@ impl Helper {
     async fn interfaces(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
         Ok(crate::interfaces::INTERFACES
             .iter()
-            .map(|(name, _, summary, label)| {
+            .map(|(name, _)| {
                 InterfaceInfo {
                     name: name.to_string(),
-                    summary: summary.to_string(),
-                    label: label.to_string(),
+                    summary: crate::interfaces::summary(name),
+                    label: crate::interfaces::label(name),
                 }
                 .to_dict()
             })

@@ -1242,3 +1242,92 @@ fn every_desktop_interface_shows_its_effect_both_ways() {
         "TCP bind without network-bind: {bind}"
     );
 }
+
+/// The permission labels in people's language: the helper follows its locale, with the project's
+/// catalogues compiled by msgfmt (which checks them).
+#[test]
+fn permission_labels_are_translated() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    let locale = env.dir.path().join("locale");
+    let po = Path::new(env!("CARGO_MANIFEST_DIR")).join("../po");
+    let linguas = std::fs::read_to_string(po.join("LINGUAS")).unwrap();
+    for lang in linguas.split_whitespace() {
+        let dir = locale.join(lang).join("LC_MESSAGES");
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("msgfmt")
+            .args(["--check", "--statistics", "-o"])
+            .arg(dir.join("snapshelf.mo"))
+            .arg(po.join(format!("{lang}.po")))
+            .output()
+            .expect("msgfmt (Debian package gettext) is needed");
+        let stats = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{lang}: {stats}");
+        assert!(
+            !stats.contains("untranslated") && !stats.contains("fuzzy"),
+            "{lang}: {stats}"
+        );
+    }
+    for (lang, network, home) in [
+        (
+            "de",
+            "Auf das Netzwerk zugreifen",
+            "Dateien in Ihrem persönlichen Ordner lesen und schreiben",
+        ),
+        (
+            "fr",
+            "Accéder au réseau",
+            "Lire et écrire des fichiers dans votre dossier personnel",
+        ),
+        (
+            "es",
+            "Acceder a la red",
+            "Leer y escribir archivos en su carpeta personal",
+        ),
+    ] {
+        let child = env
+            .helper_command()
+            .arg("--locale-dir")
+            .arg(&locale)
+            .env("LANG", "C.UTF-8")
+            .env("LANGUAGE", lang)
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        env.helper = Some(child);
+        let addr = env.bus_address.clone();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !common::name_has_owner(&addr, "io.github.snapshelf.Helper1") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the helper did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let labels: BTreeMap<String, String> = env
+            .proxy()
+            .interfaces()
+            .unwrap()
+            .into_iter()
+            .map(|d| {
+                let i = snapshelf_dbus::types::InterfaceInfo::from_dict(&d).unwrap();
+                (i.name, i.label)
+            })
+            .collect();
+        assert_eq!(labels["network"], network, "{lang}");
+        assert_eq!(labels["home"], home, "{lang}");
+        if lang == "de" {
+            install_base(&env);
+            let c = env.proxy().install(&["shelf-fetch"], Dict::new()).unwrap();
+            assert_eq!(env.wait_change(c.as_str()).0, "Done");
+            let conns = env.proxy().connections("shelf-fetch").unwrap();
+            let c = snapshelf_dbus::types::Connection::from_dict(&conns[0]).unwrap();
+            assert_eq!(c.label, network);
+        }
+        env.kill_helper();
+    }
+}

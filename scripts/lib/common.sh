@@ -15,6 +15,7 @@ SNAPSHELF_PACKAGES=(
   dbus polkitd                             # the helper's tests: a private system bus and polkit
   libseccomp-dev                           # confine's system-call filter (libseccomp)
   libcap2-bin                              # setcap: confine's file capabilities in tests and packaging
+  gettext                                  # msgfmt: the translations (po/) are compiled and checked
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.
