@@ -157,6 +157,9 @@ log "-- refresh 10 snaps of 20 MiB as one change: $rt s; slowest single curl dow
 kill "$(cat "$WORK/helper.pid")"; sleep 0.5
 for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
 
+if [ -z "${URL:-}" ]; then  # the helper part alone: a smaller generated catalog
+  "$STORE" generate "$WORK/big" --count 200 >/dev/null; URL=$(start_store "$WORK/big")
+fi
 start_helper "$WORK/lroot" "$URL" "$WORK/big/keys/trusted.assert"
 "$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 0 49) >/dev/null
 "$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 50 99) >/dev/null

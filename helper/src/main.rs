@@ -41,6 +41,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    // Two malloc arenas are plenty for a service that is idle most of the time; one per thread
+    // (glibc's default) keeps memory resident that a quiet helper never uses again.
+    // SAFETY: mallopt only sets an allocator parameter, before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     // Words for people (permission labels, change summaries) follow the service's locale.
     let _ = gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "");
     let _ = gettextrs::bindtextdomain("snapshelf", args.locale_dir.clone());

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use snapshelf_snap::digest::{Hasher, Sha3_384};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 /// snapd's `defaultRetryStrategy`: up to 6 attempts, exponential from 0.5 s, factor 2.5.
@@ -575,16 +575,50 @@ impl StoreClient {
             hasher = Hasher::new();
             have = 0;
         }
-        let mut file = opts
+        let file = opts
             .open(partial)
             .await
-            .map_err(|e| fatal(io(partial)(e)))?;
+            .map_err(|e| fatal(io(partial)(e)))?
+            .into_std()
+            .await;
         progress(have, expected_size);
+        // Hashing and writing run on a thread of their own, fed by the network task: the next
+        // bytes arrive while the last ones are hashed (SHA3 is the slowest part of a download).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+        let start_at = have;
+        let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Hasher> {
+            let mut hasher = hasher;
+            let mut file = file;
+            let mut written = start_at;
+            let mut flushed = start_at;
+            while let Some(bytes) = rx.blocking_recv() {
+                std::io::Write::write_all(&mut file, &bytes)?;
+                hasher.update(&bytes);
+                written += bytes.len() as u64;
+                // Start the write-back early, so that the final fsync has little left to wait for.
+                if written - flushed >= WRITEBACK_CHUNK {
+                    start_writeback(&file, flushed, written - flushed);
+                    flushed = written;
+                }
+            }
+            Ok(hasher)
+        });
+        let finish = |worker: tokio::task::JoinHandle<std::io::Result<Hasher>>| async move {
+            match worker.await {
+                Ok(Ok(h)) => Ok(h),
+                Ok(Err(e)) => Err(fatal(io(partial)(e))),
+                Err(e) => Err(fatal(StoreError::Malformed {
+                    what: "download".into(),
+                    message: format!("the hashing thread failed: {e}"),
+                })),
+            }
+        };
         let mut stream = resp.bytes_stream();
         loop {
             let chunk = tokio::select! {
                 _ = cancel.cancelled() => {
-                    let _ = file.flush().await;
+                    drop(tx);
+                    finish(worker).await?;
                     return Err(fatal(StoreError::Cancelled));
                 }
                 c = stream.next() => c,
@@ -592,11 +626,14 @@ impl StoreClient {
             match chunk {
                 None => break,
                 Some(Err(e)) => {
-                    let _ = file.flush().await;
+                    drop(tx);
+                    finish(worker).await?;
                     return Err(DownloadFailure::Retry(e.to_string()));
                 }
                 Some(Ok(bytes)) => {
                     if have + bytes.len() as u64 > expected_size {
+                        drop(tx);
+                        let _ = finish(worker).await;
                         let _ = tokio::fs::remove_file(partial).await;
                         return Err(fatal(StoreError::Malformed {
                             what: "download".into(),
@@ -605,16 +642,17 @@ impl StoreClient {
                             ),
                         }));
                     }
-                    file.write_all(&bytes)
-                        .await
-                        .map_err(|e| fatal(io(partial)(e)))?;
-                    hasher.update(&bytes);
                     have += bytes.len() as u64;
+                    if tx.send(bytes).await.is_err() {
+                        // The worker stopped: its error says why.
+                        break;
+                    }
                     progress(have, expected_size);
                 }
             }
         }
-        file.flush().await.map_err(|e| fatal(io(partial)(e)))?;
+        drop(tx);
+        let hasher = finish(worker).await?;
         if have < expected_size {
             return Err(DownloadFailure::Retry(format!(
                 "connection closed after {have} of {expected_size} bytes"
@@ -674,6 +712,23 @@ pub fn media_urls(snap: &Value, kind: &str) -> Vec<String> {
         .filter(|m| m["type"] == kind)
         .filter_map(|m| m["url"].as_str().map(str::to_string))
         .collect()
+}
+
+/// How much is written before its write-back is started.
+const WRITEBACK_CHUNK: u64 = 8 << 20;
+
+/// Ask the kernel to start writing `len` bytes from `offset` to disk, without waiting.
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sync_file_range only reads its integer arguments; a failure just means no head start.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
 }
 
 /// `<dest>.partial`: where a download lives until it is complete.

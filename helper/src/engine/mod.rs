@@ -348,6 +348,13 @@ impl Engine {
             }
         }
         tracing::info!(change = id, %status, error = %message, "change finished");
+        if lock(&self.inner.live).is_empty() {
+            // Idle again: give the download buffers and caches back to the system.
+            // SAFETY: malloc_trim only walks the allocator's own free lists.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
     }
 
     fn release(&self, id: u64) {
@@ -405,47 +412,57 @@ impl Engine {
         Ok(())
     }
 
-    /// Run every pending download of the change at once: they are independent, and the slowest one,
+    /// Bring every snap of the change in at once, up to its mount: each snap's download, verify
+    /// and mount run in order, the snaps side by side. They are independent, and the slowest one,
     /// not their sum, should set the pace. The tasks that follow find them done.
     async fn download_in_parallel(&self, id: u64, cancel: &CancellationToken) -> Result<()> {
-        let pending: Vec<(TaskRow, TaskData)> = lock(&self.inner.state)
-            .tasks(id)?
-            .into_iter()
-            .filter(|t| t.status != "Done")
-            .filter_map(|t| {
-                let d: TaskData = serde_json::from_value(t.data.clone()).ok()?;
-                matches!(d, TaskData::Download { .. }).then_some((t, d))
-            })
-            .collect();
-        if pending.len() < 2 {
-            return Ok(());
-        }
-        for (t, _) in &pending {
-            lock(&self.inner.state).set_task(id, t.seq, "Doing", &t.data)?;
-        }
-        self.updated(id);
-        let runs = pending
-            .iter()
-            .map(|(t, d)| self.run_task(id, t.seq, d.clone(), cancel));
-        let results = futures_util::future::join_all(runs).await;
-        let mut first_error = None;
-        for ((t, _), r) in pending.iter().zip(results) {
-            match r {
-                Ok(done) => {
-                    let v = serde_json::to_value(&done).map_err(Error::internal)?;
-                    lock(&self.inner.state).set_task(id, t.seq, "Done", &v)?;
-                }
-                Err(e) => {
-                    lock(&self.inner.state).set_task(id, t.seq, "Error", &t.data)?;
-                    first_error.get_or_insert(e);
-                }
+        let mut groups: Vec<(String, Vec<(TaskRow, TaskData)>)> = Vec::new();
+        for t in lock(&self.inner.state).tasks(id)? {
+            if t.status == "Done" {
+                continue;
+            }
+            let Ok(d) = serde_json::from_value::<TaskData>(t.data.clone()) else {
+                continue;
+            };
+            if !matches!(
+                d,
+                TaskData::Download { .. } | TaskData::Verify { .. } | TaskData::Mount { .. }
+            ) {
+                continue;
+            }
+            let snap = d.snap().to_string();
+            match groups.iter_mut().find(|(n, _)| *n == snap) {
+                Some((_, g)) => g.push((t, d)),
+                None => groups.push((snap, vec![(t, d)])),
             }
         }
-        self.updated(id);
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(()),
+        if groups.len() < 2 {
+            return Ok(());
         }
+        let runs = groups.iter().map(|(_, group)| async move {
+            for (t, d) in group {
+                if cancel.is_cancelled() {
+                    return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
+                }
+                lock(&self.inner.state).set_task(id, t.seq, "Doing", &t.data)?;
+                self.updated(id);
+                match self.run_task(id, t.seq, d.clone(), cancel).await {
+                    Ok(done) => {
+                        let v = serde_json::to_value(&done).map_err(Error::internal)?;
+                        lock(&self.inner.state).set_task(id, t.seq, "Done", &v)?;
+                        self.updated(id);
+                    }
+                    Err(e) => {
+                        lock(&self.inner.state).set_task(id, t.seq, "Error", &t.data)?;
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        });
+        let results = futures_util::future::join_all(runs).await;
+        self.updated(id);
+        results.into_iter().collect::<Result<Vec<()>>>().map(drop)
     }
 
     fn all_pre_commit_done(&self, id: u64) -> Result<bool> {
