@@ -375,8 +375,12 @@ impl<'p> Builder<'p> {
                     sys::mkdir_at(root.as_fd(), &name, 0o755).what(what)?;
                     self.own(root.as_fd(), &name)?;
                     let src = sys::open_path(host.base.as_fd(), &name).what(what)?;
+                    // Read-only: a squashfs is so already (the bind keeps that); an extracted
+                    // base (kernels without loop devices) is made so here.
                     let top = sys::bind(src.as_fd(), root.as_fd(), &name, true).what(what)?;
-                    sys::remount_read_only(top.as_fd()).what(what)?;
+                    if !sys::is_read_only(top.as_fd()).what(what)? {
+                        sys::remount_read_only(top.as_fd()).what(what)?;
+                    }
                 }
                 Kind::Symlink => {
                     let target = sys::readlink_at(host.base.as_fd(), &name).what(what)?;

@@ -237,6 +237,11 @@ pub fn bind(
     Ok(top)
 }
 
+/// Whether writes to what `fd` names fail for being read-only (the mount or its file system).
+pub fn is_read_only(fd: BorrowedFd<'_>) -> nix::Result<bool> {
+    Ok(locked_flags(fd)?.1)
+}
+
 /// Make the mount whose root `fd` is read-only (and nosuid), keeping the flags the kernel locks.
 pub fn remount_read_only(fd: BorrowedFd<'_>) -> nix::Result<()> {
     let (locked, _) = locked_flags(fd)?;

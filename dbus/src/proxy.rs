@@ -19,13 +19,29 @@ pub trait Helper1 {
     fn connections(&self, name: &str) -> zbus::Result<Vec<Dict>>;
     fn list_changes(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
     fn interfaces(&self) -> zbus::Result<Vec<Dict>>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn install(&self, names: &[&str], options: Dict) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn install_file(&self, fd: OwnedFd, options: Dict) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn remove(&self, names: &[&str], options: Dict) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn refresh(&self, names: &[&str], options: Dict) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn revert(&self, name: &str, options: Dict) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn switch(&self, name: &str, channel: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn hold(&self, names: &[&str], hold: bool) -> zbus::Result<()>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn connect(
         &self,
         plug_snap: &str,
@@ -33,6 +49,8 @@ pub trait Helper1 {
         slot_snap: &str,
         slot: &str,
     ) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn disconnect(
         &self,
         plug_snap: &str,
@@ -59,6 +77,8 @@ pub trait Helper1 {
     default_service = "io.github.snapshelf.Helper1"
 )]
 pub trait Change1 {
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
     fn cancel(&self) -> zbus::Result<()>;
 
     #[zbus(signal)]
