@@ -3,6 +3,7 @@
 //! mutating call, and runs changes made of tasks that can be undone.
 
 pub mod config;
+pub mod desktop;
 pub mod engine;
 pub mod error;
 pub mod interfaces;

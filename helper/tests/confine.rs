@@ -1331,3 +1331,128 @@ fn permission_labels_are_translated() {
         env.kill_helper();
     }
 }
+
+/// Desktop files: exported sanitised, launching through confine, with their icon; what a snap must
+/// not export is left out; a remove takes them away.
+#[test]
+fn desktop_files_are_exported_sanitised_and_launch_in_the_sandbox() {
+    if !common::require_root() {
+        return;
+    }
+    runner();
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = work.path().join("probe-desktop");
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: probe-desktop\nversion: '1'\nsummary: Desktop files\nbase: shelf-base\n\
+         apps:\n  probe-desktop:\n    command: bin/hello\n",
+        0o644,
+    );
+    write(
+        &s.join("bin/hello"),
+        "#!/bin/sh\necho \"hello from $SNAP_NAME $*\"\n",
+        0o755,
+    );
+    write(
+        &s.join("meta/gui/probe-desktop.desktop"),
+        "[Desktop Entry]\nType=Application\nName=Probe Desktop\nName[de]=Probe-Schreibtisch\n\
+         Comment=Says hello\nExec=probe-desktop %U\nIcon=${SNAP}/meta/gui/icon.png\nTerminal=true\n\
+         Categories=Utility;\nX-Injected=/bin/evil\nTryExec=/bin/evil\n",
+        0o644,
+    );
+    write(
+        &s.join("meta/gui/shell.desktop"),
+        "[Desktop Entry]\nType=Application\nName=Shell\nExec=/bin/sh -c evil\n",
+        0o644,
+    );
+    std::fs::write(s.join("meta/gui/icon.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", s.join("meta/gui/leak.desktop")).unwrap();
+    install_file(&env, &pack(&s, &work.path().join("probe-desktop.snap")));
+
+    let apps = env.root.join("var/lib/snapshelf/desktop/applications");
+    let icons = env.root.join("var/lib/snapshelf/desktop/icons");
+    let exported: Vec<String> = std::fs::read_dir(&apps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        exported,
+        vec!["probe-desktop_probe-desktop.desktop"],
+        "{exported:?}"
+    );
+    let file = apps.join("probe-desktop_probe-desktop.desktop");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let icon = icons.join("probe-desktop_icon.png");
+    assert!(icon.is_file());
+    assert!(
+        text.contains(&format!("Icon={}\n", icon.display())),
+        "{text}"
+    );
+    assert!(text.contains("X-SnapInstanceName=probe-desktop\n"));
+    assert!(text.contains("Name[de]=Probe-Schreibtisch\n"));
+    assert!(
+        !text.contains("evil") && !text.contains("TryExec"),
+        "{text}"
+    );
+    let exec = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Exec="))
+        .unwrap()
+        .to_string();
+    assert!(
+        exec.contains(" --root ") && exec.ends_with(" probe-desktop.probe-desktop %U"),
+        "{exec}"
+    );
+    let v = Command::new("desktop-file-validate")
+        .arg(&file)
+        .output()
+        .expect("desktop-file-validate (Debian package desktop-file-utils) is needed");
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+
+    // What a desktop environment would run, run as the user: the app, in its sandbox.
+    let confine = confine_bin().display().to_string();
+    let argv: Vec<String> = exec
+        .replace("/usr/libexec/snapshelf/snapshelf-confine", &confine)
+        .split_whitespace()
+        .map(|w| {
+            if w == "%U" {
+                "file:///x".to_string()
+            } else {
+                w.to_string()
+            }
+        })
+        .collect();
+    let o = Command::new("runuser")
+        .args(["-u", RUNNER, "--"])
+        .args(&argv)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok(&o, "desktop Exec").trim(),
+        "hello from probe-desktop file:///x"
+    );
+
+    if let Some(p) = compat_snap(work.path(), "basic-desktop") {
+        install_file(&env, &p);
+        for f in [
+            "basic-desktop_echo.desktop",
+            "basic-desktop_io.snapcraft.echoecho.desktop",
+        ] {
+            let text = std::fs::read_to_string(apps.join(f)).unwrap();
+            assert!(text.contains("basic-desktop.echo"), "{text}");
+            assert!(text.contains(&icons.join("basic-desktop_icon.png").display().to_string()));
+        }
+    }
+
+    let c = env.proxy().remove(&["probe-desktop"], Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert!(
+        !file.exists() && !icon.exists(),
+        "the export outlived the snap"
+    );
+}

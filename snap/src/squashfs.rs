@@ -313,6 +313,21 @@ impl SnapFile {
             .map_err(|_| content("meta/snap.yaml", "is not valid UTF-8"))
     }
 
+    /// Every file read from `meta/gui/` (path below it): its contents, or why it was not read (not
+    /// a regular file, too large). For exporting what is good and skipping the rest.
+    pub fn gui_files(&self) -> Vec<(String, Result<&[u8], String>)> {
+        self.meta
+            .iter()
+            .filter_map(|(rel, v)| {
+                let p = rel.strip_prefix("meta/gui/")?;
+                Some((
+                    p.to_string(),
+                    v.as_ref().map(|b| b.as_slice()).map_err(Clone::clone),
+                ))
+            })
+            .collect()
+    }
+
     /// `meta/gui/*.desktop`: (file name, contents), regular files only.
     pub fn desktop_files(&self) -> Result<Vec<(String, Vec<u8>)>, SnapFileError> {
         let mut out = Vec::new();

@@ -178,6 +178,16 @@ pub fn apply(
     if let Some(p) = profiles.first() {
         layout_sources(paths, snap, &p.layouts);
     }
+    if snap.snap_type == "app" {
+        let apps: BTreeSet<String> = profiles.iter().map(|p| p.app.clone()).collect();
+        crate::desktop::export(
+            paths,
+            name,
+            &apps,
+            &paths.blob(name, &snap.current),
+            launcher,
+        )?;
+    }
     let pdir = paths.profiles_dir();
     std::fs::create_dir_all(&pdir)?;
     std::fs::set_permissions(&pdir, std::fs::Permissions::from_mode(0o755))?;
@@ -285,6 +295,7 @@ fn launcher_script(l: &Launcher, snap: &str, app: &str) -> String {
 
 /// Take the snap out of use: links, profiles, launchers. Idempotent.
 pub fn remove(paths: &Paths, name: &str) -> Result<()> {
+    crate::desktop::unexport(paths, name);
     remove_if_exists(&paths.snap_dir(name).join("current"))?;
     remove_if_exists(&paths.data_root(name).join("current"))?;
     for f in owned_files(&paths.profiles_dir(), name, ".json") {

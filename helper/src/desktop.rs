@@ -1,0 +1,442 @@
+//! Desktop integration: each installed snap's `meta/gui/*.desktop` files and icons, exported under
+//! `/var/lib/snapshelf/desktop/` (`applications/`, `icons/`), which the packaging adds to
+//! `XDG_DATA_DIRS`. Only regular files are read from the snap (through the squashfs reader, never
+//! through the mount), and every name the helper writes is made here from checked parts, so nothing a
+//! snap ships can make the helper write outside the export directory (snapd's CVE-2024-29068/29069).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use snapshelf_snap::squashfs::SnapFile;
+
+use crate::engine::files::Launcher;
+use crate::error::Result;
+use crate::paths::Paths;
+
+/// Keys kept in `[Desktop Entry]` and `[Desktop Action …]` groups (with their `[locale]` forms for the
+/// localizable ones). Everything else (`TryExec`, `Path`, `DBusActivatable`, `X-*` …) is dropped.
+const KEYS: &[&str] = &[
+    "Type",
+    "Version",
+    "Name",
+    "GenericName",
+    "NoDisplay",
+    "Comment",
+    "Icon",
+    "Hidden",
+    "OnlyShowIn",
+    "NotShowIn",
+    "Exec",
+    "Terminal",
+    "Actions",
+    "MimeType",
+    "Categories",
+    "Keywords",
+    "StartupNotify",
+    "StartupWMClass",
+    "PrefersNonDefaultGPU",
+    "SingleMainWindow",
+];
+const LOCALIZABLE: &[&str] = &["Name", "GenericName", "Comment", "Keywords"];
+
+/// At most this much of a desktop file is read.
+const MAX_DESKTOP: usize = 64 << 10;
+
+fn safe_component(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+@".contains(&b))
+}
+
+/// Quote one argument for a desktop file's `Exec` (the specification's double-quote rules).
+fn quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| !c.is_whitespace() && !"\"'\\><~|&;$*?#()`".contains(c))
+    {
+        return arg.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in arg.chars() {
+        if "\"`$\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// What an `Exec` value launches: `<snap>.<app>`, `<snap>` (its app of that name) or
+/// `/snap/bin/…` of those. Returns the app and the rest of the line, or why not.
+fn exec_target<'a>(
+    snap: &str,
+    apps: &BTreeSet<String>,
+    exec: &'a str,
+) -> std::result::Result<(String, &'a str), String> {
+    let exec = exec.trim();
+    // `env VAR=value … cmd` prefixes (snapcraft adds BAMF hints) are dropped, not trusted.
+    let mut rest = exec;
+    let mut first;
+    loop {
+        let (w, r) = rest
+            .split_once(char::is_whitespace)
+            .map(|(a, b)| (a, b.trim_start()))
+            .unwrap_or((rest, ""));
+        first = w;
+        rest = r;
+        if first == "env" || (first.contains('=') && !first.starts_with('/')) {
+            if rest.is_empty() {
+                return Err("Exec has no command".into());
+            }
+            continue;
+        }
+        break;
+    }
+    let cmd = first.strip_prefix("/snap/bin/").unwrap_or(first);
+    let app = match cmd.split_once('.') {
+        Some((s, a)) if s == snap => a.to_string(),
+        None if cmd == snap => snap.to_string(),
+        _ => return Err(format!("Exec runs {first:?}, not an app of {snap:?}")),
+    };
+    if !apps.contains(&app) {
+        return Err(format!("Exec runs {first:?}: {snap:?} has no app {app:?}"));
+    }
+    Ok((app, rest))
+}
+
+/// The sanitised text of one desktop file, or why it is not exported.
+pub fn sanitise(
+    snap: &str,
+    apps: &BTreeSet<String>,
+    text: &str,
+    launcher: &Launcher,
+    icon: Option<&str>,
+) -> std::result::Result<String, String> {
+    let mut out = String::new();
+    let mut group: Option<String> = None;
+    let mut in_main = false;
+    let mut saw_main = false;
+    let mut has_name = false;
+    let mut has_exec = false;
+    for raw in text.lines() {
+        let line = raw.trim_end();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(g) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let keep = g == "Desktop Entry"
+                || g.strip_prefix("Desktop Action ")
+                    .map(|id| {
+                        !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    })
+                    .unwrap_or(false);
+            if in_main {
+                out.push_str(&format!("X-SnapInstanceName={snap}\n"));
+            }
+            in_main = g == "Desktop Entry";
+            if in_main {
+                if saw_main {
+                    return Err("two [Desktop Entry] groups".into());
+                }
+                saw_main = true;
+            }
+            group = keep.then(|| g.to_string());
+            if keep {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("[{g}]\n"));
+            }
+            continue;
+        }
+        let Some(g) = &group else { continue };
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(format!("a line that is not key=value: {line:?}"));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let (base, locale) = match key.split_once('[') {
+            Some((b, l)) => (b, Some(l.trim_end_matches(']'))),
+            None => (key, None),
+        };
+        if !KEYS.contains(&base) {
+            continue;
+        }
+        if let Some(l) = locale {
+            if !LOCALIZABLE.contains(&base)
+                || l.is_empty()
+                || !l
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_@.-".contains(c))
+            {
+                continue;
+            }
+        }
+        if value.chars().any(|c| c.is_control()) {
+            continue;
+        }
+        match base {
+            "Exec" => {
+                let (app, rest) = exec_target(snap, apps, value)?;
+                let mut line = quote(&launcher.confine.display().to_string());
+                if let Some(r) = &launcher.root {
+                    line.push_str(&format!(" --root {}", quote(&r.display().to_string())));
+                }
+                line.push_str(&format!(" {snap}.{app}"));
+                if !rest.is_empty() {
+                    line.push(' ');
+                    line.push_str(rest);
+                }
+                out.push_str(&format!("Exec={line}\n"));
+                if g == "Desktop Entry" {
+                    has_exec = true;
+                }
+            }
+            "Icon" => {
+                // A path in the snap becomes the exported icon; a theme name is kept.
+                if value.contains('/') || value.starts_with("${SNAP}") || value.starts_with("$SNAP")
+                {
+                    if let Some(i) = icon {
+                        out.push_str(&format!("Icon={i}\n"));
+                    }
+                } else if safe_component(value) {
+                    out.push_str(&format!("Icon={value}\n"));
+                }
+            }
+            _ => {
+                if base == "Name" && locale.is_none() && g == "Desktop Entry" {
+                    has_name = true;
+                }
+                out.push_str(&format!("{key}={value}\n"));
+            }
+        }
+    }
+    if in_main {
+        out.push_str(&format!("X-SnapInstanceName={snap}\n"));
+    }
+    if !saw_main {
+        return Err("no [Desktop Entry] group".into());
+    }
+    if !has_name {
+        return Err("no Name".into());
+    }
+    if !has_exec {
+        return Err("no Exec".into());
+    }
+    if !out.contains("\nType=") {
+        out = out.replacen(
+            "[Desktop Entry]\n",
+            "[Desktop Entry]\nType=Application\n",
+            1,
+        );
+    }
+    Ok(out)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
+    std::fs::rename(&tmp, path)
+}
+
+fn applications(paths: &Paths) -> PathBuf {
+    paths.desktop_dir().join("applications")
+}
+
+fn icons(paths: &Paths) -> PathBuf {
+    paths.desktop_dir().join("icons")
+}
+
+/// Files of the export that belong to `name`.
+fn owned(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let prefix = format!("{name}_");
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Export the desktop files and icons of `name`'s revision `blob`, replacing what it had.
+pub fn export(
+    paths: &Paths,
+    name: &str,
+    apps: &BTreeSet<String>,
+    blob: &Path,
+    launcher: &Launcher,
+) -> Result<()> {
+    let apps_dir = applications(paths);
+    let icons_dir = icons(paths);
+    std::fs::create_dir_all(&apps_dir)?;
+    std::fs::create_dir_all(&icons_dir)?;
+    let snap = match SnapFile::open(blob) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(snap = name, error = %e, "cannot read the snap's desktop files");
+            return Ok(());
+        }
+    };
+    let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut icon_path = None;
+    if let Ok(Some(icon)) = snap.icon() {
+        let p = icons_dir.join(format!("{name}_{}", icon.file_name));
+        write_atomic(&p, &icon.data)?;
+        icon_path = Some(p.display().to_string());
+        keep.insert(p);
+    }
+    for (rel, content) in snap.gui_files() {
+        let Some(file) = rel.strip_suffix(".desktop") else {
+            continue;
+        };
+        let skip = |why: String| {
+            tracing::warn!(snap = name, file = %rel, reason = %why, "desktop file not exported");
+        };
+        let bytes = match content {
+            Ok(b) => b,
+            Err(why) => {
+                skip(why);
+                continue;
+            }
+        };
+        if rel.contains('/') || !safe_component(file) {
+            skip("its name is not a plain file name".into());
+            continue;
+        }
+        if bytes.len() > MAX_DESKTOP {
+            skip("too large".into());
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            skip("not UTF-8".into());
+            continue;
+        };
+        match sanitise(name, apps, text, launcher, icon_path.as_deref()) {
+            Ok(clean) => {
+                let p = apps_dir.join(format!("{name}_{file}.desktop"));
+                write_atomic(&p, clean.as_bytes())?;
+                keep.insert(p);
+            }
+            Err(why) => skip(why),
+        }
+    }
+    for stale in owned(&apps_dir, name)
+        .into_iter()
+        .chain(owned(&icons_dir, name))
+    {
+        if !keep.contains(&stale) {
+            let _ = std::fs::remove_file(stale);
+        }
+    }
+    Ok(())
+}
+
+/// Take everything of `name` out of the export.
+pub fn unexport(paths: &Paths, name: &str) {
+    for f in owned(&applications(paths), name)
+        .into_iter()
+        .chain(owned(&icons(paths), name))
+    {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launcher() -> Launcher {
+        Launcher {
+            confine: "/usr/libexec/snapshelf/snapshelf-confine".into(),
+            root: None,
+        }
+    }
+
+    fn apps() -> BTreeSet<String> {
+        ["hello", "tool"].iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn sanitised_with_exec_through_confine() {
+        let text = "# a comment\n[Desktop Entry]\nName=Hello\nName[de]=Hallo\nX-Evil=1\nTryExec=/bin/sh\n\
+                    Exec=env BAMF_DESKTOP_FILE_HINT=x hello.tool %U\nIcon=${SNAP}/meta/gui/icon.png\n\
+                    Actions=New;\nPath=/root\n\n[Desktop Action New]\nName=New\nExec=hello --new\n\n\
+                    [Other Group]\nExec=/bin/rm -rf /\n";
+        let out = sanitise(
+            "hello",
+            &apps(),
+            text,
+            &launcher(),
+            Some("/x/hello_icon.png"),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "[Desktop Entry]\nType=Application\nName=Hello\nName[de]=Hallo\n\
+             Exec=/usr/libexec/snapshelf/snapshelf-confine hello.tool %U\nIcon=/x/hello_icon.png\n\
+             Actions=New;\nX-SnapInstanceName=hello\n\n[Desktop Action New]\nName=New\n\
+             Exec=/usr/libexec/snapshelf/snapshelf-confine hello.hello --new\n"
+        );
+        let with_root = Launcher {
+            confine: "/opt/my confine".into(),
+            root: Some("/tmp/r".into()),
+        };
+        let out = sanitise(
+            "hello",
+            &apps(),
+            "[Desktop Entry]\nName=H\nExec=/snap/bin/hello\n",
+            &with_root,
+            None,
+        )
+        .unwrap();
+        assert!(
+            out.contains("Exec=\"/opt/my confine\" --root /tmp/r hello.hello\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn what_is_refused() {
+        let l = launcher();
+        for (text, why) in [
+            (
+                "[Desktop Entry]\nName=A\nExec=/bin/sh -c evil\n",
+                "not an app",
+            ),
+            ("[Desktop Entry]\nName=A\nExec=other.app\n", "not an app"),
+            ("[Desktop Entry]\nName=A\nExec=hello.nope\n", "no app"),
+            ("[Desktop Entry]\nExec=hello\n", "no Name"),
+            ("[Desktop Entry]\nName=A\n", "no Exec"),
+            ("Name=A\n", "no [Desktop Entry]"),
+            (
+                "[Desktop Entry]\nName=A\nExec=hello\n[Desktop Entry]\nName=B\n",
+                "two",
+            ),
+            ("[Desktop Entry]\nName=A\nnonsense\n", "key=value"),
+        ] {
+            let e = sanitise("hello", &apps(), text, &l, None).unwrap_err();
+            assert!(e.contains(why), "{text:?}: {e}");
+        }
+        // A theme icon name is kept only when it is a plain name; a path leaves no icon.
+        let out = sanitise(
+            "hello",
+            &apps(),
+            "[Desktop Entry]\nName=A\nExec=hello\nIcon=../../etc/x\n",
+            &l,
+            None,
+        )
+        .unwrap();
+        assert!(!out.contains("Icon="));
+        assert_eq!(quote("a b\"$"), "\"a b\\\"\\$\"");
+        assert!(
+            !safe_component("../x") && !safe_component("a/b") && safe_component("hello_1.desktop")
+        );
+    }
+}
