@@ -1,37 +1,121 @@
 #!/usr/bin/env bash
-# The Snapshelf demo: builds the sample catalog and serves it on 127.0.0.1.
-# Needs root the first time only, to install Debian packages; afterwards any user can run it.
+# The Snapshelf demo: the sample store, a system bus with polkitd on it, and the root helper on a demo
+# root (nothing of the host's /snap is touched), then the command line and busctl against them.
+# Needs root (Debian packages, loop mounts, the helper). A second run reuses the build, the catalog
+# and the installed snaps, and starts in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
 
+[ "$(id -u)" -eq 0 ] || die "the demo runs the root helper and mounts snaps: run it as root (sudo scripts/demo.sh)"
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}"
 
-DEMO_DIR=${SNAPSHELF_DEMO_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/snapshelf-demo}
+DEMO_DIR=${SNAPSHELF_DEMO_DIR:-/var/tmp/snapshelf-demo}
 LISTEN=${SNAPSHELF_DEMO_LISTEN:-127.0.0.1:8080}
-mkdir -p "$DEMO_DIR"
+RUN=/run/snapshelf-demo
+mkdir -p "$DEMO_DIR/root" "$RUN"
+chmod 755 "$DEMO_DIR" "$DEMO_DIR/root"
 
-say "building snapshelf-store (release)"
-cargo build --release --quiet -p snapshelf-store
-STORE=target/release/snapshelf-store
+say "building Snapshelf (release; the first time takes several minutes)"
+cargo build --release --quiet -p snapshelf-store -p snapshelf-helper -p snapshelf-confine -p snapshelfctl
+BIN=$PWD/target/release
 
 if [ ! -f "$DEMO_DIR/catalog/keys/trusted.assert" ]; then
   say "building the sample catalog in $DEMO_DIR/catalog (keys are made once)"
-else
-  say "refreshing the sample catalog in $DEMO_DIR/catalog (keys kept)"
+  "$BIN/snapshelf-store" sample-catalog "$DEMO_DIR/catalog" >/dev/null 2>&1
 fi
-"$STORE" sample-catalog "$DEMO_DIR/catalog" >/dev/null
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  # The helper mounts every revision again when it starts: leave nothing mounted behind.
+  for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$DEMO_DIR/root/" | sort -r); do umount -l "$m" || true; done
+}
+trap cleanup EXIT INT TERM
+
+say "starting the store on http://$LISTEN"
+"$BIN/snapshelf-store" serve --dir "$DEMO_DIR/catalog" --listen "$LISTEN" >"$RUN/store.out" 2>"$RUN/store.log" &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "listening on" "$RUN/store.out" 2>/dev/null && break; sleep 0.1; done
+grep -q "listening on" "$RUN/store.out" || die "the store did not start: $(cat "$RUN/store.log")"
+
+# A system bus of the demo's own (the machine's, if any, is left alone), with the helper's bus policy.
+say "starting a system bus and polkitd for the demo"
+cat >"$RUN/bus.conf" <<BUS
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$RUN/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <allow send_destination="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.PolicyKit1"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/><allow receive_type="method_return"/>
+    <allow receive_type="error"/><allow receive_type="signal"/>
+  </policy>
+  <policy user="root"><allow own="org.freedesktop.PolicyKit1"/><allow send_destination="*"/></policy>
+  <policy user="polkitd"><allow own="org.freedesktop.PolicyKit1"/></policy>
+  <include>$PWD/flatpak-free-packaging/io.github.snapshelf.Helper1.conf</include>
+</busconfig>
+BUS
+rm -f "$RUN/bus"
+dbus-daemon --config-file="$RUN/bus.conf" --nofork >/dev/null 2>"$RUN/bus.log" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -S "$RUN/bus" ] && break; sleep 0.1; done
+BUS="unix:path=$RUN/bus"
+install -D -m 644 polkit/io.github.snapshelf.policy /usr/share/polkit-1/actions/io.github.snapshelf.policy
+DBUS_SYSTEM_BUS_ADDRESS=$BUS /usr/lib/polkit-1/polkitd --no-debug >/dev/null 2>"$RUN/polkit.log" &
+PIDS+=($!)
+for _ in $(seq 100); do
+  busctl --address="$BUS" status org.freedesktop.PolicyKit1 >/dev/null 2>&1 && break; sleep 0.1
+done
+
+for po in po/*.po; do
+  lang=$(basename "$po" .po)
+  mkdir -p "target/locale/$lang/LC_MESSAGES"
+  msgfmt --check -o "target/locale/$lang/LC_MESSAGES/snapshelf.mo" "$po"
+done
+
+say "starting snapshelf-helper on the demo root $DEMO_DIR/root"
+RUST_LOG=${RUST_LOG:-info} "$BIN/snapshelf-helper" --root "$DEMO_DIR/root" \
+  --store-url "http://$LISTEN" --trust "$DEMO_DIR/catalog/keys/trusted.assert" \
+  --bus-address "$BUS" --confine "$BIN/snapshelf-confine" --locale-dir "$PWD/target/locale" \
+  2>"$RUN/helper.log" &
+PIDS+=($!)
+for _ in $(seq 300); do
+  busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 && break; sleep 0.1
+done
+busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 \
+  || die "the helper did not start: $(tail -5 "$RUN/helper.log")"
 
 cat <<MSG
 
-The sample store is starting on http://$LISTEN. Try, in another terminal:
+Snapshelf is running: store http://$LISTEN, helper on $BUS, snaps under $DEMO_DIR/root.
+In another terminal (as root, or as a user polkit allows):
 
+  export DBUS_SYSTEM_BUS_ADDRESS=$BUS
+  $BIN/snapshelfctl find clock
+  $BIN/snapshelfctl install shelf-clock shelf-hello shelf-fetch
+  $BIN/snapshelfctl list
+  $BIN/snapshelfctl connections shelf-fetch
+  $BIN/snapshelfctl disconnect shelf-fetch:network
+  $BIN/snapshelfctl refresh shelf-clock --channel candidate
+  $BIN/snapshelfctl revert shelf-clock
+  $DEMO_DIR/root/snap/bin/shelf-hello            # the app, in its sandbox
+  $BIN/snapshelfctl remove shelf-hello
+
+  busctl --address=$BUS call io.github.snapshelf.Helper1 /io/github/snapshelf/Helper1 \\
+    io.github.snapshelf.Helper1 ListInstalled
   curl -s -H 'Snap-Device-Series: 16' 'http://$LISTEN/v2/snaps/find?q=clock' | python3 -m json.tool
-  curl -s -H 'Snap-Device-Series: 16' http://$LISTEN/v2/snaps/info/shelf-clock | python3 -m json.tool
-  curl -s -H 'Snap-Device-Series: 16' http://$LISTEN/v2/snaps/categories
-  cat $DEMO_DIR/catalog/keys/trusted.assert      # the store's trust root
 
-Press Ctrl+C to stop.
+Logs: $RUN/*.log. Press Ctrl+C to stop (the demo root is kept for the next run).
 MSG
-exec "$STORE" serve --dir "$DEMO_DIR/catalog" --listen "$LISTEN"
+wait "${PIDS[@]}"
