@@ -10,6 +10,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}"
+# The packaging test builds the .deb with cargo-deb.
+if ! cargo deb --version >/dev/null 2>&1; then
+  say "installing cargo-deb (once)"
+  cargo install --locked --quiet cargo-deb
+fi
 
 export CARGO_TERM_COLOR=never
 say "cargo fmt --check"

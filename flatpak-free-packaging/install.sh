@@ -1,0 +1,47 @@
+#!/bin/sh
+# Install Snapshelf from a release build: `install.sh [--uninstall]`, honouring DESTDIR and PREFIX
+# (default /usr). Binaries come from target/release (build them first: cargo build --release).
+set -eu
+cd "$(dirname "$0")/.."
+PREFIX=${PREFIX:-/usr}
+D=${DESTDIR:-}
+BIN=${SNAPSHELF_BIN:-target/release}
+FILES="
+$PREFIX/bin/snapshelfctl
+$PREFIX/bin/snapshelf-store
+$PREFIX/libexec/snapshelf/snapshelf-helper
+$PREFIX/libexec/snapshelf/snapshelf-confine
+$PREFIX/share/dbus-1/system.d/io.github.snapshelf.Helper1.conf
+$PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service
+$PREFIX/share/polkit-1/actions/io.github.snapshelf.policy
+$PREFIX/lib/systemd/system/snapshelf-helper.service
+$PREFIX/lib/environment.d/90-snapshelf.conf
+/etc/profile.d/snapshelf.sh
+"
+if [ "${1:-}" = "--uninstall" ]; then
+  for f in $FILES; do rm -f "$D$f"; done
+  rmdir "$D$PREFIX/libexec/snapshelf" 2>/dev/null || true
+  exit 0
+fi
+for b in snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine; do
+  [ -x "$BIN/$b" ] || { echo "install.sh: $BIN/$b is missing: cargo build --release first" >&2; exit 1; }
+done
+install -D -m 755 "$BIN/snapshelfctl" "$D$PREFIX/bin/snapshelfctl"
+install -D -m 755 "$BIN/snapshelf-store" "$D$PREFIX/bin/snapshelf-store"
+install -D -m 755 "$BIN/snapshelf-helper" "$D$PREFIX/libexec/snapshelf/snapshelf-helper"
+install -D -m 755 "$BIN/snapshelf-confine" "$D$PREFIX/libexec/snapshelf/snapshelf-confine"
+install -D -m 644 flatpak-free-packaging/io.github.snapshelf.Helper1.conf "$D$PREFIX/share/dbus-1/system.d/io.github.snapshelf.Helper1.conf"
+sed "s|/usr/libexec|$PREFIX/libexec|" flatpak-free-packaging/io.github.snapshelf.Helper1.service \
+  | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service"
+install -D -m 644 polkit/io.github.snapshelf.policy "$D$PREFIX/share/polkit-1/actions/io.github.snapshelf.policy"
+sed "s|/usr/libexec|$PREFIX/libexec|" flatpak-free-packaging/snapshelf-helper.service \
+  | install -D -m 644 /dev/stdin "$D$PREFIX/lib/systemd/system/snapshelf-helper.service"
+install -D -m 644 flatpak-free-packaging/90-snapshelf.conf "$D$PREFIX/lib/environment.d/90-snapshelf.conf"
+install -D -m 644 flatpak-free-packaging/snapshelf.sh "$D/etc/profile.d/snapshelf.sh"
+# The launcher builds sandboxes with these capabilities and drops them before the app runs.
+if [ -z "$D" ]; then
+  setcap cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p "$PREFIX/libexec/snapshelf/snapshelf-confine"
+else
+  echo "install.sh: with DESTDIR, give $PREFIX/libexec/snapshelf/snapshelf-confine its capabilities at install time:" >&2
+  echo "  setcap cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p $PREFIX/libexec/snapshelf/snapshelf-confine" >&2
+fi

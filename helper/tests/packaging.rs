@@ -1,0 +1,248 @@
+//! The package: built with cargo-deb, installed on this machine with dpkg, the helper started by
+//! D-Bus activation on the system bus at the first call, then removed cleanly. And `install.sh` with
+//! DESTDIR and PREFIX.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?}: {text}");
+    text
+}
+
+/// The machine's system bus, started for the test when there is none (as Debian's dbus does).
+struct SystemBus {
+    started: bool,
+}
+
+impl SystemBus {
+    fn ensure() -> SystemBus {
+        let socket = Path::new("/run/dbus/system_bus_socket");
+        if socket.exists()
+            && Command::new("busctl")
+                .args(["--system", "status"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        {
+            return SystemBus { started: false };
+        }
+        let _ = std::fs::remove_file(socket);
+        let _ = std::fs::remove_file("/run/dbus/pid");
+        std::fs::create_dir_all("/run/dbus").unwrap();
+        run(Command::new("dbus-daemon").args(["--system", "--fork"]));
+        let t = Instant::now();
+        while !socket.exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the system bus did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SystemBus { started: true }
+    }
+}
+
+impl Drop for SystemBus {
+    fn drop(&mut self) {
+        if self.started {
+            if let Ok(pid) = std::fs::read_to_string("/run/dbus/pid") {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+            let _ = std::fs::remove_file("/run/dbus/pid");
+        }
+    }
+}
+
+const FILES: &[&str] = &[
+    "/usr/libexec/snapshelf/snapshelf-helper",
+    "/usr/libexec/snapshelf/snapshelf-confine",
+    "/usr/bin/snapshelfctl",
+    "/usr/bin/snapshelf-store",
+    "/usr/share/dbus-1/system.d/io.github.snapshelf.Helper1.conf",
+    "/usr/share/dbus-1/system-services/io.github.snapshelf.Helper1.service",
+    "/usr/share/polkit-1/actions/io.github.snapshelf.policy",
+    "/usr/lib/systemd/system/snapshelf-helper.service",
+    "/usr/lib/environment.d/90-snapshelf.conf",
+    "/etc/profile.d/snapshelf.sh",
+];
+
+#[test]
+fn the_deb_installs_activates_and_removes_cleanly() {
+    if !common::require_root() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let deb = out.path().join("snapshelf.deb");
+    // The test build's binaries (cargo test builds every member's); a release is `cargo deb` alone.
+    let cargo_deb = Command::new(env!("CARGO"))
+        .args(["deb", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        cargo_deb,
+        "cargo-deb is needed (scripts/test.sh installs it: cargo install cargo-deb --locked)"
+    );
+    for p in ["snapshelf-confine", "snapshelfctl", "snapshelf-store"] {
+        run(Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", p])
+            .current_dir(workspace()));
+    }
+    run(Command::new(env!("CARGO"))
+        .args([
+            "deb",
+            "-p",
+            "snapshelf-helper",
+            "--no-build",
+            "--profile",
+            "dev",
+            "-o",
+        ])
+        .arg(&deb)
+        .current_dir(workspace()));
+    let info = run(Command::new("dpkg-deb").arg("-I").arg(&deb));
+    assert!(
+        info.contains("Package: snapshelf") && info.contains("Depends:"),
+        "{info}"
+    );
+
+    let _bus = SystemBus::ensure();
+    run(Command::new("dpkg")
+        .arg("-i")
+        .arg(&deb)
+        .env("DEBIAN_FRONTEND", "noninteractive"));
+    for f in FILES {
+        assert!(Path::new(f).exists(), "{f} is not installed");
+    }
+    let caps = run(Command::new("getcap").arg("/usr/libexec/snapshelf/snapshelf-confine"));
+    assert!(
+        caps.contains("cap_sys_admin"),
+        "confine has no capabilities: {caps}"
+    );
+    let version = run(Command::new("/usr/bin/snapshelfctl").arg("--version"));
+    assert!(version.contains("snapshelfctl"));
+
+    // Nothing runs yet: the first call starts the helper (D-Bus activation) and is answered.
+    let answer = run(Command::new("busctl").args([
+        "--system",
+        "--timeout=60",
+        "call",
+        "io.github.snapshelf.Helper1",
+        "/io/github/snapshelf/Helper1",
+        "io.github.snapshelf.Helper1",
+        "Interfaces",
+    ]));
+    assert!(answer.starts_with("aa{sv} 11"), "{answer}");
+    let version = run(Command::new("busctl").args([
+        "--system",
+        "get-property",
+        "io.github.snapshelf.Helper1",
+        "/io/github/snapshelf/Helper1",
+        "io.github.snapshelf.Helper1",
+        "Version",
+    ]));
+    assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
+
+    run(Command::new("dpkg").args(["--purge", "snapshelf"]));
+    for f in FILES {
+        assert!(!Path::new(f).exists(), "{f} is still there after remove");
+    }
+    assert!(!Path::new("/usr/libexec/snapshelf").exists());
+    let t = Instant::now();
+    while Command::new("pgrep")
+        .args(["-x", "snapshelf-helpe"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+    {
+        // A zombie until the bus reaps it is fine; a running helper after remove is not.
+        let state = run(Command::new("ps").args(["-o", "stat=", "-C", "snapshelf-helpe"]));
+        if state.trim().chars().all(|c| c == 'Z' || c.is_whitespace()) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the helper still runs after remove: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn install_sh_honours_destdir_and_prefix() {
+    if !common::require_root() {
+        return;
+    }
+    for p in [
+        "snapshelf-helper",
+        "snapshelf-confine",
+        "snapshelfctl",
+        "snapshelf-store",
+    ] {
+        run(Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", p])
+            .current_dir(workspace()));
+    }
+    let dest = tempfile::tempdir().unwrap();
+    let target = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let script = workspace().join("flatpak-free-packaging/install.sh");
+    let text = run(Command::new("sh")
+        .arg(&script)
+        .env("DESTDIR", dest.path())
+        .env("PREFIX", "/usr/local")
+        .env("SNAPSHELF_BIN", &target));
+    assert!(
+        text.contains("setcap"),
+        "the capabilities step is explained: {text}"
+    );
+    for f in [
+        "usr/local/libexec/snapshelf/snapshelf-helper",
+        "usr/local/libexec/snapshelf/snapshelf-confine",
+        "usr/local/bin/snapshelfctl",
+        "usr/local/share/dbus-1/system-services/io.github.snapshelf.Helper1.service",
+        "usr/local/lib/systemd/system/snapshelf-helper.service",
+        "etc/profile.d/snapshelf.sh",
+    ] {
+        assert!(dest.path().join(f).exists(), "{f}");
+    }
+    let service = std::fs::read_to_string(
+        dest.path()
+            .join("usr/local/share/dbus-1/system-services/io.github.snapshelf.Helper1.service"),
+    )
+    .unwrap();
+    assert!(
+        service.contains("Exec=/usr/local/libexec/snapshelf/snapshelf-helper"),
+        "{service}"
+    );
+    run(Command::new("sh")
+        .arg(&script)
+        .arg("--uninstall")
+        .env("DESTDIR", dest.path())
+        .env("PREFIX", "/usr/local"));
+    assert!(!dest.path().join("usr/local/bin/snapshelfctl").exists());
+}
