@@ -246,3 +246,35 @@ fn install_sh_honours_destdir_and_prefix() {
         .env("PREFIX", "/usr/local"));
     assert!(!dest.path().join("usr/local/bin/snapshelfctl").exists());
 }
+
+/// The app's desktop file and AppStream metainfo are valid, and the icons are SVG.
+#[test]
+fn desktop_and_metainfo_files_validate() {
+    let data = workspace().join("data");
+    let desktop = data.join("io.github.snapshelf.Snapshelf.desktop");
+    let out = Command::new("desktop-file-validate")
+        .arg(&desktop)
+        .output()
+        .expect("desktop-file-validate (Debian package desktop-file-utils) is needed");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let text = std::fs::read_to_string(&desktop).unwrap();
+    assert!(text.contains("MimeType=application/vnd.snap;"));
+    let out = Command::new("appstreamcli")
+        .args(["validate", "--no-net"])
+        .arg(data.join("io.github.snapshelf.Snapshelf.metainfo.xml"))
+        .output()
+        .expect("appstreamcli (Debian package appstream) is needed");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for icon in [
+        "icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg",
+        "icons/hicolor/symbolic/apps/io.github.snapshelf.Snapshelf-symbolic.svg",
+    ] {
+        let svg = std::fs::read_to_string(data.join(icon)).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("viewBox"), "{icon}");
+    }
+}

@@ -17,6 +17,7 @@ SNAPSHELF_PACKAGES=(
   libcap2-bin                              # setcap: confine's file capabilities in tests and packaging
   gettext                                  # msgfmt: the translations (po/) are compiled and checked
   desktop-file-utils                       # desktop-file-validate: exported desktop files are checked
+  appstream                                # appstreamcli validate: the app's metainfo is checked
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.
