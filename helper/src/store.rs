@@ -442,12 +442,14 @@ impl StoreClient {
                 .await
             {
                 Ok(done) => {
+                    let synced = std::time::Instant::now();
                     let file = tokio::fs::OpenOptions::new()
                         .write(true)
                         .open(&partial)
                         .await
                         .map_err(io(&partial))?;
                     file.sync_all().await.map_err(io(&partial))?;
+                    tracing::debug!(ms = synced.elapsed().as_millis() as u64, "download synced");
                     tokio::fs::rename(&partial, dest).await.map_err(io(dest))?;
                     if let Some(dir) = dest.parent() {
                         if let Ok(d) = tokio::fs::File::open(dir).await {
@@ -582,26 +584,42 @@ impl StoreClient {
             .into_std()
             .await;
         progress(have, expected_size);
-        // Hashing and writing run on a thread of their own, fed by the network task: the next
-        // bytes arrive while the last ones are hashed (SHA3 is the slowest part of a download).
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+        // Hashing and writing run on threads of their own, fed by the network task: the next bytes
+        // arrive while the last ones are hashed (SHA3 is the slowest part of a download) and written.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
+        let (htx, mut hrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
+        let hashing = std::thread::spawn(move || {
+            let mut hasher = hasher;
+            while let Some(bytes) = hrx.blocking_recv() {
+                hasher.update(&bytes);
+            }
+            hasher
+        });
         let start_at = have;
         let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Hasher> {
-            let mut hasher = hasher;
-            let mut file = file;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
             let mut written = start_at;
             let mut flushed = start_at;
             while let Some(bytes) = rx.blocking_recv() {
-                std::io::Write::write_all(&mut file, &bytes)?;
-                hasher.update(&bytes);
-                written += bytes.len() as u64;
+                let n = bytes.len() as u64;
+                std::io::Write::write_all(&mut out, &bytes)?;
+                // Hand the same bytes (a reference count, not a copy) to the hashing thread.
+                if htx.blocking_send(bytes).is_err() {
+                    break;
+                }
+                written += n;
                 // Start the write-back early, so that the final fsync has little left to wait for.
                 if written - flushed >= WRITEBACK_CHUNK {
-                    start_writeback(&file, flushed, written - flushed);
+                    std::io::Write::flush(&mut out)?;
+                    start_writeback(out.get_ref(), flushed, written - flushed);
                     flushed = written;
                 }
             }
-            Ok(hasher)
+            std::io::Write::flush(&mut out)?;
+            drop(htx);
+            hashing
+                .join()
+                .map_err(|_| std::io::Error::other("the hashing thread panicked"))
         });
         let finish = |worker: tokio::task::JoinHandle<std::io::Result<Hasher>>| async move {
             match worker.await {

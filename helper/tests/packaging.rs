@@ -256,7 +256,11 @@ fn desktop_and_metainfo_files_validate() {
         .arg(&desktop)
         .output()
         .expect("desktop-file-validate (Debian package desktop-file-utils) is needed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let text = std::fs::read_to_string(&desktop).unwrap();
     assert!(text.contains("MimeType=application/vnd.snap;"));
     let out = Command::new("appstreamcli")

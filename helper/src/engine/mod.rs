@@ -378,7 +378,15 @@ impl Engine {
             }
             lock(&self.inner.state).set_task(id, task.seq, "Doing", &task.data)?;
             self.updated(id);
+            let started = std::time::Instant::now();
             let result = self.run_task(id, task.seq, data.clone(), cancel).await;
+            tracing::debug!(
+                change = id,
+                task = data.kind(),
+                snap = data.snap(),
+                ms = started.elapsed().as_millis() as u64,
+                "task ran"
+            );
             match result {
                 Ok(new) => {
                     let value = serde_json::to_value(&new).map_err(Error::internal)?;
@@ -446,7 +454,16 @@ impl Engine {
                 }
                 lock(&self.inner.state).set_task(id, t.seq, "Doing", &t.data)?;
                 self.updated(id);
-                match self.run_task(id, t.seq, d.clone(), cancel).await {
+                let started = std::time::Instant::now();
+                let result = self.run_task(id, t.seq, d.clone(), cancel).await;
+                tracing::debug!(
+                    change = id,
+                    task = d.kind(),
+                    snap = d.snap(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "task ran"
+                );
+                match result {
                     Ok(done) => {
                         let v = serde_json::to_value(&done).map_err(Error::internal)?;
                         lock(&self.inner.state).set_task(id, t.seq, "Done", &v)?;
