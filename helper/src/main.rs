@@ -54,6 +54,9 @@ fn main() -> ExitCode {
     let _ = gettextrs::textdomain("snapshelf");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Threads for file work come and go with changes; an idle helper keeps none for long.
+        .thread_keep_alive(std::time::Duration::from_secs(1))
+        .max_blocking_threads(32)
         .build()
     {
         Ok(r) => r,

@@ -70,6 +70,9 @@ struct Helper {
     authority: Arc<Authority>,
     store_url: String,
     conn: zbus::Connection,
+    /// The apps of each (snap, revision): a revision's snap.yaml never changes, and parsing it for
+    /// every ListInstalled would be most of the call's time.
+    apps: std::sync::Mutex<std::collections::HashMap<(String, String), Vec<String>>>,
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -134,9 +137,23 @@ impl Helper {
 
     fn installed_dict(&self, s: &SnapState) -> Dict {
         let rev = s.current_revision();
-        let apps = crate::engine::files::parse_yaml(s, &s.current)
-            .map(|y| y.apps.keys().cloned().collect())
-            .unwrap_or_default();
+        let key = (s.name.clone(), s.current.clone());
+        let cached = self.apps.lock().ok().and_then(|m| m.get(&key).cloned());
+        let apps = match cached {
+            Some(a) => a,
+            None => {
+                let a: Vec<String> = crate::engine::files::parse_yaml(s, &s.current)
+                    .map(|y| y.apps.keys().cloned().collect())
+                    .unwrap_or_default();
+                if let Ok(mut m) = self.apps.lock() {
+                    if m.len() > 4096 {
+                        m.clear();
+                    }
+                    m.insert(key, a.clone());
+                }
+                a
+            }
+        };
         let icon = self
             .engine
             .paths()
@@ -1008,6 +1025,7 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
         authority: authority.clone(),
         store_url,
         conn: conn.clone(),
+        apps: Default::default(),
     };
     conn.object_server().at(names::PATH, helper).await?;
     let observer = Arc::new(BusObserver {

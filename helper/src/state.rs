@@ -181,6 +181,8 @@ impl State {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a change recorded as done must survive a power cut, not only a crash.
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // The state is small: a 512 KiB page cache holds it, and keeps an idle helper small.
+        conn.pragma_update(None, "cache_size", -512)?;
         conn.execute_batch(SCHEMA)?;
         Ok(State { conn })
     }
