@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use gettextrs::gettext;
 use serde_json::{json, Value};
 use snapshelf_dbus::proxy::{Change1ProxyBlocking, Helper1ProxyBlocking};
 use snapshelf_dbus::types::Dict;
@@ -142,29 +143,31 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
 }
 
 /// Plain words for each kind; the helper's message follows them.
-pub fn words(kind: ErrorKind) -> &'static str {
+pub fn words(kind: ErrorKind) -> String {
     use ErrorKind::*;
     match kind {
-        NotAuthorized => "You are not allowed to do this.",
-        AuthCancelled => "The authorization was dismissed.",
-        NotFound => "There is no such snap, plug or slot.",
-        AlreadyInstalled => "It is already installed.",
-        NotInstalled => "It is not installed.",
-        InvalidArgument => "That request is not valid.",
-        ChangeConflict => "Another change is working on this snap; wait for it to end.",
-        NetworkError => "The store cannot be reached; check the network connection.",
-        StoreError => "The store refused the request.",
-        VerificationFailed => "The download does not match its signatures; nothing was installed.",
-        NoUpdateAvailable => "There is no update.",
-        NoRevisionToRevert => "There is no other kept revision to go back to.",
-        ChannelNotAvailable => "The snap has no such channel.",
-        NeedsClassic => "This snap needs classic confinement (--classic).",
-        InsufficientSpace => "There is not enough disk space.",
-        SnapInUse => "The snap is in use.",
-        InvalidSnap => "The snap file is not valid.",
-        InterfacesUnchanged => "The permission is already so.",
-        Cancelled => "The change was cancelled.",
-        Internal => "Something went wrong inside Snapshelf.",
+        NotAuthorized => gettext("You are not allowed to do this."),
+        AuthCancelled => gettext("The authorization was dismissed."),
+        NotFound => gettext("There is no such snap, plug or slot."),
+        AlreadyInstalled => gettext("It is already installed."),
+        NotInstalled => gettext("It is not installed."),
+        InvalidArgument => gettext("That request is not valid."),
+        ChangeConflict => gettext("Another change is working on this snap; wait for it to end."),
+        NetworkError => gettext("The store cannot be reached; check the network connection."),
+        StoreError => gettext("The store refused the request."),
+        VerificationFailed => {
+            gettext("The download does not match its signatures; nothing was installed.")
+        }
+        NoUpdateAvailable => gettext("There is no update."),
+        NoRevisionToRevert => gettext("There is no other kept revision to go back to."),
+        ChannelNotAvailable => gettext("The snap has no such channel."),
+        NeedsClassic => gettext("This snap needs classic confinement (--classic)."),
+        InsufficientSpace => gettext("There is not enough disk space."),
+        SnapInUse => gettext("The snap is in use."),
+        InvalidSnap => gettext("The snap file is not valid."),
+        InterfacesUnchanged => gettext("The permission is already so."),
+        Cancelled => gettext("The change was cancelled."),
+        Internal => gettext("Something went wrong inside Snapshelf."),
     }
 }
 
@@ -406,13 +409,24 @@ fn is_file(arg: &str) -> bool {
     arg.ends_with(".snap") || arg.contains('/')
 }
 
+/// Words in the person's language: `SNAPSHELF_LOCALEDIR` (tests, the demo) or the system's.
+pub fn init_locale() {
+    let dir = std::env::var_os("SNAPSHELF_LOCALEDIR").unwrap_or_else(|| "/usr/share/locale".into());
+    let _ = gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "");
+    let _ = gettextrs::bindtextdomain("snapshelf", std::path::PathBuf::from(dir));
+    let _ = gettextrs::bind_textdomain_codeset("snapshelf", "UTF-8");
+    let _ = gettextrs::textdomain("snapshelf");
+}
+
 /// Run the command line. Returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     match execute(&cli) {
         Ok(()) => 0,
         Err(f) => {
             match f.kind {
-                Some(k) if !cli.json => eprintln!("error: {} {}", words(k), f.message),
+                Some(k) if !cli.json => {
+                    eprintln!("{} {} {}", gettext("error:"), words(k), f.message)
+                }
                 Some(k) => println!(
                     "{}",
                     json!({"error-kind": k.as_kebab(), "error": f.message})
@@ -465,7 +479,15 @@ fn execute(cli: &Cli) -> Res<()> {
                 })
                 .collect();
             ctl.print(
-                table(&["Name", "Version", "Publisher", "Summary"], &rows),
+                table(
+                    &[
+                        &gettext("Name"),
+                        &gettext("Version"),
+                        &gettext("Publisher"),
+                        &gettext("Summary"),
+                    ],
+                    &rows,
+                ),
                 Value::Array(found.iter().map(dict_json).collect()),
             );
         }
@@ -519,21 +541,31 @@ fn execute(cli: &Cli) -> Res<()> {
                     let held = if to_json(d.get("held").unwrap_or(&OwnedValue::from(false)))
                         == json!(true)
                     {
-                        "held"
+                        // Translators: a snap kept at its revision (no updates).
+                        gettext("held")
                     } else {
-                        ""
+                        String::new()
                     };
                     vec![
                         text(d, "name"),
                         text(d, "version"),
                         text(d, "revision"),
                         text(d, "channel"),
-                        held.to_string(),
+                        held,
                     ]
                 })
                 .collect();
             ctl.print(
-                table(&["Name", "Version", "Rev", "Tracking", "Notes"], &rows),
+                table(
+                    &[
+                        &gettext("Name"),
+                        &gettext("Version"),
+                        &gettext("Rev"),
+                        &gettext("Tracking"),
+                        &gettext("Notes"),
+                    ],
+                    &rows,
+                ),
                 Value::Array(list.iter().map(dict_json).collect()),
             );
         }
@@ -595,11 +627,12 @@ fn execute(cli: &Cli) -> Res<()> {
             let n: Vec<&str> = names.iter().map(String::as_str).collect();
             h.hold(&n, hold).map_err(dbus_failure)?;
             ctl.print(
-                format!(
-                    "{} {}",
-                    if hold { "Held" } else { "Released" },
-                    names.join(", ")
-                ),
+                if hold {
+                    gettext("Held: {snaps}")
+                } else {
+                    gettext("Released: {snaps}")
+                }
+                .replace("{snaps}", &names.join(", ")),
                 json!({"names": names, "held": hold}),
             );
         }
@@ -617,15 +650,27 @@ fn execute(cli: &Cli) -> Res<()> {
                     vec![
                         format!("{}:{}", text(d, "plug-snap"), text(d, "plug")),
                         text(d, "interface"),
-                        if on { "on" } else { "off" }.to_string(),
-                        if manual { "your choice" } else { "default" }.to_string(),
+                        if on { gettext("on") } else { gettext("off") },
+                        // Translators: who set a permission: the person, or the default policy.
+                        if manual {
+                            gettext("your choice")
+                        } else {
+                            gettext("default")
+                        },
                         text(d, "label"),
                     ]
                 })
                 .collect();
             ctl.print(
                 table(
-                    &["Plug", "Interface", "State", "Set by", "Permission"],
+                    &[
+                        &gettext("Plug"),
+                        &gettext("Interface"),
+                        &gettext("State"),
+                        // Translators: who set a permission: the person, or the default.
+                        &gettext("Set by"),
+                        &gettext("Permission"),
+                    ],
                     &rows,
                 ),
                 Value::Array(list.iter().map(dict_json).collect()),
@@ -663,7 +708,10 @@ fn execute(cli: &Cli) -> Res<()> {
                 rows.push(vec![id, status, summary]);
             }
             ctl.print(
-                table(&["ID", "Status", "Summary"], &rows),
+                table(
+                    &[&gettext("ID"), &gettext("Status"), &gettext("Summary")],
+                    &rows,
+                ),
                 Value::Array(machine),
             );
         }

@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    snapshelfctl::init_locale();
     let cli = snapshelfctl::Cli::parse();
     std::process::exit(snapshelfctl::run(cli));
 }

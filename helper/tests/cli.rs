@@ -140,4 +140,39 @@ fn snapshelfctl_drives_install_refresh_revert_remove() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not allowed"));
     let o = ctl(&env, None, &["connect", "nocolon"]);
     assert_eq!(o.status.code(), Some(2));
+
+    // In German, French and Spanish.
+    let locale = env.dir.path().join("locale");
+    common::compile_translations(&locale);
+    for (lang, words) in [
+        (
+            "de",
+            "Fehler: Diesen Snap, Anschluss oder Steckplatz gibt es nicht.",
+        ),
+        (
+            "fr",
+            "erreur : Ce snap, ce connecteur ou cet emplacement n’existe pas.",
+        ),
+        ("es", "error: No existe ese snap, conector o ranura."),
+    ] {
+        let o = Command::new(ctl_bin())
+            .args([
+                "--bus-address",
+                &env.bus_address,
+                "install",
+                "no-such-snap-anywhere",
+            ])
+            .env("SNAPSHELF_LOCALEDIR", &locale)
+            .env("LANG", "C.UTF-8")
+            .env("LANGUAGE", lang)
+            .env_remove("LC_ALL")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(4));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).starts_with(words),
+            "{lang}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }

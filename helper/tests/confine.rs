@@ -1252,24 +1252,7 @@ fn permission_labels_are_translated() {
     }
     let mut env = Env::new();
     let locale = env.dir.path().join("locale");
-    let po = Path::new(env!("CARGO_MANIFEST_DIR")).join("../po");
-    let linguas = std::fs::read_to_string(po.join("LINGUAS")).unwrap();
-    for lang in linguas.split_whitespace() {
-        let dir = locale.join(lang).join("LC_MESSAGES");
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = Command::new("msgfmt")
-            .args(["--check", "--statistics", "-o"])
-            .arg(dir.join("snapshelf.mo"))
-            .arg(po.join(format!("{lang}.po")))
-            .output()
-            .expect("msgfmt (Debian package gettext) is needed");
-        let stats = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "{lang}: {stats}");
-        assert!(
-            !stats.contains("untranslated") && !stats.contains("fuzzy"),
-            "{lang}: {stats}"
-        );
-    }
+    common::compile_translations(&locale);
     for (lang, network, home) in [
         (
             "de",
@@ -1324,6 +1307,18 @@ fn permission_labels_are_translated() {
             install_base(&env);
             let c = env.proxy().install(&["shelf-fetch"], Dict::new()).unwrap();
             assert_eq!(env.wait_change(c.as_str()).0, "Done");
+            // The change's words for people are German too.
+            let change = snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
+                .path(c)
+                .unwrap()
+                .build()
+                .unwrap();
+            assert_eq!(change.summary().unwrap(), "\"shelf-fetch\" installieren");
+            let tasks = change.tasks().unwrap();
+            assert!(
+                tasks.iter().any(|t| t.1.contains("herunterladen")),
+                "{tasks:?}"
+            );
             let conns = env.proxy().connections("shelf-fetch").unwrap();
             let c = snapshelf_dbus::types::Connection::from_dict(&conns[0]).unwrap();
             assert_eq!(c.label, network);

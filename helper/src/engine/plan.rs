@@ -6,6 +6,7 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use gettextrs::gettext;
 use serde_json::{json, Value};
 use snapshelf_snap::naming::validate_snap_name;
 use snapshelf_snap::yaml::SnapYaml;
@@ -80,13 +81,32 @@ fn check_names(names: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn summary(verb: &str, names: &[String]) -> String {
+/// `"a"`, `"a" and "b"`, `"a", "b" and "c"`, in the service's language.
+fn name_list(names: &[String]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
     match quoted.as_slice() {
-        [] => format!("{verb} all snaps"),
-        [one] => format!("{verb} {one}"),
-        [rest @ .., last] => format!("{verb} {} and {last}", rest.join(", ")),
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => {
+            // Translators: joins the last two names of a list: "a", "b" and "c".
+            gettext("{list} and {last}")
+                .replace("{list}", &rest.join(", "))
+                .replace("{last}", last)
+        }
     }
+}
+
+/// A change's summary, for people (the `Summary` property).
+fn summary(verb: &str, names: &[String]) -> String {
+    let template = match (verb, names.is_empty()) {
+        ("Refresh", true) => return gettext("Refresh all snaps"),
+        // Translators: {snaps} is a list of quoted snap names.
+        ("Install", _) => gettext("Install {snaps}"),
+        ("Refresh", _) => gettext("Refresh {snaps}"),
+        ("Remove", _) => gettext("Remove {snaps}"),
+        _ => format!("{verb} {{snaps}}"),
+    };
+    template.replace("{snaps}", &name_list(names))
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -500,7 +520,7 @@ impl Engine {
             let what = if names.is_empty() {
                 "No snap has".to_string()
             } else {
-                summary("", names).trim().to_string() + " has"
+                format!("{} has", name_list(names))
             };
             return Err(Error::new(
                 ErrorKind::NoUpdateAvailable,
@@ -592,7 +612,9 @@ impl Engine {
         }];
         self.start(
             "revert",
-            &format!("Revert \"{name}\" to revision {target}"),
+            &gettext("Revert \"{snap}\" to revision {revision}")
+                .replace("{snap}", name)
+                .replace("{revision}", &target.to_string()),
             vec![name.to_string()],
             uid,
             json!({"name": name, "revision": revision}),
@@ -710,17 +732,17 @@ impl Engine {
                 ),
             ));
         }
-        let (kind, verb) = if connect {
-            ("connect", "Connect")
+        let (kind, template) = if connect {
+            // Translators: {plug} is snap:plug, {permission} the permission's label.
+            ("connect", gettext("Allow {plug}: {permission}"))
         } else {
-            ("disconnect", "Disconnect")
+            ("disconnect", gettext("Deny {plug}: {permission}"))
         };
         self.start(
             kind,
-            &format!(
-                "{verb} {plug_snap}:{plug} ({})",
-                crate::interfaces::label(&interface)
-            ),
+            &template
+                .replace("{plug}", &format!("{plug_snap}:{plug}"))
+                .replace("{permission}", &crate::interfaces::label(&interface)),
             vec![plug_snap.to_string()],
             uid,
             json!({"plug-snap": plug_snap, "plug": plug, "slot-snap": "", "slot": interface}),
@@ -762,7 +784,9 @@ impl Engine {
         }
         self.start(
             "switch",
-            &format!("Switch \"{name}\" to {full}"),
+            &gettext("Switch \"{snap}\" to {channel}")
+                .replace("{snap}", name)
+                .replace("{channel}", &full),
             vec![name.to_string()],
             uid,
             json!({"name": name, "channel": full}),
@@ -992,7 +1016,7 @@ impl Engine {
         }
         let started = self.start(
             "install-file",
-            &format!("Install \"{name}\" from a file"),
+            &gettext("Install \"{snap}\" from a file").replace("{snap}", &name),
             all,
             uid,
             json!({"name": name, "revision": revision, "unsigned": unsigned}),

@@ -2,6 +2,7 @@
 //! (with what its undo needs), every `run` and `undo` is idempotent, so that a crash at any point can
 //! be settled by running `undo` (before the change committed) or `run` again (after).
 
+use gettextrs::gettext;
 use serde::{Deserialize, Serialize};
 
 use crate::state::{RevisionState, SnapState};
@@ -136,53 +137,85 @@ impl TaskData {
 
     /// Words for people (the change's `Tasks` property).
     pub fn summary(&self) -> String {
+        // Translators: {snap} is a snap's name, {revision} a revision such as 12 or x1.
+        let t = |template: String, name: &str, revision: &str| {
+            template
+                .replace("{snap}", name)
+                .replace("{revision}", revision)
+        };
         match self {
-            TaskData::Download { name, revision, .. } => {
-                format!("Download \"{name}\" (revision {revision})")
-            }
-            TaskData::Verify { name, revision, .. } => {
-                format!("Verify the signatures of \"{name}\" (revision {revision})")
-            }
-            TaskData::AdoptFile { name, revision } => {
-                format!("Take in the file of \"{name}\" (revision {revision})")
-            }
-            TaskData::Mount { name, revision } => {
-                format!("Mount \"{name}\" (revision {revision})")
-            }
+            TaskData::Download { name, revision, .. } => t(
+                gettext("Download \"{snap}\" (revision {revision})"),
+                name,
+                revision,
+            ),
+            TaskData::Verify { name, revision, .. } => t(
+                gettext("Verify the signatures of \"{snap}\" (revision {revision})"),
+                name,
+                revision,
+            ),
+            TaskData::AdoptFile { name, revision } => t(
+                gettext("Take in the file of \"{snap}\" (revision {revision})"),
+                name,
+                revision,
+            ),
+            TaskData::Mount { name, revision } => t(
+                gettext("Mount \"{snap}\" (revision {revision})"),
+                name,
+                revision,
+            ),
             TaskData::Data {
                 name,
                 copy_from: Some(from),
                 ..
-            } => {
-                format!("Copy the data of \"{name}\" from revision {from}")
+            } => t(
+                gettext("Copy the data of \"{snap}\" from revision {revision}"),
+                name,
+                from,
+            ),
+            TaskData::Data { name, .. } => {
+                t(gettext("Set up the data folders of \"{snap}\""), name, "")
             }
-            TaskData::Data { name, .. } => format!("Set up the data folders of \"{name}\""),
-            TaskData::Link { name, after, .. } => {
-                format!("Make revision {} of \"{name}\" current", after.current)
+            TaskData::Link { name, after, .. } => t(
+                gettext("Make revision {revision} of \"{snap}\" current"),
+                name,
+                &after.current,
+            ),
+            TaskData::Unlink { name, .. } => t(gettext("Stop using \"{snap}\""), name, ""),
+            TaskData::DiscardData { name, purge: true } => {
+                t(gettext("Delete the data of \"{snap}\""), name, "")
             }
-            TaskData::Unlink { name, .. } => format!("Stop using \"{name}\""),
-            TaskData::DiscardData { name, purge: true } => format!("Delete the data of \"{name}\""),
-            TaskData::DiscardData { name, .. } => {
-                format!("Keep a snapshot of the data of \"{name}\"")
+            TaskData::DiscardData { name, .. } => t(
+                gettext("Keep a snapshot of the data of \"{snap}\""),
+                name,
+                "",
+            ),
+            TaskData::DiscardRevisions { name, .. } => {
+                t(gettext("Remove the files of \"{snap}\""), name, "")
             }
-            TaskData::DiscardRevisions { name, .. } => format!("Remove the files of \"{name}\""),
-            TaskData::Gc { name } => format!("Remove old revisions of \"{name}\""),
+            TaskData::Gc { name } => t(gettext("Remove old revisions of \"{snap}\""), name, ""),
             TaskData::SwitchChannel { name, channel, .. } => {
-                format!("Make \"{name}\" track {channel}")
+                // Translators: {channel} is a channel such as latest/stable.
+                t(gettext("Make \"{snap}\" track {channel}"), name, "")
+                    .replace("{channel}", channel)
             }
             TaskData::Connect {
                 name,
                 plug,
                 interface,
-                connect: true,
+                connect,
                 ..
-            } => format!("Connect {name}:{plug} to the system's {interface}"),
-            TaskData::Connect {
-                name,
-                plug,
-                interface,
-                ..
-            } => format!("Disconnect {name}:{plug} from the system's {interface}"),
+            } => {
+                let template = if *connect {
+                    // Translators: {plug} is snap:plug, {interface} a technical interface name.
+                    gettext("Connect {plug} to the system's {interface}")
+                } else {
+                    gettext("Disconnect {plug} from the system's {interface}")
+                };
+                template
+                    .replace("{plug}", &format!("{name}:{plug}"))
+                    .replace("{interface}", interface)
+            }
         }
     }
 }

@@ -431,3 +431,29 @@ impl Drop for Env {
         }
     }
 }
+
+/// The project's translations compiled with `msgfmt --check` into `<dir>/<lang>/LC_MESSAGES/`;
+/// returns the languages.
+pub fn compile_translations(dir: &Path) -> Vec<String> {
+    let po = repo().join("po");
+    let linguas = std::fs::read_to_string(po.join("LINGUAS")).unwrap();
+    let mut out = Vec::new();
+    for lang in linguas.split_whitespace() {
+        let d = dir.join(lang).join("LC_MESSAGES");
+        std::fs::create_dir_all(&d).unwrap();
+        let o = Command::new("msgfmt")
+            .args(["--check", "--statistics", "-o"])
+            .arg(d.join("snapshelf.mo"))
+            .arg(po.join(format!("{lang}.po")))
+            .output()
+            .expect("msgfmt (Debian package gettext) is needed");
+        let stats = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{lang}: {stats}");
+        assert!(
+            !stats.contains("untranslated") && !stats.contains("fuzzy"),
+            "{lang} is incomplete: {stats}"
+        );
+        out.push(lang.to_string());
+    }
+    out
+}
