@@ -18,7 +18,7 @@ use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
 use zbus::zvariant::OwnedValue;
 
-const RUNNER: &str = "snapshelf-runner";
+use common::RUNNER;
 
 fn confine_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -923,11 +923,11 @@ fn permissions_change_the_sandbox_and_survive_refresh_and_revert() {
     assert!(e.contains("authentication is required"), "{e}");
     assert_eq!(connections(&env), c);
 
-    // The granted user switches each one; the next launch sees it.
-    switch_plug(&env, common::GRANTED, "Disconnect", "net", "network").unwrap();
-    switch_plug(&env, common::GRANTED, "Disconnect", "home", "").unwrap();
-    switch_plug(&env, common::GRANTED, "Connect", "camera", "camera").unwrap();
-    switch_plug(&env, common::GRANTED, "Connect", "removable-media", "").unwrap();
+    // The user of the app, whom polkit allows, switches each one; the next launch sees it.
+    switch_plug(&env, RUNNER, "Disconnect", "net", "network").unwrap();
+    switch_plug(&env, RUNNER, "Disconnect", "home", "").unwrap();
+    switch_plug(&env, RUNNER, "Connect", "camera", "camera").unwrap();
+    switch_plug(&env, RUNNER, "Connect", "removable-media", "").unwrap();
     let helper = env.proxy();
     let kind = |r: zbus::Result<zbus::zvariant::OwnedObjectPath>| kind_of(r.unwrap_err());
     assert_eq!(
@@ -985,8 +985,8 @@ fn permissions_change_the_sandbox_and_survive_refresh_and_revert() {
     assert_eq!(connections(&env), c2);
 
     // And back.
-    switch_plug(&env, common::GRANTED, "Connect", "net", "network").unwrap();
-    switch_plug(&env, common::GRANTED, "Connect", "home", "home").unwrap();
+    switch_plug(&env, RUNNER, "Connect", "net", "network").unwrap();
+    switch_plug(&env, RUNNER, "Connect", "home", "home").unwrap();
     let r = probe(Mode::UserNs);
     assert_eq!(r["connect"], "ok", "{r:?}");
     assert_eq!(r["home-write"], "ok", "{r:?}");

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 pub const GRANTED: &str = "snapshelf-granted";
 pub const DENIED: &str = "snapshelf-denied";
+/// The user apps run as in confine's tests (with a home); polkit grants it too, so that the person
+/// who uses an app is the one who switches its permissions.
+pub const RUNNER: &str = "snapshelf-runner";
 pub const HELPER: &str = env!("CARGO_BIN_EXE_snapshelf-helper");
 
 /// Root is needed for loop mounts, users and polkit. Under CI a missing root is a failure.
@@ -93,7 +96,7 @@ fn install_polkit_files() {
     std::fs::write(
         tmp,
         format!(
-            "// Written by Snapshelf's tests.\npolkit.addRule(function(action, subject) {{\n  if (action.id.indexOf(\"io.github.snapshelf.\") == 0 && subject.user == \"{GRANTED}\") {{ return polkit.Result.YES; }}\n}});\n"
+            "// Written by Snapshelf's tests.\npolkit.addRule(function(action, subject) {{\n  if (action.id.indexOf(\"io.github.snapshelf.\") == 0 && (subject.user == \"{GRANTED}\" || subject.user == \"{RUNNER}\")) {{ return polkit.Result.YES; }}\n}});\n"
         ),
     )
     .unwrap();
