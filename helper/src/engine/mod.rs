@@ -376,17 +376,7 @@ impl Engine {
             if cancel.is_cancelled() && !data.after_commit() {
                 return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
             }
-            lock(&self.inner.state).set_task(id, task.seq, "Doing", &task.data)?;
-            self.updated(id);
-            let started = std::time::Instant::now();
-            let result = self.run_task(id, task.seq, data.clone(), cancel).await;
-            tracing::debug!(
-                change = id,
-                task = data.kind(),
-                snap = data.snap(),
-                ms = started.elapsed().as_millis() as u64,
-                "task ran"
-            );
+            let result = self.start_task(id, &task, &data, cancel).await?;
             match result {
                 Ok(new) => {
                     let value = serde_json::to_value(&new).map_err(Error::internal)?;
@@ -452,18 +442,7 @@ impl Engine {
                 if cancel.is_cancelled() {
                     return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
                 }
-                lock(&self.inner.state).set_task(id, t.seq, "Doing", &t.data)?;
-                self.updated(id);
-                let started = std::time::Instant::now();
-                let result = self.run_task(id, t.seq, d.clone(), cancel).await;
-                tracing::debug!(
-                    change = id,
-                    task = d.kind(),
-                    snap = d.snap(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "task ran"
-                );
-                match result {
+                match self.start_task(id, t, d, cancel).await? {
                     Ok(done) => {
                         let v = serde_json::to_value(&done).map_err(Error::internal)?;
                         lock(&self.inner.state).set_task(id, t.seq, "Done", &v)?;
@@ -480,6 +459,28 @@ impl Engine {
         let results = futures_util::future::join_all(runs).await;
         self.updated(id);
         results.into_iter().collect::<Result<Vec<()>>>().map(drop)
+    }
+
+    /// Mark a task Doing and run it. The outer error is the state's; the inner one the task's.
+    async fn start_task(
+        &self,
+        id: u64,
+        task: &TaskRow,
+        data: &TaskData,
+        cancel: &CancellationToken,
+    ) -> Result<Result<TaskData>> {
+        lock(&self.inner.state).set_task(id, task.seq, "Doing", &task.data)?;
+        self.updated(id);
+        let started = std::time::Instant::now();
+        let result = self.run_task(id, task.seq, data.clone(), cancel).await;
+        tracing::debug!(
+            change = id,
+            task = data.kind(),
+            snap = data.snap(),
+            ms = started.elapsed().as_millis() as u64,
+            "task ran"
+        );
+        Ok(result)
     }
 
     fn all_pre_commit_done(&self, id: u64) -> Result<bool> {
