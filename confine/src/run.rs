@@ -404,17 +404,52 @@ fn private_area(
     uid: u32,
     euid: u32,
 ) -> Result<Private> {
-    let tmp_root = sys::walk(root, &s(&["tmp"]))
-        .map_err(|_| Error::NotInstalled("the root has no /tmp".into()))?;
-    let (top, owner_uid, chown) = match power {
-        Power::Privileged => (
-            "snapshelf-private".to_string(),
-            0,
-            (euid != 0).then_some((0, 0)),
-        ),
-        Power::UserNamespace => (format!("snapshelf-private-{uid}"), uid, None),
+    // Where nobody else can make the directory first (which would stop our launches): the root's
+    // /run for the privileged mode, the user's own runtime directory for the user-namespace mode;
+    // the root's /tmp (sticky, shared) only where those are missing.
+    let trusted_dir = |fd: OwnedFd, want_uid: u32, exact_mode: Option<u32>| -> Option<OwnedFd> {
+        let st = sys::stat(fd.as_fd()).ok()?;
+        let mode_ok = exact_mode
+            .map(|m| st.st_mode & 0o7777 == m)
+            .unwrap_or(st.st_mode & 0o022 == 0);
+        (sys::kind_of(&st) == Kind::Dir && st.st_uid == want_uid && mode_ok).then_some(fd)
     };
-    let show = |x: String| move || format!("/tmp/{x}");
+    let preferred = match power {
+        Power::Privileged => sys::walk(root, &s(&["run"]))
+            .ok()
+            .and_then(|fd| trusted_dir(fd, 0, None))
+            .map(|fd| (fd, "/run".to_string(), "snapshelf-private".to_string())),
+        Power::UserNamespace => sys::open_trusted(Path::new(&format!("/run/user/{uid}")))
+            .ok()
+            .and_then(|fd| trusted_dir(fd, uid, Some(0o700)))
+            .map(|fd| {
+                (
+                    fd,
+                    format!("/run/user/{uid}"),
+                    "snapshelf-private".to_string(),
+                )
+            }),
+    };
+    let (tmp_root, base, top) = match preferred {
+        Some(p) => p,
+        None => {
+            let fd = sys::walk(root, &s(&["tmp"]))
+                .map_err(|_| Error::NotInstalled("the root has no /tmp".into()))?;
+            let top = match power {
+                Power::Privileged => "snapshelf-private".to_string(),
+                Power::UserNamespace => format!("snapshelf-private-{uid}"),
+            };
+            (fd, "/tmp".to_string(), top)
+        }
+    };
+    let (owner_uid, chown) = match power {
+        Power::Privileged => (0, (euid != 0).then_some((0, 0))),
+        Power::UserNamespace => (uid, None),
+    };
+    let show = |x: String| {
+        let base = base.clone();
+        move || format!("{base}/{x}")
+    };
     let top_fd = own_dir(
         tmp_root.as_fd(),
         &top,
