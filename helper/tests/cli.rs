@@ -9,16 +9,7 @@ use common::Env;
 use serde_json::Value;
 
 fn ctl_bin() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("snapshelfctl");
-    if !bin.exists() {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "snapshelfctl"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "cannot build snapshelfctl");
-    }
-    bin
+    common::workspace_bin("snapshelfctl", "snapshelfctl")
 }
 
 fn ctl(env: &Env, user: Option<&str>, args: &[&str]) -> Output {

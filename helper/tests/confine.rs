@@ -21,21 +21,25 @@ use zbus::zvariant::OwnedValue;
 use common::RUNNER;
 
 fn confine_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("snapshelf-confine");
-    if !bin.exists() {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "snapshelf-confine"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "cannot build snapshelf-confine");
-    }
-    bin
+    common::workspace_bin("snapshelf-confine", "snapshelf-confine")
+}
+
+/// Compile a C probe statically (the base snap has no libc) into `out`.
+fn compile_static(source: &str, work: &Path, out: &Path) {
+    let c = work.join(format!("{}.c", out.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&c, source).unwrap();
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let o = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(out)
+        .arg(&c)
+        .output()
+        .expect("gcc (Debian package build-essential) is needed");
+    assert!(
+        o.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// A real user with a home directory; returns (uid, home).
@@ -197,19 +201,7 @@ fn probe_snap(dir: &Path) -> PathBuf {
         0o644,
     );
     write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
-    let c = dir.join("probe.c");
-    std::fs::write(&c, PROBE_C).unwrap();
-    let out = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(s.join("bin/probe"))
-        .arg(&c)
-        .output()
-        .expect("gcc (Debian package build-essential) is needed");
-    assert!(
-        out.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    compile_static(PROBE_C, dir, &s.join("bin/probe"));
     pack(&s, &dir.join("probe-sandbox.snap"))
 }
 
@@ -798,20 +790,7 @@ fn ifprobe_snap(dir: &Path, version: &str) -> PathBuf {
         ),
         0o644,
     );
-    let c = dir.join("ifprobe.c");
-    std::fs::write(&c, IFPROBE_C).unwrap();
-    std::fs::create_dir_all(s.join("bin")).unwrap();
-    let out = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(s.join("bin/ifprobe"))
-        .arg(&c)
-        .output()
-        .expect("gcc (Debian package build-essential) is needed");
-    assert!(
-        out.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    compile_static(IFPROBE_C, dir, &s.join("bin/ifprobe"));
     pack(&s, &dir.join(format!("ifprobe-{version}.snap")))
 }
 
@@ -1034,19 +1013,7 @@ fn desktop_probe_snap(dir: &Path) -> PathBuf {
         0o644,
     );
     write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
-    let c = dir.join("bindprobe.c");
-    std::fs::write(&c, BINDPROBE_C).unwrap();
-    let out = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(s.join("bin/bindprobe"))
-        .arg(&c)
-        .output()
-        .expect("gcc (Debian package build-essential) is needed");
-    assert!(
-        out.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    compile_static(BINDPROBE_C, dir, &s.join("bin/bindprobe"));
     pack(&s, &dir.join("deskprobe.snap"))
 }
 

@@ -36,24 +36,24 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The store binary of this workspace's build (cargo builds every member's binaries for tests).
-fn store_bin() -> PathBuf {
+/// A binary of this workspace's build, next to the test binaries (cargo builds every member's
+/// binaries for `cargo test --workspace`; a test run of one package builds it here).
+pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("snapshelf-store");
+    let bin = exe.parent().unwrap().parent().unwrap().join(name);
     if !bin.exists() {
         let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "snapshelf-store"])
+            .args(["build", "-q", "-p", package])
             .status()
             .unwrap();
-        assert!(st.success(), "cannot build snapshelf-store");
+        assert!(st.success(), "cannot build {package}");
     }
-    assert!(
-        bin.exists(),
-        "snapshelf-store not found at {}",
-        bin.display()
-    );
+    assert!(bin.exists(), "{name} not found at {}", bin.display());
     bin
+}
+
+fn store_bin() -> PathBuf {
+    workspace_bin("snapshelf-store", "snapshelf-store")
 }
 
 fn ensure_user(name: &str) {
