@@ -253,6 +253,11 @@ fn icons(paths: &Paths) -> PathBuf {
     paths.desktop_dir().join("icons")
 }
 
+/// Not under `applications/` or `icons/`, which the desktop reads.
+fn stamps(paths: &Paths) -> PathBuf {
+    paths.desktop_dir().join(".exported")
+}
+
 /// Files of the export that belong to `name`.
 fn owned(dir: &Path, name: &str) -> Vec<PathBuf> {
     let prefix = format!("{name}_");
@@ -277,6 +282,22 @@ pub fn export(
     let icons_dir = icons(paths);
     std::fs::create_dir_all(&apps_dir)?;
     std::fs::create_dir_all(&icons_dir)?;
+    // What was exported, and for which revision and launcher: the helper applies every snap's files
+    // at each start, and reading every blob again there would only slow the start down.
+    let stamp = stamps(paths).join(name);
+    let wanted_stamp = format!(
+        "{}\n{}\n{}\n",
+        blob.display(),
+        launcher.confine.display(),
+        launcher
+            .root
+            .as_deref()
+            .map(|r| r.display().to_string())
+            .unwrap_or_default()
+    );
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted_stamp.as_str()) {
+        return Ok(());
+    }
     let snap = match SnapFile::open(blob) {
         Ok(s) => s,
         Err(e) => {
@@ -335,11 +356,14 @@ pub fn export(
             let _ = std::fs::remove_file(stale);
         }
     }
+    std::fs::create_dir_all(stamps(paths))?;
+    write_atomic(&stamp, wanted_stamp.as_bytes())?;
     Ok(())
 }
 
 /// Take everything of `name` out of the export.
 pub fn unexport(paths: &Paths, name: &str) {
+    let _ = std::fs::remove_file(stamps(paths).join(name));
     for f in owned(&applications(paths), name)
         .into_iter()
         .chain(owned(&icons(paths), name))
