@@ -17,9 +17,11 @@ RUN=/run/snapshelf-demo
 mkdir -p "$DEMO_DIR/root" "$RUN"
 chmod 755 "$DEMO_DIR" "$DEMO_DIR/root"
 
-say "building Snapshelf (release; the first time takes several minutes)"
-cargo build --release --quiet -p snapshelf-store -p snapshelf-helper -p snapshelf-confine -p snapshelfctl
-BIN=$PWD/target/release
+# SNAPSHELF_DEMO_PROFILE=dev reuses the test build (faster to build, slower to run).
+PROFILE=${SNAPSHELF_DEMO_PROFILE:-release}
+say "building Snapshelf ($PROFILE; the first time takes several minutes)"
+cargo build --profile "$PROFILE" --quiet -p snapshelf-store -p snapshelf-helper -p snapshelf-confine -p snapshelfctl -p snapshelf
+BIN=$PWD/target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 
 if [ ! -f "$DEMO_DIR/catalog/keys/trusted.assert" ]; then
   say "building the sample catalog in $DEMO_DIR/catalog (keys are made once)"

@@ -1,9 +1,6 @@
 //! The D-Bus contract between `snapshelf-helper` and its clients (the app, `snapshelf-cli`,
 //! scripts): names, the checked-in introspection XML, zbus proxies, the typed error and the
 //! typed dictionaries. This is the only crate that knows the wire.
-//!
-//! `Connect` and `Disconnect` are not part of the contract yet: they arrive together with their
-//! implementation in the interfaces work.
 
 pub mod error;
 pub mod names;

@@ -267,6 +267,24 @@ dict_struct!(
 );
 
 dict_struct!(
+    /// What `CheckFile` says of a `.snap`, before anything is installed.
+    FileCheck {
+        name: String = "name",
+        title: String = "title",
+        summary: String = "summary",
+        version: String = "version",
+        confinement: String = "confinement",
+        base: String = "base",
+        apps: Vec<String> = "apps",
+        plugs: Vec<String> = "plugs",
+        size: u64 = "size",
+        signed: bool = "signed",
+        revision: String = "revision",
+        installed_revision: String = "installed-revision",
+    }
+);
+
+dict_struct!(
     /// One entry of `Interfaces`.
     InterfaceInfo {
         name: String = "name",

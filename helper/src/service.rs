@@ -476,6 +476,25 @@ impl Helper {
             .collect())
     }
 
+    /// Read-only: what a `.snap` is and whether its signatures are known, before installing it.
+    async fn check_file(&self, fd: OwnedFd) -> Result<Dict, snapshelf_dbus::Error> {
+        let raw: std::os::fd::OwnedFd = fd.into();
+        let file = std::fs::File::from(raw);
+        let meta = file.metadata().map_err(|e| {
+            to_dbus(Error::invalid(format!(
+                "cannot read the file descriptor: {e}"
+            )))
+        })?;
+        if !meta.is_file() {
+            return Err(to_dbus(Error::invalid(
+                "the file descriptor is not a regular file",
+            )));
+        }
+        let _ = nix_lseek0(file.as_raw_fd());
+        let check = self.engine.check_file(file).await.map_err(to_dbus)?;
+        Ok(check.to_dict())
+    }
+
     async fn interfaces(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
         Ok(crate::interfaces::INTERFACES
             .iter()

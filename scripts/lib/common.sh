@@ -18,6 +18,9 @@ SNAPSHELF_PACKAGES=(
   gettext                                  # msgfmt: the translations (po/) are compiled and checked
   desktop-file-utils                       # desktop-file-validate: exported desktop files are checked
   appstream                                # appstreamcli validate: the app's metainfo is checked
+  libgtk-4-dev libadwaita-1-dev            # the app (gui/): GTK 4.8 and libadwaita 1.2
+  xvfb xdotool imagemagick                 # the app under a real X server, real input events, screenshots
+  adwaita-icon-theme fonts-cantarell       # the icons and font the app draws with
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.

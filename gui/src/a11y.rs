@@ -1,0 +1,42 @@
+//! Screen-reader labels. GTK 4.8 has `gtk_accessible_update_property_value` (since 4.0), but the
+//! Rust bindings expose it only for 4.10, so this one call is declared here.
+
+use relm4::gtk;
+use relm4::gtk::glib::translate::ToGlibPtr;
+use relm4::gtk::prelude::*;
+
+extern "C" {
+    fn gtk_accessible_update_property_value(
+        accessible: *mut gtk::ffi::GtkAccessible,
+        n_properties: std::ffi::c_int,
+        properties: *mut gtk::ffi::GtkAccessibleProperty,
+        values: *const gtk::glib::gobject_ffi::GValue,
+    );
+}
+
+/// What a screen reader says for `widget` (icon-only buttons, switches, drop-downs).
+pub fn set_label(widget: &impl IsA<gtk::Widget>, text: &str) {
+    let value = text.to_value();
+    let mut props = [gtk::ffi::GTK_ACCESSIBLE_PROPERTY_LABEL];
+    // SAFETY: one property and one GValue holding a string, as GTK documents for LABEL; both
+    // pointers live across the call. Every GtkWidget is a GtkAccessible.
+    unsafe {
+        gtk_accessible_update_property_value(
+            ToGlibPtr::<*mut gtk::ffi::GtkWidget>::to_glib_none(widget.as_ref()).0 as *mut gtk::ffi::GtkAccessible,
+            1,
+            props.as_mut_ptr(),
+            value.to_glib_none().0,
+        );
+    }
+}
+
+/// `set_a11y_label: …` in `view!`.
+pub trait A11yExt {
+    fn set_a11y_label(&self, text: &str);
+}
+
+impl<W: IsA<gtk::Widget>> A11yExt for W {
+    fn set_a11y_label(&self, text: &str) {
+        set_label(self, text);
+    }
+}

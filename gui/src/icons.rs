@@ -1,0 +1,254 @@
+//! Icons and screenshots: fetched (store URLs) or read (installed icons), kept on disk, decoded
+//! and scaled with the `image` crate (SVG with resvg) on a blocking thread. The main thread only
+//! wraps the finished pixels in a texture.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use sha3::{Digest, Sha3_256};
+
+/// Decoded RGBA pixels, ready to become a texture.
+#[derive(Debug)]
+pub struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+/// Where an image comes from: a store URL or a local file the helper exported.
+pub fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
+/// Decoded images kept in memory, by source and box size. Bounded: browsing a hundred app
+/// pages must not keep a hundred sets of screenshots.
+struct Memory {
+    map: HashMap<(String, u32), Arc<Pixels>>,
+    order: std::collections::VecDeque<(String, u32)>,
+    bytes: usize,
+}
+
+const MEMORY_BUDGET: usize = 24 << 20;
+
+fn memory() -> &'static Mutex<Memory> {
+    static M: OnceLock<Mutex<Memory>> = OnceLock::new();
+    M.get_or_init(|| {
+        Mutex::new(Memory {
+            map: HashMap::new(),
+            order: Default::default(),
+            bytes: 0,
+        })
+    })
+}
+
+fn remember(key: (String, u32), p: Arc<Pixels>) {
+    let mut m = memory().lock().unwrap_or_else(|e| e.into_inner());
+    if m.map.contains_key(&key) {
+        return;
+    }
+    m.bytes += p.rgba.len();
+    m.order.push_back(key.clone());
+    m.map.insert(key, p);
+    while m.bytes > MEMORY_BUDGET {
+        let Some(old) = m.order.pop_front() else { break };
+        if let Some(p) = m.map.remove(&old) {
+            m.bytes -= p.rgba.len();
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/snapshelf/images`.
+pub fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("snapshelf").join("images")
+}
+
+fn cache_path(url: &str) -> PathBuf {
+    cache_dir().join(hex::encode(Sha3_256::digest(url.as_bytes())))
+}
+
+fn client() -> &'static reqwest::Client {
+    static C: OnceLock<reqwest::Client> = OnceLock::new();
+    C.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("snapshelf/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// At most this much is read for one image.
+const MAX_IMAGE_BYTES: u64 = 16 << 20;
+
+async fn bytes_of(source: &str) -> Option<Vec<u8>> {
+    if !is_url(source) {
+        let path = PathBuf::from(source);
+        return tokio::task::spawn_blocking(move || read_capped(&path))
+            .await
+            .ok()?;
+    }
+    let cached = cache_path(source);
+    if let Ok(b) = tokio::fs::read(&cached).await {
+        return Some(b);
+    }
+    let r = client().get(source).send().await.ok()?;
+    if !r.status().is_success() || r.content_length().unwrap_or(0) > MAX_IMAGE_BYTES {
+        return None;
+    }
+    let b = r.bytes().await.ok()?.to_vec();
+    if b.len() as u64 > MAX_IMAGE_BYTES {
+        return None;
+    }
+    // Written aside and renamed, so a half-written file is never read back.
+    let dir = cache_dir();
+    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+    if tokio::fs::create_dir_all(&dir).await.is_ok() && tokio::fs::write(&tmp, &b).await.is_ok() {
+        let _ = tokio::fs::rename(&tmp, &cached).await;
+    }
+    Some(b)
+}
+
+fn read_capped(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut v = Vec::new();
+    f.take(MAX_IMAGE_BYTES).read_to_end(&mut v).ok()?;
+    Some(v)
+}
+
+/// Decode and scale to fit a `max`×`max` box (never enlarged beyond 2×).
+pub fn decode(bytes: &[u8], max: u32) -> Option<Pixels> {
+    let trimmed = bytes.trim_ascii_start();
+    if trimmed.starts_with(b"<svg") || trimmed.starts_with(b"<?xml") {
+        return render_svg(bytes, max);
+    }
+    let img = image::load_from_memory(bytes).ok()?;
+    let (w, h) = (img.width().max(1), img.height().max(1));
+    let scale = (max as f64 / w.max(h) as f64).min(2.0);
+    let img = if (scale - 1.0).abs() > 0.01 {
+        let nw = ((w as f64 * scale).round() as u32).max(1);
+        let nh = ((h as f64 * scale).round() as u32).max(1);
+        img.resize_exact(nw, nh, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let rgba = img.to_rgba8();
+    Some(Pixels {
+        width: rgba.width(),
+        height: rgba.height(),
+        rgba: rgba.into_raw(),
+    })
+}
+
+fn render_svg(bytes: &[u8], max: u32) -> Option<Pixels> {
+    let tree = resvg::usvg::Tree::from_data(bytes, &resvg::usvg::Options::default()).ok()?;
+    let size = tree.size();
+    let scale = max as f32 / size.width().max(size.height()).max(1.0);
+    let w = ((size.width() * scale).round() as u32).clamp(1, 4096);
+    let h = ((size.height() * scale).round() as u32).clamp(1, 4096);
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h)?;
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
+    // tiny-skia keeps premultiplied alpha; textures here are straight RGBA.
+    let mut rgba = pixmap.take();
+    for px in rgba.chunks_exact_mut(4) {
+        let a = px[3] as u32;
+        if a > 0 && a < 255 {
+            for c in &mut px[..3] {
+                *c = ((*c as u32 * 255 + a / 2) / a).min(255) as u8;
+            }
+        }
+    }
+    Some(Pixels {
+        width: w,
+        height: h,
+        rgba,
+    })
+}
+
+/// The image at `source`, fitted into `max`×`max`; `None` when it cannot be had (offline, not an
+/// image): the caller keeps its placeholder icon.
+pub async fn load(source: String, max: u32) -> Option<Arc<Pixels>> {
+    if source.is_empty() {
+        return None;
+    }
+    let key = (source.clone(), max);
+    if let Some(p) = memory()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .map
+        .get(&key)
+    {
+        return Some(p.clone());
+    }
+    let bytes = bytes_of(&source).await?;
+    let p = tokio::task::spawn_blocking(move || decode(&bytes, max))
+        .await
+        .ok()??;
+    let p = Arc::new(p);
+    remember(key, p.clone());
+    Some(p)
+}
+
+/// Wrap decoded pixels in a texture (main thread; no decoding happens here).
+pub fn texture(p: &Pixels) -> relm4::gtk::gdk::Texture {
+    use relm4::gtk::{gdk, glib};
+    gdk::MemoryTexture::new(
+        p.width as i32,
+        p.height as i32,
+        gdk::MemoryFormat::R8g8b8a8,
+        &glib::Bytes::from(&p.rgba[..]),
+        p.width as usize * 4,
+    )
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_and_fits_png_and_svg() {
+        let mut png = Vec::new();
+        let img = image::RgbaImage::from_pixel(256, 128, image::Rgba([10, 20, 30, 255]));
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let p = decode(&png, 64).unwrap();
+        assert_eq!((p.width, p.height), (64, 32));
+        assert_eq!(&p.rgba[..4], &[10, 20, 30, 255]);
+        let svg = br##"<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><rect width="16" height="16" fill="#ff0000"/></svg>"##;
+        let p = decode(svg, 48).unwrap();
+        assert_eq!((p.width, p.height), (48, 48));
+        assert_eq!(&p.rgba[..4], &[255, 0, 0, 255]);
+        assert!(decode(b"not an image", 48).is_none());
+    }
+
+    #[test]
+    fn the_memory_cache_stays_within_budget() {
+        for i in 0..40 {
+            let p = Arc::new(Pixels {
+                width: 1024,
+                height: 1024,
+                rgba: vec![0; 1 << 20],
+            });
+            remember((format!("test-{i}"), 1), p);
+        }
+        let m = memory().lock().unwrap();
+        assert!(m.bytes <= MEMORY_BUDGET, "{}", m.bytes);
+        assert_eq!(m.map.len(), m.order.len());
+    }
+}

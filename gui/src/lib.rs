@@ -1,0 +1,54 @@
+//! Snapshelf, the app: a Relm4 (GTK 4, libadwaita) software center over the helper's D-Bus API.
+//! One component per file; `client` is the only module that talks to the helper, `words` holds
+//! what the app says, `icons` loads and decodes images off the main thread.
+
+pub mod a11y;
+pub mod app;
+pub mod app_page;
+pub mod bench;
+pub mod client;
+pub mod explore;
+pub mod feature_card;
+pub mod icons;
+pub mod installed;
+pub mod local_file;
+pub mod permissions;
+pub mod progress;
+pub mod search;
+pub mod snap_row;
+pub mod timing;
+pub mod updates;
+pub mod words;
+
+use std::path::PathBuf;
+
+pub const APP_ID: &str = "io.github.snapshelf.Snapshelf";
+
+/// Words in the person's language: `SNAPSHELF_LOCALEDIR` (tests, the demo) or the system's.
+pub fn init_locale() {
+    let dir = std::env::var_os("SNAPSHELF_LOCALEDIR").unwrap_or_else(|| "/usr/share/locale".into());
+    let _ = gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "");
+    let _ = gettextrs::bindtextdomain("snapshelf", PathBuf::from(dir));
+    let _ = gettextrs::bind_textdomain_codeset("snapshelf", "UTF-8");
+    let _ = gettextrs::textdomain("snapshelf");
+}
+
+/// The launcher that opens an app in its sandbox: `SNAPSHELF_CONFINE`, the installed one, or the
+/// one built beside this binary.
+pub fn confine_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("SNAPSHELF_CONFINE") {
+        return p.into();
+    }
+    for p in [
+        "/usr/libexec/snapshelf/snapshelf-confine",
+        "/usr/local/libexec/snapshelf/snapshelf-confine",
+    ] {
+        if std::path::Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("snapshelf-confine")))
+        .unwrap_or_else(|| "snapshelf-confine".into())
+}

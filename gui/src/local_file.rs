@@ -1,0 +1,288 @@
+//! A local `.snap` (file chooser, drag and drop, `snapshelf file.snap`): what is inside — name,
+//! version, confinement, the permissions it asks for — and whether it is signed, before
+//! installing. The file goes to the helper as a descriptor, never as a path.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use relm4::adw::prelude::*;
+use relm4::prelude::*;
+use relm4::{adw, gtk};
+
+use gettextrs::gettext;
+use snapshelf_dbus::types::FileCheck;
+
+use crate::client::{self, ChangeState, Failure};
+use crate::progress::{Progress, ProgressInput, ProgressOutput};
+use crate::words;
+
+pub struct LocalFile {
+    path: Option<PathBuf>,
+    check: Option<FileCheck>,
+    failure: Option<Failure>,
+    busy: bool,
+    done: bool,
+    progress: Controller<Progress>,
+}
+
+#[derive(Debug)]
+pub enum LocalFileInput {
+    Open(PathBuf),
+    Install,
+    Ended(ChangeState),
+    Failed(Failure),
+}
+
+#[derive(Debug)]
+pub enum LocalFileOutput {
+    Failed(Failure),
+    /// Installed: show its app page.
+    Installed(String),
+}
+
+#[derive(Debug)]
+pub enum LocalFileCmd {
+    Checked(Result<FileCheck, Failure>),
+}
+
+fn open_fd(path: &PathBuf) -> Result<OwnedFd, Failure> {
+    File::open(path).map(OwnedFd::from).map_err(|e| {
+        Failure::of(
+            snapshelf_dbus::ErrorKind::InvalidSnap,
+            format!("{}: {e}", path.display()),
+        )
+    })
+}
+
+/// The sentence under the title: signed by the store, or not, and what installing means then.
+pub fn signature_words(c: &FileCheck) -> String {
+    if c.signed {
+        gettext("Signed by the store (revision {revision}).").replace("{revision}", &c.revision)
+    } else {
+        gettext("Not signed: Snapshelf cannot tell who made this file. Install it only if you trust where it came from.")
+    }
+}
+
+/// What installing it will do.
+pub fn install_words(c: &FileCheck) -> String {
+    if c.installed_revision.is_empty() {
+        gettext("_Install")
+    } else {
+        gettext("_Install as an Update")
+    }
+}
+
+#[relm4::component(pub)]
+impl Component for LocalFile {
+    type Init = ();
+    type Input = LocalFileInput;
+    type Output = LocalFileOutput;
+    type CommandOutput = LocalFileCmd;
+
+    view! {
+        gtk::Stack {
+            #[watch]
+            set_visible_child_name: if model.failure.is_some() && model.check.is_none() { "failed" } else if model.check.is_none() { "loading" } else { "page" },
+            add_named[Some("loading")] = &gtk::Spinner {
+                set_spinning: true,
+                set_halign: gtk::Align::Center,
+                set_valign: gtk::Align::Center,
+                set_size_request: (32, 32),
+            },
+            add_named[Some("failed")] = &adw::StatusPage {
+                set_icon_name: Some("dialog-error-symbolic"),
+                set_title: &gettext("This file cannot be opened"),
+                #[watch]
+                set_description: model.failure.as_ref().map(words::failure).as_deref(),
+            },
+            add_named[Some("page")] = &gtk::ScrolledWindow {
+                set_hscrollbar_policy: gtk::PolicyType::Never,
+                adw::Clamp {
+                    set_maximum_size: 720,
+                    gtk::Box {
+                        set_orientation: gtk::Orientation::Vertical,
+                        set_spacing: 18,
+                        set_margin_all: 24,
+                        gtk::Label {
+                            #[watch]
+                            set_label: &model.field(|c| if c.title.is_empty() { c.name.clone() } else { c.title.clone() }),
+                            add_css_class: "title-1",
+                            set_halign: gtk::Align::Start,
+                        },
+                        gtk::Label {
+                            #[watch]
+                            set_label: &model.field(|c| c.summary.clone()),
+                            set_halign: gtk::Align::Start,
+                            set_wrap: true,
+                        },
+                        gtk::Box {
+                            set_spacing: 6,
+                            gtk::Image {
+                                #[watch]
+                                set_icon_name: Some(if model.check.as_ref().is_some_and(|c| c.signed) { "security-high-symbolic" } else { "dialog-warning-symbolic" }),
+                            },
+                            gtk::Label {
+                                #[watch]
+                                set_label: &model.field(signature_words),
+                                set_wrap: true,
+                                set_xalign: 0.0,
+                            },
+                        },
+                        gtk::Box {
+                            set_spacing: 6,
+                            gtk::Button {
+                                #[watch]
+                                set_label: &model.field(install_words),
+                                set_use_underline: true,
+                                add_css_class: "suggested-action",
+                                add_css_class: "pill",
+                                #[watch]
+                                set_sensitive: !model.busy && !model.done,
+                                connect_clicked => LocalFileInput::Install,
+                            },
+                        },
+                        append: model.progress.widget(),
+                        adw::PreferencesGroup {
+                            set_title: &gettext("Inside the file"),
+                            adw::ActionRow {
+                                set_title: &gettext("Name"),
+                                #[watch]
+                                set_subtitle: &model.field(|c| c.name.clone()),
+                            },
+                            adw::ActionRow {
+                                set_title: &gettext("Version"),
+                                #[watch]
+                                set_subtitle: &model.field(|c| c.version.clone()),
+                            },
+                            adw::ActionRow {
+                                set_title: &gettext("Sandbox"),
+                                #[watch]
+                                set_subtitle: &model.field(|c| words::confinement(&c.confinement)),
+                            },
+                            adw::ActionRow {
+                                set_title: &gettext("Asks for"),
+                                #[watch]
+                                set_subtitle: &model.field(|c| if c.plugs.is_empty() { gettext("No permissions") } else { c.plugs.join(", ") }),
+                            },
+                            adw::ActionRow {
+                                set_title: &gettext("Size"),
+                                #[watch]
+                                set_subtitle: &model.field(|c| words::size(c.size)),
+                            },
+                            adw::ActionRow {
+                                set_title: &gettext("File"),
+                                #[watch]
+                                set_subtitle: &model.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    }
+
+    fn init(_: (), root: Self::Root, sender: ComponentSender<Self>) -> ComponentParts<Self> {
+        let progress = Progress::builder()
+            .launch(())
+            .forward(sender.input_sender(), |o| match o {
+                ProgressOutput::Ended(s) => LocalFileInput::Ended(s),
+                ProgressOutput::Failed(f) => LocalFileInput::Failed(f),
+            });
+        let model = LocalFile {
+            path: None,
+            check: None,
+            failure: None,
+            busy: false,
+            done: false,
+            progress,
+        };
+        let widgets = view_output!();
+        ComponentParts { model, widgets }
+    }
+
+    fn update(&mut self, msg: LocalFileInput, sender: ComponentSender<Self>, _root: &Self::Root) {
+        match msg {
+            LocalFileInput::Open(path) => {
+                self.check = None;
+                self.failure = None;
+                self.done = false;
+                match open_fd(&path) {
+                    Ok(fd) => sender.oneshot_command(async move {
+                        LocalFileCmd::Checked(client::check_file(fd).await)
+                    }),
+                    Err(f) => self.failure = Some(f),
+                }
+                self.path = Some(path);
+            }
+            LocalFileInput::Install => {
+                let (Some(path), Some(check)) = (&self.path, &self.check) else {
+                    return;
+                };
+                match open_fd(path) {
+                    Ok(fd) => {
+                        self.busy = true;
+                        self.progress
+                            .emit(ProgressInput::StartFile(fd, !check.signed));
+                    }
+                    Err(f) => {
+                        let _ = sender.output(LocalFileOutput::Failed(f));
+                    }
+                }
+            }
+            LocalFileInput::Ended(state) => {
+                self.busy = false;
+                if state.failed() {
+                    if let Some(kind) = state.error_kind {
+                        let _ = sender.output(LocalFileOutput::Failed(Failure::of(kind, state.error)));
+                    }
+                } else if let Some(c) = &self.check {
+                    self.done = true;
+                    let _ = sender.output(LocalFileOutput::Installed(c.name.clone()));
+                }
+            }
+            LocalFileInput::Failed(f) => {
+                self.busy = false;
+                let _ = sender.output(LocalFileOutput::Failed(f));
+            }
+        }
+    }
+
+    fn update_cmd(&mut self, msg: LocalFileCmd, _sender: ComponentSender<Self>, _root: &Self::Root) {
+        let LocalFileCmd::Checked(r) = msg;
+        match r {
+            Ok(c) => {
+                tracing::info!(target: "ui", "file checked: {} signed={}", c.name, c.signed);
+                self.check = Some(c);
+            }
+            Err(f) => self.failure = Some(f),
+        }
+    }
+}
+
+impl LocalFile {
+    fn field(&self, f: impl Fn(&FileCheck) -> String) -> String {
+        self.check.as_ref().map(f).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_and_install_words() {
+        let mut c = FileCheck {
+            name: "shelf-hello".into(),
+            signed: true,
+            revision: "1".into(),
+            ..Default::default()
+        };
+        assert_eq!(signature_words(&c), "Signed by the store (revision 1).");
+        assert_eq!(install_words(&c), "_Install");
+        c.signed = false;
+        c.installed_revision = "1".into();
+        assert!(signature_words(&c).starts_with("Not signed"));
+        assert_eq!(install_words(&c), "_Install as an Update");
+    }
+}

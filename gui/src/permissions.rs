@@ -1,0 +1,380 @@
+//! Permissions of one installed app: a switch per plug with its human label, grouped (files,
+//! devices, network, display and sound), a marker where the person changed the default, and
+//! Reset to defaults. A switch shows the system's state: it moves only when the change is Done,
+//! and snaps back, with the reason, when it fails.
+
+use relm4::adw::prelude::*;
+use relm4::prelude::*;
+use relm4::{adw, gtk};
+
+use gettextrs::gettext;
+use snapshelf_dbus::types::Connection as Plug;
+
+use crate::client::{self, Action, Failure};
+use crate::words::{self, Group};
+
+/// The plugs of one snap, in the order and groups they are shown. Pure.
+pub fn grouped(mut plugs: Vec<Plug>, snap: &str) -> Vec<(Group, Vec<Plug>)> {
+    plugs.retain(|p| p.plug_snap == snap);
+    plugs.sort_by(|a, b| {
+        (Group::of(&a.interface), &a.label, &a.plug).cmp(&(Group::of(&b.interface), &b.label, &b.plug))
+    });
+    let mut out: Vec<(Group, Vec<Plug>)> = Vec::new();
+    for p in plugs {
+        let g = Group::of(&p.interface);
+        match out.last_mut() {
+            Some((last, v)) if *last == g => v.push(p),
+            _ => out.push((g, vec![p])),
+        }
+    }
+    out
+}
+
+/// A person set this plug away from what the system would do by itself.
+pub fn changed_by_person(p: &Plug) -> bool {
+    p.manual && p.connected != p.auto
+}
+
+/// The calls that bring every plug back to its default.
+pub fn reset_actions(plugs: &[Plug]) -> Vec<Action> {
+    plugs
+        .iter()
+        .filter(|p| p.connected != p.auto)
+        .map(|p| Action::Connect {
+            plug: p.clone(),
+            connect: p.auto,
+        })
+        .collect()
+}
+
+pub struct Permissions {
+    name: String,
+    title: String,
+    plugs: Vec<Plug>,
+    loaded: bool,
+    failure: Option<Failure>,
+    busy: usize,
+    switches: Vec<gtk::Switch>,
+}
+
+#[derive(Debug)]
+pub enum PermissionsInput {
+    Show { name: String, title: String },
+    Load,
+    Toggle(usize, bool),
+    Reset,
+}
+
+#[derive(Debug)]
+pub enum PermissionsOutput {
+    Failed(Failure),
+}
+
+#[derive(Debug)]
+pub enum PermissionsCmd {
+    Loaded(Result<Vec<Plug>, Failure>),
+    /// One switch's change ended: its index, and the failure if it did not end Done.
+    Done(Option<usize>, Result<(), Failure>),
+}
+
+#[relm4::component(pub)]
+impl Component for Permissions {
+    type Init = ();
+    type Input = PermissionsInput;
+    type Output = PermissionsOutput;
+    type CommandOutput = PermissionsCmd;
+
+    view! {
+        gtk::Stack {
+            #[watch]
+            set_visible_child_name: if model.failure.is_some() && model.plugs.is_empty() { "failed" } else if !model.loaded { "loading" } else if model.plugs.is_empty() { "none" } else { "list" },
+            add_named[Some("loading")] = &gtk::Box {},
+            add_named[Some("failed")] = &adw::StatusPage {
+                set_icon_name: Some("dialog-error-symbolic"),
+                set_title: &gettext("Permissions cannot be shown"),
+                #[watch]
+                set_description: model.failure.as_ref().map(words::failure).as_deref(),
+            },
+            add_named[Some("none")] = &adw::StatusPage {
+                set_icon_name: Some("security-high-symbolic"),
+                #[watch]
+                set_title: &gettext("{title} asks for no permissions").replace("{title}", &model.title),
+                set_description: Some(&gettext("It runs in its sandbox with nothing more.")),
+            },
+            add_named[Some("list")] = &gtk::ScrolledWindow {
+                set_hscrollbar_policy: gtk::PolicyType::Never,
+                adw::Clamp {
+                    set_maximum_size: 720,
+                    gtk::Box {
+                        set_orientation: gtk::Orientation::Vertical,
+                        set_spacing: 18,
+                        set_margin_all: 24,
+                        gtk::Box {
+                            set_spacing: 12,
+                            gtk::Label {
+                                #[watch]
+                                set_label: &gettext("What {title} may use").replace("{title}", &model.title),
+                                add_css_class: "title-2",
+                                set_halign: gtk::Align::Start,
+                                set_hexpand: true,
+                                set_wrap: true,
+                                set_xalign: 0.0,
+                            },
+                            gtk::Button {
+                                set_label: &gettext("Reset to _Defaults"),
+                                set_use_underline: true,
+                                #[watch]
+                                set_sensitive: model.busy == 0 && !reset_actions(&model.plugs).is_empty(),
+                                connect_clicked => PermissionsInput::Reset,
+                            },
+                        },
+                        #[name = "groups"]
+                        gtk::Box {
+                            set_orientation: gtk::Orientation::Vertical,
+                            set_spacing: 18,
+                        },
+                    },
+                },
+            },
+        }
+    }
+
+    fn init(_: (), root: Self::Root, _sender: ComponentSender<Self>) -> ComponentParts<Self> {
+        let model = Permissions {
+            name: String::new(),
+            title: String::new(),
+            plugs: Vec::new(),
+            loaded: false,
+            failure: None,
+            busy: 0,
+            switches: Vec::new(),
+        };
+        let widgets = view_output!();
+        ComponentParts { model, widgets }
+    }
+
+    fn update_with_view(
+        &mut self,
+        widgets: &mut Self::Widgets,
+        msg: PermissionsInput,
+        sender: ComponentSender<Self>,
+        _root: &Self::Root,
+    ) {
+        match msg {
+            PermissionsInput::Show { name, title } => {
+                if name != self.name {
+                    self.plugs.clear();
+                    self.loaded = false;
+                    self.fill(widgets, &sender);
+                }
+                self.name = name;
+                self.title = title;
+                sender.input(PermissionsInput::Load);
+            }
+            PermissionsInput::Load => {
+                let name = self.name.clone();
+                sender.oneshot_command(async move {
+                    PermissionsCmd::Loaded(client::connections(&name).await)
+                });
+            }
+            PermissionsInput::Toggle(i, on) => {
+                let Some(p) = self.plugs.get(i).cloned() else { return };
+                if p.connected == on {
+                    return;
+                }
+                self.busy += 1;
+                tracing::info!(target: "ui", "permission switched: {}:{} -> {on}", p.plug_snap, p.plug);
+                sender.oneshot_command(async move {
+                    PermissionsCmd::Done(Some(i), run(Action::Connect { plug: p, connect: on }).await)
+                });
+            }
+            PermissionsInput::Reset => {
+                let actions = reset_actions(&self.plugs);
+                self.busy += 1;
+                sender.oneshot_command(async move {
+                    // One after another: each is a change on the same snap.
+                    for a in actions {
+                        if let Err(f) = run(a).await {
+                            return PermissionsCmd::Done(None, Err(f));
+                        }
+                    }
+                    PermissionsCmd::Done(None, Ok(()))
+                });
+            }
+        }
+        self.update_view(widgets, sender);
+    }
+
+    fn update_cmd_with_view(
+        &mut self,
+        widgets: &mut Self::Widgets,
+        msg: PermissionsCmd,
+        sender: ComponentSender<Self>,
+        _root: &Self::Root,
+    ) {
+        match msg {
+            PermissionsCmd::Loaded(r) => {
+                self.loaded = true;
+                match r {
+                    Ok(plugs) => {
+                        self.failure = None;
+                        self.plugs = grouped(plugs, &self.name)
+                            .into_iter()
+                            .flat_map(|(_, v)| v)
+                            .collect();
+                        self.fill(widgets, &sender);
+                        tracing::info!(target: "ui", "permissions shown: {} ({} plugs)", self.name, self.plugs.len());
+                    }
+                    Err(f) => self.failure = Some(f),
+                }
+            }
+            PermissionsCmd::Done(i, r) => {
+                self.busy = self.busy.saturating_sub(1);
+                if let Err(f) = r {
+                    // Snap back to what the system has, and say why.
+                    if let (Some(i), Some(p)) = (i, i.and_then(|i| self.plugs.get(i))) {
+                        if let Some(s) = self.switches.get(i) {
+                            s.set_active(p.connected);
+                            s.set_state(p.connected);
+                        }
+                    }
+                    if !f.is_dismissal() {
+                        let _ = sender.output(PermissionsOutput::Failed(f));
+                    }
+                }
+                sender.input(PermissionsInput::Load);
+            }
+        }
+        self.update_view(widgets, sender);
+    }
+}
+
+async fn run(a: Action) -> Result<(), Failure> {
+    let path = client::start(&a).await?;
+    let end = client::follow(path.as_str(), |_| {}).await?;
+    match (end.failed(), end.error_kind) {
+        (true, Some(k)) => Err(Failure::of(k, end.error)),
+        (true, None) => Err(Failure::of(snapshelf_dbus::ErrorKind::Internal, end.status)),
+        _ => Ok(()),
+    }
+}
+
+impl Permissions {
+    /// Rebuild the groups and rows from `self.plugs`, keeping the focus on the same row.
+    fn fill(&mut self, widgets: &mut PermissionsWidgets, sender: &ComponentSender<Self>) {
+        let focused = self
+            .switches
+            .iter()
+            .position(|s| s.parent().is_some_and(|p| p.has_focus() || p.is_focus()))
+            .or_else(|| self.switches.iter().position(|s| s.has_focus()));
+        while let Some(c) = widgets.groups.first_child() {
+            widgets.groups.remove(&c);
+        }
+        self.switches.clear();
+        let mut rows = Vec::new();
+        let mut index = 0;
+        for (group, plugs) in grouped(self.plugs.clone(), &self.name) {
+            let g = adw::PreferencesGroup::new();
+            g.set_title(&group.title());
+            for p in plugs {
+                let row = adw::ActionRow::new();
+                row.set_title(if p.label.is_empty() { &p.interface } else { &p.label });
+                let mut sub = p.interface.clone();
+                if changed_by_person(&p) {
+                    sub = gettext("{interface} · changed by you").replace("{interface}", &sub);
+                }
+                row.set_subtitle(&sub);
+                row.set_widget_name(&p.plug);
+                let sw = gtk::Switch::new();
+                sw.set_valign(gtk::Align::Center);
+                sw.set_active(p.connected);
+                sw.set_state(p.connected);
+                crate::a11y::set_label(&sw, &row.title());
+                let (s, i) = (sender.clone(), index);
+                // The switch follows the system: it changes state only when the change is Done.
+                sw.connect_state_set(move |_, on| {
+                    s.input(PermissionsInput::Toggle(i, on));
+                    gtk::glib::Propagation::Stop
+                });
+                row.add_suffix(&sw);
+                row.set_activatable_widget(Some(&sw));
+                g.add(&row);
+                rows.push(row);
+                self.switches.push(sw);
+                index += 1;
+            }
+            widgets.groups.append(&g);
+        }
+        // The keyboard starts on a row: the first one, or the one it was on.
+        if let Some(r) = rows.get(focused.unwrap_or(0)) {
+            r.grab_focus();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plug(interface: &str, connected: bool, manual: bool, auto: bool) -> Plug {
+        Plug {
+            interface: interface.into(),
+            plug_snap: "shelf-notes".into(),
+            plug: interface.into(),
+            slot_snap: String::new(),
+            slot: interface.into(),
+            connected,
+            manual,
+            label: format!("label of {interface}"),
+            auto,
+        }
+    }
+
+    #[test]
+    fn plugs_are_grouped_in_order_and_others_dropped() {
+        let mut other = plug("home", true, false, true);
+        other.plug_snap = "another".into();
+        let g = grouped(
+            vec![
+                plug("x11", true, false, true),
+                plug("camera", false, false, false),
+                plug("home", true, false, true),
+                plug("network", true, false, true),
+                plug("removable-media", false, false, false),
+                other,
+            ],
+            "shelf-notes",
+        );
+        let shape: Vec<(Group, Vec<&str>)> = g
+            .iter()
+            .map(|(g, v)| (*g, v.iter().map(|p| p.interface.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (Group::Files, vec!["home", "removable-media"]),
+                (Group::Devices, vec!["camera"]),
+                (Group::Network, vec!["network"]),
+                (Group::DisplaySound, vec!["x11"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn marker_and_reset_follow_the_defaults() {
+        let home_off = plug("home", false, true, true);
+        let cam_on = plug("camera", true, true, false);
+        let net = plug("network", true, false, true);
+        let back_to_default = plug("x11", true, true, true);
+        assert!(changed_by_person(&home_off) && changed_by_person(&cam_on));
+        assert!(!changed_by_person(&net) && !changed_by_person(&back_to_default));
+        let r = reset_actions(&[home_off.clone(), cam_on.clone(), net, back_to_default]);
+        assert_eq!(
+            r,
+            [
+                Action::Connect { plug: home_off, connect: true },
+                Action::Connect { plug: cam_on, connect: false },
+            ]
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! Search: as you type, debounced; results replace the list as they arrive; a spinner only when
+//! the store is slow. Also lists one category's apps. Enter in the entry opens the first result.
+
+use std::time::{Duration, Instant};
+
+use relm4::adw::prelude::*;
+use relm4::factory::FactoryVecDeque;
+use relm4::prelude::*;
+use relm4::{adw, gtk};
+
+use gettextrs::gettext;
+
+use crate::client::{self, Failure};
+use crate::explore::category_title;
+use crate::snap_row::{RowData, SnapRow, SnapRowOutput};
+use crate::timing;
+use crate::words;
+
+/// Quiet time after the last key before a search is sent.
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+/// A search slower than this shows a spinner.
+const SLOW: Duration = Duration::from_millis(300);
+const LIMIT: u32 = 50;
+
+/// What the page is asked for, and which answer is still wanted. Pure; tested without a display.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Query {
+    pub text: String,
+    pub category: Option<String>,
+    /// Bumped by every change; answers to older generations are dropped.
+    pub generation: u64,
+}
+
+impl Query {
+    pub fn set_text(&mut self, text: &str) -> u64 {
+        self.text = text.trim().to_string();
+        self.category = None;
+        self.generation += 1;
+        self.generation
+    }
+
+    pub fn set_category(&mut self, c: &str) -> u64 {
+        self.text.clear();
+        self.category = Some(c.to_string());
+        self.generation += 1;
+        self.generation
+    }
+
+    pub fn is_current(&self, generation: u64) -> bool {
+        generation == self.generation
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.category.is_none()
+    }
+}
+
+pub struct Search {
+    query: Query,
+    results: FactoryVecDeque<SnapRow>,
+    first: Option<String>,
+    pending: bool,
+    slow: bool,
+    failure: Option<Failure>,
+    entry: gtk::SearchEntry,
+}
+
+#[derive(Debug)]
+pub enum SearchInput {
+    Changed(String),
+    Category(String),
+    Fire(u64),
+    Slow(u64),
+    OpenFirst,
+    Focus,
+}
+
+#[derive(Debug)]
+pub enum SearchOutput {
+    Open(String),
+}
+
+#[derive(Debug)]
+pub enum SearchCmd {
+    Results {
+        generation: u64,
+        fired: Instant,
+        result: Result<Vec<RowData>, Failure>,
+    },
+}
+
+#[relm4::component(pub)]
+impl Component for Search {
+    type Init = ();
+    type Input = SearchInput;
+    type Output = SearchOutput;
+    type CommandOutput = SearchCmd;
+
+    view! {
+        gtk::Box {
+            set_orientation: gtk::Orientation::Vertical,
+            adw::Clamp {
+                set_maximum_size: 720,
+                set_margin_top: 12,
+                set_margin_bottom: 6,
+                set_margin_start: 12,
+                set_margin_end: 12,
+                #[local_ref]
+                entry -> gtk::SearchEntry {
+                    set_placeholder_text: Some(&gettext("Search apps")),
+                    set_hexpand: true,
+                    connect_search_changed[sender] => move |e| {
+                        sender.input(SearchInput::Changed(e.text().to_string()));
+                    },
+                    connect_activate => SearchInput::OpenFirst,
+                },
+            },
+            gtk::Stack {
+                set_vexpand: true,
+                #[watch]
+                set_visible_child_name: model.visible(),
+                add_named[Some("hint")] = &adw::StatusPage {
+                    set_icon_name: Some("system-search-symbolic"),
+                    set_title: &gettext("Search for apps"),
+                    set_description: Some(&gettext("Type a name or a word from its description.")),
+                },
+                add_named[Some("spinner")] = &gtk::Spinner {
+                    #[watch]
+                    set_spinning: model.slow,
+                    set_halign: gtk::Align::Center,
+                    set_valign: gtk::Align::Center,
+                    set_size_request: (32, 32),
+                },
+                add_named[Some("none")] = &adw::StatusPage {
+                    set_icon_name: Some("edit-find-symbolic"),
+                    set_title: &gettext("No apps found"),
+                    set_description: Some(&gettext("Try other words, or fewer of them.")),
+                },
+                add_named[Some("failed")] = &adw::StatusPage {
+                    set_icon_name: Some("network-offline-symbolic"),
+                    set_title: &gettext("Search is not available"),
+                    #[watch]
+                    set_description: model.failure.as_ref().map(words::failure).as_deref(),
+                },
+                add_named[Some("results")] = &gtk::ScrolledWindow {
+                    set_hscrollbar_policy: gtk::PolicyType::Never,
+                    adw::Clamp {
+                        set_maximum_size: 720,
+                        gtk::Box {
+                            set_orientation: gtk::Orientation::Vertical,
+                            set_spacing: 12,
+                            set_margin_all: 12,
+                            gtk::Label {
+                                #[watch]
+                                set_label: &model.heading(),
+                                add_css_class: "heading",
+                                set_halign: gtk::Align::Start,
+                            },
+                            #[local_ref]
+                            list -> gtk::ListBox {
+                                add_css_class: "boxed-list",
+                                set_selection_mode: gtk::SelectionMode::None,
+                                set_valign: gtk::Align::Start,
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    }
+
+    fn init(_: (), root: Self::Root, sender: ComponentSender<Self>) -> ComponentParts<Self> {
+        let results = FactoryVecDeque::builder()
+            .launch(gtk::ListBox::default())
+            .forward(sender.output_sender(), |o| match o {
+                SnapRowOutput::Open(n) => SearchOutput::Open(n),
+            });
+        let model = Search {
+            query: Query::default(),
+            results,
+            first: None,
+            pending: false,
+            slow: false,
+            failure: None,
+            entry: gtk::SearchEntry::new(),
+        };
+        let entry = &model.entry;
+        let list = model.results.widget();
+        let widgets = view_output!();
+        ComponentParts { model, widgets }
+    }
+
+    fn update(&mut self, msg: SearchInput, sender: ComponentSender<Self>, _root: &Self::Root) {
+        match msg {
+            SearchInput::Changed(text) => {
+                if text.trim() == self.query.text && self.query.category.is_none() {
+                    return;
+                }
+                let g = self.query.set_text(&text);
+                self.schedule(g, DEBOUNCE, &sender);
+            }
+            SearchInput::Category(c) => {
+                let g = self.query.set_category(&c);
+                if !self.entry.text().is_empty() {
+                    // Clearing the entry fires Changed(""); the category stays what was asked.
+                    self.entry.set_text("");
+                    self.query.category = Some(c);
+                    self.query.generation = g;
+                }
+                self.schedule(g, Duration::ZERO, &sender);
+            }
+            SearchInput::Fire(g) => {
+                if !self.query.is_current(g) {
+                    return;
+                }
+                if self.query.is_empty() {
+                    self.pending = false;
+                    self.results.guard().clear();
+                    return;
+                }
+                self.pending = true;
+                let (text, category) = (self.query.text.clone(), self.query.category.clone());
+                let fired = Instant::now();
+                sender.oneshot_command(async move {
+                    let result = client::find(&text, category.as_deref(), LIMIT)
+                        .await
+                        .map(|list| {
+                            list.into_iter()
+                                .map(|r| RowData {
+                                    note: if r.installed {
+                                        gettext("Installed")
+                                    } else {
+                                        String::new()
+                                    },
+                                    name: r.name,
+                                    title: r.title,
+                                    summary: r.summary,
+                                    icon: r.icon_url,
+                                })
+                                .collect()
+                        });
+                    SearchCmd::Results {
+                        generation: g,
+                        fired,
+                        result,
+                    }
+                });
+                let s = sender.clone();
+                relm4::gtk::glib::timeout_add_local_once(SLOW, move || {
+                    s.input(SearchInput::Slow(g))
+                });
+            }
+            SearchInput::Slow(g) => {
+                if self.query.is_current(g) && self.pending {
+                    self.slow = true;
+                }
+            }
+            SearchInput::OpenFirst => {
+                if let Some(n) = &self.first {
+                    let _ = sender.output(SearchOutput::Open(n.clone()));
+                }
+            }
+            SearchInput::Focus => {
+                self.entry.grab_focus();
+            }
+        }
+    }
+
+    fn update_cmd(&mut self, msg: SearchCmd, _sender: ComponentSender<Self>, _root: &Self::Root) {
+        let SearchCmd::Results {
+            generation,
+            fired,
+            result,
+        } = msg;
+        if !self.query.is_current(generation) {
+            return;
+        }
+        self.pending = false;
+        self.slow = false;
+        match result {
+            Ok(rows) => {
+                self.failure = None;
+                self.first = rows.first().map(|r| r.name.clone());
+                let n = rows.len();
+                {
+                    let mut g = self.results.guard();
+                    g.clear();
+                    for r in rows {
+                        g.push_back(r);
+                    }
+                }
+                let what = self.heading();
+                timing::after_paint(self.results.widget(), move || {
+                    tracing::info!(
+                        target: "ui",
+                        "search drawn: {n} results for {what:?} in {:.1} ms after the debounce",
+                        fired.elapsed().as_secs_f64() * 1000.0
+                    );
+                });
+            }
+            Err(f) => {
+                self.first = None;
+                self.failure = Some(f);
+            }
+        }
+    }
+}
+
+impl Search {
+    fn schedule(&mut self, generation: u64, after: Duration, sender: &ComponentSender<Self>) {
+        let s = sender.clone();
+        relm4::gtk::glib::timeout_add_local_once(after, move || s.input(SearchInput::Fire(generation)));
+    }
+
+    fn visible(&self) -> &'static str {
+        if self.failure.is_some() {
+            "failed"
+        } else if self.query.is_empty() {
+            "hint"
+        } else if self.pending && self.results.is_empty() {
+            "spinner"
+        } else if self.results.is_empty() && !self.pending {
+            "none"
+        } else {
+            "results"
+        }
+    }
+
+    fn heading(&self) -> String {
+        match &self.query.category {
+            Some(c) => category_title(c),
+            None => gettext("Results for “{query}”").replace("{query}", &self.query.text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_newest_query_is_answered() {
+        let mut q = Query::default();
+        assert!(q.is_empty());
+        let a = q.set_text(" cl ");
+        assert_eq!(q.text, "cl");
+        let b = q.set_text("clock");
+        assert!(!q.is_current(a) && q.is_current(b));
+        let c = q.set_category("games");
+        assert!(q.text.is_empty() && q.category.as_deref() == Some("games"));
+        assert!(!q.is_current(b) && q.is_current(c) && !q.is_empty());
+        q.set_text("");
+        assert!(q.is_empty());
+    }
+}

@@ -1,0 +1,247 @@
+//! Updates: what the store has newer than what is installed. "Update All" is one Refresh call:
+//! one change, one authorization, one progress bar with an honest Cancel.
+
+use relm4::adw::prelude::*;
+use relm4::factory::FactoryVecDeque;
+use relm4::prelude::*;
+use relm4::{adw, gtk};
+
+use gettextrs::{gettext, ngettext};
+use snapshelf_dbus::types::{InstalledSnap, UpdateInfo};
+
+use crate::client::{self, Action, ChangeState, Failure};
+use crate::progress::{Progress, ProgressInput, ProgressOutput};
+use crate::snap_row::{RowData, SnapRow, SnapRowOutput};
+use crate::words;
+
+pub struct Updates {
+    rows: FactoryVecDeque<SnapRow>,
+    count: usize,
+    total: u64,
+    loaded: bool,
+    busy: bool,
+    failure: Option<Failure>,
+    progress: Controller<Progress>,
+}
+
+#[derive(Debug)]
+pub enum UpdatesInput {
+    Load,
+    UpdateAll,
+    Ended(ChangeState),
+    Failed(Failure),
+}
+
+#[derive(Debug)]
+pub enum UpdatesOutput {
+    Open(String),
+    Failed(Failure),
+    Changed,
+}
+
+#[derive(Debug)]
+pub enum UpdatesCmd {
+    Loaded(Result<(Vec<UpdateInfo>, Vec<InstalledSnap>), Failure>),
+}
+
+/// Rows for the updates, with the installed app's title and icon.
+pub fn rows(updates: &[UpdateInfo], installed: &[InstalledSnap]) -> Vec<RowData> {
+    let mut v: Vec<RowData> = updates
+        .iter()
+        .map(|u| {
+            let i = installed.iter().find(|s| s.name == u.name);
+            let from = i.map(|s| s.version.as_str()).unwrap_or("");
+            RowData {
+                name: u.name.clone(),
+                title: i
+                    .map(|s| s.title.clone())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| u.name.clone()),
+                summary: gettext("{from} → {to} ({channel})")
+                    .replace("{from}", from)
+                    .replace("{to}", &u.version)
+                    .replace("{channel}", &u.channel),
+                icon: i.map(|s| s.icon_path.clone()).unwrap_or_default(),
+                note: words::size(u.download_size),
+            }
+        })
+        .collect();
+    v.sort_by_key(|r| r.title.to_lowercase());
+    v
+}
+
+#[relm4::component(pub)]
+impl Component for Updates {
+    type Init = ();
+    type Input = UpdatesInput;
+    type Output = UpdatesOutput;
+    type CommandOutput = UpdatesCmd;
+
+    view! {
+        gtk::Stack {
+            #[watch]
+            set_visible_child_name: if model.failure.is_some() { "failed" } else if !model.loaded { "loading" } else if model.count == 0 && !model.busy { "none" } else { "list" },
+            add_named[Some("loading")] = &gtk::Box {},
+            add_named[Some("failed")] = &adw::StatusPage {
+                set_icon_name: Some("network-offline-symbolic"),
+                set_title: &gettext("Updates cannot be checked"),
+                #[watch]
+                set_description: model.failure.as_ref().map(words::failure).as_deref(),
+                gtk::Button {
+                    set_label: &gettext("_Try Again"),
+                    set_use_underline: true,
+                    set_halign: gtk::Align::Center,
+                    add_css_class: "pill",
+                    connect_clicked => UpdatesInput::Load,
+                },
+            },
+            add_named[Some("none")] = &adw::StatusPage {
+                set_icon_name: Some("emblem-ok-symbolic"),
+                set_title: &gettext("Everything is up to date"),
+            },
+            add_named[Some("list")] = &gtk::ScrolledWindow {
+                set_hscrollbar_policy: gtk::PolicyType::Never,
+                adw::Clamp {
+                    set_maximum_size: 720,
+                    gtk::Box {
+                        set_orientation: gtk::Orientation::Vertical,
+                        set_spacing: 12,
+                        set_margin_all: 12,
+                        gtk::Box {
+                            set_spacing: 12,
+                            gtk::Label {
+                                #[watch]
+                                set_label: &ngettext("{n} update, {size} to download", "{n} updates, {size} to download", model.count as u32)
+                                    .replace("{n}", &model.count.to_string())
+                                    .replace("{size}", &words::size(model.total)),
+                                add_css_class: "heading",
+                                set_halign: gtk::Align::Start,
+                                set_hexpand: true,
+                            },
+                            gtk::Button {
+                                set_label: &gettext("_Update All"),
+                                set_use_underline: true,
+                                add_css_class: "suggested-action",
+                                #[watch]
+                                set_sensitive: !model.busy && model.count > 0,
+                                connect_clicked => UpdatesInput::UpdateAll,
+                            },
+                        },
+                        append: model.progress.widget(),
+                        #[local_ref]
+                        list -> gtk::ListBox {
+                            add_css_class: "boxed-list",
+                            set_selection_mode: gtk::SelectionMode::None,
+                            set_valign: gtk::Align::Start,
+                        },
+                    },
+                },
+            },
+        }
+    }
+
+    fn init(_: (), root: Self::Root, sender: ComponentSender<Self>) -> ComponentParts<Self> {
+        let rows = FactoryVecDeque::builder()
+            .launch(gtk::ListBox::default())
+            .forward(sender.output_sender(), |o| match o {
+                SnapRowOutput::Open(n) => UpdatesOutput::Open(n),
+            });
+        let progress = Progress::builder()
+            .launch(())
+            .forward(sender.input_sender(), |o| match o {
+                ProgressOutput::Ended(s) => UpdatesInput::Ended(s),
+                ProgressOutput::Failed(f) => UpdatesInput::Failed(f),
+            });
+        let model = Updates {
+            rows,
+            count: 0,
+            total: 0,
+            loaded: false,
+            busy: false,
+            failure: None,
+            progress,
+        };
+        let list = model.rows.widget();
+        let widgets = view_output!();
+        sender.input(UpdatesInput::Load);
+        ComponentParts { model, widgets }
+    }
+
+    fn update(&mut self, msg: UpdatesInput, sender: ComponentSender<Self>, _root: &Self::Root) {
+        match msg {
+            UpdatesInput::Load => sender.oneshot_command(async {
+                let r = async {
+                    Ok((client::list_updates().await?, client::list_installed().await?))
+                };
+                UpdatesCmd::Loaded(r.await)
+            }),
+            UpdatesInput::UpdateAll => {
+                self.busy = true;
+                self.progress.emit(ProgressInput::Start(Action::Refresh {
+                    names: Vec::new(),
+                    channel: None,
+                }));
+            }
+            UpdatesInput::Ended(state) => {
+                self.busy = false;
+                if state.failed() {
+                    if let Some(kind) = state.error_kind {
+                        let _ = sender.output(UpdatesOutput::Failed(Failure::of(kind, state.error)));
+                    }
+                }
+                let _ = sender.output(UpdatesOutput::Changed);
+                sender.input(UpdatesInput::Load);
+            }
+            UpdatesInput::Failed(f) => {
+                self.busy = false;
+                let _ = sender.output(UpdatesOutput::Failed(f));
+            }
+        }
+    }
+
+    fn update_cmd(&mut self, msg: UpdatesCmd, _sender: ComponentSender<Self>, _root: &Self::Root) {
+        let UpdatesCmd::Loaded(r) = msg;
+        self.loaded = true;
+        match r {
+            Ok((updates, installed)) => {
+                self.failure = None;
+                self.count = updates.len();
+                self.total = updates.iter().map(|u| u.download_size).sum();
+                let mut g = self.rows.guard();
+                g.clear();
+                for r in rows(&updates, &installed) {
+                    g.push_back(r);
+                }
+            }
+            Err(f) => self.failure = Some(f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_rows_say_from_what_to_what() {
+        let u = UpdateInfo {
+            name: "shelf-clock".into(),
+            version: "1.1".into(),
+            revision: "2".into(),
+            channel: "latest/stable".into(),
+            download_size: 2_000_000,
+        };
+        let i = InstalledSnap {
+            name: "shelf-clock".into(),
+            title: "Shelf Clock".into(),
+            version: "1.0".into(),
+            icon_path: "/var/lib/snapshelf/desktop/icons/x.png".into(),
+            ..Default::default()
+        };
+        let r = rows(&[u.clone()], &[i]);
+        assert_eq!(r[0].title, "Shelf Clock");
+        assert_eq!(r[0].summary, "1.0 → 1.1 (latest/stable)");
+        assert_eq!(r[0].note, "2.0 MB");
+        assert_eq!(rows(&[u], &[])[0].title, "shelf-clock");
+    }
+}

@@ -1,0 +1,223 @@
+//! What the app says: error kinds as sentences that say what to do, sizes, speeds, the
+//! permission groups. Pure functions, tested without a display.
+
+use gettextrs::{gettext, ngettext};
+use snapshelf_dbus::ErrorKind;
+
+use crate::client::Failure;
+
+/// The sentence for a failure: by kind, never by the helper's message text (that goes in details).
+pub fn failure(f: &Failure) -> String {
+    use ErrorKind::*;
+    let Some(kind) = f.kind else {
+        return gettext(
+            "Snapshelf cannot reach its system service. Check that snapshelf-helper is installed, then try again.",
+        );
+    };
+    match kind {
+        NotAuthorized => gettext("You are not allowed to do this. Ask an administrator of this computer."),
+        AuthCancelled => gettext("Authorization was dismissed; nothing was changed."),
+        NotFound => gettext("The store does not know this app. Check the name and try again."),
+        AlreadyInstalled => gettext("This app is already installed."),
+        NotInstalled => gettext("This app is not installed any more. The list has been reloaded."),
+        InvalidArgument => gettext("Snapshelf sent a request the system did not accept. Please report this."),
+        ChangeConflict => gettext("Another change is working on this app. Wait for it to finish, then try again."),
+        NetworkError => gettext("The store cannot be reached. Check your network connection and try again."),
+        StoreError => gettext("The store could not answer. Try again later."),
+        VerificationFailed => gettext("The download did not match its signature, so nothing was installed. Try again later."),
+        NoUpdateAvailable => gettext("This app is already up to date."),
+        NoRevisionToRevert => gettext("There is no earlier version kept to go back to."),
+        ChannelNotAvailable => gettext("The app is not published in that channel. Choose another channel."),
+        NeedsClassic => gettext("This app asks for full access to the system (classic confinement); Snapshelf does not install such apps."),
+        InsufficientSpace => gettext("There is not enough disk space. Free some space, then try again."),
+        SnapInUse => gettext("The app is running. Close it, then try again."),
+        InvalidSnap => gettext("This file is not a valid snap; nothing was installed."),
+        InterfacesUnchanged => gettext("That permission was already set so."),
+        Cancelled => gettext("The change was cancelled; everything is as it was before."),
+        Internal => gettext("Something went wrong inside Snapshelf. The details may help when you report it."),
+    }
+}
+
+/// Bytes in units a person reads (SI, as GNOME does).
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return ngettext("{n} byte", "{n} bytes", bytes as u32).replace("{n}", &bytes.to_string());
+    }
+    let mut v = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if v < 10.0 {
+        format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
+    }
+}
+
+/// "2.5 MB/s".
+pub fn speed(bytes_per_second: f64) -> String {
+    gettext("{size}/s").replace("{size}", &size(bytes_per_second.max(0.0) as u64))
+}
+
+/// Download speed over a sliding window of (seconds, bytes) samples.
+#[derive(Debug, Default, Clone)]
+pub struct SpeedMeter {
+    samples: std::collections::VecDeque<(f64, u64)>,
+}
+
+impl SpeedMeter {
+    const WINDOW: f64 = 3.0;
+
+    pub fn add(&mut self, at: f64, bytes: u64) {
+        if let Some(&(_, last)) = self.samples.back() {
+            if bytes < last {
+                self.samples.clear();
+            }
+        }
+        self.samples.push_back((at, bytes));
+        while let Some(&(t, _)) = self.samples.front() {
+            if at - t > Self::WINDOW && self.samples.len() > 2 {
+                self.samples.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Bytes per second, once there is something to measure.
+    pub fn rate(&self) -> Option<f64> {
+        let (t0, b0) = *self.samples.front()?;
+        let (t1, b1) = *self.samples.back()?;
+        (t1 - t0 > 0.05 && b1 > b0).then(|| (b1 - b0) as f64 / (t1 - t0))
+    }
+}
+
+/// Who published an app, with the mark the store gives them.
+pub fn validation(v: &str) -> Option<String> {
+    match v {
+        "verified" => Some(gettext("Verified publisher")),
+        "starred" => Some(gettext("Star developer")),
+        _ => None,
+    }
+}
+
+/// The groups of the permissions page, in the order they are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    Files,
+    Devices,
+    Network,
+    DisplaySound,
+    Other,
+}
+
+impl Group {
+    pub fn of(interface: &str) -> Group {
+        match interface {
+            "home" | "removable-media" => Group::Files,
+            "camera" | "opengl" => Group::Devices,
+            "network" | "network-bind" => Group::Network,
+            "x11" | "wayland" | "desktop" | "audio-playback" | "audio-record" => {
+                Group::DisplaySound
+            }
+            _ => Group::Other,
+        }
+    }
+
+    pub fn title(&self) -> String {
+        match self {
+            Group::Files => gettext("Files"),
+            Group::Devices => gettext("Devices"),
+            Group::Network => gettext("Network"),
+            Group::DisplaySound => gettext("Display and sound"),
+            Group::Other => gettext("Other"),
+        }
+    }
+}
+
+/// "Installed 12 MB · on hold".
+pub fn confinement(c: &str) -> String {
+    match c {
+        "strict" => gettext("Runs in a sandbox"),
+        "devmode" => gettext("Development mode: not sandboxed"),
+        "classic" => gettext("Classic: full access to the system"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_sentence() {
+        let mut seen = std::collections::HashSet::new();
+        for k in ErrorKind::ALL {
+            let s = failure(&Failure::of(*k, "helper text"));
+            assert!(!s.contains("helper text"), "{k:?} leaks the helper's words");
+            assert!(s.ends_with('.'), "{k:?}: {s}");
+            assert!(seen.insert(s), "{k:?} shares its sentence");
+        }
+        let unreachable = failure(&Failure {
+            kind: None,
+            message: "no bus".into(),
+        });
+        assert!(unreachable.contains("snapshelf-helper"));
+    }
+
+    #[test]
+    fn sizes_read_like_gnome() {
+        assert_eq!(size(1), "1 byte");
+        assert_eq!(size(999), "999 bytes");
+        assert_eq!(size(1000), "1.0 kB");
+        assert_eq!(size(123_456), "123 kB");
+        assert_eq!(size(5_300_000), "5.3 MB");
+        assert_eq!(size(104_857_600), "105 MB");
+        assert_eq!(size(3_000_000_000), "3.0 GB");
+        assert_eq!(speed(2_500_000.0), "2.5 MB/s");
+    }
+
+    #[test]
+    fn speed_over_a_window() {
+        let mut m = SpeedMeter::default();
+        assert_eq!(m.rate(), None);
+        m.add(0.0, 0);
+        assert_eq!(m.rate(), None);
+        m.add(1.0, 1_000_000);
+        assert_eq!(m.rate(), Some(1_000_000.0));
+        for i in 2..10 {
+            m.add(i as f64, i * 2_000_000);
+        }
+        // Only the last three seconds count: 2 MB/s now, whatever came before.
+        assert_eq!(m.rate(), Some(2_000_000.0));
+        // A new download (fewer bytes than before) starts a new measurement.
+        m.add(10.0, 10);
+        assert_eq!(m.rate(), None);
+    }
+
+    #[test]
+    fn groups_cover_every_interface_in_order() {
+        for i in [
+            "home",
+            "removable-media",
+            "camera",
+            "opengl",
+            "network",
+            "network-bind",
+            "x11",
+            "wayland",
+            "desktop",
+            "audio-playback",
+            "audio-record",
+        ] {
+            assert_ne!(Group::of(i), Group::Other, "{i}");
+        }
+        assert!(Group::Files < Group::Devices && Group::Network < Group::DisplaySound);
+        assert_eq!(Group::of("bluez"), Group::Other);
+        assert_eq!(validation("verified").as_deref(), Some("Verified publisher"));
+        assert_eq!(validation("unproven"), None);
+    }
+}
