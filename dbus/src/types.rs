@@ -290,6 +290,7 @@ dict_struct!(
         name: String = "name",
         summary: String = "summary",
         label: String = "label",
+        auto_connect: bool = "auto-connect",
     }
 );
 

@@ -133,8 +133,6 @@ impl Component for App {
                     adw::HeaderBar {
                         #[wrap(Some)]
                         set_title_widget = &gtk::Stack {
-                            #[watch]
-                            set_visible_child_name: if model.history.current() == Place::Browse { "switcher" } else { "title" },
                             add_named[Some("switcher")] = &adw::ViewSwitcherTitle {
                                 set_title: "Snapshelf",
                                 set_stack: Some(&view_stack),
@@ -144,6 +142,8 @@ impl Component for App {
                                 set_label: &model.place_title(),
                                 add_css_class: "title",
                             },
+                            #[watch]
+                            set_visible_child_name: if model.history.current() == Place::Browse { "switcher" } else { "title" },
                         },
                         pack_start = &gtk::Button {
                             set_icon_name: "go-previous-symbolic",
@@ -169,8 +169,6 @@ impl Component for App {
                     gtk::Stack {
                         set_vexpand: true,
                         set_transition_type: gtk::StackTransitionType::SlideLeftRight,
-                        #[watch]
-                        set_visible_child_name: model.history.current().child(),
                         add_named[Some("browse")] = &gtk::Box {
                             set_orientation: gtk::Orientation::Vertical,
                             #[name = "view_stack"]
@@ -185,6 +183,8 @@ impl Component for App {
                         add_named[Some("app")] = model.app_page.widget(),
                         add_named[Some("permissions")] = model.permissions.widget(),
                         add_named[Some("file")] = model.local_file.widget(),
+                        #[watch]
+                        set_visible_child_name: model.history.current().child(),
                     },
                 },
             },
@@ -248,6 +248,15 @@ impl Component for App {
         let toasts = &model.toasts;
         let widgets = view_output!();
 
+        let pages = [gettext("Explore"), gettext("Search"), gettext("Installed"), gettext("Updates")];
+        crate::timing::after_paint(&root, move || {
+            tracing::info!(
+                target: "ui",
+                "window shown at {:.1} ms: {}",
+                crate::timing::since_start_ms(),
+                pages.join(" | ")
+            );
+        });
         shortcuts(&root, &sender);
         drop_target(&root, &sender);
 

@@ -180,8 +180,6 @@ impl Component for AppPage {
 
     view! {
         gtk::Stack {
-            #[watch]
-            set_visible_child_name: if model.failure.is_some() && model.state.is_none() { "failed" } else if model.state.is_none() { "loading" } else { "page" },
             add_named[Some("loading")] = &gtk::Spinner {
                 set_spinning: true,
                 set_halign: gtk::Align::Center,
@@ -429,6 +427,8 @@ impl Component for AppPage {
                     },
                 },
             },
+            #[watch]
+            set_visible_child_name: if model.failure.is_some() && model.state.is_none() { "failed" } else if model.state.is_none() { "loading" } else { "page" },
         }
     }
 
@@ -704,7 +704,9 @@ impl AppPage {
         widgets: &mut AppPageWidgets,
         sender: &ComponentSender<Self>,
     ) {
-        clear(&widgets.channel_list);
+        while let Some(row) = widgets.channel_list.row_at_index(0) {
+            widgets.channel_list.remove(&row);
+        }
         self.channel_checks.clear();
         let mut group: Option<gtk::CheckButton> = None;
         let picked = state.channel();
@@ -751,21 +753,20 @@ impl AppPage {
         let d = adw::MessageDialog::new(
             window_of(root).as_ref(),
             Some(&gettext("Remove {title}?").replace("{title}", &state.title())),
-            Some(&gettext("Its data is kept, so installing it again brings it back, unless you delete it too.")),
+            Some(&gettext("Its data is kept, so installing it again brings it back, unless you delete the data too.")),
         );
-        let purge = gtk::CheckButton::with_mnemonic(&gettext("Also _delete its data"));
-        d.set_extra_child(Some(&purge));
+        // Keeping the data is the default (Enter); deleting it is its own, explicit answer.
         d.add_response("cancel", &gettext("_Cancel"));
+        d.add_response("purge", &gettext("Remove and _Delete Data"));
         d.add_response("remove", &gettext("_Remove"));
+        d.set_response_appearance("purge", adw::ResponseAppearance::Destructive);
         d.set_response_appearance("remove", adw::ResponseAppearance::Destructive);
         d.set_default_response(Some("remove"));
         d.set_close_response("cancel");
         let s = sender.clone();
         d.connect_response(None, move |_, r| {
-            if r == "remove" {
-                s.input(AppPageInput::RemoveConfirmed {
-                    purge: purge.is_active(),
-                });
+            if r == "remove" || r == "purge" {
+                s.input(AppPageInput::RemoveConfirmed { purge: r == "purge" });
             }
         });
         tracing::info!(target: "ui", "dialog shown: remove {}", state.name());

@@ -165,6 +165,19 @@ pub async fn connections(name: &str) -> Res<Vec<Plug>> {
     typed(list, Plug::from_dict)
 }
 
+/// Each interface and whether the system connects it by itself (its default).
+pub async fn interface_defaults() -> Res<std::collections::HashMap<String, bool>> {
+    let list = helper()
+        .await?
+        .interfaces()
+        .await
+        .map_err(Failure::from_zbus)?;
+    Ok(typed(list, snapshelf_dbus::types::InterfaceInfo::from_dict)?
+        .into_iter()
+        .map(|i| (i.name, i.auto_connect))
+        .collect())
+}
+
 /// What a person asked the helper to do. Each becomes one call and, but for `Hold`, one change.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {

@@ -56,8 +56,6 @@ impl Component for Explore {
     view! {
         gtk::Stack {
             set_transition_type: gtk::StackTransitionType::Crossfade,
-            #[watch]
-            set_visible_child_name: if model.failure.is_some() { "failed" } else if model.loading && model.cards.is_empty() { "loading" } else { "ready" },
 
             add_named[Some("loading")] = &gtk::Spinner {
                 set_spinning: true,
@@ -118,6 +116,8 @@ impl Component for Explore {
                     },
                 },
             },
+            #[watch]
+            set_visible_child_name: if model.failure.is_some() { "failed" } else if model.loading && model.cards.is_empty() { "loading" } else { "ready" },
         }
     }
 
@@ -187,7 +187,8 @@ impl Component for Explore {
                     while let Some(c) = widgets.category_box.first_child() {
                         widgets.category_box.remove(&c);
                     }
-                    for c in &categories {
+                    // "featured" is the cards above, not a category of its own.
+                    for c in categories.iter().filter(|c| *c != "featured") {
                         let b = gtk::Button::with_label(&category_title(c));
                         b.set_widget_name(c);
                         let (s, c) = (sender.clone(), c.clone());

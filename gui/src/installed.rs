@@ -73,8 +73,6 @@ impl Component for Installed {
 
     view! {
         gtk::Stack {
-            #[watch]
-            set_visible_child_name: if model.failure.is_some() { "failed" } else if !model.loaded { "loading" } else if model.count == 0 { "empty" } else { "list" },
             add_named[Some("loading")] = &gtk::Box {},
             add_named[Some("failed")] = &adw::StatusPage {
                 set_icon_name: Some("dialog-error-symbolic"),
@@ -112,6 +110,8 @@ impl Component for Installed {
                     },
                 },
             },
+            #[watch]
+            set_visible_child_name: if model.failure.is_some() { "failed" } else if !model.loaded { "loading" } else if model.count == 0 { "empty" } else { "list" },
         }
     }
 

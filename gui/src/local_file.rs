@@ -82,8 +82,6 @@ impl Component for LocalFile {
 
     view! {
         gtk::Stack {
-            #[watch]
-            set_visible_child_name: if model.failure.is_some() && model.check.is_none() { "failed" } else if model.check.is_none() { "loading" } else { "page" },
             add_named[Some("loading")] = &gtk::Spinner {
                 set_spinning: true,
                 set_halign: gtk::Align::Center,
@@ -179,6 +177,8 @@ impl Component for LocalFile {
                     },
                 },
             },
+            #[watch]
+            set_visible_child_name: if model.failure.is_some() && model.check.is_none() { "failed" } else if model.check.is_none() { "loading" } else { "page" },
         }
     }
 

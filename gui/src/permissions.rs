@@ -3,6 +3,8 @@
 //! Reset to defaults. A switch shows the system's state: it moves only when the change is Done,
 //! and snaps back, with the reason, when it fails.
 
+use std::collections::HashMap;
+
 use relm4::adw::prelude::*;
 use relm4::prelude::*;
 use relm4::{adw, gtk};
@@ -30,19 +32,27 @@ pub fn grouped(mut plugs: Vec<Plug>, snap: &str) -> Vec<(Group, Vec<Plug>)> {
     out
 }
 
+/// Whether each interface connects by itself (`Interfaces()`, key `auto-connect`).
+pub type Defaults = HashMap<String, bool>;
+
+/// What the system would do with this plug by itself.
+pub fn default_of(p: &Plug, defaults: &Defaults) -> bool {
+    defaults.get(&p.interface).copied().unwrap_or(p.auto)
+}
+
 /// A person set this plug away from what the system would do by itself.
-pub fn changed_by_person(p: &Plug) -> bool {
-    p.manual && p.connected != p.auto
+pub fn changed_by_person(p: &Plug, defaults: &Defaults) -> bool {
+    p.manual && p.connected != default_of(p, defaults)
 }
 
 /// The calls that bring every plug back to its default.
-pub fn reset_actions(plugs: &[Plug]) -> Vec<Action> {
+pub fn reset_actions(plugs: &[Plug], defaults: &Defaults) -> Vec<Action> {
     plugs
         .iter()
-        .filter(|p| p.connected != p.auto)
+        .filter(|p| p.connected != default_of(p, defaults))
         .map(|p| Action::Connect {
             plug: p.clone(),
-            connect: p.auto,
+            connect: default_of(p, defaults),
         })
         .collect()
 }
@@ -51,6 +61,7 @@ pub struct Permissions {
     name: String,
     title: String,
     plugs: Vec<Plug>,
+    defaults: Defaults,
     loaded: bool,
     failure: Option<Failure>,
     busy: usize,
@@ -72,7 +83,7 @@ pub enum PermissionsOutput {
 
 #[derive(Debug)]
 pub enum PermissionsCmd {
-    Loaded(Result<Vec<Plug>, Failure>),
+    Loaded(Result<(Vec<Plug>, Defaults), Failure>),
     /// One switch's change ended: its index, and the failure if it did not end Done.
     Done(Option<usize>, Result<(), Failure>),
 }
@@ -86,8 +97,6 @@ impl Component for Permissions {
 
     view! {
         gtk::Stack {
-            #[watch]
-            set_visible_child_name: if model.failure.is_some() && model.plugs.is_empty() { "failed" } else if !model.loaded { "loading" } else if model.plugs.is_empty() { "none" } else { "list" },
             add_named[Some("loading")] = &gtk::Box {},
             add_named[Some("failed")] = &adw::StatusPage {
                 set_icon_name: Some("dialog-error-symbolic"),
@@ -124,7 +133,7 @@ impl Component for Permissions {
                                 set_label: &gettext("Reset to _Defaults"),
                                 set_use_underline: true,
                                 #[watch]
-                                set_sensitive: model.busy == 0 && !reset_actions(&model.plugs).is_empty(),
+                                set_sensitive: model.busy == 0 && !reset_actions(&model.plugs, &model.defaults).is_empty(),
                                 connect_clicked => PermissionsInput::Reset,
                             },
                         },
@@ -136,6 +145,8 @@ impl Component for Permissions {
                     },
                 },
             },
+            #[watch]
+            set_visible_child_name: if model.failure.is_some() && model.plugs.is_empty() { "failed" } else if !model.loaded { "loading" } else if model.plugs.is_empty() { "none" } else { "list" },
         }
     }
 
@@ -144,6 +155,7 @@ impl Component for Permissions {
             name: String::new(),
             title: String::new(),
             plugs: Vec::new(),
+            defaults: Defaults::new(),
             loaded: false,
             failure: None,
             busy: 0,
@@ -174,7 +186,10 @@ impl Component for Permissions {
             PermissionsInput::Load => {
                 let name = self.name.clone();
                 sender.oneshot_command(async move {
-                    PermissionsCmd::Loaded(client::connections(&name).await)
+                    let r = async {
+                        Ok((client::connections(&name).await?, client::interface_defaults().await?))
+                    };
+                    PermissionsCmd::Loaded(r.await)
                 });
             }
             PermissionsInput::Toggle(i, on) => {
@@ -189,7 +204,7 @@ impl Component for Permissions {
                 });
             }
             PermissionsInput::Reset => {
-                let actions = reset_actions(&self.plugs);
+                let actions = reset_actions(&self.plugs, &self.defaults);
                 self.busy += 1;
                 sender.oneshot_command(async move {
                     // One after another: each is a change on the same snap.
@@ -216,8 +231,9 @@ impl Component for Permissions {
             PermissionsCmd::Loaded(r) => {
                 self.loaded = true;
                 match r {
-                    Ok(plugs) => {
+                    Ok((plugs, defaults)) => {
                         self.failure = None;
+                        self.defaults = defaults;
                         self.plugs = grouped(plugs, &self.name)
                             .into_iter()
                             .flat_map(|(_, v)| v)
@@ -280,7 +296,7 @@ impl Permissions {
                 let row = adw::ActionRow::new();
                 row.set_title(if p.label.is_empty() { &p.interface } else { &p.label });
                 let mut sub = p.interface.clone();
-                if changed_by_person(&p) {
+                if changed_by_person(&p, &self.defaults) {
                     sub = gettext("{interface} · changed by you").replace("{interface}", &sub);
                 }
                 row.set_subtitle(&sub);
@@ -362,13 +378,18 @@ mod tests {
 
     #[test]
     fn marker_and_reset_follow_the_defaults() {
-        let home_off = plug("home", false, true, true);
+        let d: Defaults = [("home", true), ("camera", false), ("network", true), ("x11", true)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        // As the helper says it: `auto` only while auto-connect made the connection.
+        let home_off = plug("home", false, true, false);
         let cam_on = plug("camera", true, true, false);
         let net = plug("network", true, false, true);
-        let back_to_default = plug("x11", true, true, true);
-        assert!(changed_by_person(&home_off) && changed_by_person(&cam_on));
-        assert!(!changed_by_person(&net) && !changed_by_person(&back_to_default));
-        let r = reset_actions(&[home_off.clone(), cam_on.clone(), net, back_to_default]);
+        let back_to_default = plug("x11", true, true, false);
+        assert!(changed_by_person(&home_off, &d) && changed_by_person(&cam_on, &d));
+        assert!(!changed_by_person(&net, &d) && !changed_by_person(&back_to_default, &d));
+        let r = reset_actions(&[home_off.clone(), cam_on.clone(), net, back_to_default], &d);
         assert_eq!(
             r,
             [

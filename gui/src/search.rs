@@ -117,8 +117,6 @@ impl Component for Search {
             },
             gtk::Stack {
                 set_vexpand: true,
-                #[watch]
-                set_visible_child_name: model.visible(),
                 add_named[Some("hint")] = &adw::StatusPage {
                     set_icon_name: Some("system-search-symbolic"),
                     set_title: &gettext("Search for apps"),
@@ -165,6 +163,8 @@ impl Component for Search {
                         },
                     },
                 },
+                #[watch]
+                set_visible_child_name: model.visible(),
             },
         }
     }
@@ -289,7 +289,7 @@ impl Component for Search {
                         g.push_back(r);
                     }
                 }
-                let what = self.heading();
+                let what = self.query.category.clone().unwrap_or_else(|| self.query.text.clone());
                 timing::after_paint(self.results.widget(), move || {
                     tracing::info!(
                         target: "ui",

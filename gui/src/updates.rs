@@ -79,8 +79,6 @@ impl Component for Updates {
 
     view! {
         gtk::Stack {
-            #[watch]
-            set_visible_child_name: if model.failure.is_some() { "failed" } else if !model.loaded { "loading" } else if model.count == 0 && !model.busy { "none" } else { "list" },
             add_named[Some("loading")] = &gtk::Box {},
             add_named[Some("failed")] = &adw::StatusPage {
                 set_icon_name: Some("network-offline-symbolic"),
@@ -137,6 +135,8 @@ impl Component for Updates {
                     },
                 },
             },
+            #[watch]
+            set_visible_child_name: if model.failure.is_some() { "failed" } else if !model.loaded { "loading" } else if model.count == 0 && !model.busy { "none" } else { "list" },
         }
     }
 

@@ -503,6 +503,7 @@ impl Helper {
                     name: name.to_string(),
                     summary: crate::interfaces::summary(name),
                     label: crate::interfaces::label(name),
+                    auto_connect: crate::interfaces::auto_connects(name),
                 }
                 .to_dict()
             })

@@ -11,7 +11,6 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 use common::{kind_of, Env};
 use snapshelf_dbus::types::Dict;
@@ -40,40 +39,6 @@ fn compile_static(source: &str, work: &Path, out: &Path) {
         "gcc: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-/// A real user with a home directory; returns (uid, home).
-fn runner() -> (u32, PathBuf) {
-    static ONCE: OnceLock<(u32, PathBuf)> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let known = Command::new("id")
-            .arg(RUNNER)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        if !known {
-            let st = Command::new("useradd")
-                .args(["--create-home", "--shell", "/bin/sh", RUNNER])
-                .status()
-                .unwrap();
-            assert!(st.success(), "useradd {RUNNER} failed");
-        }
-        let out = Command::new("getent")
-            .args(["passwd", RUNNER])
-            .output()
-            .unwrap();
-        let line = String::from_utf8(out.stdout).unwrap();
-        let f: Vec<&str> = line.trim().split(':').collect();
-        let (uid, home) = (f[2].parse::<u32>().unwrap(), PathBuf::from(f[5]));
-        if !home.exists() {
-            std::fs::create_dir_all(&home).unwrap();
-            std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
-        }
-        (uid, home)
-    })
-    .clone()
 }
 
 /// The confine binary with the file capabilities the package gives it, in a root-owned directory.
@@ -472,7 +437,7 @@ fn compat_snaps_run_as_snapd_expects() {
     if !common::require_root() {
         return;
     }
-    let (uid, home) = runner();
+    let (uid, home) = common::runner();
     let home = home.display().to_string();
     let mut env = Env::new();
     env.start_helper();
@@ -510,7 +475,7 @@ fn the_sandbox_hides_the_host_and_denies_escapes() {
     if !common::require_root() {
         return;
     }
-    let (uid, home) = runner();
+    let (uid, home) = common::runner();
     let mut env = Env::new();
     env.start_helper();
     install_base(&env);
@@ -632,7 +597,7 @@ fn hostile_snaps_are_refused_and_failures_are_clear() {
     if !common::require_root() {
         return;
     }
-    runner();
+    common::runner();
     let mut env = Env::new();
     env.start_helper();
     install_base(&env);
@@ -838,7 +803,7 @@ fn permissions_change_the_sandbox_and_survive_refresh_and_revert() {
     if !common::require_root() {
         return;
     }
-    let (uid, home) = runner();
+    let (uid, home) = common::runner();
     let mut env = Env::new();
     env.start_helper();
     install_base(&env);
@@ -1073,7 +1038,7 @@ fn every_desktop_interface_shows_its_effect_both_ways() {
     if !common::require_root() {
         return;
     }
-    let (uid, home) = runner();
+    let (uid, home) = common::runner();
     let mut env = Env::new();
     env.start_helper();
     install_base(&env);
@@ -1301,7 +1266,7 @@ fn desktop_files_are_exported_sanitised_and_launch_in_the_sandbox() {
     if !common::require_root() {
         return;
     }
-    runner();
+    common::runner();
     let mut env = Env::new();
     env.start_helper();
     install_base(&env);

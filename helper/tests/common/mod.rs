@@ -460,3 +460,37 @@ pub fn compile_translations(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// A real user with a home directory; returns (uid, home).
+pub fn runner() -> (u32, PathBuf) {
+    static ONCE: OnceLock<(u32, PathBuf)> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let known = Command::new("id")
+            .arg(RUNNER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        if !known {
+            let st = Command::new("useradd")
+                .args(["--create-home", "--shell", "/bin/sh", RUNNER])
+                .status()
+                .unwrap();
+            assert!(st.success(), "useradd {RUNNER} failed");
+        }
+        let out = Command::new("getent")
+            .args(["passwd", RUNNER])
+            .output()
+            .unwrap();
+        let line = String::from_utf8(out.stdout).unwrap();
+        let f: Vec<&str> = line.trim().split(':').collect();
+        let (uid, home) = (f[2].parse::<u32>().unwrap(), PathBuf::from(f[5]));
+        if !home.exists() {
+            std::fs::create_dir_all(&home).unwrap();
+            std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
+        }
+        (uid, home)
+    })
+    .clone()
+}

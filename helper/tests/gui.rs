@@ -1,0 +1,360 @@
+//! The app end to end: the real `snapshelf` window under Xvfb, as a real unprivileged user whom
+//! polkit grants the actions, against the real helper, bus, polkitd and store. Driven only by real
+//! X input events (xdotool: keys and mnemonics, as a keyboard user would); every result is checked
+//! through the D-Bus API, and each page is saved as a screenshot in `target/gui-results/`.
+//! The app's `ui` log lines say when a page is drawn, so nothing here guesses with sleeps.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Env, RUNNER};
+use snapshelf_dbus::types::Connection;
+
+fn gui_bin() -> PathBuf {
+    common::workspace_bin("snapshelf", "snapshelf")
+}
+
+/// `target/gui-results/<test>`: screenshots for people to look at.
+fn results(test: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap().to_path_buf();
+    let dir = target.join("gui-results").join(test);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn need(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        found,
+        "{tool} is needed (Debian packages xvfb xdotool imagemagick; scripts/test.sh installs them)"
+    );
+}
+
+struct Gui {
+    xvfb: Child,
+    app: Option<Child>,
+    display: String,
+    log: PathBuf,
+    results: PathBuf,
+}
+
+impl Gui {
+    /// A fresh X server, and the app on it as RUNNER in `language`.
+    fn start(env: &Env, test: &str, language: &str, args: &[&str]) -> Gui {
+        for t in ["Xvfb", "xdotool", "import"] {
+            need(t);
+        }
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1200x860x24",
+                "-nolisten",
+                "tcp",
+                "-ac",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb");
+        let mut line = String::new();
+        BufReader::new(xvfb.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let display = format!(":{}", line.trim());
+        assert!(display.len() > 1, "Xvfb gave no display number");
+
+        let (uid, home) = common::runner();
+        let runtime = PathBuf::from(format!("/run/user/{uid}"));
+        std::fs::create_dir_all(&runtime).unwrap();
+        std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
+        std::fs::set_permissions(
+            &runtime,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        // The runner must reach the binary and the translations wherever the checkout is.
+        std::fs::set_permissions(
+            env.dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let bin = env.dir.path().join("snapshelf");
+        std::fs::copy(gui_bin(), &bin).unwrap();
+        let results = results(test);
+        let log = env.dir.path().join(format!("gui-{test}.log"));
+        let locale = env.dir.path().join("locale");
+        common::compile_translations(&locale);
+        let mut gui = Gui {
+            xvfb,
+            app: None,
+            display,
+            log,
+            results,
+        };
+        let app = Command::new("runuser")
+            .args(["-u", RUNNER, "--", "env", "-i"])
+            .arg(format!("HOME={}", home.display()))
+            .arg(format!("DISPLAY={}", gui.display))
+            .arg(format!("XDG_RUNTIME_DIR={}", runtime.display()))
+            .arg(format!("SNAPSHELF_LOCALEDIR={}", locale.display()))
+            .arg("LANG=C.UTF-8")
+            .arg(format!("LANGUAGE={language}"))
+            .arg("RUST_LOG=ui=info,warn")
+            .arg("NO_AT_BRIDGE=1")
+            .arg("PATH=/usr/bin:/bin")
+            .arg(&bin)
+            .args(["--bus-address", &env.bus_address])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&gui.log).unwrap())
+            .spawn()
+            .unwrap();
+        gui.app = Some(app);
+        gui.wait("window shown at", 1);
+        // No window manager: the keyboard goes to the window under the pointer.
+        gui.xdotool(&["mousemove", "600", "400"]);
+        gui
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait until the app's log has `needle` at least `count` times; returns that line.
+    fn wait(&mut self, needle: &str, count: usize) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.log_text();
+            let hits: Vec<&str> = text.lines().filter(|l| l.contains(needle)).collect();
+            if hits.len() >= count {
+                return hits[count - 1].to_string();
+            }
+            if let Some(Ok(Some(st))) = self.app.as_mut().map(|a| a.try_wait()) {
+                panic!("the app exited ({st}) waiting for {needle:?}:\n{text}");
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                self.shot("timeout");
+                panic!("no {needle:?} (x{count}) in the app's log:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    fn xdotool(&self, args: &[&str]) {
+        let st = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .status()
+            .unwrap();
+        assert!(st.success(), "xdotool {args:?}");
+    }
+
+    fn key(&self, keys: &str) {
+        self.xdotool(&["key", "--delay", "60", keys]);
+        // Let GTK handle the event before the next one (a mnemonic can change the page).
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    fn type_text(&self, text: &str) {
+        self.xdotool(&["type", "--delay", "40", text]);
+    }
+
+    fn shot(&self, name: &str) -> PathBuf {
+        // One more frame, so what was just logged as drawn is on the screen.
+        std::thread::sleep(Duration::from_millis(300));
+        let path = self.results.join(format!("{name}.png"));
+        let st = Command::new("import")
+            .args(["-window", "root"])
+            .arg(&path)
+            .env("DISPLAY", &self.display)
+            .status()
+            .unwrap();
+        assert!(st.success(), "import {name}");
+        assert!(std::fs::metadata(&path).unwrap().len() > 5_000, "{name}: an empty screen?");
+        path
+    }
+}
+
+impl Drop for Gui {
+    fn drop(&mut self) {
+        if let Some(a) = &mut self.app {
+            let _ = a.kill();
+            let _ = a.wait();
+        }
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+fn installed(env: &Env, name: &str) -> Option<snapshelf_dbus::types::InstalledSnap> {
+    common::installed(env).into_iter().find(|s| s.name == name)
+}
+
+fn plug(env: &Env, snap: &str, plug: &str) -> Connection {
+    env.proxy()
+        .connections(snap)
+        .unwrap()
+        .iter()
+        .map(|d| Connection::from_dict(d).unwrap())
+        .find(|c| c.plug == plug)
+        .unwrap_or_else(|| panic!("no plug {snap}:{plug}"))
+}
+
+fn is_png(p: &Path) -> bool {
+    std::fs::read(p).unwrap().starts_with(b"\x89PNG")
+}
+
+#[test]
+fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let mut gui = Gui::start(&env, "e2e", "en", &[]);
+    gui.wait("explore loaded", 1);
+    assert!(is_png(&gui.shot("explore")));
+
+    // Search as you type; Enter opens the first result.
+    gui.key("ctrl+f");
+    gui.type_text("clock");
+    gui.wait("results for \"clock\"", 1);
+    gui.shot("search");
+    gui.key("Return");
+    gui.wait("app page shown: shelf-clock installed=false", 1);
+    gui.shot("app-page");
+
+    // Install (Alt+I): the base comes with it, in one change.
+    gui.key("alt+i");
+    gui.wait("app page shown: shelf-clock installed=true revision=1", 1);
+    let clock = installed(&env, "shelf-clock").expect("shelf-clock installed");
+    assert_eq!((clock.revision.as_str(), clock.channel.as_str()), ("1", "latest/stable"));
+    assert!(installed(&env, "shelf-base").is_some());
+    gui.shot("app-page-installed");
+
+    // Pick the candidate channel (Alt+C, Down, Space) and switch to it (Alt+S).
+    gui.key("alt+c");
+    gui.key("Down");
+    gui.key("space");
+    gui.key("alt+s");
+    gui.wait("app page shown: shelf-clock installed=true revision=2", 1);
+    let clock = installed(&env, "shelf-clock").unwrap();
+    assert_eq!((clock.revision.as_str(), clock.channel.as_str()), ("2", "latest/candidate"));
+
+    // Revert (Alt+V): the dialog says what happens; Enter confirms.
+    gui.key("alt+v");
+    gui.wait("dialog shown: revert shelf-clock", 1);
+    gui.shot("revert-dialog");
+    gui.key("Return");
+    gui.wait("app page shown: shelf-clock installed=true revision=1", 2);
+    let clock = installed(&env, "shelf-clock").unwrap();
+    assert_eq!(clock.revision, "1");
+    assert!(clock.revisions.contains(&"2".to_string()), "the reverted-from revision is kept");
+
+    // Another app, its permissions: the switch turns home off, and the helper agrees.
+    gui.key("Escape");
+    gui.key("ctrl+f");
+    gui.key("ctrl+a");
+    gui.type_text("notes");
+    gui.wait("results for \"notes\"", 1);
+    gui.key("Return");
+    gui.wait("app page shown: shelf-notes installed=false", 1);
+    gui.key("alt+i");
+    gui.wait("app page shown: shelf-notes installed=true", 1);
+    assert!(plug(&env, "shelf-notes", "home").connected, "home auto-connects");
+    gui.key("alt+p");
+    gui.wait("permissions shown: shelf-notes", 1);
+    gui.shot("permissions");
+    gui.key("space");
+    gui.wait("permissions shown: shelf-notes", 2);
+    let home = plug(&env, "shelf-notes", "home");
+    assert!(!home.connected && home.manual, "{home:?}");
+    gui.shot("permissions-changed");
+    // And back on, by the same switch.
+    gui.key("space");
+    gui.wait("permissions shown: shelf-notes", 3);
+    assert!(plug(&env, "shelf-notes", "home").connected);
+
+    // Remove (Alt+R), confirmed in the dialog.
+    gui.key("Escape");
+    gui.wait("app page shown: shelf-notes installed=true", 2);
+    gui.key("alt+r");
+    gui.wait("dialog shown: remove shelf-notes", 1);
+    gui.shot("remove-dialog");
+    gui.key("Return");
+    gui.wait("app page shown: shelf-notes installed=false", 2);
+    assert!(installed(&env, "shelf-notes").is_none());
+
+    // The other pages, by Alt+3 and Alt+4.
+    gui.key("alt+3");
+    gui.wait("installed drawn", 1);
+    gui.shot("installed");
+    gui.key("alt+4");
+    gui.shot("updates");
+    assert!(
+        !gui.log_text().contains("error shown"),
+        "no error was expected:\n{}",
+        gui.log_text()
+    );
+}
+
+#[test]
+fn a_local_snap_file_shows_what_is_inside_and_installs_unsigned() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    // A copy the runner can read, as a downloaded file would be.
+    let file = env.dir.path().join("shelf-hello_1.snap");
+    std::fs::copy(env.catalog.join("snaps/shelf-hello_1.snap"), &file).unwrap();
+    let mut gui = Gui::start(&env, "local-file", "en", &[file.to_str().unwrap()]);
+    // The helper has never seen this file's signatures: it says so before anything happens.
+    gui.wait("file checked: shelf-hello signed=false", 1);
+    gui.shot("local-file");
+    assert!(installed(&env, "shelf-hello").is_none());
+    gui.key("alt+i");
+    gui.wait("app page shown: shelf-hello installed=true revision=x1", 1);
+    assert_eq!(installed(&env, "shelf-hello").unwrap().revision, "x1");
+    gui.shot("local-file-installed");
+    assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
+}
+
+#[test]
+fn the_app_speaks_german() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let mut gui = Gui::start(&env, "german", "de", &[]);
+    let line = gui.wait("window shown at", 1);
+    assert!(
+        line.contains("Entdecken | Suche | Installiert | Aktualisierungen"),
+        "{line}"
+    );
+    gui.wait("explore loaded", 1);
+    gui.shot("explore-de");
+    gui.key("alt+3");
+    gui.shot("installed-de");
+}
