@@ -22,7 +22,8 @@ pub fn set_label(widget: &impl IsA<gtk::Widget>, text: &str) {
     // pointers live across the call. Every GtkWidget is a GtkAccessible.
     unsafe {
         gtk_accessible_update_property_value(
-            ToGlibPtr::<*mut gtk::ffi::GtkWidget>::to_glib_none(widget.as_ref()).0 as *mut gtk::ffi::GtkAccessible,
+            ToGlibPtr::<*mut gtk::ffi::GtkWidget>::to_glib_none(widget.as_ref()).0
+                as *mut gtk::ffi::GtkAccessible,
             1,
             props.as_mut_ptr(),
             value.to_glib_none().0,

@@ -10,6 +10,7 @@ use relm4::{adw, gtk};
 
 use gettextrs::gettext;
 
+use crate::a11y::A11yExt;
 use crate::app_page::{AppPage, AppPageInput, AppPageOutput};
 use crate::client::{self, Failure};
 use crate::explore::{Explore, ExploreInput, ExploreOutput};
@@ -18,7 +19,6 @@ use crate::local_file::{LocalFile, LocalFileInput, LocalFileOutput};
 use crate::permissions::{Permissions, PermissionsInput, PermissionsOutput};
 use crate::search::{Search, SearchInput, SearchOutput};
 use crate::updates::{Updates, UpdatesInput, UpdatesOutput};
-use crate::a11y::A11yExt;
 use crate::words;
 
 /// The four top-level pages, in the order of Alt+1..4.
@@ -191,7 +191,11 @@ impl Component for App {
         }
     }
 
-    fn init(init: AppInit, root: Self::Root, sender: ComponentSender<Self>) -> ComponentParts<Self> {
+    fn init(
+        init: AppInit,
+        root: Self::Root,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
         let explore = Explore::builder()
             .launch(())
             .forward(sender.input_sender(), |o| match o {
@@ -203,11 +207,12 @@ impl Component for App {
             .forward(sender.input_sender(), |o| match o {
                 SearchOutput::Open(n) => AppInput::OpenApp(n),
             });
-        let installed = Installed::builder()
-            .launch(())
-            .forward(sender.input_sender(), |o| match o {
-                InstalledOutput::Open(n) => AppInput::OpenApp(n),
-            });
+        let installed =
+            Installed::builder()
+                .launch(())
+                .forward(sender.input_sender(), |o| match o {
+                    InstalledOutput::Open(n) => AppInput::OpenApp(n),
+                });
         let updates = Updates::builder()
             .launch(())
             .forward(sender.input_sender(), |o| match o {
@@ -227,12 +232,13 @@ impl Component for App {
             .forward(sender.input_sender(), |o| match o {
                 PermissionsOutput::Failed(f) => AppInput::Failed(f),
             });
-        let local_file = LocalFile::builder()
-            .launch(())
-            .forward(sender.input_sender(), |o| match o {
-                LocalFileOutput::Failed(f) => AppInput::Failed(f),
-                LocalFileOutput::Installed(n) => AppInput::OpenApp(n),
-            });
+        let local_file =
+            LocalFile::builder()
+                .launch(())
+                .forward(sender.input_sender(), |o| match o {
+                    LocalFileOutput::Failed(f) => AppInput::Failed(f),
+                    LocalFileOutput::Installed(n) => AppInput::OpenApp(n),
+                });
         let model = App {
             history: History::default(),
             explore,
@@ -248,7 +254,12 @@ impl Component for App {
         let toasts = &model.toasts;
         let widgets = view_output!();
 
-        let pages = [gettext("Explore"), gettext("Search"), gettext("Installed"), gettext("Updates")];
+        let pages = [
+            gettext("Explore"),
+            gettext("Search"),
+            gettext("Installed"),
+            gettext("Updates"),
+        ];
         crate::timing::after_paint(&root, move || {
             tracing::info!(
                 target: "ui",
@@ -260,7 +271,11 @@ impl Component for App {
         shortcuts(&root, &sender);
         drop_target(&root, &sender);
 
-        if let Some(p) = init.page.as_deref().and_then(|p| PAGES.iter().position(|x| *x == p)) {
+        if let Some(p) = init
+            .page
+            .as_deref()
+            .and_then(|p| PAGES.iter().position(|x| *x == p))
+        {
             widgets.view_stack.set_visible_child_name(PAGES[p]);
         }
         if let Some(f) = init.file {

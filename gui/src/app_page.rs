@@ -11,10 +11,10 @@ use relm4::{adw, gtk};
 use gettextrs::gettext;
 use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails};
 
+use crate::a11y::A11yExt;
 use crate::client::{self, Action, ChangeState, Failure};
 use crate::icons::{self, Pixels};
 use crate::progress::{Progress, ProgressInput, ProgressOutput};
-use crate::a11y::A11yExt;
 use crate::words;
 
 /// What the page knows of one app. Pure; the buttons follow from it.
@@ -545,7 +545,8 @@ impl Component for AppPage {
                 self.busy = false;
                 if state.failed() {
                     if let Some(kind) = state.error_kind {
-                        let _ = sender.output(AppPageOutput::Failed(Failure::of(kind, state.error)));
+                        let _ =
+                            sender.output(AppPageOutput::Failed(Failure::of(kind, state.error)));
                     }
                 }
                 let _ = sender.output(AppPageOutput::Changed);
@@ -679,7 +680,9 @@ impl AppPage {
             Some(i) if !i.icon_path.is_empty() => i.icon_path.clone(),
             _ => state.details.summary.icon_url.clone(),
         };
-        sender.oneshot_command(async move { AppPageCmd::Icon(g, icons::load(icon, PAGE_ICON).await) });
+        sender.oneshot_command(
+            async move { AppPageCmd::Icon(g, icons::load(icon, PAGE_ICON).await) },
+        );
         clear(&widgets.shots);
         for (i, url) in state.details.extra.screenshots.iter().enumerate() {
             let pic = gtk::Picture::new();
@@ -766,7 +769,9 @@ impl AppPage {
         let s = sender.clone();
         d.connect_response(None, move |_, r| {
             if r == "remove" || r == "purge" {
-                s.input(AppPageInput::RemoveConfirmed { purge: r == "purge" });
+                s.input(AppPageInput::RemoveConfirmed {
+                    purge: r == "purge",
+                });
             }
         });
         tracing::info!(target: "ui", "dialog shown: remove {}", state.name());
@@ -926,7 +931,10 @@ mod tests {
 
     #[test]
     fn revert_offers_kept_revisions_newest_first_and_says_what_happens() {
-        let s = clock(Some(("3", &["1", "x2", "2", "3", "10"], false)), "latest/stable");
+        let s = clock(
+            Some(("3", &["1", "x2", "2", "3", "10"], false)),
+            "latest/stable",
+        );
         assert_eq!(s.revert_targets(), ["10", "2", "1", "x2"]);
         assert_eq!(s.describe_revision("1"), "version 1.0 (revision 1)");
         assert_eq!(s.describe_revision("x2"), "revision x2");

@@ -20,7 +20,10 @@ pub async fn pages_to_browse(n: usize) -> Vec<String> {
         if names.len() >= n {
             break;
         }
-        for r in client::find("", Some(&c), n as u32).await.unwrap_or_default() {
+        for r in client::find("", Some(&c), n as u32)
+            .await
+            .unwrap_or_default()
+        {
             if names.len() < n && !names.contains(&r.name) {
                 names.push(r.name);
             }

@@ -39,7 +39,8 @@ impl Failure {
 
     fn from_zbus(e: zbus::Error) -> Failure {
         let (kind, message) = snapshelf_dbus::error::classify(&e);
-        let ours = matches!(&e, zbus::Error::MethodError(n, ..) if n.starts_with("io.github.snapshelf."));
+        let ours =
+            matches!(&e, zbus::Error::MethodError(n, ..) if n.starts_with("io.github.snapshelf."));
         if kind == ErrorKind::Internal && !ours {
             return Failure::unreachable(e);
         }
@@ -95,10 +96,7 @@ fn opt(d: &mut Dict, key: &str, v: impl Into<Value<'static>>) {
     }
 }
 
-fn typed<T>(
-    list: Vec<Dict>,
-    f: impl Fn(&Dict) -> Result<T, snapshelf_dbus::Error>,
-) -> Res<Vec<T>> {
+fn typed<T>(list: Vec<Dict>, f: impl Fn(&Dict) -> Result<T, snapshelf_dbus::Error>) -> Res<Vec<T>> {
     list.iter()
         .map(|d| f(d).map_err(Failure::bad_answer))
         .collect()
@@ -172,10 +170,12 @@ pub async fn interface_defaults() -> Res<std::collections::HashMap<String, bool>
         .interfaces()
         .await
         .map_err(Failure::from_zbus)?;
-    Ok(typed(list, snapshelf_dbus::types::InterfaceInfo::from_dict)?
-        .into_iter()
-        .map(|i| (i.name, i.auto_connect))
-        .collect())
+    Ok(
+        typed(list, snapshelf_dbus::types::InterfaceInfo::from_dict)?
+            .into_iter()
+            .map(|i| (i.name, i.auto_connect))
+            .collect(),
+    )
 }
 
 /// What a person asked the helper to do. Each becomes one call and, but for `Hold`, one change.

@@ -36,14 +36,40 @@ pub enum ExploreCmd {
     Loaded(Result<(Vec<RowData>, Vec<String>), Failure>),
 }
 
-/// A category id ("art-and-design") in words.
+/// A category id ("art-and-design") in words: the Snap Store's own categories are translated,
+/// another store's read as their id.
 pub fn category_title(id: &str) -> String {
-    let mut s = id.replace('-', " ");
-    if let Some(first) = s.get(0..1) {
-        let upper = first.to_uppercase();
-        s.replace_range(0..1, &upper);
-    }
-    s
+    let known = match id {
+        "art-and-design" => Some(gettext("Art and design")),
+        "books-and-reference" => Some(gettext("Books and reference")),
+        "development" => Some(gettext("Development")),
+        "devices-and-iot" => Some(gettext("Devices and IoT")),
+        "education" => Some(gettext("Education")),
+        "entertainment" => Some(gettext("Entertainment")),
+        "featured" => Some(gettext("Featured")),
+        "finance" => Some(gettext("Finance")),
+        "games" => Some(gettext("Games")),
+        "health-and-fitness" => Some(gettext("Health and fitness")),
+        "music-and-audio" => Some(gettext("Music and audio")),
+        "news-and-weather" => Some(gettext("News and weather")),
+        "personalisation" => Some(gettext("Personalisation")),
+        "photo-and-video" => Some(gettext("Photo and video")),
+        "productivity" => Some(gettext("Productivity")),
+        "science" => Some(gettext("Science")),
+        "security" => Some(gettext("Security")),
+        "server-and-cloud" => Some(gettext("Server and cloud")),
+        "social" => Some(gettext("Social")),
+        "utilities" => Some(gettext("Utilities")),
+        _ => None,
+    };
+    known.unwrap_or_else(|| {
+        let mut s = id.replace('-', " ");
+        if let Some(first) = s.get(0..1) {
+            let upper = first.to_uppercase();
+            s.replace_range(0..1, &upper);
+        }
+        s
+    })
 }
 
 #[relm4::component(pub)]
@@ -213,6 +239,7 @@ mod tests {
     fn category_ids_read_as_words() {
         assert_eq!(super::category_title("art-and-design"), "Art and design");
         assert_eq!(super::category_title("games"), "Games");
+        assert_eq!(super::category_title("home-brew-tools"), "Home brew tools");
         assert_eq!(super::category_title(""), "");
     }
 }

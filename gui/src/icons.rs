@@ -52,7 +52,9 @@ fn remember(key: (String, u32), p: Arc<Pixels>) {
     m.order.push_back(key.clone());
     m.map.insert(key, p);
     while m.bytes > MEMORY_BUDGET {
-        let Some(old) = m.order.pop_front() else { break };
+        let Some(old) = m.order.pop_front() else {
+            break;
+        };
         if let Some(p) = m.map.remove(&old) {
             m.bytes -= p.rgba.len();
         }

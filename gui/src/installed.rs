@@ -137,9 +137,8 @@ impl Component for Installed {
 
     fn update(&mut self, msg: InstalledInput, sender: ComponentSender<Self>, _root: &Self::Root) {
         match msg {
-            InstalledInput::Load => sender.oneshot_command(async {
-                InstalledCmd::Loaded(client::list_installed().await)
-            }),
+            InstalledInput::Load => sender
+                .oneshot_command(async { InstalledCmd::Loaded(client::list_installed().await) }),
         }
     }
 

@@ -234,7 +234,8 @@ impl Component for LocalFile {
                 self.busy = false;
                 if state.failed() {
                     if let Some(kind) = state.error_kind {
-                        let _ = sender.output(LocalFileOutput::Failed(Failure::of(kind, state.error)));
+                        let _ =
+                            sender.output(LocalFileOutput::Failed(Failure::of(kind, state.error)));
                     }
                 } else if let Some(c) = &self.check {
                     self.done = true;
@@ -248,7 +249,12 @@ impl Component for LocalFile {
         }
     }
 
-    fn update_cmd(&mut self, msg: LocalFileCmd, _sender: ComponentSender<Self>, _root: &Self::Root) {
+    fn update_cmd(
+        &mut self,
+        msg: LocalFileCmd,
+        _sender: ComponentSender<Self>,
+        _root: &Self::Root,
+    ) {
         let LocalFileCmd::Checked(r) = msg;
         match r {
             Ok(c) => {

@@ -19,7 +19,11 @@ use crate::words::{self, Group};
 pub fn grouped(mut plugs: Vec<Plug>, snap: &str) -> Vec<(Group, Vec<Plug>)> {
     plugs.retain(|p| p.plug_snap == snap);
     plugs.sort_by(|a, b| {
-        (Group::of(&a.interface), &a.label, &a.plug).cmp(&(Group::of(&b.interface), &b.label, &b.plug))
+        (Group::of(&a.interface), &a.label, &a.plug).cmp(&(
+            Group::of(&b.interface),
+            &b.label,
+            &b.plug,
+        ))
     });
     let mut out: Vec<(Group, Vec<Plug>)> = Vec::new();
     for p in plugs {
@@ -187,20 +191,32 @@ impl Component for Permissions {
                 let name = self.name.clone();
                 sender.oneshot_command(async move {
                     let r = async {
-                        Ok((client::connections(&name).await?, client::interface_defaults().await?))
+                        Ok((
+                            client::connections(&name).await?,
+                            client::interface_defaults().await?,
+                        ))
                     };
                     PermissionsCmd::Loaded(r.await)
                 });
             }
             PermissionsInput::Toggle(i, on) => {
-                let Some(p) = self.plugs.get(i).cloned() else { return };
+                let Some(p) = self.plugs.get(i).cloned() else {
+                    return;
+                };
                 if p.connected == on {
                     return;
                 }
                 self.busy += 1;
                 tracing::info!(target: "ui", "permission switched: {}:{} -> {on}", p.plug_snap, p.plug);
                 sender.oneshot_command(async move {
-                    PermissionsCmd::Done(Some(i), run(Action::Connect { plug: p, connect: on }).await)
+                    PermissionsCmd::Done(
+                        Some(i),
+                        run(Action::Connect {
+                            plug: p,
+                            connect: on,
+                        })
+                        .await,
+                    )
                 });
             }
             PermissionsInput::Reset => {
@@ -294,7 +310,11 @@ impl Permissions {
             g.set_title(&group.title());
             for p in plugs {
                 let row = adw::ActionRow::new();
-                row.set_title(if p.label.is_empty() { &p.interface } else { &p.label });
+                row.set_title(if p.label.is_empty() {
+                    &p.interface
+                } else {
+                    &p.label
+                });
                 let mut sub = p.interface.clone();
                 if changed_by_person(&p, &self.defaults) {
                     sub = gettext("{interface} · changed by you").replace("{interface}", &sub);
@@ -378,10 +398,15 @@ mod tests {
 
     #[test]
     fn marker_and_reset_follow_the_defaults() {
-        let d: Defaults = [("home", true), ("camera", false), ("network", true), ("x11", true)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let d: Defaults = [
+            ("home", true),
+            ("camera", false),
+            ("network", true),
+            ("x11", true),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
         // As the helper says it: `auto` only while auto-connect made the connection.
         let home_off = plug("home", false, true, false);
         let cam_on = plug("camera", true, true, false);
@@ -389,12 +414,21 @@ mod tests {
         let back_to_default = plug("x11", true, true, false);
         assert!(changed_by_person(&home_off, &d) && changed_by_person(&cam_on, &d));
         assert!(!changed_by_person(&net, &d) && !changed_by_person(&back_to_default, &d));
-        let r = reset_actions(&[home_off.clone(), cam_on.clone(), net, back_to_default], &d);
+        let r = reset_actions(
+            &[home_off.clone(), cam_on.clone(), net, back_to_default],
+            &d,
+        );
         assert_eq!(
             r,
             [
-                Action::Connect { plug: home_off, connect: true },
-                Action::Connect { plug: cam_on, connect: false },
+                Action::Connect {
+                    plug: home_off,
+                    connect: true
+                },
+                Action::Connect {
+                    plug: cam_on,
+                    connect: false
+                },
             ]
         );
     }

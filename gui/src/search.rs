@@ -222,23 +222,24 @@ impl Component for Search {
                 let (text, category) = (self.query.text.clone(), self.query.category.clone());
                 let fired = Instant::now();
                 sender.oneshot_command(async move {
-                    let result = client::find(&text, category.as_deref(), LIMIT)
-                        .await
-                        .map(|list| {
-                            list.into_iter()
-                                .map(|r| RowData {
-                                    note: if r.installed {
-                                        gettext("Installed")
-                                    } else {
-                                        String::new()
-                                    },
-                                    name: r.name,
-                                    title: r.title,
-                                    summary: r.summary,
-                                    icon: r.icon_url,
-                                })
-                                .collect()
-                        });
+                    let result =
+                        client::find(&text, category.as_deref(), LIMIT)
+                            .await
+                            .map(|list| {
+                                list.into_iter()
+                                    .map(|r| RowData {
+                                        note: if r.installed {
+                                            gettext("Installed")
+                                        } else {
+                                            String::new()
+                                        },
+                                        name: r.name,
+                                        title: r.title,
+                                        summary: r.summary,
+                                        icon: r.icon_url,
+                                    })
+                                    .collect()
+                            });
                     SearchCmd::Results {
                         generation: g,
                         fired,
@@ -289,7 +290,11 @@ impl Component for Search {
                         g.push_back(r);
                     }
                 }
-                let what = self.query.category.clone().unwrap_or_else(|| self.query.text.clone());
+                let what = self
+                    .query
+                    .category
+                    .clone()
+                    .unwrap_or_else(|| self.query.text.clone());
                 timing::after_paint(self.results.widget(), move || {
                     tracing::info!(
                         target: "ui",
@@ -309,7 +314,9 @@ impl Component for Search {
 impl Search {
     fn schedule(&mut self, generation: u64, after: Duration, sender: &ComponentSender<Self>) {
         let s = sender.clone();
-        relm4::gtk::glib::timeout_add_local_once(after, move || s.input(SearchInput::Fire(generation)));
+        relm4::gtk::glib::timeout_add_local_once(after, move || {
+            s.input(SearchInput::Fire(generation))
+        });
     }
 
     fn visible(&self) -> &'static str {

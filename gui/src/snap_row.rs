@@ -79,7 +79,8 @@ impl FactoryComponent for SnapRow {
 
     fn init_model(data: Self::Init, _index: &DynamicIndex, sender: FactorySender<Self>) -> Self {
         let source = data.icon.clone();
-        sender.oneshot_command(async move { SnapRowCmd::Icon(icons::load(source, ROW_ICON).await) });
+        sender
+            .oneshot_command(async move { SnapRowCmd::Icon(icons::load(source, ROW_ICON).await) });
         SnapRow {
             data,
             texture: None,

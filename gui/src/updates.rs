@@ -171,7 +171,10 @@ impl Component for Updates {
         match msg {
             UpdatesInput::Load => sender.oneshot_command(async {
                 let r = async {
-                    Ok((client::list_updates().await?, client::list_installed().await?))
+                    Ok((
+                        client::list_updates().await?,
+                        client::list_installed().await?,
+                    ))
                 };
                 UpdatesCmd::Loaded(r.await)
             }),
@@ -186,7 +189,8 @@ impl Component for Updates {
                 self.busy = false;
                 if state.failed() {
                     if let Some(kind) = state.error_kind {
-                        let _ = sender.output(UpdatesOutput::Failed(Failure::of(kind, state.error)));
+                        let _ =
+                            sender.output(UpdatesOutput::Failed(Failure::of(kind, state.error)));
                     }
                 }
                 let _ = sender.output(UpdatesOutput::Changed);

@@ -217,7 +217,10 @@ mod tests {
         }
         assert!(Group::Files < Group::Devices && Group::Network < Group::DisplaySound);
         assert_eq!(Group::of("bluez"), Group::Other);
-        assert_eq!(validation("verified").as_deref(), Some("Verified publisher"));
+        assert_eq!(
+            validation("verified").as_deref(),
+            Some("Verified publisher")
+        );
         assert_eq!(validation("unproven"), None);
     }
 }

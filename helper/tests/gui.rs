@@ -190,7 +190,10 @@ impl Gui {
             .status()
             .unwrap();
         assert!(st.success(), "import {name}");
-        assert!(std::fs::metadata(&path).unwrap().len() > 5_000, "{name}: an empty screen?");
+        assert!(
+            std::fs::metadata(&path).unwrap().len() > 5_000,
+            "{name}: an empty screen?"
+        );
         path
     }
 }
@@ -248,7 +251,10 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     gui.key("alt+i");
     gui.wait("app page shown: shelf-clock installed=true revision=1", 1);
     let clock = installed(&env, "shelf-clock").expect("shelf-clock installed");
-    assert_eq!((clock.revision.as_str(), clock.channel.as_str()), ("1", "latest/stable"));
+    assert_eq!(
+        (clock.revision.as_str(), clock.channel.as_str()),
+        ("1", "latest/stable")
+    );
     assert!(installed(&env, "shelf-base").is_some());
     gui.shot("app-page-installed");
 
@@ -259,7 +265,10 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     gui.key("alt+s");
     gui.wait("app page shown: shelf-clock installed=true revision=2", 1);
     let clock = installed(&env, "shelf-clock").unwrap();
-    assert_eq!((clock.revision.as_str(), clock.channel.as_str()), ("2", "latest/candidate"));
+    assert_eq!(
+        (clock.revision.as_str(), clock.channel.as_str()),
+        ("2", "latest/candidate")
+    );
 
     // Revert (Alt+V): the dialog says what happens; Enter confirms.
     gui.key("alt+v");
@@ -269,7 +278,10 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     gui.wait("app page shown: shelf-clock installed=true revision=1", 2);
     let clock = installed(&env, "shelf-clock").unwrap();
     assert_eq!(clock.revision, "1");
-    assert!(clock.revisions.contains(&"2".to_string()), "the reverted-from revision is kept");
+    assert!(
+        clock.revisions.contains(&"2".to_string()),
+        "the reverted-from revision is kept"
+    );
 
     // Another app, its permissions: the switch turns home off, and the helper agrees.
     gui.key("Escape");
@@ -281,7 +293,10 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     gui.wait("app page shown: shelf-notes installed=false", 1);
     gui.key("alt+i");
     gui.wait("app page shown: shelf-notes installed=true", 1);
-    assert!(plug(&env, "shelf-notes", "home").connected, "home auto-connects");
+    assert!(
+        plug(&env, "shelf-notes", "home").connected,
+        "home auto-connects"
+    );
     gui.key("alt+p");
     gui.wait("permissions shown: shelf-notes", 1);
     gui.shot("permissions");

@@ -1239,10 +1239,8 @@ impl Engine {
         })
         .await
         .map_err(Error::internal)??;
-        let db = super::verify::local_database(
-            &self.inner.cfg.trusted,
-            &self.paths().assertions_dir(),
-        )?;
+        let db =
+            super::verify::local_database(&self.inner.cfg.trusted, &self.paths().assertions_dir())?;
         let verified = match super::verify::verify_local(&db, &digest, size, &yaml.name) {
             Some(Ok(v)) => Some(v),
             // Signatures that do not fit the file: not signed, as InstallFile would find.
