@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install Snapshelf from a release build: `install.sh [--uninstall]`, honouring DESTDIR and PREFIX
-# (default /usr). Binaries come from target/release (build them first: cargo build --release).
+# (default /usr). Binaries come from target/release (build them first: cargo build --release);
+# translations are compiled from po/ with msgfmt (Debian package gettext).
 set -eu
 cd "$(dirname "$0")/.."
 PREFIX=${PREFIX:-/usr}
@@ -9,6 +10,11 @@ BIN=${SNAPSHELF_BIN:-target/release}
 FILES="
 $PREFIX/bin/snapshelfctl
 $PREFIX/bin/snapshelf-store
+$PREFIX/bin/snapshelf
+$PREFIX/share/applications/io.github.snapshelf.Snapshelf.desktop
+$PREFIX/share/metainfo/io.github.snapshelf.Snapshelf.metainfo.xml
+$PREFIX/share/icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg
+$PREFIX/share/icons/hicolor/symbolic/apps/io.github.snapshelf.Snapshelf-symbolic.svg
 $PREFIX/libexec/snapshelf/snapshelf-helper
 $PREFIX/libexec/snapshelf/snapshelf-confine
 $PREFIX/share/dbus-1/system.d/io.github.snapshelf.Helper1.conf
@@ -18,16 +24,27 @@ $PREFIX/lib/systemd/system/snapshelf-helper.service
 $PREFIX/lib/environment.d/90-snapshelf.conf
 /etc/profile.d/snapshelf.sh
 "
+LANGS=$(cat po/LINGUAS)
 if [ "${1:-}" = "--uninstall" ]; then
   for f in $FILES; do rm -f "$D$f"; done
+  for l in $LANGS; do rm -f "$D$PREFIX/share/locale/$l/LC_MESSAGES/snapshelf.mo"; done
   rmdir "$D$PREFIX/libexec/snapshelf" 2>/dev/null || true
   exit 0
 fi
-for b in snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine; do
+for b in snapshelf snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine; do
   [ -x "$BIN/$b" ] || { echo "install.sh: $BIN/$b is missing: cargo build --release first" >&2; exit 1; }
 done
 install -D -m 755 "$BIN/snapshelfctl" "$D$PREFIX/bin/snapshelfctl"
 install -D -m 755 "$BIN/snapshelf-store" "$D$PREFIX/bin/snapshelf-store"
+install -D -m 755 "$BIN/snapshelf" "$D$PREFIX/bin/snapshelf"
+install -D -m 644 data/io.github.snapshelf.Snapshelf.desktop "$D$PREFIX/share/applications/io.github.snapshelf.Snapshelf.desktop"
+install -D -m 644 data/io.github.snapshelf.Snapshelf.metainfo.xml "$D$PREFIX/share/metainfo/io.github.snapshelf.Snapshelf.metainfo.xml"
+install -D -m 644 data/icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg "$D$PREFIX/share/icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg"
+install -D -m 644 data/icons/hicolor/symbolic/apps/io.github.snapshelf.Snapshelf-symbolic.svg "$D$PREFIX/share/icons/hicolor/symbolic/apps/io.github.snapshelf.Snapshelf-symbolic.svg"
+for l in $LANGS; do
+  mkdir -p "$D$PREFIX/share/locale/$l/LC_MESSAGES"
+  msgfmt -o "$D$PREFIX/share/locale/$l/LC_MESSAGES/snapshelf.mo" "po/$l.po"
+done
 install -D -m 755 "$BIN/snapshelf-helper" "$D$PREFIX/libexec/snapshelf/snapshelf-helper"
 install -D -m 755 "$BIN/snapshelf-confine" "$D$PREFIX/libexec/snapshelf/snapshelf-confine"
 install -D -m 644 flatpak-free-packaging/io.github.snapshelf.Helper1.conf "$D$PREFIX/share/dbus-1/system.d/io.github.snapshelf.Helper1.conf"

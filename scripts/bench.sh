@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}" wrk nginx-light
 
-cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine --examples --bins
+cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf --examples --bins
 STORE=$PWD/target/release/snapshelf-store
 WORK=$(mktemp -d /tmp/snapshelf-bench.XXXXXX)
 mkdir -p results
@@ -34,7 +34,7 @@ start_store() { # dir
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, format
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, format, gui
 
 HELPER=$PWD/target/release/snapshelf-helper
 HBENCH=$PWD/target/release/examples/helper_bench
@@ -231,5 +231,54 @@ if [ -x target/release/examples/digest_bench ]; then target/release/examples/dig
 log "-- pack and read against mksquashfs / unsquashfs"
 if [ -x target/release/examples/squashfs_bench ]; then target/release/examples/squashfs_bench | tee -a "$OUT"; fi
 
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = gui ]; then
+# --- the app: start-up to the Installed page, search, memory after 100 app pages -------------------
+N=${BENCH_SNAPS:-10000}
+if [ ! -f "$WORK/big/keys/trusted.assert" ] || [ "$(ls "$WORK/big/snaps" | wc -l)" -lt "$N" ]; then
+  rm -rf "$WORK/big"; "$STORE" generate "$WORK/big" --count "$N" >/dev/null
+fi
+GURL=$(start_store "$WORK/big")
+start_helper "$WORK/groot" "$GURL" "$WORK/big/keys/trusted.assert"
+"$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 0 49) >/dev/null
+Xvfb -displayfd 3 -screen 0 1200x860x24 -nolisten tcp 3>"$WORK/display" 2>/dev/null &
+echo $! >>"$WORK/pids"
+for _ in $(seq 50); do [ -s "$WORK/display" ] && break; sleep 0.1; done
+export DISPLAY=":$(cat "$WORK/display")"
+APP=$PWD/target/release/snapshelf
+export XDG_CACHE_HOME=$WORK/cache   # a cold icon cache for the first run, warm after
+wait_line() { # file pattern → the line, once it is there
+  for _ in $(seq 600); do grep -m1 "$2" "$1" 2>/dev/null && return; sleep 0.05; done; echo "(no $2)"
+}
+log "-- app start-up to the Installed page drawn, 50 apps installed ($N-snap store), 5 runs"
+for i in 1 2 3 4 5; do
+  t=$(date +%s%N)
+  RUST_LOG=ui=info NO_AT_BRIDGE=1 "$APP" --page installed --bus-address "$BUS" 2>"$WORK/app.log" &
+  pid=$!
+  line=$(wait_line "$WORK/app.log" "installed drawn")
+  wall=$(ms_since "$t")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  log "run $i: ${line##*installed drawn: } (wall clock from exec: $wall ms)"
+done
+log "-- search as you type on the $N-snap store: results drawn after the debounce fires"
+RUST_LOG=ui=info NO_AT_BRIDGE=1 "$APP" --bus-address "$BUS" 2>"$WORK/app.log" &
+pid=$!
+wait_line "$WORK/app.log" "explore loaded" >/dev/null
+xdotool mousemove 600 400
+for q in tool generated-app-4242 calendar mail app; do
+  xdotool key ctrl+f; sleep 0.2; xdotool key ctrl+a; xdotool type --delay 30 "$q"
+  line=$(wait_line "$WORK/app.log" "results for \"$q\"")
+  log "${line##*search drawn: }"
+done
+kill "$pid"; wait "$pid" 2>/dev/null || true
+log "-- memory after browsing 100 app pages (icons and screenshots loaded)"
+RUST_LOG=ui=info NO_AT_BRIDGE=1 "$APP" --bus-address "$BUS" --bench-browse 100 2>"$WORK/app.log" &
+pid=$!
+start_line=$(wait_line "$WORK/app.log" "browsing")
+line=$(wait_line "$WORK/app.log" "browsed")
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+log "${start_line##*ui: }"; log "${line##*ui: }"
+kill "$(cat "$WORK/helper.pid")"; sleep 0.5
+for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
 fi
 log "results in $OUT"

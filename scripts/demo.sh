@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Snapshelf demo: the sample store, a system bus with polkitd on it, and the root helper on a demo
-# root (nothing of the host's /snap is touched), then the command line and busctl against them.
+# The Snapshelf demo: the sample store, a system bus with polkitd on it, the root helper on a demo
+# root (nothing of the host's /snap is touched), and the app on your display; the command line and
+# busctl work beside it. Needs a display for the app (run it with sudo -E from a desktop session).
 # Needs root (Debian packages, loop mounts, the helper). A second run reuses the build, the catalog
 # and the installed snaps, and starts in seconds.
 set -euo pipefail
@@ -32,6 +33,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -f /etc/polkit-1/rules.d/59-snapshelf-demo.rules
   # The helper mounts every revision again when it starts: leave nothing mounted behind.
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$DEMO_DIR/root/" | sort -r); do umount -l "$m" || true; done
 }
@@ -98,6 +100,33 @@ done
 busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 \
   || die "the helper did not start: $(tail -5 "$RUN/helper.log")"
 
+# The app, as the person who ran the demo (sudo keeps who that was), on their display.
+APP_USER=${SUDO_USER:-root}
+APP_PID=
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  # The demo's polkitd has no authentication agent of that person's session: a rule lets them
+  # make changes without asking, for the demo's lifetime only (removed when it stops).
+  if [ "$APP_USER" != root ]; then
+    cat >/etc/polkit-1/rules.d/59-snapshelf-demo.rules <<RULES
+// Written by Snapshelf's demo (scripts/demo.sh); removed when the demo stops.
+polkit.addRule(function(action, subject) {
+  if (action.id.indexOf("io.github.snapshelf.") == 0 && subject.user == "$APP_USER") { return polkit.Result.YES; }
+});
+RULES
+  fi
+  say "opening the app as $APP_USER"
+  APP_UID=$(id -u "$APP_USER")
+  runuser -u "$APP_USER" -- env DISPLAY="${DISPLAY:-}" WAYLAND_DISPLAY="${WAYLAND_DISPLAY:-}" \
+    XAUTHORITY="${XAUTHORITY:-}" XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$APP_UID}" \
+    SNAPSHELF_LOCALEDIR="$PWD/target/locale" SNAPSHELF_ROOT="$DEMO_DIR/root" \
+    SNAPSHELF_CONFINE="$BIN/snapshelf-confine" \
+    "$BIN/snapshelf" --bus-address "$BUS" 2>"$RUN/app.log" &
+  APP_PID=$!
+else
+  say "no display (DISPLAY/WAYLAND_DISPLAY unset): the app needs one; from a desktop session run"
+  echo "  sudo -E scripts/demo.sh" >&2
+fi
+
 cat <<MSG
 
 Snapshelf is running: store http://$LISTEN, helper on $BUS, snaps under $DEMO_DIR/root.
@@ -120,4 +149,8 @@ In another terminal (as root, or as a user polkit allows):
 
 Logs: $RUN/*.log. Press Ctrl+C to stop (the demo root is kept for the next run).
 MSG
+if [ -n "$APP_PID" ]; then
+  wait "$APP_PID" || true
+  say "the app was closed; the store and the helper keep running for the CLI (Ctrl+C stops them)"
+fi
 wait "${PIDS[@]}"

@@ -162,7 +162,7 @@ type Loaded = Result<(SnapDetails, Vec<ChannelInfo>, Option<InstalledSnap>), Fai
 
 #[derive(Debug)]
 pub enum AppPageCmd {
-    Loaded(u64, Loaded),
+    Loaded(u64, Box<Loaded>),
     Icon(u64, Option<Arc<Pixels>>),
     Screenshot(u64, usize, Option<Arc<Pixels>>),
     HoldDone(Result<(), Failure>),
@@ -568,7 +568,7 @@ impl Component for AppPage {
         _root: &Self::Root,
     ) {
         match msg {
-            AppPageCmd::Loaded(g, r) if g == self.generation => match r {
+            AppPageCmd::Loaded(g, r) if g == self.generation => match *r {
                 Ok((details, channels, installed)) => {
                     let picked = self.state.as_ref().and_then(|s| s.picked.clone());
                     let first = self.state.is_none();
@@ -665,7 +665,7 @@ impl AppPage {
                 };
                 Ok((details, channels, installed))
             };
-            AppPageCmd::Loaded(g, r.await)
+            AppPageCmd::Loaded(g, Box::new(r.await))
         });
     }
 

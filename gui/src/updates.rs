@@ -242,7 +242,7 @@ mod tests {
             icon_path: "/var/lib/snapshelf/desktop/icons/x.png".into(),
             ..Default::default()
         };
-        let r = rows(&[u.clone()], &[i]);
+        let r = rows(std::slice::from_ref(&u), &[i]);
         assert_eq!(r[0].title, "Shelf Clock");
         assert_eq!(r[0].summary, "1.0 → 1.1 (latest/stable)");
         assert_eq!(r[0].note, "2.0 MB");

@@ -77,6 +77,12 @@ const FILES: &[&str] = &[
     "/usr/libexec/snapshelf/snapshelf-confine",
     "/usr/bin/snapshelfctl",
     "/usr/bin/snapshelf-store",
+    "/usr/bin/snapshelf",
+    "/usr/share/applications/io.github.snapshelf.Snapshelf.desktop",
+    "/usr/share/metainfo/io.github.snapshelf.Snapshelf.metainfo.xml",
+    "/usr/share/icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg",
+    "/usr/share/icons/hicolor/symbolic/apps/io.github.snapshelf.Snapshelf-symbolic.svg",
+    "/usr/share/locale/de/LC_MESSAGES/snapshelf.mo",
     "/usr/share/dbus-1/system.d/io.github.snapshelf.Helper1.conf",
     "/usr/share/dbus-1/system-services/io.github.snapshelf.Helper1.service",
     "/usr/share/polkit-1/actions/io.github.snapshelf.policy",
@@ -102,7 +108,13 @@ fn the_deb_installs_activates_and_removes_cleanly() {
         cargo_deb,
         "cargo-deb is needed (scripts/test.sh installs it: cargo install cargo-deb --locked)"
     );
-    for p in ["snapshelf-confine", "snapshelfctl", "snapshelf-store"] {
+    common::compile_translations(&workspace().join("target/locale"));
+    for p in [
+        "snapshelf-confine",
+        "snapshelfctl",
+        "snapshelf-store",
+        "snapshelf",
+    ] {
         run(Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", p])
             .current_dir(workspace()));
@@ -197,6 +209,7 @@ fn install_sh_honours_destdir_and_prefix() {
         "snapshelf-confine",
         "snapshelfctl",
         "snapshelf-store",
+        "snapshelf",
     ] {
         run(Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", p])
@@ -224,6 +237,9 @@ fn install_sh_honours_destdir_and_prefix() {
         "usr/local/libexec/snapshelf/snapshelf-helper",
         "usr/local/libexec/snapshelf/snapshelf-confine",
         "usr/local/bin/snapshelfctl",
+        "usr/local/bin/snapshelf",
+        "usr/local/share/applications/io.github.snapshelf.Snapshelf.desktop",
+        "usr/local/share/locale/fr/LC_MESSAGES/snapshelf.mo",
         "usr/local/share/dbus-1/system-services/io.github.snapshelf.Helper1.service",
         "usr/local/lib/systemd/system/snapshelf-helper.service",
         "etc/profile.d/snapshelf.sh",
@@ -245,6 +261,10 @@ fn install_sh_honours_destdir_and_prefix() {
         .env("DESTDIR", dest.path())
         .env("PREFIX", "/usr/local"));
     assert!(!dest.path().join("usr/local/bin/snapshelfctl").exists());
+    assert!(!dest
+        .path()
+        .join("usr/local/share/locale/fr/LC_MESSAGES/snapshelf.mo")
+        .exists());
 }
 
 /// The app's desktop file and AppStream metainfo are valid, and the icons are SVG.

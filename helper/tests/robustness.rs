@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{installed, kind_of, Env};
-use snapshelf_dbus::types::Dict;
+use snapshelf_dbus::types::{Dict, FileCheck};
 use snapshelf_dbus::ErrorKind;
 use zbus::zvariant::OwnedValue;
 
@@ -147,6 +147,18 @@ fn files_install_as_local_revisions_or_with_their_store_revision() {
     let v1 = pack_basic(work.path(), "1.0");
     let v2 = pack_basic(work.path(), "2.0");
 
+    // CheckFile says what is inside before anything happens, and that it is not signed.
+    let check = FileCheck::from_dict(&helper.check_file(fd(&v1)).unwrap()).unwrap();
+    assert_eq!(
+        (check.name.as_str(), check.version.as_str(), check.signed),
+        ("basic", "1.0", false)
+    );
+    assert!(check.revision.is_empty() && check.installed_revision.is_empty());
+    assert!(
+        env.link("snap/basic/current").is_none(),
+        "CheckFile installs nothing"
+    );
+
     // Without assertions, a file needs `unsigned`.
     let e = helper.install_file(fd(&v1), Dict::new()).unwrap_err();
     assert_eq!(kind_of(e), ErrorKind::VerificationFailed);
@@ -175,6 +187,10 @@ fn files_install_as_local_revisions_or_with_their_store_revision() {
         .install_file(fd(&junk), flag("unsigned", true))
         .unwrap_err();
     assert_eq!(kind_of(e), ErrorKind::InvalidSnap);
+    let e = helper.check_file(fd(&junk)).unwrap_err();
+    assert_eq!(kind_of(e), ErrorKind::InvalidSnap);
+    let e = helper.check_file(fd(work.path())).unwrap_err();
+    assert_eq!(kind_of(e), ErrorKind::InvalidArgument, "a directory");
 
     // A store file whose assertions are known locally gets its store revision.
     let c = helper.install(&["shelf-hello"], Dict::new()).unwrap();
@@ -183,12 +199,11 @@ fn files_install_as_local_revisions_or_with_their_store_revision() {
         .remove(&["shelf-hello"], flag("purge", true))
         .unwrap();
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
-    let c = helper
-        .install_file(
-            fd(&env.catalog.join("snaps/shelf-hello_1.snap")),
-            Dict::new(),
-        )
-        .unwrap();
+    let hello = env.catalog.join("snaps/shelf-hello_1.snap");
+    let check = FileCheck::from_dict(&helper.check_file(fd(&hello)).unwrap()).unwrap();
+    assert!(check.signed && check.revision == "1", "{check:?}");
+    assert_eq!(check.plugs, Vec::<String>::new());
+    let c = helper.install_file(fd(&hello), Dict::new()).unwrap();
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
     assert_eq!(env.link("snap/shelf-hello/current").as_deref(), Some("1"));
 }

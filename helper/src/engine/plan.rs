@@ -1118,6 +1118,71 @@ pub fn discard_data(paths: &Paths, name: &str, purge: bool, current: &str) -> Re
     Ok(())
 }
 
+impl Engine {
+    /// What a `.snap` read from `file` is, and whether its signatures are known: what
+    /// `InstallFile` would do with it, without doing it. Reads the file once, hashing as it goes.
+    pub async fn check_file(
+        &self,
+        mut file: std::fs::File,
+    ) -> Result<snapshelf_dbus::types::FileCheck> {
+        use std::os::fd::AsRawFd;
+        let invalid = |m: String| Error::new(ErrorKind::InvalidSnap, m);
+        let (digest, size, file) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let mut hasher = snapshelf_snap::digest::Hasher::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut n = 0u64;
+            loop {
+                let k = file.read(&mut buf)?;
+                if k == 0 {
+                    break;
+                }
+                hasher.update(&buf[..k]);
+                n += k as u64;
+            }
+            Ok((hasher.finalize(), n, file))
+        })
+        .await
+        .map_err(Error::internal)??;
+        // The helper's own descriptor, by path: the squashfs reader wants a path.
+        let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        let (yaml, _file) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let snap = snapshelf_snap::squashfs::SnapFile::open(&path)
+                .map_err(|e| invalid(format!("not a valid snap: {e}")))?;
+            let text = snap.snap_yaml_text().map_err(|e| invalid(e.to_string()))?;
+            let yaml =
+                SnapYaml::parse(&text).map_err(|e| invalid(format!("meta/snap.yaml: {e}")))?;
+            Ok((yaml, file))
+        })
+        .await
+        .map_err(Error::internal)??;
+        let db =
+            super::verify::local_database(&self.inner.cfg.trusted, &self.paths().assertions_dir())?;
+        let verified = match super::verify::verify_local(&db, &digest, size, &yaml.name) {
+            Some(Ok(v)) => Some(v),
+            // Signatures that do not fit the file: not signed, as InstallFile would find.
+            Some(Err(_)) | None => None,
+        };
+        let installed = self.snap(&yaml.name)?;
+        let mut plugs: Vec<String> = yaml.all_plugs().into_values().collect();
+        plugs.sort();
+        plugs.dedup();
+        Ok(snapshelf_dbus::types::FileCheck {
+            name: yaml.name.clone(),
+            title: yaml.title.clone().unwrap_or_default(),
+            summary: yaml.summary.clone().unwrap_or_default(),
+            version: yaml.version.clone(),
+            confinement: yaml.confinement.to_string(),
+            base: yaml.base.clone().unwrap_or_default(),
+            apps: yaml.apps.keys().cloned().collect(),
+            plugs,
+            size,
+            signed: verified.is_some(),
+            revision: verified.map(|v| v.revision.to_string()).unwrap_or_default(),
+            installed_revision: installed.map(|s| s.current).unwrap_or_default(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1199,70 +1264,5 @@ mod tests {
             .unwrap()
             .file_type()
             .is_symlink());
-    }
-}
-
-impl Engine {
-    /// What a `.snap` read from `file` is, and whether its signatures are known: what
-    /// `InstallFile` would do with it, without doing it. Reads the file once, hashing as it goes.
-    pub async fn check_file(
-        &self,
-        mut file: std::fs::File,
-    ) -> Result<snapshelf_dbus::types::FileCheck> {
-        use std::os::fd::AsRawFd;
-        let invalid = |m: String| Error::new(ErrorKind::InvalidSnap, m);
-        let (digest, size, file) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let mut hasher = snapshelf_snap::digest::Hasher::new();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut n = 0u64;
-            loop {
-                let k = file.read(&mut buf)?;
-                if k == 0 {
-                    break;
-                }
-                hasher.update(&buf[..k]);
-                n += k as u64;
-            }
-            Ok((hasher.finalize(), n, file))
-        })
-        .await
-        .map_err(Error::internal)??;
-        // The helper's own descriptor, by path: the squashfs reader wants a path.
-        let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
-        let (yaml, _file) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let snap = snapshelf_snap::squashfs::SnapFile::open(&path)
-                .map_err(|e| invalid(format!("not a valid snap: {e}")))?;
-            let text = snap.snap_yaml_text().map_err(|e| invalid(e.to_string()))?;
-            let yaml =
-                SnapYaml::parse(&text).map_err(|e| invalid(format!("meta/snap.yaml: {e}")))?;
-            Ok((yaml, file))
-        })
-        .await
-        .map_err(Error::internal)??;
-        let db =
-            super::verify::local_database(&self.inner.cfg.trusted, &self.paths().assertions_dir())?;
-        let verified = match super::verify::verify_local(&db, &digest, size, &yaml.name) {
-            Some(Ok(v)) => Some(v),
-            // Signatures that do not fit the file: not signed, as InstallFile would find.
-            Some(Err(_)) | None => None,
-        };
-        let installed = self.snap(&yaml.name)?;
-        let mut plugs: Vec<String> = yaml.all_plugs().into_values().collect();
-        plugs.sort();
-        plugs.dedup();
-        Ok(snapshelf_dbus::types::FileCheck {
-            name: yaml.name.clone(),
-            title: yaml.title.clone().unwrap_or_default(),
-            summary: yaml.summary.clone().unwrap_or_default(),
-            version: yaml.version.clone(),
-            confinement: yaml.confinement.to_string(),
-            base: yaml.base.clone().unwrap_or_default(),
-            apps: yaml.apps.keys().cloned().collect(),
-            plugs,
-            size,
-            signed: verified.is_some(),
-            revision: verified.map(|v| v.revision.to_string()).unwrap_or_default(),
-            installed_revision: installed.map(|s| s.current).unwrap_or_default(),
-        })
     }
 }
