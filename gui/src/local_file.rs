@@ -124,6 +124,7 @@ impl Component for LocalFile {
                                 #[watch]
                                 set_label: &model.field(signature_words),
                                 set_wrap: true,
+                                set_hexpand: true,
                                 set_xalign: 0.0,
                             },
                         },
