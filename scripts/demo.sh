@@ -30,7 +30,9 @@ if [ ! -f "$DEMO_DIR/catalog/keys/trusted.assert" ]; then
 fi
 
 PIDS=()
+APP_PID=
 cleanup() {
+  [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -f /etc/polkit-1/rules.d/59-snapshelf-demo.rules
@@ -102,7 +104,6 @@ busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 \
 
 # The app, as the person who ran the demo (sudo keeps who that was), on their display.
 APP_USER=${SUDO_USER:-root}
-APP_PID=
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   # The demo's polkitd has no authentication agent of that person's session: a rule lets them
   # make changes without asking, for the demo's lifetime only (removed when it stops).

@@ -180,22 +180,11 @@ impl Component for AppPage {
 
     view! {
         gtk::Stack {
-            add_named[Some("loading")] = &gtk::Spinner {
-                set_spinning: true,
-                set_halign: gtk::Align::Center,
-                set_valign: gtk::Align::Center,
-                set_size_request: (32, 32),
-            },
-            add_named[Some("failed")] = &adw::StatusPage {
-                set_icon_name: Some("dialog-error-symbolic"),
-                set_title: &gettext("This app cannot be shown"),
+            add_named[Some("loading")] = &crate::ui::spinner() -> gtk::Spinner {},
+            add_named[Some("failed")] = &crate::ui::status("dialog-error-symbolic", &gettext("This app cannot be shown")) -> adw::StatusPage {
                 #[watch]
                 set_description: model.failure.as_ref().map(words::failure).as_deref(),
-                gtk::Button {
-                    set_label: &gettext("_Try Again"),
-                    set_use_underline: true,
-                    set_halign: gtk::Align::Center,
-                    add_css_class: "pill",
+                crate::ui::retry() -> gtk::Button {
                     connect_clicked => AppPageInput::Reload,
                 },
             },

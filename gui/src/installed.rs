@@ -74,15 +74,11 @@ impl Component for Installed {
     view! {
         gtk::Stack {
             add_named[Some("loading")] = &gtk::Box {},
-            add_named[Some("failed")] = &adw::StatusPage {
-                set_icon_name: Some("dialog-error-symbolic"),
-                set_title: &gettext("Installed apps cannot be listed"),
+            add_named[Some("failed")] = &crate::ui::status("dialog-error-symbolic", &gettext("Installed apps cannot be listed")) -> adw::StatusPage {
                 #[watch]
                 set_description: model.failure.as_ref().map(words::failure).as_deref(),
             },
-            add_named[Some("empty")] = &adw::StatusPage {
-                set_icon_name: Some("view-grid-symbolic"),
-                set_title: &gettext("No apps installed"),
+            add_named[Some("empty")] = &crate::ui::status("view-grid-symbolic", &gettext("No apps installed")) -> adw::StatusPage {
                 set_description: Some(&gettext("Apps you install from Explore appear here.")),
             },
             add_named[Some("list")] = &gtk::ScrolledWindow {
@@ -102,11 +98,7 @@ impl Component for Installed {
                             set_halign: gtk::Align::Start,
                         },
                         #[local_ref]
-                        list -> gtk::ListBox {
-                            add_css_class: "boxed-list",
-                            set_selection_mode: gtk::SelectionMode::None,
-                            set_valign: gtk::Align::Start,
-                        },
+                        list -> gtk::ListBox {},
                     },
                 },
             },
@@ -117,7 +109,7 @@ impl Component for Installed {
 
     fn init(_: (), root: Self::Root, sender: ComponentSender<Self>) -> ComponentParts<Self> {
         let rows = FactoryVecDeque::builder()
-            .launch(gtk::ListBox::default())
+            .launch(crate::ui::boxed_list())
             .forward(sender.output_sender(), |o| match o {
                 SnapRowOutput::Open(n) => InstalledOutput::Open(n),
             });

@@ -17,6 +17,7 @@ pub mod progress;
 pub mod search;
 pub mod snap_row;
 pub mod timing;
+pub mod ui;
 pub mod updates;
 pub mod words;
 

@@ -82,15 +82,8 @@ impl Component for LocalFile {
 
     view! {
         gtk::Stack {
-            add_named[Some("loading")] = &gtk::Spinner {
-                set_spinning: true,
-                set_halign: gtk::Align::Center,
-                set_valign: gtk::Align::Center,
-                set_size_request: (32, 32),
-            },
-            add_named[Some("failed")] = &adw::StatusPage {
-                set_icon_name: Some("dialog-error-symbolic"),
-                set_title: &gettext("This file cannot be opened"),
+            add_named[Some("loading")] = &crate::ui::spinner() -> gtk::Spinner {},
+            add_named[Some("failed")] = &crate::ui::status("dialog-error-symbolic", &gettext("This file cannot be opened")) -> adw::StatusPage {
                 #[watch]
                 set_description: model.failure.as_ref().map(words::failure).as_deref(),
             },

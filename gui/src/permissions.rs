@@ -102,9 +102,7 @@ impl Component for Permissions {
     view! {
         gtk::Stack {
             add_named[Some("loading")] = &gtk::Box {},
-            add_named[Some("failed")] = &adw::StatusPage {
-                set_icon_name: Some("dialog-error-symbolic"),
-                set_title: &gettext("Permissions cannot be shown"),
+            add_named[Some("failed")] = &crate::ui::status("dialog-error-symbolic", &gettext("Permissions cannot be shown")) -> adw::StatusPage {
                 #[watch]
                 set_description: model.failure.as_ref().map(words::failure).as_deref(),
             },

@@ -117,9 +117,7 @@ impl Component for Search {
             },
             gtk::Stack {
                 set_vexpand: true,
-                add_named[Some("hint")] = &adw::StatusPage {
-                    set_icon_name: Some("system-search-symbolic"),
-                    set_title: &gettext("Search for apps"),
+                add_named[Some("hint")] = &crate::ui::status("system-search-symbolic", &gettext("Search for apps")) -> adw::StatusPage {
                     set_description: Some(&gettext("Type a name or a word from its description.")),
                 },
                 add_named[Some("spinner")] = &gtk::Spinner {
@@ -129,14 +127,10 @@ impl Component for Search {
                     set_valign: gtk::Align::Center,
                     set_size_request: (32, 32),
                 },
-                add_named[Some("none")] = &adw::StatusPage {
-                    set_icon_name: Some("edit-find-symbolic"),
-                    set_title: &gettext("No apps found"),
+                add_named[Some("none")] = &crate::ui::status("edit-find-symbolic", &gettext("No apps found")) -> adw::StatusPage {
                     set_description: Some(&gettext("Try other words, or fewer of them.")),
                 },
-                add_named[Some("failed")] = &adw::StatusPage {
-                    set_icon_name: Some("network-offline-symbolic"),
-                    set_title: &gettext("Search is not available"),
+                add_named[Some("failed")] = &crate::ui::status("network-offline-symbolic", &gettext("Search is not available")) -> adw::StatusPage {
                     #[watch]
                     set_description: model.failure.as_ref().map(words::failure).as_deref(),
                 },
@@ -155,11 +149,7 @@ impl Component for Search {
                                 set_halign: gtk::Align::Start,
                             },
                             #[local_ref]
-                            list -> gtk::ListBox {
-                                add_css_class: "boxed-list",
-                                set_selection_mode: gtk::SelectionMode::None,
-                                set_valign: gtk::Align::Start,
-                            },
+                            list -> gtk::ListBox {},
                         },
                     },
                 },
@@ -171,7 +161,7 @@ impl Component for Search {
 
     fn init(_: (), root: Self::Root, sender: ComponentSender<Self>) -> ComponentParts<Self> {
         let results = FactoryVecDeque::builder()
-            .launch(gtk::ListBox::default())
+            .launch(crate::ui::boxed_list())
             .forward(sender.output_sender(), |o| match o {
                 SnapRowOutput::Open(n) => SearchOutput::Open(n),
             });

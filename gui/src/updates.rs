@@ -80,22 +80,14 @@ impl Component for Updates {
     view! {
         gtk::Stack {
             add_named[Some("loading")] = &gtk::Box {},
-            add_named[Some("failed")] = &adw::StatusPage {
-                set_icon_name: Some("network-offline-symbolic"),
-                set_title: &gettext("Updates cannot be checked"),
+            add_named[Some("failed")] = &crate::ui::status("network-offline-symbolic", &gettext("Updates cannot be checked")) -> adw::StatusPage {
                 #[watch]
                 set_description: model.failure.as_ref().map(words::failure).as_deref(),
-                gtk::Button {
-                    set_label: &gettext("_Try Again"),
-                    set_use_underline: true,
-                    set_halign: gtk::Align::Center,
-                    add_css_class: "pill",
+                crate::ui::retry() -> gtk::Button {
                     connect_clicked => UpdatesInput::Load,
                 },
             },
-            add_named[Some("none")] = &adw::StatusPage {
-                set_icon_name: Some("emblem-ok-symbolic"),
-                set_title: &gettext("Everything is up to date"),
+            add_named[Some("none")] = &crate::ui::status("emblem-ok-symbolic", &gettext("Everything is up to date")) -> adw::StatusPage {
             },
             add_named[Some("list")] = &gtk::ScrolledWindow {
                 set_hscrollbar_policy: gtk::PolicyType::Never,
@@ -127,11 +119,7 @@ impl Component for Updates {
                         },
                         append: model.progress.widget(),
                         #[local_ref]
-                        list -> gtk::ListBox {
-                            add_css_class: "boxed-list",
-                            set_selection_mode: gtk::SelectionMode::None,
-                            set_valign: gtk::Align::Start,
-                        },
+                        list -> gtk::ListBox {},
                     },
                 },
             },
@@ -142,7 +130,7 @@ impl Component for Updates {
 
     fn init(_: (), root: Self::Root, sender: ComponentSender<Self>) -> ComponentParts<Self> {
         let rows = FactoryVecDeque::builder()
-            .launch(gtk::ListBox::default())
+            .launch(crate::ui::boxed_list())
             .forward(sender.output_sender(), |o| match o {
                 SnapRowOutput::Open(n) => UpdatesOutput::Open(n),
             });

@@ -478,19 +478,7 @@ impl Helper {
 
     /// Read-only: what a `.snap` is and whether its signatures are known, before installing it.
     async fn check_file(&self, fd: OwnedFd) -> Result<Dict, snapshelf_dbus::Error> {
-        let raw: std::os::fd::OwnedFd = fd.into();
-        let file = std::fs::File::from(raw);
-        let meta = file.metadata().map_err(|e| {
-            to_dbus(Error::invalid(format!(
-                "cannot read the file descriptor: {e}"
-            )))
-        })?;
-        if !meta.is_file() {
-            return Err(to_dbus(Error::invalid(
-                "the file descriptor is not a regular file",
-            )));
-        }
-        let _ = nix_lseek0(file.as_raw_fd());
+        let file = regular_file(fd)?;
         let check = self.engine.check_file(file).await.map_err(to_dbus)?;
         Ok(check.to_dict())
     }
@@ -547,20 +535,7 @@ impl Helper {
             polkit::INSTALL
         };
         let uid = self.authorize(&hdr, action).await?;
-        let raw: std::os::fd::OwnedFd = fd.into();
-        let file = std::fs::File::from(raw);
-        let meta = file.metadata().map_err(|e| {
-            to_dbus(Error::invalid(format!(
-                "cannot read the file descriptor: {e}"
-            )))
-        })?;
-        if !meta.is_file() {
-            return Err(to_dbus(Error::invalid(
-                "the file descriptor is not a regular file",
-            )));
-        }
-        // Read from the start whatever the caller's offset.
-        let _ = nix_lseek0(file.as_raw_fd());
+        let file = regular_file(fd)?;
         let id = self
             .engine
             .install_file(file, unsigned, uid)
@@ -698,6 +673,24 @@ impl Helper {
     async fn architecture(&self) -> String {
         crate::store::dpkg_architecture().to_string()
     }
+}
+
+/// The caller's descriptor as a regular file, read from its start whatever the caller's offset.
+fn regular_file(fd: OwnedFd) -> Result<std::fs::File, snapshelf_dbus::Error> {
+    let raw: std::os::fd::OwnedFd = fd.into();
+    let file = std::fs::File::from(raw);
+    let meta = file.metadata().map_err(|e| {
+        to_dbus(Error::invalid(format!(
+            "cannot read the file descriptor: {e}"
+        )))
+    })?;
+    if !meta.is_file() {
+        return Err(to_dbus(Error::invalid(
+            "the file descriptor is not a regular file",
+        )));
+    }
+    let _ = nix_lseek0(file.as_raw_fd());
+    Ok(file)
 }
 
 fn nix_lseek0(fd: i32) -> i64 {

@@ -821,20 +821,9 @@ impl Engine {
                     .create_new(true)
                     .mode(0o600)
                     .open(&tmp)?;
-                let mut hasher = snapshelf_snap::digest::Hasher::new();
-                let mut buf = vec![0u8; 1 << 20];
-                let mut n = 0u64;
-                loop {
-                    let k = file.read(&mut buf)?;
-                    if k == 0 {
-                        break;
-                    }
-                    std::io::Write::write_all(&mut out, &buf[..k])?;
-                    hasher.update(&buf[..k]);
-                    n += k as u64;
-                }
+                let hashed = hash_reading(&mut file, Some(&mut out))?;
                 out.sync_all()?;
-                Ok((hasher.finalize(), n))
+                Ok(hashed)
             }
         })
         .await
@@ -1128,18 +1117,8 @@ impl Engine {
         use std::os::fd::AsRawFd;
         let invalid = |m: String| Error::new(ErrorKind::InvalidSnap, m);
         let (digest, size, file) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let mut hasher = snapshelf_snap::digest::Hasher::new();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut n = 0u64;
-            loop {
-                let k = file.read(&mut buf)?;
-                if k == 0 {
-                    break;
-                }
-                hasher.update(&buf[..k]);
-                n += k as u64;
-            }
-            Ok((hasher.finalize(), n, file))
+            let (digest, n) = hash_reading(&mut file, None)?;
+            Ok((digest, n, file))
         })
         .await
         .map_err(Error::internal)??;
@@ -1181,6 +1160,28 @@ impl Engine {
             installed_revision: installed.map(|s| s.current).unwrap_or_default(),
         })
     }
+}
+
+/// SHA3-384 and length of everything `file` gives from where it is, copied to `out` on the way.
+fn hash_reading(
+    file: &mut std::fs::File,
+    mut out: Option<&mut std::fs::File>,
+) -> Result<(snapshelf_snap::digest::Sha3_384, u64)> {
+    let mut hasher = snapshelf_snap::digest::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = file.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        if let Some(o) = out.as_deref_mut() {
+            std::io::Write::write_all(o, &buf[..k])?;
+        }
+        hasher.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hasher.finalize(), n))
 }
 
 #[cfg(test)]
