@@ -439,12 +439,13 @@ impl Component for AppPage {
             channel_checks: Vec::new(),
         };
         let widgets = view_output!();
-        // Alt+C puts the focus on the channel list (at the picked channel), for the keyboard.
+        // Alt+L puts the focus on the channel list (at the picked channel), for the keyboard; Alt+C
+        // stays the Cancel of a change in progress.
         let keys = gtk::ShortcutController::new();
         keys.set_scope(gtk::ShortcutScope::Managed);
         let s = sender.clone();
         keys.add_shortcut(gtk::Shortcut::new(
-            gtk::ShortcutTrigger::parse_string("<Alt>c"),
+            gtk::ShortcutTrigger::parse_string("<Alt>l"),
             Some(gtk::CallbackAction::new(move |_, _| {
                 s.input(AppPageInput::FocusChannels);
                 gtk::glib::Propagation::Stop

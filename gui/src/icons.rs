@@ -110,8 +110,14 @@ async fn bytes_of(source: &str) -> Option<Vec<u8>> {
         return None;
     }
     // Written aside and renamed, so a half-written file is never read back.
+    // Per image and process: several images download at once, and windows share the cache.
     let dir = cache_dir();
-    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+    let name = cached
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     if tokio::fs::create_dir_all(&dir).await.is_ok() && tokio::fs::write(&tmp, &b).await.is_ok() {
         let _ = tokio::fs::rename(&tmp, &cached).await;
     }
@@ -237,6 +243,63 @@ mod tests {
         assert_eq!((p.width, p.height), (48, 48));
         assert_eq!(&p.rgba[..4], &[255, 0, 0, 255]);
         assert!(decode(b"not an image", 48).is_none());
+    }
+
+    fn png(rgb: [u8; 3]) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::RgbaImage::from_pixel(8, 8, image::Rgba([rgb[0], rgb[1], rgb[2], 255]))
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    /// Many images fetched at once each land in their own cache file (a shared temporary name once
+    /// gave apps each other's icons), and a second load reads the disk cache, not the network.
+    #[test]
+    fn concurrent_downloads_keep_each_image_its_own() {
+        let cache = tempfile::tempdir().unwrap();
+        std::env::set_var("XDG_CACHE_HOME", cache.path());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = tokio::spawn(async move {
+                loop {
+                    let Ok((mut sock, _)) = listener.accept().await else { break };
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 2048];
+                        let n = sock.read(&mut buf).await.unwrap_or(0);
+                        let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                        let i: u8 = req
+                            .split_whitespace()
+                            .nth(1)
+                            .and_then(|p| p.trim_start_matches("/img/").parse().ok())
+                            .unwrap_or(0);
+                        // Slow enough that the downloads overlap.
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        let body = png([i, 255 - i, 7]);
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: image/png\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        let _ = sock.write_all(&body).await;
+                    });
+                }
+            });
+            let urls: Vec<String> = (0..24u8).map(|i| format!("http://{addr}/img/{i}")).collect();
+            let loads = urls.iter().map(|u| load(u.clone(), 8));
+            let got = futures_util::future::join_all(loads).await;
+            for (i, p) in got.iter().enumerate() {
+                let p = p.as_ref().expect("loaded");
+                assert_eq!(&p.rgba[..3], &[i as u8, 255 - i as u8, 7], "image {i}");
+            }
+            server.abort();
+            // The server is gone: a new size (not in memory) must come from the disk cache.
+            let again = load(urls[5].clone(), 4).await.expect("from the disk cache");
+            assert_eq!(&again.rgba[..3], &[5, 250, 7]);
+        });
     }
 
     #[test]

@@ -170,6 +170,9 @@ impl Component for Progress {
             ProgressCmd::State(s) => {
                 self.speed
                     .add(self.started.elapsed().as_secs_f64(), s.bytes_done);
+                if self.state.as_ref().is_none_or(|o| o.label != s.label) && !s.ready {
+                    tracing::info!(target: "ui", "change stage: {} ({} of {} bytes)", s.label, s.bytes_done, s.bytes_total);
+                }
                 if s.ready {
                     tracing::info!(target: "ui", "change ended: {} {} {}", s.path, s.status, s.error);
                     let _ = sender.output(ProgressOutput::Ended(s.clone()));

@@ -51,6 +51,20 @@ struct Gui {
 impl Gui {
     /// A fresh X server, and the app on it as RUNNER in `language`.
     fn start(env: &Env, test: &str, language: &str, args: &[&str]) -> Gui {
+        let (uid, home) = common::runner();
+        Gui::start_as(env, RUNNER, uid, &home, test, language, args)
+    }
+
+    /// The same, as `user` (uid, home).
+    fn start_as(
+        env: &Env,
+        user: &str,
+        uid: u32,
+        home: &Path,
+        test: &str,
+        language: &str,
+        args: &[&str],
+    ) -> Gui {
         for t in ["Xvfb", "xdotool", "import"] {
             need(t);
         }
@@ -76,7 +90,6 @@ impl Gui {
         let display = format!(":{}", line.trim());
         assert!(display.len() > 1, "Xvfb gave no display number");
 
-        let (uid, home) = common::runner();
         let runtime = PathBuf::from(format!("/run/user/{uid}"));
         std::fs::create_dir_all(&runtime).unwrap();
         std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
@@ -105,7 +118,7 @@ impl Gui {
             results,
         };
         let app = Command::new("runuser")
-            .args(["-u", RUNNER, "--", "env", "-i"])
+            .args(["-u", user, "--", "env", "-i"])
             .arg(format!("HOME={}", home.display()))
             .arg(format!("DISPLAY={}", gui.display))
             .arg(format!("XDG_RUNTIME_DIR={}", runtime.display()))
@@ -258,8 +271,8 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     assert!(installed(&env, "shelf-base").is_some());
     gui.shot("app-page-installed");
 
-    // Pick the candidate channel (Alt+C, Down, Space) and switch to it (Alt+S).
-    gui.key("alt+c");
+    // Pick the candidate channel (Alt+L, Down, Space) and switch to it (Alt+S).
+    gui.key("alt+l");
     gui.key("Down");
     gui.key("space");
     gui.key("alt+s");
@@ -372,4 +385,70 @@ fn the_app_speaks_german() {
     gui.shot("explore-de");
     gui.key("alt+3");
     gui.shot("installed-de");
+}
+
+#[test]
+fn cancel_stops_a_slow_install_and_leaves_nothing() {
+    if !common::require_root() {
+        return;
+    }
+    // A realistic link: the base (busybox) takes tens of seconds at 50 kB/s.
+    let mut env = Env::with_store_args(common::catalog(), &["--download-rate", "50000"]);
+    env.start_helper();
+    let mut gui = Gui::start(&env, "cancel", "en", &[]);
+    gui.wait("explore loaded", 1);
+    gui.key("ctrl+f");
+    gui.type_text("clock");
+    gui.wait("results for \"clock\"", 1);
+    gui.key("Return");
+    gui.wait("app page shown: shelf-clock installed=false", 1);
+    gui.key("alt+i");
+    // Bytes are flowing: the page shows the stage, the bytes and the speed, then Alt+C cancels.
+    gui.wait("change stage: Downloading", 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    gui.shot("progress");
+    gui.key("alt+c");
+    let end = gui.wait("change ended:", 1);
+    assert!(end.contains("Cancelled") || end.contains("Undone"), "{end}");
+    gui.wait("error shown: Some(Cancelled)", 1);
+    gui.shot("cancelled");
+    assert!(installed(&env, "shelf-clock").is_none());
+    assert!(installed(&env, "shelf-base").is_none());
+    assert!(
+        env.mounts_under_root().is_empty(),
+        "{:?}",
+        env.mounts_under_root()
+    );
+}
+
+#[test]
+fn a_person_polkit_refuses_is_told_so_and_nothing_changes() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let out = Command::new("id")
+        .args(["-u", common::DENIED])
+        .output()
+        .unwrap();
+    let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let home = env.dir.path().join("denied-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
+    let mut gui = Gui::start_as(&env, common::DENIED, uid, &home, "denied", "en", &[]);
+    gui.wait("explore loaded", 1);
+    gui.key("ctrl+f");
+    gui.type_text("clock");
+    gui.wait("results for \"clock\"", 1);
+    gui.key("Return");
+    gui.wait("app page shown: shelf-clock installed=false", 1);
+    gui.key("alt+i");
+    gui.wait("error shown: Some(NotAuthorized)", 1);
+    gui.shot("not-authorized");
+    assert!(installed(&env, "shelf-clock").is_none());
+    assert!(
+        env.proxy().list_changes().unwrap().is_empty(),
+        "no change was made"
+    );
 }

@@ -28,6 +28,7 @@ pub fn prepare(
         signer,
         public_url,
         cut_downloads_after: None,
+        download_rate: None,
     })
 }
 

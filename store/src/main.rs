@@ -45,6 +45,9 @@ enum Command {
         /// For testing clients: break off every download without Range after this many bytes.
         #[arg(long, hide = true)]
         cut_downloads_after: Option<u64>,
+        /// Pace every download at this many bytes a second (a realistic link on loopback).
+        #[arg(long, value_name = "BYTES")]
+        download_rate: Option<u64>,
     },
 }
 
@@ -96,10 +99,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             public_url,
             key_bits,
             cut_downloads_after,
+            download_rate,
         } => {
             let mut state = snapshelf_store::prepare(&dir, key_bits, public_url)
                 .with_context(|| format!("cannot serve {}", dir.display()))?;
             state.cut_downloads_after = cut_downloads_after;
+            state.download_rate = download_rate;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -40,6 +40,9 @@ pub struct AppState {
     /// Fault injection for clients' tests: a download without `Range` breaks off after this many
     /// bytes, as a flaky network would (snapd's fake store has the same knob).
     pub cut_downloads_after: Option<u64>,
+    /// Pace every download at this many bytes a second: a realistic link on loopback (benchmarks,
+    /// clients' progress and Cancel), or a mirror that must share its uplink.
+    pub download_rate: Option<u64>,
 }
 
 type Shared = Arc<AppState>;
@@ -948,13 +951,25 @@ async fn download(
         (Some(n), None) if n < len => Some(n),
         _ => None,
     };
+    let rate = state.download_rate.filter(|r| *r > 0);
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
         let want = cut.unwrap_or(len);
         let mut reader = file.take(want);
         let mut sent = 0u64;
+        // Paced: a tenth of a second's worth at a time, each sent when the rate says it is due.
+        let chunk = rate.map_or(DOWNLOAD_CHUNK, |r| {
+            (r as usize / 10).clamp(1, DOWNLOAD_CHUNK)
+        });
+        let began = std::time::Instant::now();
         loop {
-            let mut buf = vec![0u8; DOWNLOAD_CHUNK];
+            if let Some(r) = rate {
+                let due = std::time::Duration::from_secs_f64(sent as f64 / r as f64);
+                if let Some(wait) = due.checked_sub(began.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            let mut buf = vec![0u8; chunk];
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,

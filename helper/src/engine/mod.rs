@@ -296,7 +296,12 @@ impl Engine {
             l.parts.insert(seq, (done, total));
             let (d, t) = l.parts.values().fold((0, 0), |a, p| (a.0 + p.0, a.1 + p.1));
             let label = if l.parts.len() > 1 {
-                format!("Downloading {} snaps", l.parts.len())
+                gettextrs::ngettext(
+                    "Downloading {n} snap",
+                    "Downloading {n} snaps",
+                    l.parts.len() as u32,
+                )
+                .replace("{n}", &l.parts.len().to_string())
             } else {
                 label.to_string()
             };
@@ -674,7 +679,7 @@ impl Engine {
                     }
                     std::fs::remove_file(&dest)?;
                 }
-                let label = format!("Downloading \"{name}\"");
+                let label = gettextrs::gettext("Downloading \"{snap}\"").replace("{snap}", name);
                 let engine = self.clone();
                 let progress = move |done: u64, total: u64| {
                     engine.set_download_progress(id, seq, &label, done, total)
@@ -698,7 +703,12 @@ impl Engine {
                 ref sha3_384,
                 size,
             } => {
-                self.set_progress(id, &format!("Verifying \"{name}\""), 0, 0);
+                self.set_progress(
+                    id,
+                    &gettextrs::gettext("Verifying \"{snap}\"").replace("{snap}", name),
+                    0,
+                    0,
+                );
                 let blob = paths.blob(name, revision);
                 // The download hashed the file as it streamed and refused any other digest, so the
                 // digest is the one in the task; only the size is read again.
@@ -734,7 +744,12 @@ impl Engine {
                 ref name,
                 ref revision,
             } => {
-                self.set_progress(id, &format!("Mounting \"{name}\""), 0, 0);
+                self.set_progress(
+                    id,
+                    &gettextrs::gettext("Mounting \"{snap}\"").replace("{snap}", name),
+                    0,
+                    0,
+                );
                 let blob = paths.blob(name, revision);
                 let dir = paths.mount_point(name, revision);
                 let allow = self.inner.cfg.allow_loop;
@@ -755,7 +770,12 @@ impl Engine {
                 before,
                 captured,
             } => {
-                self.set_progress(id, &format!("Making \"{name}\" available"), 0, 0);
+                self.set_progress(
+                    id,
+                    &gettextrs::gettext("Making \"{snap}\" available").replace("{snap}", name),
+                    0,
+                    0,
+                );
                 let before = if captured {
                     before
                 } else {
