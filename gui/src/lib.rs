@@ -53,3 +53,18 @@ pub fn confine_path() -> PathBuf {
         .and_then(|e| e.parent().map(|d| d.join("snapshelf-confine")))
         .unwrap_or_else(|| "snapshelf-confine".into())
 }
+
+/// Without a GPU, GTK 4.8 draws with GL through Mesa's software rasteriser (llvmpipe): slower and
+/// about 75 MB heavier than GTK's own cairo renderer (docs/benchmarks.md). Use cairo there, unless
+/// the person chose a renderer (`GSK_RENDERER`). Call before GTK starts, while there is one thread.
+pub fn choose_renderer() {
+    let gpu = std::fs::read_dir("/dev/dri")
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+        })
+        .unwrap_or(false);
+    if std::env::var_os("GSK_RENDERER").is_none() && !gpu {
+        std::env::set_var("GSK_RENDERER", "cairo");
+    }
+}

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use relm4::gtk::gio;
+use relm4::gtk::gio::prelude::FileExt;
 use relm4::{adw, RelmApp};
 
 use snapshelf::app::{App, AppInit};
@@ -26,18 +27,24 @@ struct Cli {
 
 fn main() {
     snapshelf::timing::mark_start();
+    snapshelf::choose_renderer();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     snapshelf::init_locale();
     let cli = Cli::parse();
     snapshelf::client::set_bus_address(cli.bus_address.clone());
 
-    let file = cli.file.map(|f| std::path::absolute(&f).unwrap_or(f));
+    // A file manager may hand over a file:// URI instead of a path.
+    let file = cli.file.map(|f| match f.to_str() {
+        Some(uri) if uri.starts_with("file://") => gio::File::for_uri(uri).path().unwrap_or(f),
+        _ => std::path::absolute(&f).unwrap_or(f),
+    });
     // Several windows may run side by side (a file opened from the file manager while the app is
     // open): each is its own process.
     let app = adw::Application::builder()

@@ -21,6 +21,8 @@ pub const DEBOUNCE: Duration = Duration::from_millis(200);
 /// A search slower than this shows a spinner.
 const SLOW: Duration = Duration::from_millis(300);
 const LIMIT: u32 = 50;
+/// Rows drawn in the first frame of an answer: more than a window shows.
+const FIRST_ROWS: usize = 12;
 
 /// What the page is asked for, and which answer is still wanted. Pure; tested without a display.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -60,6 +62,8 @@ pub struct Search {
     results: FactoryVecDeque<SnapRow>,
     first: Option<String>,
     pending: bool,
+    /// Results after the first screenful, added once it is drawn.
+    rest: Vec<RowData>,
     slow: bool,
     failure: Option<Failure>,
     entry: gtk::SearchEntry,
@@ -73,6 +77,7 @@ pub enum SearchInput {
     Slow(u64),
     OpenFirst,
     Focus,
+    More(u64),
 }
 
 #[derive(Debug)]
@@ -170,6 +175,7 @@ impl Component for Search {
             results,
             first: None,
             pending: false,
+            rest: Vec::new(),
             slow: false,
             failure: None,
             entry: gtk::SearchEntry::new(),
@@ -254,10 +260,18 @@ impl Component for Search {
             SearchInput::Focus => {
                 self.entry.grab_focus();
             }
+            SearchInput::More(g) => {
+                if self.query.is_current(g) {
+                    let mut guard = self.results.guard();
+                    for r in std::mem::take(&mut self.rest) {
+                        guard.push_back(r);
+                    }
+                }
+            }
         }
     }
 
-    fn update_cmd(&mut self, msg: SearchCmd, _sender: ComponentSender<Self>, _root: &Self::Root) {
+    fn update_cmd(&mut self, msg: SearchCmd, sender: ComponentSender<Self>, _root: &Self::Root) {
         let SearchCmd::Results {
             generation,
             fired,
@@ -273,13 +287,17 @@ impl Component for Search {
                 self.failure = None;
                 self.first = rows.first().map(|r| r.name.clone());
                 let n = rows.len();
+                // A screenful first, drawn at once; the rest follow right after that frame, so a
+                // long answer never holds the first results back.
+                let mut rows = rows.into_iter();
                 {
                     let mut g = self.results.guard();
                     g.clear();
-                    for r in rows {
+                    for r in rows.by_ref().take(FIRST_ROWS) {
                         g.push_back(r);
                     }
                 }
+                self.rest = rows.collect();
                 let what = self
                     .query
                     .category
@@ -291,6 +309,7 @@ impl Component for Search {
                         "search drawn: {n} results for {what:?} in {:.1} ms after the debounce",
                         fired.elapsed().as_secs_f64() * 1000.0
                     );
+                    sender.input(SearchInput::More(generation));
                 });
             }
             Err(f) => {

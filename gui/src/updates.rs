@@ -204,6 +204,7 @@ impl Component for Updates {
                 for r in rows(&updates, &installed) {
                     g.push_back(r);
                 }
+                tracing::info!(target: "ui", "updates shown: {}", self.count);
             }
             Err(f) => self.failure = Some(f),
         }

@@ -337,8 +337,18 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     gui.key("alt+3");
     gui.wait("installed drawn", 1);
     gui.shot("installed");
+    // Another client moves the app to the edge channel: the Updates page follows the helper's
+    // signal, and Update All (Alt+U) takes it in one change.
+    let c = env.proxy().switch("shelf-clock", "latest/edge").unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
     gui.key("alt+4");
+    gui.wait("updates shown: 1", 1);
     gui.shot("updates");
+    let before = gui.count("updates shown: 0");
+    gui.key("alt+u");
+    gui.wait("updates shown: 0", before + 1);
+    assert_eq!(installed(&env, "shelf-clock").unwrap().revision, "3");
+    gui.shot("updates-done");
     assert!(
         !gui.log_text().contains("error shown"),
         "no error was expected:\n{}",
