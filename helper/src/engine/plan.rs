@@ -217,11 +217,14 @@ fn new_snap_state(r: &Resolved) -> SnapState {
         snap_id: r.snap_id.clone(),
         snap_type: r.yaml.snap_type.to_string(),
         // As Find and Info show it: the publisher's display name (their username where none).
-        publisher: [str_at(publisher, "display-name"), str_at(publisher, "username")]
-            .into_iter()
-            .find(|n| !n.is_empty())
-            .unwrap_or_default()
-            .to_string(),
+        publisher: [
+            str_at(publisher, "display-name"),
+            str_at(publisher, "username"),
+        ]
+        .into_iter()
+        .find(|n| !n.is_empty())
+        .unwrap_or_default()
+        .to_string(),
         publisher_validation: str_at(publisher, "validation").to_string(),
         title: r
             .yaml
