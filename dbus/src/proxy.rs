@@ -135,6 +135,7 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("Connections", "s", "aa{sv}"),
     ("ListChanges", "", "ao"),
     ("Interfaces", "", "aa{sv}"),
+    ("CheckFile", "h", "a{sv}"),
     ("Install", "asa{sv}", "o"),
     ("InstallFile", "ha{sv}", "o"),
     ("Remove", "asa{sv}", "o"),
