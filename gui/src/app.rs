@@ -89,6 +89,8 @@ pub struct App {
     permissions: Controller<Permissions>,
     local_file: Controller<LocalFile>,
     toasts: adw::ToastOverlay,
+    /// Apps' titles by name, for the header bar of their pages.
+    titles: std::collections::HashMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -98,6 +100,7 @@ pub enum AppInput {
     Category(String),
     OpenApp(String),
     OpenPermissions(String),
+    Titled(String, String),
     OpenFile(PathBuf),
     ChooseFile,
     Back,
@@ -224,6 +227,7 @@ impl Component for App {
             .launch(())
             .forward(sender.input_sender(), |o| match o {
                 AppPageOutput::Permissions(n) => AppInput::OpenPermissions(n),
+                AppPageOutput::Titled { name, title } => AppInput::Titled(name, title),
                 AppPageOutput::Failed(f) => AppInput::Failed(f),
                 AppPageOutput::Changed => AppInput::Changed,
             });
@@ -249,6 +253,7 @@ impl Component for App {
             permissions,
             local_file,
             toasts: adw::ToastOverlay::new(),
+            titles: Default::default(),
         };
         gtk::Window::set_default_icon_name(crate::APP_ID);
         let toasts = &model.toasts;
@@ -328,8 +333,11 @@ impl Component for App {
                 self.history.push(Place::App(name.clone()));
                 self.app_page.emit(AppPageInput::Show(name));
             }
+            AppInput::Titled(name, title) => {
+                self.titles.insert(name, title);
+            }
             AppInput::OpenPermissions(name) => {
-                let title = self.place_title();
+                let title = self.title_of(&name);
                 self.history.push(Place::Permissions(name.clone()));
                 self.permissions
                     .emit(PermissionsInput::Show { name, title });
@@ -386,11 +394,20 @@ impl Component for App {
 }
 
 impl App {
+    fn title_of(&self, name: &str) -> String {
+        self.titles
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+
     fn place_title(&self) -> String {
         match self.history.current() {
             Place::Browse => "Snapshelf".into(),
-            Place::App(n) => n,
-            Place::Permissions(n) => gettext("Permissions of {name}").replace("{name}", &n),
+            Place::App(n) => self.title_of(&n),
+            Place::Permissions(n) => {
+                gettext("Permissions of {name}").replace("{name}", &self.title_of(&n))
+            }
             Place::File(p) => p
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())

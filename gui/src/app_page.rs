@@ -153,6 +153,11 @@ pub enum AppPageInput {
 #[derive(Debug)]
 pub enum AppPageOutput {
     Permissions(String),
+    /// The page knows the app's title (for the header bar).
+    Titled {
+        name: String,
+        title: String,
+    },
     Failed(Failure),
     /// Something was installed, removed or changed: other pages reload.
     Changed,
@@ -584,6 +589,10 @@ impl Component for AppPage {
                         state.is_installed(),
                         state.installed.as_ref().map(|i| i.revision.as_str()).unwrap_or("")
                     );
+                    let _ = sender.output(AppPageOutput::Titled {
+                        name: state.name().to_string(),
+                        title: state.title(),
+                    });
                     self.state = Some(state);
                     self.failure = None;
                 }
