@@ -275,6 +275,7 @@ impl Component for App {
         });
         shortcuts(&root, &sender);
         drop_target(&root, &sender);
+        log_focus(&root);
 
         if let Some(p) = init
             .page
@@ -473,6 +474,25 @@ fn drop_target(root: &adw::ApplicationWindow, sender: &ComponentSender<App>) {
     root.add_controller(target);
 }
 
+/// Where the keyboard focus goes, at debug level (`RUST_LOG=ui::focus=debug`): the end-to-end
+/// tests follow Tab through the window with it, as a keyboard user would.
+fn log_focus(root: &adw::ApplicationWindow) {
+    root.connect_focus_widget_notify(|w| {
+        if let Some(f) = gtk::prelude::GtkWindowExt::focus(w) {
+            let label = f
+                .downcast_ref::<gtk::Button>()
+                .and_then(|b| b.label())
+                .unwrap_or_default();
+            tracing::debug!(
+                target: "ui::focus",
+                "focus: {} {} {label:?}",
+                f.type_().name(),
+                f.widget_name()
+            );
+        }
+    });
+}
+
 fn choose_file(root: &adw::ApplicationWindow, sender: &ComponentSender<App>) {
     let chooser = gtk::FileChooserNative::new(
         Some(&gettext("Open a Snap File")),
@@ -487,6 +507,9 @@ fn choose_file(root: &adw::ApplicationWindow, sender: &ComponentSender<App>) {
     filter.add_pattern("*.snap");
     chooser.add_filter(&filter);
     let s = sender.clone();
+    // GTK keeps no reference to a native dialog: without this one it is freed when this function
+    // returns and never appears. The handler lets go of it once it has answered.
+    let keep = std::cell::RefCell::new(Some(chooser.clone()));
     chooser.connect_response(move |c, r| {
         if r == gtk::ResponseType::Accept {
             if let Some(p) = c.file().and_then(|f| f.path()) {
@@ -494,7 +517,9 @@ fn choose_file(root: &adw::ApplicationWindow, sender: &ComponentSender<App>) {
             }
         }
         c.destroy();
+        keep.borrow_mut().take();
     });
+    tracing::info!(target: "ui", "file chooser shown");
     chooser.show();
 }
 

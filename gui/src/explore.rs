@@ -171,6 +171,7 @@ impl Component for Explore {
                                 summary: r.summary,
                                 icon: r.icon_url,
                                 note: String::new(),
+                                action: String::new(),
                             })
                             .collect();
                         Ok((rows, categories?))

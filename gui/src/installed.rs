@@ -54,6 +54,7 @@ pub fn row(s: &InstalledSnap) -> RowData {
         summary: s.summary.clone(),
         icon: s.icon_path.clone(),
         note,
+        action: String::new(),
     }
 }
 
@@ -111,7 +112,8 @@ impl Component for Installed {
         let rows = FactoryVecDeque::builder()
             .launch(crate::ui::boxed_list())
             .forward(sender.output_sender(), |o| match o {
-                SnapRowOutput::Open(n) => InstalledOutput::Open(n),
+                // Installed rows have no button: Act never comes.
+                SnapRowOutput::Open(n) | SnapRowOutput::Act(n) => InstalledOutput::Open(n),
             });
         let model = Installed {
             rows,

@@ -168,7 +168,8 @@ impl Component for Search {
         let results = FactoryVecDeque::builder()
             .launch(crate::ui::boxed_list())
             .forward(sender.output_sender(), |o| match o {
-                SnapRowOutput::Open(n) => SearchOutput::Open(n),
+                // Result rows have no button: Act never comes.
+                SnapRowOutput::Open(n) | SnapRowOutput::Act(n) => SearchOutput::Open(n),
             });
         let model = Search {
             query: Query::default(),
@@ -233,6 +234,7 @@ impl Component for Search {
                                         title: r.title,
                                         summary: r.summary,
                                         icon: r.icon_url,
+                                        action: String::new(),
                                     })
                                     .collect()
                             });

@@ -1,6 +1,6 @@
 //! One snap in a list (search results, a category, Installed, Updates): icon, title, summary and
-//! a trailing note. Activating the row (click, Enter) opens the app page. Its icon is loaded by
-//! its own command, off the main thread.
+//! a trailing note, and on Updates a button that acts on that snap alone. Activating the row
+//! (click, Enter) opens the app page. Its icon is loaded by its own command, off the main thread.
 
 use std::sync::Arc;
 
@@ -8,6 +8,9 @@ use relm4::adw::prelude::*;
 use relm4::prelude::*;
 use relm4::{adw, gtk};
 
+use gettextrs::gettext;
+
+use crate::a11y::A11yExt;
 use crate::icons::{self, Pixels};
 
 /// What a row shows.
@@ -20,20 +23,27 @@ pub struct RowData {
     pub icon: String,
     /// Right-hand note: version and size, "Installed", "On hold".
     pub note: String,
+    /// Label of a button that acts on this snap alone ("Update"); empty for none.
+    pub action: String,
 }
 
 #[derive(Debug)]
 pub struct SnapRow {
     data: RowData,
     texture: Option<gtk::gdk::Texture>,
+    /// A change is running: the row's button waits.
+    busy: bool,
 }
 
-#[derive(Debug)]
-pub enum SnapRowInput {}
+#[derive(Debug, Clone)]
+pub enum SnapRowInput {
+    Busy(bool),
+}
 
 #[derive(Debug)]
 pub enum SnapRowOutput {
     Open(String),
+    Act(String),
 }
 
 #[derive(Debug)]
@@ -71,8 +81,24 @@ impl FactoryComponent for SnapRow {
                 add_css_class: "dim-label",
                 set_visible: !self.data.note.is_empty(),
             },
+            add_suffix = &gtk::Button {
+                set_label: &self.data.action,
+                set_visible: !self.data.action.is_empty(),
+                set_widget_name: &format!("act:{}", self.data.name),
+                set_valign: gtk::Align::Center,
+                // A screen reader says which app the button is for, not just "Update".
+                set_a11y_label: &gettext("{action}: {title}")
+                    .replace("{action}", &self.data.action.replace('_', ""))
+                    .replace("{title}", &self.data.title),
+                #[watch]
+                set_sensitive: !self.busy,
+                connect_clicked[sender, name = self.data.name.clone()] => move |_| {
+                    let _ = sender.output(SnapRowOutput::Act(name.clone()));
+                },
+            },
             add_suffix = &gtk::Image {
                 set_icon_name: Some("go-next-symbolic"),
+                set_visible: self.data.action.is_empty(),
             },
         }
     }
@@ -84,7 +110,13 @@ impl FactoryComponent for SnapRow {
         SnapRow {
             data,
             texture: None,
+            busy: false,
         }
+    }
+
+    fn update(&mut self, msg: SnapRowInput, _sender: FactorySender<Self>) {
+        let SnapRowInput::Busy(b) = msg;
+        self.busy = b;
     }
 
     fn update_cmd(&mut self, msg: Self::CommandOutput, _sender: FactorySender<Self>) {

@@ -1,5 +1,6 @@
 //! Updates: what the store has newer than what is installed. "Update All" is one Refresh call:
-//! one change, one authorization, one progress bar with an honest Cancel.
+//! one change, one authorization, one progress bar with an honest Cancel; each row's Update
+//! refreshes that snap alone the same way.
 
 use relm4::adw::prelude::*;
 use relm4::factory::FactoryVecDeque;
@@ -11,7 +12,7 @@ use snapshelf_dbus::types::{InstalledSnap, UpdateInfo};
 
 use crate::client::{self, Action, ChangeState, Failure};
 use crate::progress::{Progress, ProgressInput, ProgressOutput};
-use crate::snap_row::{RowData, SnapRow, SnapRowOutput};
+use crate::snap_row::{RowData, SnapRow, SnapRowInput, SnapRowOutput};
 use crate::words;
 
 pub struct Updates {
@@ -27,7 +28,10 @@ pub struct Updates {
 #[derive(Debug)]
 pub enum UpdatesInput {
     Load,
+    Open(String),
     UpdateAll,
+    /// One snap's Update button.
+    UpdateOne(String),
     Ended(ChangeState),
     Failed(Failure),
 }
@@ -63,11 +67,28 @@ pub fn rows(updates: &[UpdateInfo], installed: &[InstalledSnap]) -> Vec<RowData>
                     .replace("{channel}", &u.channel),
                 icon: i.map(|s| s.icon_path.clone()).unwrap_or_default(),
                 note: words::size(u.download_size),
+                action: gettext("Update"),
             }
         })
         .collect();
     v.sort_by_key(|r| r.title.to_lowercase());
     v
+}
+
+impl Updates {
+    /// Refresh `names` (all with updates when empty): one change, one authorization.
+    fn start(&mut self, names: Vec<String>) {
+        self.set_busy(true);
+        self.progress.emit(ProgressInput::Start(Action::Refresh {
+            names,
+            channel: None,
+        }));
+    }
+
+    fn set_busy(&mut self, busy: bool) {
+        self.busy = busy;
+        self.rows.broadcast(SnapRowInput::Busy(busy));
+    }
 }
 
 #[relm4::component(pub)]
@@ -131,8 +152,9 @@ impl Component for Updates {
     fn init(_: (), root: Self::Root, sender: ComponentSender<Self>) -> ComponentParts<Self> {
         let rows = FactoryVecDeque::builder()
             .launch(crate::ui::boxed_list())
-            .forward(sender.output_sender(), |o| match o {
-                SnapRowOutput::Open(n) => UpdatesOutput::Open(n),
+            .forward(sender.input_sender(), |o| match o {
+                SnapRowOutput::Open(n) => UpdatesInput::Open(n),
+                SnapRowOutput::Act(n) => UpdatesInput::UpdateOne(n),
             });
         let progress = Progress::builder()
             .launch(())
@@ -166,15 +188,17 @@ impl Component for Updates {
                 };
                 UpdatesCmd::Loaded(r.await)
             }),
-            UpdatesInput::UpdateAll => {
-                self.busy = true;
-                self.progress.emit(ProgressInput::Start(Action::Refresh {
-                    names: Vec::new(),
-                    channel: None,
-                }));
+            UpdatesInput::Open(name) => {
+                let _ = sender.output(UpdatesOutput::Open(name));
+            }
+            UpdatesInput::UpdateAll => self.start(Vec::new()),
+            UpdatesInput::UpdateOne(name) => {
+                if !self.busy {
+                    self.start(vec![name]);
+                }
             }
             UpdatesInput::Ended(state) => {
-                self.busy = false;
+                self.set_busy(false);
                 if state.failed() {
                     if let Some(kind) = state.error_kind {
                         let _ =
@@ -185,7 +209,7 @@ impl Component for Updates {
                 sender.input(UpdatesInput::Load);
             }
             UpdatesInput::Failed(f) => {
-                self.busy = false;
+                self.set_busy(false);
                 let _ = sender.output(UpdatesOutput::Failed(f));
             }
         }
@@ -235,6 +259,7 @@ mod tests {
         assert_eq!(r[0].title, "Shelf Clock");
         assert_eq!(r[0].summary, "1.0 → 1.1 (latest/stable)");
         assert_eq!(r[0].note, "2.0 MB");
+        assert_eq!(r[0].action, "Update", "each update has its own button");
         assert_eq!(rows(&[u], &[])[0].title, "shelf-clock");
     }
 }

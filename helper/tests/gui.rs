@@ -125,7 +125,7 @@ impl Gui {
             .arg(format!("SNAPSHELF_LOCALEDIR={}", locale.display()))
             .arg("LANG=C.UTF-8")
             .arg(format!("LANGUAGE={language}"))
-            .arg("RUST_LOG=ui=info,warn")
+            .arg("RUST_LOG=ui=info,ui::focus=debug,warn")
             .arg("NO_AT_BRIDGE=1")
             .arg("PATH=/usr/bin:/bin")
             .arg(&bin)
@@ -186,6 +186,29 @@ impl Gui {
         self.xdotool(&["key", "--delay", "60", keys]);
         // Let GTK handle the event before the next one (a mnemonic can change the page).
         std::thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Press Tab until the focus is on a widget whose focus line has `needle`, as a keyboard user
+    /// looks for a control; fails if `max` presses do not reach it.
+    fn tab_to(&mut self, needle: &str, max: usize) {
+        let seen = |g: &Gui| {
+            g.log_text()
+                .lines()
+                .rev()
+                .find(|l| l.contains("focus: "))
+                .is_some_and(|l| l.contains(needle))
+        };
+        for _ in 0..max {
+            if seen(self) {
+                return;
+            }
+            self.key("Tab");
+        }
+        assert!(
+            seen(self),
+            "Tab never reached {needle:?}:\n{}",
+            self.log_text()
+        );
     }
 
     fn type_text(&self, text: &str) {
@@ -461,4 +484,56 @@ fn a_person_polkit_refuses_is_told_so_and_nothing_changes() {
         env.proxy().list_changes().unwrap().is_empty(),
         "no change was made"
     );
+}
+
+#[test]
+fn the_file_chooser_opens_a_snap_file() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let file = env.dir.path().join("shelf-dice_1.snap");
+    std::fs::copy(env.catalog.join("snaps/shelf-dice_1.snap"), &file).unwrap();
+    let mut gui = Gui::start(&env, "file-chooser", "en", &[]);
+    gui.wait("explore loaded", 1);
+    gui.key("ctrl+o");
+    gui.wait("file chooser shown", 1);
+    std::thread::sleep(Duration::from_millis(800));
+    // No window manager: the dialog sits at the top left, and keys go where the pointer is.
+    gui.xdotool(&["mousemove", "300", "150"]);
+    // Typing a path that starts with "/" opens GTK's location entry.
+    gui.type_text(file.to_str().unwrap());
+    gui.shot("file-chooser");
+    gui.key("Return");
+    gui.wait("file checked: shelf-dice signed=false", 1);
+    gui.shot("file-chosen");
+    assert!(
+        installed(&env, "shelf-dice").is_none(),
+        "nothing is installed by looking"
+    );
+}
+
+#[test]
+fn each_update_has_its_own_button() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let c = env
+        .proxy()
+        .install(&["shelf-clock"], Default::default())
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    let c = env.proxy().switch("shelf-clock", "latest/edge").unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    let mut gui = Gui::start(&env, "update-one", "en", &["--page", "updates"]);
+    gui.wait("updates shown: 1", 1);
+    // The row's own button is reachable from the keyboard and says which app it updates.
+    gui.tab_to("act:shelf-clock", 12);
+    gui.shot("update-button-focused");
+    gui.key("space");
+    gui.wait("updates shown: 0", 1);
+    assert_eq!(installed(&env, "shelf-clock").unwrap().revision, "3");
 }
