@@ -985,6 +985,35 @@ fn claim_root(paths: &Paths) -> anyhow::Result<std::fs::File> {
 }
 
 /// Start the helper: claim the root, settle interrupted changes, then serve and take the name.
+/// Give freed memory back to the system once the bus has been quiet for a second: a helper that
+/// answered a hundred ListInstalled calls keeps no heap for them. No timer runs while nothing
+/// happens; the stream only wakes this task when a message arrives.
+async fn trim_when_quiet(mut messages: zbus::MessageStream) {
+    use futures_util::StreamExt;
+    let mut dirty = false;
+    loop {
+        let next = if dirty {
+            match tokio::time::timeout(Duration::from_secs(1), messages.next()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    // SAFETY: malloc_trim only walks the allocator's own free lists.
+                    unsafe {
+                        libc::malloc_trim(0);
+                    }
+                    dirty = false;
+                    continue;
+                }
+            }
+        } else {
+            messages.next().await
+        };
+        match next {
+            Some(_) => dirty = true,
+            None => return,
+        }
+    }
+}
+
 pub async fn start(o: Options) -> anyhow::Result<Running> {
     let root = o
         .root
@@ -1051,6 +1080,7 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
         observer.serve_change(id).await;
     }
     engine.set_observer(Arc::new(observer));
+    tokio::spawn(trim_when_quiet(zbus::MessageStream::from(&conn)));
     conn.request_name_with_flags(
         names::SERVICE,
         zbus::fdo::RequestNameFlags::DoNotQueue.into(),

@@ -409,6 +409,7 @@ impl State {
                 serde_json::to_string(data)?
             ],
         )?;
+        crash_point();
         Ok(())
     }
 
@@ -458,6 +459,33 @@ impl State {
         Ok(format!("x{next}"))
     }
 }
+
+/// Fault injection for the crash tests, in debug builds only: with `SNAPSHELF_CRASH_AFTER=n` the
+/// helper kills itself with SIGKILL, as a crash would, right after the n-th task status it
+/// records, so a test can stop it at every task boundary in turn. Release builds have no switch.
+#[cfg(debug_assertions)]
+fn crash_point() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+    let limit = LIMIT.get_or_init(|| {
+        std::env::var("SNAPSHELF_CRASH_AFTER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(n) = *limit {
+        if SEEN.fetch_add(1, Ordering::SeqCst) + 1 == n {
+            // SAFETY: raising a signal at ourselves; SIGKILL ends the process on the spot.
+            unsafe {
+                libc::raise(libc::SIGKILL);
+            }
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn crash_point() {}
 
 #[cfg(test)]
 mod tests {

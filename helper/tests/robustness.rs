@@ -332,3 +332,138 @@ fn sigkill_at_random_moments_leaves_a_consistent_system() {
         check_consistent(&env, run, marker_written);
     }
 }
+
+/// Where shelf-clock stands before an operation of the boundary tests.
+#[derive(Clone, Copy)]
+enum Before {
+    Absent,
+    Stable,
+    Candidate,
+}
+
+/// Bring shelf-clock (and its base) to `before` with the plain helper, writing the user-data marker
+/// when it is installed; returns whether the marker was written.
+fn set_up(env: &Env, before: Before) -> bool {
+    let helper = env.proxy();
+    let run = |r: zbus::Result<zbus::zvariant::OwnedObjectPath>| {
+        let c = r.unwrap();
+        assert_eq!(env.wait_change(c.as_str()).0, "Done", "set-up change {c}");
+    };
+    let names: Vec<String> = installed(env).into_iter().map(|s| s.name).collect();
+    if names.iter().any(|n| n == "shelf-clock") {
+        run(helper.remove(&["shelf-clock"], flag("purge", true)));
+    }
+    if matches!(before, Before::Absent) {
+        if names.iter().any(|n| n == "shelf-base") {
+            run(helper.remove(&["shelf-base"], flag("purge", true)));
+        }
+        return false;
+    }
+    run(helper.install(&["shelf-clock"], Dict::new()));
+    if matches!(before, Before::Candidate) {
+        let o: Dict = [(
+            "channel".to_string(),
+            OwnedValue::try_from(zbus::zvariant::Value::from("candidate")).unwrap(),
+        )]
+        .into_iter()
+        .collect();
+        run(helper.refresh(&["shelf-clock"], o));
+    }
+    std::fs::write(
+        env.root.join("var/snap/shelf-clock/common/marker"),
+        "user data",
+    )
+    .unwrap();
+    true
+}
+
+/// SIGKILL the helper right after each task status it records during `op`, one boundary per run
+/// (the debug build's `SNAPSHELF_CRASH_AFTER`), until the operation runs to its end; after each
+/// crash a fresh helper must recover a consistent system. Returns how many boundaries there were.
+fn crash_at_every_boundary(
+    before: Before,
+    op: impl Fn(
+        &snapshelf_dbus::proxy::Helper1ProxyBlocking<'static>,
+    ) -> zbus::Result<zbus::zvariant::OwnedObjectPath>,
+) -> usize {
+    let mut env = Env::new();
+    env.start_helper();
+    for n in 1..200 {
+        let marker = set_up(&env, before);
+        env.kill_helper();
+        env.start_helper_with(&[("SNAPSHELF_CRASH_AFTER", &n.to_string())]);
+        let change = op(&env.proxy()).expect("the operation starts");
+        let start = std::time::Instant::now();
+        let crashed = loop {
+            if env.helper_exited() {
+                break true;
+            }
+            let ready = snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
+                .path(change.as_str().to_string())
+                .unwrap()
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .and_then(|c| c.ready());
+            if let Ok(true) = ready {
+                // It may still crash while it finishes: the boundary count decides.
+                std::thread::sleep(Duration::from_millis(100));
+                break env.helper_exited();
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "run {n}: stuck");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        if !crashed {
+            check_consistent(&env, n, marker);
+            eprintln!("{} boundaries, each crashed at and recovered from", n - 1);
+            return n - 1;
+        }
+        env.kill_helper();
+        env.start_helper();
+        check_consistent(&env, n, marker);
+    }
+    panic!("the operation never ran to its end");
+}
+
+#[test]
+fn sigkill_at_every_task_boundary_of_install() {
+    if !common::require_root() {
+        return;
+    }
+    let n = crash_at_every_boundary(Before::Absent, |h| h.install(&["shelf-clock"], Dict::new()));
+    assert!(n >= 10, "install of an app and its base has {n} boundaries");
+}
+
+#[test]
+fn sigkill_at_every_task_boundary_of_refresh() {
+    if !common::require_root() {
+        return;
+    }
+    let n = crash_at_every_boundary(Before::Stable, |h| {
+        let o: Dict = [(
+            "channel".to_string(),
+            OwnedValue::try_from(zbus::zvariant::Value::from("candidate")).unwrap(),
+        )]
+        .into_iter()
+        .collect();
+        h.refresh(&["shelf-clock"], o)
+    });
+    assert!(n >= 6, "refresh has {n} boundaries");
+}
+
+#[test]
+fn sigkill_at_every_task_boundary_of_revert() {
+    if !common::require_root() {
+        return;
+    }
+    let n = crash_at_every_boundary(Before::Candidate, |h| h.revert("shelf-clock", Dict::new()));
+    assert!(n >= 2, "revert has {n} boundaries");
+}
+
+#[test]
+fn sigkill_at_every_task_boundary_of_remove() {
+    if !common::require_root() {
+        return;
+    }
+    let n = crash_at_every_boundary(Before::Stable, |h| h.remove(&["shelf-clock"], Dict::new()));
+    assert!(n >= 4, "remove has {n} boundaries");
+}

@@ -278,12 +278,30 @@ impl Env {
     }
 
     pub fn start_helper(&mut self) {
-        let child = self.helper_command().stdout(Stdio::null()).spawn().unwrap();
-        self.helper = Some(child);
+        self.start_helper_with(&[]);
+    }
+
+    /// Start the helper with extra environment (the debug build's `SNAPSHELF_CRASH_AFTER`).
+    pub fn start_helper_with(&mut self, vars: &[(&str, &str)]) {
+        let mut c = self.helper_command();
+        c.envs(vars.iter().copied());
+        self.helper = Some(c.stdout(Stdio::null()).spawn().unwrap());
         let addr = self.bus_address.clone();
         wait_for("the helper on the bus", Duration::from_secs(30), || {
             name_has_owner(&addr, "io.github.snapshelf.Helper1")
         });
+    }
+
+    /// Whether the helper process has ended (reaped if so).
+    pub fn helper_exited(&mut self) -> bool {
+        match self.helper.as_mut().map(|h| h.try_wait()) {
+            Some(Ok(Some(_))) => {
+                self.helper = None;
+                true
+            }
+            Some(_) => false,
+            None => true,
+        }
     }
 
     /// SIGKILL the helper, as a crash would.
