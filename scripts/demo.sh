@@ -17,6 +17,10 @@ LISTEN=${SNAPSHELF_DEMO_LISTEN:-127.0.0.1:8080}
 RUN=/run/snapshelf-demo
 mkdir -p "$DEMO_DIR/root" "$RUN"
 chmod 755 "$DEMO_DIR" "$DEMO_DIR/root"
+# One demo at a time: a second one would take over the first one's files, bus and mounts. The
+# lock is held as long as this script or any process it started lives.
+exec 9>"$RUN/demo.lock"
+flock -n 9 || die "a Snapshelf demo is already running (its files are in $RUN): stop it with Ctrl+C first"
 
 # SNAPSHELF_DEMO_PROFILE=dev reuses the test build (faster to build, slower to run).
 PROFILE=${SNAPSHELF_DEMO_PROFILE:-release}
@@ -26,20 +30,23 @@ BIN=$PWD/target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 
 if [ ! -f "$DEMO_DIR/catalog/keys/trusted.assert" ]; then
   say "building the sample catalog in $DEMO_DIR/catalog (keys are made once)"
-  "$BIN/snapshelf-store" sample-catalog "$DEMO_DIR/catalog" >/dev/null 2>&1
+  "$BIN/snapshelf-store" sample-catalog "$DEMO_DIR/catalog" >"$RUN/catalog.log" 2>&1 \
+    || die "the sample catalog could not be built: $(tail -5 "$RUN/catalog.log")"
 fi
 
 PIDS=()
 APP_PID=
 cleanup() {
-  [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null
+  if [ -n "$APP_PID" ]; then kill "$APP_PID" 2>/dev/null || true; fi
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -f /etc/polkit-1/rules.d/59-snapshelf-demo.rules
   # The helper mounts every revision again when it starts: leave nothing mounted behind.
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$DEMO_DIR/root/" | sort -r); do umount -l "$m" || true; done
 }
-trap cleanup EXIT INT TERM
+# Ctrl+C ends the script; the EXIT trap then stops everything, once.
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 say "starting the store on http://$LISTEN"
 "$BIN/snapshelf-store" serve --dir "$DEMO_DIR/catalog" --listen "$LISTEN" >"$RUN/store.out" 2>"$RUN/store.log" &
@@ -118,7 +125,7 @@ RULES
   say "opening the app as $APP_USER"
   APP_UID=$(id -u "$APP_USER")
   runuser -u "$APP_USER" -- env DISPLAY="${DISPLAY:-}" WAYLAND_DISPLAY="${WAYLAND_DISPLAY:-}" \
-    XAUTHORITY="${XAUTHORITY:-}" XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$APP_UID}" \
+    XAUTHORITY="${XAUTHORITY:-$(getent passwd "$APP_USER" | cut -d: -f6)/.Xauthority}" XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$APP_UID}" \
     SNAPSHELF_LOCALEDIR="$PWD/target/locale" SNAPSHELF_ROOT="$DEMO_DIR/root" \
     SNAPSHELF_CONFINE="$BIN/snapshelf-confine" \
     "$BIN/snapshelf" --bus-address "$BUS" 2>"$RUN/app.log" &
@@ -154,4 +161,4 @@ if [ -n "$APP_PID" ]; then
   wait "$APP_PID" || true
   say "the app was closed; the store and the helper keep running for the CLI (Ctrl+C stops them)"
 fi
-wait "${PIDS[@]}"
+wait "${PIDS[@]}" || true

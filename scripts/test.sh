@@ -22,4 +22,4 @@ cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "cargo test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast

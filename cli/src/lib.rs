@@ -114,11 +114,14 @@ pub struct Failure {
     pub kind: Option<ErrorKind>,
     pub message: String,
     pub code: i32,
+    /// Already printed, as part of the change's own JSON document.
+    pub reported: bool,
 }
 
 impl Failure {
     fn of(kind: ErrorKind, message: String) -> Failure {
         Failure {
+            reported: false,
             code: exit_code(kind),
             kind: Some(kind),
             message,
@@ -177,6 +180,7 @@ fn dbus_failure(e: zbus::Error) -> Failure {
         if let zbus::Error::MethodError(name, ..) = &e {
             if !name.starts_with("io.github.snapshelf.") {
                 return Failure {
+                    reported: false,
                     kind: None,
                     message: format!("cannot talk to the Snapshelf helper: {e}"),
                     code: 10,
@@ -184,6 +188,7 @@ fn dbus_failure(e: zbus::Error) -> Failure {
             }
         } else {
             return Failure {
+                reported: false,
                 kind: None,
                 message: format!("cannot talk to the Snapshelf helper: {e}"),
                 code: 10,
@@ -197,6 +202,7 @@ type Res<T> = Result<T, Failure>;
 
 fn usage(message: impl Into<String>) -> Failure {
     Failure {
+        reported: false,
         kind: None,
         message: message.into(),
         code: 2,
@@ -380,6 +386,8 @@ impl Ctl<'_> {
         }
         let kind = ErrorKind::from_kebab(&kind).unwrap_or(ErrorKind::Internal);
         Err(Failure {
+            // With --json the change's document above already says how it ended: one document.
+            reported: self.cli.json,
             code: 1,
             kind: Some(kind),
             message: error,
@@ -422,6 +430,7 @@ pub fn init_locale() {
 pub fn run(cli: Cli) -> i32 {
     match execute(&cli) {
         Ok(()) => 0,
+        Err(f) if f.reported => f.code,
         Err(f) => {
             match f.kind {
                 Some(k) if !cli.json => {
@@ -447,6 +456,7 @@ fn execute(cli: &Cli) -> Res<()> {
         None => zbus::blocking::Connection::system(),
     }
     .map_err(|e| Failure {
+        reported: false,
         kind: None,
         message: format!("cannot reach the system bus: {e}"),
         code: 10,
@@ -740,6 +750,7 @@ fn run_app(app: &str, args: &[String]) -> Res<()> {
     .into_iter()
     .find(|p| Path::new(p).exists())
     .ok_or_else(|| Failure {
+        reported: false,
         kind: None,
         message: "snapshelf-confine is not installed".into(),
         code: 10,
@@ -749,6 +760,7 @@ fn run_app(app: &str, args: &[String]) -> Res<()> {
         .args(args)
         .exec();
     Err(Failure {
+        reported: false,
         kind: None,
         message: format!("cannot run {confine}: {e}"),
         code: 126,

@@ -71,6 +71,9 @@ pub trait Helper1 {
     fn store_url(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn architecture(&self) -> zbus::Result<String>;
+    /// False when the last read that needed the store answered from local state instead.
+    #[zbus(property)]
+    fn store_reachable(&self) -> zbus::Result<bool>;
 }
 
 #[proxy(
@@ -197,7 +200,10 @@ mod tests {
             .iter()
             .map(|p| p.name().to_string())
             .collect();
-        assert_eq!(props, ["Version", "StoreUrl", "Architecture"]);
+        assert_eq!(
+            props,
+            ["Version", "StoreUrl", "Architecture", "StoreReachable"]
+        );
 
         let node = Node::from_reader(crate::change1_xml().as_bytes()).unwrap();
         let change = &node.interfaces()[0];

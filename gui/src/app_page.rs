@@ -121,6 +121,9 @@ fn revision_order(r: &str) -> (bool, u64) {
 
 pub struct AppPage {
     generation: u64,
+    /// Which app's icon and screenshots are being fetched: a reload of the same app (F5, the end
+    /// of a change) must not drop them, as `generation` would.
+    media_generation: u64,
     name: String,
     state: Option<AppState>,
     failure: Option<Failure>,
@@ -435,6 +438,7 @@ impl Component for AppPage {
             });
         let model = AppPage {
             generation: 0,
+            media_generation: 0,
             name: String::new(),
             state: None,
             failure: None,
@@ -472,6 +476,8 @@ impl Component for AppPage {
                 if name != self.name || self.state.is_none() {
                     self.state = None;
                     self.icon = None;
+                    // The media of the app shown before, still on its way, is not this app's.
+                    self.media_generation += 1;
                     clear(&widgets.shots);
                 }
                 self.name = name;
@@ -599,11 +605,11 @@ impl Component for AppPage {
                 Err(f) => self.failure = Some(f),
             },
             AppPageCmd::Loaded(..) => {}
-            AppPageCmd::Icon(g, p) if g == self.generation => {
+            AppPageCmd::Icon(g, p) if g == self.media_generation => {
                 self.icon = p.map(|p| icons::texture(&p));
             }
             AppPageCmd::Icon(..) => {}
-            AppPageCmd::Screenshot(g, i, p) if g == self.generation => {
+            AppPageCmd::Screenshot(g, i, p) if g == self.media_generation => {
                 if let (Some(p), Some(pic)) = (p, nth_child(&widgets.shots, i)) {
                     if let Ok(pic) = pic.downcast::<gtk::Picture>() {
                         pic.set_paintable(Some(&icons::texture(&p)));
@@ -674,7 +680,8 @@ impl AppPage {
         widgets: &mut AppPageWidgets,
         sender: &ComponentSender<Self>,
     ) {
-        let g = self.generation;
+        self.media_generation += 1;
+        let g = self.media_generation;
         let icon = match &state.installed {
             Some(i) if !i.icon_path.is_empty() => i.icon_path.clone(),
             _ => state.details.summary.icon_url.clone(),

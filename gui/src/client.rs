@@ -116,6 +116,32 @@ pub async fn find(query: &str, category: Option<&str>, limit: u32) -> Res<Vec<Fi
     typed(list, FindResult::from_dict)
 }
 
+/// Whether the helper reached the store on the last read that needed it (it answers from what is
+/// installed when it cannot). Read fresh, never from a property cache.
+pub async fn store_reachable() -> Res<bool> {
+    Helper1Proxy::builder(connection().await?)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .map_err(Failure::from_zbus)?
+        .store_reachable()
+        .await
+        .map_err(Failure::from_zbus)
+}
+
+/// `v` if the store answered the call that made it; a network failure if the helper answered
+/// from local state instead, which for featured apps or updates would say something untrue.
+pub async fn from_store<T>(v: T) -> Res<T> {
+    if store_reachable().await? {
+        Ok(v)
+    } else {
+        Err(Failure::of(
+            ErrorKind::NetworkError,
+            "the store cannot be reached; the helper answered from what is installed",
+        ))
+    }
+}
+
 pub async fn categories() -> Res<Vec<String>> {
     helper()
         .await?

@@ -160,7 +160,11 @@ impl Component for Explore {
                 self.loading = true;
                 self.failure = None;
                 sender.oneshot_command(async {
-                    let featured = client::find("", None, 24).await;
+                    // Offline the helper lists what is installed: not the store's featured apps.
+                    let featured = match client::find("", None, 24).await {
+                        Ok(f) => client::from_store(f).await,
+                        Err(e) => Err(e),
+                    };
                     let categories = client::categories().await;
                     ExploreCmd::Loaded(featured.and_then(|f| {
                         let rows = f
@@ -217,7 +221,10 @@ impl Component for Explore {
                 }
                 tracing::info!(target: "ui", "explore loaded: {} featured", self.cards.len());
             }
-            Err(f) => self.failure = Some(f),
+            Err(f) => {
+                tracing::info!(target: "ui", "explore failed: {:?}", f.kind);
+                self.failure = Some(f);
+            }
         }
         self.update_view(widgets, sender);
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use relm4::gtk::prelude::*;
 use relm4::prelude::*;
 
+use crate::a11y::A11yExt;
 use crate::icons::{self, Pixels};
 use crate::snap_row::RowData;
 
@@ -40,6 +41,8 @@ impl FactoryComponent for FeatureCard {
             add_css_class: "card",
             set_widget_name: &self.data.name,
             set_tooltip_text: Some(&self.data.summary),
+            // A button whose child is a box has no name of its own for a screen reader.
+            set_a11y_label: &format!("{}, {}", self.data.title, self.data.summary),
             connect_clicked[sender, name = self.data.name.clone()] => move |_| {
                 let _ = sender.output(FeatureCardOutput::Open(name.clone()));
             },

@@ -87,7 +87,8 @@ pub enum PermissionsOutput {
 
 #[derive(Debug)]
 pub enum PermissionsCmd {
-    Loaded(Result<(Vec<Plug>, Defaults), Failure>),
+    /// The app asked for, and its plugs.
+    Loaded(String, Result<(Vec<Plug>, Defaults), Failure>),
     /// One switch's change ended: its index, and the failure if it did not end Done.
     Done(Option<usize>, Result<(), Failure>),
 }
@@ -194,7 +195,8 @@ impl Component for Permissions {
                             client::interface_defaults().await?,
                         ))
                     };
-                    PermissionsCmd::Loaded(r.await)
+                    let r = r.await;
+                    PermissionsCmd::Loaded(name, r)
                 });
             }
             PermissionsInput::Toggle(i, on) => {
@@ -242,7 +244,9 @@ impl Component for Permissions {
         _root: &Self::Root,
     ) {
         match msg {
-            PermissionsCmd::Loaded(r) => {
+            // A late answer about the app shown before is not this app's.
+            PermissionsCmd::Loaded(name, _) if name != self.name => {}
+            PermissionsCmd::Loaded(_, r) => {
                 self.loaded = true;
                 match r {
                     Ok((plugs, defaults)) => {

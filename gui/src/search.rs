@@ -65,6 +65,8 @@ pub struct Search {
     /// Results after the first screenful, added once it is drawn.
     rest: Vec<RowData>,
     slow: bool,
+    /// The last results came from installed apps only: the store was not reached.
+    offline: bool,
     failure: Option<Failure>,
     entry: gtk::SearchEntry,
 }
@@ -91,6 +93,8 @@ pub enum SearchCmd {
         generation: u64,
         fired: Instant,
         result: Result<Vec<RowData>, Failure>,
+        /// The store was not reached: the rows are installed apps only.
+        offline: bool,
     },
 }
 
@@ -178,6 +182,7 @@ impl Component for Search {
             pending: false,
             rest: Vec::new(),
             slow: false,
+            offline: false,
             failure: None,
             entry: gtk::SearchEntry::new(),
         };
@@ -190,7 +195,9 @@ impl Component for Search {
     fn update(&mut self, msg: SearchInput, sender: ComponentSender<Self>, _root: &Self::Root) {
         match msg {
             SearchInput::Changed(text) => {
-                if text.trim() == self.query.text && self.query.category.is_none() {
+                // No change of text, such as the Changed("") that clearing the entry for a
+                // category sends after the category is set: the category stays.
+                if text.trim() == self.query.text {
                     return;
                 }
                 let g = self.query.set_text(&text);
@@ -199,10 +206,9 @@ impl Component for Search {
             SearchInput::Category(c) => {
                 let g = self.query.set_category(&c);
                 if !self.entry.text().is_empty() {
-                    // Clearing the entry fires Changed(""); the category stays what was asked.
+                    // Clearing the entry sends Changed(""), handled after this: it changes
+                    // nothing, as the query's text is already empty.
                     self.entry.set_text("");
-                    self.query.category = Some(c);
-                    self.query.generation = g;
                 }
                 self.schedule(g, Duration::ZERO, &sender);
             }
@@ -238,10 +244,13 @@ impl Component for Search {
                                     })
                                     .collect()
                             });
+                    let offline =
+                        result.is_ok() && !client::store_reachable().await.unwrap_or(true);
                     SearchCmd::Results {
                         generation: g,
                         fired,
                         result,
+                        offline,
                     }
                 });
                 let s = sender.clone();
@@ -278,10 +287,12 @@ impl Component for Search {
             generation,
             fired,
             result,
+            offline,
         } = msg;
         if !self.query.is_current(generation) {
             return;
         }
+        self.offline = offline;
         self.pending = false;
         self.slow = false;
         match result {
@@ -345,9 +356,14 @@ impl Search {
     }
 
     fn heading(&self) -> String {
-        match &self.query.category {
+        let h = match &self.query.category {
             Some(c) => category_title(c),
             None => gettext("Results for “{query}”").replace("{query}", &self.query.text),
+        };
+        if self.offline {
+            gettext("{heading} — offline: installed apps only").replace("{heading}", &h)
+        } else {
+            h
         }
     }
 }

@@ -181,10 +181,9 @@ impl Component for Updates {
         match msg {
             UpdatesInput::Load => sender.oneshot_command(async {
                 let r = async {
-                    Ok((
-                        client::list_updates().await?,
-                        client::list_installed().await?,
-                    ))
+                    // Offline the helper knows of no update: that is not "up to date".
+                    let updates = client::from_store(client::list_updates().await?).await?;
+                    Ok((updates, client::list_installed().await?))
                 };
                 UpdatesCmd::Loaded(r.await)
             }),
@@ -230,7 +229,10 @@ impl Component for Updates {
                 }
                 tracing::info!(target: "ui", "updates shown: {}", self.count);
             }
-            Err(f) => self.failure = Some(f),
+            Err(f) => {
+                tracing::info!(target: "ui", "updates failed: {:?}", f.kind);
+                self.failure = Some(f);
+            }
         }
     }
 }

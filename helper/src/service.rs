@@ -73,6 +73,8 @@ struct Helper {
     /// The apps of each (snap, revision): a revision's snap.yaml never changes, and parsing it for
     /// every ListInstalled would be most of the call's time.
     apps: std::sync::Mutex<std::collections::HashMap<(String, String), Vec<String>>>,
+    /// Whether the store answered the last read that needed it (`StoreReachable`).
+    reachable: std::sync::atomic::AtomicBool,
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -154,11 +156,6 @@ impl Helper {
                 a
             }
         };
-        let icon = self
-            .engine
-            .paths()
-            .mount_point(&s.name, &s.current)
-            .join("meta/gui/icon.png");
         InstalledSnap {
             name: s.name.clone(),
             title: s.title.clone(),
@@ -168,11 +165,7 @@ impl Helper {
             channel: s.tracking_channel.clone(),
             confinement: s.confinement.clone(),
             apps,
-            icon_path: if icon.is_file() {
-                icon.display().to_string()
-            } else {
-                String::new()
-            },
+            icon_path: self.local_icon(s).unwrap_or_default(),
             installed_size: s.sequence.iter().map(|r| r.size).sum(),
             revisions: s.sequence.iter().map(|r| r.revision.clone()).collect(),
             held: s.held,
@@ -180,7 +173,35 @@ impl Helper {
         .to_dict()
     }
 
+    /// The icon inside the installed revision, if it ships one: shown without the network.
+    fn local_icon(&self, s: &SnapState) -> Option<String> {
+        let icon = self
+            .engine
+            .paths()
+            .mount_point(&s.name, &s.current)
+            .join("meta/gui/icon.png");
+        icon.is_file().then(|| icon.display().to_string())
+    }
+
     /// Serve a new change's object before its path is returned: a caller may ask for it at once.
+    /// Record whether the store answered (anything but a network failure is an answer), and tell
+    /// clients when that changes: they say "offline" rather than "up to date".
+    async fn note_store<T>(
+        &self,
+        answer: &std::result::Result<T, crate::store::StoreError>,
+        emitter: &SignalEmitter<'_>,
+    ) {
+        let reachable = !matches!(answer, Err(crate::store::StoreError::Network { .. }));
+        let before = self
+            .reachable
+            .swap(reachable, std::sync::atomic::Ordering::Relaxed);
+        if before != reachable {
+            if let Err(e) = self.store_reachable_changed(emitter).await {
+                tracing::warn!(error = %e, "cannot signal StoreReachable");
+            }
+        }
+    }
+
     async fn served(&self, id: u64) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
         let obj = ChangeObject {
             engine: self.engine.clone(),
@@ -229,7 +250,12 @@ impl Helper {
 
 #[interface(name = "io.github.snapshelf.Helper1")]
 impl Helper {
-    async fn find(&self, query: String, options: Dict) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+    async fn find(
+        &self,
+        query: String,
+        options: Dict,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
         check_text("the query", &query)?;
         let opts = FindOptions::parse(&options)?;
         if let Some(c) = &opts.category {
@@ -237,12 +263,13 @@ impl Helper {
         }
         let limit = opts.limit.unwrap_or(u32::MAX) as usize;
         let installed = self.installed_names();
-        match self
+        let found = self
             .engine
             .store()
             .find(&query, opts.category.as_deref())
-            .await
-        {
+            .await;
+        self.note_store(&found, &emitter).await;
+        match found {
             Ok(results) => Ok(results
                 .iter()
                 .map(|r| {
@@ -264,7 +291,14 @@ impl Helper {
                             || s.title.to_lowercase().contains(&q)
                             || s.summary.to_lowercase().contains(&q)
                     })
-                    .map(|s| find_result_from_state(s).to_dict())
+                    .map(|s| {
+                        let mut r = find_result_from_state(s);
+                        // The store's icon URL cannot be fetched now; the installed one can.
+                        if let Some(icon) = self.local_icon(s) {
+                            r.icon_url = icon;
+                        }
+                        r.to_dict()
+                    })
                     .take(limit)
                     .collect())
             }
@@ -272,10 +306,16 @@ impl Helper {
         }
     }
 
-    async fn info(&self, name: String) -> Result<Dict, snapshelf_dbus::Error> {
+    async fn info(
+        &self,
+        name: String,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) -> Result<Dict, snapshelf_dbus::Error> {
         check_text("the name", &name)?;
         let local = self.engine.snap(&name).map_err(to_dbus)?;
-        let store = match self.engine.store().info(&name).await {
+        let answer = self.engine.store().info(&name).await;
+        self.note_store(&answer, &emitter).await;
+        let store = match answer {
             Ok(v) => Some(v),
             Err(crate::store::StoreError::Network { .. })
             | Err(crate::store::StoreError::NotFound(_))
@@ -353,7 +393,10 @@ impl Helper {
         Ok(snaps.iter().map(|s| self.installed_dict(s)).collect())
     }
 
-    async fn list_updates(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+    async fn list_updates(
+        &self,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
         let snaps = self.engine.installed().map_err(to_dbus)?;
         let candidates: Vec<&SnapState> =
             snaps.iter().filter(|s| !s.is_local() && !s.held).collect();
@@ -379,7 +422,9 @@ impl Helper {
                 channel: None,
             })
             .collect();
-        let results = match self.engine.store().snap_action(&context, &actions).await {
+        let answer = self.engine.store().snap_action(&context, &actions).await;
+        self.note_store(&answer, &emitter).await;
+        let results = match answer {
             Ok(r) => r,
             // Offline: nothing is known to be newer.
             Err(crate::store::StoreError::Network { .. }) => return Ok(Vec::new()),
@@ -421,8 +466,13 @@ impl Helper {
         Ok(out)
     }
 
-    async fn categories(&self) -> Result<Vec<String>, snapshelf_dbus::Error> {
-        match self.engine.store().categories().await {
+    async fn categories(
+        &self,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) -> Result<Vec<String>, snapshelf_dbus::Error> {
+        let answer = self.engine.store().categories().await;
+        self.note_store(&answer, &emitter).await;
+        match answer {
             Ok(c) => Ok(c),
             Err(crate::store::StoreError::Network { .. }) => Ok(Vec::new()),
             Err(e) => Err(to_dbus(e.into())),
@@ -672,6 +722,11 @@ impl Helper {
     #[zbus(property)]
     async fn architecture(&self) -> String {
         crate::store::dpkg_architecture().to_string()
+    }
+
+    #[zbus(property)]
+    async fn store_reachable(&self) -> bool {
+        self.reachable.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -1068,6 +1123,7 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
         store_url,
         conn: conn.clone(),
         apps: Default::default(),
+        reachable: std::sync::atomic::AtomicBool::new(true),
     };
     conn.object_server().at(names::PATH, helper).await?;
     let observer = Arc::new(BusObserver {

@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 /// snapd's `defaultRetryStrategy`: up to 6 attempts, exponential from 0.5 s, factor 2.5.
 const API_ATTEMPTS: u32 = 6;
+/// Attempts of an API call when no connection can be made at all.
+const CONNECT_ATTEMPTS: u32 = 2;
 /// Downloads retry more (snapd: 7 attempts within 90 s).
 const DOWNLOAD_ATTEMPTS: u32 = 7;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -195,6 +197,12 @@ impl StoreClient {
                 }
                 Err(e) => {
                     last = e.to_string();
+                    // No connection at all (refused, no route, no name) is an offline machine or
+                    // a store that is down, not a hiccup: one quick retry, then the caller answers
+                    // from local state instead of making a person wait half a minute.
+                    if e.is_connect() && attempt + 1 >= CONNECT_ATTEMPTS {
+                        break;
+                    }
                     tracing::debug!(what, error = %e, attempt, "store unreachable; retrying");
                 }
             }

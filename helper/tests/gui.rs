@@ -537,3 +537,39 @@ fn each_update_has_its_own_button() {
     gui.wait("updates shown: 0", 1);
     assert_eq!(installed(&env, "shelf-clock").unwrap().revision, "3");
 }
+
+#[test]
+fn offline_the_app_says_so_and_installed_apps_still_show() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let c = env
+        .proxy()
+        .install(&["shelf-clock"], Default::default())
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    env.stop_store();
+    let mut gui = Gui::start(&env, "offline", "en", &[]);
+    // Not the installed apps dressed up as featured ones, nor "up to date": offline, in words.
+    gui.wait("explore failed: Some(NetworkError)", 1);
+    gui.wait("updates failed: Some(NetworkError)", 1);
+    gui.shot("explore-offline");
+    assert!(!env.proxy().store_reachable().unwrap());
+    gui.key("alt+3");
+    gui.wait("installed drawn: 1 apps", 1);
+    gui.shot("installed-offline");
+    gui.key("alt+4");
+    gui.shot("updates-offline");
+    // Search still finds what is installed, and says that is all it can do.
+    gui.key("ctrl+f");
+    gui.type_text("clock");
+    gui.wait("results for \"clock\"", 1);
+    gui.shot("search-offline");
+    assert!(
+        !gui.log_text().contains("explore loaded"),
+        "{}",
+        gui.log_text()
+    );
+}

@@ -39,7 +39,31 @@ ensure_packages() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Rust >= 1.85. `sudo` resets PATH, so a rustup toolchain of the person who ran sudo (or root's) is
+# looked for where rustup puts it; on a machine with none, rustup installs one for root (once).
 ensure_rust() {
-  command -v cargo >/dev/null 2>&1 \
-    || die "cargo is missing: install the Rust toolchain (rustup, Rust >= 1.85) first"
+  local home
+  for home in "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)" "$HOME" /root; do
+    if [ -x "$home/.cargo/bin/cargo" ]; then
+      export PATH="$home/.cargo/bin:$PATH"
+      # Root uses that person's toolchains as they are; crates download into root's own cargo home.
+      [ "$home" = "$HOME" ] || export RUSTUP_HOME="$home/.rustup"
+      break
+    fi
+  done
+  if ! command -v cargo >/dev/null 2>&1 || ! cargo_is_recent; then
+    [ "$(id -u)" -eq 0 ] || die "Rust >= 1.85 is needed: install it with rustup (https://rustup.rs)"
+    ensure_packages curl ca-certificates build-essential
+    say "installing Rust with rustup for root (once)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+      | sh -s -- -y --quiet --profile minimal --component clippy,rustfmt
+    export PATH="/root/.cargo/bin:$PATH"
+    unset RUSTUP_HOME
+  fi
+}
+
+cargo_is_recent() {
+  local v
+  v=$(cargo --version 2>/dev/null | awk '{print $2}')
+  [ "$(printf '%s\n1.85.0\n' "$v" | sort -V | head -1)" = 1.85.0 ]
 }

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub const GRANTED: &str = "snapshelf-granted";
@@ -39,14 +39,19 @@ fn repo() -> PathBuf {
 /// A binary of this workspace's build, next to the test binaries (cargo builds every member's
 /// binaries for `cargo test --workspace`; a test run of one package builds it here).
 pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().unwrap().parent().unwrap().join(name);
-    if !bin.exists() {
+    // `cargo test` builds only this package's binaries: another package's may be missing or older
+    // than its sources. Build it once per test process (a no-op when it is current).
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|p| p == package) {
         let st = Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", package])
             .status()
             .unwrap();
         assert!(st.success(), "cannot build {package}");
+        built.push(package.to_string());
     }
     assert!(bin.exists(), "{name} not found at {}", bin.display());
     bin
@@ -290,6 +295,12 @@ impl Env {
         wait_for("the helper on the bus", Duration::from_secs(30), || {
             name_has_owner(&addr, "io.github.snapshelf.Helper1")
         });
+    }
+
+    /// Stop the store, as a network that went away: the helper must answer from local state.
+    pub fn stop_store(&mut self) {
+        let _ = self.store.kill();
+        let _ = self.store.wait();
     }
 
     /// Whether the helper process has ended (reaped if so).
