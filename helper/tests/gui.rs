@@ -372,6 +372,13 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     gui.wait("updates shown: 0", before + 1);
     assert_eq!(installed(&env, "shelf-clock").unwrap().revision, "3");
     gui.shot("updates-done");
+
+    // A category from Explore, with words still in the search entry: the category is shown.
+    gui.key("alt+1");
+    gui.tab_to("GtkButton games", 40);
+    gui.key("space");
+    gui.wait("results for \"games\"", 1);
+    gui.shot("category");
     assert!(
         !gui.log_text().contains("error shown"),
         "no error was expected:\n{}",
