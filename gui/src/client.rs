@@ -204,6 +204,21 @@ pub async fn interface_defaults() -> Res<std::collections::HashMap<String, bool>
     )
 }
 
+/// Each interface's human words ("Read and write files in your home folder").
+pub async fn interface_labels() -> Res<HashMap<String, String>> {
+    let list = helper()
+        .await?
+        .interfaces()
+        .await
+        .map_err(Failure::from_zbus)?;
+    Ok(
+        typed(list, snapshelf_dbus::types::InterfaceInfo::from_dict)?
+            .into_iter()
+            .map(|i| (i.name, i.label))
+            .collect(),
+    )
+}
+
 /// What a person asked the helper to do. Each becomes one call and, but for `Hold`, one change.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {

@@ -20,6 +20,8 @@ use crate::words;
 pub struct LocalFile {
     path: Option<PathBuf>,
     check: Option<FileCheck>,
+    /// Human words of each interface the file's plugs name (from the helper's Interfaces()).
+    labels: std::collections::HashMap<String, String>,
     failure: Option<Failure>,
     busy: bool,
     done: bool,
@@ -43,7 +45,11 @@ pub enum LocalFileOutput {
 
 #[derive(Debug)]
 pub enum LocalFileCmd {
-    Checked(Result<FileCheck, Failure>),
+    /// What is inside, and the words for the interfaces (empty if they could not be had).
+    Checked(
+        Result<FileCheck, Failure>,
+        std::collections::HashMap<String, String>,
+    ),
 }
 
 fn open_fd(path: &PathBuf) -> Result<OwnedFd, Failure> {
@@ -155,7 +161,7 @@ impl Component for LocalFile {
                             adw::ActionRow {
                                 set_title: &gettext("Asks for"),
                                 #[watch]
-                                set_subtitle: &model.field(|c| if c.plugs.is_empty() { gettext("No permissions") } else { c.plugs.join(", ") }),
+                                set_subtitle: &model.field(|c| plug_words(&c.plugs, &model.labels)),
                             },
                             adw::ActionRow {
                                 set_title: &gettext("Size"),
@@ -186,6 +192,7 @@ impl Component for LocalFile {
         let model = LocalFile {
             path: None,
             check: None,
+            labels: Default::default(),
             failure: None,
             busy: false,
             done: false,
@@ -203,7 +210,9 @@ impl Component for LocalFile {
                 self.done = false;
                 match open_fd(&path) {
                     Ok(fd) => sender.oneshot_command(async move {
-                        LocalFileCmd::Checked(client::check_file(fd).await)
+                        let check = client::check_file(fd).await;
+                        let labels = client::interface_labels().await.unwrap_or_default();
+                        LocalFileCmd::Checked(check, labels)
                     }),
                     Err(f) => self.failure = Some(f),
                 }
@@ -249,7 +258,8 @@ impl Component for LocalFile {
         _sender: ComponentSender<Self>,
         _root: &Self::Root,
     ) {
-        let LocalFileCmd::Checked(r) = msg;
+        let LocalFileCmd::Checked(r, labels) = msg;
+        self.labels = labels;
         match r {
             Ok(c) => {
                 tracing::info!(target: "ui", "file checked: {} signed={}", c.name, c.signed);
@@ -258,6 +268,22 @@ impl Component for LocalFile {
             Err(f) => self.failure = Some(f),
         }
     }
+}
+
+/// One line per plug: what it lets the app do, in words, then its name.
+pub fn plug_words(plugs: &[String], labels: &std::collections::HashMap<String, String>) -> String {
+    if plugs.is_empty() {
+        return gettext("No permissions");
+    }
+    plugs
+        .iter()
+        .map(|p| match labels.get(p) {
+            // The helper's words are English when it runs without a locale: they are msgids.
+            Some(l) if !l.is_empty() => format!("{} ({p})", gettext(l.as_str())),
+            _ => p.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl LocalFile {
@@ -269,6 +295,21 @@ impl LocalFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plugs_are_said_in_words_then_named() {
+        let labels: std::collections::HashMap<String, String> = [(
+            "home".to_string(),
+            "Read and write files in your home folder".to_string(),
+        )]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            plug_words(&["home".into(), "odd-plug".into()], &labels),
+            "Read and write files in your home folder (home)\nodd-plug"
+        );
+        assert_eq!(plug_words(&[], &labels), "No permissions");
+    }
 
     #[test]
     fn signature_and_install_words() {

@@ -312,10 +312,12 @@ impl Permissions {
             g.set_title(&group.title());
             for p in plugs {
                 let row = adw::ActionRow::new();
-                row.set_title(if p.label.is_empty() {
-                    &p.interface
+                // The helper's words are English when it runs without a locale (as a system
+                // service does): they are msgids of the same catalogue, so say them in ours.
+                row.set_title(&if p.label.is_empty() {
+                    p.interface.clone()
                 } else {
-                    &p.label
+                    gettext(p.label.as_str())
                 });
                 let mut sub = p.interface.clone();
                 if changed_by_person(&p, &self.defaults) {
