@@ -7,6 +7,15 @@ cd "$(dirname "$0")/.."
 PREFIX=${PREFIX:-/usr}
 D=${DESTDIR:-}
 BIN=${SNAPSHELF_BIN:-target/release}
+# dbus-daemon reads bus policy only from /usr/share/dbus-1/system.d and /etc/dbus-1/system.d, and
+# polkitd reads actions only from /usr/share/polkit-1/actions, whatever the prefix.
+if [ "$PREFIX" = /usr ]; then BUSPOLICY=/usr/share/dbus-1/system.d; else BUSPOLICY=/etc/dbus-1/system.d; fi
+ACTIONS=/usr/share/polkit-1/actions
+# Outside /usr the helper is told where the launcher and the translations are (its defaults are /usr's).
+HELPER="$PREFIX/libexec/snapshelf/snapshelf-helper"
+if [ "$PREFIX" != /usr ]; then
+  HELPER="$HELPER --confine $PREFIX/libexec/snapshelf/snapshelf-confine --locale-dir $PREFIX/share/locale"
+fi
 FILES="
 $PREFIX/bin/snapshelfctl
 $PREFIX/bin/snapshelf-store
@@ -17,9 +26,9 @@ $PREFIX/share/icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg
 $PREFIX/share/icons/hicolor/symbolic/apps/io.github.snapshelf.Snapshelf-symbolic.svg
 $PREFIX/libexec/snapshelf/snapshelf-helper
 $PREFIX/libexec/snapshelf/snapshelf-confine
-$PREFIX/share/dbus-1/system.d/io.github.snapshelf.Helper1.conf
+$BUSPOLICY/io.github.snapshelf.Helper1.conf
 $PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service
-$PREFIX/share/polkit-1/actions/io.github.snapshelf.policy
+$ACTIONS/io.github.snapshelf.policy
 $PREFIX/lib/systemd/system/snapshelf-helper.service
 $PREFIX/lib/environment.d/90-snapshelf.conf
 /etc/profile.d/snapshelf.sh
@@ -47,11 +56,11 @@ for l in $LANGS; do
 done
 install -D -m 755 "$BIN/snapshelf-helper" "$D$PREFIX/libexec/snapshelf/snapshelf-helper"
 install -D -m 755 "$BIN/snapshelf-confine" "$D$PREFIX/libexec/snapshelf/snapshelf-confine"
-install -D -m 644 flatpak-free-packaging/io.github.snapshelf.Helper1.conf "$D$PREFIX/share/dbus-1/system.d/io.github.snapshelf.Helper1.conf"
-sed "s|/usr/libexec|$PREFIX/libexec|" flatpak-free-packaging/io.github.snapshelf.Helper1.service \
+install -D -m 644 flatpak-free-packaging/io.github.snapshelf.Helper1.conf "$D$BUSPOLICY/io.github.snapshelf.Helper1.conf"
+sed "s|/usr/libexec/snapshelf/snapshelf-helper|$HELPER|" flatpak-free-packaging/io.github.snapshelf.Helper1.service \
   | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service"
-install -D -m 644 polkit/io.github.snapshelf.policy "$D$PREFIX/share/polkit-1/actions/io.github.snapshelf.policy"
-sed "s|/usr/libexec|$PREFIX/libexec|" flatpak-free-packaging/snapshelf-helper.service \
+install -D -m 644 polkit/io.github.snapshelf.policy "$D$ACTIONS/io.github.snapshelf.policy"
+sed "s|/usr/libexec/snapshelf/snapshelf-helper|$HELPER|" flatpak-free-packaging/snapshelf-helper.service \
   | install -D -m 644 /dev/stdin "$D$PREFIX/lib/systemd/system/snapshelf-helper.service"
 install -D -m 644 flatpak-free-packaging/90-snapshelf.conf "$D$PREFIX/lib/environment.d/90-snapshelf.conf"
 install -D -m 644 flatpak-free-packaging/snapshelf.sh "$D/etc/profile.d/snapshelf.sh"

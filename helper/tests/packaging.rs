@@ -243,6 +243,9 @@ fn install_sh_honours_destdir_and_prefix() {
         "usr/local/share/dbus-1/system-services/io.github.snapshelf.Helper1.service",
         "usr/local/lib/systemd/system/snapshelf-helper.service",
         "etc/profile.d/snapshelf.sh",
+        // Where dbus-daemon and polkitd look, whatever the prefix.
+        "etc/dbus-1/system.d/io.github.snapshelf.Helper1.conf",
+        "usr/share/polkit-1/actions/io.github.snapshelf.policy",
     ] {
         assert!(dest.path().join(f).exists(), "{f}");
     }
@@ -252,8 +255,21 @@ fn install_sh_honours_destdir_and_prefix() {
     )
     .unwrap();
     assert!(
-        service.contains("Exec=/usr/local/libexec/snapshelf/snapshelf-helper"),
-        "{service}"
+        service.contains(
+            "Exec=/usr/local/libexec/snapshelf/snapshelf-helper \
+             --confine /usr/local/libexec/snapshelf/snapshelf-confine \
+             --locale-dir /usr/local/share/locale"
+        ),
+        "the helper is told where the launcher is: {service}"
+    );
+    let unit = std::fs::read_to_string(
+        dest.path()
+            .join("usr/local/lib/systemd/system/snapshelf-helper.service"),
+    )
+    .unwrap();
+    assert!(
+        unit.contains("--confine /usr/local/libexec/snapshelf/snapshelf-confine"),
+        "{unit}"
     );
     run(Command::new("sh")
         .arg(&script)
@@ -261,6 +277,10 @@ fn install_sh_honours_destdir_and_prefix() {
         .env("DESTDIR", dest.path())
         .env("PREFIX", "/usr/local"));
     assert!(!dest.path().join("usr/local/bin/snapshelfctl").exists());
+    assert!(!dest
+        .path()
+        .join("etc/dbus-1/system.d/io.github.snapshelf.Helper1.conf")
+        .exists());
     assert!(!dest
         .path()
         .join("usr/local/share/locale/fr/LC_MESSAGES/snapshelf.mo")
