@@ -160,7 +160,11 @@ pub fn sanitise(
         };
         let (key, value) = (key.trim(), value.trim());
         let (base, locale) = match key.split_once('[') {
-            Some((b, l)) => (b, Some(l.trim_end_matches(']'))),
+            // `Name[de` or `Name[de]x` is not a localized key: left out, not copied as written.
+            Some((b, l)) => match l.strip_suffix(']') {
+                Some(l) if !l.contains(['[', ']']) => (b, Some(l)),
+                _ => continue,
+            },
             None => (key, None),
         };
         if !KEYS.contains(&base) {
@@ -389,7 +393,7 @@ mod tests {
 
     #[test]
     fn sanitised_with_exec_through_confine() {
-        let text = "# a comment\n[Desktop Entry]\nName=Hello\nName[de]=Hallo\nX-Evil=1\nTryExec=/bin/sh\n\
+        let text = "# a comment\n[Desktop Entry]\nName=Hello\nName[de]=Hallo\nName[fr=Oops\nName[x]y=Z\nX-Evil=1\nTryExec=/bin/sh\n\
                     Exec=env BAMF_DESKTOP_FILE_HINT=x hello.tool %U\nIcon=${SNAP}/meta/gui/icon.png\n\
                     Actions=New;\nPath=/root\n\n[Desktop Action New]\nName=New\nExec=hello --new\n\n\
                     [Other Group]\nExec=/bin/rm -rf /\n";
