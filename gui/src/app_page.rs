@@ -173,7 +173,8 @@ pub enum AppPageCmd {
     Loaded(u64, Box<Loaded>),
     Icon(u64, Option<Arc<Pixels>>),
     Screenshot(u64, usize, Option<Arc<Pixels>>),
-    HoldDone(Result<(), Failure>),
+    /// The hold asked for, once the helper has it.
+    HoldDone(Result<bool, Failure>),
 }
 
 const PAGE_ICON: u32 = 128;
@@ -519,7 +520,7 @@ impl Component for AppPage {
             AppPageInput::Hold(hold) => {
                 let name = self.name.clone();
                 sender.oneshot_command(async move {
-                    AppPageCmd::HoldDone(client::hold(&name, hold).await)
+                    AppPageCmd::HoldDone(client::hold(&name, hold).await.map(|()| hold))
                 });
             }
             AppPageInput::Pick(channel) => {
@@ -619,9 +620,13 @@ impl Component for AppPage {
             }
             AppPageCmd::Screenshot(..) => {}
             AppPageCmd::HoldDone(r) => {
-                if let Err(f) = r {
-                    let _ = sender.output(AppPageOutput::Failed(f));
+                match r {
+                    Ok(hold) => tracing::info!(target: "ui", "hold set: {} held={hold}", self.name),
+                    Err(f) => {
+                        let _ = sender.output(AppPageOutput::Failed(f));
+                    }
                 }
+                // The switch shows what the helper now says, whether the call worked or not.
                 self.load(&sender);
             }
         }

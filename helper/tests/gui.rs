@@ -294,6 +294,14 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     assert!(installed(&env, "shelf-base").is_some());
     gui.shot("app-page-installed");
 
+    // Hold updates (Alt+H) and release them again, each checked with the helper.
+    gui.key("alt+h");
+    gui.wait("hold set: shelf-clock held=true", 1);
+    assert!(installed(&env, "shelf-clock").unwrap().held);
+    gui.key("alt+h");
+    gui.wait("hold set: shelf-clock held=false", 1);
+    assert!(!installed(&env, "shelf-clock").unwrap().held);
+
     // Pick the candidate channel (Alt+L, Down, Space) and switch to it (Alt+S).
     gui.key("alt+l");
     gui.key("Down");
