@@ -148,9 +148,137 @@ pub fn confinement(c: &str) -> String {
     }
 }
 
+/// The helper's own words for a change and its stages, as a system service without a locale sends
+/// them: English, from these templates (msgids of the same catalogue, written in the helper).
+const HELPER_TEMPLATES: [&str; 13] = [
+    "Downloading \"{snap}\"",
+    "Verifying \"{snap}\"",
+    "Mounting \"{snap}\"",
+    "Making \"{snap}\" available",
+    "Refresh all snaps",
+    "Install {snaps}",
+    "Refresh {snaps}",
+    "Remove {snaps}",
+    "Revert \"{snap}\" to revision {revision}",
+    "Allow {plug}: {permission}",
+    "Deny {plug}: {permission}",
+    "Switch \"{snap}\" to {channel}",
+    "Install \"{snap}\" from a file",
+];
+
+/// Say the helper's words in the person's language: a label that fits one of its templates is
+/// translated here with what filled the placeholders (themselves translated, as a permission's
+/// words are); anything else, such as words the helper already translated, is shown as it came.
+pub fn helper_words(label: &str) -> String {
+    // The one plural: the parallel downloads of a change.
+    let (one, many) = ("Downloading {n} snap", "Downloading {n} snaps");
+    for t in [one, many] {
+        if let Some([("n", n)]) = fill_of(t, label).as_deref() {
+            if let Ok(count) = n.parse::<u32>() {
+                return ngettext(one, many, count).replace("{n}", n);
+            }
+        }
+    }
+    for t in HELPER_TEMPLATES {
+        if let Some(values) = fill_of(t, label) {
+            let mut out = gettext(t);
+            for (name, value) in values {
+                out = out.replace(&format!("{{{name}}}"), &gettext(value));
+            }
+            return out;
+        }
+    }
+    label.to_string()
+}
+
+/// The placeholder values that turn `template` into `text`, if it does.
+fn fill_of<'a>(template: &'a str, text: &'a str) -> Option<Vec<(&'a str, &'a str)>> {
+    // Literal, {name}, literal, {name}, …, literal.
+    let mut literals = Vec::new();
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = open + rest[open..].find('}')?;
+        literals.push(&rest[..open]);
+        names.push(&rest[open + 1..close]);
+        rest = &rest[close + 1..];
+    }
+    literals.push(rest);
+    let mut text = text.strip_prefix(literals[0])?;
+    let mut values = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let next = literals[i + 1];
+        let end = if i + 1 == names.len() {
+            // The last value runs to the last literal, which ends the text.
+            text.len().checked_sub(next.len())?
+        } else if next.is_empty() {
+            return None;
+        } else {
+            text.find(next)?
+        };
+        let value = &text[..end];
+        if value.is_empty() {
+            return None;
+        }
+        values.push((*name, value));
+        text = &text[end..];
+        text = text.strip_prefix(next)?;
+    }
+    (text.is_empty()).then_some(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_helpers_words_are_matched_to_their_templates() {
+        assert_eq!(
+            fill_of(
+                "Revert \"{snap}\" to revision {revision}",
+                "Revert \"shelf-clock\" to revision 2"
+            ),
+            Some(vec![("snap", "shelf-clock"), ("revision", "2")])
+        );
+        assert_eq!(
+            fill_of(
+                "Allow {plug}: {permission}",
+                "Allow shelf-notes:home: Read and write files"
+            ),
+            Some(vec![
+                ("plug", "shelf-notes:home"),
+                ("permission", "Read and write files")
+            ])
+        );
+        assert_eq!(
+            fill_of("Refresh all snaps", "Refresh all snaps"),
+            Some(vec![])
+        );
+        assert_eq!(fill_of("Install {snaps}", "Remove x"), None);
+        assert_eq!(fill_of("Downloading \"{snap}\"", "Downloading \"\""), None);
+        // Without a catalogue (the tests' C locale) the words come back the same.
+        assert_eq!(
+            helper_words("Mounting \"shelf-clock\""),
+            "Mounting \"shelf-clock\""
+        );
+        assert_eq!(helper_words("Herunterladen von x"), "Herunterladen von x");
+        assert_eq!(helper_words("Downloading 2 snaps"), "Downloading 2 snaps");
+    }
+
+    #[test]
+    fn the_helpers_templates_are_in_the_catalogue() {
+        // If the helper's wording changes, this list must follow it, or the words stay English.
+        let pot = include_str!("../../po/snapshelf.pot");
+        let plural = ["Downloading {n} snap", "Downloading {n} snaps"];
+        for t in HELPER_TEMPLATES.iter().chain(&plural) {
+            let quoted = format!(" \"{}\"\n", t.replace('"', "\\\""));
+            assert!(
+                pot.contains(&format!("msgid{quoted}"))
+                    || pot.contains(&format!("msgid_plural{quoted}")),
+                "{t} is not in po/snapshelf.pot"
+            );
+        }
+    }
 
     #[test]
     fn every_kind_has_its_own_sentence() {

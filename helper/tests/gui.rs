@@ -421,7 +421,8 @@ fn the_app_speaks_german() {
     if !common::require_root() {
         return;
     }
-    let mut env = Env::new();
+    // Downloads paced so that the progress of an install is seen.
+    let mut env = Env::with_store_args(common::catalog(), &["--download-rate", "1000000"]);
     env.start_helper();
     let mut gui = Gui::start(&env, "german", "de", &[]);
     let line = gui.wait("window shown at", 1);
@@ -431,7 +432,19 @@ fn the_app_speaks_german() {
     );
     gui.wait("explore loaded", 1);
     gui.shot("explore-de");
+    // The helper, a system service without a locale, speaks English; the app says its words in
+    // German: "2 Snaps werden heruntergeladen", "»shelf-base« wird eingehängt".
+    gui.key("ctrl+f");
+    gui.type_text("clock");
+    gui.wait("results for \"clock\"", 1);
+    gui.key("Return");
+    gui.wait("app page shown: shelf-clock installed=false", 1);
+    gui.key("alt+i");
+    gui.wait("heruntergeladen", 1);
+    gui.shot("progress-de");
+    gui.wait("app page shown: shelf-clock installed=true", 1);
     gui.key("alt+3");
+    gui.wait("installed drawn", 1);
     gui.shot("installed-de");
 }
 
