@@ -38,8 +38,34 @@ pub fn failure(f: &Failure) -> String {
     }
 }
 
-/// Bytes in units a person reads (SI, as GNOME does).
+/// Bytes in units a person reads (SI, as GNOME does), with their locale's decimal separator.
 pub fn size(bytes: u64) -> String {
+    size_with(bytes, decimal_point())
+}
+
+/// The decimal separator of the person's `LC_NUMERIC` ("," in German), read once, after `main` has
+/// called `setlocale`. glibc has it; no crate reads it without pulling in a locale database.
+fn decimal_point() -> &'static str {
+    static POINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    POINT.get_or_init(|| {
+        // SAFETY: localeconv returns a pointer to static data that stays valid until the next
+        // setlocale; the string is copied at once, and the locale is set once, at start-up.
+        unsafe {
+            let lc = libc::localeconv();
+            if lc.is_null() || (*lc).decimal_point.is_null() {
+                return ".".to_string();
+            }
+            let p = std::ffi::CStr::from_ptr((*lc).decimal_point).to_string_lossy();
+            if p.is_empty() {
+                ".".to_string()
+            } else {
+                p.into_owned()
+            }
+        }
+    })
+}
+
+fn size_with(bytes: u64, point: &str) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
     if bytes < 1000 {
         return ngettext("{n} byte", "{n} bytes", bytes as u32).replace("{n}", &bytes.to_string());
@@ -51,7 +77,7 @@ pub fn size(bytes: u64) -> String {
         unit += 1;
     }
     if v < 10.0 {
-        format!("{v:.1} {}", UNITS[unit])
+        format!("{v:.1} {}", UNITS[unit]).replacen('.', point, 1)
     } else {
         format!("{v:.0} {}", UNITS[unit])
     }
@@ -305,6 +331,7 @@ mod tests {
         assert_eq!(size(5_300_000), "5.3 MB");
         assert_eq!(size(104_857_600), "105 MB");
         assert_eq!(size(3_000_000_000), "3.0 GB");
+        assert_eq!(size_with(5_300_000, ","), "5,3 MB");
         assert_eq!(speed(2_500_000.0), "2.5 MB/s");
     }
 
