@@ -80,6 +80,8 @@ pub enum SearchInput {
     OpenFirst,
     Focus,
     More(u64),
+    /// Ask again, after a failure.
+    Retry,
 }
 
 #[derive(Debug)]
@@ -142,6 +144,9 @@ impl Component for Search {
                 add_named[Some("failed")] = &crate::ui::status("network-offline-symbolic", &gettext("Search is not available")) -> adw::StatusPage {
                     #[watch]
                     set_description: model.failure.as_ref().map(words::failure).as_deref(),
+                    crate::ui::retry() -> gtk::Button {
+                        connect_clicked => SearchInput::Retry,
+                    },
                 },
                 add_named[Some("results")] = &gtk::ScrolledWindow {
                     set_hscrollbar_policy: gtk::PolicyType::Never,
@@ -258,6 +263,10 @@ impl Component for Search {
                     s.input(SearchInput::Slow(g))
                 });
             }
+            SearchInput::Retry => {
+                self.failure = None;
+                self.schedule(self.query.generation, Duration::ZERO, &sender);
+            }
             SearchInput::Slow(g) => {
                 if self.query.is_current(g) && self.pending {
                     self.slow = true;
@@ -342,10 +351,11 @@ impl Search {
     }
 
     fn visible(&self) -> &'static str {
-        if self.failure.is_some() {
-            "failed"
-        } else if self.query.is_empty() {
+        // An empty entry is a fresh start, whatever the last search met.
+        if self.query.is_empty() {
             "hint"
+        } else if self.failure.is_some() {
+            "failed"
         } else if self.pending && self.results.is_empty() {
             "spinner"
         } else if self.results.is_empty() && !self.pending {
