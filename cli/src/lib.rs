@@ -589,6 +589,10 @@ fn execute(cli: &Cli) -> Res<()> {
                 if names.len() != 1 {
                     return Err(usage("install one file at a time"));
                 }
+                // A file has no channel, and its sandbox is what it says: nothing to ignore quietly.
+                if channel.is_some() || *classic {
+                    return Err(usage("--channel and --classic are for names, not files"));
+                }
                 let f = std::fs::File::open(Path::new(&names[0]))
                     .map_err(|e| usage(format!("cannot open {}: {e}", names[0])))?;
                 let mut o = Dict::new();
@@ -597,6 +601,11 @@ fn execute(cli: &Cli) -> Res<()> {
                 }
                 ctl.change(h.install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), o))?;
             } else {
+                if *unsigned {
+                    return Err(usage(
+                        "--unsigned is for a .snap file; the store signs what it serves",
+                    ));
+                }
                 let mut o = Dict::new();
                 if let Some(c) = channel {
                     opt(&mut o, "channel", c.clone());

@@ -131,6 +131,17 @@ fn snapshelfctl_drives_install_refresh_revert_remove() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not allowed"));
     let o = ctl(&env, None, &["connect", "nocolon"]);
     assert_eq!(o.status.code(), Some(2));
+    // Options that do not apply are refused, not ignored.
+    let o = ctl(&env, None, &["install", "shelf-hello", "--unsigned"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--unsigned"));
+    let o = ctl(
+        &env,
+        None,
+        &["install", "./shelf-hello_1.snap", "--channel", "edge"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(installed_revision(&env, "shelf-hello"), None);
 
     // In German, French and Spanish.
     let locale = env.dir.path().join("locale");
