@@ -40,7 +40,7 @@ cleanup() {
   if [ -n "$APP_PID" ]; then kill "$APP_PID" 2>/dev/null || true; fi
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -f /etc/polkit-1/rules.d/59-snapshelf-demo.rules
+  rm -f "$RUN/rules.d/59-snapshelf-demo.rules"
   # The helper mounts every revision again when it starts: leave nothing mounted behind.
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$DEMO_DIR/root/" | sort -r); do umount -l "$m" || true; done
 }
@@ -85,7 +85,13 @@ PIDS+=($!)
 for _ in $(seq 100); do [ -S "$RUN/bus" ] && break; sleep 0.1; done
 BUS="unix:path=$RUN/bus"
 install -D -m 644 polkit/io.github.snapshelf.policy /usr/share/polkit-1/actions/io.github.snapshelf.policy
-DBUS_SYSTEM_BUS_ADDRESS=$BUS /usr/lib/polkit-1/polkitd --no-debug >/dev/null 2>"$RUN/polkit.log" &
+# The demo's polkitd reads its rules from $RUN/rules.d, bound over /etc/polkit-1/rules.d in a mount
+# namespace of its own: the demo's rule never reaches the machine's polkitd, and nothing is left in
+# /etc if the demo is killed.
+mkdir -p "$RUN/rules.d"; chmod 755 "$RUN/rules.d"; rm -f "$RUN/rules.d/"*.rules
+DBUS_SYSTEM_BUS_ADDRESS=$BUS unshare --mount --propagation private \
+  sh -c 'mount --bind "$1" /etc/polkit-1/rules.d && exec /usr/lib/polkit-1/polkitd --no-debug' \
+  polkitd "$RUN/rules.d" >/dev/null 2>"$RUN/polkit.log" &
 PIDS+=($!)
 for _ in $(seq 100); do
   busctl --address="$BUS" status org.freedesktop.PolicyKit1 >/dev/null 2>&1 && break; sleep 0.1
@@ -112,10 +118,10 @@ busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 \
 # The app, as the person who ran the demo (sudo keeps who that was), on their display.
 APP_USER=${SUDO_USER:-root}
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-  # The demo's polkitd has no authentication agent of that person's session: a rule lets them
-  # make changes without asking, for the demo's lifetime only (removed when it stops).
+  # The demo's polkitd has no authentication agent of that person's session: a rule, seen by the
+  # demo's polkitd alone, lets them make changes without asking while the demo runs.
   if [ "$APP_USER" != root ]; then
-    cat >/etc/polkit-1/rules.d/59-snapshelf-demo.rules <<RULES
+    install -m 644 /dev/stdin "$RUN/rules.d/59-snapshelf-demo.rules" <<RULES
 // Written by Snapshelf's demo (scripts/demo.sh); removed when the demo stops.
 polkit.addRule(function(action, subject) {
   if (action.id.indexOf("io.github.snapshelf.") == 0 && subject.user == "$APP_USER") { return polkit.Result.YES; }
