@@ -276,6 +276,15 @@ impl Component for App {
         shortcuts(&root, &sender);
         drop_target(&root, &sender);
         log_focus(&root);
+        // The image cache is kept within bounds once per start, off the main thread.
+        std::thread::spawn(|| {
+            let dir = crate::icons::cache_dir();
+            match crate::icons::trim_cache(&dir, crate::icons::CACHE_MAX, crate::icons::CACHE_KEEP)
+            {
+                Ok(0) | Err(_) => {}
+                Ok(n) => tracing::info!("image cache trimmed by {n} bytes"),
+            }
+        });
 
         if let Some(p) = init
             .page

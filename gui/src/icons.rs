@@ -71,6 +71,52 @@ pub fn cache_dir() -> PathBuf {
     base.join("snapshelf").join("images")
 }
 
+/// The disk cache may grow to this before the oldest images go.
+pub const CACHE_MAX: u64 = 100 * 1024 * 1024;
+/// What is left after a trim, so it does not trim again at every start.
+pub const CACHE_KEEP: u64 = 80 * 1024 * 1024;
+
+/// Keep the image cache within `max` bytes: past it, the least recently fetched images go until
+/// `keep` is left; temporary files of downloads that never finished go after an hour. Returns the
+/// bytes removed. Run once at start-up, on a thread of its own.
+pub fn trim_cache(dir: &Path, max: u64, keep: u64) -> std::io::Result<u64> {
+    let now = std::time::SystemTime::now();
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    let mut removed = 0u64;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let Ok(meta) = e.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let modified = meta.modified().unwrap_or(now);
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = now.duration_since(modified).unwrap_or_default() > Duration::from_secs(3600);
+        if name.ends_with(".tmp") {
+            if old && std::fs::remove_file(e.path()).is_ok() {
+                removed += meta.len();
+            }
+            continue;
+        }
+        total += meta.len();
+        files.push((modified, meta.len(), e.path()));
+    }
+    if total > max {
+        files.sort();
+        for (_, len, path) in files {
+            if total <= keep {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= len;
+                removed += len;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 fn cache_path(url: &str) -> PathBuf {
     cache_dir().join(hex::encode(Sha3_256::digest(url.as_bytes())))
 }
@@ -99,6 +145,14 @@ async fn bytes_of(source: &str) -> Option<Vec<u8>> {
     }
     let cached = cache_path(source);
     if let Ok(b) = tokio::fs::read(&cached).await {
+        // Fetched again, in effect: the trim keeps what is still being shown.
+        let _ = tokio::task::spawn_blocking(move || {
+            std::fs::File::options()
+                .append(true)
+                .open(&cached)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        })
+        .await;
         return Some(b);
     }
     let r = client().get(source).send().await.ok()?;
@@ -300,6 +354,37 @@ mod tests {
             let again = load(urls[5].clone(), 4).await.expect("from the disk cache");
             assert_eq!(&again.rgba[..3], &[5, 250, 7]);
         });
+    }
+
+    #[test]
+    fn the_disk_cache_is_trimmed_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+        for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+            let p = dir.path().join(name);
+            std::fs::write(&p, vec![0u8; 1000]).unwrap();
+            let f = std::fs::File::options().append(true).open(&p).unwrap();
+            f.set_modified(old + Duration::from_secs(i as u64 * 60))
+                .unwrap();
+        }
+        let tmp = dir.path().join(".x.1.tmp");
+        std::fs::write(&tmp, b"half").unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        // Under the limit: only the abandoned temporary file goes.
+        assert_eq!(trim_cache(dir.path(), 10_000, 5_000).unwrap(), 4);
+        assert!(!tmp.exists());
+        // Over it: the oldest go until what is kept fits.
+        assert_eq!(trim_cache(dir.path(), 3_000, 2_000).unwrap(), 2_000);
+        let left: Vec<bool> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| dir.path().join(n).exists())
+            .collect();
+        assert_eq!(left, [false, false, true, true]);
     }
 
     #[test]
