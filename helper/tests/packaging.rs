@@ -301,6 +301,13 @@ fn desktop_and_metainfo_files_validate() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // `.snap` files open in the app: the MIME type it claims is one the system knows by name
+    // (shared-mime-info >= 2.2, which the .deb depends on).
+    let globs = std::fs::read_to_string("/usr/share/mime/globs2").unwrap_or_default();
+    assert!(
+        globs.lines().any(|l| l.ends_with("application/vnd.snap:*.snap")),
+        "the MIME database does not map *.snap to application/vnd.snap"
+    );
     let text = std::fs::read_to_string(&desktop).unwrap();
     assert!(text.contains("MimeType=application/vnd.snap;"));
     let out = Command::new("appstreamcli")
