@@ -305,7 +305,9 @@ fn desktop_and_metainfo_files_validate() {
     // (shared-mime-info >= 2.2, which the .deb depends on).
     let globs = std::fs::read_to_string("/usr/share/mime/globs2").unwrap_or_default();
     assert!(
-        globs.lines().any(|l| l.ends_with("application/vnd.snap:*.snap")),
+        globs
+            .lines()
+            .any(|l| l.ends_with("application/vnd.snap:*.snap")),
         "the MIME database does not map *.snap to application/vnd.snap"
     );
     let text = std::fs::read_to_string(&desktop).unwrap();
