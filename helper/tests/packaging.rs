@@ -153,6 +153,30 @@ fn the_deb_installs_activates_and_removes_cleanly() {
     let version = run(Command::new("/usr/bin/snapshelfctl").arg("--version"));
     assert!(version.contains("snapshelfctl"));
 
+    // Started at boot, to mount the installed snaps again; and in the host's mount namespace:
+    // an option that gives the service one of its own would hide its mounts from everyone.
+    let wants = Path::new("/etc/systemd/system/multi-user.target.wants/snapshelf-helper.service");
+    assert!(wants.symlink_metadata().is_ok(), "the unit is not enabled");
+    let unit = std::fs::read_to_string("/usr/lib/systemd/system/snapshelf-helper.service").unwrap();
+    for option in [
+        "ProtectSystem=",
+        "ProtectHome=",
+        "PrivateTmp=",
+        "PrivateMounts=",
+        "ProtectKernelTunables=",
+        "ProtectKernelLogs=",
+        "ProtectKernelModules=",
+        "ProtectControlGroups=",
+        "ReadOnlyPaths=",
+        "InaccessiblePaths=",
+        "TemporaryFileSystem=",
+    ] {
+        assert!(
+            !unit.lines().any(|l| l.trim_start().starts_with(option)),
+            "{option} would put the helper's mounts in a namespace of its own"
+        );
+    }
+
     // Nothing runs yet: the first call starts the helper (D-Bus activation) and is answered.
     let answer = run(Command::new("busctl").args([
         "--system",
@@ -179,6 +203,10 @@ fn the_deb_installs_activates_and_removes_cleanly() {
         assert!(!Path::new(f).exists(), "{f} is still there after remove");
     }
     assert!(!Path::new("/usr/libexec/snapshelf").exists());
+    assert!(
+        wants.symlink_metadata().is_err(),
+        "still enabled after purge"
+    );
     let t = Instant::now();
     while Command::new("pgrep")
         .args(["-x", "snapshelf-helpe"])
