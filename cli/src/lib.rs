@@ -749,25 +749,30 @@ fn execute(cli: &Cli) -> Res<()> {
     Ok(())
 }
 
-/// `run SNAP.APP`: hand over to the launcher (the same as `/snap/bin/<app>`).
+/// `run SNAP.APP`: hand over to the launcher (the same as `/snap/bin/<app>`). As for the app,
+/// `$SNAPSHELF_CONFINE` names another launcher and `$SNAPSHELF_ROOT` another root (the demo's).
 fn run_app(app: &str, args: &[String]) -> Res<()> {
     use std::os::unix::process::CommandExt;
-    let confine = [
-        "/usr/libexec/snapshelf/snapshelf-confine",
-        "/usr/local/libexec/snapshelf/snapshelf-confine",
-    ]
-    .into_iter()
-    .find(|p| Path::new(p).exists())
-    .ok_or_else(|| Failure {
-        reported: false,
-        kind: None,
-        message: "snapshelf-confine is not installed".into(),
-        code: 10,
-    })?;
-    let e = std::process::Command::new(confine)
-        .arg(app)
-        .args(args)
-        .exec();
+    let given = std::env::var("SNAPSHELF_CONFINE").ok();
+    let confine = given
+        .iter()
+        .map(String::as_str)
+        .chain([
+            "/usr/libexec/snapshelf/snapshelf-confine",
+            "/usr/local/libexec/snapshelf/snapshelf-confine",
+        ])
+        .find(|p| Path::new(p).exists())
+        .ok_or_else(|| Failure {
+            reported: false,
+            kind: None,
+            message: "snapshelf-confine is not installed".into(),
+            code: 10,
+        })?;
+    let mut cmd = std::process::Command::new(confine);
+    if let Some(root) = std::env::var_os("SNAPSHELF_ROOT") {
+        cmd.arg("--root").arg(root);
+    }
+    let e = cmd.arg(app).args(args).exec();
     Err(Failure {
         reported: false,
         kind: None,

@@ -73,6 +73,38 @@ fn snapshelfctl_drives_install_refresh_revert_remove() {
         installed_revision(&env, "shelf-clock").as_deref(),
         Some("1")
     );
+
+    // Hold and switch, each seen by the helper; `run` starts an app in its sandbox on this root.
+    let o = ctl(&env, None, &["hold", "shelf-clock"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(common::installed(&env)
+        .iter()
+        .any(|s| s.name == "shelf-clock" && s.held));
+    let o = ctl(&env, None, &["unhold", "shelf-clock"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ctl(&env, None, &["switch", "shelf-clock", "edge"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(common::installed(&env)
+        .iter()
+        .any(|s| s.name == "shelf-clock" && s.channel == "latest/edge" && s.revision == "1"));
+    let o = ctl(&env, None, &["switch", "shelf-clock", "stable"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(ctl_bin())
+        .args(["run", "shelf-clock.shelf-clock"])
+        .env(
+            "SNAPSHELF_CONFINE",
+            common::workspace_bin("snapshelf-confine", "snapshelf-confine"),
+        )
+        .env("SNAPSHELF_ROOT", &env.root)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).starts_with("It is "),
+        "run: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = ctl(
         &env,
         None,
