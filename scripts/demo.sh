@@ -84,14 +84,16 @@ dbus-daemon --config-file="$RUN/bus.conf" --nofork >/dev/null 2>"$RUN/bus.log" &
 PIDS+=($!)
 for _ in $(seq 100); do [ -S "$RUN/bus" ] && break; sleep 0.1; done
 BUS="unix:path=$RUN/bus"
-install -D -m 644 polkit/io.github.snapshelf.policy /usr/share/polkit-1/actions/io.github.snapshelf.policy
-# The demo's polkitd reads its rules from $RUN/rules.d, bound over /etc/polkit-1/rules.d in a mount
-# namespace of its own: the demo's rule never reaches the machine's polkitd, and nothing is left in
-# /etc if the demo is killed.
-mkdir -p "$RUN/rules.d"; chmod 755 "$RUN/rules.d"; rm -f "$RUN/rules.d/"*.rules
+# The demo's polkitd reads Snapshelf's actions from $RUN/actions and its rules from $RUN/rules.d,
+# bound over /usr/share/polkit-1/actions and /etc/polkit-1/rules.d in a mount namespace of its own:
+# nothing of the demo reaches the machine's polkitd, and nothing is left behind if it is killed.
+mkdir -p "$RUN/rules.d" "$RUN/actions"; chmod 755 "$RUN/rules.d" "$RUN/actions"
+rm -f "$RUN/rules.d/"*.rules
+install -m 644 polkit/io.github.snapshelf.policy "$RUN/actions/io.github.snapshelf.policy"
 DBUS_SYSTEM_BUS_ADDRESS=$BUS unshare --mount --propagation private \
-  sh -c 'mount --bind "$1" /etc/polkit-1/rules.d && exec /usr/lib/polkit-1/polkitd --no-debug' \
-  polkitd "$RUN/rules.d" >/dev/null 2>"$RUN/polkit.log" &
+  sh -c 'mount --bind "$1" /etc/polkit-1/rules.d && mount --bind "$2" /usr/share/polkit-1/actions &&
+         exec /usr/lib/polkit-1/polkitd --no-debug' \
+  polkitd "$RUN/rules.d" "$RUN/actions" >/dev/null 2>"$RUN/polkit.log" &
 PIDS+=($!)
 for _ in $(seq 100); do
   busctl --address="$BUS" status org.freedesktop.PolicyKit1 >/dev/null 2>&1 && break; sleep 0.1
