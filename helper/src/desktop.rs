@@ -42,6 +42,9 @@ const LOCALIZABLE: &[&str] = &["Name", "GenericName", "Comment", "Keywords"];
 /// At most this much of a desktop file is read.
 const MAX_DESKTOP: usize = 64 << 10;
 
+/// A theme icon bigger than this is not exported (snapd refuses store icons over 300 kB).
+const MAX_THEME_ICON: usize = 512 * 1024;
+
 fn safe_component(s: &str) -> bool {
     !s.is_empty()
         && s != "."
@@ -257,6 +260,46 @@ fn icons(paths: &Paths) -> PathBuf {
     paths.desktop_dir().join("icons")
 }
 
+/// Where a theme icon the snap ships under `meta/gui/icons/` goes below `icons/`, if it is one the
+/// export takes: `hicolor/<N>x<N>|scalable/apps/snap.<name>.<icon>.png|svg`, the names snapd takes,
+/// so a snap can only add icons under its own prefix, never replace another app's.
+fn theme_icon_target(name: &str, rel: &str) -> Option<PathBuf> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let ["hicolor", size, "apps", file] = parts[..] else {
+        return None;
+    };
+    let sized = size == "scalable"
+        || size.split_once('x').is_some_and(|(w, h)| {
+            w == h && (1..=4).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit())
+        });
+    let (icon, ext) = file
+        .strip_prefix(&format!("snap.{name}."))?
+        .rsplit_once('.')?;
+    (sized && matches!(ext, "png" | "svg") && safe_component(icon) && safe_component(file))
+        .then(|| PathBuf::from(format!("hicolor/{size}/apps/{file}")))
+}
+
+/// The theme icons of `name` in the export.
+fn owned_theme_icons(icons_dir: &Path, name: &str) -> Vec<PathBuf> {
+    let prefix = format!("snap.{name}.");
+    std::fs::read_dir(icons_dir.join("hicolor"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .flat_map(|size| {
+            std::fs::read_dir(size.path().join("apps"))
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+        })
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with(&prefix))
+        })
+        .collect()
+}
+
 /// Not under `applications/` or `icons/`, which the desktop reads.
 fn stamps(paths: &Paths) -> PathBuf {
     paths.desktop_dir().join(".exported")
@@ -317,6 +360,25 @@ pub fn export(
         icon_path = Some(p.display().to_string());
         keep.insert(p);
     }
+    match snap.theme_icons() {
+        Ok(list) => {
+            for (rel, data) in list {
+                match theme_icon_target(name, &rel) {
+                    Some(t) if data.len() <= MAX_THEME_ICON => {
+                        // Every component of `t` was checked: it stays below icons/.
+                        let p = icons_dir.join(t);
+                        if let Some(dir) = p.parent() {
+                            std::fs::create_dir_all(dir)?;
+                        }
+                        write_atomic(&p, &data)?;
+                        keep.insert(p);
+                    }
+                    _ => tracing::warn!(snap = name, icon = %rel, "theme icon not exported"),
+                }
+            }
+        }
+        Err(e) => tracing::warn!(snap = name, error = %e, "theme icons not exported"),
+    }
     for (rel, content) in snap.gui_files() {
         let Some(file) = rel.strip_suffix(".desktop") else {
             continue;
@@ -355,6 +417,7 @@ pub fn export(
     for stale in owned(&apps_dir, name)
         .into_iter()
         .chain(owned(&icons_dir, name))
+        .chain(owned_theme_icons(&icons_dir, name))
     {
         if !keep.contains(&stale) {
             let _ = std::fs::remove_file(stale);
@@ -371,6 +434,7 @@ pub fn unexport(paths: &Paths, name: &str) {
     for f in owned(&applications(paths), name)
         .into_iter()
         .chain(owned(&icons(paths), name))
+        .chain(owned_theme_icons(&icons(paths), name))
     {
         let _ = std::fs::remove_file(f);
     }
@@ -379,6 +443,29 @@ pub fn unexport(paths: &Paths, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn theme_icons_only_under_the_snaps_own_prefix() {
+        let t = |rel| theme_icon_target("hello", rel);
+        assert_eq!(
+            t("hicolor/48x48/apps/snap.hello.big.png"),
+            Some(PathBuf::from("hicolor/48x48/apps/snap.hello.big.png"))
+        );
+        assert!(t("hicolor/scalable/apps/snap.hello.x.svg").is_some());
+        for bad in [
+            "hicolor/48x48/apps/firefox.png",
+            "hicolor/48x48/apps/snap.other.x.png",
+            "hicolor/48x32/apps/snap.hello.x.png",
+            "hicolor/48x48/mimetypes/snap.hello.x.png",
+            "Adwaita/48x48/apps/snap.hello.x.png",
+            "hicolor/../../apps/snap.hello.x.png",
+            "hicolor/48x48/apps/snap.hello..png",
+            "hicolor/48x48/apps/snap.hello.x.sh",
+            "hicolor/48x48/apps/sub/snap.hello.x.png",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+    }
 
     fn launcher() -> Launcher {
         Launcher {

@@ -1297,6 +1297,11 @@ fn desktop_files_are_exported_sanitised_and_launch_in_the_sandbox() {
         0o644,
     );
     std::fs::write(s.join("meta/gui/icon.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    // Theme icons: one under the snap's own prefix, one that would replace another app's.
+    let theme = s.join("meta/gui/icons/hicolor/48x48/apps");
+    std::fs::create_dir_all(&theme).unwrap();
+    std::fs::write(theme.join("snap.probe-desktop.extra.png"), b"\x89PNGextra").unwrap();
+    std::fs::write(theme.join("firefox.png"), b"\x89PNGnot mine").unwrap();
     std::os::unix::fs::symlink("/etc/shadow", s.join("meta/gui/leak.desktop")).unwrap();
     install_file(&env, &pack(&s, &work.path().join("probe-desktop.snap")));
 
@@ -1315,6 +1320,9 @@ fn desktop_files_are_exported_sanitised_and_launch_in_the_sandbox() {
     let text = std::fs::read_to_string(&file).unwrap();
     let icon = icons.join("probe-desktop_icon.png");
     assert!(icon.is_file());
+    let theme_icon = icons.join("hicolor/48x48/apps/snap.probe-desktop.extra.png");
+    assert_eq!(std::fs::read(&theme_icon).unwrap(), b"\x89PNGextra");
+    assert!(!icons.join("hicolor/48x48/apps/firefox.png").exists());
     assert!(
         text.contains(&format!("Icon={}\n", icon.display())),
         "{text}"
@@ -1379,7 +1387,7 @@ fn desktop_files_are_exported_sanitised_and_launch_in_the_sandbox() {
     let c = env.proxy().remove(&["probe-desktop"], Dict::new()).unwrap();
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
     assert!(
-        !file.exists() && !icon.exists(),
+        !file.exists() && !icon.exists() && !theme_icon.exists(),
         "the export outlived the snap"
     );
 }
