@@ -35,6 +35,9 @@ $PREFIX/lib/environment.d/90-snapshelf.conf
 "
 LANGS=$(cat po/LINGUAS)
 if [ "${1:-}" = "--uninstall" ]; then
+  if [ -z "$D" ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --quiet snapshelf-helper.service 2>/dev/null || true
+  fi
   for f in $FILES; do rm -f "$D$f"; done
   for l in $LANGS; do rm -f "$D$PREFIX/share/locale/$l/LC_MESSAGES/snapshelf.mo"; done
   rmdir "$D$PREFIX/libexec/snapshelf" 2>/dev/null || true
@@ -64,6 +67,11 @@ sed "s|/usr/libexec/snapshelf/snapshelf-helper|$HELPER|" flatpak-free-packaging/
   | install -D -m 644 /dev/stdin "$D$PREFIX/lib/systemd/system/snapshelf-helper.service"
 install -D -m 644 flatpak-free-packaging/90-snapshelf.conf "$D$PREFIX/lib/environment.d/90-snapshelf.conf"
 install -D -m 644 flatpak-free-packaging/snapshelf.sh "$D/etc/profile.d/snapshelf.sh"
+# Started at boot, to mount the installed snaps again before apps run.
+if [ -z "$D" ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl daemon-reload 2>/dev/null || true
+  systemctl enable --quiet snapshelf-helper.service || true
+fi
 # The launcher builds sandboxes with these capabilities and drops them before the app runs.
 if [ -z "$D" ]; then
   setcap cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p "$PREFIX/libexec/snapshelf/snapshelf-confine"

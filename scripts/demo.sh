@@ -13,13 +13,20 @@ ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}"
 
 DEMO_DIR=${SNAPSHELF_DEMO_DIR:-/var/tmp/snapshelf-demo}
+# /var/tmp is everyone's: a demo directory someone else made first (their keys, their links) is
+# not one the root helper should work on.
+if [ -e "$DEMO_DIR" ] && { [ "$(stat -c %u "$DEMO_DIR")" != 0 ] || [ -n "$(find "$DEMO_DIR" -maxdepth 0 -perm /022)" ]; }; then
+  die "$DEMO_DIR is not root's alone (owner or mode): remove it, or set SNAPSHELF_DEMO_DIR"
+fi
 LISTEN=${SNAPSHELF_DEMO_LISTEN:-127.0.0.1:8080}
 RUN=/run/snapshelf-demo
 mkdir -p "$DEMO_DIR/root" "$RUN"
 chmod 755 "$DEMO_DIR" "$DEMO_DIR/root"
 # One demo at a time: a second one would take over the first one's files, bus and mounts. The
 # lock is held as long as this script or any process it started lives.
-exec 9>"$RUN/demo.lock"
+# Opened read-only: the app runs as that person and must not inherit a writable root file.
+: >>"$RUN/demo.lock"
+exec 9<"$RUN/demo.lock"
 flock -n 9 || die "a Snapshelf demo is already running (its files are in $RUN): stop it with Ctrl+C first"
 
 # SNAPSHELF_DEMO_PROFILE=dev reuses the test build (faster to build, slower to run).
@@ -136,7 +143,7 @@ RULES
     XAUTHORITY="${XAUTHORITY:-$(getent passwd "$APP_USER" | cut -d: -f6)/.Xauthority}" XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$APP_UID}" \
     SNAPSHELF_LOCALEDIR="$PWD/target/locale" SNAPSHELF_ROOT="$DEMO_DIR/root" \
     SNAPSHELF_CONFINE="$BIN/snapshelf-confine" \
-    "$BIN/snapshelf" --bus-address "$BUS" 2>"$RUN/app.log" &
+    "$BIN/snapshelf" --bus-address "$BUS" 2>"$RUN/app.log" 9<&- &
   APP_PID=$!
 else
   say "no display (DISPLAY/WAYLAND_DISPLAY unset): the app needs one; from a desktop session run"

@@ -181,9 +181,17 @@ impl Component for Updates {
         match msg {
             UpdatesInput::Load => sender.oneshot_command(async {
                 let r = async {
-                    // Offline the helper knows of no update: that is not "up to date".
-                    let updates = client::from_store(client::list_updates().await?).await?;
-                    Ok((updates, client::list_installed().await?))
+                    let updates = client::list_updates().await?;
+                    let installed = client::list_installed().await?;
+                    // Offline the helper knows of no update: that is not "up to date". It asks
+                    // the store only for snaps that can update (from the store, not held).
+                    let can_update = installed
+                        .iter()
+                        .any(|s| !s.held && !s.revision.starts_with('x'));
+                    if updates.is_empty() && can_update {
+                        client::from_store(()).await?;
+                    }
+                    Ok((updates, installed))
                 };
                 UpdatesCmd::Loaded(r.await)
             }),
@@ -227,6 +235,9 @@ impl Component for Updates {
                 for r in rows(&updates, &installed) {
                     g.push_back(r);
                 }
+                drop(g);
+                // Rows rebuilt while a change runs wait with the rest.
+                self.rows.broadcast(SnapRowInput::Busy(self.busy));
                 tracing::info!(target: "ui", "updates shown: {}", self.count);
             }
             Err(f) => {

@@ -205,16 +205,39 @@ pub fn helper_words(label: &str) -> String {
             }
         }
     }
-    for t in HELPER_TEMPLATES {
-        if let Some(values) = fill_of(t, label) {
-            let mut out = gettext(t);
-            for (name, value) in values {
-                out = out.replace(&format!("{{{name}}}"), &gettext(value));
-            }
-            return out;
+    if let Some((t, values)) = template_of(label) {
+        let mut out = gettext(t);
+        for (name, value) in values {
+            out = out.replace(&format!("{{{name}}}"), &gettext(value));
         }
+        return out;
     }
     label.to_string()
+}
+
+/// The helper's template that `label` was made from, and what filled it. The most specific first:
+/// "Install {snaps}" would also swallow `Install "x" from a file`.
+fn template_of(label: &str) -> Option<(&'static str, Vec<(&str, &str)>)> {
+    let mut templates = HELPER_TEMPLATES;
+    templates.sort_by_key(|t| std::cmp::Reverse(literal_len(t)));
+    templates
+        .into_iter()
+        .find_map(|t| fill_of(t, label).map(|v| (t, v)))
+}
+
+/// How much of a template is fixed text, not placeholders.
+fn literal_len(template: &str) -> usize {
+    let mut n = 0;
+    let mut inside = false;
+    for c in template.chars() {
+        match c {
+            '{' => inside = true,
+            '}' => inside = false,
+            _ if !inside => n += 1,
+            _ => {}
+        }
+    }
+    n
 }
 
 /// The placeholder values that turn `template` into `text`, if it does.
@@ -279,6 +302,14 @@ mod tests {
         assert_eq!(
             fill_of("Refresh all snaps", "Refresh all snaps"),
             Some(vec![])
+        );
+        assert_eq!(
+            template_of("Install \"x\" from a file").map(|(t, _)| t),
+            Some("Install \"{snap}\" from a file")
+        );
+        assert_eq!(
+            template_of("Install \"a\" and \"b\"").map(|(t, _)| t),
+            Some("Install {snaps}")
         );
         assert_eq!(fill_of("Install {snaps}", "Remove x"), None);
         assert_eq!(fill_of("Downloading \"{snap}\"", "Downloading \"\""), None);

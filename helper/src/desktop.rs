@@ -332,8 +332,10 @@ pub fn export(
     // What was exported, and for which revision and launcher: the helper applies every snap's files
     // at each start, and reading every blob again there would only slow the start down.
     let stamp = stamps(paths).join(name);
+    // The first line is the export's own version: a helper that exports more (theme icons) or
+    // differently does it again for snaps already installed.
     let wanted_stamp = format!(
-        "{}\n{}\n{}\n",
+        "export 2\n{}\n{}\n{}\n",
         blob.display(),
         launcher.confine.display(),
         launcher

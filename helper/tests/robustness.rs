@@ -392,7 +392,20 @@ fn crash_at_every_boundary(
         let marker = set_up(&env, before);
         env.kill_helper();
         env.start_helper_with(&[("SNAPSHELF_CRASH_AFTER", &n.to_string())]);
-        let change = op(&env.proxy()).expect("the operation starts");
+        // The change starts before its path is sent back: the helper may die before it answers.
+        let change = match op(&env.proxy()) {
+            Ok(c) => c,
+            Err(e) => {
+                let t = std::time::Instant::now();
+                while !env.helper_exited() {
+                    assert!(t.elapsed() < Duration::from_secs(10), "run {n}: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                env.start_helper();
+                check_consistent(&env, n, marker);
+                continue;
+            }
+        };
         let start = std::time::Instant::now();
         let crashed = loop {
             if env.helper_exited() {

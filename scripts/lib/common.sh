@@ -41,13 +41,14 @@ ensure_packages() {
 
 # Rust >= 1.85. `sudo` resets PATH, so a rustup toolchain of the person who ran sudo (or root's) is
 # looked for where rustup puts it; on a machine with none, rustup installs one for root (once).
+# As root, crates always download into root's own cargo home, never into that person's.
 ensure_rust() {
-  local home
-  for home in "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)" "$HOME" /root; do
+  local home roothome
+  roothome=$(getent passwd root | cut -d: -f6)
+  for home in "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)" "$roothome"; do
     if [ -x "$home/.cargo/bin/cargo" ]; then
-      export PATH="$home/.cargo/bin:$PATH"
-      # Root uses that person's toolchains as they are; crates download into root's own cargo home.
-      [ "$home" = "$HOME" ] || export RUSTUP_HOME="$home/.rustup"
+      export PATH="$home/.cargo/bin:$PATH" RUSTUP_HOME="$home/.rustup"
+      [ "$(id -u)" -ne 0 ] || export CARGO_HOME="$roothome/.cargo"
       break
     fi
   done
@@ -55,10 +56,11 @@ ensure_rust() {
     [ "$(id -u)" -eq 0 ] || die "Rust >= 1.85 is needed: install it with rustup (https://rustup.rs)"
     ensure_packages curl ca-certificates build-essential
     say "installing Rust with rustup for root (once)"
+    export RUSTUP_HOME="$roothome/.rustup" CARGO_HOME="$roothome/.cargo"
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
-      | sh -s -- -y --quiet --profile minimal --component clippy,rustfmt
-    export PATH="/root/.cargo/bin:$PATH"
-    unset RUSTUP_HOME
+      | sh -s -- -y --quiet --no-modify-path --profile minimal --component clippy,rustfmt
+    export PATH="$roothome/.cargo/bin:$PATH"
+    cargo_is_recent || die "Rust >= 1.85 could not be installed with rustup"
   fi
 }
 

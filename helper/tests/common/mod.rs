@@ -46,10 +46,13 @@ pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
     // than its sources. Build it once per test process (a no-op when it is current).
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if !built.iter().any(|p| p == package) {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", package])
-            .status()
-            .unwrap();
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "-q", "-p", package]);
+        // The same profile as this test, whose directory the binary is looked for in.
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        let st = build.status().unwrap();
         assert!(st.success(), "cannot build {package}");
         built.push(package.to_string());
     }
