@@ -487,6 +487,9 @@ fn drop_target(root: &adw::ApplicationWindow, sender: &ComponentSender<App>) {
 /// tests follow Tab through the window with it, as a keyboard user would.
 fn log_focus(root: &adw::ApplicationWindow) {
     root.connect_focus_widget_notify(|w| {
+        if !tracing::enabled!(target: "ui::focus", tracing::Level::DEBUG) {
+            return;
+        }
         if let Some(f) = gtk::prelude::GtkWindowExt::focus(w) {
             let label = f
                 .downcast_ref::<gtk::Button>()

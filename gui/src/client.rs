@@ -189,34 +189,32 @@ pub async fn connections(name: &str) -> Res<Vec<Plug>> {
     typed(list, Plug::from_dict)
 }
 
-/// Each interface and whether the system connects it by itself (its default).
-pub async fn interface_defaults() -> Res<std::collections::HashMap<String, bool>> {
+/// Every interface the helper knows.
+async fn interfaces() -> Res<Vec<snapshelf_dbus::types::InterfaceInfo>> {
     let list = helper()
         .await?
         .interfaces()
         .await
         .map_err(Failure::from_zbus)?;
-    Ok(
-        typed(list, snapshelf_dbus::types::InterfaceInfo::from_dict)?
-            .into_iter()
-            .map(|i| (i.name, i.auto_connect))
-            .collect(),
-    )
+    typed(list, snapshelf_dbus::types::InterfaceInfo::from_dict)
+}
+
+/// Each interface and whether the system connects it by itself (its default).
+pub async fn interface_defaults() -> Res<HashMap<String, bool>> {
+    Ok(interfaces()
+        .await?
+        .into_iter()
+        .map(|i| (i.name, i.auto_connect))
+        .collect())
 }
 
 /// Each interface's human words ("Read and write files in your home folder").
 pub async fn interface_labels() -> Res<HashMap<String, String>> {
-    let list = helper()
+    Ok(interfaces()
         .await?
-        .interfaces()
-        .await
-        .map_err(Failure::from_zbus)?;
-    Ok(
-        typed(list, snapshelf_dbus::types::InterfaceInfo::from_dict)?
-            .into_iter()
-            .map(|i| (i.name, i.label))
-            .collect(),
-    )
+        .into_iter()
+        .map(|i| (i.name, i.label))
+        .collect())
 }
 
 /// What a person asked the helper to do. Each becomes one call and, but for `Hold`, one change.

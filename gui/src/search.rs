@@ -230,27 +230,29 @@ impl Component for Search {
                 let (text, category) = (self.query.text.clone(), self.query.category.clone());
                 let fired = Instant::now();
                 sender.oneshot_command(async move {
-                    let result =
-                        client::find(&text, category.as_deref(), LIMIT)
-                            .await
-                            .map(|list| {
-                                list.into_iter()
-                                    .map(|r| RowData {
-                                        note: if r.installed {
-                                            gettext("Installed")
-                                        } else {
-                                            String::new()
-                                        },
-                                        name: r.name,
-                                        title: r.title,
-                                        summary: r.summary,
-                                        icon: r.icon_url,
-                                        action: String::new(),
-                                    })
-                                    .collect()
-                            });
-                    let offline =
-                        result.is_ok() && !client::store_reachable().await.unwrap_or(true);
+                    let result = client::find(&text, category.as_deref(), LIMIT).await;
+                    // Offline answers hold installed apps only: only then is the helper asked
+                    // whether it reached the store (no extra call on the usual path).
+                    let maybe_offline = result
+                        .as_ref()
+                        .is_ok_and(|list| list.iter().all(|r| r.installed));
+                    let offline = maybe_offline && !client::store_reachable().await.unwrap_or(true);
+                    let result = result.map(|list| {
+                        list.into_iter()
+                            .map(|r| RowData {
+                                note: if r.installed {
+                                    gettext("Installed")
+                                } else {
+                                    String::new()
+                                },
+                                name: r.name,
+                                title: r.title,
+                                summary: r.summary,
+                                icon: r.icon_url,
+                                action: String::new(),
+                            })
+                            .collect()
+                    });
                     SearchCmd::Results {
                         generation: g,
                         fired,

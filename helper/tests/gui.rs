@@ -549,13 +549,8 @@ fn each_update_has_its_own_button() {
     }
     let mut env = Env::new();
     env.start_helper();
-    let c = env
-        .proxy()
-        .install(&["shelf-clock"], Default::default())
-        .unwrap();
-    assert_eq!(env.wait_change(c.as_str()).0, "Done");
-    let c = env.proxy().switch("shelf-clock", "latest/edge").unwrap();
-    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    env.done(env.proxy().install(&["shelf-clock"], Default::default()));
+    env.done(env.proxy().switch("shelf-clock", "latest/edge"));
     let mut gui = Gui::start(&env, "update-one", "en", &["--page", "updates"]);
     gui.wait("updates shown: 1", 1);
     // The row's own button is reachable from the keyboard and says which app it updates.
@@ -573,11 +568,7 @@ fn offline_the_app_says_so_and_installed_apps_still_show() {
     }
     let mut env = Env::new();
     env.start_helper();
-    let c = env
-        .proxy()
-        .install(&["shelf-clock"], Default::default())
-        .unwrap();
-    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    env.done(env.proxy().install(&["shelf-clock"], Default::default()));
     env.stop_store();
     let mut gui = Gui::start(&env, "offline", "en", &[]);
     // Not the installed apps dressed up as featured ones, nor "up to date": offline, in words.

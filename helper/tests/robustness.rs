@@ -18,6 +18,16 @@ fn flag(key: &str, v: bool) -> Dict {
         .collect()
 }
 
+/// The `channel` option of Install and Refresh.
+fn channel(c: &str) -> Dict {
+    [(
+        "channel".to_string(),
+        OwnedValue::try_from(zbus::zvariant::Value::from(c)).unwrap(),
+    )]
+    .into_iter()
+    .collect()
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -310,14 +320,8 @@ fn sigkill_at_random_moments_leaves_a_consistent_system() {
             0 => helper.remove(&["shelf-hello"], Dict::new()),
             1 if !have_clock => helper.install(&["shelf-clock"], Dict::new()),
             1 => {
-                let channel = ["candidate", "edge", "stable"][(run / 4) % 3];
-                let o: Dict = [(
-                    "channel".to_string(),
-                    OwnedValue::try_from(zbus::zvariant::Value::from(channel)).unwrap(),
-                )]
-                .into_iter()
-                .collect();
-                helper.refresh(&["shelf-clock"], o)
+                let c = ["candidate", "edge", "stable"][(run / 4) % 3];
+                helper.refresh(&["shelf-clock"], channel(c))
             }
             2 if have_clock => helper.revert("shelf-clock", Dict::new()),
             _ if have_clock => helper.remove(&["shelf-clock"], Dict::new()),
@@ -345,10 +349,7 @@ enum Before {
 /// when it is installed; returns whether the marker was written.
 fn set_up(env: &Env, before: Before) -> bool {
     let helper = env.proxy();
-    let run = |r: zbus::Result<zbus::zvariant::OwnedObjectPath>| {
-        let c = r.unwrap();
-        assert_eq!(env.wait_change(c.as_str()).0, "Done", "set-up change {c}");
-    };
+    let run = |r| env.done(r);
     let names: Vec<String> = installed(env).into_iter().map(|s| s.name).collect();
     if names.iter().any(|n| n == "shelf-clock") {
         run(helper.remove(&["shelf-clock"], flag("purge", true)));
@@ -361,13 +362,7 @@ fn set_up(env: &Env, before: Before) -> bool {
     }
     run(helper.install(&["shelf-clock"], Dict::new()));
     if matches!(before, Before::Candidate) {
-        let o: Dict = [(
-            "channel".to_string(),
-            OwnedValue::try_from(zbus::zvariant::Value::from("candidate")).unwrap(),
-        )]
-        .into_iter()
-        .collect();
-        run(helper.refresh(&["shelf-clock"], o));
+        run(helper.refresh(&["shelf-clock"], channel("candidate")));
     }
     std::fs::write(
         env.root.join("var/snap/shelf-clock/common/marker"),
@@ -452,13 +447,7 @@ fn sigkill_at_every_task_boundary_of_refresh() {
         return;
     }
     let n = crash_at_every_boundary(Before::Stable, |h| {
-        let o: Dict = [(
-            "channel".to_string(),
-            OwnedValue::try_from(zbus::zvariant::Value::from("candidate")).unwrap(),
-        )]
-        .into_iter()
-        .collect();
-        h.refresh(&["shelf-clock"], o)
+        h.refresh(&["shelf-clock"], channel("candidate"))
     });
     assert!(n >= 6, "refresh has {n} boundaries");
 }

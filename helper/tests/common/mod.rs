@@ -341,6 +341,13 @@ impl Env {
         snapshelf_dbus::proxy::Helper1ProxyBlocking::new(&self.connection()).unwrap()
     }
 
+    /// A change just started, followed to its end, which must be Done.
+    pub fn done(&self, started: zbus::Result<zbus::zvariant::OwnedObjectPath>) {
+        let c = started.expect("the change starts");
+        let (status, kind, error) = self.wait_change(c.as_str());
+        assert_eq!(status, "Done", "{c}: {kind} {error}");
+    }
+
     /// Wait until a change is ready; returns (status, error kind, error message).
     pub fn wait_change(&self, path: &str) -> (String, String, String) {
         let conn = self.connection();
