@@ -1,6 +1,11 @@
 //! A database of assertions that checks each one before accepting it: signed by a known
 //! account-key of its authority, valid at its timestamp, signature verified, and the type's own
 //! consistency rules. Trusted roots are given at creation.
+//!
+//! As in snapd, keys and accounts are vouched for only by a *directly trusted* authority (an
+//! account given at creation): an `account-key` or `account` signed by anyone else is refused,
+//! whatever key signed it. Without this, any key the database knows (every developer's) could
+//! mint a key for the store's authority and sign what only the store may sign.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,13 +13,18 @@ use super::{parse_time, AssertError, Assertion, PublicKey};
 
 struct KeyEntry {
     account_id: String,
+    /// The key's `name` header (empty when absent): one key per account and name.
+    name: String,
+    /// Given at creation: never replaced by a later assertion.
+    trusted: bool,
     key: PublicKey,
     since: time::OffsetDateTime,
     until: Option<time::OffsetDateTime>,
-    /// The issuer id the key's signatures carry. It sits in the unsigned part of the OpenPGP
-    /// packet, so it is pinned at the key's first verified signature and must not vary after:
-    /// otherwise those bytes could be changed without anyone noticing.
-    issuer: std::cell::Cell<Option<Option<[u8; 8]>>>,
+    /// The issuer id the key's signatures carry. It may sit in the unsigned part of the OpenPGP
+    /// packet, so the first one seen on an accepted assertion is pinned and any other refused:
+    /// otherwise those bytes could be changed without anyone noticing. Signatures without one
+    /// are accepted (snapd's own test store signed some with and some without).
+    issuer: std::cell::Cell<Option<[u8; 8]>>,
 }
 
 pub struct Database {
@@ -43,12 +53,20 @@ fn key_entry(a: &Assertion) -> Result<(String, KeyEntry), AssertError> {
     let until = a.header_str("until").map(parse_time).transpose()?;
     let account_id = a
         .header_str("account-id")
+        .filter(|s| !s.is_empty())
         .ok_or_else(|| check("account-key: account-id is required"))?
         .to_string();
+    if until.is_some_and(|u| u <= since) {
+        return Err(check(format!(
+            "account-key {id}: until must be after since"
+        )));
+    }
     Ok((
         id,
         KeyEntry {
             account_id,
+            name: a.header_str("name").unwrap_or("").to_string(),
+            trusted: false,
             key,
             since,
             until,
@@ -75,18 +93,19 @@ impl Database {
             let before = pending.len();
             let mut rest = Vec::new();
             for a in pending {
-                let (id, entry) = key_entry(&a)?;
+                let (id, mut entry) = key_entry(&a)?;
+                entry.trusted = true;
                 let signer = a.sign_key_id().to_string();
                 let ok = if signer == id {
                     match a.verify_issuer(&entry.key) {
                         Ok(issuer) if entry.account_id == a.authority_id() => {
-                            entry.issuer.set(Some(issuer));
+                            entry.issuer.set(issuer);
                             true
                         }
                         _ => false,
                     }
                 } else {
-                    db.keys.contains_key(&signer) && db.verify(&a).is_ok()
+                    db.keys.contains_key(&signer) && db.verify(&a).map(|i| db.pin(&a, i)).is_ok()
                 };
                 if ok {
                     db.trusted_authorities.insert(entry.account_id.clone());
@@ -108,7 +127,8 @@ impl Database {
             pending = rest;
         }
         for a in others {
-            db.verify(&a)?;
+            let issuer = db.verify(&a)?;
+            db.pin(&a, issuer);
             if a.type_name() == "account" {
                 if let Some(id) = a.header_str("account-id") {
                     db.trusted_authorities.insert(id.to_string());
@@ -129,8 +149,16 @@ impl Database {
         }
     }
 
-    /// Check the signature of `a` with a known key of its authority, valid at its time.
-    fn verify(&self, a: &Assertion) -> Result<(), AssertError> {
+    /// Pin the issuer id of `a`'s signing key, once `a` has been accepted.
+    fn pin(&self, a: &Assertion, issuer: Option<[u8; 8]>) {
+        if let (Some(entry), Some(issuer)) = (self.keys.get(a.sign_key_id()), issuer) {
+            entry.issuer.set(Some(issuer));
+        }
+    }
+
+    /// Check the signature of `a` with a known key of its authority, valid at its time; the
+    /// issuer id the signature names, for [`Database::pin`] once `a` is accepted.
+    fn verify(&self, a: &Assertion) -> Result<Option<[u8; 8]>, AssertError> {
         let entry = self.keys.get(a.sign_key_id()).ok_or_else(|| {
             check(format!(
                 "no known account-key {} signs this {}",
@@ -155,25 +183,88 @@ impl Database {
             return Err(check("the assertion's time is malformed"));
         }
         let issuer = a.verify_issuer(&entry.key)?;
-        match entry.issuer.get() {
-            None => entry.issuer.set(Some(issuer)),
-            Some(pinned) if pinned == issuer => {}
-            Some(_) => {
-                return Err(AssertError::Signature(
-                    "the signature names another issuer than the key's other signatures".into(),
-                ))
+        match (entry.issuer.get(), issuer) {
+            (Some(pinned), Some(issuer)) if pinned != issuer => Err(AssertError::Signature(
+                "the signature names another issuer than the key's other signatures".into(),
+            )),
+            _ => Ok(issuer),
+        }
+    }
+
+    /// snapd's rule for account-keys: signed by a directly trusted authority, for an account the
+    /// database has, and not in conflict with a key it already has.
+    fn check_account_key(&self, a: &Assertion) -> Result<(String, KeyEntry), AssertError> {
+        let (id, entry) = key_entry(a)?;
+        if !self.is_trusted_authority(a.authority_id()) {
+            return Err(check(format!(
+                "account-key {id} for {:?} is not signed by a directly trusted authority: {:?}",
+                entry.account_id,
+                a.authority_id()
+            )));
+        }
+        if self.find("account", &[entry.account_id.as_str()]).is_none() {
+            return Err(check(format!(
+                "account-key {id} for {:?} has no matching account assertion",
+                entry.account_id
+            )));
+        }
+        if let Some(old) = self.keys.get(&id) {
+            if old.trusted {
+                return Err(check(format!(
+                    "account-key {id} is a trusted root and cannot be replaced"
+                )));
+            }
+            if old.account_id != entry.account_id {
+                return Err(check(format!(
+                    "account-key {id} is already known for {:?}, not {:?}",
+                    old.account_id, entry.account_id
+                )));
             }
         }
-        Ok(())
+        if !entry.name.is_empty() {
+            if let Some((other, _)) = self.keys.iter().find(|(k, e)| {
+                **k != id && e.account_id == entry.account_id && e.name == entry.name
+            }) {
+                return Err(check(format!(
+                    "account-key {id}: {:?} already has a key named {:?} ({other})",
+                    entry.account_id, entry.name
+                )));
+            }
+        }
+        Ok((id, entry))
     }
 
     /// Check and keep `a`.
     pub fn add(&mut self, a: Assertion) -> Result<(), AssertError> {
-        self.verify(&a)?;
+        let issuer = self.verify(&a)?;
         match a.type_name() {
             "account-key" => {
-                let (id, entry) = key_entry(&a)?;
-                self.keys.insert(id, entry);
+                let (id, entry) = self.check_account_key(&a)?;
+                // An older revision of a known key changes nothing.
+                let newer = self
+                    .find("account-key", &[id.as_str()])
+                    .is_none_or(|old| old.revision() <= a.revision());
+                if newer {
+                    let pinned = self.keys.get(&id).and_then(|e| e.issuer.get());
+                    let entry = KeyEntry {
+                        // The pinned issuer stays with the key, whatever revision describes it.
+                        issuer: std::cell::Cell::new(pinned),
+                        ..entry
+                    };
+                    self.keys.insert(id, entry);
+                }
+            }
+            "account" => {
+                if !self.is_trusted_authority(a.authority_id()) {
+                    return Err(check(format!(
+                        "account {:?} is not signed by a directly trusted authority: {:?}",
+                        a.header_str("account-id").unwrap_or("?"),
+                        a.authority_id()
+                    )));
+                }
+                if a.header_str("account-id").is_none_or(str::is_empty) {
+                    return Err(check("account: account-id is required"));
+                }
             }
             "snap-revision" => {
                 if !self.trusted_authorities.contains(a.authority_id()) {
@@ -216,6 +307,7 @@ impl Database {
             }
             _ => {}
         }
+        self.pin(&a, issuer);
         self.store(a);
         Ok(())
     }
@@ -223,6 +315,19 @@ impl Database {
     pub fn find(&self, kind: &str, key: &[&str]) -> Option<&Assertion> {
         let key: Vec<String> = key.iter().map(|s| s.to_string()).collect();
         self.assertions.get(&(kind.to_string(), key))
+    }
+
+    /// Trust an account-key as given, without a signature check, as snapd's trusted set is taken
+    /// (its own roots are compiled in, not verified). Only for tests whose real roots' private
+    /// parts, or their signers, are not published: snapd's `testrootorg`.
+    #[cfg(test)]
+    pub(crate) fn trust_key_as_given(&mut self, a: Assertion) -> Result<(), AssertError> {
+        let (id, mut entry) = key_entry(&a)?;
+        entry.trusted = true;
+        self.trusted_authorities.insert(entry.account_id.clone());
+        self.keys.insert(id, entry);
+        self.store(a);
+        Ok(())
     }
 
     pub fn is_trusted_authority(&self, account_id: &str) -> bool {

@@ -344,3 +344,213 @@ fn private_keys_round_trip_through_pem() {
     assert!(PrivateKey::from_pkcs8_pem("nonsense").is_err());
     assert!(PrivateKey::generate(1024).is_err());
 }
+
+/// A developer's account, and an account-key for it signed by the store: what the real store
+/// gives every developer, so the database of every client knows such a key.
+fn developer(c: &Chain, id: &str, key: &PrivateKey) -> (Assertion, Assertion) {
+    let account = sign(
+        "account",
+        vec![
+            h("authority-id", "test"),
+            h("account-id", id),
+            h("display-name", id),
+            h("username", id),
+            h("validation", "unproven"),
+            h("timestamp", "2026-01-02T00:00:00Z"),
+        ],
+        b"",
+        &c.store,
+    )
+    .unwrap();
+    let account_key = sign(
+        "account-key",
+        vec![
+            h("authority-id", "test"),
+            h("account-id", id),
+            h("name", "default"),
+            h("public-key-sha3-384", &key.public_key().key_id()),
+            h("since", "2026-01-02T00:00:00Z"),
+        ],
+        key.public_key().to_body().as_bytes(),
+        &c.root,
+    )
+    .unwrap();
+    (account, account_key)
+}
+
+fn minted_key(authority: &str, account: &str, key: &PrivateKey, by: &PrivateKey) -> Assertion {
+    sign(
+        "account-key",
+        vec![
+            h("authority-id", authority),
+            h("account-id", account),
+            h("name", "minted"),
+            h("public-key-sha3-384", &key.public_key().key_id()),
+            h("since", "2026-01-03T00:00:00Z"),
+        ],
+        key.public_key().to_body().as_bytes(),
+        by,
+    )
+    .unwrap()
+}
+
+fn declaration(by: &PrivateKey) -> Assertion {
+    sign(
+        "snap-declaration",
+        vec![
+            h("authority-id", "test"),
+            h("series", "16"),
+            h("snap-id", "abcdefghijklmnopqrstuvwxyz012345"),
+            h("snap-name", "victim"),
+            h("publisher-id", "mallory"),
+            h("timestamp", "2026-02-01T00:00:00Z"),
+        ],
+        b"",
+        by,
+    )
+    .unwrap()
+}
+
+fn revision_by(by: &PrivateKey) -> Assertion {
+    sign(
+        "snap-revision",
+        vec![
+            h("authority-id", "test"),
+            h(
+                "snap-sha3-384",
+                &crate::digest::Sha3_384::of(b"evil").to_base64url(),
+            ),
+            h("snap-id", "abcdefghijklmnopqrstuvwxyz012345"),
+            h("snap-size", "4"),
+            h("snap-revision", "99"),
+            h("developer-id", "mallory"),
+            h("timestamp", "2026-02-01T00:00:00Z"),
+        ],
+        b"",
+        by,
+    )
+    .unwrap()
+}
+
+/// The attack of issue 17 (2): a developer whose key the database knows mints an account-key for
+/// the store's authority and signs a snap-declaration and a snap-revision with it. Every link of
+/// the forged chain must be refused, and nothing signed by the minted key accepted.
+#[test]
+fn a_forged_chain_from_a_developer_key_is_refused() {
+    let c = chain();
+    let mallory = PrivateKey::generate(2048).unwrap();
+    let minted = PrivateKey::generate(2048).unwrap();
+    let mut db = Database::new(c.trusted.clone()).unwrap();
+    db.add(c.store_key.clone()).unwrap();
+    let (account, account_key) = developer(c, "mallory", &mallory);
+    db.add(account).unwrap();
+    db.add(account_key).unwrap();
+
+    // The developer as authority, the store as the key's account: signature fine, authority not
+    // trusted.
+    let forged = minted_key("mallory", "test", &minted, &mallory);
+    let err = db.add(forged).unwrap_err().to_string();
+    assert!(err.contains("directly trusted authority"), "{err}");
+    // Claiming the store's authority outright: the signing key is not the store's.
+    let forged = minted_key("test", "test", &minted, &mallory);
+    let err = db.add(forged).unwrap_err().to_string();
+    assert!(err.contains("belongs to"), "{err}");
+    // A key for the developer's own account, minted by the developer: refused all the same.
+    let forged = minted_key("mallory", "mallory", &minted, &mallory);
+    assert!(db.add(forged).is_err());
+    assert!(db
+        .find("account-key", &[minted.public_key().key_id().as_str()])
+        .is_none());
+
+    // What the minted key signs in the store's name is refused.
+    for a in [declaration(&minted), revision_by(&minted)] {
+        let err = db.add(a.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("no known account-key"),
+            "{}: {err}",
+            a.type_name()
+        );
+    }
+    // And so is what the developer's real key signs in the store's name.
+    for a in [declaration(&mallory), revision_by(&mallory)] {
+        assert!(db.add(a).is_err());
+    }
+    // An account signed by a developer (a "verified" publisher of their own making) is refused.
+    let fake_account = sign(
+        "account",
+        vec![
+            h("authority-id", "mallory"),
+            h("account-id", "famous"),
+            h("display-name", "Famous"),
+            h("username", "famous"),
+            h("validation", "verified"),
+            h("timestamp", "2026-01-02T00:00:00Z"),
+        ],
+        b"",
+        &mallory,
+    )
+    .unwrap();
+    let err = db.add(fake_account).unwrap_err().to_string();
+    assert!(err.contains("directly trusted authority"), "{err}");
+
+    // The store's own chain still signs both.
+    db.add(declaration(&c.store)).unwrap();
+    db.add(revision_by(&c.store)).unwrap();
+}
+
+#[test]
+fn account_keys_need_their_account_and_cannot_displace_others() {
+    let c = chain();
+    let dev = PrivateKey::generate(2048).unwrap();
+    let mut db = Database::new(c.trusted.clone()).unwrap();
+    db.add(c.store_key.clone()).unwrap();
+    let (account, account_key) = developer(c, "dev", &dev);
+    let err = db.add(account_key.clone()).unwrap_err().to_string();
+    assert!(err.contains("no matching account assertion"), "{err}");
+    db.add(account).unwrap();
+    db.add(account_key).unwrap();
+    // The trusted root cannot be re-described, even by its own authority.
+    let again = minted_key("test", "dev", &c.root, &c.root);
+    let err = db.add(again).unwrap_err().to_string();
+    assert!(err.contains("trusted root"), "{err}");
+    // A second key of the same account under a name it already has.
+    let other = PrivateKey::generate(2048).unwrap();
+    let dup = sign(
+        "account-key",
+        vec![
+            h("authority-id", "test"),
+            h("account-id", "dev"),
+            h("name", "default"),
+            h("public-key-sha3-384", &other.public_key().key_id()),
+            h("since", "2026-01-02T00:00:00Z"),
+        ],
+        other.public_key().to_body().as_bytes(),
+        &c.root,
+    )
+    .unwrap();
+    let err = db.add(dup).unwrap_err().to_string();
+    assert!(err.contains("already has a key named"), "{err}");
+}
+
+/// snapd's test authority chain as recorded: the test store's key (its own root is not
+/// published, so it is trusted as given, as snapd's compiled-in roots are) vouches for
+/// developer1's account and key, which then verify under the new rules.
+#[test]
+fn snapds_recorded_developer_chain_verifies() {
+    let store_key = Assertion::decode(&compat("testrootorg-store.account-key")).unwrap();
+    let mut db = Database::new(canonical_trusted()).unwrap();
+    db.trust_key_as_given(store_key).unwrap();
+    let account = Assertion::decode(&compat("developer1.account")).unwrap();
+    let key = Assertion::decode(&compat("developer1.account-key")).unwrap();
+    // Order matters: the key needs its account.
+    assert!(db.add(key.clone()).is_err());
+    db.add(account).unwrap();
+    db.add(key).unwrap();
+    assert!(db
+        .find(
+            "account-key",
+            &["EAD4DbLxK_kn0gzNCXOs3kd6DeMU3f-L6BEsSEuJGBqCORR0gXkdDxMbOm11mRFu"]
+        )
+        .is_some());
+    assert!(!db.is_trusted_authority("developer1"));
+}
