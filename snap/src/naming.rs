@@ -46,14 +46,24 @@ fn check_dashed(kind: &str, name: &str, max: usize) -> Result<(), NameError> {
     Ok(())
 }
 
-/// A snap name: 2 to 40 characters.
+/// Names a snap cannot take because a path made from the name would be another thing:
+/// `/snap/bin` holds every snap's launchers, so a snap called `bin` would mount over them.
+const RESERVED_SNAP_NAMES: &[&str] = &["bin"];
+
+/// A snap name: 2 to 40 characters, not a reserved one.
 pub fn validate_snap_name(name: &str) -> Result<(), NameError> {
     if name.len() < 2 && !name.is_empty() {
         return Err(err(format!(
             "snap name {name:?} is shorter than 2 characters"
         )));
     }
-    check_dashed("snap", name, 40)
+    check_dashed("snap", name, 40)?;
+    if RESERVED_SNAP_NAMES.contains(&name) {
+        return Err(err(format!(
+            "snap name {name:?} is reserved: /snap/{name} is where snaps' commands are linked"
+        )));
+    }
+    Ok(())
 }
 
 /// `<name>` or `<name>_<key>`, the key 1 to 10 of `[a-z0-9]`.
@@ -263,6 +273,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--"));
+    }
+
+    /// Issue 17 (11): a snap called `bin` would be mounted on `/snap/bin`, over every other
+    /// snap's launchers. Refused as a name, as an instance, and in a snap.yaml.
+    #[test]
+    fn bin_is_reserved() {
+        let e = validate_snap_name("bin").unwrap_err().to_string();
+        assert!(e.contains("reserved") && e.contains("/snap/bin"), "{e}");
+        assert!(validate_instance_name("bin").is_err());
+        assert!(validate_instance_name("bin_x1").is_err());
+        let e = crate::yaml::SnapYaml::parse("name: bin\nversion: '1'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("reserved"), "{e}");
+        // Only the exact name: names that merely contain it are fine.
+        for ok in ["bins", "binutils", "my-bin"] {
+            assert!(validate_snap_name(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]
