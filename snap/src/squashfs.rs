@@ -1,19 +1,25 @@
 //! `.snap` files: squashfs images, read without mounting (backhand) and packed from a directory.
 //!
 //! Nothing a snap contains is trusted. Reading checks the superblock against the file before
-//! backhand allocates anything, runs backhand on a worker thread with a time limit and a panic
-//! guard (a hostile image is an error, never a crash or a hang), reads only regular files from
+//! backhand allocates anything, walks the directory table without recursion to cap its depth,
+//! entry count and declared size before backhand builds its (recursive) tree, runs backhand on a
+//! worker thread with a time limit and a panic guard (a hostile image is an error, never a crash
+//! or a hang), stops that thread's work when the time is up, reads only regular files from
 //! `meta/`, never follows symlinks, and caps every size.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use backhand::compression::Compressor;
-use backhand::{FilesystemCompressor, FilesystemReader, FilesystemWriter, InnerNode, NodeHeader};
+use backhand::v4::inode::InodeInner;
+use backhand::{
+    FilesystemCompressor, FilesystemReader, FilesystemWriter, InnerNode, NodeHeader, Squashfs,
+};
 
 pub const MAX_SNAP_YAML: u64 = 1024 * 1024;
 pub const MAX_ICON: u64 = 300_000;
@@ -22,8 +28,19 @@ pub const MAX_DESKTOP_FILES: usize = 32;
 pub const MAX_THEME_ICONS: usize = 128;
 /// More inodes than any real snap; bounds what backhand is asked to build.
 pub const MAX_INODES: u32 = 1_000_000;
+/// Deepest directory nesting read. backhand builds its tree recursively (one stack frame per
+/// level: about 8000 levels overflow a debug build's 2 MiB thread stack); no path deeper than
+/// this can even be opened by name on Linux (PATH_MAX 4096 with one-letter names).
+pub const MAX_DEPTH: usize = 1024;
+/// Directory entries (hard links counted each time): as many as the inode cap.
+pub const MAX_ENTRIES: usize = MAX_INODES as usize;
+/// The sum of the file sizes the image declares (sparse files count in full: that is what an
+/// extraction would write). Far above any real snap.
+pub const MAX_TOTAL_SIZE: u64 = 32 << 30;
 /// A whole-image operation that takes longer than this is treated as a hostile image.
 const PARSE_TIME_LIMIT: Duration = Duration::from_secs(30);
+/// The reader thread's stack: room for backhand's recursion to MAX_DEPTH with a wide margin.
+const READER_STACK: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapFileError {
@@ -149,34 +166,221 @@ fn check_superblock(path: &Path) -> Result<(), SnapFileError> {
     Ok(())
 }
 
-/// Run `f` on a worker thread: a panic or an overrun becomes an error, the caller never hangs.
-fn guarded<T: Send + 'static>(
-    what: &str,
-    f: impl FnOnce() -> Result<T, SnapFileError> + Send + 'static,
-) -> Result<T, SnapFileError> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("squashfs".into())
-        .spawn(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-            let _ = tx.send(r);
-        })
-        .map_err(|e| corrupt(format!("cannot start a reader thread: {e}")))?;
-    match rx.recv_timeout(PARSE_TIME_LIMIT) {
-        Ok(Ok(r)) => r,
-        Ok(Err(_)) => Err(corrupt(format!("{what}: the image is malformed"))),
-        Err(_) => Err(corrupt(format!(
-            "{what}: gave up on an image that takes too long to read"
-        ))),
+/// Set when the caller of [`guarded`] has given up: the worker stops at its next check instead
+/// of running on unobserved.
+#[derive(Clone, Default)]
+struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    fn check(&self) -> Result<(), SnapFileError> {
+        if self.0.load(Ordering::Relaxed) {
+            return Err(corrupt(
+                "stopped: the time limit for reading the image ran out",
+            ));
+        }
+        Ok(())
     }
 }
 
-fn open_reader(path: &Path) -> Result<FilesystemReader<'static>, SnapFileError> {
+/// A reader that fails once its [`Cancel`] is set, so a long copy stops with the caller.
+struct CancelRead<R> {
+    inner: R,
+    cancel: Cancel,
+}
+
+impl<R: Read> Read for CancelRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.0.load(Ordering::Relaxed) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the time limit for reading the image ran out",
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Run `f` on a worker thread: a panic or an overrun becomes an error, the caller never hangs,
+/// and on an overrun `f` is told to stop (it checks between entries and while copying; backhand's
+/// own parse is bounded by the caps [`check_tree`] enforces before it).
+fn guarded<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce(&Cancel) -> Result<T, SnapFileError> + Send + 'static,
+) -> Result<T, SnapFileError> {
+    guarded_with_limit(what, PARSE_TIME_LIMIT, f)
+}
+
+fn guarded_with_limit<T: Send + 'static>(
+    what: &str,
+    limit: Duration,
+    f: impl FnOnce(&Cancel) -> Result<T, SnapFileError> + Send + 'static,
+) -> Result<T, SnapFileError> {
+    let (tx, rx) = mpsc::channel();
+    let cancel = Cancel::default();
+    let worker_cancel = cancel.clone();
+    std::thread::Builder::new()
+        .name("squashfs".into())
+        .stack_size(READER_STACK)
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&worker_cancel)));
+            let _ = tx.send(r);
+        })
+        .map_err(|e| corrupt(format!("cannot start a reader thread: {e}")))?;
+    match rx.recv_timeout(limit) {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => Err(corrupt(format!("{what}: the image is malformed"))),
+        Err(_) => {
+            cancel.0.store(true, Ordering::Relaxed);
+            Err(corrupt(format!(
+                "{what}: gave up on an image that takes too long to read"
+            )))
+        }
+    }
+}
+
+/// Where a directory inode's listing is in the directory table, as backhand reads it.
+fn dir_location(inode: &InodeInner) -> Option<(u64, u32, usize)> {
+    match inode {
+        InodeInner::BasicDirectory(d) => Some((
+            u64::from(d.block_index),
+            u32::from(d.file_size),
+            usize::from(d.block_offset),
+        )),
+        InodeInner::ExtendedDirectory(d) => Some((
+            u64::from(d.block_index),
+            d.file_size,
+            usize::from(d.block_offset),
+        )),
+        _ => None,
+    }
+}
+
+/// One directory's entries as (inode number, basic inode type), read the way backhand reads
+/// them: headers of at most 256 entries, until one does not parse. Any entry backhand would
+/// follow is listed here, so the caps hold for what it builds.
+fn dir_entries(sq: &Squashfs, dir: &InodeInner) -> Result<Vec<(u32, u16)>, SnapFileError> {
+    let bad = || corrupt("a directory listing lies outside the directory table");
+    let (block_index, file_size, block_offset) =
+        dir_location(dir).ok_or_else(|| corrupt("a directory entry is not a directory inode"))?;
+    if file_size < 4 {
+        return Ok(Vec::new());
+    }
+    let offset = *sq.dir_blocks.0.get(&block_index).ok_or_else(bad)?;
+    let bytes = usize::try_from(offset)
+        .ok()
+        .and_then(|o| sq.dir_blocks.1.get(o..))
+        .and_then(|b| b.get(block_offset..))
+        .and_then(|b| b.get(..file_size as usize - 3))
+        .ok_or_else(bad)?;
+    let u16_at = |b: &[u8], o: usize| b.get(o..o + 2).map(|x| u16::from_le_bytes([x[0], x[1]]));
+    let u32_at = |b: &[u8], o: usize| {
+        b.get(o..o + 4)
+            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    'headers: while let (Some(count), Some(inode_num)) = (u32_at(bytes, at), u32_at(bytes, at + 8))
+    {
+        if count > 256 {
+            break;
+        }
+        let mut pos = at + 12;
+        let mut these = Vec::new();
+        for _ in 0..=count {
+            let (Some(inode_offset), Some(kind), Some(name_size)) = (
+                u16_at(bytes, pos + 2),
+                u16_at(bytes, pos + 4),
+                u16_at(bytes, pos + 6),
+            ) else {
+                break 'headers;
+            };
+            let end = pos + 8 + usize::from(name_size) + 1;
+            if end > bytes.len() || !(1..=14).contains(&kind) {
+                break 'headers;
+            }
+            let number = i64::from(inode_num) + i64::from(inode_offset as i16);
+            let number = u32::try_from(number)
+                .map_err(|_| corrupt("a directory entry has an invalid inode number"))?;
+            these.push((number, kind));
+            pos = end;
+        }
+        out.append(&mut these);
+        at = pos;
+    }
+    Ok(out)
+}
+
+/// Walk the directory tree without recursion and refuse an image that is nested deeper than
+/// [`MAX_DEPTH`], lists more than [`MAX_ENTRIES`] entries, declares more than
+/// [`MAX_TOTAL_SIZE`] bytes of files, or lists a directory twice (a loop). Runs before
+/// backhand's recursive tree building, which it makes safe.
+fn check_tree(sq: &Squashfs, cancel: &Cancel) -> Result<(), SnapFileError> {
+    const DIR: u16 = 1;
+    const EXT_DIR: u16 = 8;
+    const FILE: u16 = 2;
+    const EXT_FILE: u16 = 9;
+    let mut seen = std::collections::HashSet::new();
+    seen.insert(sq.root_inode.header.inode_number);
+    let mut stack = vec![(&sq.root_inode.inner, 0usize)];
+    let (mut entries, mut total) = (0usize, 0u64);
+    while let Some((dir, depth)) = stack.pop() {
+        if seen.len() % 1024 == 0 {
+            cancel.check()?;
+        }
+        for (number, kind) in dir_entries(sq, dir)? {
+            entries += 1;
+            if entries > MAX_ENTRIES {
+                return Err(corrupt(format!(
+                    "the image lists more than {MAX_ENTRIES} entries"
+                )));
+            }
+            let inode = sq.inodes.get(&number).ok_or_else(|| {
+                corrupt(format!("a directory entry names a missing inode {number}"))
+            })?;
+            match kind {
+                DIR | EXT_DIR => {
+                    if depth + 1 > MAX_DEPTH {
+                        return Err(corrupt(format!(
+                            "directories are nested deeper than {MAX_DEPTH} levels"
+                        )));
+                    }
+                    if !seen.insert(number) {
+                        return Err(corrupt(format!(
+                            "directory inode {number} is listed twice (a loop or a hard-linked directory)"
+                        )));
+                    }
+                    stack.push((&inode.inner, depth + 1));
+                }
+                FILE | EXT_FILE => {
+                    let size = match &inode.inner {
+                        InodeInner::BasicFile(f) => u64::from(f.file_size),
+                        InodeInner::ExtendedFile(f) => f.file_size,
+                        _ => 0,
+                    };
+                    total = total.saturating_add(size);
+                    if total > MAX_TOTAL_SIZE {
+                        return Err(corrupt(format!(
+                            "the image declares more than {MAX_TOTAL_SIZE} bytes of files"
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_reader(path: &Path, cancel: &Cancel) -> Result<FilesystemReader<'static>, SnapFileError> {
     let f = std::fs::File::open(path).map_err(|source| SnapFileError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    FilesystemReader::from_reader(BufReader::new(f)).map_err(|e| corrupt(e.to_string()))
+    let sq = Squashfs::from_reader(BufReader::new(f)).map_err(|e| corrupt(e.to_string()))?;
+    cancel.check()?;
+    check_tree(&sq, cancel)?;
+    sq.into_filesystem_reader()
+        .map_err(|e| corrupt(e.to_string()))
 }
 
 /// A path inside the image as a clean relative path, or None if it is not one.
@@ -192,8 +396,17 @@ fn relative(p: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-fn read_capped(r: impl Read, cap: u64, path: &str) -> Result<Vec<u8>, SnapFileError> {
+fn read_capped(
+    r: impl Read,
+    cap: u64,
+    path: &str,
+    cancel: &Cancel,
+) -> Result<Vec<u8>, SnapFileError> {
     let mut out = Vec::new();
+    let r = CancelRead {
+        inner: r,
+        cancel: cancel.clone(),
+    };
     r.take(cap + 1)
         .read_to_end(&mut out)
         .map_err(|e| content(path, format!("cannot read: {e}")))?;
@@ -226,13 +439,14 @@ impl SnapFile {
     pub fn open(path: &Path) -> Result<SnapFile, SnapFileError> {
         check_superblock(path)?;
         let owned = path.to_path_buf();
-        guarded("reading the file list", move || {
-            let fs = open_reader(&owned)?;
+        guarded("reading the file list", move |cancel| {
+            let fs = open_reader(&owned, cancel)?;
             let mut entries = Vec::new();
             let mut meta = BTreeMap::new();
             let mut desktop = 0usize;
             let mut themed = 0usize;
             for node in fs.files() {
+                cancel.check()?;
                 let rel = relative(&node.fullpath).ok_or_else(|| {
                     corrupt(format!("unsafe path {:?} in the image", node.fullpath))
                 })?;
@@ -258,8 +472,10 @@ impl SnapFile {
                         desktop += usize::from(is_desktop);
                         themed += usize::from(is_themed);
                         let value = match &node.inner {
-                            InnerNode::File(f) => read_capped(fs.file(f).reader(), cap, &rel)
-                                .map_err(|e| e.to_string()),
+                            InnerNode::File(f) => {
+                                read_capped(fs.file(f).reader(), cap, &rel, cancel)
+                                    .map_err(|e| e.to_string())
+                            }
                             InnerNode::Symlink(_) => {
                                 Err(format!("{rel}: is a symlink; only regular files are read"))
                             }
@@ -291,6 +507,47 @@ impl SnapFile {
     /// Every entry of the image, the root included (path "").
     pub fn entries(&self) -> &[Entry] {
         &self.entries
+    }
+
+    /// Entries that would run with another identity: anything but a directory with the setuid or
+    /// setgid bit (a setgid directory only passes its group to new files, and nothing can be
+    /// created in a snap).
+    pub fn setid_entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.kind != EntryKind::Dir && e.mode & 0o6000 != 0)
+    }
+
+    /// Refuse a snap carrying setuid or setgid files, naming the first one: a snap must not be
+    /// able to hand a local user another identity (issue 17). Mounts are `nosuid` as well; this
+    /// makes the refusal visible at install instead of silent.
+    pub fn refuse_setid(&self) -> Result<(), SnapFileError> {
+        let mut found = self.setid_entries();
+        let Some(first) = found.next() else {
+            return Ok(());
+        };
+        let what = match (first.mode & 0o4000 != 0, first.mode & 0o2000 != 0) {
+            (true, true) => "setuid and setgid",
+            (true, false) => "setuid",
+            _ => "setgid",
+        };
+        let owner = if first.mode & 0o4000 != 0 && first.uid == 0 {
+            " root"
+        } else {
+            ""
+        };
+        let more = found.count();
+        let others = match more {
+            0 => String::new(),
+            n => format!(" ({n} other such entries too)"),
+        };
+        Err(content(
+            &first.path,
+            format!(
+                "is {what}{owner} (mode {:04o}): snaps may not contain setuid or setgid files{others}",
+                first.mode & 0o7777
+            ),
+        ))
     }
 
     fn meta_file(&self, rel: &str) -> Result<Option<&[u8]>, SnapFileError> {
@@ -384,12 +641,12 @@ impl SnapFile {
         }
         let path = self.path.clone();
         let want = rel.to_string();
-        guarded("reading a file", move || {
-            let fs = open_reader(&path)?;
+        guarded("reading a file", move |cancel| {
+            let fs = open_reader(&path, cancel)?;
             for node in fs.files() {
                 if relative(&node.fullpath).as_deref() == Some(want.as_str()) {
                     if let InnerNode::File(f) = &node.inner {
-                        return read_capped(fs.file(f).reader(), cap, &want);
+                        return read_capped(fs.file(f).reader(), cap, &want, cancel);
                     }
                 }
             }
@@ -408,10 +665,11 @@ impl SnapFile {
         std::fs::create_dir(dest).map_err(io(dest))?;
         let path = self.path.clone();
         let dest_owned = dest.to_path_buf();
-        guarded("extracting", move || {
-            let fs = open_reader(&path)?;
+        guarded("extracting", move |cancel| {
+            let fs = open_reader(&path, cancel)?;
             let mut dirs = Vec::new();
             for node in fs.files() {
+                cancel.check()?;
                 let rel = relative(&node.fullpath)
                     .ok_or_else(|| corrupt(format!("unsafe path {:?}", node.fullpath)))?;
                 let target = if rel.is_empty() {
@@ -441,7 +699,11 @@ impl SnapFile {
                             .create_new(true)
                             .open(&target)
                             .map_err(io(&target))?;
-                        std::io::copy(&mut fs.file(f).reader(), &mut out)
+                        let mut from = CancelRead {
+                            inner: fs.file(f).reader(),
+                            cancel: cancel.clone(),
+                        };
+                        std::io::copy(&mut from, &mut out)
                             .map_err(|e| corrupt(format!("{rel}: {e}")))?;
                         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
                             .map_err(io(&target))?;
@@ -754,6 +1016,140 @@ mod tests {
         ));
         std::fs::write(&bad, b"").unwrap();
         assert!(SnapFile::open(&bad).is_err());
+    }
+
+    /// Run mksquashfs as the project's docs pack snaps, plus `extra` arguments.
+    fn mksquashfs(src: &Path, out: &Path, extra: &[&str]) {
+        let st = Command::new("mksquashfs")
+            .arg(src)
+            .arg(out)
+            .args([
+                "-noappend",
+                "-comp",
+                "xz",
+                "-no-fragments",
+                "-all-root",
+                "-no-xattrs",
+                "-quiet",
+                "-no-progress",
+            ])
+            .args(extra)
+            .status()
+            .expect("mksquashfs (squashfs-tools) is needed for this test");
+        assert!(st.success(), "mksquashfs failed");
+    }
+
+    /// An image with `depth` nested directories `d/d/…`, made by mksquashfs from a pseudo file
+    /// (a tree on disk cannot be deeper than PATH_MAX allows mksquashfs to read).
+    fn nested(t: &Path, depth: usize) -> PathBuf {
+        let src = t.join(format!("src{depth}"));
+        std::fs::create_dir_all(src.join("meta")).unwrap();
+        std::fs::write(src.join("meta/snap.yaml"), "name: deep\nversion: '1'\n").unwrap();
+        let mut pseudo = String::new();
+        let mut p = String::new();
+        for _ in 0..depth {
+            if !p.is_empty() {
+                p.push('/');
+            }
+            p.push('d');
+            pseudo.push_str(&p);
+            pseudo.push_str(" d 755 0 0\n");
+        }
+        let pf = t.join(format!("pseudo{depth}"));
+        std::fs::write(&pf, pseudo).unwrap();
+        let out = t.join(format!("deep{depth}.snap"));
+        mksquashfs(&src, &out, &["-pf", pf.to_str().unwrap()]);
+        out
+    }
+
+    /// Issue 17 (8): a deeply nested squashfs aborted the helper with a stack overflow in
+    /// backhand's recursive tree building. The depth is now checked before that recursion: an
+    /// error naming the limit, and a tree at the limit still reads.
+    #[test]
+    fn deeply_nested_images_are_an_error_not_a_crash() {
+        let t = tempfile::tempdir().unwrap();
+        let at_limit = nested(t.path(), MAX_DEPTH);
+        let snap = SnapFile::open(&at_limit).unwrap();
+        assert_eq!(snap.entries().len(), 3 + MAX_DEPTH);
+        let over = nested(t.path(), MAX_DEPTH + 1);
+        let e = SnapFile::open(&over).unwrap_err().to_string();
+        assert!(e.contains(&format!("deeper than {MAX_DEPTH}")), "{e}");
+        // The depth that overflowed an unchecked debug build (8 000 levels on a 2 MiB stack);
+        // mksquashfs's pseudo-file lines stop a little above it.
+        let hostile = nested(t.path(), 8150);
+        let e = SnapFile::open(&hostile).unwrap_err().to_string();
+        assert!(e.contains("deeper than"), "{e}");
+        let dest = t.path().join("x");
+        assert!(SnapFile::open(&hostile)
+            .and_then(|s| s.extract_to(&dest))
+            .is_err());
+    }
+
+    /// Issue 17 (3): a snap with a setuid-root file is refused, naming the file.
+    #[test]
+    fn setuid_and_setgid_files_are_found_and_named() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        tree(&src);
+        let out = t.path().join("plain.snap");
+        mksquashfs(&src, &out, &[]);
+        SnapFile::open(&out).unwrap().refuse_setid().unwrap();
+        // A setgid directory is allowed (it grants nothing).
+        std::fs::set_permissions(src.join("a"), std::fs::Permissions::from_mode(0o2755)).unwrap();
+        std::fs::write(src.join("bin/rootshell"), "#!/bin/sh\nexec /bin/sh -p\n").unwrap();
+        std::fs::set_permissions(
+            src.join("bin/rootshell"),
+            std::fs::Permissions::from_mode(0o4755),
+        )
+        .unwrap();
+        std::fs::write(src.join("bin/groupy"), "x").unwrap();
+        std::fs::set_permissions(
+            src.join("bin/groupy"),
+            std::fs::Permissions::from_mode(0o2755),
+        )
+        .unwrap();
+        let out = t.path().join("setuid.snap");
+        mksquashfs(&src, &out, &[]);
+        let snap = SnapFile::open(&out).unwrap();
+        let found: Vec<&str> = snap.setid_entries().map(|e| e.path.as_str()).collect();
+        assert_eq!(found, ["bin/groupy", "bin/rootshell"]);
+        let e = snap.refuse_setid().unwrap_err().to_string();
+        assert!(e.starts_with("bin/groupy: is setgid (mode 2755)"), "{e}");
+        assert!(e.contains("1 other"), "{e}");
+        std::fs::remove_file(src.join("bin/groupy")).unwrap();
+        mksquashfs(&src, &out, &[]);
+        let e = SnapFile::open(&out)
+            .unwrap()
+            .refuse_setid()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "bin/rootshell: is setuid root (mode 4755): snaps may not contain setuid or setgid files"
+        );
+        // Our own packer keeps the bits too (it is what a hostile publisher could use).
+        pack(&src, &out, &PackOptions::default()).unwrap();
+        assert!(SnapFile::open(&out).unwrap().refuse_setid().is_err());
+    }
+
+    /// A worker that outlives its time limit is told to stop and does, instead of running on.
+    #[test]
+    fn a_timed_out_reader_stops() {
+        let (done_tx, done_rx) = mpsc::channel();
+        let r: Result<(), _> = guarded_with_limit("test", Duration::from_millis(50), move |c| {
+            let endless = CancelRead {
+                inner: std::io::repeat(0),
+                cancel: c.clone(),
+            };
+            let r = std::io::copy(&mut endless.take(u64::MAX), &mut std::io::sink());
+            let _ = done_tx.send(r.map_err(|e| e.kind()));
+            Ok(())
+        });
+        assert!(r.unwrap_err().to_string().contains("too long"));
+        let stopped = done_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the reader thread kept running after its time limit");
+        assert_eq!(stopped.unwrap_err(), std::io::ErrorKind::TimedOut);
     }
 
     #[test]
