@@ -38,7 +38,7 @@ impl From<crate::state::StateError> for Error {
 impl From<crate::mount::MountError> for Error {
     fn from(e: crate::mount::MountError) -> Self {
         match e {
-            crate::mount::MountError::Extract { .. } => {
+            crate::mount::MountError::Extract { .. } | crate::mount::MountError::Refused { .. } => {
                 Error::new(ErrorKind::InvalidSnap, e.to_string())
             }
             _ => Error::internal(e),

@@ -753,7 +753,7 @@ impl Engine {
                 let blob = paths.blob(name, revision);
                 let dir = paths.mount_point(name, revision);
                 let allow = self.inner.cfg.allow_loop;
-                tokio::task::spawn_blocking(move || mount::mount(&blob, &dir, allow))
+                tokio::task::spawn_blocking(move || mount::mount_new(&blob, &dir, allow))
                     .await
                     .map_err(Error::internal)??;
                 Ok(data)
