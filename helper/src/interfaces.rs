@@ -1,6 +1,8 @@
 //! The interfaces Snapshelf supports (DESIGN.md §8), with the auto-connection policy of snapd's base
 //! declaration on a classic desktop: which connect by themselves and which wait for a person.
 
+use std::collections::BTreeMap;
+
 use gettextrs::gettext;
 
 /// `(name, auto-connects)`, in the order people see them.
@@ -68,11 +70,89 @@ pub fn auto_connects(interface: &str) -> bool {
         .any(|(n, auto, ..)| *n == interface && *auto)
 }
 
-/// Whether a plug is connected, and whether a person chose so: a person's choice wins, otherwise
-/// the auto-connection policy decides.
+/// A person's choices for one plug, as kept in the snap's state (`connections`, plug → this).
+///
+/// A choice holds for the plug *with the interface it was made for*: a refresh that re-declares
+/// the plug with another interface starts from the policy again (issue 17), and a revert to the
+/// old declaration finds the old choice. States written before choices were keyed by interface
+/// hold a bare `true`/`false` per plug ([`PlugChoice::Legacy`]); see [`legacy_interface`] for
+/// how those are read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum PlugChoice {
+    /// interface → connected.
+    ByInterface(BTreeMap<String, bool>),
+    /// A choice from an older state: the interface it was made for is not recorded.
+    Legacy(bool),
+}
+
+/// The interface a legacy (plug-only) choice was made for, as far as the state can tell: the
+/// plug's interface when every kept revision that declares the plug agrees on it. A choice is
+/// only ever made for a plug of an installed revision, so while the kept revisions agree it was
+/// made for that interface. When they disagree (a refresh already changed the interface), or a
+/// revision's snap.yaml cannot be read, nothing is known and the choice applies to no interface:
+/// the plug follows the policy until a person chooses again. (Not covered: an older helper that
+/// refreshed to another interface *and* dropped every revision with the old one leaves nothing
+/// to tell them apart; the choice then applies to the new interface, as it did before.)
+pub fn legacy_interface(snap: &crate::state::SnapState, plug: &str) -> Option<String> {
+    let mut found: Option<String> = None;
+    for rev in &snap.sequence {
+        let yaml = snapshelf_snap::yaml::SnapYaml::parse(&rev.snap_yaml).ok()?;
+        if let Some(interface) = yaml.all_plugs().remove(plug) {
+            match &found {
+                Some(f) if *f != interface => return None,
+                Some(_) => {}
+                None => found = Some(interface),
+            }
+        }
+    }
+    found
+}
+
+/// A person's choice for `plug` with `interface`, if any.
+pub fn choice(snap: &crate::state::SnapState, plug: &str, interface: &str) -> Option<bool> {
+    match snap.connections.get(plug)? {
+        PlugChoice::ByInterface(m) => m.get(interface).copied(),
+        PlugChoice::Legacy(c) => {
+            (legacy_interface(snap, plug).as_deref() == Some(interface)).then_some(*c)
+        }
+    }
+}
+
+/// Record (`Some`) or forget (`None`) a person's choice for `plug` with `interface`. A legacy
+/// entry for the plug is first rewritten for the interface it can be tied to (or dropped).
+pub fn set_choice(
+    snap: &mut crate::state::SnapState,
+    plug: &str,
+    interface: &str,
+    value: Option<bool>,
+) {
+    let legacy = match snap.connections.get(plug) {
+        Some(PlugChoice::Legacy(c)) => Some((legacy_interface(snap, plug), *c)),
+        _ => None,
+    };
+    let mut by = match snap.connections.remove(plug) {
+        Some(PlugChoice::ByInterface(m)) => m,
+        _ => BTreeMap::new(),
+    };
+    if let Some((Some(i), c)) = legacy {
+        by.insert(i, c);
+    }
+    match value {
+        Some(c) => by.insert(interface.to_string(), c),
+        None => by.remove(interface),
+    };
+    if !by.is_empty() {
+        snap.connections
+            .insert(plug.to_string(), PlugChoice::ByInterface(by));
+    }
+}
+
+/// Whether a plug is connected, and whether a person chose so: a person's choice for this plug
+/// and this interface wins, otherwise the auto-connection policy decides.
 pub fn state_of(snap: &crate::state::SnapState, plug: &str, interface: &str) -> (bool, bool) {
-    match snap.connections.get(plug) {
-        Some(c) => (*c, true),
+    match choice(snap, plug, interface) {
+        Some(c) => (c, true),
         None => (auto_connects(interface), false),
     }
 }
@@ -110,5 +190,131 @@ mod tests {
             assert!(!label(name).contains("interface"), "{name} has no words");
         }
         assert!(!is_supported("content"));
+    }
+
+    use crate::state::{RevisionState, SnapState};
+
+    fn yaml(plug_interface: &str) -> String {
+        format!(
+            "name: cam\nversion: '1'\nplugs:\n  eye:\n    interface: {plug_interface}\napps:\n  cam:\n    command: bin/cam\n    plugs: [eye, network]\n"
+        )
+    }
+
+    fn rev(n: &str, plug_interface: &str) -> RevisionState {
+        RevisionState {
+            revision: n.into(),
+            version: "1".into(),
+            channel: "stable".into(),
+            size: 1,
+            sha3_384: String::new(),
+            snap_yaml: yaml(plug_interface),
+            extracted: false,
+            installed_at: 0,
+        }
+    }
+
+    /// A snap in the state format, as JSON, with `connections` as given.
+    fn snap_with(connections: serde_json::Value, revs: &[RevisionState]) -> SnapState {
+        serde_json::from_value(serde_json::json!({
+            "name": "cam", "snap_id": "id", "snap_type": "app", "publisher": "p",
+            "publisher_validation": "", "title": "", "summary": "", "description": "",
+            "confinement": "strict", "base": null, "license": "", "icon_url": "",
+            "tracking_channel": "stable", "held": false,
+            "current": revs.last().unwrap().revision,
+            "sequence": revs,
+            "connections": connections,
+        }))
+        .unwrap()
+    }
+
+    fn refresh(snap: &mut SnapState, r: RevisionState) {
+        snap.current = r.revision.clone();
+        snap.sequence.push(r);
+    }
+
+    /// Issue 17 (9) as an attack: a person connects `eye` (removable-media); a refresh
+    /// re-declares `eye` as camera. The camera does not inherit the choice, and the old choice
+    /// is still there for a revert.
+    #[test]
+    fn a_refresh_that_changes_a_plugs_interface_does_not_inherit_the_choice() {
+        let mut snap = snap_with(serde_json::json!({}), &[rev("1", "removable-media")]);
+        assert_eq!(state_of(&snap, "eye", "removable-media"), (false, false));
+        set_choice(&mut snap, "eye", "removable-media", Some(true));
+        assert_eq!(state_of(&snap, "eye", "removable-media"), (true, true));
+        refresh(&mut snap, rev("2", "camera"));
+        assert_eq!(state_of(&snap, "eye", "camera"), (false, false));
+        assert_eq!(state_of(&snap, "eye", "removable-media"), (true, true));
+        // A denial does not carry over either: the new interface follows its own policy.
+        set_choice(&mut snap, "eye", "camera", Some(false));
+        refresh(&mut snap, rev("3", "home"));
+        assert_eq!(state_of(&snap, "eye", "home"), (true, false));
+        assert_eq!(state_of(&snap, "eye", "camera"), (false, true));
+        // Stored keyed by plug and interface; it reads back the same.
+        let json = serde_json::to_value(&snap).unwrap();
+        assert_eq!(
+            json["connections"],
+            serde_json::json!({"eye": {"camera": false, "removable-media": true}})
+        );
+        let back: SnapState = serde_json::from_value(json).unwrap();
+        assert_eq!(back, snap);
+    }
+
+    /// Undoing a Connect puts back exactly what `choice` saw before it.
+    #[test]
+    fn forgetting_a_choice_restores_the_policy() {
+        let mut snap = snap_with(serde_json::json!({}), &[rev("1", "camera")]);
+        let before = choice(&snap, "eye", "camera");
+        set_choice(&mut snap, "eye", "camera", Some(true));
+        set_choice(&mut snap, "eye", "camera", before);
+        assert_eq!(state_of(&snap, "eye", "camera"), (false, false));
+        assert!(snap.connections.is_empty());
+        set_choice(&mut snap, "network", "network", Some(false));
+        assert_eq!(state_of(&snap, "network", "network"), (false, true));
+    }
+
+    /// Old states (plug → bool) still read. While every kept revision declares the plug with
+    /// one interface, the choice holds for that interface; once they disagree it holds for none
+    /// and the plug follows the policy.
+    #[test]
+    fn legacy_choices_apply_only_to_the_interface_the_plug_had() {
+        let old = serde_json::json!({"eye": true, "network": false});
+        let mut snap = snap_with(
+            old.clone(),
+            &[rev("1", "removable-media"), rev("2", "removable-media")],
+        );
+        assert_eq!(snap.connections["eye"], PlugChoice::Legacy(true));
+        assert_eq!(
+            legacy_interface(&snap, "eye").as_deref(),
+            Some("removable-media")
+        );
+        assert_eq!(state_of(&snap, "eye", "removable-media"), (true, true));
+        assert_eq!(state_of(&snap, "eye", "camera"), (false, false));
+        // An implicit plug (named after its interface) too.
+        assert_eq!(state_of(&snap, "network", "network"), (false, true));
+        // The refresh that re-declares the plug: the legacy allow is not inherited, and with the
+        // revisions disagreeing it no longer holds for the old interface either.
+        refresh(&mut snap, rev("3", "camera"));
+        assert_eq!(legacy_interface(&snap, "eye"), None);
+        assert_eq!(state_of(&snap, "eye", "camera"), (false, false));
+        assert_eq!(state_of(&snap, "eye", "removable-media"), (false, false));
+        assert_eq!(state_of(&snap, "network", "network"), (false, true));
+
+        // A new choice on a plug with a legacy entry keeps the legacy one for its interface.
+        let mut snap = snap_with(old, &[rev("1", "removable-media")]);
+        set_choice(&mut snap, "eye", "camera", Some(false));
+        assert_eq!(
+            serde_json::to_value(&snap.connections).unwrap(),
+            serde_json::json!({"eye": {"camera": false, "removable-media": true}, "network": false})
+        );
+        // An unreadable revision makes the legacy interface unknown: the choice holds for none.
+        let mut broken = rev("4", "camera");
+        broken.snap_yaml = "not: [valid".into();
+        let mut snap = snap_with(
+            serde_json::json!({"eye": true}),
+            &[rev("1", "camera"), broken],
+        );
+        assert_eq!(state_of(&snap, "eye", "camera"), (false, false));
+        set_choice(&mut snap, "eye", "camera", None);
+        assert!(snap.connections.is_empty());
     }
 }

@@ -65,10 +65,12 @@ pub struct SnapState {
     /// Revisions a plain refresh must not bring back (reverted from), as snapd blocks them.
     #[serde(default)]
     pub blocked: Vec<String>,
-    /// A person's choices, plug → connected (Connect/Disconnect). A plug without a choice follows
-    /// the auto-connection policy. Carried through refresh and revert; gone with the snap.
+    /// A person's choices (Connect/Disconnect), plug → interface → connected; older states hold
+    /// plug → connected (see `interfaces::PlugChoice`). Read and written only through
+    /// `interfaces::{choice, set_choice}`. A plug without a choice for its interface follows the
+    /// auto-connection policy. Carried through refresh and revert; gone with the snap.
     #[serde(default)]
-    pub connections: std::collections::BTreeMap<String, bool>,
+    pub connections: std::collections::BTreeMap<String, crate::interfaces::PlugChoice>,
 }
 
 impl SnapState {

@@ -875,8 +875,8 @@ impl Engine {
                             format!("\"{name}\" is not installed"),
                         )
                     })?;
-                    let before = snap.connections.get(plug).copied();
-                    snap.connections.insert(plug.clone(), connect);
+                    let before = crate::interfaces::choice(&snap, plug, interface);
+                    crate::interfaces::set_choice(&mut snap, plug, interface, Some(connect));
                     let done = TaskData::Connect {
                         name: name.clone(),
                         plug: plug.clone(),
@@ -1067,6 +1067,7 @@ impl Engine {
             TaskData::Connect {
                 name,
                 plug,
+                interface,
                 before: Some(before),
                 ..
             } => {
@@ -1075,10 +1076,7 @@ impl Engine {
                     let Some(mut s) = st.snap(name)? else {
                         return Ok(());
                     };
-                    match before {
-                        Some(c) => s.connections.insert(plug.clone(), *c),
-                        None => s.connections.remove(plug),
-                    };
+                    crate::interfaces::set_choice(&mut s, plug, interface, *before);
                     st.put_snap(&s)?;
                     s
                 };
