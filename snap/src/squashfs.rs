@@ -8,7 +8,7 @@
 //! `meta/`, never follows symlinks, and caps every size.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +39,11 @@ pub const MAX_ENTRIES: usize = MAX_INODES as usize;
 pub const MAX_TOTAL_SIZE: u64 = 32 << 30;
 /// A whole-image operation that takes longer than this is treated as a hostile image.
 const PARSE_TIME_LIMIT: Duration = Duration::from_secs(30);
+/// The most metadata blocks (at most 8 KiB each once decompressed) the inode table or the
+/// directory table may have. backhand decompresses both whole into memory before anything can be
+/// checked, and a block of zeros compresses a hundredfold: this bounds each to 64 MiB, far above
+/// a real snap's (a few MiB for a hundred thousand files).
+const MAX_METADATA_BLOCKS: u32 = 8192;
 /// The reader thread's stack: room for backhand's recursion to MAX_DEPTH with a wide margin.
 const READER_STACK: usize = 16 << 20;
 
@@ -162,6 +167,49 @@ fn check_superblock(path: &Path) -> Result<(), SnapFileError> {
                 "the {what} lies beyond the end of the image"
             )));
         }
+    }
+    let (inode_table, dir_table) = (u64_at(64), u64_at(72));
+    if inode_table > dir_table {
+        return Err(corrupt("the inode table starts after the directory table"));
+    }
+    count_metadata_blocks(&mut f, "inode table", inode_table, dir_table)?;
+    // The directory table ends where the next table's blocks begin; the lookup tables of the
+    // fragment, export and id tables come after their blocks, so the nearest one bounds it.
+    let dir_end = [u64_at(80), u64_at(88), u64_at(48), bytes_used]
+        .into_iter()
+        .filter(|&at| at != u64::MAX && at >= dir_table)
+        .min()
+        .unwrap_or(bytes_used);
+    count_metadata_blocks(&mut f, "directory table", dir_table, dir_end)
+}
+
+/// Walk the metadata block headers from `start` to `end` (two bytes each, no decompression) and
+/// refuse a table of more than [`MAX_METADATA_BLOCKS`] blocks.
+fn count_metadata_blocks(
+    f: &mut (impl Read + Seek),
+    what: &str,
+    start: u64,
+    end: u64,
+) -> Result<(), SnapFileError> {
+    let (mut at, mut blocks) = (start, 0u32);
+    while at < end {
+        blocks += 1;
+        if blocks > MAX_METADATA_BLOCKS {
+            return Err(corrupt(format!(
+                "the {what} has more than {MAX_METADATA_BLOCKS} metadata blocks"
+            )));
+        }
+        let mut header = [0u8; 2];
+        f.seek(SeekFrom::Start(at))
+            .and_then(|_| f.read_exact(&mut header))
+            .map_err(|_| corrupt(format!("the {what} is truncated at byte {at}")))?;
+        let len = u16::from_le_bytes(header) & 0x7fff;
+        if len > 8192 {
+            return Err(corrupt(format!(
+                "the {what} has a metadata block of {len} bytes at byte {at}"
+            )));
+        }
+        at += 2 + u64::from(len);
     }
     Ok(())
 }
@@ -1130,6 +1178,28 @@ mod tests {
         // Our own packer keeps the bits too (it is what a hostile publisher could use).
         pack(&src, &out, &PackOptions::default()).unwrap();
         assert!(SnapFile::open(&out).unwrap().refuse_setid().is_err());
+    }
+
+    /// A table of many tiny metadata blocks (each would decompress to up to 8 KiB) is refused
+    /// before backhand inflates it; a real image passes.
+    #[test]
+    fn metadata_tables_are_bounded_before_decompression() {
+        let n = MAX_METADATA_BLOCKS as usize + 1;
+        // Stored blocks of length 0: two bytes each.
+        let table: Vec<u8> = [0x00, 0x80].repeat(n);
+        let mut c = std::io::Cursor::new(&table);
+        let e = count_metadata_blocks(&mut c, "inode table", 0, table.len() as u64)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 8192 metadata blocks"), "{e}");
+        count_metadata_blocks(&mut c, "inode table", 0, table.len() as u64 - 2).unwrap();
+        let mut short = std::io::Cursor::new(&table[..4]);
+        let e = count_metadata_blocks(&mut short, "inode table", 0, 10)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncated"), "{e}");
+        let (_t, out) = packed();
+        check_superblock(&out).unwrap();
     }
 
     /// A worker that outlives its time limit is told to stop and does, instead of running on.
