@@ -8,4 +8,6 @@ pub mod layout;
 pub mod naming;
 pub mod profile;
 pub mod squashfs;
+#[cfg(any(test, feature = "testdata"))]
+pub mod testdata;
 pub mod yaml;

@@ -1,0 +1,88 @@
+//! How the project's tests find snapd's real-world samples and say when they cannot run.
+//!
+//! The samples live in `../shared/compat` beside the checkout (or wherever `SNAPSHELF_COMPAT_DIR`
+//! points); they are read, never copied into the tree. A plain clone has none: outside CI the tests
+//! that need them are recorded as not run (`SNAPSHELF_SKIP_LOG`, tallied by `scripts/test.sh` in
+//! the run's last lines); under `CI=true` the data must be there and such a test fails.
+//! Only built for tests (`cfg(test)` or the `testdata` feature other crates' tests turn on).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The variable that points the tests at the samples.
+pub const COMPAT_VAR: &str = "SNAPSHELF_COMPAT_DIR";
+/// The file every skipped test appends one line to (set by `scripts/test.sh`).
+pub const SKIP_LOG_VAR: &str = "SNAPSHELF_SKIP_LOG";
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Records that `test` did not run, and why: on stderr and in the skip log when one is set.
+pub fn record_skip(test: &str, reason: &str) {
+    eprintln!("NOT RUN {test}: {reason}");
+    if let Some(log) = std::env::var_os(SKIP_LOG_VAR) {
+        append_skip(std::path::Path::new(&log), test, reason);
+    }
+}
+
+fn append_skip(log: &std::path::Path, test: &str, reason: &str) {
+    // One short `write` per line with O_APPEND: concurrent tests do not interleave.
+    let line = format!("{test}\t{reason}\n");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        panic!(
+            "appending to the skip log {}: {e}",
+            PathBuf::from(log).display()
+        );
+    }
+}
+
+/// The samples directory for `test`, or `None` (recorded as not run) when it is missing outside CI.
+/// Under `CI=true` a missing directory fails the test.
+pub fn compat_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os(COMPAT_VAR)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let reason = format!(
+        "snapd's real-world samples are not at {} (put ../shared/compat beside the checkout or set {COMPAT_VAR})",
+        dir.display()
+    );
+    assert!(!in_ci(), "{test}: {reason}, and CI=true requires them");
+    record_skip(test, &reason);
+    None
+}
+
+/// Whether this process may do what a root-only test needs; outside CI a test without root is
+/// recorded as not run, under `CI=true` it fails.
+pub fn require_root(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(!in_ci(), "{test}: needs root, and CI=true is set");
+    record_skip(test, "needs root (loop mounts, a system bus, test users)");
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skip_is_one_line_in_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("skipped");
+        append_skip(&log, "one", "because");
+        append_skip(&log, "two", "because too");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(text, "one\tbecause\ntwo\tbecause too\n");
+    }
+}
