@@ -278,15 +278,7 @@ impl Component for App {
         shortcuts(&root, &sender);
         drop_target(&root, &sender);
         log_focus(&root);
-        // The image cache is kept within bounds once per start, off the main thread.
-        std::thread::spawn(|| {
-            let dir = crate::icons::cache_dir();
-            match crate::icons::trim_cache(&dir, crate::icons::CACHE_MAX, crate::icons::CACHE_KEEP)
-            {
-                Ok(0) | Err(_) => {}
-                Ok(n) => tracing::info!("image cache trimmed by {n} bytes"),
-            }
-        });
+        trim_image_cache();
 
         if let Some(p) = init
             .page
@@ -303,17 +295,7 @@ impl Component for App {
                 AppCmd::BrowseList(crate::bench::pages_to_browse(n).await)
             });
         }
-        // Other clients (snapshelfctl, scripts) change snaps too: follow the helper's signal.
-        sender.command(|out, shutdown| {
-            shutdown
-                .register(async move {
-                    let _ = client::snaps_changed(|names| {
-                        let _ = out.send(AppCmd::SnapsChanged(names));
-                    })
-                    .await;
-                })
-                .drop_on_shutdown()
-        });
+        follow_snaps_changed(&sender);
         ComponentParts { model, widgets }
     }
 
@@ -442,6 +424,31 @@ impl App {
         }
         self.toasts.add_toast(t);
     }
+}
+
+/// The image cache is kept within bounds once per start, off the main thread.
+fn trim_image_cache() {
+    std::thread::spawn(|| {
+        let dir = crate::icons::cache_dir();
+        match crate::icons::trim_cache(&dir, crate::icons::CACHE_MAX, crate::icons::CACHE_KEEP) {
+            Ok(0) | Err(_) => {}
+            Ok(n) => tracing::info!("image cache trimmed by {n} bytes"),
+        }
+    });
+}
+
+/// Other clients (snapshelfctl, scripts) change snaps too: follow the helper's signal.
+fn follow_snaps_changed(sender: &ComponentSender<App>) {
+    sender.command(|out, shutdown| {
+        shutdown
+            .register(async move {
+                let _ = client::snaps_changed(|names| {
+                    let _ = out.send(AppCmd::SnapsChanged(names));
+                })
+                .await;
+            })
+            .drop_on_shutdown()
+    });
 }
 
 fn shortcuts(root: &adw::ApplicationWindow, sender: &ComponentSender<App>) {
