@@ -119,7 +119,10 @@ mod tests {
 
     #[test]
     fn a_translation_may_leave_a_value_out() {
-        assert_eq!(fill("one app, {size}", &[("n", &1), ("size", &"1 MB")]), "one app, 1 MB");
+        assert_eq!(
+            fill("one app, {size}", &[("n", &1), ("size", &"1 MB")]),
+            "one app, 1 MB"
+        );
     }
 
     #[test]
@@ -131,10 +134,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_named_lower_case_words() {
-        assert_eq!(
-            placeholders("{a} {} {b_2}{c} {D} {e"),
-            ["a", "b_2", "c"]
-        );
+        assert_eq!(placeholders("{a} {} {b_2}{c} {D} {e"), ["a", "b_2", "c"]);
     }
 
     /// Each translation uses only the placeholders of its English: the code fills those, so any
@@ -163,7 +163,10 @@ mod tests {
                 }
             }
         }
-        assert!(checked > 50, "only {checked} placeholders found: is the parser right?");
+        assert!(
+            checked > 50,
+            "only {checked} placeholders found: is the parser right?"
+        );
     }
 
     struct Entry {
@@ -216,7 +219,10 @@ mod tests {
 
     fn unquote(s: &str) -> String {
         let s = s.trim();
-        let s = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s);
+        let s = s
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(s);
         s.replace("\\\"", "\"").replace("\\n", "\n")
     }
 }
