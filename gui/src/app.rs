@@ -1,4 +1,4 @@
-//! The main window: the four pages (Explore, Search, Installed, Updates), the app, permissions
+//! The main window: the four pages (Explore, Search, Installed, Updates), the snap page, permissions
 //! and local-file pages pushed over them, the keyboard shortcuts, drag and drop of `.snap` files,
 //! and errors as toasts whose details are one click away.
 
@@ -9,15 +9,16 @@ use relm4::prelude::*;
 use relm4::{adw, gtk};
 
 use gettextrs::gettext;
+use snapshelf_i18n::fill;
 
 use crate::a11y::A11yExt;
-use crate::app_page::{AppPage, AppPageInput, AppPageOutput};
 use crate::client::{self, Failure};
 use crate::explore::{Explore, ExploreInput, ExploreOutput};
 use crate::installed::{Installed, InstalledInput, InstalledOutput};
 use crate::local_file::{LocalFile, LocalFileInput, LocalFileOutput};
 use crate::permissions::{Permissions, PermissionsInput, PermissionsOutput};
 use crate::search::{Search, SearchInput, SearchOutput};
+use crate::snap_page::{SnapPage, SnapPageInput, SnapPageOutput};
 use crate::updates::{Updates, UpdatesInput, UpdatesOutput};
 use crate::words;
 
@@ -28,7 +29,7 @@ pub const PAGES: [&str; 4] = ["explore", "search", "installed", "updates"];
 #[derive(Debug, Clone, PartialEq)]
 pub enum Place {
     Browse,
-    App(String),
+    Snap(String),
     Permissions(String),
     File(PathBuf),
 }
@@ -37,7 +38,7 @@ impl Place {
     pub fn child(&self) -> &'static str {
         match self {
             Place::Browse => "browse",
-            Place::App(_) => "app",
+            Place::Snap(_) => "snap",
             Place::Permissions(_) => "permissions",
             Place::File(_) => "file",
         }
@@ -75,7 +76,7 @@ impl History {
 pub struct AppInit {
     pub page: Option<String>,
     pub file: Option<PathBuf>,
-    /// Benchmarks: open this many app pages one after another, report memory, quit.
+    /// Benchmarks: open this many snap pages one after another, report memory, quit.
     pub browse: Option<usize>,
 }
 
@@ -85,7 +86,7 @@ pub struct App {
     search: Controller<Search>,
     installed: Controller<Installed>,
     updates: Controller<Updates>,
-    app_page: Controller<AppPage>,
+    snap_page: Controller<SnapPage>,
     permissions: Controller<Permissions>,
     local_file: Controller<LocalFile>,
     toasts: adw::ToastOverlay,
@@ -98,7 +99,7 @@ pub enum AppInput {
     Page(usize),
     Search,
     Category(String),
-    OpenApp(String),
+    OpenSnap(String),
     OpenPermissions(String),
     Titled(String, String),
     OpenFile(PathBuf),
@@ -183,7 +184,7 @@ impl Component for App {
                                 add_titled_with_icon[Some("updates"), &gettext("Updates"), "software-update-available-symbolic"] = model.updates.widget(),
                             },
                         },
-                        add_named[Some("app")] = model.app_page.widget(),
+                        add_named[Some("snap")] = model.snap_page.widget(),
                         add_named[Some("permissions")] = model.permissions.widget(),
                         add_named[Some("file")] = model.local_file.widget(),
                         #[watch]
@@ -202,35 +203,36 @@ impl Component for App {
         let explore = Explore::builder()
             .launch(())
             .forward(sender.input_sender(), |o| match o {
-                ExploreOutput::Open(n) => AppInput::OpenApp(n),
+                ExploreOutput::Open(n) => AppInput::OpenSnap(n),
                 ExploreOutput::Category(c) => AppInput::Category(c),
             });
         let search = Search::builder()
             .launch(())
             .forward(sender.input_sender(), |o| match o {
-                SearchOutput::Open(n) => AppInput::OpenApp(n),
+                SearchOutput::Open(n) => AppInput::OpenSnap(n),
             });
         let installed =
             Installed::builder()
                 .launch(())
                 .forward(sender.input_sender(), |o| match o {
-                    InstalledOutput::Open(n) => AppInput::OpenApp(n),
+                    InstalledOutput::Open(n) => AppInput::OpenSnap(n),
                 });
         let updates = Updates::builder()
             .launch(())
             .forward(sender.input_sender(), |o| match o {
-                UpdatesOutput::Open(n) => AppInput::OpenApp(n),
+                UpdatesOutput::Open(n) => AppInput::OpenSnap(n),
                 UpdatesOutput::Failed(f) => AppInput::Failed(f),
                 UpdatesOutput::Changed => AppInput::Changed,
             });
-        let app_page = AppPage::builder()
-            .launch(())
-            .forward(sender.input_sender(), |o| match o {
-                AppPageOutput::Permissions(n) => AppInput::OpenPermissions(n),
-                AppPageOutput::Titled { name, title } => AppInput::Titled(name, title),
-                AppPageOutput::Failed(f) => AppInput::Failed(f),
-                AppPageOutput::Changed => AppInput::Changed,
-            });
+        let snap_page =
+            SnapPage::builder()
+                .launch(())
+                .forward(sender.input_sender(), |o| match o {
+                    SnapPageOutput::Permissions(n) => AppInput::OpenPermissions(n),
+                    SnapPageOutput::Titled { name, title } => AppInput::Titled(name, title),
+                    SnapPageOutput::Failed(f) => AppInput::Failed(f),
+                    SnapPageOutput::Changed => AppInput::Changed,
+                });
         let permissions = Permissions::builder()
             .launch(())
             .forward(sender.input_sender(), |o| match o {
@@ -241,7 +243,7 @@ impl Component for App {
                 .launch(())
                 .forward(sender.input_sender(), |o| match o {
                     LocalFileOutput::Failed(f) => AppInput::Failed(f),
-                    LocalFileOutput::Installed(n) => AppInput::OpenApp(n),
+                    LocalFileOutput::Installed(n) => AppInput::OpenSnap(n),
                 });
         let model = App {
             history: History::default(),
@@ -249,7 +251,7 @@ impl Component for App {
             search,
             installed,
             updates,
-            app_page,
+            snap_page,
             permissions,
             local_file,
             toasts: adw::ToastOverlay::new(),
@@ -276,15 +278,7 @@ impl Component for App {
         shortcuts(&root, &sender);
         drop_target(&root, &sender);
         log_focus(&root);
-        // The image cache is kept within bounds once per start, off the main thread.
-        std::thread::spawn(|| {
-            let dir = crate::icons::cache_dir();
-            match crate::icons::trim_cache(&dir, crate::icons::CACHE_MAX, crate::icons::CACHE_KEEP)
-            {
-                Ok(0) | Err(_) => {}
-                Ok(n) => tracing::info!("image cache trimmed by {n} bytes"),
-            }
-        });
+        trim_image_cache();
 
         if let Some(p) = init
             .page
@@ -301,17 +295,7 @@ impl Component for App {
                 AppCmd::BrowseList(crate::bench::pages_to_browse(n).await)
             });
         }
-        // Other clients (snapshelfctl, scripts) change snaps too: follow the helper's signal.
-        sender.command(|out, shutdown| {
-            shutdown
-                .register(async move {
-                    let _ = client::snaps_changed(|names| {
-                        let _ = out.send(AppCmd::SnapsChanged(names));
-                    })
-                    .await;
-                })
-                .drop_on_shutdown()
-        });
+        follow_snaps_changed(&sender);
         ComponentParts { model, widgets }
     }
 
@@ -339,9 +323,9 @@ impl Component for App {
                 widgets.view_stack.set_visible_child_name("search");
                 self.search.emit(SearchInput::Category(c));
             }
-            AppInput::OpenApp(name) => {
-                self.history.push(Place::App(name.clone()));
-                self.app_page.emit(AppPageInput::Show(name));
+            AppInput::OpenSnap(name) => {
+                self.history.push(Place::Snap(name.clone()));
+                self.snap_page.emit(SnapPageInput::Show(name));
             }
             AppInput::Titled(name, title) => {
                 self.titles.insert(name, title);
@@ -359,8 +343,8 @@ impl Component for App {
             AppInput::ChooseFile => choose_file(root, &sender),
             AppInput::Back => {
                 self.history.back();
-                if let Place::App(n) = self.history.current() {
-                    self.app_page.emit(AppPageInput::Show(n));
+                if let Place::Snap(n) = self.history.current() {
+                    self.snap_page.emit(SnapPageInput::Show(n));
                 }
             }
             AppInput::Reload => {
@@ -368,7 +352,7 @@ impl Component for App {
                 self.installed.emit(InstalledInput::Load);
                 self.updates.emit(UpdatesInput::Load);
                 match self.history.current() {
-                    Place::App(_) => self.app_page.emit(AppPageInput::Reload),
+                    Place::Snap(_) => self.snap_page.emit(SnapPageInput::Reload),
                     Place::Permissions(_) => self.permissions.emit(PermissionsInput::Load),
                     _ => {}
                 }
@@ -414,10 +398,11 @@ impl App {
     fn place_title(&self) -> String {
         match self.history.current() {
             Place::Browse => "Snapshelf".into(),
-            Place::App(n) => self.title_of(&n),
-            Place::Permissions(n) => {
-                gettext("Permissions of {name}").replace("{name}", &self.title_of(&n))
-            }
+            Place::Snap(n) => self.title_of(&n),
+            Place::Permissions(n) => fill(
+                &gettext("Permissions of {name}"),
+                &[("name", &self.title_of(&n))],
+            ),
             Place::File(p) => p
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
@@ -439,6 +424,31 @@ impl App {
         }
         self.toasts.add_toast(t);
     }
+}
+
+/// The image cache is kept within bounds once per start, off the main thread.
+fn trim_image_cache() {
+    std::thread::spawn(|| {
+        let dir = crate::icons::cache_dir();
+        match crate::icons::trim_cache(&dir, crate::icons::CACHE_MAX, crate::icons::CACHE_KEEP) {
+            Ok(0) | Err(_) => {}
+            Ok(n) => tracing::info!("image cache trimmed by {n} bytes"),
+        }
+    });
+}
+
+/// Other clients (snapshelfctl, scripts) change snaps too: follow the helper's signal.
+fn follow_snaps_changed(sender: &ComponentSender<App>) {
+    sender.command(|out, shutdown| {
+        shutdown
+            .register(async move {
+                let _ = client::snaps_changed(|names| {
+                    let _ = out.send(AppCmd::SnapsChanged(names));
+                })
+                .await;
+            })
+            .drop_on_shutdown()
+    });
 }
 
 fn shortcuts(root: &adw::ApplicationWindow, sender: &ComponentSender<App>) {
@@ -543,11 +553,11 @@ mod tests {
     fn back_goes_where_you_came_from() {
         let mut h = History::default();
         assert_eq!(h.current(), Place::Browse);
-        h.push(Place::App("a".into()));
-        h.push(Place::App("a".into()));
+        h.push(Place::Snap("a".into()));
+        h.push(Place::Snap("a".into()));
         h.push(Place::Permissions("a".into()));
         assert_eq!(h.current().child(), "permissions");
-        assert_eq!(h.back(), Some(Place::App("a".into())));
+        assert_eq!(h.back(), Some(Place::Snap("a".into())));
         assert_eq!(h.back(), Some(Place::Browse));
         assert_eq!(h.back(), None);
         h.push(Place::File("/tmp/x.snap".into()));

@@ -1,4 +1,4 @@
-//! `--bench-browse N` (scripts/bench.sh gui): open N different app pages one after another, the
+//! `--bench-browse N` (scripts/bench.sh gui): open N different snap pages one after another, the
 //! way a person clicking through the store would, then log the resident memory and quit.
 
 use std::cell::RefCell;
@@ -53,7 +53,7 @@ pub fn browse(names: Vec<String>, sender: ComponentSender<App>) {
     relm4::gtk::glib::timeout_add_local(Duration::from_millis(300), move || {
         match left.borrow_mut().next() {
             Some(n) => {
-                sender.input(AppInput::OpenApp(n));
+                sender.input(AppInput::OpenSnap(n));
                 relm4::gtk::glib::ControlFlow::Continue
             }
             None => {

@@ -10,14 +10,14 @@ use gettextrs::gettext;
 
 use crate::client::{self, Failure};
 use crate::feature_card::{FeatureCard, FeatureCardOutput};
+use crate::loadable::{Loadable, Shown};
 use crate::snap_row::RowData;
-use crate::words;
 
 pub struct Explore {
     cards: FactoryVecDeque<FeatureCard>,
     categories: Vec<String>,
     loading: bool,
-    failure: Option<Failure>,
+    load: Loadable,
 }
 
 #[derive(Debug)]
@@ -86,7 +86,7 @@ impl Component for Explore {
             add_named[Some("loading")] = &crate::ui::spinner() -> gtk::Spinner {},
             add_named[Some("failed")] = &crate::ui::status("network-offline-symbolic", &gettext("The store cannot be reached")) -> adw::StatusPage {
                 #[watch]
-                set_description: model.failure.as_ref().map(words::failure).as_deref(),
+                set_description: model.load.description().as_deref(),
                 crate::ui::retry() -> gtk::Button {
                     connect_clicked => ExploreInput::Load,
                 },
@@ -132,7 +132,7 @@ impl Component for Explore {
                 },
             },
             #[watch]
-            set_visible_child_name: if model.failure.is_some() { "failed" } else if model.loading && model.cards.is_empty() { "loading" } else { "ready" },
+            set_visible_child_name: model.load.face(if model.loading && model.cards.is_empty() { Shown::Nothing } else { Shown::Something }).name(),
         }
     }
 
@@ -146,7 +146,7 @@ impl Component for Explore {
             cards,
             categories: Vec::new(),
             loading: true,
-            failure: None,
+            load: Loadable::new(),
         };
         let card_box = model.cards.widget();
         let widgets = view_output!();
@@ -158,7 +158,7 @@ impl Component for Explore {
         match msg {
             ExploreInput::Load => {
                 self.loading = true;
-                self.failure = None;
+                self.load.retry();
                 sender.oneshot_command(async {
                     // Offline the helper lists what is installed: not the store's featured apps.
                     let featured = match client::find("", None, 24).await {
@@ -219,11 +219,12 @@ impl Component for Explore {
                     }
                     self.categories = categories;
                 }
+                self.load.succeeded();
                 tracing::info!(target: "ui", "explore loaded: {} featured", self.cards.len());
             }
             Err(f) => {
                 tracing::info!(target: "ui", "explore failed: {:?}", f.kind);
-                self.failure = Some(f);
+                self.load.failed(f);
             }
         }
         self.update_view(widgets, sender);

@@ -1,5 +1,5 @@
 //! A featured app on the Explore page: a card with its icon, title and summary. Clicking it (or
-//! Enter on it) opens the app page.
+//! Enter on it) opens the snap page.
 
 use std::sync::Arc;
 

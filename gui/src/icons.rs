@@ -213,8 +213,21 @@ pub fn decode(bytes: &[u8], max: u32) -> Option<Pixels> {
     })
 }
 
+/// How SVG is parsed: an `<image>` may embed its picture as a `data:` URL, but never name a file.
+/// usvg's default resolver reads any path it is given, and an icon is the snap publisher's file:
+/// `href="/dev/zero"` would read forever, `href="/home/…"` would show the person's own files.
+fn svg_options() -> resvg::usvg::Options<'static> {
+    resvg::usvg::Options {
+        image_href_resolver: resvg::usvg::ImageHrefResolver {
+            resolve_data: resvg::usvg::ImageHrefResolver::default_data_resolver(),
+            resolve_string: Box::new(|_, _| None),
+        },
+        ..resvg::usvg::Options::default()
+    }
+}
+
 fn render_svg(bytes: &[u8], max: u32) -> Option<Pixels> {
-    let tree = resvg::usvg::Tree::from_data(bytes, &resvg::usvg::Options::default()).ok()?;
+    let tree = resvg::usvg::Tree::from_data(bytes, &svg_options()).ok()?;
     let size = tree.size();
     let scale = max as f32 / size.width().max(size.height()).max(1.0);
     let w = ((size.width() * scale).round() as u32).clamp(1, 4096);
@@ -297,6 +310,60 @@ mod tests {
         assert_eq!((p.width, p.height), (48, 48));
         assert_eq!(&p.rgba[..4], &[255, 0, 0, 255]);
         assert!(decode(b"not an image", 48).is_none());
+    }
+
+    /// An SVG whose only content is one `<image>` filling it, from `href`.
+    fn svg_with_image(href: &str) -> Vec<u8> {
+        format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="8" height="8"><image width="8" height="8" href="{href}"/><image width="8" height="8" xlink:href="{href}"/></svg>"#
+        )
+        .into_bytes()
+    }
+
+    /// Decode on a thread of its own: reading `/dev/zero` would never end, so a regression fails
+    /// here after a while instead of hanging the test run.
+    fn decode_within(bytes: Vec<u8>, seconds: u64) -> Option<Pixels> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(decode(&bytes, 8));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(seconds))
+            .expect("decoding an SVG took too long: did it read a file its <image> names?")
+    }
+
+    #[test]
+    fn svg_images_come_only_from_data_urls() {
+        use resvg::usvg::Options;
+        // A file that exists and is a fine image: the SVG must still not show it.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret.png");
+        std::fs::write(&file, png([0, 255, 0])).unwrap();
+        let options = svg_options();
+        for href in ["/dev/zero", file.to_str().unwrap(), "secret.png"] {
+            assert!(
+                (options.image_href_resolver.resolve_string)(href, &Options::default()).is_none(),
+                "{href} was resolved"
+            );
+        }
+        for href in [
+            "/dev/zero".to_string(),
+            file.display().to_string(),
+            format!("file://{}", file.display()),
+        ] {
+            let p = decode_within(svg_with_image(&href), 30).expect("the SVG itself renders");
+            assert!(
+                p.rgba.chunks_exact(4).all(|px| px[3] == 0),
+                "{href}: the image was drawn, so the file was read"
+            );
+        }
+
+        // The same picture embedded as a data: URL is drawn.
+        let b64 = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(png([0, 255, 0]))
+        };
+        let p = decode_within(svg_with_image(&format!("data:image/png;base64,{b64}")), 30).unwrap();
+        assert_eq!(&p.rgba[..4], &[0, 255, 0, 255]);
     }
 
     fn png(rgb: [u8; 3]) -> Vec<u8> {

@@ -8,8 +8,10 @@ use relm4::{adw, gtk};
 
 use gettextrs::{gettext, ngettext};
 use snapshelf_dbus::types::InstalledSnap;
+use snapshelf_i18n::fill;
 
 use crate::client::{self, Failure};
+use crate::loadable::{Loadable, Shown};
 use crate::snap_row::{RowData, SnapRow, SnapRowOutput};
 use crate::timing;
 use crate::words;
@@ -18,8 +20,7 @@ pub struct Installed {
     rows: FactoryVecDeque<SnapRow>,
     count: usize,
     total: u64,
-    loaded: bool,
-    failure: Option<Failure>,
+    load: Loadable,
     first_draw_logged: bool,
 }
 
@@ -42,7 +43,7 @@ pub enum InstalledCmd {
 pub fn row(s: &InstalledSnap) -> RowData {
     let mut note = format!("{} · {}", s.version, words::size(s.installed_size));
     if s.held {
-        note = gettext("{details} · On hold").replace("{details}", &note);
+        note = fill(&gettext("{details} · On hold"), &[("details", &note)]);
     }
     RowData {
         name: s.name.clone(),
@@ -77,12 +78,12 @@ impl Component for Installed {
             add_named[Some("loading")] = &gtk::Box {},
             add_named[Some("failed")] = &crate::ui::status("dialog-error-symbolic", &gettext("Installed apps cannot be listed")) -> adw::StatusPage {
                 #[watch]
-                set_description: model.failure.as_ref().map(words::failure).as_deref(),
+                set_description: model.load.description().as_deref(),
             },
             add_named[Some("empty")] = &crate::ui::status("view-grid-symbolic", &gettext("No apps installed")) -> adw::StatusPage {
                 set_description: Some(&gettext("Apps you install from Explore appear here.")),
             },
-            add_named[Some("list")] = &gtk::ScrolledWindow {
+            add_named[Some("ready")] = &gtk::ScrolledWindow {
                 set_hscrollbar_policy: gtk::PolicyType::Never,
                 adw::Clamp {
                     set_maximum_size: 720,
@@ -92,9 +93,7 @@ impl Component for Installed {
                         set_margin_all: 12,
                         gtk::Label {
                             #[watch]
-                            set_label: &ngettext("{n} app, {size}", "{n} apps, {size}", model.count as u32)
-                                .replace("{n}", &model.count.to_string())
-                                .replace("{size}", &words::size(model.total)),
+                            set_label: &fill(&ngettext("{n} app, {size}", "{n} apps, {size}", model.count as u32), &[("n", &model.count.to_string()), ("size", &words::size(model.total))]),
                             add_css_class: "heading",
                             set_halign: gtk::Align::Start,
                         },
@@ -104,7 +103,7 @@ impl Component for Installed {
                 },
             },
             #[watch]
-            set_visible_child_name: if model.failure.is_some() { "failed" } else if !model.loaded { "loading" } else if model.count == 0 { "empty" } else { "list" },
+            set_visible_child_name: model.load.face(if model.count == 0 { Shown::Empty } else { Shown::Something }).name(),
         }
     }
 
@@ -119,8 +118,7 @@ impl Component for Installed {
             rows,
             count: 0,
             total: 0,
-            loaded: false,
-            failure: None,
+            load: Loadable::new(),
             first_draw_logged: false,
         };
         let list = model.rows.widget();
@@ -138,10 +136,9 @@ impl Component for Installed {
 
     fn update_cmd(&mut self, msg: InstalledCmd, _sender: ComponentSender<Self>, root: &Self::Root) {
         let InstalledCmd::Loaded(r) = msg;
-        self.loaded = true;
         match r {
             Ok(list) => {
-                self.failure = None;
+                self.load.succeeded();
                 let list = visible(list);
                 self.count = list.len();
                 self.total = list.iter().map(|s| s.installed_size).sum();
@@ -151,7 +148,7 @@ impl Component for Installed {
                     g.push_back(row(s));
                 }
             }
-            Err(f) => self.failure = Some(f),
+            Err(f) => self.load.failed(f),
         }
         if !self.first_draw_logged {
             self.first_draw_logged = true;

@@ -4,17 +4,18 @@
 
 pub mod a11y;
 pub mod app;
-pub mod app_page;
 pub mod bench;
 pub mod client;
 pub mod explore;
 pub mod feature_card;
 pub mod icons;
 pub mod installed;
+pub mod loadable;
 pub mod local_file;
 pub mod permissions;
 pub mod progress;
 pub mod search;
+pub mod snap_page;
 pub mod snap_row;
 pub mod timing;
 pub mod ui;
@@ -25,14 +26,9 @@ use std::path::PathBuf;
 
 pub const APP_ID: &str = "io.github.snapshelf.Snapshelf";
 
-/// Words in the person's language: `SNAPSHELF_LOCALEDIR` (tests, the demo) or the system's.
-pub fn init_locale() {
-    let dir = std::env::var_os("SNAPSHELF_LOCALEDIR").unwrap_or_else(|| "/usr/share/locale".into());
-    let _ = gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "");
-    let _ = gettextrs::bindtextdomain("snapshelf", PathBuf::from(dir));
-    let _ = gettextrs::bind_textdomain_codeset("snapshelf", "UTF-8");
-    let _ = gettextrs::textdomain("snapshelf");
-}
+/// Words in the person's language: the same set-up as the CLI's (`SNAPSHELF_LOCALEDIR` or the
+/// system's catalogues).
+pub use snapshelf_i18n::init_locale;
 
 /// The launcher that opens an app in its sandbox: `SNAPSHELF_CONFINE`, the installed one, or the
 /// one built beside this binary.

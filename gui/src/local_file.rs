@@ -12,8 +12,10 @@ use relm4::{adw, gtk};
 
 use gettextrs::gettext;
 use snapshelf_dbus::types::FileCheck;
+use snapshelf_i18n::fill;
 
 use crate::client::{self, ChangeState, Failure};
+use crate::loadable::{Loadable, Shown};
 use crate::progress::{Progress, ProgressInput, ProgressOutput};
 use crate::words;
 
@@ -22,7 +24,7 @@ pub struct LocalFile {
     check: Option<FileCheck>,
     /// Human words of each interface the file's plugs name (from the helper's Interfaces()).
     labels: std::collections::HashMap<String, String>,
-    failure: Option<Failure>,
+    load: Loadable,
     busy: bool,
     done: bool,
     progress: Controller<Progress>,
@@ -39,7 +41,7 @@ pub enum LocalFileInput {
 #[derive(Debug)]
 pub enum LocalFileOutput {
     Failed(Failure),
-    /// Installed: show its app page.
+    /// Installed: show its snap page.
     Installed(String),
 }
 
@@ -64,7 +66,10 @@ fn open_fd(path: &PathBuf) -> Result<OwnedFd, Failure> {
 /// The sentence under the title: signed by the store, or not, and what installing means then.
 pub fn signature_words(c: &FileCheck) -> String {
     if c.signed {
-        gettext("Signed by the store (revision {revision}).").replace("{revision}", &c.revision)
+        fill(
+            &gettext("Signed by the store (revision {revision})."),
+            &[("revision", &c.revision)],
+        )
     } else {
         gettext("Not signed: Snapshelf cannot tell who made this file. Install it only if you trust where it came from.")
     }
@@ -91,9 +96,9 @@ impl Component for LocalFile {
             add_named[Some("loading")] = &crate::ui::spinner() -> gtk::Spinner {},
             add_named[Some("failed")] = &crate::ui::status("dialog-error-symbolic", &gettext("This file cannot be opened")) -> adw::StatusPage {
                 #[watch]
-                set_description: model.failure.as_ref().map(words::failure).as_deref(),
+                set_description: model.load.description().as_deref(),
             },
-            add_named[Some("page")] = &gtk::ScrolledWindow {
+            add_named[Some("ready")] = &gtk::ScrolledWindow {
                 set_hscrollbar_policy: gtk::PolicyType::Never,
                 adw::Clamp {
                     set_maximum_size: 720,
@@ -178,7 +183,7 @@ impl Component for LocalFile {
                 },
             },
             #[watch]
-            set_visible_child_name: if model.failure.is_some() && model.check.is_none() { "failed" } else if model.check.is_none() { "loading" } else { "page" },
+            set_visible_child_name: model.load.face(if model.check.is_some() { Shown::Something } else { Shown::Nothing }).name(),
         }
     }
 
@@ -193,7 +198,8 @@ impl Component for LocalFile {
             path: None,
             check: None,
             labels: Default::default(),
-            failure: None,
+            // The file stays shown if a later step fails: that failure goes to a toast.
+            load: Loadable::keeping_shown(),
             busy: false,
             done: false,
             progress,
@@ -206,7 +212,7 @@ impl Component for LocalFile {
         match msg {
             LocalFileInput::Open(path) => {
                 self.check = None;
-                self.failure = None;
+                self.load.restart();
                 self.done = false;
                 match open_fd(&path) {
                     Ok(fd) => sender.oneshot_command(async move {
@@ -214,7 +220,7 @@ impl Component for LocalFile {
                         let labels = client::interface_labels().await.unwrap_or_default();
                         LocalFileCmd::Checked(check, labels)
                     }),
-                    Err(f) => self.failure = Some(f),
+                    Err(f) => self.load.failed(f),
                 }
                 self.path = Some(path);
             }
@@ -264,8 +270,9 @@ impl Component for LocalFile {
             Ok(c) => {
                 tracing::info!(target: "ui", "file checked: {} signed={}", c.name, c.signed);
                 self.check = Some(c);
+                self.load.succeeded();
             }
-            Err(f) => self.failure = Some(f),
+            Err(f) => self.load.failed(f),
         }
     }
 }

@@ -20,7 +20,7 @@ struct Cli {
     /// The page to start on: explore, search, installed or updates.
     #[arg(long, value_parser = ["explore", "search", "installed", "updates"])]
     page: Option<String>,
-    /// Benchmark: open N app pages one after another, log the memory used, quit.
+    /// Benchmark: open N snap pages one after another, log the memory used, quit.
     #[arg(long, value_name = "N", hide = true)]
     bench_browse: Option<usize>,
 }

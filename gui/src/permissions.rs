@@ -11,9 +11,11 @@ use relm4::{adw, gtk};
 
 use gettextrs::gettext;
 use snapshelf_dbus::types::Connection as Plug;
+use snapshelf_i18n::fill;
 
 use crate::client::{self, Action, Failure};
-use crate::words::{self, Group};
+use crate::loadable::{Loadable, Shown};
+use crate::words::Group;
 
 /// The plugs of one snap, in the order and groups they are shown. Pure.
 pub fn grouped(mut plugs: Vec<Plug>, snap: &str) -> Vec<(Group, Vec<Plug>)> {
@@ -66,8 +68,7 @@ pub struct Permissions {
     title: String,
     plugs: Vec<Plug>,
     defaults: Defaults,
-    loaded: bool,
-    failure: Option<Failure>,
+    load: Loadable,
     busy: usize,
     switches: Vec<gtk::Switch>,
 }
@@ -105,15 +106,15 @@ impl Component for Permissions {
             add_named[Some("loading")] = &gtk::Box {},
             add_named[Some("failed")] = &crate::ui::status("dialog-error-symbolic", &gettext("Permissions cannot be shown")) -> adw::StatusPage {
                 #[watch]
-                set_description: model.failure.as_ref().map(words::failure).as_deref(),
+                set_description: model.load.description().as_deref(),
             },
-            add_named[Some("none")] = &adw::StatusPage {
+            add_named[Some("empty")] = &adw::StatusPage {
                 set_icon_name: Some("security-high-symbolic"),
                 #[watch]
-                set_title: &gettext("{title} asks for no permissions").replace("{title}", &model.title),
+                set_title: &fill(&gettext("{title} asks for no permissions"), &[("title", &model.title)]),
                 set_description: Some(&gettext("It runs in its sandbox with nothing more.")),
             },
-            add_named[Some("list")] = &gtk::ScrolledWindow {
+            add_named[Some("ready")] = &gtk::ScrolledWindow {
                 set_hscrollbar_policy: gtk::PolicyType::Never,
                 adw::Clamp {
                     set_maximum_size: 720,
@@ -125,7 +126,7 @@ impl Component for Permissions {
                             set_spacing: 12,
                             gtk::Label {
                                 #[watch]
-                                set_label: &gettext("What {title} may use").replace("{title}", &model.title),
+                                set_label: &fill(&gettext("What {title} may use"), &[("title", &model.title)]),
                                 add_css_class: "title-2",
                                 set_halign: gtk::Align::Start,
                                 set_hexpand: true,
@@ -149,7 +150,7 @@ impl Component for Permissions {
                 },
             },
             #[watch]
-            set_visible_child_name: if model.failure.is_some() && model.plugs.is_empty() { "failed" } else if !model.loaded { "loading" } else if model.plugs.is_empty() { "none" } else { "list" },
+            set_visible_child_name: model.load.face(if model.plugs.is_empty() { Shown::Empty } else { Shown::Something }).name(),
         }
     }
 
@@ -159,8 +160,8 @@ impl Component for Permissions {
             title: String::new(),
             plugs: Vec::new(),
             defaults: Defaults::new(),
-            loaded: false,
-            failure: None,
+            // A failed reload leaves the switches shown: a switch's own failure goes to a toast.
+            load: Loadable::keeping_shown(),
             busy: 0,
             switches: Vec::new(),
         };
@@ -179,7 +180,7 @@ impl Component for Permissions {
             PermissionsInput::Show { name, title } => {
                 if name != self.name {
                     self.plugs.clear();
-                    self.loaded = false;
+                    self.load.restart();
                     self.fill(widgets, &sender);
                 }
                 self.name = name;
@@ -246,22 +247,19 @@ impl Component for Permissions {
         match msg {
             // A late answer about the app shown before is not this app's.
             PermissionsCmd::Loaded(name, _) if name != self.name => {}
-            PermissionsCmd::Loaded(_, r) => {
-                self.loaded = true;
-                match r {
-                    Ok((plugs, defaults)) => {
-                        self.failure = None;
-                        self.defaults = defaults;
-                        self.plugs = grouped(plugs, &self.name)
-                            .into_iter()
-                            .flat_map(|(_, v)| v)
-                            .collect();
-                        self.fill(widgets, &sender);
-                        tracing::info!(target: "ui", "permissions shown: {} ({} plugs)", self.name, self.plugs.len());
-                    }
-                    Err(f) => self.failure = Some(f),
+            PermissionsCmd::Loaded(_, r) => match r {
+                Ok((plugs, defaults)) => {
+                    self.load.succeeded();
+                    self.defaults = defaults;
+                    self.plugs = grouped(plugs, &self.name)
+                        .into_iter()
+                        .flat_map(|(_, v)| v)
+                        .collect();
+                    self.fill(widgets, &sender);
+                    tracing::info!(target: "ui", "permissions shown: {} ({} plugs)", self.name, self.plugs.len());
                 }
-            }
+                Err(f) => self.load.failed(f),
+            },
             PermissionsCmd::Done(i, r) => {
                 self.busy = self.busy.saturating_sub(1);
                 if let Err(f) = r {
@@ -321,7 +319,10 @@ impl Permissions {
                 });
                 let mut sub = p.interface.clone();
                 if changed_by_person(&p, &self.defaults) {
-                    sub = gettext("{interface} · changed by you").replace("{interface}", &sub);
+                    sub = fill(
+                        &gettext("{interface} · changed by you"),
+                        &[("interface", &sub)],
+                    );
                 }
                 row.set_subtitle(&sub);
                 row.set_widget_name(&p.plug);

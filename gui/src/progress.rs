@@ -8,6 +8,7 @@ use relm4::gtk::prelude::*;
 use relm4::prelude::*;
 
 use gettextrs::gettext;
+use snapshelf_i18n::fill;
 
 use crate::client::{self, Action, ChangeState, Failure};
 use crate::words::{self, SpeedMeter};
@@ -50,11 +51,13 @@ pub fn describe(state: &ChangeState, rate: Option<f64>) -> String {
         parts.push(words::helper_words(&state.summary));
     }
     if state.bytes_total > 0 && state.bytes_done < state.bytes_total {
-        parts.push(
-            gettext("{done} of {total}")
-                .replace("{done}", &words::size(state.bytes_done))
-                .replace("{total}", &words::size(state.bytes_total)),
-        );
+        parts.push(fill(
+            &gettext("{done} of {total}"),
+            &[
+                ("done", &words::size(state.bytes_done)),
+                ("total", &words::size(state.bytes_total)),
+            ],
+        ));
         if let Some(r) = rate {
             parts.push(words::speed(r));
         }

@@ -9,6 +9,7 @@ use relm4::prelude::*;
 use relm4::{adw, gtk};
 
 use gettextrs::gettext;
+use snapshelf_i18n::fill;
 
 use crate::client::{self, Failure};
 use crate::explore::category_title;
@@ -370,10 +371,16 @@ impl Search {
     fn heading(&self) -> String {
         let h = match &self.query.category {
             Some(c) => category_title(c),
-            None => gettext("Results for “{query}”").replace("{query}", &self.query.text),
+            None => fill(
+                &gettext("Results for “{query}”"),
+                &[("query", &self.query.text)],
+            ),
         };
         if self.offline {
-            gettext("{heading} — offline: installed apps only").replace("{heading}", &h)
+            fill(
+                &gettext("{heading} — offline: installed apps only"),
+                &[("heading", &h)],
+            )
         } else {
             h
         }

@@ -1,6 +1,6 @@
 //! One snap in a list (search results, a category, Installed, Updates): icon, title, summary and
 //! a trailing note, and on Updates a button that acts on that snap alone. Activating the row
-//! (click, Enter) opens the app page. Its icon is loaded by its own command, off the main thread.
+//! (click, Enter) opens the snap page. Its icon is loaded by its own command, off the main thread.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use relm4::prelude::*;
 use relm4::{adw, gtk};
 
 use gettextrs::gettext;
+use snapshelf_i18n::fill;
 
 use crate::a11y::A11yExt;
 use crate::icons::{self, Pixels};
@@ -87,9 +88,7 @@ impl FactoryComponent for SnapRow {
                 set_widget_name: &format!("act:{}", self.data.name),
                 set_valign: gtk::Align::Center,
                 // A screen reader says which app the button is for, not just "Update".
-                set_a11y_label: &gettext("{action}: {title}")
-                    .replace("{action}", &self.data.action.replace('_', ""))
-                    .replace("{title}", &self.data.title),
+                set_a11y_label: &fill(&gettext("{action}: {title}"), &[("action", &self.data.action.replace('_', "")), ("title", &self.data.title)]),
                 #[watch]
                 set_sensitive: !self.busy,
                 connect_clicked[sender, name = self.data.name.clone()] => move |_| {

@@ -9,8 +9,10 @@ use relm4::{adw, gtk};
 
 use gettextrs::{gettext, ngettext};
 use snapshelf_dbus::types::{InstalledSnap, UpdateInfo};
+use snapshelf_i18n::fill;
 
 use crate::client::{self, Action, ChangeState, Failure};
+use crate::loadable::{Loadable, Shown};
 use crate::progress::{Progress, ProgressInput, ProgressOutput};
 use crate::snap_row::{RowData, SnapRow, SnapRowInput, SnapRowOutput};
 use crate::words;
@@ -19,9 +21,8 @@ pub struct Updates {
     rows: FactoryVecDeque<SnapRow>,
     count: usize,
     total: u64,
-    loaded: bool,
     busy: bool,
-    failure: Option<Failure>,
+    load: Loadable,
     progress: Controller<Progress>,
 }
 
@@ -61,10 +62,10 @@ pub fn rows(updates: &[UpdateInfo], installed: &[InstalledSnap]) -> Vec<RowData>
                     .map(|s| s.title.clone())
                     .filter(|t| !t.is_empty())
                     .unwrap_or_else(|| u.name.clone()),
-                summary: gettext("{from} → {to} ({channel})")
-                    .replace("{from}", from)
-                    .replace("{to}", &u.version)
-                    .replace("{channel}", &u.channel),
+                summary: fill(
+                    &gettext("{from} → {to} ({channel})"),
+                    &[("from", &from), ("to", &u.version), ("channel", &u.channel)],
+                ),
                 icon: i.map(|s| s.icon_path.clone()).unwrap_or_default(),
                 note: words::size(u.download_size),
                 action: gettext("Update"),
@@ -103,14 +104,14 @@ impl Component for Updates {
             add_named[Some("loading")] = &gtk::Box {},
             add_named[Some("failed")] = &crate::ui::status("network-offline-symbolic", &gettext("Updates cannot be checked")) -> adw::StatusPage {
                 #[watch]
-                set_description: model.failure.as_ref().map(words::failure).as_deref(),
+                set_description: model.load.description().as_deref(),
                 crate::ui::retry() -> gtk::Button {
                     connect_clicked => UpdatesInput::Load,
                 },
             },
-            add_named[Some("none")] = &crate::ui::status("emblem-ok-symbolic", &gettext("Everything is up to date")) -> adw::StatusPage {
+            add_named[Some("empty")] = &crate::ui::status("emblem-ok-symbolic", &gettext("Everything is up to date")) -> adw::StatusPage {
             },
-            add_named[Some("list")] = &gtk::ScrolledWindow {
+            add_named[Some("ready")] = &gtk::ScrolledWindow {
                 set_hscrollbar_policy: gtk::PolicyType::Never,
                 adw::Clamp {
                     set_maximum_size: 720,
@@ -122,9 +123,7 @@ impl Component for Updates {
                             set_spacing: 12,
                             gtk::Label {
                                 #[watch]
-                                set_label: &ngettext("{n} update, {size} to download", "{n} updates, {size} to download", model.count as u32)
-                                    .replace("{n}", &model.count.to_string())
-                                    .replace("{size}", &words::size(model.total)),
+                                set_label: &fill(&ngettext("{n} update, {size} to download", "{n} updates, {size} to download", model.count as u32), &[("n", &model.count.to_string()), ("size", &words::size(model.total))]),
                                 add_css_class: "heading",
                                 set_halign: gtk::Align::Start,
                                 set_hexpand: true,
@@ -145,7 +144,7 @@ impl Component for Updates {
                 },
             },
             #[watch]
-            set_visible_child_name: if model.failure.is_some() { "failed" } else if !model.loaded { "loading" } else if model.count == 0 && !model.busy { "none" } else { "list" },
+            set_visible_child_name: model.load.face(if model.count == 0 && !model.busy { Shown::Empty } else { Shown::Something }).name(),
         }
     }
 
@@ -166,9 +165,8 @@ impl Component for Updates {
             rows,
             count: 0,
             total: 0,
-            loaded: false,
             busy: false,
-            failure: None,
+            load: Loadable::new(),
             progress,
         };
         let list = model.rows.widget();
@@ -224,10 +222,9 @@ impl Component for Updates {
 
     fn update_cmd(&mut self, msg: UpdatesCmd, _sender: ComponentSender<Self>, _root: &Self::Root) {
         let UpdatesCmd::Loaded(r) = msg;
-        self.loaded = true;
         match r {
             Ok((updates, installed)) => {
-                self.failure = None;
+                self.load.succeeded();
                 self.count = updates.len();
                 self.total = updates.iter().map(|u| u.download_size).sum();
                 let mut g = self.rows.guard();
@@ -242,7 +239,7 @@ impl Component for Updates {
             }
             Err(f) => {
                 tracing::info!(target: "ui", "updates failed: {:?}", f.kind);
-                self.failure = Some(f);
+                self.load.failed(f);
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use gettextrs::{gettext, ngettext};
 use snapshelf_dbus::ErrorKind;
+use snapshelf_i18n::fill;
 
 use crate::client::Failure;
 
@@ -68,7 +69,10 @@ fn decimal_point() -> &'static str {
 fn size_with(bytes: u64, point: &str) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
     if bytes < 1000 {
-        return ngettext("{n} byte", "{n} bytes", bytes as u32).replace("{n}", &bytes.to_string());
+        return fill(
+            &ngettext("{n} byte", "{n} bytes", bytes as u32),
+            &[("n", &bytes.to_string())],
+        );
     }
     let mut v = bytes as f64 / 1000.0;
     let mut unit = 0;
@@ -85,7 +89,10 @@ fn size_with(bytes: u64, point: &str) -> String {
 
 /// "2.5 MB/s".
 pub fn speed(bytes_per_second: f64) -> String {
-    gettext("{size}/s").replace("{size}", &size(bytes_per_second.max(0.0) as u64))
+    fill(
+        &gettext("{size}/s"),
+        &[("size", &size(bytes_per_second.max(0.0) as u64))],
+    )
 }
 
 /// Download speed over a sliding window of (seconds, bytes) samples.
@@ -201,16 +208,20 @@ pub fn helper_words(label: &str) -> String {
     for t in [one, many] {
         if let Some([("n", n)]) = fill_of(t, label).as_deref() {
             if let Ok(count) = n.parse::<u32>() {
-                return ngettext(one, many, count).replace("{n}", n);
+                return fill(&ngettext(one, many, count), &[("n", &n)]);
             }
         }
     }
     if let Some((t, values)) = template_of(label) {
-        let mut out = gettext(t);
-        for (name, value) in values {
-            out = out.replace(&format!("{{{name}}}"), &gettext(value));
-        }
-        return out;
+        let translated: Vec<(&str, String)> = values
+            .iter()
+            .map(|(name, v)| (*name, gettext(*v)))
+            .collect();
+        let values: Vec<(&str, &dyn std::fmt::Display)> = translated
+            .iter()
+            .map(|(name, v)| (*name, v as &dyn std::fmt::Display))
+            .collect();
+        return fill(&gettext(t), &values);
     }
     label.to_string()
 }

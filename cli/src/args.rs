@@ -1,0 +1,96 @@
+//! The command line itself: one clap command per D-Bus method (docs/cli.md).
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "snapshelfctl",
+    version,
+    about = "Find, install, update, revert and remove snaps, and switch their permissions"
+)]
+pub struct Cli {
+    /// Machine-readable output (JSON), anywhere on the line.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print the change's path instead of waiting for it.
+    #[arg(long, global = true)]
+    pub no_wait: bool,
+    /// Talk to this bus instead of the system bus.
+    #[arg(long, global = true, value_name = "ADDRESS")]
+    pub bus_address: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Search the store.
+    Find {
+        query: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Everything about one snap.
+    Info { name: String },
+    /// The installed snaps.
+    List,
+    /// Install snaps from the store, or a .snap file.
+    Install {
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[arg(long)]
+        channel: Option<String>,
+        /// Allow a file without store signatures.
+        #[arg(long)]
+        unsigned: bool,
+        #[arg(long)]
+        classic: bool,
+    },
+    /// Remove snaps (their data is kept as a snapshot unless --purge).
+    Remove {
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Update snaps (all with an update when none is named).
+    Refresh {
+        names: Vec<String>,
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// Go back to a kept revision (the previous one by default).
+    Revert {
+        name: String,
+        #[arg(long)]
+        revision: Option<String>,
+    },
+    /// Track another channel from the next update on.
+    Switch { name: String, channel: String },
+    /// Keep snaps at their revision.
+    Hold {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Let held snaps update again.
+    Unhold {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// The permissions of a snap (or of all).
+    Connections { name: Option<String> },
+    /// Switch a permission on: `connect SNAP:PLUG [:SLOT]`.
+    Connect { plug: String, slot: Option<String> },
+    /// Switch a permission off: `disconnect SNAP:PLUG [:SLOT]`.
+    Disconnect { plug: String, slot: Option<String> },
+    /// Recent changes.
+    Changes,
+    /// Follow a change until it ends (its number or path).
+    Watch { change: String },
+    /// Run an app in its sandbox: `run SNAP.APP [ARGS]`.
+    Run {
+        app: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}

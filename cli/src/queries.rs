@@ -1,0 +1,231 @@
+//! The commands that only ask: find, info, list, connections, changes. Each reads the helper's
+//! answer through the typed `snapshelf_dbus::types` for people, and prints the answer's own
+//! dictionaries, key for key, with `--json`.
+
+use gettextrs::gettext;
+use serde_json::{json, Value};
+use snapshelf_dbus::proxy::{Change1ProxyBlocking, Helper1ProxyBlocking};
+use snapshelf_dbus::types::{
+    Connection, Dict, FindOptions, FindResult, InstalledSnap, SnapDetails,
+};
+
+use crate::failure::{dbus_failure, Failure, Res};
+use crate::output::{dict_json, table};
+use crate::session::Ctl;
+
+/// Read each dictionary of an answer as `T`; one that does not fit is the helper's fault.
+fn typed<T>(list: &[Dict], read: fn(&Dict) -> Result<T, snapshelf_dbus::Error>) -> Res<Vec<T>> {
+    list.iter()
+        .map(|d| read(d).map_err(Failure::bad_answer))
+        .collect()
+}
+
+fn json_list(list: &[Dict]) -> Value {
+    Value::Array(list.iter().map(dict_json).collect())
+}
+
+pub(crate) fn find(
+    ctl: &Ctl,
+    h: &Helper1ProxyBlocking,
+    query: Option<&str>,
+    category: Option<&str>,
+) -> Res<()> {
+    let options = FindOptions {
+        category: category.map(str::to_string),
+        limit: None,
+    };
+    let found = h
+        .find(query.unwrap_or(""), options.to_dict())
+        .map_err(dbus_failure)?;
+    let rows: Vec<Vec<String>> = typed(&found, FindResult::from_dict)?
+        .into_iter()
+        .map(|r| {
+            let verified = if r.publisher_validation == "verified" {
+                "✓"
+            } else {
+                ""
+            };
+            vec![
+                r.name,
+                r.version,
+                format!("{}{verified}", r.publisher),
+                r.summary,
+            ]
+        })
+        .collect();
+    let headers = [
+        gettext("Name"),
+        gettext("Version"),
+        gettext("Publisher"),
+        gettext("Summary"),
+    ];
+    ctl.print(table(&headers, &rows), json_list(&found));
+    Ok(())
+}
+
+pub(crate) fn info(ctl: &Ctl, h: &Helper1ProxyBlocking, name: &str) -> Res<()> {
+    let d = h.info(name).map_err(dbus_failure)?;
+    let details = SnapDetails::from_dict(&d).map_err(Failure::bad_answer)?;
+    let channels = details.channels().map_err(Failure::bad_answer)?;
+    ctl.print(describe(&details, &channels), dict_json(&d));
+    Ok(())
+}
+
+/// `info` for people: `key: value` lines (empty ones left out), the channels, the description.
+fn describe(details: &SnapDetails, channels: &[snapshelf_dbus::types::ChannelInfo]) -> String {
+    let (s, x) = (&details.summary, &details.extra);
+    let fields = [
+        ("name", s.name.clone()),
+        ("title", s.title.clone()),
+        ("summary", s.summary.clone()),
+        ("version", s.version.clone()),
+        ("publisher", s.publisher.clone()),
+        ("license", s.license.clone()),
+        ("installed-revision", x.installed_revision.clone()),
+        ("tracking-channel", x.tracking_channel.clone()),
+        ("held", x.held.to_string()),
+        ("apps", x.apps.join(", ")),
+        ("revisions", x.revisions.join(", ")),
+        ("website", x.website.clone()),
+    ];
+    let mut human = String::new();
+    for (key, v) in fields {
+        if !v.is_empty() {
+            human.push_str(&format!("{key}: {v}\n"));
+        }
+    }
+    if !channels.is_empty() {
+        human.push_str("channels:\n");
+        for c in channels {
+            human.push_str(&format!(
+                "  {}: {} ({})\n",
+                c.channel, c.version, c.revision
+            ));
+        }
+    }
+    let desc = x.description.trim();
+    if !desc.is_empty() {
+        human.push_str(&format!(
+            "description: |\n  {}\n",
+            desc.replace('\n', "\n  ")
+        ));
+    }
+    human.trim_end().to_string()
+}
+
+pub(crate) fn list(ctl: &Ctl, h: &Helper1ProxyBlocking) -> Res<()> {
+    let list = h.list_installed().map_err(dbus_failure)?;
+    let rows: Vec<Vec<String>> = typed(&list, InstalledSnap::from_dict)?
+        .into_iter()
+        .map(|s| {
+            let held = if s.held {
+                // Translators: a snap kept at its revision (no updates).
+                gettext("held")
+            } else {
+                String::new()
+            };
+            vec![s.name, s.version, s.revision, s.channel, held]
+        })
+        .collect();
+    let headers = [
+        gettext("Name"),
+        gettext("Version"),
+        gettext("Rev"),
+        gettext("Tracking"),
+        gettext("Notes"),
+    ];
+    ctl.print(table(&headers, &rows), json_list(&list));
+    Ok(())
+}
+
+pub(crate) fn connections(ctl: &Ctl, h: &Helper1ProxyBlocking, name: Option<&str>) -> Res<()> {
+    let list = h.connections(name.unwrap_or("")).map_err(dbus_failure)?;
+    let rows: Vec<Vec<String>> = typed(&list, Connection::from_dict)?
+        .into_iter()
+        .map(|c| {
+            vec![
+                format!("{}:{}", c.plug_snap, c.plug),
+                c.interface,
+                if c.connected {
+                    gettext("on")
+                } else {
+                    gettext("off")
+                },
+                // Translators: who set a permission: the person, or the default policy.
+                if c.manual {
+                    gettext("your choice")
+                } else {
+                    gettext("default")
+                },
+                c.label,
+            ]
+        })
+        .collect();
+    let headers = [
+        gettext("Plug"),
+        gettext("Interface"),
+        gettext("State"),
+        // Translators: who set a permission: the person, or the default.
+        gettext("Set by"),
+        gettext("Permission"),
+    ];
+    ctl.print(table(&headers, &rows), json_list(&list));
+    Ok(())
+}
+
+pub(crate) fn changes(ctl: &Ctl, h: &Helper1ProxyBlocking) -> Res<()> {
+    let paths = h.list_changes().map_err(dbus_failure)?;
+    let mut rows = Vec::new();
+    let mut machine = Vec::new();
+    for p in paths {
+        let c = Change1ProxyBlocking::builder(&ctl.conn)
+            .path(p.clone())
+            .map_err(dbus_failure)?
+            .build()
+            .map_err(dbus_failure)?;
+        let (id, status, summary) = (
+            c.id().map_err(dbus_failure)?,
+            c.status().map_err(dbus_failure)?,
+            c.summary().map_err(dbus_failure)?,
+        );
+        machine.push(json!({"id": id, "status": status, "summary": summary, "path": p.as_str()}));
+        rows.push(vec![id, status, summary]);
+    }
+    let headers = [gettext("ID"), gettext("Status"), gettext("Summary")];
+    ctl.print(table(&headers, &rows), Value::Array(machine));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snapshelf_dbus::types::{ChannelInfo, FindResult, InfoExtra};
+
+    #[test]
+    fn info_for_people_leaves_out_what_is_empty() {
+        let details = SnapDetails {
+            summary: FindResult {
+                name: "shelf-clock".into(),
+                version: "1.0".into(),
+                ..Default::default()
+            },
+            extra: InfoExtra {
+                apps: vec!["clock".into(), "alarm".into()],
+                description: "A clock.\nWith alarms.\n".into(),
+                ..Default::default()
+            },
+        };
+        let channels = [ChannelInfo {
+            channel: "latest/stable".into(),
+            version: "1.0".into(),
+            revision: "1".into(),
+            ..Default::default()
+        }];
+        assert_eq!(
+            describe(&details, &channels),
+            "name: shelf-clock\nversion: 1.0\nheld: false\napps: clock, alarm\n\
+             channels:\n  latest/stable: 1.0 (1)\n\
+             description: |\n  A clock.\n  With alarms."
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! `snapshelfctl run SNAP.APP`: no D-Bus at all, the launcher takes over this process.
+
+use std::path::Path;
+
+use crate::failure::{Failure, Res};
+
+/// `run SNAP.APP`: hand over to the launcher (the same as `/snap/bin/<app>`). As for the app,
+/// `$SNAPSHELF_CONFINE` names another launcher and `$SNAPSHELF_ROOT` another root (the demo's).
+pub(crate) fn run_app(app: &str, args: &[String]) -> Res<()> {
+    use std::os::unix::process::CommandExt;
+    let given = std::env::var("SNAPSHELF_CONFINE").ok();
+    let confine = given
+        .iter()
+        .map(String::as_str)
+        .chain([
+            "/usr/libexec/snapshelf/snapshelf-confine",
+            "/usr/local/libexec/snapshelf/snapshelf-confine",
+        ])
+        .find(|p| Path::new(p).exists())
+        .ok_or_else(|| Failure::own("snapshelf-confine is not installed", 10))?;
+    let mut cmd = std::process::Command::new(confine);
+    if let Some(root) = std::env::var_os("SNAPSHELF_ROOT") {
+        cmd.arg("--root").arg(root);
+    }
+    let e = cmd.arg(app).args(args).exec();
+    Err(Failure::own(format!("cannot run {confine}: {e}"), 126))
+}

@@ -1,0 +1,249 @@
+//! What the snap page knows of one snap, and what follows from it: which buttons show, which
+//! channel is picked, what Revert can go back to and what its dialog says. Pure, so it is tested
+//! without a display.
+
+use gettextrs::gettext;
+use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails};
+use snapshelf_i18n::fill;
+
+use crate::words;
+
+/// What the page knows of one snap. Pure; the buttons follow from it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SnapState {
+    pub details: SnapDetails,
+    pub channels: Vec<ChannelInfo>,
+    pub installed: Option<InstalledSnap>,
+    /// The channel a person picked on the page; the tracked one (or latest/stable) otherwise.
+    pub picked: Option<String>,
+}
+
+impl SnapState {
+    pub fn name(&self) -> &str {
+        &self.details.summary.name
+    }
+
+    pub fn is_installed(&self) -> bool {
+        self.installed.is_some()
+    }
+
+    pub fn tracking(&self) -> String {
+        let t = &self.details.extra.tracking_channel;
+        if t.is_empty() {
+            "latest/stable".into()
+        } else {
+            t.clone()
+        }
+    }
+
+    pub fn channel(&self) -> String {
+        self.picked.clone().unwrap_or_else(|| self.tracking())
+    }
+
+    /// Installed, and the picked channel is not the one tracked: the page offers to switch.
+    pub fn can_switch(&self) -> bool {
+        self.is_installed() && self.channel() != self.tracking()
+    }
+
+    /// The tracked channel holds another revision than the installed one, and it is not held.
+    pub fn has_update(&self) -> bool {
+        let Some(i) = &self.installed else {
+            return false;
+        };
+        if i.held {
+            return false;
+        }
+        let tracking = self.tracking();
+        self.channels
+            .iter()
+            .find(|c| c.channel == tracking)
+            .is_some_and(|c| c.revision != i.revision)
+    }
+
+    /// Kept revisions other than the current one, newest first: what Revert can go back to.
+    pub fn revert_targets(&self) -> Vec<String> {
+        let Some(i) = &self.installed else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = i
+            .revisions
+            .iter()
+            .filter(|r| **r != i.revision)
+            .cloned()
+            .collect();
+        v.sort_by_key(|r| std::cmp::Reverse(revision_order(r)));
+        v
+    }
+
+    /// "version 1.0 (revision 1)" where the store says which version a revision is.
+    pub fn describe_revision(&self, revision: &str) -> String {
+        match self.channels.iter().find(|c| c.revision == revision) {
+            Some(c) => fill(
+                &gettext("version {version} (revision {revision})"),
+                &[("version", &c.version), ("revision", &revision)],
+            ),
+            None => fill(&gettext("revision {revision}"), &[("revision", &revision)]),
+        }
+    }
+
+    /// What the Revert dialog says will happen.
+    pub fn revert_body(&self, target: &str) -> String {
+        fill(&gettext("{title} goes back to {revision}. Its data goes back to how it was with that version; the current version stays kept, so you can come back to it. Updates wait until you update it yourself."), &[("title", &self.title()), ("revision", &self.describe_revision(target))])
+    }
+
+    pub fn title(&self) -> String {
+        let t = &self.details.summary.title;
+        if t.is_empty() {
+            self.name().to_string()
+        } else {
+            t.clone()
+        }
+    }
+}
+
+/// Store revisions are numbers, local ones x1, x2…; order by number within each kind.
+fn revision_order(r: &str) -> (bool, u64) {
+    match r.strip_prefix('x') {
+        Some(n) => (false, n.parse().unwrap_or(0)),
+        None => (true, r.parse().unwrap_or(0)),
+    }
+}
+
+impl SnapState {
+    /// The Version row: what is installed and the channel it tracks, or the store's version.
+    pub fn version_words(&self) -> String {
+        match &self.installed {
+            Some(i) => fill(
+                &gettext("{version} (revision {revision}), tracking {channel}"),
+                &[
+                    ("version", &i.version),
+                    ("revision", &i.revision),
+                    ("channel", &self.tracking()),
+                ],
+            ),
+            None => self.details.summary.version.clone(),
+        }
+    }
+
+    /// A channel's row: version, revision and size, and whether it is the one tracked.
+    pub fn channel_words(&self, c: &ChannelInfo) -> String {
+        let words = fill(
+            &gettext("{version} · revision {revision} · {size}"),
+            &[
+                ("version", &c.version),
+                ("revision", &c.revision),
+                ("size", &words::size(c.size)),
+            ],
+        );
+        if self.is_installed() && c.channel == self.tracking() {
+            fill(&gettext("{details} · tracked"), &[("details", &words)])
+        } else {
+            words
+        }
+    }
+
+    /// The first app of an installed snap: what Open starts.
+    pub fn first_app(&self) -> Option<&str> {
+        self.installed.as_ref()?.apps.first().map(String::as_str)
+    }
+
+    /// The state after a reload: a channel picked before is kept if it is still there and not
+    /// the one now tracked.
+    pub fn reloaded(self, picked: Option<String>) -> SnapState {
+        let picked = picked
+            .filter(|p| self.channels.iter().any(|c| &c.channel == p) && *p != self.tracking());
+        SnapState { picked, ..self }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(c: &str, v: &str, r: &str) -> ChannelInfo {
+        ChannelInfo {
+            channel: c.into(),
+            version: v.into(),
+            revision: r.into(),
+            size: 1000,
+            released_at: String::new(),
+        }
+    }
+
+    fn clock(installed: Option<(&str, &[&str], bool)>, tracking: &str) -> SnapState {
+        let mut s = SnapState::default();
+        s.details.summary.name = "shelf-clock".into();
+        s.details.summary.title = "Shelf Clock".into();
+        s.details.extra.tracking_channel = tracking.into();
+        s.channels = vec![
+            channel("latest/stable", "1.0", "1"),
+            channel("latest/candidate", "1.1~rc1", "2"),
+        ];
+        s.installed = installed.map(|(rev, revs, held)| InstalledSnap {
+            name: "shelf-clock".into(),
+            revision: rev.into(),
+            revisions: revs.iter().map(|r| r.to_string()).collect(),
+            held,
+            ..Default::default()
+        });
+        s
+    }
+
+    #[test]
+    fn buttons_follow_the_state() {
+        let s = clock(None, "");
+        assert!(!s.is_installed() && !s.has_update() && !s.can_switch());
+        assert_eq!(s.channel(), "latest/stable");
+        assert!(s.revert_targets().is_empty());
+
+        let mut s = clock(Some(("1", &["1"], false)), "latest/stable");
+        assert!(!s.has_update());
+        s.picked = Some("latest/candidate".into());
+        assert!(s.can_switch());
+
+        let s = clock(Some(("1", &["1"], false)), "latest/candidate");
+        assert!(s.has_update(), "candidate holds revision 2");
+        let s = clock(Some(("1", &["1"], true)), "latest/candidate");
+        assert!(!s.has_update(), "held apps wait");
+    }
+
+    #[test]
+    fn revert_offers_kept_revisions_newest_first_and_says_what_happens() {
+        let s = clock(
+            Some(("3", &["1", "x2", "2", "3", "10"], false)),
+            "latest/stable",
+        );
+        assert_eq!(s.revert_targets(), ["10", "2", "1", "x2"]);
+        assert_eq!(s.describe_revision("1"), "version 1.0 (revision 1)");
+        assert_eq!(s.describe_revision("x2"), "revision x2");
+        let body = s.revert_body("1");
+        assert!(body.starts_with("Shelf Clock goes back to version 1.0 (revision 1)."));
+        assert!(body.contains("stays kept"));
+    }
+
+    #[test]
+    fn rows_say_what_each_channel_holds() {
+        let s = clock(Some(("1", &["1"], false)), "latest/stable");
+        assert_eq!(
+            s.channel_words(&s.channels[0]),
+            "1.0 · revision 1 · 1.0 kB · tracked"
+        );
+        assert_eq!(
+            s.channel_words(&s.channels[1]),
+            "1.1~rc1 · revision 2 · 1.0 kB"
+        );
+        assert!(s.version_words().contains("tracking latest/stable"));
+        let s = clock(None, "");
+        assert!(!s.channel_words(&s.channels[0]).contains("tracked"));
+    }
+
+    #[test]
+    fn a_reload_keeps_a_pick_that_still_means_something() {
+        let s = clock(Some(("1", &["1"], false)), "latest/stable");
+        let kept = s.clone().reloaded(Some("latest/candidate".into()));
+        assert_eq!(kept.picked.as_deref(), Some("latest/candidate"));
+        let tracked = s.clone().reloaded(Some("latest/stable".into()));
+        assert_eq!(tracked.picked, None, "the tracked channel needs no pick");
+        let gone = s.reloaded(Some("latest/edge".into()));
+        assert_eq!(gone.picked, None);
+    }
+}
