@@ -25,6 +25,7 @@ use crate::error::{Context, Error, Result};
 use crate::sandbox::{Builder, HostDirs, Power};
 use crate::seccomp;
 use crate::sys::{self, Kind};
+use crate::{init, landlock};
 
 pub const USAGE: &str = "usage: snapshelf-confine [--root DIR] <snap>.<app> [ARGS...]";
 
@@ -212,15 +213,41 @@ fn own_dir(
     exact: bool,
     show: &dyn Fn() -> String,
 ) -> Result<OwnedFd> {
-    let created = match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
-        Ok(()) => true,
-        Err(Errno::EEXIST) => false,
-        Err(e) => return Err(Error::setup(format!("cannot create {}", show()), e)),
-    };
-    if created {
-        if let Some((u, g)) = owner {
-            sys::chown_at(dir, name, u, g).what(|| format!("cannot chown {}", show()))?;
+    match owner {
+        None => match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(Error::setup(format!("cannot create {}", show()), e)),
+        },
+        // Made aside, given its owner, then put in place in one step: a launch by another user
+        // never sees it half made (there is no lock shared between users).
+        Some((u, g)) if matches!(sys::stat_at(dir, name), Err(Errno::ENOENT)) => {
+            let aside = format!(".new-{:016x}", random_u64());
+            nix::sys::stat::mkdirat(dir, aside.as_str(), Mode::from_bits_truncate(mode))
+                .what(|| format!("cannot create {}", show()))?;
+            let placed = sys::chown_at(dir, &aside, u, g).and_then(|()| {
+                nix::fcntl::renameat2(
+                    dir,
+                    aside.as_str(),
+                    dir,
+                    name,
+                    nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+                )
+            });
+            match placed {
+                Ok(()) => {}
+                Err(e) => {
+                    let _ = nix::unistd::unlinkat(
+                        dir,
+                        aside.as_str(),
+                        nix::unistd::UnlinkatFlags::RemoveDir,
+                    );
+                    if e != Errno::EEXIST {
+                        return Err(Error::setup(format!("cannot create {}", show()), e));
+                    }
+                }
+            }
         }
+        Some(_) => {}
     }
     let fd = sys::open_dir(dir, name).map_err(|e| match e {
         Errno::ELOOP | Errno::ENOTDIR => {
@@ -238,6 +265,21 @@ fn own_dir(
         )));
     }
     Ok(fd)
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom fills at most the buffer it is given.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != 8 {
+        // Unique enough among concurrent launches: the name is only a temporary one.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        return t ^ u64::from(std::process::id()).rotate_left(32);
+    }
+    u64::from_ne_bytes(b)
 }
 
 /// `~/snap/<name>/<rev>`, `common` and `current`, made as the user (no privilege is in effect).
@@ -346,24 +388,27 @@ fn drop_privileges() -> Result<()> {
     Ok(())
 }
 
-fn enter_namespace(power: Power, uid: u32, gid: u32) -> Result<()> {
+/// The namespaces of a sandbox: mounts, PIDs (so that `/proc` shows the app's own processes only),
+/// and with `private_network` the network (see [`crate::landlock`]). The PID namespace takes
+/// effect for the children made after this call.
+fn enter_namespace(power: Power, uid: u32, gid: u32, private_network: bool) -> Result<()> {
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID;
+    if private_network {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
     match power {
-        Power::Privileged => {
-            unshare(CloneFlags::CLONE_NEWNS).map_err(|errno| Error::Unsupported {
-                what: "cannot create a mount namespace".into(),
-                errno,
-            })?
-        }
+        Power::Privileged => unshare(flags).map_err(|errno| Error::Unsupported {
+            what: "cannot create the sandbox's mount, PID and network namespaces".into(),
+            errno,
+        })?,
         Power::UserNamespace => {
-            unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).map_err(|errno| {
-                Error::Unsupported {
-                    what: "cannot create a user namespace (unprivileged user namespaces may be \
+            unshare(CloneFlags::CLONE_NEWUSER | flags).map_err(|errno| Error::Unsupported {
+                what: "cannot create a user namespace (unprivileged user namespaces may be \
                            disabled: sysctl kernel.unprivileged_userns_clone or \
                            user.max_user_namespaces; or install snapshelf-confine with its file \
                            capabilities)"
-                        .into(),
-                    errno,
-                }
+                    .into(),
+                errno,
             })?;
             let write = |file: &str, text: String| {
                 std::fs::write(format!("/proc/self/{file}"), text).map_err(|e| {
@@ -395,6 +440,8 @@ fn enter_namespace(power: Power, uid: u32, gid: u32) -> Result<()> {
 struct Private {
     snap_dir: OwnedFd,
     tmp: OwnedFd,
+    /// Held (flock) until the app starts.
+    _lock: OwnedFd,
 }
 
 fn private_area(
@@ -469,10 +516,25 @@ fn private_area(
         true,
         &show(format!("{top}/{snap_name}")),
     )?;
-    // One launch at a time builds in this snap's area.
+    // One launch at a time per user builds in this snap's area: the lock is the user's own, so a
+    // user who stops a launch (SIGSTOP) while it holds it stalls only their own launches.
+    let lock_name = format!("lock.{uid}");
+    let lock = nix::fcntl::openat(
+        snap_dir.as_fd(),
+        lock_name.as_str(),
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .what(|| format!("cannot open {base}/{top}/{snap_name}/{lock_name}"))?;
+    let lst = sys::stat(lock.as_fd()).what(|| format!("cannot stat {lock_name}"))?;
+    if sys::kind_of(&lst) != Kind::File || lst.st_nlink != 1 {
+        return Err(Error::Untrusted(format!(
+            "{base}/{top}/{snap_name}/{lock_name} is not a plain file: remove it"
+        )));
+    }
     // SAFETY: flock on a descriptor we own.
-    let r = unsafe { libc::flock(snap_dir.as_raw_fd(), libc::LOCK_EX) };
-    Errno::result(r).what(|| format!("cannot lock /tmp/{top}/{snap_name}"))?;
+    let r = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    Errno::result(r).what(|| format!("cannot lock {base}/{top}/{snap_name}/{lock_name}"))?;
     let tmp_mode = if power == Power::Privileged {
         0o1777
     } else {
@@ -504,7 +566,11 @@ fn private_area(
         true,
         &show(format!("{top}/{snap_name}/rootfs")),
     )?;
-    Ok(Private { snap_dir, tmp })
+    Ok(Private {
+        snap_dir,
+        tmp,
+        _lock: lock,
+    })
 }
 
 fn base_dir(root: BorrowedFd<'_>, p: &Profile) -> Result<OwnedFd> {
@@ -588,7 +654,8 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
         user_data(&home, &profile, uid)?;
         drop_privileges()?;
         umask(saved_umask);
-        return exec(&profile, &paths, &user_facts, &inv.args, None, &[]);
+        let (argv, envp) = command(&profile, &paths, &user_facts, &inv.args, &[])?;
+        return Err(exec(&argv, &envp));
     }
 
     let missing_rev = || {
@@ -606,8 +673,34 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
     // As the user, with no privilege in effect.
     user_data(&home, &profile, uid)?;
 
+    let plan = landlock::Plan::new(
+        landlock::kernel_abi(),
+        profile.plug_connected("network"),
+        profile.plug_connected("network-bind"),
+    );
     raise(power)?;
-    enter_namespace(power, uid, gid)?;
+    enter_namespace(power, uid, gid, plan.private_network)?;
+    // The launcher stays outside as the monitor; its child is PID 1 of the new namespace and goes
+    // on building. A death by signal of the app comes back on this pipe.
+    let (status_r, status_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).what(|| "cannot make a pipe".into())?;
+    // SAFETY: one thread; both sides go on with plain system calls.
+    match unsafe { nix::unistd::fork() }
+        .what(|| "cannot start the sandbox's first process".into())?
+    {
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(status_w);
+            // The monitor only waits: it keeps no privilege.
+            let _ = drop_privileges();
+            init::monitor(child, status_r)
+        }
+        nix::unistd::ForkResult::Child => {
+            drop(status_r);
+            // If the monitor is killed, so is the sandbox (PID 1 takes every process with it).
+            // SAFETY: prctl with constant arguments.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        }
+    }
     // Descriptors from here on: a mount's source and target must belong to our namespace.
     let root =
         sys::open_trusted(&root_path).what(|| format!("cannot open {}", root_path.display()))?;
@@ -701,32 +794,16 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
         let _ = chdir("/");
     }
     umask(saved_umask);
-    // The lock goes with the descriptor at exec (close-on-exec).
-    let _keep = private.snap_dir;
-    exec(
-        &profile,
-        &paths,
-        &user_facts,
-        &inv.args,
-        Some((allow, compiled)),
-        &extra_env,
-    )
-}
-
-/// Without `network-bind` the app may not bind TCP ports (so it cannot serve): a Landlock ruleset
-/// that handles TCP bind and allows none. Kernels without Landlock's network rules (before 6.7)
-/// leave it unenforced; seccomp cannot see a socket's family at bind time, so there is no fallback.
-fn deny_tcp_bind() -> Result<()> {
-    use landlock::{AccessNet, Ruleset, RulesetAttr};
-    Ruleset::default()
-        .handle_access(AccessNet::BindTcp)
-        .and_then(|r| r.create())
-        .and_then(|r| r.restrict_self())
-        .map(drop)
-        .map_err(|e| Error::Unsupported {
-            what: format!("cannot restrict TCP binding (Landlock): {e}"),
-            errno: Errno::EINVAL,
-        })
+    let (argv, envp) = command(&profile, &paths, &user_facts, &inv.args, &extra_env)?;
+    // The reaper is confined as the app is: Landlock, then the filter, both inherited.
+    landlock::apply(&plan)?;
+    match compiled {
+        Some(compiled) => seccomp::load_compiled(&compiled)?,
+        None => seccomp::load(allow)?,
+    }
+    // The lock is released before the app starts.
+    drop(private);
+    init::reap(move || exec(&argv, &envp), status_w)
 }
 
 /// The helper's compiled filter for `allow`, when it is there and root's: a launch then skips
@@ -756,14 +833,14 @@ fn compiled_filter(root: BorrowedFd<'_>, allow: seccomp::Allowances) -> Option<V
     seccomp::check_compiled(&bytes).then_some(bytes)
 }
 
-fn exec(
+/// The app's command line and environment.
+fn command(
     profile: &Profile,
     paths: &SnapPaths,
     user: &User,
     args: &[String],
-    filter: Option<(seccomp::Allowances, Option<Vec<u8>>)>,
     extra: &[(String, String)],
-) -> Result<Infallible> {
+) -> Result<(Vec<CString>, Vec<CString>)> {
     let caller = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
     let env: BTreeMap<String, String> = env::build(caller, profile, paths, user, extra);
@@ -777,21 +854,18 @@ fn exec(
         .iter()
         .map(|(k, v)| cstr(format!("{k}={v}")))
         .collect::<Result<Vec<_>>>()?;
-    if filter.is_some() && !profile.plug_connected("network-bind") {
-        deny_tcp_bind()?;
-    }
-    match filter {
-        Some((_, Some(compiled))) => seccomp::load_compiled(&compiled)?,
-        Some((allow, None)) => seccomp::load(allow)?,
-        None => {}
-    }
-    let errno = nix::unistd::execve(&c_argv[0], &c_argv, &c_env).unwrap_err();
-    Err(Error::Exec {
-        path: OsString::from_vec(c_argv[0].as_bytes().to_vec())
+    Ok((c_argv, c_env))
+}
+
+/// Replace this process with the command; returns only why it could not.
+fn exec(argv: &[CString], envp: &[CString]) -> Error {
+    let errno = nix::unistd::execve(&argv[0], argv, envp).unwrap_err();
+    Error::Exec {
+        path: OsString::from_vec(argv[0].as_bytes().to_vec())
             .to_string_lossy()
             .to_string(),
         errno,
-    })
+    }
 }
 
 #[cfg(test)]
