@@ -725,7 +725,13 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
             ),
             None => None,
         };
-        let home_fd = home_dir.filter(|_| profile.plug_connected("home"));
+        let home_fd = match home_dir.filter(|_| profile.plug_connected("home")) {
+            Some(fd) => {
+                let names = crate::sandbox::home_entries(fd.as_fd())?;
+                Some((fd, names))
+            }
+            None => None,
+        };
         let runtime = sys::open_trusted(Path::new(&format!("/run/user/{uid}")))
             .ok()
             .and_then(|d| {

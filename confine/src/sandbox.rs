@@ -36,8 +36,9 @@ pub struct HostDirs {
     pub snap_data: OwnedFd,
     /// `~/snap/<name>` (opened as the user).
     pub user_snap: Option<OwnedFd>,
-    /// The user's home (opened as the user), when `home` is connected.
-    pub home: Option<OwnedFd>,
+    /// The user's home (opened as the user), when `home` is connected, with the names of its
+    /// non-hidden entries (listed as the user).
+    pub home: Option<(OwnedFd, Vec<String>)>,
     /// `/run/user/<uid>/snap.<name>` (opened as the user), when the user has a runtime directory.
     pub runtime: Option<OwnedFd>,
     /// The snap's private `/tmp`.
@@ -90,6 +91,20 @@ fn snd_node_for(name: &str, playback: bool, record: bool) -> bool {
     } else {
         (playback || record) && (name.starts_with("controlC") || name == "timer" || name == "seq")
     }
+}
+
+/// The names of the non-hidden entries at the top of the home `dir` (`snap` aside: the sandbox
+/// makes its own). Called as the user: what the user cannot list, the app does not see.
+pub fn home_entries(dir: BorrowedFd<'_>) -> Result<Vec<String>> {
+    let what = || "cannot list the home directory".to_string();
+    let d = sys::open_dir(dir, ".").what(what)?;
+    let mut dir = nix::dir::Dir::from_fd(d).what(what)?;
+    Ok(dir
+        .iter()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
+        .filter(|n| !n.starts_with('.') && n != "snap")
+        .collect())
 }
 
 /// How many top-level entries of the home `home` presents (each is a mount).
@@ -631,9 +646,9 @@ impl<'p> Builder<'p> {
             p.push("snap".into());
             p
         };
-        if let Some(home_fd) = &host.home {
+        if let Some((home_fd, names)) = &host.home {
             let (parent, last) = self.ensure(&home, false, 0o755)?;
-            let home_top = self.home_view(home_fd.as_fd(), parent.as_fd(), &last)?;
+            let home_top = self.home_view(home_fd.as_fd(), names, parent.as_fd(), &last)?;
             let snaps = sys::mount_tmpfs(
                 home_top.as_fd(),
                 "snap",
@@ -669,20 +684,12 @@ impl<'p> Builder<'p> {
     fn home_view(
         &mut self,
         home_fd: BorrowedFd<'_>,
+        names: &[String],
         parent: BorrowedFd<'_>,
         name: &str,
     ) -> Result<OwnedFd> {
         let what = |n: &str| format!("cannot present ~/{n}");
         let st = sys::stat(home_fd).what(|| what(""))?;
-        let names: Vec<String> = {
-            let d = sys::open_dir(home_fd, ".").what(|| what(""))?;
-            let mut dir = nix::dir::Dir::from_fd(d).what(|| what(""))?;
-            dir.iter()
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
-                .filter(|n| !n.starts_with('.') && n != "snap")
-                .collect()
-        };
         let top = sys::mount_tmpfs(
             parent,
             name,
@@ -700,8 +707,9 @@ impl<'p> Builder<'p> {
                 names.len()
             );
         }
-        for n in names.into_iter().take(HOME_ENTRIES_MAX) {
-            let Ok(src) = sys::open_path(home_fd, &n) else {
+        for n in names.iter().take(HOME_ENTRIES_MAX) {
+            let n = n.as_str();
+            let Ok(src) = sys::open_path(home_fd, n) else {
                 continue;
             };
             let Ok(est) = sys::stat(src.as_fd()) else {
@@ -709,17 +717,17 @@ impl<'p> Builder<'p> {
             };
             match sys::kind_of(&est) {
                 Kind::Dir => {
-                    sys::mkdir_at(top.as_fd(), &n, 0o755).what(|| what(&n))?;
-                    sys::bind(src.as_fd(), top.as_fd(), &n, true).what(|| what(&n))?;
+                    sys::mkdir_at(top.as_fd(), n, 0o755).what(|| what(n))?;
+                    sys::bind(src.as_fd(), top.as_fd(), n, true).what(|| what(n))?;
                 }
                 Kind::File => {
-                    sys::touch_at(top.as_fd(), &n, 0o644).what(|| what(&n))?;
-                    sys::bind(src.as_fd(), top.as_fd(), &n, false).what(|| what(&n))?;
+                    sys::touch_at(top.as_fd(), n, 0o644).what(|| what(n))?;
+                    sys::bind(src.as_fd(), top.as_fd(), n, false).what(|| what(n))?;
                 }
                 Kind::Symlink => {
-                    let target = sys::readlink_at(home_fd, &n).what(|| what(&n))?;
+                    let target = sys::readlink_at(home_fd, n).what(|| what(n))?;
                     if let Some(t) = target.to_str() {
-                        sys::symlink_at(t, top.as_fd(), &n).what(|| what(&n))?;
+                        sys::symlink_at(t, top.as_fd(), n).what(|| what(n))?;
                     }
                 }
                 // Devices, sockets and pipes at the top of a home are not the user's files.

@@ -102,9 +102,32 @@ pub fn allowed_families(allow: Allowances) -> Vec<(i32, Option<i32>)> {
     v
 }
 
-/// The highest socket family number the filter reasons about one by one; anything above is refused
-/// whole (the kernel's AF_MAX is below it, and a value with high bits set is above it).
-const FAMILY_LIMIT: i32 = 64;
+/// The families refused below the highest allowed one, as `(mask, value)` blocks (`family & mask ==
+/// value`, aligned powers of two, as CIDR blocks), and the number from which every family is
+/// refused. 0 (`AF_UNSPEC`) is left to the kernel, which refuses it.
+fn refused_families(allowed: &[(i32, Option<i32>)]) -> (Vec<(u64, u64)>, u64) {
+    let ok: Vec<u64> = allowed.iter().map(|(f, _)| *f as u64).collect();
+    let top = ok.iter().copied().max().unwrap_or(0);
+    let mut blocks = Vec::new();
+    let mut x = 1u64;
+    while x < top {
+        if ok.contains(&x) {
+            x += 1;
+            continue;
+        }
+        // The largest aligned block starting at x that holds no allowed family and ends below top.
+        let mut size = 1u64;
+        while x % (size * 2) == 0
+            && x + size * 2 <= top
+            && !(x..x + size * 2).any(|f| ok.contains(&f))
+        {
+            size *= 2;
+        }
+        blocks.push((!(size - 1), x));
+        x += size;
+    }
+    (blocks, top + 1)
+}
 
 fn syscall(name: &str) -> Option<ScmpSyscall> {
     // A name this architecture does not have is simply not there to deny.
@@ -180,38 +203,39 @@ pub fn filter(allow: Allowances) -> Result<ScmpFilterContext> {
             .map_err(|e| fail("ioctl", e))?;
         }
     }
-    // Socket families: an allow-list. The family is compared at full width, so a value whose high
-    // bits are set (the kernel reads an int) falls in the refused range above FAMILY_LIMIT.
+    // Socket families: an allow-list, as few rules as can say it (each costs every socket call).
+    // Compared at full width: a family with high bits set (the kernel reads an int) is refused.
     let families = allowed_families(allow);
+    let (blocks, refused_from) = refused_families(&families);
     for name in ["socket", "socketpair"] {
         let Some(sc) = syscall(name) else { continue };
-        for family in 0..FAMILY_LIMIT {
-            let rule = families.iter().find(|(f, _)| *f == family);
-            let arg0 = ScmpArgCompare::new(0, ScmpCompareOp::Equal, family as u64);
-            match rule {
-                None => ctx.add_rule_conditional(eperm, sc, &[arg0]),
-                Some((_, None)) => continue,
-                Some((_, Some(protocol))) => ctx.add_rule_conditional(
-                    eperm,
-                    sc,
-                    &[
-                        arg0,
-                        ScmpArgCompare::new(2, ScmpCompareOp::NotEqual, *protocol as u64),
-                    ],
-                ),
+        let mut rules: Vec<Vec<ScmpArgCompare>> = blocks
+            .iter()
+            .map(|&(mask, value)| {
+                vec![ScmpArgCompare::new(
+                    0,
+                    ScmpCompareOp::MaskedEqual(mask),
+                    value,
+                )]
+            })
+            .collect();
+        rules.push(vec![ScmpArgCompare::new(
+            0,
+            ScmpCompareOp::GreaterEqual,
+            refused_from,
+        )]);
+        for (family, protocol) in &families {
+            if let Some(protocol) = protocol {
+                rules.push(vec![
+                    ScmpArgCompare::new(0, ScmpCompareOp::Equal, *family as u64),
+                    ScmpArgCompare::new(2, ScmpCompareOp::NotEqual, *protocol as u64),
+                ]);
             }
-            .map_err(|e| fail(name, e))?;
         }
-        ctx.add_rule_conditional(
-            eperm,
-            sc,
-            &[ScmpArgCompare::new(
-                0,
-                ScmpCompareOp::GreaterEqual,
-                FAMILY_LIMIT as u64,
-            )],
-        )
-        .map_err(|e| fail(name, e))?;
+        for rule in rules {
+            ctx.add_rule_conditional(eperm, sc, &rule)
+                .map_err(|e| fail(name, e))?;
+        }
     }
     if let Some(sc) = syscall("socketcall") {
         // The i386 multiplexer hides the family behind a pointer: creating sockets through it is
@@ -453,6 +477,22 @@ mod tests {
             unsafe { libc::close(fd) };
         }
         fd as libc::c_long
+    }
+
+    #[test]
+    fn refused_families_are_few_blocks_that_cover_exactly_the_gaps() {
+        for allow in [Allowances { inet: false }, Allowances { inet: true }] {
+            let fams = allowed_families(allow);
+            let (blocks, from) = refused_families(&fams);
+            for f in 1u64..200 {
+                let refused = f >= from || blocks.iter().any(|&(m, v)| f & m == v);
+                let allowed = fams.iter().any(|(a, _)| *a as u64 == f);
+                assert_eq!(refused, !allowed, "family {f} with {allow:?}");
+            }
+            assert!(blocks.len() <= 6, "{blocks:?}");
+        }
+        let (blocks, from) = refused_families(&allowed_families(Allowances { inet: false }));
+        assert!(blocks.is_empty() && from == 2, "AF_UNIX only: one rule");
     }
 
     #[test]
