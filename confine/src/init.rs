@@ -5,6 +5,7 @@
 //! the launcher's own death by the same signal.
 
 use std::convert::Infallible;
+use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -92,20 +93,41 @@ fn die_by(sig: Signal) {
     }
 }
 
-/// In the reaper (PID 1): start the app in a child with `exec` (which returns only why it could not), pass signals on to it, reap
-/// every process of the sandbox, and exit once none is left, with the app's status.
-pub fn reap(exec: impl FnOnce() -> Error, status: OwnedFd) -> Result<Infallible> {
-    // SAFETY: the child only execs (or reports why it cannot and exits).
-    let app = match unsafe { nix::unistd::fork() }.what(|| "cannot start the app".into())? {
-        nix::unistd::ForkResult::Child => {
-            drop(status);
-            let e = exec();
-            eprintln!("snapshelf-confine: {e}");
-            // SAFETY: leaving the forked child without running the reaper's destructors.
-            unsafe { libc::_exit(e.exit_code()) }
-        }
-        nix::unistd::ForkResult::Parent { child } => child,
+/// In the reaper (PID 1): start the app (`argv[0]` with `argv` and `envp`) in a child, pass
+/// signals on to it, reap every process of the sandbox, and exit once none is left, with the app's
+/// status. The child is made with `posix_spawn` (a vfork-style clone: no copy of the reaper's
+/// memory, which a fork would make only for the exec to throw away).
+pub fn reap(argv: &[CString], envp: &[CString], status: OwnedFd) -> Result<Infallible> {
+    let ptrs = |v: &[CString]| -> Vec<*mut libc::c_char> {
+        v.iter()
+            .map(|s| s.as_ptr().cast_mut())
+            .chain(std::iter::once(std::ptr::null_mut()))
+            .collect()
     };
+    let (c_argv, c_envp) = (ptrs(argv), ptrs(envp));
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: both arrays are NUL-terminated lists of pointers to C strings that outlive the call;
+    // no file actions or attributes.
+    let r = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            c_argv[0],
+            std::ptr::null(),
+            std::ptr::null(),
+            c_argv.as_ptr(),
+            c_envp.as_ptr(),
+        )
+    };
+    if r != 0 {
+        // glibc reports the exec's own failure here (and has reaped the child).
+        let e = Error::Exec {
+            path: argv[0].to_string_lossy().to_string(),
+            errno: Errno::from_raw(r),
+        };
+        eprintln!("snapshelf-confine: {e}");
+        std::process::exit(e.exit_code());
+    }
+    let app = Pid::from_raw(pid);
     let _ = forward_signals_to(app);
     let mut app_status = None;
     loop {

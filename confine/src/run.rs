@@ -809,7 +809,7 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
     }
     // The lock is released before the app starts.
     drop(private);
-    init::reap(move || exec(&argv, &envp), status_w)
+    init::reap(&argv, &envp, status_w)
 }
 
 /// The helper's compiled filter for `allow`, when it is there and root's: a launch then skips

@@ -1554,10 +1554,11 @@ fn escape_snap(dir: &Path) -> PathBuf {
         "name: hostile-escape\nversion: '1'\nsummary: Tries to leave its sandbox\nbase: shelf-base\n\
          apps:\n  attack:\n    command: bin/attack\n    plugs: [home]\n  \
          attack-net:\n    command: bin/attack\n    plugs: [home, network, network-bind]\n  \
-         sh:\n    command: bin/sh\n",
+         sh:\n    command: bin/sh\n  noexec:\n    command: bin/not-executable\n",
         0o644,
     );
     write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    write(&s.join("bin/not-executable"), "#!/bin/sh\nexit 0\n", 0o644);
     compile_static(ESCAPE_C, dir, &s.join("bin/attack"));
     pack(&s, &dir.join("hostile-escape.snap"))
 }
@@ -1763,6 +1764,13 @@ fn a_hostile_snap_cannot_leave_its_sandbox_in_either_mode() {
         );
         assert_eq!(o.status.code(), Some(4), "{mode:?}");
         assert!(stdout(&o).contains("orphan-done"), "{mode:?}: {o:?}");
+        // A command that cannot be executed: the reaper says so, with the documented code.
+        let o = launch(&env, mode, "hostile-escape.noexec", &[]);
+        assert_eq!(o.status.code(), Some(126), "{mode:?}: {o:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("cannot run"),
+            "{mode:?}: {o:?}"
+        );
     }
     // Run directly, the launcher itself dies by the app's signal.
     let o = Command::new(confine_bin())
