@@ -1615,6 +1615,12 @@ fn a_hostile_snap_cannot_leave_its_sandbox_in_either_mode() {
             home.join(p).display()
         );
     }
+    // Should an attack succeed (a regression), what it planted goes when the test ends.
+    for p in planted {
+        fx.0.push(home.join(p));
+    }
+    fx.0.push(home.join(format!(".{docs}")));
+    fx.0.push(home.join(format!(".{docs}/planted")));
     let autostart_before = home.join(".config/autostart").exists();
     let mut sleeper = Command::new("setpriv")
         .args([
