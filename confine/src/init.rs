@@ -16,7 +16,8 @@ use nix::unistd::Pid;
 
 use crate::error::{Context, Error, Result};
 
-/// Where forwarded signals go (the reaper's PID in the monitor, the app's in the reaper).
+/// Where forwarded signals go: the reaper's PID in the monitor; in the reaper the app's, then, once
+/// the app is gone, -1: every process left in the sandbox (PID 1 is never among them).
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
 
 /// Signals sent to the launcher that belong to the app. The terminal's own (SIGINT, SIGQUIT,
@@ -30,7 +31,7 @@ const FORWARDED: &[Signal] = &[
 
 extern "C" fn forward(sig: libc::c_int) {
     let pid = FORWARD_TO.load(Ordering::Relaxed);
-    if pid > 0 {
+    if pid != 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(pid, sig) };
     }
@@ -134,11 +135,11 @@ pub fn reap(argv: &[CString], envp: &[CString], status: OwnedFd) -> Result<Infal
         match waitpid(None::<Pid>, None) {
             Ok(WaitStatus::Exited(pid, code)) if pid == app => {
                 app_status = Some(Ok(code));
-                FORWARD_TO.store(0, Ordering::Relaxed);
+                FORWARD_TO.store(-1, Ordering::Relaxed);
             }
             Ok(WaitStatus::Signaled(pid, sig, _)) if pid == app => {
                 app_status = Some(Err(sig));
-                FORWARD_TO.store(0, Ordering::Relaxed);
+                FORWARD_TO.store(-1, Ordering::Relaxed);
             }
             Ok(_) | Err(Errno::EINTR) => {}
             Err(_) => break,

@@ -1787,6 +1787,36 @@ fn a_hostile_snap_cannot_leave_its_sandbox_in_either_mode() {
         .output()
         .unwrap();
     assert_eq!(o.status.signal(), Some(libc::SIGTERM), "{o:?}");
+    // SIGTERM to the launcher once the app is gone ends what the app left behind: the launcher
+    // returns with the app's status instead of waiting for it.
+    let mut child = Command::new(confine_bin())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["hostile-escape.sh", "-c", "sleep 300 & exit 5"])
+        .current_dir("/")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the leftover is waited for"
+    );
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGTERM did not end the sandbox"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(5), "{status:?}");
 }
 
 /// Issue 17, finding 11 (part): a user who stops a launch while it holds the snap's private-area
