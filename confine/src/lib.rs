@@ -1,9 +1,12 @@
 //! Snapshelf's launcher: runs an installed app in its sandbox (DESIGN.md §7). The binary is a thin
 //! wrapper over [`run::run`]. The syscall layer is [`sys`]; the sandbox's file system is built in
-//! [`sandbox`]; [`env`] makes the app's environment and [`seccomp`] its system-call filter.
+//! [`sandbox`]; [`env`] makes the app's environment, [`seccomp`] its system-call filter and [`landlock`] its
+//! Landlock ruleset; [`init`] is the monitor and the reaper around the app's PID namespace.
 
 pub mod env;
 pub mod error;
+pub mod init;
+pub mod landlock;
 pub mod run;
 pub mod sandbox;
 pub mod seccomp;

@@ -25,6 +25,7 @@ use crate::error::{Context, Error, Result};
 use crate::sandbox::{Builder, HostDirs, Power};
 use crate::seccomp;
 use crate::sys::{self, Kind};
+use crate::{init, landlock};
 
 pub const USAGE: &str = "usage: snapshelf-confine [--root DIR] <snap>.<app> [ARGS...]";
 
@@ -212,15 +213,41 @@ fn own_dir(
     exact: bool,
     show: &dyn Fn() -> String,
 ) -> Result<OwnedFd> {
-    let created = match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
-        Ok(()) => true,
-        Err(Errno::EEXIST) => false,
-        Err(e) => return Err(Error::setup(format!("cannot create {}", show()), e)),
-    };
-    if created {
-        if let Some((u, g)) = owner {
-            sys::chown_at(dir, name, u, g).what(|| format!("cannot chown {}", show()))?;
+    match owner {
+        None => match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(Error::setup(format!("cannot create {}", show()), e)),
+        },
+        // Made aside, given its owner, then put in place in one step: a launch by another user
+        // never sees it half made (there is no lock shared between users).
+        Some((u, g)) if matches!(sys::stat_at(dir, name), Err(Errno::ENOENT)) => {
+            let aside = format!(".new-{:016x}", random_u64());
+            nix::sys::stat::mkdirat(dir, aside.as_str(), Mode::from_bits_truncate(mode))
+                .what(|| format!("cannot create {}", show()))?;
+            let placed = sys::chown_at(dir, &aside, u, g).and_then(|()| {
+                nix::fcntl::renameat2(
+                    dir,
+                    aside.as_str(),
+                    dir,
+                    name,
+                    nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+                )
+            });
+            match placed {
+                Ok(()) => {}
+                Err(e) => {
+                    let _ = nix::unistd::unlinkat(
+                        dir,
+                        aside.as_str(),
+                        nix::unistd::UnlinkatFlags::RemoveDir,
+                    );
+                    if e != Errno::EEXIST {
+                        return Err(Error::setup(format!("cannot create {}", show()), e));
+                    }
+                }
+            }
         }
+        Some(_) => {}
     }
     let fd = sys::open_dir(dir, name).map_err(|e| match e {
         Errno::ELOOP | Errno::ENOTDIR => {
@@ -238,6 +265,21 @@ fn own_dir(
         )));
     }
     Ok(fd)
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom fills at most the buffer it is given.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != 8 {
+        // Unique enough among concurrent launches: the name is only a temporary one.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        return t ^ u64::from(std::process::id()).rotate_left(32);
+    }
+    u64::from_ne_bytes(b)
 }
 
 /// `~/snap/<name>/<rev>`, `common` and `current`, made as the user (no privilege is in effect).
@@ -346,24 +388,27 @@ fn drop_privileges() -> Result<()> {
     Ok(())
 }
 
-fn enter_namespace(power: Power, uid: u32, gid: u32) -> Result<()> {
+/// The namespaces of a sandbox: mounts, PIDs (so that `/proc` shows the app's own processes only),
+/// and with `private_network` the network (see [`crate::landlock`]). The PID namespace takes
+/// effect for the children made after this call.
+fn enter_namespace(power: Power, uid: u32, gid: u32, private_network: bool) -> Result<()> {
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID;
+    if private_network {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
     match power {
-        Power::Privileged => {
-            unshare(CloneFlags::CLONE_NEWNS).map_err(|errno| Error::Unsupported {
-                what: "cannot create a mount namespace".into(),
-                errno,
-            })?
-        }
+        Power::Privileged => unshare(flags).map_err(|errno| Error::Unsupported {
+            what: "cannot create the sandbox's mount, PID and network namespaces".into(),
+            errno,
+        })?,
         Power::UserNamespace => {
-            unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).map_err(|errno| {
-                Error::Unsupported {
-                    what: "cannot create a user namespace (unprivileged user namespaces may be \
+            unshare(CloneFlags::CLONE_NEWUSER | flags).map_err(|errno| Error::Unsupported {
+                what: "cannot create a user namespace (unprivileged user namespaces may be \
                            disabled: sysctl kernel.unprivileged_userns_clone or \
                            user.max_user_namespaces; or install snapshelf-confine with its file \
                            capabilities)"
-                        .into(),
-                    errno,
-                }
+                    .into(),
+                errno,
             })?;
             let write = |file: &str, text: String| {
                 std::fs::write(format!("/proc/self/{file}"), text).map_err(|e| {
@@ -395,6 +440,8 @@ fn enter_namespace(power: Power, uid: u32, gid: u32) -> Result<()> {
 struct Private {
     snap_dir: OwnedFd,
     tmp: OwnedFd,
+    /// Held (flock) until the app starts.
+    _lock: OwnedFd,
 }
 
 fn private_area(
@@ -469,10 +516,25 @@ fn private_area(
         true,
         &show(format!("{top}/{snap_name}")),
     )?;
-    // One launch at a time builds in this snap's area.
+    // One launch at a time per user builds in this snap's area: the lock is the user's own, so a
+    // user who stops a launch (SIGSTOP) while it holds it stalls only their own launches.
+    let lock_name = format!("lock.{uid}");
+    let lock = nix::fcntl::openat(
+        snap_dir.as_fd(),
+        lock_name.as_str(),
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .what(|| format!("cannot open {base}/{top}/{snap_name}/{lock_name}"))?;
+    let lst = sys::stat(lock.as_fd()).what(|| format!("cannot stat {lock_name}"))?;
+    if sys::kind_of(&lst) != Kind::File || lst.st_nlink != 1 {
+        return Err(Error::Untrusted(format!(
+            "{base}/{top}/{snap_name}/{lock_name} is not a plain file: remove it"
+        )));
+    }
     // SAFETY: flock on a descriptor we own.
-    let r = unsafe { libc::flock(snap_dir.as_raw_fd(), libc::LOCK_EX) };
-    Errno::result(r).what(|| format!("cannot lock /tmp/{top}/{snap_name}"))?;
+    let r = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    Errno::result(r).what(|| format!("cannot lock {base}/{top}/{snap_name}/{lock_name}"))?;
     let tmp_mode = if power == Power::Privileged {
         0o1777
     } else {
@@ -504,7 +566,11 @@ fn private_area(
         true,
         &show(format!("{top}/{snap_name}/rootfs")),
     )?;
-    Ok(Private { snap_dir, tmp })
+    Ok(Private {
+        snap_dir,
+        tmp,
+        _lock: lock,
+    })
 }
 
 fn base_dir(root: BorrowedFd<'_>, p: &Profile) -> Result<OwnedFd> {
@@ -531,202 +597,312 @@ fn base_dir(root: BorrowedFd<'_>, p: &Profile) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Everything up to exec. Returns only on error.
-pub fn run(inv: Invocation) -> Result<Infallible> {
-    let r = getresuid().what(|| "getresuid".into())?;
-    let g = getresgid().what(|| "getresgid".into())?;
-    let (uid, gid, euid) = (r.real.as_raw(), g.real.as_raw(), r.effective.as_raw());
-    if euid != uid && euid == 0 {
-        return Err(Error::Untrusted(
-            "snapshelf-confine is not meant to be set-uid: install it with file capabilities"
-                .into(),
-        ));
-    }
-    let permitted = caps::read(None, CapSet::Permitted).map_err(|e| Error::Unsupported {
-        what: format!("cannot read capabilities: {e}"),
-        errno: Errno::EPERM,
-    })?;
-    let power = if permitted.contains(&Capability::CAP_SYS_ADMIN) {
-        Power::Privileged
-    } else {
-        Power::UserNamespace
-    };
-    if inv.root.is_some() && uid != 0 && !permitted.is_empty() {
-        return Err(Error::Untrusted(
-            "--root is honoured only for root or for a copy of snapshelf-confine without privileges"
-                .into(),
-        ));
-    }
-    let root_path = inv.root.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let root = sys::open_trusted(&root_path).map_err(|e| {
-        Error::NotInstalled(format!("cannot open the root {}: {e}", root_path.display()))
-    })?;
-    let profile = read_profile(root.as_fd(), &inv.snap, &inv.app)?;
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .ok_or_else(|| {
-            Error::NotInstalled(format!("uid {uid} has no entry in the password database"))
-        })?;
-    let home = user.dir.to_string_lossy().to_string();
-    let user_facts = User {
-        uid,
-        gid,
-        euid,
-        home: home.clone(),
-    };
-    let allow = seccomp::Allowances {
-        inet: profile.plug_connected("network"),
-    };
-    let compiled = compiled_filter(root.as_fd(), allow);
-    let saved_umask = umask(Mode::empty());
-    let cwd = std::env::current_dir().ok();
-
-    if profile.confinement == "classic" {
-        let mount_dir = root_path.join("snap").to_string_lossy().to_string();
-        let paths = SnapPaths::new(mount_dir.trim_end_matches('/'), &profile, &user_facts);
-        user_data(&home, &profile, uid)?;
-        drop_privileges()?;
-        umask(saved_umask);
-        return exec(&profile, &paths, &user_facts, &inv.args, None, &[]);
-    }
-
-    let missing_rev = || {
-        Error::NotInstalled(format!(
-            "revision {} of snap {:?} is not mounted",
-            profile.revision, profile.snap
-        ))
-    };
-    sys::walk(
-        root.as_fd(),
-        &s(&["snap", &profile.snap, &profile.revision]),
-    )
-    .map_err(|_| missing_rev())?;
-    base_dir(root.as_fd(), &profile)?;
-    // As the user, with no privilege in effect.
-    user_data(&home, &profile, uid)?;
-
-    raise(power)?;
-    enter_namespace(power, uid, gid)?;
-    // Descriptors from here on: a mount's source and target must belong to our namespace.
-    let root =
-        sys::open_trusted(&root_path).what(|| format!("cannot open {}", root_path.display()))?;
-    let private = private_area(root.as_fd(), power, &profile, uid, euid)?;
-    let (user_snap, home_fd, runtime) = as_user(power, || {
-        let home_dir = sys::open_trusted(Path::new(&home)).ok();
-        let user_snap = match &home_dir {
-            Some(h) => Some(
-                sys::walk(h.as_fd(), &s(&["snap", &profile.snap]))
-                    .ok()
-                    .filter(|fd| {
-                        sys::stat(fd.as_fd())
-                            .map(|st| st.st_uid == uid && sys::kind_of(&st) == Kind::Dir)
-                            .unwrap_or(false)
-                    })
-                    .ok_or_else(|| {
-                        Error::Untrusted(format!(
-                            "{home}/snap/{} is not the user's directory",
-                            profile.snap
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
-        let home_fd = home_dir.filter(|_| profile.plug_connected("home"));
-        let runtime = sys::open_trusted(Path::new(&format!("/run/user/{uid}")))
-            .ok()
-            .and_then(|d| {
-                let name = format!("snap.{}", profile.snap);
-                own_dir(d.as_fd(), &name, 0o700, None, uid, false, &|| name.clone()).ok()
-            });
-        Ok((user_snap, home_fd, runtime))
-    })?;
-    let host = HostDirs {
-        snap_mounts: sys::walk(root.as_fd(), &s(&["snap"]))
-            .map_err(|_| Error::NotInstalled("the root has no /snap".into()))?,
-        base: base_dir(root.as_fd(), &profile)?,
-        snap_data: sys::walk(root.as_fd(), &s(&["var", "snap", &profile.snap])).map_err(|_| {
-            Error::NotInstalled(format!(
-                "the data directory of snap {:?} is missing",
-                profile.snap
-            ))
-        })?,
-        user_snap,
-        home: home_fd,
-        runtime,
-        private_tmp: dup(private.tmp.as_fd())?,
-        host: sys::open_trusted(Path::new("/")).what(|| "cannot open /".into())?,
-    };
-    let mut b = Builder::new(
-        power,
-        (uid, gid, euid),
-        &home,
-        &profile,
-        private.snap_dir.as_fd(),
-        "rootfs",
-    )?;
-    // Only the socket's name is taken from the caller, and only a plain one; it must be the
-    // user's own socket in the user's runtime directory.
-    if let Ok(name) = std::env::var("WAYLAND_DISPLAY") {
-        if !name.is_empty() && name.len() < 64 && !name.contains('/') && !name.starts_with('.') {
-            b.wayland_display = name;
-        }
-    }
-    b.populate(&host)?;
-    b.dev(&host)?;
-    b.snap_dirs(&host)?;
-    b.home(&host)?;
-    b.interfaces(&host)?;
-    b.layouts()?;
-    let extra_env = b.extra_env.clone();
-    drop(host);
-
-    fchdir(b.root()).what(|| "cannot enter the new root".into())?;
-    pivot_root(".", ".").what(|| "pivot_root".into())?;
-    umount2(".", MntFlags::MNT_DETACH).what(|| "cannot detach the old root".into())?;
-    chdir("/").what(|| "chdir /".into())?;
-    let new_root = sys::open_trusted(Path::new("/")).what(|| "cannot open the new root".into())?;
-    sys::remount_read_only(new_root.as_fd()).what(|| "cannot make / read-only".into())?;
-    drop(new_root);
-    drop(b);
-
-    drop_privileges()?;
-    let paths = SnapPaths::new("/snap", &profile, &user_facts);
-    let dir = cwd.filter(|c| chdir(c).is_ok()).or_else(|| {
-        chdir(Path::new(&paths.user_data))
-            .ok()
-            .map(|_| PathBuf::new())
-    });
-    if dir.is_none() {
-        let _ = chdir("/");
-    }
-    umask(saved_umask);
-    // The lock goes with the descriptor at exec (close-on-exec).
-    let _keep = private.snap_dir;
-    exec(
-        &profile,
-        &paths,
-        &user_facts,
-        &inv.args,
-        Some((allow, compiled)),
-        &extra_env,
-    )
+/// Everything a launch decides from, gathered and checked before anything is changed: who calls
+/// and with what power, the root, the app's profile, the user, what the filter and Landlock will
+/// be, and the little taken from the caller's environment.
+struct Launch {
+    inv: Invocation,
+    power: Power,
+    root_path: PathBuf,
+    profile: Profile,
+    user: User,
+    allow: seccomp::Allowances,
+    compiled: Option<Vec<u8>>,
+    landlock: landlock::Plan,
+    /// The caller's umask, given back to the app (confine works with none).
+    umask: Mode,
+    cwd: Option<PathBuf>,
+    /// The Wayland socket's name: only a plain name, and only the user's own socket is used.
+    wayland_display: Option<String>,
 }
 
-/// Without `network-bind` the app may not bind TCP ports (so it cannot serve): a Landlock ruleset
-/// that handles TCP bind and allows none. Kernels without Landlock's network rules (before 6.7)
-/// leave it unenforced; seccomp cannot see a socket's family at bind time, so there is no fallback.
-fn deny_tcp_bind() -> Result<()> {
-    use landlock::{AccessNet, Ruleset, RulesetAttr};
-    Ruleset::default()
-        .handle_access(AccessNet::BindTcp)
-        .and_then(|r| r.create())
-        .and_then(|r| r.restrict_self())
-        .map(drop)
-        .map_err(|e| Error::Unsupported {
-            what: format!("cannot restrict TCP binding (Landlock): {e}"),
-            errno: Errno::EINVAL,
+/// Everything up to exec, in order: [`Launch::gather`], then (strict confinement) the steps of
+/// [`Launch`]: `check_installed`, `make_user_data`, `enter_namespaces` (the launcher stays outside
+/// as the monitor), `private_area`, `host_dirs`, `build_and_enter`, `start_app`. Returns only on
+/// error.
+pub fn run(inv: Invocation) -> Result<Infallible> {
+    let launch = Launch::gather(inv)?;
+    if launch.profile.confinement == "classic" {
+        return launch.run_classic();
+    }
+    launch.check_installed()?;
+    launch.make_user_data()?;
+    let status = launch.enter_namespaces()?;
+    let private = launch.private_area()?;
+    let host = launch.host_dirs(&private)?;
+    let extra_env = launch.build_and_enter(&host, &private)?;
+    drop(host);
+    launch.start_app(private, &extra_env, status)
+}
+
+impl Launch {
+    fn gather(inv: Invocation) -> Result<Launch> {
+        let r = getresuid().what(|| "getresuid".into())?;
+        let g = getresgid().what(|| "getresgid".into())?;
+        let (uid, gid, euid) = (r.real.as_raw(), g.real.as_raw(), r.effective.as_raw());
+        if euid != uid && euid == 0 {
+            return Err(Error::Untrusted(
+                "snapshelf-confine is not meant to be set-uid: install it with file capabilities"
+                    .into(),
+            ));
+        }
+        let permitted = caps::read(None, CapSet::Permitted).map_err(|e| Error::Unsupported {
+            what: format!("cannot read capabilities: {e}"),
+            errno: Errno::EPERM,
+        })?;
+        let power = if permitted.contains(&Capability::CAP_SYS_ADMIN) {
+            Power::Privileged
+        } else {
+            Power::UserNamespace
+        };
+        if inv.root.is_some() && uid != 0 && !permitted.is_empty() {
+            return Err(Error::Untrusted(
+                "--root is honoured only for root or for a copy of snapshelf-confine without \
+                 privileges"
+                    .into(),
+            ));
+        }
+        let root_path = inv.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+        let root = sys::open_trusted(&root_path).map_err(|e| {
+            Error::NotInstalled(format!("cannot open the root {}: {e}", root_path.display()))
+        })?;
+        let profile = read_profile(root.as_fd(), &inv.snap, &inv.app)?;
+        let entry = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                Error::NotInstalled(format!("uid {uid} has no entry in the password database"))
+            })?;
+        let user = User {
+            uid,
+            gid,
+            euid,
+            home: entry.dir.to_string_lossy().to_string(),
+        };
+        let allow = seccomp::Allowances {
+            inet: profile.plug_connected("network"),
+        };
+        let compiled = compiled_filter(root.as_fd(), allow);
+        let landlock = landlock::Plan::new(
+            landlock::kernel_abi(),
+            profile.plug_connected("network"),
+            profile.plug_connected("network-bind"),
+        );
+        let wayland_display = std::env::var("WAYLAND_DISPLAY").ok().filter(|name| {
+            !name.is_empty() && name.len() < 64 && !name.contains('/') && !name.starts_with('.')
+        });
+        Ok(Launch {
+            inv,
+            power,
+            root_path,
+            profile,
+            user,
+            allow,
+            compiled,
+            landlock,
+            umask: umask(Mode::empty()),
+            cwd: std::env::current_dir().ok(),
+            wayland_display,
         })
+    }
+
+    fn ids(&self) -> (u32, u32, u32) {
+        (self.user.uid, self.user.gid, self.user.euid)
+    }
+
+    fn open_root(&self) -> Result<OwnedFd> {
+        sys::open_trusted(&self.root_path)
+            .what(|| format!("cannot open {}", self.root_path.display()))
+    }
+
+    /// A classic snap: its data directories, then the command, with no sandbox.
+    fn run_classic(&self) -> Result<Infallible> {
+        let mount_dir = self.root_path.join("snap").to_string_lossy().to_string();
+        let paths = SnapPaths::new(mount_dir.trim_end_matches('/'), &self.profile, &self.user);
+        user_data(&self.user.home, &self.profile, self.user.uid)?;
+        drop_privileges()?;
+        umask(self.umask);
+        let (argv, envp) = command(&self.profile, &paths, &self.user, &self.inv.args, &[])?;
+        Err(exec(&argv, &envp))
+    }
+
+    /// The app's revision and its base are mounted.
+    fn check_installed(&self) -> Result<()> {
+        let p = &self.profile;
+        let root = self.open_root()?;
+        sys::walk(root.as_fd(), &s(&["snap", &p.snap, &p.revision])).map_err(|_| {
+            Error::NotInstalled(format!(
+                "revision {} of snap {:?} is not mounted",
+                p.revision, p.snap
+            ))
+        })?;
+        base_dir(root.as_fd(), p)?;
+        Ok(())
+    }
+
+    /// `~/snap/<name>/<rev>` and `common`, as the user, with no privilege in effect.
+    fn make_user_data(&self) -> Result<()> {
+        user_data(&self.user.home, &self.profile, self.user.uid).map(drop)
+    }
+
+    /// The namespaces, then the fork: the launcher stays outside as the monitor and never returns
+    /// from here; its child, PID 1 of the new namespace, goes on. Returns the pipe on which the
+    /// reaper will report a death by signal of the app.
+    fn enter_namespaces(&self) -> Result<OwnedFd> {
+        let (uid, gid, _) = self.ids();
+        raise(self.power)?;
+        enter_namespace(self.power, uid, gid, self.landlock.private_network)?;
+        let (status_r, status_w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).what(|| "cannot make a pipe".into())?;
+        // SAFETY: one thread; both sides go on with plain system calls.
+        match unsafe { nix::unistd::fork() }
+            .what(|| "cannot start the sandbox's first process".into())?
+        {
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(status_w);
+                // The monitor only waits: it keeps no privilege.
+                let _ = drop_privileges();
+                init::monitor(child, status_r)
+            }
+            nix::unistd::ForkResult::Child => {
+                drop(status_r);
+                // If the monitor is killed, so is the sandbox (PID 1 takes every process with
+                // it).
+                // SAFETY: prctl with constant arguments.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+                Ok(status_w)
+            }
+        }
+    }
+
+    /// The snap's private area, locked for this user. Descriptors from here on are opened in
+    /// the new namespace: a mount's source and target must belong to it.
+    fn private_area(&self) -> Result<Private> {
+        let root = self.open_root()?;
+        let (uid, _, euid) = self.ids();
+        private_area(root.as_fd(), self.power, &self.profile, uid, euid)
+    }
+
+    /// What the sandbox is built from: the root's directories, and what the user owns (opened
+    /// as the user).
+    fn host_dirs(&self, private: &Private) -> Result<HostDirs> {
+        let root = self.open_root()?;
+        let (uid, _, _) = self.ids();
+        let (profile, home) = (&self.profile, &self.user.home);
+        let (user_snap, home_fd, runtime) = as_user(self.power, || {
+            let home_dir = sys::open_trusted(Path::new(home)).ok();
+            let user_snap = match &home_dir {
+                Some(h) => Some(
+                    sys::walk(h.as_fd(), &s(&["snap", &profile.snap]))
+                        .ok()
+                        .filter(|fd| {
+                            sys::stat(fd.as_fd())
+                                .map(|st| st.st_uid == uid && sys::kind_of(&st) == Kind::Dir)
+                                .unwrap_or(false)
+                        })
+                        .ok_or_else(|| {
+                            Error::Untrusted(format!(
+                                "{home}/snap/{} is not the user's directory",
+                                profile.snap
+                            ))
+                        })?,
+                ),
+                None => None,
+            };
+            let home_fd = match home_dir.filter(|_| profile.plug_connected("home")) {
+                Some(fd) => {
+                    let names = crate::sandbox::home_entries(fd.as_fd())?;
+                    Some((fd, names))
+                }
+                None => None,
+            };
+            let runtime = sys::open_trusted(Path::new(&format!("/run/user/{uid}")))
+                .ok()
+                .and_then(|d| {
+                    let name = format!("snap.{}", profile.snap);
+                    own_dir(d.as_fd(), &name, 0o700, None, uid, false, &|| name.clone()).ok()
+                });
+            Ok((user_snap, home_fd, runtime))
+        })?;
+        Ok(HostDirs {
+            snap_mounts: sys::walk(root.as_fd(), &s(&["snap"]))
+                .map_err(|_| Error::NotInstalled("the root has no /snap".into()))?,
+            base: base_dir(root.as_fd(), profile)?,
+            snap_data: sys::walk(root.as_fd(), &s(&["var", "snap", &profile.snap])).map_err(
+                |_| {
+                    Error::NotInstalled(format!(
+                        "the data directory of snap {:?} is missing",
+                        profile.snap
+                    ))
+                },
+            )?,
+            user_snap,
+            home: home_fd,
+            runtime,
+            private_tmp: dup(private.tmp.as_fd())?,
+            host: sys::open_trusted(Path::new("/")).what(|| "cannot open /".into())?,
+        })
+    }
+
+    /// The sandbox's file system, in the builder's order, then `pivot_root` into it (read-only).
+    /// Returns the variables the interfaces' mounts need.
+    fn build_and_enter(&self, host: &HostDirs, private: &Private) -> Result<Vec<(String, String)>> {
+        let mut b = Builder::new(
+            self.power,
+            self.ids(),
+            &self.user.home,
+            &self.profile,
+            private.snap_dir.as_fd(),
+            "rootfs",
+        )?;
+        if let Some(name) = &self.wayland_display {
+            b.wayland_display = name.clone();
+        }
+        b.populate(host)?;
+        b.dev(host)?;
+        b.snap_dirs(host)?;
+        b.home(host)?;
+        b.interfaces(host)?;
+        b.layouts()?;
+        fchdir(b.root()).what(|| "cannot enter the new root".into())?;
+        pivot_root(".", ".").what(|| "pivot_root".into())?;
+        umount2(".", MntFlags::MNT_DETACH).what(|| "cannot detach the old root".into())?;
+        chdir("/").what(|| "chdir /".into())?;
+        let new_root =
+            sys::open_trusted(Path::new("/")).what(|| "cannot open the new root".into())?;
+        sys::remount_read_only(new_root.as_fd()).what(|| "cannot make / read-only".into())?;
+        Ok(b.extra_env.clone())
+    }
+
+    /// Every privilege dropped, the working directory, the umask, Landlock and the filter (the
+    /// reaper is confined as the app is; both are inherited), the lock released, then the app,
+    /// started by the reaper.
+    fn start_app(
+        &self,
+        private: Private,
+        extra_env: &[(String, String)],
+        status: OwnedFd,
+    ) -> Result<Infallible> {
+        drop_privileges()?;
+        let paths = SnapPaths::new("/snap", &self.profile, &self.user);
+        let dir = self.cwd.clone().filter(|c| chdir(c).is_ok()).or_else(|| {
+            chdir(Path::new(&paths.user_data))
+                .ok()
+                .map(|_| PathBuf::new())
+        });
+        if dir.is_none() {
+            let _ = chdir("/");
+        }
+        umask(self.umask);
+        let (argv, envp) = command(&self.profile, &paths, &self.user, &self.inv.args, extra_env)?;
+        landlock::apply(&self.landlock)?;
+        match &self.compiled {
+            Some(compiled) => seccomp::load_compiled(compiled)?,
+            None => seccomp::load(self.allow)?,
+        }
+        drop(private);
+        init::reap(&argv, &envp, status)
+    }
 }
 
 /// The helper's compiled filter for `allow`, when it is there and root's: a launch then skips
@@ -756,14 +932,14 @@ fn compiled_filter(root: BorrowedFd<'_>, allow: seccomp::Allowances) -> Option<V
     seccomp::check_compiled(&bytes).then_some(bytes)
 }
 
-fn exec(
+/// The app's command line and environment.
+fn command(
     profile: &Profile,
     paths: &SnapPaths,
     user: &User,
     args: &[String],
-    filter: Option<(seccomp::Allowances, Option<Vec<u8>>)>,
     extra: &[(String, String)],
-) -> Result<Infallible> {
+) -> Result<(Vec<CString>, Vec<CString>)> {
     let caller = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
     let env: BTreeMap<String, String> = env::build(caller, profile, paths, user, extra);
@@ -777,21 +953,18 @@ fn exec(
         .iter()
         .map(|(k, v)| cstr(format!("{k}={v}")))
         .collect::<Result<Vec<_>>>()?;
-    if filter.is_some() && !profile.plug_connected("network-bind") {
-        deny_tcp_bind()?;
-    }
-    match filter {
-        Some((_, Some(compiled))) => seccomp::load_compiled(&compiled)?,
-        Some((allow, None)) => seccomp::load(allow)?,
-        None => {}
-    }
-    let errno = nix::unistd::execve(&c_argv[0], &c_argv, &c_env).unwrap_err();
-    Err(Error::Exec {
-        path: OsString::from_vec(c_argv[0].as_bytes().to_vec())
+    Ok((c_argv, c_env))
+}
+
+/// Replace this process with the command; returns only why it could not.
+fn exec(argv: &[CString], envp: &[CString]) -> Error {
+    let errno = nix::unistd::execve(&argv[0], argv, envp).unwrap_err();
+    Error::Exec {
+        path: OsString::from_vec(argv[0].as_bytes().to_vec())
             .to_string_lossy()
             .to_string(),
         errno,
-    })
+    }
 }
 
 #[cfg(test)]

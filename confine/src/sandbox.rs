@@ -36,8 +36,9 @@ pub struct HostDirs {
     pub snap_data: OwnedFd,
     /// `~/snap/<name>` (opened as the user).
     pub user_snap: Option<OwnedFd>,
-    /// The user's home (opened as the user), when `home` is connected.
-    pub home: Option<OwnedFd>,
+    /// The user's home (opened as the user), when `home` is connected, with the names of its
+    /// non-hidden entries (listed as the user).
+    pub home: Option<(OwnedFd, Vec<String>)>,
     /// `/run/user/<uid>/snap.<name>` (opened as the user), when the user has a runtime directory.
     pub runtime: Option<OwnedFd>,
     /// The snap's private `/tmp`.
@@ -69,6 +70,9 @@ const OWN_TOP: &[&str] = &[
     "dev", "proc", "sys", "tmp", "run", "snap", "home", "root", "mnt", "media", "etc",
 ];
 
+/// What of `/proc` is made read-only for an app run as root.
+const PROC_READ_ONLY: &[&str] = &["sys", "sysrq-trigger", "irq", "bus"];
+
 /// Files of the base put back over the host's `/etc` (as snap-confine does for core bases).
 const BASE_ETC: &[&str] = &["nsswitch.conf", "alternatives"];
 
@@ -88,6 +92,23 @@ fn snd_node_for(name: &str, playback: bool, record: bool) -> bool {
         (playback || record) && (name.starts_with("controlC") || name == "timer" || name == "seq")
     }
 }
+
+/// The names of the non-hidden entries at the top of the home `dir` (`snap` aside: the sandbox
+/// makes its own). Called as the user: what the user cannot list, the app does not see.
+pub fn home_entries(dir: BorrowedFd<'_>) -> Result<Vec<String>> {
+    let what = || "cannot list the home directory".to_string();
+    let d = sys::open_dir(dir, ".").what(what)?;
+    let mut dir = nix::dir::Dir::from_fd(d).what(what)?;
+    Ok(dir
+        .iter()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
+        .filter(|n| !n.starts_with('.') && n != "snap")
+        .collect())
+}
+
+/// How many top-level entries of the home `home` presents (each is a mount).
+const HOME_ENTRIES_MAX: usize = 2048;
 
 /// Host paths (relative to `/usr/share`) that `desktop` brings in.
 const DESKTOP_SHARE: &[&str] = &["fonts", "icons", "themes"];
@@ -346,7 +367,8 @@ impl<'p> Builder<'p> {
         Ok(tmpfs)
     }
 
-    /// The base snap's top level, the host's `/etc`, `/proc`, `/sys`, `/var/tmp`.
+    /// The base snap's top level, the host's `/etc`, `/sys`, `/var/tmp`, and a procfs of the sandbox's
+    /// own PID namespace.
     pub fn populate(&mut self, host: &HostDirs) -> Result<()> {
         let root = self
             .root
@@ -412,7 +434,22 @@ impl<'p> Builder<'p> {
                 }
             }
         }
-        self.bind_host(host, "proc", root.as_fd(), "proc", true, false)?;
+        // The sandbox's own procfs: the PID namespace's processes only, never the host's (whose
+        // /proc/<pid>/root would lead out of the sandbox).
+        let proc = sys::mount_proc(root.as_fd(), "proc").what(|| "cannot mount /proc".into())?;
+        if self.uid == 0 {
+            // An app run as root keeps its uid: the kernel's knobs stay read-only for it.
+            for knob in PROC_READ_ONLY {
+                let Ok(src) = sys::open_path(proc.as_fd(), knob) else {
+                    continue;
+                };
+                let dir = sys::stat(src.as_fd()).map(|st| sys::kind_of(&st) == Kind::Dir);
+                let top = sys::bind(src.as_fd(), proc.as_fd(), knob, dir == Ok(true))
+                    .what(|| format!("cannot cover /proc/{knob}"))?;
+                sys::remount_read_only(top.as_fd())
+                    .what(|| format!("cannot make /proc/{knob} read-only"))?;
+            }
+        }
         let sys_top = self.bind_host(host, "sys", root.as_fd(), "sys", true, false)?;
         sys::remount_read_only(sys_top.as_fd()).what(|| "cannot make /sys read-only".into())?;
         // /var/tmp is the host's, as in snapd, when the base has the mount point.
@@ -609,11 +646,9 @@ impl<'p> Builder<'p> {
             p.push("snap".into());
             p
         };
-        if let Some(home_fd) = &host.home {
+        if let Some((home_fd, names)) = &host.home {
             let (parent, last) = self.ensure(&home, false, 0o755)?;
-            let home_top = sys::bind(home_fd.as_fd(), parent.as_fd(), &last, true)
-                .what(|| "cannot bind the home directory".into())?;
-            self.hide_dot_files(host, home_fd.as_fd(), home_top.as_fd())?;
+            let home_top = self.home_view(home_fd.as_fd(), names, parent.as_fd(), &last)?;
             let snaps = sys::mount_tmpfs(
                 home_top.as_fd(),
                 "snap",
@@ -627,6 +662,8 @@ impl<'p> Builder<'p> {
                 .what(|| "cannot create ~/snap/<name>".into())?;
             sys::bind(user_snap.as_fd(), snaps.as_fd(), &name, true)
                 .what(|| "cannot bind ~/snap/<name>".into())?;
+            sys::remount_read_only(home_top.as_fd())
+                .what(|| "cannot make the home's top level read-only".into())?;
         } else {
             let mut target = snap_dir.clone();
             target.push(name);
@@ -637,49 +674,67 @@ impl<'p> Builder<'p> {
         Ok(())
     }
 
-    /// `home` grants the non-hidden files: every dot-file and dot-directory of the home is covered
-    /// (an empty read-only tmpfs over a directory, `/dev/null` over anything else), so settings and
-    /// secrets such as `~/.ssh` stay out of reach.
-    fn hide_dot_files(
+    /// `home` grants the non-hidden files (snapd's `owner @{HOME}/[^.]**`). The home's top level is
+    /// the sandbox's own tmpfs (made read-only once `~/snap` is in it) with each non-hidden entry
+    /// of the real home bound in: directories and files stay writable, but no entry can be made,
+    /// removed or replaced at the top, so no dot-file or dot-directory (`~/.bash_profile`,
+    /// `~/.config/autostart`) can be planted, whether it existed or not. The price: new top-level
+    /// files cannot be made either (they go into the existing folders), and entries the user adds
+    /// to the top while the app runs do not show in it.
+    fn home_view(
         &mut self,
-        host: &HostDirs,
         home_fd: BorrowedFd<'_>,
-        home_top: BorrowedFd<'_>,
-    ) -> Result<()> {
-        let what = |n: &str| format!("cannot hide ~/{n}");
-        let names: Vec<String> = {
-            let Ok(d) = sys::open_dir(home_fd, ".") else {
-                return Ok(());
-            };
-            let mut dir = nix::dir::Dir::from_fd(d).what(|| what(""))?;
-            dir.iter()
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
-                .filter(|n| n.starts_with('.') && n != "." && n != "..")
-                .collect()
-        };
-        if names.is_empty() {
-            return Ok(());
+        names: &[String],
+        parent: BorrowedFd<'_>,
+        name: &str,
+    ) -> Result<OwnedFd> {
+        let what = |n: &str| format!("cannot present ~/{n}");
+        let st = sys::stat(home_fd).what(|| what(""))?;
+        let top = sys::mount_tmpfs(
+            parent,
+            name,
+            st.st_mode & 0o777,
+            Some((self.uid, self.gid)),
+            MsFlags::empty(),
+        )
+        .what(|| what(""))?;
+        self.mark_ours(top.as_fd())?;
+        sys::mkdir_at(top.as_fd(), "snap", 0o700).what(|| what("snap"))?;
+        if names.len() > HOME_ENTRIES_MAX {
+            eprintln!(
+                "snapshelf-confine: the home has {} entries at its top level; the app sees the \
+                 first {HOME_ENTRIES_MAX}",
+                names.len()
+            );
         }
-        let null = sys::walk(host.host.as_fd(), &["dev".into(), "null".into()])
-            .map_err(|e| self.walk_error(&["dev".into(), "null".into()], e))?;
-        for n in names {
-            let Ok(st) = sys::stat_at(home_top, &n) else {
+        for n in names.iter().take(HOME_ENTRIES_MAX) {
+            let n = n.as_str();
+            let Ok(src) = sys::open_path(home_fd, n) else {
                 continue;
             };
-            match sys::kind_of(&st) {
+            let Ok(est) = sys::stat(src.as_fd()) else {
+                continue;
+            };
+            match sys::kind_of(&est) {
                 Kind::Dir => {
-                    let fs = sys::mount_tmpfs(home_top, &n, 0o000, None, MsFlags::MS_RDONLY)
-                        .what(|| what(&n))?;
-                    drop(fs);
+                    sys::mkdir_at(top.as_fd(), n, 0o755).what(|| what(n))?;
+                    sys::bind(src.as_fd(), top.as_fd(), n, true).what(|| what(n))?;
                 }
-                Kind::Symlink => {}
-                _ => {
-                    sys::bind(null.as_fd(), home_top, &n, false).what(|| what(&n))?;
+                Kind::File => {
+                    sys::touch_at(top.as_fd(), n, 0o644).what(|| what(n))?;
+                    sys::bind(src.as_fd(), top.as_fd(), n, false).what(|| what(n))?;
                 }
+                Kind::Symlink => {
+                    let target = sys::readlink_at(home_fd, n).what(|| what(n))?;
+                    if let Some(t) = target.to_str() {
+                        sys::symlink_at(t, top.as_fd(), n).what(|| what(n))?;
+                    }
+                }
+                // Devices, sockets and pipes at the top of a home are not the user's files.
+                Kind::CharDevice | Kind::Other => {}
             }
         }
-        Ok(())
+        Ok(top)
     }
 
     /// `/media`, `/run/media` and `/mnt` from the host, with `removable-media`; the X11 sockets

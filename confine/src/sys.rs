@@ -277,6 +277,19 @@ pub fn mount_tmpfs(
     )
 }
 
+/// A new procfs on `name` in `parent`: it shows the PID namespace of the caller, which must be
+/// in it (PID 1 of the sandbox).
+pub fn mount_proc(parent: BorrowedFd<'_>, name: &str) -> nix::Result<OwnedFd> {
+    mount_on(
+        parent,
+        name,
+        Some("proc"),
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )
+}
+
 /// A new devpts instance on `name` in `parent`, with `ptmx` usable by everyone.
 pub fn mount_devpts(
     parent: BorrowedFd<'_>,

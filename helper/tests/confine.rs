@@ -232,19 +232,32 @@ enum Mode<'a> {
 }
 
 fn launch(env: &Env, mode: Mode<'_>, target: &str, args: &[&str]) -> Output {
+    launch_as(env, mode, RUNNER, target, args, &[])
+}
+
+/// Launch as `user` (Root mode: as root), with `vars` added to the environment; a launch that
+/// does not end within two minutes is killed (a stalled launch shows as a failure, not a hang).
+fn launch_as(
+    env: &Env,
+    mode: Mode<'_>,
+    user: &str,
+    target: &str,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> Output {
     let root = env.root.display().to_string();
     let confine = confine_bin().display().to_string();
-    let out = match mode {
-        Mode::UserNs => Command::new("runuser")
-            .args(["-u", RUNNER, "--", &confine, "--root", &root, target])
-            .args(args)
-            .current_dir("/")
-            .output(),
-        Mode::Root => Command::new(&confine)
-            .args(["--root", &root, target])
-            .args(args)
-            .current_dir("/")
-            .output(),
+    let mut cmd = Command::new("timeout");
+    cmd.args(["--signal=KILL", "120"]);
+    match mode {
+        Mode::UserNs => {
+            cmd.args([
+                "runuser", "-u", user, "--", &confine, "--root", &root, target,
+            ]);
+        }
+        Mode::Root => {
+            cmd.args([&confine, "--root", &root, target]);
+        }
         Mode::Capable(bin) => {
             for d in ["/snap", "/var/snap", "/var/lib/snapshelf"] {
                 std::fs::create_dir_all(d).unwrap();
@@ -252,19 +265,27 @@ fn launch(env: &Env, mode: Mode<'_>, target: &str, args: &[&str]) -> Output {
             let script = format!(
                 "mount --rbind {root}/snap /snap && mount --rbind {root}/var/snap /var/snap && \
                  mount --bind {root}/var/lib/snapshelf /var/lib/snapshelf && \
-                 exec runuser -u {RUNNER} -- \"$@\""
+                 exec runuser -u {user} -- \"$@\""
             );
-            Command::new("unshare")
-                .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
-                .arg(bin)
-                .arg(target)
-                .args(args)
-                .current_dir("/")
-                .output()
+            cmd.args([
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+                "sh",
+            ])
+            .arg(bin)
+            .arg(target);
         }
     }
-    .unwrap();
-    out
+    cmd.args(args)
+        .envs(vars.iter().copied())
+        .current_dir("/")
+        .output()
+        .unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -733,7 +754,8 @@ int main(int argc, char **argv) {
     }
     char p[4096];
     const char *home = getenv("SNAP_REAL_HOME");
-    snprintf(p, sizeof p, "%s/written-by-ifprobe", home ? home : "/nonexistent");
+    /* Into a folder of the home: with `home` the home's top level is read-only (docs/confine.md). */
+    snprintf(p, sizeof p, "%s/snapshelf-ifprobe/written-by-ifprobe", home ? home : "/nonexistent");
     FILE *f = fopen(p, "w");
     printf("home-write=%s\n", f ? "ok" : strerrorname_np(errno));
     if (f) fclose(f);
@@ -827,7 +849,10 @@ fn permissions_change_the_sandbox_and_survive_refresh_and_revert() {
     }
     let marker = format!("snapshelf-stick-{}", std::process::id());
     std::fs::write(Path::new("/mnt").join(&marker), "on the stick").unwrap();
-    let written = home.join("written-by-ifprobe");
+    let folder = home.join("snapshelf-ifprobe");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::os::unix::fs::chown(&folder, Some(uid), Some(uid)).unwrap();
+    let written = folder.join("written-by-ifprobe");
     let _ = std::fs::remove_file(&written);
     let probe = |mode: Mode<'_>| {
         env_map(&ok(
@@ -941,7 +966,7 @@ fn permissions_change_the_sandbox_and_survive_refresh_and_revert() {
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
     install_file(&env, &v1);
     assert!(connections(&env).values().all(|(_, manual, ..)| !manual));
-    let _ = uid;
+    let _ = std::fs::remove_dir(&folder);
     std::fs::remove_file(Path::new("/mnt").join(&marker)).unwrap();
     let _ = std::fs::remove_file(video);
 }
@@ -1390,4 +1415,474 @@ fn desktop_files_are_exported_sanitised_and_launch_in_the_sandbox() {
         !file.exists() && !icon.exists() && !theme_icon.exists(),
         "the export outlived the snap"
     );
+}
+
+/// A hostile snap's attacks on its sandbox (issue 17): through the host's `/proc`, io_uring,
+/// socket families, abstract Unix sockets, and dot-files in the home.
+const ESCAPE_C: &str = r#"
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static const char *res(long r) { return r < 0 ? strerrorname_np(errno) : "ok"; }
+static void report(const char *what, long r) { printf("%s=%s\n", what, res(r)); }
+
+int main(int argc, char **argv) {
+    if (argc < 8) return 2;
+    const char *home = argv[1], *secret = argv[2], *abstract = argv[4], *dotlink = argv[5];
+    const char *docs = argv[6];
+    int hostpid = atoi(argv[3]), port = atoi(argv[7]);
+    char p[4096], q[4096];
+
+    /* The escape of the review: another process's /proc/<pid>/root, to read a secret and plant
+       a login script. */
+    int n = 0, host_seen = 0, read_ok = 0, write_ok = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        n++;
+        if (atoi(e->d_name) == hostpid) host_seen = 1;
+        snprintf(p, sizeof p, "/proc/%s/root%s/%s", e->d_name, home, secret);
+        int fd = open(p, O_RDONLY);
+        if (fd >= 0) { read_ok = 1; close(fd); }
+        snprintf(p, sizeof p, "/proc/%s/root%s/.bash_login", e->d_name, home);
+        fd = open(p, O_WRONLY | O_CREAT, 0644);
+        if (fd >= 0) { write_ok = 1; close(fd); }
+    }
+    printf("proc-pids=%d\n", n);
+    printf("proc-host-pid=%s\n", host_seen ? "visible" : "absent");
+    snprintf(p, sizeof p, "/proc/%d/root%s/%s", hostpid, home, secret);
+    report("proc-direct", open(p, O_RDONLY));
+    printf("proc-read-secret=%s\n", read_ok ? "ok" : "denied");
+    printf("proc-write=%s\n", write_ok ? "ok" : "denied");
+    report("proc-self", open("/proc/self/status", O_RDONLY));
+    report("kill-host", kill(hostpid, 0));
+
+    /* io_uring: IORING_OP_SOCKET made an internet socket behind the filter's back. */
+    char params[120] = {0};
+    report("io_uring_setup", syscall(SYS_io_uring_setup, 4, params));
+
+    /* Socket families. */
+    struct { const char *n; int f, t, p; } fam[] = {
+        {"unix", AF_UNIX, SOCK_STREAM, 0},
+        {"inet", AF_INET, SOCK_STREAM, 0},
+        {"inet6", AF_INET6, SOCK_DGRAM, 0},
+        {"netlink-route", AF_NETLINK, SOCK_RAW, NETLINK_ROUTE},
+        {"netlink-uevent", AF_NETLINK, SOCK_RAW, NETLINK_KOBJECT_UEVENT},
+        {"netlink-audit", AF_NETLINK, SOCK_RAW, NETLINK_AUDIT},
+        {"packet", AF_PACKET, SOCK_DGRAM, 0},
+        {"vsock", AF_VSOCK, SOCK_STREAM, 0},
+        {"alg", AF_ALG, SOCK_SEQPACKET, 0},
+        {"bluetooth", AF_BLUETOOTH, SOCK_RAW, 0},
+        {"can", AF_CAN, SOCK_RAW, 1},
+        {"xdp", AF_XDP, SOCK_RAW, 0},
+        {"tipc", AF_TIPC, SOCK_RDM, 0},
+    };
+    for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++) {
+        int s = socket(fam[i].f, fam[i].t, fam[i].p);
+        report(fam[i].n, s);
+        if (s >= 0) close(s);
+    }
+
+    /* A host service on an abstract socket (as X11's @/tmp/.X11-unix/X0). */
+    struct sockaddr_un a = {0};
+    a.sun_family = AF_UNIX;
+    strncpy(a.sun_path + 1, abstract, sizeof a.sun_path - 2);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    report("abstract",
+           connect(s, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(abstract)));
+    close(s);
+
+    /* The network, where it is granted. */
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) {
+        report("connect", s);
+    } else {
+        struct sockaddr_in in = {0};
+        in.sin_family = AF_INET;
+        in.sin_port = htons(port);
+        in.sin_addr.s_addr = htonl(0x7f000001);
+        report("connect", connect(s, (struct sockaddr *)&in, sizeof in));
+        close(s);
+    }
+
+    /* Dot-files in the home: new ones, existing ones, a dot-symlink replaced, a rename. */
+    snprintf(p, sizeof p, "%s/.bash_profile", home);
+    report("home-create-dotfile", open(p, O_WRONLY | O_CREAT | O_EXCL, 0644));
+    snprintf(p, sizeof p, "%s/.config", home);
+    report("home-mkdir-config", mkdir(p, 0755));
+    snprintf(p, sizeof p, "%s/.config/autostart", home);
+    report("home-mkdir-autostart", mkdir(p, 0755));
+    snprintf(p, sizeof p, "%s/.config/autostart/evil.desktop", home);
+    report("home-autostart-file", open(p, O_WRONLY | O_CREAT, 0644));
+    snprintf(p, sizeof p, "%s/%s", home, dotlink);
+    report("home-unlink-dotlink", unlink(p));
+    report("home-replace-dotlink", symlink("/tmp/evil", p));
+    snprintf(q, sizeof q, "%s/%s/planted", home, docs);
+    int fd = open(q, O_WRONLY | O_CREAT, 0644);
+    report("home-write-docs", fd);
+    if (fd >= 0) close(fd);
+    snprintf(p, sizeof p, "%s/.bash_login", home);
+    report("home-rename-to-dot", rename(q, p));
+    snprintf(p, sizeof p, "%s/%s", home, docs);
+    snprintf(q, sizeof q, "%s/.%s", home, docs);
+    report("home-rename-dir-to-dot", rename(p, q));
+    snprintf(p, sizeof p, "%s/new-top-level-file", home);
+    report("home-create-top", open(p, O_WRONLY | O_CREAT, 0644));
+    return 0;
+}
+"#;
+
+fn escape_snap(dir: &Path) -> PathBuf {
+    let s = dir.join("hostile-escape");
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: hostile-escape\nversion: '1'\nsummary: Tries to leave its sandbox\nbase: shelf-base\n\
+         apps:\n  attack:\n    command: bin/attack\n    plugs: [home]\n  \
+         attack-net:\n    command: bin/attack\n    plugs: [home, network, network-bind]\n  \
+         sh:\n    command: bin/sh\n  noexec:\n    command: bin/not-executable\n",
+        0o644,
+    );
+    write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    write(&s.join("bin/not-executable"), "#!/bin/sh\nexit 0\n", 0o644);
+    compile_static(ESCAPE_C, dir, &s.join("bin/attack"));
+    pack(&s, &dir.join("hostile-escape.snap"))
+}
+
+fn chown_to(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
+}
+
+/// Issue 17, findings 1, 4, 5 and 6, as attacks by a hostile snap in the packaged mode (file
+/// capabilities) and the user-namespace mode: each now fails, and what the snap is granted still
+/// works.
+#[test]
+fn a_hostile_snap_cannot_leave_its_sandbox_in_either_mode() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, home) = common::runner();
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let capable = capable_confine(work.path());
+    install_file(&env, &escape_snap(work.path()));
+
+    // The host: a secret dot-file, a dot-symlink, a folder of the user's, and the user's
+    // `.config` (an existing dot-directory); a process of the user's (what /proc/<pid>/root went
+    // through), a host service on an abstract socket, one on TCP.
+    let pid = std::process::id();
+    let mut fx = HostFixture(Vec::new());
+    let secret = format!(".snapshelf-secret-{pid}");
+    std::fs::write(home.join(&secret), "host secret").unwrap();
+    chown_to(&home.join(&secret), uid);
+    fx.0.push(home.join(&secret));
+    let dotlink = format!(".snapshelf-link-{pid}");
+    std::os::unix::fs::symlink("snapshelf-target", home.join(&dotlink)).unwrap();
+    chown_to(&home.join(&dotlink), uid);
+    fx.0.push(home.join(&dotlink));
+    let docs = format!("snapshelf-docs-{pid}");
+    std::fs::create_dir(home.join(&docs)).unwrap();
+    chown_to(&home.join(&docs), uid);
+    fx.0.push(home.join(&docs));
+    fx.0.push(home.join(&docs).join("planted"));
+    if !home.join(".config").exists() {
+        std::fs::create_dir(home.join(".config")).unwrap();
+        chown_to(&home.join(".config"), uid);
+        fx.0.push(home.join(".config"));
+    }
+    let planted = [".bash_login", ".bash_profile", "new-top-level-file"];
+    for p in planted {
+        assert!(
+            !home.join(p).exists(),
+            "{} exists before the test: it cannot tell a planted one",
+            home.join(p).display()
+        );
+    }
+    // Should an attack succeed (a regression), what it planted goes when the test ends.
+    for p in planted {
+        fx.0.push(home.join(p));
+    }
+    fx.0.push(home.join(format!(".{docs}")));
+    fx.0.push(home.join(format!(".{docs}/planted")));
+    let autostart_before = home.join(".config/autostart").exists();
+    let mut sleeper = Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--clear-groups",
+            "sleep",
+            "600",
+        ])
+        .spawn()
+        .expect("setpriv (util-linux) is needed");
+    let abstract_name = format!("snapshelf-test-x11-{pid}");
+    let _abstract = {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(&abstract_name).unwrap();
+        std::os::unix::net::UnixListener::bind_addr(&addr).unwrap()
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let home_s = home.display().to_string();
+    let host_pid = sleeper.id().to_string();
+    let args = [
+        home_s.as_str(),
+        &secret,
+        &host_pid,
+        &abstract_name,
+        &dotlink,
+        &docs,
+        &port,
+    ];
+    let abi = snapshelf_confine::landlock::kernel_abi();
+    eprintln!("note: this kernel's Landlock ABI is {abi}");
+
+    for mode in [Mode::UserNs, Mode::Capable(&capable)] {
+        // (app, extra environment, network connected, what answers an abstract connect)
+        let scoped = if abi >= 6 { "EPERM" } else { "ECONNREFUSED" };
+        let mut runs = vec![
+            ("hostile-escape.attack", vec![], false, Some(scoped)),
+            // With network, abstract sockets are closed only by Landlock's scope (6.12+).
+            (
+                "hostile-escape.attack-net",
+                vec![],
+                true,
+                (abi >= 6).then_some("EPERM"),
+            ),
+        ];
+        // The older kernels' path, in a debug build: no Landlock, a private network namespace.
+        runs.push((
+            "hostile-escape.attack",
+            vec![("SNAPSHELF_TEST_LANDLOCK_ABI", "0")],
+            false,
+            Some("ECONNREFUSED"),
+        ));
+        for (app, vars, network, abstract_answer) in runs {
+            let o = launch_as(&env, mode, RUNNER, app, &args, &vars);
+            let out = ok(&o, app);
+            let r = env_map(&out);
+            let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("<missing>");
+            let ctx = format!("{mode:?} {app} {vars:?}:\n{out}");
+            // 1. /proc shows the sandbox's processes only: the reaper and the app.
+            assert_eq!(get("proc-host-pid"), "absent", "{ctx}");
+            let pids: u32 = get("proc-pids").parse().unwrap();
+            assert!((1..=3).contains(&pids), "{pids} processes: {ctx}");
+            assert_eq!(get("proc-read-secret"), "denied", "{ctx}");
+            assert_eq!(get("proc-write"), "denied", "{ctx}");
+            assert_ne!(get("proc-direct"), "ok", "{ctx}");
+            assert_eq!(get("proc-self"), "ok", "{ctx}");
+            assert_eq!(get("kill-host"), "ESRCH", "{ctx}");
+            // 4. io_uring.
+            assert_eq!(get("io_uring_setup"), "EPERM", "{ctx}");
+            // 5. Socket families: AF_UNIX always, INET and NETLINK_ROUTE with network only.
+            assert_eq!(get("unix"), "ok", "{ctx}");
+            for f in [
+                "netlink-uevent",
+                "netlink-audit",
+                "packet",
+                "vsock",
+                "alg",
+                "bluetooth",
+                "can",
+                "xdp",
+                "tipc",
+            ] {
+                assert_eq!(get(f), "EPERM", "{f}: {ctx}");
+            }
+            for f in ["inet", "inet6", "netlink-route"] {
+                assert_eq!(get(f) == "ok", network, "{f}: {ctx}");
+            }
+            assert_eq!(get("connect") == "ok", network, "{ctx}");
+            if let Some(answer) = abstract_answer {
+                assert_eq!(get("abstract"), answer, "{ctx}");
+            }
+            // 6. The home: no dot-entry made, removed or replaced; the user's folders writable.
+            for k in [
+                "home-create-dotfile",
+                "home-mkdir-config",
+                "home-mkdir-autostart",
+                "home-autostart-file",
+                "home-unlink-dotlink",
+                "home-replace-dotlink",
+                "home-rename-to-dot",
+                "home-rename-dir-to-dot",
+                "home-create-top",
+            ] {
+                assert_ne!(get(k), "ok", "{k}: {ctx}");
+            }
+            assert_eq!(get("home-write-docs"), "ok", "{ctx}");
+            assert!(!out.contains("host secret"), "{ctx}");
+        }
+    }
+    // Nothing was planted on the host.
+    for p in planted {
+        assert!(!home.join(p).exists(), "{p} was planted in the home");
+    }
+    assert!(home.join(format!("{docs}/planted")).is_file());
+    assert_eq!(
+        std::fs::read_link(home.join(&dotlink)).unwrap(),
+        Path::new("snapshelf-target")
+    );
+    assert_eq!(home.join(".config/autostart").exists(), autostart_before);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+
+    // The app's exit status still comes back: an exit code, and a death by signal.
+    use std::os::unix::process::ExitStatusExt;
+    for mode in [Mode::UserNs, Mode::Capable(&capable)] {
+        let o = launch(&env, mode, "hostile-escape.sh", &["-c", "exit 3"]);
+        assert_eq!(o.status.code(), Some(3), "{mode:?}");
+        // Through `runuser`, which reports its child's death by SIGTERM as "Terminated" and 143.
+        let o = launch(&env, mode, "hostile-escape.sh", &["-c", "kill -TERM $$"]);
+        assert_eq!(
+            o.status.code(),
+            Some(128 + libc::SIGTERM),
+            "{mode:?}: {o:?}"
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("Terminated"),
+            "{mode:?}: {o:?}"
+        );
+        // Processes the app leaves behind are waited for (the reaper), then the status is the app's.
+        let o = launch(
+            &env,
+            mode,
+            "hostile-escape.sh",
+            &["-c", "(sleep 1; echo orphan-done) & exit 4"],
+        );
+        assert_eq!(o.status.code(), Some(4), "{mode:?}");
+        assert!(stdout(&o).contains("orphan-done"), "{mode:?}: {o:?}");
+        // A command that cannot be executed: the reaper says so, with the documented code.
+        let o = launch(&env, mode, "hostile-escape.noexec", &[]);
+        assert_eq!(o.status.code(), Some(126), "{mode:?}: {o:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("cannot run"),
+            "{mode:?}: {o:?}"
+        );
+    }
+    // Run directly, the launcher itself dies by the app's signal.
+    let o = Command::new(confine_bin())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["hostile-escape.sh", "-c", "kill -TERM $$"])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.signal(), Some(libc::SIGTERM), "{o:?}");
+    // SIGTERM to the launcher once the app is gone ends what the app left behind: the launcher
+    // returns with the app's status instead of waiting for it.
+    let mut child = Command::new(confine_bin())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["hostile-escape.sh", "-c", "sleep 300 & exit 5"])
+        .current_dir("/")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the leftover is waited for"
+    );
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGTERM did not end the sandbox"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(5), "{status:?}");
+}
+
+/// Issue 17, finding 11 (part): a user who stops a launch while it holds the snap's private-area
+/// lock (SIGSTOP) stalls only their own launches. The stopped launch is stood in for by holding
+/// that user's lock, and the snap's area directory itself (the old, shared lock), from here.
+#[test]
+fn a_stalled_launch_of_one_user_does_not_stall_anothers() {
+    if !common::require_root() {
+        return;
+    }
+    common::runner();
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let capable = capable_confine(work.path());
+    install_file(&env, &tools_snap(work.path()));
+    let other_uid = {
+        let o = Command::new("id")
+            .args(["-u", common::DENIED])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    for mode in [Mode::UserNs, Mode::Capable(&capable)] {
+        // The other user's launch makes (and releases) its lock.
+        let o = launch_as(&env, mode, common::DENIED, "probe-tools.success", &[], &[]);
+        ok(&o, "the other user's launch");
+        // Where this mode keeps the other user's area (docs/confine.md).
+        let areas = match mode {
+            Mode::Capable(_) => vec![PathBuf::from("/run/snapshelf-private/snap.probe-tools")],
+            _ => vec![
+                PathBuf::from(format!(
+                    "/run/user/{other_uid}/snapshelf-private/snap.probe-tools"
+                )),
+                env.root.join(format!(
+                    "tmp/snapshelf-private-{other_uid}/snap.probe-tools"
+                )),
+            ],
+        };
+        let lock = areas
+            .into_iter()
+            .map(|d| d.join(format!("lock.{other_uid}")))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{mode:?}: the other user's lock was not made"));
+        let held: Vec<std::fs::File> = [lock.clone(), lock.parent().unwrap().to_path_buf()]
+            .iter()
+            .map(|p| {
+                let f = std::fs::File::open(p).unwrap();
+                use std::os::fd::AsRawFd;
+                // SAFETY: flock on our own descriptor.
+                assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+                f
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let o = launch(&env, mode, "probe-tools.echo", &["not stalled"]);
+        assert_eq!(ok(&o, "launch").trim(), "not stalled", "{mode:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{mode:?}"
+        );
+        drop(held);
+    }
 }
