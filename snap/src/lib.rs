@@ -8,4 +8,5 @@ pub mod layout;
 pub mod naming;
 pub mod profile;
 pub mod squashfs;
+pub mod store_api;
 pub mod yaml;
