@@ -1,12 +1,19 @@
 //! The store client: the Snap Store API v2 subset as snapd speaks it (headers, request bodies),
 //! with retries and backoff, and downloads that resume and hash while they stream.
+//!
+//! The JSON is read and written through `snapshelf_snap::store_api`, the types the store's server
+//! uses too. The store is not trusted: answers are read with a size cap, redirects go to HTTP(S)
+//! only, and a download is never written past the size its caller knows from a signed assertion.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde_json::{json, Value};
 use snapshelf_snap::digest::{Hasher, Sha3_384};
+use snapshelf_snap::store_api::{
+    action, ActionEpoch, ActionItem, CategoriesResponse, ContextItem, Epoch, ErrorList,
+    FindResponse, FindResult, Held, InfoResponse, RefreshRequest, RefreshResponse, StoreSnap,
+};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +27,32 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Icons bigger than this are refused, as snapd does.
 pub const MAX_ICON_SIZE: u64 = 300_000;
+/// More redirects than this are a loop.
+const MAX_REDIRECTS: usize = 10;
+
+/// What a store may make the helper read, keep or wait for.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The largest JSON answer read. A refresh of 64 snaps with their snap.yaml is a few MiB.
+    pub max_json: u64,
+    /// The largest assertion stream read (an assertion and its keys: a few KiB).
+    pub max_assertions: u64,
+    /// How long a transfer may bring no byte before the attempt is given up (and resumed).
+    pub read_timeout: Duration,
+    /// Room left free on the disk after a download, for the state database and the mount.
+    pub free_space_margin: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_json: 32 << 20,
+            max_assertions: 4 << 20,
+            read_timeout: Duration::from_secs(30),
+            free_space_margin: 16 << 20,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,6 +68,16 @@ pub enum StoreError {
     Http { status: u16, url: String },
     #[error("the store's answer to {what} is malformed: {message}")]
     Malformed { what: String, message: String },
+    /// The store asked for something a client must not do (too much, elsewhere, forever).
+    #[error("refused the store's answer to {what}: {message}")]
+    Refused { what: String, message: String },
+    #[error("not enough free space in {path} for {what}: {needed} bytes are needed, {available} are free")]
+    NoSpace {
+        path: PathBuf,
+        what: String,
+        needed: u64,
+        available: u64,
+    },
     #[error("cancelled")]
     Cancelled,
     #[error("{path}: {source}")]
@@ -80,7 +123,9 @@ pub enum ActionResult {
         name: String,
         snap_id: String,
         effective_channel: Option<String>,
-        snap: Value,
+        /// The channel to track from now on, when the store says so (default tracks).
+        redirect_channel: Option<String>,
+        snap: Box<StoreSnap>,
     },
     Error {
         name: Option<String>,
@@ -97,6 +142,7 @@ pub struct StoreClient {
     base: String,
     http: reqwest::Client,
     architecture: String,
+    limits: Limits,
 }
 
 /// The dpkg name of this machine's architecture, as the store expects it.
@@ -121,17 +167,128 @@ fn backoff(attempt: u32) -> Duration {
     FIRST_BACKOFF.mul_f64(2.5f64.powi(attempt as i32))
 }
 
-/// The message of the first entry of an `error-list`, if the body has one.
-fn error_list(body: &Value) -> Option<(String, String)> {
-    let e = body.get("error-list")?.as_array()?.first()?;
-    Some((
-        e.get("code")?.as_str()?.to_string(),
-        e.get("message")?.as_str().unwrap_or("").to_string(),
-    ))
+fn is_web_url(url: &reqwest::Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+}
+
+/// A URL the store gave: only HTTP(S) is ever fetched (never `file:`, `ftp:`, …).
+fn web_url(what: &str, url: &str) -> Result<reqwest::Url, StoreError> {
+    let refused = |message: String| StoreError::Refused {
+        what: what.to_string(),
+        message,
+    };
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| refused(format!("{url:?} is not a URL: {e}")))?;
+    if !is_web_url(&parsed) {
+        return Err(refused(format!(
+            "{url:?} is not an HTTP(S) address; only those are fetched"
+        )));
+    }
+    Ok(parsed)
+}
+
+/// The whole message of an error and its sources: reqwest hides a redirect's reason in a source.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}
+
+/// A request error that retrying cannot fix: a redirect the policy refused.
+fn refused_request(what: &str, e: &reqwest::Error) -> Option<StoreError> {
+    e.is_redirect().then(|| StoreError::Refused {
+        what: what.to_string(),
+        message: error_chain(e),
+    })
+}
+
+/// Read a response body of at most `cap` bytes; a larger one (announced or sent) is refused
+/// without reading the rest.
+async fn read_capped(resp: reqwest::Response, cap: u64, what: &str) -> Result<Vec<u8>, StoreError> {
+    let too_large = || StoreError::Refused {
+        what: what.to_string(),
+        message: format!("the answer is larger than {cap} bytes, the most a store answer may be"),
+    };
+    if resp.content_length().is_some_and(|n| n > cap) {
+        return Err(too_large());
+    }
+    let url = resp.url().to_string();
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| StoreError::Network {
+            url: url.clone(),
+            message: error_chain(&e),
+        })?;
+        if out.len() as u64 + chunk.len() as u64 > cap {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Parse a JSON answer into the store types, naming the call when it does not fit.
+fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    status: reqwest::StatusCode,
+    body: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(body).map_err(|e| StoreError::Malformed {
+        what: what.to_string(),
+        message: format!("HTTP {status}: {e}"),
+    })
+}
+
+/// Free space for `needed` more bytes in `dir`, with the margin on top.
+fn ensure_space(dir: &Path, what: &str, needed: u64, margin: u64) -> Result<(), StoreError> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| StoreError::Io {
+        path: dir.to_path_buf(),
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    })?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid C string and `st` a writable statvfs the call fills in.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io(dir)(std::io::Error::last_os_error()));
+    }
+    let available = (st.f_bavail as u64).saturating_mul(st.f_frsize as u64);
+    let want = needed.saturating_add(margin);
+    if available < want {
+        return Err(StoreError::NoSpace {
+            path: dir.to_path_buf(),
+            what: what.to_string(),
+            needed: want,
+            available,
+        });
+    }
+    Ok(())
 }
 
 impl StoreClient {
     pub fn new(base: &str) -> Result<Self, StoreError> {
+        Self::with_limits(base, Limits::default())
+    }
+
+    pub fn with_limits(base: &str, limits: Limits) -> Result<Self, StoreError> {
+        // Redirects (a CDN, a mirror) are followed to HTTP(S) addresses only.
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            if !is_web_url(attempt.url()) {
+                let to = attempt.url().to_string();
+                attempt.error(format!(
+                    "the store redirected to {to:?}, which is not an HTTP(S) address"
+                ))
+            } else if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
             .user_agent(format!(
                 "snapshelf/{} (series 16; classic) linux ({})",
@@ -140,7 +297,8 @@ impl StoreClient {
             ))
             .connect_timeout(REQUEST_TIMEOUT)
             // A stalled transfer is retried (and resumed) rather than waited on forever.
-            .read_timeout(Duration::from_secs(30))
+            .read_timeout(limits.read_timeout)
+            .redirect(redirects)
             .build()
             .map_err(|e| StoreError::Network {
                 url: base.to_string(),
@@ -150,6 +308,7 @@ impl StoreClient {
             base: base.trim_end_matches('/').to_string(),
             http,
             architecture: dpkg_architecture().to_string(),
+            limits,
         })
     }
 
@@ -166,12 +325,13 @@ impl StoreClient {
             .timeout(REQUEST_TIMEOUT)
     }
 
-    /// Send with retries on connection errors, 5xx and 429; returns the final status and body.
+    /// Send with retries on connection errors, 5xx and 429; returns the final status and body
+    /// (read with the JSON cap).
     async fn send_json(
         &self,
         what: &str,
         make: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<(reqwest::StatusCode, Value), StoreError> {
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), StoreError> {
         let mut last = String::new();
         for attempt in 0..API_ATTEMPTS {
             if attempt > 0 {
@@ -184,19 +344,14 @@ impl StoreClient {
                 }
                 Ok(resp) => {
                     let status = resp.status();
-                    let bytes = resp.bytes().await.map_err(|e| StoreError::Network {
-                        url: self.base.clone(),
-                        message: e.to_string(),
-                    })?;
-                    let body: Value =
-                        serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
-                            what: what.to_string(),
-                            message: format!("HTTP {status}, not JSON: {e}"),
-                        })?;
+                    let body = read_capped(resp, self.limits.max_json, what).await?;
                     return Ok((status, body));
                 }
                 Err(e) => {
-                    last = e.to_string();
+                    if let Some(refused) = refused_request(what, &e) {
+                        return Err(refused);
+                    }
+                    last = error_chain(&e);
                     // No connection at all (refused, no route, no name) is an offline machine or
                     // a store that is down, not a hiccup: one quick retry, then the caller answers
                     // from local state instead of making a person wait half a minute.
@@ -213,12 +368,19 @@ impl StoreClient {
         })
     }
 
-    fn check(status: reqwest::StatusCode, body: &Value, url: &str) -> Result<(), StoreError> {
+    /// A failed call's error: the store's own `error-list` when it sent one.
+    fn check(status: reqwest::StatusCode, body: &[u8], url: &str) -> Result<(), StoreError> {
         if status.is_success() {
             return Ok(());
         }
-        match error_list(body) {
-            Some((code, message)) => Err(StoreError::Store { code, message }),
+        let first = serde_json::from_slice::<ErrorList>(body)
+            .ok()
+            .and_then(|l| l.error_list.into_iter().next());
+        match first {
+            Some(e) => Err(StoreError::Store {
+                code: e.code,
+                message: e.message,
+            }),
             None => Err(StoreError::Http {
                 status: status.as_u16(),
                 url: url.to_string(),
@@ -227,7 +389,7 @@ impl StoreClient {
     }
 
     /// `GET /v2/snaps/info/<name>`; an unknown snap (404, or an empty channel-map) is `NotFound`.
-    pub async fn info(&self, name: &str) -> Result<Value, StoreError> {
+    pub async fn info(&self, name: &str) -> Result<InfoResponse, StoreError> {
         let url = format!("{}/v2/snaps/info/{}", self.base, urlencode(name));
         let (status, body) = self
             .send_json("info", || {
@@ -239,10 +401,11 @@ impl StoreClient {
             return Err(StoreError::NotFound(name.to_string()));
         }
         Self::check(status, &body, &url)?;
-        if body["channel-map"].as_array().is_none_or(|m| m.is_empty()) {
+        let info: InfoResponse = parse("info", status, &body)?;
+        if info.channel_map.is_empty() {
             return Err(StoreError::NotFound(name.to_string()));
         }
-        Ok(body)
+        Ok(info)
     }
 
     /// `GET /v2/snaps/find`: `query` empty lists a category (or the featured snaps).
@@ -250,7 +413,7 @@ impl StoreClient {
         &self,
         query: &str,
         category: Option<&str>,
-    ) -> Result<Vec<Value>, StoreError> {
+    ) -> Result<Vec<FindResult>, StoreError> {
         let url = format!("{}/v2/snaps/find", self.base);
         let mut params: Vec<(&str, &str)> = vec![("architecture", &self.architecture)];
         if !query.is_empty() {
@@ -265,13 +428,7 @@ impl StoreClient {
             .send_json("find", || self.v2(self.http.get(&url)).query(&params))
             .await?;
         Self::check(status, &body, &url)?;
-        body["results"]
-            .as_array()
-            .cloned()
-            .ok_or_else(|| StoreError::Malformed {
-                what: "find".into(),
-                message: "no results list".into(),
-            })
+        Ok(parse::<FindResponse>("find", status, &body)?.results)
     }
 
     pub async fn categories(&self) -> Result<Vec<String>, StoreError> {
@@ -280,12 +437,8 @@ impl StoreClient {
             .send_json("categories", || self.v2(self.http.get(&url)))
             .await?;
         Self::check(status, &body, &url)?;
-        Ok(body["categories"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["name"].as_str().map(str::to_string))
-            .collect())
+        let answer: CategoriesResponse = parse("categories", status, &body)?;
+        Ok(answer.categories.into_iter().map(|c| c.name).collect())
     }
 
     /// `POST /v2/snaps/refresh` with snapd's body: `context` (never null), `actions`, `fields`.
@@ -295,69 +448,7 @@ impl StoreClient {
         actions: &[Action],
     ) -> Result<Vec<ActionResult>, StoreError> {
         let url = format!("{}/v2/snaps/refresh", self.base);
-        let ctx: Vec<Value> = context
-            .iter()
-            .map(|c| {
-                let mut v = json!({
-                    "snap-id": c.snap_id,
-                    "instance-key": c.snap_id,
-                    "revision": c.revision,
-                    "tracking-channel": c.tracking_channel,
-                    "epoch": {"read": [0], "write": [0]},
-                });
-                if c.held {
-                    v["held"] = json!({"by": ["snapshelf"]});
-                }
-                v
-            })
-            .collect();
-        let acts: Vec<Value> = actions
-            .iter()
-            .enumerate()
-            .map(|(i, a)| match a {
-                Action::Install {
-                    name,
-                    channel,
-                    revision,
-                } => {
-                    let mut v = json!({
-                        "action": "install",
-                        "instance-key": format!("install-{}", i + 1),
-                        "name": name,
-                        // Tells the store we understand epochs, as snapd does.
-                        "epoch": null,
-                    });
-                    if let Some(c) = channel {
-                        v["channel"] = json!(c);
-                    }
-                    if let Some(r) = revision {
-                        v["revision"] = json!(r);
-                    }
-                    v
-                }
-                Action::Refresh { snap_id, channel } => {
-                    let mut v = json!({
-                        "action": "refresh",
-                        "instance-key": snap_id,
-                        "snap-id": snap_id,
-                    });
-                    if let Some(c) = channel {
-                        v["channel"] = json!(c);
-                    }
-                    v
-                }
-            })
-            .collect();
-        let body = json!({
-            "context": ctx,
-            "actions": acts,
-            "fields": [
-                "architectures", "base", "confinement", "contact", "created-at", "description",
-                "download", "epoch", "license", "links", "media", "name", "prices", "private",
-                "publisher", "revision", "snap-id", "snap-yaml", "summary", "title", "type",
-                "version", "website", "store-url", "common-ids", "categories",
-            ],
-        });
+        let body = refresh_request(context, actions);
         let (status, resp) = self
             .send_json("refresh", || {
                 self.v2(self.http.post(&url))
@@ -366,19 +457,20 @@ impl StoreClient {
             })
             .await?;
         Self::check(status, &resp, &url)?;
-        let results = resp["results"]
-            .as_array()
-            .ok_or_else(|| StoreError::Malformed {
-                what: "refresh".into(),
-                message: "no results list".into(),
-            })?;
-        Ok(results.iter().map(parse_action_result).collect())
+        let answer: RefreshResponse = parse("refresh", status, &resp)?;
+        answer
+            .results
+            .into_iter()
+            .filter(|r| r.result != action::FETCH_ASSERTIONS)
+            .map(action_result)
+            .collect()
     }
 
     /// `GET /v2/assertions/<type>/<key…>`: an assertion stream.
     pub async fn assertion(&self, kind: &str, key: &[&str]) -> Result<Vec<u8>, StoreError> {
         let path: Vec<String> = key.iter().map(|k| urlencode(k)).collect();
         let url = format!("{}/v2/assertions/{}/{}", self.base, kind, path.join("/"));
+        let what = format!("the {kind} assertion request");
         let mut last = String::new();
         for attempt in 0..API_ATTEMPTS {
             if attempt > 0 {
@@ -408,11 +500,17 @@ impl StoreClient {
                         url,
                     })
                 }
-                Ok(resp) => match resp.bytes().await {
-                    Ok(b) => return Ok(b.to_vec()),
-                    Err(e) => last = e.to_string(),
+                Ok(resp) => match read_capped(resp, self.limits.max_assertions, &what).await {
+                    Ok(b) => return Ok(b),
+                    Err(StoreError::Network { message, .. }) => last = message,
+                    Err(e) => return Err(e),
                 },
-                Err(e) => last = e.to_string(),
+                Err(e) => {
+                    if let Some(refused) = refused_request(&what, &e) {
+                        return Err(refused);
+                    }
+                    last = error_chain(&e)
+                }
             }
         }
         Err(StoreError::Network { url, message: last })
@@ -423,6 +521,10 @@ impl StoreClient {
     /// partial file is fsynced and renamed to `dest`; the digest and size are returned for the caller
     /// to check against the assertion. A hash mismatch is not detected here (the caller knows the
     /// expected digest): see [`StoreClient::download_verified`].
+    ///
+    /// `expected_size` must be the size a signed snap-revision states: nothing past it is written,
+    /// a store that announces or sends more is refused, and the disk must have room for it first.
+    /// A refused or abandoned download leaves no partial file behind.
     pub async fn download(
         &self,
         url: &str,
@@ -432,8 +534,17 @@ impl StoreClient {
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> Result<(Sha3_384, u64), StoreError> {
         let partial = partial_path(dest);
-        let mut last = String::new();
         let partial_len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let refuse = |e: StoreError| {
+            let _ = std::fs::remove_file(&partial);
+            e
+        };
+        web_url("download", url).map_err(refuse)?;
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let needed = expected_size.saturating_sub(partial_len(&partial));
+        let what = format!("the download of {}", dest.display());
+        ensure_space(dir, &what, needed, self.limits.free_space_margin).map_err(refuse)?;
+        let mut last = String::new();
         // Attempts in a row that brought no new byte: a file shorter than the store claims, or a
         // store that keeps failing at the same place. Retrying those only wastes minutes.
         let mut stalled = 0;
@@ -466,7 +577,10 @@ impl StoreClient {
                     }
                     return Ok(done);
                 }
-                Err(DownloadFailure::Fatal(e)) => return Err(e),
+                Err(DownloadFailure::Fatal(e @ StoreError::Cancelled)) => return Err(e),
+                // Refused, failed to write, or broken: what was written cannot be trusted to
+                // resume from.
+                Err(DownloadFailure::Fatal(e)) => return Err(refuse(e)),
                 Err(DownloadFailure::Retry(msg)) => {
                     tracing::info!(url, attempt, error = %msg, "download interrupted; resuming");
                     let now = partial_len(&partial);
@@ -476,7 +590,7 @@ impl StoreClient {
                         return Err(StoreError::Malformed {
                             what: "download".into(),
                             message: format!(
-                                "the store keeps breaking off at {now} of the {expected_size} bytes it announced ({msg})"
+                                "the store keeps breaking off at {now} of the file's {expected_size} bytes ({msg})"
                             ),
                         });
                     }
@@ -563,7 +677,10 @@ impl StoreClient {
         let resp = req
             .send()
             .await
-            .map_err(|e| DownloadFailure::Retry(e.to_string()))?;
+            .map_err(|e| match refused_request("download", &e) {
+                Some(refused) => fatal(refused),
+                None => DownloadFailure::Retry(error_chain(&e)),
+            })?;
         let status = resp.status();
         if retryable_status(status) {
             return Err(DownloadFailure::Retry(format!("HTTP {status}")));
@@ -573,6 +690,19 @@ impl StoreClient {
             return Err(fatal(StoreError::Http {
                 status: status.as_u16(),
                 url: url.to_string(),
+            }));
+        }
+        // Refused before a byte is written: a store that announces more than the signed size.
+        let start = if resumed { have } else { 0 };
+        if let Some(n) = resp
+            .content_length()
+            .filter(|n| start.saturating_add(*n) > expected_size)
+        {
+            return Err(fatal(StoreError::Refused {
+                what: "download".into(),
+                message: format!(
+                    "the store announces {n} bytes from byte {start}, but the file is {expected_size} bytes"
+                ),
             }));
         }
         let mut opts = tokio::fs::OpenOptions::new();
@@ -661,10 +791,10 @@ impl StoreClient {
                         drop(tx);
                         let _ = finish(worker).await;
                         let _ = tokio::fs::remove_file(partial).await;
-                        return Err(fatal(StoreError::Malformed {
+                        return Err(fatal(StoreError::Refused {
                             what: "download".into(),
                             message: format!(
-                                "the store sent more than the expected {expected_size} bytes"
+                                "the store sent more than the {expected_size} bytes the file has"
                             ),
                         }));
                     }
@@ -729,17 +859,6 @@ enum DownloadFailure {
     Fatal(StoreError),
 }
 
-/// The URLs of a store snap's media of one type (`icon`, `screenshot`), in order.
-pub fn media_urls(snap: &Value, kind: &str) -> Vec<String> {
-    snap["media"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["type"] == kind)
-        .filter_map(|m| m["url"].as_str().map(str::to_string))
-        .collect()
-}
-
 /// How much is written before its write-back is started.
 const WRITEBACK_CHUNK: u64 = 8 << 20;
 
@@ -764,29 +883,122 @@ pub fn partial_path(dest: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn parse_action_result(r: &Value) -> ActionResult {
-    let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
-    if s("result").as_deref() == Some("error") {
-        let err = &r["error"];
-        return ActionResult::Error {
-            name: s("name"),
-            snap_id: s("snap-id"),
-            code: err["code"].as_str().unwrap_or("unknown").to_string(),
-            message: err["message"].as_str().unwrap_or("").to_string(),
-            releases: err["extra"]["releases"]
-                .as_array()
+/// The fields every result's snap carries: what installing and showing a snap needs.
+const REFRESH_FIELDS: &[&str] = &[
+    "architectures",
+    "base",
+    "confinement",
+    "contact",
+    "created-at",
+    "description",
+    "download",
+    "epoch",
+    "license",
+    "links",
+    "media",
+    "name",
+    "prices",
+    "private",
+    "publisher",
+    "revision",
+    "snap-id",
+    "snap-yaml",
+    "summary",
+    "title",
+    "type",
+    "version",
+    "website",
+    "store-url",
+    "common-ids",
+    "categories",
+];
+
+/// snapd's refresh request for these installed snaps and actions.
+fn refresh_request(context: &[ContextEntry], actions: &[Action]) -> RefreshRequest {
+    let context = context
+        .iter()
+        .map(|c| ContextItem {
+            snap_id: c.snap_id.clone(),
+            instance_key: c.snap_id.clone(),
+            revision: c.revision,
+            tracking_channel: c.tracking_channel.clone(),
+            // Every installed revision is taken as epoch 0 (issue 13 brings the real ones).
+            epoch: Epoch::default(),
+            held: c.held.then(|| Held {
+                by: vec!["snapshelf".into()],
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let actions = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match a {
+            Action::Install {
+                name,
+                channel,
+                revision,
+            } => ActionItem {
+                action: action::INSTALL.into(),
+                instance_key: format!("install-{}", i + 1),
+                name: Some(name.clone()),
+                channel: channel.clone(),
+                revision: *revision,
+                // `null`: tells the store we understand epochs, as snapd does.
+                epoch: ActionEpoch::Null,
+                ..Default::default()
+            },
+            Action::Refresh { snap_id, channel } => ActionItem {
+                action: action::REFRESH.into(),
+                instance_key: snap_id.clone(),
+                snap_id: Some(snap_id.clone()),
+                channel: channel.clone(),
+                ..Default::default()
+            },
+        })
+        .collect();
+    RefreshRequest {
+        context,
+        actions,
+        fields: REFRESH_FIELDS.iter().map(|f| f.to_string()).collect(),
+        assertion_max_formats: None,
+    }
+}
+
+/// One result as the engine sees it: a snap, or that snap's own error.
+fn action_result(r: snapshelf_snap::store_api::ActionResult) -> Result<ActionResult, StoreError> {
+    if r.is_error() {
+        let err = r.error.unwrap_or_default();
+        return Ok(ActionResult::Error {
+            name: r.name,
+            snap_id: r.snap_id,
+            code: if err.code.is_empty() {
+                "unknown".into()
+            } else {
+                err.code
+            },
+            message: err.message,
+            releases: err
+                .extra
                 .into_iter()
-                .flatten()
-                .filter_map(|x| x["channel"].as_str().map(str::to_string))
+                .flat_map(|x| x.releases)
+                .map(|rel| rel.channel)
                 .collect(),
-        };
+        });
     }
-    ActionResult::Ok {
-        name: s("name").unwrap_or_default(),
-        snap_id: s("snap-id").unwrap_or_default(),
-        effective_channel: s("effective-channel"),
-        snap: r["snap"].clone(),
-    }
+    let Some(snap) = r.snap else {
+        return Err(StoreError::Malformed {
+            what: "refresh".into(),
+            message: format!("the {:?} result {:?} has no snap", r.result, r.instance_key),
+        });
+    };
+    Ok(ActionResult::Ok {
+        name: r.name.unwrap_or_default(),
+        snap_id: r.snap_id.unwrap_or_default(),
+        effective_channel: r.effective_channel,
+        redirect_channel: r.redirect_channel,
+        snap: Box::new(snap),
+    })
 }
 
 /// Percent-encode one URL path segment.
@@ -815,9 +1027,9 @@ mod tests {
 
     #[test]
     fn error_results_keep_code_and_releases() {
-        let r = json!({"result": "error", "instance-key": "install-1", "name": "x",
-            "error": {"code": "revision-not-found", "message": "no", "extra": {"releases": [{"architecture": "amd64", "channel": "latest/beta"}]}}});
-        match parse_action_result(&r) {
+        let r = serde_json::from_value(serde_json::json!({"result": "error", "instance-key": "install-1", "name": "x",
+            "error": {"code": "revision-not-found", "message": "no", "extra": {"releases": [{"architecture": "amd64", "channel": "latest/beta"}]}}})).unwrap();
+        match action_result(r).unwrap() {
             ActionResult::Error {
                 code,
                 releases,
