@@ -207,6 +207,25 @@ fn refused_request(what: &str, e: &reqwest::Error) -> Option<StoreError> {
     })
 }
 
+/// A redirect that reached us unfollowed: reqwest leaves one it cannot even turn into a request
+/// address (`file:///…`) to the caller. Said as a refusal rather than as an HTTP status.
+fn unfollowed_redirect(what: &str, resp: &reqwest::Response) -> Option<StoreError> {
+    if !resp.status().is_redirection() {
+        return None;
+    }
+    let to = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+        .unwrap_or_default();
+    Some(StoreError::Refused {
+        what: what.to_string(),
+        message: format!(
+            "the store redirected to {to:?}, which is not an HTTP(S) address; not followed"
+        ),
+    })
+}
+
 /// Read a response body of at most `cap` bytes; a larger one (announced or sent) is refused
 /// without reading the rest.
 async fn read_capped(resp: reqwest::Response, cap: u64, what: &str) -> Result<Vec<u8>, StoreError> {
@@ -343,6 +362,9 @@ impl StoreClient {
                     tracing::debug!(what, status = %resp.status(), attempt, "store busy; retrying");
                 }
                 Ok(resp) => {
+                    if let Some(refused) = unfollowed_redirect(what, &resp) {
+                        return Err(refused);
+                    }
                     let status = resp.status();
                     let body = read_capped(resp, self.limits.max_json, what).await?;
                     return Ok((status, body));
@@ -487,6 +509,14 @@ impl StoreClient {
             match sent {
                 Ok(resp) if retryable_status(resp.status()) => {
                     last = format!("HTTP {}", resp.status())
+                }
+                Ok(resp) if resp.status().is_redirection() => {
+                    return Err(
+                        unfollowed_redirect(&what, &resp).unwrap_or(StoreError::Http {
+                            status: resp.status().as_u16(),
+                            url,
+                        }),
+                    )
                 }
                 Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => {
                     return Err(StoreError::Store {
@@ -681,6 +711,9 @@ impl StoreClient {
                 Some(refused) => fatal(refused),
                 None => DownloadFailure::Retry(error_chain(&e)),
             })?;
+        if let Some(refused) = unfollowed_redirect("download", &resp) {
+            return Err(fatal(refused));
+        }
         let status = resp.status();
         if retryable_status(status) {
             return Err(DownloadFailure::Retry(format!("HTTP {status}")));
