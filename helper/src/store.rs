@@ -676,20 +676,7 @@ impl StoreClient {
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> Result<(Sha3_384, u64), DownloadFailure> {
         let fatal = |e: StoreError| DownloadFailure::Fatal(e);
-        // Seed the hash with what a previous attempt (or a crashed helper) already wrote.
-        let mut hasher = Hasher::new();
-        let mut have: u64 = 0;
-        if let Ok(mut f) = tokio::fs::File::open(partial).await {
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf).await.map_err(|e| fatal(io(partial)(e)))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                have += n as u64;
-            }
-        }
+        let (mut hasher, mut have) = hash_partial(partial).await?;
         if have > expected_size {
             // Longer than the file can be: start again.
             let _ = tokio::fs::remove_file(partial).await;
@@ -697,47 +684,10 @@ impl StoreClient {
                 "partial file longer than expected".into(),
             ));
         }
-        let mut req = self.http.get(url);
-        if have > 0 {
-            req = req.header("Range", format!("bytes={have}-"));
-        }
         if have == expected_size && expected_size > 0 {
             return Ok((hasher.finalize(), have));
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| match refused_request("download", &e) {
-                Some(refused) => fatal(refused),
-                None => DownloadFailure::Retry(error_chain(&e)),
-            })?;
-        if let Some(refused) = unfollowed_redirect("download", &resp) {
-            return Err(fatal(refused));
-        }
-        let status = resp.status();
-        if retryable_status(status) {
-            return Err(DownloadFailure::Retry(format!("HTTP {status}")));
-        }
-        let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT;
-        if !(status.is_success()) {
-            return Err(fatal(StoreError::Http {
-                status: status.as_u16(),
-                url: url.to_string(),
-            }));
-        }
-        // Refused before a byte is written: a store that announces more than the signed size.
-        let start = if resumed { have } else { 0 };
-        if let Some(n) = resp
-            .content_length()
-            .filter(|n| start.saturating_add(*n) > expected_size)
-        {
-            return Err(fatal(StoreError::Refused {
-                what: "download".into(),
-                message: format!(
-                    "the store announces {n} bytes from byte {start}, but the file is {expected_size} bytes"
-                ),
-            }));
-        }
+        let (resp, resumed) = self.request_from(url, have, expected_size).await?;
         let mut opts = tokio::fs::OpenOptions::new();
         opts.mode(0o600).create(true).write(true);
         if resumed {
@@ -755,43 +705,7 @@ impl StoreClient {
             .into_std()
             .await;
         progress(have, expected_size);
-        // Hashing and writing run on threads of their own, fed by the network task: the next bytes
-        // arrive while the last ones are hashed (SHA3 is the slowest part of a download) and written.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
-        let (htx, mut hrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
-        let hashing = std::thread::spawn(move || {
-            let mut hasher = hasher;
-            while let Some(bytes) = hrx.blocking_recv() {
-                hasher.update(&bytes);
-            }
-            hasher
-        });
-        let start_at = have;
-        let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Hasher> {
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let mut written = start_at;
-            let mut flushed = start_at;
-            while let Some(bytes) = rx.blocking_recv() {
-                let n = bytes.len() as u64;
-                std::io::Write::write_all(&mut out, &bytes)?;
-                // Hand the same bytes (a reference count, not a copy) to the hashing thread.
-                if htx.blocking_send(bytes).is_err() {
-                    break;
-                }
-                written += n;
-                // Start the write-back early, so that the final fsync has little left to wait for.
-                if written - flushed >= WRITEBACK_CHUNK {
-                    std::io::Write::flush(&mut out)?;
-                    start_writeback(out.get_ref(), flushed, written - flushed);
-                    flushed = written;
-                }
-            }
-            std::io::Write::flush(&mut out)?;
-            drop(htx);
-            hashing
-                .join()
-                .map_err(|_| std::io::Error::other("the hashing thread panicked"))
-        });
+        let (tx, worker) = spawn_writer(file, hasher, have);
         let finish = |worker: tokio::task::JoinHandle<std::io::Result<Hasher>>| async move {
             match worker.await {
                 Ok(Ok(h)) => Ok(h),
@@ -817,9 +731,11 @@ impl StoreClient {
                 Some(Err(e)) => {
                     drop(tx);
                     finish(worker).await?;
-                    return Err(DownloadFailure::Retry(e.to_string()));
+                    return Err(DownloadFailure::Retry(error_chain(&e)));
                 }
                 Some(Ok(bytes)) => {
+                    // Checked before the bytes go to the writer: nothing past the signed size
+                    // reaches the disk.
                     if have + bytes.len() as u64 > expected_size {
                         drop(tx);
                         let _ = finish(worker).await;
@@ -848,6 +764,56 @@ impl StoreClient {
             )));
         }
         Ok((hasher.finalize(), have))
+    }
+
+    /// Ask for the file from byte `have` on. The answer and whether it resumes (206) or is the
+    /// whole file (200). Refused before a byte is written: a redirect elsewhere than HTTP(S), or
+    /// a body announced longer than the signed size.
+    async fn request_from(
+        &self,
+        url: &str,
+        have: u64,
+        expected_size: u64,
+    ) -> Result<(reqwest::Response, bool), DownloadFailure> {
+        let fatal = |e: StoreError| DownloadFailure::Fatal(e);
+        let mut req = self.http.get(url);
+        if have > 0 {
+            req = req.header("Range", format!("bytes={have}-"));
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| match refused_request("download", &e) {
+                Some(refused) => fatal(refused),
+                None => DownloadFailure::Retry(error_chain(&e)),
+            })?;
+        if let Some(refused) = unfollowed_redirect("download", &resp) {
+            return Err(fatal(refused));
+        }
+        let status = resp.status();
+        if retryable_status(status) {
+            return Err(DownloadFailure::Retry(format!("HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(fatal(StoreError::Http {
+                status: status.as_u16(),
+                url: url.to_string(),
+            }));
+        }
+        let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT;
+        let start = if resumed { have } else { 0 };
+        if let Some(n) = resp
+            .content_length()
+            .filter(|n| start.saturating_add(*n) > expected_size)
+        {
+            return Err(fatal(StoreError::Refused {
+                what: "download".into(),
+                message: format!(
+                    "the store announces {n} bytes from byte {start}, but the file is {expected_size} bytes"
+                ),
+            }));
+        }
+        Ok((resp, resumed))
     }
 
     /// Fetch a small file (an icon) with a size cap.
@@ -890,6 +856,75 @@ impl StoreClient {
 enum DownloadFailure {
     Retry(String),
     Fatal(StoreError),
+}
+
+/// Seed a hash with what a previous attempt (or a crashed helper) already wrote.
+async fn hash_partial(partial: &Path) -> Result<(Hasher, u64), DownloadFailure> {
+    let mut hasher = Hasher::new();
+    let mut have: u64 = 0;
+    if let Ok(mut f) = tokio::fs::File::open(partial).await {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f
+                .read(&mut buf)
+                .await
+                .map_err(|e| DownloadFailure::Fatal(io(partial)(e)))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            have += n as u64;
+        }
+    }
+    Ok((hasher, have))
+}
+
+/// Hashing and writing on threads of their own, fed by the network task: the next bytes arrive
+/// while the last ones are hashed (SHA3 is the slowest part of a download) and written. Dropping
+/// the sender ends both; the handle gives the hash of everything written.
+fn spawn_writer(
+    file: std::fs::File,
+    hasher: Hasher,
+    start_at: u64,
+) -> (
+    tokio::sync::mpsc::Sender<bytes::Bytes>,
+    tokio::task::JoinHandle<std::io::Result<Hasher>>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
+    let (htx, mut hrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
+    let hashing = std::thread::spawn(move || {
+        let mut hasher = hasher;
+        while let Some(bytes) = hrx.blocking_recv() {
+            hasher.update(&bytes);
+        }
+        hasher
+    });
+    let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Hasher> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut written = start_at;
+        let mut flushed = start_at;
+        while let Some(bytes) = rx.blocking_recv() {
+            let n = bytes.len() as u64;
+            std::io::Write::write_all(&mut out, &bytes)?;
+            // Hand the same bytes (a reference count, not a copy) to the hashing thread.
+            if htx.blocking_send(bytes).is_err() {
+                break;
+            }
+            written += n;
+            // Start the write-back early, so that the final fsync has little left to wait for.
+            if written - flushed >= WRITEBACK_CHUNK {
+                std::io::Write::flush(&mut out)?;
+                start_writeback(out.get_ref(), flushed, written - flushed);
+                flushed = written;
+            }
+        }
+        std::io::Write::flush(&mut out)?;
+        drop(htx);
+        hashing
+            .join()
+            .map_err(|_| std::io::Error::other("the hashing thread panicked"))
+    });
+    (tx, worker)
 }
 
 /// How much is written before its write-back is started.
