@@ -2,7 +2,7 @@
 //! catalog, spoken to over HTTP, with the answers checked against the real Snap Store's shapes.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -29,12 +29,15 @@ fn recorded(name: &str) -> Option<Value> {
             path.display()
         ),
         Err(e) => {
-            eprintln!(
-                "NOT RUN (compat data missing): {} cannot be read ({e}); the comparison of our \
+            // Straight to stderr in one write, not through `eprintln!`: the test harness would
+            // swallow that for a passing test, and this must be seen, whole.
+            let line = format!(
+                "\nNOT RUN (compat data missing): {} cannot be read ({e}); the comparison of our \
                  answers with the real store's did not run. Point SNAPSHELF_COMPAT_DIR at the \
-                 compat directory to run it.",
+                 compat directory to run it.\n",
                 path.display()
             );
+            let _ = std::io::stderr().write_all(line.as_bytes());
             None
         }
     }

@@ -1,4 +1,5 @@
 use serde_json::{json, Value};
+use std::io::Write;
 
 use super::*;
 
@@ -22,12 +23,15 @@ fn recorded(name: &str) -> Option<Value> {
             path.display()
         ),
         Err(e) => {
-            eprintln!(
-                "NOT RUN (compat data missing): {} cannot be read ({e}); this check of the store \
+            // Straight to stderr in one write, not through `eprintln!`: the test harness would
+            // swallow that for a passing test, and this must be seen, whole.
+            let line = format!(
+                "\nNOT RUN (compat data missing): {} cannot be read ({e}); this check of the store \
                  types against the real store did not run. Point SNAPSHELF_COMPAT_DIR at the \
-                 compat directory to run it.",
+                 compat directory to run it.\n",
                 path.display()
             );
+            let _ = std::io::stderr().write_all(line.as_bytes());
             None
         }
     }
