@@ -1113,6 +1113,72 @@ mod tests {
     }
 
     #[test]
+    fn the_refresh_request_is_snapds() {
+        let body = refresh_request(
+            &[ContextEntry {
+                snap_id: "id1".into(),
+                revision: 7,
+                tracking_channel: "latest/stable".into(),
+                held: true,
+            }],
+            &[
+                Action::Refresh {
+                    snap_id: "id1".into(),
+                    channel: None,
+                },
+                Action::Install {
+                    name: "b".into(),
+                    channel: Some("beta".into()),
+                    revision: None,
+                },
+            ],
+        );
+        let v = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            v["context"],
+            serde_json::json!([{"snap-id": "id1", "instance-key": "id1", "revision": 7,
+                "tracking-channel": "latest/stable", "epoch": {"read": [0], "write": [0]},
+                "held": {"by": ["snapshelf"]}}])
+        );
+        assert_eq!(
+            v["actions"],
+            serde_json::json!([
+                {"action": "refresh", "instance-key": "id1", "snap-id": "id1"},
+                {"action": "install", "instance-key": "install-2", "name": "b",
+                 "channel": "beta", "epoch": null},
+            ])
+        );
+        assert!(v["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&"snap-yaml".into()));
+    }
+
+    #[test]
+    fn results_carry_redirects_and_a_result_without_a_snap_is_malformed() {
+        let ok = serde_json::from_value(serde_json::json!({"result": "refresh",
+            "instance-key": "id1", "snap-id": "id1", "name": "a", "effective-channel": "stable",
+            "redirect-channel": "2.0/stable", "snap": {"revision": 9, "version": "2"}}))
+        .unwrap();
+        match action_result(ok).unwrap() {
+            ActionResult::Ok {
+                redirect_channel,
+                snap,
+                ..
+            } => {
+                assert_eq!(redirect_channel.as_deref(), Some("2.0/stable"));
+                assert_eq!(snap.revision.revision, 9);
+            }
+            other => panic!("{other:?}"),
+        }
+        let empty =
+            serde_json::from_value(serde_json::json!({"result": "install", "instance-key": "k"}))
+                .unwrap();
+        let e = action_result(empty).unwrap_err();
+        assert!(e.to_string().contains("has no snap"), "{e}");
+    }
+
+    #[test]
     fn path_segments_are_encoded() {
         assert_eq!(urlencode("abc-1_2.x"), "abc-1_2.x");
         assert_eq!(urlencode("a/b"), "a%2Fb");
