@@ -649,28 +649,11 @@ fn resolve_action(
         None => snap.channel(&track, &risk).map(|c| (c.revision, Some(c))),
     };
     let Some((rev_no, channel)) = chosen else {
-        let releases = snap
-            .channels
-            .iter()
-            .map(|c| Release {
-                architecture: "amd64".into(),
-                channel: c.name(),
-            })
-            .collect();
-        let message = match a.revision {
-            Some(r) => format!("No revision {r} of '{}'", snap.entry.name),
-            None => format!(
-                "No revision of '{}' in channel {channel_text}",
-                snap.entry.name
-            ),
-        };
-        let mut error = ErrorEntry::new("revision-not-found", message);
-        error.extra = Some(ErrorExtra { releases });
-        return Ok(Some(result_error(
+        return Ok(Some(revision_not_found(
+            snap,
             instance_key,
-            Some(&snap.entry.name),
-            Some(&snap.snap_id),
-            error,
+            a.revision,
+            &channel_text,
         )));
     };
     if a.action == action::REFRESH && current == Some(rev_no) {
@@ -687,6 +670,35 @@ fn resolve_action(
         snap: Some(model.store_snap(snap, rev, base)),
         ..Default::default()
     }))
+}
+
+/// No revision for what was asked: the error names the channels that do have one.
+fn revision_not_found(
+    snap: &crate::model::SnapView,
+    instance_key: &str,
+    revision: Option<u32>,
+    channel: &str,
+) -> ActionResult {
+    let releases = snap
+        .channels
+        .iter()
+        .map(|c| Release {
+            architecture: "amd64".into(),
+            channel: c.name(),
+        })
+        .collect();
+    let message = match revision {
+        Some(r) => format!("No revision {r} of '{}'", snap.entry.name),
+        None => format!("No revision of '{}' in channel {channel}", snap.entry.name),
+    };
+    let mut error = ErrorEntry::new("revision-not-found", message);
+    error.extra = Some(ErrorExtra { releases });
+    result_error(
+        instance_key,
+        Some(&snap.entry.name),
+        Some(&snap.snap_id),
+        error,
+    )
 }
 
 fn fetch_assertions(state: &AppState, a: &ActionItem, base: &str) -> ActionResult {
