@@ -57,11 +57,14 @@ impl From<crate::store::StoreError> for Error {
                 ErrorKind::InsufficientSpace
             }
             S::Io { .. } => ErrorKind::Internal,
+            S::NoSpace { .. } => ErrorKind::InsufficientSpace,
             S::Store { code, .. } if code == "name-not-found" || code == "id-not-found" => {
                 ErrorKind::NotFound
             }
             S::Store { code, .. } if code == "revision-not-found" => ErrorKind::ChannelNotAvailable,
-            S::Store { .. } | S::Http { .. } | S::Malformed { .. } => ErrorKind::StoreError,
+            S::Store { .. } | S::Http { .. } | S::Malformed { .. } | S::Refused { .. } => {
+                ErrorKind::StoreError
+            }
         };
         Error::new(kind, e.to_string())
     }

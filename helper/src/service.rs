@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::Value;
 use snapshelf_dbus::names;
 use snapshelf_dbus::types::{
     ChannelInfo, Connection as ConnectionDict, Dict, FindOptions, FindResult, InstallFileOptions,
     InstallOptions, InstalledSnap, InterfaceInfo, RefreshOptions, RemoveOptions, RevertOptions,
     SnapDetails, Task, UpdateInfo,
 };
+use snapshelf_snap::store_api as api;
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{OwnedFd, OwnedObjectPath};
@@ -77,35 +77,36 @@ struct Helper {
     reachable: std::sync::atomic::AtomicBool,
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
+/// A store revision as text; a missing one (0) as nothing.
+fn revision_text(r: u32) -> String {
+    if r == 0 {
+        String::new()
+    } else {
+        r.to_string()
+    }
 }
 
-fn find_result_from_store(r: &Value, installed: bool) -> FindResult {
-    let snap = &r["snap"];
-    let rev = &r["revision"];
-    let icon = crate::store::media_urls(snap, "icon")
+fn find_result_from_store(r: &api::FindResult, installed: bool) -> FindResult {
+    let snap = &r.snap;
+    let rev = &r.revision.revision;
+    let icon = snap
+        .media_urls("icon")
         .into_iter()
         .next()
         .unwrap_or_default();
     FindResult {
-        name: str_at(r, "name").to_string(),
-        title: str_at(snap, "title").to_string(),
-        summary: str_at(snap, "summary").to_string(),
-        version: str_at(rev, "version").to_string(),
-        publisher: str_at(&snap["publisher"], "display-name").to_string(),
-        publisher_validation: str_at(&snap["publisher"], "validation").to_string(),
+        name: r.name.clone(),
+        title: snap.title.clone(),
+        summary: snap.summary.clone(),
+        version: rev.version.clone(),
+        publisher: snap.publisher.display_name.clone(),
+        publisher_validation: snap.publisher.validation.clone(),
         icon_url: icon,
-        categories: snap["categories"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["name"].as_str().map(str::to_string))
-            .collect(),
-        download_size: rev["download"]["size"].as_u64().unwrap_or(0),
-        channel: str_at(rev, "channel").to_string(),
-        confinement: str_at(rev, "confinement").to_string(),
-        license: str_at(snap, "license").to_string(),
+        categories: snap.category_names(),
+        download_size: rev.download.size,
+        channel: r.revision.channel.clone().unwrap_or_default(),
+        confinement: rev.confinement.clone(),
+        license: snap.license.clone().unwrap_or_default(),
         installed,
     }
 }
@@ -272,10 +273,7 @@ impl Helper {
         match found {
             Ok(results) => Ok(results
                 .iter()
-                .map(|r| {
-                    find_result_from_store(r, installed.contains(&str_at(r, "name").to_string()))
-                        .to_dict()
-                })
+                .map(|r| find_result_from_store(r, installed.contains(&r.name)).to_dict())
                 .take(limit)
                 .collect()),
             Err(crate::store::StoreError::Network { .. }) => {
@@ -339,12 +337,18 @@ impl Helper {
                 .unwrap_or_default();
         }
         if let Some(info) = store {
-            let snap = &info["snap"];
-            let map = info["channel-map"].as_array().cloned().unwrap_or_default();
-            let first = map.first().cloned().unwrap_or(Value::Null);
-            let r = serde_json::json!({"name": info["name"], "snap": snap, "revision": {
-                "version": first["version"], "confinement": first["confinement"],
-                "download": first["download"], "channel": first["channel"]["name"]}});
+            let snap = &info.snap;
+            let map = &info.channel_map;
+            let first = map.first().cloned().unwrap_or_default();
+            let r = api::FindResult {
+                name: info.name.clone(),
+                snap_id: info.snap_id.clone(),
+                snap: snap.clone(),
+                revision: api::FindRevision {
+                    revision: first.revision.clone(),
+                    channel: Some(first.channel.name.clone()),
+                },
+            };
             let fresh = find_result_from_store(&r, local.is_some());
             if local.is_none() {
                 details.summary = fresh;
@@ -352,15 +356,16 @@ impl Helper {
                 details.summary.categories = fresh.categories;
                 details.summary.icon_url = fresh.icon_url;
             }
-            details.extra.description = str_at(snap, "description").to_string();
-            details.extra.website = str_at(snap, "website").to_string();
-            details.extra.contact = str_at(snap, "contact").to_string();
-            details.extra.screenshots = crate::store::media_urls(snap, "screenshot");
+            details.extra.description = snap.description.clone();
+            details.extra.website = snap.website.clone().unwrap_or_default();
+            details.extra.contact = snap.contact.clone().unwrap_or_default();
+            details.extra.screenshots = snap.media_urls("screenshot");
             if details.extra.base.is_empty() {
-                details.extra.base = str_at(&first, "base").to_string();
+                details.extra.base = first.revision.base.clone().unwrap_or_default();
             }
             if details.extra.apps.is_empty() {
-                if let Ok(y) = snapshelf_snap::yaml::SnapYaml::parse(str_at(&first, "snap-yaml")) {
+                let yaml = first.revision.snap_yaml.as_deref().unwrap_or("");
+                if let Ok(y) = snapshelf_snap::yaml::SnapYaml::parse(yaml) {
                     details.extra.apps = y.apps.keys().cloned().collect();
                 }
             }
@@ -368,18 +373,11 @@ impl Helper {
                 .iter()
                 .map(|c| {
                     ChannelInfo {
-                        channel: format!(
-                            "{}/{}",
-                            str_at(&c["channel"], "track"),
-                            str_at(&c["channel"], "risk")
-                        ),
-                        version: str_at(c, "version").to_string(),
-                        revision: c["revision"]
-                            .as_u64()
-                            .map(|r| r.to_string())
-                            .unwrap_or_default(),
-                        size: c["download"]["size"].as_u64().unwrap_or(0),
-                        released_at: str_at(&c["channel"], "released-at").to_string(),
+                        channel: format!("{}/{}", c.channel.track, c.channel.risk),
+                        version: c.revision.version.clone(),
+                        revision: revision_text(c.revision.revision),
+                        size: c.revision.download.size,
+                        released_at: c.channel.released_at.clone(),
                     }
                     .to_dict()
                 })
@@ -437,27 +435,25 @@ impl Helper {
                 snap_id,
                 effective_channel,
                 snap,
+                ..
             } = r
             {
                 let Some(s) = candidates.iter().find(|s| s.snap_id == snap_id) else {
                     continue;
                 };
-                let rev = snap["revision"]
-                    .as_u64()
-                    .map(|r| r.to_string())
-                    .unwrap_or_default();
+                let rev = revision_text(snap.revision.revision);
                 if rev == s.current || s.blocked.contains(&rev) {
                     continue;
                 }
                 out.push(
                     UpdateInfo {
                         name,
-                        version: str_at(&snap, "version").to_string(),
+                        version: snap.revision.version.clone(),
                         revision: rev,
                         channel: effective_channel
                             .map(|c| crate::engine::plan::full_channel(&c))
                             .unwrap_or_else(|| s.tracking_channel.clone()),
-                        download_size: snap["download"]["size"].as_u64().unwrap_or(0),
+                        download_size: snap.revision.download.size,
                     }
                     .to_dict(),
                 );

@@ -1,12 +1,19 @@
 //! The store client: the Snap Store API v2 subset as snapd speaks it (headers, request bodies),
 //! with retries and backoff, and downloads that resume and hash while they stream.
+//!
+//! The JSON is read and written through `snapshelf_snap::store_api`, the types the store's server
+//! uses too. The store is not trusted: answers are read with a size cap, redirects go to HTTP(S)
+//! only, and a download is never written past the size its caller knows from a signed assertion.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde_json::{json, Value};
 use snapshelf_snap::digest::{Hasher, Sha3_384};
+use snapshelf_snap::store_api::{
+    action, ActionEpoch, ActionItem, CategoriesResponse, ContextItem, Epoch, ErrorList,
+    FindResponse, FindResult, Held, InfoResponse, RefreshRequest, RefreshResponse, StoreSnap,
+};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +27,32 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Icons bigger than this are refused, as snapd does.
 pub const MAX_ICON_SIZE: u64 = 300_000;
+/// More redirects than this are a loop.
+const MAX_REDIRECTS: usize = 10;
+
+/// What a store may make the helper read, keep or wait for.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The largest JSON answer read. A refresh of 64 snaps with their snap.yaml is a few MiB.
+    pub max_json: u64,
+    /// The largest assertion stream read (an assertion and its keys: a few KiB).
+    pub max_assertions: u64,
+    /// How long a transfer may bring no byte before the attempt is given up (and resumed).
+    pub read_timeout: Duration,
+    /// Room left free on the disk after a download, for the state database and the mount.
+    pub free_space_margin: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_json: 32 << 20,
+            max_assertions: 4 << 20,
+            read_timeout: Duration::from_secs(30),
+            free_space_margin: 16 << 20,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,6 +68,16 @@ pub enum StoreError {
     Http { status: u16, url: String },
     #[error("the store's answer to {what} is malformed: {message}")]
     Malformed { what: String, message: String },
+    /// The store asked for something a client must not do (too much, elsewhere, forever).
+    #[error("refused the store's answer to {what}: {message}")]
+    Refused { what: String, message: String },
+    #[error("not enough free space in {path} for {what}: {needed} bytes are needed, {available} are free")]
+    NoSpace {
+        path: PathBuf,
+        what: String,
+        needed: u64,
+        available: u64,
+    },
     #[error("cancelled")]
     Cancelled,
     #[error("{path}: {source}")]
@@ -80,7 +123,9 @@ pub enum ActionResult {
         name: String,
         snap_id: String,
         effective_channel: Option<String>,
-        snap: Value,
+        /// The channel to track from now on, when the store says so (default tracks).
+        redirect_channel: Option<String>,
+        snap: Box<StoreSnap>,
     },
     Error {
         name: Option<String>,
@@ -97,6 +142,7 @@ pub struct StoreClient {
     base: String,
     http: reqwest::Client,
     architecture: String,
+    limits: Limits,
 }
 
 /// The dpkg name of this machine's architecture, as the store expects it.
@@ -121,17 +167,147 @@ fn backoff(attempt: u32) -> Duration {
     FIRST_BACKOFF.mul_f64(2.5f64.powi(attempt as i32))
 }
 
-/// The message of the first entry of an `error-list`, if the body has one.
-fn error_list(body: &Value) -> Option<(String, String)> {
-    let e = body.get("error-list")?.as_array()?.first()?;
-    Some((
-        e.get("code")?.as_str()?.to_string(),
-        e.get("message")?.as_str().unwrap_or("").to_string(),
-    ))
+fn is_web_url(url: &reqwest::Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+}
+
+/// A URL the store gave: only HTTP(S) is ever fetched (never `file:`, `ftp:`, …).
+fn web_url(what: &str, url: &str) -> Result<reqwest::Url, StoreError> {
+    let refused = |message: String| StoreError::Refused {
+        what: what.to_string(),
+        message,
+    };
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| refused(format!("{url:?} is not a URL: {e}")))?;
+    if !is_web_url(&parsed) {
+        return Err(refused(format!(
+            "{url:?} is not an HTTP(S) address; only those are fetched"
+        )));
+    }
+    Ok(parsed)
+}
+
+/// The whole message of an error and its sources: reqwest hides a redirect's reason in a source.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}
+
+/// A request error that retrying cannot fix: a redirect the policy refused.
+fn refused_request(what: &str, e: &reqwest::Error) -> Option<StoreError> {
+    e.is_redirect().then(|| StoreError::Refused {
+        what: what.to_string(),
+        message: error_chain(e),
+    })
+}
+
+/// A redirect that reached us unfollowed: reqwest leaves one it cannot even turn into a request
+/// address (`file:///…`) to the caller. Said as a refusal rather than as an HTTP status.
+fn unfollowed_redirect(what: &str, resp: &reqwest::Response) -> Option<StoreError> {
+    if !resp.status().is_redirection() {
+        return None;
+    }
+    let to = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+        .unwrap_or_default();
+    Some(StoreError::Refused {
+        what: what.to_string(),
+        message: format!(
+            "the store redirected to {to:?}, which is not an HTTP(S) address; not followed"
+        ),
+    })
+}
+
+/// Read a response body of at most `cap` bytes; a larger one (announced or sent) is refused
+/// without reading the rest.
+async fn read_capped(resp: reqwest::Response, cap: u64, what: &str) -> Result<Vec<u8>, StoreError> {
+    let too_large = || StoreError::Refused {
+        what: what.to_string(),
+        message: format!("the answer is larger than {cap} bytes, the most a store answer may be"),
+    };
+    if resp.content_length().is_some_and(|n| n > cap) {
+        return Err(too_large());
+    }
+    let url = resp.url().to_string();
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| StoreError::Network {
+            url: url.clone(),
+            message: error_chain(&e),
+        })?;
+        if out.len() as u64 + chunk.len() as u64 > cap {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Parse a JSON answer into the store types, naming the call when it does not fit.
+fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    status: reqwest::StatusCode,
+    body: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(body).map_err(|e| StoreError::Malformed {
+        what: what.to_string(),
+        message: format!("HTTP {status}: {e}"),
+    })
+}
+
+/// Free space for `needed` more bytes in `dir`, with the margin on top.
+fn ensure_space(dir: &Path, what: &str, needed: u64, margin: u64) -> Result<(), StoreError> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| StoreError::Io {
+        path: dir.to_path_buf(),
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    })?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid C string and `st` a writable statvfs the call fills in.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io(dir)(std::io::Error::last_os_error()));
+    }
+    let available = (st.f_bavail as u64).saturating_mul(st.f_frsize as u64);
+    let want = needed.saturating_add(margin);
+    if available < want {
+        return Err(StoreError::NoSpace {
+            path: dir.to_path_buf(),
+            what: what.to_string(),
+            needed: want,
+            available,
+        });
+    }
+    Ok(())
 }
 
 impl StoreClient {
     pub fn new(base: &str) -> Result<Self, StoreError> {
+        Self::with_limits(base, Limits::default())
+    }
+
+    pub fn with_limits(base: &str, limits: Limits) -> Result<Self, StoreError> {
+        // Redirects (a CDN, a mirror) are followed to HTTP(S) addresses only.
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            if !is_web_url(attempt.url()) {
+                let to = attempt.url().to_string();
+                attempt.error(format!(
+                    "the store redirected to {to:?}, which is not an HTTP(S) address"
+                ))
+            } else if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
             .user_agent(format!(
                 "snapshelf/{} (series 16; classic) linux ({})",
@@ -140,7 +316,8 @@ impl StoreClient {
             ))
             .connect_timeout(REQUEST_TIMEOUT)
             // A stalled transfer is retried (and resumed) rather than waited on forever.
-            .read_timeout(Duration::from_secs(30))
+            .read_timeout(limits.read_timeout)
+            .redirect(redirects)
             .build()
             .map_err(|e| StoreError::Network {
                 url: base.to_string(),
@@ -150,6 +327,7 @@ impl StoreClient {
             base: base.trim_end_matches('/').to_string(),
             http,
             architecture: dpkg_architecture().to_string(),
+            limits,
         })
     }
 
@@ -166,12 +344,13 @@ impl StoreClient {
             .timeout(REQUEST_TIMEOUT)
     }
 
-    /// Send with retries on connection errors, 5xx and 429; returns the final status and body.
+    /// Send with retries on connection errors, 5xx and 429; returns the final status and body
+    /// (read with the JSON cap).
     async fn send_json(
         &self,
         what: &str,
         make: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<(reqwest::StatusCode, Value), StoreError> {
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), StoreError> {
         let mut last = String::new();
         for attempt in 0..API_ATTEMPTS {
             if attempt > 0 {
@@ -183,20 +362,18 @@ impl StoreClient {
                     tracing::debug!(what, status = %resp.status(), attempt, "store busy; retrying");
                 }
                 Ok(resp) => {
+                    if let Some(refused) = unfollowed_redirect(what, &resp) {
+                        return Err(refused);
+                    }
                     let status = resp.status();
-                    let bytes = resp.bytes().await.map_err(|e| StoreError::Network {
-                        url: self.base.clone(),
-                        message: e.to_string(),
-                    })?;
-                    let body: Value =
-                        serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
-                            what: what.to_string(),
-                            message: format!("HTTP {status}, not JSON: {e}"),
-                        })?;
+                    let body = read_capped(resp, self.limits.max_json, what).await?;
                     return Ok((status, body));
                 }
                 Err(e) => {
-                    last = e.to_string();
+                    if let Some(refused) = refused_request(what, &e) {
+                        return Err(refused);
+                    }
+                    last = error_chain(&e);
                     // No connection at all (refused, no route, no name) is an offline machine or
                     // a store that is down, not a hiccup: one quick retry, then the caller answers
                     // from local state instead of making a person wait half a minute.
@@ -213,12 +390,19 @@ impl StoreClient {
         })
     }
 
-    fn check(status: reqwest::StatusCode, body: &Value, url: &str) -> Result<(), StoreError> {
+    /// A failed call's error: the store's own `error-list` when it sent one.
+    fn check(status: reqwest::StatusCode, body: &[u8], url: &str) -> Result<(), StoreError> {
         if status.is_success() {
             return Ok(());
         }
-        match error_list(body) {
-            Some((code, message)) => Err(StoreError::Store { code, message }),
+        let first = serde_json::from_slice::<ErrorList>(body)
+            .ok()
+            .and_then(|l| l.error_list.into_iter().next());
+        match first {
+            Some(e) => Err(StoreError::Store {
+                code: e.code,
+                message: e.message,
+            }),
             None => Err(StoreError::Http {
                 status: status.as_u16(),
                 url: url.to_string(),
@@ -227,7 +411,7 @@ impl StoreClient {
     }
 
     /// `GET /v2/snaps/info/<name>`; an unknown snap (404, or an empty channel-map) is `NotFound`.
-    pub async fn info(&self, name: &str) -> Result<Value, StoreError> {
+    pub async fn info(&self, name: &str) -> Result<InfoResponse, StoreError> {
         let url = format!("{}/v2/snaps/info/{}", self.base, urlencode(name));
         let (status, body) = self
             .send_json("info", || {
@@ -239,10 +423,11 @@ impl StoreClient {
             return Err(StoreError::NotFound(name.to_string()));
         }
         Self::check(status, &body, &url)?;
-        if body["channel-map"].as_array().is_none_or(|m| m.is_empty()) {
+        let info: InfoResponse = parse("info", status, &body)?;
+        if info.channel_map.is_empty() {
             return Err(StoreError::NotFound(name.to_string()));
         }
-        Ok(body)
+        Ok(info)
     }
 
     /// `GET /v2/snaps/find`: `query` empty lists a category (or the featured snaps).
@@ -250,7 +435,7 @@ impl StoreClient {
         &self,
         query: &str,
         category: Option<&str>,
-    ) -> Result<Vec<Value>, StoreError> {
+    ) -> Result<Vec<FindResult>, StoreError> {
         let url = format!("{}/v2/snaps/find", self.base);
         let mut params: Vec<(&str, &str)> = vec![("architecture", &self.architecture)];
         if !query.is_empty() {
@@ -265,13 +450,7 @@ impl StoreClient {
             .send_json("find", || self.v2(self.http.get(&url)).query(&params))
             .await?;
         Self::check(status, &body, &url)?;
-        body["results"]
-            .as_array()
-            .cloned()
-            .ok_or_else(|| StoreError::Malformed {
-                what: "find".into(),
-                message: "no results list".into(),
-            })
+        Ok(parse::<FindResponse>("find", status, &body)?.results)
     }
 
     pub async fn categories(&self) -> Result<Vec<String>, StoreError> {
@@ -280,12 +459,8 @@ impl StoreClient {
             .send_json("categories", || self.v2(self.http.get(&url)))
             .await?;
         Self::check(status, &body, &url)?;
-        Ok(body["categories"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["name"].as_str().map(str::to_string))
-            .collect())
+        let answer: CategoriesResponse = parse("categories", status, &body)?;
+        Ok(answer.categories.into_iter().map(|c| c.name).collect())
     }
 
     /// `POST /v2/snaps/refresh` with snapd's body: `context` (never null), `actions`, `fields`.
@@ -295,69 +470,7 @@ impl StoreClient {
         actions: &[Action],
     ) -> Result<Vec<ActionResult>, StoreError> {
         let url = format!("{}/v2/snaps/refresh", self.base);
-        let ctx: Vec<Value> = context
-            .iter()
-            .map(|c| {
-                let mut v = json!({
-                    "snap-id": c.snap_id,
-                    "instance-key": c.snap_id,
-                    "revision": c.revision,
-                    "tracking-channel": c.tracking_channel,
-                    "epoch": {"read": [0], "write": [0]},
-                });
-                if c.held {
-                    v["held"] = json!({"by": ["snapshelf"]});
-                }
-                v
-            })
-            .collect();
-        let acts: Vec<Value> = actions
-            .iter()
-            .enumerate()
-            .map(|(i, a)| match a {
-                Action::Install {
-                    name,
-                    channel,
-                    revision,
-                } => {
-                    let mut v = json!({
-                        "action": "install",
-                        "instance-key": format!("install-{}", i + 1),
-                        "name": name,
-                        // Tells the store we understand epochs, as snapd does.
-                        "epoch": null,
-                    });
-                    if let Some(c) = channel {
-                        v["channel"] = json!(c);
-                    }
-                    if let Some(r) = revision {
-                        v["revision"] = json!(r);
-                    }
-                    v
-                }
-                Action::Refresh { snap_id, channel } => {
-                    let mut v = json!({
-                        "action": "refresh",
-                        "instance-key": snap_id,
-                        "snap-id": snap_id,
-                    });
-                    if let Some(c) = channel {
-                        v["channel"] = json!(c);
-                    }
-                    v
-                }
-            })
-            .collect();
-        let body = json!({
-            "context": ctx,
-            "actions": acts,
-            "fields": [
-                "architectures", "base", "confinement", "contact", "created-at", "description",
-                "download", "epoch", "license", "links", "media", "name", "prices", "private",
-                "publisher", "revision", "snap-id", "snap-yaml", "summary", "title", "type",
-                "version", "website", "store-url", "common-ids", "categories",
-            ],
-        });
+        let body = refresh_request(context, actions);
         let (status, resp) = self
             .send_json("refresh", || {
                 self.v2(self.http.post(&url))
@@ -366,19 +479,20 @@ impl StoreClient {
             })
             .await?;
         Self::check(status, &resp, &url)?;
-        let results = resp["results"]
-            .as_array()
-            .ok_or_else(|| StoreError::Malformed {
-                what: "refresh".into(),
-                message: "no results list".into(),
-            })?;
-        Ok(results.iter().map(parse_action_result).collect())
+        let answer: RefreshResponse = parse("refresh", status, &resp)?;
+        answer
+            .results
+            .into_iter()
+            .filter(|r| r.result != action::FETCH_ASSERTIONS)
+            .map(action_result)
+            .collect()
     }
 
     /// `GET /v2/assertions/<type>/<key…>`: an assertion stream.
     pub async fn assertion(&self, kind: &str, key: &[&str]) -> Result<Vec<u8>, StoreError> {
         let path: Vec<String> = key.iter().map(|k| urlencode(k)).collect();
         let url = format!("{}/v2/assertions/{}/{}", self.base, kind, path.join("/"));
+        let what = format!("the {kind} assertion request");
         let mut last = String::new();
         for attempt in 0..API_ATTEMPTS {
             if attempt > 0 {
@@ -396,6 +510,14 @@ impl StoreClient {
                 Ok(resp) if retryable_status(resp.status()) => {
                     last = format!("HTTP {}", resp.status())
                 }
+                Ok(resp) if resp.status().is_redirection() => {
+                    return Err(
+                        unfollowed_redirect(&what, &resp).unwrap_or(StoreError::Http {
+                            status: resp.status().as_u16(),
+                            url,
+                        }),
+                    )
+                }
                 Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => {
                     return Err(StoreError::Store {
                         code: "not-found".into(),
@@ -408,11 +530,17 @@ impl StoreClient {
                         url,
                     })
                 }
-                Ok(resp) => match resp.bytes().await {
-                    Ok(b) => return Ok(b.to_vec()),
-                    Err(e) => last = e.to_string(),
+                Ok(resp) => match read_capped(resp, self.limits.max_assertions, &what).await {
+                    Ok(b) => return Ok(b),
+                    Err(StoreError::Network { message, .. }) => last = message,
+                    Err(e) => return Err(e),
                 },
-                Err(e) => last = e.to_string(),
+                Err(e) => {
+                    if let Some(refused) = refused_request(&what, &e) {
+                        return Err(refused);
+                    }
+                    last = error_chain(&e)
+                }
             }
         }
         Err(StoreError::Network { url, message: last })
@@ -423,6 +551,10 @@ impl StoreClient {
     /// partial file is fsynced and renamed to `dest`; the digest and size are returned for the caller
     /// to check against the assertion. A hash mismatch is not detected here (the caller knows the
     /// expected digest): see [`StoreClient::download_verified`].
+    ///
+    /// `expected_size` must be the size a signed snap-revision states: nothing past it is written,
+    /// a store that announces or sends more is refused, and the disk must have room for it first.
+    /// A refused or abandoned download leaves no partial file behind.
     pub async fn download(
         &self,
         url: &str,
@@ -432,8 +564,17 @@ impl StoreClient {
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> Result<(Sha3_384, u64), StoreError> {
         let partial = partial_path(dest);
-        let mut last = String::new();
         let partial_len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let refuse = |e: StoreError| {
+            let _ = std::fs::remove_file(&partial);
+            e
+        };
+        web_url("download", url).map_err(refuse)?;
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let needed = expected_size.saturating_sub(partial_len(&partial));
+        let what = format!("the download of {}", dest.display());
+        ensure_space(dir, &what, needed, self.limits.free_space_margin).map_err(refuse)?;
+        let mut last = String::new();
         // Attempts in a row that brought no new byte: a file shorter than the store claims, or a
         // store that keeps failing at the same place. Retrying those only wastes minutes.
         let mut stalled = 0;
@@ -466,7 +607,10 @@ impl StoreClient {
                     }
                     return Ok(done);
                 }
-                Err(DownloadFailure::Fatal(e)) => return Err(e),
+                Err(DownloadFailure::Fatal(e @ StoreError::Cancelled)) => return Err(e),
+                // Refused, failed to write, or broken: what was written cannot be trusted to
+                // resume from.
+                Err(DownloadFailure::Fatal(e)) => return Err(refuse(e)),
                 Err(DownloadFailure::Retry(msg)) => {
                     tracing::info!(url, attempt, error = %msg, "download interrupted; resuming");
                     let now = partial_len(&partial);
@@ -476,7 +620,7 @@ impl StoreClient {
                         return Err(StoreError::Malformed {
                             what: "download".into(),
                             message: format!(
-                                "the store keeps breaking off at {now} of the {expected_size} bytes it announced ({msg})"
+                                "the store keeps breaking off at {now} of the file's {expected_size} bytes ({msg})"
                             ),
                         });
                     }
@@ -532,20 +676,7 @@ impl StoreClient {
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> Result<(Sha3_384, u64), DownloadFailure> {
         let fatal = |e: StoreError| DownloadFailure::Fatal(e);
-        // Seed the hash with what a previous attempt (or a crashed helper) already wrote.
-        let mut hasher = Hasher::new();
-        let mut have: u64 = 0;
-        if let Ok(mut f) = tokio::fs::File::open(partial).await {
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf).await.map_err(|e| fatal(io(partial)(e)))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                have += n as u64;
-            }
-        }
+        let (mut hasher, mut have) = hash_partial(partial).await?;
         if have > expected_size {
             // Longer than the file can be: start again.
             let _ = tokio::fs::remove_file(partial).await;
@@ -553,28 +684,10 @@ impl StoreClient {
                 "partial file longer than expected".into(),
             ));
         }
-        let mut req = self.http.get(url);
-        if have > 0 {
-            req = req.header("Range", format!("bytes={have}-"));
-        }
         if have == expected_size && expected_size > 0 {
             return Ok((hasher.finalize(), have));
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| DownloadFailure::Retry(e.to_string()))?;
-        let status = resp.status();
-        if retryable_status(status) {
-            return Err(DownloadFailure::Retry(format!("HTTP {status}")));
-        }
-        let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT;
-        if !(status.is_success()) {
-            return Err(fatal(StoreError::Http {
-                status: status.as_u16(),
-                url: url.to_string(),
-            }));
-        }
+        let (resp, resumed) = self.request_from(url, have, expected_size).await?;
         let mut opts = tokio::fs::OpenOptions::new();
         opts.mode(0o600).create(true).write(true);
         if resumed {
@@ -592,43 +705,7 @@ impl StoreClient {
             .into_std()
             .await;
         progress(have, expected_size);
-        // Hashing and writing run on threads of their own, fed by the network task: the next bytes
-        // arrive while the last ones are hashed (SHA3 is the slowest part of a download) and written.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
-        let (htx, mut hrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
-        let hashing = std::thread::spawn(move || {
-            let mut hasher = hasher;
-            while let Some(bytes) = hrx.blocking_recv() {
-                hasher.update(&bytes);
-            }
-            hasher
-        });
-        let start_at = have;
-        let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Hasher> {
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let mut written = start_at;
-            let mut flushed = start_at;
-            while let Some(bytes) = rx.blocking_recv() {
-                let n = bytes.len() as u64;
-                std::io::Write::write_all(&mut out, &bytes)?;
-                // Hand the same bytes (a reference count, not a copy) to the hashing thread.
-                if htx.blocking_send(bytes).is_err() {
-                    break;
-                }
-                written += n;
-                // Start the write-back early, so that the final fsync has little left to wait for.
-                if written - flushed >= WRITEBACK_CHUNK {
-                    std::io::Write::flush(&mut out)?;
-                    start_writeback(out.get_ref(), flushed, written - flushed);
-                    flushed = written;
-                }
-            }
-            std::io::Write::flush(&mut out)?;
-            drop(htx);
-            hashing
-                .join()
-                .map_err(|_| std::io::Error::other("the hashing thread panicked"))
-        });
+        let (tx, worker) = spawn_writer(file, hasher, have);
         let finish = |worker: tokio::task::JoinHandle<std::io::Result<Hasher>>| async move {
             match worker.await {
                 Ok(Ok(h)) => Ok(h),
@@ -654,17 +731,19 @@ impl StoreClient {
                 Some(Err(e)) => {
                     drop(tx);
                     finish(worker).await?;
-                    return Err(DownloadFailure::Retry(e.to_string()));
+                    return Err(DownloadFailure::Retry(error_chain(&e)));
                 }
                 Some(Ok(bytes)) => {
+                    // Checked before the bytes go to the writer: nothing past the signed size
+                    // reaches the disk.
                     if have + bytes.len() as u64 > expected_size {
                         drop(tx);
                         let _ = finish(worker).await;
                         let _ = tokio::fs::remove_file(partial).await;
-                        return Err(fatal(StoreError::Malformed {
+                        return Err(fatal(StoreError::Refused {
                             what: "download".into(),
                             message: format!(
-                                "the store sent more than the expected {expected_size} bytes"
+                                "the store sent more than the {expected_size} bytes the file has"
                             ),
                         }));
                     }
@@ -685,6 +764,56 @@ impl StoreClient {
             )));
         }
         Ok((hasher.finalize(), have))
+    }
+
+    /// Ask for the file from byte `have` on. The answer and whether it resumes (206) or is the
+    /// whole file (200). Refused before a byte is written: a redirect elsewhere than HTTP(S), or
+    /// a body announced longer than the signed size.
+    async fn request_from(
+        &self,
+        url: &str,
+        have: u64,
+        expected_size: u64,
+    ) -> Result<(reqwest::Response, bool), DownloadFailure> {
+        let fatal = |e: StoreError| DownloadFailure::Fatal(e);
+        let mut req = self.http.get(url);
+        if have > 0 {
+            req = req.header("Range", format!("bytes={have}-"));
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| match refused_request("download", &e) {
+                Some(refused) => fatal(refused),
+                None => DownloadFailure::Retry(error_chain(&e)),
+            })?;
+        if let Some(refused) = unfollowed_redirect("download", &resp) {
+            return Err(fatal(refused));
+        }
+        let status = resp.status();
+        if retryable_status(status) {
+            return Err(DownloadFailure::Retry(format!("HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(fatal(StoreError::Http {
+                status: status.as_u16(),
+                url: url.to_string(),
+            }));
+        }
+        let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT;
+        let start = if resumed { have } else { 0 };
+        if let Some(n) = resp
+            .content_length()
+            .filter(|n| start.saturating_add(*n) > expected_size)
+        {
+            return Err(fatal(StoreError::Refused {
+                what: "download".into(),
+                message: format!(
+                    "the store announces {n} bytes from byte {start}, but the file is {expected_size} bytes"
+                ),
+            }));
+        }
+        Ok((resp, resumed))
     }
 
     /// Fetch a small file (an icon) with a size cap.
@@ -729,15 +858,73 @@ enum DownloadFailure {
     Fatal(StoreError),
 }
 
-/// The URLs of a store snap's media of one type (`icon`, `screenshot`), in order.
-pub fn media_urls(snap: &Value, kind: &str) -> Vec<String> {
-    snap["media"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["type"] == kind)
-        .filter_map(|m| m["url"].as_str().map(str::to_string))
-        .collect()
+/// Seed a hash with what a previous attempt (or a crashed helper) already wrote.
+async fn hash_partial(partial: &Path) -> Result<(Hasher, u64), DownloadFailure> {
+    let mut hasher = Hasher::new();
+    let mut have: u64 = 0;
+    if let Ok(mut f) = tokio::fs::File::open(partial).await {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f
+                .read(&mut buf)
+                .await
+                .map_err(|e| DownloadFailure::Fatal(io(partial)(e)))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            have += n as u64;
+        }
+    }
+    Ok((hasher, have))
+}
+
+/// Hashing and writing on threads of their own, fed by the network task: the next bytes arrive
+/// while the last ones are hashed (SHA3 is the slowest part of a download) and written. Dropping
+/// the sender ends both; the handle gives the hash of everything written.
+fn spawn_writer(
+    file: std::fs::File,
+    hasher: Hasher,
+    start_at: u64,
+) -> (
+    tokio::sync::mpsc::Sender<bytes::Bytes>,
+    tokio::task::JoinHandle<std::io::Result<Hasher>>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
+    let (htx, mut hrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
+    let hashing = std::thread::spawn(move || {
+        let mut hasher = hasher;
+        while let Some(bytes) = hrx.blocking_recv() {
+            hasher.update(&bytes);
+        }
+        hasher
+    });
+    let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Hasher> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut written = start_at;
+        let mut flushed = start_at;
+        while let Some(bytes) = rx.blocking_recv() {
+            let n = bytes.len() as u64;
+            std::io::Write::write_all(&mut out, &bytes)?;
+            // Hand the same bytes (a reference count, not a copy) to the hashing thread.
+            if htx.blocking_send(bytes).is_err() {
+                break;
+            }
+            written += n;
+            // Start the write-back early, so that the final fsync has little left to wait for.
+            if written - flushed >= WRITEBACK_CHUNK {
+                std::io::Write::flush(&mut out)?;
+                start_writeback(out.get_ref(), flushed, written - flushed);
+                flushed = written;
+            }
+        }
+        std::io::Write::flush(&mut out)?;
+        drop(htx);
+        hashing
+            .join()
+            .map_err(|_| std::io::Error::other("the hashing thread panicked"))
+    });
+    (tx, worker)
 }
 
 /// How much is written before its write-back is started.
@@ -764,29 +951,122 @@ pub fn partial_path(dest: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn parse_action_result(r: &Value) -> ActionResult {
-    let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
-    if s("result").as_deref() == Some("error") {
-        let err = &r["error"];
-        return ActionResult::Error {
-            name: s("name"),
-            snap_id: s("snap-id"),
-            code: err["code"].as_str().unwrap_or("unknown").to_string(),
-            message: err["message"].as_str().unwrap_or("").to_string(),
-            releases: err["extra"]["releases"]
-                .as_array()
+/// The fields every result's snap carries: what installing and showing a snap needs.
+const REFRESH_FIELDS: &[&str] = &[
+    "architectures",
+    "base",
+    "confinement",
+    "contact",
+    "created-at",
+    "description",
+    "download",
+    "epoch",
+    "license",
+    "links",
+    "media",
+    "name",
+    "prices",
+    "private",
+    "publisher",
+    "revision",
+    "snap-id",
+    "snap-yaml",
+    "summary",
+    "title",
+    "type",
+    "version",
+    "website",
+    "store-url",
+    "common-ids",
+    "categories",
+];
+
+/// snapd's refresh request for these installed snaps and actions.
+fn refresh_request(context: &[ContextEntry], actions: &[Action]) -> RefreshRequest {
+    let context = context
+        .iter()
+        .map(|c| ContextItem {
+            snap_id: c.snap_id.clone(),
+            instance_key: c.snap_id.clone(),
+            revision: c.revision,
+            tracking_channel: c.tracking_channel.clone(),
+            // Every installed revision is taken as epoch 0 (issue 13 brings the real ones).
+            epoch: Epoch::default(),
+            held: c.held.then(|| Held {
+                by: vec!["snapshelf".into()],
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let actions = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match a {
+            Action::Install {
+                name,
+                channel,
+                revision,
+            } => ActionItem {
+                action: action::INSTALL.into(),
+                instance_key: format!("install-{}", i + 1),
+                name: Some(name.clone()),
+                channel: channel.clone(),
+                revision: *revision,
+                // `null`: tells the store we understand epochs, as snapd does.
+                epoch: ActionEpoch::Null,
+                ..Default::default()
+            },
+            Action::Refresh { snap_id, channel } => ActionItem {
+                action: action::REFRESH.into(),
+                instance_key: snap_id.clone(),
+                snap_id: Some(snap_id.clone()),
+                channel: channel.clone(),
+                ..Default::default()
+            },
+        })
+        .collect();
+    RefreshRequest {
+        context,
+        actions,
+        fields: REFRESH_FIELDS.iter().map(|f| f.to_string()).collect(),
+        assertion_max_formats: None,
+    }
+}
+
+/// One result as the engine sees it: a snap, or that snap's own error.
+fn action_result(r: snapshelf_snap::store_api::ActionResult) -> Result<ActionResult, StoreError> {
+    if r.is_error() {
+        let err = r.error.unwrap_or_default();
+        return Ok(ActionResult::Error {
+            name: r.name,
+            snap_id: r.snap_id,
+            code: if err.code.is_empty() {
+                "unknown".into()
+            } else {
+                err.code
+            },
+            message: err.message,
+            releases: err
+                .extra
                 .into_iter()
-                .flatten()
-                .filter_map(|x| x["channel"].as_str().map(str::to_string))
+                .flat_map(|x| x.releases)
+                .map(|rel| rel.channel)
                 .collect(),
-        };
+        });
     }
-    ActionResult::Ok {
-        name: s("name").unwrap_or_default(),
-        snap_id: s("snap-id").unwrap_or_default(),
-        effective_channel: s("effective-channel"),
-        snap: r["snap"].clone(),
-    }
+    let Some(snap) = r.snap else {
+        return Err(StoreError::Malformed {
+            what: "refresh".into(),
+            message: format!("the {:?} result {:?} has no snap", r.result, r.instance_key),
+        });
+    };
+    Ok(ActionResult::Ok {
+        name: r.name.unwrap_or_default(),
+        snap_id: r.snap_id.unwrap_or_default(),
+        effective_channel: r.effective_channel,
+        redirect_channel: r.redirect_channel,
+        snap: Box::new(snap),
+    })
 }
 
 /// Percent-encode one URL path segment.
@@ -815,9 +1095,9 @@ mod tests {
 
     #[test]
     fn error_results_keep_code_and_releases() {
-        let r = json!({"result": "error", "instance-key": "install-1", "name": "x",
-            "error": {"code": "revision-not-found", "message": "no", "extra": {"releases": [{"architecture": "amd64", "channel": "latest/beta"}]}}});
-        match parse_action_result(&r) {
+        let r = serde_json::from_value(serde_json::json!({"result": "error", "instance-key": "install-1", "name": "x",
+            "error": {"code": "revision-not-found", "message": "no", "extra": {"releases": [{"architecture": "amd64", "channel": "latest/beta"}]}}})).unwrap();
+        match action_result(r).unwrap() {
             ActionResult::Error {
                 code,
                 releases,
@@ -830,6 +1110,72 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_refresh_request_is_snapds() {
+        let body = refresh_request(
+            &[ContextEntry {
+                snap_id: "id1".into(),
+                revision: 7,
+                tracking_channel: "latest/stable".into(),
+                held: true,
+            }],
+            &[
+                Action::Refresh {
+                    snap_id: "id1".into(),
+                    channel: None,
+                },
+                Action::Install {
+                    name: "b".into(),
+                    channel: Some("beta".into()),
+                    revision: None,
+                },
+            ],
+        );
+        let v = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            v["context"],
+            serde_json::json!([{"snap-id": "id1", "instance-key": "id1", "revision": 7,
+                "tracking-channel": "latest/stable", "epoch": {"read": [0], "write": [0]},
+                "held": {"by": ["snapshelf"]}}])
+        );
+        assert_eq!(
+            v["actions"],
+            serde_json::json!([
+                {"action": "refresh", "instance-key": "id1", "snap-id": "id1"},
+                {"action": "install", "instance-key": "install-2", "name": "b",
+                 "channel": "beta", "epoch": null},
+            ])
+        );
+        assert!(v["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&"snap-yaml".into()));
+    }
+
+    #[test]
+    fn results_carry_redirects_and_a_result_without_a_snap_is_malformed() {
+        let ok = serde_json::from_value(serde_json::json!({"result": "refresh",
+            "instance-key": "id1", "snap-id": "id1", "name": "a", "effective-channel": "stable",
+            "redirect-channel": "2.0/stable", "snap": {"revision": 9, "version": "2"}}))
+        .unwrap();
+        match action_result(ok).unwrap() {
+            ActionResult::Ok {
+                redirect_channel,
+                snap,
+                ..
+            } => {
+                assert_eq!(redirect_channel.as_deref(), Some("2.0/stable"));
+                assert_eq!(snap.revision.revision, 9);
+            }
+            other => panic!("{other:?}"),
+        }
+        let empty =
+            serde_json::from_value(serde_json::json!({"result": "install", "instance-key": "k"}))
+                .unwrap();
+        let e = action_result(empty).unwrap_err();
+        assert!(e.to_string().contains("has no snap"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod layout;
 pub mod naming;
 pub mod profile;
 pub mod squashfs;
+pub mod store_api;
 #[cfg(any(test, feature = "testdata"))]
 pub mod testdata;
 pub mod yaml;

@@ -31,7 +31,7 @@ pub struct RevisionRecord {
     pub base: Option<String>,
     pub architectures: Vec<String>,
     pub license: Option<String>,
-    pub epoch: serde_json::Value,
+    pub epoch: snapshelf_snap::store_api::Epoch,
     pub apps: Vec<String>,
     /// RFC 3339, from the file's modification time.
     pub created_at: String,
@@ -127,16 +127,11 @@ pub fn read_revision(
             yaml.architectures.clone()
         },
         license: yaml.license.clone(),
-        epoch: epoch_json(&yaml),
+        epoch: (&yaml.epoch).into(),
         apps: yaml.apps.keys().cloned().collect(),
         created_at: rfc3339(mtime_ns),
         snap_yaml: text,
     })
-}
-
-/// The store's epoch object: `{"read":[..],"write":[..]}`.
-fn epoch_json(yaml: &SnapYaml) -> serde_json::Value {
-    serde_json::json!({"read": yaml.epoch.read, "write": yaml.epoch.write})
 }
 
 /// Scan `<dir>/snaps`, using and refreshing `<dir>/.cache/index.json`.

@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
+use snapshelf_snap::store_api::{
+    self as api, Category, Download, FindResult, FindRevision, Media, RevisionDetails, SnapDetails,
+    StoreSnap,
+};
 
 use crate::catalog::{derive_snap_id, parse_channel, Catalog, Publisher, SnapEntry, RISKS};
 use crate::index::{self, RevisionRecord};
@@ -248,9 +251,8 @@ impl Model {
                 let entry = snap.default_channel()?;
                 Some((
                     snap.entry.name.clone(),
-                    model
-                        .find_result(snap, entry, BASE_PLACEHOLDER, &None)
-                        .to_string(),
+                    serde_json::to_string(&model.find_result(snap, entry, BASE_PLACEHOLDER))
+                        .expect("store types always serialise"),
                 ))
             })
             .collect();
@@ -262,30 +264,25 @@ impl Model {
         Ok(model)
     }
 
-    /// One `find` result: `{name, snap-id, snap, revision}` with `fields` applied.
-    pub fn find_result(
-        &self,
-        snap: &SnapView,
-        entry: &ChannelEntry,
-        base: &str,
-        fields: &Option<std::collections::HashSet<String>>,
-    ) -> Value {
+    /// One `find` result: `{name, snap-id, snap, revision}` with the revision's channel name and
+    /// only the download's size, as the real store answers.
+    pub fn find_result(&self, snap: &SnapView, entry: &ChannelEntry, base: &str) -> FindResult {
         let rev = &snap.revisions[&entry.revision];
-        let keep = |mut m: Map<String, Value>| {
-            if let Some(f) = fields {
-                m.retain(|k, _| f.contains(k));
-            }
-            m
+        let mut revision = self.revision_details(snap, rev, base);
+        revision.snap_yaml = None;
+        revision.download = Download {
+            size: rev.size,
+            ..Default::default()
         };
-        let mut revision = keep(self.revision_fields(snap, rev, base, false));
-        revision.remove("snap-yaml");
-        revision.insert("channel".into(), json!(entry.risk));
-        json!({
-            "name": snap.entry.name,
-            "snap-id": snap.snap_id,
-            "snap": keep(self.snap_fields(snap, rev, base)),
-            "revision": revision,
-        })
+        FindResult {
+            name: snap.entry.name.clone(),
+            snap_id: snap.snap_id.clone(),
+            snap: self.snap_details(snap, rev, base),
+            revision: FindRevision {
+                revision,
+                channel: Some(entry.risk.clone()),
+            },
+        }
     }
 
     /// Snaps matching a find query, best first: exact name, name prefix, name substring, then
@@ -351,129 +348,125 @@ impl Model {
         hits.into_iter().map(|(_, s)| s).collect()
     }
 
-    pub fn publisher_json(p: &Publisher) -> Value {
-        json!({
-            "id": p.id,
-            "username": p.username(),
-            "display-name": p.display_name,
-            "validation": p.validation,
-        })
+    pub fn publisher(p: &Publisher) -> api::Publisher {
+        api::Publisher {
+            id: p.id.clone(),
+            username: p.username().to_string(),
+            display_name: p.display_name.clone(),
+            validation: p.validation.clone(),
+        }
     }
 
-    fn media_json(&self, snap: &SnapView, base: &str) -> Value {
-        let mut out = Vec::new();
+    fn media(&self, snap: &SnapView, base: &str) -> Vec<Media> {
         let url = |p: &str| format!("{base}/media/{p}");
-        if let Some(icon) = snap
+        let icon = snap
             .entry
             .icon
             .as_deref()
             .filter(|p| self.media.contains_key(*p))
-        {
-            out.push(json!({"type": "icon", "url": url(icon), "width": 256, "height": 256}));
-        }
-        for shot in snap
+            .map(|icon| Media {
+                kind: "icon".into(),
+                url: url(icon),
+                width: Some(256),
+                height: Some(256),
+            });
+        let shots = snap
             .entry
             .screenshots
             .iter()
             .filter(|p| self.media.contains_key(*p))
-        {
-            out.push(
-                json!({"type": "screenshot", "url": url(shot), "width": null, "height": null}),
-            );
-        }
-        Value::Array(out)
+            .map(|shot| Media {
+                kind: "screenshot".into(),
+                url: url(shot),
+                width: None,
+                height: None,
+            });
+        icon.into_iter().chain(shots).collect()
     }
 
     /// The snap-level half of a `storeSnap` (what does not change per revision).
-    pub fn snap_fields(
-        &self,
-        snap: &SnapView,
-        rev: &RevisionRecord,
-        base: &str,
-    ) -> Map<String, Value> {
+    pub fn snap_details(&self, snap: &SnapView, rev: &RevisionRecord, base: &str) -> SnapDetails {
         let e = &snap.entry;
-        let mut links = Map::new();
-        for (key, v) in [
+        let links = [
             ("contact", &e.contact),
             ("website", &e.website),
             ("source", &e.source),
             ("issues", &e.issues),
             ("donation", &e.donation),
-        ] {
-            if let Some(v) = v {
-                links.insert(key.into(), json!([v]));
-            }
-        }
-        let mut categories: Vec<Value> = Vec::new();
-        if e.featured {
-            categories.push(json!({"featured": true, "name": "featured"}));
-        }
-        for c in &e.categories {
-            categories.push(json!({"featured": false, "name": c}));
-        }
-        let mut m = Map::new();
-        m.insert("name".into(), json!(e.name));
-        m.insert("snap-id".into(), json!(snap.snap_id));
-        m.insert(
-            "title".into(),
-            json!(if rev.title.is_empty() {
-                &e.name
+        ]
+        .into_iter()
+        .filter_map(|(key, v)| Some((key.to_string(), vec![v.clone()?])))
+        .collect();
+        let featured = e.featured.then(|| Category {
+            featured: true,
+            name: "featured".into(),
+        });
+        let categories = featured
+            .into_iter()
+            .chain(e.categories.iter().map(|c| Category {
+                featured: false,
+                name: c.clone(),
+            }))
+            .collect();
+        SnapDetails {
+            name: e.name.clone(),
+            snap_id: snap.snap_id.clone(),
+            title: if rev.title.is_empty() {
+                e.name.clone()
             } else {
-                &rev.title
-            }),
-        );
-        m.insert("summary".into(), json!(rev.summary));
-        m.insert("description".into(), json!(rev.description));
-        m.insert(
-            "license".into(),
-            json!(e.license.clone().or_else(|| rev.license.clone())),
-        );
-        m.insert("contact".into(), json!(e.contact));
-        m.insert("website".into(), json!(e.website));
-        m.insert("links".into(), Value::Object(links));
-        m.insert("media".into(), self.media_json(snap, base));
-        m.insert("categories".into(), Value::Array(categories));
-        m.insert("prices".into(), json!({}));
-        m.insert("private".into(), json!(false));
-        m.insert("publisher".into(), Self::publisher_json(&snap.publisher));
-        m.insert(
-            "store-url".into(),
-            json!(format!("{base}/snaps/{}", e.name)),
-        );
-        m
+                rev.title.clone()
+            },
+            summary: rev.summary.clone(),
+            description: rev.description.clone(),
+            license: e.license.clone().or_else(|| rev.license.clone()),
+            contact: e.contact.clone(),
+            website: e.website.clone(),
+            links,
+            media: self.media(snap, base),
+            categories,
+            prices: Default::default(),
+            private: false,
+            publisher: Self::publisher(&snap.publisher),
+            store_url: Some(format!("{base}/snaps/{}", e.name)),
+        }
     }
 
-    /// The per-revision half of a `storeSnap`.
-    pub fn revision_fields(
+    /// The per-revision half of a `storeSnap`, with the full download (URL, digest, deltas).
+    pub fn revision_details(
         &self,
         snap: &SnapView,
         rev: &RevisionRecord,
         base: &str,
-        full_download: bool,
-    ) -> Map<String, Value> {
-        let download = if full_download {
-            json!({
-                "url": format!("{base}/api/v1/snaps/download/{}_{}.snap", snap.snap_id, rev.revision),
-                "sha3-384": rev.sha3_384,
-                "size": rev.size,
-                "deltas": [],
-            })
-        } else {
-            json!({"size": rev.size})
-        };
-        let mut m = Map::new();
-        m.insert("architectures".into(), json!(rev.architectures));
-        m.insert("base".into(), json!(rev.base));
-        m.insert("common-ids".into(), json!(snap.entry.common_ids));
-        m.insert("confinement".into(), json!(rev.confinement));
-        m.insert("created-at".into(), json!(rev.created_at));
-        m.insert("download".into(), download);
-        m.insert("epoch".into(), rev.epoch.clone());
-        m.insert("revision".into(), json!(rev.revision));
-        m.insert("snap-yaml".into(), json!(rev.snap_yaml));
-        m.insert("type".into(), json!(rev.snap_type));
-        m.insert("version".into(), json!(rev.version));
-        m
+    ) -> RevisionDetails {
+        RevisionDetails {
+            architectures: rev.architectures.clone(),
+            base: rev.base.clone(),
+            common_ids: snap.entry.common_ids.clone(),
+            confinement: rev.confinement.clone(),
+            created_at: rev.created_at.clone(),
+            download: Download {
+                size: rev.size,
+                url: Some(format!(
+                    "{base}/api/v1/snaps/download/{}_{}.snap",
+                    snap.snap_id, rev.revision
+                )),
+                sha3_384: Some(rev.sha3_384.clone()),
+                deltas: Some(Vec::new()),
+            },
+            epoch: rev.epoch.clone(),
+            revision: rev.revision,
+            snap_yaml: Some(rev.snap_yaml.clone()),
+            snap_type: rev.snap_type.clone(),
+            version: rev.version.clone(),
+        }
+    }
+
+    /// A whole `storeSnap`, as a refresh result carries it.
+    pub fn store_snap(&self, snap: &SnapView, rev: &RevisionRecord, base: &str) -> StoreSnap {
+        StoreSnap {
+            details: self.snap_details(snap, rev, base),
+            revision: self.revision_details(snap, rev, base),
+        }
     }
 }
 
@@ -498,7 +491,7 @@ mod tests {
             base: None,
             architectures: vec!["all".into()],
             license: None,
-            epoch: json!({"read": [0], "write": [0]}),
+            epoch: Default::default(),
             apps: vec![],
             created_at: "2026-01-01T00:00:00Z".into(),
         }

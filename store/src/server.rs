@@ -15,7 +15,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
+use snapshelf_snap::store_api::{
+    self as api, action, ActionItem, ActionResult, CategoriesResponse, CategoryName, ErrorEntry,
+    ErrorExtra, ErrorList, FindResponse, InfoResponse, RefreshRequest, RefreshResponse, Release,
+};
 use tokio::io::AsyncSeekExt;
 
 use crate::catalog::parse_channel;
@@ -65,8 +70,7 @@ pub fn router(state: Shared) -> Router {
 }
 
 pub fn error_list(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({"error-list": [{"code": code, "message": message.into()}]});
-    (status, axum::Json(body)).into_response()
+    (status, axum::Json(ErrorList::one(code, message))).into_response()
 }
 
 async fn not_found() -> Response {
@@ -171,15 +175,18 @@ fn parse_fields(raw: Option<&str>) -> Result<Option<HashSet<String>>, Response> 
     Ok(Some(set))
 }
 
-fn filter(
-    mut m: Map<String, Value>,
-    fields: &Option<HashSet<String>>,
-    keep: &[&str],
-) -> Map<String, Value> {
-    if let Some(fields) = fields {
+/// Apply a `fields` projection to one object of an answer already written through the store
+/// types: keys not asked for go, except those in `keep` (which the real store always sends).
+fn project(v: &mut Value, fields: &Option<HashSet<String>>, keep: &[&str]) {
+    if let (Some(fields), Value::Object(m)) = (fields, v) {
         m.retain(|k, _| fields.contains(k) || keep.contains(&k.as_str()));
     }
-    m
+}
+
+/// The JSON of a store type. Our types hold only strings, numbers and maps with string keys, so
+/// this cannot fail.
+fn to_json<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("store types always serialise")
 }
 
 fn check_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), Response> {
@@ -202,14 +209,14 @@ fn architecture(params: &HashMap<String, String>) -> String {
         .unwrap_or_else(|| "amd64".into())
 }
 
-fn channel_json(c: &ChannelEntry, arch: &str) -> Value {
-    json!({
-        "architecture": arch,
-        "name": c.risk,
-        "released-at": c.released_at,
-        "risk": c.risk,
-        "track": c.track,
-    })
+fn channel(c: &ChannelEntry, arch: &str) -> api::Channel {
+    api::Channel {
+        architecture: arch.to_string(),
+        name: c.risk.clone(),
+        released_at: c.released_at.clone(),
+        risk: c.risk.clone(),
+        track: c.track.clone(),
+    }
 }
 
 fn snap_not_found(name: &str) -> Response {
@@ -239,33 +246,33 @@ async fn info(
     let base = base_url(&state, &headers);
     let arch = architecture(&params);
     let model = &state.model;
-    let channel_map: Vec<Value> = snap
+    let channel_map = snap
         .channels
         .iter()
-        .map(|c| {
-            let rev = &snap.revisions[&c.revision];
-            let mut m = filter(model.revision_fields(snap, rev, &base, true), &fields, &[]);
-            m.insert("channel".into(), channel_json(c, &arch));
-            Value::Object(m)
+        .map(|c| api::ChannelMapEntry {
+            revision: model.revision_details(snap, &snap.revisions[&c.revision], &base),
+            channel: channel(c, &arch),
         })
         .collect();
     let default = snap.default_channel().map(|c| &snap.revisions[&c.revision]);
     let Some(default) = default else {
         return snap_not_found(&name);
     };
-    let snap_obj = filter(
-        model.snap_fields(snap, default, &base),
-        &fields,
-        &["name", "snap-id"],
-    );
-    axum::Json(json!({
-        "channel-map": channel_map,
-        "default-track": null,
-        "name": snap.entry.name,
-        "snap": snap_obj,
-        "snap-id": snap.snap_id,
-    }))
-    .into_response()
+    let answer = InfoResponse {
+        channel_map,
+        default_track: None,
+        name: snap.entry.name.clone(),
+        snap: model.snap_details(snap, default, &base),
+        snap_id: snap.snap_id.clone(),
+    };
+    let mut body = to_json(&answer);
+    if let Some(entries) = body["channel-map"].as_array_mut() {
+        entries
+            .iter_mut()
+            .for_each(|e| project(e, &fields, &["channel"]));
+    }
+    project(&mut body["snap"], &fields, &["name", "snap-id"]);
+    axum::Json(body).into_response()
 }
 
 async fn find(
@@ -314,7 +321,7 @@ async fn find(
     let category = params.get("category").map(String::as_str);
     if let Some(cat) = category {
         if !state.model.categories.iter().any(|c| c == cat) {
-            return axum::Json(json!({"results": []})).into_response();
+            return axum::Json(FindResponse::default()).into_response();
         }
     }
     let wide = params.get("scope").map(String::as_str) == Some("wide");
@@ -378,64 +385,54 @@ async fn find(
                 continue;
             }
         }
-        results.push(model.find_result(snap, entry, &base, &fields));
+        results.push(model.find_result(snap, entry, &base));
         if results.len() >= MAX_FIND_RESULTS {
             break;
         }
     }
-    axum::Json(json!({"results": results})).into_response()
+    let mut body = to_json(&FindResponse { results });
+    for r in body["results"].as_array_mut().into_iter().flatten() {
+        project(&mut r["snap"], &fields, &[]);
+        project(&mut r["revision"], &fields, &["channel"]);
+    }
+    axum::Json(body).into_response()
 }
 
 async fn categories(State(state): State<Shared>) -> Response {
-    let list: Vec<Value> = state
+    let categories = state
         .model
         .categories
         .iter()
-        .map(|c| json!({"name": c}))
+        .map(|c| CategoryName { name: c.clone() })
         .collect();
-    axum::Json(json!({"categories": list})).into_response()
+    axum::Json(CategoriesResponse { categories }).into_response()
 }
 
 fn bad_request(message: impl Into<String>) -> Response {
     error_list(StatusCode::BAD_REQUEST, "invalid-request", message)
 }
 
-fn str_field<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Response> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad_request(format!("{what}: {key:?} must be a string")))
-}
-
 struct ContextEntry {
     snap_id: String,
-    revision: u64,
+    revision: u32,
     tracking: String,
 }
 
+/// A per-snap error result.
 fn result_error(
-    action: &str,
     instance_key: &str,
-    extra: Map<String, Value>,
-    code: &str,
-    message: String,
-) -> Value {
-    let mut m = Map::new();
-    m.insert("result".into(), json!("error"));
-    m.insert("instance-key".into(), json!(instance_key));
-    m.insert("action".into(), json!(action));
-    let mut err = Map::new();
-    err.insert("code".into(), json!(code));
-    err.insert("message".into(), json!(message));
-    if let Some(extra) = extra.get("extra") {
-        err.insert("extra".into(), extra.clone());
+    name: Option<&str>,
+    snap_id: Option<&str>,
+    error: ErrorEntry,
+) -> ActionResult {
+    ActionResult {
+        result: ActionResult::ERROR.into(),
+        instance_key: instance_key.to_string(),
+        name: name.map(str::to_string),
+        snap_id: snap_id.map(str::to_string),
+        error: Some(error),
+        ..Default::default()
     }
-    m.insert("error".into(), Value::Object(err));
-    for key in ["name", "snap-id"] {
-        if let Some(v) = extra.get(key) {
-            m.insert(key.into(), v.clone());
-        }
-    }
-    Value::Object(m)
 }
 
 fn short_channel(track: &str, risk: &str) -> String {
@@ -444,6 +441,81 @@ fn short_channel(track: &str, risk: &str) -> String {
     } else {
         format!("{track}/{risk}")
     }
+}
+
+/// Keys a refresh request may have; anything else is refused, as the real store does.
+const REFRESH_KEYS: &[&str] = &["context", "actions", "fields", "assertion-max-formats"];
+
+/// Parse the body of `POST /v2/snaps/refresh` into the shared types, refusing what the real store
+/// refuses (unknown top-level keys, a missing context, entries without their keys). `fields` is
+/// `None` when the request has no `fields` key (everything), `Some` of the set otherwise.
+fn parse_refresh(body: &[u8]) -> Result<(RefreshRequest, Option<HashSet<String>>), Response> {
+    let req: Value = serde_json::from_slice(body)
+        .map_err(|e| bad_request(format!("the request body is not valid JSON: {e}")))?;
+    let Some(obj) = req.as_object() else {
+        return Err(bad_request("the request body must be a JSON object"));
+    };
+    if let Some(key) = obj.keys().find(|k| !REFRESH_KEYS.contains(&k.as_str())) {
+        return Err(bad_request(format!("unknown key {key:?}")));
+    }
+    if !obj.get("context").is_some_and(Value::is_array) {
+        return Err(bad_request(
+            "context must be a list (empty when nothing is installed)",
+        ));
+    }
+    if !obj.get("actions").is_some_and(Value::is_array) {
+        return Err(bad_request("actions must be a list"));
+    }
+    let has_fields = obj.contains_key("fields");
+    let req: RefreshRequest =
+        serde_json::from_value(req).map_err(|e| bad_request(format!("the request body: {e}")))?;
+    let fields = if has_fields {
+        let mut set = HashSet::new();
+        for f in &req.fields {
+            if !KNOWN_FIELDS.contains(&f.as_str()) {
+                return Err(error_list(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-field",
+                    format!("unknown field {f:?}"),
+                ));
+            }
+            set.insert(f.clone());
+        }
+        Some(set)
+    } else {
+        None
+    };
+    for (i, c) in req.context.iter().enumerate() {
+        let what = format!("context[{i}]");
+        for (key, v) in [
+            ("snap-id", &c.snap_id),
+            ("instance-key", &c.instance_key),
+            ("tracking-channel", &c.tracking_channel),
+        ] {
+            if v.is_empty() {
+                return Err(bad_request(format!("{what}: {key:?} must be a string")));
+            }
+        }
+        if c.revision == 0 {
+            return Err(bad_request(format!(
+                "{what}: \"revision\" must be a positive integer"
+            )));
+        }
+    }
+    for (i, a) in req.actions.iter().enumerate() {
+        let what = format!("actions[{i}]");
+        if a.action.is_empty() || a.instance_key.is_empty() {
+            return Err(bad_request(format!(
+                "{what}: \"action\" and \"instance-key\" must be strings"
+            )));
+        }
+        if a.revision == Some(0) {
+            return Err(bad_request(format!(
+                "{what}: \"revision\" must be a positive integer"
+            )));
+        }
+    }
+    Ok((req, fields))
 }
 
 async fn refresh(
@@ -462,264 +534,196 @@ async fn refresh(
             "the request body must be application/json",
         );
     }
-    let req: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_request(format!("the request body is not valid JSON: {e}")),
+    let (req, fields) = match parse_refresh(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
-    let Some(obj) = req.as_object() else {
-        return bad_request("the request body must be a JSON object");
-    };
-    for key in obj.keys() {
-        if !["context", "actions", "fields", "assertion-max-formats"].contains(&key.as_str()) {
-            return bad_request(format!("unknown key {key:?}"));
-        }
-    }
-    let fields: Option<HashSet<String>> = match obj.get("fields") {
-        None => None,
-        Some(Value::Array(list)) => {
-            let mut set = HashSet::new();
-            for f in list {
-                let Some(f) = f.as_str() else {
-                    return bad_request("fields: every entry must be a string");
-                };
-                if !KNOWN_FIELDS.contains(&f) {
-                    return error_list(
-                        StatusCode::BAD_REQUEST,
-                        "invalid-field",
-                        format!("unknown field {f:?}"),
-                    );
-                }
-                set.insert(f.to_string());
-            }
-            Some(set)
-        }
-        Some(_) => return bad_request("fields must be a list"),
-    };
-    let Some(context) = obj.get("context").and_then(Value::as_array) else {
-        return bad_request("context must be a list (empty when nothing is installed)");
-    };
-    let Some(actions) = obj.get("actions").and_then(Value::as_array) else {
-        return bad_request("actions must be a list");
-    };
-    let mut ctx: HashMap<String, ContextEntry> = HashMap::new();
-    for (i, c) in context.iter().enumerate() {
-        let what = format!("context[{i}]");
-        let (snap_id, key, tracking) = match (
-            str_field(c, "snap-id", &what),
-            str_field(c, "instance-key", &what),
-            str_field(c, "tracking-channel", &what),
-        ) {
-            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-            (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-        };
-        let Some(revision) = c.get("revision").and_then(Value::as_u64) else {
-            return bad_request(format!("{what}: \"revision\" must be a positive integer"));
-        };
-        ctx.insert(
-            key.to_string(),
-            ContextEntry {
-                snap_id: snap_id.to_string(),
-                revision,
-                tracking: tracking.to_string(),
-            },
-        );
-    }
+    let ctx: HashMap<&str, ContextEntry> = req
+        .context
+        .iter()
+        .map(|c| {
+            (
+                c.instance_key.as_str(),
+                ContextEntry {
+                    snap_id: c.snap_id.clone(),
+                    revision: c.revision,
+                    tracking: c.tracking_channel.clone(),
+                },
+            )
+        })
+        .collect();
     let base = base_url(&state, &headers);
-    let model = &state.model;
     let mut results = Vec::new();
-    for (i, a) in actions.iter().enumerate() {
-        let what = format!("actions[{i}]");
-        let action = match str_field(a, "action", &what) {
-            Ok(v) => v,
+    for (i, a) in req.actions.iter().enumerate() {
+        match resolve_action(&state, &ctx, a, &base, &format!("actions[{i}]")) {
+            Ok(Some(r)) => results.push(r),
+            Ok(None) => {}
             Err(r) => return r,
-        };
-        let instance_key = match str_field(a, "instance-key", &what) {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
-        let requested_channel = match a.get("channel") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return bad_request(format!("{what}: \"channel\" must be a string")),
-        };
-        let requested_revision = match a.get("revision") {
-            None | Some(Value::Null) => None,
-            Some(v) => match v.as_u64().filter(|r| *r >= 1 && *r <= u32::MAX as u64) {
-                Some(r) => Some(r as u32),
-                None => {
-                    return bad_request(format!("{what}: \"revision\" must be a positive integer"))
-                }
-            },
-        };
-        let (snap, channel_text, current) = match action {
-            "install" | "download" => {
-                let name = match str_field(a, "name", &what) {
-                    Ok(v) => v,
-                    Err(r) => return r,
-                };
-                match model.snaps.get(name) {
-                    Some(s) => (s, requested_channel.unwrap_or_else(|| "stable".into()), None),
-                    None => {
-                        let mut extra = Map::new();
-                        extra.insert("name".into(), json!(name));
-                        results.push(result_error(
-                            action,
-                            instance_key,
-                            extra,
-                            "name-not-found",
-                            format!("No snap named '{name}' found"),
-                        ));
-                        continue;
-                    }
-                }
-            }
-            "refresh" => {
-                let snap_id = match str_field(a, "snap-id", &what) {
-                    Ok(v) => v,
-                    Err(r) => return r,
-                };
-                let Some(c) = ctx.get(instance_key) else {
-                    return bad_request(format!(
-                        "{what}: instance-key {instance_key:?} is not in the context"
-                    ));
-                };
-                if c.snap_id != snap_id {
-                    return bad_request(format!("{what}: snap-id does not match the context entry"));
-                }
-                match model.by_id.get(snap_id).and_then(|n| model.snaps.get(n)) {
-                    Some(s) => (
-                        s,
-                        requested_channel.unwrap_or_else(|| c.tracking.clone()),
-                        Some(c.revision),
-                    ),
-                    None => {
-                        let mut extra = Map::new();
-                        extra.insert("snap-id".into(), json!(snap_id));
-                        results.push(result_error(
-                            action,
-                            instance_key,
-                            extra,
-                            "id-not-found",
-                            format!("No snap with id '{snap_id}' found"),
-                        ));
-                        continue;
-                    }
-                }
-            }
-            "fetch-assertions" => {
-                results.push(fetch_assertions(&state, a, instance_key, &base));
-                continue;
-            }
-            other => {
-                return bad_request(format!(
-                    "{what}: unknown action {other:?} (expected install, download, refresh or fetch-assertions)"
-                ))
-            }
-        };
-        let (track, risk) = match parse_channel(&channel_text) {
-            Ok(c) => c,
-            Err(e) => return error_list(StatusCode::BAD_REQUEST, "invalid-channel", e),
-        };
-        let chosen = match requested_revision {
-            Some(r) if snap.revisions.contains_key(&r) => Some((r, snap.channel(&track, &risk))),
-            Some(_) => None,
-            None => snap.channel(&track, &risk).map(|c| (c.revision, Some(c))),
-        };
-        let Some((rev_no, channel)) = chosen else {
-            let releases: Vec<Value> = snap
-                .channels
-                .iter()
-                .map(|c| json!({"architecture": "amd64", "channel": c.name()}))
-                .collect();
-            let mut extra = Map::new();
-            extra.insert("name".into(), json!(snap.entry.name));
-            extra.insert("snap-id".into(), json!(snap.snap_id));
-            extra.insert("extra".into(), json!({"releases": releases}));
-            let message = match requested_revision {
-                Some(r) => format!("No revision {r} of '{}'", snap.entry.name),
-                None => format!(
-                    "No revision of '{}' in channel {channel_text}",
-                    snap.entry.name
-                ),
-            };
-            results.push(result_error(
-                action,
-                instance_key,
-                extra,
-                "revision-not-found",
-                message,
-            ));
-            continue;
-        };
-        if action == "refresh" && current == Some(rev_no as u64) {
-            // Up to date: the real store leaves it out of the results.
-            continue;
         }
-        let rev = &snap.revisions[&rev_no];
-        let mut snap_obj = model.snap_fields(snap, rev, &base);
-        snap_obj.extend(model.revision_fields(snap, rev, &base, true));
-        let snap_obj = filter(
-            snap_obj,
-            &fields,
-            &["name", "snap-id", "revision", "download"],
-        );
-        let mut r = Map::new();
-        r.insert("result".into(), json!(action));
-        r.insert("instance-key".into(), json!(instance_key));
-        r.insert("snap-id".into(), json!(snap.snap_id));
-        r.insert("name".into(), json!(snap.entry.name));
-        if let Some(c) = channel {
-            r.insert(
-                "effective-channel".into(),
-                json!(short_channel(&c.track, &c.risk)),
-            );
-        }
-        r.insert("snap".into(), Value::Object(snap_obj));
-        results.push(Value::Object(r));
     }
-    axum::Json(json!({"results": results, "error-list": []})).into_response()
+    let mut body = to_json(&RefreshResponse {
+        results,
+        error_list: Vec::new(),
+    });
+    for r in body["results"].as_array_mut().into_iter().flatten() {
+        if let Some(snap) = r.get_mut("snap") {
+            project(snap, &fields, &["name", "snap-id", "revision", "download"]);
+        }
+    }
+    axum::Json(body).into_response()
 }
 
-fn fetch_assertions(state: &AppState, a: &Value, instance_key: &str, base: &str) -> Value {
-    let key = a.get("key").and_then(Value::as_str).unwrap_or(instance_key);
+/// The result of one action: `None` when a refresh finds the snap up to date (the real store
+/// leaves it out), `Err` for a request the store refuses as a whole.
+fn resolve_action(
+    state: &AppState,
+    ctx: &HashMap<&str, ContextEntry>,
+    a: &ActionItem,
+    base: &str,
+    what: &str,
+) -> Result<Option<ActionResult>, Response> {
+    let model = &state.model;
+    let instance_key = a.instance_key.as_str();
+    let (snap, channel_text, current) = match a.action.as_str() {
+        action::INSTALL | action::DOWNLOAD => {
+            let Some(name) = a.name.as_deref() else {
+                return Err(bad_request(format!("{what}: \"name\" must be a string")));
+            };
+            match model.snaps.get(name) {
+                Some(s) => (s, a.channel.clone().unwrap_or_else(|| "stable".into()), None),
+                None => {
+                    return Ok(Some(result_error(
+                        instance_key,
+                        Some(name),
+                        None,
+                        ErrorEntry::new("name-not-found", format!("No snap named '{name}' found")),
+                    )))
+                }
+            }
+        }
+        action::REFRESH => {
+            let Some(snap_id) = a.snap_id.as_deref() else {
+                return Err(bad_request(format!("{what}: \"snap-id\" must be a string")));
+            };
+            let Some(c) = ctx.get(instance_key) else {
+                return Err(bad_request(format!(
+                    "{what}: instance-key {instance_key:?} is not in the context"
+                )));
+            };
+            if c.snap_id != snap_id {
+                return Err(bad_request(format!(
+                    "{what}: snap-id does not match the context entry"
+                )));
+            }
+            match model.by_id.get(snap_id).and_then(|n| model.snaps.get(n)) {
+                Some(s) => (
+                    s,
+                    a.channel.clone().unwrap_or_else(|| c.tracking.clone()),
+                    Some(c.revision),
+                ),
+                None => {
+                    return Ok(Some(result_error(
+                        instance_key,
+                        None,
+                        Some(snap_id),
+                        ErrorEntry::new(
+                            "id-not-found",
+                            format!("No snap with id '{snap_id}' found"),
+                        ),
+                    )))
+                }
+            }
+        }
+        action::FETCH_ASSERTIONS => return Ok(Some(fetch_assertions(state, a, base))),
+        other => {
+            return Err(bad_request(format!(
+                "{what}: unknown action {other:?} (expected install, download, refresh or fetch-assertions)"
+            )))
+        }
+    };
+    let (track, risk) = parse_channel(&channel_text)
+        .map_err(|e| error_list(StatusCode::BAD_REQUEST, "invalid-channel", e))?;
+    let chosen = match a.revision {
+        Some(r) if snap.revisions.contains_key(&r) => Some((r, snap.channel(&track, &risk))),
+        Some(_) => None,
+        None => snap.channel(&track, &risk).map(|c| (c.revision, Some(c))),
+    };
+    let Some((rev_no, channel)) = chosen else {
+        return Ok(Some(revision_not_found(
+            snap,
+            instance_key,
+            a.revision,
+            &channel_text,
+        )));
+    };
+    if a.action == action::REFRESH && current == Some(rev_no) {
+        // Up to date: the real store leaves it out of the results.
+        return Ok(None);
+    }
+    let rev = &snap.revisions[&rev_no];
+    Ok(Some(ActionResult {
+        result: a.action.clone(),
+        instance_key: instance_key.to_string(),
+        snap_id: Some(snap.snap_id.clone()),
+        name: Some(snap.entry.name.clone()),
+        effective_channel: channel.map(|c| short_channel(&c.track, &c.risk)),
+        snap: Some(model.store_snap(snap, rev, base)),
+        ..Default::default()
+    }))
+}
+
+/// No revision for what was asked: the error names the channels that do have one.
+fn revision_not_found(
+    snap: &crate::model::SnapView,
+    instance_key: &str,
+    revision: Option<u32>,
+    channel: &str,
+) -> ActionResult {
+    let releases = snap
+        .channels
+        .iter()
+        .map(|c| Release {
+            architecture: "amd64".into(),
+            channel: c.name(),
+        })
+        .collect();
+    let message = match revision {
+        Some(r) => format!("No revision {r} of '{}'", snap.entry.name),
+        None => format!("No revision of '{}' in channel {channel}", snap.entry.name),
+    };
+    let mut error = ErrorEntry::new("revision-not-found", message);
+    error.extra = Some(ErrorExtra { releases });
+    result_error(
+        instance_key,
+        Some(&snap.entry.name),
+        Some(&snap.snap_id),
+        error,
+    )
+}
+
+fn fetch_assertions(state: &AppState, a: &ActionItem, base: &str) -> ActionResult {
     let mut urls = Vec::new();
     let mut errors = Vec::new();
-    for want in a
-        .get("assertions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let kind = want.get("type").and_then(Value::as_str).unwrap_or("");
-        let pk: Vec<String> = want
-            .get("primary-key")
-            .and_then(Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        match lookup_assertion(state, kind, &pk) {
-            Ok(Some(_)) => urls.push(json!(format!(
-                "{base}/v2/assertions/{kind}/{}",
-                pk.join("/")
-            ))),
-            Ok(None) | Err(_) => errors.push(json!({
-                "code": "not-found",
-                "message": format!("{kind} {pk:?} not found"),
-                "type": kind,
-                "primary-key": pk,
-            })),
+    for want in &a.assertions {
+        let kind = want.assertion_type.as_str();
+        let pk = &want.primary_key;
+        match lookup_assertion(state, kind, pk) {
+            Ok(Some(_)) => urls.push(format!("{base}/v2/assertions/{kind}/{}", pk.join("/"))),
+            Ok(None) | Err(_) => errors.push(ErrorEntry {
+                assertion_type: Some(kind.to_string()),
+                primary_key: Some(pk.clone()),
+                ..ErrorEntry::new("not-found", format!("{kind} {pk:?} not found"))
+            }),
         }
     }
-    json!({
-        "result": "fetch-assertions",
-        "instance-key": instance_key,
-        "key": key,
-        "assertion-stream-urls": urls,
-        "error-list": errors,
-    })
+    ActionResult {
+        result: action::FETCH_ASSERTIONS.into(),
+        instance_key: a.instance_key.clone(),
+        key: Some(a.key.clone().unwrap_or_else(|| a.instance_key.clone())),
+        assertion_stream_urls: Some(urls),
+        error_list: Some(errors),
+        ..Default::default()
+    }
 }
 
 /// Find or sign the assertion with that type and primary key.
@@ -787,14 +791,14 @@ fn lookup_assertion(
 }
 
 fn assertion_not_found(kind: &str, pk: &[String]) -> Response {
-    let body = json!({"error-list": [{
-        "code": "not-found",
-        "message": format!("{kind} with primary key {pk:?} not found"),
-    }]});
+    let body = ErrorList::one(
+        "not-found",
+        format!("{kind} with primary key {pk:?} not found"),
+    );
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
+        to_json(&body).to_string(),
     )
         .into_response()
 }
@@ -917,7 +921,7 @@ async fn download(
             return (
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-                axum::Json(json!({"error-list": [{"code": "invalid-range", "message": "range not satisfiable"}]})),
+                axum::Json(ErrorList::one("invalid-range", "range not satisfiable")),
             )
                 .into_response()
         }

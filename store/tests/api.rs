@@ -2,7 +2,7 @@
 //! catalog, spoken to over HTTP, with the answers checked against the real Snap Store's shapes.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -14,14 +14,33 @@ use snapshelf_snap::digest::Sha3_384;
 
 const BIN: &str = env!("CARGO_BIN_EXE_snapshelf-store");
 
-fn compat() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat");
-    assert!(
-        p.is_dir(),
-        "the real-world samples are missing: expected ../shared/compat beside the checkout ({})",
-        p.display()
-    );
-    p
+/// A recorded real store response, or `None` (said loudly) when the compat data is not beside the
+/// checkout; under `CI=true` it must be there (issue 12 item 9).
+fn recorded(name: &str) -> Option<Value> {
+    let path = std::env::var_os("SNAPSHELF_COMPAT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat"))
+        .join("store-responses")
+        .join(name);
+    match std::fs::read(&path) {
+        Ok(bytes) => Some(serde_json::from_slice(&bytes).unwrap()),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!(
+            "CI=true but the recorded store responses are missing: {}: {e} (set SNAPSHELF_COMPAT_DIR)",
+            path.display()
+        ),
+        Err(e) => {
+            // Straight to stderr in one write, not through `eprintln!`: the test harness would
+            // swallow that for a passing test, and this must be seen, whole.
+            let line = format!(
+                "\nNOT RUN (compat data missing): {} cannot be read ({e}); the comparison of our \
+                 answers with the real store's did not run. Point SNAPSHELF_COMPAT_DIR at the \
+                 compat directory to run it.\n",
+                path.display()
+            );
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            None
+        }
+    }
 }
 
 /// The sample catalog, built once per test binary with a small (fast) test key chain.
@@ -134,23 +153,23 @@ fn three_channel_snap(s: &Server) -> (String, Value) {
 fn info_has_the_real_store_shape() {
     let s = serve(catalog());
     let (name, info) = three_channel_snap(&s);
-    let real: Value = serde_json::from_slice(
-        &std::fs::read(compat().join("store-responses/mockInfoJSON.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(keys(&info), keys(&real), "top-level keys");
-    let real_entry = &real["channel-map"][0];
     for entry in info["channel-map"].as_array().unwrap() {
-        assert_eq!(keys(entry), keys(real_entry), "channel-map entry keys");
-        assert_eq!(keys(&entry["channel"]), keys(&real_entry["channel"]));
-        assert_eq!(keys(&entry["download"]), keys(&real_entry["download"]));
-        assert_eq!(keys(&entry["epoch"]), keys(&real_entry["epoch"]));
         assert_eq!(entry["download"]["sha3-384"].as_str().unwrap().len(), 96);
     }
-    let real_snap_keys = keys(&real["snap"]);
-    let ours = keys(&info["snap"]);
-    let missing: Vec<_> = real_snap_keys.difference(&ours).collect();
-    assert!(missing.is_empty(), "snap object lacks {missing:?}");
+    if let Some(real) = recorded("mockInfoJSON.json") {
+        assert_eq!(keys(&info), keys(&real), "top-level keys");
+        let real_entry = &real["channel-map"][0];
+        for entry in info["channel-map"].as_array().unwrap() {
+            assert_eq!(keys(entry), keys(real_entry), "channel-map entry keys");
+            assert_eq!(keys(&entry["channel"]), keys(&real_entry["channel"]));
+            assert_eq!(keys(&entry["download"]), keys(&real_entry["download"]));
+            assert_eq!(keys(&entry["epoch"]), keys(&real_entry["epoch"]));
+        }
+        let real_snap_keys = keys(&real["snap"]);
+        let ours = keys(&info["snap"]);
+        let missing: Vec<_> = real_snap_keys.difference(&ours).collect();
+        assert!(missing.is_empty(), "snap object lacks {missing:?}");
+    }
     let risks: Vec<&str> = info["channel-map"]
         .as_array()
         .unwrap()
@@ -319,17 +338,15 @@ fn find_and_categories() {
     let all = json(get(&s, "/v2/snaps/find?category=featured"));
     let featured = all["results"].as_array().unwrap();
     assert!(!featured.is_empty());
-    let real: Value = serde_json::from_slice(
-        &std::fs::read(compat().join("store-responses/mockSearchJSONv2.json")).unwrap(),
-    )
-    .unwrap();
-    let real_result = &real["results"][0];
-    assert_eq!(keys(&featured[0]), keys(real_result));
-    let missing: Vec<_> = keys(&real_result["snap"])
-        .difference(&keys(&featured[0]["snap"]))
-        .cloned()
-        .collect();
-    assert!(missing.is_empty(), "find snap object lacks {missing:?}");
+    if let Some(real) = recorded("mockSearchJSONv2.json") {
+        let real_result = &real["results"][0];
+        assert_eq!(keys(&featured[0]), keys(real_result));
+        let missing: Vec<_> = keys(&real_result["snap"])
+            .difference(&keys(&featured[0]["snap"]))
+            .cloned()
+            .collect();
+        assert!(missing.is_empty(), "find snap object lacks {missing:?}");
+    }
     assert_eq!(
         keys(&featured[0]["revision"]["download"]),
         ["size".to_string()].into()
@@ -577,4 +594,97 @@ fn a_corrupt_snap_is_skipped_and_the_rest_served_and_restarts_use_the_cache() {
     .unwrap();
     let scan = snapshelf_store::index::scan(tmp.path()).unwrap();
     assert_eq!(scan.read, 1);
+}
+
+/// The client reads what the server writes through the same types: every endpoint's answer parses
+/// into `snapshelf_snap::store_api` with the values the raw JSON has.
+#[test]
+fn answers_read_back_through_the_shared_types() {
+    use snapshelf_snap::store_api as api;
+    let s = serve(catalog());
+    let (name, raw) = three_channel_snap(&s);
+    let info: api::InfoResponse = serde_json::from_value(raw.clone()).unwrap();
+    assert_eq!(info.name, name);
+    assert_eq!(info.snap.name, name);
+    assert_eq!(info.snap_id, raw["snap-id"].as_str().unwrap());
+    assert_eq!(info.channel_map.len(), 4);
+    for (entry, raw) in info
+        .channel_map
+        .iter()
+        .zip(raw["channel-map"].as_array().unwrap())
+    {
+        assert_eq!(entry.channel.risk, raw["channel"]["risk"].as_str().unwrap());
+        assert_eq!(
+            u64::from(entry.revision.revision),
+            raw["revision"].as_u64().unwrap()
+        );
+        assert_eq!(
+            entry.revision.download.size,
+            raw["download"]["size"].as_u64().unwrap()
+        );
+        assert!(entry
+            .revision
+            .download
+            .url
+            .as_deref()
+            .unwrap()
+            .starts_with("http://"));
+        assert_eq!(entry.revision.epoch, api::Epoch::default());
+        assert!(!entry.channel.released_at.is_empty());
+    }
+
+    let cats: api::CategoriesResponse =
+        serde_json::from_value(json(get(&s, "/v2/snaps/categories"))).unwrap();
+    assert_eq!(cats.categories[0].name, "featured");
+    let found: api::FindResponse =
+        serde_json::from_value(json(get(&s, &format!("/v2/snaps/find?q={name}")))).unwrap();
+    let first = &found.results[0];
+    assert_eq!(first.name, name);
+    assert!(first.revision.channel.is_some());
+    assert!(
+        first.revision.revision.snap_yaml.is_none(),
+        "find carries no snap.yaml"
+    );
+    assert!(first.revision.revision.download.size > 0);
+
+    // A request built with the types, as the helper builds it, and the answer read with them.
+    let req = api::RefreshRequest {
+        actions: vec![
+            api::ActionItem {
+                action: api::action::INSTALL.into(),
+                instance_key: "install-1".into(),
+                name: Some(name.clone()),
+                channel: Some("edge".into()),
+                epoch: api::ActionEpoch::Null,
+                ..Default::default()
+            },
+            api::ActionItem {
+                action: api::action::INSTALL.into(),
+                instance_key: "install-2".into(),
+                name: Some("no-such-snap".into()),
+                epoch: api::ActionEpoch::Null,
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let answer: api::RefreshResponse = serde_json::from_value(json(post_refresh(
+        &s,
+        &serde_json::to_string(&req).unwrap(),
+    )))
+    .unwrap();
+    let ok = &answer.results[0];
+    assert_eq!(ok.result, "install");
+    assert_eq!(ok.effective_channel.as_deref(), Some("edge"));
+    let snap = ok.snap.as_ref().unwrap();
+    assert_eq!(snap.details.name, name);
+    assert!(snap.revision.snap_yaml.as_deref().unwrap().contains(&name));
+    assert_eq!(
+        snap.revision.download.sha3_384.as_deref().unwrap().len(),
+        96
+    );
+    let err = &answer.results[1];
+    assert!(err.is_error());
+    assert_eq!(err.error.as_ref().unwrap().code, "name-not-found");
+    assert_eq!(err.name.as_deref(), Some("no-such-snap"));
 }

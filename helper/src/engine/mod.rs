@@ -679,6 +679,23 @@ impl Engine {
                     }
                     std::fs::remove_file(&dest)?;
                 }
+                // The signed size, known before a byte is written: a store cannot make the helper
+                // write more than the file it signed.
+                let digest = snapshelf_snap::digest::Sha3_384::from_hex(sha3_384)
+                    .map_err(|e| Error::internal(format!("the task's digest: {e}")))?;
+                let signed = verify::signed_size(
+                    self.store(),
+                    &self.inner.cfg.trusted,
+                    &paths.assertions_dir(),
+                    &digest,
+                )
+                .await?;
+                if signed != size {
+                    return Err(Error::new(
+                        ErrorKind::VerificationFailed,
+                        format!("\"{name}\": the store says the file is {size} bytes, its signed snap-revision says {signed}"),
+                    ));
+                }
                 let label = gettextrs::gettext("Downloading \"{snap}\"").replace("{snap}", name);
                 let engine = self.clone();
                 let progress = move |done: u64, total: u64| {

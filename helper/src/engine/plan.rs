@@ -7,8 +7,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use gettextrs::gettext;
-use serde_json::{json, Value};
+use serde_json::json;
 use snapshelf_snap::naming::validate_snap_name;
+use snapshelf_snap::store_api::StoreSnap;
 use snapshelf_snap::yaml::SnapYaml;
 
 use super::tasks::{revision_state, TaskData};
@@ -29,7 +30,7 @@ struct Resolved {
     sha3_384: String,
     size: u64,
     yaml: SnapYaml,
-    snap: Value,
+    snap: Box<StoreSnap>,
 }
 
 fn not_installed(name: &str) -> Error {
@@ -109,10 +110,6 @@ fn summary(verb: &str, names: &[String]) -> String {
     template.replace("{snaps}", &name_list(names))
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
 fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolved> {
     match result {
         ActionResult::Ok {
@@ -120,8 +117,9 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
             snap_id,
             effective_channel,
             snap,
+            ..
         } => {
-            let yaml_text = str_at(&snap, "snap-yaml");
+            let yaml_text = snap.revision.snap_yaml.as_deref().unwrap_or("");
             let yaml = SnapYaml::parse(yaml_text).map_err(|e| {
                 Error::new(
                     ErrorKind::InvalidSnap,
@@ -137,17 +135,16 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
                     ),
                 ));
             }
-            let download = &snap["download"];
-            let revision = snap["revision"]
-                .as_u64()
-                .filter(|r| *r >= 1 && *r <= u32::MAX as u64)
+            let download = &snap.revision.download;
+            let revision = Some(snap.revision.revision)
+                .filter(|r| *r >= 1)
                 .ok_or_else(|| {
                     Error::new(
                         ErrorKind::StoreError,
                         format!("\"{name}\": no valid revision"),
                     )
-                })? as u32;
-            let sha3 = str_at(download, "sha3-384").to_string();
+                })?;
+            let sha3 = download.sha3_384.clone().unwrap_or_default();
             if sha3.len() != 96 || !sha3.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(Error::new(
                     ErrorKind::StoreError,
@@ -160,8 +157,8 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
                 .map(full_channel)
                 .unwrap_or_else(|| "latest/stable".into());
             Ok(Resolved {
-                url: str_at(download, "url").to_string(),
-                size: download["size"].as_u64().unwrap_or(0),
+                url: download.url.clone().unwrap_or_default(),
+                size: download.size,
                 sha3_384: sha3,
                 name,
                 snap_id,
@@ -206,36 +203,22 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
 
 /// A new snap's state from what the store said about it.
 fn new_snap_state(r: &Resolved) -> SnapState {
-    let s = &r.snap;
-    let publisher = &s["publisher"];
-    let icon = crate::store::media_urls(s, "icon")
-        .into_iter()
-        .next()
-        .unwrap_or_default();
+    let s = &r.snap.details;
+    let publisher = &s.publisher;
+    let icon = s.media_urls("icon").into_iter().next().unwrap_or_default();
     SnapState {
         name: r.name.clone(),
         snap_id: r.snap_id.clone(),
         snap_type: r.yaml.snap_type.to_string(),
         // As Find and Info show it: the publisher's display name (their username where none).
-        publisher: [
-            str_at(publisher, "display-name"),
-            str_at(publisher, "username"),
-        ]
-        .into_iter()
-        .find(|n| !n.is_empty())
-        .unwrap_or_default()
-        .to_string(),
-        publisher_validation: str_at(publisher, "validation").to_string(),
-        title: r
-            .yaml
-            .title
-            .clone()
-            .unwrap_or_else(|| str_at(s, "title").to_string()),
+        publisher: publisher.shown_name().to_string(),
+        publisher_validation: publisher.validation.clone(),
+        title: r.yaml.title.clone().unwrap_or_else(|| s.title.clone()),
         summary: r.yaml.summary.clone().unwrap_or_default(),
         description: r.yaml.description.clone().unwrap_or_default(),
         confinement: r.yaml.confinement.to_string(),
         base: r.yaml.base.clone(),
-        license: str_at(s, "license").to_string(),
+        license: s.license.clone().unwrap_or_default(),
         icon_url: icon,
         tracking_channel: r.channel.clone(),
         held: false,
@@ -776,14 +759,10 @@ impl Engine {
         let full = full_channel(channel);
         // The channel must exist in the store, or refreshes would fail later for no visible reason.
         let info = self.store().info(name).await?;
-        let known = info["channel-map"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| {
-                let ch = &c["channel"];
-                format!("{}/{}", str_at(ch, "track"), str_at(ch, "risk")) == full
-            });
+        let known = info
+            .channel_map
+            .iter()
+            .any(|c| format!("{}/{}", c.channel.track, c.channel.risk) == full);
         if !known {
             return Err(Error::new(
                 ErrorKind::ChannelNotAvailable,

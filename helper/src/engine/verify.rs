@@ -214,6 +214,25 @@ pub async fn verify_download(
     )
 }
 
+/// The size the signed snap-revision of the file with this digest states, fetched (and kept)
+/// before its download starts: no byte past it is ever written, whatever the store announces.
+pub async fn signed_size(
+    store: &StoreClient,
+    trusted: &[Assertion],
+    dir: &Path,
+    digest: &Sha3_384,
+) -> Result<u64> {
+    let mut db = local_database(trusted, dir)?;
+    let b64 = digest.to_base64url();
+    let rev = match db.find("snap-revision", &[b64.as_str()]).cloned() {
+        Some(a) => a,
+        None => fetch_with_keys(store, &mut db, dir, "snap-revision", &[b64.as_str()]).await?,
+    };
+    rev.header_str("snap-size")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| failed(format!("the snap-revision {b64} has no valid snap-size")))
+}
+
 /// Check a file against assertions already in the database (InstallFile of a known file).
 pub fn verify_local(
     db: &Database,
