@@ -20,7 +20,8 @@ fn in_ci() -> bool {
 
 /// Records that `test` did not run, and why: on stderr and in the skip log when one is set.
 pub fn record_skip(test: &str, reason: &str) {
-    eprintln!("NOT RUN {test}: {reason}");
+    // Straight to stderr in one write: libtest swallows `eprintln!` of a passing test.
+    let _ = std::io::stderr().write_all(format!("\nNOT RUN {test}: {reason}\n").as_bytes());
     if let Some(log) = std::env::var_os(SKIP_LOG_VAR) {
         append_skip(std::path::Path::new(&log), test, reason);
     }
@@ -40,6 +41,28 @@ fn append_skip(log: &std::path::Path, test: &str, reason: &str) {
             PathBuf::from(log).display()
         );
     }
+}
+
+/// The running test's name (libtest names each test's thread after it).
+pub fn current_test() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("an unnamed test")
+        .to_string()
+}
+
+/// One recorded real store response (`store-responses/<name>`) as JSON, for the running test;
+/// `None` as [`compat_dir`] says.
+pub fn recorded_response(name: &str) -> Option<serde_json::Value> {
+    let path = compat_dir(&current_test())?
+        .join("store-responses")
+        .join(name);
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("reading the sample {}: {e}", path.display()));
+    Some(
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display())),
+    )
 }
 
 /// The samples directory for `test`, or `None` (recorded as not run) when it is missing outside CI.

@@ -2,8 +2,8 @@
 //! catalog, spoken to over HTTP, with the answers checked against the real Snap Store's shapes.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
@@ -14,33 +14,10 @@ use snapshelf_snap::digest::Sha3_384;
 
 const BIN: &str = env!("CARGO_BIN_EXE_snapshelf-store");
 
-/// A recorded real store response, or `None` (said loudly) when the compat data is not beside the
-/// checkout; under `CI=true` it must be there (issue 12 item 9).
+/// A recorded real store response, or `None` (recorded as not run) when the samples are not
+/// beside the checkout; under `CI=true` they must be there.
 fn recorded(name: &str) -> Option<Value> {
-    let path = std::env::var_os("SNAPSHELF_COMPAT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat"))
-        .join("store-responses")
-        .join(name);
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(serde_json::from_slice(&bytes).unwrap()),
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!(
-            "CI=true but the recorded store responses are missing: {}: {e} (set SNAPSHELF_COMPAT_DIR)",
-            path.display()
-        ),
-        Err(e) => {
-            // Straight to stderr in one write, not through `eprintln!`: the test harness would
-            // swallow that for a passing test, and this must be seen, whole.
-            let line = format!(
-                "\nNOT RUN (compat data missing): {} cannot be read ({e}); the comparison of our \
-                 answers with the real store's did not run. Point SNAPSHELF_COMPAT_DIR at the \
-                 compat directory to run it.\n",
-                path.display()
-            );
-            let _ = std::io::stderr().write_all(line.as_bytes());
-            None
-        }
-    }
+    snapshelf_snap::testdata::recorded_response(name)
 }
 
 /// The sample catalog, built once per test binary with a small (fast) test key chain.

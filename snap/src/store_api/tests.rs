@@ -1,40 +1,9 @@
 use serde_json::{json, Value};
-use std::io::Write;
 
 use super::*;
 
-/// The recorded real responses, or `None` (said loudly) when they are not beside the checkout.
-/// Under `CI=true` they must be there (issue 12 item 9).
 fn recorded(name: &str) -> Option<Value> {
-    let dir = std::env::var_os("SNAPSHELF_COMPAT_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat")
-        })
-        .join("store-responses");
-    let path = dir.join(name);
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display())),
-        ),
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!(
-            "CI=true but the recorded store responses are missing: {}: {e} (set SNAPSHELF_COMPAT_DIR)",
-            path.display()
-        ),
-        Err(e) => {
-            // Straight to stderr in one write, not through `eprintln!`: the test harness would
-            // swallow that for a passing test, and this must be seen, whole.
-            let line = format!(
-                "\nNOT RUN (compat data missing): {} cannot be read ({e}); this check of the store \
-                 types against the real store did not run. Point SNAPSHELF_COMPAT_DIR at the \
-                 compat directory to run it.\n",
-                path.display()
-            );
-            let _ = std::io::stderr().write_all(line.as_bytes());
-            None
-        }
-    }
+    crate::testdata::recorded_response(name)
 }
 
 fn is_default(v: &Value) -> bool {
