@@ -32,7 +32,7 @@ fn append_skip(log: &std::path::Path, test: &str, reason: &str) {
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&log)
+        .open(log)
         .and_then(|mut f| f.write_all(line.as_bytes()));
     if let Err(e) = written {
         panic!(
