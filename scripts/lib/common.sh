@@ -7,6 +7,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Debian packages every part of the project needs at build, test or demo time.
 SNAPSHELF_PACKAGES=(
   build-essential pkg-config liblzma-dev   # crates that build C (backhand's xz)
+  libzstd-dev                              # backhand's zstd, linked to the system library
   squashfs-tools                           # mksquashfs/unsquashfs: the peers our .snap code is checked against
   busybox-static                           # the sample catalog's base snap
   x11-apps                                 # xeyes: the sample catalog's real X11 program

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use crate::yaml::{Node, YamlError};
+use crate::yaml::{Node, Warnings, YamlError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayoutKind {
@@ -85,7 +85,8 @@ fn under(path: &str, dir: &str) -> bool {
 }
 
 /// Parse one `layout.<path>` entry.
-pub fn parse(path: &str, node: &Node) -> Result<Layout, YamlError> {
+/// Unknown keys are noted in `w` and ignored, as snapd ignores them.
+pub(crate) fn parse(path: &str, node: &Node, w: &mut Warnings) -> Result<Layout, YamlError> {
     let field = format!("layout.{path}");
     let Node::Map(entries) = node else {
         return Err(err(
@@ -99,22 +100,25 @@ pub fn parse(path: &str, node: &Node) -> Result<Layout, YamlError> {
     let mut mode = 0o755;
     for (k, v) in entries {
         let f = format!("{field}.{k}");
-        let value = v
-            .as_str()
-            .ok_or_else(|| err(f.clone(), "must be a single value"))?;
+        let value = || {
+            v.as_str()
+                .ok_or_else(|| err(f.clone(), "must be a single value"))
+        };
         match k.as_str() {
-            "bind" => kinds.push(LayoutKind::Bind(value.to_string())),
-            "bind-file" => kinds.push(LayoutKind::BindFile(value.to_string())),
-            "symlink" => kinds.push(LayoutKind::Symlink(value.to_string())),
+            "bind" => kinds.push(LayoutKind::Bind(value()?.to_string())),
+            "bind-file" => kinds.push(LayoutKind::BindFile(value()?.to_string())),
+            "symlink" => kinds.push(LayoutKind::Symlink(value()?.to_string())),
             "type" => {
+                let value = value()?;
                 if value != "tmpfs" {
                     return Err(err(f, format!("unknown type {value:?} (only tmpfs)")));
                 }
                 kinds.push(LayoutKind::Tmpfs);
             }
-            "user" => user = value.to_string(),
-            "group" => group = value.to_string(),
+            "user" => user = value()?.to_string(),
+            "group" => group = value()?.to_string(),
             "mode" => {
+                let value = value()?;
                 let digits = value.strip_prefix("0o").unwrap_or(value);
                 mode = u32::from_str_radix(digits, 8)
                     .ok()
@@ -126,7 +130,7 @@ pub fn parse(path: &str, node: &Node) -> Result<Layout, YamlError> {
                         )
                     })?;
             }
-            other => return Err(err(f, format!("unknown layout field {other:?}"))),
+            _ => w.unknown_key(&f),
         }
     }
     if kinds.len() != 1 {
@@ -340,10 +344,8 @@ mod tests {
                     "both as a file",
                 ),
                 ("  /usr/x*:\n    bind: $SNAP/a\n".into(), "glob"),
-                (
-                    "  /usr/x:\n    colour: red\n".into(),
-                    "unknown layout field",
-                ),
+                // An unknown key is ignored (as snapd does), which leaves no kind here.
+                ("  /usr/x:\n    colour: red\n".into(), "needs one of"),
             ])
             .collect();
         for (body, words) in cases {
@@ -354,6 +356,25 @@ mod tests {
                 "{body}: {e} should say {words:?}"
             );
         }
+    }
+
+    #[test]
+    fn unknown_layout_keys_are_ignored_with_a_warning() {
+        let y = with_layout(
+            "  /usr/x:\n    bind: $SNAP/x\n    colour: red\n    future: {nested: [1, 2]}\n",
+        )
+        .unwrap();
+        assert_eq!(y.layout[0].kind, LayoutKind::Bind("$SNAP/x".into()));
+        assert_eq!(
+            y.warnings,
+            [
+                "layout./usr/x.colour: unknown key, ignored (as snapd does)",
+                "layout./usr/x.future: unknown key, ignored (as snapd does)"
+            ]
+        );
+        // Known keys keep their types.
+        let e = with_layout("  /usr/x:\n    bind: [$SNAP/x]\n").unwrap_err();
+        assert_eq!(e.field, "layout./usr/x.bind");
     }
 
     #[test]

@@ -104,12 +104,61 @@ pub struct Icon {
 #[derive(Debug, Clone)]
 pub struct SnapFile {
     path: PathBuf,
+    compression: Compression,
     entries: Vec<Entry>,
     meta: BTreeMap<String, Result<Vec<u8>, String>>,
 }
 
+/// How an image's blocks are compressed. snapd packs xz (its default) or lzo (firefox, chromium);
+/// the kernel mounts the others too, so everything but the legacy lzma is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Lzo,
+    Xz,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    /// The superblock's compression id.
+    fn from_id(id: u16) -> Result<Compression, SnapFileError> {
+        Ok(match id {
+            1 => Compression::Gzip,
+            3 => Compression::Lzo,
+            4 => Compression::Xz,
+            5 => Compression::Lz4,
+            6 => Compression::Zstd,
+            2 => {
+                return Err(corrupt(
+                    "the image uses the legacy lzma compression, which neither snapd nor the \
+                     kernel reads (snaps use xz or lzo)",
+                ))
+            }
+            other => return Err(corrupt(format!("unknown compression id {other}"))),
+        })
+    }
+
+    /// The name mksquashfs's `-comp` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Lzo => "lzo",
+            Compression::Xz => "xz",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The superblock fields we check before trusting backhand with the image.
-fn check_superblock(path: &Path) -> Result<(), SnapFileError> {
+fn check_superblock(path: &Path) -> Result<Compression, SnapFileError> {
     let mut f = std::fs::File::open(path).map_err(|source| SnapFileError::Io {
         path: path.display().to_string(),
         source,
@@ -132,6 +181,7 @@ fn check_superblock(path: &Path) -> Result<(), SnapFileError> {
     let u64_at = |o: usize| u64::from_le_bytes(sb[o..o + 8].try_into().expect("8 bytes"));
     let inodes = u32_at(4);
     let block_size = u32_at(12);
+    let compression = Compression::from_id(u16_at(20))?;
     let block_log = u16_at(22);
     let (major, minor) = (u16_at(28), u16_at(30));
     let bytes_used = u64_at(40);
@@ -180,7 +230,8 @@ fn check_superblock(path: &Path) -> Result<(), SnapFileError> {
         .filter(|&at| at != u64::MAX && at >= dir_table)
         .min()
         .unwrap_or(bytes_used);
-    count_metadata_blocks(&mut f, "directory table", dir_table, dir_end)
+    count_metadata_blocks(&mut f, "directory table", dir_table, dir_end)?;
+    Ok(compression)
 }
 
 /// Walk the metadata block headers from `start` to `end` (two bytes each, no decompression) and
@@ -485,7 +536,7 @@ fn meta_cap(path: &str) -> Option<u64> {
 
 impl SnapFile {
     pub fn open(path: &Path) -> Result<SnapFile, SnapFileError> {
-        check_superblock(path)?;
+        let compression = check_superblock(path)?;
         let owned = path.to_path_buf();
         guarded("reading the file list", move |cancel| {
             let fs = open_reader(&owned, cancel)?;
@@ -542,6 +593,7 @@ impl SnapFile {
             }
             Ok(SnapFile {
                 path: owned,
+                compression,
                 entries,
                 meta,
             })
@@ -550,6 +602,11 @@ impl SnapFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How the image is compressed.
+    pub fn compression(&self) -> Compression {
+        self.compression
     }
 
     /// Every entry of the image, the root included (path "").
@@ -1068,13 +1125,18 @@ mod tests {
 
     /// Run mksquashfs as the project's docs pack snaps, plus `extra` arguments.
     fn mksquashfs(src: &Path, out: &Path, extra: &[&str]) {
+        mksquashfs_with(src, out, "xz", extra)
+    }
+
+    /// Run mksquashfs as snapd's `snap pack` does, with compression `comp`.
+    fn mksquashfs_with(src: &Path, out: &Path, comp: &str, extra: &[&str]) {
         let st = Command::new("mksquashfs")
             .arg(src)
             .arg(out)
             .args([
                 "-noappend",
                 "-comp",
-                "xz",
+                comp,
                 "-no-fragments",
                 "-all-root",
                 "-no-xattrs",
@@ -1085,6 +1147,119 @@ mod tests {
             .status()
             .expect("mksquashfs (squashfs-tools) is needed for this test");
         assert!(st.success(), "mksquashfs failed");
+    }
+
+    /// Every compression snapd packs (xz, lzo) or the kernel mounts (gzip, lz4, zstd), in the
+    /// variants mksquashfs writes (compressor options, fragments): read by us as mksquashfs wrote
+    /// it, metadata, a file's bytes and a whole extraction.
+    #[test]
+    fn every_compression_mksquashfs_writes_is_read() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        tree(&src);
+        let big = std::fs::read(src.join("a/big")).unwrap();
+        let cases: &[(&str, &[&str], Compression)] = &[
+            ("xz", &[], Compression::Xz),
+            (
+                "xz",
+                &["-Xbcj", "x86", "-Xdict-size", "50%"],
+                Compression::Xz,
+            ),
+            ("lzo", &[], Compression::Lzo),
+            ("lzo", &["-Xalgorithm", "lzo1x_1"], Compression::Lzo),
+            ("lzo", &["-Xcompression-level", "1"], Compression::Lzo),
+            ("gzip", &[], Compression::Gzip),
+            ("lz4", &[], Compression::Lz4),
+            ("lz4", &["-Xhc"], Compression::Lz4),
+            ("zstd", &[], Compression::Zstd),
+            ("zstd", &["-Xcompression-level", "19"], Compression::Zstd),
+            // Fragments (mksquashfs's default, snapd turns them off) pack small files together.
+            ("lzo", &["-always-use-fragments"], Compression::Lzo),
+            ("xz", &["-always-use-fragments"], Compression::Xz),
+        ];
+        for (i, (comp, extra, want)) in cases.iter().enumerate() {
+            let what = format!("-comp {comp} {}", extra.join(" "));
+            let out = t.path().join(format!("{i}-{comp}.snap"));
+            mksquashfs_with(&src, &out, comp, extra);
+            let snap = SnapFile::open(&out).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(snap.compression(), *want, "{what}");
+            assert_eq!(
+                snap.snap_yaml_text().unwrap(),
+                "name: packed\nversion: 1.0\n",
+                "{what}"
+            );
+            assert_eq!(snap.desktop_files().unwrap()[0].0, "app.desktop", "{what}");
+            assert_eq!(
+                snap.icon().unwrap().unwrap().data,
+                b"\x89PNG fake",
+                "{what}"
+            );
+            assert_eq!(
+                snap.read_regular_file("a/big", 2 << 20).unwrap(),
+                big,
+                "{what}"
+            );
+            let dest = t.path().join(format!("{i}-extracted"));
+            snap.extract_to(&dest)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(listing(&dest), listing(&src), "{what}");
+        }
+    }
+
+    /// Damaged images of every compression are errors, never a crash or a hang: each
+    /// decompressor (rust-lzo, lz4_flex, libzstd, flate2, liblzma) gets truncated and flipped blocks.
+    #[test]
+    fn damaged_images_of_every_compression_are_errors() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        tree(&src);
+        let bad = t.path().join("bad.snap");
+        let started = std::time::Instant::now();
+        for comp in ["lzo", "lz4", "zstd", "gzip", "xz"] {
+            let out = t.path().join(format!("{comp}.snap"));
+            mksquashfs_with(&src, &out, comp, &[]);
+            let good = std::fs::read(&out).unwrap();
+            for len in (0..good.len()).step_by(good.len() / 20 + 1) {
+                std::fs::write(&bad, &good[..len]).unwrap();
+                let _ = SnapFile::open(&bad).and_then(|s| s.snap_yaml_text());
+            }
+            let mut refused = 0;
+            for pos in (96..good.len()).step_by(good.len() / 100 + 1) {
+                let mut b = good.clone();
+                b[pos] ^= 0x5a;
+                std::fs::write(&bad, &b).unwrap();
+                match SnapFile::open(&bad) {
+                    Ok(s) => {
+                        if s.read_regular_file("a/big", 2 << 20).is_err() {
+                            refused += 1;
+                        }
+                    }
+                    Err(_) => refused += 1,
+                }
+            }
+            // Most flips land in a/big's compressed blocks: a decompressor that noticed none of
+            // them would not be checking its input.
+            assert!(refused > 0, "-comp {comp}: no damaged image was refused");
+        }
+        assert!(started.elapsed() < Duration::from_secs(180));
+    }
+
+    /// squashfs's legacy lzma (not xz) is refused up front, by name, as snapd's kernel would.
+    #[test]
+    fn legacy_lzma_is_refused_by_name() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        tree(&src);
+        let out = t.path().join("lzma.snap");
+        mksquashfs_with(&src, &out, "lzma", &[]);
+        let e = SnapFile::open(&out).unwrap_err().to_string();
+        assert!(e.contains("legacy lzma"), "{e}");
+        // A compression id squashfs does not define.
+        let mut bytes = std::fs::read(&out).unwrap();
+        bytes[20..22].copy_from_slice(&9u16.to_le_bytes());
+        std::fs::write(&out, &bytes).unwrap();
+        let e = SnapFile::open(&out).unwrap_err().to_string();
+        assert!(e.contains("unknown compression id 9"), "{e}");
     }
 
     /// An image with `depth` nested directories `d/d/…`, made by mksquashfs from a pseudo file

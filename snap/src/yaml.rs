@@ -1,8 +1,11 @@
 //! `meta/snap.yaml`: the full schema snapd accepts, parsed from yaml-rust2's event stream into a tree
 //! that keeps every scalar's written text, so `version: 1.0` is the version "1.0", not a number.
 //!
-//! Unknown top-level keys are kept (real snaps carry them), aliases are refused (no alias bombs),
-//! nesting is capped, and every error names the field at fault.
+//! Unknown keys, at any level, are accepted with a warning, as snapd accepts them (it unmarshals
+//! into structs, which ignore what they do not name): a key from a newer snapcraft must not make a
+//! snap uninstallable. Unknown top-level keys are also kept as written. Wrong types and invalid
+//! values of known keys stay errors. Aliases are refused (no alias bombs), nesting is capped, and
+//! every error names the field at fault.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -38,6 +41,36 @@ fn err(field: &str, message: impl Into<String>) -> YamlError {
     YamlError {
         field: field.to_string(),
         message: message.into(),
+    }
+}
+
+/// The most unknown keys named one by one; a hostile file with thousands gets a count instead.
+const MAX_WARNINGS: usize = 32;
+
+/// Unknown keys met while parsing, by path (`apps.foo.future-key`).
+#[derive(Debug, Default)]
+pub(crate) struct Warnings {
+    list: Vec<String>,
+    more: usize,
+}
+
+impl Warnings {
+    /// Note that the key at `path` was ignored.
+    pub(crate) fn unknown_key(&mut self, path: &str) {
+        if self.list.len() < MAX_WARNINGS {
+            self.list
+                .push(format!("{path}: unknown key, ignored (as snapd does)"));
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.list
+                .push(format!("{} more unknown keys ignored", self.more));
+        }
+        self.list
     }
 }
 
@@ -358,6 +391,9 @@ pub struct SnapYaml {
     pub components: BTreeMap<String, Node>,
     /// Top-level keys this schema does not know, kept as written.
     pub extra: Vec<(String, Node)>,
+    /// What was accepted but ignored (unknown keys, by path), for the helper and CLI to show;
+    /// each is also logged when parsed.
+    pub warnings: Vec<String>,
     raw: String,
 }
 
@@ -438,7 +474,7 @@ fn check_command(field: &str, cmd: &str) -> Result<(), YamlError> {
     Ok(())
 }
 
-fn epoch(field: &str, node: &Node) -> Result<Epoch, YamlError> {
+fn epoch(field: &str, node: &Node, w: &mut Warnings) -> Result<Epoch, YamlError> {
     let number = |f: &str, t: &str| -> Result<u32, YamlError> {
         if t.is_empty()
             || !t.bytes().all(|b| b.is_ascii_digit())
@@ -475,14 +511,18 @@ fn epoch(field: &str, node: &Node) -> Result<Epoch, YamlError> {
             };
             for (k, v) in m {
                 let f = format!("{field}.{k}");
+                if k != "read" && k != "write" {
+                    w.unknown_key(&f);
+                    continue;
+                }
                 let list = strings(&f, v)?
                     .iter()
                     .map(|t| number(&f, t))
                     .collect::<Result<Vec<_>, _>>()?;
-                match k.as_str() {
-                    "read" => e.read = list,
-                    "write" => e.write = list,
-                    _ => return Err(err(&f, "unknown key (expected read or write)")),
+                if k == "read" {
+                    e.read = list;
+                } else {
+                    e.write = list;
                 }
             }
             if e.read.is_empty() {
@@ -565,7 +605,7 @@ fn plugs_or_slots(field: &str, node: &Node) -> Result<BTreeMap<String, PlugOrSlo
     Ok(out)
 }
 
-fn app(field: &str, node: &Node) -> Result<App, YamlError> {
+fn app(field: &str, node: &Node, w: &mut Warnings) -> Result<App, YamlError> {
     let mut a = App::default();
     let mut daemon_only = Vec::new();
     for (k, v) in map(field, node)? {
@@ -707,12 +747,7 @@ fn app(field: &str, node: &Node) -> Result<App, YamlError> {
                             "socket-mode" => {
                                 sock.socket_mode = opt_string(&format!("{sf}.{sk}"), sv)?
                             }
-                            _ => {
-                                return Err(err(
-                                    &format!("{sf}.{sk}"),
-                                    "unknown key (expected listen-stream or socket-mode)",
-                                ))
-                            }
+                            _ => w.unknown_key(&format!("{sf}.{sk}")),
                         }
                     }
                     if sock.listen_stream.is_empty() {
@@ -734,8 +769,7 @@ fn app(field: &str, node: &Node) -> Result<App, YamlError> {
             "common-id" => a.common_id = opt_string(&f, v)?,
             "autostart" => a.autostart = opt_string(&f, v)?,
             "desktop" => a.desktop = opt_string(&f, v)?,
-            "adapter" | "passthrough" | "extensions" | "install-mode-help" => {}
-            other => return Err(err(&f, format!("unknown app field {other:?}"))),
+            _ => w.unknown_key(&f),
         }
     }
     if a.command.is_empty() {
@@ -784,7 +818,7 @@ fn check_duration(field: &str, t: &str) -> Result<(), YamlError> {
     Ok(())
 }
 
-fn hook(field: &str, node: &Node) -> Result<Hook, YamlError> {
+fn hook(field: &str, node: &Node, w: &mut Warnings) -> Result<Hook, YamlError> {
     let mut h = Hook::default();
     for (k, v) in map(field, node)? {
         let f = format!("{field}.{k}");
@@ -798,7 +832,7 @@ fn hook(field: &str, node: &Node) -> Result<Hook, YamlError> {
                     check_command(&format!("{f}[{i}]"), c)?;
                 }
             }
-            other => return Err(err(&f, format!("unknown hook field {other:?}"))),
+            _ => w.unknown_key(&f),
         }
     }
     Ok(h)
@@ -839,8 +873,10 @@ impl SnapYaml {
             links: BTreeMap::new(),
             components: BTreeMap::new(),
             extra: Vec::new(),
+            warnings: Vec::new(),
             raw: text.to_string(),
         };
+        let mut w = Warnings::default();
         for (k, v) in entries {
             let f = k.as_str();
             match f {
@@ -855,7 +891,7 @@ impl SnapYaml {
                 "grade" => y.grade = Grade::parse(f, &string(f, v)?)?,
                 "architectures" => y.architectures = strings(f, v)?,
                 "assumes" => y.assumes = strings(f, v)?,
-                "epoch" => y.epoch = epoch(f, v)?,
+                "epoch" => y.epoch = epoch(f, v, &mut w)?,
                 "license" => y.license = opt_string(f, v)?,
                 "provenance" => y.provenance = opt_string(f, v)?,
                 "environment" => y.environment = environment(f, v)?,
@@ -863,21 +899,21 @@ impl SnapYaml {
                     for (name, a) in map(f, v)? {
                         let af = format!("apps.{name}");
                         naming::validate_app_name(name).map_err(|e| err(&af, e.to_string()))?;
-                        y.apps.insert(name.clone(), app(&af, a)?);
+                        y.apps.insert(name.clone(), app(&af, a, &mut w)?);
                     }
                 }
                 "hooks" => {
                     for (name, h) in map(f, v)? {
                         let hf = format!("hooks.{name}");
                         naming::validate_hook_name(name).map_err(|e| err(&hf, e.to_string()))?;
-                        y.hooks.insert(name.clone(), hook(&hf, h)?);
+                        y.hooks.insert(name.clone(), hook(&hf, h, &mut w)?);
                     }
                 }
                 "plugs" => y.plugs = plugs_or_slots(f, v)?,
                 "slots" => y.slots = plugs_or_slots(f, v)?,
                 "layout" => {
                     for (path, l) in map(f, v)? {
-                        y.layout.push(layout::parse(path, l)?);
+                        y.layout.push(layout::parse(path, l, &mut w)?);
                     }
                 }
                 "layouts" => {
@@ -896,7 +932,10 @@ impl SnapYaml {
                     }
                 }
                 "components" => y.components = map(f, v)?.iter().cloned().collect(),
-                _ => y.extra.push((k.clone(), v.clone())),
+                _ => {
+                    w.unknown_key(f);
+                    y.extra.push((k.clone(), v.clone()));
+                }
             }
         }
         if y.name.is_empty() {
@@ -956,6 +995,10 @@ impl SnapYaml {
             }
         }
         layout::validate_layouts(&y.layout, &y.name)?;
+        y.warnings = w.finish();
+        for warning in &y.warnings {
+            tracing::warn!(snap = %y.name, "meta/snap.yaml: {warning}");
+        }
         Ok(y)
     }
 
@@ -1130,6 +1173,10 @@ x-unknown-key:
         assert_eq!(y.layout.len(), 3);
         assert_eq!(y.extra.len(), 1);
         assert_eq!(y.extra[0].0, "x-unknown-key");
+        assert_eq!(
+            y.warnings,
+            ["x-unknown-key: unknown key, ignored (as snapd does)"]
+        );
         assert_eq!(y.raw(), FULL);
         // Unscoped plugs (home, shared, dotless) go to every app; listed ones only where listed.
         let p: Vec<String> = y
@@ -1144,6 +1191,254 @@ x-unknown-key:
             .plugs_for_app("my-snap")
             .contains(&("x11".into(), "x11".into())));
         assert_eq!(y.all_plugs().len(), 5);
+    }
+
+    /// A snap.yaml as a newer snapcraft writes it: keys snapd knows (some we do not use) and keys
+    /// nobody knows yet, at every level. snapd ignores the unknown ones; so do we, with a warning.
+    const NEWER_SNAPCRAFT: &str = r#"
+name: newer
+version: '2.0'
+base: core24
+future-top-level: {a: [1, 2]}
+links:
+  website: [https://example.org]
+  contact: [mailto:someone@example.org]
+components:
+  extra-stuff:
+    type: standard
+    summary: More
+    description: Even more
+    hooks:
+      install:
+        plugs: [network]
+epoch:
+  read: [1, 2]
+  write: [2]
+  future-epoch-key: 3
+apps:
+  x:
+    command: bin/x
+    completer: share/x.bash
+    refresh-mode: endure
+    future-key: [anything, {at: all}]
+    passthrough:
+      some-systemd-option: true
+  svc:
+    command: bin/svc
+    daemon: dbus
+    bus-name: org.example.Svc
+    activates-on: [dbus-slot]
+    install-mode: disable
+    refresh-mode: restart
+    sockets:
+      sock:
+        listen-stream: $SNAP_COMMON/sock
+        socket-group: users
+hooks:
+  configure:
+    plugs: [network]
+    future-hook-key: true
+slots:
+  dbus-slot:
+    interface: dbus
+    bus: system
+    name: org.example.Svc
+layout:
+  /usr/share/x:
+    bind: $SNAP/usr/share/x
+    future-layout-key: value
+"#;
+
+    #[test]
+    fn keys_of_a_newer_snapcraft_are_accepted_with_warnings() {
+        let y = SnapYaml::parse(NEWER_SNAPCRAFT).unwrap();
+        // Known keys are still parsed.
+        assert_eq!(y.apps["x"].completer.as_deref(), Some("share/x.bash"));
+        assert_eq!(y.apps["x"].refresh_mode.as_deref(), Some("endure"));
+        assert_eq!(y.apps["svc"].activates_on, ["dbus-slot"]);
+        assert_eq!(y.apps["svc"].install_mode.as_deref(), Some("disable"));
+        assert_eq!(y.apps["svc"].daemon, Some(Daemon::Dbus));
+        assert_eq!(
+            y.apps["svc"].sockets["sock"].listen_stream,
+            "$SNAP_COMMON/sock"
+        );
+        assert_eq!(y.links["website"], ["https://example.org"]);
+        assert!(y.components.contains_key("extra-stuff"));
+        assert_eq!(
+            y.epoch,
+            Epoch {
+                read: vec![1, 2],
+                write: vec![2]
+            }
+        );
+        assert_eq!(y.hooks["configure"].plugs, ["network"]);
+        assert_eq!(y.layout.len(), 1);
+        // Unknown keys, named with where they are; the top-level one is also kept.
+        let named: Vec<&str> = y
+            .warnings
+            .iter()
+            .map(|w| {
+                w.strip_suffix(": unknown key, ignored (as snapd does)")
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "future-top-level",
+                "epoch.future-epoch-key",
+                "apps.x.future-key",
+                "apps.x.passthrough",
+                "apps.svc.sockets.sock.socket-group",
+                "hooks.configure.future-hook-key",
+                "layout./usr/share/x.future-layout-key",
+            ]
+        );
+        assert_eq!(y.extra.len(), 1);
+        assert_eq!(y.extra[0].0, "future-top-level");
+        // A file with nothing unknown has no warnings.
+        assert!(SnapYaml::parse(
+            "name: ab
+version: 1
+"
+        )
+        .unwrap()
+        .warnings
+        .is_empty());
+    }
+
+    #[test]
+    fn thousands_of_unknown_keys_give_a_bounded_list() {
+        let mut text = String::from(
+            "name: ab
+apps:
+  a:
+    command: x
+",
+        );
+        for i in 0..5000 {
+            text.push_str(&format!(
+                "    k{i}: v
+"
+            ));
+        }
+        let y = SnapYaml::parse(&text).unwrap();
+        assert_eq!(y.warnings.len(), MAX_WARNINGS + 1);
+        assert_eq!(
+            y.warnings[0],
+            "apps.a.k0: unknown key, ignored (as snapd does)"
+        );
+        assert_eq!(
+            y.warnings[MAX_WARNINGS],
+            format!("{} more unknown keys ignored", 5000 - MAX_WARNINGS)
+        );
+    }
+
+    /// Ignoring unknown keys does not loosen known ones: wrong types and invalid values of keys
+    /// snapd knows are still refused, however many unknown keys surround them.
+    #[test]
+    fn known_keys_are_still_checked_beside_unknown_ones() {
+        let with = |body: &str| {
+            format!(
+                "name: ab
+future: 1
+apps:
+  a:
+    future-key: 1
+{body}"
+            )
+        };
+        bad(
+            &with(
+                "    command: x
+    refresh-mode: sometimes
+",
+            ),
+            "apps.a.refresh-mode",
+            "unknown refresh mode",
+        );
+        bad(
+            &with(
+                "    command: x
+    daemon: simple
+    install-mode: maybe
+",
+            ),
+            "apps.a.install-mode",
+            "unknown install mode",
+        );
+        bad(
+            &with(
+                "    command: x
+    completer: [a, b]
+",
+            ),
+            "apps.a.completer",
+            "must be a single value",
+        );
+        bad(
+            &with(
+                "    command: x
+    activates-on: [a]
+",
+            ),
+            "apps.a.activates-on",
+            "only valid for daemons",
+        );
+        bad(
+            &with(
+                "    command: x
+    daemon: simple
+    sockets:
+      s:
+        socket-group: g
+",
+            ),
+            "apps.a.sockets.s.listen-stream",
+            "required",
+        );
+        bad(
+            &with(
+                "    future-only: 1
+",
+            ),
+            "apps.a.command",
+            "required",
+        );
+        bad(
+            "name: ab
+links: [a]
+",
+            "links",
+            "must be a map",
+        );
+        bad(
+            "name: ab
+links:
+  website: {a: b}
+",
+            "links.website",
+            "must be a list",
+        );
+        bad(
+            "name: ab
+epoch:
+  read: [x]
+  unknown: 1
+",
+            "epoch.read",
+            "not a valid epoch",
+        );
+        bad(
+            "name: ab
+hooks:
+  configure:
+    future: 1
+    plugs: {a: b}
+",
+            "hooks.configure.plugs",
+            "must be a list",
+        );
     }
 
     #[test]
