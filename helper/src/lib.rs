@@ -7,6 +7,8 @@ pub mod desktop;
 pub mod engine;
 pub mod error;
 pub mod interfaces;
+pub mod io;
+pub mod memory;
 pub mod mount;
 pub mod paths;
 pub mod polkit;

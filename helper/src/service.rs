@@ -26,6 +26,7 @@ use crate::error::{Error, ErrorKind};
 use crate::paths::Paths;
 use crate::polkit::{self, Authority};
 use crate::state::SnapState;
+use crate::state::{ChangeStatus, TaskStatus};
 use crate::store::StoreClient;
 
 pub struct Options {
@@ -529,8 +530,22 @@ impl Helper {
     /// Read-only: what a `.snap` is and whether its signatures are known, before installing it.
     async fn check_file(&self, fd: OwnedFd) -> Result<Dict, snapshelf_dbus::Error> {
         let file = regular_file(fd)?;
-        let check = self.engine.check_file(file).await.map_err(to_dbus)?;
-        Ok(check.to_dict())
+        let c = self.engine.check_file(file).await.map_err(to_dbus)?;
+        Ok(snapshelf_dbus::types::FileCheck {
+            name: c.name,
+            title: c.title,
+            summary: c.summary,
+            version: c.version,
+            confinement: c.confinement,
+            base: c.base,
+            apps: c.apps,
+            plugs: c.plugs,
+            size: c.size,
+            signed: c.signed,
+            revision: c.revision,
+            installed_revision: c.installed_revision,
+        }
+        .to_dict())
     }
 
     async fn interfaces(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
@@ -804,26 +819,27 @@ impl ChangeObject {
     }
     #[zbus(property)]
     async fn status(&self) -> fdo::Result<String> {
-        Ok(self.view()?.row.status)
+        Ok(self.view()?.row.status.as_str().to_string())
     }
     #[zbus(property)]
     async fn ready(&self) -> fdo::Result<bool> {
-        Ok(matches!(
-            self.view()?.row.status.as_str(),
-            "Done" | "Undone" | "Error" | "Cancelled"
-        ))
+        Ok(!self.view()?.row.status.is_unfinished())
     }
     #[zbus(property)]
     async fn progress(&self) -> fdo::Result<f64> {
         let v = self.view()?;
-        if matches!(v.row.status.as_str(), "Done") {
+        if v.row.status == ChangeStatus::Done {
             return Ok(1.0);
         }
         if v.progress.total > 0 {
             return Ok(v.progress.done as f64 / v.progress.total as f64);
         }
         let n = v.tasks.len().max(1) as f64;
-        let done = v.tasks.iter().filter(|t| t.status == "Done").count() as f64;
+        let done = v
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Done)
+            .count() as f64;
         Ok(if v.tasks.is_empty() { -1.0 } else { done / n })
     }
     #[zbus(property)]
@@ -860,7 +876,10 @@ impl ChangeObject {
             .view()?
             .tasks
             .into_iter()
-            .map(|t| (t.kind, t.summary, t.status))
+            .map(|t| {
+                let kind = t.task.kind().to_string();
+                (kind, t.summary, t.status.as_str().to_string())
+            })
             .collect())
     }
     #[zbus(property)]
@@ -987,7 +1006,7 @@ impl Observer for Arc<BusObserver> {
                 if let Ok(Some(v)) = me.engine.change(id) {
                     let _ = ChangeObject::finished(
                         iface.signal_emitter(),
-                        &v.row.status,
+                        v.row.status.as_str(),
                         &v.row.error_kind,
                         &v.row.error,
                     )

@@ -11,11 +11,14 @@ use serde_json::{json, Value};
 use snapshelf_snap::naming::validate_snap_name;
 use snapshelf_snap::yaml::SnapYaml;
 
-use super::tasks::{revision_state, TaskData};
-use super::Engine;
+use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
+use super::task::{discard_data::DiscardData, discard_revisions::DiscardRevisions, unlink::Unlink};
+use super::task::{gc::Gc, link::Link, mount::Mount, switch_channel::SwitchChannel};
+use super::task::{verify::Verify, Task};
+use super::{not_installed, Engine};
 use crate::error::{Error, ErrorKind, Result};
-use crate::paths::Paths;
-use crate::state::{SnapState, State};
+use crate::state::RevisionState;
+use crate::state::SnapState;
 use crate::store::{Action, ActionResult, ContextEntry};
 
 /// A snap the store resolved for install or refresh.
@@ -30,13 +33,6 @@ struct Resolved {
     size: u64,
     yaml: SnapYaml,
     snap: Value,
-}
-
-fn not_installed(name: &str) -> Error {
-    Error::new(
-        ErrorKind::NotInstalled,
-        format!("\"{name}\" is not installed"),
-    )
 }
 
 /// `stable` → `latest/stable`: the form the state and the API keep.
@@ -204,6 +200,27 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
     }
 }
 
+/// What a download needs to know about the revision it installs, kept until the link.
+fn revision_state(
+    revision: &str,
+    version: &str,
+    channel: &str,
+    size: u64,
+    sha3_384: &str,
+    snap_yaml: &str,
+) -> RevisionState {
+    RevisionState {
+        revision: revision.to_string(),
+        version: version.to_string(),
+        channel: channel.to_string(),
+        size,
+        sha3_384: sha3_384.to_string(),
+        snap_yaml: snap_yaml.to_string(),
+        extracted: false,
+        installed_at: crate::state::now(),
+    }
+}
+
 /// A new snap's state from what the store said about it.
 fn new_snap_state(r: &Resolved) -> SnapState {
     let s = &r.snap;
@@ -254,7 +271,7 @@ fn new_snap_state(r: &Resolved) -> SnapState {
 }
 
 /// The tasks that bring a resolved revision in, as a new snap or on top of `before`.
-fn install_tasks(r: &Resolved, before: Option<&SnapState>, out: &mut Vec<TaskData>) {
+fn install_tasks(r: &Resolved, before: Option<&SnapState>, out: &mut Vec<Task>) {
     let rev = r.revision.to_string();
     let after = match before {
         Some(b) => {
@@ -280,25 +297,25 @@ fn install_tasks(r: &Resolved, before: Option<&SnapState>, out: &mut Vec<TaskDat
     };
     let kept = before.and_then(|b| b.revision(&rev)).is_some();
     if !kept {
-        out.push(TaskData::Download {
+        out.push(Task::Download(Download {
             name: r.name.clone(),
             revision: rev.clone(),
             url: r.url.clone(),
             sha3_384: r.sha3_384.clone(),
             size: r.size,
-        });
-        out.push(TaskData::Verify {
+        }));
+        out.push(Task::Verify(Verify {
             name: r.name.clone(),
             revision: rev.clone(),
             snap_id: r.snap_id.clone(),
             sha3_384: r.sha3_384.clone(),
             size: r.size,
-        });
-        out.push(TaskData::Mount {
+        }));
+        out.push(Task::Mount(Mount {
             name: r.name.clone(),
             revision: rev.clone(),
-        });
-        out.push(TaskData::Data {
+        }));
+        out.push(Task::Data(Data {
             name: r.name.clone(),
             revision: rev.clone(),
             copy_from: before.map(|b| b.current.clone()),
@@ -306,35 +323,35 @@ fn install_tasks(r: &Resolved, before: Option<&SnapState>, out: &mut Vec<TaskDat
             created_data: None,
             created_common: None,
             restored: None,
-        });
+        }));
     }
-    out.push(TaskData::Link {
+    out.push(Task::Link(Link {
         name: r.name.clone(),
         after: Box::new(after),
         before: None,
         captured: false,
-    });
+    }));
 }
 
-fn context(state: &State) -> Result<Vec<ContextEntry>> {
-    Ok(state
-        .snaps()?
-        .into_iter()
+/// What the store is told about the installed snaps with every request (snapd's `context`).
+pub(crate) fn context(snaps: &[SnapState]) -> Vec<ContextEntry> {
+    snaps
+        .iter()
         .filter(|s| !s.is_local())
         .filter_map(|s| {
             Some(ContextEntry {
                 revision: s.current.parse().ok()?,
-                snap_id: s.snap_id,
-                tracking_channel: s.tracking_channel,
+                snap_id: s.snap_id.clone(),
+                tracking_channel: s.tracking_channel.clone(),
                 held: s.held,
             })
         })
-        .collect())
+        .collect()
 }
 
 impl Engine {
     fn context(&self) -> Result<Vec<ContextEntry>> {
-        context(&self.inner.state.lock().unwrap_or_else(|e| e.into_inner()))
+        Ok(context(&self.installed()?))
     }
 
     /// Resolve bases the snaps need that are neither installed nor being installed.
@@ -415,7 +432,7 @@ impl Engine {
                 ));
             }
         }
-        self.claim(names)?;
+        self.ensure_free(names)?;
         let actions: Vec<Action> = names
             .iter()
             .map(|n| Action::Install {
@@ -498,7 +515,7 @@ impl Engine {
             v
         };
         let target_names: Vec<String> = targets.iter().map(|s| s.name.clone()).collect();
-        self.claim(&target_names)?;
+        self.ensure_free(&target_names)?;
         let actions: Vec<Action> = targets
             .iter()
             .map(|s| Action::Refresh {
@@ -548,9 +565,9 @@ impl Engine {
             all.push(r.name.clone());
         }
         for r in &new {
-            tasks.push(TaskData::Gc {
+            tasks.push(Task::Gc(Gc {
                 name: r.name.clone(),
-            });
+            }));
         }
         let refreshed: Vec<String> = resolved.iter().map(|(r, _)| r.name.clone()).collect();
         self.start(
@@ -612,12 +629,12 @@ impl Engine {
         }
         after.blocked.retain(|r| r != &target);
         after.current = target.clone();
-        let tasks = vec![TaskData::Link {
+        let tasks = vec![Task::Link(Link {
             name: name.to_string(),
             after: Box::new(after),
             before: None,
             captured: false,
-        }];
+        })];
         self.start(
             "revert",
             &gettext("Revert \"{snap}\" to revision {revision}")
@@ -655,19 +672,19 @@ impl Engine {
                     ),
                 ));
             }
-            tasks.push(TaskData::Unlink {
+            tasks.push(Task::Unlink(Unlink {
                 name: n.clone(),
                 before: None,
                 captured: false,
-            });
-            post.push(TaskData::DiscardData {
+            }));
+            post.push(Task::DiscardData(DiscardData {
                 name: n.clone(),
                 purge,
-            });
-            post.push(TaskData::DiscardRevisions {
+            }));
+            post.push(Task::DiscardRevisions(DiscardRevisions {
                 name: n.clone(),
                 revisions: s.sequence.iter().map(|r| r.revision.clone()).collect(),
-            });
+            }));
         }
         tasks.extend(post);
         self.start(
@@ -754,13 +771,13 @@ impl Engine {
             vec![plug_snap.to_string()],
             uid,
             json!({"plug-snap": plug_snap, "plug": plug, "slot-snap": "", "slot": interface}),
-            vec![TaskData::Connect {
+            vec![Task::Connect(Connect {
                 name: plug_snap.to_string(),
                 plug: plug.to_string(),
                 interface,
                 connect,
                 before: None,
-            }],
+            })],
         )
     }
 
@@ -798,11 +815,11 @@ impl Engine {
             vec![name.to_string()],
             uid,
             json!({"name": name, "channel": full}),
-            vec![TaskData::SwitchChannel {
+            vec![Task::SwitchChannel(SwitchChannel {
                 name: name.to_string(),
                 channel: full,
                 before: None,
-            }],
+            })],
         )
     }
 
@@ -870,7 +887,7 @@ impl Engine {
             ));
         }
         let before = self.snap(&name)?;
-        self.claim(std::slice::from_ref(&name))?;
+        self.ensure_free(std::slice::from_ref(&name))?;
         let revision = match &verified {
             Some(v) => v.revision.to_string(),
             None => self
@@ -948,15 +965,15 @@ impl Engine {
         let blob = paths.blob(&name, &revision);
         std::fs::rename(tmp, &blob)?;
         let mut tasks = vec![
-            TaskData::AdoptFile {
+            Task::AdoptFile(AdoptFile {
                 name: name.clone(),
                 revision: revision.clone(),
-            },
-            TaskData::Mount {
+            }),
+            Task::Mount(Mount {
                 name: name.clone(),
                 revision: revision.clone(),
-            },
-            TaskData::Data {
+            }),
+            Task::Data(Data {
                 name: name.clone(),
                 revision: revision.clone(),
                 copy_from: before.as_ref().map(|b| b.current.clone()),
@@ -964,16 +981,16 @@ impl Engine {
                 created_data: None,
                 created_common: None,
                 restored: None,
-            },
-            TaskData::Link {
+            }),
+            Task::Link(Link {
                 name: name.clone(),
                 after: Box::new(after),
                 before: None,
                 captured: false,
-            },
+            }),
         ];
         if before.is_some() {
-            tasks.push(TaskData::Gc { name: name.clone() });
+            tasks.push(Task::Gc(Gc { name: name.clone() }));
         }
         let mut all = vec![name.clone()];
         if let Some(base) = yaml.base.as_deref().filter(|b| *b != "none") {
@@ -1038,90 +1055,30 @@ fn rand_suffix() -> u64 {
     h.finish()
 }
 
-// --- data directories ------------------------------------------------------------------------------
-
-/// Copy a tree keeping modes, owners and links (`cp -a`: it handles every file type and xattrs).
-pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    let tmp = to.with_file_name(format!(
-        ".{}.copying",
-        to.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    crate::mount::remove_tree(&tmp)?;
-    let out = std::process::Command::new("cp")
-        .arg("-a")
-        .arg("--")
-        .arg(from)
-        .arg(&tmp)
-        .output()?;
-    if !out.status.success() {
-        let _ = crate::mount::remove_tree(&tmp);
-        return Err(Error::internal(format!(
-            "cannot copy {} to {}: {}",
-            from.display(),
-            to.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    std::fs::rename(&tmp, to)?;
-    Ok(())
-}
-
-fn move_if_present(from: &Path, to: &Path) -> Result<()> {
-    if std::fs::symlink_metadata(from).is_ok() && std::fs::symlink_metadata(to).is_err() {
-        if let Some(p) = to.parent() {
-            std::fs::create_dir_all(p)?;
-        }
-        std::fs::rename(from, to)?;
-    }
-    Ok(())
-}
-
-/// Put a removed snap's kept data back as the data of `revision`.
-pub fn restore_snapshot(paths: &Paths, name: &str, revision: &str) -> Result<()> {
-    let snap = paths.snapshot_dir(name);
-    move_if_present(&snap.join("data"), &paths.data_dir(name, revision))?;
-    move_if_present(&snap.join("common"), &paths.common_dir(name))?;
-    let _ = std::fs::remove_dir(&snap);
-    Ok(())
-}
-
-/// The reverse of [`restore_snapshot`] (undoing a re-install).
-pub fn save_snapshot(paths: &Paths, name: &str, revision: &str) -> Result<()> {
-    let snap = paths.snapshot_dir(name);
-    std::fs::create_dir_all(&snap)?;
-    move_if_present(&paths.data_dir(name, revision), &snap.join("data"))?;
-    move_if_present(&paths.common_dir(name), &snap.join("common"))?;
-    Ok(())
-}
-
-/// After a remove: keep the current revision's data and `common` as a snapshot (or delete all with
-/// purge), then delete the rest of `/var/snap/<name>`. Idempotent.
-pub fn discard_data(paths: &Paths, name: &str, purge: bool, current: &str) -> Result<()> {
-    if purge {
-        crate::mount::remove_tree(&paths.snapshot_dir(name))?;
-    } else if !current.is_empty() {
-        let snap = paths.snapshot_dir(name);
-        // A snapshot from an earlier remove is replaced by the newer data.
-        if paths.data_dir(name, current).exists() || paths.common_dir(name).exists() {
-            crate::mount::remove_tree(&snap)?;
-        }
-        std::fs::create_dir_all(&snap)?;
-        move_if_present(&paths.data_dir(name, current), &snap.join("data"))?;
-        move_if_present(&paths.common_dir(name), &snap.join("common"))?;
-    }
-    crate::mount::remove_tree(&paths.data_root(name))?;
-    Ok(())
+/// What a `.snap` file is, as `check_file` finds it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileCheck {
+    pub name: String,
+    pub title: String,
+    pub summary: String,
+    pub version: String,
+    pub confinement: String,
+    pub base: String,
+    pub apps: Vec<String>,
+    pub plugs: Vec<String>,
+    pub size: u64,
+    /// Its signatures are known and fit it.
+    pub signed: bool,
+    /// The store revision the signatures give it (empty when not signed).
+    pub revision: String,
+    /// The current revision of the installed snap of that name (empty when none is).
+    pub installed_revision: String,
 }
 
 impl Engine {
     /// What a `.snap` read from `file` is, and whether its signatures are known: what
     /// `InstallFile` would do with it, without doing it. Reads the file once, hashing as it goes.
-    pub async fn check_file(
-        &self,
-        mut file: std::fs::File,
-    ) -> Result<snapshelf_dbus::types::FileCheck> {
+    pub async fn check_file(&self, mut file: std::fs::File) -> Result<FileCheck> {
         use std::os::fd::AsRawFd;
         let invalid = |m: String| Error::new(ErrorKind::InvalidSnap, m);
         let (digest, size, file) = tokio::task::spawn_blocking(move || -> Result<_> {
@@ -1153,7 +1110,7 @@ impl Engine {
         let mut plugs: Vec<String> = yaml.all_plugs().into_values().collect();
         plugs.sort();
         plugs.dedup();
-        Ok(snapshelf_dbus::types::FileCheck {
+        Ok(FileCheck {
             name: yaml.name.clone(),
             title: yaml.title.clone().unwrap_or_default(),
             summary: yaml.summary.clone().unwrap_or_default(),
@@ -1233,45 +1190,5 @@ mod tests {
             check_names(&["".into()]).unwrap_err().kind,
             ErrorKind::InvalidArgument
         );
-    }
-
-    #[test]
-    fn snapshots_move_data_and_come_back() {
-        let root = tempfile::tempdir().unwrap();
-        let paths = Paths::new(root.path());
-        std::fs::create_dir_all(paths.data_dir("a", "3")).unwrap();
-        std::fs::write(paths.data_dir("a", "3").join("f"), "kept").unwrap();
-        std::fs::create_dir_all(paths.common_dir("a")).unwrap();
-        std::fs::create_dir_all(paths.data_dir("a", "2")).unwrap();
-        discard_data(&paths, "a", false, "3").unwrap();
-        discard_data(&paths, "a", false, "3").unwrap(); // idempotent
-        assert!(!paths.data_root("a").exists());
-        assert!(paths.snapshot_dir("a").join("data/f").exists());
-        restore_snapshot(&paths, "a", "7").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(paths.data_dir("a", "7").join("f")).unwrap(),
-            "kept"
-        );
-        assert!(paths.common_dir("a").exists());
-        assert!(!paths.snapshot_dir("a").exists());
-        discard_data(&paths, "a", true, "7").unwrap();
-        assert!(!paths.data_root("a").exists());
-        assert!(!paths.snapshot_dir("a").exists());
-    }
-
-    #[test]
-    fn copy_tree_copies_everything() {
-        let root = tempfile::tempdir().unwrap();
-        let from = root.path().join("from");
-        std::fs::create_dir_all(from.join("sub")).unwrap();
-        std::fs::write(from.join("sub/f"), "x").unwrap();
-        std::os::unix::fs::symlink("sub/f", from.join("link")).unwrap();
-        let to = root.path().join("to");
-        copy_tree(&from, &to).unwrap();
-        assert_eq!(std::fs::read_to_string(to.join("sub/f")).unwrap(), "x");
-        assert!(std::fs::symlink_metadata(to.join("link"))
-            .unwrap()
-            .file_type()
-            .is_symlink());
     }
 }
