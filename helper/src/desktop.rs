@@ -11,6 +11,7 @@ use snapshelf_snap::squashfs::SnapFile;
 
 use crate::engine::files::Launcher;
 use crate::error::Result;
+use crate::io::IoContext;
 use crate::paths::Paths;
 
 /// Keys kept in `[Desktop Entry]` and `[Desktop Action …]` groups (with their `[locale]` forms for the
@@ -244,12 +245,13 @@ pub fn sanitise(
     Ok(out)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let tmp = path.with_extension("tmp~");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
-    std::fs::rename(&tmp, path)
+    std::fs::write(&tmp, bytes).what("write", &tmp)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+        .what("set the mode of", &tmp)?;
+    std::fs::rename(&tmp, path).what("rename a file to", path)
 }
 
 fn applications(paths: &Paths) -> PathBuf {
@@ -327,8 +329,8 @@ pub fn export(
 ) -> Result<()> {
     let apps_dir = applications(paths);
     let icons_dir = icons(paths);
-    std::fs::create_dir_all(&apps_dir)?;
-    std::fs::create_dir_all(&icons_dir)?;
+    std::fs::create_dir_all(&apps_dir).what("create", &apps_dir)?;
+    std::fs::create_dir_all(&icons_dir).what("create", &icons_dir)?;
     // What was exported, and for which revision and launcher: the helper applies every snap's files
     // at each start, and reading every blob again there would only slow the start down.
     let stamp = stamps(paths).join(name);
@@ -370,7 +372,7 @@ pub fn export(
                         // Every component of `t` was checked: it stays below icons/.
                         let p = icons_dir.join(t);
                         if let Some(dir) = p.parent() {
-                            std::fs::create_dir_all(dir)?;
+                            std::fs::create_dir_all(dir).what("create", dir)?;
                         }
                         write_atomic(&p, &data)?;
                         keep.insert(p);
@@ -425,7 +427,8 @@ pub fn export(
             let _ = std::fs::remove_file(stale);
         }
     }
-    std::fs::create_dir_all(stamps(paths))?;
+    let stamp_dir = stamps(paths);
+    std::fs::create_dir_all(&stamp_dir).what("create", &stamp_dir)?;
     write_atomic(&stamp, wanted_stamp.as_bytes())?;
     Ok(())
 }

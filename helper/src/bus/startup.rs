@@ -46,7 +46,9 @@ fn lock_root(paths: &Paths) -> anyhow::Result<std::fs::File> {
             paths.snapd_state().display()
         );
     }
-    std::fs::create_dir_all(paths.state_dir())?;
+    let state_dir = paths.state_dir();
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -37,9 +37,10 @@ impl Engine {
                     .write(true)
                     .create_new(true)
                     .mode(0o600)
-                    .open(&tmp)?;
+                    .open(&tmp)
+                    .what("create", &tmp)?;
                 let hashed = hash_reading(&mut file, Some(&mut out))?;
-                out.sync_all()?;
+                out.sync_all().what("write", &tmp)?;
                 Ok(hashed)
             }
         })
@@ -298,12 +299,15 @@ fn hash_reading(
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
     loop {
-        let k = file.read(&mut buf)?;
+        // Errors here are the caller's file's (by descriptor, no path) or the copy's.
+        let k = file
+            .read(&mut buf)
+            .map_err(|e| Error::invalid(format!("cannot read the file: {e}")))?;
         if k == 0 {
             break;
         }
         if let Some(o) = out.as_deref_mut() {
-            std::io::Write::write_all(o, &buf[..k])?;
+            std::io::Write::write_all(o, &buf[..k])?; // ENOSPC keeps its kind
         }
         hasher.update(&buf[..k]);
         n += k as u64;
