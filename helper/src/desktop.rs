@@ -11,6 +11,7 @@ use snapshelf_snap::squashfs::SnapFile;
 
 use crate::engine::files::Launcher;
 use crate::error::Result;
+use crate::io::IoContext;
 use crate::paths::Paths;
 
 /// Keys kept in `[Desktop Entry]` and `[Desktop Action …]` groups (with their `[locale]` forms for the
@@ -113,6 +114,67 @@ fn exec_target<'a>(
 }
 
 /// The sanitised text of one desktop file, or why it is not exported.
+/// `[Desktop Entry]`, or a `[Desktop Action <id>]` with a plain id: the groups that are kept.
+fn kept_group(g: &str) -> bool {
+    g == "Desktop Entry"
+        || g.strip_prefix("Desktop Action ")
+            .map(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(false)
+}
+
+/// A whitelisted key as (key, locale); `None` for a key that is left out.
+fn allowed_key(key: &str) -> Option<(&str, Option<&str>)> {
+    let (base, locale) = match key.split_once('[') {
+        // `Name[de` or `Name[de]x` is not a localized key: left out, not copied as written.
+        Some((b, l)) => match l.strip_suffix(']') {
+            Some(l) if !l.contains(['[', ']']) => (b, Some(l)),
+            _ => return None,
+        },
+        None => (key, None),
+    };
+    if !KEYS.contains(&base) {
+        return None;
+    }
+    if let Some(l) = locale {
+        let plain = l
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@.-".contains(c));
+        if !LOCALIZABLE.contains(&base) || l.is_empty() || !plain {
+            return None;
+        }
+    }
+    Some((base, locale))
+}
+
+/// `Exec` through confine: `<confine> [--root R] <snap>.<app> <the app's arguments>`.
+fn exec_line(
+    snap: &str,
+    apps: &BTreeSet<String>,
+    value: &str,
+    launcher: &Launcher,
+) -> std::result::Result<String, String> {
+    let (app, rest) = exec_target(snap, apps, value)?;
+    let mut line = quote(&launcher.confine.display().to_string());
+    if let Some(r) = &launcher.root {
+        line.push_str(&format!(" --root {}", quote(&r.display().to_string())));
+    }
+    line.push_str(&format!(" {snap}.{app}"));
+    if !rest.is_empty() {
+        line.push(' ');
+        line.push_str(rest);
+    }
+    Ok(line)
+}
+
+/// A path in the snap becomes the exported icon (if there is one); a theme name is kept.
+fn icon_value(value: &str, exported: Option<&str>) -> Option<String> {
+    if value.contains('/') || value.starts_with("${SNAP}") || value.starts_with("$SNAP") {
+        exported.map(str::to_string)
+    } else {
+        safe_component(value).then(|| value.to_string())
+    }
+}
+
 pub fn sanitise(
     snap: &str,
     apps: &BTreeSet<String>,
@@ -132,12 +194,7 @@ pub fn sanitise(
             continue;
         }
         if let Some(g) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let keep = g == "Desktop Entry"
-                || g.strip_prefix("Desktop Action ")
-                    .map(|id| {
-                        !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    })
-                    .unwrap_or(false);
+            let keep = kept_group(g);
             if in_main {
                 out.push_str(&format!("X-SnapInstanceName={snap}\n"));
             }
@@ -162,56 +219,23 @@ pub fn sanitise(
             return Err(format!("a line that is not key=value: {line:?}"));
         };
         let (key, value) = (key.trim(), value.trim());
-        let (base, locale) = match key.split_once('[') {
-            // `Name[de` or `Name[de]x` is not a localized key: left out, not copied as written.
-            Some((b, l)) => match l.strip_suffix(']') {
-                Some(l) if !l.contains(['[', ']']) => (b, Some(l)),
-                _ => continue,
-            },
-            None => (key, None),
-        };
-        if !KEYS.contains(&base) {
+        let Some((base, locale)) = allowed_key(key) else {
             continue;
-        }
-        if let Some(l) = locale {
-            if !LOCALIZABLE.contains(&base)
-                || l.is_empty()
-                || !l
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_@.-".contains(c))
-            {
-                continue;
-            }
-        }
+        };
         if value.chars().any(|c| c.is_control()) {
             continue;
         }
         match base {
             "Exec" => {
-                let (app, rest) = exec_target(snap, apps, value)?;
-                let mut line = quote(&launcher.confine.display().to_string());
-                if let Some(r) = &launcher.root {
-                    line.push_str(&format!(" --root {}", quote(&r.display().to_string())));
-                }
-                line.push_str(&format!(" {snap}.{app}"));
-                if !rest.is_empty() {
-                    line.push(' ');
-                    line.push_str(rest);
-                }
+                let line = exec_line(snap, apps, value, launcher)?;
                 out.push_str(&format!("Exec={line}\n"));
                 if g == "Desktop Entry" {
                     has_exec = true;
                 }
             }
             "Icon" => {
-                // A path in the snap becomes the exported icon; a theme name is kept.
-                if value.contains('/') || value.starts_with("${SNAP}") || value.starts_with("$SNAP")
-                {
-                    if let Some(i) = icon {
-                        out.push_str(&format!("Icon={i}\n"));
-                    }
-                } else if safe_component(value) {
-                    out.push_str(&format!("Icon={value}\n"));
+                if let Some(i) = icon_value(value, icon) {
+                    out.push_str(&format!("Icon={i}\n"));
                 }
             }
             _ => {
@@ -225,6 +249,17 @@ pub fn sanitise(
     if in_main {
         out.push_str(&format!("X-SnapInstanceName={snap}\n"));
     }
+    complete(out, saw_main, has_name, has_exec)
+}
+
+/// A sanitised file must have kept its main group, a `Name` and an `Exec`; `Type` defaults to
+/// `Application`.
+fn complete(
+    out: String,
+    saw_main: bool,
+    has_name: bool,
+    has_exec: bool,
+) -> std::result::Result<String, String> {
     if !saw_main {
         return Err("no [Desktop Entry] group".into());
     }
@@ -234,22 +269,23 @@ pub fn sanitise(
     if !has_exec {
         return Err("no Exec".into());
     }
-    if !out.contains("\nType=") {
-        out = out.replacen(
-            "[Desktop Entry]\n",
-            "[Desktop Entry]\nType=Application\n",
-            1,
-        );
+    if out.contains("\nType=") {
+        return Ok(out);
     }
-    Ok(out)
+    Ok(out.replacen(
+        "[Desktop Entry]\n",
+        "[Desktop Entry]\nType=Application\n",
+        1,
+    ))
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let tmp = path.with_extension("tmp~");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
-    std::fs::rename(&tmp, path)
+    std::fs::write(&tmp, bytes).what("write", &tmp)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+        .what("set the mode of", &tmp)?;
+    std::fs::rename(&tmp, path).what("rename a file to", path)
 }
 
 fn applications(paths: &Paths) -> PathBuf {
@@ -318,6 +354,53 @@ fn owned(dir: &Path, name: &str) -> Vec<PathBuf> {
 }
 
 /// Export the desktop files and icons of `name`'s revision `blob`, replacing what it had.
+/// The theme icons under `meta/gui/icons/` that fit the snap's own prefix, written below
+/// `icons_dir`; the others are logged and left out.
+fn export_theme_icons(
+    snap: &SnapFile,
+    name: &str,
+    icons_dir: &Path,
+    keep: &mut BTreeSet<PathBuf>,
+) -> Result<()> {
+    let list = match snap.theme_icons() {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::warn!(snap = name, error = %e, "theme icons not exported");
+            return Ok(());
+        }
+    };
+    for (rel, data) in list {
+        match theme_icon_target(name, &rel) {
+            Some(t) if data.len() <= MAX_THEME_ICON => {
+                // Every component of `t` was checked: it stays below icons/.
+                let p = icons_dir.join(t);
+                if let Some(dir) = p.parent() {
+                    std::fs::create_dir_all(dir).what("create", dir)?;
+                }
+                write_atomic(&p, &data)?;
+                keep.insert(p);
+            }
+            _ => tracing::warn!(snap = name, icon = %rel, "theme icon not exported"),
+        }
+    }
+    Ok(())
+}
+
+/// What an export was made from. The first line is the export's own version: a helper that
+/// exports more (theme icons) or differently does it again for snaps already installed.
+fn export_stamp(blob: &Path, launcher: &Launcher) -> String {
+    format!(
+        "export 2\n{}\n{}\n{}\n",
+        blob.display(),
+        launcher.confine.display(),
+        launcher
+            .root
+            .as_deref()
+            .map(|r| r.display().to_string())
+            .unwrap_or_default()
+    )
+}
+
 pub fn export(
     paths: &Paths,
     name: &str,
@@ -327,23 +410,12 @@ pub fn export(
 ) -> Result<()> {
     let apps_dir = applications(paths);
     let icons_dir = icons(paths);
-    std::fs::create_dir_all(&apps_dir)?;
-    std::fs::create_dir_all(&icons_dir)?;
+    std::fs::create_dir_all(&apps_dir).what("create", &apps_dir)?;
+    std::fs::create_dir_all(&icons_dir).what("create", &icons_dir)?;
     // What was exported, and for which revision and launcher: the helper applies every snap's files
     // at each start, and reading every blob again there would only slow the start down.
     let stamp = stamps(paths).join(name);
-    // The first line is the export's own version: a helper that exports more (theme icons) or
-    // differently does it again for snaps already installed.
-    let wanted_stamp = format!(
-        "export 2\n{}\n{}\n{}\n",
-        blob.display(),
-        launcher.confine.display(),
-        launcher
-            .root
-            .as_deref()
-            .map(|r| r.display().to_string())
-            .unwrap_or_default()
-    );
+    let wanted_stamp = export_stamp(blob, launcher);
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted_stamp.as_str()) {
         return Ok(());
     }
@@ -362,58 +434,30 @@ pub fn export(
         icon_path = Some(p.display().to_string());
         keep.insert(p);
     }
-    match snap.theme_icons() {
-        Ok(list) => {
-            for (rel, data) in list {
-                match theme_icon_target(name, &rel) {
-                    Some(t) if data.len() <= MAX_THEME_ICON => {
-                        // Every component of `t` was checked: it stays below icons/.
-                        let p = icons_dir.join(t);
-                        if let Some(dir) = p.parent() {
-                            std::fs::create_dir_all(dir)?;
-                        }
-                        write_atomic(&p, &data)?;
-                        keep.insert(p);
-                    }
-                    _ => tracing::warn!(snap = name, icon = %rel, "theme icon not exported"),
-                }
-            }
-        }
-        Err(e) => tracing::warn!(snap = name, error = %e, "theme icons not exported"),
-    }
+    export_theme_icons(&snap, name, &icons_dir, &mut keep)?;
     for (rel, content) in snap.gui_files() {
         let Some(file) = rel.strip_suffix(".desktop") else {
             continue;
         };
-        let skip = |why: String| {
-            tracing::warn!(snap = name, file = %rel, reason = %why, "desktop file not exported");
-        };
-        let bytes = match content {
-            Ok(b) => b,
-            Err(why) => {
-                skip(why);
-                continue;
+        let clean = content.and_then(|bytes| {
+            if rel.contains('/') || !safe_component(file) {
+                return Err("its name is not a plain file name".into());
             }
-        };
-        if rel.contains('/') || !safe_component(file) {
-            skip("its name is not a plain file name".into());
-            continue;
-        }
-        if bytes.len() > MAX_DESKTOP {
-            skip("too large".into());
-            continue;
-        }
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            skip("not UTF-8".into());
-            continue;
-        };
-        match sanitise(name, apps, text, launcher, icon_path.as_deref()) {
+            if bytes.len() > MAX_DESKTOP {
+                return Err("too large".into());
+            }
+            let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+            sanitise(name, apps, text, launcher, icon_path.as_deref())
+        });
+        match clean {
             Ok(clean) => {
                 let p = apps_dir.join(format!("{name}_{file}.desktop"));
                 write_atomic(&p, clean.as_bytes())?;
                 keep.insert(p);
             }
-            Err(why) => skip(why),
+            Err(why) => {
+                tracing::warn!(snap = name, file = %rel, reason = %why, "desktop file not exported")
+            }
         }
     }
     for stale in owned(&apps_dir, name)
@@ -425,7 +469,8 @@ pub fn export(
             let _ = std::fs::remove_file(stale);
         }
     }
-    std::fs::create_dir_all(stamps(paths))?;
+    let stamp_dir = stamps(paths);
+    std::fs::create_dir_all(&stamp_dir).what("create", &stamp_dir)?;
     write_atomic(&stamp, wanted_stamp.as_bytes())?;
     Ok(())
 }

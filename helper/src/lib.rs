@@ -2,14 +2,17 @@
 //! system. It serves the D-Bus API of DESIGN.md §2 on the system bus, checks polkit for every
 //! mutating call, and runs changes made of tasks that can be undone.
 
+pub mod bus;
 pub mod config;
 pub mod desktop;
 pub mod engine;
 pub mod error;
 pub mod interfaces;
+pub mod io;
+pub mod memory;
 pub mod mount;
 pub mod paths;
 pub mod polkit;
-pub mod service;
+
 pub mod state;
 pub mod store;

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let options = snapshelf_helper::service::Options {
+    let options = snapshelf_helper::bus::Options {
         root: args.root,
         store_url: args.store_url,
         trust: args.trust,
@@ -83,7 +83,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         confine: args.confine,
         allow_loop: !args.no_loop,
     };
-    let running = snapshelf_helper::service::start(options)
+    let running = snapshelf_helper::bus::start(options)
         .await
         .context("cannot start the helper")?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

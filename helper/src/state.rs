@@ -5,8 +5,11 @@
 
 use std::path::Path;
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
+
+use crate::engine::task::Task;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -14,6 +17,12 @@ pub enum StateError {
     Sql(#[from] rusqlite::Error),
     #[error("state database holds malformed data: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("task {seq} of change {change} in the state database cannot be read: {source}")]
+    Task {
+        change: u64,
+        seq: u32,
+        source: serde_json::Error,
+    },
     #[error("cannot set up the state database at {path}: {source}")]
     Io {
         path: String,
@@ -87,13 +96,105 @@ impl SnapState {
     }
 }
 
+/// Where a task is. Stored as its name (`"Done"`), the same words the D-Bus API shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskStatus {
+    Do,
+    Doing,
+    Done,
+    Undoing,
+    Undone,
+    Error,
+}
+
+/// Where a change is. Stored as its name, the same words the D-Bus API shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeStatus {
+    Do,
+    Doing,
+    Done,
+    Undoing,
+    Error,
+    Cancelled,
+}
+
+/// Both status types are their names in the database; one place spells them.
+macro_rules! status_words {
+    ($ty:ident { $($variant:ident),* }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => stringify!($variant),)*
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$ty> {
+                match s {
+                    $(stringify!($variant) => Some($ty::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $ty {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let text = value.as_str()?;
+                $ty::parse(text).ok_or_else(|| {
+                    FromSqlError::Other(
+                        format!("unknown {} {text:?}", stringify!($ty)).into(),
+                    )
+                })
+            }
+        }
+    };
+}
+
+status_words!(TaskStatus {
+    Do,
+    Doing,
+    Done,
+    Undoing,
+    Undone,
+    Error
+});
+status_words!(ChangeStatus {
+    Do,
+    Doing,
+    Done,
+    Undoing,
+    Error,
+    Cancelled
+});
+
+impl ChangeStatus {
+    /// A change in one of these has not finished: recovery settles it.
+    pub fn is_unfinished(self) -> bool {
+        matches!(
+            self,
+            ChangeStatus::Do | ChangeStatus::Doing | ChangeStatus::Undoing
+        )
+    }
+}
+
 /// A row of the `changes` table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChangeRow {
     pub id: u64,
     pub kind: String,
     pub summary: String,
-    pub status: String,
+    pub status: ChangeStatus,
     pub snaps: Vec<String>,
     pub uid: u32,
     pub spawn_time: u64,
@@ -104,16 +205,15 @@ pub struct ChangeRow {
     pub request: serde_json::Value,
 }
 
-/// A row of the `tasks` table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A row of the `tasks` table. The `kind` column is the task's own kind (`Task::kind`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskRow {
     pub change_id: u64,
     pub seq: u32,
-    pub kind: String,
     pub summary: String,
-    pub status: String,
-    /// What the task needs to do and undo itself, written before it acts.
-    pub data: serde_json::Value,
+    pub status: TaskStatus,
+    /// What the task needs to do and undo itself, written before it acts (the `data` column).
+    pub task: Task,
 }
 
 pub struct State {
@@ -245,15 +345,16 @@ impl State {
         snaps: &[String],
         uid: u32,
         request: &serde_json::Value,
-        tasks: &[(String, String, serde_json::Value)],
+        tasks: &[Task],
     ) -> Result<u64> {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO changes (kind, summary, status, snaps, uid, spawn_time, request)
-             VALUES (?1, ?2, 'Do', ?3, ?4, ?5, ?6)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 kind,
                 summary,
+                ChangeStatus::Do,
                 serde_json::to_string(snaps)?,
                 uid,
                 now() as i64,
@@ -261,16 +362,17 @@ impl State {
             ],
         )?;
         let id = tx.last_insert_rowid() as u64;
-        for (seq, (kind, summary, data)) in tasks.iter().enumerate() {
+        for (seq, task) in tasks.iter().enumerate() {
             tx.execute(
                 "INSERT INTO tasks (change_id, seq, kind, summary, status, data)
-                 VALUES (?1, ?2, ?3, ?4, 'Do', ?5)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     id as i64,
                     seq as i64,
-                    kind,
-                    summary,
-                    serde_json::to_string(data)?
+                    task.kind(),
+                    task.summary(),
+                    TaskStatus::Do,
+                    serde_json::to_string(task)?
                 ],
             )?;
         }
@@ -339,11 +441,11 @@ impl State {
         Ok(self
             .changes()?
             .into_iter()
-            .filter(|c| matches!(c.status.as_str(), "Do" | "Doing" | "Undoing"))
+            .filter(|c| c.status.is_unfinished())
             .collect())
     }
 
-    pub fn set_change_status(&self, id: u64, status: &str) -> Result<()> {
+    pub fn set_change_status(&self, id: u64, status: ChangeStatus) -> Result<()> {
         self.conn.execute(
             "UPDATE changes SET status = ?2 WHERE id = ?1",
             params![id as i64, status],
@@ -354,7 +456,7 @@ impl State {
     pub fn finish_change(
         &self,
         id: u64,
-        status: &str,
+        status: ChangeStatus,
         error_kind: &str,
         error: &str,
     ) -> Result<()> {
@@ -367,40 +469,43 @@ impl State {
 
     pub fn tasks(&self, change_id: u64) -> Result<Vec<TaskRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT change_id, seq, kind, summary, status, data FROM tasks
-             WHERE change_id = ?1 ORDER BY seq",
+            "SELECT seq, summary, status, data FROM tasks WHERE change_id = ?1 ORDER BY seq",
         )?;
         let rows = stmt.query_map([change_id as i64], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, TaskStatus>(2)?,
                 r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (change_id, seq, kind, summary, status, data) = row?;
+            let (seq, summary, status, data) = row?;
+            let seq = seq as u32;
+            let task = serde_json::from_str(&data).map_err(|source| StateError::Task {
+                change: change_id,
+                seq,
+                source,
+            })?;
             out.push(TaskRow {
-                change_id: change_id as u64,
-                seq: seq as u32,
-                kind,
+                change_id,
+                seq,
                 summary,
                 status,
-                data: serde_json::from_str(&data)?,
+                task,
             });
         }
         Ok(out)
     }
 
+    /// Record a task's status together with its data (what its undo needs, as it is now).
     pub fn set_task(
         &self,
         change_id: u64,
         seq: u32,
-        status: &str,
-        data: &serde_json::Value,
+        status: TaskStatus,
+        task: &Task,
     ) -> Result<()> {
         self.conn.execute(
             "UPDATE tasks SET status = ?3, data = ?4 WHERE change_id = ?1 AND seq = ?2",
@@ -408,7 +513,7 @@ impl State {
                 change_id as i64,
                 seq as i64,
                 status,
-                serde_json::to_string(data)?
+                serde_json::to_string(task)?
             ],
         )?;
         crash_point();
@@ -541,7 +646,12 @@ mod tests {
 
     #[test]
     fn changes_and_tasks_are_recorded_before_they_run() {
+        use crate::engine::task;
         let mut st = State::in_memory().unwrap();
+        let mount = Task::Mount(task::mount::Mount {
+            name: "hello".into(),
+            revision: "1".into(),
+        });
         let id = st
             .add_change(
                 "install",
@@ -550,23 +660,70 @@ mod tests {
                 1000,
                 &serde_json::json!({"names": ["hello"]}),
                 &[
-                    ("download".into(), "Download".into(), serde_json::json!({})),
-                    ("mount".into(), "Mount".into(), serde_json::json!({})),
+                    mount.clone(),
+                    Task::Gc(task::gc::Gc {
+                        name: "hello".into(),
+                    }),
                 ],
             )
             .unwrap();
         assert_eq!(st.unfinished_changes().unwrap().len(), 1);
         let tasks = st.tasks(id).unwrap();
         assert_eq!(tasks.len(), 2);
-        assert!(tasks.iter().all(|t| t.status == "Do"));
-        st.set_task(id, 0, "Done", &serde_json::json!({"file": "x"}))
+        assert!(tasks.iter().all(|t| t.status == TaskStatus::Do));
+        assert_eq!(tasks[0].task, mount);
+        let kind: String = st
+            .conn
+            .query_row("SELECT kind FROM tasks WHERE seq = 1", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(st.tasks(id).unwrap()[0].data["file"], "x");
-        st.finish_change(id, "Done", "", "").unwrap();
+        assert_eq!(kind, "gc");
+        let other = Task::Mount(task::mount::Mount {
+            name: "hello".into(),
+            revision: "2".into(),
+        });
+        st.set_task(id, 0, TaskStatus::Done, &other).unwrap();
+        assert_eq!(st.tasks(id).unwrap()[0].task, other);
+        assert_eq!(st.tasks(id).unwrap()[0].status, TaskStatus::Done);
+        st.finish_change(id, ChangeStatus::Done, "", "").unwrap();
         assert!(st.unfinished_changes().unwrap().is_empty());
         let c = st.change(id).unwrap().unwrap();
         assert_eq!(c.snaps, vec!["hello".to_string()]);
+        assert_eq!(c.status, ChangeStatus::Done);
         assert!(c.ready_time > 0);
+    }
+
+    #[test]
+    fn statuses_are_stored_as_their_names() {
+        let st = State::in_memory().unwrap();
+        for s in ["Do", "Doing", "Done", "Undoing", "Undone", "Error"] {
+            let back: TaskStatus = st.conn.query_row("SELECT ?1", [s], |r| r.get(0)).unwrap();
+            assert_eq!(back.as_str(), s);
+        }
+        let bad = st
+            .conn
+            .query_row("SELECT 'Finished'", [], |r| r.get::<_, TaskStatus>(0));
+        assert!(bad.unwrap_err().to_string().contains("Finished"));
+        assert_eq!(
+            ChangeStatus::parse("Cancelled"),
+            Some(ChangeStatus::Cancelled)
+        );
+        assert!(!ChangeStatus::Error.is_unfinished());
+    }
+
+    #[test]
+    fn an_unreadable_task_is_named() {
+        let mut st = State::in_memory().unwrap();
+        let id = st
+            .add_change("x", "x", &[], 0, &serde_json::Value::Null, &[])
+            .unwrap();
+        st.conn
+            .execute(
+                "INSERT INTO tasks VALUES (?1, 0, 'future', 's', 'Do', '{\"kind\":\"future\"}')",
+                [id as i64],
+            )
+            .unwrap();
+        let e = st.tasks(id).unwrap_err().to_string();
+        assert!(e.contains(&format!("task 0 of change {id}")), "{e}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use snapshelf_snap::yaml::SnapYaml;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::interfaces;
+use crate::io::IoContext;
 use crate::paths::Paths;
 use crate::state::SnapState;
 
@@ -30,8 +31,8 @@ fn replace_symlink(link: &Path, target: &str) -> Result<()> {
             .unwrap_or_default()
     ));
     let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp)?;
-    std::fs::rename(&tmp, link)?;
+    std::os::unix::fs::symlink(target, &tmp).what("create the link", &tmp)?;
+    std::fs::rename(&tmp, link).what("rename a link to", link)?;
     Ok(())
 }
 
@@ -43,11 +44,11 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .map(|n| n.to_string_lossy())
             .unwrap_or_default()
     ));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
+    let mut f = std::fs::File::create(&tmp).what("create", &tmp)?;
+    f.write_all(bytes).what("write", &tmp)?;
     f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    f.sync_all().what("write", &tmp)?;
+    std::fs::rename(&tmp, path).what("rename a file to", path)?;
     Ok(())
 }
 
@@ -165,9 +166,11 @@ pub fn apply(
     launcher: &Launcher,
 ) -> Result<()> {
     let name = &snap.name;
-    std::fs::create_dir_all(paths.snap_dir(name))?;
+    let snap_dir = paths.snap_dir(name);
+    std::fs::create_dir_all(&snap_dir).what("create", &snap_dir)?;
     replace_symlink(&paths.snap_dir(name).join("current"), &snap.current)?;
-    std::fs::create_dir_all(paths.data_root(name))?;
+    let data_root = paths.data_root(name);
+    std::fs::create_dir_all(&data_root).what("create", &data_root)?;
     replace_symlink(&paths.data_root(name).join("current"), &snap.current)?;
 
     let profiles = if snap.snap_type == "app" {
@@ -189,10 +192,11 @@ pub fn apply(
         )?;
     }
     let pdir = paths.profiles_dir();
-    std::fs::create_dir_all(&pdir)?;
-    std::fs::set_permissions(&pdir, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::create_dir_all(&pdir).what("create", &pdir)?;
+    std::fs::set_permissions(&pdir, std::fs::Permissions::from_mode(0o755))
+        .what("set the mode of", &pdir)?;
     let bin = paths.bin_dir();
-    std::fs::create_dir_all(&bin)?;
+    std::fs::create_dir_all(&bin).what("create", &bin)?;
     let mut keep_profiles = BTreeSet::new();
     let mut keep_launchers = BTreeSet::new();
     for p in &profiles {

@@ -9,6 +9,7 @@ use snapshelf_snap::assert::{decode_stream, Assertion, Database};
 use snapshelf_snap::digest::Sha3_384;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::io::IoContext;
 use crate::store::StoreClient;
 
 /// How many account-keys may stand between an assertion and a trusted root.
@@ -41,11 +42,11 @@ fn store_path(dir: &Path, a: &Assertion) -> PathBuf {
 pub fn keep(dir: &Path, a: &Assertion) -> Result<()> {
     let path = store_path(dir, a);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        std::fs::create_dir_all(parent).what("create", parent)?;
     }
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, a.encode())?;
-    std::fs::rename(&tmp, &path)?;
+    std::fs::write(&tmp, a.encode()).what("write", &tmp)?;
+    std::fs::rename(&tmp, &path).what("rename an assertion to", &path)?;
     Ok(())
 }
 

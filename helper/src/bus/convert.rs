@@ -1,0 +1,109 @@
+//! The engine's plain answers as the wire's dictionaries (`snapshelf_dbus::types`), and the
+//! caller's descriptor as a file.
+
+use std::os::fd::AsRawFd;
+
+use snapshelf_dbus::types::{ChannelInfo, FileCheck, FindResult, SnapDetails, UpdateInfo};
+use zbus::zvariant::OwnedFd;
+
+use super::to_dbus;
+use crate::engine::catalog::{Details, Listing, Update};
+use crate::engine::plan;
+use crate::error::Error;
+
+pub(super) fn find_result(l: Listing) -> FindResult {
+    FindResult {
+        name: l.name,
+        title: l.title,
+        summary: l.summary,
+        version: l.version,
+        publisher: l.publisher,
+        publisher_validation: l.publisher_validation,
+        icon_url: l.icon_url,
+        categories: l.categories,
+        download_size: l.download_size,
+        channel: l.channel,
+        confinement: l.confinement,
+        license: l.license,
+        installed: l.installed,
+    }
+}
+
+pub(super) fn snap_details(d: Details) -> SnapDetails {
+    let mut out = SnapDetails {
+        summary: find_result(d.listing),
+        ..Default::default()
+    };
+    let x = &mut out.extra;
+    x.description = d.description;
+    x.screenshots = d.screenshots;
+    x.website = d.website;
+    x.contact = d.contact;
+    x.base = d.base;
+    x.installed_revision = d.installed_revision;
+    x.tracking_channel = d.tracking_channel;
+    x.held = d.held;
+    x.apps = d.apps;
+    x.revisions = d.revisions;
+    x.channels = d
+        .channels
+        .into_iter()
+        .map(|c| {
+            ChannelInfo {
+                channel: c.channel,
+                version: c.version,
+                revision: c.revision,
+                size: c.size,
+                released_at: c.released_at,
+            }
+            .to_dict()
+        })
+        .collect();
+    out
+}
+
+pub(super) fn update_info(u: Update) -> UpdateInfo {
+    UpdateInfo {
+        name: u.name,
+        version: u.version,
+        revision: u.revision,
+        channel: u.channel,
+        download_size: u.download_size,
+    }
+}
+
+pub(super) fn file_check(c: plan::FileCheck) -> FileCheck {
+    FileCheck {
+        name: c.name,
+        title: c.title,
+        summary: c.summary,
+        version: c.version,
+        confinement: c.confinement,
+        base: c.base,
+        apps: c.apps,
+        plugs: c.plugs,
+        size: c.size,
+        signed: c.signed,
+        revision: c.revision,
+        installed_revision: c.installed_revision,
+    }
+}
+
+/// The caller's descriptor as a regular file, read from its start whatever the caller's offset.
+pub(super) fn regular_file(fd: OwnedFd) -> Result<std::fs::File, snapshelf_dbus::Error> {
+    let raw: std::os::fd::OwnedFd = fd.into();
+    let file = std::fs::File::from(raw);
+    let meta = file.metadata().map_err(|e| {
+        to_dbus(Error::invalid(format!(
+            "cannot read the file descriptor: {e}"
+        )))
+    })?;
+    if !meta.is_file() {
+        return Err(to_dbus(Error::invalid(
+            "the file descriptor is not a regular file",
+        )));
+    }
+    // SAFETY: lseek on a descriptor we own; no memory is involved.
+    let _ = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_SET) };
+    Ok(file)
+}

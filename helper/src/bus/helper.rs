@@ -1,0 +1,440 @@
+//! `io.github.snapshelf.Helper1`. Each method checks the words it is given, asks polkit when it
+//! changes something, calls the engine and maps its error: what to do is the engine's business.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use snapshelf_dbus::names;
+use snapshelf_dbus::types::{
+    Connection as ConnectionDict, Dict, FindOptions, InstallFileOptions, InstallOptions,
+    InstalledSnap, InterfaceInfo, RefreshOptions, RemoveOptions, RevertOptions,
+};
+use zbus::interface;
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::zvariant::{OwnedFd, OwnedObjectPath};
+
+use super::change::ChangeObject;
+use super::{check_names, check_text, convert, to_dbus};
+use crate::engine::catalog::{self, Answer};
+use crate::engine::Engine;
+use crate::error::{Error, ErrorKind, Result as EngineResult};
+use crate::polkit::{self, Authority};
+use crate::state::SnapState;
+
+pub(super) struct Helper {
+    engine: Engine,
+    authority: Arc<Authority>,
+    store_url: String,
+    conn: zbus::Connection,
+    /// The apps of each (snap, revision): a revision's snap.yaml never changes, and parsing it for
+    /// every ListInstalled would be most of the call's time.
+    apps: Mutex<HashMap<(String, String), Vec<String>>>,
+    /// Whether the store answered the last read that needed it (`StoreReachable`).
+    reachable: AtomicBool,
+}
+
+impl Helper {
+    pub(super) fn new(
+        engine: Engine,
+        authority: Arc<Authority>,
+        store_url: String,
+        conn: zbus::Connection,
+    ) -> Helper {
+        Helper {
+            engine,
+            authority,
+            store_url,
+            conn,
+            apps: Mutex::default(),
+            reachable: AtomicBool::new(true),
+        }
+    }
+
+    fn installed_dict(&self, s: &SnapState) -> Dict {
+        let rev = s.current_revision();
+        let key = (s.name.clone(), s.current.clone());
+        let cached = self.apps.lock().ok().and_then(|m| m.get(&key).cloned());
+        let apps = cached.unwrap_or_else(|| {
+            let a = catalog::apps_of(s);
+            if let Ok(mut m) = self.apps.lock() {
+                if m.len() > 4096 {
+                    m.clear();
+                }
+                m.insert(key, a.clone());
+            }
+            a
+        });
+        InstalledSnap {
+            name: s.name.clone(),
+            title: s.title.clone(),
+            summary: s.summary.clone(),
+            version: rev.map(|r| r.version.clone()).unwrap_or_default(),
+            revision: s.current.clone(),
+            channel: s.tracking_channel.clone(),
+            confinement: s.confinement.clone(),
+            apps,
+            icon_path: self.engine.local_icon(s).unwrap_or_default(),
+            installed_size: s.sequence.iter().map(|r| r.size).sum(),
+            revisions: s.sequence.iter().map(|r| r.revision.clone()).collect(),
+            held: s.held,
+        }
+        .to_dict()
+    }
+
+    /// Record whether the store answered (anything but a network failure is an answer), and tell
+    /// clients when that changes: they say "offline" rather than "up to date". The answer's value.
+    async fn note_store<T>(
+        &self,
+        answer: EngineResult<Answer<T>>,
+        emitter: &SignalEmitter<'_>,
+    ) -> Result<T, snapshelf_dbus::Error> {
+        let reachable = match &answer {
+            Ok(a) => a.store_reachable,
+            Err(e) => e.kind != ErrorKind::NetworkError,
+        };
+        if self.reachable.swap(reachable, Ordering::Relaxed) != reachable {
+            if let Err(e) = self.store_reachable_changed(emitter).await {
+                tracing::warn!(error = %e, "cannot signal StoreReachable");
+            }
+        }
+        answer.map(|a| a.value).map_err(to_dbus)
+    }
+
+    /// Serve a new change's object before its path is returned: a caller may ask for it at once.
+    async fn served(
+        &self,
+        id: EngineResult<u64>,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        let id = id.map_err(to_dbus)?;
+        let obj = ChangeObject {
+            engine: self.engine.clone(),
+            authority: self.authority.clone(),
+            id,
+        };
+        self.conn
+            .object_server()
+            .at(names::change_path(id), obj)
+            .await
+            .map_err(|e| to_dbus(Error::internal(e)))?;
+        Ok(names::change_path(id))
+    }
+
+    async fn authorize(
+        &self,
+        hdr: &Header<'_>,
+        action: &str,
+    ) -> Result<u32, snapshelf_dbus::Error> {
+        self.authority.check(hdr, action).await.map_err(to_dbus)
+    }
+
+    /// Connect or Disconnect: check the words, ask polkit, then the engine decides.
+    async fn connection_change(
+        &self,
+        hdr: &Header<'_>,
+        [plug_snap, plug, slot_snap, slot]: [String; 4],
+        connect: bool,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        for (what, v) in [
+            ("the plug snap", &plug_snap),
+            ("the plug", &plug),
+            ("the slot snap", &slot_snap),
+            ("the slot", &slot),
+        ] {
+            check_text(what, v)?;
+        }
+        let uid = self.authorize(hdr, polkit::MANAGE_INTERFACES).await?;
+        let id = self
+            .engine
+            .connect((&plug_snap, &plug, &slot_snap, &slot), connect, uid);
+        self.served(id).await
+    }
+
+    /// Every plug of `name` (every installed snap when empty) with its state.
+    fn connection_dicts(&self, name: &str) -> EngineResult<Vec<Dict>> {
+        let snaps = self.engine.installed()?;
+        if !name.is_empty() && !snaps.iter().any(|s| s.name == name) {
+            return Err(crate::engine::not_installed(name));
+        }
+        let mut out = Vec::new();
+        for s in snaps.iter().filter(|s| name.is_empty() || s.name == name) {
+            let Ok(y) = crate::engine::files::parse_yaml(s, &s.current) else {
+                continue;
+            };
+            for (plug, interface) in y.all_plugs() {
+                let (connected, manual) = crate::interfaces::state_of(s, &plug, &interface);
+                let d = ConnectionDict {
+                    label: crate::interfaces::label(&interface),
+                    interface: interface.clone(),
+                    plug_snap: s.name.clone(),
+                    plug,
+                    slot_snap: String::new(),
+                    slot: interface,
+                    connected,
+                    manual,
+                    // Connected by the auto-connection policy, not by a person.
+                    auto: connected && !manual,
+                };
+                out.push(d.to_dict());
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[interface(name = "io.github.snapshelf.Helper1")]
+impl Helper {
+    async fn find(
+        &self,
+        query: String,
+        options: Dict,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+        check_text("the query", &query)?;
+        let opts = FindOptions::parse(&options)?;
+        if let Some(c) = &opts.category {
+            check_text("the category", c)?;
+        }
+        let limit = opts.limit.unwrap_or(u32::MAX) as usize;
+        let answer = self
+            .engine
+            .find(&query, opts.category.as_deref(), limit)
+            .await;
+        let found = self.note_store(answer, &emitter).await?;
+        Ok(found
+            .into_iter()
+            .map(|l| convert::find_result(l).to_dict())
+            .collect())
+    }
+
+    async fn info(
+        &self,
+        name: String,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) -> Result<Dict, snapshelf_dbus::Error> {
+        check_text("the name", &name)?;
+        let answer = self.engine.info(&name).await;
+        let details = self.note_store(answer, &emitter).await?;
+        Ok(convert::snap_details(details).to_dict())
+    }
+
+    async fn list_installed(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+        let snaps = self.engine.installed().map_err(to_dbus)?;
+        Ok(snaps.iter().map(|s| self.installed_dict(s)).collect())
+    }
+
+    async fn list_updates(
+        &self,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+        let answer = self.engine.updates().await;
+        let updates = self.note_store(answer, &emitter).await?;
+        Ok(updates
+            .into_iter()
+            .map(|u| convert::update_info(u).to_dict())
+            .collect())
+    }
+
+    async fn categories(
+        &self,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) -> Result<Vec<String>, snapshelf_dbus::Error> {
+        let answer = self.engine.categories().await;
+        self.note_store(answer, &emitter).await
+    }
+
+    async fn connections(&self, name: String) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+        check_text("the name", &name)?;
+        self.connection_dicts(&name).map_err(to_dbus)
+    }
+
+    async fn list_changes(&self) -> Result<Vec<OwnedObjectPath>, snapshelf_dbus::Error> {
+        let ids = self.engine.change_ids().map_err(to_dbus)?;
+        Ok(ids.into_iter().map(names::change_path).collect())
+    }
+
+    /// Read-only: what a `.snap` is and whether its signatures are known, before installing it.
+    async fn check_file(&self, fd: OwnedFd) -> Result<Dict, snapshelf_dbus::Error> {
+        let file = convert::regular_file(fd)?;
+        let check = self.engine.check_file(file).await.map_err(to_dbus)?;
+        Ok(convert::file_check(check).to_dict())
+    }
+
+    async fn interfaces(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+        Ok(crate::interfaces::INTERFACES
+            .iter()
+            .map(|(name, _)| {
+                InterfaceInfo {
+                    name: name.to_string(),
+                    summary: crate::interfaces::summary(name),
+                    label: crate::interfaces::label(name),
+                    auto_connect: crate::interfaces::auto_connects(name),
+                }
+                .to_dict()
+            })
+            .collect())
+    }
+
+    async fn install(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        names: Vec<String>,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        check_names(&names)?;
+        let o = InstallOptions::parse(&options)?;
+        let uid = self.authorize(&hdr, polkit::INSTALL).await?;
+        let (channel, revision) = (o.channel.as_deref(), o.revision.as_deref());
+        let id = self
+            .engine
+            .install(&names, channel, revision, o.classic, uid)
+            .await;
+        self.served(id).await
+    }
+
+    async fn install_file(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        fd: OwnedFd,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        let o = InstallFileOptions::parse(&options)?;
+        let unsigned = o.unsigned.unwrap_or(false);
+        let action = if unsigned {
+            polkit::INSTALL_UNSIGNED
+        } else {
+            polkit::INSTALL
+        };
+        let uid = self.authorize(&hdr, action).await?;
+        let file = convert::regular_file(fd)?;
+        let id = self.engine.install_file(file, unsigned, uid).await;
+        self.served(id).await
+    }
+
+    async fn remove(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        names: Vec<String>,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        check_names(&names)?;
+        let o = RemoveOptions::parse(&options)?;
+        let uid = self.authorize(&hdr, polkit::REMOVE).await?;
+        let id = self.engine.remove(&names, o.purge.unwrap_or(false), uid);
+        self.served(id).await
+    }
+
+    async fn refresh(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        names: Vec<String>,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        check_names(&names)?;
+        let o = RefreshOptions::parse(&options)?;
+        let uid = self.authorize(&hdr, polkit::REFRESH).await?;
+        let id = self.engine.refresh(&names, o.channel.as_deref(), uid).await;
+        self.served(id).await
+    }
+
+    async fn revert(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        name: String,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        check_text("the name", &name)?;
+        let o = RevertOptions::parse(&options)?;
+        let uid = self.authorize(&hdr, polkit::REVERT).await?;
+        let id = self.engine.revert(&name, o.revision.as_deref(), uid);
+        self.served(id).await
+    }
+
+    async fn switch(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        name: String,
+        channel: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        check_text("the name", &name)?;
+        check_text("the channel", &channel)?;
+        let uid = self.authorize(&hdr, polkit::REFRESH).await?;
+        let id = self.engine.switch(&name, &channel, uid).await;
+        self.served(id).await
+    }
+
+    async fn connect(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        plug_snap: String,
+        plug: String,
+        slot_snap: String,
+        slot: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        self.connection_change(&hdr, [plug_snap, plug, slot_snap, slot], true)
+            .await
+    }
+
+    async fn disconnect(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        plug_snap: String,
+        plug: String,
+        slot_snap: String,
+        slot: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        self.connection_change(&hdr, [plug_snap, plug, slot_snap, slot], false)
+            .await
+    }
+
+    async fn hold(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        names: Vec<String>,
+        hold: bool,
+    ) -> Result<(), snapshelf_dbus::Error> {
+        check_names(&names)?;
+        if names.is_empty() {
+            return Err(to_dbus(Error::invalid("no snap named")));
+        }
+        for n in &names {
+            snapshelf_snap::naming::validate_snap_name(n)
+                .map_err(|e| to_dbus(Error::invalid(e.to_string())))?;
+        }
+        self.authorize(&hdr, polkit::REFRESH).await?;
+        self.engine.hold(&names, hold).map_err(to_dbus)
+    }
+
+    #[zbus(signal)]
+    pub(super) async fn change_added(
+        emitter: &SignalEmitter<'_>,
+        change: OwnedObjectPath,
+    ) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    pub(super) async fn snaps_changed(
+        emitter: &SignalEmitter<'_>,
+        names: Vec<String>,
+    ) -> zbus::Result<()>;
+
+    #[zbus(property)]
+    async fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_string()
+    }
+
+    #[zbus(property)]
+    async fn store_url(&self) -> String {
+        self.store_url.clone()
+    }
+
+    #[zbus(property)]
+    async fn architecture(&self) -> String {
+        crate::store::dpkg_architecture().to_string()
+    }
+
+    #[zbus(property)]
+    async fn store_reachable(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,154 @@
+//! Bringing the service up: lock the root, read the configuration and the trusted keys, open the
+//! engine (which settles interrupted changes and remounts every revision), serve the objects,
+//! and only then take the bus name, so that no client ever sees a half-done state.
+
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use snapshelf_dbus::names;
+
+use super::helper::Helper;
+use super::progress::BusObserver;
+use crate::config::Config;
+use crate::engine::{files::Launcher, Engine, EngineConfig};
+use crate::paths::Paths;
+use crate::polkit::Authority;
+use crate::store::StoreClient;
+
+pub struct Options {
+    pub root: PathBuf,
+    pub store_url: Option<String>,
+    pub trust: Vec<PathBuf>,
+    pub bus_address: Option<String>,
+    pub confine: PathBuf,
+    pub allow_loop: bool,
+}
+
+/// A started helper. Dropping it releases the bus name and the root.
+pub struct Running {
+    pub connection: zbus::Connection,
+    _lock: std::fs::File,
+}
+
+/// Refuse a root that another Snapshelf helper or snapd manages.
+fn lock_root(paths: &Paths) -> anyhow::Result<std::fs::File> {
+    if paths.root() == std::path::Path::new("/")
+        && std::path::Path::new("/run/snapd.socket").exists()
+    {
+        anyhow::bail!("snapd is running on this system (/run/snapd.socket): two snap systems cannot manage one root");
+    }
+    if paths.snapd_state().exists() {
+        anyhow::bail!(
+            "snapd manages {} ({} exists): two snap systems cannot manage one root",
+            paths.root().display(),
+            paths.snapd_state().display()
+        );
+    }
+    let state_dir = paths.state_dir();
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(paths.lock_file())
+        .with_context(|| format!("cannot open {}", paths.lock_file().display()))?;
+    // SAFETY: flock on a descriptor we own.
+    let r = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r != 0 {
+        anyhow::bail!(
+            "another snapshelf-helper already manages {}",
+            paths.root().display()
+        );
+    }
+    Ok(lock)
+}
+
+/// The built-in trusted roots and those the configuration and the command line add, checked to
+/// verify before anything relies on them.
+fn trusted_keys(
+    config: &Config,
+    extra: &[PathBuf],
+) -> anyhow::Result<Vec<snapshelf_snap::assert::Assertion>> {
+    let mut trusted = snapshelf_snap::assert::canonical_trusted();
+    for f in config.trusted.iter().chain(extra.iter()) {
+        let bytes = std::fs::read(f)
+            .with_context(|| format!("cannot read trusted keys {}", f.display()))?;
+        let list = snapshelf_snap::assert::decode_stream(&bytes)
+            .with_context(|| format!("{}", f.display()))?;
+        trusted.extend(list);
+    }
+    snapshelf_snap::assert::Database::new(trusted.clone())
+        .context("the trusted keys do not verify")?;
+    Ok(trusted)
+}
+
+/// Lock the root and open the engine on it: interrupted changes are settled in here.
+async fn open_engine(o: &Options) -> anyhow::Result<(Engine, String, std::fs::File)> {
+    let root = o
+        .root
+        .canonicalize()
+        .with_context(|| format!("root {} does not exist", o.root.display()))?;
+    let paths = Paths::new(&root);
+    let lock = lock_root(&paths)?;
+    let mut config = Config::load(&paths.config_file())?;
+    if let Some(url) = &o.store_url {
+        config.store_url = url.clone();
+    }
+    let trusted = trusted_keys(&config, &o.trust)?;
+    let store = StoreClient::new(&config.store_url)?;
+    let store_url = config.store_url.clone();
+    let launcher = Launcher {
+        confine: o.confine.clone(),
+        root: (root != std::path::Path::new("/")).then(|| root.clone()),
+    };
+    let engine = Engine::open(EngineConfig {
+        paths,
+        config,
+        store,
+        trusted,
+        launcher,
+        allow_loop: o.allow_loop,
+    })
+    .await
+    .context("cannot recover the state")?;
+    Ok((engine, store_url, lock))
+}
+
+/// Start the helper: lock the root, settle interrupted changes, then serve and take the name.
+pub async fn start(o: Options) -> anyhow::Result<Running> {
+    let (engine, store_url, lock) = open_engine(&o).await?;
+    let builder = match &o.bus_address {
+        Some(a) => zbus::connection::Builder::address(a.as_str())?,
+        None => zbus::connection::Builder::system()?,
+    };
+    let conn = builder.build().await.context("cannot connect to the bus")?;
+    let authority = Arc::new(
+        Authority::new(&conn)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let helper = Helper::new(engine.clone(), authority.clone(), store_url, conn.clone());
+    conn.object_server().at(names::PATH, helper).await?;
+    let observer = Arc::new(BusObserver::new(conn.clone(), engine.clone(), authority));
+    for id in engine.change_ids()? {
+        observer.serve_change(id).await;
+    }
+    engine.set_observer(Arc::new(observer));
+    tokio::spawn(crate::memory::trim_when_quiet(zbus::MessageStream::from(
+        &conn,
+    )));
+    conn.request_name_with_flags(
+        names::SERVICE,
+        zbus::fdo::RequestNameFlags::DoNotQueue.into(),
+    )
+    .await
+    .context("cannot own io.github.snapshelf.Helper1 (is another helper running on this bus?)")?;
+    tracing::info!(root = %engine.paths().root().display(), "snapshelf-helper ready");
+    Ok(Running {
+        connection: conn,
+        _lock: lock,
+    })
+}

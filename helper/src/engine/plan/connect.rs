@@ -1,0 +1,92 @@
+//! Connect and Disconnect: a person's choice for one plug and the system's slot.
+
+use gettextrs::gettext;
+use serde_json::json;
+
+use super::*;
+
+impl Engine {
+    /// Connect (`connect`) or disconnect a plug of `plug_snap` and the system's slot of its
+    /// interface. The system's slots are named after their interface; an empty slot snap (or
+    /// "system") names the system.
+    pub fn connect(
+        &self,
+        (plug_snap, plug, slot_snap, slot): (&str, &str, &str, &str),
+        connect: bool,
+        uid: u32,
+    ) -> Result<u64> {
+        check_names(&[plug_snap.to_string()])?;
+        if plug.is_empty() {
+            return Err(Error::invalid("no plug named"));
+        }
+        let snap = self
+            .snap(plug_snap)?
+            .ok_or_else(|| not_installed(plug_snap))?;
+        if !slot_snap.is_empty() && slot_snap != "system" {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "\"{slot_snap}\" offers no slot Snapshelf can connect: only the system's slots \
+                     (an empty slot snap) are supported"
+                ),
+            ));
+        }
+        let yaml = crate::engine::files::parse_yaml(&snap, &snap.current)?;
+        let interface = yaml.all_plugs().get(plug).cloned().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("\"{plug_snap}\" has no plug \"{plug}\""),
+            )
+        })?;
+        if !crate::interfaces::is_supported(&interface) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("the system has no slot for the {interface} interface"),
+            ));
+        }
+        if !slot.is_empty() && slot != interface {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "the system has no slot \"{slot}\" for {plug_snap}:{plug} (its slot is \"{interface}\")"
+                ),
+            ));
+        }
+        let (connected, _) = crate::interfaces::state_of(&snap, plug, &interface);
+        if connected == connect {
+            return Err(Error::new(
+                ErrorKind::InterfacesUnchanged,
+                format!(
+                    "{plug_snap}:{plug} is {} the system's {interface}",
+                    if connect {
+                        "already connected to"
+                    } else {
+                        "not connected to"
+                    }
+                ),
+            ));
+        }
+        let (kind, template) = if connect {
+            // Translators: {plug} is snap:plug, {permission} the permission's label.
+            ("connect", gettext("Allow {plug}: {permission}"))
+        } else {
+            ("disconnect", gettext("Deny {plug}: {permission}"))
+        };
+        self.start(
+            kind,
+            &template
+                .replace("{plug}", &format!("{plug_snap}:{plug}"))
+                .replace("{permission}", &crate::interfaces::label(&interface)),
+            vec![plug_snap.to_string()],
+            uid,
+            json!({"plug-snap": plug_snap, "plug": plug, "slot-snap": "", "slot": interface}),
+            vec![Task::Connect(Connect {
+                name: plug_snap.to_string(),
+                plug: plug.to_string(),
+                interface,
+                connect,
+                before: None,
+            })],
+        )
+    }
+}

@@ -1,0 +1,535 @@
+//! Planning: turning a request (install these names, revert that snap…) into the tasks of one change,
+//! with everything checked that can be checked before anything is done. One file per operation;
+//! what they share is here: the checks, the store's answers read into [`Resolved`], the state a
+//! snap will have, the chain of tasks that brings a revision in, and the bases it needs.
+
+mod connect;
+mod file;
+mod install;
+mod refresh;
+mod remove;
+mod revert;
+mod switch;
+
+pub use file::FileCheck;
+
+use std::collections::BTreeSet;
+
+use gettextrs::gettext;
+use snapshelf_snap::naming::validate_snap_name;
+use snapshelf_snap::store_api::StoreSnap;
+use snapshelf_snap::yaml::SnapYaml;
+
+use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
+use super::task::{discard_data::DiscardData, discard_revisions::DiscardRevisions, unlink::Unlink};
+use super::task::{gc::Gc, link::Link, mount::Mount, switch_channel::SwitchChannel};
+use super::task::{verify::Verify, Task};
+use super::{not_installed, Engine};
+use crate::error::{Error, ErrorKind, Result};
+use crate::state::RevisionState;
+use crate::state::SnapState;
+use crate::store::{Action, ActionResult, ContextEntry};
+
+/// A snap the store resolved for install or refresh.
+#[derive(Debug, Clone)]
+struct Resolved {
+    name: String,
+    snap_id: String,
+    revision: u32,
+    channel: String,
+    url: String,
+    sha3_384: String,
+    size: u64,
+    yaml: SnapYaml,
+    snap: Box<StoreSnap>,
+}
+
+/// `stable` → `latest/stable`: the form the state and the API keep.
+pub fn full_channel(channel: &str) -> String {
+    if channel.contains('/') {
+        channel.to_string()
+    } else if ["stable", "candidate", "beta", "edge"].contains(&channel) {
+        format!("latest/{channel}")
+    } else {
+        format!("{channel}/stable")
+    }
+}
+
+pub fn validate_channel(channel: &str) -> Result<()> {
+    let ok = !channel.is_empty()
+        && channel.len() <= 64
+        && channel.split('/').count() <= 3
+        && channel.split('/').all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid channel {channel:?}")))
+    }
+}
+
+fn check_names(names: &[String]) -> Result<()> {
+    if names.len() > 64 {
+        return Err(Error::invalid("at most 64 snaps in one change"));
+    }
+    let mut seen = BTreeSet::new();
+    for n in names {
+        validate_snap_name(n)
+            .map_err(|e| Error::invalid(format!("invalid snap name {n:?}: {e}")))?;
+        if !seen.insert(n) {
+            return Err(Error::invalid(format!("\"{n}\" is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// `"a"`, `"a" and "b"`, `"a", "b" and "c"`, in the service's language.
+fn name_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => {
+            // Translators: joins the last two names of a list: "a", "b" and "c".
+            gettext("{list} and {last}")
+                .replace("{list}", &rest.join(", "))
+                .replace("{last}", last)
+        }
+    }
+}
+
+/// A change's summary, for people (the `Summary` property).
+fn summary(verb: &str, names: &[String]) -> String {
+    let template = match (verb, names.is_empty()) {
+        ("Refresh", true) => return gettext("Refresh all snaps"),
+        // Translators: {snaps} is a list of quoted snap names.
+        ("Install", _) => gettext("Install {snaps}"),
+        ("Refresh", _) => gettext("Refresh {snaps}"),
+        ("Remove", _) => gettext("Remove {snaps}"),
+        _ => format!("{verb} {{snaps}}"),
+    };
+    template.replace("{snaps}", &name_list(names))
+}
+
+/// What the store's answer for one snap says, checked.
+fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolved> {
+    match result {
+        ActionResult::Ok {
+            name,
+            snap_id,
+            effective_channel,
+            snap,
+            ..
+        } => {
+            let yaml_text = snap.revision.snap_yaml.as_deref().unwrap_or("");
+            let yaml = SnapYaml::parse(yaml_text).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidSnap,
+                    format!("\"{name}\": the store's snap.yaml: {e}"),
+                )
+            })?;
+            if yaml.name != name {
+                return Err(Error::new(
+                    ErrorKind::StoreError,
+                    format!(
+                        "the store answered for \"{}\" when asked for \"{name}\"",
+                        yaml.name
+                    ),
+                ));
+            }
+            let download = &snap.revision.download;
+            let revision = Some(snap.revision.revision)
+                .filter(|r| *r >= 1)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::StoreError,
+                        format!("\"{name}\": no valid revision"),
+                    )
+                })?;
+            let sha3 = download.sha3_384.clone().unwrap_or_default();
+            if sha3.len() != 96 || !sha3.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::new(
+                    ErrorKind::StoreError,
+                    format!("\"{name}\": no valid download digest"),
+                ));
+            }
+            let channel = effective_channel
+                .as_deref()
+                .or(requested)
+                .map(full_channel)
+                .unwrap_or_else(|| "latest/stable".into());
+            Ok(Resolved {
+                url: download.url.clone().unwrap_or_default(),
+                size: download.size,
+                sha3_384: sha3,
+                name,
+                snap_id,
+                revision,
+                channel,
+                yaml,
+                snap,
+            })
+        }
+        ActionResult::Error {
+            name,
+            snap_id,
+            code,
+            message,
+            releases,
+        } => {
+            let who = name.or(snap_id).unwrap_or_default();
+            Err(match code.as_str() {
+                "name-not-found" | "id-not-found" => Error::new(
+                    ErrorKind::NotFound,
+                    format!("snap \"{who}\" not found in the store"),
+                ),
+                "revision-not-found" if releases.is_empty() => Error::new(
+                    ErrorKind::ChannelNotAvailable,
+                    format!("\"{who}\" has no revision there: {message}"),
+                ),
+                "revision-not-found" => Error::new(
+                    ErrorKind::ChannelNotAvailable,
+                    format!(
+                        "\"{who}\" is not available on that channel; it is on {}",
+                        releases.join(", ")
+                    ),
+                ),
+                _ => Error::new(
+                    ErrorKind::StoreError,
+                    format!("\"{who}\": {message} ({code})"),
+                ),
+            })
+        }
+    }
+}
+
+/// What a download needs to know about the revision it installs, kept until the link.
+fn revision_state(
+    revision: &str,
+    version: &str,
+    channel: &str,
+    size: u64,
+    sha3_384: &str,
+    snap_yaml: &str,
+) -> RevisionState {
+    RevisionState {
+        revision: revision.to_string(),
+        version: version.to_string(),
+        channel: channel.to_string(),
+        size,
+        sha3_384: sha3_384.to_string(),
+        snap_yaml: snap_yaml.to_string(),
+        extracted: false,
+        installed_at: crate::state::now(),
+    }
+}
+
+/// A new snap's state from what the store said about it.
+fn new_snap_state(r: &Resolved) -> SnapState {
+    let s = &r.snap.details;
+    let publisher = &s.publisher;
+    let icon = s.media_urls("icon").into_iter().next().unwrap_or_default();
+    SnapState {
+        name: r.name.clone(),
+        snap_id: r.snap_id.clone(),
+        snap_type: r.yaml.snap_type.to_string(),
+        // As Find and Info show it: the publisher's display name (their username where none).
+        publisher: publisher.shown_name().to_string(),
+        publisher_validation: publisher.validation.clone(),
+        title: r.yaml.title.clone().unwrap_or_else(|| s.title.clone()),
+        summary: r.yaml.summary.clone().unwrap_or_default(),
+        description: r.yaml.description.clone().unwrap_or_default(),
+        confinement: r.yaml.confinement.to_string(),
+        base: r.yaml.base.clone(),
+        license: s.license.clone().unwrap_or_default(),
+        icon_url: icon,
+        tracking_channel: r.channel.clone(),
+        held: false,
+        current: r.revision.to_string(),
+        sequence: vec![revision_state(
+            &r.revision.to_string(),
+            &r.yaml.version,
+            &r.channel,
+            r.size,
+            &r.sha3_384,
+            r.yaml.raw(),
+        )],
+        blocked: Vec::new(),
+        connections: Default::default(),
+    }
+}
+
+/// The state a snap has once the revision `fresh` describes (as if newly installed) is current:
+/// a new snap is `fresh`; an installed one keeps its choices and kept revisions and takes the new
+/// revision's metadata, and from the store also its listing (publisher, icon, license, channel).
+fn state_after(before: Option<&SnapState>, fresh: SnapState, from_store: bool) -> SnapState {
+    let Some(b) = before else {
+        return fresh;
+    };
+    let mut a = b.clone();
+    a.title = fresh.title;
+    a.summary = fresh.summary;
+    a.description = fresh.description;
+    a.confinement = fresh.confinement;
+    a.base = fresh.base;
+    if !fresh.snap_id.is_empty() {
+        a.snap_id = fresh.snap_id;
+    }
+    if from_store {
+        a.license = fresh.license;
+        a.icon_url = fresh.icon_url;
+        a.publisher = fresh.publisher;
+        a.publisher_validation = fresh.publisher_validation;
+        a.tracking_channel = fresh.tracking_channel;
+    }
+    if a.revision(&fresh.current).is_none() {
+        a.sequence.extend(fresh.sequence);
+    }
+    a.current = fresh.current;
+    a
+}
+
+/// Where the file of a revision comes from.
+enum Fetch<'a> {
+    /// Downloaded from the store, then verified against its assertions.
+    Store(&'a Resolved),
+    /// Handed over by `InstallFile`, already in the blob directory.
+    File,
+}
+
+/// The tasks that bring revision `after.current` in and make it current: its file, mount and data
+/// (unless the revision is kept), then the link. Every install and refresh, from the store or
+/// from a file, goes this one way.
+fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mut Vec<Task>) {
+    let (name, rev) = (after.name.clone(), after.current.clone());
+    let kept = before.and_then(|b| b.revision(&rev)).is_some();
+    if !kept {
+        match fetch {
+            Fetch::Store(r) => {
+                out.push(Task::Download(Download {
+                    name: name.clone(),
+                    revision: rev.clone(),
+                    url: r.url.clone(),
+                    sha3_384: r.sha3_384.clone(),
+                    size: r.size,
+                }));
+                out.push(Task::Verify(Verify {
+                    name: name.clone(),
+                    revision: rev.clone(),
+                    snap_id: r.snap_id.clone(),
+                    sha3_384: r.sha3_384.clone(),
+                    size: r.size,
+                }));
+            }
+            Fetch::File => out.push(Task::AdoptFile(AdoptFile {
+                name: name.clone(),
+                revision: rev.clone(),
+            })),
+        }
+        out.push(Task::Mount(Mount {
+            name: name.clone(),
+            revision: rev.clone(),
+        }));
+        out.push(Task::Data(Data {
+            name: name.clone(),
+            revision: rev,
+            copy_from: before.map(|b| b.current.clone()),
+            restore_snapshot: before.is_none(),
+            created_data: None,
+            created_common: None,
+            restored: None,
+        }));
+    }
+    out.push(Task::Link(Link {
+        name,
+        after: Box::new(after),
+        before: None,
+        captured: false,
+    }));
+}
+
+/// The tasks that bring a resolved revision in, as a new snap or on top of `before`.
+fn install_tasks(r: &Resolved, before: Option<&SnapState>, out: &mut Vec<Task>) {
+    let after = state_after(before, new_snap_state(r), true);
+    bring_in(Fetch::Store(r), before, after, out);
+}
+
+/// What the store is told about the installed snaps with every request (snapd's `context`).
+pub(crate) fn context(snaps: &[SnapState]) -> Vec<ContextEntry> {
+    snaps
+        .iter()
+        .filter(|s| !s.is_local())
+        .filter_map(|s| {
+            Some(ContextEntry {
+                revision: s.current.parse().ok()?,
+                snap_id: s.snap_id.clone(),
+                tracking_channel: s.tracking_channel.clone(),
+                held: s.held,
+            })
+        })
+        .collect()
+}
+
+impl Engine {
+    fn context(&self) -> Result<Vec<ContextEntry>> {
+        Ok(context(&self.installed()?))
+    }
+
+    /// Resolve base snaps from the store's stable channel: the outer error is the store's, each
+    /// inner one what was wrong with its answer for one base.
+    async fn resolve_bases(&self, names: &[String]) -> Result<Vec<Result<Resolved>>> {
+        let actions: Vec<Action> = names
+            .iter()
+            .map(|b| Action::Install {
+                name: b.clone(),
+                channel: Some("stable".into()),
+                revision: None,
+            })
+            .collect();
+        let results = self.store().snap_action(&self.context()?, &actions).await?;
+        Ok(results
+            .into_iter()
+            .map(|r| resolved_from(r, Some("stable")))
+            .collect())
+    }
+
+    /// Resolve bases the snaps need that are neither installed nor being installed.
+    async fn add_missing_bases(&self, resolved: &mut Vec<Resolved>) -> Result<()> {
+        let mut wanted: Vec<String> = Vec::new();
+        for r in resolved.iter() {
+            if let Some(base) = r.yaml.base.as_deref().filter(|b| *b != "none") {
+                if self.snap(base)?.is_none()
+                    && !resolved.iter().any(|x| x.name == base)
+                    && !wanted.iter().any(|w| w == base)
+                {
+                    wanted.push(base.to_string());
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut bases = Vec::new();
+        for b in self.resolve_bases(&wanted).await? {
+            let b = b.map_err(|e| {
+                let message = format!(
+                    "cannot install a base snap the request needs: {}",
+                    e.message
+                );
+                Error::new(e.kind, message)
+            })?;
+            bases.push(b);
+        }
+        // Bases go first: their link must come before the apps that run on them.
+        bases.append(resolved);
+        *resolved = bases;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_are_kept_in_full() {
+        assert_eq!(full_channel("stable"), "latest/stable");
+        assert_eq!(full_channel("candidate"), "latest/candidate");
+        assert_eq!(full_channel("2.0"), "2.0/stable");
+        assert_eq!(full_channel("2.0/edge"), "2.0/edge");
+        assert!(validate_channel("latest/stable").is_ok());
+        assert!(validate_channel("a b").is_err());
+        assert!(validate_channel("").is_err());
+        assert!(validate_channel("a//b").is_err());
+    }
+
+    #[test]
+    fn summaries_name_the_snaps() {
+        assert_eq!(summary("Install", &["a".into()]), "Install \"a\"");
+        assert_eq!(
+            summary("Install", &["a".into(), "b".into(), "c".into()]),
+            "Install \"a\", \"b\" and \"c\""
+        );
+        assert_eq!(summary("Refresh", &[]), "Refresh all snaps");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_names(&["hello".into()]).is_ok());
+        assert_eq!(
+            check_names(&["Hello".into()]).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            check_names(&["a1".into(), "a1".into()]).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            check_names(&["".into()]).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+    }
+
+    fn state(name: &str, revs: &[&str]) -> SnapState {
+        let mut s = file::tests_support::state(name, revs.last().unwrap());
+        s.sequence = revs
+            .iter()
+            .map(|r| revision_state(r, "1", "", 1, "", ""))
+            .collect();
+        s
+    }
+
+    fn kinds(tasks: &[Task]) -> Vec<&'static str> {
+        tasks.iter().map(Task::kind).collect()
+    }
+
+    #[test]
+    fn a_file_and_the_store_bring_a_revision_in_the_same_way() {
+        let mut out = Vec::new();
+        bring_in(Fetch::File, None, state("ab", &["x1"]), &mut out);
+        assert_eq!(kinds(&out), ["adopt-file", "mount", "data", "link"]);
+        let Task::Data(d) = &out[2] else {
+            unreachable!()
+        };
+        assert!(d.restore_snapshot && d.copy_from.is_none());
+        // On top of an installed revision: its data is copied; a kept revision is only linked.
+        let before = state("ab", &["1", "2"]);
+        let mut out = Vec::new();
+        let after = state_after(Some(&before), state("ab", &["x1"]), false);
+        bring_in(Fetch::File, Some(&before), after.clone(), &mut out);
+        let Task::Data(d) = &out[2] else {
+            unreachable!()
+        };
+        assert_eq!(d.copy_from.as_deref(), Some("2"));
+        let revs: Vec<&str> = after.sequence.iter().map(|r| r.revision.as_str()).collect();
+        assert_eq!(revs, ["1", "2", "x1"]);
+        let mut out = Vec::new();
+        bring_in(Fetch::File, Some(&before), state("ab", &["1"]), &mut out);
+        assert_eq!(kinds(&out), ["link"]);
+    }
+
+    #[test]
+    fn a_file_keeps_what_only_the_store_knows() {
+        let mut before = state("ab", &["1"]);
+        before.license = "MIT".into();
+        before.publisher = "Someone".into();
+        before.tracking_channel = "latest/stable".into();
+        crate::interfaces::set_choice(&mut before, "home", "home", Some(false));
+        let mut fresh = state("ab", &["x1"]);
+        fresh.title = "New title".into();
+        let after = state_after(Some(&before), fresh.clone(), false);
+        assert_eq!(after.title, "New title");
+        assert_eq!(after.current, "x1");
+        assert_eq!(
+            (after.license.as_str(), after.publisher.as_str()),
+            ("MIT", "Someone")
+        );
+        assert_eq!(after.tracking_channel, "latest/stable");
+        assert_eq!(after.connections, before.connections);
+        let from_store = state_after(Some(&before), fresh, true);
+        assert_eq!(from_store.license, "");
+    }
+}

@@ -1,0 +1,107 @@
+//! Fetch the `.snap` into the blob directory, resuming a partial file, hashing as it streams; undo
+//! deletes it (and what a download left half done).
+
+use gettextrs::gettext;
+use serde::{Deserialize, Serialize};
+
+use super::{words, Ctx};
+use crate::error::{Error, ErrorKind, Result};
+use crate::io::IoContext;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Download {
+    pub name: String,
+    pub revision: String,
+    pub url: String,
+    pub sha3_384: String,
+    pub size: u64,
+}
+
+impl Download {
+    pub fn summary(&self) -> String {
+        // Translators: {snap} is a snap's name, {revision} a revision such as 12 or x1.
+        let template = gettext("Download \"{snap}\" (revision {revision})");
+        words(template, &self.name, &self.revision)
+    }
+
+    pub(super) async fn run(self, cx: &Ctx) -> Result<Self> {
+        let paths = cx.paths();
+        let blobs = paths.blobs_dir();
+        std::fs::create_dir_all(&blobs).what("create", &blobs)?;
+        let dest = paths.blob(&self.name, &self.revision);
+        if dest.exists() {
+            // Done before (a run again after a crash): keep it if it is whole.
+            let (d, n) = snapshelf_snap::digest::digest_file(&dest).what("read", &dest)?;
+            if d.to_hex() == self.sha3_384 && n == self.size {
+                return Ok(self);
+            }
+            std::fs::remove_file(&dest).what("remove", &dest)?;
+        }
+        self.check_signed_size(cx).await?;
+        let label = gettext("Downloading \"{snap}\"").replace("{snap}", &self.name);
+        let (engine, change, seq) = (cx.engine.clone(), cx.change, cx.seq);
+        let progress = move |done: u64, total: u64| {
+            engine.set_download_progress(change, seq, &label, done, total)
+        };
+        let verdict = cx
+            .engine
+            .store()
+            .download_verified(
+                &self.url,
+                &dest,
+                &self.sha3_384,
+                self.size,
+                &cx.cancel,
+                &progress,
+            )
+            .await?;
+        if let Err(why) = verdict {
+            return Err(Error::new(
+                ErrorKind::VerificationFailed,
+                format!("\"{}\": {why}", self.name),
+            ));
+        }
+        Ok(self)
+    }
+
+    pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
+        remove_blob(cx, &self.name, &self.revision)
+    }
+
+    /// The signed size, known before a byte is written: a store cannot make the helper write
+    /// more than the file it signed.
+    async fn check_signed_size(&self, cx: &Ctx) -> Result<()> {
+        let digest = snapshelf_snap::digest::Sha3_384::from_hex(&self.sha3_384)
+            .map_err(|e| Error::internal(format!("the task's digest: {e}")))?;
+        let signed = crate::engine::verify::signed_size(
+            cx.engine.store(),
+            &cx.engine.inner.cfg.trusted,
+            &cx.paths().assertions_dir(),
+            &digest,
+        )
+        .await?;
+        if signed != self.size {
+            return Err(Error::new(
+                ErrorKind::VerificationFailed,
+                format!(
+                    "\"{}\": the store says the file is {} bytes, its signed snap-revision says {signed}",
+                    self.name, self.size
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Delete a revision's `.snap` and its `.partial`, if there.
+pub(super) fn remove_blob(cx: &Ctx, name: &str, revision: &str) -> Result<()> {
+    let blob = cx.paths().blob(name, revision);
+    for p in [crate::store::partial_path(&blob), blob] {
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).what("remove", &p),
+        }
+    }
+    Ok(())
+}

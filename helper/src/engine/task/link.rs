@@ -1,0 +1,69 @@
+//! The commit point of one snap: its state becomes `after`, and the `current` links, profiles and
+//! launchers point at it. What was there (`before`) is captured first; undo puts it back.
+
+use gettextrs::gettext;
+use serde::{Deserialize, Serialize};
+
+use super::{words, Ctx, Task};
+use crate::error::Result;
+use crate::state::SnapState;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub name: String,
+    pub after: Box<SnapState>,
+    pub before: Option<Box<SnapState>>,
+    /// `before` has been read and saved: until then the task has done nothing.
+    pub captured: bool,
+}
+
+impl Link {
+    pub fn summary(&self) -> String {
+        words(
+            gettext("Make revision {revision} of \"{snap}\" current"),
+            &self.name,
+            &self.after.current,
+        )
+    }
+
+    pub(super) fn run(self, cx: &Ctx) -> Result<Self> {
+        cx.progress(gettext("Making \"{snap}\" available").replace("{snap}", &self.name));
+        let done = if self.captured {
+            self
+        } else {
+            let captured = Link {
+                before: cx.snap(&self.name)?.map(Box::new),
+                captured: true,
+                ..self
+            };
+            cx.record(&Task::Link(captured.clone()))?;
+            captured
+        };
+        cx.link(&done.after)?;
+        let task = Task::Link(done.clone());
+        cx.commit(&task, |st| st.put_snap(&done.after))?;
+        Ok(done)
+    }
+
+    pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
+        if !self.captured {
+            return Ok(()); // it never acted
+        }
+        restore(cx, &self.name, self.before.as_deref())
+    }
+}
+
+/// Put a snap back as `before` says (or take it away when there was none).
+pub(super) fn restore(cx: &Ctx, name: &str, before: Option<&SnapState>) -> Result<()> {
+    match before {
+        Some(b) => {
+            cx.link(b)?;
+            cx.state().put_snap(b)?;
+        }
+        None => {
+            cx.sys().unlink(name)?;
+            cx.state().delete_snap(name)?;
+        }
+    }
+    Ok(())
+}

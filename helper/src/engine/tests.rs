@@ -1,0 +1,436 @@
+//! The runner with the recording system: order of run and undo, Cancel, recovery on both sides of
+//! the commit point, idempotence. No root, no network, no store: the changes here are made of the
+//! tasks an `InstallFile`, a refresh's clean-up and a remove use.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::files::Launcher;
+use super::system::Recording;
+use super::task::*;
+use super::*;
+use crate::state::{ChangeStatus, RevisionState, TaskStatus};
+
+struct Fixture {
+    _root: tempfile::TempDir,
+    paths: Paths,
+    sys: Arc<Recording>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let root = tempfile::tempdir().unwrap();
+        let paths = Paths::new(root.path());
+        let sys = Arc::new(Recording::new(root.path()));
+        Fixture {
+            _root: root,
+            paths,
+            sys,
+        }
+    }
+
+    async fn engine(&self) -> Engine {
+        let cfg = EngineConfig {
+            paths: self.paths.clone(),
+            config: crate::config::Config::default(),
+            // Nothing here downloads: a port nothing listens on.
+            store: StoreClient::new("http://127.0.0.1:9").unwrap(),
+            trusted: Vec::new(),
+            launcher: Launcher {
+                confine: "/nonexistent/snapshelf-confine".into(),
+                root: Some(self.paths.root().to_path_buf()),
+            },
+            allow_loop: false,
+        };
+        Engine::open_with(cfg, self.sys.clone()).await.unwrap()
+    }
+
+    /// `"mount snap/a/1"`: the recording's words for a path.
+    fn rel(&self, op: &str, p: &Path) -> String {
+        format!(
+            "{op} {}",
+            p.strip_prefix(self.paths.root()).unwrap().display()
+        )
+    }
+
+    /// The tasks of an `InstallFile` of revision `rev` of a new snap, its blob in place.
+    fn install_file(&self, name: &str, rev: &str) -> Vec<Task> {
+        std::fs::create_dir_all(self.paths.blobs_dir()).unwrap();
+        std::fs::write(self.paths.blob(name, rev), "snap").unwrap();
+        vec![
+            Task::AdoptFile(adopt_file::AdoptFile {
+                name: name.into(),
+                revision: rev.into(),
+            }),
+            Task::Mount(mount::Mount {
+                name: name.into(),
+                revision: rev.into(),
+            }),
+            Task::Data(data::Data {
+                name: name.into(),
+                revision: rev.into(),
+                copy_from: None,
+                restore_snapshot: true,
+                created_data: None,
+                created_common: None,
+                restored: None,
+            }),
+            Task::Link(link::Link {
+                name: name.into(),
+                after: Box::new(snap(name, &[rev])),
+                before: None,
+                captured: false,
+            }),
+        ]
+    }
+}
+
+fn snap(name: &str, revs: &[&str]) -> SnapState {
+    SnapState {
+        name: name.into(),
+        snap_id: String::new(),
+        snap_type: "app".into(),
+        publisher: String::new(),
+        publisher_validation: String::new(),
+        title: name.into(),
+        summary: String::new(),
+        description: String::new(),
+        confinement: "strict".into(),
+        base: None,
+        license: String::new(),
+        icon_url: String::new(),
+        tracking_channel: String::new(),
+        held: false,
+        current: revs.last().unwrap().to_string(),
+        sequence: revs
+            .iter()
+            .map(|r| RevisionState {
+                revision: r.to_string(),
+                version: "1".into(),
+                channel: String::new(),
+                size: 4,
+                sha3_384: String::new(),
+                snap_yaml: String::new(),
+                extracted: false,
+                installed_at: 0,
+            })
+            .collect(),
+        blocked: Vec::new(),
+        connections: Default::default(),
+    }
+}
+
+async fn start(engine: &Engine, names: &[&str], tasks: Vec<Task>) -> u64 {
+    let names = names.iter().map(|n| n.to_string()).collect();
+    engine
+        .start("test", "test", names, 0, serde_json::Value::Null, tasks)
+        .unwrap()
+}
+
+/// Wait for a change to end; its row and its tasks' statuses.
+async fn finished(engine: &Engine, id: u64) -> (ChangeRow, Vec<TaskStatus>) {
+    for _ in 0..1000 {
+        let v = engine.change(id).unwrap().unwrap();
+        if !v.row.status.is_unfinished() && lock(&engine.inner.live).get(&id).is_none() {
+            return (v.row, v.tasks.iter().map(|t| t.status).collect());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("change {id} did not finish");
+}
+
+#[tokio::test]
+async fn a_change_runs_its_tasks_in_order() {
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    let id = start(&engine, &["a"], f.install_file("a", "x1")).await;
+    let (row, statuses) = finished(&engine, id).await;
+    assert_eq!(row.status, ChangeStatus::Done, "{}", row.error);
+    assert!(statuses.iter().all(|s| *s == TaskStatus::Done));
+    let mount = f.paths.mount_point("a", "x1");
+    assert_eq!(
+        f.sys.log(),
+        vec![f.rel("mount", &mount), "link a x1".into()]
+    );
+    assert!(f.sys.is_mounted(&mount));
+    assert!(f.paths.data_dir("a", "x1").is_dir());
+    assert!(f.paths.common_dir("a").is_dir());
+    assert_eq!(engine.snap("a").unwrap().unwrap().current, "x1");
+}
+
+#[tokio::test]
+async fn a_failure_undoes_every_task_in_reverse() {
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    f.sys.fail_on("link a");
+    let id = start(&engine, &["a"], f.install_file("a", "x1")).await;
+    let (row, statuses) = finished(&engine, id).await;
+    assert_eq!(row.status, ChangeStatus::Error);
+    assert_eq!(row.error_kind, "internal");
+    assert!(
+        row.error.contains("injected failure: link a x1"),
+        "{}",
+        row.error
+    );
+    assert_eq!(statuses, vec![TaskStatus::Undone; 4]);
+    let mount = f.paths.mount_point("a", "x1");
+    assert_eq!(
+        f.sys.log(),
+        vec![
+            f.rel("mount", &mount),
+            "link a x1".into(),
+            // Undo, last task first: the link (nothing was there before), the data, the mount.
+            "unlink a".into(),
+            f.rel("remove", &f.paths.data_dir("a", "x1")),
+            f.rel("remove", &f.paths.common_dir("a")),
+            f.rel("unmount", &mount),
+        ]
+    );
+    assert!(engine.snap("a").unwrap().is_none());
+    assert!(!f.paths.data_root("a").exists());
+    assert!(!f.paths.blob("a", "x1").exists());
+    assert!(!f.sys.is_mounted(&mount));
+    // The snap is free again for another change.
+    assert!(engine.ensure_free(&["a".into()]).is_ok());
+}
+
+#[tokio::test]
+async fn cancel_undoes_what_was_done_and_stops_the_rest() {
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    let e = engine.clone();
+    // Cancel while the mount runs, as a person pressing Cancel would.
+    f.sys.on("mount", move || {
+        for id in e.change_ids().unwrap() {
+            let _ = e.cancel(id);
+        }
+    });
+    let id = start(&engine, &["a"], f.install_file("a", "x1")).await;
+    let (row, statuses) = finished(&engine, id).await;
+    assert_eq!(row.status, ChangeStatus::Cancelled);
+    assert_eq!(row.error_kind, "cancelled");
+    let mount = f.paths.mount_point("a", "x1");
+    assert_eq!(
+        f.sys.log(),
+        vec![f.rel("mount", &mount), f.rel("unmount", &mount)]
+    );
+    use TaskStatus::*;
+    assert_eq!(statuses, vec![Undone, Undone, Do, Do]);
+    assert!(engine.snap("a").unwrap().is_none());
+}
+
+#[tokio::test]
+async fn cancel_is_refused_after_the_commit_point() {
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    lock(&engine.inner.state)
+        .put_snap(&snap("a", &["1", "2", "3"]))
+        .unwrap();
+    let after = snap("a", &["1", "2", "3", "x1"]);
+    let mut tasks = f.install_file("a", "x1");
+    tasks.pop();
+    tasks.push(Task::Link(link::Link {
+        name: "a".into(),
+        after: Box::new(after),
+        before: None,
+        captured: false,
+    }));
+    tasks.push(Task::Gc(gc::Gc { name: "a".into() }));
+    let answer = Arc::new(Mutex::new(None));
+    let (e, a) = (engine.clone(), answer.clone());
+    // Gc unmounts the oldest revision: by then the change has happened.
+    f.sys.on("unmount", move || {
+        let id = e.change_ids().unwrap()[0];
+        *a.lock().unwrap() = Some(e.cancel(id).map_err(|e| e.kind));
+    });
+    let id = start(&engine, &["a"], tasks).await;
+    let (row, _) = finished(&engine, id).await;
+    assert_eq!(row.status, ChangeStatus::Done, "{}", row.error);
+    assert_eq!(
+        *answer.lock().unwrap(),
+        Some(Err(ErrorKind::InvalidArgument))
+    );
+    let kept: Vec<String> = engine
+        .snap("a")
+        .unwrap()
+        .unwrap()
+        .sequence
+        .iter()
+        .map(|r| r.revision.clone())
+        .collect();
+    assert_eq!(
+        kept,
+        vec!["3", "x1"],
+        "retain keeps two, the current one included"
+    );
+}
+
+/// Write a change as a helper that crashed would have left it.
+fn interrupted(f: &Fixture, status: ChangeStatus, tasks: &[(TaskStatus, Task)]) -> u64 {
+    let mut st = crate::state::State::open(&f.paths.state_db()).unwrap();
+    let all: Vec<Task> = tasks.iter().map(|(_, t)| t.clone()).collect();
+    let id = st
+        .add_change(
+            "test",
+            "test",
+            &["a".into()],
+            0,
+            &serde_json::Value::Null,
+            &all,
+        )
+        .unwrap();
+    for (seq, (s, t)) in tasks.iter().enumerate() {
+        st.set_task(id, seq as u32, *s, t).unwrap();
+    }
+    st.set_change_status(id, status).unwrap();
+    id
+}
+
+#[tokio::test]
+async fn recovery_before_the_commit_point_undoes_in_reverse() {
+    let f = Fixture::new();
+    let mut tasks = f.install_file("a", "x1");
+    // The data task had decided, and made its folders, when the helper died.
+    let Task::Data(d) = &mut tasks[2] else {
+        unreachable!()
+    };
+    d.created_data = Some(true);
+    d.created_common = Some(true);
+    d.restored = Some(false);
+    std::fs::create_dir_all(f.paths.data_dir("a", "x1")).unwrap();
+    std::fs::create_dir_all(f.paths.common_dir("a")).unwrap();
+    std::fs::create_dir_all(f.paths.mount_point("a", "x1")).unwrap();
+    use TaskStatus::*;
+    let statuses = [Done, Done, Doing, Do];
+    let rows: Vec<_> = statuses.into_iter().zip(tasks).collect();
+    let id = interrupted(&f, ChangeStatus::Doing, &rows);
+    let engine = f.engine().await;
+    let mount = f.paths.mount_point("a", "x1");
+    assert_eq!(
+        f.sys.log(),
+        vec![
+            f.rel("remove", &f.paths.data_dir("a", "x1")),
+            f.rel("remove", &f.paths.common_dir("a")),
+            f.rel("unmount", &mount),
+        ]
+    );
+    let v = engine.change(id).unwrap().unwrap();
+    assert_eq!(v.row.status, ChangeStatus::Error);
+    assert!(v.row.error.contains("everything it did was undone"));
+    let got: Vec<TaskStatus> = v.tasks.iter().map(|t| t.status).collect();
+    assert_eq!(got, vec![Undone, Undone, Undone, Do]);
+    assert!(!f.paths.blob("a", "x1").exists());
+    assert!(!f.paths.snap_dir("a").exists());
+}
+
+#[tokio::test]
+async fn recovery_after_the_commit_point_finishes_the_change() {
+    let f = Fixture::new();
+    let before = snap("a", &["1", "2"]);
+    let after = snap("a", &["1", "2", "3"]);
+    {
+        let st = crate::state::State::open(&f.paths.state_db()).unwrap();
+        st.put_snap(&after).unwrap();
+    }
+    use TaskStatus::*;
+    let link = Task::Link(link::Link {
+        name: "a".into(),
+        after: Box::new(after),
+        before: Some(Box::new(before)),
+        captured: true,
+    });
+    let gc = Task::Gc(gc::Gc { name: "a".into() });
+    let id = interrupted(&f, ChangeStatus::Doing, &[(Done, link), (Doing, gc)]);
+    let engine = f.engine().await;
+    let v = engine.change(id).unwrap().unwrap();
+    assert_eq!(v.row.status, ChangeStatus::Done, "{}", v.row.error);
+    assert_eq!(v.tasks[1].status, Done);
+    let log = f.sys.log();
+    // Gc finished (revision 1 went), then start-up mounted what is kept and linked the snap.
+    assert_eq!(log[0], f.rel("unmount", &f.paths.mount_point("a", "1")));
+    assert_eq!(log[1], f.rel("remove", &f.paths.data_dir("a", "1")));
+    assert!(log.contains(&f.rel("mount", &f.paths.mount_point("a", "3"))));
+    assert_eq!(log.last().unwrap(), "link a 3");
+    let kept = engine.snap("a").unwrap().unwrap().sequence.len();
+    assert_eq!(kept, 2);
+}
+
+#[tokio::test]
+async fn a_change_that_cannot_be_read_does_not_stop_start_up() {
+    let f = Fixture::new();
+    let id = interrupted(&f, ChangeStatus::Doing, &[]);
+    {
+        let st = rusqlite::Connection::open(f.paths.state_db()).unwrap();
+        st.execute(
+            "INSERT INTO tasks VALUES (?1, 0, 'hook', 'a newer kind', 'Doing', '{\"kind\":\"hook\"}')",
+            [id as i64],
+        )
+        .unwrap();
+    }
+    let engine = f.engine().await;
+    let row = lock(&engine.inner.state).change(id).unwrap().unwrap();
+    assert_eq!(row.status, ChangeStatus::Error);
+    assert!(row.error.contains("task 0 of change"), "{}", row.error);
+}
+
+#[tokio::test]
+async fn runs_and_undos_are_idempotent() {
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    lock(&engine.inner.state)
+        .put_snap(&snap("a", &["1"]))
+        .unwrap();
+    std::fs::create_dir_all(f.paths.data_dir("a", "1")).unwrap();
+    std::fs::write(f.paths.data_dir("a", "1").join("kept"), "yes").unwrap();
+    let mut tasks = f.install_file("a", "2");
+    tasks.remove(0);
+    let Task::Data(d) = &mut tasks[1] else {
+        unreachable!()
+    };
+    d.copy_from = Some("1".into());
+    d.restore_snapshot = false;
+    tasks[2] = Task::Link(link::Link {
+        name: "a".into(),
+        after: Box::new(snap("a", &["1", "2"])),
+        before: None,
+        captured: false,
+    });
+    let id = lock(&engine.inner.state)
+        .add_change("test", "test", &[], 0, &serde_json::Value::Null, &tasks)
+        .unwrap();
+    let cx = |seq| Ctx {
+        engine: engine.clone(),
+        change: id,
+        seq,
+        cancel: CancellationToken::new(),
+    };
+    for (seq, task) in tasks.iter().enumerate() {
+        let cx = cx(seq as u32);
+        let once = task.clone().run(&cx).await.unwrap();
+        // Run again, as recovery would after a crash right after the first run: same outcome.
+        let twice = once.clone().run(&cx).await.unwrap();
+        assert_eq!(once, twice);
+        lock(&engine.inner.state)
+            .set_task(id, seq as u32, TaskStatus::Done, &once)
+            .unwrap();
+    }
+    let copied = f.paths.data_dir("a", "2").join("kept");
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), "yes");
+    assert_eq!(engine.snap("a").unwrap().unwrap().current, "2");
+    let done: Vec<Task> = lock(&engine.inner.state)
+        .tasks(id)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.task)
+        .collect();
+    for (seq, task) in done.iter().enumerate().rev() {
+        task.undo(&cx(seq as u32)).unwrap();
+        task.undo(&cx(seq as u32)).unwrap();
+    }
+    let s = engine.snap("a").unwrap().unwrap();
+    assert_eq!(s.current, "1", "the link's undo put the snap back");
+    assert!(!f.paths.data_dir("a", "2").exists());
+    assert!(f.paths.data_dir("a", "1").join("kept").exists());
+    assert!(!f.sys.is_mounted(&f.paths.mount_point("a", "2")));
+}
