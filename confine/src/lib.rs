@@ -3,13 +3,20 @@
 //! [`sandbox`]; [`env`] makes the app's environment, [`seccomp`] its system-call filter and [`landlock`] its
 //! Landlock ruleset; [`init`] is the monitor and the reaper around the app's PID namespace.
 
+pub mod args;
+pub mod capabilities;
 pub mod env;
 pub mod error;
 pub mod init;
 pub mod landlock;
+pub mod namespace;
+pub mod owned_dir;
+pub mod private;
+pub mod profile;
 pub mod run;
 pub mod sandbox;
 pub mod seccomp;
 pub mod sys;
+pub mod user_dirs;
 
 pub use error::{Error, Result};
