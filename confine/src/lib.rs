@@ -9,6 +9,7 @@ pub mod env;
 pub mod error;
 pub mod init;
 pub mod landlock;
+pub mod mount_plan;
 pub mod namespace;
 pub mod owned_dir;
 pub mod private;

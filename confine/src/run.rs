@@ -22,11 +22,12 @@ pub use crate::args::{parse_args, Invocation, USAGE};
 use crate::capabilities::{as_user, drop_privileges, raise};
 use crate::env::{self, SnapPaths, User};
 use crate::error::{Context, Error, Result};
+use crate::mount_plan::{self, PlanInput};
 use crate::namespace::enter_namespace;
 use crate::owned_dir::own_dir;
 use crate::private::{private_area, Private};
 pub use crate::profile::{check_profile, read_profile};
-use crate::sandbox::{Builder, HostDirs, Power};
+use crate::sandbox::{self, HostDirs, Power};
 use crate::seccomp;
 use crate::sys::{self, Kind};
 use crate::user_dirs::user_data;
@@ -312,34 +313,32 @@ impl Launch {
         })
     }
 
-    /// The sandbox's file system, in the builder's order, then `pivot_root` into it (read-only).
-    /// Returns the variables the interfaces' mounts need.
+    /// The sandbox's file system: planned from the launch and the host directories, then carried
+    /// out, then `pivot_root` into it (read-only). Returns the variables the interfaces' mounts
+    /// need.
     fn build_and_enter(&self, host: &HostDirs, private: &Private) -> Result<Vec<(String, String)>> {
-        let mut b = Builder::new(
-            self.power,
-            self.ids(),
-            &self.user.home,
-            &self.profile,
-            private.snap_dir.as_fd(),
-            "rootfs",
-        )?;
-        if let Some(name) = &self.wayland_display {
-            b.wayland_display = name.clone();
-        }
-        b.populate(host)?;
-        b.dev(host)?;
-        b.snap_dirs(host)?;
-        b.home(host)?;
-        b.interfaces(host)?;
-        b.layouts()?;
-        fchdir(b.root()).what(|| "cannot enter the new root".into())?;
+        let input = PlanInput {
+            power: self.power,
+            uid: self.user.uid,
+            gid: self.user.gid,
+            euid: self.user.euid,
+            home: &self.user.home,
+            profile: &self.profile,
+            wayland_display: self.wayland_display.as_deref().unwrap_or("wayland-0"),
+            user_snap: host.user_snap.is_some(),
+            home_entries: host.home.as_ref().map(|(_, names)| names.as_slice()),
+            runtime: host.runtime.is_some(),
+        };
+        let plan = mount_plan::plan(&input, host)?;
+        let root = sandbox::perform(&plan, self.power, private.snap_dir.as_fd(), "rootfs", host)?;
+        fchdir(root.as_fd()).what(|| "cannot enter the new root".into())?;
         pivot_root(".", ".").what(|| "pivot_root".into())?;
         umount2(".", MntFlags::MNT_DETACH).what(|| "cannot detach the old root".into())?;
         chdir("/").what(|| "chdir /".into())?;
         let new_root =
             sys::open_trusted(Path::new("/")).what(|| "cannot open the new root".into())?;
         sys::remount_read_only(new_root.as_fd()).what(|| "cannot make / read-only".into())?;
-        Ok(b.extra_env.clone())
+        Ok(plan.env)
     }
 
     /// Every privilege dropped, the working directory, the umask, Landlock and the filter (the
