@@ -18,8 +18,9 @@ fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
 
-/// The snap's private area under `<root>/tmp`: `snapshelf-private[-<uid>]/snap.<name>` (locked while
-/// we build), with `tmp` (the sandbox's `/tmp`) and `rootfs` (where the root is assembled).
+/// The snap's private area (in the root's `/run`, the user's runtime directory, or `<root>/tmp`):
+/// `snapshelf-private[-<uid>]/snap.<name>` (locked while we build), with `tmp` (the sandbox's
+/// `/tmp`) and `rootfs` (where the root is assembled).
 pub struct Private {
     pub snap_dir: OwnedFd,
     pub tmp: OwnedFd,
@@ -27,16 +28,11 @@ pub struct Private {
     _lock: OwnedFd,
 }
 
-pub fn private_area(
-    root: BorrowedFd<'_>,
-    power: Power,
-    p: &Profile,
-    uid: u32,
-    euid: u32,
-) -> Result<Private> {
-    // Where nobody else can make the directory first (which would stop our launches): the root's
-    // /run for the privileged mode, the user's own runtime directory for the user-namespace mode;
-    // the root's /tmp (sticky, shared) only where those are missing.
+/// Where the area's top directory goes, as `(directory, its path, the top's name)`: where nobody
+/// else can make that top first (which would stop our launches): the root's /run for the
+/// privileged mode, the user's own runtime directory for the user-namespace mode; the root's /tmp
+/// (sticky, shared) only where those are missing.
+fn area_parent(root: BorrowedFd<'_>, power: Power, uid: u32) -> Result<(OwnedFd, String, String)> {
     let trusted_dir = |fd: OwnedFd, want_uid: u32, exact_mode: Option<u32>| -> Option<OwnedFd> {
         let st = sys::stat(fd.as_fd()).ok()?;
         let mode_ok = exact_mode
@@ -60,18 +56,27 @@ pub fn private_area(
                 )
             }),
     };
-    let (tmp_root, base, top) = match preferred {
-        Some(p) => p,
-        None => {
-            let fd = sys::walk(root, &s(&["tmp"]))
-                .map_err(|_| Error::NotInstalled("the root has no /tmp".into()))?;
-            let top = match power {
-                Power::Privileged => "snapshelf-private".to_string(),
-                Power::UserNamespace => format!("snapshelf-private-{uid}"),
-            };
-            (fd, "/tmp".to_string(), top)
-        }
+    if let Some(found) = preferred {
+        return Ok(found);
+    }
+    let fd = sys::walk(root, &s(&["tmp"]))
+        .map_err(|_| Error::NotInstalled("the root has no /tmp".into()))?;
+    let top = match power {
+        Power::Privileged => "snapshelf-private".to_string(),
+        Power::UserNamespace => format!("snapshelf-private-{uid}"),
     };
+    Ok((fd, "/tmp".to_string(), top))
+}
+
+/// Make the snap's private area (see [`Private`]) and take its lock.
+pub fn private_area(
+    root: BorrowedFd<'_>,
+    power: Power,
+    p: &Profile,
+    uid: u32,
+    euid: u32,
+) -> Result<Private> {
+    let (tmp_root, base, top) = area_parent(root, power, uid)?;
     let (owner_uid, chown) = match power {
         Power::Privileged => (0, (euid != 0).then_some((0, 0))),
         Power::UserNamespace => (uid, None),

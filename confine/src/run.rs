@@ -1,4 +1,4 @@
-//! One launch: [`Launch::gather`] reads and checks every input first, then the steps run in order
+//! One launch: `Launch::gather` reads and checks every input first, then the steps run in order
 //! (see [`run`]). The concepts live in their own files: `args`, `profile`, `capabilities`,
 //! `namespace`, `private`, `user_dirs`, `sandbox`, `landlock`, `seccomp`, `init`.
 
@@ -85,8 +85,8 @@ struct Launch {
     wayland_display: Option<String>,
 }
 
-/// Everything up to exec, in order: [`Launch::gather`], then (strict confinement) the steps of
-/// [`Launch`]: `check_installed`, `make_user_data`, `enter_namespaces` (the launcher stays outside
+/// Everything up to exec, in order: `Launch::gather`, then (strict confinement) the steps of
+/// `Launch`: `check_installed`, `make_user_data`, `enter_namespaces` (the launcher stays outside
 /// as the monitor), `private_area`, `host_dirs`, `build_and_enter`, `start_app`. Returns only on
 /// error.
 pub fn run(inv: Invocation) -> Result<Infallible> {
