@@ -127,6 +127,8 @@ impl<'a> Planner<'a> {
         (self.input.uid, self.input.gid)
     }
 
+    /// What an entry the plan makes will look like: created with our effective uid unless it is
+    /// given away.
     fn made_stat(&self, kind: Kind, mode: u32, chown: Option<(u32, u32)>) -> Stat {
         let (uid, gid) = chown.unwrap_or((self.input.euid, self.input.gid));
         Stat {
@@ -160,6 +162,19 @@ impl<'a> Planner<'a> {
     }
 
     fn tmpfs(&mut self, target: Vec<String>, mode: u32, owner: Option<(u32, u32)>, ours: bool) {
+        self.tmpfs_with(target, mode, owner, ours, false);
+    }
+
+    /// A tmpfs; `ours` when the plan may create entries in it without a mimic.
+    fn tmpfs_with(
+        &mut self,
+        target: Vec<String>,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+        ours: bool,
+        noexec: bool,
+    ) {
+        // Unnamed in a user namespace: the tmpfs is then the user's.
         let (uid, gid) = owner.unwrap_or(self.user());
         let st = Stat {
             kind: Kind::Dir,
@@ -172,7 +187,7 @@ impl<'a> Planner<'a> {
             target,
             mode,
             owner,
-            noexec: false,
+            noexec,
         });
     }
 
@@ -416,12 +431,9 @@ impl Planner<'_> {
     /// and the nodes that connected interfaces grant.
     fn dev(&mut self) -> Result<()> {
         let owner = self.root_owner();
-        // Not counted as ours: nothing is ever created in /dev but what is listed here.
-        self.tmpfs(p(&["dev"]), 0o755, owner, false);
-        if let Some(Op::Tmpfs { noexec, .. }) = self.plan.ops.last_mut() {
-            // Device nodes are bound in; nothing in /dev is ever run.
-            *noexec = true;
-        }
+        // Not counted as ours: nothing is ever created in /dev but what is listed here. No file
+        // in it is ever run.
+        self.tmpfs_with(p(&["dev"]), 0o755, owner, false, true);
         let probe = self.model.probe();
         let profile = self.input.profile;
         let mut nodes: Vec<String> = DEVICES.iter().map(|s| s.to_string()).collect();
