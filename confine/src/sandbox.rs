@@ -3,7 +3,9 @@
 //! a link. [`HostDirs`] holds the sources, opened before, and answers the planner's questions
 //! about them.
 
+use std::cell::RefCell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::rc::Rc;
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
@@ -58,11 +60,22 @@ impl HostDirs {
         })
     }
 
-    /// The directory holding `path`'s last part, and that part (`None` for an empty path).
-    fn parent(&self, origin: Origin, path: &[String]) -> Option<(OwnedFd, String)> {
+    /// Run `f` on the directory holding `path`'s last part and that part (`None` for an empty
+    /// path or a path that cannot be walked).
+    fn in_parent<T>(
+        &self,
+        origin: Origin,
+        path: &[String],
+        f: impl FnOnce(BorrowedFd<'_>, &str) -> Option<T>,
+    ) -> Option<T> {
         let (last, dir) = path.split_last()?;
-        let fd = sys::walk(self.origin(origin)?, dir).ok()?;
-        Some((fd, last.clone()))
+        let top = self.origin(origin)?;
+        if dir.is_empty() {
+            // No walk, no copy of the descriptor: most questions are about a top-level entry.
+            return f(top, last);
+        }
+        let fd = sys::walk(top, dir).ok()?;
+        f(fd.as_fd(), last)
     }
 }
 
@@ -90,24 +103,31 @@ fn names_in(dir: BorrowedFd<'_>) -> nix::Result<Vec<String>> {
 
 impl Probe for HostDirs {
     fn stat(&self, origin: Origin, path: &[String]) -> Option<Stat> {
-        let st = match self.parent(origin, path) {
-            Some((dir, name)) => sys::stat_at(dir.as_fd(), &name).ok()?,
-            None if path.is_empty() => sys::stat(self.origin(origin)?).ok()?,
-            None => return None,
+        let st = if path.is_empty() {
+            sys::stat(self.origin(origin)?).ok()?
+        } else {
+            self.in_parent(origin, path, |dir, name| sys::stat_at(dir, name).ok())?
         };
         Some(to_stat(&st))
     }
 
     fn list(&self, origin: Origin, path: &[String]) -> Vec<String> {
-        self.origin(origin)
-            .and_then(|fd| sys::walk(fd, path).ok())
-            .and_then(|dir| names_in(dir.as_fd()).ok())
-            .unwrap_or_default()
+        let Some(top) = self.origin(origin) else {
+            return Vec::new();
+        };
+        let names = if path.is_empty() {
+            names_in(top)
+        } else {
+            match sys::walk(top, path) {
+                Ok(dir) => names_in(dir.as_fd()),
+                Err(_) => return Vec::new(),
+            }
+        };
+        names.unwrap_or_default()
     }
 
     fn readlink(&self, origin: Origin, path: &[String]) -> Option<String> {
-        let (dir, name) = self.parent(origin, path)?;
-        let to = sys::readlink_at(dir.as_fd(), &name).ok()?;
+        let to = self.in_parent(origin, path, |dir, name| sys::readlink_at(dir, name).ok())?;
         to.to_str().map(str::to_string)
     }
 }
@@ -132,12 +152,16 @@ pub fn perform(
     let owner = (power == Power::Privileged).then_some((0, 0));
     let root = sys::mount_tmpfs(parent, name, 0o755, owner, MsFlags::empty())
         .what(|| "cannot mount the sandbox's root tmpfs".into())?;
+    let executor = Executor {
+        root: root.as_fd(),
+        host,
+        dirs: RefCell::new(vec![(Vec::new(), Rc::new(dup(root.as_fd())?))]),
+    };
     for op in &plan.ops {
-        Executor {
-            root: root.as_fd(),
-            host,
+        executor.perform(op)?;
+        if let Some(target) = op.mounts_on() {
+            executor.forget_under(target);
         }
-        .perform(op)?;
     }
     Ok(root)
 }
@@ -145,9 +169,24 @@ pub fn perform(
 struct Executor<'a> {
     root: BorrowedFd<'a>,
     host: &'a HostDirs,
+    /// Directories of the sandbox opened for earlier operations, by path: the next operation in
+    /// the same place walks from there. A mount on a path hides what was opened at or under it,
+    /// so those are forgotten.
+    dirs: RefCell<Vec<(Vec<String>, Rc<OwnedFd>)>>,
 }
 
-fn walk_error(path: &[String], e: WalkError) -> Error {
+fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    fd.try_clone_to_owned()
+        .map_err(|_| Error::setup("cannot duplicate a descriptor", Errno::EMFILE))
+}
+
+/// The error for a walk of `path` that started at its component `from`.
+fn walk_error(path: &[String], from: usize, e: WalkError) -> Error {
+    let e = match e {
+        WalkError::Missing(i) => WalkError::Missing(from + i),
+        WalkError::NotFollowed(i) => WalkError::NotFollowed(from + i),
+        WalkError::Errno(i, errno) => WalkError::Errno(from + i, errno),
+    };
     match e {
         WalkError::Missing(i) => Error::Invalid(format!(
             "{} does not exist in the sandbox",
@@ -166,15 +205,39 @@ fn walk_error(path: &[String], e: WalkError) -> Error {
 impl Executor<'_> {
     /// Open a sandbox path without following links.
     fn open(&self, path: &[String]) -> Result<OwnedFd> {
-        sys::walk(self.root, path).map_err(|e| walk_error(path, e))
+        sys::walk(self.root, path).map_err(|e| walk_error(path, 0, e))
     }
 
     /// The directory holding `path`, and its last name.
-    fn parent<'p>(&self, path: &'p [String]) -> Result<(OwnedFd, &'p str)> {
+    fn parent<'p>(&self, path: &'p [String]) -> Result<(Rc<OwnedFd>, &'p str)> {
         let (last, dir) = path
             .split_last()
             .ok_or_else(|| Error::Invalid("the sandbox's root cannot be a target".into()))?;
-        Ok((self.open(dir)?, last.as_str()))
+        Ok((self.open_dir(dir)?, last.as_str()))
+    }
+
+    /// Open a directory of the sandbox, from the nearest one opened before.
+    fn open_dir(&self, path: &[String]) -> Result<Rc<OwnedFd>> {
+        let mut dirs = self.dirs.borrow_mut();
+        let (known, fd) = dirs
+            .iter()
+            .filter(|(p, _)| path.starts_with(p))
+            .max_by_key(|(p, _)| p.len())
+            .expect("the root is always known");
+        if known.len() == path.len() {
+            return Ok(fd.clone());
+        }
+        let from = known.len();
+        let fd = sys::walk(fd.as_fd(), &path[from..]).map_err(|e| walk_error(path, from, e))?;
+        let fd = Rc::new(fd);
+        dirs.push((path.to_vec(), fd.clone()));
+        Ok(fd)
+    }
+
+    fn forget_under(&self, target: &[String]) {
+        self.dirs
+            .borrow_mut()
+            .retain(|(p, _)| !p.starts_with(target));
     }
 
     fn source(&self, src: &Source) -> Result<OwnedFd> {
@@ -218,7 +281,9 @@ impl Executor<'_> {
                 sys::bind(src.as_fd(), dir.as_fd(), name, *recursive).what(what)?;
             }
             Op::ReadOnly { target } => {
-                let top = self.open(target)?;
+                let (dir, name) = self.parent(target)?;
+                let top = sys::walk(dir.as_fd(), &[name.to_string()])
+                    .map_err(|e| walk_error(target, target.len() - 1, e))?;
                 // A bind of something read-only is so already (sys::bind sees to it).
                 if !sys::is_read_only(top.as_fd()).what(what)? {
                     sys::remount_read_only(top.as_fd()).what(what)?;

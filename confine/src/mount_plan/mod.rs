@@ -135,6 +135,24 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// Where the operation mounts something, hiding what was there.
+    pub fn mounts_on(&self) -> Option<&[String]> {
+        match self {
+            Op::Tmpfs { target, .. }
+            | Op::Bind { target, .. }
+            | Op::Proc { target }
+            | Op::Devpts { target, .. }
+            | Op::Mimic { target, .. } => Some(target),
+            Op::ReadOnly { .. }
+            | Op::Mkdir { .. }
+            | Op::Touch { .. }
+            | Op::Symlink { .. }
+            | Op::Chown { .. } => None,
+        }
+    }
+}
+
 /// `/a/b` for the components `a`, `b`.
 pub fn show(parts: &[String]) -> String {
     format!("/{}", parts.join("/"))
