@@ -10,8 +10,11 @@
 //! directory is covered by a "writable mimic": a tmpfs with the original's mode and owner, the
 //! original's entries bound back.
 
+mod interfaces;
+mod layouts;
 mod model;
-mod steps;
+mod planner;
+mod system;
 
 use std::fmt;
 
@@ -294,5 +297,5 @@ impl Plan {
 /// Compute the sandbox's file system. Fails, before anything is mounted, on a layout that cannot
 /// be laid out (a link on the way, a file where a directory is needed).
 pub fn plan(input: &PlanInput<'_>, probe: &dyn Probe) -> Result<Plan> {
-    steps::Planner::new(input, probe)?.run()
+    planner::Planner::new(input, probe)?.run()
 }
