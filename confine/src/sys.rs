@@ -110,11 +110,11 @@ pub enum WalkError {
 /// Walk `parts` from `root`, never following a symbolic link. Every component but the last must be
 /// a directory; the last may be anything and is returned as an `O_PATH` descriptor.
 pub fn walk(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd, WalkError> {
-    let mut cur: OwnedFd = root
-        .try_clone_to_owned()
-        .map_err(|_| WalkError::Errno(0, Errno::EMFILE))?;
+    // `root` itself is duplicated only for an empty walk: a launch makes hundreds of walks.
+    let mut cur: Option<OwnedFd> = None;
     for (i, p) in parts.iter().enumerate() {
-        let next = match open_path(cur.as_fd(), p) {
+        let dir = cur.as_ref().map_or(root, |fd| fd.as_fd());
+        let next = match open_path(dir, p) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => return Err(WalkError::Missing(i)),
             Err(e) => return Err(WalkError::Errno(i, e)),
@@ -124,9 +124,14 @@ pub fn walk(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd, WalkError
         if k == Kind::Symlink || (i + 1 < parts.len() && k != Kind::Dir) {
             return Err(WalkError::NotFollowed(i));
         }
-        cur = next;
+        cur = Some(next);
     }
-    Ok(cur)
+    match cur {
+        Some(fd) => Ok(fd),
+        None => root
+            .try_clone_to_owned()
+            .map_err(|_| WalkError::Errno(0, Errno::EMFILE)),
+    }
 }
 
 pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> nix::Result<()> {

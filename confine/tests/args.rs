@@ -1,0 +1,31 @@
+//! The command line, as `snapshelf-confine` parses it.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use snapshelf_confine::args::parse_args;
+
+fn os(v: &[&str]) -> Vec<OsString> {
+    v.iter().map(OsString::from).collect()
+}
+
+#[test]
+fn command_lines() {
+    let i = parse_args(os(&["--root", "/r", "hello.world", "-x", "--root"])).unwrap();
+    assert_eq!(i.root, Some(PathBuf::from("/r")));
+    assert_eq!((i.snap.as_str(), i.app.as_str()), ("hello", "world"));
+    assert_eq!(i.args, vec!["-x", "--root"]);
+    let i = parse_args(os(&["hello"])).unwrap();
+    assert_eq!((i.snap.as_str(), i.app.as_str()), ("hello", "hello"));
+    for bad in [
+        &[][..],
+        &["--root"],
+        &["--bogus", "a.b"],
+        &["../etc.x"],
+        &["Hello.x"],
+        &["a.b/c"],
+    ] {
+        let e = parse_args(os(bad)).unwrap_err();
+        assert_eq!(e.exit_code(), 64, "{bad:?}: {e}");
+    }
+}

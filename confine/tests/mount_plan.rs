@@ -1,0 +1,536 @@
+//! The sandbox's file system as planned, without root: a tree in memory stands for the host, the
+//! base and the user's directories, and each test reads the operations the plan lists (one line
+//! each, see `Op`'s `Display`). That the operations do what they say is checked, as root, by the
+//! launches of `helper/tests/confine.rs`.
+
+use std::collections::BTreeMap;
+
+use snapshelf_confine::mount_plan::{plan, Origin, Plan, PlanInput, Probe, Stat};
+use snapshelf_confine::sandbox::Power;
+use snapshelf_confine::sys::Kind;
+use snapshelf_snap::profile::{Profile, ProfileLayout, ProfilePlug};
+
+const UID: u32 = 1000;
+
+fn parts(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Sources in memory: every entry with its kind, mode, owner and (links) target.
+#[derive(Default)]
+struct Tree(BTreeMap<(Origin, Vec<String>), (Stat, Option<String>)>);
+
+impl Tree {
+    fn put(&mut self, o: Origin, path: &str, kind: Kind, mode: u32, uid: u32, to: Option<&str>) {
+        let p = parts(path);
+        for i in 1..p.len() {
+            self.0.entry((o, p[..i].to_vec())).or_insert((
+                Stat {
+                    kind: Kind::Dir,
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                },
+                None,
+            ));
+        }
+        let st = Stat {
+            kind,
+            mode,
+            uid,
+            gid: uid,
+        };
+        self.0.insert((o, p), (st, to.map(str::to_string)));
+    }
+    fn dir(&mut self, o: Origin, path: &str) -> &mut Tree {
+        self.put(o, path, Kind::Dir, 0o755, 0, None);
+        self
+    }
+    fn file(&mut self, o: Origin, path: &str) -> &mut Tree {
+        self.put(o, path, Kind::File, 0o644, 0, None);
+        self
+    }
+    fn link(&mut self, o: Origin, path: &str, to: &str) -> &mut Tree {
+        self.put(o, path, Kind::Symlink, 0o777, 0, Some(to));
+        self
+    }
+    fn device(&mut self, path: &str) -> &mut Tree {
+        self.put(Origin::Host, path, Kind::CharDevice, 0o666, 0, None);
+        self
+    }
+    fn socket(&mut self, path: &str, uid: u32) -> &mut Tree {
+        self.put(Origin::Host, path, Kind::Other, 0o777, uid, None);
+        self
+    }
+}
+
+impl Probe for Tree {
+    fn stat(&self, origin: Origin, path: &[String]) -> Option<Stat> {
+        if path.is_empty() {
+            let mode = if origin == Origin::Home { 0o750 } else { 0o755 };
+            return Some(Stat {
+                kind: Kind::Dir,
+                mode,
+                uid: if origin == Origin::Home { UID } else { 0 },
+                gid: if origin == Origin::Home { UID } else { 0 },
+            });
+        }
+        // Nothing is found through a link or a file.
+        for i in 1..path.len() {
+            let (st, _) = self.0.get(&(origin, path[..i].to_vec()))?;
+            if st.kind != Kind::Dir {
+                return None;
+            }
+        }
+        self.0.get(&(origin, path.to_vec())).map(|(st, _)| *st)
+    }
+    fn list(&self, origin: Origin, path: &[String]) -> Vec<String> {
+        self.0
+            .keys()
+            .filter(|(o, p)| *o == origin && p.len() == path.len() + 1 && p.starts_with(path))
+            .map(|(_, p)| p[path.len()].clone())
+            .collect()
+    }
+    fn readlink(&self, origin: Origin, path: &[String]) -> Option<String> {
+        self.stat(origin, path)?;
+        self.0.get(&(origin, path.to_vec()))?.1.clone()
+    }
+}
+
+/// A base, a host and a snap `hello` at revision 7 as a small system has them.
+fn system() -> Tree {
+    let mut t = Tree::default();
+    t.dir(Origin::Base, "usr/bin")
+        .dir(Origin::Base, "usr/lib/x86_64-linux-gnu")
+        .dir(Origin::Base, "usr/share/doc")
+        .link(Origin::Base, "lib", "usr/lib")
+        .link(Origin::Base, "usr/lib/os-release", "../share/os-release")
+        .file(Origin::Base, "etc/nsswitch.conf")
+        .dir(Origin::Base, "etc/alternatives")
+        .dir(Origin::Base, "var/tmp")
+        .dir(Origin::Base, "var/snap")
+        .dir(Origin::Base, "opt/vendor")
+        .dir(Origin::Base, "meta")
+        .dir(Origin::Base, "home")
+        .file(Origin::Host, "etc/nsswitch.conf")
+        .file(Origin::Host, "etc/passwd")
+        .dir(Origin::Host, "sys/kernel")
+        .dir(Origin::Host, "var/tmp")
+        .dir(Origin::Host, "proc/sys")
+        .file(Origin::Host, "proc/sysrq-trigger")
+        .dir(Origin::Host, "media/usb")
+        .dir(Origin::Host, "mnt")
+        .dir(Origin::Host, "usr/share/fonts")
+        .dir(Origin::Host, "tmp/.X11-unix")
+        .dir(Origin::SnapMounts, "hello/7/lib/themes")
+        .file(Origin::SnapMounts, "hello/7/etc/hello.conf")
+        .dir(Origin::SnapData, "7")
+        .dir(Origin::SnapData, "common")
+        .dir(Origin::Home, "Documents")
+        .file(Origin::Home, "notes.txt")
+        .link(Origin::Home, "docs", "Documents")
+        .dir(Origin::PrivateTmp, ".X11-unix");
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "video0", "sda",
+    ] {
+        t.device(&format!("dev/{d}"));
+    }
+    for d in ["pcmC0D0p", "pcmC0D0c", "controlC0", "hwC0D0"] {
+        t.device(&format!("dev/snd/{d}"));
+    }
+    t.dir(Origin::Host, "dev/dri")
+        .socket("run/user/1000/wayland-1", UID)
+        .socket("run/user/1000/pulse/native", 0)
+        .socket("run/user/1000/pipewire-0", UID);
+    t
+}
+
+fn profile(plugs: &[&str], layouts: &[(&str, &str, &str)]) -> Profile {
+    Profile {
+        version: 1,
+        snap: "hello".into(),
+        app: "hello".into(),
+        revision: "7".into(),
+        snap_version: "1.0".into(),
+        confinement: "strict".into(),
+        base: "core22".into(),
+        base_revision: "1".into(),
+        architecture: "amd64".into(),
+        command: vec!["bin/hello".into()],
+        command_chain: Vec::new(),
+        environment: Vec::new(),
+        layouts: layouts
+            .iter()
+            .map(|(path, kind, source)| ProfileLayout {
+                path: path.to_string(),
+                kind: kind.to_string(),
+                source: source.to_string(),
+                mode: 0o755,
+            })
+            .collect(),
+        plugs: plugs
+            .iter()
+            .map(|i| ProfilePlug {
+                name: i.to_string(),
+                interface: i.to_string(),
+                connected: true,
+            })
+            .collect(),
+    }
+}
+
+struct Launch {
+    power: Power,
+    uid: u32,
+    euid: u32,
+    home_connected: bool,
+    runtime: bool,
+}
+
+const WITH_CAPS: Launch = Launch {
+    power: Power::Privileged,
+    uid: UID,
+    euid: UID,
+    home_connected: false,
+    runtime: true,
+};
+
+fn planned(l: &Launch, p: &Profile, tree: &Tree) -> Plan {
+    let names: Vec<String> = vec!["Documents".into(), "docs".into(), "notes.txt".into()];
+    let input = PlanInput {
+        power: l.power,
+        uid: l.uid,
+        gid: l.uid,
+        euid: l.euid,
+        home: "/home/u/",
+        profile: p,
+        wayland_display: "wayland-1",
+        user_snap: true,
+        home_entries: l.home_connected.then_some(names.as_slice()),
+        runtime: l.runtime,
+    };
+    plan(&input, tree).unwrap_or_else(|e| panic!("the plan fails: {e}"))
+}
+
+fn lines(l: &Launch, p: &Profile) -> Vec<String> {
+    planned(l, p, &system()).lines()
+}
+
+/// Where `line` is in `lines`; fails the test, showing the plan, when it is not there.
+fn at(lines: &[String], line: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("{line:?} is not in the plan:\n{}", lines.join("\n")))
+}
+
+fn absent(lines: &[String], needle: &str) {
+    assert!(
+        !lines.iter().any(|l| l.contains(needle)),
+        "nothing with {needle:?} should be in the plan:\n{}",
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn the_base_gives_the_top_level_and_the_host_its_etc() {
+    let l = lines(&WITH_CAPS, &profile(&[], &[]));
+    // What the sandbox makes itself comes first, given to root (we only borrow capabilities).
+    assert_eq!(l[0], "mkdir /dev 755 0:0");
+    let usr = at(&l, "rbind base:/usr /usr");
+    assert_eq!(l[usr - 1], "mkdir /usr 755 0:0");
+    assert_eq!(l[usr + 1], "ro /usr");
+    at(&l, "symlink /lib -> usr/lib 0:0");
+    // The base's meta, and its directories the sandbox makes itself, are not taken.
+    absent(&l, "base:/meta");
+    absent(&l, "base:/home");
+    absent(&l, "rbind base:/etc");
+    let etc = at(&l, "rbind host:/etc /etc");
+    assert_eq!(l[etc + 1], "ro /etc");
+    // The base's name-service configuration over the host's, where both have one of a kind.
+    assert!(at(&l, "bind base:/etc/nsswitch.conf /etc/nsswitch.conf") > etc);
+    absent(&l, "/etc/alternatives");
+    let proc = at(&l, "proc /proc");
+    absent(&l, "/proc/sys");
+    assert_eq!(l[at(&l, "rbind host:/sys /sys") + 1], "ro /sys");
+    assert!(at(&l, "rbind host:/var/tmp /var/tmp") > proc);
+}
+
+#[test]
+fn an_app_run_as_root_sees_the_kernels_knobs_read_only() {
+    let root = Launch {
+        uid: 0,
+        euid: 0,
+        ..WITH_CAPS
+    };
+    let l = lines(&root, &profile(&[], &[]));
+    // Root needs no chown: what it makes is root's already.
+    assert_eq!(l[0], "mkdir /dev 755");
+    let proc = at(&l, "proc /proc");
+    let sys = at(&l, "rbind sandbox:/proc/sys /proc/sys");
+    assert!(sys > proc);
+    assert_eq!(l[sys + 1], "ro /proc/sys");
+    let trigger = at(&l, "bind sandbox:/proc/sysrq-trigger /proc/sysrq-trigger");
+    assert_eq!(l[trigger + 1], "ro /proc/sysrq-trigger");
+    // Knobs this kernel does not have are not planned.
+    absent(&l, "/proc/irq");
+}
+
+#[test]
+fn dev_holds_the_basic_nodes_and_what_interfaces_grant() {
+    let l = lines(&WITH_CAPS, &profile(&[], &[]));
+    let dev = at(&l, "tmpfs /dev 755 0:0 noexec");
+    for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let bind = at(&l, &format!("rbind host:/dev/{node} /dev/{node}"));
+        assert_eq!(l[bind - 1], format!("touch /dev/{node} 644"));
+        assert!(bind > dev);
+    }
+    absent(&l, "video0");
+    absent(&l, "/dev/snd");
+    absent(&l, "/dev/dri");
+    absent(&l, "/dev/sda");
+    at(&l, "devpts /dev/pts gid=5");
+    at(&l, "tmpfs /dev/shm 1777");
+    at(&l, "symlink /dev/ptmx -> pts/ptmx 0:0");
+    assert_eq!(
+        l[at(&l, "symlink /dev/stderr -> /proc/self/fd/2 0:0") + 1],
+        "ro /dev"
+    );
+
+    let l = lines(
+        &WITH_CAPS,
+        &profile(&["camera", "opengl", "audio-playback"], &[]),
+    );
+    at(&l, "rbind host:/dev/video0 /dev/video0");
+    assert_eq!(
+        l[at(&l, "rbind host:/dev/dri /dev/dri") - 1],
+        "mkdir /dev/dri 755"
+    );
+    at(&l, "mkdir /dev/snd 755");
+    at(&l, "bind host:/dev/snd/pcmC0D0p /dev/snd/pcmC0D0p");
+    at(&l, "bind host:/dev/snd/controlC0 /dev/snd/controlC0");
+    // Playback only: no capture node, and nothing that is neither.
+    absent(&l, "pcmC0D0c");
+    absent(&l, "hwC0D0");
+    absent(&l, "/dev/sda");
+}
+
+#[test]
+fn private_tmp_run_snap_and_the_snaps_own_data() {
+    let l = lines(&WITH_CAPS, &profile(&[], &[]));
+    at(&l, "bind private-tmp:/ /tmp");
+    let run = at(&l, "tmpfs /run 755 0:0");
+    let dir = at(&l, "mkdir /run/user/1000/snap.hello 700 0:0");
+    assert!(dir > run);
+    assert_eq!(l[dir + 1], "chown /run/user/1000/snap.hello 1000:1000");
+    assert_eq!(l[dir + 2], "bind runtime:/ /run/user/1000/snap.hello");
+    assert_eq!(l[at(&l, "rbind snap-mounts:/ /snap") + 1], "ro /snap");
+    // The base has /var/snap: it is covered, and only this snap's directory is put in.
+    let var_snap = at(&l, "tmpfs /var/snap 755 0:0");
+    assert_eq!(l[var_snap + 1], "mkdir /var/snap/hello 755 0:0");
+    assert_eq!(l[var_snap + 2], "rbind snap-data:/ /var/snap/hello");
+
+    // In a user namespace root cannot be named, and without a runtime directory on the host
+    // the sandbox's own stays empty.
+    let userns = Launch {
+        power: Power::UserNamespace,
+        runtime: false,
+        ..WITH_CAPS
+    };
+    let l = lines(&userns, &profile(&[], &[]));
+    at(&l, "tmpfs /run 755");
+    at(&l, "mkdir /run/user/1000/snap.hello 700");
+    absent(&l, "chown");
+    absent(&l, "runtime:");
+    at(&l, "devpts /dev/pts");
+}
+
+#[test]
+fn without_home_only_the_snaps_own_directory_of_the_home_is_there() {
+    let l = lines(&WITH_CAPS, &profile(&[], &[]));
+    at(&l, "mkdir /home/u 755 0:0");
+    at(&l, "mkdir /home/u/snap 755 0:0");
+    let mine = at(&l, "mkdir /home/u/snap/hello 755 0:0");
+    assert_eq!(l[mine + 1], "rbind user-snap:/ /home/u/snap/hello");
+    absent(&l, "home:");
+    absent(&l, "tmpfs /home");
+}
+
+#[test]
+fn with_home_the_top_level_is_ours_and_read_only() {
+    let with_home = Launch {
+        home_connected: true,
+        ..WITH_CAPS
+    };
+    let l = lines(&with_home, &profile(&["home"], &[]));
+    // The real home's mode, the user's own.
+    let top = at(&l, "tmpfs /home/u 750 1000:1000");
+    assert_eq!(l[top - 1], "mkdir /home/u 755 0:0");
+    assert_eq!(l[top + 1], "mkdir /home/u/snap 700");
+    let docs = at(&l, "rbind home:/Documents /home/u/Documents");
+    assert_eq!(l[docs - 1], "mkdir /home/u/Documents 755");
+    assert_eq!(
+        l[at(&l, "bind home:/notes.txt /home/u/notes.txt") - 1],
+        "touch /home/u/notes.txt 644"
+    );
+    at(&l, "symlink /home/u/docs -> Documents");
+    let snaps = at(&l, "tmpfs /home/u/snap 700 1000:1000");
+    assert!(snaps > docs);
+    assert_eq!(l[snaps + 1], "mkdir /home/u/snap/hello 755");
+    assert_eq!(l[snaps + 2], "rbind user-snap:/ /home/u/snap/hello");
+    // Read-only last: nothing can be planted at the top, not even by the sandbox.
+    assert_eq!(l[snaps + 3], "ro /home/u");
+    // Only the entries the launch listed (the hidden ones are not).
+    assert_eq!(l.iter().filter(|x| x.contains(" home:/")).count(), 2);
+}
+
+#[test]
+fn interfaces_bring_their_mounts_and_variables() {
+    let p = profile(
+        &[
+            "removable-media",
+            "wayland",
+            "audio-playback",
+            "desktop",
+            "x11",
+        ],
+        &[],
+    );
+    let plan = planned(&WITH_CAPS, &p, &system());
+    let l = plan.lines();
+    at(&l, "rbind host:/media /media");
+    at(&l, "rbind host:/mnt /mnt");
+    absent(&l, "/run/media");
+    let wl = at(
+        &l,
+        "bind host:/run/user/1000/wayland-1 /run/user/1000/wayland-1",
+    );
+    assert_eq!(l[wl - 1], "touch /run/user/1000/wayland-1 644 0:0");
+    at(
+        &l,
+        "bind host:/run/user/1000/pipewire-0 /run/user/1000/pipewire-0",
+    );
+    // Root's socket in the user's runtime directory is not the user's to hand on.
+    absent(&l, "pulse");
+    let fonts = at(&l, "rbind host:/usr/share/fonts /usr/share/fonts");
+    assert_eq!(l[fonts + 1], "ro /usr/share/fonts");
+    // The base has no /usr/share/fonts: its /usr/share is mimicked to make the mount point.
+    assert_eq!(l[fonts - 1], "mkdir /usr/share/fonts 755 0:0");
+    assert_eq!(l[fonts - 2], "mimic /usr/share 755 0:0 [doc/]");
+    absent(&l, "icons");
+    at(&l, "bind host:/tmp/.X11-unix /tmp/.X11-unix");
+    assert_eq!(
+        plan.env,
+        vec![(
+            "WAYLAND_DISPLAY".to_string(),
+            "/run/user/1000/wayland-1".to_string()
+        )]
+    );
+
+    let none = lines(&WITH_CAPS, &profile(&[], &[]));
+    for gone in [
+        "host:/media",
+        "host:/mnt",
+        "wayland",
+        "pipewire",
+        "fonts",
+        "X11",
+        "mimic",
+    ] {
+        absent(&none, gone);
+    }
+}
+
+#[test]
+fn layouts_make_what_they_need_under_writable_mimics() {
+    let p = profile(
+        &[],
+        &[
+            ("/opt/hello", "bind", "$SNAP/lib"),
+            ("/opt/hello/themes", "tmpfs", ""),
+            ("/etc/hello.conf", "bind-file", "$SNAP/etc/hello.conf"),
+            ("/usr/lib/hello", "symlink", "$SNAP_DATA/lib"),
+            ("/var/cache/hello", "bind", "$SNAP_DATA/cache"),
+        ],
+    );
+    let l = lines(&WITH_CAPS, &p);
+    // /etc is the host's: a mimic with the host's entries put back, then the mount point.
+    let etc = at(&l, "mimic /etc 755 0:0 [nsswitch.conf passwd]");
+    assert_eq!(l[etc + 1], "touch /etc/hello.conf 644 0:0");
+    assert_eq!(
+        l[etc + 2],
+        "bind sandbox:/snap/hello/7/etc/hello.conf /etc/hello.conf"
+    );
+    // /opt is the base's: mimicked once; what is made in the mimic needs no second one.
+    let opt = at(&l, "mimic /opt 755 0:0 [vendor/]");
+    assert!(opt > etc);
+    assert_eq!(l[opt + 1], "mkdir /opt/hello 755 0:0");
+    assert_eq!(l[opt + 2], "rbind sandbox:/snap/hello/7/lib /opt/hello");
+    // The tmpfs lands in what the bind brought ($SNAP/lib has themes/): no mimic of $SNAP needed.
+    assert_eq!(l[opt + 3], "tmpfs /opt/hello/themes 755 0:0");
+    assert_eq!(l.iter().filter(|x| x.starts_with("mimic /opt")).count(), 1);
+    // A link in the base's /usr/lib, whose own links are recreated in the mimic.
+    let usr_lib = at(
+        &l,
+        "mimic /usr/lib 755 0:0 [os-release->../share/os-release x86_64-linux-gnu/]",
+    );
+    assert_eq!(
+        l[usr_lib + 1],
+        "symlink /usr/lib/hello -> /var/snap/hello/7/lib 0:0"
+    );
+    // The snap's own data is written in place: its missing source is made, no mimic.
+    at(&l, "mkdir /var/snap/hello/7/cache 755 0:0");
+    assert_eq!(
+        l[at(&l, "mimic /var 755 0:0 [snap/ tmp/]") + 1],
+        "mkdir /var/cache 755 0:0"
+    );
+}
+
+#[test]
+fn a_mimic_in_a_user_namespace_keeps_root_unnamed() {
+    let userns = Launch {
+        power: Power::UserNamespace,
+        ..WITH_CAPS
+    };
+    let l = lines(&userns, &profile(&[], &[("/opt/hello", "tmpfs", "")]));
+    // The base's /opt is root's: the user namespace cannot say so, the tmpfs is left unnamed.
+    let opt = at(&l, "mimic /opt 755 [vendor/]");
+    assert_eq!(l[opt + 1], "mkdir /opt/hello 755");
+    assert_eq!(l[opt + 2], "tmpfs /opt/hello 755");
+}
+
+#[test]
+fn a_layout_that_cannot_be_laid_out_fails_before_anything_is_mounted() {
+    for (layout, says) in [
+        (("/lib/hello", "tmpfs", ""), "/lib is a symbolic link"),
+        (
+            ("/usr/bin/hello", "bind-file", "$SNAP/lib"),
+            "$SNAP/lib is a directory",
+        ),
+        (
+            ("/usr/share/doc", "symlink", "$SNAP/doc"),
+            "not a symbolic link",
+        ),
+    ] {
+        let p = profile(&[], &[layout]);
+        let input = PlanInput {
+            power: Power::Privileged,
+            uid: UID,
+            gid: UID,
+            euid: UID,
+            home: "/home/u",
+            profile: &p,
+            wayland_display: "wayland-0",
+            user_snap: false,
+            home_entries: None,
+            runtime: false,
+        };
+        let err = plan(&input, &system()).expect_err("the layout is refused");
+        assert_eq!(err.exit_code(), 65, "{layout:?}: {err}");
+        let text = err.to_string().replace("/snap/hello/7", "$SNAP");
+        assert!(text.contains(says), "{layout:?}: {err}");
+    }
+}
