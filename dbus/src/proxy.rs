@@ -19,6 +19,7 @@ pub trait Helper1 {
     fn connections(&self, name: &str) -> zbus::Result<Vec<Dict>>;
     fn list_changes(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
     fn interfaces(&self) -> zbus::Result<Vec<Dict>>;
+    #[zbus(allow_interactive_auth)]
     fn check_file(&self, fd: OwnedFd) -> zbus::Result<Dict>;
     /// Polkit may ask the person (the call allows interactive authorization).
     #[zbus(allow_interactive_auth)]

@@ -11,6 +11,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub const INSTALL: &str = "io.github.snapshelf.install";
 pub const INSTALL_UNSIGNED: &str = "io.github.snapshelf.install-unsigned";
+/// CheckFile: the root helper reads and hashes a caller's file, so not for just anyone
+/// (a process outside any session cannot make it read on its behalf).
+pub const CHECK_FILE: &str = "io.github.snapshelf.check-file";
 pub const REMOVE: &str = "io.github.snapshelf.remove";
 pub const REFRESH: &str = "io.github.snapshelf.refresh";
 pub const REVERT: &str = "io.github.snapshelf.revert";

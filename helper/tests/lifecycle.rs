@@ -187,6 +187,62 @@ fn polkit_decides_who_may_change_the_system() {
     assert!(env.is_mounted("snap/shelf-hello/1"));
 }
 
+/// CheckFile as `user`, through python3-dbus (busctl cannot pass a descriptor): the D-Bus error
+/// name, or "ok".
+fn check_file_as(env: &Env, user: &str, file: &std::path::Path) -> String {
+    let script = "import dbus, os, sys\n\
+bus = dbus.bus.BusConnection(sys.argv[1])\n\
+h = dbus.Interface(bus.get_object('io.github.snapshelf.Helper1', '/io/github/snapshelf/Helper1'), 'io.github.snapshelf.Helper1')\n\
+fd = os.open(sys.argv[2], os.O_RDONLY)\n\
+try:\n    h.CheckFile(dbus.types.UnixFd(fd)); print('ok')\n\
+except dbus.exceptions.DBusException as e:\n    print(e.get_dbus_name())\n";
+    let out = std::process::Command::new("runuser")
+        .args(["-u", user, "--", "/usr/bin/python3", "-c", script])
+        .arg(&env.bus_address)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python3-dbus as {user}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The root helper reads and hashes whatever CheckFile is given: only callers polkit allows,
+/// and never a file larger than a snap may be.
+#[test]
+fn check_file_is_authorized_and_capped() {
+    use std::os::unix::fs::PermissionsExt;
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let snap = work.path().join("hello.snap");
+    std::fs::copy(env.catalog.join("snaps/shelf-hello_1.snap"), &snap).unwrap();
+    std::fs::set_permissions(&snap, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let denied = check_file_as(&env, DENIED, &snap);
+    assert!(denied.ends_with("NotAuthorized"), "{denied}");
+    assert_eq!(check_file_as(&env, GRANTED, &snap), "ok");
+
+    // A sparse file past the cap (it takes no room on disk) is refused before a byte is read.
+    let huge = work.path().join("huge.snap");
+    let f = std::fs::File::create(&huge).unwrap();
+    f.set_len(9 << 30).unwrap();
+    let helper = env.proxy();
+    let fd = zbus::zvariant::OwnedFd::from(std::os::fd::OwnedFd::from(
+        std::fs::File::open(&huge).unwrap(),
+    ));
+    let e = helper.check_file(fd).unwrap_err();
+    assert_eq!(kind_of(e.clone()), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.to_string().contains("more than a snap may be"), "{e}");
+}
+
 #[test]
 fn bad_arguments_are_invalid_argument() {
     if !common::require_root() {

@@ -14,6 +14,7 @@ SNAPSHELF_PACKAGES=(
   fonts-dejavu-core                        # text in the sample catalog's screenshots
   curl openssl                             # examples in docs and benchmark peers
   dbus polkitd                             # the helper's tests: a private system bus and polkit
+  python3-dbus                             # the tests pass file descriptors as a client would
   libseccomp-dev                           # confine's system-call filter (libseccomp)
   libcap2-bin                              # setcap: confine's file capabilities in tests and packaging
   gettext                                  # msgfmt: the translations (po/) are compiled and checked

@@ -90,6 +90,15 @@ pub(super) fn file_check(c: plan::FileCheck) -> FileCheck {
 }
 
 /// The caller's descriptor as a regular file, read from its start whatever the caller's offset.
+/// Whether the file lives on a FUSE file system (`FUSE_SUPER_MAGIC`).
+fn on_fuse(file: &std::fs::File) -> bool {
+    const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatfs fills the struct we own from a descriptor we own.
+    let ok = unsafe { libc::fstatfs(file.as_raw_fd(), &mut st) } == 0;
+    ok && st.f_type as i64 == FUSE_SUPER_MAGIC
+}
+
 pub(super) fn regular_file(fd: OwnedFd) -> Result<std::fs::File, snapshelf_dbus::Error> {
     let raw: std::os::fd::OwnedFd = fd.into();
     let file = std::fs::File::from(raw);
@@ -101,6 +110,20 @@ pub(super) fn regular_file(fd: OwnedFd) -> Result<std::fs::File, snapshelf_dbus:
     if !meta.is_file() {
         return Err(to_dbus(Error::invalid(
             "the file descriptor is not a regular file",
+        )));
+    }
+    if meta.len() > crate::engine::MAX_SNAP_FILE {
+        return Err(to_dbus(Error::invalid(format!(
+            "the file is {} bytes, more than a snap may be ({} bytes)",
+            meta.len(),
+            crate::engine::MAX_SNAP_FILE
+        ))));
+    }
+    if on_fuse(&file) {
+        // A FUSE file system's server can make a read block for ever, and a blocked read holds
+        // one of the helper's threads: such files are refused, not read.
+        return Err(to_dbus(Error::invalid(
+            "the file is on a FUSE file system: copy it to a local folder first",
         )));
     }
     // SAFETY: lseek on a descriptor we own; no memory is involved.

@@ -255,7 +255,12 @@ impl Helper {
     }
 
     /// Read-only: what a `.snap` is and whether its signatures are known, before installing it.
-    async fn check_file(&self, fd: OwnedFd) -> Result<Dict, snapshelf_dbus::Error> {
+    async fn check_file(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        fd: OwnedFd,
+    ) -> Result<Dict, snapshelf_dbus::Error> {
+        self.authorize(&hdr, polkit::CHECK_FILE).await?;
         let file = convert::regular_file(fd)?;
         let check = self.engine.check_file(file).await.map_err(to_dbus)?;
         Ok(convert::file_check(check).to_dict())

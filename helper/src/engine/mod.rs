@@ -12,6 +12,10 @@ pub mod system;
 pub mod task;
 pub mod verify;
 
+/// The largest file `CheckFile` and `InstallFile` read (8 GiB): the biggest store snaps are a few
+/// GiB; a larger (or sparse, or growing) file is refused before the helper spends hours on it.
+pub const MAX_SNAP_FILE: u64 = 8 << 30;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -311,6 +311,13 @@ fn hash_reading(
         }
         hasher.update(&buf[..k]);
         n += k as u64;
+        // The file may grow while it is read: never more than a snap may be.
+        if n > crate::engine::MAX_SNAP_FILE {
+            return Err(Error::invalid(format!(
+                "the file is larger than a snap may be ({} bytes)",
+                crate::engine::MAX_SNAP_FILE
+            )));
+        }
     }
     Ok((hasher.finalize(), n))
 }
