@@ -172,18 +172,13 @@ fn probe_snap(dir: &Path) -> PathBuf {
 
 /// One of snapd's own test snaps, given the sample base.
 fn compat_snap(dir: &Path, name: &str) -> Option<PathBuf> {
-    let src = std::env::var_os("SNAPSHELF_COMPAT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat"))
+    // Missing samples are recorded as not run (and fail under CI=true); the project's own
+    // equivalents are checked either way.
+    let test = format!("compat_snaps_run_as_snapd_expects ({name})");
+    let src = snapshelf_snap::testdata::compat_dir(&test)?
         .join("snapd-test-snaps")
         .join(name);
-    if !src.is_dir() {
-        eprintln!(
-            "note: {} is not here; snapd's own {name} is not checked (the project's equivalent is)",
-            src.display()
-        );
-        return None;
-    }
+    assert!(src.is_dir(), "{} is missing from the samples", src.display());
     let dest = dir.join(format!("compat-{name}"));
     let st = Command::new("cp")
         .arg("-a")
