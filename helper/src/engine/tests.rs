@@ -72,6 +72,7 @@ impl Fixture {
                 revision: rev.into(),
                 copy_from: None,
                 restore_snapshot: true,
+                snap_id: String::new(),
                 created_data: None,
                 created_common: None,
                 restored: None,

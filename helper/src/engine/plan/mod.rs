@@ -338,6 +338,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             revision: rev,
             copy_from: before.map(|b| b.current.clone()),
             restore_snapshot: before.is_none(),
+            snap_id: after.snap_id.clone(),
             created_data: None,
             created_common: None,
             restored: None,
