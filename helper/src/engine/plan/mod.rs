@@ -322,6 +322,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
                     snap_id: r.snap_id.clone(),
                     sha3_384: r.sha3_384.clone(),
                     size: r.size,
+                    snap_yaml: None,
                 }));
             }
             Fetch::File => out.push(Task::AdoptFile(AdoptFile {
@@ -429,6 +430,12 @@ impl Engine {
         *resolved = bases;
         Ok(())
     }
+}
+
+/// A new snap's state as a file of revision `rev` with nothing but a name installs it.
+#[cfg(test)]
+pub(crate) fn tests_state(name: &str, rev: &str) -> SnapState {
+    file::tests_support::state(name, rev)
 }
 
 #[cfg(test)]
