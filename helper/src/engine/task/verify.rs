@@ -97,11 +97,24 @@ fn planned(cx: &Ctx, name: &str) -> Result<Option<SnapState>> {
     }))
 }
 
-/// The snap.yaml the change's Verify task read from the verified file of `name` `revision`.
+/// The snap.yaml the change's Verify task read from the verified file of `name` `revision`;
+/// `None` when the revision was not downloaded by this change.
 pub(super) fn verified_yaml(cx: &Ctx, name: &str, revision: &str) -> Result<Option<String>> {
     let tasks = cx.state().tasks(cx.change)?;
-    Ok(tasks.into_iter().find_map(|t| match t.task {
-        Task::Verify(v) if v.name == name && v.revision == revision => v.snap_yaml,
+    let verify = tasks.into_iter().find_map(|t| match t.task {
+        Task::Verify(v) if v.name == name && v.revision == revision => Some(v),
         _ => None,
-    }))
+    });
+    match verify {
+        None => Ok(None),
+        Some(Verify {
+            snap_yaml: Some(text),
+            ..
+        }) => Ok(Some(text)),
+        // Verified by an older helper that kept no snap.yaml: the file, verified, is in place.
+        Some(_) => {
+            let blob = cx.paths().blob(name, revision);
+            Ok(Some(snap_meta::read_snap_yaml(&blob)?.1))
+        }
+    }
 }
