@@ -81,6 +81,7 @@ pub(crate) fn refresh(
 ) -> Res<()> {
     let options = RefreshOptions {
         channel: channel.cloned(),
+        ..Default::default()
     };
     ctl.change(h.refresh(&strs(names), options.to_dict()))
 }

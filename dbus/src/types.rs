@@ -413,7 +413,33 @@ macro_rules! one_option {
 
 one_option!(InstallFileOptions, unsigned: bool = "unsigned");
 one_option!(RemoveOptions, purge: bool = "purge");
-one_option!(RefreshOptions, channel: String = "channel");
+/// `Refresh` options: `channel` (one name only), and `classic`, the consent a revision that
+/// turned classic needs (as `Install` asks for it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefreshOptions {
+    pub channel: Option<String>,
+    pub classic: bool,
+}
+
+impl RefreshOptions {
+    pub fn parse(d: &Dict) -> Result<Self, Error> {
+        let o = Options::new(d, &["channel", "classic"])?;
+        Ok(RefreshOptions {
+            channel: o.get("channel")?,
+            classic: o.get("classic")?.unwrap_or(false),
+        })
+    }
+    pub fn to_dict(&self) -> Dict {
+        let mut d = Dict::new();
+        if let Some(c) = &self.channel {
+            d.insert("channel".into(), c.to_value());
+        }
+        if self.classic {
+            d.insert("classic".into(), true.to_value());
+        }
+        d
+    }
+}
 one_option!(RevertOptions, revision: String = "revision");
 
 /// The status of a change.

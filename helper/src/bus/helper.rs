@@ -339,7 +339,10 @@ impl Helper {
         check_names(&names)?;
         let o = RefreshOptions::parse(&options)?;
         let uid = self.authorize(&hdr, polkit::REFRESH).await?;
-        let id = self.engine.refresh(&names, o.channel.as_deref(), uid).await;
+        let id = self
+            .engine
+            .refresh(&names, o.channel.as_deref(), o.classic, uid)
+            .await;
         self.served(id).await
     }
 

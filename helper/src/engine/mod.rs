@@ -7,6 +7,7 @@ pub mod data_dirs;
 pub mod files;
 pub mod plan;
 mod runner;
+pub mod snap_meta;
 mod startup;
 pub mod system;
 pub mod task;

@@ -72,6 +72,7 @@ impl Fixture {
                 revision: rev.into(),
                 copy_from: None,
                 restore_snapshot: true,
+                snap_id: String::new(),
                 created_data: None,
                 created_common: None,
                 restored: None,
@@ -433,4 +434,32 @@ async fn runs_and_undos_are_idempotent() {
     assert!(!f.paths.data_dir("a", "2").exists());
     assert!(f.paths.data_dir("a", "1").join("kept").exists());
     assert!(!f.sys.is_mounted(&f.paths.mount_point("a", "2")));
+}
+
+/// A removed snap's snapshot goes back only into a snap with its snap-id: a local file of the
+/// same name, or another publisher's snap, starts with empty data and leaves the snapshot alone.
+#[tokio::test]
+async fn a_snapshot_is_restored_only_into_the_same_snap_id() {
+    for (installing, restored) in [("", false), ("id-other", false), ("id-a", true)] {
+        let f = Fixture::new();
+        let engine = f.engine().await;
+        std::fs::create_dir_all(f.paths.data_dir("a", "1")).unwrap();
+        std::fs::write(f.paths.data_dir("a", "1").join("secret"), "kept").unwrap();
+        data_dirs::discard_data(&f.paths, "a", false, "1", "id-a").unwrap();
+        let mut tasks = f.install_file("a", "x1");
+        let Task::Data(d) = &mut tasks[2] else {
+            unreachable!()
+        };
+        d.snap_id = installing.into();
+        let id = start(&engine, &["a"], tasks).await;
+        let (row, _) = finished(&engine, id).await;
+        assert_eq!(row.status, ChangeStatus::Done, "{}", row.error);
+        let secret = f.paths.data_dir("a", "x1").join("secret");
+        assert_eq!(secret.exists(), restored, "installing {installing:?}");
+        assert_eq!(
+            f.paths.snapshot_dir("a").join("data/secret").exists(),
+            !restored,
+            "installing {installing:?}: the snapshot is kept for its owner"
+        );
+    }
 }

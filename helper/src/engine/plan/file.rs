@@ -61,7 +61,7 @@ impl Engine {
         uid: u32,
     ) -> Result<u64> {
         let (digest, size) = copied?;
-        let (yaml, text) = read_snap_yaml(tmp)?;
+        let (yaml, text) = crate::engine::snap_meta::read_snap_yaml(tmp)?;
         let name = yaml.name.clone();
         let verified = self.signatures(&digest, size, &name, unsigned)?;
         let before = self.snap(&name)?;
@@ -164,16 +164,6 @@ impl Engine {
         })?;
         results.into_iter().collect()
     }
-}
-
-/// A `.snap`'s `meta/snap.yaml`, parsed, and its text.
-fn read_snap_yaml(path: &Path) -> Result<(SnapYaml, String)> {
-    let invalid = |m: String| Error::new(ErrorKind::InvalidSnap, m);
-    let snap = snapshelf_snap::squashfs::SnapFile::open(path)
-        .map_err(|e| invalid(format!("not a valid snap: {e}")))?;
-    let text = snap.snap_yaml_text().map_err(|e| invalid(e.to_string()))?;
-    let yaml = SnapYaml::parse(&text).map_err(|e| invalid(format!("meta/snap.yaml: {e}")))?;
-    Ok((yaml, text))
 }
 
 /// A snap's state as a file installs it new: from its snap.yaml, and its signatures if known.

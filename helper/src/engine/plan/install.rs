@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use snapshelf_snap::yaml::Confinement;
+use crate::engine::snap_meta;
 
 use super::*;
 
@@ -43,7 +43,7 @@ impl Engine {
     }
 
     /// What the store answers for each name; a snap that needs classic confinement only when
-    /// the request allows it.
+    /// the request allows it, a devmode one never (the verified file is held to the same).
     async fn resolve(
         &self,
         names: &[String],
@@ -63,15 +63,7 @@ impl Engine {
         let mut resolved = Vec::new();
         for r in results {
             let res = resolved_from(r, channel)?;
-            if res.yaml.confinement == Confinement::Classic && !classic {
-                return Err(Error::new(
-                    ErrorKind::NeedsClassic,
-                    format!(
-                        "\"{}\" needs classic confinement: it runs without a sandbox",
-                        res.name
-                    ),
-                ));
-            }
+            snap_meta::check_confinement(&res.name, res.yaml.confinement, None, classic)?;
             resolved.push(res);
         }
         for n in names {

@@ -322,6 +322,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
                     snap_id: r.snap_id.clone(),
                     sha3_384: r.sha3_384.clone(),
                     size: r.size,
+                    snap_yaml: None,
                 }));
             }
             Fetch::File => out.push(Task::AdoptFile(AdoptFile {
@@ -338,6 +339,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             revision: rev,
             copy_from: before.map(|b| b.current.clone()),
             restore_snapshot: before.is_none(),
+            snap_id: after.snap_id.clone(),
             created_data: None,
             created_common: None,
             restored: None,
@@ -428,6 +430,12 @@ impl Engine {
         *resolved = bases;
         Ok(())
     }
+}
+
+/// A new snap's state as a file of revision `rev` with nothing but a name installs it.
+#[cfg(test)]
+pub(crate) fn tests_state(name: &str, rev: &str) -> SnapState {
+    file::tests_support::state(name, rev)
 }
 
 #[cfg(test)]

@@ -6,11 +6,27 @@ use serde_json::json;
 use super::*;
 
 impl Engine {
-    pub async fn refresh(&self, names: &[String], channel: Option<&str>, uid: u32) -> Result<u64> {
+    /// `classic`: consent for revisions that turned classic (a strict snap's refresh to one
+    /// fails with NeedsClassic without it); devmode revisions are refused, as on install.
+    pub async fn refresh(
+        &self,
+        names: &[String],
+        channel: Option<&str>,
+        classic: bool,
+        uid: u32,
+    ) -> Result<u64> {
         let targets = self.refresh_targets(names, channel)?;
         let target_names: Vec<String> = targets.iter().map(|s| s.name.clone()).collect();
         self.ensure_free(&target_names)?;
         let resolved = self.newer_revisions(&targets, channel).await?;
+        for (r, before) in &resolved {
+            crate::engine::snap_meta::check_confinement(
+                &r.name,
+                r.yaml.confinement,
+                Some(before),
+                classic,
+            )?;
+        }
         if resolved.is_empty() {
             let what = if names.is_empty() {
                 "No snap has".to_string()
@@ -45,7 +61,7 @@ impl Engine {
             &summary("Refresh", &refreshed),
             all,
             uid,
-            json!({"names": names, "channel": channel}),
+            json!({"names": names, "channel": channel, "classic": classic}),
             tasks,
         )
     }

@@ -1,4 +1,5 @@
-//! Switch: track another channel, checked to exist in the store first.
+//! Switch: track another channel, checked to exist in the store first, and its revision's
+//! confinement checked as a refresh to it would be.
 
 use gettextrs::gettext;
 use serde_json::json;
@@ -18,15 +19,38 @@ impl Engine {
         let full = full_channel(channel);
         // The channel must exist in the store, or refreshes would fail later for no visible reason.
         let info = self.store().info(name).await?;
-        let known = info
+        let Some(entry) = info
             .channel_map
             .iter()
-            .any(|c| format!("{}/{}", c.channel.track, c.channel.risk) == full);
-        if !known {
+            .find(|c| format!("{}/{}", c.channel.track, c.channel.risk) == full)
+        else {
             return Err(Error::new(
                 ErrorKind::ChannelNotAvailable,
                 format!("\"{name}\" has no channel {full}"),
             ));
+        };
+        // The next refresh would bring this channel's revision in: its confinement needs the
+        // same consent as on install. Switch takes no options, so the consent for a revision
+        // that turned classic is a Refresh with both `channel` and `classic`.
+        match entry.revision.confinement.as_str() {
+            "classic" if snap.confinement != "classic" => {
+                return Err(Error::new(
+                    ErrorKind::NeedsClassic,
+                    format!(
+                        "\"{name}\" on {full} needs classic confinement (no sandbox): refresh \
+                         to that channel with the classic option instead"
+                    ),
+                ))
+            }
+            "devmode" => {
+                crate::engine::snap_meta::check_confinement(
+                    name,
+                    snapshelf_snap::yaml::Confinement::Devmode,
+                    Some(&snap),
+                    false,
+                )?;
+            }
+            _ => {}
         }
         self.start(
             "switch",

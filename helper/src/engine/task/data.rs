@@ -16,6 +16,11 @@ pub struct Data {
     pub revision: String,
     pub copy_from: Option<String>,
     pub restore_snapshot: bool,
+    /// The snap-id of the snap being brought in: a removed snap's snapshot is restored only
+    /// when it was taken from this same snap-id (empty for a file: never). Older tasks have
+    /// none, and restore nothing.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub snap_id: String,
     /// `None` until the task has decided (and saved) what it creates.
     pub created_data: Option<bool>,
     pub created_common: Option<bool>,
@@ -51,9 +56,12 @@ impl Data {
         // Decide, and write down, what this task will create before creating it. A run again
         // after a crash keeps the first decision.
         let created_data = self.created_data.unwrap_or(!data_dir.exists());
-        let restored = self
-            .restored
-            .unwrap_or(self.restore_snapshot && snapshot.exists() && created_data);
+        let restored = self.restored.unwrap_or_else(|| {
+            self.restore_snapshot
+                && snapshot.exists()
+                && created_data
+                && data_dirs::snapshot_matches(paths, name, &self.snap_id)
+        });
         let decided = Data {
             created_data: Some(created_data),
             created_common: Some(self.created_common.unwrap_or(!common.exists())),
@@ -82,7 +90,7 @@ impl Data {
         let paths = cx.paths();
         let name = &self.name;
         if self.restored == Some(true) {
-            data_dirs::save_snapshot(paths, name, &self.revision)?;
+            data_dirs::save_snapshot(paths, name, &self.revision, &self.snap_id)?;
         } else if self.created_data == Some(true) {
             cx.sys()
                 .remove_tree(&paths.data_dir(name, &self.revision))?;

@@ -25,19 +25,19 @@ impl DiscardData {
     }
 
     pub(super) fn run(self, cx: &Ctx) -> Result<Self> {
-        let current = self.previous_current(cx)?;
-        data_dirs::discard_data(cx.paths(), &self.name, self.purge, &current)?;
+        let (current, snap_id) = self.previous_current(cx)?;
+        data_dirs::discard_data(cx.paths(), &self.name, self.purge, &current, &snap_id)?;
         Ok(self)
     }
 
     /// The revision that was current before this change's Unlink of the snap: its data is the
-    /// one kept.
-    fn previous_current(&self, cx: &Ctx) -> Result<String> {
+    /// one kept, keyed by the snap's snap-id.
+    fn previous_current(&self, cx: &Ctx) -> Result<(String, String)> {
         let tasks = cx.state().tasks(cx.change)?;
         Ok(tasks
             .into_iter()
             .find_map(|t| match t.task {
-                Task::Unlink(u) if u.name == self.name => u.before.map(|b| b.current),
+                Task::Unlink(u) if u.name == self.name => u.before.map(|b| (b.current, b.snap_id)),
                 _ => None,
             })
             .unwrap_or_default())

@@ -1,10 +1,13 @@
 //! The commit point of one snap: its state becomes `after`, and the `current` links, profiles and
-//! launchers point at it. What was there (`before`) is captured first; undo puts it back.
+//! launchers point at it. What was there (`before`) is captured first; undo puts it back. The
+//! metadata `after` is set from the revision's own snap.yaml (for a download, the one the Verify
+//! task read from the verified file) before it is captured.
 
 use gettextrs::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx, Task};
+use crate::engine::snap_meta;
 use crate::error::Result;
 use crate::state::SnapState;
 
@@ -31,7 +34,20 @@ impl Link {
         let done = if self.captured {
             self
         } else {
+            let mut after = *self.after;
+            // A downloaded revision's metadata is the verified file's, not the store's JSON.
+            if let Some(text) = super::verify::verified_yaml(cx, &self.name, &after.current)? {
+                if let Some(rev) = after
+                    .sequence
+                    .iter_mut()
+                    .find(|r| r.revision == after.current)
+                {
+                    rev.snap_yaml = text;
+                }
+            }
+            snap_meta::apply_revision_yaml(&mut after)?;
             let captured = Link {
+                after: Box::new(after),
                 before: cx.snap(&self.name)?.map(Box::new),
                 captured: true,
                 ..self

@@ -45,6 +45,7 @@ fn the_commit_point_and_lanes_follow_the_kind() {
         revision: "2".into(),
         copy_from: Some("1".into()),
         restore_snapshot: false,
+        snap_id: String::new(),
         created_data: None,
         created_common: None,
         restored: None,
