@@ -58,6 +58,9 @@ pub enum Command {
         names: Vec<String>,
         #[arg(long)]
         channel: Option<String>,
+        /// Consent to a new revision that is not sandboxed (it turned classic).
+        #[arg(long)]
+        classic: bool,
     },
     /// Go back to a kept revision (the previous one by default).
     Revert {

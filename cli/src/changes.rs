@@ -78,10 +78,11 @@ pub(crate) fn refresh(
     h: &Helper1ProxyBlocking,
     names: &[String],
     channel: Option<&String>,
+    classic: bool,
 ) -> Res<()> {
     let options = RefreshOptions {
         channel: channel.cloned(),
-        ..Default::default()
+        classic,
     };
     ctl.change(h.refresh(&strs(names), options.to_dict()))
 }

@@ -73,7 +73,11 @@ fn execute(cli: &Cli) -> Res<()> {
             classic,
         } => changes::install(&ctl, &h, names, channel.as_ref(), *unsigned, *classic),
         Command::Remove { names, purge } => changes::remove(&ctl, &h, names, *purge),
-        Command::Refresh { names, channel } => changes::refresh(&ctl, &h, names, channel.as_ref()),
+        Command::Refresh {
+            names,
+            channel,
+            classic,
+        } => changes::refresh(&ctl, &h, names, channel.as_ref(), *classic),
         Command::Revert { name, revision } => changes::revert(&ctl, &h, name, revision.as_ref()),
         Command::Switch { name, channel } => ctl.change(h.switch(name, channel)),
         Command::Hold { names } => changes::hold(&ctl, &h, names, true),

@@ -178,7 +178,11 @@ fn compat_snap(dir: &Path, name: &str) -> Option<PathBuf> {
     let src = snapshelf_snap::testdata::compat_dir(&test)?
         .join("snapd-test-snaps")
         .join(name);
-    assert!(src.is_dir(), "{} is missing from the samples", src.display());
+    assert!(
+        src.is_dir(),
+        "{} is missing from the samples",
+        src.display()
+    );
     let dest = dir.join(format!("compat-{name}"));
     let st = Command::new("cp")
         .arg("-a")
