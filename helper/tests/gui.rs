@@ -315,11 +315,19 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     );
 
     // Revert (Alt+V): the dialog says what happens; Enter confirms.
+    let shown = gui.count("app page shown: shelf-clock installed=true revision=1 ");
     gui.key("alt+v");
     gui.wait("dialog shown: revert shelf-clock", 1);
     gui.shot("revert-dialog");
     gui.key("Return");
-    gui.wait("app page shown: shelf-clock installed=true revision=1", 2);
+    let line = gui.wait(
+        "app page shown: shelf-clock installed=true revision=1 ",
+        shown + 1,
+    );
+    // Candidate still holds revision 2, the one reverted from: as for the helper's
+    // ListUpdates, that is no update, and the page offers none.
+    assert!(line.contains("update=false"), "{line}");
+    assert!(env.proxy().list_updates().unwrap().is_empty());
     let clock = installed(&env, "shelf-clock").unwrap();
     assert_eq!(clock.revision, "1");
     assert!(

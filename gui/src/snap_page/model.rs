@@ -3,7 +3,7 @@
 //! without a display.
 
 use gettextrs::gettext;
-use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails};
+use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails, UpdateInfo};
 use snapshelf_i18n::fill;
 
 use crate::words;
@@ -16,6 +16,10 @@ pub struct SnapState {
     pub installed: Option<InstalledSnap>,
     /// The channel a person picked on the page; the tracked one (or latest/stable) otherwise.
     pub picked: Option<String>,
+    /// This snap's entry in the helper's `ListUpdates`, if it has one. Only the helper knows
+    /// which revisions a person reverted from (it never offers those again), so the page asks
+    /// it rather than comparing the channel map with the installed revision.
+    pub update: Option<UpdateInfo>,
 }
 
 impl SnapState {
@@ -45,19 +49,15 @@ impl SnapState {
         self.is_installed() && self.channel() != self.tracking()
     }
 
-    /// The tracked channel holds another revision than the installed one, and it is not held.
+    /// The helper's rule (`ListUpdates`): a snap from the store, not held, whose tracked channel
+    /// holds a revision other than the current one and other than one it was reverted from. The
+    /// first three are checked here as well, so an answer from before a change (a hold, an
+    /// update done elsewhere) never shows a stale Update.
     pub fn has_update(&self) -> bool {
-        let Some(i) = &self.installed else {
+        let (Some(i), Some(u)) = (&self.installed, &self.update) else {
             return false;
         };
-        if i.held {
-            return false;
-        }
-        let tracking = self.tracking();
-        self.channels
-            .iter()
-            .find(|c| c.channel == tracking)
-            .is_some_and(|c| c.revision != i.revision)
+        !i.held && !is_local(&i.revision) && u.name == i.name && u.revision != i.revision
     }
 
     /// Kept revisions other than the current one, newest first: what Revert can go back to.
@@ -99,6 +99,11 @@ impl SnapState {
             t.clone()
         }
     }
+}
+
+/// A revision installed from a file (`x1`, `x2`…): the store has no updates for it.
+fn is_local(revision: &str) -> bool {
+    revision.starts_with('x')
 }
 
 /// Store revisions are numbers, local ones x1, x2…; order by number within each kind.
@@ -178,6 +183,13 @@ mod tests {
             channel("latest/stable", "1.0", "1"),
             channel("latest/candidate", "1.1~rc1", "2"),
         ];
+        // What the helper's ListUpdates says for a snap tracking candidate at revision 1.
+        s.update = (tracking == "latest/candidate").then(|| UpdateInfo {
+            name: "shelf-clock".into(),
+            revision: "2".into(),
+            channel: tracking.into(),
+            ..Default::default()
+        });
         s.installed = installed.map(|(rev, revs, held)| InstalledSnap {
             name: "shelf-clock".into(),
             revision: rev.into(),
@@ -204,6 +216,24 @@ mod tests {
         assert!(s.has_update(), "candidate holds revision 2");
         let s = clock(Some(("1", &["1"], true)), "latest/candidate");
         assert!(!s.has_update(), "held apps wait");
+    }
+
+    #[test]
+    fn a_revision_reverted_from_is_not_an_update() {
+        // Refreshed to candidate (2), reverted to 1: candidate still holds 2, which is kept and
+        // newer, but the helper's ListUpdates leaves it out, and so does the page.
+        let mut s = clock(Some(("1", &["1", "2"], false)), "latest/candidate");
+        s.update = None;
+        assert!(!s.has_update());
+        // An answer from before the revert (the update is the installed revision): no Update.
+        let mut s = clock(Some(("2", &["1", "2"], false)), "latest/candidate");
+        assert!(!s.has_update());
+        // A local revision has no store updates whatever an answer says.
+        s.installed.as_mut().unwrap().revision = "x1".into();
+        assert!(!s.has_update());
+        // Not installed: Install, never Update.
+        let s = clock(None, "latest/candidate");
+        assert!(!s.has_update());
     }
 
     #[test]

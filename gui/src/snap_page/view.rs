@@ -9,7 +9,7 @@ use relm4::prelude::*;
 use relm4::{adw, gtk};
 
 use gettextrs::gettext;
-use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails};
+use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails, UpdateInfo};
 use snapshelf_i18n::fill;
 
 use super::channels::{ChannelRow, ChannelRowInit, ChannelRowOutput};
@@ -74,7 +74,16 @@ pub enum SnapPageOutput {
     Changed,
 }
 
-type Loaded = Result<(SnapDetails, Vec<ChannelInfo>, Option<InstalledSnap>), Failure>;
+/// What a load brings: the snap, its channels, what is installed, and its update if it has one.
+#[derive(Debug)]
+pub struct LoadedSnap {
+    details: SnapDetails,
+    channels: Vec<ChannelInfo>,
+    installed: Option<InstalledSnap>,
+    update: Option<UpdateInfo>,
+}
+
+type Loaded = Result<LoadedSnap, Failure>;
 
 #[derive(Debug)]
 pub enum SnapPageCmd {
@@ -481,9 +490,7 @@ impl Component for SnapPage {
     ) {
         match msg {
             SnapPageCmd::Loaded(g, r) if g == self.generation => match *r {
-                Ok((details, channels, installed)) => {
-                    self.loaded(details, channels, installed, widgets, &sender)
-                }
+                Ok(l) => self.loaded(l, widgets, &sender),
                 Err(f) => self.load.failed(f),
             },
             SnapPageCmd::Icon(g, p) if g == self.media_generation => {
@@ -543,7 +550,23 @@ impl SnapPage {
                         .into_iter()
                         .find(|s| s.name == name)
                 };
-                Ok((details, channels, installed))
+                let update = match &installed {
+                    Some(i) if !i.held => match client::list_updates().await {
+                        Ok(list) => list.into_iter().find(|u| u.name == name),
+                        // The page still shows the snap; only Update waits for a later load.
+                        Err(f) => {
+                            tracing::warn!("no updates known for {name}: {}", f.message);
+                            None
+                        }
+                    },
+                    _ => None,
+                };
+                Ok(LoadedSnap {
+                    details,
+                    channels,
+                    installed,
+                    update,
+                })
             };
             SnapPageCmd::Loaded(g, Box::new(r.await))
         });
@@ -552,19 +575,18 @@ impl SnapPage {
     /// The snap's state arrived: keep the channel picked before, fetch the media the first time.
     fn loaded(
         &mut self,
-        details: SnapDetails,
-        channels: Vec<ChannelInfo>,
-        installed: Option<InstalledSnap>,
+        l: LoadedSnap,
         widgets: &mut SnapPageWidgets,
         sender: &ComponentSender<Self>,
     ) {
         let picked = self.state.as_ref().and_then(|s| s.picked.clone());
         let first = self.state.is_none();
         let state = SnapState {
-            details,
-            channels,
-            installed,
+            details: l.details,
+            channels: l.channels,
+            installed: l.installed,
             picked: None,
+            update: l.update,
         }
         .reloaded(picked);
         if first {
@@ -574,10 +596,11 @@ impl SnapPage {
         // The end-to-end test waits for these words.
         tracing::info!(
             target: "ui",
-            "app page shown: {} installed={} revision={}",
+            "app page shown: {} installed={} revision={} update={}",
             state.name(),
             state.is_installed(),
-            state.installed.as_ref().map(|i| i.revision.as_str()).unwrap_or("")
+            state.installed.as_ref().map(|i| i.revision.as_str()).unwrap_or(""),
+            state.has_update()
         );
         let _ = sender.output(SnapPageOutput::Titled {
             name: state.name().to_string(),
