@@ -6,7 +6,18 @@ use gettextrs::gettext;
 use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails, UpdateInfo};
 use snapshelf_i18n::fill;
 
+use super::safety::{Access, Brought, Facts};
 use crate::words;
+
+/// What the safety tiles need besides the snap's details, found when the page loads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SafetyData {
+    /// Its plugs: connected now if installed; otherwise whether each connects by itself.
+    /// `None` when they could not be found out.
+    pub plugs: Option<Vec<Access>>,
+    /// The base and content providers an install brings, not installed yet.
+    pub brings: Vec<Brought>,
+}
 
 /// What the page knows of one snap. Pure; the buttons follow from it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,6 +31,7 @@ pub struct SnapState {
     /// which revisions a person reverted from (it never offers those again), so the page asks
     /// it rather than comparing the channel map with the installed revision.
     pub update: Option<UpdateInfo>,
+    pub safety: SafetyData,
 }
 
 impl SnapState {
@@ -58,6 +70,41 @@ impl SnapState {
             return false;
         };
         !i.held && !is_local(&i.revision) && u.name == i.name && u.revision != i.revision
+    }
+
+    /// What the context tiles are made from. Before install the size is the picked channel's
+    /// download (a snap is mounted as downloaded, so it is its size on disk too).
+    pub fn facts(&self) -> Facts {
+        let size = match &self.installed {
+            Some(i) => i.installed_size,
+            None => self
+                .channels
+                .iter()
+                .find(|c| c.channel == self.channel())
+                .map(|c| c.size)
+                .unwrap_or(self.details.summary.download_size),
+        };
+        Facts {
+            installed: self.is_installed(),
+            confinement: self.details.summary.confinement.clone(),
+            size,
+            brings: if self.is_installed() {
+                Vec::new()
+            } else {
+                self.safety.brings.clone()
+            },
+            plugs: self.safety.plugs.clone(),
+        }
+    }
+
+    /// Install must first ask: the snap would run without the sandbox.
+    pub fn needs_consent(&self) -> bool {
+        !self.is_installed() && super::safety::unconfined(&self.details.summary.confinement)
+    }
+
+    /// What the consent dialog says.
+    pub fn consent_body(&self) -> String {
+        fill(&gettext("{title} is not sandboxed: it can read and change all your files, use every device and reach the network, like a program installed by hand. Install it only if you trust {publisher}."), &[("title", &self.title()), ("publisher", &self.details.summary.publisher)])
     }
 
     /// Kept revisions other than the current one, newest first: what Revert can go back to.
@@ -264,6 +311,36 @@ mod tests {
         assert!(s.version_words().contains("tracking latest/stable"));
         let s = clock(None, "");
         assert!(!s.channel_words(&s.channels[0]).contains("tracked"));
+    }
+
+    #[test]
+    fn the_tiles_follow_the_picked_channel_and_classic_needs_consent() {
+        let mut s = clock(None, "");
+        s.details.summary.confinement = "strict".into();
+        s.channels[1].size = 5000;
+        s.safety.brings = vec![Brought {
+            name: "shelf-base".into(),
+            size: 2000,
+        }];
+        assert_eq!(s.facts().size, 1000);
+        s.picked = Some("latest/candidate".into());
+        assert_eq!(s.facts().size, 5000, "the candidate's download");
+        assert_eq!(s.facts().brings.len(), 1);
+        assert!(!s.needs_consent());
+        s.details.summary.confinement = "classic".into();
+        s.details.summary.publisher = "Netcraft".into();
+        assert!(s.needs_consent());
+        assert!(s.consent_body().contains("trust Netcraft"));
+        // Installed: its size on disk, nothing more to bring, no question.
+        let mut s = clock(Some(("1", &["1"], false)), "latest/stable");
+        s.installed.as_mut().unwrap().installed_size = 777;
+        s.safety.brings = vec![Brought {
+            name: "shelf-base".into(),
+            size: 2000,
+        }];
+        s.details.summary.confinement = "classic".into();
+        assert_eq!((s.facts().size, s.facts().brings.len()), (777, 0));
+        assert!(!s.needs_consent());
     }
 
     #[test]
