@@ -600,3 +600,100 @@ fn offline_the_app_says_so_and_installed_apps_still_show() {
         gui.log_text()
     );
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// The sample catalog plus `shelf-term`, a classic snap (the sample has none).
+fn catalog_with_a_classic_snap(dir: &Path) {
+    copy_dir(common::catalog(), dir);
+    let src = dir.join("src/shelf-term");
+    std::fs::create_dir_all(src.join("meta")).unwrap();
+    std::fs::create_dir_all(src.join("bin")).unwrap();
+    std::fs::write(
+        src.join("meta/snap.yaml"),
+        "name: shelf-term\nversion: '1.0'\ntitle: Shelf Term\nsummary: A terminal that reaches the whole system\ndescription: Runs outside the sandbox, as classic snaps do.\nbase: shelf-base\nconfinement: classic\ngrade: stable\napps:\n  shelf-term:\n    command: bin/term\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("bin/term"), "#!/bin/sh\necho term\n").unwrap();
+    std::fs::set_permissions(
+        src.join("bin/term"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    snapshelf_snap::squashfs::pack(
+        &src,
+        &dir.join("snaps/shelf-term_1.snap"),
+        &Default::default(),
+    )
+    .unwrap();
+    let mut toml = std::fs::read_to_string(dir.join("catalog.toml")).unwrap();
+    toml.push_str("\n[[snap]]\nname = \"shelf-term\"\npublisher = \"netcraft\"\ncategories = [\"development\"]\nlicense = \"MIT\"\nchannels = { \"latest/stable\" = 1 }\n");
+    std::fs::write(dir.join("catalog.toml"), toml).unwrap();
+}
+
+/// Open a snap's page by searching for its name.
+fn open_page(gui: &mut Gui, name: &str) {
+    gui.key("ctrl+f");
+    gui.key("ctrl+a");
+    gui.type_text(name);
+    gui.wait(&format!("results for \"{name}\""), 1);
+    gui.key("Return");
+    gui.wait(&format!("app page shown: {name} installed=false"), 1);
+}
+
+#[test]
+fn before_install_the_page_says_what_a_snap_may_do_and_asks_for_classic() {
+    if !common::require_root() {
+        return;
+    }
+    let catalog = tempfile::tempdir().unwrap();
+    catalog_with_a_classic_snap(catalog.path());
+    let mut env = Env::with_catalog(catalog.path());
+    env.start_helper();
+    let mut gui = Gui::start(&env, "safety", "en", &[]);
+    gui.wait("explore loaded", 1);
+
+    // shelf-backup asks for the home folder (connected by itself) and removable drives (not):
+    // the tiles say both before install, with the size of the base it brings.
+    open_page(&mut gui, "shelf-backup");
+    let line = gui.wait("app page shown: shelf-backup installed=false", 1);
+    assert!(
+        line.contains("tiles=Size,Sandbox,Area(Files)"),
+        "the plugs came from the store's snap-yaml: {line}"
+    );
+    assert!(is_png(&gui.shot("safety-tiles")));
+
+    // A classic snap: Install asks first; Escape says no and nothing is installed.
+    gui.key("Escape");
+    open_page(&mut gui, "shelf-term");
+    let line = gui.wait("app page shown: shelf-term installed=false", 1);
+    assert!(line.trim_end().ends_with("tiles=Size,Sandbox"), "{line}");
+    gui.key("alt+i");
+    gui.wait("dialog shown: classic shelf-term", 1);
+    assert!(is_png(&gui.shot("classic-warning")));
+    gui.key("Escape");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        installed(&env, "shelf-term").is_none(),
+        "no consent, no install"
+    );
+    // Asked again and answered "Install Anyway" (Alt+I in the dialog): installed, classic.
+    gui.key("alt+i");
+    gui.wait("dialog shown: classic shelf-term", 2);
+    gui.key("alt+i");
+    gui.wait("app page shown: shelf-term installed=true", 1);
+    let term = installed(&env, "shelf-term").expect("installed after consent");
+    assert_eq!(term.confinement, "classic");
+    assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
+}
