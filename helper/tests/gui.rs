@@ -697,3 +697,21 @@ fn before_install_the_page_says_what_a_snap_may_do_and_asks_for_classic() {
     assert_eq!(term.confinement, "classic");
     assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
 }
+
+#[test]
+fn the_desktop_s_search_opens_a_snap_page_or_the_search() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    // What the search provider starts for ActivateResult and LaunchSearch.
+    let mut gui = Gui::start(&env, "search-provider", "en", &["--snap", "shelf-clock"]);
+    gui.wait("app page shown: shelf-clock installed=false", 1);
+    gui.shot("activated");
+    drop(gui);
+    let mut gui = Gui::start(&env, "search-provider", "en", &["--search", "clock"]);
+    gui.wait("results for \"clock\"", 1);
+    gui.shot("launched-search");
+    assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
+}
