@@ -754,7 +754,7 @@ fn f5_shows_what_another_client_changed() {
             .append(true)
             .open(log)
             .unwrap();
-        f.write_all(b"gui::drag_and_drop_of_a_snap	no XDND drag source under Xvfb\n")
+        f.write_all(b"gui::drag_and_drop_of_a_snap\tno XDND drag source under Xvfb\n")
             .unwrap();
     }
     gui.shot("after-f5");

@@ -22,7 +22,10 @@ fn search(conn: &zbus::blocking::Connection, word: &str) -> Vec<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    assert!(args.len() >= 4, "usage: provider_bench SESSION-ADDRESS N WORD…");
+    assert!(
+        args.len() >= 4,
+        "usage: provider_bench SESSION-ADDRESS N WORD…"
+    );
     let conn = zbus::blocking::connection::Builder::address(args[1].as_str())
         .expect("bus address")
         .build()
