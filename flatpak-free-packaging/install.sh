@@ -26,6 +26,9 @@ $PREFIX/share/icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg
 $PREFIX/share/icons/hicolor/symbolic/apps/io.github.snapshelf.Snapshelf-symbolic.svg
 $PREFIX/libexec/snapshelf/snapshelf-helper
 $PREFIX/libexec/snapshelf/snapshelf-confine
+$PREFIX/libexec/snapshelf/snapshelf-search-provider
+$PREFIX/share/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchProvider.ini
+$PREFIX/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service
 $BUSPOLICY/io.github.snapshelf.Helper1.conf
 $PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service
 $ACTIONS/io.github.snapshelf.policy
@@ -43,7 +46,7 @@ if [ "${1:-}" = "--uninstall" ]; then
   rmdir "$D$PREFIX/libexec/snapshelf" 2>/dev/null || true
   exit 0
 fi
-for b in snapshelf snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine; do
+for b in snapshelf snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine snapshelf-search-provider; do
   [ -x "$BIN/$b" ] || { echo "install.sh: $BIN/$b is missing: cargo build --release first" >&2; exit 1; }
 done
 install -D -m 755 "$BIN/snapshelfctl" "$D$PREFIX/bin/snapshelfctl"
@@ -59,6 +62,15 @@ for l in $LANGS; do
 done
 install -D -m 755 "$BIN/snapshelf-helper" "$D$PREFIX/libexec/snapshelf/snapshelf-helper"
 install -D -m 755 "$BIN/snapshelf-confine" "$D$PREFIX/libexec/snapshelf/snapshelf-confine"
+# GNOME Shell's search: the provider, started on the session bus when the Shell first asks; it
+# opens results in the app installed beside it.
+install -D -m 755 "$BIN/snapshelf-search-provider" "$D$PREFIX/libexec/snapshelf/snapshelf-search-provider"
+install -D -m 644 data/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchProvider.ini \
+  "$D$PREFIX/share/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchProvider.ini"
+PROVIDER="$PREFIX/libexec/snapshelf/snapshelf-search-provider"
+[ "$PREFIX" = /usr ] || PROVIDER="$PROVIDER --app $PREFIX/bin/snapshelf"
+sed "s|^Exec=.*|Exec=$PROVIDER|" data/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service \
+  | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service"
 install -D -m 644 flatpak-free-packaging/io.github.snapshelf.Helper1.conf "$D$BUSPOLICY/io.github.snapshelf.Helper1.conf"
 sed "s|/usr/libexec/snapshelf/snapshelf-helper|$HELPER|" flatpak-free-packaging/io.github.snapshelf.Helper1.service \
   | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service"

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}" wrk nginx-light
 
-cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf --examples --bins
+cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf -p snapshelf-search-provider --examples --bins
 STORE=$PWD/target/release/snapshelf-store
 WORK=$(mktemp -d /tmp/snapshelf-bench.XXXXXX)
 mkdir -p results
@@ -34,7 +34,7 @@ start_store() { # dir [more serve arguments]
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, format, gui
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, format, gui, search-provider
 
 HELPER=$PWD/target/release/snapshelf-helper
 HBENCH=$PWD/target/release/examples/helper_bench
@@ -295,6 +295,31 @@ line=$(wait_line "$WORK/app.log" "installed drawn")
 log "GSK_RENDERER=gl start-up: ${line##*installed drawn: } (wall clock from exec: $(ms_since "$t") ms)"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 kill "$(cat "$WORK/helper.pid")"; sleep 0.5
+for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = search-provider ]; then
+# --- GNOME Shell's search: the provider D-Bus-activated on a session bus, 50 apps installed --------
+N=${BENCH_SNAPS:-10000}
+if [ ! -f "$WORK/big/keys/trusted.assert" ] || [ "$(ls "$WORK/big/snaps" | wc -l)" -lt "$N" ]; then
+  rm -rf "$WORK/big"; "$STORE" generate "$WORK/big" --count "$N" >/dev/null
+fi
+PURL=$(start_store "$WORK/big")
+start_helper "$WORK/proot" "$PURL" "$WORK/big/keys/trusted.assert"
+"$HBENCH" "$BUS" install $(seq -f 'generated-app-%g' 0 49) >/dev/null
+mkdir -p "$WORK/session/services"
+sed "s|^Exec=.*|Exec=$PWD/target/release/snapshelf-search-provider --bus-address $BUS --app /bin/true|" \
+  data/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service \
+  >"$WORK/session/services/io.github.snapshelf.Snapshelf.SearchProvider.service"
+cat >"$WORK/session.conf" <<SESSION
+<busconfig><type>session</type><listen>unix:path=$WORK/session/bus</listen><auth>EXTERNAL</auth>
+<servicedir>$WORK/session/services</servicedir>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
+SESSION
+RUST_LOG=warn XDG_CACHE_HOME=$WORK/cache dbus-daemon --config-file="$WORK/session.conf" --nofork --print-pid >"$WORK/session.pid" &
+sleep 0.5; cat "$WORK/session.pid" >>"$WORK/pids"
+log "-- search provider: GetInitialResultSet as GNOME Shell calls it, 50 apps installed ($N-snap store), 100 calls per word"
+"$PWD/target/release/examples/provider_bench" "unix:path=$WORK/session/bus" 100 generated-app-7 generated tool generated-app-4242 | tee -a "$OUT"
+kill "$(cat "$WORK/session.pid")" "$(cat "$WORK/helper.pid")"; sleep 0.5
 for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
 fi
 log "results in $OUT"

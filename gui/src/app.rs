@@ -76,6 +76,10 @@ impl History {
 pub struct AppInit {
     pub page: Option<String>,
     pub file: Option<PathBuf>,
+    /// A snap whose page to open at once (the desktop's search opened it).
+    pub snap: Option<String>,
+    /// Words to search for at once.
+    pub search: Option<String>,
     /// Benchmarks: open this many snap pages one after another, report memory, quit.
     pub browse: Option<usize>,
 }
@@ -289,6 +293,13 @@ impl Component for App {
         }
         if let Some(f) = init.file {
             sender.input(AppInput::OpenFile(f));
+        }
+        if let Some(q) = init.search {
+            widgets.view_stack.set_visible_child_name("search");
+            model.search.emit(SearchInput::Query(q));
+        }
+        if let Some(n) = init.snap {
+            sender.input(AppInput::OpenSnap(n));
         }
         if let Some(n) = init.browse {
             sender.oneshot_command(async move {

@@ -150,6 +150,14 @@ pub async fn categories() -> Res<Vec<String>> {
         .map_err(Failure::from_zbus)
 }
 
+/// The store the helper uses and its name for this machine's architecture.
+pub async fn store_address() -> Res<(String, String)> {
+    let h = helper().await?;
+    let url = h.store_url().await.map_err(Failure::from_zbus)?;
+    let arch = h.architecture().await.map_err(Failure::from_zbus)?;
+    Ok((url, arch))
+}
+
 /// Details and the channels, parsed.
 pub async fn info(name: &str) -> Res<(SnapDetails, Vec<ChannelInfo>)> {
     let d = helper()

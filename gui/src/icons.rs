@@ -121,7 +121,8 @@ fn cache_path(url: &str) -> PathBuf {
     cache_dir().join(hex::encode(Sha3_256::digest(url.as_bytes())))
 }
 
-fn client() -> &'static reqwest::Client {
+/// The app's one HTTP client (images, and what the store says of a snap's plugs).
+pub(crate) fn http() -> &'static reqwest::Client {
     static C: OnceLock<reqwest::Client> = OnceLock::new();
     C.get_or_init(|| {
         reqwest::Client::builder()
@@ -155,7 +156,7 @@ async fn bytes_of(source: &str) -> Option<Vec<u8>> {
         .await;
         return Some(b);
     }
-    let r = client().get(source).send().await.ok()?;
+    let r = http().get(source).send().await.ok()?;
     if !r.status().is_success() || r.content_length().unwrap_or(0) > MAX_IMAGE_BYTES {
         return None;
     }

@@ -17,6 +17,7 @@ pub mod progress;
 pub mod search;
 pub mod snap_page;
 pub mod snap_row;
+pub mod store_plugs;
 pub mod timing;
 pub mod ui;
 pub mod updates;

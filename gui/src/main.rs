@@ -20,6 +20,12 @@ struct Cli {
     /// The page to start on: explore, search, installed or updates.
     #[arg(long, value_parser = ["explore", "search", "installed", "updates"])]
     page: Option<String>,
+    /// Open this snap's page (what the desktop's search opens).
+    #[arg(long, value_name = "NAME")]
+    snap: Option<String>,
+    /// Search for these words at once.
+    #[arg(long, value_name = "WORDS")]
+    search: Option<String>,
     /// Benchmark: open N snap pages one after another, log the memory used, quit.
     #[arg(long, value_name = "N", hide = true)]
     bench_browse: Option<usize>,
@@ -55,6 +61,8 @@ fn main() {
     relm.run::<App>(AppInit {
         page: cli.page,
         file,
+        snap: cli.snap,
+        search: cli.search,
         browse: cli.bench_browse,
     });
 }

@@ -80,6 +80,8 @@ pub enum SearchInput {
     Slow(u64),
     OpenFirst,
     Focus,
+    /// Put these words in the entry and search (`--search`, the desktop's search).
+    Query(String),
     More(u64),
     /// Ask again, after a failure.
     Retry,
@@ -279,6 +281,11 @@ impl Component for Search {
                 if let Some(n) = &self.first {
                     let _ = sender.output(SearchOutput::Open(n.clone()));
                 }
+            }
+            SearchInput::Query(text) => {
+                // The entry's change signal starts the search, as typing does.
+                self.entry.set_text(&text);
+                self.entry.grab_focus();
             }
             SearchInput::Focus => {
                 self.entry.grab_focus();

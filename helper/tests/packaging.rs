@@ -78,6 +78,9 @@ const FILES: &[&str] = &[
     "/usr/bin/snapshelfctl",
     "/usr/bin/snapshelf-store",
     "/usr/bin/snapshelf",
+    "/usr/libexec/snapshelf/snapshelf-search-provider",
+    "/usr/share/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchProvider.ini",
+    "/usr/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service",
     "/usr/share/applications/io.github.snapshelf.Snapshelf.desktop",
     "/usr/share/metainfo/io.github.snapshelf.Snapshelf.metainfo.xml",
     "/usr/share/icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg",
@@ -114,6 +117,7 @@ fn the_deb_installs_activates_and_removes_cleanly() {
         "snapshelfctl",
         "snapshelf-store",
         "snapshelf",
+        "snapshelf-search-provider",
     ] {
         run(Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", p])
@@ -238,6 +242,7 @@ fn install_sh_honours_destdir_and_prefix() {
         "snapshelfctl",
         "snapshelf-store",
         "snapshelf",
+        "snapshelf-search-provider",
     ] {
         run(Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", p])
@@ -266,6 +271,9 @@ fn install_sh_honours_destdir_and_prefix() {
         "usr/local/libexec/snapshelf/snapshelf-confine",
         "usr/local/bin/snapshelfctl",
         "usr/local/bin/snapshelf",
+        "usr/local/libexec/snapshelf/snapshelf-search-provider",
+        "usr/local/share/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchProvider.ini",
+        "usr/local/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service",
         "usr/local/share/applications/io.github.snapshelf.Snapshelf.desktop",
         "usr/local/share/locale/fr/LC_MESSAGES/snapshelf.mo",
         "usr/local/share/dbus-1/system-services/io.github.snapshelf.Helper1.service",

@@ -1,6 +1,7 @@
-//! The snap page's two questions, each a component over an `adw::MessageDialog`: Remove (keep
-//! the data, the default, or delete it too) and Revert (to which kept revision, and what that
-//! means). Each is launched when asked and answers through its `Output`.
+//! The snap page's questions, each a component over an `adw::MessageDialog`: Remove (keep the
+//! data, the default, or delete it too), Revert (to which kept revision, and what that means) and,
+//! before installing a snap that runs without the sandbox, consent. Each is launched when asked
+//! and answers through its `Output`.
 
 use relm4::adw::prelude::*;
 use relm4::prelude::*;
@@ -172,4 +173,55 @@ impl RevertDialog {
             .map(|t| self.state.revert_body(t))
             .unwrap_or_default()
     }
+}
+
+/// Install a classic (or devmode) snap: it runs without the sandbox, so a person says yes first.
+/// Cancel is the default, so Enter alone never installs it.
+pub struct ConsentDialog;
+
+#[derive(Debug)]
+pub enum ConsentAnswer {
+    Install,
+}
+
+#[relm4::component(pub)]
+impl SimpleComponent for ConsentDialog {
+    type Init = DialogInit;
+    type Input = ();
+    type Output = ConsentAnswer;
+
+    view! {
+        adw::MessageDialog {
+            set_transient_for: init.parent.as_ref(),
+            set_modal: true,
+            set_heading: Some(&fill(&gettext("Install {title} without a sandbox?"), &[("title", &init.state.title())])),
+            set_body: &init.state.consent_body(),
+            add_response: ("cancel", &gettext("_Cancel")),
+            add_response: ("install", &gettext("_Install Anyway")),
+            set_response_appearance: ("install", adw::ResponseAppearance::Destructive),
+            set_default_response: Some("cancel"),
+            set_close_response: "cancel",
+            connect_response: (None, move |_, r| {
+                if r == "install" {
+                    let _ = sender.output(ConsentAnswer::Install);
+                }
+            }),
+        }
+    }
+
+    fn init(
+        init: DialogInit,
+        root: Self::Root,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
+        let widgets = view_output!();
+        tracing::info!(target: "ui", "dialog shown: classic {}", init.state.name());
+        root.present();
+        ComponentParts {
+            model: ConsentDialog,
+            widgets,
+        }
+    }
+
+    fn update(&mut self, _: (), _: ComponentSender<Self>) {}
 }

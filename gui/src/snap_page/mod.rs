@@ -4,12 +4,13 @@
 //!
 //! `model` is what the page knows of the snap (pure, tested without a display), `view` the
 //! component, `channels` the channel rows (a factory), `dialogs` the Remove and Revert questions,
-//! `launcher` what Open runs.
+//! `launcher` what Open runs, `safety` the context tiles (size, sandbox, what it may do).
 
 mod channels;
 mod dialogs;
 mod launcher;
 mod model;
+mod safety;
 mod view;
 
 pub use model::SnapState;

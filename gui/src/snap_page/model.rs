@@ -3,10 +3,21 @@
 //! without a display.
 
 use gettextrs::gettext;
-use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails};
+use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails, UpdateInfo};
 use snapshelf_i18n::fill;
 
+use super::safety::{Access, Brought, Facts};
 use crate::words;
+
+/// What the safety tiles need besides the snap's details, found when the page loads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SafetyData {
+    /// Its plugs: connected now if installed; otherwise whether each connects by itself.
+    /// `None` when they could not be found out.
+    pub plugs: Option<Vec<Access>>,
+    /// The base and content providers an install brings, not installed yet.
+    pub brings: Vec<Brought>,
+}
 
 /// What the page knows of one snap. Pure; the buttons follow from it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16,6 +27,11 @@ pub struct SnapState {
     pub installed: Option<InstalledSnap>,
     /// The channel a person picked on the page; the tracked one (or latest/stable) otherwise.
     pub picked: Option<String>,
+    /// This snap's entry in the helper's `ListUpdates`, if it has one. Only the helper knows
+    /// which revisions a person reverted from (it never offers those again), so the page asks
+    /// it rather than comparing the channel map with the installed revision.
+    pub update: Option<UpdateInfo>,
+    pub safety: SafetyData,
 }
 
 impl SnapState {
@@ -45,19 +61,50 @@ impl SnapState {
         self.is_installed() && self.channel() != self.tracking()
     }
 
-    /// The tracked channel holds another revision than the installed one, and it is not held.
+    /// The helper's rule (`ListUpdates`): a snap from the store, not held, whose tracked channel
+    /// holds a revision other than the current one and other than one it was reverted from. The
+    /// first three are checked here as well, so an answer from before a change (a hold, an
+    /// update done elsewhere) never shows a stale Update.
     pub fn has_update(&self) -> bool {
-        let Some(i) = &self.installed else {
+        let (Some(i), Some(u)) = (&self.installed, &self.update) else {
             return false;
         };
-        if i.held {
-            return false;
+        !i.held && !is_local(&i.revision) && u.name == i.name && u.revision != i.revision
+    }
+
+    /// What the context tiles are made from. Before install the size is the picked channel's
+    /// download (a snap is mounted as downloaded, so it is its size on disk too).
+    pub fn facts(&self) -> Facts {
+        let size = match &self.installed {
+            Some(i) => i.installed_size,
+            None => self
+                .channels
+                .iter()
+                .find(|c| c.channel == self.channel())
+                .map(|c| c.size)
+                .unwrap_or(self.details.summary.download_size),
+        };
+        Facts {
+            installed: self.is_installed(),
+            confinement: self.details.summary.confinement.clone(),
+            size,
+            brings: if self.is_installed() {
+                Vec::new()
+            } else {
+                self.safety.brings.clone()
+            },
+            plugs: self.safety.plugs.clone(),
         }
-        let tracking = self.tracking();
-        self.channels
-            .iter()
-            .find(|c| c.channel == tracking)
-            .is_some_and(|c| c.revision != i.revision)
+    }
+
+    /// Install must first ask: the snap would run without the sandbox.
+    pub fn needs_consent(&self) -> bool {
+        !self.is_installed() && super::safety::unconfined(&self.details.summary.confinement)
+    }
+
+    /// What the consent dialog says.
+    pub fn consent_body(&self) -> String {
+        fill(&gettext("{title} is not sandboxed: it can read and change all your files, use every device and reach the network, like a program installed by hand. Install it only if you trust {publisher}."), &[("title", &self.title()), ("publisher", &self.details.summary.publisher)])
     }
 
     /// Kept revisions other than the current one, newest first: what Revert can go back to.
@@ -99,6 +146,11 @@ impl SnapState {
             t.clone()
         }
     }
+}
+
+/// A revision installed from a file (`x1`, `x2`…): the store has no updates for it.
+fn is_local(revision: &str) -> bool {
+    revision.starts_with('x')
 }
 
 /// Store revisions are numbers, local ones x1, x2…; order by number within each kind.
@@ -178,6 +230,13 @@ mod tests {
             channel("latest/stable", "1.0", "1"),
             channel("latest/candidate", "1.1~rc1", "2"),
         ];
+        // What the helper's ListUpdates says for a snap tracking candidate at revision 1.
+        s.update = (tracking == "latest/candidate").then(|| UpdateInfo {
+            name: "shelf-clock".into(),
+            revision: "2".into(),
+            channel: tracking.into(),
+            ..Default::default()
+        });
         s.installed = installed.map(|(rev, revs, held)| InstalledSnap {
             name: "shelf-clock".into(),
             revision: rev.into(),
@@ -204,6 +263,24 @@ mod tests {
         assert!(s.has_update(), "candidate holds revision 2");
         let s = clock(Some(("1", &["1"], true)), "latest/candidate");
         assert!(!s.has_update(), "held apps wait");
+    }
+
+    #[test]
+    fn a_revision_reverted_from_is_not_an_update() {
+        // Refreshed to candidate (2), reverted to 1: candidate still holds 2, which is kept and
+        // newer, but the helper's ListUpdates leaves it out, and so does the page.
+        let mut s = clock(Some(("1", &["1", "2"], false)), "latest/candidate");
+        s.update = None;
+        assert!(!s.has_update());
+        // An answer from before the revert (the update is the installed revision): no Update.
+        let mut s = clock(Some(("2", &["1", "2"], false)), "latest/candidate");
+        assert!(!s.has_update());
+        // A local revision has no store updates whatever an answer says.
+        s.installed.as_mut().unwrap().revision = "x1".into();
+        assert!(!s.has_update());
+        // Not installed: Install, never Update.
+        let s = clock(None, "latest/candidate");
+        assert!(!s.has_update());
     }
 
     #[test]
@@ -234,6 +311,36 @@ mod tests {
         assert!(s.version_words().contains("tracking latest/stable"));
         let s = clock(None, "");
         assert!(!s.channel_words(&s.channels[0]).contains("tracked"));
+    }
+
+    #[test]
+    fn the_tiles_follow_the_picked_channel_and_classic_needs_consent() {
+        let mut s = clock(None, "");
+        s.details.summary.confinement = "strict".into();
+        s.channels[1].size = 5000;
+        s.safety.brings = vec![Brought {
+            name: "shelf-base".into(),
+            size: 2000,
+        }];
+        assert_eq!(s.facts().size, 1000);
+        s.picked = Some("latest/candidate".into());
+        assert_eq!(s.facts().size, 5000, "the candidate's download");
+        assert_eq!(s.facts().brings.len(), 1);
+        assert!(!s.needs_consent());
+        s.details.summary.confinement = "classic".into();
+        s.details.summary.publisher = "Netcraft".into();
+        assert!(s.needs_consent());
+        assert!(s.consent_body().contains("trust Netcraft"));
+        // Installed: its size on disk, nothing more to bring, no question.
+        let mut s = clock(Some(("1", &["1"], false)), "latest/stable");
+        s.installed.as_mut().unwrap().installed_size = 777;
+        s.safety.brings = vec![Brought {
+            name: "shelf-base".into(),
+            size: 2000,
+        }];
+        s.details.summary.confinement = "classic".into();
+        assert_eq!((s.facts().size, s.facts().brings.len()), (777, 0));
+        assert!(!s.needs_consent());
     }
 
     #[test]

@@ -9,13 +9,17 @@ use relm4::prelude::*;
 use relm4::{adw, gtk};
 
 use gettextrs::gettext;
-use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails};
+use snapshelf_dbus::types::{ChannelInfo, InstalledSnap, SnapDetails, UpdateInfo};
 use snapshelf_i18n::fill;
 
 use super::channels::{ChannelRow, ChannelRowInit, ChannelRowOutput};
-use super::dialogs::{self, DialogInit, RemoveAnswer, RemoveDialog, RevertAnswer, RevertDialog};
+use super::dialogs::{
+    self, ConsentAnswer, ConsentDialog, DialogInit, RemoveAnswer, RemoveDialog, RevertAnswer,
+    RevertDialog,
+};
 use super::launcher;
-use super::model::SnapState;
+use super::model::{SafetyData, SnapState};
+use super::safety::{self, Access, Brought};
 use crate::a11y::A11yExt;
 use crate::client::{self, Action, ChangeState, Failure};
 use crate::icons::{self, Pixels};
@@ -39,6 +43,7 @@ pub struct SnapPage {
     channel_group: gtk::CheckButton,
     remove_dialog: Option<Controller<RemoveDialog>>,
     revert_dialog: Option<Controller<RevertDialog>>,
+    consent_dialog: Option<Controller<ConsentDialog>>,
 }
 
 #[derive(Debug)]
@@ -46,10 +51,14 @@ pub enum SnapPageInput {
     Show(String),
     Reload,
     Install,
+    /// A person said yes to a snap without the sandbox.
+    InstallUnconfined,
     Launch,
     Update,
     Remove,
-    RemoveConfirmed { purge: bool },
+    RemoveConfirmed {
+        purge: bool,
+    },
     Revert,
     RevertConfirmed(String),
     Hold(bool),
@@ -74,7 +83,17 @@ pub enum SnapPageOutput {
     Changed,
 }
 
-type Loaded = Result<(SnapDetails, Vec<ChannelInfo>, Option<InstalledSnap>), Failure>;
+/// What a load brings: the snap, its channels, what is installed, and its update if it has one.
+#[derive(Debug)]
+pub struct LoadedSnap {
+    details: SnapDetails,
+    channels: Vec<ChannelInfo>,
+    installed: Option<InstalledSnap>,
+    update: Option<UpdateInfo>,
+    safety: SafetyData,
+}
+
+type Loaded = Result<LoadedSnap, Failure>;
 
 #[derive(Debug)]
 pub enum SnapPageCmd {
@@ -229,6 +248,17 @@ impl Component for SnapPage {
 
                         append: model.progress.widget(),
 
+                        // The context tiles: size, sandbox, what it may do (`safety`).
+                        #[name = "tiles"]
+                        gtk::FlowBox {
+                            set_selection_mode: gtk::SelectionMode::None,
+                            set_homogeneous: true,
+                            set_min_children_per_line: 2,
+                            set_max_children_per_line: 4,
+                            set_column_spacing: 12,
+                            set_row_spacing: 12,
+                        },
+
                         gtk::ScrolledWindow {
                             set_vscrollbar_policy: gtk::PolicyType::Never,
                             set_min_content_height: SHOT_HEIGHT as i32,
@@ -365,6 +395,7 @@ impl Component for SnapPage {
             channel_group: gtk::CheckButton::new(),
             remove_dialog: None,
             revert_dialog: None,
+            consent_dialog: None,
         };
         let channel_list = model.channels.widget();
         let widgets = view_output!();
@@ -405,12 +436,21 @@ impl Component for SnapPage {
                 self.load(&sender);
             }
             SnapPageInput::Reload => self.load(&sender),
-            SnapPageInput::Install => {
-                if let Some(s) = &self.state {
+            SnapPageInput::Install => match &self.state {
+                Some(s) if s.needs_consent() => self.ask_consent(root, &sender),
+                Some(s) => self.start(Action::Install {
+                    names: vec![s.name().to_string()],
+                    channel: Some(s.channel()),
+                    classic: false,
+                }),
+                None => {}
+            },
+            SnapPageInput::InstallUnconfined => {
+                if let Some(s) = self.state.as_ref().filter(|s| s.needs_consent()) {
                     self.start(Action::Install {
                         names: vec![s.name().to_string()],
                         channel: Some(s.channel()),
-                        classic: false,
+                        classic: true,
                     });
                 }
             }
@@ -446,6 +486,8 @@ impl Component for SnapPage {
                 // Rows built for a reload report the channel already picked: nothing changes.
                 if let Some(s) = self.state.as_mut().filter(|s| s.channel() != channel) {
                     s.picked = Some(channel);
+                    // The size tile is the picked channel's.
+                    fill_tiles(&widgets.tiles, s);
                 }
             }
             SnapPageInput::FocusChannels => self.focus_channels(),
@@ -481,9 +523,7 @@ impl Component for SnapPage {
     ) {
         match msg {
             SnapPageCmd::Loaded(g, r) if g == self.generation => match *r {
-                Ok((details, channels, installed)) => {
-                    self.loaded(details, channels, installed, widgets, &sender)
-                }
+                Ok(l) => self.loaded(l, widgets, &sender),
                 Err(f) => self.load.failed(f),
             },
             SnapPageCmd::Icon(g, p) if g == self.media_generation => {
@@ -532,18 +572,33 @@ impl SnapPage {
     fn load(&mut self, sender: &ComponentSender<Self>) {
         self.generation += 1;
         let (g, name) = (self.generation, self.name.clone());
+        let picked = self.state.as_ref().map(SnapState::channel);
         sender.oneshot_command(async move {
             let r = async {
                 let (details, channels) = client::info(&name).await?;
-                let installed = if details.extra.installed_revision.is_empty() {
-                    None
-                } else {
-                    client::list_installed()
-                        .await?
-                        .into_iter()
-                        .find(|s| s.name == name)
+                let all = client::list_installed().await?;
+                let installed = all.iter().find(|s| s.name == name).cloned();
+                let update = match &installed {
+                    Some(i) if !i.held => match client::list_updates().await {
+                        Ok(list) => list.into_iter().find(|u| u.name == name),
+                        // The page still shows the snap; only Update waits for a later load.
+                        Err(f) => {
+                            tracing::warn!("no updates known for {name}: {}", f.message);
+                            None
+                        }
+                    },
+                    _ => None,
                 };
-                Ok((details, channels, installed))
+                let channel = picked.unwrap_or_else(|| "latest/stable".to_string());
+                let safety =
+                    safety_data(&name, &details, installed.is_some(), &all, &channel).await;
+                Ok(LoadedSnap {
+                    details,
+                    channels,
+                    installed,
+                    update,
+                    safety,
+                })
             };
             SnapPageCmd::Loaded(g, Box::new(r.await))
         });
@@ -552,32 +607,39 @@ impl SnapPage {
     /// The snap's state arrived: keep the channel picked before, fetch the media the first time.
     fn loaded(
         &mut self,
-        details: SnapDetails,
-        channels: Vec<ChannelInfo>,
-        installed: Option<InstalledSnap>,
+        l: LoadedSnap,
         widgets: &mut SnapPageWidgets,
         sender: &ComponentSender<Self>,
     ) {
         let picked = self.state.as_ref().and_then(|s| s.picked.clone());
         let first = self.state.is_none();
         let state = SnapState {
-            details,
-            channels,
-            installed,
+            details: l.details,
+            channels: l.channels,
+            installed: l.installed,
             picked: None,
+            update: l.update,
+            safety: l.safety,
         }
         .reloaded(picked);
         if first {
             self.load_media(&state, widgets, sender);
         }
         self.fill_channels(&state);
+        fill_tiles(&widgets.tiles, &state);
         // The end-to-end test waits for these words.
         tracing::info!(
             target: "ui",
-            "app page shown: {} installed={} revision={}",
+            "app page shown: {} installed={} revision={} update={} tiles={}",
             state.name(),
             state.is_installed(),
-            state.installed.as_ref().map(|i| i.revision.as_str()).unwrap_or("")
+            state.installed.as_ref().map(|i| i.revision.as_str()).unwrap_or(""),
+            state.has_update(),
+            safety::tiles(&state.facts())
+                .iter()
+                .map(|t| format!("{:?}", t.kind))
+                .collect::<Vec<_>>()
+                .join(",")
         );
         let _ = sender.output(SnapPageOutput::Titled {
             name: state.name().to_string(),
@@ -675,6 +737,19 @@ impl SnapPage {
         );
     }
 
+    fn ask_consent(&mut self, root: &gtk::Stack, sender: &ComponentSender<Self>) {
+        let Some(init) = self.dialog_init(root) else {
+            return;
+        };
+        self.consent_dialog = Some(
+            ConsentDialog::builder()
+                .launch(init)
+                .forward(sender.input_sender(), |ConsentAnswer::Install| {
+                    SnapPageInput::InstallUnconfined
+                }),
+        );
+    }
+
     fn ask_revert(&mut self, root: &gtk::Stack, sender: &ComponentSender<Self>) {
         let Some(init) = self.dialog_init(root) else {
             return;
@@ -702,6 +777,132 @@ impl SnapPage {
                 e,
             )));
         }
+    }
+}
+
+/// What the tiles need: the plugs (connected now, or connecting by themselves once installed)
+/// and the snaps an install brings. What cannot be found out is left unknown, never guessed; the
+/// page shows without it.
+async fn safety_data(
+    name: &str,
+    details: &SnapDetails,
+    installed: bool,
+    all: &[InstalledSnap],
+    channel: &str,
+) -> SafetyData {
+    if installed {
+        let plugs = match client::connections(name).await {
+            Ok(list) => {
+                let mut seen = std::collections::BTreeMap::new();
+                for c in list.into_iter().filter(|c| c.plug_snap == name) {
+                    *seen.entry((c.plug, c.interface)).or_insert(false) |= c.connected;
+                }
+                Some(
+                    seen.into_iter()
+                        .map(|((_, interface), on)| Access { interface, on })
+                        .collect(),
+                )
+            }
+            Err(f) => {
+                tracing::warn!("the permissions of {name}: {}", f.message);
+                None
+            }
+        };
+        return SafetyData {
+            plugs,
+            brings: Vec::new(),
+        };
+    }
+    let needs = match client::store_address().await {
+        Ok((store, arch)) => crate::store_plugs::needs(&store, &arch, name, channel)
+            .await
+            .map_err(|e| tracing::warn!("the plugs of {name}: {e}"))
+            .ok(),
+        Err(f) => {
+            tracing::warn!("the store's address: {}", f.message);
+            None
+        }
+    };
+    let defaults = client::interface_defaults().await.unwrap_or_default();
+    let plugs = needs.as_ref().map(|n| {
+        n.interfaces
+            .iter()
+            // A content plug brings its provider (counted in the size), not an access.
+            .filter(|i| *i != "content")
+            .map(|i| Access {
+                interface: i.clone(),
+                on: defaults.get(i).copied().unwrap_or(false),
+            })
+            .collect()
+    });
+    let mut wanted: Vec<String> = Vec::new();
+    if !details.extra.base.is_empty() {
+        wanted.push(details.extra.base.clone());
+    }
+    wanted.extend(needs.map(|n| n.providers).unwrap_or_default());
+    let mut brings = Vec::new();
+    for other in wanted {
+        if all.iter().any(|s| s.name == other) || brings.iter().any(|b: &Brought| b.name == other) {
+            continue;
+        }
+        match client::info(&other).await {
+            Ok((_, channels)) => {
+                let c = channels
+                    .iter()
+                    .find(|c| c.channel == "latest/stable")
+                    .or(channels.first());
+                if let Some(c) = c {
+                    brings.push(Brought {
+                        name: other,
+                        size: c.size,
+                    });
+                }
+            }
+            Err(f) => tracing::warn!("the size of {other}, which {name} needs: {}", f.message),
+        }
+    }
+    SafetyData { plugs, brings }
+}
+
+/// Lay the tiles out: a card each, its icon and heading, a line per fact.
+fn fill_tiles(flow: &gtk::FlowBox, state: &SnapState) {
+    while let Some(c) = flow.first_child() {
+        flow.remove(&c);
+    }
+    for t in safety::tiles(&state.facts()) {
+        let card = gtk::Box::new(gtk::Orientation::Vertical, 6);
+        card.add_css_class("card");
+        card.set_valign(gtk::Align::Fill);
+        let inner = gtk::Box::new(gtk::Orientation::Vertical, 4);
+        inner.set_margin_top(12);
+        inner.set_margin_bottom(12);
+        inner.set_margin_start(12);
+        inner.set_margin_end(12);
+        let head = gtk::Box::new(gtk::Orientation::Horizontal, 8);
+        let icon = gtk::Image::from_icon_name(t.icon);
+        icon.set_pixel_size(24);
+        let title = gtk::Label::new(Some(&t.title));
+        title.add_css_class("heading");
+        title.set_wrap(true);
+        title.set_xalign(0.0);
+        if t.warning {
+            icon.add_css_class("warning");
+            title.add_css_class("warning");
+        }
+        head.append(&icon);
+        head.append(&title);
+        inner.append(&head);
+        for line in &t.lines {
+            let l = gtk::Label::new(Some(line));
+            l.set_wrap(true);
+            l.set_xalign(0.0);
+            l.add_css_class("dim-label");
+            l.add_css_class("caption");
+            inner.append(&l);
+        }
+        card.append(&inner);
+        crate::a11y::set_label(&card, &format!("{}: {}", t.title, t.lines.join(". ")));
+        flow.append(&card);
     }
 }
 
