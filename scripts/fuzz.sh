@@ -3,9 +3,11 @@
 #
 #   scripts/fuzz.sh                  short run of every target (CI): FUZZ_SECONDS each (default 20)
 #   scripts/fuzz.sh --long [T...]    FUZZ_RUNS executions of each target (default 10 million), one at
-#                                    a time under `nice -n 15`, logs in fuzz/logs/
+#                                    a time under `nice -n 15`, logs in fuzz/logs/ (FUZZ_MAX_SECONDS
+#                                    caps each target's time when set)
 #   scripts/fuzz.sh --seed           only (re)build the seed corpora
 #   scripts/fuzz.sh --build          only build the targets
+#   FUZZ_SANITIZER=address ...        build with AddressSanitizer (default: none)
 #
 # Seeds are made at run time from the compatibility data (SNAPSHELF_COMPAT, default /work/shared/compat,
 # never copied into the tree) and the sample catalog (data/catalog/), whose snaps are packed with
@@ -22,7 +24,11 @@ TARGETS=(snap_yaml layout assertion openpgp store_json squashfs)
 COMPAT=${SNAPSHELF_COMPAT:-/work/shared/compat}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_RUNS=${FUZZ_RUNS:-10000000}
+FUZZ_MAX_SECONDS=${FUZZ_MAX_SECONDS:-0}   # --long: also stop a target after this long (0: no limit)
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}
+# No sanitizer by default: the parsers are safe Rust (debug assertions, on here, catch overflows), and
+# AddressSanitizer halves the speed and lengthens the build. FUZZ_SANITIZER=address for a run with it.
+FUZZ_SANITIZER=${FUZZ_SANITIZER:-none}
 CORPUS=fuzz/corpus
 
 mode=short
@@ -31,7 +37,7 @@ case "${1:-}" in
   --seed) mode=seed; shift ;;
   --build) mode=build; shift ;;
   --short) shift ;;
-  -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
 esac
 [ $# -gt 0 ] && TARGETS=("$@")
 
@@ -77,8 +83,11 @@ make_seeds() {
     name=$(basename "$j" .json)
     seed store_json "$name.json" < "$j"
     # The snap.yaml texts the store sends are snap.yaml seeds too.
-    jq -r '.. | objects | ."snap-yaml"? // empty' "$j" 2>/dev/null | awk -v d="$CORPUS/snap_yaml" -v n="$name" '
-      BEGIN { RS = "\n---SPLIT---\n" } { f = d "/seed-" n "-" NR ".yaml"; printf "%s", $0 > f; close(f) }'
+    if command -v jq >/dev/null; then
+      jq -r '[.. | objects | ."snap-yaml"? // empty] | join("\n---SPLIT---\n")' "$j" |
+        awk -v d="$CORPUS/snap_yaml" -v n="$name" '
+          BEGIN { RS = "\n---SPLIT---\n" } NF { f = d "/seed-" n "-" NR ".yaml"; printf "%s", $0 > f; close(f) }'
+    fi
   done
   for a in snap/trusted/canonical.assert "$COMPAT"/assertions/*; do
     [ -f "$a" ] || continue
@@ -119,9 +128,9 @@ make_seeds() {
 }
 
 build() {
-  say "building the fuzz targets (cargo fuzz build, debug assertions on)"
+  say "building the fuzz targets (cargo fuzz build, debug assertions on, sanitizer $FUZZ_SANITIZER)"
   # Every target at once (cargo-fuzz builds one or all): they share all their dependencies.
-  RUSTC_BOOTSTRAP=1 cargo fuzz build --debug-assertions >fuzz/logs/build.log 2>&1 ||
+  RUSTC_BOOTSTRAP=1 cargo fuzz build --debug-assertions --sanitizer "$FUZZ_SANITIZER" >fuzz/logs/build.log 2>&1 ||
     { tail -n 40 fuzz/logs/build.log >&2; die "the fuzz targets did not build"; }
   for t in "${TARGETS[@]}"; do
     [ -x "fuzz/target/x86_64-unknown-linux-gnu/release/$t" ] || die "fuzz target $t did not build"
@@ -147,6 +156,7 @@ case $mode in
   seed) make_seeds; exit 0 ;;
 esac
 mkdir -p fuzz/logs
+ensure_rust
 ensure_cargo_fuzz
 make_seeds
 build
@@ -163,7 +173,7 @@ for t in "${TARGETS[@]}"; do
     fi
   else
     say "fuzzing $t for $FUZZ_RUNS executions (log: $log)"
-    if ! nice -n 15 bash -c "$(declare -f run_one common_opts); CORPUS=$CORPUS FUZZ_TIMEOUT=$FUZZ_TIMEOUT run_one $t -runs=$FUZZ_RUNS" > "$log" 2>&1; then
+    if ! nice -n 15 bash -c "$(declare -f run_one common_opts); CORPUS=$CORPUS FUZZ_TIMEOUT=$FUZZ_TIMEOUT run_one $t -runs=$FUZZ_RUNS -max_total_time=$FUZZ_MAX_SECONDS" > "$log" 2>&1; then
       failed+=("$t")
       tail -n 40 "$log" >&2
     fi

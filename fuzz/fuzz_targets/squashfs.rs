@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use snapshelf_snap::squashfs::{EntryKind, SnapFile, MAX_SNAP_YAML};
+use snapshelf_snap::squashfs::{EntryKind, SnapFile};
 
 /// Extraction is tried only for images whose files add up to at most this much (tmpfs is RAM).
 const EXTRACT_CAP: u64 = 4 << 20;
@@ -70,7 +70,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = snap.desktop_files();
     let _ = snap.icon();
     let _ = snap.theme_icons();
-    let _ = snap.read_regular_file("meta/snap.yaml", MAX_SNAP_YAML);
 
     let total: u64 = snap
         .entries()
