@@ -128,6 +128,8 @@ make_seeds() {
 }
 
 build() {
+  # The fuzz crate is outside the workspace, so `cargo fmt --all` does not see it.
+  cargo fmt --manifest-path fuzz/Cargo.toml -- --check || die "fuzz/: run cargo fmt --manifest-path fuzz/Cargo.toml"
   say "building the fuzz targets (cargo fuzz build, debug assertions on, sanitizer $FUZZ_SANITIZER)"
   # Every target at once (cargo-fuzz builds one or all): they share all their dependencies.
   RUSTC_BOOTSTRAP=1 cargo fuzz build --debug-assertions --sanitizer "$FUZZ_SANITIZER" >fuzz/logs/build.log 2>&1 ||
