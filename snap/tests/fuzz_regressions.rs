@@ -1,9 +1,16 @@
-//! Inputs the fuzz targets (fuzz/, docs/fuzzing.md) found to crash, hang or exhaust a parser,
-//! minimized, each with the behaviour it must have now: a clear error, never a panic.
+//! Inputs that crashed, hung or exhausted a parser, found while fuzzing it (fuzz/, docs/fuzzing.md),
+//! minimized, each with the behaviour it must have now: a clear error or a quick answer, never a
+//! panic. Inputs too large for the fuzzers' length limit (the quadratic cases) are generated here.
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use snapshelf_snap::squashfs::{SnapFile, SnapFileError};
+use snapshelf_snap::yaml::SnapYaml;
+
+/// Far above what the linear parsers need for the inputs below even in a debug build on a busy
+/// machine (well under a second), far below what the quadratic ones took (minutes).
+const QUICK: Duration = Duration::from_secs(15);
 
 /// A squashfs 4.0 superblock that passes every other check, with the given block size and log.
 fn superblock(block_size: u32, block_log: u16) -> Vec<u8> {
@@ -41,4 +48,45 @@ fn squashfs_block_log_out_of_range_is_an_error() {
     // The same superblock with the right log gets past the check (and fails later, on the tables).
     let e = open_bytes(&superblock(131072, 17)).unwrap_err();
     assert!(!e.to_string().contains("invalid block size"), "{e}");
+}
+
+/// snap.yaml: duplicate keys were found by comparing each new key with every earlier one of its map;
+/// 60,000 keys (under 1 MiB, the snap.yaml cap) took minutes.
+#[test]
+fn snap_yaml_with_a_huge_map_parses_quickly() {
+    let mut text = String::from("name: big\nversion: 1\nx-big:\n");
+    for i in 0..60_000 {
+        text.push_str(&format!("  k{i:06}: v\n"));
+    }
+    assert!(text.len() < 1 << 20);
+    let start = Instant::now();
+    let y = SnapYaml::parse(&text).expect("a large but valid snap.yaml parses");
+    let took = start.elapsed();
+    assert_eq!(y.extra.len(), 1);
+    assert!(took < QUICK, "parsing took {took:?}");
+    // A duplicate is still found, and named, at the end of a large map.
+    text.push_str("  k000007: again\n");
+    let e = SnapYaml::parse(&text).unwrap_err();
+    assert_eq!(e.field, "k000007", "{e}");
+    assert!(e.message.contains("duplicate key"), "{e}");
+}
+
+/// Layouts: each layout was checked against every other (with an allocation per pair) for "under
+/// another layout"; 20,000 layouts took minutes.
+#[test]
+fn many_layouts_validate_quickly() {
+    let mut text = String::from("name: big\nversion: 1\nlayout:\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("  /opt/d{i:05}:\n    type: tmpfs\n"));
+    }
+    let start = Instant::now();
+    let y = SnapYaml::parse(&text).expect("many valid layouts parse");
+    let took = start.elapsed();
+    assert_eq!(y.layout.len(), 20_000);
+    assert!(took < QUICK, "validating took {took:?}");
+    // A layout under another is still refused, naming both.
+    text.push_str("  /opt/d00042/x:\n    type: tmpfs\n");
+    let e = SnapYaml::parse(&text).unwrap_err();
+    assert_eq!(e.field, "layout./opt/d00042/x", "{e}");
+    assert!(e.message.contains("under the layout /opt/d00042"), "{e}");
 }
