@@ -38,3 +38,10 @@ say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "cargo test"
 cargo test --workspace --no-fail-fast
+
+# --- fuzzing: a separate step, after every test has passed ---------------------------------------
+# A short run of every fuzz target (scripts/fuzz.sh, docs/fuzzing.md): the fuzz crate is built with
+# cargo-fuzz, each target is fed its seeds and mutations for FUZZ_SECONDS; a crash, hang or memory
+# blow-up fails the run. The whole step stays within 5 minutes, the build included.
+say "fuzzing (short run of every target)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh

@@ -2,7 +2,7 @@
 //! are snapd's (DESIGN.md §7): no forbidden targets, no new top-level entries, sources only under
 //! `$SNAP`, `$SNAP_DATA` or `$SNAP_COMMON`, exactly one kind per entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use crate::yaml::{Node, Warnings, YamlError};
@@ -155,6 +155,7 @@ pub(crate) fn parse(path: &str, node: &Node, w: &mut Warnings) -> Result<Layout,
 /// Check every rule, for one entry and across entries.
 pub fn validate_layouts(layouts: &[Layout], snap_name: &str) -> Result<(), YamlError> {
     let mut source_kinds: BTreeMap<&str, bool> = BTreeMap::new();
+    let paths: BTreeSet<&str> = layouts.iter().map(|l| l.path.as_str()).collect();
     for l in layouts {
         let field = format!("layout.{}", l.path);
         let p = l.path.as_str();
@@ -180,14 +181,15 @@ pub fn validate_layouts(layouts: &[Layout], snap_name: &str) -> Result<(), YamlE
         if p.chars().any(|c| "*?[]{}\"\\".contains(c)) || p.contains(char::is_control) {
             return Err(err(field, "cannot contain glob or control characters"));
         }
-        if let Some(other) = layouts
-            .iter()
-            .find(|o| o.path != l.path && under(p, &o.path))
+        // Only a clean ancestor of `p` can contain it: look those up, shallowest first, rather than
+        // comparing with every other layout (quadratic in the number of layouts).
+        if let Some(other) = p
+            .match_indices('/')
+            .skip(1)
+            .map(|(i, _)| &p[..i])
+            .find(|a| paths.contains(a))
         {
-            return Err(err(
-                field,
-                format!("cannot be under the layout {}", other.path),
-            ));
+            return Err(err(field, format!("cannot be under the layout {other}")));
         }
         if l.user != "root" {
             return Err(err(format!("{field}.user"), "only root is supported"));

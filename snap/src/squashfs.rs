@@ -192,7 +192,8 @@ fn check_superblock(path: &Path) -> Result<Compression, SnapFileError> {
     }
     if !(4096..=1 << 20).contains(&block_size)
         || !block_size.is_power_of_two()
-        || 1u32 << block_log != block_size
+        // Compared without shifting: a hostile block_log of 32 or more must not overflow a shift.
+        || u32::from(block_log) != block_size.trailing_zeros()
     {
         return Err(corrupt(format!("invalid block size {block_size}")));
     }

@@ -7,7 +7,7 @@
 //! values of known keys stay errors. Aliases are refused (no alias bombs), nesting is capped, and
 //! every error names the field at fault.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -103,7 +103,9 @@ impl Node {
 
 enum Frame {
     Seq(Vec<Node>),
-    Map(Vec<(String, Node)>, Option<String>),
+    /// Entries in order, the key waiting for its value, and the keys seen (duplicates are found in
+    /// constant time: a scan of the entries made a large map quadratic).
+    Map(Vec<(String, Node)>, Option<String>, HashSet<String>),
 }
 
 struct Builder {
@@ -134,17 +136,21 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq(items)) => items.push(node),
-            Some(Frame::Map(entries, key)) => match key.take() {
+            Some(Frame::Map(entries, key, seen)) => match key.take() {
                 None => match node {
                     Node::Scalar { text, .. } => {
-                        if entries.iter().any(|(k, _)| *k == text) {
+                        if !seen.insert(text.clone()) {
                             let e = err(&text, format!("duplicate key at {}", at(mark)));
                             self.fail(e);
                         } else {
                             *key = Some(text);
                         }
                     }
-                    Node::Null => *key = Some(String::new()),
+                    Node::Null if seen.insert(String::new()) => *key = Some(String::new()),
+                    Node::Null => {
+                        let e = err("", format!("duplicate empty key at {}", at(mark)));
+                        self.fail(e);
+                    }
                     _ => self.fail(err(
                         "",
                         format!("a map key must be a plain value ({})", at(mark)),
@@ -196,13 +202,13 @@ impl MarkedEventReceiver for Builder {
                 self.stack.push(if matches!(ev, Event::SequenceStart(..)) {
                     Frame::Seq(Vec::new())
                 } else {
-                    Frame::Map(Vec::new(), None)
+                    Frame::Map(Vec::new(), None, HashSet::new())
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
                     Some(Frame::Seq(items)) => Node::Seq(items),
-                    Some(Frame::Map(entries, _)) => Node::Map(entries),
+                    Some(Frame::Map(entries, _, _)) => Node::Map(entries),
                     None => return,
                 };
                 self.push_value(node, &mark);
