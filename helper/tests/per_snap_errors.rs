@@ -1,0 +1,228 @@
+//! Per-snap errors of the real store (issue 13): a refresh where the store answers one snap with
+//! an error (`id-not-found`: taken down; `revision-not-found`: its channel closed) refreshes the
+//! others, and the change says which snap was left and why. The real snapshelf-store runs behind a
+//! proxy that plays the store's part the sample catalog cannot: it asks for `candidate` for
+//! shelf-clock (so that it has an update) and answers for a second snap with an error result.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{kind_of, Env};
+use snapshelf_dbus::types::Dict;
+use snapshelf_dbus::ErrorKind;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the proxy does to refresh calls: the snap-id whose refresh action asks for candidate, and
+/// the snap-id answered with this error code instead of what the store says.
+#[derive(Default, Clone)]
+struct Play {
+    newer_for: Option<String>,
+    error_for: Option<(String, String)>,
+}
+
+type Shared = Arc<Mutex<Play>>;
+
+fn proxy(upstream: String, play: Shared) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            let http = reqwest::Client::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                tokio::spawn(relay(sock, http.clone(), upstream.clone(), play.clone()));
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+async fn read_head(sock: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if sock.read(&mut byte).await.ok()? == 0 || head.len() > 64 << 10 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// The request as the store should see it: shelf-clock's refresh asks for candidate.
+fn rewrite_request(body: Vec<u8>, play: &Play) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    for a in v["actions"].as_array_mut().into_iter().flatten() {
+        if a["action"] == "refresh" && a["snap-id"].as_str() == play.newer_for.as_deref() {
+            a["channel"] = "candidate".into();
+        }
+    }
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// The answer as the real store would give it for a snap taken down or off its channel: that
+/// snap's result an error, the others untouched.
+fn rewrite_answer(v: &mut serde_json::Value, play: &Play) {
+    let Some((id, code)) = &play.error_for else {
+        return;
+    };
+    let results = v["results"].as_array_mut().unwrap();
+    results.retain(|r| r["snap-id"].as_str() != Some(id));
+    results.push(serde_json::json!({
+        "result": "error", "instance-key": id, "snap-id": id,
+        "error": {"code": code, "message": format!("the store has nothing for {id}"),
+                  "extra": {"releases": []}}}));
+}
+
+async fn relay(mut sock: TcpStream, http: reqwest::Client, upstream: String, play: Shared) {
+    let Some(head) = read_head(&mut sock).await else {
+        return;
+    };
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let (method, path) = (first.next().unwrap_or("GET"), first.next().unwrap_or("/"));
+    let mut req = http.request(method.parse().unwrap(), format!("{upstream}{path}"));
+    let mut length = 0;
+    for (k, v) in lines.filter_map(|l| l.split_once(':')) {
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("content-length") {
+            length = v.parse().unwrap();
+        } else if !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("connection") {
+            req = req.header(k, v);
+        }
+    }
+    let mut body = vec![0u8; length];
+    if sock.read_exact(&mut body).await.is_err() {
+        return;
+    }
+    let play = play.lock().unwrap().clone();
+    let refresh = path.starts_with("/v2/snaps/refresh");
+    if refresh {
+        body = rewrite_request(body, &play);
+    }
+    let Ok(resp) = req.body(body).send().await else {
+        return;
+    };
+    let status = resp.status();
+    let kind = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let mut bytes = resp.bytes().await.unwrap().to_vec();
+    if refresh && status.is_success() {
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        rewrite_answer(&mut v, &play);
+        bytes = serde_json::to_vec(&v).unwrap();
+    }
+    let head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        status.as_str(),
+        status.canonical_reason().unwrap_or(""),
+        bytes.len()
+    );
+    let _ = sock.write_all(head.as_bytes()).await;
+    let _ = sock.write_all(&bytes).await;
+    let _ = sock.shutdown().await;
+}
+
+/// The snap-id the store gives `name`.
+fn snap_id(store: &str, name: &str) -> String {
+    let url = format!("{store}/v2/snaps/info/{name}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let v: serde_json::Value = rt.block_on(async {
+        reqwest::Client::new()
+            .get(&url)
+            .header("Snap-Device-Series", "16")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    v["snap-id"]
+        .as_str()
+        .expect("info has a snap-id")
+        .to_string()
+}
+
+fn summary_of(env: &Env, path: &str) -> String {
+    let conn = env.connection();
+    snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&conn)
+        .path(path.to_string())
+        .unwrap()
+        .build()
+        .unwrap()
+        .summary()
+        .unwrap()
+}
+
+#[test]
+fn one_snaps_store_error_does_not_stop_the_others() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    let clock_id = snap_id(&env.store_url, "shelf-clock");
+    let hello_id = snap_id(&env.store_url, "shelf-hello");
+    let play = Shared::default();
+    env.store_url = proxy(env.store_url.clone(), play.clone());
+    env.start_helper();
+    let helper = env.proxy();
+    env.done(helper.install(&["shelf-clock", "shelf-hello"], Dict::new()));
+
+    for code in ["id-not-found", "revision-not-found"] {
+        *play.lock().unwrap() = Play {
+            newer_for: Some(clock_id.clone()),
+            error_for: Some((hello_id.clone(), code.to_string())),
+        };
+        // A refresh of everything: shelf-clock refreshes, shelf-hello is left and named.
+        let change = helper.refresh(&[], Dict::new()).unwrap();
+        let (status, kind, err) = env.wait_change(change.as_str());
+        assert_eq!(status, "Done", "{code}: {kind}: {err}");
+        let summary = summary_of(&env, change.as_str());
+        assert!(
+            summary.contains("\"shelf-clock\"")
+                && summary.contains("\"shelf-hello\" not refreshed:"),
+            "{code}: {summary}"
+        );
+        assert_eq!(env.link("snap/shelf-clock/current").as_deref(), Some("2"));
+        assert_eq!(env.link("snap/shelf-hello/current").as_deref(), Some("1"));
+        // Back to revision 1 (stable, kept) for the next round, the store left as it is.
+        *play.lock().unwrap() = Play::default();
+        let mut d = Dict::new();
+        d.insert(
+            "channel".into(),
+            zbus::zvariant::OwnedValue::try_from(zbus::zvariant::Value::from("stable")).unwrap(),
+        );
+        env.done(helper.refresh(&["shelf-clock"], d));
+    }
+
+    // Named snaps: several, the others refresh; the one named alone fails with its error.
+    *play.lock().unwrap() = Play {
+        newer_for: Some(clock_id.clone()),
+        error_for: Some((hello_id.clone(), "id-not-found".into())),
+    };
+    let e = helper.refresh(&["shelf-hello"], Dict::new()).unwrap_err();
+    assert_eq!(kind_of(e), ErrorKind::NotFound);
+    let change = helper
+        .refresh(&["shelf-clock", "shelf-hello"], Dict::new())
+        .unwrap();
+    let (status, kind, err) = env.wait_change(change.as_str());
+    assert_eq!(status, "Done", "{kind}: {err}");
+    assert!(summary_of(&env, change.as_str()).contains("\"shelf-hello\" not refreshed:"));
+    assert_eq!(env.link("snap/shelf-clock/current").as_deref(), Some("2"));
+}
