@@ -11,8 +11,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use snapshelf_snap::digest::{Hasher, Sha3_384};
 use snapshelf_snap::store_api::{
-    action, ActionEpoch, ActionItem, CategoriesResponse, ContextItem, Epoch, ErrorList,
-    FindResponse, FindResult, Held, InfoResponse, RefreshRequest, RefreshResponse, StoreSnap,
+    action, assertion_max_format, ActionEpoch, ActionItem, CategoriesResponse, ContextItem, Epoch,
+    ErrorList, FindResponse, FindResult, Held, InfoResponse, RefreshRequest, RefreshResponse,
+    StoreSnap,
 };
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
@@ -505,6 +506,7 @@ impl StoreClient {
             let sent = self
                 .http
                 .get(&url)
+                .query(&[("max-format", assertion_max_format(kind))])
                 .header("Snap-Device-Series", "16")
                 .header("Accept", "application/x.ubuntu.assertion")
                 .timeout(REQUEST_TIMEOUT)
@@ -1311,6 +1313,23 @@ mod tests {
         // snapd's find set leaves out what a listing does not need.
         for f in ["snap-yaml", "epoch", "architectures"] {
             assert!(!fields.iter().any(|x| x == f), "find asks for {f}: {line}");
+        }
+    }
+
+    #[tokio::test]
+    async fn assertion_requests_carry_max_format() {
+        for (kind, key, want) in [
+            ("snap-declaration", "16/abc", "max-format=6"),
+            ("account-key", "k1", "max-format=1"),
+            ("snap-revision", "d1", "max-format=0"),
+        ] {
+            let keys: Vec<&str> = key.split('/').collect();
+            let line =
+                request_line(|c| async move { c.assertion(kind, &keys).await.unwrap_err() }).await;
+            assert!(
+                line.starts_with(&format!("GET /v2/assertions/{kind}/{key}?{want} ")),
+                "{line}"
+            );
         }
     }
 
