@@ -102,6 +102,9 @@ pub struct ContextEntry {
     pub revision: u32,
     pub tracking_channel: String,
     pub held: bool,
+    /// The current revision's epoch, from its snap.yaml: the store answers a revision that can
+    /// read its data (an epoch bridge first, when there is one).
+    pub epoch: Epoch,
 }
 
 #[derive(Debug, Clone)]
@@ -1055,8 +1058,7 @@ fn refresh_request(context: &[ContextEntry], actions: &[Action]) -> RefreshReque
             instance_key: c.snap_id.clone(),
             revision: c.revision,
             tracking_channel: c.tracking_channel.clone(),
-            // Every installed revision is taken as epoch 0 (issue 13 brings the real ones).
-            epoch: Epoch::default(),
+            epoch: c.epoch.clone(),
             held: c.held.then(|| Held {
                 by: vec!["snapshelf".into()],
             }),
@@ -1185,6 +1187,10 @@ mod tests {
                 revision: 7,
                 tracking_channel: "latest/stable".into(),
                 held: true,
+                epoch: Epoch {
+                    read: vec![1, 2],
+                    write: vec![2],
+                },
             }],
             &[
                 Action::Refresh {
@@ -1202,7 +1208,7 @@ mod tests {
         assert_eq!(
             v["context"],
             serde_json::json!([{"snap-id": "id1", "instance-key": "id1", "revision": 7,
-                "tracking-channel": "latest/stable", "epoch": {"read": [0], "write": [0]},
+                "tracking-channel": "latest/stable", "epoch": {"read": [1, 2], "write": [2]},
                 "held": {"by": ["snapshelf"]}}])
         );
         assert_eq!(

@@ -2,7 +2,8 @@
 //! an error (`id-not-found`: taken down; `revision-not-found`: its channel closed) refreshes the
 //! others, and the change says which snap was left and why. The real snapshelf-store runs behind a
 //! proxy that plays the store's part the sample catalog cannot: it asks for `candidate` for
-//! shelf-clock (so that it has an update) and answers for a second snap with an error result.
+//! shelf-clock (so that it has an update) and answers for a second snap with an error result, or
+//! says the offered revision has an epoch that cannot read the installed one's data.
 
 mod common;
 
@@ -20,6 +21,8 @@ use tokio::net::{TcpListener, TcpStream};
 struct Play {
     newer_for: Option<String>,
     error_for: Option<(String, String)>,
+    /// The snap-id whose offered revision the answer says is of epoch 5.
+    epoch_5_for: Option<String>,
 }
 
 type Shared = Arc<Mutex<Play>>;
@@ -72,6 +75,16 @@ fn rewrite_request(body: Vec<u8>, play: &Play) -> Vec<u8> {
 /// The answer as the real store would give it for a snap taken down or off its channel: that
 /// snap's result an error, the others untouched.
 fn rewrite_answer(v: &mut serde_json::Value, play: &Play) {
+    for r in v["results"].as_array_mut().into_iter().flatten() {
+        if r["snap-id"].as_str().is_some() && r["snap-id"].as_str() == play.epoch_5_for.as_deref() {
+            let yaml = r["snap"]["snap-yaml"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            r["snap"]["snap-yaml"] = format!("{yaml}\nepoch: 5\n").into();
+            r["snap"]["epoch"] = serde_json::json!({"read": [5], "write": [5]});
+        }
+    }
     let Some((id, code)) = &play.error_for else {
         return;
     };
@@ -188,6 +201,7 @@ fn one_snaps_store_error_does_not_stop_the_others() {
         *play.lock().unwrap() = Play {
             newer_for: Some(clock_id.clone()),
             error_for: Some((hello_id.clone(), code.to_string())),
+            ..Play::default()
         };
         // A refresh of everything: shelf-clock refreshes, shelf-hello is left and named.
         let change = helper.refresh(&[], Dict::new()).unwrap();
@@ -215,6 +229,7 @@ fn one_snaps_store_error_does_not_stop_the_others() {
     *play.lock().unwrap() = Play {
         newer_for: Some(clock_id.clone()),
         error_for: Some((hello_id.clone(), "id-not-found".into())),
+        ..Play::default()
     };
     let e = helper.refresh(&["shelf-hello"], Dict::new()).unwrap_err();
     assert_eq!(kind_of(e), ErrorKind::NotFound);
@@ -225,4 +240,36 @@ fn one_snaps_store_error_does_not_stop_the_others() {
     assert_eq!(status, "Done", "{kind}: {err}");
     assert!(summary_of(&env, change.as_str()).contains("\"shelf-hello\" not refreshed:"));
     assert_eq!(env.link("snap/shelf-clock/current").as_deref(), Some("2"));
+}
+
+#[test]
+fn a_revision_that_cannot_read_the_current_data_is_refused() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    let clock_id = snap_id(&env.store_url, "shelf-clock");
+    let play = Shared::default();
+    env.store_url = proxy(env.store_url.clone(), play.clone());
+    env.start_helper();
+    let helper = env.proxy();
+    env.done(helper.install(&["shelf-clock"], Dict::new()));
+    *play.lock().unwrap() = Play {
+        newer_for: Some(clock_id.clone()),
+        epoch_5_for: Some(clock_id),
+        ..Play::default()
+    };
+    // Installed at epoch 0; the offered revision reads only epoch 5: refused before any download.
+    let e = helper.refresh(&["shelf-clock"], Dict::new()).unwrap_err();
+    let (kind, message) = snapshelf_dbus::error::classify(&e);
+    assert_eq!(kind, ErrorKind::EpochMismatch, "{message}");
+    assert!(
+        message.contains("epoch 5") && message.contains("epoch 0"),
+        "{message}"
+    );
+    assert_eq!(env.link("snap/shelf-clock/current").as_deref(), Some("1"));
+    assert!(!env
+        .root
+        .join("var/lib/snapshelf/blobs/shelf-clock_2.snap")
+        .exists());
 }

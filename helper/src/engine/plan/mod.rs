@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use gettextrs::gettext;
 use snapshelf_snap::naming::validate_snap_name;
 use snapshelf_snap::store_api::StoreSnap;
-use snapshelf_snap::yaml::SnapYaml;
+use snapshelf_snap::yaml::{Epoch, SnapYaml};
 
 use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
 use super::task::{discard_data::DiscardData, discard_revisions::DiscardRevisions, unlink::Unlink};
@@ -370,9 +370,71 @@ pub(crate) fn context(snaps: &[SnapState]) -> Vec<ContextEntry> {
                 snap_id: s.snap_id.clone(),
                 tracking_channel: s.tracking_channel.clone(),
                 held: s.held,
+                epoch: (&installed_epoch(s)).into(),
             })
         })
         .collect()
+}
+
+/// The epoch of a snap's current revision, from the snap.yaml of its verified file. A revision
+/// kept without one (written by an older helper) or whose snap.yaml no longer parses is taken as
+/// epoch 0, snapd's default, and said in the log.
+pub(crate) fn installed_epoch(s: &SnapState) -> Epoch {
+    let text = s
+        .revision(&s.current)
+        .map(|r| r.snap_yaml.as_str())
+        .unwrap_or("");
+    if text.is_empty() {
+        return Epoch::default();
+    }
+    match SnapYaml::parse(text) {
+        Ok(y) => y.epoch,
+        Err(e) => {
+            tracing::warn!(snap = %s.name, revision = %s.current,
+                "the kept snap.yaml does not parse ({e}); its epoch is taken as 0");
+            Epoch::default()
+        }
+    }
+}
+
+/// snapd's `Epoch.CanRead`: a revision of epoch `new` can read the data a revision of epoch
+/// `current` wrote when it reads one of the epochs that one writes.
+fn can_read(new: &Epoch, current: &Epoch) -> bool {
+    new.read.iter().any(|r| current.write.contains(r))
+}
+
+/// An epoch as a person reads it: `1`, or `read 0,1 write 1`.
+fn show_epoch(e: &Epoch) -> String {
+    let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    if e.read == e.write {
+        list(&e.read)
+    } else {
+        format!("read {} write {}", list(&e.read), list(&e.write))
+    }
+}
+
+/// Refuse a revision that cannot read the data of the snap's current one (snapd's
+/// `checkEpochs`): its data would be lost or misread.
+pub(crate) fn check_epoch(
+    name: &str,
+    revision: &str,
+    new: &Epoch,
+    before: &SnapState,
+) -> Result<()> {
+    let current = installed_epoch(before);
+    if can_read(new, &current) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::EpochMismatch,
+        format!(
+            "cannot refresh \"{name}\" to revision {revision} (epoch {}): it cannot read the data \
+             of the installed revision {} (epoch {})",
+            show_epoch(new),
+            before.current,
+            show_epoch(&current)
+        ),
+    ))
 }
 
 impl Engine {
@@ -452,6 +514,67 @@ mod tests {
         assert!(validate_channel("a b").is_err());
         assert!(validate_channel("").is_err());
         assert!(validate_channel("a//b").is_err());
+    }
+
+    fn epoch(read: &[u32], write: &[u32]) -> Epoch {
+        Epoch {
+            read: read.to_vec(),
+            write: write.to_vec(),
+        }
+    }
+
+    /// An installed snap whose current revision's snap.yaml has `epoch_line`.
+    fn with_epoch(epoch_line: &str) -> SnapState {
+        let mut s = state("ab", &["1"]);
+        s.snap_id = "id-ab".into();
+        s.sequence[0].snap_yaml = format!("name: ab\nversion: '1'\n{epoch_line}");
+        s
+    }
+
+    #[test]
+    fn epochs_are_read_as_snapd_reads_them() {
+        // snapd's epoch tests: a revision reads another's data when it reads an epoch that one writes.
+        assert!(can_read(&epoch(&[0], &[0]), &epoch(&[0], &[0])));
+        assert!(can_read(&epoch(&[0, 1], &[1]), &epoch(&[0], &[0])));
+        assert!(!can_read(&epoch(&[1], &[1]), &epoch(&[0], &[0])));
+        assert!(!can_read(&epoch(&[0], &[0]), &epoch(&[0, 1], &[1])));
+        assert!(can_read(&epoch(&[1, 2], &[2]), &epoch(&[0, 1], &[1])));
+        assert_eq!(show_epoch(&epoch(&[1], &[1])), "1");
+        assert_eq!(show_epoch(&epoch(&[0, 1], &[1])), "read 0,1 write 1");
+    }
+
+    #[test]
+    fn the_context_sends_the_installed_epoch() {
+        let snaps = [with_epoch("epoch: 1*\n"), {
+            let mut s = with_epoch("");
+            s.name = "cd".into();
+            s.snap_id = "id-cd".into();
+            s
+        }];
+        let ctx = context(&snaps);
+        assert_eq!(ctx[0].epoch.read, [0, 1]);
+        assert_eq!(ctx[0].epoch.write, [1]);
+        // No epoch in snap.yaml, or no snap.yaml kept at all: epoch 0.
+        assert_eq!(
+            (ctx[1].epoch.read.as_slice(), ctx[1].epoch.write.as_slice()),
+            (&[0][..], &[0][..])
+        );
+        let mut old = with_epoch("epoch: 3\n");
+        old.sequence[0].snap_yaml.clear();
+        assert_eq!(installed_epoch(&old), Epoch::default());
+    }
+
+    #[test]
+    fn a_revision_that_cannot_read_the_current_data_is_refused() {
+        let installed = with_epoch("epoch: 1\n");
+        let e = check_epoch("ab", "7", &epoch(&[2], &[2]), &installed).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::EpochMismatch);
+        assert!(
+            e.message.contains("revision 7 (epoch 2)") && e.message.contains("(epoch 1)"),
+            "{}",
+            e.message
+        );
+        assert!(check_epoch("ab", "7", &epoch(&[1, 2], &[2]), &installed).is_ok());
     }
 
     #[test]

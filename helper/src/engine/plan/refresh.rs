@@ -201,6 +201,13 @@ fn sort_results(
         if before.current == rev || (channel.is_none() && before.blocked.contains(&rev)) {
             continue;
         }
+        if let Err(error) = check_epoch(&res.name, &rev, &res.yaml.epoch, before) {
+            failed.push(Failed {
+                name: before.name.clone(),
+                error,
+            });
+            continue;
+        }
         resolved.push((res, before.clone()));
     }
     (resolved, failed)
@@ -340,6 +347,20 @@ mod tests {
         // Asking for a channel brings back even a revision reverted from.
         let (resolved, _) = sort_results(results, &targets, Some("stable"));
         assert_eq!(resolved.len(), 1);
+    }
+
+    #[test]
+    fn a_revision_of_an_epoch_that_cannot_read_the_data_is_that_snaps_error() {
+        let mut a = installed("aa", "id-a", "1");
+        a.sequence[0].snap_yaml = "name: aa\nversion: '1'\nepoch: 1\n".into();
+        let targets = [a, installed("bb", "id-b", "1")];
+        // The store offers aa at epoch 0, which cannot read epoch 1's data.
+        let results = vec![offered("aa", "id-a", 2), offered("bb", "id-b", 2)];
+        let (resolved, failed) = sort_results(results, &targets, None);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].0.name, "bb");
+        assert_eq!(failed[0].name, "aa");
+        assert_eq!(failed[0].error.kind, ErrorKind::EpochMismatch);
     }
 
     #[test]
