@@ -44,31 +44,88 @@ struct Resolved {
     snap: Box<StoreSnap>,
 }
 
-/// `stable` → `latest/stable`: the form the state and the API keep.
-pub fn full_channel(channel: &str) -> String {
-    if channel.contains('/') {
-        channel.to_string()
-    } else if ["stable", "candidate", "beta", "edge"].contains(&channel) {
-        format!("latest/{channel}")
-    } else {
-        format!("{channel}/stable")
+const RISKS: [&str; 4] = ["stable", "candidate", "beta", "edge"];
+
+/// A channel name's parts, as snapd's `channel.Parse` reads them: `risk`, `track`,
+/// `track/risk`, `risk/branch` or `track/risk/branch`.
+#[derive(Debug, PartialEq)]
+struct ChannelName<'a> {
+    track: &'a str,
+    risk: &'a str,
+    branch: Option<&'a str>,
+}
+
+fn parse_channel(channel: &str) -> std::result::Result<ChannelName<'_>, String> {
+    if channel.is_empty() || channel.len() > 128 {
+        return Err("a channel name has 1 to 128 characters".into());
+    }
+    let parts: Vec<&str> = channel.split('/').collect();
+    for p in &parts {
+        let ok = !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !ok {
+            return Err(format!(
+                "{p:?} is not a valid part (letters, digits, '.', '-' and '_')"
+            ));
+        }
+    }
+    let is_risk = |p: &str| RISKS.contains(&p);
+    let not_a_risk = |p: &str| format!("{p:?} is not a risk (stable, candidate, beta or edge)");
+    match parts.as_slice() {
+        [one] if is_risk(one) => Ok(ChannelName {
+            track: "latest",
+            risk: one,
+            branch: None,
+        }),
+        [track] => Ok(ChannelName {
+            track,
+            risk: "stable",
+            branch: None,
+        }),
+        [risk, branch] if is_risk(risk) => Ok(ChannelName {
+            track: "latest",
+            risk,
+            branch: Some(branch),
+        }),
+        [track, risk] if is_risk(risk) => Ok(ChannelName {
+            track,
+            risk,
+            branch: None,
+        }),
+        [_, risk] => Err(not_a_risk(risk)),
+        [track, risk, branch] if is_risk(risk) && !is_risk(track) => Ok(ChannelName {
+            track,
+            risk,
+            branch: Some(branch),
+        }),
+        [track, risk, _] if is_risk(track) => Err(format!("{track:?} is a risk, not a track")),
+        [_, risk, _] => Err(not_a_risk(risk)),
+        _ => Err("a channel has at most three parts: track/risk/branch".into()),
     }
 }
 
-pub fn validate_channel(channel: &str) -> Result<()> {
-    let ok = !channel.is_empty()
-        && channel.len() <= 64
-        && channel.split('/').count() <= 3
-        && channel.split('/').all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!("invalid channel {channel:?}")))
+/// `stable` → `latest/stable`, `beta/fix` → `latest/beta/fix`: the form the state and the API
+/// keep. A name that does not parse is kept as it is (only the store's own answers get here
+/// unchecked).
+pub fn full_channel(channel: &str) -> String {
+    match parse_channel(channel) {
+        Ok(ChannelName {
+            track,
+            risk,
+            branch: Some(b),
+        }) => format!("{track}/{risk}/{b}"),
+        Ok(ChannelName { track, risk, .. }) => format!("{track}/{risk}"),
+        Err(_) => channel.to_string(),
     }
+}
+
+/// Any well-formed channel name: closed risks and branches are not in the store's channel map,
+/// so a name is refused only when it cannot be a channel at all.
+pub fn validate_channel(channel: &str) -> Result<()> {
+    parse_channel(channel)
+        .map(|_| ())
+        .map_err(|e| Error::invalid(format!("invalid channel {channel:?}: {e}")))
 }
 
 fn check_names(names: &[String]) -> Result<()> {
@@ -114,13 +171,14 @@ fn summary(verb: &str, names: &[String]) -> String {
     template.replace("{snaps}", &name_list(names))
 }
 
-/// What the store's answer for one snap says, checked.
+/// What the store's answer for one snap says, checked. `requested`: the channel asked for (a
+/// refresh without one asks for the tracked channel).
 fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolved> {
     match result {
         ActionResult::Ok {
             name,
             snap_id,
-            effective_channel,
+            redirect_channel,
             snap,
             ..
         } => {
@@ -156,8 +214,12 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
                     format!("\"{name}\": no valid download digest"),
                 ));
             }
-            let channel = effective_channel
+            // Tracked: what was asked for, or where the store redirects a default track
+            // (snapd); never `effective-channel`, the risk that happened to serve (a closed
+            // `beta` is served from `candidate`, and must stay tracked as beta).
+            let channel = redirect_channel
                 .as_deref()
+                .filter(|c| validate_channel(c).is_ok())
                 .or(requested)
                 .map(full_channel)
                 .unwrap_or_else(|| "latest/stable".into());
@@ -510,6 +572,21 @@ mod tests {
         assert_eq!(full_channel("candidate"), "latest/candidate");
         assert_eq!(full_channel("2.0"), "2.0/stable");
         assert_eq!(full_channel("2.0/edge"), "2.0/edge");
+        assert_eq!(full_channel("beta/fix-1"), "latest/beta/fix-1");
+        assert_eq!(full_channel("2.0/beta/fix-1"), "2.0/beta/fix-1");
+        assert_eq!(full_channel("latest/stable"), "latest/stable");
+        // Closed risks and branches are valid names although no channel map lists them.
+        for ok in [
+            "edge/hotfix",
+            "1.x/candidate/pr-12",
+            "insider",
+            "latest/edge",
+        ] {
+            assert!(validate_channel(ok).is_ok(), "{ok}");
+        }
+        for bad in ["2.0/nightly", "a/b/c/d", "stable/beta/x", "1/nope/x", "a/"] {
+            assert!(validate_channel(bad).is_err(), "{bad}");
+        }
         assert!(validate_channel("latest/stable").is_ok());
         assert!(validate_channel("a b").is_err());
         assert!(validate_channel("").is_err());

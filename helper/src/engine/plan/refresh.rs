@@ -186,7 +186,8 @@ fn sort_results(
             },
             ok => ok,
         };
-        let res = match resolved_from(r, channel) {
+        let tracked = Some(before.tracking_channel.as_str()).filter(|c| !c.is_empty());
+        let res = match resolved_from(r, channel.or(tracked)) {
             Ok(res) => res,
             Err(error) => {
                 failed.push(Failed {

@@ -1,9 +1,15 @@
-//! Per-snap errors of the real store (issue 13): a refresh where the store answers one snap with
-//! an error (`id-not-found`: taken down; `revision-not-found`: its channel closed) refreshes the
-//! others, and the change says which snap was left and why. The real snapshelf-store runs behind a
-//! proxy that plays the store's part the sample catalog cannot: it asks for `candidate` for
-//! shelf-clock (so that it has an update) and answers for a second snap with an error result, or
-//! says the offered revision has an epoch that cannot read the installed one's data.
+//! The real Snap Store's behaviours the client must follow (issue 13), end to end against
+//! snapshelf-store behind a proxy that plays the real store's part where the sample catalog
+//! cannot:
+//! - per-snap errors (`id-not-found`: taken down; `revision-not-found`: its channel closed): the
+//!   others refresh, and the change says which snap was left and why;
+//! - epochs: a revision that cannot read the installed one's data is refused;
+//! - channels: what was asked for (or the store's `redirect-channel`) is tracked, not the
+//!   `effective-channel` that served it; Switch takes closed risks and branches.
+//!
+//! The proxy can ask for `candidate` for shelf-clock (so that it has an update), answer for a snap
+//! with an error result, give an offered revision epoch 5, and rewrite `effective-channel` and
+//! `redirect-channel` as the real store sends them.
 
 mod common;
 
@@ -23,6 +29,10 @@ struct Play {
     error_for: Option<(String, String)>,
     /// The snap-id whose offered revision the answer says is of epoch 5.
     epoch_5_for: Option<String>,
+    /// `effective-channel` of every revision offered (the risk that served it).
+    effective: Option<String>,
+    /// `redirect-channel` of every revision offered (a default track).
+    redirect: Option<String>,
 }
 
 type Shared = Arc<Mutex<Play>>;
@@ -76,6 +86,14 @@ fn rewrite_request(body: Vec<u8>, play: &Play) -> Vec<u8> {
 /// snap's result an error, the others untouched.
 fn rewrite_answer(v: &mut serde_json::Value, play: &Play) {
     for r in v["results"].as_array_mut().into_iter().flatten() {
+        if r["result"] != "error" {
+            if let Some(e) = &play.effective {
+                r["effective-channel"] = e.clone().into();
+            }
+            if let Some(c) = &play.redirect {
+                r["redirect-channel"] = c.clone().into();
+            }
+        }
         if r["snap-id"].as_str().is_some() && r["snap-id"].as_str() == play.epoch_5_for.as_deref() {
             let yaml = r["snap"]["snap-yaml"]
                 .as_str()
@@ -272,4 +290,72 @@ fn a_revision_that_cannot_read_the_current_data_is_refused() {
         .root
         .join("var/lib/snapshelf/blobs/shelf-clock_2.snap")
         .exists());
+}
+
+fn channel_of(env: &Env, name: &str) -> (String, String) {
+    let s = common::installed(env)
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("{name} is installed"));
+    (s.channel, s.revision)
+}
+
+fn channel_option(channel: &str) -> Dict {
+    let mut d = Dict::new();
+    d.insert(
+        "channel".into(),
+        zbus::zvariant::OwnedValue::try_from(zbus::zvariant::Value::from(channel)).unwrap(),
+    );
+    d
+}
+
+#[test]
+fn the_channel_asked_for_is_tracked_not_the_one_that_served() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    let play = Shared::default();
+    env.store_url = proxy(env.store_url.clone(), play.clone());
+    env.start_helper();
+    let helper = env.proxy();
+    env.done(helper.install(&["shelf-clock"], Dict::new()));
+
+    // beta is closed: the real store serves candidate's revision and says so.
+    *play.lock().unwrap() = Play {
+        effective: Some("candidate".into()),
+        ..Play::default()
+    };
+    env.done(helper.refresh(&["shelf-clock"], channel_option("beta")));
+    assert_eq!(
+        channel_of(&env, "shelf-clock"),
+        ("latest/beta".to_string(), "2".to_string())
+    );
+
+    // A default track: the store redirects, and the redirect is what is tracked from now on.
+    *play.lock().unwrap() = Play {
+        redirect: Some("2.0/edge".into()),
+        ..Play::default()
+    };
+    env.done(helper.refresh(&["shelf-clock"], channel_option("edge")));
+    assert_eq!(
+        channel_of(&env, "shelf-clock"),
+        ("2.0/edge".to_string(), "3".to_string())
+    );
+    *play.lock().unwrap() = Play::default();
+
+    // Switch: closed risks and branches are in no channel map, yet they are channels.
+    for (asked, tracked) in [
+        ("beta", "latest/beta"),
+        ("edge/fix-12", "latest/edge/fix-12"),
+        ("latest/candidate/pr-3", "latest/candidate/pr-3"),
+    ] {
+        env.done(helper.switch("shelf-clock", asked));
+        assert_eq!(channel_of(&env, "shelf-clock").0, tracked);
+    }
+    // Only malformed names are refused.
+    for bad in ["2.0/nightly", "a/b/c/d", "bad channel!"] {
+        let e = helper.switch("shelf-clock", bad).unwrap_err();
+        assert_eq!(kind_of(e), ErrorKind::InvalidArgument, "{bad}");
+    }
 }
