@@ -214,10 +214,20 @@ fn sort_results(
     (resolved, failed)
 }
 
-/// The error of a refresh that has nothing to do: no update, or only snaps that cannot be.
+/// The error of a refresh that has nothing to do: no update, or only snaps that cannot be. A
+/// refresh of everything is not failed by one snap's error: it has no update, and says why.
 fn nothing_to_refresh(names: &[String], failed: &[Failed]) -> Error {
+    let reasons: Vec<String> = failed.iter().map(|f| f.error.message.clone()).collect();
+    if names.is_empty() && !failed.is_empty() {
+        return Error::new(
+            ErrorKind::NoUpdateAvailable,
+            format!(
+                "No snap has an update that can be installed: {}",
+                reasons.join("; ")
+            ),
+        );
+    }
     if let Some(first) = failed.first() {
-        let reasons: Vec<String> = failed.iter().map(|f| f.error.message.clone()).collect();
         return Error::new(
             first.error.kind,
             format!("nothing could be refreshed: {}", reasons.join("; ")),
@@ -374,6 +384,10 @@ mod tests {
         }];
         let e = nothing_to_refresh(&["bb".into(), "cc".into()], &failed);
         assert_eq!(e.kind, ErrorKind::NotFound);
+        assert!(e.message.contains("\"bb\" not found"), "{}", e.message);
+        // Everything: no update, and why.
+        let e = nothing_to_refresh(&[], &failed);
+        assert_eq!(e.kind, ErrorKind::NoUpdateAvailable);
         assert!(e.message.contains("\"bb\" not found"), "{}", e.message);
     }
 }
