@@ -45,7 +45,7 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
     use ErrorKind::*;
     match kind {
         NotAuthorized | AuthCancelled => 3,
-        NotFound | NotInstalled | ChannelNotAvailable | NoRevisionToRevert => 4,
+        NotFound | NotInstalled | ChannelNotAvailable | NoRevisionToRevert | EpochMismatch => 4,
         NetworkError | StoreError => 5,
         InvalidArgument | InvalidSnap | VerificationFailed | NeedsClassic => 6,
         ChangeConflict | SnapInUse => 7,
@@ -76,6 +76,7 @@ pub fn words(kind: ErrorKind) -> String {
         NoRevisionToRevert => gettext("There is no other kept revision to go back to."),
         ChannelNotAvailable => gettext("The snap has no such channel."),
         NeedsClassic => gettext("This snap needs classic confinement (--classic)."),
+        EpochMismatch => gettext("The new revision cannot read the data of the installed one."),
         InsufficientSpace => gettext("There is not enough disk space."),
         SnapInUse => gettext("The snap is in use."),
         InvalidSnap => gettext("The snap file is not valid."),

@@ -67,6 +67,7 @@ kinds! {
     NoRevisionToRevert => "no-revision-to-revert",
     ChannelNotAvailable => "channel-not-available",
     NeedsClassic => "needs-classic",
+    EpochMismatch => "epoch-mismatch",
     InsufficientSpace => "insufficient-space",
     SnapInUse => "snap-in-use",
     InvalidSnap => "invalid-snap",
@@ -111,7 +112,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips() {
-        assert_eq!(ErrorKind::ALL.len(), 20);
+        assert_eq!(ErrorKind::ALL.len(), 21);
         for k in ErrorKind::ALL {
             assert_eq!(ErrorKind::from_kebab(k.as_kebab()), Some(*k));
             assert_eq!(ErrorKind::from_dbus_name(&k.dbus_name()), Some(*k));

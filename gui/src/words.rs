@@ -30,6 +30,7 @@ pub fn failure(f: &Failure) -> String {
         NoRevisionToRevert => gettext("There is no earlier version kept to go back to."),
         ChannelNotAvailable => gettext("The app is not published in that channel. Choose another channel."),
         NeedsClassic => gettext("This app asks for full access to the system (classic confinement); Snapshelf does not install such apps."),
+        EpochMismatch => gettext("This update cannot read the data of the installed version, so it was not installed."),
         InsufficientSpace => gettext("There is not enough disk space. Free some space, then try again."),
         SnapInUse => gettext("The app is running. Close it, then try again."),
         InvalidSnap => gettext("This file is not a valid snap; nothing was installed."),

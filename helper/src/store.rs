@@ -11,8 +11,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use snapshelf_snap::digest::{Hasher, Sha3_384};
 use snapshelf_snap::store_api::{
-    action, ActionEpoch, ActionItem, CategoriesResponse, ContextItem, Epoch, ErrorList,
-    FindResponse, FindResult, Held, InfoResponse, RefreshRequest, RefreshResponse, StoreSnap,
+    action, assertion_max_format, ActionEpoch, ActionItem, CategoriesResponse, ContextItem, Epoch,
+    ErrorList, FindResponse, FindResult, Held, InfoResponse, RefreshRequest, RefreshResponse,
+    StoreSnap,
 };
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
@@ -101,6 +102,9 @@ pub struct ContextEntry {
     pub revision: u32,
     pub tracking_channel: String,
     pub held: bool,
+    /// The current revision's epoch, from its snap.yaml: the store answers a revision that can
+    /// read its data (an epoch bridge first, when there is one).
+    pub epoch: Epoch,
 }
 
 #[derive(Debug, Clone)]
@@ -415,8 +419,10 @@ impl StoreClient {
         let url = format!("{}/v2/snaps/info/{}", self.base, urlencode(name));
         let (status, body) = self
             .send_json("info", || {
-                self.v2(self.http.get(&url))
-                    .query(&[("architecture", self.architecture.as_str())])
+                self.v2(self.http.get(&url)).query(&[
+                    ("fields", INFO_FIELDS.join(",").as_str()),
+                    ("architecture", self.architecture.as_str()),
+                ])
             })
             .await?;
         if status == reqwest::StatusCode::NOT_FOUND {
@@ -437,7 +443,9 @@ impl StoreClient {
         category: Option<&str>,
     ) -> Result<Vec<FindResult>, StoreError> {
         let url = format!("{}/v2/snaps/find", self.base);
-        let mut params: Vec<(&str, &str)> = vec![("architecture", &self.architecture)];
+        let fields = FIND_FIELDS.join(",");
+        let mut params: Vec<(&str, &str)> =
+            vec![("fields", &fields), ("architecture", &self.architecture)];
         if !query.is_empty() {
             params.push(("q", query));
         }
@@ -501,6 +509,7 @@ impl StoreClient {
             let sent = self
                 .http
                 .get(&url)
+                .query(&[("max-format", assertion_max_format(kind))])
                 .header("Snap-Device-Series", "16")
                 .header("Accept", "application/x.ubuntu.assertion")
                 .timeout(REQUEST_TIMEOUT)
@@ -951,6 +960,65 @@ pub fn partial_path(dest: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The fields `info` asks for: snapd's (store.go's `InfoFields`: every `storeSnap` key but
+/// `snap-yaml` and `integrity`), plus `snap-yaml` for the apps an app page lists before the snap
+/// is installed. The real store's default set without `fields=` has no description or media.
+const INFO_FIELDS: &[&str] = &[
+    "architectures",
+    "base",
+    "confinement",
+    "links",
+    "contact",
+    "created-at",
+    "description",
+    "download",
+    "epoch",
+    "license",
+    "name",
+    "prices",
+    "private",
+    "publisher",
+    "revision",
+    "snap-id",
+    "summary",
+    "title",
+    "type",
+    "version",
+    "website",
+    "store-url",
+    "resources",
+    "media",
+    "common-ids",
+    "categories",
+    "snap-yaml",
+];
+
+/// The fields `find` asks for: snapd's (every `storeSnap` key but `architectures`, `created-at`,
+/// `epoch`, `name`, `snap-id`, `snap-yaml`, `resources` and `integrity`, plus `channel`).
+const FIND_FIELDS: &[&str] = &[
+    "base",
+    "confinement",
+    "links",
+    "contact",
+    "description",
+    "download",
+    "license",
+    "prices",
+    "private",
+    "publisher",
+    "revision",
+    "summary",
+    "title",
+    "type",
+    "version",
+    "website",
+    "store-url",
+    "media",
+    "common-ids",
+    "categories",
+    "channel",
+];
+
 /// The fields every result's snap carries: what installing and showing a snap needs.
 const REFRESH_FIELDS: &[&str] = &[
     "architectures",
@@ -990,8 +1058,7 @@ fn refresh_request(context: &[ContextEntry], actions: &[Action]) -> RefreshReque
             instance_key: c.snap_id.clone(),
             revision: c.revision,
             tracking_channel: c.tracking_channel.clone(),
-            // Every installed revision is taken as epoch 0 (issue 13 brings the real ones).
-            epoch: Epoch::default(),
+            epoch: c.epoch.clone(),
             held: c.held.then(|| Held {
                 by: vec!["snapshelf".into()],
             }),
@@ -1120,6 +1187,10 @@ mod tests {
                 revision: 7,
                 tracking_channel: "latest/stable".into(),
                 held: true,
+                epoch: Epoch {
+                    read: vec![1, 2],
+                    write: vec![2],
+                },
             }],
             &[
                 Action::Refresh {
@@ -1137,7 +1208,7 @@ mod tests {
         assert_eq!(
             v["context"],
             serde_json::json!([{"snap-id": "id1", "instance-key": "id1", "revision": 7,
-                "tracking-channel": "latest/stable", "epoch": {"read": [0], "write": [0]},
+                "tracking-channel": "latest/stable", "epoch": {"read": [1, 2], "write": [2]},
                 "held": {"by": ["snapshelf"]}}])
         );
         assert_eq!(
@@ -1176,6 +1247,96 @@ mod tests {
                 .unwrap();
         let e = action_result(empty).unwrap_err();
         assert!(e.to_string().contains("has no snap"), "{e}");
+    }
+
+    /// The request line of the one request `call` makes, answered with a 404.
+    async fn request_line<F, Fut>(call: F) -> String
+    where
+        F: FnOnce(StoreClient) -> Fut,
+        Fut: std::future::Future,
+    {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client =
+            StoreClient::new(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                sock.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+            sock.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await
+            .unwrap();
+            String::from_utf8(head)
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap()
+                .to_string()
+        });
+        call(client).await;
+        server.await.unwrap()
+    }
+
+    fn query_fields(line: &str) -> Vec<String> {
+        let url =
+            reqwest::Url::parse(&format!("http://x{}", line.split(' ').nth(1).unwrap())).unwrap();
+        let fields = url
+            .query_pairs()
+            .find(|(k, _)| k == "fields")
+            .expect("a fields parameter")
+            .1;
+        fields.split(',').map(str::to_string).collect()
+    }
+
+    #[tokio::test]
+    async fn info_and_find_name_their_fields_as_snapd_does() {
+        let line = request_line(|c| async move { c.info("hello").await.unwrap_err() }).await;
+        assert!(line.starts_with("GET /v2/snaps/info/hello?"), "{line}");
+        let fields = query_fields(&line);
+        // What an app page shows, which the real store's default set leaves out.
+        for f in [
+            "description",
+            "media",
+            "snap-yaml",
+            "license",
+            "publisher",
+            "categories",
+        ] {
+            assert!(fields.iter().any(|x| x == f), "info lacks {f}: {line}");
+        }
+        let line = request_line(|c| async move { c.find("tool", None).await.unwrap_err() }).await;
+        assert!(line.starts_with("GET /v2/snaps/find?"), "{line}");
+        let fields = query_fields(&line);
+        for f in ["description", "media", "channel", "revision", "download"] {
+            assert!(fields.iter().any(|x| x == f), "find lacks {f}: {line}");
+        }
+        // snapd's find set leaves out what a listing does not need.
+        for f in ["snap-yaml", "epoch", "architectures"] {
+            assert!(!fields.iter().any(|x| x == f), "find asks for {f}: {line}");
+        }
+    }
+
+    #[tokio::test]
+    async fn assertion_requests_carry_max_format() {
+        for (kind, key, want) in [
+            ("snap-declaration", "16/abc", "max-format=6"),
+            ("account-key", "k1", "max-format=1"),
+            ("snap-revision", "d1", "max-format=0"),
+        ] {
+            let keys: Vec<&str> = key.split('/').collect();
+            let line =
+                request_line(|c| async move { c.assertion(kind, &keys).await.unwrap_err() }).await;
+            assert!(
+                line.starts_with(&format!("GET /v2/assertions/{kind}/{key}?{want} ")),
+                "{line}"
+            );
+        }
     }
 
     #[test]

@@ -561,5 +561,21 @@ impl ActionResult {
     }
 }
 
+// ---- GET /v2/assertions/<type>/<key…> ----------------------------------------------------------
+
+/// The newest format of an assertion type a client understands, sent as `max-format` (and in
+/// `assertion-max-formats`) so that the store answers a revision the client can read rather than
+/// an older one or a 404. snapd's values (asserts: `maxSupportedFormat`): a snap-declaration has
+/// format 1 as soon as it has plug or slot rules; the helper reads only the headers every format
+/// keeps (snap-id, publisher, name), so it takes what snapd takes.
+pub fn assertion_max_format(kind: &str) -> u32 {
+    match kind {
+        "snap-declaration" => 6,
+        "system-user" => 2,
+        "account-key" => 1,
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests;

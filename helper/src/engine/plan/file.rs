@@ -77,6 +77,9 @@ impl Engine {
                 ),
             ));
         }
+        if let Some(b) = &before {
+            check_epoch(&name, &revision, &yaml.epoch, b)?;
+        }
         let after = state_after(before.as_ref(), fresh, false);
         let bases = self.file_bases(&yaml).await?;
         let mut tasks = Vec::new();

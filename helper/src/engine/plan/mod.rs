@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use gettextrs::gettext;
 use snapshelf_snap::naming::validate_snap_name;
 use snapshelf_snap::store_api::StoreSnap;
-use snapshelf_snap::yaml::SnapYaml;
+use snapshelf_snap::yaml::{Epoch, SnapYaml};
 
 use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
 use super::task::{discard_data::DiscardData, discard_revisions::DiscardRevisions, unlink::Unlink};
@@ -44,31 +44,88 @@ struct Resolved {
     snap: Box<StoreSnap>,
 }
 
-/// `stable` → `latest/stable`: the form the state and the API keep.
-pub fn full_channel(channel: &str) -> String {
-    if channel.contains('/') {
-        channel.to_string()
-    } else if ["stable", "candidate", "beta", "edge"].contains(&channel) {
-        format!("latest/{channel}")
-    } else {
-        format!("{channel}/stable")
+const RISKS: [&str; 4] = ["stable", "candidate", "beta", "edge"];
+
+/// A channel name's parts, as snapd's `channel.Parse` reads them: `risk`, `track`,
+/// `track/risk`, `risk/branch` or `track/risk/branch`.
+#[derive(Debug, PartialEq)]
+struct ChannelName<'a> {
+    track: &'a str,
+    risk: &'a str,
+    branch: Option<&'a str>,
+}
+
+fn parse_channel(channel: &str) -> std::result::Result<ChannelName<'_>, String> {
+    if channel.is_empty() || channel.len() > 128 {
+        return Err("a channel name has 1 to 128 characters".into());
+    }
+    let parts: Vec<&str> = channel.split('/').collect();
+    for p in &parts {
+        let ok = !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !ok {
+            return Err(format!(
+                "{p:?} is not a valid part (letters, digits, '.', '-' and '_')"
+            ));
+        }
+    }
+    let is_risk = |p: &str| RISKS.contains(&p);
+    let not_a_risk = |p: &str| format!("{p:?} is not a risk (stable, candidate, beta or edge)");
+    match parts.as_slice() {
+        [one] if is_risk(one) => Ok(ChannelName {
+            track: "latest",
+            risk: one,
+            branch: None,
+        }),
+        [track] => Ok(ChannelName {
+            track,
+            risk: "stable",
+            branch: None,
+        }),
+        [risk, branch] if is_risk(risk) => Ok(ChannelName {
+            track: "latest",
+            risk,
+            branch: Some(branch),
+        }),
+        [track, risk] if is_risk(risk) => Ok(ChannelName {
+            track,
+            risk,
+            branch: None,
+        }),
+        [_, risk] => Err(not_a_risk(risk)),
+        [track, risk, branch] if is_risk(risk) && !is_risk(track) => Ok(ChannelName {
+            track,
+            risk,
+            branch: Some(branch),
+        }),
+        [track, risk, _] if is_risk(track) => Err(format!("{track:?} is a risk, not a track")),
+        [_, risk, _] => Err(not_a_risk(risk)),
+        _ => Err("a channel has at most three parts: track/risk/branch".into()),
     }
 }
 
-pub fn validate_channel(channel: &str) -> Result<()> {
-    let ok = !channel.is_empty()
-        && channel.len() <= 64
-        && channel.split('/').count() <= 3
-        && channel.split('/').all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!("invalid channel {channel:?}")))
+/// `stable` → `latest/stable`, `beta/fix` → `latest/beta/fix`: the form the state and the API
+/// keep. A name that does not parse is kept as it is (only the store's own answers get here
+/// unchecked).
+pub fn full_channel(channel: &str) -> String {
+    match parse_channel(channel) {
+        Ok(ChannelName {
+            track,
+            risk,
+            branch: Some(b),
+        }) => format!("{track}/{risk}/{b}"),
+        Ok(ChannelName { track, risk, .. }) => format!("{track}/{risk}"),
+        Err(_) => channel.to_string(),
     }
+}
+
+/// Any well-formed channel name: closed risks and branches are not in the store's channel map,
+/// so a name is refused only when it cannot be a channel at all.
+pub fn validate_channel(channel: &str) -> Result<()> {
+    parse_channel(channel)
+        .map(|_| ())
+        .map_err(|e| Error::invalid(format!("invalid channel {channel:?}: {e}")))
 }
 
 fn check_names(names: &[String]) -> Result<()> {
@@ -114,13 +171,14 @@ fn summary(verb: &str, names: &[String]) -> String {
     template.replace("{snaps}", &name_list(names))
 }
 
-/// What the store's answer for one snap says, checked.
+/// What the store's answer for one snap says, checked. `requested`: the channel asked for (a
+/// refresh without one asks for the tracked channel).
 fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolved> {
     match result {
         ActionResult::Ok {
             name,
             snap_id,
-            effective_channel,
+            redirect_channel,
             snap,
             ..
         } => {
@@ -156,8 +214,12 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
                     format!("\"{name}\": no valid download digest"),
                 ));
             }
-            let channel = effective_channel
+            // Tracked: what was asked for, or where the store redirects a default track
+            // (snapd); never `effective-channel`, the risk that happened to serve (a closed
+            // `beta` is served from `candidate`, and must stay tracked as beta).
+            let channel = redirect_channel
                 .as_deref()
+                .filter(|c| validate_channel(c).is_ok())
                 .or(requested)
                 .map(full_channel)
                 .unwrap_or_else(|| "latest/stable".into());
@@ -370,9 +432,71 @@ pub(crate) fn context(snaps: &[SnapState]) -> Vec<ContextEntry> {
                 snap_id: s.snap_id.clone(),
                 tracking_channel: s.tracking_channel.clone(),
                 held: s.held,
+                epoch: (&installed_epoch(s)).into(),
             })
         })
         .collect()
+}
+
+/// The epoch of a snap's current revision, from the snap.yaml of its verified file. A revision
+/// kept without one (written by an older helper) or whose snap.yaml no longer parses is taken as
+/// epoch 0, snapd's default, and said in the log.
+pub(crate) fn installed_epoch(s: &SnapState) -> Epoch {
+    let text = s
+        .revision(&s.current)
+        .map(|r| r.snap_yaml.as_str())
+        .unwrap_or("");
+    if text.is_empty() {
+        return Epoch::default();
+    }
+    match SnapYaml::parse(text) {
+        Ok(y) => y.epoch,
+        Err(e) => {
+            tracing::warn!(snap = %s.name, revision = %s.current,
+                "the kept snap.yaml does not parse ({e}); its epoch is taken as 0");
+            Epoch::default()
+        }
+    }
+}
+
+/// snapd's `Epoch.CanRead`: a revision of epoch `new` can read the data a revision of epoch
+/// `current` wrote when it reads one of the epochs that one writes.
+fn can_read(new: &Epoch, current: &Epoch) -> bool {
+    new.read.iter().any(|r| current.write.contains(r))
+}
+
+/// An epoch as a person reads it: `1`, or `read 0,1 write 1`.
+fn show_epoch(e: &Epoch) -> String {
+    let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    if e.read == e.write {
+        list(&e.read)
+    } else {
+        format!("read {} write {}", list(&e.read), list(&e.write))
+    }
+}
+
+/// Refuse a revision that cannot read the data of the snap's current one (snapd's
+/// `checkEpochs`): its data would be lost or misread.
+pub(crate) fn check_epoch(
+    name: &str,
+    revision: &str,
+    new: &Epoch,
+    before: &SnapState,
+) -> Result<()> {
+    let current = installed_epoch(before);
+    if can_read(new, &current) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::EpochMismatch,
+        format!(
+            "cannot refresh \"{name}\" to revision {revision} (epoch {}): it cannot read the data \
+             of the installed revision {} (epoch {})",
+            show_epoch(new),
+            before.current,
+            show_epoch(&current)
+        ),
+    ))
 }
 
 impl Engine {
@@ -448,10 +572,86 @@ mod tests {
         assert_eq!(full_channel("candidate"), "latest/candidate");
         assert_eq!(full_channel("2.0"), "2.0/stable");
         assert_eq!(full_channel("2.0/edge"), "2.0/edge");
+        assert_eq!(full_channel("beta/fix-1"), "latest/beta/fix-1");
+        assert_eq!(full_channel("2.0/beta/fix-1"), "2.0/beta/fix-1");
+        assert_eq!(full_channel("latest/stable"), "latest/stable");
+        // Closed risks and branches are valid names although no channel map lists them.
+        for ok in [
+            "edge/hotfix",
+            "1.x/candidate/pr-12",
+            "insider",
+            "latest/edge",
+        ] {
+            assert!(validate_channel(ok).is_ok(), "{ok}");
+        }
+        for bad in ["2.0/nightly", "a/b/c/d", "stable/beta/x", "1/nope/x", "a/"] {
+            assert!(validate_channel(bad).is_err(), "{bad}");
+        }
         assert!(validate_channel("latest/stable").is_ok());
         assert!(validate_channel("a b").is_err());
         assert!(validate_channel("").is_err());
         assert!(validate_channel("a//b").is_err());
+    }
+
+    fn epoch(read: &[u32], write: &[u32]) -> Epoch {
+        Epoch {
+            read: read.to_vec(),
+            write: write.to_vec(),
+        }
+    }
+
+    /// An installed snap whose current revision's snap.yaml has `epoch_line`.
+    fn with_epoch(epoch_line: &str) -> SnapState {
+        let mut s = state("ab", &["1"]);
+        s.snap_id = "id-ab".into();
+        s.sequence[0].snap_yaml = format!("name: ab\nversion: '1'\n{epoch_line}");
+        s
+    }
+
+    #[test]
+    fn epochs_are_read_as_snapd_reads_them() {
+        // snapd's epoch tests: a revision reads another's data when it reads an epoch that one writes.
+        assert!(can_read(&epoch(&[0], &[0]), &epoch(&[0], &[0])));
+        assert!(can_read(&epoch(&[0, 1], &[1]), &epoch(&[0], &[0])));
+        assert!(!can_read(&epoch(&[1], &[1]), &epoch(&[0], &[0])));
+        assert!(!can_read(&epoch(&[0], &[0]), &epoch(&[0, 1], &[1])));
+        assert!(can_read(&epoch(&[1, 2], &[2]), &epoch(&[0, 1], &[1])));
+        assert_eq!(show_epoch(&epoch(&[1], &[1])), "1");
+        assert_eq!(show_epoch(&epoch(&[0, 1], &[1])), "read 0,1 write 1");
+    }
+
+    #[test]
+    fn the_context_sends_the_installed_epoch() {
+        let snaps = [with_epoch("epoch: 1*\n"), {
+            let mut s = with_epoch("");
+            s.name = "cd".into();
+            s.snap_id = "id-cd".into();
+            s
+        }];
+        let ctx = context(&snaps);
+        assert_eq!(ctx[0].epoch.read, [0, 1]);
+        assert_eq!(ctx[0].epoch.write, [1]);
+        // No epoch in snap.yaml, or no snap.yaml kept at all: epoch 0.
+        assert_eq!(
+            (ctx[1].epoch.read.as_slice(), ctx[1].epoch.write.as_slice()),
+            (&[0][..], &[0][..])
+        );
+        let mut old = with_epoch("epoch: 3\n");
+        old.sequence[0].snap_yaml.clear();
+        assert_eq!(installed_epoch(&old), Epoch::default());
+    }
+
+    #[test]
+    fn a_revision_that_cannot_read_the_current_data_is_refused() {
+        let installed = with_epoch("epoch: 1\n");
+        let e = check_epoch("ab", "7", &epoch(&[2], &[2]), &installed).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::EpochMismatch);
+        assert!(
+            e.message.contains("revision 7 (epoch 2)") && e.message.contains("(epoch 1)"),
+            "{}",
+            e.message
+        );
+        assert!(check_epoch("ab", "7", &epoch(&[1, 2], &[2]), &installed).is_ok());
     }
 
     #[test]

@@ -18,25 +18,41 @@ impl Engine {
         let targets = self.refresh_targets(names, channel)?;
         let target_names: Vec<String> = targets.iter().map(|s| s.name.clone()).collect();
         self.ensure_free(&target_names)?;
-        let resolved = self.newer_revisions(&targets, channel).await?;
-        for (r, before) in &resolved {
-            crate::engine::snap_meta::check_confinement(
+        let results = self.refresh_results(&targets, channel).await?;
+        let (resolved, mut failed) = sort_results(results, &targets, channel);
+        let refresh_all = names.is_empty();
+        // Confinement is a precondition: a refresh of everything leaves such a snap as it is and
+        // says so (as snapd's UpdateMany does); a named snap fails the request.
+        let mut kept = Vec::new();
+        for (r, before) in resolved {
+            let checked = crate::engine::snap_meta::check_confinement(
                 &r.name,
                 r.yaml.confinement,
-                Some(before),
+                Some(&before),
                 classic,
-            )?;
+            );
+            match checked {
+                Ok(()) => kept.push((r, before)),
+                Err(e) if !refresh_all => return Err(e),
+                Err(error) => failed.push(Failed {
+                    name: r.name.clone(),
+                    error,
+                }),
+            }
+        }
+        let resolved = kept;
+        // One named snap: its error is the answer (snapd's Update). Several: the others refresh and
+        // the change names those that could not be (snapd's UpdateMany logs and goes on).
+        if names.len() == 1 {
+            if let Some(f) = failed.first() {
+                return Err(f.error.clone());
+            }
         }
         if resolved.is_empty() {
-            let what = if names.is_empty() {
-                "No snap has".to_string()
-            } else {
-                format!("{} has", name_list(names))
-            };
-            return Err(Error::new(
-                ErrorKind::NoUpdateAvailable,
-                format!("{what} an update available"),
-            ));
+            return Err(nothing_to_refresh(names, &failed));
+        }
+        for f in &failed {
+            tracing::warn!(snap = %f.name, kind = ?f.error.kind, "not refreshed: {}", f.error.message);
         }
         let mut new: Vec<Resolved> = resolved.iter().map(|(r, _)| r.clone()).collect();
         self.add_missing_bases(&mut new).await?;
@@ -56,12 +72,17 @@ impl Engine {
             }));
         }
         let refreshed: Vec<String> = resolved.iter().map(|(r, _)| r.name.clone()).collect();
+        let not_refreshed: Vec<serde_json::Value> = failed
+            .iter()
+            .map(|f| json!({"name": f.name, "error-kind": f.error.kind.as_kebab(), "error": f.error.message}))
+            .collect();
         self.start(
             "refresh",
-            &summary("Refresh", &refreshed),
+            &refresh_summary(&refreshed, &failed),
             all,
             uid,
-            json!({"names": names, "channel": channel, "classic": classic}),
+            json!({"names": names, "channel": channel, "classic": classic,
+                   "not-refreshed": not_refreshed}),
             tasks,
         )
     }
@@ -102,13 +123,12 @@ impl Engine {
         Ok(v)
     }
 
-    /// What the store offers for each target that is neither its current revision nor (on the
-    /// same channel) one a person reverted from, with the target it replaces.
-    async fn newer_revisions(
+    /// The store's answer for every target: one result per snap, a revision or that snap's error.
+    async fn refresh_results(
         &self,
         targets: &[SnapState],
         channel: Option<&str>,
-    ) -> Result<Vec<(Resolved, SnapState)>> {
+    ) -> Result<Vec<ActionResult>> {
         let actions: Vec<Action> = targets
             .iter()
             .map(|s| Action::Refresh {
@@ -116,24 +136,258 @@ impl Engine {
                 channel: channel.map(str::to_string),
             })
             .collect();
-        let results = if actions.is_empty() {
-            Vec::new()
-        } else {
-            self.store().snap_action(&self.context()?, &actions).await?
+        if actions.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.store().snap_action(&self.context()?, &actions).await?)
+    }
+}
+
+/// A target the refresh leaves as it is, and why.
+#[derive(Debug, Clone)]
+struct Failed {
+    name: String,
+    error: Error,
+}
+
+/// The store's results sorted into what each target gets: a revision that is neither its current
+/// one nor (on the same channel) one a person reverted from, with the target it replaces; or that
+/// snap's own error (snapd keeps per-snap errors apart: one snap taken down or off a channel does
+/// not stop the others).
+fn sort_results(
+    results: Vec<ActionResult>,
+    targets: &[SnapState],
+    channel: Option<&str>,
+) -> (Vec<(Resolved, SnapState)>, Vec<Failed>) {
+    let mut resolved = Vec::new();
+    let mut failed = Vec::new();
+    for r in results {
+        let snap_id = match &r {
+            ActionResult::Ok { snap_id, .. } => snap_id.clone(),
+            ActionResult::Error { snap_id, .. } => snap_id.clone().unwrap_or_default(),
         };
-        let mut resolved = Vec::new();
-        for r in results {
-            let res = resolved_from(r, channel)?;
-            let Some(before) = targets.iter().find(|s| s.snap_id == res.snap_id) else {
-                continue;
-            };
-            let rev = res.revision.to_string();
-            // Never bring back what a person reverted from, unless they ask for another channel.
-            if before.current == rev || (channel.is_none() && before.blocked.contains(&rev)) {
+        let Some(before) = targets.iter().find(|s| s.snap_id == snap_id) else {
+            continue;
+        };
+        // The store's error results may carry only the snap-id: name the snap as it is known here.
+        let r = match r {
+            ActionResult::Error {
+                code,
+                message,
+                releases,
+                snap_id,
+                ..
+            } => ActionResult::Error {
+                name: Some(before.name.clone()),
+                snap_id,
+                code,
+                message,
+                releases,
+            },
+            ok => ok,
+        };
+        let tracked = Some(before.tracking_channel.as_str()).filter(|c| !c.is_empty());
+        let res = match resolved_from(r, channel.or(tracked)) {
+            Ok(res) => res,
+            Err(error) => {
+                failed.push(Failed {
+                    name: before.name.clone(),
+                    error,
+                });
                 continue;
             }
-            resolved.push((res, before.clone()));
+        };
+        let rev = res.revision.to_string();
+        // Never bring back what a person reverted from, unless they ask for another channel.
+        if before.current == rev || (channel.is_none() && before.blocked.contains(&rev)) {
+            continue;
         }
-        Ok(resolved)
+        if let Err(error) = check_epoch(&res.name, &rev, &res.yaml.epoch, before) {
+            failed.push(Failed {
+                name: before.name.clone(),
+                error,
+            });
+            continue;
+        }
+        resolved.push((res, before.clone()));
+    }
+    (resolved, failed)
+}
+
+/// The error of a refresh that has nothing to do: no update, or only snaps that cannot be. A
+/// refresh of everything is not failed by one snap's error: it has no update, and says why.
+fn nothing_to_refresh(names: &[String], failed: &[Failed]) -> Error {
+    let reasons: Vec<String> = failed.iter().map(|f| f.error.message.clone()).collect();
+    if names.is_empty() && !failed.is_empty() {
+        return Error::new(
+            ErrorKind::NoUpdateAvailable,
+            format!(
+                "No snap has an update that can be installed: {}",
+                reasons.join("; ")
+            ),
+        );
+    }
+    if let Some(first) = failed.first() {
+        return Error::new(
+            first.error.kind,
+            format!("nothing could be refreshed: {}", reasons.join("; ")),
+        );
+    }
+    let what = if names.is_empty() {
+        "No snap has".to_string()
+    } else {
+        format!("{} has", name_list(names))
+    };
+    Error::new(
+        ErrorKind::NoUpdateAvailable,
+        format!("{what} an update available"),
+    )
+}
+
+/// The change's summary: what is refreshed, and which snaps are not and why.
+fn refresh_summary(refreshed: &[String], failed: &[Failed]) -> String {
+    let mut out = summary("Refresh", refreshed);
+    for f in failed {
+        // Translators: {snap} is a quoted snap name, {reason} the error that kept it back.
+        out.push_str(
+            &gettext("; \"{snap}\" not refreshed: {reason}")
+                .replace("{snap}", &f.name)
+                .replace("{reason}", &f.error.message),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn installed(name: &str, id: &str, rev: &str) -> SnapState {
+        let mut s = tests_state(name, rev);
+        s.snap_id = id.into();
+        s
+    }
+
+    fn offered(name: &str, id: &str, rev: u32) -> ActionResult {
+        let snap = serde_json::from_value(json!({
+            "revision": rev, "version": "2",
+            "snap-yaml": format!("name: {name}\nversion: '2'\n"),
+            "download": {"url": "http://s/x.snap", "size": 4096, "sha3-384": "a".repeat(96)},
+        }))
+        .unwrap();
+        ActionResult::Ok {
+            name: name.into(),
+            snap_id: id.into(),
+            effective_channel: Some("stable".into()),
+            redirect_channel: None,
+            snap: Box::new(snap),
+        }
+    }
+
+    fn store_error(id: &str, code: &str) -> ActionResult {
+        ActionResult::Error {
+            name: None,
+            snap_id: Some(id.into()),
+            code: code.into(),
+            message: "no such thing".into(),
+            releases: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn one_snaps_error_leaves_the_others_refreshing() {
+        let targets = [
+            installed("aa", "id-a", "1"),
+            installed("bb", "id-b", "1"),
+            installed("cc", "id-c", "1"),
+        ];
+        let results = vec![
+            offered("aa", "id-a", 2),
+            store_error("id-b", "id-not-found"),
+            store_error("id-c", "revision-not-found"),
+        ];
+        let (resolved, failed) = sort_results(results, &targets, None);
+        let names: Vec<&str> = resolved.iter().map(|(r, _)| r.name.as_str()).collect();
+        assert_eq!(names, ["aa"]);
+        let why: Vec<(&str, ErrorKind)> = failed
+            .iter()
+            .map(|f| (f.name.as_str(), f.error.kind))
+            .collect();
+        assert_eq!(
+            why,
+            [
+                ("bb", ErrorKind::NotFound),
+                ("cc", ErrorKind::ChannelNotAvailable)
+            ]
+        );
+        // Named from the state although the store's error carried only the snap-id.
+        assert!(
+            failed[0].error.message.contains("\"bb\""),
+            "{}",
+            failed[0].error.message
+        );
+        let s = refresh_summary(&["aa".into()], &failed);
+        assert!(
+            s.starts_with("Refresh \"aa\"; \"bb\" not refreshed: snap \"bb\" not found"),
+            "{s}"
+        );
+        assert!(s.contains("\"cc\" not refreshed:"), "{s}");
+    }
+
+    #[test]
+    fn a_malformed_answer_for_one_snap_is_that_snaps_error() {
+        let targets = [installed("aa", "id-a", "1"), installed("bb", "id-b", "1")];
+        let mut bad = offered("bb", "id-b", 3);
+        if let ActionResult::Ok { snap, .. } = &mut bad {
+            snap.revision.download.sha3_384 = Some("short".into());
+        }
+        let (resolved, failed) = sort_results(vec![offered("aa", "id-a", 2), bad], &targets, None);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].error.kind, ErrorKind::StoreError);
+    }
+
+    #[test]
+    fn current_and_reverted_from_revisions_are_not_updates() {
+        let mut b = installed("bb", "id-b", "1");
+        b.blocked = vec!["3".into()];
+        let targets = [installed("aa", "id-a", "2"), b];
+        let results = vec![offered("aa", "id-a", 2), offered("bb", "id-b", 3)];
+        let (resolved, failed) = sort_results(results.clone(), &targets, None);
+        assert!(resolved.is_empty() && failed.is_empty());
+        // Asking for a channel brings back even a revision reverted from.
+        let (resolved, _) = sort_results(results, &targets, Some("stable"));
+        assert_eq!(resolved.len(), 1);
+    }
+
+    #[test]
+    fn a_revision_of_an_epoch_that_cannot_read_the_data_is_that_snaps_error() {
+        let mut a = installed("aa", "id-a", "1");
+        a.sequence[0].snap_yaml = "name: aa\nversion: '1'\nepoch: 1\n".into();
+        let targets = [a, installed("bb", "id-b", "1")];
+        // The store offers aa at epoch 0, which cannot read epoch 1's data.
+        let results = vec![offered("aa", "id-a", 2), offered("bb", "id-b", 2)];
+        let (resolved, failed) = sort_results(results, &targets, None);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].0.name, "bb");
+        assert_eq!(failed[0].name, "aa");
+        assert_eq!(failed[0].error.kind, ErrorKind::EpochMismatch);
+    }
+
+    #[test]
+    fn nothing_to_refresh_says_why() {
+        let e = nothing_to_refresh(&[], &[]);
+        assert_eq!(e.kind, ErrorKind::NoUpdateAvailable);
+        let failed = [Failed {
+            name: "bb".into(),
+            error: Error::new(ErrorKind::NotFound, "snap \"bb\" not found in the store"),
+        }];
+        let e = nothing_to_refresh(&["bb".into(), "cc".into()], &failed);
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert!(e.message.contains("\"bb\" not found"), "{}", e.message);
+        // Everything: no update, and why.
+        let e = nothing_to_refresh(&[], &failed);
+        assert_eq!(e.kind, ErrorKind::NoUpdateAvailable);
+        assert!(e.message.contains("\"bb\" not found"), "{}", e.message);
     }
 }

@@ -1,5 +1,7 @@
-//! Switch: track another channel, checked to exist in the store first, and its revision's
-//! confinement checked as a refresh to it would be.
+//! Switch: track another channel. Any well-formed name is accepted, as snapd does: the store's
+//! channel map lists neither closed risks (served from a more stable one) nor branches. When the
+//! map has the channel, its revision's confinement is checked as a refresh to it would be (the
+//! refresh checks it again in any case).
 
 use gettextrs::gettext;
 use serde_json::json;
@@ -17,22 +19,27 @@ impl Engine {
             )));
         }
         let full = full_channel(channel);
-        // The channel must exist in the store, or refreshes would fail later for no visible reason.
-        let info = self.store().info(name).await?;
-        let Some(entry) = info
-            .channel_map
-            .iter()
-            .find(|c| format!("{}/{}", c.channel.track, c.channel.risk) == full)
-        else {
-            return Err(Error::new(
-                ErrorKind::ChannelNotAvailable,
-                format!("\"{name}\" has no channel {full}"),
-            ));
+        let info = match self.store().info(name).await {
+            Ok(info) => Some(info),
+            // Tracking is local: a store that cannot answer now does not stop it.
+            Err(e) => {
+                tracing::info!(
+                    snap = name,
+                    "switching without the store's channel map: {e}"
+                );
+                None
+            }
         };
+        let entry = info.as_ref().and_then(|i| {
+            i.channel_map
+                .iter()
+                .find(|c| format!("{}/{}", c.channel.track, c.channel.risk) == full)
+        });
+        let confinement = entry.map(|e| e.revision.confinement.as_str()).unwrap_or("");
         // The next refresh would bring this channel's revision in: its confinement needs the
         // same consent as on install. Switch takes no options, so the consent for a revision
         // that turned classic is a Refresh with both `channel` and `classic`.
-        match entry.revision.confinement.as_str() {
+        match confinement {
             "classic" if snap.confinement != "classic" => {
                 return Err(Error::new(
                     ErrorKind::NeedsClassic,

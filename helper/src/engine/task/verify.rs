@@ -81,6 +81,11 @@ impl Verify {
                 )))
             }
         }
+        // The plan checked the store's word; the file's own epoch decides (a lying store must not
+        // bring in a revision that cannot read the current data).
+        if let Some(current) = cx.engine.snap(&self.name)? {
+            crate::engine::plan::check_epoch(&self.name, &self.revision, &yaml.epoch, &current)?;
+        }
         Ok(Verify {
             snap_yaml: Some(text),
             ..self
