@@ -18,6 +18,7 @@ fn superblock(block_size: u32, block_log: u16) -> Vec<u8> {
     sb[0..4].copy_from_slice(b"hsqs");
     sb[4..8].copy_from_slice(&1u32.to_le_bytes()); // inodes
     sb[12..16].copy_from_slice(&block_size.to_le_bytes());
+    sb[20..22].copy_from_slice(&1u16.to_le_bytes()); // gzip, a compression the reader knows
     sb[22..24].copy_from_slice(&block_log.to_le_bytes());
     sb[28..30].copy_from_slice(&4u16.to_le_bytes());
     sb[30..32].copy_from_slice(&0u16.to_le_bytes());
