@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut layouts = Vec::new();
     for (path, entry) in &map {
-        match layout::parse(path, entry) {
+        match layout::parse_entry(path, entry) {
             Ok(l) => layouts.push(l),
             Err(_) => return,
         }

@@ -676,6 +676,9 @@ impl StoreClient {
         unreachable!("the loop returns on its second pass")
     }
 
+    // Longer than this crate's usual ~80 lines: one pass over the body is one state machine (the
+    // partial file, the writer thread and its channel, the byte count, Cancel); split, each part
+    // would hand all of it to the next.
     async fn download_once(
         &self,
         url: &str,

@@ -84,6 +84,12 @@ fn under(path: &str, dir: &str) -> bool {
     path == dir || path.starts_with(&format!("{dir}/"))
 }
 
+/// Parse one `layout.<path>` entry on its own (the fuzz target's way in); unknown keys are ignored
+/// as snapd ignores them, and their warnings dropped (`SnapYaml::parse` keeps them).
+pub fn parse_entry(path: &str, node: &Node) -> Result<Layout, YamlError> {
+    parse(path, node, &mut Warnings::default())
+}
+
 /// Parse one `layout.<path>` entry.
 /// Unknown keys are noted in `w` and ignored, as snapd ignores them.
 pub(crate) fn parse(path: &str, node: &Node, w: &mut Warnings) -> Result<Layout, YamlError> {

@@ -181,90 +181,107 @@ fn resolved_from(result: ActionResult, requested: Option<&str>) -> Result<Resolv
             redirect_channel,
             snap,
             ..
-        } => {
-            let yaml_text = snap.revision.snap_yaml.as_deref().unwrap_or("");
-            let yaml = SnapYaml::parse(yaml_text).map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidSnap,
-                    format!("\"{name}\": the store's snap.yaml: {e}"),
-                )
-            })?;
-            if yaml.name != name {
-                return Err(Error::new(
-                    ErrorKind::StoreError,
-                    format!(
-                        "the store answered for \"{}\" when asked for \"{name}\"",
-                        yaml.name
-                    ),
-                ));
-            }
-            let download = &snap.revision.download;
-            let revision = Some(snap.revision.revision)
-                .filter(|r| *r >= 1)
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::StoreError,
-                        format!("\"{name}\": no valid revision"),
-                    )
-                })?;
-            let sha3 = download.sha3_384.clone().unwrap_or_default();
-            if sha3.len() != 96 || !sha3.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::new(
-                    ErrorKind::StoreError,
-                    format!("\"{name}\": no valid download digest"),
-                ));
-            }
-            // Tracked: what was asked for, or where the store redirects a default track
-            // (snapd); never `effective-channel`, the risk that happened to serve (a closed
-            // `beta` is served from `candidate`, and must stay tracked as beta).
-            let channel = redirect_channel
-                .as_deref()
-                .filter(|c| validate_channel(c).is_ok())
-                .or(requested)
-                .map(full_channel)
-                .unwrap_or_else(|| "latest/stable".into());
-            Ok(Resolved {
-                url: download.url.clone().unwrap_or_default(),
-                size: download.size,
-                sha3_384: sha3,
-                name,
-                snap_id,
-                revision,
-                channel,
-                yaml,
-                snap,
-            })
-        }
+        } => resolved_revision(name, snap_id, redirect_channel, snap, requested),
         ActionResult::Error {
             name,
             snap_id,
             code,
             message,
             releases,
-        } => {
-            let who = name.or(snap_id).unwrap_or_default();
-            Err(match code.as_str() {
-                "name-not-found" | "id-not-found" => Error::new(
-                    ErrorKind::NotFound,
-                    format!("snap \"{who}\" not found in the store"),
-                ),
-                "revision-not-found" if releases.is_empty() => Error::new(
-                    ErrorKind::ChannelNotAvailable,
-                    format!("\"{who}\" has no revision there: {message}"),
-                ),
-                "revision-not-found" => Error::new(
-                    ErrorKind::ChannelNotAvailable,
-                    format!(
-                        "\"{who}\" is not available on that channel; it is on {}",
-                        releases.join(", ")
-                    ),
-                ),
-                _ => Error::new(
-                    ErrorKind::StoreError,
-                    format!("\"{who}\": {message} ({code})"),
-                ),
-            })
-        }
+        } => Err(store_refusal(
+            &name.or(snap_id).unwrap_or_default(),
+            &code,
+            &message,
+            &releases,
+        )),
+    }
+}
+
+/// A revision the store offers, checked: its snap.yaml names the snap asked for, its revision and
+/// digest are well formed, and the channel to track is the one asked for or the store's redirect.
+fn resolved_revision(
+    name: String,
+    snap_id: String,
+    redirect_channel: Option<String>,
+    snap: Box<StoreSnap>,
+    requested: Option<&str>,
+) -> Result<Resolved> {
+    let yaml_text = snap.revision.snap_yaml.as_deref().unwrap_or("");
+    let yaml = SnapYaml::parse(yaml_text).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidSnap,
+            format!("\"{name}\": the store's snap.yaml: {e}"),
+        )
+    })?;
+    if yaml.name != name {
+        return Err(Error::new(
+            ErrorKind::StoreError,
+            format!(
+                "the store answered for \"{}\" when asked for \"{name}\"",
+                yaml.name
+            ),
+        ));
+    }
+    let download = &snap.revision.download;
+    let revision = Some(snap.revision.revision)
+        .filter(|r| *r >= 1)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::StoreError,
+                format!("\"{name}\": no valid revision"),
+            )
+        })?;
+    let sha3 = download.sha3_384.clone().unwrap_or_default();
+    if sha3.len() != 96 || !sha3.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::new(
+            ErrorKind::StoreError,
+            format!("\"{name}\": no valid download digest"),
+        ));
+    }
+    // Tracked: what was asked for, or where the store redirects a default track (snapd); never
+    // `effective-channel`, the risk that happened to serve (a closed `beta` is served from
+    // `candidate`, and must stay tracked as beta).
+    let channel = redirect_channel
+        .as_deref()
+        .filter(|c| validate_channel(c).is_ok())
+        .or(requested)
+        .map(full_channel)
+        .unwrap_or_else(|| "latest/stable".into());
+    Ok(Resolved {
+        url: download.url.clone().unwrap_or_default(),
+        size: download.size,
+        sha3_384: sha3,
+        name,
+        snap_id,
+        revision,
+        channel,
+        yaml,
+        snap,
+    })
+}
+
+/// A store's per-snap error in words, with its kind.
+fn store_refusal(who: &str, code: &str, message: &str, releases: &[String]) -> Error {
+    match code {
+        "name-not-found" | "id-not-found" => Error::new(
+            ErrorKind::NotFound,
+            format!("snap \"{who}\" not found in the store"),
+        ),
+        "revision-not-found" if releases.is_empty() => Error::new(
+            ErrorKind::ChannelNotAvailable,
+            format!("\"{who}\" has no revision there: {message}"),
+        ),
+        "revision-not-found" => Error::new(
+            ErrorKind::ChannelNotAvailable,
+            format!(
+                "\"{who}\" is not available on that channel; it is on {}",
+                releases.join(", ")
+            ),
+        ),
+        _ => Error::new(
+            ErrorKind::StoreError,
+            format!("\"{who}\": {message} ({code})"),
+        ),
     }
 }
 
