@@ -18,8 +18,6 @@ use std::sync::{Arc, Mutex};
 use common::{kind_of, Env};
 use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 /// What the proxy does to refresh calls: the snap-id whose refresh action asks for candidate, and
 /// the snap-id answered with this error code instead of what the store says.
@@ -38,35 +36,24 @@ struct Play {
 type Shared = Arc<Mutex<Play>>;
 
 fn proxy(upstream: String, play: Shared) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            let http = reqwest::Client::new();
-            while let Ok((sock, _)) = listener.accept().await {
-                tokio::spawn(relay(sock, http.clone(), upstream.clone(), play.clone()));
-            }
-        });
-    });
-    rx.recv().unwrap()
+    common::proxy::start(upstream, play)
 }
 
-async fn read_head(sock: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if sock.read(&mut byte).await.ok()? == 0 || head.len() > 64 << 10 {
-            return None;
+impl common::proxy::Rewrite for Mutex<Play> {
+    fn request(&self, path: &str, body: Vec<u8>) -> Vec<u8> {
+        if !path.starts_with("/v2/snaps/refresh") {
+            return body;
         }
-        head.push(byte[0]);
+        let play = self.lock().unwrap().clone();
+        rewrite_request(body, &play)
     }
-    Some(String::from_utf8_lossy(&head).into_owned())
+
+    fn answer(&self, path: &str, answer: &mut serde_json::Value) {
+        if path.starts_with("/v2/snaps/refresh") {
+            let play = self.lock().unwrap().clone();
+            rewrite_answer(answer, &play);
+        }
+    }
 }
 
 /// The request as the store should see it: shelf-clock's refresh asks for candidate.
@@ -112,58 +99,6 @@ fn rewrite_answer(v: &mut serde_json::Value, play: &Play) {
         "result": "error", "instance-key": id, "snap-id": id,
         "error": {"code": code, "message": format!("the store has nothing for {id}"),
                   "extra": {"releases": []}}}));
-}
-
-async fn relay(mut sock: TcpStream, http: reqwest::Client, upstream: String, play: Shared) {
-    let Some(head) = read_head(&mut sock).await else {
-        return;
-    };
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split(' ');
-    let (method, path) = (first.next().unwrap_or("GET"), first.next().unwrap_or("/"));
-    let mut req = http.request(method.parse().unwrap(), format!("{upstream}{path}"));
-    let mut length = 0;
-    for (k, v) in lines.filter_map(|l| l.split_once(':')) {
-        let (k, v) = (k.trim(), v.trim());
-        if k.eq_ignore_ascii_case("content-length") {
-            length = v.parse().unwrap();
-        } else if !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("connection") {
-            req = req.header(k, v);
-        }
-    }
-    let mut body = vec![0u8; length];
-    if sock.read_exact(&mut body).await.is_err() {
-        return;
-    }
-    let play = play.lock().unwrap().clone();
-    let refresh = path.starts_with("/v2/snaps/refresh");
-    if refresh {
-        body = rewrite_request(body, &play);
-    }
-    let Ok(resp) = req.body(body).send().await else {
-        return;
-    };
-    let status = resp.status();
-    let kind = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let mut bytes = resp.bytes().await.unwrap().to_vec();
-    if refresh && status.is_success() {
-        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        rewrite_answer(&mut v, &play);
-        bytes = serde_json::to_vec(&v).unwrap();
-    }
-    let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        status.as_str(),
-        status.canonical_reason().unwrap_or(""),
-        bytes.len()
-    );
-    let _ = sock.write_all(head.as_bytes()).await;
-    let _ = sock.write_all(&bytes).await;
-    let _ = sock.shutdown().await;
 }
 
 /// The snap-id the store gives `name`.

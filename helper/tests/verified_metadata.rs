@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex};
 use common::{installed, kind_of, Env};
 use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 /// What the proxy says instead of the truth: text replacements in every `snap-yaml`, and a
 /// confinement put in every channel-map entry of `info` answers.
@@ -25,35 +23,14 @@ struct Lies {
 type Shared = Arc<Mutex<Lies>>;
 
 fn lying_proxy(upstream: String, lies: Shared) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            let http = reqwest::Client::new();
-            while let Ok((sock, _)) = listener.accept().await {
-                tokio::spawn(relay(sock, http.clone(), upstream.clone(), lies.clone()));
-            }
-        });
-    });
-    rx.recv().unwrap()
+    common::proxy::start(upstream, lies)
 }
 
-async fn read_head(sock: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if sock.read(&mut byte).await.ok()? == 0 || head.len() > 64 << 10 {
-            return None;
-        }
-        head.push(byte[0]);
+impl common::proxy::Rewrite for Mutex<Lies> {
+    fn answer(&self, path: &str, answer: &mut serde_json::Value) {
+        let lies = self.lock().unwrap().clone();
+        lie_about(answer, path, &lies);
     }
-    Some(String::from_utf8_lossy(&head).into_owned())
 }
 
 fn lie_about(v: &mut serde_json::Value, path: &str, lies: &Lies) {
@@ -85,54 +62,6 @@ fn lie_about(v: &mut serde_json::Value, path: &str, lies: &Lies) {
 }
 
 /// Relay one request (answered with `Connection: close`), rewriting JSON answers as `lies` say.
-async fn relay(mut sock: TcpStream, http: reqwest::Client, upstream: String, lies: Shared) {
-    let Some(head) = read_head(&mut sock).await else {
-        return;
-    };
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split(' ');
-    let (method, path) = (first.next().unwrap_or("GET"), first.next().unwrap_or("/"));
-    let mut req = http.request(method.parse().unwrap(), format!("{upstream}{path}"));
-    let mut length = 0;
-    for (k, v) in lines.filter_map(|l| l.split_once(':')) {
-        let (k, v) = (k.trim(), v.trim());
-        if k.eq_ignore_ascii_case("content-length") {
-            length = v.parse().unwrap();
-        } else if !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("connection") {
-            req = req.header(k, v);
-        }
-    }
-    let mut body = vec![0u8; length];
-    if sock.read_exact(&mut body).await.is_err() {
-        return;
-    }
-    let Ok(resp) = req.body(body).send().await else {
-        return;
-    };
-    let status = resp.status();
-    let kind = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let mut bytes = resp.bytes().await.unwrap().to_vec();
-    if kind.contains("json") && status.is_success() {
-        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        let lies = lies.lock().unwrap().clone();
-        lie_about(&mut v, path, &lies);
-        bytes = serde_json::to_vec(&v).unwrap();
-    }
-    let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        status.as_str(),
-        status.canonical_reason().unwrap_or(""),
-        bytes.len()
-    );
-    let _ = sock.write_all(head.as_bytes()).await;
-    let _ = sock.write_all(&bytes).await;
-    let _ = sock.shutdown().await;
-}
-
 fn lies(yaml: &[(&str, &str)], channel_confinement: Option<&str>) -> Lies {
     Lies {
         yaml: yaml
