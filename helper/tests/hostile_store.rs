@@ -347,104 +347,48 @@ mod common;
 /// A store that lies about sizes in its JSON, run as a proxy in front of the real one: every
 /// refresh result's download size is multiplied by four (a store filling the disk), and download
 /// addresses point back at the proxy so that it counts them.
-fn lying_proxy(upstream: String) -> (String, Arc<AtomicUsize>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let downloads = Arc::new(AtomicUsize::new(0));
-    let counted = downloads.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let me = format!("http://{}", listener.local_addr().unwrap());
-            tx.send(me.clone()).unwrap();
-            let http = reqwest::Client::new();
-            while let Ok((sock, _)) = listener.accept().await {
-                let relay = Relay {
-                    http: http.clone(),
-                    upstream: upstream.clone(),
-                    me: me.clone(),
-                    downloads: counted.clone(),
-                };
-                tokio::spawn(relay.one(sock));
-            }
-        });
-    });
-    (rx.recv().unwrap(), downloads)
-}
-
-struct Relay {
-    http: reqwest::Client,
+struct SizeLiar {
     upstream: String,
-    me: String,
-    downloads: Arc<AtomicUsize>,
+    me: std::sync::OnceLock<String>,
+    downloads: AtomicUsize,
 }
 
-impl Relay {
-    /// Relay one request (the answer says `Connection: close`), rewriting refresh answers.
-    async fn one(self, mut sock: TcpStream) {
-        let Some(head) = read_head(&mut sock).await else {
-            return;
-        };
-        let mut lines = head.split("\r\n");
-        let mut first = lines.next().unwrap_or("").split(' ');
-        let (method, path) = (first.next().unwrap_or("GET"), first.next().unwrap_or("/"));
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.upstream));
-        let mut length = 0;
-        for (k, v) in lines.filter_map(|l| l.split_once(':')) {
-            let (k, v) = (k.trim(), v.trim());
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.parse().unwrap();
-            } else if !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("connection") {
-                req = req.header(k, v);
-            }
-        }
-        let mut body = vec![0u8; length];
-        if sock.read_exact(&mut body).await.is_err() {
-            return;
-        }
+impl common::proxy::Rewrite for SizeLiar {
+    fn request(&self, path: &str, body: Vec<u8>) -> Vec<u8> {
         if path.starts_with("/api/v1/snaps/download/") {
             self.downloads.fetch_add(1, Ordering::Relaxed);
         }
-        let Ok(resp) = req.body(body).send().await else {
-            return;
-        };
-        let status = resp.status();
-        let kind = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let mut bytes = resp.bytes().await.unwrap().to_vec();
-        if path.starts_with("/v2/snaps/refresh") && status.is_success() {
-            let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-            for r in v["results"].as_array_mut().into_iter().flatten() {
-                let Some(d) = r.pointer_mut("/snap/download") else {
-                    continue;
-                };
-                d["size"] = (d["size"].as_u64().unwrap() * 4).into();
-                let url = d["url"]
-                    .as_str()
-                    .unwrap()
-                    .replacen(&self.upstream, &self.me, 1);
-                d["url"] = url.into();
-            }
-            bytes = serde_json::to_vec(&v).unwrap();
-        }
-        let head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            status.as_str(),
-            status.canonical_reason().unwrap_or(""),
-            bytes.len()
-        );
-        let _ = sock.write_all(head.as_bytes()).await;
-        let _ = sock.write_all(&bytes).await;
-        let _ = sock.shutdown().await;
+        body
     }
+
+    fn answer(&self, path: &str, answer: &mut serde_json::Value) {
+        if !path.starts_with("/v2/snaps/refresh") {
+            return;
+        }
+        let me = self
+            .me
+            .get()
+            .expect("the proxy's address is set before the helper starts");
+        for r in answer["results"].as_array_mut().into_iter().flatten() {
+            let Some(d) = r.pointer_mut("/snap/download") else {
+                continue;
+            };
+            d["size"] = (d["size"].as_u64().unwrap() * 4).into();
+            let url = d["url"].as_str().unwrap().replacen(&self.upstream, me, 1);
+            d["url"] = url.into();
+        }
+    }
+}
+
+fn lying_proxy(upstream: String) -> (String, Arc<SizeLiar>) {
+    let liar = Arc::new(SizeLiar {
+        upstream: upstream.clone(),
+        me: std::sync::OnceLock::new(),
+        downloads: AtomicUsize::new(0),
+    });
+    let me = common::proxy::start(upstream, liar.clone());
+    liar.me.set(me.clone()).unwrap();
+    (me, liar)
 }
 
 /// The whole helper against a store whose JSON lies about a file's size: the install fails as a
@@ -455,7 +399,7 @@ fn the_helper_downloads_nothing_a_signed_size_does_not_back() {
         return;
     }
     let mut env = common::Env::new();
-    let (proxy, downloads) = lying_proxy(env.store_url.clone());
+    let (proxy, liar) = lying_proxy(env.store_url.clone());
     env.store_url = proxy;
     env.start_helper();
     let change = env
@@ -469,7 +413,11 @@ fn the_helper_downloads_nothing_a_signed_size_does_not_back() {
         "{err}"
     );
     assert!(err.contains("its signed snap-revision says"), "{err}");
-    assert_eq!(downloads.load(Ordering::Relaxed), 0, "nothing was fetched");
+    assert_eq!(
+        liar.downloads.load(Ordering::Relaxed),
+        0,
+        "nothing was fetched"
+    );
     assert!(common::installed(&env).is_empty());
     let blobs = env.root.join("var/lib/snapshelf/snaps");
     let left: Vec<_> = std::fs::read_dir(&blobs)
