@@ -452,6 +452,18 @@ fn check_layout(env: &Env, mode: Mode<'_>, snap: &str, writes: bool, root_owned_
     assert!(!env.root.join(format!("snap/{snap}/x1/bin/very")).exists());
 }
 
+/// Where most tests here start: the helper on a scratch root with the base installed, a work folder
+/// the test user may read, and in it a copy of confine with file capabilities (the packaged mode).
+fn sandbox_setup() -> (Env, tempfile::TempDir, PathBuf) {
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let capable = capable_confine(work.path());
+    (env, work, capable)
+}
+
 #[test]
 fn compat_snaps_run_as_snapd_expects() {
     if !common::require_root() {
@@ -459,12 +471,7 @@ fn compat_snaps_run_as_snapd_expects() {
     }
     let (uid, home) = common::runner();
     let home = home.display().to_string();
-    let mut env = Env::new();
-    env.start_helper();
-    install_base(&env);
-    let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let capable = capable_confine(work.path());
+    let (env, work, capable) = sandbox_setup();
 
     let mut tools = vec!["probe-tools".to_string()];
     let mut layouts = vec!["probe-layout".to_string()];
@@ -496,12 +503,7 @@ fn the_sandbox_hides_the_host_and_denies_escapes() {
         return;
     }
     let (uid, home) = common::runner();
-    let mut env = Env::new();
-    env.start_helper();
-    install_base(&env);
-    let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let capable = capable_confine(work.path());
+    let (env, work, capable) = sandbox_setup();
     install_file(&env, &probe_snap(work.path()));
     install_file(&env, &tools_snap(work.path()));
     // Another snap's data, and a file of the user's, that the probe must not see.
@@ -1575,12 +1577,7 @@ fn a_hostile_snap_cannot_leave_its_sandbox_in_either_mode() {
         return;
     }
     let (uid, home) = common::runner();
-    let mut env = Env::new();
-    env.start_helper();
-    install_base(&env);
-    let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let capable = capable_confine(work.path());
+    let (env, work, capable) = sandbox_setup();
     install_file(&env, &escape_snap(work.path()));
 
     // The host: a secret dot-file, a dot-symlink, a folder of the user's, and the user's
@@ -1827,12 +1824,7 @@ fn a_stalled_launch_of_one_user_does_not_stall_anothers() {
         return;
     }
     common::runner();
-    let mut env = Env::new();
-    env.start_helper();
-    install_base(&env);
-    let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let capable = capable_confine(work.path());
+    let (env, work, capable) = sandbox_setup();
     install_file(&env, &tools_snap(work.path()));
     let other_uid = {
         let o = Command::new("id")
