@@ -601,22 +601,9 @@ fn offline_the_app_says_so_and_installed_apps_still_show() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
 /// The sample catalog plus `shelf-term`, a classic snap (the sample has none).
 fn catalog_with_a_classic_snap(dir: &Path) {
-    copy_dir(common::catalog(), dir);
+    common::copy_dir(common::catalog(), dir);
     let src = dir.join("src/shelf-term");
     std::fs::create_dir_all(src.join("meta")).unwrap();
     std::fs::create_dir_all(src.join("bin")).unwrap();

@@ -28,26 +28,13 @@ fn channel(c: &str) -> Dict {
     .collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_tampered_download_is_rejected_and_nothing_is_installed() {
     if !common::require_root() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(common::catalog(), tmp.path());
+    common::copy_dir(common::catalog(), tmp.path());
     let mut env = Env::with_catalog(tmp.path());
     // The store read the file at start; change one byte now, keeping the size.
     let file = tmp.path().join("snaps/shelf-hello_1.snap");
@@ -102,7 +89,7 @@ fn a_download_shorter_than_announced_is_rejected() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(common::catalog(), tmp.path());
+    common::copy_dir(common::catalog(), tmp.path());
     let mut env = Env::with_catalog(tmp.path());
     // The store announced the size at start; the file is now shorter.
     let file = tmp.path().join("snaps/shelf-hello_1.snap");

@@ -106,6 +106,20 @@ fn install_polkit_files() {
     std::fs::rename(tmp, "/etc/polkit-1/rules.d/60-snapshelf-tests.rules").unwrap();
 }
 
+/// A copy of a directory tree (a catalog a test changes without touching the shared one).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
 /// The sample catalog, built once per test binary with a 2048-bit key chain.
 pub fn catalog() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
