@@ -28,6 +28,29 @@ pub struct Meta {
     pub installed: bool,
 }
 
+impl Meta {
+    /// A result shown by its title (its name where it has none), found by its name.
+    pub fn new(
+        name: String,
+        title: String,
+        summary: String,
+        icon: String,
+        installed: bool,
+    ) -> Meta {
+        Meta {
+            name: if title.is_empty() {
+                name.clone()
+            } else {
+                title
+            },
+            id: name,
+            description: summary,
+            icon,
+            installed,
+        }
+    }
+}
+
 /// Whether every term is in the snap's name, title or summary (case-insensitive), as the Shell
 /// narrows results word by word.
 pub fn matches(terms: &[String], name: &str, title: &str, summary: &str) -> bool {

@@ -89,34 +89,14 @@ impl Provider {
             .iter()
             .filter_map(|d| InstalledSnap::from_dict(d).ok())
             .filter(|s| matches(terms, &s.name, &s.title, &s.summary))
-            .map(|s| Meta {
-                name: if s.title.is_empty() {
-                    s.name.clone()
-                } else {
-                    s.title
-                },
-                id: s.name,
-                description: s.summary,
-                icon: s.icon_path,
-                installed: true,
-            })
+            .map(|s| Meta::new(s.name, s.title, s.summary, s.icon_path, true))
             .collect();
         // The store unreachable or failing: the installed results still answer.
         let store: Vec<Meta> = match store {
             Ok(list) => list
                 .iter()
                 .filter_map(|d| FindResult::from_dict(d).ok())
-                .map(|s| Meta {
-                    name: if s.title.is_empty() {
-                        s.name.clone()
-                    } else {
-                        s.title
-                    },
-                    id: s.name,
-                    description: s.summary,
-                    icon: s.icon_url,
-                    installed: s.installed,
-                })
+                .map(|s| Meta::new(s.name, s.title, s.summary, s.icon_url, s.installed))
                 .collect(),
             Err(e) => {
                 tracing::warn!("Find {q:?}: {e}");
@@ -192,17 +172,13 @@ impl Provider {
         let s = snapshelf_dbus::types::SnapDetails::from_dict(&d)
             .ok()?
             .summary;
-        Some(Meta {
-            name: if s.title.is_empty() {
-                s.name.clone()
-            } else {
-                s.title
-            },
-            id: s.name,
-            description: s.summary,
-            icon: s.icon_url,
-            installed: s.installed,
-        })
+        Some(Meta::new(
+            s.name,
+            s.title,
+            s.summary,
+            s.icon_url,
+            s.installed,
+        ))
     }
 
     /// Start the app, detached; its exit is reaped on the runtime.
