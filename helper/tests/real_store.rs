@@ -10,6 +10,12 @@
 //! The proxy can ask for `candidate` for shelf-clock (so that it has an update), answer for a snap
 //! with an error result, give an offered revision epoch 5, and rewrite `effective-channel` and
 //! `redirect-channel` as the real store sends them.
+//!
+//! What snapd does, to check these against: per-snap errors in `overlord/snapstate/snapstate.go`
+//! (`UpdateMany` goes on past one snap's error) and `store/store_action.go` (the `error` results);
+//! epochs in `snap/epoch.go` (`CanRead`) and the refresh context of `store/store_action.go`;
+//! channels in `snap/channel/channel.go` (names, branches) and `overlord/snapstate/handlers.go`
+//! (the tracked channel is the one asked for, or the store's `redirect-channel`).
 
 mod common;
 

@@ -3,6 +3,11 @@
 //! get the consent install asks for, on Refresh and Switch too. The real store runs behind a proxy
 //! that rewrites the `snap-yaml` of refresh answers and the confinement in info answers; the files
 //! and their signatures are the real store's, untouched.
+//!
+//! What snapd does, to check these against: the installed snap's info is read from the mounted
+//! file (`overlord/snapstate/handlers.go`, `doMountSnap` → `snap.ReadInfoFromSnapFile`), and
+//! classic or devmode revisions need the same flags on refresh as on install
+//! (`overlord/snapstate/check_snap.go`, `ErrSnapNeedsClassic`).
 
 mod common;
 
