@@ -125,7 +125,9 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
             revision: snap.current.clone(),
             snap_version: rev.version.clone(),
             confinement: snap.confinement.clone(),
-            base: snap.base.clone().unwrap_or_default(),
+            base: crate::engine::bases::of_snap(snap)
+                .unwrap_or_default()
+                .to_string(),
             base_revision: base_revision.to_string(),
             architecture: crate::store::dpkg_architecture().to_string(),
             command: app

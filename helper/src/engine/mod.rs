@@ -2,6 +2,7 @@
 //! settling whatever a crash interrupted. The D-Bus layer calls in here and observes progress; nothing
 //! here knows the wire.
 
+pub mod bases;
 pub mod catalog;
 pub mod data_dirs;
 pub mod files;
@@ -306,8 +307,7 @@ impl Engine {
     }
 
     pub(crate) fn base_revision(&self, snap: &SnapState) -> String {
-        snap.base
-            .as_deref()
+        bases::of_snap(snap)
             .and_then(|b| self.snap(b).ok().flatten())
             .map(|b| b.current)
             .unwrap_or_default()

@@ -150,7 +150,7 @@ impl Engine {
 
     /// The base the file needs, from the store when it is not installed (placed first).
     async fn file_bases(&self, yaml: &SnapYaml) -> Result<Vec<Resolved>> {
-        let Some(base) = yaml.base.as_deref().filter(|b| *b != "none") else {
+        let Some(base) = crate::engine::bases::of_yaml(yaml) else {
             return Ok(Vec::new());
         };
         if self.snap(base)?.is_some() {

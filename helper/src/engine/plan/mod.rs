@@ -543,7 +543,7 @@ impl Engine {
     async fn add_missing_bases(&self, resolved: &mut Vec<Resolved>) -> Result<()> {
         let mut wanted: Vec<String> = Vec::new();
         for r in resolved.iter() {
-            if let Some(base) = r.yaml.base.as_deref().filter(|b| *b != "none") {
+            if let Some(base) = crate::engine::bases::of_yaml(&r.yaml) {
                 if self.snap(base)?.is_none()
                     && !resolved.iter().any(|x| x.name == base)
                     && !wanted.iter().any(|w| w == base)

@@ -19,10 +19,9 @@ impl Engine {
                 .iter()
                 .find(|s| &s.name == n)
                 .ok_or_else(|| not_installed(n))?;
-            if let Some(user) = installed
-                .iter()
-                .find(|o| o.base.as_deref() == Some(n.as_str()) && !names.contains(&o.name))
-            {
+            if let Some(user) = installed.iter().find(|o| {
+                crate::engine::bases::of_snap(o) == Some(n.as_str()) && !names.contains(&o.name)
+            }) {
                 return Err(Error::new(
                     ErrorKind::SnapInUse,
                     format!(
