@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod config;
+pub mod delta;
 pub mod desktop;
 pub mod engine;
 pub mod error;

@@ -481,9 +481,15 @@ impl StoreClient {
         let body = refresh_request(context, actions);
         let (status, resp) = self
             .send_json("refresh", || {
-                self.v2(self.http.post(&url))
-                    .header("Content-Type", "application/json")
-                    .json(&body)
+                let req = self
+                    .v2(self.http.post(&url))
+                    .header("Content-Type", "application/json");
+                // snapd offers the delta formats it can apply (`store/store_action.go`).
+                let req = match crate::delta::accepted_formats() {
+                    Some(f) => req.header("Snap-Accept-Delta-Format", f),
+                    None => req,
+                };
+                req.json(&body)
             })
             .await?;
         Self::check(status, &resp, &url)?;

@@ -394,6 +394,10 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
                     url: r.url.clone(),
                     sha3_384: r.sha3_384.clone(),
                     size: r.size,
+                    delta: before.and_then(|b| {
+                        let deltas = r.snap.revision.download.deltas.as_deref()?;
+                        crate::delta::choose(deltas, &b.current, r.revision, r.size)
+                    }),
                 }));
                 out.push(Task::Verify(Verify {
                     name: name.clone(),

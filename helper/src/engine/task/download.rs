@@ -1,5 +1,7 @@
 //! Fetch the `.snap` into the blob directory, resuming a partial file, hashing as it streams; undo
-//! deletes it (and what a download left half done).
+//! deletes it (and what a download left half done). On a refresh the store may offer a delta from
+//! the installed revision (`crate::delta`): it is tried first, and anything wrong with it falls
+//! back to the full file.
 
 use gettextrs::gettext;
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,9 @@ pub struct Download {
     pub url: String,
     pub sha3_384: String,
     pub size: u64,
+    /// A delta from the installed revision, tried before the full file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<crate::delta::DeltaOffer>,
 }
 
 impl Download {
@@ -43,6 +48,9 @@ impl Download {
         let progress = move |done: u64, total: u64| {
             engine.set_download_progress(change, seq, &label, done, total)
         };
+        if self.try_delta(cx, &dest, &progress).await? {
+            return Ok(self);
+        }
         let verdict = cx
             .engine
             .store()
@@ -62,6 +70,53 @@ impl Download {
             ));
         }
         Ok(self)
+    }
+
+    /// Rebuild the file from the offered delta, if any: `true` when `dest` is now the signed file.
+    /// A failed delta is logged and the full file downloaded instead, as snapd does.
+    async fn try_delta(
+        &self,
+        cx: &Ctx,
+        dest: &std::path::Path,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<bool> {
+        let Some(offer) = &self.delta else {
+            return Ok(false);
+        };
+        let source = cx.paths().blob(&self.name, &offer.source);
+        let target = crate::delta::Target {
+            dest,
+            sha3_384: &self.sha3_384,
+            size: self.size,
+        };
+        let store = cx.engine.store();
+        match crate::delta::fetch_and_apply(store, &source, offer, &target, &cx.cancel, progress)
+            .await
+        {
+            Ok(bytes) => {
+                tracing::info!(
+                    snap = %self.name,
+                    revision = %self.revision,
+                    from = %offer.source,
+                    downloaded = bytes,
+                    full = self.size,
+                    "rebuilt from a delta"
+                );
+                Ok(true)
+            }
+            Err(crate::delta::DeltaError::Cancelled) => {
+                Err(crate::store::StoreError::Cancelled.into())
+            }
+            Err(e) => {
+                tracing::warn!(
+                    snap = %self.name,
+                    revision = %self.revision,
+                    error = %e,
+                    "cannot use the delta; downloading the full file"
+                );
+                Ok(false)
+            }
+        }
     }
 
     pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
@@ -96,7 +151,13 @@ impl Download {
 /// Delete a revision's `.snap` and its `.partial`, if there.
 pub(super) fn remove_blob(cx: &Ctx, name: &str, revision: &str) -> Result<()> {
     let blob = cx.paths().blob(name, revision);
-    for p in [crate::store::partial_path(&blob), blob] {
+    let delta = crate::delta::delta_path(&blob);
+    for p in [
+        crate::store::partial_path(&blob),
+        crate::store::partial_path(&delta),
+        delta,
+        blob,
+    ] {
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
