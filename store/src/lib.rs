@@ -3,6 +3,7 @@
 //! mirror or private store in its own right.
 
 pub mod catalog;
+pub mod delta;
 pub mod index;
 pub mod model;
 pub mod sample;

@@ -63,6 +63,7 @@ pub fn router(state: Shared) -> Router {
         .merge(snaps)
         .route("/v2/assertions/{*key}", get(assertions))
         .route("/api/v1/snaps/download/{file}", get(download))
+        .route("/api/v1/snaps/delta/{file}", get(crate::delta::download))
         .route("/media/{*path}", get(media))
         .fallback(not_found)
         .layer(middleware::from_fn(store_headers))
@@ -560,6 +561,9 @@ async fn refresh(
             Ok(None) => {}
             Err(r) => return r,
         }
+    }
+    if crate::delta::accepted(&headers) {
+        crate::delta::offer(&state, &req.context, &mut results, &base).await;
     }
     let mut body = to_json(&RefreshResponse {
         results,
