@@ -15,6 +15,8 @@ pub trait Rewrite: Send + Sync + 'static {
     }
     /// A successful JSON answer to `path`, as the helper should see it.
     fn answer(&self, _path: &str, _answer: &mut serde_json::Value) {}
+    /// Told of every answer relayed: its path and body size (tests that count the bytes fetched).
+    fn relayed(&self, _path: &str, _bytes: usize) {}
 }
 
 /// Start the proxy on 127.0.0.1 on a thread of its own; its base URL.
@@ -93,6 +95,7 @@ async fn relay(
         rewrite.answer(path, &mut v);
         bytes = serde_json::to_vec(&v).unwrap();
     }
+    rewrite.relayed(path, bytes.len());
     let head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         status.as_str(),
