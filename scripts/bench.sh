@@ -109,7 +109,8 @@ fi
 if [ "$ONLY" = all ] || [ "$ONLY" = helper ]; then
 # --- the helper: install time against curl + openssl, ListInstalled, idle memory -------------------
 mkdir -p "$WORK/h/snaps" "$WORK/h/src/meta" "$WORK/h/src/bin"
-printf 'name: big-app\nversion: "1"\nsummary: a 100 MiB app\napps:\n  big-app:\n    command: bin/run\n' >"$WORK/h/src/meta/snap.yaml"
+# `base: none`: the install measured is this snap's alone (without it, it would bring `core`).
+printf 'name: big-app\nversion: "1"\nsummary: a 100 MiB app\nbase: none\napps:\n  big-app:\n    command: bin/run\n' >"$WORK/h/src/meta/snap.yaml"
 printf '#!/bin/sh\necho big\n' >"$WORK/h/src/bin/run"; chmod +x "$WORK/h/src/bin/run"
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$WORK/h/src/payload"
 mksquashfs "$WORK/h/src" "$WORK/h/snaps/big-app_1.snap" -noappend -noI -noD -noF -all-root -no-xattrs -quiet >/dev/null
@@ -139,7 +140,7 @@ mkdir -p "$WORK/r/snaps"; printf '[store]\nauthority-id = "bench"\ndisplay-name 
 for i in $(seq 0 9); do
   for rev in 1 2; do
     d="$WORK/r/src-$i-$rev"; mkdir -p "$d/meta"
-    printf 'name: refresh-app-%s\nversion: "%s"\nsummary: refresh benchmark\n' "$i" "$rev" >"$d/meta/snap.yaml"
+    printf 'name: refresh-app-%s\nversion: "%s"\nsummary: refresh benchmark\nbase: none\n' "$i" "$rev" >"$d/meta/snap.yaml"
     head -c $((20 * 1024 * 1024)) /dev/urandom >"$d/payload"
     mksquashfs "$d" "$WORK/r/snaps/refresh-app-${i}_$rev.snap" -noappend -noI -noD -noF -all-root -no-xattrs -quiet >/dev/null
   done

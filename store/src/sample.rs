@@ -310,6 +310,7 @@ pub fn build_generated(out: &Path, count: usize) -> anyhow::Result<()> {
             i % 500 == 0
         ));
     }
+    add_generated_core(out, &mut toml)?;
     std::fs::write(out.join("catalog.toml"), toml)?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -350,6 +351,31 @@ pub fn build_generated(out: &Path, count: usize) -> anyhow::Result<()> {
         Ok(())
     })?;
     let _ = std::fs::remove_dir_all(&stage_root);
+    Ok(())
+}
+
+/// The generated apps name no base, so they run on `core`, as snapd gives such snaps: a `core`
+/// built like the sample base (busybox at the standard paths) is in the generated catalog too.
+fn add_generated_core(out: &Path, toml: &mut String) -> anyhow::Result<()> {
+    let target = out.join("snaps/core_1.snap");
+    toml.push_str("[[snap]]\nname = \"core\"\npublisher = \"generator\"\ncategories = [\"development\"]\nicon = \"shared/icon.png\"\nchannels = { \"latest/stable\" = 1 }\n\n");
+    if target.exists() {
+        return Ok(());
+    }
+    let stage = out.join(".staging-core");
+    let _ = std::fs::remove_dir_all(&stage);
+    let yaml = "name: core\nversion: '16'\nsummary: The base of the generated apps\ntype: os\n";
+    write_file(&stage.join("meta/snap.yaml"), yaml.as_bytes(), 0o644)?;
+    for d in [
+        "dev", "etc", "home", "proc", "root", "run", "snap", "sys", "tmp", "usr/lib", "var/lib",
+        "var/snap", "var/tmp",
+    ] {
+        std::fs::create_dir_all(stage.join(d))?;
+    }
+    add_busybox(&stage)?;
+    normalise_dirs(&stage)?;
+    pack(&stage, &target, &PackOptions { mtime: MTIME }).context("cannot pack core")?;
+    std::fs::remove_dir_all(&stage)?;
     Ok(())
 }
 
@@ -468,7 +494,9 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         build_generated(t.path(), 25).unwrap();
         let model = crate::model::Model::load(t.path()).unwrap();
-        assert_eq!(model.snaps.len(), 25);
+        // The apps, and the `core` they run on.
+        assert_eq!(model.snaps.len(), 26);
+        assert_eq!(model.snaps["core"].revisions[&1].snap_type, "os");
         assert!(model.skipped.is_empty());
         assert!(!model.find(Some("tool"), None, None).is_empty());
     }
