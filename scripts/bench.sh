@@ -34,7 +34,7 @@ start_store() { # dir [more serve arguments]
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, format, gui, search-provider
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, format, gui, search-provider, delta
 
 HELPER=$PWD/target/release/snapshelf-helper
 HBENCH=$PWD/target/release/examples/helper_bench
@@ -322,5 +322,45 @@ log "-- search provider: GetInitialResultSet as GNOME Shell calls it, 50 apps in
 "$PWD/target/release/examples/provider_bench" "unix:path=$WORK/session/bus" 100 generated-app-7 generated tool generated-app-4242 | tee -a "$OUT"
 kill "$(cat "$WORK/session.pid")" "$(cat "$WORK/helper.pid")"; sleep 0.5
 for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = delta ]; then
+# --- refresh deltas: a 100 MiB snap whose new revision changes 1 MiB, the store paced at 10 MB/s ---
+# The same refresh twice, each on a fresh root: with the store's xdelta3 delta (made on demand, cold
+# cache: its making is part of the time), then the full file (the installed revision's file removed,
+# so the delta has nothing to apply to: the helper's fallback). Bytes: the delta the store cached
+# and the helper's own count of what it fetched.
+RATE=${BENCH_RATE:-10000000}
+D=$WORK/delta; src=$WORK/delta-src; mkdir -p "$D/snaps" "$src/meta"
+printf '[store]\nauthority-id = "bench"\ndisplay-name = "Bench"\n' >"$D/catalog.toml"
+printf '[[snap]]\nname = "delta-app"\nchannels = { "latest/stable" = 1, "latest/candidate" = 2 }\n' >>"$D/catalog.toml"
+head -c $((100 * 1024 * 1024)) /dev/urandom >"$src/payload"
+for rev in 1 2; do
+  printf 'name: delta-app\nversion: "%s"\nsummary: delta benchmark\nbase: none\n' "$rev" >"$src/meta/snap.yaml"
+  [ "$rev" = 2 ] && dd if=/dev/urandom of="$src/payload" bs=1M count=1 seek=50 conv=notrunc status=none
+  mksquashfs "$src" "$D/snaps/delta-app_$rev.snap" -noappend -noI -noD -noF -all-root -no-xattrs -quiet >/dev/null
+done
+DURL=$(start_store "$D" --download-rate "$RATE")
+full_size=$(stat -c %s "$D/snaps/delta-app_2.snap")
+for mode in delta full; do
+  root=$WORK/droot-$mode; mkdir -p "$root"
+  RUST_LOG=warn,snapshelf_helper::engine::task::download=info "$HELPER" --root "$root" --store-url "$DURL" \
+    --trust "$D/keys/trusted.assert" --bus-address "$BUS" 2>"$WORK/delta-$mode.log" &
+  echo $! >>"$WORK/pids"; echo $! >"$WORK/helper.pid"
+  for _ in $(seq 100); do busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 && break; sleep 0.1; done
+  "$HBENCH" "$BUS" install delta-app >/dev/null
+  "$HBENCH" "$BUS" switch candidate delta-app
+  [ "$mode" = full ] && rm "$root/var/lib/snapshelf/snaps/delta-app_1.snap"
+  t=$("$HBENCH" "$BUS" refresh)
+  [ -f "$root/var/lib/snapshelf/snaps/delta-app_2.snap" ] || die "the $mode refresh did not bring revision 2"
+  eval "t_$mode=$t"
+  kill "$(cat "$WORK/helper.pid")"; sleep 0.5
+  for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$root/" | sort -r); do umount -l "$m"; done
+done
+delta_size=$(stat -c %s "$D"/.cache/deltas/*.xdelta3)
+fetched=$(grep -o 'downloaded=[0-9]*' "$WORK/delta-delta.log" | cut -d= -f2)
+[ -n "$fetched" ] || die "the helper did not use the delta (log: $(tail -3 "$WORK/delta-delta.log"))"
+log "-- refresh of a 100 MiB snap whose new revision changes 1 MiB, store paced at $RATE B/s"
+log "with the xdelta3 delta: $t_delta s, $fetched bytes fetched (the store's delta: $delta_size bytes; $(python3 -c "print(round(100*$fetched/$full_size,2))") % of the $full_size-byte file)"
+log "full file: $t_full s; ratio $(python3 -c "print(round($t_delta/$t_full,2))")x"
 fi
 log "results in $OUT"
