@@ -120,6 +120,22 @@ pub enum Action {
     },
 }
 
+/// What a fetch-assertions round answered.
+#[derive(Debug, Clone, Default)]
+pub struct AssertionStreams {
+    pub urls: Vec<String>,
+    pub errors: Vec<AssertionError>,
+}
+
+/// One assertion the store could not give (`not-found` when it has none).
+#[derive(Debug, Clone, Default)]
+pub struct AssertionError {
+    pub code: String,
+    pub message: String,
+    pub assertion_type: String,
+    pub primary_key: Vec<String>,
+}
+
 /// One per-item answer of `POST /v2/snaps/refresh`.
 #[derive(Debug, Clone)]
 pub enum ActionResult {
@@ -500,6 +516,66 @@ impl StoreClient {
             .filter(|r| r.result != action::FETCH_ASSERTIONS)
             .map(action_result)
             .collect()
+    }
+
+    /// snapd's fetch-assertions round (`store/store_action.go`, as `RefreshSnapDeclarations`
+    /// sends it): no context, one action keyed `g1` asking for each assertion if newer than the
+    /// revision held. The stream URLs to fetch, and the assertions the store does not have.
+    pub async fn fetch_assertions(
+        &self,
+        wanted: &[snapshelf_snap::store_api::AssertionRef],
+    ) -> Result<AssertionStreams, StoreError> {
+        let url = format!("{}/v2/snaps/refresh", self.base);
+        let body = fetch_assertions_request(wanted);
+        let (status, resp) = self
+            .send_json("fetch-assertions", || {
+                self.v2(self.http.post(&url))
+                    .header("Content-Type", "application/json")
+                    .json(&body)
+            })
+            .await?;
+        Self::check(status, &resp, &url)?;
+        let answer: RefreshResponse = parse("fetch-assertions", status, &resp)?;
+        let mut out = AssertionStreams::default();
+        for r in answer.results {
+            if r.result != action::FETCH_ASSERTIONS {
+                continue;
+            }
+            out.urls.extend(r.assertion_stream_urls.unwrap_or_default());
+            for e in r.error_list.unwrap_or_default() {
+                out.errors.push(AssertionError {
+                    code: e.code,
+                    message: e.message,
+                    assertion_type: e.assertion_type.unwrap_or_default(),
+                    primary_key: e.primary_key.unwrap_or_default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One stream a fetch-assertions result named (HTTP(S) only, capped like every assertion
+    /// stream).
+    pub async fn assertion_stream(&self, url: &str) -> Result<Vec<u8>, StoreError> {
+        let what = "an assertion stream";
+        let parsed = web_url(what, url)?;
+        let (status, body) = self
+            .send_json(what, || {
+                self.http
+                    .get(parsed.clone())
+                    .header("Snap-Device-Series", "16")
+                    .header("Accept", "application/x.ubuntu.assertion")
+                    .timeout(REQUEST_TIMEOUT)
+            })
+            .await?;
+        Self::check(status, &body, url)?;
+        if body.len() as u64 > self.limits.max_assertions {
+            return Err(StoreError::Refused {
+                what: what.into(),
+                message: format!("more than {} bytes", self.limits.max_assertions),
+            });
+        }
+        Ok(body)
     }
 
     /// `GET /v2/assertions/<type>/<key…>`: an assertion stream.
@@ -1058,6 +1134,30 @@ const REFRESH_FIELDS: &[&str] = &[
     "categories",
 ];
 
+/// snapd's fetch-assertions request: no context, one action keyed `g1` (no instance-key), the
+/// highest format understood of each type asked for.
+fn fetch_assertions_request(wanted: &[snapshelf_snap::store_api::AssertionRef]) -> RefreshRequest {
+    let formats = wanted
+        .iter()
+        .map(|w| {
+            let t = w.assertion_type.clone();
+            let f = assertion_max_format(&t);
+            (t, f)
+        })
+        .collect();
+    RefreshRequest {
+        context: Vec::new(),
+        actions: vec![ActionItem {
+            action: action::FETCH_ASSERTIONS.into(),
+            key: Some("g1".into()),
+            assertions: wanted.to_vec(),
+            ..Default::default()
+        }],
+        fields: REFRESH_FIELDS.iter().map(|f| f.to_string()).collect(),
+        assertion_max_formats: Some(formats),
+    }
+}
+
 /// snapd's refresh request for these installed snaps and actions.
 fn refresh_request(context: &[ContextEntry], actions: &[Action]) -> RefreshRequest {
     let context = context
@@ -1346,6 +1446,45 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    /// snapd's `store/store_action_fetch_assertions_test.go`: no context, a `fetch-assertions`
+    /// action with a key and no instance-key, `if-newer-than` where a revision is held.
+    #[test]
+    fn the_fetch_assertions_request_is_snapds() {
+        use snapshelf_snap::store_api::AssertionRef;
+        let wanted = [
+            AssertionRef {
+                assertion_type: "snap-declaration".into(),
+                primary_key: vec!["16".into(), "iEr2EpvaIaqrXxoM2JyHOmuXQYvSzUt5".into()],
+                if_newer_than: Some(0),
+            },
+            AssertionRef {
+                assertion_type: "snap-declaration".into(),
+                primary_key: vec!["16".into(), "CSO04Jhav2yK0uz97cr0ipQRyqg0qQL6".into()],
+                if_newer_than: None,
+            },
+        ];
+        let v = serde_json::to_value(fetch_assertions_request(&wanted)).unwrap();
+        assert_eq!(v["context"], serde_json::json!([]));
+        assert_eq!(
+            v["actions"],
+            serde_json::json!([{
+                "action": "fetch-assertions",
+                "key": "g1",
+                "assertions": [
+                    {"type": "snap-declaration",
+                     "primary-key": ["16", "iEr2EpvaIaqrXxoM2JyHOmuXQYvSzUt5"],
+                     "if-newer-than": 0},
+                    {"type": "snap-declaration",
+                     "primary-key": ["16", "CSO04Jhav2yK0uz97cr0ipQRyqg0qQL6"]}
+                ]
+            }])
+        );
+        assert_eq!(
+            v["assertion-max-formats"],
+            serde_json::json!({"snap-declaration": 6})
+        );
     }
 
     #[test]

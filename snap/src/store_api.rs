@@ -441,7 +441,12 @@ pub mod action {
 pub struct ActionItem {
     #[serde(default, deserialize_with = "nullable")]
     pub action: String,
-    #[serde(default, deserialize_with = "nullable")]
+    /// Empty (and not sent) for fetch-assertions, which snapd sends with a `key` instead.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub instance_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

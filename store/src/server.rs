@@ -505,7 +505,9 @@ fn parse_refresh(body: &[u8]) -> Result<(RefreshRequest, Option<HashSet<String>>
     }
     for (i, a) in req.actions.iter().enumerate() {
         let what = format!("actions[{i}]");
-        if a.action.is_empty() || a.instance_key.is_empty() {
+        // snapd's fetch-assertions action has a `key`, no instance-key.
+        let keyed = a.action == action::FETCH_ASSERTIONS && a.key.is_some();
+        if a.action.is_empty() || (a.instance_key.is_empty() && !keyed) {
             return Err(bad_request(format!(
                 "{what}: \"action\" and \"instance-key\" must be strings"
             )));

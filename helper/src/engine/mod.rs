@@ -5,6 +5,7 @@
 pub mod bases;
 pub mod catalog;
 pub mod data_dirs;
+mod declarations;
 pub mod files;
 pub mod plan;
 mod runner;

@@ -114,7 +114,21 @@ async fn fetch_with_keys(
         )),
         other => other.into(),
     })?;
-    let mut list = decode_stream(&bytes)
+    admit(store, db, dir, &bytes, kind, key).await
+}
+
+/// Add an assertion stream the store sent (its first assertion the one asked for: `kind` with
+/// primary key `key`) to `db` and keep what verifies, fetching the account-keys its signature
+/// needs; the first assertion.
+pub(crate) async fn admit(
+    store: &StoreClient,
+    db: &mut Database,
+    dir: &Path,
+    bytes: &[u8],
+    kind: &str,
+    key: &[&str],
+) -> Result<Assertion> {
+    let mut list = decode_stream(bytes)
         .map_err(|e| failed(format!("the store sent a malformed {kind}: {e}")))?;
     if list.is_empty() {
         return Err(failed(format!("the store sent an empty {kind} stream")));

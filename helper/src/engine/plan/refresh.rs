@@ -18,8 +18,19 @@ impl Engine {
         let targets = self.refresh_targets(names, channel)?;
         let target_names: Vec<String> = targets.iter().map(|s| s.name.clone()).collect();
         self.ensure_free(&target_names)?;
+        // Newer declarations first, as snapd does: a renamed or taken-down snap is left out.
+        let refused = self.refresh_declarations(&targets).await?;
+        let targets: Vec<SnapState> = targets
+            .into_iter()
+            .filter(|s| !refused.iter().any(|(n, _)| n == &s.name))
+            .collect();
         let results = self.refresh_results(&targets, channel).await?;
         let (resolved, mut failed) = sort_results(results, &targets, channel);
+        failed.extend(
+            refused
+                .into_iter()
+                .map(|(name, error)| Failed { name, error }),
+        );
         let refresh_all = names.is_empty();
         // Confinement is a precondition: a refresh of everything leaves such a snap as it is and
         // says so (as snapd's UpdateMany does); a named snap fails the request.
