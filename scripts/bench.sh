@@ -357,7 +357,7 @@ for mode in delta full; do
   for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$root/" | sort -r); do umount -l "$m"; done
 done
 delta_size=$(stat -c %s "$D"/.cache/deltas/*.xdelta3)
-fetched=$(grep -o 'downloaded=[0-9]*' "$WORK/delta-delta.log" | cut -d= -f2)
+fetched=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/delta-delta.log" | grep -o 'downloaded=[0-9]*' | cut -d= -f2 || true)
 [ -n "$fetched" ] || die "the helper did not use the delta (log: $(tail -3 "$WORK/delta-delta.log"))"
 log "-- refresh of a 100 MiB snap whose new revision changes 1 MiB, store paced at $RATE B/s"
 log "with the xdelta3 delta: $t_delta s, $fetched bytes fetched (the store's delta: $delta_size bytes; $(python3 -c "print(round(100*$fetched/$full_size,2))") % of the $full_size-byte file)"
