@@ -163,15 +163,16 @@ fn a_lying_snap_yaml_is_not_what_gets_installed() {
     );
 }
 
-/// The store hides the file's base: the plan needs no base, the verified file does. The change
-/// fails as an invalid snap once the file is read, and is undone: nothing installed or mounted.
+/// The store hides the file's base (`base: none`: without any `base:` the plan would want `core`):
+/// the plan needs no base, the verified file does. The change fails as an invalid snap once the
+/// file is read, and is undone: nothing installed or mounted.
 #[test]
 fn a_file_that_disagrees_with_the_store_is_refused_and_undone() {
     if !common::require_root() {
         return;
     }
     let (env, liar) = env_behind_a_liar();
-    *liar.lock().unwrap() = lies(&[("base: shelf-base\n", "")], None);
+    *liar.lock().unwrap() = lies(&[("base: shelf-base\n", "base: none\n")], None);
     let helper = env.proxy();
     let change = helper.install(&["shelf-clock"], Dict::new()).unwrap();
     let (status, kind, err) = env.wait_change(change.as_str());
