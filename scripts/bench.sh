@@ -146,7 +146,8 @@ for i in $(seq 0 9); do
   done
   printf '[[snap]]\nname = "refresh-app-%s"\nchannels = { "latest/stable" = 1, "latest/candidate" = 2 }\n' "$i" >>"$WORK/r/catalog.toml"
 done
-RURL=$(start_store "$WORK/r" --download-rate "$RATE")
+# --no-deltas: these revisions share nothing, so no delta would be offered; this measures the client.
+RURL=$(start_store "$WORK/r" --download-rate "$RATE" --no-deltas)
 start_helper "$WORK/rroot" "$RURL" "$WORK/r/keys/trusted.assert"
 "$HBENCH" "$BUS" install $(seq -f 'refresh-app-%g' 0 9) >/dev/null
 "$HBENCH" "$BUS" switch candidate $(seq -f 'refresh-app-%g' 0 9)

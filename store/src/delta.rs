@@ -35,18 +35,26 @@ pub struct Made {
     pub sha3_384: String,
 }
 
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Offer deltas or not (`serve --no-deltas`).
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn xdelta3() -> Option<&'static Path> {
     XDELTA3.iter().map(Path::new).find(|p| p.is_file())
 }
 
 /// Whether the client accepts our format (`Snap-Accept-Delta-Format`, a comma-separated list).
 pub fn accepted(headers: &HeaderMap) -> bool {
-    headers
-        .get_all("snap-accept-delta-format")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|f| f.trim() == FORMAT)
+    ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+        && headers
+            .get_all("snap-accept-delta-format")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|f| f.trim() == FORMAT)
 }
 
 /// One lock per delta being made, so two clients asking at once make it once.
@@ -92,6 +100,10 @@ async fn ensure(
     let path = cache.join(&key);
     let lock = making(&key);
     let _held = lock.lock().await;
+    let skipped = cache.join(format!("{key}.skipped"));
+    if skipped.is_file() {
+        return Err("making this delta took too long before; not tried again".into());
+    }
     if !path.is_file() {
         let bin = xdelta3().ok_or("xdelta3 is not installed (Debian package xdelta3)")?;
         std::fs::create_dir_all(cache)
@@ -104,7 +116,10 @@ async fn ensure(
             .map_err(|e| format!("the delta maker failed: {e}"))?;
         if let Err(e) = made {
             let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+            if matches!(e, Unmade::TooSlow(_)) {
+                let _ = std::fs::write(&skipped, b"");
+            }
+            return Err(e.to_string());
         }
         std::fs::rename(&tmp, &path)
             .map_err(|e| format!("cannot rename {}: {e}", tmp.display()))?;
@@ -138,28 +153,58 @@ async fn ensure(
     })
 }
 
+/// Why a delta was not made.
+#[derive(Debug, thiserror::Error)]
+enum Unmade {
+    #[error("{0}")]
+    Failed(String),
+    /// Revisions that share little take xdelta3 long for nothing; such a pair is not tried again.
+    #[error("{0}")]
+    TooSlow(String),
+}
+
 /// `xdelta3 -3 -f -e -B WINDOW -s FROM TO OUT`: snapd's tuning, with a source window that holds
-/// the whole source file (up to 1 GiB) so that moved data is found too.
-fn make(bin: &Path, from: &Path, to: &Path, out: &Path) -> Result<(), String> {
+/// the whole source file (up to 1 GiB) so that moved data is found too. Killed after two
+/// seconds plus one per 10 MiB of the target: similar revisions take a fraction of that.
+fn make(bin: &Path, from: &Path, to: &Path, out: &Path) -> Result<(), Unmade> {
     let size = std::fs::metadata(from).map(|m| m.len()).unwrap_or(0);
+    let target = std::fs::metadata(to).map(|m| m.len()).unwrap_or(0);
     let window = size.next_power_of_two().clamp(1 << 26, 1 << 30);
-    let o = std::process::Command::new(bin)
+    let limit = std::time::Duration::from_secs(2 + target / (10 << 20));
+    let mut child = std::process::Command::new(bin)
         .args(["-3", "-f", "-e", "-B", &window.to_string(), "-s"])
         .arg(from)
         .arg(to)
         .arg(out)
         .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-    if !o.status.success() {
-        return Err(format!(
-            "xdelta3 failed on {} → {}: {}",
-            from.display(),
-            to.display(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| Unmade::Failed(format!("cannot run {}: {e}", bin.display())))?;
+    let began = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) if st.success() => return Ok(()),
+            Ok(Some(st)) => {
+                return Err(Unmade::Failed(format!(
+                    "xdelta3 failed on {} → {}: {st}",
+                    from.display(),
+                    to.display()
+                )))
+            }
+            Ok(None) if began.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Unmade::TooSlow(format!(
+                    "xdelta3 took more than {limit:?} on {} → {}",
+                    from.display(),
+                    to.display()
+                )));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => return Err(Unmade::Failed(format!("cannot wait for xdelta3: {e}"))),
+        }
     }
-    Ok(())
 }
 
 /// Add to each refresh result the delta from the client's revision, where the store can make one

@@ -48,6 +48,9 @@ enum Command {
         /// Pace every download at this many bytes a second (a realistic link on loopback).
         #[arg(long, value_name = "BYTES")]
         download_rate: Option<u64>,
+        /// Offer no refresh deltas (they are made on demand, and cost CPU time).
+        #[arg(long)]
+        no_deltas: bool,
     },
 }
 
@@ -100,7 +103,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             key_bits,
             cut_downloads_after,
             download_rate,
+            no_deltas,
         } => {
+            snapshelf_store::delta::set_enabled(!no_deltas);
             let mut state = snapshelf_store::prepare(&dir, key_bits, public_url)
                 .with_context(|| format!("cannot serve {}", dir.display()))?;
             state.cut_downloads_after = cut_downloads_after;
