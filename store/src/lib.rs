@@ -3,6 +3,7 @@
 //! mirror or private store in its own right.
 
 pub mod catalog;
+pub mod fields;
 pub mod index;
 pub mod model;
 pub mod sample;
@@ -29,6 +30,7 @@ pub fn prepare(
         public_url,
         cut_downloads_after: None,
         download_rate: None,
+        cdn_url: None,
     })
 }
 

@@ -48,6 +48,9 @@ enum Command {
         /// Pace every download at this many bytes a second (a realistic link on loopback).
         #[arg(long, value_name = "BYTES")]
         download_rate: Option<u64>,
+        /// Answer downloads with a redirect to URL<NAME>_<REV>.snap (files served from there).
+        #[arg(long, value_name = "URL")]
+        cdn_url: Option<String>,
     },
 }
 
@@ -100,11 +103,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             key_bits,
             cut_downloads_after,
             download_rate,
+            cdn_url,
         } => {
             let mut state = snapshelf_store::prepare(&dir, key_bits, public_url)
                 .with_context(|| format!("cannot serve {}", dir.display()))?;
             state.cut_downloads_after = cut_downloads_after;
             state.download_rate = download_rate;
+            state.cdn_url = cdn_url;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
