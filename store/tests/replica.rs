@@ -75,6 +75,8 @@ fn catalog() -> &'static Path {
         make_snap(d, "multi", 1, "architectures: [amd64]\n");
         make_snap(d, "multi", 2, "architectures: [arm64]\n");
         make_snap(d, "multi", 3, "architectures: [arm64]\n");
+        // The key chain is made by the first serve: once, before tests start stores in parallel.
+        drop(serve(d, &[]));
         dir
     })
     .path()
