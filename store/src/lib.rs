@@ -7,6 +7,7 @@ pub mod fields;
 pub mod index;
 pub mod model;
 pub mod sample;
+pub mod search;
 pub mod server;
 pub mod signing;
 

@@ -58,11 +58,10 @@ pub struct SnapView {
     pub revisions: BTreeMap<u32, RevisionRecord>,
     /// Tracks in order of first appearance, `latest` first; risks stable → edge.
     pub channels: Vec<ChannelEntry>,
-    /// This snap's `find` result with the default fields per architecture, serialised once; URLs
-    /// start with [`BASE_PLACEHOLDER`], replaced per response by the address the client used.
-    pub find_json: HashMap<String, String>,
-    /// Lower-cased text searched by `find`.
-    search_name: String,
+    /// This snap's `find` result with the default fields per architecture, serialised once and
+    /// cut where the store's base URL goes (it is the address each client used).
+    pub find_json: HashMap<String, Vec<String>>,
+    /// The text `find` searches besides the name: title, summary, description, publisher.
     search_text: String,
 }
 
@@ -140,6 +139,9 @@ pub struct Model {
     /// Media paths named by the catalog → the file under `<dir>/media`.
     pub media: HashMap<String, PathBuf>,
     pub categories: Vec<String>,
+    /// `find`'s word index, and the snaps' names in its numbering (name order).
+    pub search: crate::search::SearchIndex,
+    pub order: Vec<String>,
     /// The architectures of the catalog's revisions (and amd64), for listing `all` revisions.
     pub architectures: Vec<String>,
     pub skipped: Vec<(String, String)>,
@@ -322,14 +324,12 @@ impl Model {
             let search_text = format!(
                 "{}\n{}\n{}\n{}",
                 latest.title, latest.summary, latest.description, publisher.display_name
-            )
-            .to_lowercase();
+            );
             by_id.insert(snap_id.clone(), name.clone());
             snaps.insert(
                 name.clone(),
                 SnapView {
                     find_json: HashMap::new(),
-                    search_name: name.to_lowercase(),
                     search_text,
                     entry,
                     snap_id,
@@ -350,7 +350,21 @@ impl Model {
             .filter(|a| a != "all")
             .collect();
         architectures.insert("amd64".into());
+        let search = crate::search::SearchIndex::build(snaps.values().map(|s| {
+            let featured = s.entry.featured.then_some("featured");
+            crate::search::Entry {
+                name: &s.entry.name,
+                text: &s.search_text,
+                categories: featured
+                    .into_iter()
+                    .chain(s.entry.categories.iter().map(String::as_str))
+                    .collect(),
+            }
+        }));
+        let order = snaps.keys().cloned().collect();
         let mut model = Model {
+            search,
+            order,
             architectures: architectures.into_iter().collect(),
             catalog,
             dir: dir.to_path_buf(),
@@ -378,7 +392,8 @@ impl Model {
         }
         for (name, arch, json) in jsons {
             if let Some(s) = model.snaps.get_mut(&name) {
-                s.find_json.insert(arch, json);
+                let parts = json.split(BASE_PLACEHOLDER).map(str::to_string).collect();
+                s.find_json.insert(arch, parts);
             }
         }
         Ok(model)
@@ -411,67 +426,20 @@ impl Model {
         }
     }
 
-    /// Snaps matching a find query, best first: exact name, name prefix, name substring, then
-    /// title/summary/description/publisher text.
+    /// Snaps matching a find query, best first (see [`crate::search`]): exact name, name
+    /// prefix, name substring, then the query's words beginning words of the snap's text.
     pub fn find(
         &self,
         q: Option<&str>,
         name_prefix: Option<&str>,
         category: Option<&str>,
     ) -> Vec<&SnapView> {
-        let q = q.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
-        let prefix = name_prefix
-            .map(|s| s.trim().trim_end_matches('*').to_lowercase())
-            .filter(|s| !s.is_empty());
-        // One SIMD searcher per word, built once per query and run over every snap's text.
-        let words: Vec<memchr::memmem::Finder<'_>> = q
-            .as_deref()
-            .map(|q| {
-                q.split_whitespace()
-                    .map(memchr::memmem::Finder::new)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut hits: Vec<(u8, &SnapView)> = Vec::new();
-        for snap in self.snaps.values() {
-            if let Some(cat) = category {
-                let in_cat = if cat == "featured" {
-                    snap.is_featured()
-                } else {
-                    snap.entry.categories.iter().any(|c| c == cat)
-                };
-                if !in_cat {
-                    continue;
-                }
-            }
-            if let Some(p) = &prefix {
-                if !snap.search_name.starts_with(p.as_str()) {
-                    continue;
-                }
-            }
-            let rank = match &q {
-                None => 5,
-                Some(q) if snap.search_name == *q => 0,
-                Some(q) if snap.search_name.starts_with(q.as_str()) => 1,
-                Some(q) if snap.search_name.contains(q.as_str()) => 2,
-                Some(_) => {
-                    if words.iter().all(|w| {
-                        w.find(snap.search_name.as_bytes()).is_some()
-                            || w.find(snap.search_text.as_bytes()).is_some()
-                    }) {
-                        3
-                    } else {
-                        continue;
-                    }
-                }
-            };
-            hits.push((rank, snap));
-        }
-        hits.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| a.1.entry.name.cmp(&b.1.entry.name))
-        });
-        hits.into_iter().map(|(_, s)| s).collect()
+        let category = category.map(|c| self.search.category(c));
+        self.search
+            .find(q, name_prefix, category)
+            .into_iter()
+            .filter_map(|no| self.snaps.get(self.order.get(no as usize)?))
+            .collect()
     }
 
     pub fn publisher(p: &Publisher) -> api::Publisher {
@@ -658,7 +626,6 @@ mod tests {
             revisions: revs,
             channels,
             find_json: HashMap::new(),
-            search_name: "x".into(),
             search_text: String::new(),
         }
     }

@@ -345,8 +345,9 @@ async fn find(
     // The common case (default fields, default channel) is served from JSON made at start-up.
     let precomputed = state.model.architectures.iter().any(|a| a == arch);
     if precomputed && !named_fields && channel.is_none() && confinements.is_none() {
-        let mut body = String::from("{\"results\":[");
-        for (i, json) in hits
+        let mut body = String::with_capacity(64 << 10);
+        body.push_str("{\"results\":[");
+        for (i, parts) in hits
             .iter()
             .filter_map(|s| s.find_json.get(arch))
             .take(MAX_FIND_RESULTS)
@@ -355,10 +356,14 @@ async fn find(
             if i > 0 {
                 body.push(',');
             }
-            body.push_str(json);
+            for (j, part) in parts.iter().enumerate() {
+                if j > 0 {
+                    body.push_str(&base);
+                }
+                body.push_str(part);
+            }
         }
         body.push_str("]}");
-        let body = body.replace(crate::model::BASE_PLACEHOLDER, &base);
         return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
     }
     let mut results = Vec::new();
