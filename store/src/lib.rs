@@ -8,6 +8,7 @@ pub mod index;
 pub mod model;
 pub mod sample;
 pub mod search;
+pub mod sendfile;
 pub mod server;
 pub mod signing;
 
@@ -44,7 +45,10 @@ pub async fn serve(state: server::AppState, listen: SocketAddr) -> anyhow::Resul
     println!("listening on http://{addr}");
     use std::io::Write;
     std::io::stdout().flush()?;
-    let app = server::router(Arc::new(state));
+    let state = Arc::new(state);
+    let app = server::router(state.clone());
+    // Downloads are answered with sendfile(2) before axum sees their connection.
+    let listener = sendfile::listen(listener, state)?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let mut term =

@@ -949,7 +949,7 @@ async fn assertions(
 }
 
 /// Parse a single `bytes=` range against `size`. `Ok(None)`: no usable Range header (send it all).
-fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+pub(crate) fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(value) = headers.get(header::RANGE) else {
         return Ok(None);
     };

@@ -354,3 +354,80 @@ fn downloads_redirect_to_the_cdn() {
         "http://cdn.invalid/snaps/branched_1.snap"
     );
 }
+
+/// Read one HTTP response with a Content-Length body off a kept-alive connection.
+fn read_response(
+    r: &mut BufReader<std::net::TcpStream>,
+) -> (String, Vec<(String, String)>, Vec<u8>) {
+    use std::io::Read;
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':').unwrap();
+        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).unwrap();
+    (status.trim_end().to_string(), headers, body)
+}
+
+/// Downloads go out with sendfile(2) on the connection they came on; the same connection then
+/// carries an API request (to axum) and the answers stay in order.
+#[test]
+fn downloads_and_api_calls_share_a_kept_alive_connection() {
+    use std::io::Write;
+    let a = json!([{"action": "install", "instance-key": "install-1", "name": "branched",
+        "channel": "stable", "epoch": null}]);
+    let r = action("amd64", json!([]), a).remove(0);
+    let url = r["snap"]["download"]["url"].as_str().unwrap().to_string();
+    let size = r["snap"]["download"]["size"].as_u64().unwrap() as usize;
+    let path = url.split_once("//").unwrap().1.split_once('/').unwrap().1;
+    let addr = store().url.strip_prefix("http://").unwrap();
+    let stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    let whole = std::fs::read(catalog().join("snaps/branched_1.snap")).unwrap();
+    assert_eq!(whole.len(), size);
+    write!(w, "GET /{path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let (status, headers, body) = read_response(&mut r);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(headers.contains(&("accept-ranges".into(), "bytes".into())));
+    assert_eq!(body, whole);
+    write!(
+        w,
+        "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nRange: bytes=100-199\r\n\r\n"
+    )
+    .unwrap();
+    let (status, headers, body) = read_response(&mut r);
+    assert_eq!(status, "HTTP/1.1 206 Partial Content");
+    assert!(headers.contains(&("content-range".into(), format!("bytes 100-199/{size}"))));
+    assert_eq!(body, &whole[100..200]);
+    write!(
+        w,
+        "GET /v2/snaps/categories HTTP/1.1\r\nHost: {addr}\r\nSnap-Device-Series: 16\r\n\r\n"
+    )
+    .unwrap();
+    let (status, _, body) = read_response(&mut r);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(String::from_utf8(body).unwrap().contains("featured"));
+    // An unsatisfiable range is hyper's to refuse, with the store's error.
+    write!(
+        w,
+        "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nRange: bytes={size}-\r\n\r\n"
+    )
+    .unwrap();
+    let (status, _, _) = read_response(&mut r);
+    assert_eq!(status, "HTTP/1.1 416 Range Not Satisfiable");
+}
