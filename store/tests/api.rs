@@ -772,3 +772,28 @@ fn answers_read_back_through_the_shared_types() {
     assert_eq!(err.error.as_ref().unwrap().code, "name-not-found");
     assert_eq!(err.name.as_deref(), Some("no-such-snap"));
 }
+
+/// A refresh result's snap, asked with snapd's SnapActionFields, has the keys of the real store's
+/// `storeSnap` (store/details_v2_test.go's thingy), but for components and dm-verity data, which
+/// this store does not serve (docs/store.md).
+#[test]
+fn refresh_results_have_the_real_store_snap_keys() {
+    let Some(real) = recorded("thingyStoreJSON.json") else {
+        return;
+    };
+    let s = serve(catalog());
+    let (name, _) = three_channel_snap(&s);
+    let fields: Vec<String> = keys(&real).into_iter().collect();
+    let body = serde_json::json!({"context": [], "actions": [{"action": "install",
+        "instance-key": "install-1", "name": name, "epoch": null}], "fields": fields});
+    let r = json(post_refresh(&s, &body.to_string()));
+    let snap = &r["results"][0]["snap"];
+    let mut expected = keys(&real);
+    for unserved in ["resources", "integrity"] {
+        expected.remove(unserved);
+    }
+    assert_eq!(keys(snap), expected);
+    assert_eq!(keys(&snap["download"]), keys(&real["download"]));
+    assert_eq!(keys(&snap["epoch"]), keys(&real["epoch"]));
+    assert_eq!(keys(&snap["publisher"]), keys(&real["publisher"]));
+}
