@@ -1,7 +1,7 @@
 //! The inverted word index behind `find`: every word of a snap's name, title, summary, description
 //! and publisher → the snaps that have it, so a query costs the size of its answer, not of the
 //! catalog. A query word matches the words it begins (`tool` finds `tools` and `toolbox`), the
-//! way a search box is typed into; the name is also matched as a substring, which ranks first.
+//! way a search box is typed into; names that begin with or contain the query rank first.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -54,7 +54,10 @@ impl SearchIndex {
     fn with_word_prefix(&self, prefix: &str) -> Vec<SnapNo> {
         let mut out: Vec<SnapNo> = self
             .words
-            .range(prefix.to_string()..)
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(w, _)| w.starts_with(prefix))
             .flat_map(|(_, list)| list.iter().copied())
             .collect();
@@ -63,8 +66,8 @@ impl SearchIndex {
         out
     }
 
-    /// Snaps matching a query, best first: exact name, name prefix, name substring, then every
-    /// query word beginning a word of the snap. `category` (already a known one) and
+    /// Snaps matching a query, best first: exact name, name prefix, the query in the name (at a
+    /// word's start), then every query word beginning a word of the snap. `category` (already a known one) and
     /// `name_prefix` narrow it down; `None` for all three lists every snap in name order.
     pub fn find(
         &self,
@@ -95,37 +98,43 @@ impl SearchIndex {
             };
             return all.into_iter().filter(|n| allowed(*n)).collect();
         };
-        let mut hits: Vec<(u8, SnapNo)> = Vec::new();
-        let finder = memchr::memmem::Finder::new(q.as_bytes());
-        for no in lo..hi {
-            let name = &self.names[no];
-            let rank = if *name == q {
-                0
-            } else if name.starts_with(q.as_str()) {
-                1
-            } else if finder.find(name.as_bytes()).is_some() {
-                2
-            } else {
-                continue;
-            };
-            if allowed(no as SnapNo) {
-                hits.push((rank, no as SnapNo));
-            }
-        }
-        let mut by_words: Option<Vec<SnapNo>> = None;
+        // Candidates: the snaps whose words begin with every query word (their names' words
+        // included), and the names that begin with the query; ranked by how the name matches.
+        let mut candidates: Option<Vec<SnapNo>> = None;
         for word in words(&q) {
             let found = self.with_word_prefix(&word);
-            by_words = Some(match by_words {
+            candidates = Some(match candidates {
                 None => found,
                 Some(prev) => intersect(&prev, &found),
             });
         }
-        let named: std::collections::HashSet<SnapNo> = hits.iter().map(|(_, n)| *n).collect();
-        for no in by_words.unwrap_or_default() {
-            if !named.contains(&no) && allowed(no) {
-                hits.push((3, no));
-            }
-        }
+        let mut candidates = candidates.unwrap_or_default();
+        let first = self.names.partition_point(|n| n.as_str() < q.as_str());
+        let named = self.names[first..]
+            .iter()
+            .take_while(|n| n.starts_with(q.as_str()))
+            .count();
+        candidates.extend((first..first + named).map(|n| n as SnapNo));
+        candidates.sort_unstable();
+        candidates.dedup();
+        let finder = memchr::memmem::Finder::new(q.as_bytes());
+        let mut hits: Vec<(u8, SnapNo)> = candidates
+            .into_iter()
+            .filter(|no| allowed(*no))
+            .map(|no| {
+                let name = &self.names[no as usize];
+                let rank = if *name == q {
+                    0
+                } else if name.starts_with(q.as_str()) {
+                    1
+                } else if finder.find(name.as_bytes()).is_some() {
+                    2
+                } else {
+                    3
+                };
+                (rank, no)
+            })
+            .collect();
         // Numbers follow name order, so this is (rank, name).
         hits.sort_unstable();
         hits.into_iter().map(|(_, no)| no).collect()
