@@ -425,3 +425,111 @@ fn install_through_the_cdn() {
         "the base too: {served}"
     );
 }
+
+/// A catalog the helper can install from: the sample catalog's base, and snaps on it that show the
+/// real store's channel behaviours.
+fn installable_catalog() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("snaps")).unwrap();
+    std::fs::copy(
+        common::catalog().join("snaps/shelf-base_1.snap"),
+        d.join("snaps/shelf-base_1.snap"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("catalog.toml"),
+        r#"
+[store]
+authority-id = "replica"
+display-name = "Replica Store"
+
+[[snap]]
+name = "bridged"
+channels = { "candidate" = 1, "stable" = [1, 2, 3] }
+
+[[snap]]
+name = "tracked"
+default-track = "2.0"
+channels = { "2.0/stable" = 1, "latest/stable" = 2 }
+
+[[snap]]
+name = "branched"
+channels = { "stable" = 1, "stable/hotfix" = 2, "edge" = 3 }
+"#,
+    )
+    .unwrap();
+    let on_base = "base: shelf-base\n";
+    make_snap(d, "bridged", 1, on_base);
+    make_snap(d, "bridged", 2, &format!("{on_base}epoch: 1*\n"));
+    make_snap(d, "bridged", 3, &format!("{on_base}epoch: 2*\n"));
+    for rev in 1..=3 {
+        make_snap(d, "tracked", rev, on_base);
+        make_snap(d, "branched", rev, on_base);
+    }
+    dir
+}
+
+fn options(pairs: &[(&str, &str)]) -> snapshelf_dbus::types::Dict {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                zbus::zvariant::OwnedValue::try_from(zbus::zvariant::Value::from(*v)).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// (revision, tracked channel) of an installed snap.
+fn state_of(env: &common::Env, name: &str) -> (String, String) {
+    let snap = common::installed(env)
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("{name} is not installed"));
+    (snap.revision, snap.channel)
+}
+
+/// Through the helper: the tracked channel is the store's redirect for a default track, the risk
+/// asked for when it is closed, the branch asked for; a refresh crosses epochs through the bridge.
+#[test]
+fn the_helper_tracks_what_the_real_store_says_and_crosses_epochs() {
+    if !common::require_root() {
+        return;
+    }
+    let catalog = installable_catalog();
+    let mut env = common::Env::with_catalog(catalog.path());
+    env.start_helper();
+    let helper = env.proxy();
+    let run = |started: zbus::Result<zbus::zvariant::OwnedObjectPath>| {
+        let (status, kind, err) = env.wait_change(started.unwrap().as_str());
+        assert_eq!(status, "Done", "{kind}: {err}");
+    };
+
+    run(helper.install(&["tracked"], options(&[])));
+    assert_eq!(state_of(&env, "tracked"), ("1".into(), "2.0/stable".into()));
+
+    run(helper.install(&["branched"], options(&[("channel", "beta")])));
+    assert_eq!(
+        state_of(&env, "branched"),
+        ("1".into(), "latest/beta".into()),
+        "beta is closed: stable's revision, and beta still tracked"
+    );
+    run(helper.refresh(&["branched"], options(&[("channel", "stable/hotfix")])));
+    assert_eq!(
+        state_of(&env, "branched"),
+        ("2".into(), "latest/stable/hotfix".into())
+    );
+
+    run(helper.install(&["bridged"], options(&[("channel", "candidate")])));
+    assert_eq!(state_of(&env, "bridged").0, "1");
+    run(helper.refresh(&["bridged"], options(&[("channel", "stable")])));
+    assert_eq!(
+        state_of(&env, "bridged"),
+        ("2".into(), "latest/stable".into()),
+        "epoch 0 data: the bridge first"
+    );
+    run(helper.refresh(&["bridged"], options(&[])));
+    assert_eq!(state_of(&env, "bridged").0, "3", "then the head");
+}
