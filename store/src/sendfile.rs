@@ -19,6 +19,8 @@ use crate::server::{AppState, STORE_VERSION};
 
 /// A request head larger than this is not a download: hyper answers it.
 const MAX_HEAD: usize = 16 << 10;
+/// A connection that sends no complete request head in this time is closed.
+const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// One sendfile call moves at most this much (Linux caps a call near 2 GiB anyway).
 const SENDFILE_CHUNK: usize = 1 << 30;
 
@@ -138,10 +140,11 @@ async fn connection(
     let mut read = Vec::new();
     loop {
         let head_len = if direct {
-            match read_head(&mut stream, &mut read).await {
-                Ok(Some(n)) => Some(n),
-                Ok(None) => None,
-                Err(_) => return, // gone before it asked anything
+            match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut read)).await {
+                Ok(Ok(Some(n))) => Some(n),
+                Ok(Ok(None)) => None,
+                // Gone, or silent for too long, before it asked anything.
+                Ok(Err(_)) | Err(_) => return,
             }
         } else {
             None
