@@ -545,6 +545,32 @@ fn refresh_endpoint_installs_refreshes_and_reports_errors() {
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     );
 
+    // if-newer-than (snapd's TestUpdateIfNewerThan): nothing newer is an empty list, not an error.
+    let authority = snapshelf_store::catalog::Catalog::load(&catalog().join("catalog.toml"))
+        .unwrap()
+        .store
+        .authority_id;
+    let newer = |known: Option<u32>| {
+        let mut want = serde_json::json!({"type": "account", "primary-key": [authority]});
+        if let Some(k) = known {
+            want["if-newer-than"] = k.into();
+        }
+        let body = serde_json::json!({"context": [], "actions": [{"action": "fetch-assertions",
+            "key": "g2", "assertions": [want]}]});
+        json(post_refresh(&s, &body.to_string()))["results"][0].clone()
+    };
+    // The store's account is at revision 0: a client that has it gets nothing, one that asks
+    // without if-newer-than gets its URL.
+    let current = newer(Some(0));
+    assert_eq!(current["assertion-stream-urls"], serde_json::json!([]));
+    assert!(current.get("error-list").is_none(), "{current}");
+    let fresh = newer(None);
+    assert_eq!(
+        fresh["assertion-stream-urls"].as_array().unwrap().len(),
+        1,
+        "{fresh}"
+    );
+
     // The real store needs the device's architecture.
     let r = client()
         .post(format!("{}/v2/snaps/refresh", s.url))
