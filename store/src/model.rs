@@ -415,13 +415,7 @@ impl Model {
             snap: self.snap_details(snap, rev, base),
             revision: FindRevision {
                 revision,
-                channel: Some(
-                    if entry.track == snap.default_track() && entry.branch.is_none() {
-                        entry.risk.clone()
-                    } else {
-                        entry.short_name()
-                    },
-                ),
+                channel: Some(entry.short_name()),
             },
         }
     }

@@ -178,15 +178,11 @@ fn device_architecture(headers: &HeaderMap) -> Result<String, Response> {
     }
 }
 
-/// A channel-map `channel`: the name is the risk on the default track, else `track/risk`.
-fn channel(c: &ChannelEntry, arch: &str, default_track: &str) -> api::Channel {
+/// A channel-map `channel`: the name is `track/risk`, or the risk alone on `latest` (as recorded).
+fn channel(c: &ChannelEntry, arch: &str) -> api::Channel {
     api::Channel {
         architecture: arch.to_string(),
-        name: if c.track == default_track {
-            c.risk.clone()
-        } else {
-            c.name()
-        },
+        name: c.short_name(),
         released_at: c.released_at.clone(),
         risk: c.risk.clone(),
         track: c.track.clone(),
@@ -234,7 +230,7 @@ async fn info(
         for arch in archs {
             channel_map.push(api::ChannelMapEntry {
                 revision: model.revision_details(snap, &snap.revisions[&c.revision], &base),
-                channel: channel(c, arch, snap.default_track()),
+                channel: channel(c, arch),
             });
         }
     }

@@ -227,14 +227,14 @@ fn closed_risks_and_branches_are_absent_from_the_channel_map() {
 fn a_default_track_redirects_channels_without_a_track() {
     let i = info("tracked", "fields=revision&architecture=amd64");
     assert_eq!(i["default-track"], "2.0");
-    // The default track's channels are named by their risk alone, the others in full.
+    // Channels are named track/risk, `latest/` left out, whatever the default track.
     let names: Vec<&str> = i["channel-map"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["channel"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["latest/stable", "stable", "edge"]);
+    assert_eq!(names, ["stable", "2.0/stable", "2.0/edge"]);
     let r = install("tracked", "stable");
     assert_eq!(r["redirect-channel"], "2.0/stable");
     assert_eq!(r["effective-channel"], "2.0/stable");
