@@ -30,7 +30,8 @@ pub async fn needs(
     let answer = crate::icons::http()
         .get(&url)
         .header("Snap-Device-Series", "16")
-        .query(&[("architecture", architecture)])
+        // The real store's default fields have no snap-yaml: name it, as snapd names its fields.
+        .query(&[("architecture", architecture), ("fields", "snap-yaml")])
         .send()
         .await
         .map_err(|e| format!("asking {url} for {name}'s plugs: {e}"))?;

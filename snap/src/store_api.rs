@@ -531,7 +531,12 @@ pub struct RefreshResponse {
 pub struct ActionResult {
     #[serde(default, deserialize_with = "nullable")]
     pub result: String,
-    #[serde(default, deserialize_with = "nullable")]
+    /// Empty, and left out, for `fetch-assertions` results (they carry `key`).
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub instance_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snap_id: Option<String>,

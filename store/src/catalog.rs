@@ -86,9 +86,32 @@ pub struct SnapEntry {
     pub screenshots: Vec<String>,
     #[serde(default)]
     pub common_ids: Vec<String>,
-    /// `"<track>/<risk>"` (or just `"<risk>"`, meaning track `latest`) → revision.
+    /// The track a channel without one (`stable`, `beta`) stands for; answers then carry
+    /// `redirect-channel`, as the real store does for snaps with a default track.
     #[serde(default)]
-    pub channels: BTreeMap<String, u32>,
+    pub default_track: Option<String>,
+    /// `"<track>/<risk>[/<branch>]"` (or `"<risk>"`, meaning track `latest`) → a revision, or the
+    /// channel's release history, oldest first: for each architecture the last revision built for
+    /// it is the channel's head there, the earlier ones are what epoch bridges are chosen from.
+    #[serde(default)]
+    pub channels: BTreeMap<String, Releases>,
+}
+
+/// What a catalog channel holds: one revision, or its release history (oldest first).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Releases {
+    One(u32),
+    History(Vec<u32>),
+}
+
+impl Releases {
+    pub fn revisions(&self) -> Vec<u32> {
+        match self {
+            Releases::One(r) => vec![*r],
+            Releases::History(h) => h.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,23 +135,65 @@ pub struct Catalog {
 /// A channel as `(track, risk)`.
 pub type Channel = (String, String);
 
+/// A channel as a client names it: the track only when it was named (a snap's default track
+/// stands in for a missing one), the risk, and a branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRef {
+    pub track: Option<String>,
+    pub risk: String,
+    pub branch: Option<String>,
+}
+
+fn valid_track(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 28
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// Branch names as snapd allows them: letters, digits, `.`, `-`, `_`, not starting with `-`.
+fn valid_branch(b: &str) -> bool {
+    !b.is_empty()
+        && b.len() <= 128
+        && !b.starts_with('-')
+        && b.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// Parse a full channel name as snapd does: `risk`, `track`, `track/risk`, `risk/branch`,
+/// `track/risk/branch`.
+pub fn parse_channel_ref(text: &str) -> Result<ChannelRef, String> {
+    let parts: Vec<&str> = text.split('/').collect();
+    let risk = |r: &str| RISKS.contains(&r);
+    let (track, risk_name, branch) = match parts.as_slice() {
+        [one] if risk(one) => (None, *one, None),
+        [one] if valid_track(one) => (Some(*one), "stable", None),
+        [r, b] if risk(r) && valid_branch(b) => (None, *r, Some(*b)),
+        [t, r] if valid_track(t) && risk(r) => (Some(*t), *r, None),
+        [t, r, b] if valid_track(t) && risk(r) && valid_branch(b) => (Some(*t), *r, Some(*b)),
+        _ => {
+            return Err(format!(
+                "invalid channel {text:?} (expected [<track>/]<risk>[/<branch>] with risk stable, candidate, beta or edge)"
+            ))
+        }
+    };
+    Ok(ChannelRef {
+        track: track.map(str::to_string),
+        risk: risk_name.to_string(),
+        branch: branch.map(str::to_string),
+    })
+}
+
 /// Parse `latest/stable`, `stable`, `2.0`, `2.0/edge` the way snapd reads a channel name.
 /// A lone word that is a risk means track `latest`; a lone other word is a track at risk `stable`.
-/// Branches (`track/risk/branch`) are not served by this store.
+/// Branches are refused here (see [`parse_channel_ref`]).
 pub fn parse_channel(text: &str) -> Result<Channel, String> {
-    let parts: Vec<&str> = text.split('/').collect();
-    let valid_track = |t: &str| {
-        !t.is_empty()
-            && t.len() <= 28
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    };
-    match parts.as_slice() {
-        [one] if RISKS.contains(one) => Ok(("latest".into(), (*one).into())),
-        [one] if valid_track(one) => Ok(((*one).into(), "stable".into())),
-        [track, risk] if valid_track(track) && RISKS.contains(risk) => {
-            Ok(((*track).into(), (*risk).into()))
-        }
+    match parse_channel_ref(text)? {
+        ChannelRef {
+            track,
+            risk,
+            branch: None,
+        } => Ok((track.unwrap_or_else(|| "latest".into()), risk)),
         _ => Err(format!(
             "invalid channel {text:?} (expected <track>/<risk> with risk stable, candidate, beta or edge)"
         )),
@@ -236,8 +301,23 @@ impl Catalog {
                     ));
                 }
             }
-            for channel in snap.channels.keys() {
-                parse_channel(channel).map_err(|e| invalid(field("channels"), e))?;
+            for (channel, releases) in &snap.channels {
+                parse_channel_ref(channel).map_err(|e| invalid(field("channels"), e))?;
+                let revs = releases.revisions();
+                if revs.contains(&0) || revs.is_empty() {
+                    return Err(invalid(
+                        field("channels"),
+                        format!("{channel:?} needs revisions of 1 or more"),
+                    ));
+                }
+            }
+            if let Some(track) = &snap.default_track {
+                if !valid_track(track) {
+                    return Err(invalid(
+                        field("default-track"),
+                        format!("{track:?} is not a track name"),
+                    ));
+                }
             }
             for (key, path) in snap
                 .icon
@@ -294,7 +374,8 @@ name = "hello"
 publisher = "acme"
 categories = ["utilities"]
 icon = "hello/icon.png"
-channels = { "latest/stable" = 1, "edge" = 3, "2.0/candidate" = 2 }
+default-track = "2.0"
+channels = { "latest/stable" = 1, "edge" = 3, "2.0/candidate" = [1, 2], "stable/fix" = 2 }
 "#;
 
     #[test]
@@ -325,6 +406,25 @@ channels = { "latest/stable" = 1, "edge" = 3, "2.0/candidate" = 2 }
         assert!(parse_channel("latest/sometimes").is_err());
         assert!(parse_channel("a/b/c/d").is_err());
         assert!(parse_channel("").is_err());
+        assert!(
+            parse_channel("stable/hotfix").is_err(),
+            "branches need parse_channel_ref"
+        );
+        let r = parse_channel_ref("stable/hotfix-1").unwrap();
+        assert_eq!(
+            (r.track, r.risk, r.branch.as_deref()),
+            (None, "stable".into(), Some("hotfix-1"))
+        );
+        let r = parse_channel_ref("2.0/beta/fix").unwrap();
+        assert_eq!(r.track.as_deref(), Some("2.0"));
+        assert_eq!(r.branch.as_deref(), Some("fix"));
+        assert_eq!(
+            parse_channel_ref("beta").unwrap().track,
+            None,
+            "a missing track is kept missing"
+        );
+        assert!(parse_channel_ref("2.0/beta/-x").is_err());
+        assert!(parse_channel_ref("2.0/beta/a/b").is_err());
     }
 
     #[test]
@@ -345,6 +445,9 @@ channels = { "latest/stable" = 1, "edge" = 3, "2.0/candidate" = 2 }
             ),
             (GOOD.replace("verified", "royal"), "validation"),
             (GOOD.replace("categories", "categorys"), "unknown field"),
+            (GOOD.replace("\"edge\" = 3", "\"edge\" = 0"), "channels"),
+            (GOOD.replace("\"edge\" = 3", "\"edge\" = []"), "channels"),
+            (GOOD.replace("= \"2.0\"", "= \"no/slash\""), "default-track"),
         ];
         for (text, expect) in cases {
             let err = Catalog::parse(&text, "catalog.toml")

@@ -4,9 +4,12 @@
 
 pub mod catalog;
 pub mod delta;
+pub mod fields;
 pub mod index;
 pub mod model;
 pub mod sample;
+pub mod search;
+pub mod sendfile;
 pub mod server;
 pub mod signing;
 
@@ -30,6 +33,7 @@ pub fn prepare(
         public_url,
         cut_downloads_after: None,
         download_rate: None,
+        cdn_url: None,
     })
 }
 
@@ -42,7 +46,10 @@ pub async fn serve(state: server::AppState, listen: SocketAddr) -> anyhow::Resul
     println!("listening on http://{addr}");
     use std::io::Write;
     std::io::stdout().flush()?;
-    let app = server::router(Arc::new(state));
+    let state = Arc::new(state);
+    let app = server::router(state.clone());
+    // Downloads are answered with sendfile(2) before axum sees their connection.
+    let listener = sendfile::listen(listener, state)?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let mut term =

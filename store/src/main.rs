@@ -51,6 +51,9 @@ enum Command {
         /// Offer no refresh deltas (they are made on demand, and cost CPU time).
         #[arg(long)]
         no_deltas: bool,
+        /// Answer downloads with a redirect to URL<NAME>_<REV>.snap (files served from there).
+        #[arg(long, value_name = "URL")]
+        cdn_url: Option<String>,
     },
 }
 
@@ -104,12 +107,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cut_downloads_after,
             download_rate,
             no_deltas,
+            cdn_url,
         } => {
             snapshelf_store::delta::set_enabled(!no_deltas);
             let mut state = snapshelf_store::prepare(&dir, key_bits, public_url)
                 .with_context(|| format!("cannot serve {}", dir.display()))?;
             state.cut_downloads_after = cut_downloads_after;
             state.download_rate = download_rate;
+            state.cdn_url = cdn_url;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -9,21 +9,44 @@ use snapshelf_snap::store_api::{
     StoreSnap,
 };
 
-use crate::catalog::{derive_snap_id, parse_channel, Catalog, Publisher, SnapEntry, RISKS};
+use crate::catalog::{
+    derive_snap_id, parse_channel_ref, Catalog, ChannelRef, Publisher, Releases, SnapEntry, RISKS,
+};
 use crate::index::{self, RevisionRecord};
 
-/// One channel of a snap's channel map.
+/// One open channel of a snap for one architecture (`all` for revisions built for every one).
+/// Closed risks have no entry: resolution falls back to the next more stable risk.
 #[derive(Debug, Clone)]
 pub struct ChannelEntry {
     pub track: String,
     pub risk: String,
+    pub branch: Option<String>,
+    pub architecture: String,
     pub revision: u32,
+    /// Earlier heads of this channel for this architecture, oldest first: where an epoch bridge
+    /// is looked for when the head cannot read the installed data.
+    pub history: Vec<u32>,
     pub released_at: String,
 }
 
 impl ChannelEntry {
     pub fn name(&self) -> String {
-        format!("{}/{}", self.track, self.risk)
+        match &self.branch {
+            Some(b) => format!("{}/{}/{b}", self.track, self.risk),
+            None => format!("{}/{}", self.track, self.risk),
+        }
+    }
+
+    /// The name as the real store writes `effective-channel`: `latest/` left out.
+    pub fn short_name(&self) -> String {
+        let full = self.name();
+        full.strip_prefix("latest/")
+            .map(str::to_string)
+            .unwrap_or(full)
+    }
+
+    pub fn serves(&self, arch: &str) -> bool {
+        self.architecture == arch || self.architecture == "all"
     }
 }
 
@@ -35,26 +58,67 @@ pub struct SnapView {
     pub revisions: BTreeMap<u32, RevisionRecord>,
     /// Tracks in order of first appearance, `latest` first; risks stable → edge.
     pub channels: Vec<ChannelEntry>,
-    /// This snap's `find` result with the default fields, serialised once; URLs start with
-    /// [`BASE_PLACEHOLDER`], replaced per response by the address the client used.
-    pub find_json: String,
-    /// Lower-cased text searched by `find`.
-    search_name: String,
+    /// This snap's `find` result with the default fields per architecture, serialised once and
+    /// cut where the store's base URL goes (it is the address each client used).
+    pub find_json: HashMap<String, Vec<String>>,
+    /// The text `find` searches besides the name: title, summary, description, publisher.
     search_text: String,
 }
 
 impl SnapView {
-    pub fn channel(&self, track: &str, risk: &str) -> Option<&ChannelEntry> {
-        self.channels
-            .iter()
-            .find(|c| c.track == track && c.risk == risk)
+    /// The open channel exactly so named for this architecture (its own revision before an
+    /// `all` one).
+    pub fn channel(
+        &self,
+        track: &str,
+        risk: &str,
+        branch: Option<&str>,
+        arch: &str,
+    ) -> Option<&ChannelEntry> {
+        let named =
+            |c: &&ChannelEntry| c.track == track && c.risk == risk && c.branch.as_deref() == branch;
+        let mut matching = self.channels.iter().filter(named);
+        matching
+            .clone()
+            .find(|c| c.architecture == arch)
+            .or_else(|| matching.find(|c| c.architecture == "all"))
     }
 
-    /// The revision shown in search results and as "this one" in info: latest/stable, else the
-    /// first channel.
-    pub fn default_channel(&self) -> Option<&ChannelEntry> {
-        self.channel("latest", "stable")
-            .or_else(|| self.channels.first())
+    /// The track a channel without one stands for.
+    pub fn default_track(&self) -> &str {
+        self.entry.default_track.as_deref().unwrap_or("latest")
+    }
+
+    /// What serves a channel, as the real store resolves it: a branch that is not open falls
+    /// back to its risk; a closed risk to the next more stable open one of its track.
+    pub fn resolve(&self, channel: &ChannelRef, arch: &str) -> Option<&ChannelEntry> {
+        let track = channel.track.as_deref().unwrap_or(self.default_track());
+        if let Some(branch) = &channel.branch {
+            if let Some(c) = self.channel(track, &channel.risk, Some(branch), arch) {
+                return Some(c);
+            }
+        }
+        let at = RISKS.iter().position(|r| *r == channel.risk)?;
+        RISKS[..=at]
+            .iter()
+            .rev()
+            .find_map(|risk| self.channel(track, risk, None, arch))
+    }
+
+    /// The revision shown in search results and as "this one" in info: the default track's
+    /// stable (or what it falls back to… nothing below stable, so the first open channel).
+    pub fn default_channel(&self, arch: &str) -> Option<&ChannelEntry> {
+        self.channel(self.default_track(), "stable", None, arch)
+            .or_else(|| {
+                self.channels
+                    .iter()
+                    .find(|c| c.branch.is_none() && c.serves(arch))
+            })
+    }
+
+    /// Whether this snap has anything for this architecture.
+    pub fn has_architecture(&self, arch: &str) -> bool {
+        self.channels.iter().any(|c| c.serves(arch))
     }
 
     pub fn is_featured(&self) -> bool {
@@ -75,6 +139,11 @@ pub struct Model {
     /// Media paths named by the catalog → the file under `<dir>/media`.
     pub media: HashMap<String, PathBuf>,
     pub categories: Vec<String>,
+    /// `find`'s word index, and the snaps' names in its numbering (name order).
+    pub search: crate::search::SearchIndex,
+    pub order: Vec<String>,
+    /// The architectures of the catalog's revisions (and amd64), for listing `all` revisions.
+    pub architectures: Vec<String>,
     pub skipped: Vec<(String, String)>,
     pub files_read: usize,
 }
@@ -88,52 +157,89 @@ fn store_publisher(catalog: &Catalog) -> Publisher {
     }
 }
 
-/// Resolve explicit channel assignments into a full channel map: a risk with no revision of its own
-/// follows the next more stable risk of its track, as the real store's closed channels do.
+/// The revision's architectures as channel keys: `all` stays `all`.
+fn arch_keys(rev: &RevisionRecord) -> Vec<String> {
+    if rev.architectures.is_empty() {
+        vec!["all".into()]
+    } else {
+        rev.architectures.clone()
+    }
+}
+
+/// The catalog's channel assignments as open channels, one entry per architecture the listed
+/// revisions are built for. Closed risks get no entry (the real store's channel map has none);
+/// resolution falls back to the more stable risk ([`SnapView::resolve`]).
 fn resolve_channels(
-    explicit: &BTreeMap<String, u32>,
+    explicit: &BTreeMap<String, Releases>,
     revisions: &BTreeMap<u32, RevisionRecord>,
 ) -> Vec<ChannelEntry> {
-    let mut tracks: Vec<String> = Vec::new();
-    let mut set: HashMap<(String, String), u32> = HashMap::new();
-    for (name, rev) in explicit {
-        let Ok((track, risk)) = parse_channel(name) else {
+    let mut listed: Vec<(ChannelRef, Vec<u32>)> = Vec::new();
+    for (name, releases) in explicit {
+        let Ok(channel) = parse_channel_ref(name) else {
             continue;
         };
-        if !revisions.contains_key(rev) {
-            tracing::warn!(channel = %name, revision = rev, "channel names a revision with no file; closed");
-            continue;
+        let mut revs = Vec::new();
+        for rev in releases.revisions() {
+            if revisions.contains_key(&rev) {
+                revs.push(rev);
+            } else {
+                tracing::warn!(channel = %name, revision = rev, "channel names a revision with no file; left out");
+            }
         }
-        if !tracks.contains(&track) {
-            tracks.push(track.clone());
-        }
-        set.insert((track, risk), *rev);
+        listed.push((channel, revs));
     }
     if explicit.is_empty() {
         // A snap dropped into the catalog without an entry: its newest revision is on stable.
         if let Some((rev, _)) = revisions.iter().next_back() {
-            tracks.push("latest".into());
-            set.insert(("latest".into(), "stable".into()), *rev);
+            let stable = ChannelRef {
+                track: None,
+                risk: "stable".into(),
+                branch: None,
+            };
+            listed.push((stable, vec![*rev]));
         }
     }
-    tracks.sort_by_key(|t| (t != "latest", t.clone()));
     let mut out = Vec::new();
-    for track in tracks {
-        let mut current: Option<u32> = None;
-        for risk in RISKS {
-            if let Some(rev) = set.get(&(track.clone(), risk.to_string())) {
-                current = Some(*rev);
-            }
-            if let Some(rev) = current {
-                out.push(ChannelEntry {
-                    track: track.clone(),
-                    risk: risk.to_string(),
-                    revision: rev,
-                    released_at: revisions[&rev].created_at.clone(),
-                });
+    for (channel, revs) in listed {
+        let mut by_arch: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for rev in revs {
+            for arch in arch_keys(&revisions[&rev]) {
+                by_arch.entry(arch).or_default().push(rev);
             }
         }
+        for (architecture, mut history) in by_arch {
+            let Some(revision) = history.pop() else {
+                continue;
+            };
+            out.push(ChannelEntry {
+                track: channel.track.clone().unwrap_or_else(|| "latest".into()),
+                risk: channel.risk.clone(),
+                branch: channel.branch.clone(),
+                architecture,
+                revision,
+                history,
+                released_at: revisions[&revision].created_at.clone(),
+            });
+        }
     }
+    // The real store's order: track (`latest` first), risk, then architecture.
+    let risk_index = |r: &str| RISKS.iter().position(|x| *x == r).unwrap_or(RISKS.len());
+    out.sort_by(|a, b| {
+        (
+            a.track != "latest",
+            &a.track,
+            risk_index(&a.risk),
+            &a.branch,
+            &a.architecture,
+        )
+            .cmp(&(
+                b.track != "latest",
+                &b.track,
+                risk_index(&b.risk),
+                &b.branch,
+                &b.architecture,
+            ))
+    });
     out
 }
 
@@ -178,6 +284,7 @@ impl Model {
                     icon: None,
                     screenshots: Vec::new(),
                     common_ids: Vec::new(),
+                    default_track: None,
                     channels: BTreeMap::new(),
                 });
             let snap_id = entry
@@ -209,18 +316,20 @@ impl Model {
                 }
             }
             categories.extend(entry.categories.iter().cloned());
-            let latest = &revisions[&channels[0].revision];
+            let latest = &revisions[&channels
+                .iter()
+                .find(|c| c.track == entry.default_track.as_deref().unwrap_or("latest"))
+                .unwrap_or(&channels[0])
+                .revision];
             let search_text = format!(
                 "{}\n{}\n{}\n{}",
                 latest.title, latest.summary, latest.description, publisher.display_name
-            )
-            .to_lowercase();
+            );
             by_id.insert(snap_id.clone(), name.clone());
             snaps.insert(
                 name.clone(),
                 SnapView {
-                    find_json: String::new(),
-                    search_name: name.to_lowercase(),
+                    find_json: HashMap::new(),
                     search_text,
                     entry,
                     snap_id,
@@ -233,7 +342,30 @@ impl Model {
         let mut categories: Vec<String> = categories.into_iter().collect();
         categories.retain(|c| c != "featured");
         categories.insert(0, "featured".into());
+        // Every architecture a revision is built for; `all`-only catalogs serve amd64 devices
+        // from their precomputed answers (others take the general path).
+        let mut architectures: BTreeSet<String> = snaps
+            .values()
+            .flat_map(|s| s.channels.iter().map(|c| c.architecture.clone()))
+            .filter(|a| a != "all")
+            .collect();
+        architectures.insert("amd64".into());
+        let search = crate::search::SearchIndex::build(snaps.values().map(|s| {
+            let featured = s.entry.featured.then_some("featured");
+            crate::search::Entry {
+                name: &s.entry.name,
+                text: &s.search_text,
+                categories: featured
+                    .into_iter()
+                    .chain(s.entry.categories.iter().map(String::as_str))
+                    .collect(),
+            }
+        }));
+        let order = snaps.keys().cloned().collect();
         let mut model = Model {
+            search,
+            order,
+            architectures: architectures.into_iter().collect(),
             catalog,
             dir: dir.to_path_buf(),
             snaps,
@@ -244,21 +376,24 @@ impl Model {
             skipped: scan.skipped,
             files_read: scan.read,
         };
-        let jsons: Vec<(String, String)> = model
-            .snaps
-            .values()
-            .filter_map(|snap| {
-                let entry = snap.default_channel()?;
-                Some((
-                    snap.entry.name.clone(),
-                    serde_json::to_string(&model.find_result(snap, entry, BASE_PLACEHOLDER))
-                        .expect("store types always serialise"),
-                ))
-            })
-            .collect();
-        for (name, json) in jsons {
+        let defaults = crate::fields::default();
+        let mut jsons: Vec<(String, String, String)> = Vec::new();
+        for snap in model.snaps.values() {
+            for arch in &model.architectures {
+                let Some(entry) = snap.default_channel(arch) else {
+                    continue;
+                };
+                let mut v = serde_json::to_value(model.find_result(snap, entry, BASE_PLACEHOLDER))
+                    .expect("store types always serialise");
+                crate::fields::project(&mut v["snap"], &defaults, &[]);
+                crate::fields::project(&mut v["revision"], &defaults, &["channel"]);
+                jsons.push((snap.entry.name.clone(), arch.clone(), v.to_string()));
+            }
+        }
+        for (name, arch, json) in jsons {
             if let Some(s) = model.snaps.get_mut(&name) {
-                s.find_json = json;
+                let parts = json.split(BASE_PLACEHOLDER).map(str::to_string).collect();
+                s.find_json.insert(arch, parts);
             }
         }
         Ok(model)
@@ -280,72 +415,25 @@ impl Model {
             snap: self.snap_details(snap, rev, base),
             revision: FindRevision {
                 revision,
-                channel: Some(entry.risk.clone()),
+                channel: Some(entry.short_name()),
             },
         }
     }
 
-    /// Snaps matching a find query, best first: exact name, name prefix, name substring, then
-    /// title/summary/description/publisher text.
+    /// Snaps matching a find query, best first (see [`crate::search`]): exact name, name
+    /// prefix, name substring, then the query's words beginning words of the snap's text.
     pub fn find(
         &self,
         q: Option<&str>,
         name_prefix: Option<&str>,
         category: Option<&str>,
     ) -> Vec<&SnapView> {
-        let q = q.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
-        let prefix = name_prefix
-            .map(|s| s.trim().trim_end_matches('*').to_lowercase())
-            .filter(|s| !s.is_empty());
-        // One SIMD searcher per word, built once per query and run over every snap's text.
-        let words: Vec<memchr::memmem::Finder<'_>> = q
-            .as_deref()
-            .map(|q| {
-                q.split_whitespace()
-                    .map(memchr::memmem::Finder::new)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut hits: Vec<(u8, &SnapView)> = Vec::new();
-        for snap in self.snaps.values() {
-            if let Some(cat) = category {
-                let in_cat = if cat == "featured" {
-                    snap.is_featured()
-                } else {
-                    snap.entry.categories.iter().any(|c| c == cat)
-                };
-                if !in_cat {
-                    continue;
-                }
-            }
-            if let Some(p) = &prefix {
-                if !snap.search_name.starts_with(p.as_str()) {
-                    continue;
-                }
-            }
-            let rank = match &q {
-                None => 5,
-                Some(q) if snap.search_name == *q => 0,
-                Some(q) if snap.search_name.starts_with(q.as_str()) => 1,
-                Some(q) if snap.search_name.contains(q.as_str()) => 2,
-                Some(_) => {
-                    if words.iter().all(|w| {
-                        w.find(snap.search_name.as_bytes()).is_some()
-                            || w.find(snap.search_text.as_bytes()).is_some()
-                    }) {
-                        3
-                    } else {
-                        continue;
-                    }
-                }
-            };
-            hits.push((rank, snap));
-        }
-        hits.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| a.1.entry.name.cmp(&b.1.entry.name))
-        });
-        hits.into_iter().map(|(_, s)| s).collect()
+        let category = category.map(|c| self.search.category(c));
+        self.search
+            .find(q, name_prefix, category)
+            .into_iter()
+            .filter_map(|no| self.snaps.get(self.order.get(no as usize)?))
+            .collect()
     }
 
     pub fn publisher(p: &Publisher) -> api::Publisher {
@@ -497,41 +585,109 @@ mod tests {
         }
     }
 
-    #[test]
-    fn closed_risks_follow_the_more_stable_one() {
-        let revs: BTreeMap<u32, RevisionRecord> =
-            [1, 2, 3].into_iter().map(|r| (r, rec(r))).collect();
-        let explicit: BTreeMap<String, u32> = [
-            ("latest/stable".to_string(), 1),
-            ("latest/edge".to_string(), 3),
-            ("2.0/candidate".to_string(), 2),
-        ]
-        .into_iter()
-        .collect();
-        let map: Vec<(String, u32)> = resolve_channels(&explicit, &revs)
+    fn view(explicit: &[(&str, Releases)], revs: BTreeMap<u32, RevisionRecord>) -> SnapView {
+        let explicit: BTreeMap<String, Releases> = explicit
             .iter()
-            .map(|c| (c.name(), c.revision))
+            .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
+        let channels = resolve_channels(&explicit, &revs);
+        SnapView {
+            entry: SnapEntry {
+                name: "x".into(),
+                snap_id: None,
+                publisher: None,
+                categories: vec![],
+                featured: false,
+                license: None,
+                website: None,
+                contact: None,
+                source: None,
+                issues: None,
+                donation: None,
+                icon: None,
+                screenshots: vec![],
+                common_ids: vec![],
+                default_track: None,
+                channels: explicit,
+            },
+            snap_id: "x".into(),
+            publisher: Publisher {
+                id: "p".into(),
+                username: None,
+                display_name: "P".into(),
+                validation: "unproven".into(),
+            },
+            revisions: revs,
+            channels,
+            find_json: HashMap::new(),
+            search_text: String::new(),
+        }
+    }
+
+    fn at(text: &str) -> ChannelRef {
+        parse_channel_ref(text).unwrap()
+    }
+
+    #[test]
+    fn closed_risks_are_absent_and_resolve_to_the_more_stable_one() {
+        let revs: BTreeMap<u32, RevisionRecord> =
+            [1, 2, 3, 4].into_iter().map(|r| (r, rec(r))).collect();
+        let v = view(
+            &[
+                ("latest/stable", Releases::One(1)),
+                ("latest/edge", Releases::One(3)),
+                ("2.0/candidate", Releases::One(2)),
+                ("stable/fix", Releases::One(4)),
+            ],
+            revs,
+        );
+        let map: Vec<(String, u32)> = v.channels.iter().map(|c| (c.name(), c.revision)).collect();
         assert_eq!(
             map,
             vec![
                 ("latest/stable".into(), 1),
-                ("latest/candidate".into(), 1),
-                ("latest/beta".into(), 1),
+                ("latest/stable/fix".into(), 4),
                 ("latest/edge".into(), 3),
                 ("2.0/candidate".into(), 2),
-                ("2.0/beta".into(), 2),
-                ("2.0/edge".into(), 2),
             ]
         );
+        let served = |c: &str| {
+            v.resolve(&at(c), "amd64")
+                .map(|e| (e.short_name(), e.revision))
+        };
+        assert_eq!(served("beta"), Some(("stable".into(), 1)));
+        assert_eq!(served("edge"), Some(("edge".into(), 3)));
+        assert_eq!(served("2.0/edge"), Some(("2.0/candidate".into(), 2)));
+        assert_eq!(served("2.0/stable"), None, "nothing more stable is open");
+        assert_eq!(served("stable/fix"), Some(("stable/fix".into(), 4)));
+        assert_eq!(
+            served("beta/gone"),
+            Some(("stable".into(), 1)),
+            "a closed branch falls back"
+        );
+    }
+
+    #[test]
+    fn architectures_and_history() {
+        let mut revs: BTreeMap<u32, RevisionRecord> =
+            [1, 2, 3].into_iter().map(|r| (r, rec(r))).collect();
+        revs.get_mut(&1).unwrap().architectures = vec!["amd64".into()];
+        revs.get_mut(&2).unwrap().architectures = vec!["arm64".into()];
+        revs.get_mut(&3).unwrap().architectures = vec!["amd64".into()];
+        let v = view(&[("stable", Releases::History(vec![1, 2, 3]))], revs);
+        let amd = v.resolve(&at("stable"), "amd64").unwrap();
+        assert_eq!((amd.revision, amd.history.clone()), (3, vec![1]));
+        assert_eq!(v.resolve(&at("stable"), "arm64").unwrap().revision, 2);
+        assert!(v.resolve(&at("stable"), "riscv64").is_none());
+        assert!(!v.has_architecture("riscv64"));
     }
 
     #[test]
     fn unlisted_snaps_get_their_newest_revision_on_stable() {
         let revs: BTreeMap<u32, RevisionRecord> = [4, 7].into_iter().map(|r| (r, rec(r))).collect();
         let map = resolve_channels(&BTreeMap::new(), &revs);
+        assert_eq!(map.len(), 1);
         assert_eq!(map[0].name(), "latest/stable");
         assert_eq!(map[0].revision, 7);
-        assert_eq!(map.len(), 4);
     }
 }

@@ -458,7 +458,11 @@ mod tests {
             .iter()
             .find(|s| s.name == "shelf-clock")
             .unwrap();
-        let revs: BTreeSet<u32> = clock.channels.values().copied().collect();
+        let revs: BTreeSet<u32> = clock
+            .channels
+            .values()
+            .flat_map(|r| r.revisions())
+            .collect();
         assert_eq!(revs.len(), 3);
         let validations: BTreeSet<&str> = catalog
             .publishers

@@ -23,7 +23,6 @@ use snapshelf_snap::store_api::{
 };
 use tokio::io::AsyncSeekExt;
 
-use crate::catalog::parse_channel;
 use crate::model::{ChannelEntry, Model};
 use crate::signing::Signer;
 
@@ -48,6 +47,9 @@ pub struct AppState {
     /// Pace every download at this many bytes a second: a realistic link on loopback (benchmarks,
     /// clients' progress and Cancel), or a mirror that must share its uplink.
     pub download_rate: Option<u64>,
+    /// Answer downloads with `302 Location: <cdn_url><NAME>_<REV>.snap`, as the real store hands
+    /// its downloads to a CDN; the files are then served from there.
+    pub cdn_url: Option<String>,
 }
 
 type Shared = Arc<AppState>;
@@ -126,62 +128,10 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// Every key a client may ask for in `fields`.
-const KNOWN_FIELDS: &[&str] = &[
-    "architectures",
-    "base",
-    "categories",
-    "channel",
-    "common-ids",
-    "confinement",
-    "contact",
-    "created-at",
-    "description",
-    "download",
-    "epoch",
-    "integrity",
-    "license",
-    "links",
-    "media",
-    "name",
-    "prices",
-    "private",
-    "publisher",
-    "resources",
-    "revision",
-    "snap-id",
-    "snap-yaml",
-    "store-url",
-    "summary",
-    "title",
-    "type",
-    "version",
-    "website",
-];
-
-/// `None` means "everything we have".
-fn parse_fields(raw: Option<&str>) -> Result<Option<HashSet<String>>, Response> {
-    let Some(raw) = raw else { return Ok(None) };
-    let mut set = HashSet::new();
-    for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-        if !KNOWN_FIELDS.contains(&f) {
-            return Err(error_list(
-                StatusCode::BAD_REQUEST,
-                "invalid-field",
-                format!("unknown field {f:?}"),
-            ));
-        }
-        set.insert(f.to_string());
-    }
-    Ok(Some(set))
-}
-
-/// Apply a `fields` projection to one object of an answer already written through the store
-/// types: keys not asked for go, except those in `keep` (which the real store always sends).
-fn project(v: &mut Value, fields: &Option<HashSet<String>>, keep: &[&str]) {
-    if let (Some(fields), Value::Object(m)) = (fields, v) {
-        m.retain(|k, _| fields.contains(k) || keep.contains(&k.as_str()));
-    }
+/// The `fields` of a query: those named, or the real store's default set.
+fn query_fields(raw: Option<&String>) -> Result<HashSet<String>, Response> {
+    crate::fields::parse(raw.map(|r| r.split(',')))
+        .map_err(|e| error_list(StatusCode::BAD_REQUEST, "invalid-field", e))
 }
 
 /// The JSON of a store type. Our types hold only strings, numbers and maps with string keys, so
@@ -203,17 +153,37 @@ fn check_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<()
     Ok(())
 }
 
-fn architecture(params: &HashMap<String, String>) -> String {
-    params
-        .get("architecture")
-        .cloned()
-        .unwrap_or_else(|| "amd64".into())
+/// The architecture of a query, if it names one.
+fn architecture(params: &HashMap<String, String>) -> Option<&str> {
+    params.get("architecture").map(String::as_str)
 }
 
+/// The device's architecture for `/v2/snaps/refresh`, which the real store requires.
+fn device_architecture(headers: &HeaderMap) -> Result<String, Response> {
+    match headers.get("Snap-Device-Architecture").map(|v| v.to_str()) {
+        Some(Ok(a))
+            if !a.is_empty() && a.len() <= 32 && a.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            Ok(a.to_string())
+        }
+        Some(_) => Err(error_list(
+            StatusCode::BAD_REQUEST,
+            "invalid-header",
+            "Snap-Device-Architecture is not an architecture name",
+        )),
+        None => Err(error_list(
+            StatusCode::BAD_REQUEST,
+            "missing-header",
+            "Missing Snap-Device-Architecture header",
+        )),
+    }
+}
+
+/// A channel-map `channel`: the name is `track/risk`, or the risk alone on `latest` (as recorded).
 fn channel(c: &ChannelEntry, arch: &str) -> api::Channel {
     api::Channel {
         architecture: arch.to_string(),
-        name: c.risk.clone(),
+        name: c.short_name(),
         released_at: c.released_at.clone(),
         risk: c.risk.clone(),
         track: c.track.clone(),
@@ -237,7 +207,7 @@ async fn info(
     if let Err(r) = check_params(&params, &["fields", "architecture"]) {
         return r;
     }
-    let fields = match parse_fields(params.get("fields").map(String::as_str)) {
+    let fields = match query_fields(params.get("fields")) {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -245,34 +215,46 @@ async fn info(
         return snap_not_found(&name);
     };
     let base = base_url(&state, &headers);
-    let arch = architecture(&params);
     let model = &state.model;
-    let channel_map = snap
-        .channels
-        .iter()
-        .map(|c| api::ChannelMapEntry {
-            revision: model.revision_details(snap, &snap.revisions[&c.revision], &base),
-            channel: channel(c, &arch),
-        })
-        .collect();
-    let default = snap.default_channel().map(|c| &snap.revisions[&c.revision]);
-    let Some(default) = default else {
+    let wanted = architecture(&params);
+    // Branches are never listed; an `all` revision is listed once per architecture.
+    let mut channel_map = Vec::new();
+    for c in snap.channels.iter().filter(|c| c.branch.is_none()) {
+        let archs: Vec<&str> = match wanted {
+            Some(a) if c.serves(a) => vec![a],
+            Some(_) => continue,
+            None if c.architecture == "all" => {
+                model.architectures.iter().map(String::as_str).collect()
+            }
+            None => vec![c.architecture.as_str()],
+        };
+        for arch in archs {
+            channel_map.push(api::ChannelMapEntry {
+                revision: model.revision_details(snap, &snap.revisions[&c.revision], &base),
+                channel: channel(c, arch),
+            });
+        }
+    }
+    let shown = snap
+        .default_channel(wanted.unwrap_or("amd64"))
+        .or_else(|| snap.channels.first());
+    let Some(shown) = shown else {
         return snap_not_found(&name);
     };
     let answer = InfoResponse {
         channel_map,
-        default_track: None,
+        default_track: snap.entry.default_track.clone(),
         name: snap.entry.name.clone(),
-        snap: model.snap_details(snap, default, &base),
+        snap: model.snap_details(snap, &snap.revisions[&shown.revision], &base),
         snap_id: snap.snap_id.clone(),
     };
     let mut body = to_json(&answer);
     if let Some(entries) = body["channel-map"].as_array_mut() {
         entries
             .iter_mut()
-            .for_each(|e| project(e, &fields, &["channel"]));
+            .for_each(|e| crate::fields::project(e, &fields, &["channel"]));
     }
-    project(&mut body["snap"], &fields, &["name", "snap-id"]);
+    crate::fields::project(&mut body["snap"], &fields, &["name", "snap-id"]);
     axum::Json(body).into_response()
 }
 
@@ -296,7 +278,8 @@ async fn find(
     if let Err(r) = check_params(&params, ALLOWED) {
         return r;
     }
-    let fields = match parse_fields(params.get("fields").map(String::as_str)) {
+    let named_fields = params.contains_key("fields");
+    let fields = match query_fields(params.get("fields")) {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -327,7 +310,7 @@ async fn find(
     }
     let wide = params.get("scope").map(String::as_str) == Some("wide");
     let channel = match params.get("channel") {
-        Some(c) if !wide => match parse_channel(c) {
+        Some(c) if !wide => match crate::catalog::parse_channel_ref(c) {
             Ok(c) => Some(c),
             Err(e) => return error_list(StatusCode::BAD_REQUEST, "invalid-channel", e),
         },
@@ -355,29 +338,36 @@ async fn find(
         params.get("name").map(String::as_str),
         category,
     );
+    let arch = architecture(&params).unwrap_or("amd64");
     // The common case (default fields, default channel) is served from JSON made at start-up.
-    if fields.is_none() && channel.is_none() && confinements.is_none() {
-        let mut body = String::from("{\"results\":[");
-        for (i, snap) in hits
+    let precomputed = state.model.architectures.iter().any(|a| a == arch);
+    if precomputed && !named_fields && channel.is_none() && confinements.is_none() {
+        let mut body = String::with_capacity(64 << 10);
+        body.push_str("{\"results\":[");
+        for (i, parts) in hits
             .iter()
-            .filter(|s| !s.find_json.is_empty())
+            .filter_map(|s| s.find_json.get(arch))
             .take(MAX_FIND_RESULTS)
             .enumerate()
         {
             if i > 0 {
                 body.push(',');
             }
-            body.push_str(&snap.find_json);
+            for (j, part) in parts.iter().enumerate() {
+                if j > 0 {
+                    body.push_str(&base);
+                }
+                body.push_str(part);
+            }
         }
         body.push_str("]}");
-        let body = body.replace(crate::model::BASE_PLACEHOLDER, &base);
         return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
     }
     let mut results = Vec::new();
     for snap in hits {
         let entry = match &channel {
-            Some((track, risk)) => snap.channel(track, risk),
-            None => snap.default_channel(),
+            Some(c) => snap.resolve(c, arch),
+            None => snap.default_channel(arch),
         };
         let Some(entry) = entry else { continue };
         let rev = &snap.revisions[&entry.revision];
@@ -393,8 +383,8 @@ async fn find(
     }
     let mut body = to_json(&FindResponse { results });
     for r in body["results"].as_array_mut().into_iter().flatten() {
-        project(&mut r["snap"], &fields, &[]);
-        project(&mut r["revision"], &fields, &["channel"]);
+        crate::fields::project(&mut r["snap"], &fields, &[]);
+        crate::fields::project(&mut r["revision"], &fields, &["channel"]);
     }
     axum::Json(body).into_response()
 }
@@ -417,6 +407,7 @@ struct ContextEntry {
     snap_id: String,
     revision: u32,
     tracking: String,
+    epoch: api::Epoch,
 }
 
 /// A per-snap error result.
@@ -436,21 +427,13 @@ fn result_error(
     }
 }
 
-fn short_channel(track: &str, risk: &str) -> String {
-    if track == "latest" {
-        risk.to_string()
-    } else {
-        format!("{track}/{risk}")
-    }
-}
-
 /// Keys a refresh request may have; anything else is refused, as the real store does.
 const REFRESH_KEYS: &[&str] = &["context", "actions", "fields", "assertion-max-formats"];
 
 /// Parse the body of `POST /v2/snaps/refresh` into the shared types, refusing what the real store
-/// refuses (unknown top-level keys, a missing context, entries without their keys). `fields` is
-/// `None` when the request has no `fields` key (everything), `Some` of the set otherwise.
-fn parse_refresh(body: &[u8]) -> Result<(RefreshRequest, Option<HashSet<String>>), Response> {
+/// refuses (unknown top-level keys, a missing context, entries without their keys). The fields
+/// are those named, or the real store's default set when the request has no `fields` key.
+fn parse_refresh(body: &[u8]) -> Result<(RefreshRequest, HashSet<String>), Response> {
     let req: Value = serde_json::from_slice(body)
         .map_err(|e| bad_request(format!("the request body is not valid JSON: {e}")))?;
     let Some(obj) = req.as_object() else {
@@ -470,22 +453,8 @@ fn parse_refresh(body: &[u8]) -> Result<(RefreshRequest, Option<HashSet<String>>
     let has_fields = obj.contains_key("fields");
     let req: RefreshRequest =
         serde_json::from_value(req).map_err(|e| bad_request(format!("the request body: {e}")))?;
-    let fields = if has_fields {
-        let mut set = HashSet::new();
-        for f in &req.fields {
-            if !KNOWN_FIELDS.contains(&f.as_str()) {
-                return Err(error_list(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-field",
-                    format!("unknown field {f:?}"),
-                ));
-            }
-            set.insert(f.clone());
-        }
-        Some(set)
-    } else {
-        None
-    };
+    let fields = crate::fields::parse(has_fields.then(|| req.fields.iter().map(String::as_str)))
+        .map_err(|e| error_list(StatusCode::BAD_REQUEST, "invalid-field", e))?;
     for (i, c) in req.context.iter().enumerate() {
         let what = format!("context[{i}]");
         for (key, v) in [
@@ -504,21 +473,34 @@ fn parse_refresh(body: &[u8]) -> Result<(RefreshRequest, Option<HashSet<String>>
         }
     }
     for (i, a) in req.actions.iter().enumerate() {
-        let what = format!("actions[{i}]");
-        // snapd's fetch-assertions action has a `key`, no instance-key.
-        let keyed = a.action == action::FETCH_ASSERTIONS && a.key.is_some();
-        if a.action.is_empty() || (a.instance_key.is_empty() && !keyed) {
-            return Err(bad_request(format!(
-                "{what}: \"action\" and \"instance-key\" must be strings"
-            )));
-        }
-        if a.revision == Some(0) {
-            return Err(bad_request(format!(
-                "{what}: \"revision\" must be a positive integer"
-            )));
-        }
+        check_action(a, &format!("actions[{i}]"))?;
     }
     Ok((req, fields))
+}
+
+/// An action has its keys: snap actions an `instance-key`, `fetch-assertions` a `key` (snapd
+/// sends it no instance-key).
+fn check_action(a: &ActionItem, what: &str) -> Result<(), Response> {
+    if a.action.is_empty() {
+        return Err(bad_request(format!("{what}: \"action\" must be a string")));
+    }
+    if a.action == action::FETCH_ASSERTIONS {
+        if a.key.as_deref().unwrap_or("").is_empty() && a.instance_key.is_empty() {
+            return Err(bad_request(format!(
+                "{what}: \"key\" must be a string for fetch-assertions"
+            )));
+        }
+    } else if a.instance_key.is_empty() {
+        return Err(bad_request(format!(
+            "{what}: \"instance-key\" must be a string"
+        )));
+    }
+    if a.revision == Some(0) {
+        return Err(bad_request(format!(
+            "{what}: \"revision\" must be a positive integer"
+        )));
+    }
+    Ok(())
 }
 
 async fn refresh(
@@ -537,6 +519,10 @@ async fn refresh(
             "the request body must be application/json",
         );
     }
+    let arch = match device_architecture(&headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
     let (req, fields) = match parse_refresh(&body) {
         Ok(r) => r,
         Err(r) => return r,
@@ -551,21 +537,27 @@ async fn refresh(
                     snap_id: c.snap_id.clone(),
                     revision: c.revision,
                     tracking: c.tracking_channel.clone(),
+                    epoch: c.epoch.clone(),
                 },
             )
         })
         .collect();
-    let base = base_url(&state, &headers);
+    let ask = Ask {
+        state: &state,
+        ctx: &ctx,
+        base: base_url(&state, &headers),
+        arch,
+    };
     let mut results = Vec::new();
     for (i, a) in req.actions.iter().enumerate() {
-        match resolve_action(&state, &ctx, a, &base, &format!("actions[{i}]")) {
+        match resolve_action(&ask, a, &format!("actions[{i}]")) {
             Ok(Some(r)) => results.push(r),
             Ok(None) => {}
             Err(r) => return r,
         }
     }
     if crate::delta::accepted(&headers) {
-        crate::delta::offer(&state, &req.context, &mut results, &base).await;
+        crate::delta::offer(&state, &req.context, &mut results, &ask.base).await;
     }
     let mut body = to_json(&RefreshResponse {
         results,
@@ -573,129 +565,193 @@ async fn refresh(
     });
     for r in body["results"].as_array_mut().into_iter().flatten() {
         if let Some(snap) = r.get_mut("snap") {
-            project(snap, &fields, &["name", "snap-id", "revision", "download"]);
+            crate::fields::project(snap, &fields, &["name", "snap-id", "revision"]);
         }
     }
     axum::Json(body).into_response()
 }
 
+/// What every action of one refresh request is resolved against.
+struct Ask<'a> {
+    state: &'a AppState,
+    ctx: &'a HashMap<&'a str, ContextEntry>,
+    base: String,
+    arch: String,
+}
+
+/// Whether a revision of epoch `new` can read the data an installed revision of epoch `old`
+/// wrote: snapd's rule (one of `new.read` is in `old.write`).
+fn can_read(new: &api::Epoch, old: &api::Epoch) -> bool {
+    new.read.iter().any(|r| old.write.contains(r))
+}
+
+/// The snap an action is about, the channel asked for and what is installed, or its result
+/// when the store has no such snap.
+type Target<'a> = (&'a crate::model::SnapView, String, Option<&'a ContextEntry>);
+
+fn action_target<'a>(
+    ask: &Ask<'a>,
+    a: &ActionItem,
+    what: &str,
+) -> Result<Result<Target<'a>, ActionResult>, Response> {
+    let model = &ask.state.model;
+    let instance_key = a.instance_key.as_str();
+    if a.action == action::REFRESH {
+        let Some(snap_id) = a.snap_id.as_deref() else {
+            return Err(bad_request(format!("{what}: \"snap-id\" must be a string")));
+        };
+        let Some(c) = ask.ctx.get(instance_key) else {
+            return Err(bad_request(format!(
+                "{what}: instance-key {instance_key:?} is not in the context"
+            )));
+        };
+        if c.snap_id != snap_id {
+            return Err(bad_request(format!(
+                "{what}: snap-id does not match the context entry"
+            )));
+        }
+        return Ok(
+            match model.by_id.get(snap_id).and_then(|n| model.snaps.get(n)) {
+                Some(s) => Ok((
+                    s,
+                    a.channel.clone().unwrap_or_else(|| c.tracking.clone()),
+                    Some(c),
+                )),
+                None => Err(result_error(
+                    instance_key,
+                    None,
+                    Some(snap_id),
+                    ErrorEntry::new("id-not-found", format!("No snap with id '{snap_id}' found")),
+                )),
+            },
+        );
+    }
+    let Some(name) = a.name.as_deref() else {
+        return Err(bad_request(format!("{what}: \"name\" must be a string")));
+    };
+    Ok(match model.snaps.get(name) {
+        Some(s) => Ok((
+            s,
+            a.channel.clone().unwrap_or_else(|| "stable".into()),
+            None,
+        )),
+        None => Err(result_error(
+            instance_key,
+            Some(name),
+            None,
+            ErrorEntry::new("name-not-found", format!("No snap named '{name}' found")),
+        )),
+    })
+}
+
+/// The revision a channel offers to what is installed: its head when that can read the
+/// installed data, else the newest earlier head that can (an epoch bridge), else none.
+fn offered(
+    snap: &crate::model::SnapView,
+    entry: &ChannelEntry,
+    installed: Option<&ContextEntry>,
+) -> Option<u32> {
+    let Some(installed) = installed else {
+        return Some(entry.revision);
+    };
+    std::iter::once(&entry.revision)
+        .chain(entry.history.iter().rev())
+        .copied()
+        .find(|r| can_read(&snap.revisions[r].epoch, &installed.epoch))
+}
+
 /// The result of one action: `None` when a refresh finds the snap up to date (the real store
 /// leaves it out), `Err` for a request the store refuses as a whole.
 fn resolve_action(
-    state: &AppState,
-    ctx: &HashMap<&str, ContextEntry>,
+    ask: &Ask<'_>,
     a: &ActionItem,
-    base: &str,
     what: &str,
 ) -> Result<Option<ActionResult>, Response> {
-    let model = &state.model;
-    let instance_key = a.instance_key.as_str();
-    let (snap, channel_text, current) = match a.action.as_str() {
-        action::INSTALL | action::DOWNLOAD => {
-            let Some(name) = a.name.as_deref() else {
-                return Err(bad_request(format!("{what}: \"name\" must be a string")));
-            };
-            match model.snaps.get(name) {
-                Some(s) => (s, a.channel.clone().unwrap_or_else(|| "stable".into()), None),
-                None => {
-                    return Ok(Some(result_error(
-                        instance_key,
-                        Some(name),
-                        None,
-                        ErrorEntry::new("name-not-found", format!("No snap named '{name}' found")),
-                    )))
-                }
-            }
-        }
-        action::REFRESH => {
-            let Some(snap_id) = a.snap_id.as_deref() else {
-                return Err(bad_request(format!("{what}: \"snap-id\" must be a string")));
-            };
-            let Some(c) = ctx.get(instance_key) else {
-                return Err(bad_request(format!(
-                    "{what}: instance-key {instance_key:?} is not in the context"
-                )));
-            };
-            if c.snap_id != snap_id {
-                return Err(bad_request(format!(
-                    "{what}: snap-id does not match the context entry"
-                )));
-            }
-            match model.by_id.get(snap_id).and_then(|n| model.snaps.get(n)) {
-                Some(s) => (
-                    s,
-                    a.channel.clone().unwrap_or_else(|| c.tracking.clone()),
-                    Some(c.revision),
-                ),
-                None => {
-                    return Ok(Some(result_error(
-                        instance_key,
-                        None,
-                        Some(snap_id),
-                        ErrorEntry::new(
-                            "id-not-found",
-                            format!("No snap with id '{snap_id}' found"),
-                        ),
-                    )))
-                }
-            }
-        }
-        action::FETCH_ASSERTIONS => return Ok(Some(fetch_assertions(state, a, base))),
+    match a.action.as_str() {
+        action::INSTALL | action::DOWNLOAD | action::REFRESH => {}
+        action::FETCH_ASSERTIONS => return Ok(Some(fetch_assertions(ask.state, a, &ask.base))),
         other => {
             return Err(bad_request(format!(
                 "{what}: unknown action {other:?} (expected install, download, refresh or fetch-assertions)"
             )))
         }
+    }
+    let (snap, channel_text, current) = match action_target(ask, a, what)? {
+        Ok(t) => t,
+        Err(result) => return Ok(Some(result)),
     };
-    let (track, risk) = parse_channel(&channel_text)
+    let instance_key = a.instance_key.as_str();
+    let asked = crate::catalog::parse_channel_ref(&channel_text)
         .map_err(|e| error_list(StatusCode::BAD_REQUEST, "invalid-channel", e))?;
+    let entry = snap.resolve(&asked, &ask.arch);
     let chosen = match a.revision {
-        Some(r) if snap.revisions.contains_key(&r) => Some((r, snap.channel(&track, &risk))),
+        Some(r) if snap.revisions.contains_key(&r) => Some((r, entry)),
         Some(_) => None,
-        None => snap.channel(&track, &risk).map(|c| (c.revision, Some(c))),
+        None => entry.and_then(|e| offered(snap, e, current).map(|r| (r, Some(e)))),
     };
-    let Some((rev_no, channel)) = chosen else {
+    let Some((rev_no, entry)) = chosen else {
+        if a.revision.is_none() && entry.is_some() {
+            // Open, but nothing in it can read the installed data: no update for this snap.
+            return Ok(None);
+        }
         return Ok(Some(revision_not_found(
             snap,
             instance_key,
             a.revision,
             &channel_text,
+            &ask.arch,
         )));
     };
-    if a.action == action::REFRESH && current == Some(rev_no) {
+    if a.action == action::REFRESH && current.map(|c| c.revision) == Some(rev_no) {
         // Up to date: the real store leaves it out of the results.
         return Ok(None);
     }
+    // A channel without a track on a snap with a default track: tell the client where it went.
+    let redirect = match (&asked.track, &snap.entry.default_track) {
+        (None, Some(track)) => Some(match &asked.branch {
+            Some(b) => format!("{track}/{}/{b}", asked.risk),
+            None => format!("{track}/{}", asked.risk),
+        }),
+        _ => None,
+    };
     let rev = &snap.revisions[&rev_no];
     Ok(Some(ActionResult {
         result: a.action.clone(),
         instance_key: instance_key.to_string(),
         snap_id: Some(snap.snap_id.clone()),
         name: Some(snap.entry.name.clone()),
-        effective_channel: channel.map(|c| short_channel(&c.track, &c.risk)),
-        snap: Some(model.store_snap(snap, rev, base)),
+        effective_channel: entry.map(|c| c.short_name()),
+        redirect_channel: redirect,
+        released_at: entry.map(|c| c.released_at.clone()),
+        snap: Some(ask.state.model.store_snap(snap, rev, &ask.base)),
         ..Default::default()
     }))
 }
 
-/// No revision for what was asked: the error names the channels that do have one.
+/// No revision for what was asked: the error names the channels of this architecture that do
+/// have one (the real store's `extra.releases`).
 fn revision_not_found(
     snap: &crate::model::SnapView,
     instance_key: &str,
     revision: Option<u32>,
     channel: &str,
+    arch: &str,
 ) -> ActionResult {
     let releases = snap
         .channels
         .iter()
+        .filter(|c| c.serves(arch))
         .map(|c| Release {
-            architecture: "amd64".into(),
+            architecture: arch.to_string(),
             channel: c.name(),
         })
         .collect();
     let message = match revision {
         Some(r) => format!("No revision {r} of '{}'", snap.entry.name),
-        None => format!("No revision of '{}' in channel {channel}", snap.entry.name),
+        None => format!(
+            "No revision of '{}' in channel {channel} for architecture {arch}",
+            snap.entry.name
+        ),
     };
     let mut error = ErrorEntry::new("revision-not-found", message);
     error.extra = Some(ErrorExtra { releases });
@@ -707,6 +763,8 @@ fn revision_not_found(
     )
 }
 
+/// A `fetch-assertions` action: a stream URL per assertion the store holds that is newer than
+/// `if-newer-than`, a `not-found` error for the others, the action's `key` echoed.
 fn fetch_assertions(state: &AppState, a: &ActionItem, base: &str) -> ActionResult {
     let mut urls = Vec::new();
     let mut errors = Vec::new();
@@ -714,7 +772,12 @@ fn fetch_assertions(state: &AppState, a: &ActionItem, base: &str) -> ActionResul
         let kind = want.assertion_type.as_str();
         let pk = &want.primary_key;
         match lookup_assertion(state, kind, pk) {
-            Ok(Some(_)) => urls.push(format!("{base}/v2/assertions/{kind}/{}", pk.join("/"))),
+            Ok(Some(bytes)) => {
+                let revision = assertion_revision(&bytes);
+                if want.if_newer_than.is_none_or(|known| revision > known) {
+                    urls.push(format!("{base}/v2/assertions/{kind}/{}", pk.join("/")));
+                }
+            }
             Ok(None) | Err(_) => errors.push(ErrorEntry {
                 assertion_type: Some(kind.to_string()),
                 primary_key: Some(pk.clone()),
@@ -727,9 +790,24 @@ fn fetch_assertions(state: &AppState, a: &ActionItem, base: &str) -> ActionResul
         instance_key: a.instance_key.clone(),
         key: Some(a.key.clone().unwrap_or_else(|| a.instance_key.clone())),
         assertion_stream_urls: Some(urls),
-        error_list: Some(errors),
+        error_list: (!errors.is_empty()).then_some(errors),
         ..Default::default()
     }
+}
+
+/// The `revision` header of an encoded assertion (0 when it has none, as the format says).
+fn assertion_revision(bytes: &[u8]) -> u32 {
+    let headers = bytes.split(|b| *b == b'\n').take_while(|l| !l.is_empty());
+    headers
+        .filter_map(|l| {
+            std::str::from_utf8(l)
+                .ok()?
+                .strip_prefix("revision: ")?
+                .parse()
+                .ok()
+        })
+        .next()
+        .unwrap_or(0)
 }
 
 /// Find or sign the assertion with that type and primary key.
@@ -871,7 +949,7 @@ async fn assertions(
 }
 
 /// Parse a single `bytes=` range against `size`. `Ok(None)`: no usable Range header (send it all).
-fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+pub(crate) fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(value) = headers.get(header::RANGE) else {
         return Ok(None);
     };
@@ -921,6 +999,20 @@ async fn download(
             format!("no download named {file:?}"),
         );
     };
+    if let Some(cdn) = &state.cdn_url {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        return match HeaderValue::from_str(&format!("{cdn}{name}")) {
+            Ok(to) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+            Err(_) => error_list(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "the CDN address is not a valid header value",
+            ),
+        };
+    }
     let range = match parse_range(&headers, size) {
         Ok(r) => r,
         Err(()) => {

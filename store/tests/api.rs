@@ -108,11 +108,20 @@ fn error_code(v: &Value) -> &str {
     v["error-list"][0]["code"].as_str().unwrap_or("")
 }
 
-/// The snap of the sample catalog with distinct revisions on stable, candidate and edge.
+/// The fields snapd names in `info` (store.go's InfoFields, and snap-yaml as the helper adds it).
+const SNAPD_INFO_FIELDS: &str = "architectures,base,confinement,links,contact,created-at,description,download,epoch,license,name,prices,private,publisher,revision,snap-id,summary,title,type,version,website,store-url,resources,media,common-ids,categories,snap-yaml";
+/// The fields snapd names in `find`.
+const SNAPD_FIND_FIELDS: &str = "base,confinement,links,contact,description,download,license,prices,private,publisher,revision,summary,title,type,version,website,store-url,media,common-ids,categories,channel";
+
+/// The snap of the sample catalog with distinct revisions on stable, candidate and edge, and its
+/// info as snapd asks for it.
 fn three_channel_snap(s: &Server) -> (String, Value) {
     let cat = snapshelf_store::catalog::Catalog::load(&catalog().join("catalog.toml")).unwrap();
     for snap in &cat.snaps {
-        let info = json(get(s, &format!("/v2/snaps/info/{}", snap.name)));
+        let info = json(get(
+            s,
+            &format!("/v2/snaps/info/{}?fields={SNAPD_INFO_FIELDS}", snap.name),
+        ));
         let revs: BTreeSet<u64> = info["channel-map"]
             .as_array()
             .unwrap()
@@ -153,7 +162,39 @@ fn info_has_the_real_store_shape() {
         .iter()
         .map(|c| c["channel"]["risk"].as_str().unwrap())
         .collect();
-    assert_eq!(risks, ["stable", "candidate", "beta", "edge"], "{name}");
+    assert_eq!(
+        risks,
+        ["stable", "candidate", "edge"],
+        "{name}: beta is closed, so absent"
+    );
+
+    // Without `fields`, the real store's default set: no description, media or snap-yaml.
+    let plain = json(get(&s, &format!("/v2/snaps/info/{name}")));
+    let defaults: BTreeSet<String> = snapshelf_store::fields::DEFAULT
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    for entry in plain["channel-map"].as_array().unwrap() {
+        let mut expected: BTreeSet<String> = keys(&info["channel-map"][0])
+            .intersection(&defaults)
+            .cloned()
+            .collect();
+        expected.insert("channel".into());
+        assert_eq!(keys(entry), expected, "default channel-map keys");
+    }
+    let snap_keys = keys(&plain["snap"]);
+    assert!(snap_keys.is_subset(&defaults), "{snap_keys:?}");
+    for key in [
+        "name",
+        "snap-id",
+        "title",
+        "summary",
+        "publisher",
+        "license",
+        "prices",
+    ] {
+        assert!(snap_keys.contains(key), "default snap keys lack {key}");
+    }
 
     // `fields` narrows the answer, as snapd's existence check relies on.
     let narrow = json(get(
@@ -312,7 +353,10 @@ fn find_and_categories() {
     assert_eq!(names[0], "featured");
     assert!(names.len() > 3);
 
-    let all = json(get(&s, "/v2/snaps/find?category=featured"));
+    let all = json(get(
+        &s,
+        &format!("/v2/snaps/find?category=featured&fields={SNAPD_FIND_FIELDS}"),
+    ));
     let featured = all["results"].as_array().unwrap();
     assert!(!featured.is_empty());
     if let Some(real) = recorded("mockSearchJSONv2.json") {
@@ -328,6 +372,15 @@ fn find_and_categories() {
         keys(&featured[0]["revision"]["download"]),
         ["size".to_string()].into()
     );
+
+    // Without `fields`, the default set: no description or media.
+    let plain = json(get(&s, "/v2/snaps/find?category=featured"));
+    let first = &plain["results"][0];
+    assert!(first["snap"].get("description").is_none());
+    assert!(first["snap"].get("media").is_none());
+    assert!(first["snap"].get("title").is_some());
+    assert_eq!(first["revision"]["channel"], "stable");
+    assert!(first["revision"]["download"]["size"].as_u64().unwrap() > 0);
 
     // Search by a word of a snap's name finds it first.
     let first = featured[0]["name"].as_str().unwrap().to_string();
@@ -383,6 +436,7 @@ fn post_refresh(s: &Server, body: &str) -> reqwest::blocking::Response {
     client()
         .post(format!("{}/v2/snaps/refresh", s.url))
         .header("Snap-Device-Series", "16")
+        .header("Snap-Device-Architecture", "amd64")
         .header("Content-Type", "application/json")
         .body(body.to_string())
         .send()
@@ -458,6 +512,75 @@ fn refresh_endpoint_installs_refreshes_and_reports_errors() {
     );
     let r = json(post_refresh(&s, &refresh(rev_of("edge"), "latest/edge")));
     assert_eq!(r["results"].as_array().unwrap().len(), 0);
+    // Beta is closed: it follows candidate, and effective-channel says so.
+    let r = json(post_refresh(&s, &refresh(rev_of("stable"), "beta")));
+    assert_eq!(r["results"][0]["effective-channel"], "candidate");
+    assert_eq!(
+        r["results"][0]["snap"]["revision"].as_u64().unwrap(),
+        rev_of("candidate")
+    );
+    assert!(r["results"][0]["released-at"].as_str().is_some());
+
+    // snapd's fetch-assertions has a key and no instance-key (store_action_fetch_assertions_test).
+    let fetch = format!(
+        r#"{{"context":[],"actions":[{{"action":"fetch-assertions","key":"g1","assertions":[
+            {{"type":"snap-declaration","primary-key":["16","{snap_id}"]}},
+            {{"type":"snap-declaration","primary-key":["16","AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]}}]}}],
+            "assertion-max-formats":{{"snap-declaration":6}}}}"#
+    );
+    let r = json(post_refresh(&s, &fetch));
+    let result = &r["results"][0];
+    assert_eq!(result["result"], "fetch-assertions");
+    assert_eq!(result["key"], "g1");
+    assert!(result.get("instance-key").is_none(), "{result}");
+    let urls = result["assertion-stream-urls"].as_array().unwrap();
+    assert_eq!(urls.len(), 1);
+    assert!(urls[0]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/v2/assertions/snap-declaration/16/{snap_id}")));
+    assert_eq!(result["error-list"][0]["code"], "not-found");
+    assert_eq!(
+        result["error-list"][0]["primary-key"][1],
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    );
+
+    // if-newer-than (snapd's TestUpdateIfNewerThan): nothing newer is an empty list, not an error.
+    let authority = snapshelf_store::catalog::Catalog::load(&catalog().join("catalog.toml"))
+        .unwrap()
+        .store
+        .authority_id;
+    let newer = |known: Option<u32>| {
+        let mut want = serde_json::json!({"type": "account", "primary-key": [authority]});
+        if let Some(k) = known {
+            want["if-newer-than"] = k.into();
+        }
+        let body = serde_json::json!({"context": [], "actions": [{"action": "fetch-assertions",
+            "key": "g2", "assertions": [want]}]});
+        json(post_refresh(&s, &body.to_string()))["results"][0].clone()
+    };
+    // The store's account is at revision 0: a client that has it gets nothing, one that asks
+    // without if-newer-than gets its URL.
+    let current = newer(Some(0));
+    assert_eq!(current["assertion-stream-urls"], serde_json::json!([]));
+    assert!(current.get("error-list").is_none(), "{current}");
+    let fresh = newer(None);
+    assert_eq!(
+        fresh["assertion-stream-urls"].as_array().unwrap().len(),
+        1,
+        "{fresh}"
+    );
+
+    // The real store needs the device's architecture.
+    let r = client()
+        .post(format!("{}/v2/snaps/refresh", s.url))
+        .header("Snap-Device-Series", "16")
+        .header("Content-Type", "application/json")
+        .body(refresh(rev_of("stable"), "stable"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(error_code(&json(r)), "missing-header");
 
     for (bad, why) in [
         ("{not json", "malformed JSON"),
@@ -584,7 +707,11 @@ fn answers_read_back_through_the_shared_types() {
     assert_eq!(info.name, name);
     assert_eq!(info.snap.name, name);
     assert_eq!(info.snap_id, raw["snap-id"].as_str().unwrap());
-    assert_eq!(info.channel_map.len(), 4);
+    assert_eq!(
+        info.channel_map.len(),
+        3,
+        "stable, candidate, edge; beta is closed"
+    );
     for (entry, raw) in info
         .channel_map
         .iter()
@@ -613,8 +740,11 @@ fn answers_read_back_through_the_shared_types() {
     let cats: api::CategoriesResponse =
         serde_json::from_value(json(get(&s, "/v2/snaps/categories"))).unwrap();
     assert_eq!(cats.categories[0].name, "featured");
-    let found: api::FindResponse =
-        serde_json::from_value(json(get(&s, &format!("/v2/snaps/find?q={name}")))).unwrap();
+    let found: api::FindResponse = serde_json::from_value(json(get(
+        &s,
+        &format!("/v2/snaps/find?q={name}&fields={SNAPD_FIND_FIELDS}"),
+    )))
+    .unwrap();
     let first = &found.results[0];
     assert_eq!(first.name, name);
     assert!(first.revision.channel.is_some());
@@ -643,6 +773,9 @@ fn answers_read_back_through_the_shared_types() {
                 ..Default::default()
             },
         ],
+        fields: ["name", "revision", "download", "snap-yaml"]
+            .map(String::from)
+            .to_vec(),
         ..Default::default()
     };
     let answer: api::RefreshResponse = serde_json::from_value(json(post_refresh(
@@ -664,4 +797,29 @@ fn answers_read_back_through_the_shared_types() {
     assert!(err.is_error());
     assert_eq!(err.error.as_ref().unwrap().code, "name-not-found");
     assert_eq!(err.name.as_deref(), Some("no-such-snap"));
+}
+
+/// A refresh result's snap, asked with snapd's SnapActionFields, has the keys of the real store's
+/// `storeSnap` (store/details_v2_test.go's thingy), but for components and dm-verity data, which
+/// this store does not serve (docs/store.md).
+#[test]
+fn refresh_results_have_the_real_store_snap_keys() {
+    let Some(real) = recorded("thingyStoreJSON.json") else {
+        return;
+    };
+    let s = serve(catalog());
+    let (name, _) = three_channel_snap(&s);
+    let fields: Vec<String> = keys(&real).into_iter().collect();
+    let body = serde_json::json!({"context": [], "actions": [{"action": "install",
+        "instance-key": "install-1", "name": name, "epoch": null}], "fields": fields});
+    let r = json(post_refresh(&s, &body.to_string()));
+    let snap = &r["results"][0]["snap"];
+    let mut expected = keys(&real);
+    for unserved in ["resources", "integrity"] {
+        expected.remove(unserved);
+    }
+    assert_eq!(keys(snap), expected);
+    assert_eq!(keys(&snap["download"]), keys(&real["download"]));
+    assert_eq!(keys(&snap["epoch"]), keys(&real["epoch"]));
+    assert_eq!(keys(&snap["publisher"]), keys(&real["publisher"]));
 }

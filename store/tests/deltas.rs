@@ -72,6 +72,7 @@ fn refresh(s: &Server, body: &Value, accept_delta: bool) -> Value {
     let mut req = Client::new()
         .post(format!("{}/v2/snaps/refresh", s.url))
         .header("Snap-Device-Series", "16")
+        .header("Snap-Device-Architecture", "amd64")
         .json(body);
     if accept_delta {
         req = req.header("Snap-Accept-Delta-Format", "xdelta3");
@@ -189,7 +190,8 @@ fn a_refresh_that_accepts_xdelta3_gets_a_delta_that_rebuilds_the_new_revision() 
 }
 
 /// snapd's fetch-assertions action (`store/store_action_fetch_assertions_test.go`): no context,
-/// a `key` and no instance-key; the answer echoes the key and names the stream.
+/// a `key` and no instance-key; the answer echoes the key and names the stream (no
+/// `if-newer-than`: whatever revision the store holds is wanted).
 #[test]
 fn snapds_fetch_assertions_action_is_answered() {
     let s = serve();
@@ -197,8 +199,7 @@ fn snapds_fetch_assertions_action_is_answered() {
     let body = json!({
         "context": [],
         "actions": [{"action": "fetch-assertions", "key": "g1",
-                     "assertions": [{"type": "snap-declaration", "primary-key": ["16", id],
-                                     "if-newer-than": 0}]}],
+                     "assertions": [{"type": "snap-declaration", "primary-key": ["16", id]}]}],
         "assertion-max-formats": {"snap-declaration": 6}
     });
     let v = refresh(&s, &body, false);
