@@ -92,6 +92,9 @@ pub enum Command {
     Watch { change: String },
     /// Run an app in its sandbox: `run SNAP.APP [ARGS]`.
     Run {
+        /// A shell in the app's sandbox instead of the app (for debugging); ARGS go to the shell.
+        #[arg(long)]
+        shell: bool,
         app: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,

@@ -48,8 +48,8 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 fn execute(cli: &Cli) -> Res<()> {
-    if let Command::Run { app, args } = &cli.command {
-        return run_app::run_app(app, args);
+    if let Command::Run { shell, app, args } = &cli.command {
+        return run_app::run_app(app, *shell, args);
     }
     let conn = match &cli.bus_address {
         Some(a) => zbus::blocking::connection::Builder::address(a.as_str()).and_then(|b| b.build()),
@@ -125,9 +125,20 @@ mod tests {
             .unwrap();
         assert!(!c.json);
         match c.command {
-            Command::Run { app, args } => {
+            Command::Run { app, args, shell } => {
                 assert_eq!(app, "hello.world");
                 assert_eq!(args, vec!["--json", "-x"]);
+                assert!(!shell);
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = Cli::try_parse_from(["snapshelfctl", "run", "--shell", "a.b", "-c", "echo $SNAP"])
+            .unwrap();
+        match c.command {
+            Command::Run { app, args, shell } => {
+                assert_eq!(app, "a.b");
+                assert_eq!(args, vec!["-c", "echo $SNAP"]);
+                assert!(shell);
             }
             other => panic!("{other:?}"),
         }
