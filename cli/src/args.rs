@@ -99,4 +99,6 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// This program's version and the `assumes` features snaps may rely on.
+    Version,
 }

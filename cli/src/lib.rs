@@ -13,6 +13,7 @@ mod output;
 mod queries;
 mod run_app;
 mod session;
+mod version;
 
 use gettextrs::gettext;
 use serde_json::json;
@@ -51,6 +52,9 @@ fn execute(cli: &Cli) -> Res<()> {
     if let Command::Run { shell, app, args } = &cli.command {
         return run_app::run_app(app, *shell, args);
     }
+    if let Command::Version = &cli.command {
+        return version::version(cli.json);
+    }
     let conn = match &cli.bus_address {
         Some(a) => zbus::blocking::connection::Builder::address(a.as_str()).and_then(|b| b.build()),
         None => zbus::blocking::Connection::system(),
@@ -87,7 +91,7 @@ fn execute(cli: &Cli) -> Res<()> {
             changes::connect(&ctl, &h, plug, slot.as_deref(), false)
         }
         Command::Watch { change } => ctl.watch(change),
-        Command::Run { .. } => unreachable!("handled before connecting"),
+        Command::Run { .. } | Command::Version => unreachable!("handled before connecting"),
     }
 }
 

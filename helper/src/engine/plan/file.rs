@@ -77,6 +77,7 @@ impl Engine {
                 ),
             ));
         }
+        crate::engine::snap_meta::check_assumes(&name, &revision, &yaml)?;
         if let Some(b) = &before {
             check_epoch(&name, &revision, &yaml.epoch, b)?;
         }

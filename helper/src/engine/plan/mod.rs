@@ -222,6 +222,9 @@ fn resolved_revision(
             ),
         ));
     }
+    // Before anything is downloaded: the store's word is enough to refuse (Verify checks the
+    // file's own snap.yaml again).
+    crate::engine::snap_meta::check_assumes(&name, &snap.revision.revision.to_string(), &yaml)?;
     let download = &snap.revision.download;
     let revision = Some(snap.revision.revision)
         .filter(|r| *r >= 1)
