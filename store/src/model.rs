@@ -179,6 +179,8 @@ impl Model {
                     screenshots: Vec::new(),
                     common_ids: Vec::new(),
                     channels: BTreeMap::new(),
+                    aliases: BTreeMap::new(),
+                    auto_aliases: Vec::new(),
                 });
             let snap_id = entry
                 .snap_id

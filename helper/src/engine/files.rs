@@ -23,7 +23,7 @@ pub struct Launcher {
     pub root: Option<PathBuf>,
 }
 
-fn replace_symlink(link: &Path, target: &str) -> Result<()> {
+pub(crate) fn replace_symlink(link: &Path, target: &str) -> Result<()> {
     let tmp = link.with_file_name(format!(
         ".{}.tmp",
         link.file_name()
@@ -222,6 +222,12 @@ pub fn apply(
             remove_if_exists(&stale)?;
         }
     }
+    let aliases = if snap.snap_type == "app" {
+        super::aliases::usable(snap)?
+    } else {
+        Default::default()
+    };
+    super::aliases::sync_links(paths, name, &aliases)?;
     Ok(())
 }
 
@@ -297,9 +303,10 @@ fn launcher_script(l: &Launcher, snap: &str, app: &str) -> String {
     )
 }
 
-/// Take the snap out of use: links, profiles, launchers. Idempotent.
+/// Take the snap out of use: links, profiles, launchers, aliases. Idempotent.
 pub fn remove(paths: &Paths, name: &str) -> Result<()> {
     crate::desktop::unexport(paths, name);
+    super::aliases::sync_links(paths, name, &Default::default())?;
     remove_if_exists(&paths.snap_dir(name).join("current"))?;
     remove_if_exists(&paths.data_root(name).join("current"))?;
     for f in owned_files(&paths.profiles_dir(), name, ".json") {
