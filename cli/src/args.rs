@@ -101,4 +101,10 @@ pub enum Command {
     },
     /// This program's version and the `assumes` features snaps may rely on.
     Version,
+    /// Another name for an app: `alias SNAP.APP ALIAS` (a /snap/bin/ALIAS link).
+    Alias { snap_app: String, alias: String },
+    /// Remove a manual alias, or (naming a snap) disable all its aliases.
+    Unalias { alias_or_snap: String },
+    /// The enabled aliases (of one snap).
+    Aliases { snap: Option<String> },
 }

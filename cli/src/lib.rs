@@ -6,6 +6,7 @@
 //! change, `session` the connection and how a change is followed, `output` tables and JSON,
 //! `failure` error kinds, words and exit codes, `run_app` the hand-over to the launcher.
 
+mod aliases;
 mod args;
 mod changes;
 mod failure;
@@ -91,6 +92,13 @@ fn execute(cli: &Cli) -> Res<()> {
             changes::connect(&ctl, &h, plug, slot.as_deref(), false)
         }
         Command::Watch { change } => ctl.watch(change),
+        Command::Alias { snap_app, alias } => {
+            aliases::change(&ctl, &h, |h| h.alias(snap_app, alias))
+        }
+        Command::Unalias { alias_or_snap } => {
+            aliases::change(&ctl, &h, |h| h.unalias(alias_or_snap))
+        }
+        Command::Aliases { snap } => aliases::aliases(&ctl, &h, snap.as_deref()),
         Command::Run { .. } | Command::Version => unreachable!("handled before connecting"),
     }
 }

@@ -154,3 +154,477 @@ fn unmet_assumes_are_refused_with_the_features_named() {
     assert_eq!(env.link("snap/shelf-needy/current").as_deref(), Some("1"));
     assert!(!blobs(&env).iter().any(|b| b == "shelf-needy_2.snap"));
 }
+
+fn ctl(env: &Env, user: Option<&str>, args: &[&str]) -> std::process::Output {
+    let bin = common::workspace_bin("snapshelfctl", "snapshelfctl");
+    let mut c = match user {
+        Some(u) => {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", u, "--"]).arg(bin);
+            c
+        }
+        None => std::process::Command::new(bin),
+    };
+    c.args(["--bus-address", &env.bus_address]).args(args);
+    c.output().unwrap()
+}
+
+fn ok_text(o: &std::process::Output, what: &str) -> String {
+    assert!(
+        o.status.success(),
+        "{what}: {:?}\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The helper with launchers that run the confine built here (the tests' usual command with its
+/// `--confine` replaced), so that `/snap/bin` commands and aliases run as a person runs them.
+fn start_helper_with_confine(env: &mut Env) {
+    let confine = common::workspace_bin("snapshelf-confine", "snapshelf-confine");
+    let usual = env.helper_command();
+    let mut c = std::process::Command::new(usual.get_program());
+    let mut args = usual.get_args();
+    while let Some(a) = args.next() {
+        c.arg(a);
+        if a == "--confine" {
+            args.next();
+            c.arg(&confine);
+        }
+    }
+    c.envs(usual.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    env.helper = Some(c.stdout(std::process::Stdio::null()).spawn().unwrap());
+    let start = std::time::Instant::now();
+    while !common::name_has_owner(&env.bus_address, "io.github.snapshelf.Helper1") {
+        assert!(start.elapsed().as_secs() < 30, "the helper did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Run `/snap/bin/<command>` (a launcher or an alias) as root; its output.
+fn run_command(env: &Env, command: &str) -> String {
+    let path = env.root.join("snap/bin").join(command);
+    let out = std::process::Command::new(&path)
+        .current_dir("/")
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ok_text(&out, command)
+}
+
+/// snapd's `tests/lib/snaps/aliases` (cmd1, cmd2 say "ok command N"), with `version`.
+fn aliases_snap(work: &Path, version: &str, out: &Path) -> PathBuf {
+    let yaml = format!(
+        "name: aliases\nversion: '{version}'\nsummary: snapd's alias test snap\nbase: shelf-base\n\
+         apps:\n  cmd1:\n    command: bin/cmd1\n    aliases: [alias1]\n  cmd2:\n    command: bin/cmd2\n    \
+         aliases: [alias2]\n"
+    );
+    let p = pack_snap(work, &yaml, &[], out);
+    // snapd's scripts say exactly this.
+    let src = work.join(format!(
+        "src-{}",
+        out.file_stem().unwrap().to_string_lossy()
+    ));
+    for n in ["1", "2"] {
+        write(
+            &src.join(format!("bin/cmd{n}")),
+            &format!("#!/bin/sh\necho \"ok command {n}\"\n"),
+            0o755,
+        );
+    }
+    std::fs::remove_file(&p).unwrap();
+    snapshelf_snap::squashfs::pack(&src, out, &Default::default()).unwrap();
+    p
+}
+
+fn alias_rows(env: &Env) -> Vec<(String, String, String, bool)> {
+    let mut rows: Vec<_> = env
+        .proxy()
+        .aliases()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let a = snapshelf_dbus::types::AliasInfo::from_dict(d).unwrap();
+            (a.snap, a.app, a.alias, a.auto)
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn refused(e: zbus::Error, kind: ErrorKind, words: &[&str]) {
+    let (k, message) = snapshelf_dbus::error::classify(&e);
+    assert_eq!(k, kind, "{message}");
+    for w in words {
+        assert!(message.contains(w), "{w:?} in {message}");
+    }
+}
+
+/// snapd's `tests/main/alias`, with `snapshelfctl alias/unalias/aliases`: manual aliases made,
+/// listed, run, removed one by one and all at once, kept across a refresh, gone with the snap.
+#[test]
+fn manual_aliases_as_snapds_alias_test() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    start_helper_with_confine(&mut env);
+    let work = tempfile::tempdir().unwrap();
+    env.done(env.proxy().install(&["shelf-base"], Dict::new()));
+    env.done(install_file(
+        &env,
+        &aliases_snap(work.path(), "1", &work.path().join("aliases_1.snap")),
+    ));
+    assert_eq!(run_command(&env, "aliases.cmd1").trim(), "ok command 1");
+    assert_eq!(run_command(&env, "aliases.cmd2").trim(), "ok command 2");
+    // snap.yaml's own `aliases:` enable nothing by themselves (as in snapd).
+    assert!(alias_rows(&env).is_empty());
+
+    let out = ok_text(
+        &ctl(&env, None, &["alias", "aliases.cmd1", "alias1"]),
+        "alias",
+    );
+    assert!(out.contains("Added:\n  - aliases.cmd1 as alias1"), "{out}");
+    ok_text(
+        &ctl(&env, None, &["alias", "aliases.cmd2", "alias2"]),
+        "alias",
+    );
+    let bin = env.root.join("snap/bin");
+    for (alias, target) in [("alias1", "aliases.cmd1"), ("alias2", "aliases.cmd2")] {
+        assert_eq!(
+            std::fs::read_link(bin.join(alias)).unwrap(),
+            Path::new(target)
+        );
+    }
+    assert_eq!(run_command(&env, "alias1").trim(), "ok command 1");
+    assert_eq!(run_command(&env, "alias2").trim(), "ok command 2");
+    let list = ok_text(&ctl(&env, None, &["aliases"]), "aliases");
+    let lines: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["Command", "Alias", "Notes"]);
+    assert!(
+        lines.contains(&vec!["aliases.cmd1", "alias1", "manual"]),
+        "{list}"
+    );
+    assert!(
+        lines.contains(&vec!["aliases.cmd2", "alias2", "manual"]),
+        "{list}"
+    );
+
+    let out = ok_text(&ctl(&env, None, &["unalias", "alias2"]), "unalias");
+    assert!(
+        out.contains("Removed:\n  - aliases.cmd2 as alias2"),
+        "{out}"
+    );
+    assert!(bin.join("alias2").symlink_metadata().is_err());
+    assert_eq!(run_command(&env, "alias1").trim(), "ok command 1");
+    assert_eq!(
+        alias_rows(&env),
+        [("aliases".into(), "cmd1".into(), "alias1".into(), false)]
+    );
+
+    // Unalias of the snap: every alias of it goes.
+    let out = ok_text(&ctl(&env, None, &["unalias", "aliases"]), "unalias all");
+    assert!(out.contains("aliases.cmd1 as alias1"), "{out}");
+    assert!(bin.join("alias1").symlink_metadata().is_err());
+    assert!(alias_rows(&env).is_empty());
+    let none = ctl(&env, None, &["aliases"]);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("No aliases are currently defined."));
+
+    // Recreated, it survives a refresh to a new revision.
+    env.done(env.proxy().alias("aliases.cmd1", "alias1"));
+    env.done(install_file(
+        &env,
+        &aliases_snap(work.path(), "2", &work.path().join("aliases_2.snap")),
+    ));
+    assert_eq!(env.link("snap/aliases/current").as_deref(), Some("x2"));
+    assert_eq!(run_command(&env, "alias1").trim(), "ok command 1");
+
+    // Removing the snap removes its aliases.
+    let c = env
+        .proxy()
+        .remove(&["aliases"], opts(&[("purge", Value::from(true))]));
+    env.done(c);
+    assert!(bin.join("alias1").symlink_metadata().is_err());
+    assert!(alias_rows(&env).is_empty());
+}
+
+/// Bad input: an invalid alias name, an alias that takes another snap's command (or its own
+/// namespace), another snap's alias, or a command on the system's PATH, an app that does not
+/// exist, a caller polkit refuses: each refused with the owner or field named, nothing written.
+#[test]
+fn conflicting_and_invalid_aliases_are_refused() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let work = tempfile::tempdir().unwrap();
+    env.done(env.proxy().install(&["shelf-base"], Dict::new()));
+    env.done(install_file(
+        &env,
+        &aliases_snap(work.path(), "1", &work.path().join("aliases_1.snap")),
+    ));
+    let other = "name: other-tool\nversion: '1'\nsummary: another snap\nbase: shelf-base\n\
+                 apps:\n  other-tool:\n    command: bin/t\n  run:\n    command: bin/t\n";
+    env.done(install_file(
+        &env,
+        &pack_snap(work.path(), other, &["t"], &work.path().join("other.snap")),
+    ));
+    env.done(env.proxy().alias("other-tool.run", "shared"));
+    let bin = env.root.join("snap/bin");
+    let listing = |bin: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(bin)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing(&bin);
+    let h = env.proxy();
+    let ls = SYSTEM_LS.iter().find(|p| Path::new(p).exists()).copied();
+    for (alias, kind, words) in [
+        (
+            "bad/name",
+            ErrorKind::InvalidArgument,
+            vec!["invalid alias name"],
+        ),
+        (
+            ".hidden",
+            ErrorKind::InvalidArgument,
+            vec!["invalid alias name"],
+        ),
+        (
+            "other-tool",
+            ErrorKind::InvalidArgument,
+            vec!["command namespace of installed snap \"other-tool\""],
+        ),
+        (
+            "other-tool.run",
+            ErrorKind::InvalidArgument,
+            vec!["installed snap \"other-tool\""],
+        ),
+        (
+            "aliases.x",
+            ErrorKind::InvalidArgument,
+            vec!["installed snap \"aliases\""],
+        ),
+        (
+            "shared",
+            ErrorKind::InvalidArgument,
+            vec!["\"shared\"", "already enabled for \"other-tool\""],
+        ),
+    ] {
+        refused(h.alias("aliases.cmd1", alias).unwrap_err(), kind, &words);
+    }
+    if let Some(ls) = ls {
+        refused(
+            h.alias("aliases.cmd1", "ls").unwrap_err(),
+            ErrorKind::InvalidArgument,
+            &["system command", ls],
+        );
+    }
+    refused(
+        h.alias("aliases.nope", "fine").unwrap_err(),
+        ErrorKind::NotFound,
+        &["target application \"nope\" does not exist"],
+    );
+    refused(
+        h.alias("missing.cmd1", "fine").unwrap_err(),
+        ErrorKind::NotInstalled,
+        &[],
+    );
+    refused(
+        h.unalias("never-made").unwrap_err(),
+        ErrorKind::NotFound,
+        &["cannot find manual alias \"never-made\""],
+    );
+    // Polkit: the denied user may not, the granted one may.
+    let denied = ctl(
+        &env,
+        Some(common::DENIED),
+        &["alias", "aliases.cmd1", "fine"],
+    );
+    assert_eq!(denied.status.code(), Some(3), "{denied:?}");
+    assert_eq!(listing(&bin), before, "nothing written for a refused alias");
+    assert!(alias_rows(&env).iter().all(|r| r.2 != "fine"));
+    ok_text(
+        &ctl(
+            &env,
+            Some(common::GRANTED),
+            &["alias", "aliases.cmd1", "fine"],
+        ),
+        "granted alias",
+    );
+
+    // A snap whose name is another snap's alias is not installed over it.
+    let shadow = "name: fine\nversion: '1'\nsummary: named like an alias\nbase: shelf-base\n\
+                  apps:\n  fine:\n    command: bin/f\n";
+    let c = install_file(
+        &env,
+        &pack_snap(work.path(), shadow, &["f"], &work.path().join("fine.snap")),
+    )
+    .unwrap();
+    let (status, kind, err) = env.wait_change(c.as_str());
+    assert_eq!(
+        (status.as_str(), kind.as_str()),
+        ("Error", "invalid-argument")
+    );
+    assert!(
+        err.contains("conflicts with alias \"fine\" for \"aliases\""),
+        "{err}"
+    );
+    assert!(!installed(&env).iter().any(|s| s.name == "fine"));
+    assert_eq!(
+        std::fs::read_link(bin.join("fine")).unwrap(),
+        Path::new("aliases.cmd1")
+    );
+}
+
+const SYSTEM_LS: &[&str] = &["/usr/bin/ls", "/bin/ls"];
+
+/// snapd's `tests/main/auto-aliases` with its `test-snapd-auto-aliases` snap: the store's
+/// snap-declaration grants aliases (the older `auto-aliases` header, resolved through snap.yaml's
+/// `aliases:`; and the `aliases` header's name/target maps); they are made at install, listed as
+/// automatic, disabled by `unalias SNAP`, gone at remove. A snap whose granted alias is another's
+/// is not installed.
+#[test]
+fn automatic_aliases_come_from_the_snap_declaration() {
+    if !common::require_root() {
+        return;
+    }
+    let catalog = tempfile::tempdir().unwrap();
+    common::copy_dir(common::catalog(), catalog.path());
+    let work = tempfile::tempdir().unwrap();
+    let snaps = catalog.path().join("snaps");
+    let auto =
+        "name: test-snapd-auto-aliases\nversion: '1.0'\nsummary: snapd's auto-aliases snap\n\
+                base: shelf-base\napps:\n  wellknown1:\n    command: bin/wellknown1\n    \
+                aliases: [test_snapd_wellknown1]\n  wellknown2:\n    command: bin/wellknown2\n    \
+                aliases: [test_snapd_wellknown2]\n";
+    pack_snap(
+        work.path(),
+        auto,
+        &["wellknown1", "wellknown2"],
+        &snaps.join("test-snapd-auto-aliases_1.snap"),
+    );
+    let granted = "name: shelf-granted\nversion: '1'\nsummary: aliases header\nbase: shelf-base\n\
+                   apps:\n  tool:\n    command: bin/tool\n";
+    pack_snap(
+        work.path(),
+        granted,
+        &["tool"],
+        &snaps.join("shelf-granted_1.snap"),
+    );
+    let greedy = "name: shelf-greedy\nversion: '1'\nsummary: wants a taken alias\n\
+                  base: shelf-base\napps:\n  grab:\n    command: bin/grab\n";
+    pack_snap(
+        work.path(),
+        greedy,
+        &["grab"],
+        &snaps.join("shelf-greedy_1.snap"),
+    );
+    add_to_catalog(
+        catalog.path(),
+        &[
+            (
+                "test-snapd-auto-aliases",
+                "{ \"latest/stable\" = 1 }",
+                "auto-aliases = [\"test_snapd_wellknown1\", \"test_snapd_wellknown2\", \"not_in_yaml\"]",
+            ),
+            (
+                "shelf-granted",
+                "{ \"latest/stable\" = 1 }",
+                "aliases = { gtool = \"tool\", ghost = \"no-such-app\" }",
+            ),
+            (
+                "shelf-greedy",
+                "{ \"latest/stable\" = 1 }",
+                "aliases = { gtool = \"grab\" }",
+            ),
+        ],
+    );
+    let mut env = Env::with_catalog(catalog.path());
+    env.start_helper();
+    let h = env.proxy();
+    env.done(h.install(&["test-snapd-auto-aliases", "shelf-granted"], Dict::new()));
+    let bin = env.root.join("snap/bin");
+    for (alias, target) in [
+        (
+            "test_snapd_wellknown1",
+            "test-snapd-auto-aliases.wellknown1",
+        ),
+        (
+            "test_snapd_wellknown2",
+            "test-snapd-auto-aliases.wellknown2",
+        ),
+        ("gtool", "shelf-granted.tool"),
+    ] {
+        assert_eq!(
+            std::fs::read_link(bin.join(alias)).unwrap(),
+            Path::new(target),
+            "{alias}"
+        );
+    }
+    assert!(bin.join("not_in_yaml").symlink_metadata().is_err());
+    assert!(bin.join("ghost").symlink_metadata().is_err());
+    let list = ok_text(&ctl(&env, None, &["aliases"]), "aliases");
+    let lines: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(lines.contains(&vec![
+        "test-snapd-auto-aliases.wellknown1",
+        "test_snapd_wellknown1",
+        "-"
+    ]));
+    assert!(
+        lines.contains(&vec!["shelf-granted.tool", "gtool", "-"]),
+        "{list}"
+    );
+
+    // Another snap granted the same alias is refused, naming the owner; nothing of it stays.
+    let c = h.install(&["shelf-greedy"], Dict::new()).unwrap();
+    let (status, kind, err) = env.wait_change(c.as_str());
+    assert_eq!(
+        (status.as_str(), kind.as_str()),
+        ("Error", "invalid-argument")
+    );
+    assert!(
+        err.contains("already enabled for \"shelf-granted\""),
+        "{err}"
+    );
+    assert!(!installed(&env).iter().any(|s| s.name == "shelf-greedy"));
+    assert!(!env.is_mounted("snap/shelf-greedy/1"));
+    assert_eq!(
+        std::fs::read_link(bin.join("gtool")).unwrap(),
+        Path::new("shelf-granted.tool")
+    );
+
+    // Unalias of the snap disables its automatic aliases; a manual one of the same name wins.
+    env.done(h.unalias("test-snapd-auto-aliases"));
+    assert!(bin
+        .join("test_snapd_wellknown1")
+        .symlink_metadata()
+        .is_err());
+    env.done(h.alias(
+        "test-snapd-auto-aliases.wellknown2",
+        "test_snapd_wellknown1",
+    ));
+    assert_eq!(
+        std::fs::read_link(bin.join("test_snapd_wellknown1")).unwrap(),
+        Path::new("test-snapd-auto-aliases.wellknown2")
+    );
+
+    // Removing the snaps removes their aliases.
+    env.done(h.remove(&["test-snapd-auto-aliases", "shelf-granted"], Dict::new()));
+    for alias in ["test_snapd_wellknown1", "test_snapd_wellknown2", "gtool"] {
+        assert!(bin.join(alias).symlink_metadata().is_err(), "{alias}");
+    }
+    assert!(alias_rows(&env).is_empty());
+}
