@@ -82,7 +82,7 @@ pub(super) fn set_aliases(
     } else {
         Default::default()
     };
-    aliases::sync_links(cx.paths(), name, &links)?;
+    cx.sys().aliases(name, &links)?;
     match done {
         Some(task) => cx.commit(task, |st| st.put_snap(&snap)),
         None => {
