@@ -628,3 +628,89 @@ fn automatic_aliases_come_from_the_snap_declaration() {
     }
     assert!(alias_rows(&env).is_empty());
 }
+
+/// The alias in the state and the link on disk agree: both there (pointing at `target`) or neither.
+fn alias_consistent(env: &Env, alias: &str, target: &str, run: usize) -> bool {
+    let listed = alias_rows(env).iter().any(|r| r.2 == alias);
+    let link = std::fs::read_link(env.root.join("snap/bin").join(alias)).ok();
+    match link {
+        Some(t) => {
+            assert!(listed, "run {run}: a link without its alias");
+            assert_eq!(t, Path::new(target), "run {run}");
+        }
+        None => assert!(!listed, "run {run}: an alias without its link"),
+    }
+    listed
+}
+
+/// SIGKILL of the helper right after each task status an Alias, then an Unalias change records
+/// (the debug build's `SNAPSHELF_CRASH_AFTER`): the restarted helper settles the change, and the
+/// state and `/snap/bin` agree.
+#[test]
+fn a_crash_during_alias_or_unalias_leaves_state_and_links_in_agreement() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let work = tempfile::tempdir().unwrap();
+    env.done(env.proxy().install(&["shelf-base"], Dict::new()));
+    env.done(install_file(
+        &env,
+        &aliases_snap(work.path(), "1", &work.path().join("aliases_1.snap")),
+    ));
+    for unalias in [false, true] {
+        let mut crashed_runs = 0;
+        for n in 1..20 {
+            // Start from the state the operation expects.
+            let has = alias_consistent(&env, "alias1", "aliases.cmd1", n);
+            if unalias && !has {
+                env.done(env.proxy().alias("aliases.cmd1", "alias1"));
+            } else if !unalias && has {
+                env.done(env.proxy().unalias("alias1"));
+            }
+            env.kill_helper();
+            env.start_helper_with(&[("SNAPSHELF_CRASH_AFTER", &n.to_string())]);
+            let started = if unalias {
+                env.proxy().unalias("alias1")
+            } else {
+                env.proxy().alias("aliases.cmd1", "alias1")
+            };
+            let t = std::time::Instant::now();
+            let crashed = loop {
+                if env.helper_exited() {
+                    break true;
+                }
+                if let Ok(c) = &started {
+                    let ready =
+                        snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
+                            .path(c.as_str().to_string())
+                            .unwrap()
+                            .cache_properties(zbus::proxy::CacheProperties::No)
+                            .build()
+                            .and_then(|c| c.ready());
+                    if let Ok(true) = ready {
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        break env.helper_exited();
+                    }
+                }
+                assert!(
+                    t.elapsed().as_secs() < 30,
+                    "run {n} neither ended nor crashed"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            };
+            env.kill_helper();
+            env.start_helper();
+            alias_consistent(&env, "alias1", "aliases.cmd1", n);
+            if !crashed {
+                break;
+            }
+            crashed_runs += 1;
+        }
+        assert!(
+            crashed_runs >= 2,
+            "unalias={unalias}: only {crashed_runs} boundaries"
+        );
+    }
+}
