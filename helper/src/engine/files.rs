@@ -222,12 +222,16 @@ pub fn apply(
             remove_if_exists(&stale)?;
         }
     }
+    // The aliases' links follow the revision's apps. A link that cannot be made does not stop the
+    // snap's own: the change's refresh-aliases task reports it (and start-up logs it).
     let aliases = if snap.snap_type == "app" {
         super::aliases::usable(snap)?
     } else {
         Default::default()
     };
-    super::aliases::sync_links(paths, name, &aliases)?;
+    if let Err(e) = super::aliases::sync_links(paths, name, &aliases) {
+        tracing::warn!(snap = %name, error = %e.message, "alias links not made");
+    }
     Ok(())
 }
 
