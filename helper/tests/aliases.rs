@@ -521,6 +521,13 @@ fn automatic_aliases_come_from_the_snap_declaration() {
         &["tool"],
         &snaps.join("shelf-granted_1.snap"),
     );
+    let granted2 = granted.replace("version: '1'", "version: '2'");
+    pack_snap(
+        work.path(),
+        &granted2,
+        &["tool"],
+        &snaps.join("shelf-granted_2.snap"),
+    );
     let greedy = "name: shelf-greedy\nversion: '1'\nsummary: wants a taken alias\n\
                   base: shelf-base\napps:\n  grab:\n    command: bin/grab\n";
     pack_snap(
@@ -539,7 +546,7 @@ fn automatic_aliases_come_from_the_snap_declaration() {
             ),
             (
                 "shelf-granted",
-                "{ \"latest/stable\" = 1 }",
+                "{ \"latest/stable\" = 1, \"latest/edge\" = 2 }",
                 "aliases = { gtool = \"tool\", ghost = \"no-such-app\" }",
             ),
             (
@@ -604,6 +611,43 @@ fn automatic_aliases_come_from_the_snap_declaration() {
     assert_eq!(
         std::fs::read_link(bin.join("gtool")).unwrap(),
         Path::new("shelf-granted.tool")
+    );
+
+    // A refresh from the store keeps the automatic alias and a manual one.
+    env.done(h.alias("shelf-granted.tool", "gtool-manual"));
+    env.done(h.refresh(
+        &["shelf-granted"],
+        opts(&[("channel", Value::from("edge"))]),
+    ));
+    assert_eq!(env.link("snap/shelf-granted/current").as_deref(), Some("2"));
+    for alias in ["gtool", "gtool-manual"] {
+        assert_eq!(
+            std::fs::read_link(bin.join(alias)).unwrap(),
+            Path::new("shelf-granted.tool"),
+            "{alias}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&ctl(&env, None, &["aliases", "shelf-granted", "--json"]).stdout)
+            .unwrap();
+    let mut listed: Vec<(String, bool)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["alias"].as_str().unwrap().to_string(),
+                a["auto"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            ("gtool".to_string(), true),
+            ("gtool-manual".to_string(), false)
+        ]
     );
 
     // Unalias of the snap disables its automatic aliases; a manual one of the same name wins.
