@@ -92,8 +92,19 @@ pub enum Command {
     Watch { change: String },
     /// Run an app in its sandbox: `run SNAP.APP [ARGS]`.
     Run {
+        /// A shell in the app's sandbox instead of the app (for debugging); ARGS go to the shell.
+        #[arg(long)]
+        shell: bool,
         app: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// This program's version and the `assumes` features snaps may rely on.
+    Version,
+    /// Another name for an app: `alias SNAP.APP ALIAS` (a /snap/bin/ALIAS link).
+    Alias { snap_app: String, alias: String },
+    /// Remove a manual alias, or (naming a snap) disable all its aliases.
+    Unalias { alias_or_snap: String },
+    /// The enabled aliases (of one snap).
+    Aliases { snap: Option<String> },
 }

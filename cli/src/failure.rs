@@ -46,6 +46,7 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
     match kind {
         NotAuthorized | AuthCancelled => 3,
         NotFound | NotInstalled | ChannelNotAvailable | NoRevisionToRevert | EpochMismatch => 4,
+        AssumesNotMet => 6,
         NetworkError | StoreError => 5,
         InvalidArgument | InvalidSnap | VerificationFailed | NeedsClassic => 6,
         ChangeConflict | SnapInUse => 7,
@@ -83,6 +84,7 @@ pub fn words(kind: ErrorKind) -> String {
         InterfacesUnchanged => gettext("The permission is already so."),
         Cancelled => gettext("The change was cancelled."),
         Internal => gettext("Something went wrong inside Snapshelf."),
+        AssumesNotMet => gettext("The snap needs features Snapshelf does not have."),
     }
 }
 

@@ -6,6 +6,7 @@
 //! change, `session` the connection and how a change is followed, `output` tables and JSON,
 //! `failure` error kinds, words and exit codes, `run_app` the hand-over to the launcher.
 
+mod aliases;
 mod args;
 mod changes;
 mod failure;
@@ -13,6 +14,7 @@ mod output;
 mod queries;
 mod run_app;
 mod session;
+mod version;
 
 use gettextrs::gettext;
 use serde_json::json;
@@ -48,8 +50,11 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 fn execute(cli: &Cli) -> Res<()> {
-    if let Command::Run { app, args } = &cli.command {
-        return run_app::run_app(app, args);
+    if let Command::Run { shell, app, args } = &cli.command {
+        return run_app::run_app(app, *shell, args);
+    }
+    if let Command::Version = &cli.command {
+        return version::version(cli.json);
     }
     let conn = match &cli.bus_address {
         Some(a) => zbus::blocking::connection::Builder::address(a.as_str()).and_then(|b| b.build()),
@@ -87,7 +92,14 @@ fn execute(cli: &Cli) -> Res<()> {
             changes::connect(&ctl, &h, plug, slot.as_deref(), false)
         }
         Command::Watch { change } => ctl.watch(change),
-        Command::Run { .. } => unreachable!("handled before connecting"),
+        Command::Alias { snap_app, alias } => {
+            aliases::change(&ctl, &h, |h| h.alias(snap_app, alias))
+        }
+        Command::Unalias { alias_or_snap } => {
+            aliases::change(&ctl, &h, |h| h.unalias(alias_or_snap))
+        }
+        Command::Aliases { snap } => aliases::aliases(&ctl, &h, snap.as_deref()),
+        Command::Run { .. } | Command::Version => unreachable!("handled before connecting"),
     }
 }
 
@@ -125,9 +137,20 @@ mod tests {
             .unwrap();
         assert!(!c.json);
         match c.command {
-            Command::Run { app, args } => {
+            Command::Run { app, args, shell } => {
                 assert_eq!(app, "hello.world");
                 assert_eq!(args, vec!["--json", "-x"]);
+                assert!(!shell);
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = Cli::try_parse_from(["snapshelfctl", "run", "--shell", "a.b", "-c", "echo $SNAP"])
+            .unwrap();
+        match c.command {
+            Command::Run { app, args, shell } => {
+                assert_eq!(app, "a.b");
+                assert_eq!(args, vec!["-c", "echo $SNAP"]);
+                assert!(shell);
             }
             other => panic!("{other:?}"),
         }

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use crate::failure::{Failure, Res};
 
-/// `run SNAP.APP`: hand over to the launcher (the same as `/snap/bin/<app>`). As for the app,
+/// `run [--shell] SNAP.APP`: hand over to the launcher (the same as `/snap/bin/<app>`). As for the app,
 /// `$SNAPSHELF_CONFINE` names another launcher and `$SNAPSHELF_ROOT` another root (the demo's).
-pub(crate) fn run_app(app: &str, args: &[String]) -> Res<()> {
+pub(crate) fn run_app(app: &str, shell: bool, args: &[String]) -> Res<()> {
     use std::os::unix::process::CommandExt;
     let given = std::env::var("SNAPSHELF_CONFINE").ok();
     let confine = given
@@ -21,6 +21,9 @@ pub(crate) fn run_app(app: &str, args: &[String]) -> Res<()> {
     let mut cmd = std::process::Command::new(confine);
     if let Some(root) = std::env::var_os("SNAPSHELF_ROOT") {
         cmd.arg("--root").arg(root);
+    }
+    if shell {
+        cmd.arg("--shell");
     }
     let e = cmd.arg(app).args(args).exec();
     Err(Failure::own(format!("cannot run {confine}: {e}"), 126))

@@ -1,11 +1,11 @@
-//! The command line: `snapshelf-confine [--root DIR] <snap>.<app> [ARGS...]`.
+//! The command line: `snapshelf-confine [--root DIR] [--shell] <snap>.<app> [ARGS...]`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-pub const USAGE: &str = "usage: snapshelf-confine [--root DIR] <snap>.<app> [ARGS...]";
+pub const USAGE: &str = "usage: snapshelf-confine [--root DIR] [--shell] <snap>.<app> [ARGS...]";
 
 /// The command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +13,9 @@ pub struct Invocation {
     pub root: Option<PathBuf>,
     pub snap: String,
     pub app: String,
+    /// `--shell`: a shell in the app's sandbox (after its command chain) instead of its command,
+    /// as `snap run --shell`; the arguments go to the shell.
+    pub shell: bool,
     pub args: Vec<String>,
 }
 
@@ -24,6 +27,7 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Invocation> {
             .map_err(|_| Error::Usage("arguments must be UTF-8".into()))
     });
     let mut root = None;
+    let mut shell = false;
     let target = loop {
         match it.next().transpose()? {
             None => return Err(Error::Usage(USAGE.into())),
@@ -35,6 +39,7 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Invocation> {
                 root = Some(PathBuf::from(dir));
             }
             Some(a) if a.starts_with("--root=") => root = Some(PathBuf::from(&a[7..])),
+            Some(a) if a == "--shell" => shell = true,
             Some(a) if a.starts_with('-') => {
                 return Err(Error::Usage(format!("unknown option {a}\n{USAGE}")))
             }
@@ -54,6 +59,7 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Invocation> {
         root,
         snap,
         app,
+        shell,
         args,
     })
 }

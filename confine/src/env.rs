@@ -194,6 +194,29 @@ pub fn argv(
     out
 }
 
+/// The command line of `--shell`: the command chain, then `shell` (instead of the app's command),
+/// then the caller's arguments, as snapd's `snap run --shell` runs the chain and then a shell.
+pub fn shell_argv(profile: &Profile, snap_dir: &str, shell: &str, args: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = profile
+        .command_chain
+        .iter()
+        .map(|c| format!("{snap_dir}/{}", c.trim_start_matches('/')))
+        .collect();
+    out.push(shell.to_string());
+    out.extend(args.iter().cloned());
+    out
+}
+
+/// The shell `--shell` starts: snapd's `/bin/bash` where the base (or, for a classic snap, the
+/// host) has it, else the POSIX `/bin/sh` every base has.
+pub fn shell_program(exists: impl Fn(&str) -> bool) -> &'static str {
+    if exists("/bin/bash") {
+        "/bin/bash"
+    } else {
+        "/bin/sh"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +352,14 @@ mod tests {
         assert_eq!(expand("${unclosed", &env), "${unclosed");
         assert_eq!(expand("$$", &env), "$$");
         assert_eq!(expand("ü$A€", &env), "ü1€");
+    }
+
+    #[test]
+    fn a_shell_runs_after_the_command_chain_instead_of_the_command() {
+        let p = profile();
+        let argv = shell_argv(&p, "/snap/t/x1", "/bin/sh", &["-c".into(), "id".into()]);
+        assert_eq!(argv, ["/snap/t/x1/bin/chain", "/bin/sh", "-c", "id"]);
+        assert_eq!(shell_program(|_| true), "/bin/bash");
+        assert_eq!(shell_program(|p| p != "/bin/bash"), "/bin/sh");
     }
 }

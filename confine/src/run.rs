@@ -191,7 +191,7 @@ impl Launch {
         user_data(&self.user.home, &self.profile, self.user.uid)?;
         drop_privileges()?;
         umask(self.umask);
-        let (argv, envp) = command(&self.profile, &paths, &self.user, &self.inv.args, &[])?;
+        let (argv, envp) = command(&self.profile, &paths, &self.user, &self.inv, &[])?;
         Err(exec(&argv, &envp))
     }
 
@@ -361,7 +361,7 @@ impl Launch {
             let _ = chdir("/");
         }
         umask(self.umask);
-        let (argv, envp) = command(&self.profile, &paths, &self.user, &self.inv.args, extra_env)?;
+        let (argv, envp) = command(&self.profile, &paths, &self.user, &self.inv, extra_env)?;
         landlock::apply(&self.landlock)?;
         match &self.compiled {
             Some(compiled) => seccomp::load_compiled(compiled)?,
@@ -399,18 +399,24 @@ fn compiled_filter(root: BorrowedFd<'_>, allow: seccomp::Allowances) -> Option<V
     seccomp::check_compiled(&bytes).then_some(bytes)
 }
 
-/// The app's command line and environment.
+/// The app's command line (or, with `--shell`, the shell's) and environment. Called once the
+/// sandbox is entered, so the shell is looked for in the base, not on the host.
 fn command(
     profile: &Profile,
     paths: &SnapPaths,
     user: &User,
-    args: &[String],
+    inv: &Invocation,
     extra: &[(String, String)],
 ) -> Result<(Vec<CString>, Vec<CString>)> {
     let caller = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
     let env: BTreeMap<String, String> = env::build(caller, profile, paths, user, extra);
-    let argv = env::argv(profile, &paths.snap, &env, args);
+    let argv = if inv.shell {
+        let shell = env::shell_program(|p| Path::new(p).is_file());
+        env::shell_argv(profile, &paths.snap, shell, &inv.args)
+    } else {
+        env::argv(profile, &paths.snap, &env, &inv.args)
+    };
     let cstr = |s: String| {
         CString::new(s.into_bytes())
             .map_err(|_| Error::Invalid("a NUL byte in an argument or variable".into()))

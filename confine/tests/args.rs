@@ -15,8 +15,13 @@ fn command_lines() {
     assert_eq!(i.root, Some(PathBuf::from("/r")));
     assert_eq!((i.snap.as_str(), i.app.as_str()), ("hello", "world"));
     assert_eq!(i.args, vec!["-x", "--root"]);
+    assert!(!i.shell);
     let i = parse_args(os(&["hello"])).unwrap();
     assert_eq!((i.snap.as_str(), i.app.as_str()), ("hello", "hello"));
+    // `--shell` is confine's only before the target; after it, it is the app's (or the shell's).
+    let i = parse_args(os(&["--shell", "hello.world", "-c", "--shell"])).unwrap();
+    assert!(i.shell);
+    assert_eq!(i.args, vec!["-c", "--shell"]);
     for bad in [
         &[][..],
         &["--root"],

@@ -61,6 +61,14 @@ pub trait Helper1 {
         slot: &str,
     ) -> zbus::Result<OwnedObjectPath>;
 
+    fn aliases(&self) -> zbus::Result<Vec<Dict>>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
+    fn alias(&self, snap_app: &str, alias: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
+    fn unalias(&self, alias: &str) -> zbus::Result<OwnedObjectPath>;
+
     #[zbus(signal)]
     fn change_added(&self, change: OwnedObjectPath) -> zbus::Result<()>;
     #[zbus(signal)]
@@ -149,6 +157,9 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("Hold", "asb", ""),
     ("Connect", "ssss", "o"),
     ("Disconnect", "ssss", "o"),
+    ("Aliases", "", "aa{sv}"),
+    ("Alias", "ss", "o"),
+    ("Unalias", "s", "o"),
 ];
 
 #[cfg(test)]

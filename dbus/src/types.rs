@@ -496,6 +496,17 @@ impl ChangeStatus {
 /// One task of a change's `Tasks` property: (kind, summary, status).
 pub type Task = (String, String, String);
 
+dict_struct!(
+    /// One entry of `Aliases`: an enabled alias; `auto` when the snap-declaration granted it (a
+    /// manual alias of the same name wins, and is not `auto`).
+    AliasInfo {
+        snap: String = "snap",
+        app: String = "app",
+        alias: String = "alias",
+        auto: bool = "auto",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,7 @@ pub fn failure(f: &Failure) -> String {
         InterfacesUnchanged => gettext("That permission was already set so."),
         Cancelled => gettext("The change was cancelled; everything is as it was before."),
         Internal => gettext("Something went wrong inside Snapshelf. The details may help when you report it."),
+        AssumesNotMet => gettext("This app needs features of the snap system that Snapshelf does not have, so it was not installed."),
     }
 }
 

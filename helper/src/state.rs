@@ -80,6 +80,13 @@ pub struct SnapState {
     /// auto-connection policy. Carried through refresh and revert; gone with the snap.
     #[serde(default)]
     pub connections: std::collections::BTreeMap<String, crate::interfaces::PlugChoice>,
+    /// Its aliases, manual and automatic (`engine::aliases`); carried through refresh and revert,
+    /// gone with the snap.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::engine::aliases::SnapAliases::is_empty"
+    )]
+    pub aliases: crate::engine::aliases::SnapAliases,
 }
 
 impl SnapState {
@@ -630,6 +637,7 @@ mod tests {
                 .collect(),
             blocked: vec![],
             connections: Default::default(),
+            aliases: Default::default(),
         }
     }
 

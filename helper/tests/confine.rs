@@ -1877,3 +1877,78 @@ fn a_stalled_launch_of_one_user_does_not_stall_anothers() {
         drop(held);
     }
 }
+
+/// A snap whose app has a command chain that marks the environment, for `run --shell`.
+fn chain_snap(dir: &Path) -> PathBuf {
+    let s = dir.join("probe-shell");
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: probe-shell\nversion: '1.0'\nsummary: A command chain for run --shell\n\
+         base: shelf-base\napps:\n  app:\n    command: bin/app\n    command-chain: [bin/chain]\n",
+        0o644,
+    );
+    write(
+        &s.join("bin/chain"),
+        "#!/bin/sh\nexport CHAIN_RAN=yes\nexec \"$@\"\n",
+        0o755,
+    );
+    write(&s.join("bin/app"), "#!/bin/sh\necho the-app-ran\n", 0o755);
+    pack(&s, &dir.join("probe-shell.snap"))
+}
+
+/// `snapshelfctl run --shell SNAP.APP -c …` (snapd's `snap run --shell`; snapd has no spread test
+/// of its own for it, its `cmd/snap/cmd_run.go` is the reference): the app's command chain runs, then a shell
+/// instead of the app, inside the sandbox (PID 2 of its own PID namespace, the host's /tmp hidden,
+/// `$SNAP_USER_DATA` writable), as root and as a user.
+#[test]
+fn run_shell_starts_a_shell_in_the_apps_sandbox() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work, _capable) = sandbox_setup();
+    install_file(&env, &chain_snap(work.path()));
+    let host_marker = tempfile::Builder::new()
+        .prefix("snapshelf-host-only")
+        .tempfile_in("/tmp")
+        .unwrap();
+    let script = format!(
+        "echo name=$SNAP_NAME; echo app=$SNAP_APP_NAME; echo chain=$CHAIN_RAN; echo pid=$$; \
+         test -w \"$SNAP_USER_DATA\" && echo user-data=writable; \
+         test -e {} || echo host-tmp=hidden",
+        host_marker.path().display()
+    );
+    let ctl = common::workspace_bin("snapshelfctl", "snapshelfctl");
+    let confine = confine_bin().display().to_string();
+    let root = env.root.display().to_string();
+    for user in [None, Some(RUNNER)] {
+        let mut cmd = Command::new("timeout");
+        cmd.args(["--signal=KILL", "120"]);
+        if let Some(u) = user {
+            cmd.args(["runuser", "-u", u, "--"]);
+        }
+        let out = cmd
+            .arg("env")
+            .arg(format!("SNAPSHELF_CONFINE={confine}"))
+            .arg(format!("SNAPSHELF_ROOT={root}"))
+            .arg(&ctl)
+            .args(["run", "--shell", "probe-shell.app", "-c", &script])
+            .current_dir("/")
+            .output()
+            .unwrap();
+        let text = ok(&out, &format!("run --shell as {user:?}"));
+        for line in [
+            "name=probe-shell",
+            "app=app",
+            "chain=yes",
+            "pid=2",
+            "user-data=writable",
+            "host-tmp=hidden",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
+        assert!(!text.contains("the-app-ran"), "{text}");
+    }
+    // Without --shell the same launch runs the app.
+    let out = launch(&env, Mode::Root, "probe-shell.app", &[]);
+    assert_eq!(ok(&out, "run the app").trim(), "the-app-ran");
+}

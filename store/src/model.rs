@@ -286,6 +286,8 @@ impl Model {
                     common_ids: Vec::new(),
                     default_track: None,
                     channels: BTreeMap::new(),
+                    aliases: BTreeMap::new(),
+                    auto_aliases: Vec::new(),
                 });
             let snap_id = entry
                 .snap_id

@@ -840,7 +840,12 @@ fn lookup_assertion(
         ("snap-declaration", [series, snap_id]) if series == "16" => {
             match model.by_id.get(snap_id).and_then(|n| model.snaps.get(n)) {
                 Some(s) => signer
-                    .snap_declaration(&s.snap_id, &s.entry.name, &s.publisher.id)
+                    .snap_declaration(
+                        &s.snap_id,
+                        &s.entry.name,
+                        &s.publisher.id,
+                        (&s.entry.aliases, &s.entry.auto_aliases),
+                    )
                     .map(Some)
                     .map_err(err),
                 None => Ok(None),

@@ -6,6 +6,7 @@
 //! Signed assertions are cached under `<dir>/.cache/assertions/<store key id>/` because signing
 //! with RSA costs milliseconds and a catalog may hold thousands of revisions.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -296,24 +297,52 @@ impl Signer {
         })
     }
 
+    /// A snap's declaration; `aliases` (alias → app) and `auto_aliases` become its `aliases` and
+    /// `auto-aliases` headers when not empty.
     pub fn snap_declaration(
         &self,
         snap_id: &str,
         snap_name: &str,
         publisher_id: &str,
+        (aliases, auto_aliases): (&BTreeMap<String, String>, &[String]),
     ) -> Result<Vec<u8>, SigningError> {
-        self.cached("snap-declaration", snap_id, || {
+        let mut headers = vec![
+            h("authority-id", self.authority_id.clone()),
+            h("series", "16"),
+            h("snap-id", snap_id),
+            h("snap-name", snap_name),
+            h("publisher-id", publisher_id),
+        ];
+        if !aliases.is_empty() {
+            let list = aliases
+                .iter()
+                .map(|(name, target)| {
+                    HeaderValue::Map(vec![
+                        ("name".into(), s(name.clone())),
+                        ("target".into(), s(target.clone())),
+                    ])
+                })
+                .collect();
+            headers.push(("aliases".into(), HeaderValue::List(list)));
+        }
+        if !auto_aliases.is_empty() {
+            let list = auto_aliases.iter().map(|a| s(a.clone())).collect();
+            headers.push(("auto-aliases".into(), HeaderValue::List(list)));
+        }
+        // The cache is keyed by what is signed: a catalog that changes the aliases gets a new one.
+        let key = if headers.len() == 5 {
+            snap_id.to_string()
+        } else {
+            let text = format!("{aliases:?}{auto_aliases:?}");
+            let digest = Sha3_384::of(text.as_bytes()).to_hex();
+            format!("{snap_id}-{}", &digest[..16])
+        };
+        headers.push(h("timestamp", now_rfc3339()));
+        self.cached("snap-declaration", &key, || {
             sign(
                 &format!("the declaration of {snap_name}"),
                 "snap-declaration",
-                vec![
-                    h("authority-id", self.authority_id.clone()),
-                    h("series", "16"),
-                    h("snap-id", snap_id),
-                    h("snap-name", snap_name),
-                    h("publisher-id", publisher_id),
-                    h("timestamp", now_rfc3339()),
-                ],
+                headers,
                 b"",
                 &self.store_key,
             )

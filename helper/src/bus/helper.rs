@@ -414,6 +414,46 @@ impl Helper {
         self.engine.hold(&names, hold).map_err(to_dbus)
     }
 
+    async fn aliases(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+        let rows = self.engine.aliases().map_err(to_dbus)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                snapshelf_dbus::types::AliasInfo {
+                    snap: r.snap,
+                    app: r.app,
+                    alias: r.alias,
+                    auto: r.auto,
+                }
+                .to_dict()
+            })
+            .collect())
+    }
+
+    async fn alias(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        snap_app: String,
+        alias: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        check_text("the app", &snap_app)?;
+        check_text("the alias", &alias)?;
+        let uid = self.authorize(&hdr, polkit::MANAGE_ALIASES).await?;
+        let id = self.engine.alias(&snap_app, &alias, uid);
+        self.served(id).await
+    }
+
+    async fn unalias(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        alias: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        check_text("the alias", &alias)?;
+        let uid = self.authorize(&hdr, polkit::MANAGE_ALIASES).await?;
+        let id = self.engine.unalias(&alias, uid);
+        self.served(id).await
+    }
+
     #[zbus(signal)]
     pub(super) async fn change_added(
         emitter: &SignalEmitter<'_>,

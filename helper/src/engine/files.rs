@@ -23,7 +23,7 @@ pub struct Launcher {
     pub root: Option<PathBuf>,
 }
 
-fn replace_symlink(link: &Path, target: &str) -> Result<()> {
+pub(crate) fn replace_symlink(link: &Path, target: &str) -> Result<()> {
     let tmp = link.with_file_name(format!(
         ".{}.tmp",
         link.file_name()
@@ -224,6 +224,16 @@ pub fn apply(
             remove_if_exists(&stale)?;
         }
     }
+    // The aliases' links follow the revision's apps. A link that cannot be made does not stop the
+    // snap's own: the change's refresh-aliases task reports it (and start-up logs it).
+    let aliases = if snap.snap_type == "app" {
+        super::aliases::usable(snap)?
+    } else {
+        Default::default()
+    };
+    if let Err(e) = super::aliases::sync_links(paths, name, &aliases) {
+        tracing::warn!(snap = %name, error = %e.message, "alias links not made");
+    }
     Ok(())
 }
 
@@ -299,9 +309,10 @@ fn launcher_script(l: &Launcher, snap: &str, app: &str) -> String {
     )
 }
 
-/// Take the snap out of use: links, profiles, launchers. Idempotent.
+/// Take the snap out of use: links, profiles, launchers, aliases. Idempotent.
 pub fn remove(paths: &Paths, name: &str) -> Result<()> {
     crate::desktop::unexport(paths, name);
+    super::aliases::sync_links(paths, name, &Default::default())?;
     remove_if_exists(&paths.snap_dir(name).join("current"))?;
     remove_if_exists(&paths.data_root(name).join("current"))?;
     for f in owned_files(&paths.profiles_dir(), name, ".json") {

@@ -2,6 +2,7 @@
 //! settling whatever a crash interrupted. The D-Bus layer calls in here and observes progress; nothing
 //! here knows the wire.
 
+pub mod aliases;
 pub mod bases;
 pub mod catalog;
 pub mod data_dirs;

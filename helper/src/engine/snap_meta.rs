@@ -53,6 +53,34 @@ pub fn check_confinement(
     }
 }
 
+/// Refuse a snap whose `assumes` names what Snapshelf does not have (snapd's `checkAssumes`),
+/// naming the features; `revision` says which revision's snap.yaml asked.
+pub fn check_assumes(name: &str, revision: &str, yaml: &SnapYaml) -> Result<()> {
+    let unmet = snapshelf_snap::assumes::unmet(&yaml.assumes, crate::store::dpkg_architecture());
+    if unmet.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::AssumesNotMet,
+        format!(
+            "snap \"{name}\" (revision {revision}) assumes unsupported features: {} \
+             (meta/snap.yaml field \"assumes\"; Snapshelf has: {})",
+            unmet.join(", "),
+            supported_words()
+        ),
+    ))
+}
+
+/// What Snapshelf has, as the message says it: the features and the snapd version.
+fn supported_words() -> String {
+    let mut words: Vec<String> = snapshelf_snap::assumes::FEATURES
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .collect();
+    words.push(format!("snapd{}", snapshelf_snap::assumes::SNAPD_VERSION));
+    words.join(", ")
+}
+
 fn devmode_refused(name: &str) -> Error {
     Error::new(
         ErrorKind::InvalidSnap,

@@ -3,6 +3,7 @@
 //! Behind a trait so that the runner's order of run and undo, and recovery, are unit tests that
 //! need no root ([`Recording`] in tests).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::files::{self, Launcher};
@@ -27,6 +28,8 @@ pub trait System: Send + Sync {
     fn copy_data(&self, from: &Path, to: &Path) -> Result<()>;
     /// Delete a tree, read-only parts included, never following links. Idempotent.
     fn remove_tree(&self, dir: &Path) -> Result<()>;
+    /// Make the snap's `/snap/bin` alias links exactly `links` (alias → app). Idempotent.
+    fn aliases(&self, name: &str, links: &BTreeMap<String, String>) -> Result<()>;
 }
 
 /// The real system: loop mounts, files under the root, `cp -a`.
@@ -68,6 +71,10 @@ impl System for Real {
 
     fn remove_tree(&self, dir: &Path) -> Result<()> {
         Ok(crate::mount::remove_tree(dir)?)
+    }
+
+    fn aliases(&self, name: &str, links: &BTreeMap<String, String>) -> Result<()> {
+        super::aliases::sync_links(&self.paths, name, links)
     }
 }
 
@@ -205,6 +212,15 @@ mod recording {
         fn remove_tree(&self, dir: &Path) -> Result<()> {
             self.call(format!("remove {}", self.rel(dir)))?;
             Ok(crate::mount::remove_tree(dir)?)
+        }
+
+        fn aliases(
+            &self,
+            name: &str,
+            links: &std::collections::BTreeMap<String, String>,
+        ) -> Result<()> {
+            let list: Vec<String> = links.iter().map(|(a, app)| format!("{a}={app}")).collect();
+            self.call(format!("aliases {name} {}", list.join(",")))
         }
     }
 }

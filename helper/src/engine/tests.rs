@@ -119,6 +119,7 @@ fn snap(name: &str, revs: &[&str]) -> SnapState {
             .collect(),
         blocked: Vec::new(),
         connections: Default::default(),
+        aliases: Default::default(),
     }
 }
 
@@ -462,4 +463,86 @@ async fn a_snapshot_is_restored_only_into_the_same_snap_id() {
             "installing {installing:?}: the snapshot is kept for its owner"
         );
     }
+}
+
+/// The alias tasks on the recording system: each records the aliases before and after, runs and
+/// undoes idempotently, and a failure after them (here: the links cannot be made) puts the aliases
+/// before back in the state and on disk.
+#[tokio::test]
+async fn alias_tasks_record_undo_and_are_idempotent() {
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    let mut s = snap("ab", &["1"]);
+    s.sequence[0].snap_yaml =
+        "name: ab\nversion: '1'\napps:\n  cmd:\n    command: bin/cmd\n  d:\n    command: bin/d\n    daemon: simple\n"
+            .into();
+    lock(&engine.inner.state).put_snap(&s).unwrap();
+    let alias = |name: &str| {
+        Task::Alias(alias::Alias {
+            name: "ab".into(),
+            app: "cmd".into(),
+            alias: name.into(),
+            before: None,
+            after: None,
+        })
+    };
+    let tasks = vec![
+        alias("one"),
+        alias("two"),
+        Task::Unalias(unalias::Unalias {
+            name: "ab".into(),
+            alias: Some("one".into()),
+            before: None,
+            after: None,
+        }),
+    ];
+    let id = lock(&engine.inner.state)
+        .add_change("alias", "test", &[], 0, &serde_json::Value::Null, &tasks)
+        .unwrap();
+    let cx = |seq| Ctx {
+        engine: engine.clone(),
+        change: id,
+        seq,
+        cancel: CancellationToken::new(),
+    };
+    let mut done = Vec::new();
+    for (seq, task) in tasks.iter().enumerate() {
+        let once = task.clone().run(&cx(seq as u32)).await.unwrap();
+        let twice = once.clone().run(&cx(seq as u32)).await.unwrap();
+        assert_eq!(once, twice);
+        done.push(once);
+    }
+    let now = engine.snap("ab").unwrap().unwrap().aliases.effective();
+    assert_eq!(
+        now.into_iter().collect::<Vec<_>>(),
+        [("two".to_string(), "cmd".to_string())]
+    );
+    assert_eq!(f.sys.log().last().unwrap(), "aliases ab two=cmd");
+    for (seq, task) in done.iter().enumerate().rev() {
+        task.undo(&cx(seq as u32)).unwrap();
+        task.undo(&cx(seq as u32)).unwrap();
+    }
+    assert!(engine.snap("ab").unwrap().unwrap().aliases.is_empty());
+    assert_eq!(f.sys.log().last().unwrap(), "aliases ab ");
+
+    // A daemon is no alias target; refused before anything is recorded or written.
+    f.sys.clear();
+    let daemon = Task::Alias(alias::Alias {
+        name: "ab".into(),
+        app: "d".into(),
+        alias: "dd".into(),
+        before: None,
+        after: None,
+    });
+    let e = daemon.run(&cx(0)).await.unwrap_err();
+    assert!(e.message.contains("is a daemon"), "{e:?}");
+    assert!(f.sys.log().is_empty());
+
+    // Links that cannot be made fail the change, which leaves the aliases as they were.
+    f.sys.fail_on("aliases ab");
+    let c = start(&engine, &["ab"], vec![alias("three")]).await;
+    let (row, statuses) = finished(&engine, c).await;
+    assert_eq!(row.status, ChangeStatus::Error);
+    assert_eq!(statuses, [TaskStatus::Error]);
+    assert!(engine.snap("ab").unwrap().unwrap().aliases.is_empty());
 }

@@ -77,6 +77,7 @@ impl Engine {
                 ),
             ));
         }
+        crate::engine::snap_meta::check_assumes(&name, &revision, &yaml)?;
         if let Some(b) = &before {
             check_epoch(&name, &revision, &yaml.epoch, b)?;
         }
@@ -194,6 +195,7 @@ fn file_snap_state(yaml: &SnapYaml, verified: Option<&Verified>, rev: RevisionSt
         sequence: vec![rev],
         blocked: Vec::new(),
         connections: Default::default(),
+        aliases: Default::default(),
     }
 }
 

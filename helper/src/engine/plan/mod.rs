@@ -3,6 +3,7 @@
 //! what they share is here: the checks, the store's answers read into [`Resolved`], the state a
 //! snap will have, the chain of tasks that brings a revision in, and the bases it needs.
 
+mod alias;
 mod connect;
 mod file;
 mod install;
@@ -222,6 +223,9 @@ fn resolved_revision(
             ),
         ));
     }
+    // Before anything is downloaded: the store's word is enough to refuse (Verify checks the
+    // file's own snap.yaml again).
+    crate::engine::snap_meta::check_assumes(&name, &snap.revision.revision.to_string(), &yaml)?;
     let download = &snap.revision.download;
     let revision = Some(snap.revision.revision)
         .filter(|r| *r >= 1)
@@ -338,6 +342,7 @@ fn new_snap_state(r: &Resolved) -> SnapState {
         )],
         blocked: Vec::new(),
         connections: Default::default(),
+        aliases: Default::default(),
     }
 }
 
@@ -429,11 +434,21 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
         }));
     }
     out.push(Task::Link(Link {
-        name,
+        name: name.clone(),
         after: Box::new(after),
         before: None,
         captured: false,
     }));
+    out.push(refresh_aliases(name));
+}
+
+/// The task that sets a snap's aliases up after its revision is linked.
+pub(crate) fn refresh_aliases(name: String) -> Task {
+    Task::RefreshAliases(super::task::refresh_aliases::RefreshAliases {
+        name,
+        before: None,
+        after: None,
+    })
 }
 
 /// The tasks that bring a resolved revision in, as a new snap or on top of `before`.
@@ -719,7 +734,10 @@ mod tests {
     fn a_file_and_the_store_bring_a_revision_in_the_same_way() {
         let mut out = Vec::new();
         bring_in(Fetch::File, None, state("ab", &["x1"]), &mut out);
-        assert_eq!(kinds(&out), ["adopt-file", "mount", "data", "link"]);
+        assert_eq!(
+            kinds(&out),
+            ["adopt-file", "mount", "data", "link", "refresh-aliases"]
+        );
         let Task::Data(d) = &out[2] else {
             unreachable!()
         };
@@ -737,7 +755,7 @@ mod tests {
         assert_eq!(revs, ["1", "2", "x1"]);
         let mut out = Vec::new();
         bring_in(Fetch::File, Some(&before), state("ab", &["1"]), &mut out);
-        assert_eq!(kinds(&out), ["link"]);
+        assert_eq!(kinds(&out), ["link", "refresh-aliases"]);
     }
 
     #[test]

@@ -55,12 +55,13 @@ impl Engine {
         }
         after.blocked.retain(|r| r != &target);
         after.current = target.clone();
-        let tasks = vec![Task::Link(Link {
+        let mut tasks = vec![Task::Link(Link {
             name: name.to_string(),
             after: Box::new(after),
             before: None,
             captured: false,
         })];
+        tasks.push(super::refresh_aliases(name.to_string()));
         self.start(
             "revert",
             &gettext("Revert \"{snap}\" to revision {revision}")

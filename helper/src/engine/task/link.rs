@@ -34,6 +34,8 @@ impl Link {
         let done = if self.captured {
             self
         } else {
+            // Its launchers must not take the place of another snap's alias.
+            crate::engine::aliases::check_namespace(&cx.engine.installed()?, &self.name)?;
             let mut after = *self.after;
             // A downloaded revision's metadata is the verified file's, not the store's JSON.
             if let Some(text) = super::verify::verified_yaml(cx, &self.name, &after.current)? {

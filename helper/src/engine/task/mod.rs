@@ -8,6 +8,7 @@
 //! creates it.
 
 pub mod adopt_file;
+pub mod alias;
 pub mod connect;
 pub mod data;
 pub mod discard_data;
@@ -16,7 +17,9 @@ pub mod download;
 pub mod gc;
 pub mod link;
 pub mod mount;
+pub mod refresh_aliases;
 pub mod switch_channel;
+pub mod unalias;
 pub mod unlink;
 pub mod verify;
 
@@ -46,6 +49,9 @@ pub enum Task {
     Gc(gc::Gc),
     SwitchChannel(switch_channel::SwitchChannel),
     Connect(connect::Connect),
+    Alias(alias::Alias),
+    Unalias(unalias::Unalias),
+    RefreshAliases(refresh_aliases::RefreshAliases),
 }
 
 impl Task {
@@ -65,6 +71,10 @@ impl Task {
             Task::SwitchChannel(_) => "switch-channel",
             Task::Connect(c) if c.connect => "connect",
             Task::Connect(_) => "disconnect",
+            Task::Alias(_) => "alias",
+            Task::Unalias(u) if u.alias.is_some() => "unalias",
+            Task::Unalias(_) => "disable-aliases",
+            Task::RefreshAliases(_) => "refresh-aliases",
         }
     }
 
@@ -109,6 +119,9 @@ impl Task {
             Task::Gc(t) => &t.name,
             Task::SwitchChannel(t) => &t.name,
             Task::Connect(t) => &t.name,
+            Task::Alias(t) => &t.name,
+            Task::Unalias(t) => &t.name,
+            Task::RefreshAliases(t) => &t.name,
         }
     }
 
@@ -127,6 +140,9 @@ impl Task {
             Task::Gc(t) => t.summary(),
             Task::SwitchChannel(t) => t.summary(),
             Task::Connect(t) => t.summary(),
+            Task::Alias(t) => t.summary(),
+            Task::Unalias(t) => t.summary(),
+            Task::RefreshAliases(t) => t.summary(),
         }
     }
 
@@ -145,6 +161,9 @@ impl Task {
             Task::Gc(t) => t.run(cx).map(Task::Gc),
             Task::SwitchChannel(t) => t.run(cx).map(Task::SwitchChannel),
             Task::Connect(t) => t.run(cx).map(Task::Connect),
+            Task::Alias(t) => t.run(cx).map(Task::Alias),
+            Task::Unalias(t) => t.run(cx).map(Task::Unalias),
+            Task::RefreshAliases(t) => t.run(cx).map(Task::RefreshAliases),
         }
     }
 
@@ -159,6 +178,9 @@ impl Task {
             Task::Unlink(t) => t.undo(cx),
             Task::SwitchChannel(t) => t.undo(cx),
             Task::Connect(t) => t.undo(cx),
+            Task::Alias(t) => t.undo(cx),
+            Task::Unalias(t) => t.undo(cx),
+            Task::RefreshAliases(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())

@@ -81,6 +81,7 @@ impl Verify {
                 )))
             }
         }
+        snap_meta::check_assumes(&self.name, &self.revision, &yaml)?;
         // The plan checked the store's word; the file's own epoch decides (a lying store must not
         // bring in a revision that cannot read the current data).
         if let Some(current) = cx.engine.snap(&self.name)? {
