@@ -534,3 +534,64 @@ fn a_layout_that_cannot_be_laid_out_fails_before_anything_is_mounted() {
         assert!(text.contains(says), "{layout:?}: {err}");
     }
 }
+
+#[test]
+fn a_resolv_conf_that_links_into_run_finds_its_file() {
+    let mut t = system();
+    t.link(
+        Origin::Host,
+        "etc/resolv.conf",
+        "../run/systemd/resolve/stub-resolv.conf",
+    )
+    .file(Origin::Host, "run/systemd/resolve/stub-resolv.conf");
+    let l = planned(&WITH_CAPS, &profile(&["network"], &[]), &t).lines();
+    let bind = at(&l, "bind host:/run/systemd/resolve /run/systemd/resolve");
+    assert_eq!(l[bind - 1], "mkdir /run/systemd/resolve 755 0:0");
+    assert_eq!(l[bind + 1], "ro /run/systemd/resolve");
+    // After /run is made (the tmpfs would hide it).
+    assert!(at(&l, "tmpfs /run 755 0:0") < bind);
+    // Without network, no resolver; a regular resolv.conf needs nothing; a link that climbs out
+    // of the root or leads elsewhere than /run binds nothing.
+    absent(
+        &planned(&WITH_CAPS, &profile(&[], &[]), &t).lines(),
+        "resolve",
+    );
+    absent(
+        &lines(&WITH_CAPS, &profile(&["network"], &[])),
+        "/run/systemd",
+    );
+    let mut out = system();
+    out.link(Origin::Host, "etc/resolv.conf", "../../../../run/x/r.conf")
+        .file(Origin::Host, "run/x/r.conf");
+    absent(
+        &planned(&WITH_CAPS, &profile(&["network"], &[]), &out).lines(),
+        "/run/x",
+    );
+    // /run itself is never bound from the host.
+    let mut top = system();
+    top.link(Origin::Host, "etc/resolv.conf", "/run/resolv.conf")
+        .file(Origin::Host, "run/resolv.conf");
+    absent(
+        &planned(&WITH_CAPS, &profile(&["network"], &[]), &top).lines(),
+        "host:/run ",
+    );
+}
+
+#[test]
+fn desktop_brings_the_local_fonts_and_the_font_cache() {
+    let mut t = system();
+    t.dir(Origin::Host, "usr/local/share/fonts")
+        .dir(Origin::Host, "var/cache/fontconfig")
+        .dir(Origin::Base, "var/cache");
+    let l = planned(&WITH_CAPS, &profile(&["desktop"], &[]), &t).lines();
+    let local = at(
+        &l,
+        "rbind host:/usr/local/share/fonts /usr/local/share/fonts",
+    );
+    assert_eq!(l[local + 1], "ro /usr/local/share/fonts");
+    let cache = at(&l, "rbind host:/var/cache/fontconfig /var/cache/fontconfig");
+    assert_eq!(l[cache + 1], "ro /var/cache/fontconfig");
+    let without = planned(&WITH_CAPS, &profile(&["x11"], &[]), &t).lines();
+    absent(&without, "fontconfig");
+    absent(&without, "/usr/local");
+}
