@@ -86,7 +86,8 @@ struct Launch {
 }
 
 /// Everything up to exec, in order: `Launch::gather`, then (strict confinement) the steps of
-/// `Launch`: `check_installed`, `make_user_data`, `enter_namespaces` (the launcher stays outside
+/// `Launch`: `check_installed`, `make_user_data`, the session's plumbing (`session::prepare`),
+/// `enter_namespaces` (the launcher stays outside
 /// as the monitor), `private_area`, `host_dirs`, `build_and_enter`, `start_app`. Returns only on
 /// error.
 pub fn run(inv: Invocation) -> Result<Infallible> {
@@ -96,10 +97,13 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
     }
     launch.check_installed()?;
     launch.make_user_data()?;
+    // Kept until the launch ends: the session bus proxy's lifeline is in it.
+    let session = crate::session::prepare(&launch.profile, launch.user.uid);
     let status = launch.enter_namespaces()?;
     let private = launch.private_area()?;
     let host = launch.host_dirs(&private)?;
-    let extra_env = launch.build_and_enter(&host, &private)?;
+    let mut extra_env = launch.build_and_enter(&host, &private)?;
+    extra_env.extend(session.env.iter().cloned());
     drop(host);
     launch.start_app(private, &extra_env, status)
 }
