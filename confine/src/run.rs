@@ -188,14 +188,21 @@ impl Launch {
             .what(|| format!("cannot open {}", self.root_path.display()))
     }
 
-    /// A classic snap: its data directories, then the command, with no sandbox.
+    /// A classic snap, as snap-confine runs one: its data and runtime directories, then the
+    /// command with no namespace, no filter and no `no_new_privs`, in the caller's environment
+    /// with the `SNAP_*` variables added (`env::build_classic`).
     fn run_classic(&self) -> Result<Infallible> {
         let mount_dir = self.root_path.join("snap").to_string_lossy().to_string();
         let paths = SnapPaths::new(mount_dir.trim_end_matches('/'), &self.profile, &self.user);
         user_data(&self.user.home, &self.profile, self.user.uid)?;
-        drop_privileges()?;
+        drop(crate::session::runtime_dir(&self.profile, self.user.uid));
+        crate::capabilities::drop_capabilities_only()?;
         umask(self.umask);
-        let (argv, envp) = command(&self.profile, &paths, &self.user, &self.inv.args, &[])?;
+        let caller = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        let env = env::build_classic(caller, &self.profile, &paths, &self.user);
+        let argv = env::argv(&self.profile, &paths.snap, &env, &self.inv.args);
+        let (argv, envp) = c_strings(argv, &env)?;
         Err(exec(&argv, &envp))
     }
 
@@ -415,11 +422,19 @@ fn command(
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
     let env: BTreeMap<String, String> = env::build(caller, profile, paths, user, extra);
     let argv = env::argv(profile, &paths.snap, &env, args);
+    c_strings(argv, &env)
+}
+
+/// The command line and the environment as C strings.
+fn c_strings(
+    argv: Vec<String>,
+    env: &BTreeMap<String, String>,
+) -> Result<(Vec<CString>, Vec<CString>)> {
     let cstr = |s: String| {
         CString::new(s.into_bytes())
             .map_err(|_| Error::Invalid("a NUL byte in an argument or variable".into()))
     };
-    let c_argv = argv.iter().cloned().map(cstr).collect::<Result<Vec<_>>>()?;
+    let c_argv = argv.into_iter().map(cstr).collect::<Result<Vec<_>>>()?;
     let c_env = env
         .iter()
         .map(|(k, v)| cstr(format!("{k}={v}")))

@@ -43,17 +43,9 @@ pub struct Session {
 /// cannot be set up is said on stderr and left out, as `snap run` does.
 pub fn prepare(profile: &Profile, uid: u32) -> Session {
     let mut session = Session::default();
-    let base = format!("/run/user/{uid}");
-    let Ok(user_run) = sys::open_trusted(Path::new(&base)) else {
+    let Some((dir, runtime)) = runtime_dir(profile, uid) else {
         return session;
     };
-    let name = format!("snap.{}", profile.snap);
-    let Ok(dir) = own_dir(user_run.as_fd(), &name, 0o700, None, uid, false, &|| {
-        format!("{base}/{name}")
-    }) else {
-        return session;
-    };
-    let runtime = format!("{base}/{name}");
     let cookie = std::env::var_os("XAUTHORITY").filter(|v| !v.is_empty());
     if let Some(cookie) = cookie.filter(|_| profile.plug_connected("x11")) {
         match copy_xauthority(Path::new(&cookie), uid, dir.as_fd()) {
@@ -87,6 +79,19 @@ pub fn prepare(profile: &Profile, uid: u32) -> Session {
         }
     }
     session
+}
+
+/// `/run/user/<uid>/snap.<name>` (and its path), made if missing, when the user has
+/// `/run/user/<uid>`; `None` otherwise, or when it is not the user's own directory.
+pub fn runtime_dir(profile: &Profile, uid: u32) -> Option<(OwnedFd, String)> {
+    let base = format!("/run/user/{uid}");
+    let user_run = sys::open_trusted(Path::new(&base)).ok()?;
+    let name = format!("snap.{}", profile.snap);
+    let dir = own_dir(user_run.as_fd(), &name, 0o700, None, uid, false, &|| {
+        format!("{base}/{name}")
+    })
+    .ok()?;
+    Some((dir, format!("{base}/{name}")))
 }
 
 /// What the proxy lets the app reach, after snapd's AppArmor D-Bus rules for the connected
