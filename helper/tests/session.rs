@@ -460,3 +460,119 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
         let _ = std::fs::remove_dir("/run/systemd");
     }
 }
+
+/// A classic snap: its app reports what it runs with.
+fn classic_snap(dir: &Path) -> PathBuf {
+    let s = dir.join("classicprobe");
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: classicprobe\nversion: '1'\nsummary: Runs without a sandbox\nbase: shelf-base\n\
+         confinement: classic\napps:\n  sh:\n    command: bin/sh\n",
+        0o644,
+    );
+    write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    let out = dir.join("classicprobe.snap");
+    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
+    out
+}
+
+fn install_file_with(env: &Env, path: &Path, classic: bool) -> Result<(), String> {
+    let f = std::fs::File::open(path).unwrap();
+    let mut opts: Dict = Dict::new();
+    opts.insert("unsigned".into(), OwnedValue::from(true));
+    if classic {
+        opts.insert("classic".into(), OwnedValue::from(true));
+    }
+    let c = env
+        .proxy()
+        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), opts)
+        .map_err(|e| format!("{:?}: {e}", common::kind_of(e.clone())))?;
+    let (status, kind, err) = env.wait_change(c.as_str());
+    (status == "Done")
+        .then_some(())
+        .ok_or(format!("{kind}: {err}"))
+}
+
+#[test]
+fn a_classic_snap_runs_as_its_caller_would() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, home) = common::runner();
+    let mut env = Env::new();
+    env.start_helper();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let c = env.proxy().install(&["shelf-base"], Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    let snap = classic_snap(work.path());
+    // Without the consent a file that runs without a sandbox is refused, and nothing is left.
+    let refused = install_file_with(&env, &snap, false).unwrap_err();
+    assert!(
+        refused.contains("NeedsClassic") && refused.contains("without a sandbox"),
+        "{refused}"
+    );
+    assert!(!env.root.join("snap/classicprobe").exists());
+    install_file_with(&env, &snap, true).unwrap();
+    let capable = capable_confine(work.path());
+
+    // A set-uid program of the host's, as `sudo` is.
+    let suid = work.path().join("id-suid");
+    std::fs::copy("/usr/bin/id", &suid).unwrap();
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let root = env.root.display().to_string();
+    let setup = format!(
+        "mount --rbind {root}/snap /snap && mount --rbind {root}/var/snap /var/snap && \
+         mount --bind {root}/var/lib/snapshelf /var/lib/snapshelf && \
+         exec setpriv --reuid={uid} --regid={uid} --init-groups \"$@\""
+    );
+    let script = format!(
+        "echo \"home=$HOME\"; echo \"path=$PATH\"; echo \"display=$DISPLAY\"; \
+         echo \"snap=$SNAP\"; echo \"user-data=$SNAP_USER_DATA\"; echo \"runtime=$XDG_RUNTIME_DIR\"; \
+         grep NoNewPrivs /proc/self/status; {} -u; \
+         echo \"filter=$(grep Seccomp: /proc/self/status)\"",
+        suid.display()
+    );
+    let path = "/opt/caller/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let home_s = home.display().to_string();
+    let o = Command::new("timeout")
+        .args([
+            "--signal=KILL",
+            "120",
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+        ])
+        .args(["sh", "-c", &setup, "sh"])
+        .arg(&capable)
+        .args(["classicprobe.sh", "-c", &script])
+        .env("HOME", &home_s)
+        .env("PATH", path)
+        .env("DISPLAY", ":42")
+        .env("SNAP_NAME", "forged")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    for want in [
+        format!("home={home_s}"),
+        format!("path={path}"),
+        "display=:42".to_string(),
+        "snap=/snap/classicprobe/x1".to_string(),
+        format!("user-data={home_s}/snap/classicprobe/x1"),
+        format!("runtime=/run/user/{uid}/snap.classicprobe"),
+        "NoNewPrivs:\t0".to_string(),
+        "filter=Seccomp:\t0".to_string(),
+    ] {
+        assert!(out.contains(&want), "{want:?} missing:\n{out}\n{err}");
+    }
+    // The set-uid bit took effect (effective uid 0), on a program in the host's /tmp: no
+    // private /tmp, no sandbox.
+    assert!(
+        out.lines().any(|l| l == "0"),
+        "set-uid did not work:\n{out}"
+    );
+    let _ = std::fs::remove_dir_all(format!("/run/user/{uid}/snap.classicprobe"));
+}

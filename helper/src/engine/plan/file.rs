@@ -75,12 +75,6 @@ impl Engine {
         let (digest, size) = copied?;
         let (yaml, text) = crate::engine::snap_meta::read_snap_yaml(tmp)?;
         let name = yaml.name.clone();
-        let verified = self.signatures(&digest, size, &name, unsigned)?;
-        let before = self.snap(&name)?;
-        self.ensure_free(std::slice::from_ref(&name))?;
-        let revision = self.file_revision(&name, verified.as_ref(), before.as_ref())?;
-        let rev_state = revision_state(&revision, &yaml.version, "", size, &digest.to_hex(), &text);
-        let fresh = file_snap_state(&yaml, verified.as_ref(), rev_state);
         // snapd's `--classic` for a file: consent asked for, as for the store's snaps.
         if yaml.confinement == Confinement::Classic && !classic {
             return Err(Error::new(
@@ -91,6 +85,12 @@ impl Engine {
                 ),
             ));
         }
+        let verified = self.signatures(&digest, size, &name, unsigned)?;
+        let before = self.snap(&name)?;
+        self.ensure_free(std::slice::from_ref(&name))?;
+        let revision = self.file_revision(&name, verified.as_ref(), before.as_ref())?;
+        let rev_state = revision_state(&revision, &yaml.version, "", size, &digest.to_hex(), &text);
+        let fresh = file_snap_state(&yaml, verified.as_ref(), rev_state);
         if let Some(b) = &before {
             check_epoch(&name, &revision, &yaml.epoch, b)?;
         }
