@@ -159,25 +159,56 @@ fn dns_server() -> UdpSocket {
     sock
 }
 
-/// The test's session bus: a `dbus-daemon` any local user may use, on a socket in `dir`.
+/// The test's session bus: a `dbus-daemon` any local user may use, on a socket in `dir`, that
+/// starts `snapshelf-launcher` by activation from the packaged service file, with a `PATH` whose
+/// `xdg-open` writes what it is asked to open into `dir/opened`.
 fn session_bus(dir: &Path) -> (Child, String) {
     let conf = dir.join("session.conf");
     let sock = dir.join("session-bus");
+    let services = dir.join("services");
+    let packaged = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../data/dbus-1/services/io.github.snapshelf.Launcher.service"),
+    )
+    .unwrap();
+    let launcher = common::workspace_bin("snapshelf-launcher", "snapshelf-launcher");
+    let service = packaged.replace(
+        "/usr/libexec/snapshelf/snapshelf-launcher",
+        &launcher.display().to_string(),
+    );
+    assert_ne!(
+        service, packaged,
+        "the service file starts the packaged path"
+    );
+    write(
+        &services.join("io.github.snapshelf.Launcher.service"),
+        &service,
+        0o644,
+    );
+    let bin = dir.join("fakebin");
+    write(
+        &bin.join("xdg-open"),
+        &format!("#!/bin/sh\necho \"$1\" >> {}/opened\n", dir.display()),
+        0o755,
+    );
     std::fs::write(
         &conf,
         format!(
             "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
              \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n<busconfig>\
              <type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
+             <servicedir>{}</servicedir>\
              <policy context=\"default\"><allow user=\"*\"/><allow send_destination=\"*\"/>\
              <allow receive_sender=\"*\"/><allow own=\"*\"/></policy></busconfig>\n",
-            sock.display()
+            sock.display(),
+            services.display()
         ),
     )
     .unwrap();
     let child = Command::new("dbus-daemon")
         .arg(format!("--config-file={}", conf.display()))
         .arg("--nofork")
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
         .stdout(Stdio::null())
         .spawn()
         .expect("dbus-daemon (Debian package dbus-daemon) is needed");
@@ -394,6 +425,43 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
         out.contains("no-name"),
         "the app owned a name no plug grants:\n{out}"
     );
+
+    // Links open on the host through io.snapcraft.Launcher, started by activation; what snapd's
+    // allow-list does not take is refused, and the opener never hears of it.
+    let open = "for u in https://example.org/page?x=1 file:///etc/passwd 'javascript:alert(1)' \
+        snapshelf-unknown:thing mailto:ann@example.org; do \
+        if $SNAP/bin/dbus-send --session --print-reply --dest=io.snapcraft.Launcher \
+          /io/snapcraft/Launcher io.snapcraft.Launcher.OpenURL \"string:$u\" >/tmp/r 2>&1; \
+        then echo \"opened $u\"; else echo \"refused $u: $(cat /tmp/r)\"; fi; done";
+    let o = launch(&env, &capable, &etc, "sessprobe.sh", open, &vars);
+    let (out, err) = text(&o);
+    for opened in ["https://example.org/page?x=1", "mailto:ann@example.org"] {
+        assert!(
+            out.contains(&format!("opened {opened}")),
+            "{opened}:\n{out}\n{err}"
+        );
+    }
+    for refused in [
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "snapshelf-unknown:thing",
+    ] {
+        assert!(
+            out.contains(&format!(
+                "refused {refused}: Error org.freedesktop.DBus.Error.AccessDenied"
+            )),
+            "{refused}:\n{out}\n{err}"
+        );
+    }
+    let opened = std::fs::read_to_string(work.path().join("opened")).unwrap();
+    assert_eq!(
+        opened,
+        "https://example.org/page?x=1\nmailto:ann@example.org\n"
+    );
+    // Without desktop, the launcher is not even there.
+    let o = launch(&env, &capable, &etc, "sessprobe.plain", open, &vars);
+    let (out, _) = text(&o);
+    assert!(!out.contains("opened"), "{out}");
 
     // Without desktop: the portal only.
     let o = launch(&env, &capable, &etc, "sessprobe.plain", PROBE, &vars);

@@ -147,13 +147,14 @@ async fn main() -> anyhow::Result<()> {
         Ok(a) if !a.is_empty() => zbus::connection::Builder::address(a.as_str())?,
         _ => zbus::connection::Builder::session()?,
     };
-    let _conn = builder
+    let conn = builder
         .serve_at(OBJECT_PATH, launcher)?
         .name(BUS_NAME)?
         .build()
         .await
         .with_context(|| format!("taking {BUS_NAME} on the session bus"))?;
     tracing::info!("serving {BUS_NAME}");
+    let bus = fdo::DBusProxy::new(&conn).await?;
     loop {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let idle = last_used
@@ -162,6 +163,11 @@ async fn main() -> anyhow::Result<()> {
             .elapsed();
         if idle >= IDLE {
             tracing::info!("idle for {}s: exiting", idle.as_secs());
+            return Ok(());
+        }
+        // The session ended: nothing can call any more.
+        if bus.get_id().await.is_err() {
+            tracing::info!("the session bus is gone: exiting");
             return Ok(());
         }
     }
