@@ -595,3 +595,137 @@ fn desktop_brings_the_local_fonts_and_the_font_cache() {
     absent(&without, "fontconfig");
     absent(&without, "/usr/local");
 }
+
+#[test]
+fn desktop_lets_the_app_read_the_users_gtk_settings_and_folders() {
+    let mut t = system();
+    t.put(
+        Origin::Host,
+        "home/u/.config/gtk-3.0",
+        Kind::Dir,
+        0o755,
+        UID,
+        None,
+    );
+    t.put(
+        Origin::Host,
+        "home/u/.config/user-dirs.dirs",
+        Kind::File,
+        0o644,
+        UID,
+        None,
+    );
+    // A link is never followed: gtk-4.0 is left out.
+    t.put(
+        Origin::Host,
+        "home/u/.config/gtk-4.0",
+        Kind::Symlink,
+        0o777,
+        UID,
+        Some("/etc"),
+    );
+    for home_connected in [false, true] {
+        let l = Launch {
+            home_connected,
+            ..WITH_CAPS
+        };
+        let plan = planned(&l, &profile(&["desktop"], &[]), &t).lines();
+        let gtk = at(
+            &plan,
+            "rbind host:/home/u/.config/gtk-3.0 /home/u/.config/gtk-3.0",
+        );
+        assert_eq!(plan[gtk + 1], "ro /home/u/.config/gtk-3.0");
+        let dirs = at(
+            &plan,
+            "bind host:/home/u/.config/user-dirs.dirs /home/u/.config/user-dirs.dirs",
+        );
+        assert_eq!(plan[dirs + 1], "ro /home/u/.config/user-dirs.dirs");
+        absent(&plan, "gtk-4.0");
+        if home_connected {
+            // Before the home's top level is made read-only.
+            assert!(dirs < at(&plan, "ro /home/u"), "{}", plan.join("\n"));
+        }
+    }
+    absent(
+        &planned(&WITH_CAPS, &profile(&["x11"], &[]), &t).lines(),
+        ".config",
+    );
+}
+
+#[test]
+fn opengl_offers_the_hosts_nvidia_libraries_where_snapd_does() {
+    let mut t = system();
+    t.dir(Origin::Base, "var/lib/misc")
+        .file(
+            Origin::Host,
+            "usr/lib/x86_64-linux-gnu/libnvidia-glcore.so.535.1",
+        )
+        .link(
+            Origin::Host,
+            "usr/lib/x86_64-linux-gnu/libnvidia-glcore.so",
+            "libnvidia-glcore.so.535.1",
+        )
+        .link(
+            Origin::Host,
+            "usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.0",
+            "/opt/elsewhere/libGLX_nvidia.so.0",
+        )
+        .file(Origin::Host, "usr/lib/x86_64-linux-gnu/libEGL.so.1")
+        .file(Origin::Host, "usr/lib/x86_64-linux-gnu/libc.so.6");
+    let l = planned(&WITH_CAPS, &profile(&["opengl"], &[]), &t).lines();
+    let gl = "/var/lib/snapd/lib/gl";
+    let core = at(
+        &l,
+        &format!(
+            "bind host:/usr/lib/x86_64-linux-gnu/libnvidia-glcore.so.535.1 \
+             {gl}/libnvidia-glcore.so.535.1"
+        ),
+    );
+    assert_eq!(l[core + 1], format!("ro {gl}/libnvidia-glcore.so.535.1"));
+    at(
+        &l,
+        &format!("symlink {gl}/libnvidia-glcore.so -> libnvidia-glcore.so.535.1 0:0"),
+    );
+    at(
+        &l,
+        &format!("bind host:/usr/lib/x86_64-linux-gnu/libEGL.so.1 {gl}/libEGL.so.1"),
+    );
+    // Made under a mimic of the base's /var/lib; a link out of the farm and other libraries are
+    // not offered.
+    at(&l, "mimic /var/lib 755 0:0 [misc/]");
+    absent(&l, "libGLX_nvidia");
+    absent(&l, "libc.so");
+    // Without NVIDIA's libraries (GLVND's alone), or without opengl: nothing.
+    let mut mesa = system();
+    mesa.file(Origin::Host, "usr/lib/x86_64-linux-gnu/libEGL.so.1");
+    absent(
+        &planned(&WITH_CAPS, &profile(&["opengl"], &[]), &mesa).lines(),
+        "snapd/lib",
+    );
+    absent(
+        &planned(&WITH_CAPS, &profile(&[], &[]), &t).lines(),
+        "snapd/lib",
+    );
+}
+
+#[test]
+fn etc_ssl_is_the_bases_unless_a_debian_host_runs_a_core_base() {
+    let mut t = system();
+    t.dir(Origin::Base, "etc/ssl/certs")
+        .dir(Origin::Host, "etc/ssl/certs");
+    let line = "rbind base:/etc/ssl /etc/ssl";
+    let core = profile(&[], &[]);
+    assert_eq!(core.base, "core22");
+    let mut other = profile(&[], &[]);
+    other.base = "shelf-base".into();
+    // Not Debian-like: the base's certificates.
+    at(&planned(&WITH_CAPS, &core, &t).lines(), line);
+    // Debian-like: the host's with a core base, the base's with any other.
+    t.file(Origin::Host, "etc/debian_version");
+    absent(&planned(&WITH_CAPS, &core, &t).lines(), "/etc/ssl");
+    at(&planned(&WITH_CAPS, &other, &t).lines(), line);
+    // A base without /etc/ssl leaves the host's.
+    let mut bare = system();
+    bare.dir(Origin::Host, "etc/ssl/certs");
+    absent(&planned(&WITH_CAPS, &other, &bare).lines(), "/etc/ssl");
+}
