@@ -644,3 +644,143 @@ fn a_classic_snap_runs_as_its_caller_would() {
     );
     let _ = std::fs::remove_dir_all(format!("/run/user/{uid}/snap.classicprobe"));
 }
+
+/// `ssl-base`: the sample base with certificates of its own in `/etc/ssl`.
+fn ssl_base(env: &Env, dir: &Path) -> PathBuf {
+    let s = dir.join("ssl-base");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(env.root.join("snap/shelf-base/current/."))
+        .arg(&s)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: ssl-base\nversion: '1'\nsummary: A base with its own certificates\ntype: base\n",
+        0o644,
+    );
+    write(
+        &s.join("etc/ssl/certs/from-the-base.pem"),
+        "base's CA\n",
+        0o644,
+    );
+    let out = dir.join("ssl-base.snap");
+    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
+    out
+}
+
+fn host_snap(dir: &Path) -> PathBuf {
+    let s = dir.join("hostprobe");
+    write(
+        &s.join("meta/snap.yaml"),
+        "name: hostprobe\nversion: '1'\nsummary: Probes host integration\nbase: ssl-base\n\
+         apps:\n  sh:\n    command: bin/sh\n    plugs: [desktop, opengl]\n",
+        0o644,
+    );
+    write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    let out = dir.join("hostprobe.snap");
+    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
+    out
+}
+
+#[test]
+fn the_hosts_fonts_settings_gpu_libraries_and_certificates_as_snapd_offers_them() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, home) = common::runner();
+    let mut env = Env::new();
+    env.start_helper();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let c = env.proxy().install(&["shelf-base"], Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    install_file_with(&env, &ssl_base(&env, work.path()), false).unwrap();
+    install_file_with(&env, &host_snap(work.path()), false).unwrap();
+    let capable = capable_confine(work.path());
+
+    // The user's GTK settings and folders, made for the test and removed after it.
+    let config = home.join(".config");
+    let made_config = !config.exists();
+    let gtk = config.join("gtk-3.0");
+    let made_gtk = !gtk.exists();
+    let settings = gtk.join(format!("snapshelf-test-{}.ini", std::process::id()));
+    let dirs = config.join("user-dirs.dirs");
+    let had_dirs = dirs.exists();
+    std::fs::create_dir_all(&gtk).unwrap();
+    std::fs::write(&settings, "[Settings]\ngtk-theme-name=Adwaita\n").unwrap();
+    if !had_dirs {
+        std::fs::write(&dirs, "XDG_MUSIC_DIR=\"$HOME/Musik\"\n").unwrap();
+    }
+    for p in [&config, &gtk, &settings, &dirs] {
+        std::os::unix::fs::chown(p, Some(uid), Some(uid)).unwrap();
+    }
+    // A fake NVIDIA library, in the launch's namespace only (an overlay on the host's library
+    // directory): what the sandbox shows is what the host has there.
+    let upper = work.path().join("upper");
+    let lib = format!("libnvidia-snapshelf-test.so.{}", std::process::id());
+    write(&upper.join(&lib), "not really a library\n", 0o644);
+    std::fs::create_dir_all(work.path().join("ovl-work")).unwrap();
+    let root = env.root.display().to_string();
+    let setup = format!(
+        "mount --rbind {root}/snap /snap && mount --rbind {root}/var/snap /var/snap && \
+         mount --bind {root}/var/lib/snapshelf /var/lib/snapshelf && \
+         mount -t overlay overlay -o lowerdir=/usr/lib/x86_64-linux-gnu,upperdir={up},workdir={w} \
+         /usr/lib/x86_64-linux-gnu && exec runuser -u {RUNNER} -- \"$@\"",
+        up = upper.display(),
+        w = work.path().join("ovl-work").display()
+    );
+    let script = format!(
+        "test -d /usr/local/share/fonts && echo local-fonts; \
+         test -d /var/cache/fontconfig && echo font-cache; \
+         cat {settings}; cat {dirs} >/dev/null && echo user-dirs; \
+         echo x > {settings}.new 2>/dev/null || echo read-only; \
+         cat /var/lib/snapd/lib/gl/{lib}; echo \"library-path=$SNAP_LIBRARY_PATH\"; \
+         cat /etc/ssl/certs/from-the-base.pem",
+        settings = settings.display(),
+        dirs = dirs.display()
+    );
+    let o = Command::new("timeout")
+        .args([
+            "--signal=KILL",
+            "120",
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+        ])
+        .args(["sh", "-c", &setup, "sh"])
+        .arg(&capable)
+        .args(["hostprobe.sh", "-c", &script])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+
+    let _ = std::fs::remove_file(&settings);
+    if made_gtk {
+        let _ = std::fs::remove_dir(&gtk);
+    }
+    if !had_dirs {
+        let _ = std::fs::remove_file(&dirs);
+    }
+    if made_config {
+        let _ = std::fs::remove_dir(&config);
+    }
+
+    assert!(o.status.success(), "{out}\n{err}");
+    for want in [
+        "local-fonts",
+        "font-cache",
+        "gtk-theme-name=Adwaita",
+        "user-dirs",
+        "read-only",
+        "not really a library",
+        "library-path=/var/lib/snapd/lib/gl:/var/lib/snapd/lib/gl32",
+        // Debian's host with a base not named core*: the base's certificates (snap-confine).
+        "base's CA",
+    ] {
+        assert!(out.contains(want), "{want:?} missing:\n{out}\n{err}");
+    }
+}
