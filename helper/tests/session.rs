@@ -463,6 +463,28 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
     let (out, _) = text(&o);
     assert!(!out.contains("opened"), "{out}");
 
+    // The same doors in the user-namespace mode (the binary without privileges).
+    let o = Command::new("timeout")
+        .args(["--signal=KILL", "120", "runuser", "-u", RUNNER, "--"])
+        .arg(common::workspace_bin(
+            "snapshelf-confine",
+            "snapshelf-confine",
+        ))
+        .arg("--root")
+        .arg(&env.root)
+        .args(["sessprobe.sh", "-c", PROBE])
+        .envs(vars.iter().copied())
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(
+        out.contains("reached org.freedesktop.portal.Desktop")
+            && out.contains("refused org.example.Unplugged")
+            && out.contains(&format!("xauth={inside} {}", md5(&xauthority(7)).trim())),
+        "user-namespace mode:\n{out}\n{err}"
+    );
+
     // Without desktop: the portal only.
     let o = launch(&env, &capable, &etc, "sessprobe.plain", PROBE, &vars);
     let (out, err) = text(&o);
