@@ -161,7 +161,8 @@ fn dns_server() -> UdpSocket {
 
 /// The test's session bus: a `dbus-daemon` any local user may use, on a socket in `dir`, that
 /// starts `snapshelf-launcher` by activation from the packaged service file, with a `PATH` whose
-/// `xdg-open` writes what it is asked to open into `dir/opened`.
+/// `xdg-open` writes what it is asked to open into `dir/opened` and whose `zenity` says yes to
+/// opening a file whose name has `may-open` in it.
 fn session_bus(dir: &Path) -> (Child, String) {
     let conf = dir.join("session.conf");
     let sock = dir.join("session-bus");
@@ -189,6 +190,12 @@ fn session_bus(dir: &Path) -> (Child, String) {
     write(
         &bin.join("xdg-open"),
         &format!("#!/bin/sh\necho \"$1\" >> {}/opened\n", dir.display()),
+        0o755,
+    );
+    // The person's answer to "open this file?": yes for a file whose name says so.
+    write(
+        &bin.join("zenity"),
+        "#!/bin/sh\ncase \"$*\" in *may-open*) exit 0 ;; *) exit 1 ;; esac\n",
         0o755,
     );
     std::fs::write(
@@ -457,6 +464,58 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
     assert_eq!(
         opened,
         "https://example.org/page?x=1\nmailto:ann@example.org\n"
+    );
+    // OpenFile: a file the person agrees to, one they refuse, and descriptors snapd's launcher
+    // refuses (O_PATH, a device).
+    let open_file = |fd: std::os::fd::BorrowedFd<'_>| -> Result<(), String> {
+        rt.block_on(async {
+            let conn = zbus::connection::Builder::address(addr.as_str())
+                .unwrap()
+                .build()
+                .await
+                .unwrap();
+            conn.call_method(
+                Some("io.snapcraft.Launcher"),
+                "/io/snapcraft/Launcher",
+                Some("io.snapcraft.Launcher"),
+                "OpenFile",
+                &("", zbus::zvariant::Fd::from(fd)),
+            )
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+        })
+    };
+    let yes = work.path().join("may-open.txt");
+    let no = work.path().join("secret.txt");
+    std::fs::write(&yes, "a").unwrap();
+    std::fs::write(&no, "b").unwrap();
+    use std::os::fd::AsFd;
+    open_file(std::fs::File::open(&yes).unwrap().as_fd()).unwrap();
+    let e = open_file(std::fs::File::open(&no).unwrap().as_fd()).unwrap_err();
+    assert!(
+        e.contains("AccessDenied") && e.contains("permission denied"),
+        "{e}"
+    );
+    let o_path = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(&yes)
+            .unwrap()
+    };
+    let e = open_file(o_path.as_fd()).unwrap_err();
+    assert!(e.contains("O_PATH"), "{e}");
+    let e = open_file(std::fs::File::open("/dev/null").unwrap().as_fd()).unwrap_err();
+    assert!(e.contains("regular files or directories"), "{e}");
+    let opened = std::fs::read_to_string(work.path().join("opened")).unwrap();
+    assert_eq!(
+        opened,
+        format!(
+            "https://example.org/page?x=1\nmailto:ann@example.org\n{}\n",
+            yes.display()
+        )
     );
     // Without desktop, the launcher is not even there.
     let o = launch(&env, &capable, &etc, "sessprobe.plain", open, &vars);
