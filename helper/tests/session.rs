@@ -849,6 +849,7 @@ fn the_hosts_fonts_settings_gpu_libraries_and_certificates_as_snapd_offers_them(
     if made_config {
         let _ = std::fs::remove_dir(&config);
     }
+    let _ = std::fs::remove_dir_all(format!("/run/user/{uid}/snap.hostprobe"));
 
     assert!(o.status.success(), "{out}\n{err}");
     for want in [
