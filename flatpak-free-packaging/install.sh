@@ -29,6 +29,8 @@ $PREFIX/libexec/snapshelf/snapshelf-confine
 $PREFIX/libexec/snapshelf/snapshelf-search-provider
 $PREFIX/share/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchProvider.ini
 $PREFIX/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service
+$PREFIX/libexec/snapshelf/snapshelf-launcher
+$PREFIX/share/dbus-1/services/io.github.snapshelf.Launcher.service
 $BUSPOLICY/io.github.snapshelf.Helper1.conf
 $PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service
 $ACTIONS/io.github.snapshelf.policy
@@ -46,7 +48,7 @@ if [ "${1:-}" = "--uninstall" ]; then
   rmdir "$D$PREFIX/libexec/snapshelf" 2>/dev/null || true
   exit 0
 fi
-for b in snapshelf snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine snapshelf-search-provider; do
+for b in snapshelf snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine snapshelf-search-provider snapshelf-launcher; do
   [ -x "$BIN/$b" ] || { echo "install.sh: $BIN/$b is missing: cargo build --release first" >&2; exit 1; }
 done
 install -D -m 755 "$BIN/snapshelfctl" "$D$PREFIX/bin/snapshelfctl"
@@ -71,6 +73,11 @@ PROVIDER="$PREFIX/libexec/snapshelf/snapshelf-search-provider"
 [ "$PREFIX" = /usr ] || PROVIDER="$PROVIDER --app $PREFIX/bin/snapshelf"
 sed "s|^Exec=.*|Exec=$PROVIDER|" data/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service \
   | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service"
+# io.snapcraft.Launcher: opens links and files for sandboxed apps, started on the session bus when
+# an app's xdg-open first calls it.
+install -D -m 755 "$BIN/snapshelf-launcher" "$D$PREFIX/libexec/snapshelf/snapshelf-launcher"
+sed "s|^Exec=.*|Exec=$PREFIX/libexec/snapshelf/snapshelf-launcher|" data/dbus-1/services/io.github.snapshelf.Launcher.service \
+  | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/services/io.github.snapshelf.Launcher.service"
 install -D -m 644 flatpak-free-packaging/io.github.snapshelf.Helper1.conf "$D$BUSPOLICY/io.github.snapshelf.Helper1.conf"
 sed "s|/usr/libexec/snapshelf/snapshelf-helper|$HELPER|" flatpak-free-packaging/io.github.snapshelf.Helper1.service \
   | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service"

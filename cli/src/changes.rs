@@ -36,14 +36,15 @@ pub(crate) fn install(
         if names.len() != 1 {
             return Err(usage("install one file at a time"));
         }
-        // A file has no channel, and its sandbox is what it says: nothing to ignore quietly.
-        if channel.is_some() || classic {
-            return Err(usage("--channel and --classic are for names, not files"));
+        // A file has no channel: nothing to ignore quietly.
+        if channel.is_some() {
+            return Err(usage("--channel is for names, not files"));
         }
         let f = std::fs::File::open(&names[0])
             .map_err(|e| usage(format!("cannot open {}: {e}", names[0])))?;
         let options = InstallFileOptions {
             unsigned: unsigned.then_some(true),
+            classic: classic.then_some(true),
         };
         let fd = zbus::zvariant::OwnedFd::from(OwnedFd::from(f));
         return ctl.change(h.install_file(fd, options.to_dict()));
@@ -190,6 +191,11 @@ mod tests {
         let mut keys: Vec<_> = d.keys().collect();
         keys.sort();
         assert_eq!(keys, ["channel"]);
-        assert!(InstallFileOptions { unsigned: None }.to_dict().is_empty());
+        assert!(InstallFileOptions {
+            unsigned: None,
+            classic: None
+        }
+        .to_dict()
+        .is_empty());
     }
 }

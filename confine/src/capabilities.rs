@@ -60,3 +60,22 @@ pub fn drop_privileges() -> Result<()> {
     Errno::result(r).what(|| "cannot set no_new_privs".into())?;
     Ok(())
 }
+
+/// For a classic snap, which runs as the caller would without `snap run`: every capability this
+/// launcher holds dropped, but neither the bounding set nor `no_new_privs` touched, so that the
+/// app's `sudo` and other set-uid programs work as they do outside (snap-confine's classic path
+/// sets neither).
+pub fn drop_capabilities_only() -> Result<()> {
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
+        caps::clear(None, set).map_err(|e| Error::Unsupported {
+            what: format!("cannot drop capabilities: {e}"),
+            errno: Errno::EPERM,
+        })?;
+    }
+    Ok(())
+}

@@ -171,6 +171,34 @@ pub fn build(
     env
 }
 
+/// A classic snap's environment, as `snap run` makes it for one (snapd's `snapenv`): the
+/// caller's variables as they are (`HOME`, `PATH`, the display, the bus…), the caller's own
+/// `SNAP*` aside, with the `SNAP_*` set and `XDG_RUNTIME_DIR` added; then the snap's
+/// `environment:` entries, expanded against that.
+pub fn build_classic(
+    caller: impl IntoIterator<Item = (String, String)>,
+    profile: &Profile,
+    paths: &SnapPaths,
+    user: &User,
+) -> BTreeMap<String, String> {
+    let strict = build(std::iter::empty(), profile, paths, user, &[]);
+    let own: Vec<&String> = profile.environment.iter().map(|(k, _)| k).collect();
+    let mut env: BTreeMap<String, String> = caller
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("SNAP"))
+        .collect();
+    for (k, v) in strict {
+        if (k.starts_with("SNAP") || k == "XDG_RUNTIME_DIR") && !own.contains(&&k) {
+            env.insert(k, v);
+        }
+    }
+    for (k, v) in &profile.environment {
+        let value = expand(v, &env);
+        env.insert(k.clone(), value);
+    }
+    env
+}
+
 /// The command line to execute: the command chain, then the command, then the caller's arguments.
 /// Every entry of the chain and the command's program are under `$SNAP`; the command's arguments
 /// are expanded.
@@ -339,6 +367,47 @@ mod tests {
                 "a b"
             ]
         );
+    }
+
+    #[test]
+    fn a_classic_snap_keeps_the_callers_environment() {
+        let mut p = profile();
+        p.confinement = "classic".into();
+        let paths = SnapPaths::new("/snap", &p, &user());
+        let caller = [
+            ("HOME", "/home/ann"),
+            ("PATH", "/home/ann/bin:/usr/bin"),
+            ("DISPLAY", ":0"),
+            ("LANG", "de_DE.UTF-8"),
+            ("SNAP_NAME", "fake"),
+            ("SNAP_FAKE", "fake"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let env = build_classic(caller, &p, &paths, &user());
+        let get = |k: &str| env.get(k).map(String::as_str);
+        assert_eq!(get("HOME"), Some("/home/ann"));
+        assert_eq!(get("PATH"), Some("/home/ann/bin:/usr/bin"));
+        // Classic snaps declare no x11 plug: the display is theirs anyway.
+        assert_eq!(get("DISPLAY"), Some(":0"));
+        assert_eq!(get("LANG"), Some("de_DE.UTF-8"));
+        assert_eq!(get("SNAP_NAME"), Some("test-snapd-tools"));
+        assert_eq!(get("SNAP_FAKE"), None);
+        assert_eq!(get("SNAP"), Some("/snap/test-snapd-tools/x1"));
+        assert_eq!(
+            get("SNAP_USER_DATA"),
+            Some("/home/ann/snap/test-snapd-tools/x1")
+        );
+        assert_eq!(
+            get("XDG_RUNTIME_DIR"),
+            Some("/run/user/1000/snap.test-snapd-tools")
+        );
+        assert_eq!(
+            get("EXTRA_CACHE_DIR"),
+            Some("/home/ann/snap/test-snapd-tools/x1/.cache")
+        );
+        assert_eq!(get("EXTRA_LOCAL_NESTED"), Some("extra-global-nested"));
+        assert_eq!(get("TMPDIR"), None);
+        assert_eq!(get("SHELL"), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod profile;
 pub mod run;
 pub mod sandbox;
 pub mod seccomp;
+pub mod session;
 pub mod sys;
 pub mod user_dirs;
 

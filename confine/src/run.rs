@@ -86,7 +86,8 @@ struct Launch {
 }
 
 /// Everything up to exec, in order: `Launch::gather`, then (strict confinement) the steps of
-/// `Launch`: `check_installed`, `make_user_data`, `enter_namespaces` (the launcher stays outside
+/// `Launch`: `check_installed`, `make_user_data`, the session's plumbing (`session::prepare`),
+/// `enter_namespaces` (the launcher stays outside
 /// as the monitor), `private_area`, `host_dirs`, `build_and_enter`, `start_app`. Returns only on
 /// error.
 pub fn run(inv: Invocation) -> Result<Infallible> {
@@ -96,10 +97,13 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
     }
     launch.check_installed()?;
     launch.make_user_data()?;
+    // Kept until the launch ends: the session bus proxy's lifeline is in it.
+    let session = crate::session::prepare(&launch.profile, launch.user.uid);
     let status = launch.enter_namespaces()?;
     let private = launch.private_area()?;
     let host = launch.host_dirs(&private)?;
-    let extra_env = launch.build_and_enter(&host, &private)?;
+    let mut extra_env = launch.build_and_enter(&host, &private)?;
+    extra_env.extend(session.env.iter().cloned());
     drop(host);
     launch.start_app(private, &extra_env, status)
 }
@@ -184,14 +188,21 @@ impl Launch {
             .what(|| format!("cannot open {}", self.root_path.display()))
     }
 
-    /// A classic snap: its data directories, then the command, with no sandbox.
+    /// A classic snap, as snap-confine runs one: its data and runtime directories, then the
+    /// command with no namespace, no filter and no `no_new_privs`, in the caller's environment
+    /// with the `SNAP_*` variables added (`env::build_classic`).
     fn run_classic(&self) -> Result<Infallible> {
         let mount_dir = self.root_path.join("snap").to_string_lossy().to_string();
         let paths = SnapPaths::new(mount_dir.trim_end_matches('/'), &self.profile, &self.user);
         user_data(&self.user.home, &self.profile, self.user.uid)?;
-        drop_privileges()?;
+        drop(crate::session::runtime_dir(&self.profile, self.user.uid));
+        crate::capabilities::drop_capabilities_only()?;
         umask(self.umask);
-        let (argv, envp) = command(&self.profile, &paths, &self.user, &self.inv, &[])?;
+        let caller = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        let env = env::build_classic(caller, &self.profile, &paths, &self.user);
+        let argv = env::argv(&self.profile, &paths.snap, &env, &self.inv.args);
+        let (argv, envp) = c_strings(argv, &env)?;
         Err(exec(&argv, &envp))
     }
 
@@ -417,11 +428,19 @@ fn command(
     } else {
         env::argv(profile, &paths.snap, &env, &inv.args)
     };
+    c_strings(argv, &env)
+}
+
+/// The command line and the environment as C strings.
+fn c_strings(
+    argv: Vec<String>,
+    env: &BTreeMap<String, String>,
+) -> Result<(Vec<CString>, Vec<CString>)> {
     let cstr = |s: String| {
         CString::new(s.into_bytes())
             .map_err(|_| Error::Invalid("a NUL byte in an argument or variable".into()))
     };
-    let c_argv = argv.iter().cloned().map(cstr).collect::<Result<Vec<_>>>()?;
+    let c_argv = argv.into_iter().map(cstr).collect::<Result<Vec<_>>>()?;
     let c_env = env
         .iter()
         .map(|(k, v)| cstr(format!("{k}={v}")))

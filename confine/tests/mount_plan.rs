@@ -534,3 +534,198 @@ fn a_layout_that_cannot_be_laid_out_fails_before_anything_is_mounted() {
         assert!(text.contains(says), "{layout:?}: {err}");
     }
 }
+
+#[test]
+fn a_resolv_conf_that_links_into_run_finds_its_file() {
+    let mut t = system();
+    t.link(
+        Origin::Host,
+        "etc/resolv.conf",
+        "../run/systemd/resolve/stub-resolv.conf",
+    )
+    .file(Origin::Host, "run/systemd/resolve/stub-resolv.conf");
+    let l = planned(&WITH_CAPS, &profile(&["network"], &[]), &t).lines();
+    let bind = at(&l, "bind host:/run/systemd/resolve /run/systemd/resolve");
+    assert_eq!(l[bind - 1], "mkdir /run/systemd/resolve 755 0:0");
+    assert_eq!(l[bind + 1], "ro /run/systemd/resolve");
+    // After /run is made (the tmpfs would hide it).
+    assert!(at(&l, "tmpfs /run 755 0:0") < bind);
+    // Without network, no resolver; a regular resolv.conf needs nothing; a link that climbs out
+    // of the root or leads elsewhere than /run binds nothing.
+    absent(
+        &planned(&WITH_CAPS, &profile(&[], &[]), &t).lines(),
+        "resolve",
+    );
+    absent(
+        &lines(&WITH_CAPS, &profile(&["network"], &[])),
+        "/run/systemd",
+    );
+    let mut out = system();
+    out.link(Origin::Host, "etc/resolv.conf", "../../../../run/x/r.conf")
+        .file(Origin::Host, "run/x/r.conf");
+    absent(
+        &planned(&WITH_CAPS, &profile(&["network"], &[]), &out).lines(),
+        "/run/x",
+    );
+    // /run itself is never bound from the host.
+    let mut top = system();
+    top.link(Origin::Host, "etc/resolv.conf", "/run/resolv.conf")
+        .file(Origin::Host, "run/resolv.conf");
+    absent(
+        &planned(&WITH_CAPS, &profile(&["network"], &[]), &top).lines(),
+        "host:/run ",
+    );
+}
+
+#[test]
+fn desktop_brings_the_local_fonts_and_the_font_cache() {
+    let mut t = system();
+    t.dir(Origin::Host, "usr/local/share/fonts")
+        .dir(Origin::Host, "var/cache/fontconfig")
+        .dir(Origin::Base, "var/cache");
+    let l = planned(&WITH_CAPS, &profile(&["desktop"], &[]), &t).lines();
+    let local = at(
+        &l,
+        "rbind host:/usr/local/share/fonts /usr/local/share/fonts",
+    );
+    assert_eq!(l[local + 1], "ro /usr/local/share/fonts");
+    let cache = at(&l, "rbind host:/var/cache/fontconfig /var/cache/fontconfig");
+    assert_eq!(l[cache + 1], "ro /var/cache/fontconfig");
+    let without = planned(&WITH_CAPS, &profile(&["x11"], &[]), &t).lines();
+    absent(&without, "fontconfig");
+    absent(&without, "/usr/local");
+}
+
+#[test]
+fn desktop_lets_the_app_read_the_users_gtk_settings_and_folders() {
+    let mut t = system();
+    t.put(
+        Origin::Host,
+        "home/u/.config/gtk-3.0",
+        Kind::Dir,
+        0o755,
+        UID,
+        None,
+    );
+    t.put(
+        Origin::Host,
+        "home/u/.config/user-dirs.dirs",
+        Kind::File,
+        0o644,
+        UID,
+        None,
+    );
+    // A link is never followed: gtk-4.0 is left out.
+    t.put(
+        Origin::Host,
+        "home/u/.config/gtk-4.0",
+        Kind::Symlink,
+        0o777,
+        UID,
+        Some("/etc"),
+    );
+    for home_connected in [false, true] {
+        let l = Launch {
+            home_connected,
+            ..WITH_CAPS
+        };
+        let plan = planned(&l, &profile(&["desktop"], &[]), &t).lines();
+        let gtk = at(
+            &plan,
+            "rbind host:/home/u/.config/gtk-3.0 /home/u/.config/gtk-3.0",
+        );
+        assert_eq!(plan[gtk + 1], "ro /home/u/.config/gtk-3.0");
+        let dirs = at(
+            &plan,
+            "bind host:/home/u/.config/user-dirs.dirs /home/u/.config/user-dirs.dirs",
+        );
+        assert_eq!(plan[dirs + 1], "ro /home/u/.config/user-dirs.dirs");
+        absent(&plan, "gtk-4.0");
+        if home_connected {
+            // Before the home's top level is made read-only.
+            assert!(dirs < at(&plan, "ro /home/u"), "{}", plan.join("\n"));
+        }
+    }
+    absent(
+        &planned(&WITH_CAPS, &profile(&["x11"], &[]), &t).lines(),
+        ".config",
+    );
+}
+
+#[test]
+fn opengl_offers_the_hosts_nvidia_libraries_where_snapd_does() {
+    let mut t = system();
+    t.dir(Origin::Base, "var/lib/misc")
+        .file(
+            Origin::Host,
+            "usr/lib/x86_64-linux-gnu/libnvidia-glcore.so.535.1",
+        )
+        .link(
+            Origin::Host,
+            "usr/lib/x86_64-linux-gnu/libnvidia-glcore.so",
+            "libnvidia-glcore.so.535.1",
+        )
+        .link(
+            Origin::Host,
+            "usr/lib/x86_64-linux-gnu/libGLX_nvidia.so.0",
+            "/opt/elsewhere/libGLX_nvidia.so.0",
+        )
+        .file(Origin::Host, "usr/lib/x86_64-linux-gnu/libEGL.so.1")
+        .file(Origin::Host, "usr/lib/x86_64-linux-gnu/libc.so.6");
+    let l = planned(&WITH_CAPS, &profile(&["opengl"], &[]), &t).lines();
+    let gl = "/var/lib/snapd/lib/gl";
+    let core = at(
+        &l,
+        &format!(
+            "bind host:/usr/lib/x86_64-linux-gnu/libnvidia-glcore.so.535.1 \
+             {gl}/libnvidia-glcore.so.535.1"
+        ),
+    );
+    assert_eq!(l[core + 1], format!("ro {gl}/libnvidia-glcore.so.535.1"));
+    at(
+        &l,
+        &format!("symlink {gl}/libnvidia-glcore.so -> libnvidia-glcore.so.535.1 0:0"),
+    );
+    at(
+        &l,
+        &format!("bind host:/usr/lib/x86_64-linux-gnu/libEGL.so.1 {gl}/libEGL.so.1"),
+    );
+    // Made under a mimic of the base's /var/lib; a link out of the farm and other libraries are
+    // not offered.
+    at(&l, "mimic /var/lib 755 0:0 [misc/]");
+    absent(&l, "libGLX_nvidia");
+    absent(&l, "libc.so");
+    // Without NVIDIA's libraries (GLVND's alone), or without opengl: nothing.
+    let mut mesa = system();
+    mesa.file(Origin::Host, "usr/lib/x86_64-linux-gnu/libEGL.so.1");
+    absent(
+        &planned(&WITH_CAPS, &profile(&["opengl"], &[]), &mesa).lines(),
+        "snapd/lib",
+    );
+    absent(
+        &planned(&WITH_CAPS, &profile(&[], &[]), &t).lines(),
+        "snapd/lib",
+    );
+}
+
+#[test]
+fn etc_ssl_is_the_bases_unless_a_debian_host_runs_a_core_base() {
+    let mut t = system();
+    t.dir(Origin::Base, "etc/ssl/certs")
+        .dir(Origin::Host, "etc/ssl/certs");
+    let line = "rbind base:/etc/ssl /etc/ssl";
+    let core = profile(&[], &[]);
+    assert_eq!(core.base, "core22");
+    let mut other = profile(&[], &[]);
+    other.base = "shelf-base".into();
+    // Not Debian-like: the base's certificates.
+    at(&planned(&WITH_CAPS, &core, &t).lines(), line);
+    // Debian-like: the host's with a core base, the base's with any other.
+    t.file(Origin::Host, "etc/debian_version");
+    absent(&planned(&WITH_CAPS, &core, &t).lines(), "/etc/ssl");
+    at(&planned(&WITH_CAPS, &other, &t).lines(), line);
+    // A base without /etc/ssl leaves the host's.
+    let mut bare = system();
+    bare.dir(Origin::Host, "etc/ssl/certs");
+    absent(&planned(&WITH_CAPS, &other, &bare).lines(), "/etc/ssl");
+}

@@ -411,7 +411,32 @@ macro_rules! one_option {
     };
 }
 
-one_option!(InstallFileOptions, unsigned: bool = "unsigned");
+/// `InstallFile` options: `unsigned` (a file without store assertions) and `classic`, the consent
+/// a file that runs without a sandbox needs (as `Install` asks for it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstallFileOptions {
+    pub unsigned: Option<bool>,
+    pub classic: Option<bool>,
+}
+
+impl InstallFileOptions {
+    pub fn parse(d: &Dict) -> Result<Self, Error> {
+        let o = Options::new(d, &["unsigned", "classic"])?;
+        Ok(InstallFileOptions {
+            unsigned: o.get("unsigned")?,
+            classic: o.get("classic")?,
+        })
+    }
+    pub fn to_dict(&self) -> Dict {
+        let mut d = Dict::new();
+        for (k, v) in [("unsigned", self.unsigned), ("classic", self.classic)] {
+            if let Some(v) = v {
+                d.insert(k.to_string(), v.to_value());
+            }
+        }
+        d
+    }
+}
 one_option!(RemoveOptions, purge: bool = "purge");
 /// `Refresh` options: `channel` (one name only), and `classic`, the consent a revision that
 /// turned classic needs (as `Install` asks for it).

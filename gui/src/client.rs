@@ -313,10 +313,13 @@ pub async fn start(action: &Action) -> Res<OwnedObjectPath> {
     r.map_err(Failure::from_zbus)
 }
 
-pub async fn install_file(fd: OwnedFd, unsigned: bool) -> Res<OwnedObjectPath> {
+pub async fn install_file(fd: OwnedFd, unsigned: bool, classic: bool) -> Res<OwnedObjectPath> {
     let mut o = Dict::new();
     if unsigned {
         opt(&mut o, "unsigned", true);
+    }
+    if classic {
+        opt(&mut o, "classic", true);
     }
     helper()
         .await?

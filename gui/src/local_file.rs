@@ -75,6 +75,16 @@ pub fn signature_words(c: &FileCheck) -> String {
     }
 }
 
+/// For a classic snap, the plain warning that it will run without a sandbox (the consent asked for
+/// by `InstallFile`'s `classic` option is given by pressing Install with this shown).
+pub fn sandbox_warning(c: &FileCheck) -> String {
+    if c.confinement == "classic" {
+        gettext("Not sandboxed: this app runs with full access to your files and your system, like any program you start yourself. Install it only if you trust it fully.")
+    } else {
+        String::new()
+    }
+}
+
 /// What installing it will do.
 pub fn install_words(c: &FileCheck) -> String {
     if c.installed_revision.is_empty() {
@@ -127,6 +137,22 @@ impl Component for LocalFile {
                             gtk::Label {
                                 #[watch]
                                 set_label: &model.field(signature_words),
+                                set_wrap: true,
+                                set_hexpand: true,
+                                set_xalign: 0.0,
+                            },
+                        },
+                        gtk::Box {
+                            set_spacing: 6,
+                            #[watch]
+                            set_visible: model.check.as_ref().is_some_and(|c| c.confinement == "classic"),
+                            gtk::Image {
+                                set_icon_name: Some("dialog-warning-symbolic"),
+                            },
+                            gtk::Label {
+                                #[watch]
+                                set_label: &model.field(sandbox_warning),
+                                add_css_class: "warning",
                                 set_wrap: true,
                                 set_hexpand: true,
                                 set_xalign: 0.0,
@@ -231,8 +257,11 @@ impl Component for LocalFile {
                 match open_fd(path) {
                     Ok(fd) => {
                         self.busy = true;
-                        self.progress
-                            .emit(ProgressInput::StartFile(fd, !check.signed));
+                        self.progress.emit(ProgressInput::StartFile(
+                            fd,
+                            !check.signed,
+                            check.confinement == "classic",
+                        ));
                     }
                     Err(f) => {
                         let _ = sender.output(LocalFileOutput::Failed(f));
@@ -316,6 +345,17 @@ mod tests {
             "Read and write files in your home folder (home)\nodd-plug"
         );
         assert_eq!(plug_words(&[], &labels), "No permissions");
+    }
+
+    #[test]
+    fn a_classic_file_says_it_is_not_sandboxed() {
+        let mut c = FileCheck {
+            confinement: "strict".into(),
+            ..Default::default()
+        };
+        assert_eq!(sandbox_warning(&c), "");
+        c.confinement = "classic".into();
+        assert!(sandbox_warning(&c).starts_with("Not sandboxed: "));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub struct Progress {
 #[derive(Debug)]
 pub enum ProgressInput {
     Start(Action),
-    StartFile(OwnedFd, bool),
+    StartFile(OwnedFd, bool, bool),
     Cancel,
 }
 
@@ -135,13 +135,13 @@ impl Component for Progress {
                         .drop_on_shutdown()
                 });
             }
-            ProgressInput::StartFile(fd, unsigned) => {
+            ProgressInput::StartFile(fd, unsigned, classic) => {
                 self.begin();
-                tracing::info!(target: "ui", "change requested: install a file (unsigned: {unsigned})");
+                tracing::info!(target: "ui", "change requested: install a file (unsigned: {unsigned}, classic: {classic})");
                 sender.command(move |out, shutdown| {
                     shutdown
                         .register(async move {
-                            match client::install_file(fd, unsigned).await {
+                            match client::install_file(fd, unsigned, classic).await {
                                 Ok(path) => follow(path.to_string(), out).await,
                                 Err(f) => {
                                     let _ = out.send(ProgressCmd::Lost(f));

@@ -29,7 +29,7 @@ pub fn failure(f: &Failure) -> String {
         NoUpdateAvailable => gettext("This app is already up to date."),
         NoRevisionToRevert => gettext("There is no earlier version kept to go back to."),
         ChannelNotAvailable => gettext("The app is not published in that channel. Choose another channel."),
-        NeedsClassic => gettext("This app asks for full access to the system (classic confinement); Snapshelf does not install such apps."),
+        NeedsClassic => gettext("This app asks for full access to the system (classic confinement); it is installed only once you agree that it runs without a sandbox."),
         EpochMismatch => gettext("This update cannot read the data of the installed version, so it was not installed."),
         InsufficientSpace => gettext("There is not enough disk space. Free some space, then try again."),
         SnapInUse => gettext("The app is running. Close it, then try again."),

@@ -81,6 +81,8 @@ const FILES: &[&str] = &[
     "/usr/libexec/snapshelf/snapshelf-search-provider",
     "/usr/share/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchProvider.ini",
     "/usr/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service",
+    "/usr/libexec/snapshelf/snapshelf-launcher",
+    "/usr/share/dbus-1/services/io.github.snapshelf.Launcher.service",
     "/usr/share/applications/io.github.snapshelf.Snapshelf.desktop",
     "/usr/share/metainfo/io.github.snapshelf.Snapshelf.metainfo.xml",
     "/usr/share/icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg",
@@ -118,6 +120,7 @@ fn the_deb_installs_activates_and_removes_cleanly() {
         "snapshelf-store",
         "snapshelf",
         "snapshelf-search-provider",
+        "snapshelf-launcher",
     ] {
         run(Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", p])
@@ -243,6 +246,7 @@ fn install_sh_honours_destdir_and_prefix() {
         "snapshelf-store",
         "snapshelf",
         "snapshelf-search-provider",
+        "snapshelf-launcher",
     ] {
         run(Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", p])
@@ -274,6 +278,8 @@ fn install_sh_honours_destdir_and_prefix() {
         "usr/local/libexec/snapshelf/snapshelf-search-provider",
         "usr/local/share/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchProvider.ini",
         "usr/local/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service",
+        "usr/local/libexec/snapshelf/snapshelf-launcher",
+        "usr/local/share/dbus-1/services/io.github.snapshelf.Launcher.service",
         "usr/local/share/applications/io.github.snapshelf.Snapshelf.desktop",
         "usr/local/share/locale/fr/LC_MESSAGES/snapshelf.mo",
         "usr/local/share/dbus-1/system-services/io.github.snapshelf.Helper1.service",
@@ -376,7 +382,9 @@ fn every_string_in_the_sources_is_translated() {
     let potfiles = std::fs::read_to_string(ws.join("po/POTFILES")).unwrap();
     let listed: Vec<&str> = potfiles.lines().map(str::trim).collect();
     let mut missing = Vec::new();
-    for krate in ["helper", "cli", "gui", "dbus", "snap", "store", "confine"] {
+    for krate in [
+        "helper", "cli", "gui", "dbus", "snap", "store", "confine", "launcher",
+    ] {
         let src = ws.join(krate).join("src");
         let mut stack = vec![src];
         while let Some(dir) = stack.pop() {

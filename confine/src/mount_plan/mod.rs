@@ -14,6 +14,7 @@ mod interfaces;
 mod layouts;
 mod model;
 mod planner;
+mod session;
 mod system;
 
 use std::fmt;

@@ -68,6 +68,7 @@ impl<'a> Planner<'a> {
         self.snap_dirs()?;
         self.home()?;
         self.interfaces()?;
+        self.session()?;
         self.layouts()?;
         Ok(self.plan)
     }

@@ -306,14 +306,16 @@ impl Helper {
     ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
         let o = InstallFileOptions::parse(&options)?;
         let unsigned = o.unsigned.unwrap_or(false);
-        let action = if unsigned {
+        let classic = o.classic.unwrap_or(false);
+        // A file without a sandbox asks for as much trust as one without signatures.
+        let action = if unsigned || classic {
             polkit::INSTALL_UNSIGNED
         } else {
             polkit::INSTALL
         };
         let uid = self.authorize(&hdr, action).await?;
         let file = convert::regular_file(fd)?;
-        let id = self.engine.install_file(file, unsigned, uid).await;
+        let id = self.engine.install_file(file, unsigned, classic, uid).await;
         self.served(id).await
     }
 

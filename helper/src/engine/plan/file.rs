@@ -14,6 +14,14 @@ use super::*;
 use crate::engine::verify::{self, Verified};
 use crate::io::IoContext;
 
+/// What the caller of `InstallFile` consented to: a file without signatures, a snap without a
+/// sandbox.
+#[derive(Debug, Clone, Copy)]
+struct FileConsent {
+    unsigned: bool,
+    classic: bool,
+}
+
 impl Engine {
     /// Take a `.snap` from a file descriptor. The file is copied (and hashed) into the blob
     /// directory first: the caller's file could change under us, the copy cannot.
@@ -21,6 +29,7 @@ impl Engine {
         &self,
         mut file: std::fs::File,
         unsigned: bool,
+        classic: bool,
         uid: u32,
     ) -> Result<u64> {
         let paths = self.paths().clone();
@@ -46,7 +55,9 @@ impl Engine {
         })
         .await
         .map_err(Error::internal)?;
-        let result = self.plan_file(&tmp, copy, unsigned, uid).await;
+        let result = self
+            .plan_file(&tmp, copy, FileConsent { unsigned, classic }, uid)
+            .await;
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
@@ -57,26 +68,29 @@ impl Engine {
         &self,
         tmp: &Path,
         copied: Result<(snapshelf_snap::digest::Sha3_384, u64)>,
-        unsigned: bool,
+        consent: FileConsent,
         uid: u32,
     ) -> Result<u64> {
+        let FileConsent { unsigned, classic } = consent;
         let (digest, size) = copied?;
         let (yaml, text) = crate::engine::snap_meta::read_snap_yaml(tmp)?;
         let name = yaml.name.clone();
+        // snapd's `--classic` for a file: consent asked for, as for the store's snaps.
+        if yaml.confinement == Confinement::Classic && !classic {
+            return Err(Error::new(
+                ErrorKind::NeedsClassic,
+                format!(
+                    "\"{name}\" needs classic confinement: it runs without a sandbox; install \
+                     the file with the classic option to accept that"
+                ),
+            ));
+        }
         let verified = self.signatures(&digest, size, &name, unsigned)?;
         let before = self.snap(&name)?;
         self.ensure_free(std::slice::from_ref(&name))?;
         let revision = self.file_revision(&name, verified.as_ref(), before.as_ref())?;
         let rev_state = revision_state(&revision, &yaml.version, "", size, &digest.to_hex(), &text);
         let fresh = file_snap_state(&yaml, verified.as_ref(), rev_state);
-        if yaml.confinement == Confinement::Classic {
-            return Err(Error::new(
-                ErrorKind::NeedsClassic,
-                format!(
-                    "\"{name}\" needs classic confinement, which files cannot be installed with"
-                ),
-            ));
-        }
         crate::engine::snap_meta::check_assumes(&name, &revision, &yaml)?;
         if let Some(b) = &before {
             check_epoch(&name, &revision, &yaml.epoch, b)?;
@@ -100,7 +114,7 @@ impl Engine {
             &gettext("Install \"{snap}\" from a file").replace("{snap}", &name),
             all,
             uid,
-            json!({"name": name, "revision": revision, "unsigned": unsigned}),
+            json!({"name": name, "revision": revision, "unsigned": unsigned, "classic": classic}),
             tasks,
         );
         if started.is_err() {

@@ -1,0 +1,333 @@
+//! A desktop session's plumbing, set up on the host before the namespaces are made, as the user
+//! (no capability is in effect yet): the app's runtime directory `/run/user/<uid>/snap.<name>`
+//! (made by `snap run` in snapd), the X11 cookie copied into it (snapd's `migrateXauthority`),
+//! and the session bus through a filtering proxy, Debian's `xdg-dbus-proxy` (Flatpak's), whose
+//! socket is in that directory too. The sandbox binds the runtime directory, so both are there
+//! at the same paths inside.
+
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use snapshelf_snap::profile::Profile;
+
+use crate::owned_dir::own_dir;
+use crate::sys::{self, Kind};
+
+/// The proxy, at Debian's path (never looked up in `$PATH`: the launcher may hold privileges).
+pub const DBUS_PROXY: &str = "/usr/bin/xdg-dbus-proxy";
+
+/// The cookie's name in the runtime directory.
+const XAUTHORITY_NAME: &str = ".Xauthority";
+
+/// A cookie file larger than this is not an Xauthority file.
+const XAUTHORITY_MAX: u64 = 64 << 10;
+
+/// How long a launch waits for the proxy to listen.
+const PROXY_READY_MS: libc::c_int = 5000;
+
+/// What the session gives the app: variables, and the proxy's lifeline (while any process of
+/// the launch holds it, the proxy runs; it stops when the last one ends).
+#[derive(Debug, Default)]
+pub struct Session {
+    pub env: Vec<(String, String)>,
+    pub proxy_lifeline: Option<OwnedFd>,
+}
+
+/// The app's runtime directory on the host, made if missing (mode 0700, the user's), when the
+/// user has `/run/user/<uid>`; then the cookie and the proxy. Nothing here stops a launch: what
+/// cannot be set up is said on stderr and left out, as `snap run` does.
+pub fn prepare(profile: &Profile, uid: u32) -> Session {
+    let mut session = Session::default();
+    let Some((dir, runtime)) = runtime_dir(profile, uid) else {
+        return session;
+    };
+    let cookie = std::env::var_os("XAUTHORITY").filter(|v| !v.is_empty());
+    if let Some(cookie) = cookie.filter(|_| profile.plug_connected("x11")) {
+        match copy_xauthority(Path::new(&cookie), uid, dir.as_fd()) {
+            Ok(()) => session
+                .env
+                .push(("XAUTHORITY".into(), format!("{runtime}/{XAUTHORITY_NAME}"))),
+            Err(e) => eprintln!("snapshelf-confine: warning: cannot copy the X11 cookie: {e}"),
+        }
+    }
+    if let Some(addr) = std::env::var("DBUS_SESSION_BUS_ADDRESS")
+        .ok()
+        .filter(|a| !a.is_empty())
+    {
+        let socket = format!("{runtime}/.dbus-proxy.{}", std::process::id());
+        // The launch runs with no umask; the proxy's socket is the user's alone.
+        let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
+        let started = start_proxy(&addr, &socket, &proxy_rules(profile));
+        nix::sys::stat::umask(umask);
+        match started {
+            Ok(lifeline) => {
+                session.env.push((
+                    "DBUS_SESSION_BUS_ADDRESS".into(),
+                    format!("unix:path={socket}"),
+                ));
+                session.proxy_lifeline = Some(lifeline);
+            }
+            Err(e) => eprintln!(
+                "snapshelf-confine: warning: the session bus is left out: cannot start \
+                 {DBUS_PROXY}: {e}"
+            ),
+        }
+    }
+    session
+}
+
+/// `/run/user/<uid>/snap.<name>` (and its path), made if missing, when the user has
+/// `/run/user/<uid>`; `None` otherwise, or when it is not the user's own directory.
+pub fn runtime_dir(profile: &Profile, uid: u32) -> Option<(OwnedFd, String)> {
+    let base = format!("/run/user/{uid}");
+    let user_run = sys::open_trusted(Path::new(&base)).ok()?;
+    let name = format!("snap.{}", profile.snap);
+    let dir = own_dir(user_run.as_fd(), &name, 0o700, None, uid, false, &|| {
+        format!("{base}/{name}")
+    })
+    .ok()?;
+    Some((dir, format!("{base}/{name}")))
+}
+
+/// What the proxy lets the app reach, after snapd's AppArmor D-Bus rules for the connected
+/// interfaces: the portals for every app; notifications and `io.snapcraft.Launcher` with
+/// `desktop` (and the launcher with `unity7`); the accessibility bus's address with
+/// `desktop-legacy`; the snap's own MPRIS name (and names below it) with `mpris`. Anything else
+/// is neither seen nor reached, and no other name can be owned.
+pub fn proxy_rules(profile: &Profile) -> Vec<String> {
+    let mut rules = vec![
+        "--filter".to_string(),
+        "--talk=org.freedesktop.portal.*".to_string(),
+    ];
+    let talk = |rules: &mut Vec<String>, name: &str| {
+        let rule = format!("--talk={name}");
+        if !rules.contains(&rule) {
+            rules.push(rule);
+        }
+    };
+    if profile.plug_connected("desktop") {
+        talk(&mut rules, "org.freedesktop.Notifications");
+        talk(&mut rules, "io.snapcraft.Launcher");
+    }
+    if profile.plug_connected("unity7") {
+        talk(&mut rules, "io.snapcraft.Launcher");
+    }
+    if profile.plug_connected("desktop-legacy") {
+        talk(&mut rules, "org.a11y.Bus");
+    }
+    if profile.plug_connected("mpris") {
+        // `X.*` is X itself and every name below it.
+        rules.push(format!("--own=org.mpris.MediaPlayer2.{}.*", profile.snap));
+    }
+    rules
+}
+
+/// Start the proxy from the host's bus `addr` to `socket`, and wait until it listens. Returns the
+/// read end of its lifeline: the proxy stops once every copy of it is closed.
+fn start_proxy(addr: &str, socket: &str, rules: &[String]) -> Result<OwnedFd, String> {
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+    // The proxy's end must survive its exec; ours never reaches the app (CLOEXEC, and dropped
+    // right after the spawn).
+    let inherit = nix::fcntl::fcntl(
+        &write,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    );
+    inherit.map_err(|e| e.to_string())?;
+    let mut child = Command::new(DBUS_PROXY)
+        .arg(format!("--fd={}", write.as_raw_fd()))
+        .arg(addr)
+        .arg(socket)
+        .args(rules)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    drop(write);
+    let mut pfd = libc::pollfd {
+        fd: read.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd of ours, for the time given.
+    let polled = unsafe { libc::poll(&mut pfd, 1, PROXY_READY_MS) };
+    let mut byte = [0u8; 1];
+    let ready = polled == 1 && nix::unistd::read(&read, &mut byte) == Ok(1);
+    if !ready {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("it did not start listening on {socket}"));
+    }
+    Ok(read)
+}
+
+/// Copy the cookie file `from` into `runtime` as `.Xauthority`, as the user: only a regular file
+/// of the user's (never through a symbolic link at its end, never a FIFO or a device, opened so
+/// that neither can block), and only one that reads as an Xauthority file.
+fn copy_xauthority(from: &Path, uid: u32, runtime: BorrowedFd<'_>) -> Result<(), String> {
+    let shown = from.display();
+    let fd = nix::fcntl::open(
+        from,
+        OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_CLOEXEC
+            | OFlag::O_NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::ELOOP => format!("{shown} is a symbolic link"),
+        e => format!("cannot open {shown}: {e}"),
+    })?;
+    let st = sys::stat(fd.as_fd()).map_err(|e| format!("cannot stat {shown}: {e}"))?;
+    if sys::kind_of(&st) != Kind::File {
+        return Err(format!("{shown} is not a regular file"));
+    }
+    if st.st_uid != uid {
+        return Err(format!(
+            "{shown} belongs to uid {}, not to uid {uid}",
+            st.st_uid
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd)
+        .take(XAUTHORITY_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > XAUTHORITY_MAX {
+        return Err(format!("{shown} is larger than {XAUTHORITY_MAX} bytes"));
+    }
+    check_xauthority(&bytes).map_err(|e| format!("{shown} is not an Xauthority file: {e}"))?;
+    write_aside(runtime, XAUTHORITY_NAME, &bytes)
+        .map_err(|e| format!("cannot write {XAUTHORITY_NAME} in the app's runtime directory: {e}"))
+}
+
+/// An Xauthority file: one or more entries, each a 16-bit family and four 16-bit-length-counted
+/// strings (address, display number, name, data), big-endian (Xau's format, as snapd's
+/// `x11/xauth` reads it).
+pub fn check_xauthority(bytes: &[u8]) -> Result<(), String> {
+    let mut at = 0usize;
+    let mut entries = 0;
+    let u16_at = |at: usize| -> Option<usize> {
+        Some(u16::from_be_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]) as usize)
+    };
+    while at < bytes.len() {
+        u16_at(at).ok_or_else(|| format!("entry {} is cut short", entries + 1))?;
+        at += 2;
+        for field in ["address", "display number", "name", "data"] {
+            let len = u16_at(at)
+                .filter(|len| at + 2 + len <= bytes.len())
+                .ok_or_else(|| format!("the {field} of entry {} is cut short", entries + 1))?;
+            at += 2 + len;
+        }
+        entries += 1;
+    }
+    if entries == 0 {
+        return Err("it is empty".into());
+    }
+    Ok(())
+}
+
+/// Write `name` in `dir` in one step: written aside (mode 0600), then renamed over it.
+fn write_aside(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> Result<(), Errno> {
+    let aside = format!("{name}.new-{}", std::process::id());
+    let _ = nix::unistd::unlinkat(dir, aside.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let fd = nix::fcntl::openat(
+        dir,
+        aside.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )?;
+    let written = nix::unistd::write(&fd, bytes).and_then(|n| {
+        if n == bytes.len() {
+            Ok(())
+        } else {
+            Err(Errno::EIO)
+        }
+    });
+    drop(fd);
+    let placed = written.and_then(|()| nix::fcntl::renameat(dir, aside.as_str(), dir, name));
+    if placed.is_err() {
+        let _ = nix::unistd::unlinkat(dir, aside.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+    }
+    placed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snapshelf_snap::profile::{ProfilePlug, PROFILE_VERSION};
+
+    fn profile(plugs: &[&str]) -> Profile {
+        Profile {
+            version: PROFILE_VERSION,
+            snap: "player".into(),
+            app: "player".into(),
+            revision: "1".into(),
+            snap_version: "1".into(),
+            confinement: "strict".into(),
+            base: "core24".into(),
+            base_revision: "1".into(),
+            architecture: "amd64".into(),
+            command: vec!["bin/player".into()],
+            command_chain: vec![],
+            environment: vec![],
+            layouts: vec![],
+            plugs: plugs
+                .iter()
+                .map(|p| ProfilePlug {
+                    name: p.to_string(),
+                    interface: p.to_string(),
+                    connected: true,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_proxy_allows_what_the_connected_interfaces_allow() {
+        assert_eq!(
+            proxy_rules(&profile(&[])),
+            ["--filter", "--talk=org.freedesktop.portal.*"]
+        );
+        let all = proxy_rules(&profile(&["desktop", "unity7", "desktop-legacy", "mpris"]));
+        assert_eq!(
+            all,
+            [
+                "--filter",
+                "--talk=org.freedesktop.portal.*",
+                "--talk=org.freedesktop.Notifications",
+                "--talk=io.snapcraft.Launcher",
+                "--talk=org.a11y.Bus",
+                "--own=org.mpris.MediaPlayer2.player.*",
+            ]
+        );
+    }
+
+    fn entry(family: u16, fields: [&[u8]; 4]) -> Vec<u8> {
+        let mut out = family.to_be_bytes().to_vec();
+        for f in fields {
+            out.extend((f.len() as u16).to_be_bytes());
+            out.extend(f);
+        }
+        out
+    }
+
+    #[test]
+    fn xauthority_files_are_read_as_xau_writes_them() {
+        let one = entry(256, [b"host", b"0", b"MIT-MAGIC-COOKIE-1", &[7u8; 16]]);
+        assert!(check_xauthority(&one).is_ok());
+        let mut two = one.clone();
+        two.extend(entry(0, [b"", b"1", b"", b""]));
+        assert!(check_xauthority(&two).is_ok());
+        assert!(check_xauthority(b"").unwrap_err().contains("empty"));
+        assert!(check_xauthority(&one[..one.len() - 1])
+            .unwrap_err()
+            .contains("data of entry 1"));
+        assert!(check_xauthority(b"#!/bin/sh\nrm -rf ~\n").is_err());
+    }
+}
