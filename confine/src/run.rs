@@ -150,6 +150,7 @@ impl Launch {
         };
         let allow = seccomp::Allowances {
             inet: profile.plug_connected("network"),
+            sandbox: profile.browser_sandbox(),
         };
         let compiled = compiled_filter(root.as_fd(), allow);
         let landlock = landlock::Plan::new(

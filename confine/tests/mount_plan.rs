@@ -177,8 +177,10 @@ fn profile(plugs: &[&str], layouts: &[(&str, &str, &str)]) -> Profile {
                 name: i.to_string(),
                 interface: i.to_string(),
                 connected: true,
+                ..Default::default()
             })
             .collect(),
+        bus_names: Default::default(),
     }
 }
 
