@@ -279,11 +279,14 @@ impl Launch {
                 ),
                 None => None,
             };
-            let home_fd = match home_dir.filter(|_| profile.plug_connected("home")) {
-                Some(fd) => {
+            // `personal-files` binds its paths from the home too, without the home's view.
+            let wanted = profile.plug_connected("home") || profile.plug_connected("personal-files");
+            let home_fd = match home_dir.filter(|_| wanted) {
+                Some(fd) if profile.plug_connected("home") => {
                     let names = crate::sandbox::home_entries(fd.as_fd())?;
-                    Some((fd, names))
+                    Some((fd, Some(names)))
                 }
+                Some(fd) => Some((fd, None)),
                 None => None,
             };
             let runtime = sys::open_trusted(Path::new(&format!("/run/user/{uid}")))
@@ -327,7 +330,7 @@ impl Launch {
             profile: &self.profile,
             wayland_display: self.wayland_display.as_deref().unwrap_or("wayland-0"),
             user_snap: host.user_snap.is_some(),
-            home_entries: host.home.as_ref().map(|(_, names)| names.as_slice()),
+            home_entries: host.home.as_ref().and_then(|(_, names)| names.as_deref()),
             runtime: host.runtime.is_some(),
         };
         let plan = mount_plan::plan(&input, host)?;

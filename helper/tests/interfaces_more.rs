@@ -5,6 +5,8 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 
 use common::sandbox::{self, Mode};
 use common::{Env, RUNNER};
@@ -142,4 +144,157 @@ fn browser_support_allow_sandbox_lets_a_browser_make_its_sandbox() {
     for r in probe_in_every_mode(&env, &capable, "sandboxed") {
         closed(&r, "sandboxed after disconnecting");
     }
+}
+
+/// Reads and appends to each path given: `<path> r=ok|no w=ok|no`.
+const FILES_SH: &str = "#!/bin/sh\nfor f in \"$@\"; do\n  r=no; w=no\n  \
+    cat \"$f\" >/dev/null 2>&1 && r=ok\n  (echo w >> \"$f\") 2>/dev/null && w=ok\n  \
+    echo \"$f r=$r w=$w\"\ndone\n";
+
+fn files_snap(work: &std::path::Path, plugs: &str) -> std::path::PathBuf {
+    let s = work.join("files-probe");
+    let _ = std::fs::remove_dir_all(&s);
+    sandbox::write(
+        &s.join("meta/snap.yaml"),
+        &format!(
+            "name: files-probe\nversion: '1.0'\nsummary: Probes declared files\nbase: shelf-base\n\
+             plugs:\n{plugs}apps:\n  files-probe:\n    command: bin/files\n  \
+             with-home:\n    command: bin/files\n    plugs: [home]\n"
+        ),
+        0o644,
+    );
+    sandbox::write(&s.join("bin/files"), FILES_SH, 0o755);
+    sandbox::pack(&s, &work.join("files-probe.snap"))
+}
+
+/// personal-files and system-files (snapd's `personal_files.go`, `system_files.go`): the declared
+/// paths, and only those, appear when a person connects the plug; `read` ones read-only, `write`
+/// ones writable; a snap declaring `..` or a path outside home for personal-files is refused at
+/// install, naming the plug and the field, and nothing is installed.
+#[test]
+fn personal_and_system_files_grant_exactly_their_paths() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, home) = common::runner();
+    let (env, work, capable) = sandbox::setup();
+
+    for (bad, field) in [
+        (
+            "  dots:\n    interface: personal-files\n    read: [$HOME/../etc]\n",
+            "plugs.dots.read",
+        ),
+        (
+            "  dots:\n    interface: personal-files\n    write: [/etc/passwd]\n",
+            "plugs.dots.write",
+        ),
+        (
+            "  sys:\n    interface: system-files\n    read: [/etc/../root]\n",
+            "plugs.sys.read",
+        ),
+    ] {
+        let f = std::fs::File::open(files_snap(work.path(), bad)).unwrap();
+        let c = env.proxy().install_file(
+            zbus::zvariant::OwnedFd::from(std::os::fd::OwnedFd::from(f)),
+            sandbox::unsigned(),
+        );
+        let err = match c {
+            Err(e) => e.to_string(),
+            Ok(path) => env.wait_change(path.as_str()).2,
+        };
+        assert!(err.contains(field), "{bad}: {err}");
+        assert!(common::installed(&env)
+            .iter()
+            .all(|s| s.name != "files-probe"));
+    }
+
+    // The user's files: one to read, a folder to write in, one not declared.
+    let base = home.join(".shelf-files-test");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(base.join("rw")).unwrap();
+    for f in ["read.txt", "rw/file.txt", "other.txt"] {
+        std::fs::write(base.join(f), "x\n").unwrap();
+    }
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{uid}"))
+        .arg(&base)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // A system folder the sandbox does not otherwise show.
+    let sys_dir = std::path::Path::new("/srv/snapshelf-files-test");
+    let _ = std::fs::remove_dir_all(sys_dir);
+    std::fs::create_dir_all(sys_dir).unwrap();
+    std::fs::write(sys_dir.join("conf"), "x\n").unwrap();
+    std::fs::set_permissions(sys_dir.join("conf"), std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let plugs = "  dots:\n    interface: personal-files\n    read: [$HOME/.shelf-files-test/read.txt]\n    \
+                 write: [$HOME/.shelf-files-test/rw]\n  sys:\n    interface: system-files\n    \
+                 read: [/srv/snapshelf-files-test]\n";
+    sandbox::install_file(&env, &files_snap(work.path(), plugs));
+    let c = sandbox::connected(&env, "files-probe");
+    assert_eq!(
+        (c["dots"], c["sys"]),
+        (false, false),
+        "a person decides: {c:?}"
+    );
+    let targets: Vec<String> = ["read.txt", "rw/file.txt", "other.txt"]
+        .iter()
+        .map(|f| base.join(f).display().to_string())
+        .chain([sys_dir.join("conf").display().to_string()])
+        .collect();
+    let args: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let run = |mode: Mode<'_>, app: &str| {
+        let o = sandbox::launch_as(&env, mode, RUNNER, app, &args);
+        let out = sandbox::ok(&o, &format!("{app} in {mode:?}"));
+        out.lines()
+            .map(|l| {
+                l.rsplit_once('/')
+                    .map(|(_, r)| r.to_string())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+    };
+    // With `home` too, the hidden folder stays hidden: only the declared paths show.
+    let apps = ["files-probe", "files-probe.with-home"];
+    for mode in [Mode::UserNs, Mode::Capable(&capable)] {
+        for app in apps {
+            assert_eq!(
+                run(mode, app),
+                [
+                    "read.txt r=no w=no",
+                    "file.txt r=no w=no",
+                    "other.txt r=no w=no",
+                    "conf r=no w=no"
+                ],
+                "{app} in {mode:?} before connecting"
+            );
+        }
+    }
+    sandbox::switch(&env, "files-probe", "dots", "personal-files", true);
+    sandbox::switch(&env, "files-probe", "sys", "system-files", true);
+    for mode in [Mode::UserNs, Mode::Capable(&capable)] {
+        for app in apps {
+            assert_eq!(
+                run(mode, app),
+                [
+                    "read.txt r=ok w=no",
+                    "file.txt r=ok w=ok",
+                    "other.txt r=no w=no",
+                    "conf r=ok w=no"
+                ],
+                "{app} in {mode:?} connected"
+            );
+        }
+    }
+    // What the app wrote went to the user's real folder, nowhere else.
+    let written = std::fs::read_to_string(base.join("rw/file.txt")).unwrap();
+    assert_eq!(written, "x\nw\nw\nw\nw\n");
+    assert_eq!(
+        std::fs::read_to_string(base.join("read.txt")).unwrap(),
+        "x\n"
+    );
+    std::fs::remove_dir_all(&base).unwrap();
+    std::fs::remove_dir_all(sys_dir).unwrap();
 }

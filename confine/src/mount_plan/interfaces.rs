@@ -5,6 +5,7 @@ use super::planner::{p, parts, Planner};
 use super::Origin;
 use crate::error::Result;
 use crate::sys::Kind;
+use snapshelf_snap::profile::Profile;
 
 /// Host paths (relative to `/usr/share`) that `desktop` brings in.
 const DESKTOP_SHARE: &[&str] = &["fonts", "icons", "themes"];
@@ -38,6 +39,7 @@ impl Planner<'_> {
                 }
             }
         }
+        self.system_files()?;
         let x11 = p(&["tmp", ".X11-unix"]);
         if profile.plug_connected("x11")
             && self.present(Origin::Host, &x11)
@@ -92,4 +94,75 @@ impl Planner<'_> {
         }
         Ok(())
     }
+
+    /// `personal-files`: each declared `$HOME/…` path of the user's home that exists (and is no
+    /// link) bound at its place, read-only unless the plug may write it. Called while the home's
+    /// top level can still take entries.
+    pub(super) fn personal_files(&mut self, home: &[String]) -> Result<()> {
+        for (rel, write) in declared(self.input.profile, "personal-files", "$HOME/") {
+            let at = home.iter().cloned().chain(rel.iter().cloned()).collect();
+            self.declared_path(Origin::Home, rel, at, write)?;
+        }
+        Ok(())
+    }
+
+    /// `system-files`: each declared absolute path of the host that exists (and is no link),
+    /// bound at the same place, read-only unless the plug may write it.
+    fn system_files(&mut self) -> Result<()> {
+        for (rel, write) in declared(self.input.profile, "system-files", "/") {
+            self.declared_path(Origin::Host, rel.clone(), rel, write)?;
+        }
+        Ok(())
+    }
+
+    fn declared_path(
+        &mut self,
+        origin: Origin,
+        src: Vec<String>,
+        at: Vec<String>,
+        write: bool,
+    ) -> Result<()> {
+        let kind = match self.probe_kind(origin, &src) {
+            Some(k @ (Kind::Dir | Kind::File)) => k,
+            // Missing, a link (never followed), or not a file or folder: nothing to grant.
+            _ => return Ok(()),
+        };
+        self.ensure(&at, kind == Kind::File, 0o755)?;
+        self.bind(origin, src, at.clone(), kind == Kind::Dir);
+        if !write {
+            self.read_only(at);
+        }
+        Ok(())
+    }
+}
+
+/// The paths of the connected plugs of `interface`, below `prefix`, as components, each with
+/// whether it may be written (a path listed under both is writable). Paths that are not clean
+/// are skipped (the helper refused them at install).
+fn declared(profile: &Profile, interface: &str, prefix: &str) -> Vec<(Vec<String>, bool)> {
+    let mut out: Vec<(Vec<String>, bool)> = Vec::new();
+    for plug in profile.connected(interface) {
+        let a = &plug.attrs;
+        let all = a
+            .write
+            .iter()
+            .map(|w| (w, true))
+            .chain(a.read.iter().map(|r| (r, false)));
+        for (path, write) in all {
+            let Some(rest) = path.strip_prefix(prefix) else {
+                continue;
+            };
+            let Ok(rel) = parts(&format!("/{rest}")) else {
+                continue;
+            };
+            if rel.is_empty() || rel.iter().any(|c| c == "." || c == "..") {
+                continue;
+            }
+            match out.iter_mut().find(|(r, _)| *r == rel) {
+                Some((_, w)) => *w |= write,
+                None => out.push((rel, write)),
+            }
+        }
+    }
+    out
 }

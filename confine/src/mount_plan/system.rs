@@ -237,10 +237,12 @@ impl Planner<'_> {
             self.tmpfs(join(&home, "snap"), 0o700, Some(self.user()), true);
             self.mkdir(mine.clone(), 0o755, None);
             self.bind(Origin::UserSnap, Vec::new(), mine, true);
+            self.personal_files(&home)?;
             self.read_only(home);
         } else {
             self.ensure(&mine, false, 0o755)?;
             self.bind(Origin::UserSnap, Vec::new(), mine, true);
+            self.personal_files(&home)?;
         }
         Ok(())
     }
