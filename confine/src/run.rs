@@ -279,8 +279,11 @@ impl Launch {
                 ),
                 None => None,
             };
-            // `personal-files` binds its paths from the home too, without the home's view.
-            let wanted = profile.plug_connected("home") || profile.plug_connected("personal-files");
+            // `personal-files` and `gsettings` (the dconf database) bind their paths from the
+            // home too, without the home's view.
+            let wanted = ["home", "personal-files", "gsettings"]
+                .iter()
+                .any(|i| profile.plug_connected(i));
             let home_fd = match home_dir.filter(|_| wanted) {
                 Some(fd) if profile.plug_connected("home") => {
                     let names = crate::sandbox::home_entries(fd.as_fd())?;

@@ -536,3 +536,71 @@ fn a_layout_that_cannot_be_laid_out_fails_before_anything_is_mounted() {
         assert!(text.contains(says), "{layout:?}: {err}");
     }
 }
+
+/// Issue 15's interfaces with files and devices (snapd's `pulseaudio.go`, `joystick.go`,
+/// `cups_control.go`, `hardware_observe.go`, `gsettings.go`): what each adds, and nothing when
+/// it is not connected.
+#[test]
+fn desktop_service_interfaces_bring_their_sockets_devices_and_state() {
+    let mut t = system();
+    t.device("dev/input/js0")
+        .device("dev/input/event3")
+        .device("dev/input/jsx")
+        .socket("run/cups/cups.sock", 0)
+        .dir(Origin::Host, "run/udev/data")
+        .put(
+            Origin::Host,
+            "run/user/1000/dconf",
+            Kind::Dir,
+            0o700,
+            UID,
+            None,
+        );
+    t.dir(Origin::Home, ".config/dconf")
+        .file(Origin::Home, ".config/dconf/user");
+    let ifaces = [
+        "pulseaudio",
+        "joystick",
+        "cups-control",
+        "hardware-observe",
+        "gsettings",
+    ];
+    for home_connected in [false, true] {
+        let l = Launch {
+            home_connected,
+            ..WITH_CAPS
+        };
+        let with = planned(&l, &profile(&ifaces, &[]), &t).lines();
+        for line in [
+            // (the fixture's PulseAudio socket is root's: only the user's own is bound)
+            "bind host:/run/user/1000/pipewire-0 /run/user/1000/pipewire-0",
+            "bind host:/dev/snd/pcmC0D0c /dev/snd/pcmC0D0c",
+            "bind host:/dev/snd/pcmC0D0p /dev/snd/pcmC0D0p",
+            "bind host:/dev/input/js0 /dev/input/js0",
+            "bind host:/run/cups/cups.sock /run/cups/cups.sock",
+            "bind host:/run/udev/data /run/udev/data",
+            "bind home:/.config/dconf/user /home/u/.config/dconf/user",
+            "bind host:/run/user/1000/dconf /run/user/1000/dconf",
+        ] {
+            at(&with, line);
+        }
+        assert_eq!(
+            with[at(&with, "bind host:/run/udev/data /run/udev/data") + 1],
+            "ro /run/udev/data"
+        );
+        absent(&with, "event3");
+        absent(&with, "jsx");
+        absent(&with, "home:/.config/dconf/user-");
+        let without = planned(&l, &profile(&[], &[]), &t).lines();
+        for needle in [
+            "pipewire",
+            "/dev/snd",
+            "/dev/input",
+            "cups",
+            "udev",
+            "dconf",
+        ] {
+            absent(&without, needle);
+        }
+    }
+}

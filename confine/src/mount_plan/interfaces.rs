@@ -1,7 +1,7 @@
 //! What connected interfaces add to the sandbox's file system (their device nodes are in
 //! `system.rs`, with the rest of `/dev`).
 
-use super::planner::{p, parts, Planner};
+use super::planner::{join, p, parts, Planner};
 use super::Origin;
 use crate::error::Result;
 use crate::sys::Kind;
@@ -40,6 +40,7 @@ impl Planner<'_> {
             }
         }
         self.system_files()?;
+        self.host_sockets_and_state()?;
         let x11 = p(&["tmp", ".X11-unix"]);
         if profile.plug_connected("x11")
             && self.present(Origin::Host, &x11)
@@ -64,7 +65,8 @@ impl Planner<'_> {
             let var = format!("{runtime}/{name}");
             wanted.push((name, Some(("WAYLAND_DISPLAY", var))));
         }
-        if profile.plug_connected("audio-playback") || profile.plug_connected("audio-record") {
+        let audio = ["audio-playback", "audio-record", "pulseaudio"];
+        if audio.iter().any(|i| profile.plug_connected(i)) {
             let var = format!("unix:{runtime}/pulse/native");
             wanted.push(("pulse/native".into(), Some(("PULSE_SERVER", var))));
             wanted.push(("pipewire-0".into(), None));
@@ -93,6 +95,84 @@ impl Planner<'_> {
             self.bind(Origin::Host, at.clone(), at, false);
         }
         Ok(())
+    }
+
+    /// What interfaces add inside the home, while its top level can still take entries:
+    /// `personal-files`' paths, and `gsettings`' dconf database (`~/.config/dconf/user`, the
+    /// file snapd's interface lets the app write).
+    pub(super) fn home_interfaces(&mut self, home: &[String]) -> Result<()> {
+        self.personal_files(home)?;
+        if self.input.profile.plug_connected("gsettings") {
+            let rel = p(&[".config", "dconf", "user"]);
+            let at = home.iter().cloned().chain(rel.iter().cloned()).collect();
+            self.declared_path(Origin::Home, rel, at, true)?;
+        }
+        Ok(())
+    }
+
+    /// `cups-control`: the CUPS socket; `hardware-observe`: udev's database (read-only);
+    /// `gsettings`: the user's dconf runtime folder, when it is the user's.
+    fn host_sockets_and_state(&mut self) -> Result<()> {
+        let profile = self.input.profile;
+        let cups = p(&["run", "cups", "cups.sock"]);
+        if profile.plug_connected("cups-control")
+            && self.probe_kind(Origin::Host, &cups) == Some(Kind::Other)
+        {
+            self.ensure(&cups, true, 0o644)?;
+            self.bind(Origin::Host, cups.clone(), cups, false);
+        }
+        let udev = p(&["run", "udev", "data"]);
+        if profile.plug_connected("hardware-observe")
+            && self.probe_kind(Origin::Host, &udev) == Some(Kind::Dir)
+        {
+            self.ensure(&udev, false, 0o755)?;
+            self.bind(Origin::Host, udev.clone(), udev.clone(), false);
+            self.read_only(udev);
+        }
+        let dconf = parts(&format!("/run/user/{}/dconf", self.input.uid))?;
+        let theirs = self
+            .model
+            .probe()
+            .stat(Origin::Host, &dconf)
+            .is_some_and(|s| s.uid == self.input.uid && s.kind == Kind::Dir);
+        if profile.plug_connected("gsettings") && theirs {
+            self.ensure(&dconf, false, 0o700)?;
+            self.bind(Origin::Host, dconf.clone(), dconf, false);
+        }
+        Ok(())
+    }
+
+    /// Device nodes below `/dev` folders: `joystick`'s `/dev/input/js*` (snapd's
+    /// `/dev/input/js[0-9]*`). Called while `/dev` is being made.
+    pub(super) fn interface_nodes(&mut self) {
+        if !self.input.profile.plug_connected("joystick") {
+            return;
+        }
+        let input = p(&["dev", "input"]);
+        if self.probe_kind(Origin::Host, &input) != Some(Kind::Dir) {
+            return;
+        }
+        let nodes: Vec<String> = self
+            .model
+            .probe()
+            .list(Origin::Host, &input)
+            .into_iter()
+            .filter(|n| {
+                n.strip_prefix("js")
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .collect();
+        if nodes.is_empty() {
+            return;
+        }
+        self.mkdir(input.clone(), 0o755, None);
+        for n in nodes {
+            let at = join(&input, &n);
+            if self.probe_kind(Origin::Host, &at) == Some(Kind::CharDevice) {
+                self.touch(at.clone(), 0o644, None);
+                self.bind(Origin::Host, at.clone(), at, false);
+            }
+        }
     }
 
     /// `personal-files`: each declared `$HOME/…` path of the user's home that exists (and is no
