@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::sandbox::{self, Mode};
@@ -297,4 +298,106 @@ fn personal_and_system_files_grant_exactly_their_paths() {
     );
     std::fs::remove_dir_all(&base).unwrap();
     std::fs::remove_dir_all(sys_dir).unwrap();
+}
+
+/// pulseaudio, joystick, cups-control, hardware-observe and gsettings, in the sandbox: each
+/// brings in its socket, node or state when connected and nothing when not (snapd's
+/// `pulseaudio.go`, `joystick.go`, `cups_control.go`, `hardware_observe.go`, `gsettings.go`).
+#[test]
+fn desktop_service_interfaces_show_their_effect_both_ways() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, home) = common::runner();
+    let (env, work, capable) = sandbox::setup();
+    let s = work.path().join("services-probe");
+    sandbox::write(
+        &s.join("meta/snap.yaml"),
+        "name: services-probe\nversion: '1.0'\nsummary: Probes services\nbase: shelf-base\n\
+         apps:\n  services-probe:\n    command: bin/sh\n    \
+         plugs: [pulseaudio, joystick, cups-control, hardware-observe, gsettings]\n",
+        0o644,
+    );
+    sandbox::write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    sandbox::install_file(&env, &sandbox::pack(&s, &work.path().join("services.snap")));
+
+    let mut fx = sandbox::HostFixture::default();
+    let run_user = PathBuf::from(format!("/run/user/{uid}"));
+    fx.dir(&run_user, Some(uid), 0o700);
+    fx.socket(&run_user.join("pulse/native"), Some(uid));
+    fx.dir(&run_user.join("dconf"), Some(uid), 0o700);
+    fx.node("/dev/input/js97");
+    fx.node("/dev/snd/pcmC8D0c");
+    fx.socket(Path::new("/run/cups/cups.sock"), None);
+    fx.dir(Path::new("/run/udev/data"), None, 0o755);
+    let dconf = home.join(".config/dconf/user");
+    let had_dconf = dconf.exists();
+    if !had_dconf {
+        std::fs::create_dir_all(dconf.parent().unwrap()).unwrap();
+        std::fs::write(&dconf, "settings").unwrap();
+        let st = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{uid}:{uid}"))
+            .arg(home.join(".config"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let script = format!(
+        "test -S /run/user/{uid}/pulse/native && echo pulse; \
+         test -e /dev/snd/pcmC8D0c && echo capture; test -e /dev/input/js97 && echo joystick; \
+         test -S /run/cups/cups.sock && echo cups; test -d /run/udev/data && echo udev; \
+         test -d /run/user/{uid}/dconf && echo dconf-run; \
+         test -f {dconf} && echo dconf-db; echo end",
+        dconf = dconf.display()
+    );
+    let all = [
+        "pulse",
+        "capture",
+        "joystick",
+        "cups",
+        "udev",
+        "dconf-run",
+        "dconf-db",
+        "end",
+    ];
+    let run = |mode: Mode<'_>| -> Vec<String> {
+        let o = sandbox::launch_as(&env, mode, RUNNER, "services-probe", &["-c", &script]);
+        let out = sandbox::ok(&o, &format!("services-probe in {mode:?}"));
+        out.lines().map(str::to_string).collect()
+    };
+    // Auto-connected: gsettings (base declaration); the others wait for a person.
+    let c = sandbox::connected(&env, "services-probe");
+    assert_eq!(c["gsettings"], true, "{c:?}");
+    for plug in ["pulseaudio", "joystick", "cups-control", "hardware-observe"] {
+        assert_eq!(c[plug], false, "{plug}: {c:?}");
+    }
+    for mode in [Mode::UserNs, Mode::Capable(&capable)] {
+        assert_eq!(
+            run(mode),
+            ["dconf-run", "dconf-db", "end"],
+            "{mode:?} by default"
+        );
+    }
+    for plug in ["pulseaudio", "joystick", "cups-control", "hardware-observe"] {
+        sandbox::switch(&env, "services-probe", plug, plug, true);
+    }
+    for mode in [Mode::UserNs, Mode::Capable(&capable)] {
+        assert_eq!(run(mode), all, "{mode:?} connected");
+    }
+    for plug in [
+        "pulseaudio",
+        "joystick",
+        "cups-control",
+        "hardware-observe",
+        "gsettings",
+    ] {
+        sandbox::switch(&env, "services-probe", plug, plug, false);
+    }
+    for mode in [Mode::UserNs, Mode::Capable(&capable)] {
+        assert_eq!(run(mode), ["end"], "{mode:?} disconnected");
+    }
+    if !had_dconf {
+        let _ = std::fs::remove_file(&dconf);
+    }
 }

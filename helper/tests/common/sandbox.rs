@@ -181,3 +181,84 @@ pub fn connected(env: &Env, snap: &str) -> std::collections::BTreeMap<String, bo
         })
         .collect()
 }
+
+/// Things a test puts on the host (device nodes, sockets, folders), removed again, newest first,
+/// when it is dropped; what was there before is left alone.
+#[derive(Default)]
+pub struct HostFixture {
+    made: Vec<PathBuf>,
+    listeners: Vec<std::os::unix::net::UnixListener>,
+}
+
+impl HostFixture {
+    fn parents(&mut self, path: &Path, owner: Option<u32>) {
+        let mut missing = Vec::new();
+        let mut d = path.parent();
+        while let Some(dir) = d.filter(|d| !d.exists()) {
+            missing.push(dir.to_path_buf());
+            d = dir.parent();
+        }
+        for dir in missing.into_iter().rev() {
+            std::fs::create_dir(&dir).unwrap();
+            if let Some(uid) = owner {
+                std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).unwrap();
+            }
+            self.made.push(dir);
+        }
+    }
+
+    /// A character device node (the null device's numbers) at `path`.
+    pub fn node(&mut self, path: &str) {
+        let p = Path::new(path);
+        self.parents(p, None);
+        if !p.exists() {
+            let st = Command::new("mknod")
+                .args(["-m", "0666", path, "c", "1", "3"])
+                .status()
+                .unwrap();
+            assert!(st.success(), "mknod {path}");
+            self.made.push(p.to_path_buf());
+        }
+    }
+
+    /// A listening socket at `path` (replacing none that exists), owned by `owner`.
+    pub fn socket(&mut self, path: &Path, owner: Option<u32>) {
+        self.parents(path, owner);
+        if path.exists() {
+            return;
+        }
+        let l = std::os::unix::net::UnixListener::bind(path).unwrap();
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+        }
+        self.made.push(path.to_path_buf());
+        self.listeners.push(l);
+    }
+
+    /// A folder at `path`, owned by `owner`.
+    pub fn dir(&mut self, path: &Path, owner: Option<u32>, mode: u32) {
+        self.parents(path, owner);
+        if path.exists() {
+            return;
+        }
+        std::fs::create_dir(path).unwrap();
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        self.made.push(path.to_path_buf());
+    }
+}
+
+impl Drop for HostFixture {
+    fn drop(&mut self) {
+        self.listeners.clear();
+        for p in self.made.iter().rev() {
+            if p.is_dir() && !p.is_symlink() {
+                let _ = std::fs::remove_dir_all(p);
+            } else {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
