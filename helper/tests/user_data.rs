@@ -204,3 +204,117 @@ fn each_users_data_follows_refresh_and_revert() {
         "a-back"
     );
 }
+
+/// `~/snap/shelf-notes/<rev>` for user a, as if the app had run: a settings file, theirs.
+fn user_folder(root: &Path, uid: u32, rev: &str) {
+    let snap = root.join("home").join(USERS[0]).join("snap");
+    let _ = std::fs::remove_dir_all(&snap);
+    let dir = snap.join("shelf-notes").join(rev);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("settings"), "kept\n").unwrap();
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{uid}"))
+        .arg(&snap)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// The copy is part of the change: a helper killed at every task boundary of a refresh leaves,
+/// once a new helper has recovered, either the old revision with no copy (nor half a copy) in
+/// the user's folder, or the new revision with the whole copy.
+#[test]
+fn a_refresh_killed_at_any_point_leaves_the_users_data_whole() {
+    if !common::require_root() {
+        return;
+    }
+    let (mut env, work, _) = sandbox::setup();
+    let root = env.root.clone();
+    let uid = user_with_home(&root, USERS[0]);
+    let folder = root.join("home").join(USERS[0]).join("snap/shelf-notes");
+    let (v1, v2) = (notes_snap(work.path(), "1"), notes_snap(work.path(), "2"));
+    let mut outcomes = Vec::new();
+    for n in 1..40 {
+        sandbox::install_file(&env, &v1);
+        let old = current(&env);
+        user_folder(&root, uid, &old);
+        env.kill_helper();
+        env.start_helper_with(&[("SNAPSHELF_CRASH_AFTER", &n.to_string())]);
+        let f = std::fs::File::open(&v2).unwrap();
+        let started = env.proxy().install_file(
+            zbus::zvariant::OwnedFd::from(std::os::fd::OwnedFd::from(f)),
+            sandbox::unsigned(),
+        );
+        let finished = match started {
+            Ok(c) => {
+                let t = std::time::Instant::now();
+                loop {
+                    if env.helper_exited() {
+                        break false;
+                    }
+                    let change =
+                        snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
+                            .path(c.as_str().to_string())
+                            .unwrap()
+                            .cache_properties(zbus::proxy::CacheProperties::No)
+                            .build()
+                            .unwrap();
+                    // The helper may die while it answers.
+                    if change.ready().unwrap_or(false) {
+                        assert_eq!(change.status().unwrap(), "Done", "run {n}");
+                        break true;
+                    }
+                    assert!(t.elapsed().as_secs() < 120, "run {n}: no end");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+            Err(_) => false,
+        };
+        if !finished {
+            let t = std::time::Instant::now();
+            while !env.helper_exited() {
+                assert!(
+                    t.elapsed().as_secs() < 10,
+                    "run {n}: the helper did not stop"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        env.kill_helper();
+        env.start_helper();
+        let names: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        let now = current(&env);
+        if now == old {
+            assert_eq!(
+                names,
+                [old.clone()],
+                "run {n}: undone, nothing of the new one left"
+            );
+        } else {
+            let mut names = names;
+            names.sort();
+            let mut want = vec![old.clone(), now.clone()];
+            want.sort();
+            assert_eq!(names, want, "run {n}");
+            let copied = std::fs::read_to_string(folder.join(&now).join("settings")).unwrap();
+            assert_eq!(copied, "kept\n", "run {n}");
+            let meta = std::fs::metadata(folder.join(&now).join("settings")).unwrap();
+            assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), uid);
+        }
+        outcomes.push(now != old);
+        let c = env.proxy().remove(&["shelf-notes"], Dict::new()).unwrap();
+        assert_eq!(env.wait_change(c.as_str()).0, "Done");
+        if finished {
+            break;
+        }
+    }
+    // Some runs were undone, and the last one (with no crash) refreshed.
+    assert!(outcomes.contains(&false), "{outcomes:?}");
+    // AdoptFile, Mount, Data, Link… each with at least two statuses.
+    assert!(outcomes.len() >= 6, "{outcomes:?}");
+    assert_eq!(outcomes.last(), Some(&true), "{outcomes:?}");
+}
