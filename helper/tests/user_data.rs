@@ -291,7 +291,7 @@ fn a_refresh_killed_at_any_point_leaves_the_users_data_whole() {
         if now == old {
             assert_eq!(
                 names,
-                [old.clone()],
+                std::slice::from_ref(&old),
                 "run {n}: undone, nothing of the new one left"
             );
         } else {
