@@ -401,3 +401,97 @@ fn desktop_service_interfaces_show_their_effect_both_ways() {
         let _ = std::fs::remove_file(&dconf);
     }
 }
+
+/// The D-Bus names the helper writes into a profile for the bus proxies: only those of connected
+/// plugs, and the app's own MPRIS name from its slot; a connection changes them at once.
+#[test]
+fn profiles_carry_the_bus_names_of_connected_plugs_only() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work, _) = sandbox::setup();
+    let s = work.path().join("player");
+    sandbox::write(
+        &s.join("meta/snap.yaml"),
+        "name: shelf-player\nversion: '1.0'\nsummary: Plays\nbase: shelf-base\n\
+         slots:\n  mpris:\n    interface: mpris\n    name: shelfplayer\n\
+         apps:\n  shelf-player:\n    command: bin/sh\n    \
+         plugs: [password-manager-service, screen-inhibit-control, upower-observe]\n    \
+         slots: [mpris]\n  helper:\n    command: bin/sh\n",
+        0o644,
+    );
+    sandbox::write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
+    sandbox::install_file(&env, &sandbox::pack(&s, &work.path().join("player.snap")));
+    let profile = |app: &str| {
+        let path = env.root.join(format!(
+            "var/lib/snapshelf/profiles/shelf-player.{app}.json"
+        ));
+        snapshelf_snap::profile::Profile::from_json(&std::fs::read_to_string(&path).unwrap())
+            .unwrap()
+            .bus_names
+    };
+    let names = profile("shelf-player");
+    // screen-inhibit-control and upower-observe connect by themselves; the password service
+    // waits for a person.
+    assert!(
+        names
+            .session_talk
+            .contains(&"org.freedesktop.ScreenSaver".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.session_talk.iter().any(|n| n.contains("secrets")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .system_talk
+            .contains(&"org.freedesktop.UPower".to_string()),
+        "{names:?}"
+    );
+    assert_eq!(
+        names.session_own,
+        [
+            "org.mpris.MediaPlayer2.shelfplayer",
+            "org.mpris.MediaPlayer2.shelfplayer.*"
+        ]
+    );
+    assert!(names
+        .session_proxy_args()
+        .contains(&"--own=org.mpris.MediaPlayer2.shelfplayer".to_string()));
+    // The other app has no plug and no slot: no name at all.
+    assert!(profile("helper").is_empty(), "{:?}", profile("helper"));
+
+    sandbox::switch(
+        &env,
+        "shelf-player",
+        "password-manager-service",
+        "password-manager-service",
+        true,
+    );
+    let names = profile("shelf-player");
+    assert!(
+        names
+            .session_talk
+            .contains(&"org.freedesktop.secrets".to_string()),
+        "{names:?}"
+    );
+    sandbox::switch(
+        &env,
+        "shelf-player",
+        "screen-inhibit-control",
+        "screen-inhibit-control",
+        false,
+    );
+    let names = profile("shelf-player");
+    assert!(
+        !names.session_talk.iter().any(|n| n.contains("ScreenSaver")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .system_talk
+            .contains(&"org.freedesktop.UPower".to_string()),
+        "{names:?}"
+    );
+}
