@@ -604,3 +604,25 @@ fn desktop_service_interfaces_bring_their_sockets_devices_and_state() {
         }
     }
 }
+
+/// u2f-devices (snapd's `u2f_devices.go`): the hidraw nodes of listed security keys only, told by
+/// the HID device their sysfs link names; a keyboard's node stays out.
+#[test]
+fn u2f_devices_bring_security_keys_and_no_other_hid_node() {
+    let mut t = system();
+    t.device("dev/hidraw0").device("dev/hidraw1").link(
+        Origin::Host,
+        "sys/class/hidraw/hidraw0",
+        "../../devices/pci0000:00/usb1/1-1/1-1:1.0/0003:046D:C52B.0001/hidraw/hidraw0",
+    );
+    t.link(
+        Origin::Host,
+        "sys/class/hidraw/hidraw1",
+        "../../devices/pci0000:00/usb1/1-2/1-2:1.1/0003:1050:0407.0002/hidraw/hidraw1",
+    );
+    let with = planned(&WITH_CAPS, &profile(&["u2f-devices"], &[]), &t).lines();
+    at(&with, "bind host:/dev/hidraw1 /dev/hidraw1");
+    absent(&with, "hidraw0");
+    let without = planned(&WITH_CAPS, &profile(&[], &[]), &t).lines();
+    absent(&without, "hidraw");
+}

@@ -27,6 +27,7 @@ pub const INTERFACES: &[(&str, bool)] = &[
     ("mpris", false),
     ("password-manager-service", false),
     ("cups-control", false),
+    ("u2f-devices", false),
     ("joystick", false),
     ("hardware-observe", false),
     ("system-observe", false),
