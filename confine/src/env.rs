@@ -278,7 +278,9 @@ mod tests {
                 name: "x11".into(),
                 interface: "x11".into(),
                 connected: false,
+                ..Default::default()
             }],
+            bus_names: Default::default(),
         }
     }
 

@@ -154,6 +154,7 @@ impl Launch {
         };
         let allow = seccomp::Allowances {
             inet: profile.plug_connected("network"),
+            sandbox: profile.browser_sandbox(),
         };
         let compiled = compiled_filter(root.as_fd(), allow);
         let landlock = landlock::Plan::new(
@@ -289,11 +290,17 @@ impl Launch {
                 ),
                 None => None,
             };
-            let home_fd = match home_dir.filter(|_| profile.plug_connected("home")) {
-                Some(fd) => {
+            // `personal-files` and `gsettings` (the dconf database) bind their paths from the
+            // home too, without the home's view.
+            let wanted = ["home", "personal-files", "gsettings"]
+                .iter()
+                .any(|i| profile.plug_connected(i));
+            let home_fd = match home_dir.filter(|_| wanted) {
+                Some(fd) if profile.plug_connected("home") => {
                     let names = crate::sandbox::home_entries(fd.as_fd())?;
-                    Some((fd, names))
+                    Some((fd, Some(names)))
                 }
+                Some(fd) => Some((fd, None)),
                 None => None,
             };
             let runtime = sys::open_trusted(Path::new(&format!("/run/user/{uid}")))
@@ -337,7 +344,7 @@ impl Launch {
             profile: &self.profile,
             wayland_display: self.wayland_display.as_deref().unwrap_or("wayland-0"),
             user_snap: host.user_snap.is_some(),
-            home_entries: host.home.as_ref().map(|(_, names)| names.as_slice()),
+            home_entries: host.home.as_ref().and_then(|(_, names)| names.as_deref()),
             runtime: host.runtime.is_some(),
         };
         let plan = mount_plan::plan(&input, host)?;

@@ -34,9 +34,9 @@ pub struct HostDirs {
     pub snap_data: OwnedFd,
     /// `~/snap/<name>` (opened as the user).
     pub user_snap: Option<OwnedFd>,
-    /// The user's home (opened as the user), when `home` is connected, with the names of its
-    /// non-hidden entries (listed as the user).
-    pub home: Option<(OwnedFd, Vec<String>)>,
+    /// The user's home (opened as the user), when `home` or `personal-files` is connected; with
+    /// `home`, the names of its non-hidden entries (listed as the user).
+    pub home: Option<(OwnedFd, Option<Vec<String>>)>,
     /// `/run/user/<uid>/snap.<name>` (opened as the user), when the user has a runtime directory.
     pub runtime: Option<OwnedFd>,
     /// The snap's private `/tmp`.

@@ -88,7 +88,14 @@ pub struct Allowances {
     /// `network`: AF_INET and AF_INET6 sockets, and AF_NETLINK with NETLINK_ROUTE (what
     /// `getaddrinfo` and `getifaddrs` read the interfaces' addresses through).
     pub inet: bool,
+    /// `browser-support` with `allow-sandbox: true`: what snapd's interface lifts for a browser's
+    /// own sandbox (Chromium's namespace sandbox, Firefox's): `unshare`, `clone` with namespace
+    /// flags, `chroot` and `quotactl`. Mounting, `setns` and the rest stay denied.
+    pub sandbox: bool,
 }
+
+/// The calls of [`DENIED`] that `allow-sandbox` allows.
+const SANDBOX_ALLOWS: &[&str] = &["unshare", "chroot", "quotactl"];
 
 /// The socket families a sandbox may create: AF_UNIX always, the rest per interface. Every other
 /// family (packet, vsock, bluetooth, alg, can, xdp, other netlink protocols, …) is refused.
@@ -151,6 +158,9 @@ pub fn filter(allow: Allowances) -> Result<ScmpFilterContext> {
         ctx.add_arch(arch).map_err(|e| fail("architecture", e))?;
     }
     for name in DENIED {
+        if allow.sandbox && SANDBOX_ALLOWS.contains(name) {
+            continue;
+        }
         if let Some(sc) = syscall(name) {
             ctx.add_rule(eperm, sc).map_err(|e| fail(name, e))?;
         }
@@ -168,7 +178,7 @@ pub fn filter(allow: Allowances) -> Result<ScmpFilterContext> {
         )
         .map_err(|e| fail("ptrace", e))?;
     }
-    if let Some(sc) = syscall("clone") {
+    if let Some(sc) = syscall("clone").filter(|_| !allow.sandbox) {
         for flag in CLONE_NS_FLAGS {
             ctx.add_rule_conditional(
                 eperm,
@@ -272,18 +282,25 @@ pub const COMPILED_DIR: &[&str] = &["var", "lib", "snapshelf", "seccomp"];
 
 /// Every set of allowances a profile can ask for, with its file name. The names carry the filter's
 /// version: a launcher never loads a filter an older helper compiled with older rules.
-pub fn variants() -> [(&'static str, Allowances); 2] {
+pub fn variants() -> [(&'static str, Allowances); 4] {
+    let v = |inet, sandbox| {
+        let a = Allowances { inet, sandbox };
+        (variant_file(a), a)
+    };
     [
-        ("v2-default.bpf", Allowances { inet: false }),
-        ("v2-network.bpf", Allowances { inet: true }),
+        v(false, false),
+        v(true, false),
+        v(false, true),
+        v(true, true),
     ]
 }
 
 pub fn variant_file(allow: Allowances) -> &'static str {
-    if allow.inet {
-        "v2-network.bpf"
-    } else {
-        "v2-default.bpf"
+    match (allow.inet, allow.sandbox) {
+        (false, false) => "v2-default.bpf",
+        (true, false) => "v2-network.bpf",
+        (false, true) => "v2-sandbox.bpf",
+        (true, true) => "v2-network-sandbox.bpf",
     }
 }
 
@@ -340,7 +357,7 @@ mod tests {
     #[test]
     fn a_compiled_filter_denies_in_a_child() {
         let file = tempfile::tempfile().unwrap();
-        export(Allowances { inet: false }, &file).unwrap();
+        export(Allowances::default(), &file).unwrap();
         let bytes = {
             use std::io::{Read, Seek};
             let mut f = &file;
@@ -437,6 +454,48 @@ mod tests {
                     }
                 }),
             ),
+            (
+                "clone-newuser",
+                // SAFETY: the new process exits at once, touching nothing.
+                Box::new(|| unsafe {
+                    let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWPID | libc::SIGCHLD) as u64;
+                    let pid = libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0);
+                    if pid == 0 {
+                        libc::_exit(0);
+                    }
+                    if pid > 0 {
+                        libc::waitpid(pid as i32, std::ptr::null_mut(), 0);
+                    }
+                    pid
+                }),
+            ),
+            // Last: they change this process. In a new user and mount namespace the kernel would
+            // allow the mount, so a refusal is the filter's.
+            (
+                "unshare",
+                // SAFETY: plain system call.
+                Box::new(|| unsafe {
+                    libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as libc::c_long
+                }),
+            ),
+            (
+                "mount",
+                // SAFETY: constant C strings; in the child's own mount namespace when allowed.
+                Box::new(|| unsafe {
+                    libc::mount(
+                        c"none".as_ptr(),
+                        c"/tmp".as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        0,
+                        std::ptr::null(),
+                    ) as libc::c_long
+                }),
+            ),
+            (
+                "setns",
+                // SAFETY: a bad descriptor; the call has no effect.
+                Box::new(|| unsafe { libc::setns(-1, 0) as libc::c_long }),
+            ),
         ];
         let (r, w) = nix::unistd::pipe().unwrap();
         // SAFETY: the child only makes system calls, writes to a pipe and exits.
@@ -484,7 +543,13 @@ mod tests {
 
     #[test]
     fn refused_families_are_few_blocks_that_cover_exactly_the_gaps() {
-        for allow in [Allowances { inet: false }, Allowances { inet: true }] {
+        for allow in [
+            Allowances::default(),
+            Allowances {
+                inet: true,
+                sandbox: false,
+            },
+        ] {
             let fams = allowed_families(allow);
             let (blocks, from) = refused_families(&fams);
             for f in 1u64..200 {
@@ -494,7 +559,7 @@ mod tests {
             }
             assert!(blocks.len() <= 6, "{blocks:?}");
         }
-        let (blocks, from) = refused_families(&allowed_families(Allowances { inet: false }));
+        let (blocks, from) = refused_families(&allowed_families(Allowances::default()));
         assert!(blocks.is_empty() && from == 2, "AF_UNIX only: one rule");
     }
 
@@ -502,12 +567,15 @@ mod tests {
     fn io_uring_and_unlisted_socket_families_are_refused() {
         use std::collections::BTreeMap;
         let eperm = libc::EPERM;
-        let without: BTreeMap<_, _> = in_filtered_child(Allowances { inet: false })
+        let without: BTreeMap<_, _> = in_filtered_child(Allowances::default())
             .into_iter()
             .collect();
-        let with: BTreeMap<_, _> = in_filtered_child(Allowances { inet: true })
-            .into_iter()
-            .collect();
+        let with: BTreeMap<_, _> = in_filtered_child(Allowances {
+            inet: true,
+            sandbox: false,
+        })
+        .into_iter()
+        .collect();
         for r in [&without, &with] {
             for denied in [
                 "io_uring_setup",
@@ -534,10 +602,62 @@ mod tests {
         assert_eq!(with["inet-high-bits"], eperm, "{with:?}");
     }
 
+    /// browser-support's `allow-sandbox` lets a browser make its own namespaces, as snapd's
+    /// interface does; without it they are refused, and mounts and `setns` stay refused either way.
+    #[test]
+    fn allow_sandbox_lifts_namespaces_and_nothing_else() {
+        use std::collections::BTreeMap;
+        let eperm = libc::EPERM;
+        for inet in [false, true] {
+            let closed: BTreeMap<_, _> = in_filtered_child(Allowances {
+                inet,
+                sandbox: false,
+            })
+            .into_iter()
+            .collect();
+            let open: BTreeMap<_, _> = in_filtered_child(Allowances {
+                inet,
+                sandbox: true,
+            })
+            .into_iter()
+            .collect();
+            for call in [
+                "clone-newuser",
+                "unshare",
+                "mount",
+                "setns",
+                "io_uring_setup",
+            ] {
+                assert_eq!(
+                    closed[call], eperm,
+                    "{call} without the sandbox: {closed:?}"
+                );
+            }
+            assert_eq!(open["clone-newuser"], 0, "{open:?}");
+            assert_eq!(open["unshare"], 0, "{open:?}");
+            assert_eq!(open["mount"], eperm, "{open:?}");
+            assert_eq!(open["setns"], eperm, "{open:?}");
+            assert_eq!(open["io_uring_setup"], eperm, "{open:?}");
+            assert_eq!(open["inet"] == 0, inet, "{open:?}");
+        }
+        let names: Vec<&str> = variants().iter().map(|(n, _)| *n).collect();
+        for (name, allow) in variants() {
+            assert_eq!(variant_file(allow), name);
+        }
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 4, "{names:?}");
+    }
+
     #[test]
     fn the_filter_builds_with_and_without_network() {
-        let a = filter(Allowances { inet: false }).unwrap();
-        let b = filter(Allowances { inet: true }).unwrap();
+        let a = filter(Allowances::default()).unwrap();
+        let b = filter(Allowances {
+            inet: true,
+            sandbox: false,
+        })
+        .unwrap();
         let bpf = |f: &ScmpFilterContext| {
             let file = tempfile::tempfile().unwrap();
             f.export_bpf(&file).unwrap();

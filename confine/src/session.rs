@@ -124,6 +124,17 @@ pub fn proxy_rules(profile: &Profile) -> Vec<String> {
         // `X.*` is X itself and every name below it.
         rules.push(format!("--own=org.mpris.MediaPlayer2.{}.*", profile.snap));
     }
+    // The names the helper recorded for the other connected interfaces (password-manager-service,
+    // screen-inhibit-control, upower-observe …; `Profile::bus_names`).
+    for name in &profile.bus_names.session_talk {
+        talk(&mut rules, name);
+    }
+    for name in &profile.bus_names.session_own {
+        let rule = format!("--own={name}");
+        if !rules.contains(&rule) {
+            rules.push(rule);
+        }
+    }
     rules
 }
 
@@ -283,8 +294,10 @@ mod tests {
                     name: p.to_string(),
                     interface: p.to_string(),
                     connected: true,
+                    attrs: Default::default(),
                 })
                 .collect(),
+            bus_names: Default::default(),
         }
     }
 

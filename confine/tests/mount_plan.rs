@@ -177,8 +177,10 @@ fn profile(plugs: &[&str], layouts: &[(&str, &str, &str)]) -> Profile {
                 name: i.to_string(),
                 interface: i.to_string(),
                 connected: true,
+                ..Default::default()
             })
             .collect(),
+        bus_names: Default::default(),
     }
 }
 
@@ -728,4 +730,94 @@ fn etc_ssl_is_the_bases_unless_a_debian_host_runs_a_core_base() {
     let mut bare = system();
     bare.dir(Origin::Host, "etc/ssl/certs");
     absent(&planned(&WITH_CAPS, &other, &bare).lines(), "/etc/ssl");
+}
+
+/// Issue 15's interfaces with files and devices (snapd's `pulseaudio.go`, `joystick.go`,
+/// `cups_control.go`, `hardware_observe.go`, `gsettings.go`): what each adds, and nothing when
+/// it is not connected.
+#[test]
+fn desktop_service_interfaces_bring_their_sockets_devices_and_state() {
+    let mut t = system();
+    t.device("dev/input/js0")
+        .device("dev/input/event3")
+        .device("dev/input/jsx")
+        .socket("run/cups/cups.sock", 0)
+        .dir(Origin::Host, "run/udev/data")
+        .put(
+            Origin::Host,
+            "run/user/1000/dconf",
+            Kind::Dir,
+            0o700,
+            UID,
+            None,
+        );
+    t.dir(Origin::Home, ".config/dconf")
+        .file(Origin::Home, ".config/dconf/user");
+    let ifaces = [
+        "pulseaudio",
+        "joystick",
+        "cups-control",
+        "hardware-observe",
+        "gsettings",
+    ];
+    for home_connected in [false, true] {
+        let l = Launch {
+            home_connected,
+            ..WITH_CAPS
+        };
+        let with = planned(&l, &profile(&ifaces, &[]), &t).lines();
+        for line in [
+            // (the fixture's PulseAudio socket is root's: only the user's own is bound)
+            "bind host:/run/user/1000/pipewire-0 /run/user/1000/pipewire-0",
+            "bind host:/dev/snd/pcmC0D0c /dev/snd/pcmC0D0c",
+            "bind host:/dev/snd/pcmC0D0p /dev/snd/pcmC0D0p",
+            "bind host:/dev/input/js0 /dev/input/js0",
+            "bind host:/run/cups/cups.sock /run/cups/cups.sock",
+            "bind host:/run/udev/data /run/udev/data",
+            "bind home:/.config/dconf/user /home/u/.config/dconf/user",
+            "bind host:/run/user/1000/dconf /run/user/1000/dconf",
+        ] {
+            at(&with, line);
+        }
+        assert_eq!(
+            with[at(&with, "bind host:/run/udev/data /run/udev/data") + 1],
+            "ro /run/udev/data"
+        );
+        absent(&with, "event3");
+        absent(&with, "jsx");
+        absent(&with, "home:/.config/dconf/user-");
+        let without = planned(&l, &profile(&[], &[]), &t).lines();
+        for needle in [
+            "pipewire",
+            "/dev/snd",
+            "/dev/input",
+            "cups",
+            "udev",
+            "dconf",
+        ] {
+            absent(&without, needle);
+        }
+    }
+}
+
+/// u2f-devices (snapd's `u2f_devices.go`): the hidraw nodes of listed security keys only, told by
+/// the HID device their sysfs link names; a keyboard's node stays out.
+#[test]
+fn u2f_devices_bring_security_keys_and_no_other_hid_node() {
+    let mut t = system();
+    t.device("dev/hidraw0").device("dev/hidraw1").link(
+        Origin::Host,
+        "sys/class/hidraw/hidraw0",
+        "../../devices/pci0000:00/usb1/1-1/1-1:1.0/0003:046D:C52B.0001/hidraw/hidraw0",
+    );
+    t.link(
+        Origin::Host,
+        "sys/class/hidraw/hidraw1",
+        "../../devices/pci0000:00/usb1/1-2/1-2:1.1/0003:1050:0407.0002/hidraw/hidraw1",
+    );
+    let with = planned(&WITH_CAPS, &profile(&["u2f-devices"], &[]), &t).lines();
+    at(&with, "bind host:/dev/hidraw1 /dev/hidraw1");
+    absent(&with, "hidraw0");
+    let without = planned(&WITH_CAPS, &profile(&[], &[]), &t).lines();
+    absent(&without, "hidraw");
 }

@@ -152,12 +152,21 @@ pub enum Group {
 impl Group {
     pub fn of(interface: &str) -> Group {
         match interface {
-            "home" | "removable-media" => Group::Files,
-            "camera" | "opengl" => Group::Devices,
-            "network" | "network-bind" => Group::Network,
-            "x11" | "wayland" | "desktop" | "audio-playback" | "audio-record" => {
-                Group::DisplaySound
-            }
+            "home" | "removable-media" | "personal-files" | "system-files" => Group::Files,
+            "camera" | "opengl" | "joystick" | "u2f-devices" | "cups-control"
+            | "hardware-observe" => Group::Devices,
+            "network" | "network-bind" | "network-observe" => Group::Network,
+            "x11"
+            | "wayland"
+            | "desktop"
+            | "audio-playback"
+            | "audio-record"
+            | "pulseaudio"
+            | "desktop-legacy"
+            | "unity7"
+            | "gsettings"
+            | "mpris"
+            | "screen-inhibit-control" => Group::DisplaySound,
             _ => Group::Other,
         }
     }
@@ -411,8 +420,30 @@ mod tests {
             "desktop",
             "audio-playback",
             "audio-record",
+            "personal-files",
+            "system-files",
+            "joystick",
+            "u2f-devices",
+            "cups-control",
+            "hardware-observe",
+            "network-observe",
+            "pulseaudio",
+            "desktop-legacy",
+            "unity7",
+            "gsettings",
+            "mpris",
+            "screen-inhibit-control",
         ] {
             assert_ne!(Group::of(i), Group::Other, "{i}");
+        }
+        // What is about the system or the browser as a whole stays under Other.
+        for i in [
+            "browser-support",
+            "system-observe",
+            "upower-observe",
+            "password-manager-service",
+        ] {
+            assert_eq!(Group::of(i), Group::Other, "{i}");
         }
         assert!(Group::Files < Group::Devices && Group::Network < Group::DisplaySound);
         assert_eq!(Group::of("bluez"), Group::Other);

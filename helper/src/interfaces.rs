@@ -18,6 +18,24 @@ pub const INTERFACES: &[(&str, bool)] = &[
     ("wayland", true),
     ("desktop", true),
     ("opengl", true),
+    // Auto-connected unless the plug asks for `allow-sandbox: true` (see `policy`).
+    ("browser-support", true),
+    ("pulseaudio", false),
+    ("desktop-legacy", true),
+    ("unity7", true),
+    ("gsettings", true),
+    ("mpris", false),
+    ("password-manager-service", false),
+    ("cups-control", false),
+    ("u2f-devices", false),
+    ("joystick", false),
+    ("hardware-observe", false),
+    ("system-observe", false),
+    ("screen-inhibit-control", true),
+    ("upower-observe", true),
+    ("network-observe", false),
+    ("personal-files", false),
+    ("system-files", false),
 ];
 
 /// What the interface allows, in the words of snapd's own summaries (translated).
@@ -34,6 +52,23 @@ pub fn summary(interface: &str) -> String {
         "wayland" => gettext("allows access to compositors supporting wayland protocol"),
         "desktop" => gettext("allows access to basic graphical desktop resources"),
         "opengl" => gettext("allows access to OpenGL stack"),
+        "browser-support" => gettext("allows access to various APIs needed by modern web browsers"),
+        "pulseaudio" => gettext("allows operating as or interacting with the pulseaudio service"),
+        "desktop-legacy" => gettext("allows privileged access to desktop legacy methods"),
+        "unity7" => gettext("allows interacting with Unity 7 services"),
+        "gsettings" => gettext("allows access to any gsettings item of current user"),
+        "mpris" => gettext("allows operating as an MPRIS player"),
+        "password-manager-service" => gettext("allows access to common password manager services"),
+        "cups-control" => gettext("allows access to the CUPS control socket"),
+        "u2f-devices" => gettext("allows access to u2f devices"),
+        "joystick" => gettext("allows access to joystick devices"),
+        "hardware-observe" => gettext("allows reading information about system hardware"),
+        "system-observe" => gettext("allows observing all processes and drivers"),
+        "screen-inhibit-control" => gettext("allows inhibiting the screen saver"),
+        "upower-observe" => gettext("allows operating as or reading from the UPower service"),
+        "network-observe" => gettext("allows querying network status"),
+        "personal-files" => gettext("allows access to personal files or directories"),
+        "system-files" => gettext("allows access to system files or directories"),
         other => other.to_string(),
     }
 }
@@ -53,6 +88,23 @@ pub fn label(interface: &str) -> String {
         "wayland" => gettext("Show windows on a Wayland display"),
         "desktop" => gettext("Use fonts, icons and desktop settings"),
         "opengl" => gettext("Use the graphics card (OpenGL)"),
+        "browser-support" => gettext("Run as a web browser"),
+        "pulseaudio" => gettext("Play and record sound"),
+        "desktop-legacy" => gettext("Use accessibility tools and input methods"),
+        "unity7" => gettext("Use menus, notifications and tray icons"),
+        "gsettings" => gettext("Read and change your desktop settings"),
+        "mpris" => gettext("Control media players"),
+        "password-manager-service" => gettext("Use your saved passwords"),
+        "cups-control" => gettext("Manage printers and print jobs"),
+        "u2f-devices" => gettext("Use security keys"),
+        "joystick" => gettext("Use game controllers"),
+        "hardware-observe" => gettext("See details of your hardware"),
+        "system-observe" => gettext("See the running processes"),
+        "screen-inhibit-control" => gettext("Keep the screen on"),
+        "upower-observe" => gettext("See the battery and power state"),
+        "network-observe" => gettext("See network connections and status"),
+        "personal-files" => gettext("Read and write chosen files in your home folder"),
+        "system-files" => gettext("Read and write chosen system files"),
         // Translators: {} is the technical name of a permission Snapshelf has no words for.
         other => gettext("Use the {} interface").replace("{}", other),
     }
@@ -153,7 +205,30 @@ pub fn set_choice(
 pub fn state_of(snap: &crate::state::SnapState, plug: &str, interface: &str) -> (bool, bool) {
     match choice(snap, plug, interface) {
         Some(c) => (c, true),
-        None => (auto_connects(interface), false),
+        None => (policy(snap, plug, interface), false),
+    }
+}
+
+/// The auto-connection policy for one plug of the snap's current revision: the interface's, but
+/// as snapd's base declaration says, a `browser-support` plug with `allow-sandbox: true` does not
+/// connect by itself (a person may connect it).
+pub fn policy(snap: &crate::state::SnapState, plug: &str, interface: &str) -> bool {
+    if !auto_connects(interface) {
+        return false;
+    }
+    if interface != "browser-support" {
+        return true;
+    }
+    let attrs = snap
+        .current_revision()
+        .and_then(|r| snapshelf_snap::yaml::SnapYaml::parse(&r.snap_yaml).ok())
+        .and_then(|y| y.plugs.get(plug).map(|p| p.attrs.clone()));
+    match attrs {
+        Some(attrs) => !crate::plug_attrs::allow_sandbox(&attrs),
+        // An implicit plug has no attributes; an unreadable snap.yaml connects nothing.
+        None => snap
+            .current_revision()
+            .is_some_and(|r| snapshelf_snap::yaml::SnapYaml::parse(&r.snap_yaml).is_ok()),
     }
 }
 
@@ -257,6 +332,58 @@ mod tests {
         );
         let back: SnapState = serde_json::from_value(json).unwrap();
         assert_eq!(back, snap);
+    }
+
+    /// Every supported interface has its label and summary translated in each language.
+    #[test]
+    fn every_interface_speaks_four_languages() {
+        let catalogues = [
+            ("de", include_str!("../../po/de.po")),
+            ("fr", include_str!("../../po/fr.po")),
+            ("es", include_str!("../../po/es.po")),
+        ];
+        for (name, _) in INTERFACES {
+            for text in [label(name), summary(name)] {
+                let id = format!("msgid \"{}\"\nmsgstr \"", text.replace('"', "\\\""));
+                for (lang, po) in catalogues {
+                    let at = po.find(&id).unwrap_or_else(|| panic!("{lang}: {text:?}"));
+                    // An empty msgstr not continued on the next line.
+                    let rest = &po[at + id.len()..];
+                    let empty = rest.starts_with("\"\n") && !rest[2..].starts_with('"');
+                    assert!(!empty, "{lang}: {text:?} is untranslated");
+                }
+            }
+        }
+    }
+
+    /// snapd's base declaration: browser-support connects by itself, but not a plug that asks
+    /// for `allow-sandbox: true`; a person's choice still wins.
+    #[test]
+    fn a_browser_sandbox_waits_for_a_person() {
+        let mut r = rev("1", "camera");
+        r.snap_yaml = "name: cam\nversion: '1'\nplugs:\n  browser-sandbox:\n    \
+                       interface: browser-support\n    allow-sandbox: true\n  plain:\n    \
+                       interface: browser-support\napps:\n  cam:\n    command: bin/cam\n    \
+                       plugs: [browser-sandbox, plain, browser-support]\n"
+            .into();
+        let mut snap = snap_with(serde_json::json!({}), &[r]);
+        let sandbox = "browser-sandbox";
+        assert_eq!(state_of(&snap, sandbox, "browser-support"), (false, false));
+        assert_eq!(state_of(&snap, "plain", "browser-support"), (true, false));
+        assert_eq!(
+            state_of(&snap, "browser-support", "browser-support"),
+            (true, false)
+        );
+        set_choice(&mut snap, sandbox, "browser-support", Some(true));
+        assert_eq!(state_of(&snap, sandbox, "browser-support"), (true, true));
+        for (name, auto) in [
+            ("pulseaudio", false),
+            ("unity7", true),
+            ("system-files", false),
+        ] {
+            assert!(is_supported(name));
+            assert_eq!(auto_connects(name), auto, "{name}");
+        }
     }
 
     /// Undoing a Connect puts back exactly what `choice` saw before it.

@@ -15,5 +15,7 @@ pub mod mount;
 pub mod paths;
 pub mod polkit;
 
+pub mod dbus_names;
+pub mod plug_attrs;
 pub mod state;
 pub mod store;

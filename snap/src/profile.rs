@@ -30,6 +30,10 @@ pub struct Profile {
     pub layouts: Vec<ProfileLayout>,
     /// Every plug of the app, connected or not; confine grants only the connected ones.
     pub plugs: Vec<ProfilePlug>,
+    /// The D-Bus names the app's connected interfaces (and its slots, such as `mpris`) let it
+    /// reach, for the filtering bus proxies; empty in profiles written before there were any.
+    #[serde(default, skip_serializing_if = "BusNames::is_empty")]
+    pub bus_names: BusNames,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,12 +47,75 @@ pub struct ProfileLayout {
     pub mode: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProfilePlug {
     pub name: String,
     pub interface: String,
     pub connected: bool,
+    /// The attributes confine acts on, as the helper checked them; absent when there are none.
+    #[serde(default, skip_serializing_if = "PlugAttrs::is_empty")]
+    pub attrs: PlugAttrs,
+}
+
+/// A plug's attributes that change the sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PlugAttrs {
+    /// `browser-support`'s `allow-sandbox: true`: the browser may make its own namespaces.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_sandbox: bool,
+    /// `personal-files` and `system-files`: the absolute paths (`$HOME` expanded at launch) the
+    /// plug may read, and those it may also write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write: Vec<String>,
+}
+
+impl PlugAttrs {
+    pub fn is_empty(&self) -> bool {
+        *self == PlugAttrs::default()
+    }
+}
+
+/// D-Bus names, per bus, in the form `xdg-dbus-proxy` takes them: a well-known name, or a
+/// prefix ending in `.*` (the name and every name below it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BusNames {
+    /// Session bus: names the app may call and receive from (`--talk=`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_talk: Vec<String>,
+    /// Session bus: names the app may own (`--own=`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_own: Vec<String>,
+    /// System bus: names the app may call (`--talk=`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_talk: Vec<String>,
+}
+
+impl BusNames {
+    pub fn is_empty(&self) -> bool {
+        *self == BusNames::default()
+    }
+
+    /// The `xdg-dbus-proxy` filter arguments for the session bus (`--filter` first).
+    pub fn session_proxy_args(&self) -> Vec<String> {
+        proxy_args(&self.session_talk, &self.session_own)
+    }
+
+    /// The `xdg-dbus-proxy` filter arguments for the system bus.
+    pub fn system_proxy_args(&self) -> Vec<String> {
+        proxy_args(&self.system_talk, &[])
+    }
+}
+
+fn proxy_args(talk: &[String], own: &[String]) -> Vec<String> {
+    let mut v = vec!["--filter".to_string()];
+    v.extend(talk.iter().map(|n| format!("--talk={n}")));
+    v.extend(own.iter().map(|n| format!("--own={n}")));
+    v
 }
 
 impl Profile {
@@ -75,6 +142,20 @@ impl Profile {
         self.plugs
             .iter()
             .any(|p| p.interface == interface && p.connected)
+    }
+
+    /// The connected plugs of `interface`.
+    pub fn connected(&self, interface: &str) -> impl Iterator<Item = &ProfilePlug> {
+        let interface = interface.to_string();
+        self.plugs
+            .iter()
+            .filter(move |p| p.interface == interface && p.connected)
+    }
+
+    /// Whether a connected `browser-support` plug has `allow-sandbox: true`.
+    pub fn browser_sandbox(&self) -> bool {
+        self.connected("browser-support")
+            .any(|p| p.attrs.allow_sandbox)
     }
 }
 
@@ -103,16 +184,51 @@ mod tests {
                 source: "$SNAP/usr/share/foo".into(),
                 mode: 0o755,
             }],
-            plugs: vec![ProfilePlug {
-                name: "network".into(),
-                interface: "network".into(),
-                connected: true,
-            }],
+            plugs: vec![
+                ProfilePlug {
+                    name: "network".into(),
+                    interface: "network".into(),
+                    connected: true,
+                    attrs: PlugAttrs::default(),
+                },
+                ProfilePlug {
+                    name: "browser-sandbox".into(),
+                    interface: "browser-support".into(),
+                    connected: true,
+                    attrs: PlugAttrs {
+                        allow_sandbox: true,
+                        ..PlugAttrs::default()
+                    },
+                },
+            ],
+            bus_names: BusNames {
+                session_talk: vec!["org.mpris.MediaPlayer2.*".into()],
+                session_own: vec!["org.mpris.MediaPlayer2.hello".into()],
+                system_talk: Vec::new(),
+            },
         };
         let back = Profile::from_json(&p.to_json()).unwrap();
         assert_eq!(back, p);
         assert!(back.plug_connected("network"));
         assert!(!back.plug_connected("home"));
+        assert!(back.browser_sandbox());
+        assert_eq!(
+            back.bus_names.session_proxy_args(),
+            [
+                "--filter",
+                "--talk=org.mpris.MediaPlayer2.*",
+                "--own=org.mpris.MediaPlayer2.hello"
+            ]
+        );
+        assert_eq!(back.bus_names.system_proxy_args(), ["--filter"]);
+        // Profiles written before attributes and bus names existed still read.
+        let mut older = serde_json::to_value(&p).unwrap();
+        older.as_object_mut().unwrap().remove("bus-names");
+        older["plugs"][1].as_object_mut().unwrap().remove("attrs");
+        let older = Profile::from_json(&older.to_string()).unwrap();
+        assert!(older.bus_names.is_empty() && !older.browser_sandbox());
+        // Empty attributes are not written.
+        assert!(!p.to_json().contains("\"attrs\": {}"));
         let old = p.to_json().replace("\"version\": 1", "\"version\": 99");
         assert!(Profile::from_json(&old).unwrap_err().contains("version"));
         assert!(Profile::from_json("{}").is_err());

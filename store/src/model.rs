@@ -611,6 +611,8 @@ mod tests {
                 common_ids: vec![],
                 default_track: None,
                 channels: explicit,
+                aliases: BTreeMap::new(),
+                auto_aliases: vec![],
             },
             snap_id: "x".into(),
             publisher: Publisher {

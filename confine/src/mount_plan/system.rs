@@ -145,8 +145,10 @@ impl Planner<'_> {
             }
             self.bind(Origin::Host, at.clone(), at, true);
         }
-        let playback = profile.plug_connected("audio-playback");
-        let record = profile.plug_connected("audio-record");
+        // `pulseaudio` on a classic system plays and records, as snapd's does.
+        let pulse = profile.plug_connected("pulseaudio");
+        let playback = pulse || profile.plug_connected("audio-playback");
+        let record = pulse || profile.plug_connected("audio-record");
         let snd = p(&["dev", "snd"]);
         if (playback || record) && self.probe_kind(Origin::Host, &snd) == Some(Kind::Dir) {
             self.mkdir(snd.clone(), 0o755, None);
@@ -160,6 +162,7 @@ impl Planner<'_> {
                 }
             }
         }
+        self.interface_nodes();
         for dir in ["pts", "shm"] {
             self.mkdir(p(&["dev", dir]), 0o755, None);
         }
@@ -237,10 +240,12 @@ impl Planner<'_> {
             self.tmpfs(join(&home, "snap"), 0o700, Some(self.user()), true);
             self.mkdir(mine.clone(), 0o755, None);
             self.bind(Origin::UserSnap, Vec::new(), mine, true);
+            self.home_interfaces(&home)?;
             self.read_only(home);
         } else {
             self.ensure(&mine, false, 0o755)?;
             self.bind(Origin::UserSnap, Vec::new(), mine, true);
+            self.home_interfaces(&home)?;
         }
         Ok(())
     }

@@ -109,15 +109,21 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
     for (app_name, app) in &yaml.apps {
         let mut env = yaml.environment.clone();
         env.extend(app.environment.iter().cloned());
-        let plugs = yaml
+        let plugs: Vec<ProfilePlug> = yaml
             .plugs_for_app(app_name)
             .into_iter()
             .map(|(plug, interface)| ProfilePlug {
                 connected: interfaces::state_of(snap, &plug, &interface).0,
+                attrs: yaml
+                    .plugs
+                    .get(&plug)
+                    .map(|p| crate::plug_attrs::for_profile(&interface, &p.attrs))
+                    .unwrap_or_default(),
                 name: plug,
                 interface,
             })
             .collect();
+        let bus_names = crate::dbus_names::for_app(&yaml, &snap.name, app_name, &plugs);
         out.push(Profile {
             version: PROFILE_VERSION,
             snap: snap.name.clone(),
@@ -140,6 +146,7 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
             environment: env,
             layouts: layouts.clone(),
             plugs,
+            bus_names,
         });
     }
     Ok(out)

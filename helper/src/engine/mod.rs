@@ -14,6 +14,7 @@ pub mod snap_meta;
 mod startup;
 pub mod system;
 pub mod task;
+pub mod user_data;
 pub mod verify;
 
 /// The largest file `CheckFile` and `InstallFile` read (8 GiB): the biggest store snaps are a few

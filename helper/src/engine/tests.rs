@@ -76,6 +76,7 @@ impl Fixture {
                 created_data: None,
                 created_common: None,
                 restored: None,
+                user_copies: None,
             }),
             Task::Link(link::Link {
                 name: name.into(),

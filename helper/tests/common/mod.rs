@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod sandbox;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;

@@ -431,6 +431,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             created_data: None,
             created_common: None,
             restored: None,
+            user_copies: None,
         }));
     }
     out.push(Task::Link(Link {

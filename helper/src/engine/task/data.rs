@@ -1,12 +1,14 @@
 //! Create `$SNAP_DATA` for the revision (a copy of `copy_from`'s, or a removed snap's snapshot
-//! restored) and `$SNAP_COMMON`. What it will create is decided and saved before anything is
-//! made, so undo removes exactly that, even after a crash half way.
+//! restored) and `$SNAP_COMMON`; on a refresh, copy each user's `~/snap/<name>/<copy_from>` to
+//! the new revision's (`engine/user_data.rs`). What it will create is decided and saved before
+//! anything is made, so undo removes exactly that, even after a crash half way.
 
 use gettextrs::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx, Task};
 use crate::engine::data_dirs;
+use crate::engine::user_data::{self, UserCopy};
 use crate::error::Result;
 use crate::io::IoContext;
 
@@ -25,6 +27,10 @@ pub struct Data {
     pub created_data: Option<bool>,
     pub created_common: Option<bool>,
     pub restored: Option<bool>,
+    /// The users whose `~/snap/<name>/<copy_from>` is copied to the new revision; `None` until
+    /// decided (and in tasks of older helpers, which copied none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_copies: Option<Vec<UserCopy>>,
 }
 
 impl Data {
@@ -62,10 +68,16 @@ impl Data {
                 && created_data
                 && data_dirs::snapshot_matches(paths, name, &self.snap_id)
         });
+        let user_copies = match (&self.user_copies, &self.copy_from) {
+            (Some(decided), _) => decided.clone(),
+            (None, Some(from)) => user_data::plan(paths, name, from, &self.revision),
+            (None, None) => Vec::new(),
+        };
         let decided = Data {
             created_data: Some(created_data),
             created_common: Some(self.created_common.unwrap_or(!common.exists())),
             restored: Some(restored),
+            user_copies: Some(user_copies),
             ..self
         };
         cx.record(&Task::Data(decided.clone()))?;
@@ -83,12 +95,20 @@ impl Data {
             }
         }
         std::fs::create_dir_all(&common).what("create", &common)?;
+        if let Some(from) = &decided.copy_from {
+            for c in decided.user_copies.iter().flatten() {
+                user_data::copy(c, name, from, &decided.revision)?;
+            }
+        }
         Ok(decided)
     }
 
     pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
         let paths = cx.paths();
         let name = &self.name;
+        for c in self.user_copies.iter().flatten() {
+            user_data::remove(c, name, &self.revision)?;
+        }
         if self.restored == Some(true) {
             data_dirs::save_snapshot(paths, name, &self.revision, &self.snap_id)?;
         } else if self.created_data == Some(true) {

@@ -47,6 +47,7 @@ impl Gc {
                 std::fs::remove_file(&blob).what("remove", &blob)?;
             }
             cx.sys().remove_tree(&paths.data_dir(&self.name, rev))?;
+            crate::engine::user_data::remove_everywhere(paths, &self.name, rev)?;
         }
         snap.sequence.retain(|r| !victims.contains(&r.revision));
         snap.blocked.retain(|r| !victims.contains(r));

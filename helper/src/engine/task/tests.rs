@@ -49,6 +49,7 @@ fn the_commit_point_and_lanes_follow_the_kind() {
         created_data: None,
         created_common: None,
         restored: None,
+        user_copies: None,
     });
     assert!(data.summary().contains("revision 1"));
 }

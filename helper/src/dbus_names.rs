@@ -1,0 +1,183 @@
+//! The D-Bus names each interface lets an app reach, for the filtering bus proxies. snapd's
+//! AppArmor rules name D-Bus interfaces and object paths; a name-based proxy (xdg-dbus-proxy) needs
+//! the well-known names of the services that serve them, listed here per interface. Only connected
+//! plugs add names, so a snap cannot ask for a name it has no plug for; its `mpris` slot gives it
+//! its own player name, as snapd's permanent slot rules do.
+
+use snapshelf_snap::profile::{BusNames, ProfilePlug};
+use snapshelf_snap::yaml::{Node, SnapYaml};
+
+/// `(interface, session-bus names to talk to, system-bus names to talk to)`.
+const TALK: &[(&str, &[&str], &[&str])] = &[
+    (
+        "desktop-legacy",
+        &[
+            "org.a11y.Bus",
+            "org.freedesktop.Notifications",
+            "org.kde.StatusNotifierWatcher",
+            "org.fcitx.Fcitx",
+            "org.freedesktop.IBus",
+            "org.gtk.vfs.*",
+            "com.canonical.AppMenu.Registrar",
+        ],
+        &[],
+    ),
+    (
+        "unity7",
+        &[
+            "org.a11y.Bus",
+            "com.canonical.AppMenu.Registrar",
+            "com.canonical.Unity",
+            "com.canonical.indicator.*",
+            "org.freedesktop.Notifications",
+            "org.kde.StatusNotifierWatcher",
+            "org.fcitx.Fcitx",
+            "org.gnome.SettingsDaemon.MediaKeys",
+            "org.gtk.vfs.*",
+            "io.snapcraft.Launcher",
+            "io.snapcraft.Settings",
+        ],
+        &["org.freedesktop.Accounts"],
+    ),
+    ("gsettings", &["ca.desrt.dconf"], &[]),
+    ("mpris", &["org.mpris.MediaPlayer2.*"], &[]),
+    (
+        "password-manager-service",
+        &[
+            "org.freedesktop.secrets",
+            "org.kde.kwalletd5",
+            "org.kde.kwalletd6",
+        ],
+        &[],
+    ),
+    (
+        "screen-inhibit-control",
+        &[
+            "org.freedesktop.ScreenSaver",
+            "org.gnome.ScreenSaver",
+            "org.gnome.SessionManager",
+            "org.mate.ScreenSaver",
+            "org.freedesktop.PowerManagement",
+        ],
+        &["org.freedesktop.login1"],
+    ),
+    ("upower-observe", &[], &["org.freedesktop.UPower"]),
+    ("system-observe", &[], &["org.freedesktop.systemd1"]),
+    (
+        "network-observe",
+        &[],
+        &["org.freedesktop.network1", "org.freedesktop.resolve1"],
+    ),
+    (
+        "cups-control",
+        &[],
+        &["org.cups.cupsd.Notifier", "org.freedesktop.ColorManager"],
+    ),
+];
+
+/// The names of `app`, from its connected `plugs` and the snap's slots bound to it.
+pub fn for_app(yaml: &SnapYaml, snap: &str, app: &str, plugs: &[ProfilePlug]) -> BusNames {
+    let mut out = BusNames::default();
+    for (interface, session, system) in TALK {
+        if plugs
+            .iter()
+            .any(|p| p.connected && p.interface == *interface)
+        {
+            out.session_talk
+                .extend(session.iter().map(|s| s.to_string()));
+            out.system_talk.extend(system.iter().map(|s| s.to_string()));
+        }
+    }
+    for (slot, interface) in yaml.slots_for_app(app) {
+        if interface == "mpris" {
+            let name = yaml
+                .slots
+                .get(&slot)
+                .and_then(|s| s.attrs.iter().find(|(k, _)| k == "name"))
+                .and_then(|(_, v)| match v {
+                    Node::Scalar { text, .. } if valid_element(text) => Some(text.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| snap.replace('-', "_"));
+            // The player's name, and its instances (`….instance123`), as snapd's slot allows.
+            out.session_own
+                .push(format!("org.mpris.MediaPlayer2.{name}"));
+            out.session_own
+                .push(format!("org.mpris.MediaPlayer2.{name}.*"));
+        }
+    }
+    for v in [
+        &mut out.session_talk,
+        &mut out.session_own,
+        &mut out.system_talk,
+    ] {
+        v.sort();
+        v.dedup();
+    }
+    out
+}
+
+/// A D-Bus name element: letters, digits and `_`, not starting with a digit (snapd's check of
+/// the `mpris` slot's `name`; anything else falls back to the snap's name).
+fn valid_element(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plug(interface: &str, connected: bool) -> ProfilePlug {
+        ProfilePlug {
+            name: interface.into(),
+            interface: interface.into(),
+            connected,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_connected_plugs_and_the_own_player_name_are_listed() {
+        let y = SnapYaml::parse(
+            "name: my-player\nversion: '1'\nslots:\n  player:\n    interface: mpris\n\
+             apps:\n  play:\n    command: bin/p\n    slots: [player]\n  other:\n    command: bin/o\n",
+        )
+        .unwrap();
+        let plugs = [
+            plug("password-manager-service", true),
+            plug("upower-observe", true),
+            plug("gsettings", false),
+        ];
+        let n = for_app(&y, "my-player", "play", &plugs);
+        assert!(n
+            .session_talk
+            .contains(&"org.freedesktop.secrets".to_string()));
+        assert!(!n.session_talk.contains(&"ca.desrt.dconf".to_string()));
+        assert_eq!(n.system_talk, ["org.freedesktop.UPower"]);
+        assert_eq!(
+            n.session_own,
+            [
+                "org.mpris.MediaPlayer2.my_player",
+                "org.mpris.MediaPlayer2.my_player.*"
+            ]
+        );
+        // The app without the slot owns nothing; nothing connected, nothing to talk to.
+        let n = for_app(&y, "my-player", "other", &[plug("gsettings", false)]);
+        assert!(n.is_empty(), "{n:?}");
+        // A slot's own `name` is used when it is a valid element, and ignored otherwise.
+        let named = |name: &str| {
+            let y = SnapYaml::parse(&format!(
+                "name: pp\nversion: '1'\nslots:\n  m:\n    interface: mpris\n    name: '{name}'\n\
+                 apps:\n  p:\n    command: bin/p\n    slots: [m]\n"
+            ))
+            .unwrap();
+            for_app(&y, "pp", "p", &[]).session_own[0].clone()
+        };
+        assert_eq!(named("vlc"), "org.mpris.MediaPlayer2.vlc");
+        assert_eq!(named("a.b"), "org.mpris.MediaPlayer2.pp");
+        assert_eq!(named("*"), "org.mpris.MediaPlayer2.pp");
+    }
+}

@@ -1,0 +1,264 @@
+//! Launching apps in the real sandbox from a test: test snaps packed from files the test writes,
+//! installed through the helper, run by `snapshelf-confine` in its three modes.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use snapshelf_dbus::types::Dict;
+use zbus::zvariant::OwnedValue;
+
+use super::Env;
+
+pub fn confine_bin() -> PathBuf {
+    super::workspace_bin("snapshelf-confine", "snapshelf-confine")
+}
+
+/// Compile a C probe statically (the base snap has no libc) into `out`.
+pub fn compile_static(source: &str, work: &Path, out: &Path) {
+    let c = work.join(format!("{}.c", out.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&c, source).unwrap();
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let o = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(out)
+        .arg(&c)
+        .output()
+        .expect("gcc (Debian package build-essential) is needed");
+    assert!(
+        o.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The confine binary with the file capabilities the package gives it, in a root-owned directory.
+pub fn capable_confine(dir: &Path) -> PathBuf {
+    let d = dir.join("libexec");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = d.join("snapshelf-confine");
+    std::fs::copy(confine_bin(), &bin).unwrap();
+    let st = Command::new("setcap")
+        .args(["cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p"])
+        .arg(&bin)
+        .status()
+        .expect("setcap (Debian package libcap2-bin) is needed");
+    assert!(st.success(), "setcap failed");
+    bin
+}
+
+pub fn write(path: &Path, text: &str, mode: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+pub fn pack(src: &Path, out: &Path) -> PathBuf {
+    snapshelf_snap::squashfs::pack(src, out, &Default::default()).unwrap();
+    out.to_path_buf()
+}
+
+pub fn unsigned() -> Dict {
+    [("unsigned".to_string(), OwnedValue::from(true))]
+        .into_iter()
+        .collect()
+}
+
+/// Install a `.snap` file; the change must end Done.
+pub fn install_file(env: &Env, path: &Path) {
+    let f = std::fs::File::open(path).unwrap();
+    let c = env
+        .proxy()
+        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned())
+        .unwrap();
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{}: {err}", path.display());
+}
+
+/// The helper on a scratch root with the base installed, a work folder the test user may read,
+/// and in it a copy of confine with file capabilities (the packaged mode).
+pub fn setup() -> (Env, tempfile::TempDir, PathBuf) {
+    let mut env = Env::new();
+    env.start_helper();
+    let c = env.proxy().install(&["shelf-base"], Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let capable = capable_confine(work.path());
+    (env, work, capable)
+}
+
+/// How to launch: who, and with which binary.
+#[derive(Clone, Copy, Debug)]
+pub enum Mode<'a> {
+    /// A real unprivileged user, the binary without privileges: a user namespace.
+    UserNs,
+    /// Root.
+    Root,
+    /// A real unprivileged user, the binary with file capabilities, the root's directories bound
+    /// over the system's in a private mount namespace (`--root` is refused with privileges).
+    Capable(&'a Path),
+}
+
+/// Launch as `user` (Root mode: as root); a launch that does not end within two minutes is
+/// killed (a stalled launch shows as a failure, not a hang).
+pub fn launch_as(env: &Env, mode: Mode<'_>, user: &str, target: &str, args: &[&str]) -> Output {
+    let root = env.root.display().to_string();
+    let confine = confine_bin().display().to_string();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["--signal=KILL", "120"]);
+    match mode {
+        Mode::UserNs => {
+            cmd.args([
+                "runuser", "-u", user, "--", &confine, "--root", &root, target,
+            ]);
+        }
+        Mode::Root => {
+            cmd.args([&confine, "--root", &root, target]);
+        }
+        Mode::Capable(bin) => {
+            for d in ["/snap", "/var/snap", "/var/lib/snapshelf"] {
+                std::fs::create_dir_all(d).unwrap();
+            }
+            let script = format!(
+                "mount --rbind {root}/snap /snap && mount --rbind {root}/var/snap /var/snap && \
+                 mount --bind {root}/var/lib/snapshelf /var/lib/snapshelf && \
+                 exec runuser -u {user} -- \"$@\""
+            );
+            cmd.args([
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+                "sh",
+            ])
+            .arg(bin)
+            .arg(target);
+        }
+    }
+    cmd.args(args).current_dir("/").output().unwrap()
+}
+
+/// The standard output of a launch that must succeed.
+pub fn ok(o: &Output, what: &str) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{what}: exit {:?}\nstdout: {out}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// Connect (`true`) or disconnect a plug of `snap` to the system's slot, as root; Done.
+pub fn switch(env: &Env, snap: &str, plug: &str, slot: &str, connect: bool) {
+    let p = env.proxy();
+    let c = if connect {
+        p.connect(snap, plug, "", slot)
+    } else {
+        p.disconnect(snap, plug, "", slot)
+    }
+    .unwrap();
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{snap}:{plug} {connect}: {err}");
+}
+
+/// plug → connected, from the helper's Connections.
+pub fn connected(env: &Env, snap: &str) -> std::collections::BTreeMap<String, bool> {
+    env.proxy()
+        .connections(snap)
+        .unwrap()
+        .into_iter()
+        .map(|d| {
+            let c = snapshelf_dbus::types::Connection::from_dict(&d).unwrap();
+            (c.plug, c.connected)
+        })
+        .collect()
+}
+
+/// Things a test puts on the host (device nodes, sockets, folders), removed again, newest first,
+/// when it is dropped; what was there before is left alone.
+#[derive(Default)]
+pub struct HostFixture {
+    made: Vec<PathBuf>,
+    listeners: Vec<std::os::unix::net::UnixListener>,
+}
+
+impl HostFixture {
+    fn parents(&mut self, path: &Path, owner: Option<u32>) {
+        let mut missing = Vec::new();
+        let mut d = path.parent();
+        while let Some(dir) = d.filter(|d| !d.exists()) {
+            missing.push(dir.to_path_buf());
+            d = dir.parent();
+        }
+        for dir in missing.into_iter().rev() {
+            std::fs::create_dir(&dir).unwrap();
+            if let Some(uid) = owner {
+                std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).unwrap();
+            }
+            self.made.push(dir);
+        }
+    }
+
+    /// A character device node (the null device's numbers) at `path`.
+    pub fn node(&mut self, path: &str) {
+        let p = Path::new(path);
+        self.parents(p, None);
+        if !p.exists() {
+            let st = Command::new("mknod")
+                .args(["-m", "0666", path, "c", "1", "3"])
+                .status()
+                .unwrap();
+            assert!(st.success(), "mknod {path}");
+            self.made.push(p.to_path_buf());
+        }
+    }
+
+    /// A listening socket at `path` (replacing none that exists), owned by `owner`.
+    pub fn socket(&mut self, path: &Path, owner: Option<u32>) {
+        self.parents(path, owner);
+        if path.exists() {
+            return;
+        }
+        let l = std::os::unix::net::UnixListener::bind(path).unwrap();
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+        }
+        self.made.push(path.to_path_buf());
+        self.listeners.push(l);
+    }
+
+    /// A folder at `path`, owned by `owner`.
+    pub fn dir(&mut self, path: &Path, owner: Option<u32>, mode: u32) {
+        self.parents(path, owner);
+        if path.exists() {
+            return;
+        }
+        std::fs::create_dir(path).unwrap();
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        self.made.push(path.to_path_buf());
+    }
+}
+
+impl Drop for HostFixture {
+    fn drop(&mut self) {
+        self.listeners.clear();
+        for p in self.made.iter().rev() {
+            if p.is_dir() && !p.is_symlink() {
+                let _ = std::fs::remove_dir_all(p);
+            } else {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
