@@ -152,10 +152,28 @@ fn a_renamed_snap_is_reported_and_not_refreshed() {
 }
 
 /// The real store's answer for a declaration it no longer has: no stream, a `not-found` error
-/// naming it.
+/// naming it. The request loses its `if-newer-than`, so that our store names every declaration
+/// it holds, each of which the answer then turns into that error.
 struct TakenDown;
 
 impl common::proxy::Rewrite for TakenDown {
+    fn request(&self, path: &str, body: Vec<u8>) -> Vec<u8> {
+        if !path.starts_with("/v2/snaps/refresh") {
+            return body;
+        }
+        let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return body;
+        };
+        for a in v["actions"].as_array_mut().into_iter().flatten() {
+            for want in a["assertions"].as_array_mut().into_iter().flatten() {
+                if let Some(o) = want.as_object_mut() {
+                    o.remove("if-newer-than");
+                }
+            }
+        }
+        serde_json::to_vec(&v).unwrap()
+    }
+
     fn answer(&self, path: &str, v: &mut serde_json::Value) {
         if !path.starts_with("/v2/snaps/refresh") {
             return;
