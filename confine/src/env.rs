@@ -228,6 +228,7 @@ mod tests {
                 interface: "x11".into(),
                 connected: false,
             }],
+            content: vec![],
         }
     }
 

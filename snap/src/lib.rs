@@ -3,6 +3,7 @@
 //! Nothing here touches the system: it reads and writes bytes and files that the caller names.
 
 pub mod assert;
+pub mod content;
 pub mod digest;
 pub mod layout;
 pub mod naming;

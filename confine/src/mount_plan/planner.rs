@@ -68,6 +68,8 @@ impl<'a> Planner<'a> {
         self.snap_dirs()?;
         self.home()?;
         self.interfaces()?;
+        // Content before layouts, as snapd orders them: a layout may use what content brings.
+        self.content()?;
         self.layouts()?;
         Ok(self.plan)
     }

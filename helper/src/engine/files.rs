@@ -138,6 +138,7 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
             environment: env,
             layouts: layouts.clone(),
             plugs,
+            content: Vec::new(),
         });
     }
     Ok(out)
