@@ -80,6 +80,10 @@ pub struct SnapState {
     /// auto-connection policy. Carried through refresh and revert; gone with the snap.
     #[serde(default)]
     pub connections: std::collections::BTreeMap<String, crate::interfaces::PlugChoice>,
+    /// Content plugs connected to another snap's slot: plug → the slot. Written only by the
+    /// content tasks (`engine/task/connect_content.rs`); left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub content: std::collections::BTreeMap<String, crate::engine::content::SlotRef>,
 }
 
 impl SnapState {
@@ -630,6 +634,7 @@ mod tests {
                 .collect(),
             blocked: vec![],
             connections: Default::default(),
+            content: Default::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! here knows the wire.
 
 pub mod catalog;
+pub mod content;
 pub mod data_dirs;
 pub mod files;
 pub mod plan;

@@ -119,6 +119,7 @@ fn snap(name: &str, revs: &[&str]) -> SnapState {
             .collect(),
         blocked: Vec::new(),
         connections: Default::default(),
+        content: Default::default(),
     }
 }
 

@@ -194,6 +194,7 @@ fn file_snap_state(yaml: &SnapYaml, verified: Option<&Verified>, rev: RevisionSt
         sequence: vec![rev],
         blocked: Vec::new(),
         connections: Default::default(),
+        content: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! snap will have, the chain of tasks that brings a revision in, and the bases it needs.
 
 mod connect;
+mod content;
 mod file;
 mod install;
 mod refresh;
@@ -338,6 +339,7 @@ fn new_snap_state(r: &Resolved) -> SnapState {
         )],
         blocked: Vec::new(),
         connections: Default::default(),
+        content: Default::default(),
     }
 }
 

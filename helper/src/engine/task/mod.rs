@@ -9,6 +9,7 @@
 
 pub mod adopt_file;
 pub mod connect;
+pub mod connect_content;
 pub mod data;
 pub mod discard_data;
 pub mod discard_revisions;
@@ -46,6 +47,7 @@ pub enum Task {
     Gc(gc::Gc),
     SwitchChannel(switch_channel::SwitchChannel),
     Connect(connect::Connect),
+    ConnectContent(connect_content::ConnectContent),
 }
 
 impl Task {
@@ -65,6 +67,8 @@ impl Task {
             Task::SwitchChannel(_) => "switch-channel",
             Task::Connect(c) if c.connect => "connect",
             Task::Connect(_) => "disconnect",
+            Task::ConnectContent(c) if c.connect => "connect-content",
+            Task::ConnectContent(_) => "disconnect-content",
         }
     }
 
@@ -109,6 +113,7 @@ impl Task {
             Task::Gc(t) => &t.name,
             Task::SwitchChannel(t) => &t.name,
             Task::Connect(t) => &t.name,
+            Task::ConnectContent(t) => &t.name,
         }
     }
 
@@ -127,6 +132,7 @@ impl Task {
             Task::Gc(t) => t.summary(),
             Task::SwitchChannel(t) => t.summary(),
             Task::Connect(t) => t.summary(),
+            Task::ConnectContent(t) => t.summary(),
         }
     }
 
@@ -145,6 +151,7 @@ impl Task {
             Task::Gc(t) => t.run(cx).map(Task::Gc),
             Task::SwitchChannel(t) => t.run(cx).map(Task::SwitchChannel),
             Task::Connect(t) => t.run(cx).map(Task::Connect),
+            Task::ConnectContent(t) => t.run(cx).map(Task::ConnectContent),
         }
     }
 
@@ -159,6 +166,7 @@ impl Task {
             Task::Unlink(t) => t.undo(cx),
             Task::SwitchChannel(t) => t.undo(cx),
             Task::Connect(t) => t.undo(cx),
+            Task::ConnectContent(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())
@@ -220,9 +228,18 @@ impl Ctx {
     }
 
     /// Point links, profiles and launchers at the snap's current revision.
+    /// Write the snap's links, profiles and launchers; then the profiles of the snaps whose
+    /// content comes from it, so that they mount its current revision.
     pub(crate) fn link(&self, snap: &SnapState) -> Result<()> {
         let base_rev = self.engine.base_revision(snap);
-        self.sys().link(snap, &base_rev)
+        self.sys()
+            .link(snap, &base_rev, &self.engine.content_for(snap))?;
+        for (user, _) in self.engine.content_users(&snap.name)? {
+            let base_rev = self.engine.base_revision(&user);
+            self.sys()
+                .link(&user, &base_rev, &self.engine.content_for(&user))?;
+        }
+        Ok(())
     }
 
     /// Run blocking work off the async threads.
