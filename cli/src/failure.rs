@@ -48,7 +48,7 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
         NotFound | NotInstalled | ChannelNotAvailable | NoRevisionToRevert | EpochMismatch => 4,
         NetworkError | StoreError => 5,
         InvalidArgument | InvalidSnap | VerificationFailed | NeedsClassic => 6,
-        ChangeConflict | SnapInUse => 7,
+        ChangeConflict | SnapInUse | ProviderInUse => 7,
         AlreadyInstalled | NoUpdateAvailable | InterfacesUnchanged => 8,
         InsufficientSpace => 9,
         Cancelled => 1,
@@ -83,6 +83,9 @@ pub fn words(kind: ErrorKind) -> String {
         InterfacesUnchanged => gettext("The permission is already so."),
         Cancelled => gettext("The change was cancelled."),
         Internal => gettext("Something went wrong inside Snapshelf."),
+        ProviderInUse => gettext(
+            "Other snaps use this snap's content; disconnect them first (--disconnect-users).",
+        ),
     }
 }
 

@@ -74,6 +74,7 @@ kinds! {
     InterfacesUnchanged => "interfaces-unchanged",
     Cancelled => "cancelled",
     Internal => "internal",
+    ProviderInUse => "provider-in-use",
 }
 
 impl ErrorKind {
@@ -112,7 +113,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips() {
-        assert_eq!(ErrorKind::ALL.len(), 21);
+        assert_eq!(ErrorKind::ALL.len(), 22);
         for k in ErrorKind::ALL {
             assert_eq!(ErrorKind::from_kebab(k.as_kebab()), Some(*k));
             assert_eq!(ErrorKind::from_dbus_name(&k.dbus_name()), Some(*k));

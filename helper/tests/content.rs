@@ -526,3 +526,241 @@ fn bad_content_is_refused_and_mounts_nothing() {
     // The host's /etc was not touched through it.
     assert!(!Path::new("/etc/canary-from-content").exists());
 }
+
+/// A copy of the sample catalog with snapd's content test snaps added: `(file stem, tree from
+/// snap(), catalog entry)`.
+fn catalog_with(dir: &Path, snaps: &[(&str, PathBuf, &str)]) {
+    common::copy_dir(common::catalog(), dir);
+    let mut toml = std::fs::read_to_string(dir.join("catalog.toml")).unwrap();
+    for (stem, file, entry) in snaps {
+        std::fs::copy(file, dir.join(format!("snaps/{stem}.snap"))).unwrap();
+        toml.push_str(entry);
+    }
+    std::fs::write(dir.join("catalog.toml"), toml).unwrap();
+}
+
+fn entry(name: &str, publisher: &str, channels: &str) -> String {
+    format!(
+        "\n[[snap]]\nname = \"{name}\"\npublisher = \"{publisher}\"\ncategories = \
+         [\"development\"]\nlicense = \"MIT\"\nchannels = {{ {channels} }}\n"
+    )
+}
+
+fn installed_names(env: &Env) -> Vec<String> {
+    common::installed(env).into_iter().map(|s| s.name).collect()
+}
+
+fn remove(env: &Env, name: &str, disconnect_users: bool) -> Result<(), (ErrorKind, String)> {
+    let o = snapshelf_dbus::types::RemoveOptions {
+        purge: None,
+        disconnect_users: disconnect_users.then_some(true),
+    };
+    match env.proxy().remove(&[name], o.to_dict()) {
+        Ok(c) => {
+            let (status, _, err) = env.wait_change(c.as_str());
+            assert_eq!(status, "Done", "{err}");
+            Ok(())
+        }
+        Err(e) => {
+            let text = e.to_string();
+            Err((kind_of(e), text))
+        }
+    }
+}
+
+/// snapd's tests/main/interfaces-content (from the store) and
+/// interfaces-content-default-provider: installing the plug snap pulls in its default provider
+/// in the same change, from stable, and auto-connects it (same publisher); a refresh to a
+/// revision that names a default provider pulls it in too; another publisher's provider is
+/// installed but not connected. Removing a provider in use is refused with `ProviderInUse`
+/// naming its users, and with `disconnect-users` they are disconnected first.
+#[test]
+fn default_providers_come_with_install_and_refresh() {
+    if !common::require_root() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let with = content_plug(&w.join("a"), true);
+    let slot = content_slot(w);
+    // The same plug snap under another name and publisher, naming the same provider.
+    let other = snap(
+        w,
+        "other-content-plug",
+        "name: other-content-plug\nversion: 1.0\napps:\n    content-plug:\n        command: \
+         bin/content-plug\nplugs:\n    shared-content-plug:\n        interface: content\n        \
+         target: import\n        content: mylib\n        default-provider: \
+         test-snapd-content-slot\n",
+        &[(
+            "bin/content-plug",
+            "#!/bin/sh\ncat \"$SNAP/import/shared-content\"\n",
+            0o755,
+        )],
+    );
+    let refreshing = snap(
+        &w.join("c"),
+        "refresh-content-plug",
+        "name: refresh-content-plug\nversion: 2.0\napps:\n    content-plug:\n        command: \
+         bin/content-plug\nplugs:\n    shared-content-plug:\n        interface: content\n        \
+         target: import\n        content: mylib\n        default-provider: \
+         test-snapd-content-slot\n",
+        &[(
+            "bin/content-plug",
+            "#!/bin/sh\ncat \"$SNAP/import/shared-content\"\n",
+            0o755,
+        )],
+    );
+    let refreshing_v1 = snap(
+        w,
+        "refresh-content-plug",
+        "name: refresh-content-plug\nversion: 1.0\napps:\n    content-plug:\n        command: \
+         bin/content-plug\nplugs:\n    shared-content-plug:\n        interface: content\n        \
+         target: import\n        content: mylib\n",
+        &[("bin/content-plug", "#!/bin/sh\nexit 0\n", 0o755)],
+    );
+    let catalog = tempfile::tempdir().unwrap();
+    catalog_with(
+        catalog.path(),
+        &[
+            (
+                "test-snapd-content-plug_1",
+                with,
+                &entry(
+                    "test-snapd-content-plug",
+                    "snapshelf",
+                    "\"latest/edge\" = 1",
+                ),
+            ),
+            (
+                "test-snapd-content-slot_1",
+                slot,
+                &entry(
+                    "test-snapd-content-slot",
+                    "snapshelf",
+                    "\"latest/stable\" = 1",
+                ),
+            ),
+            (
+                "other-content-plug_1",
+                other,
+                &entry("other-content-plug", "netcraft", "\"latest/stable\" = 1"),
+            ),
+            (
+                "refresh-content-plug_1",
+                refreshing_v1,
+                &entry(
+                    "refresh-content-plug",
+                    "snapshelf",
+                    "\"latest/stable\" = 1, \"latest/edge\" = 2",
+                ),
+            ),
+            ("refresh-content-plug_2", refreshing, ""),
+        ],
+    );
+    let mut env = Env::with_catalog(catalog.path());
+    env.start_helper();
+
+    // interfaces-content: "When a snap declaring a content sharing plug is installed … then
+    // this pulls in the default provider … then the snap is listed as connected".
+    let opts: Dict = [(
+        "channel".to_string(),
+        OwnedValue::from(zbus::zvariant::Str::from("edge")),
+    )]
+    .into_iter()
+    .collect();
+    let c = env
+        .proxy()
+        .install(&["test-snapd-content-plug"], opts)
+        .unwrap();
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{err}");
+    let names = installed_names(&env);
+    for n in [
+        "shelf-base",
+        "test-snapd-content-slot",
+        "test-snapd-content-plug",
+    ] {
+        assert!(names.contains(&n.to_string()), "{n} in {names:?}");
+    }
+    let (row_, content, target) = row(&env, "test-snapd-content-plug", "shared-content-plug");
+    assert!(row_.connected && row_.auto && !row_.manual, "{row_:?}");
+    assert_eq!(
+        (row_.slot_snap.as_str(), row_.slot.as_str()),
+        ("test-snapd-content-slot", "shared-content-slot")
+    );
+    assert_eq!(
+        (content.as_str(), target.as_str()),
+        ("mylib", "$SNAP/import")
+    );
+    let o = run(&env, false, "test-snapd-content-plug.content-plug", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Some shared content"));
+
+    // Another publisher: the provider is there, but nothing connects by itself.
+    let c = env
+        .proxy()
+        .install(&["other-content-plug"], Dict::new())
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert!(
+        !row(&env, "other-content-plug", "shared-content-plug")
+            .0
+            .connected
+    );
+    connect(
+        &env,
+        true,
+        ("other-content-plug", "shared-content-plug"),
+        ("test-snapd-content-slot", "shared-content-slot"),
+    );
+
+    // Removing the provider in use is refused, naming its users; nothing changes.
+    let (kind, m) = remove(&env, "test-snapd-content-slot", false).unwrap_err();
+    assert_eq!(kind, ErrorKind::ProviderInUse, "{m}");
+    assert!(
+        m.contains("test-snapd-content-plug:shared-content-plug")
+            && m.contains("other-content-plug:shared-content-plug"),
+        "{m}"
+    );
+    assert!(installed_names(&env).contains(&"test-snapd-content-slot".to_string()));
+    // With disconnect-users: the users are disconnected, then the provider goes.
+    remove(&env, "test-snapd-content-slot", true).unwrap();
+    assert!(!installed_names(&env).contains(&"test-snapd-content-slot".to_string()));
+    for user in ["test-snapd-content-plug", "other-content-plug"] {
+        assert!(
+            !row(&env, user, "shared-content-plug").0.connected,
+            "{user}"
+        );
+    }
+    let o = run(&env, false, "test-snapd-content-plug.content-plug", &[]);
+    assert!(!o.status.success(), "{}", text(&o));
+
+    // interfaces-content-default-provider: a revision with no default provider installs alone;
+    // the refresh to one that names it brings the provider in.
+    let c = env
+        .proxy()
+        .install(&["refresh-content-plug"], Dict::new())
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert!(!installed_names(&env).contains(&"test-snapd-content-slot".to_string()));
+    let opts: Dict = [(
+        "channel".to_string(),
+        OwnedValue::from(zbus::zvariant::Str::from("edge")),
+    )]
+    .into_iter()
+    .collect();
+    let c = env
+        .proxy()
+        .refresh(&["refresh-content-plug"], opts)
+        .unwrap();
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{err}");
+    assert!(installed_names(&env).contains(&"test-snapd-content-slot".to_string()));
+    assert!(
+        row(&env, "refresh-content-plug", "shared-content-plug")
+            .0
+            .connected
+    );
+    let o = run(&env, false, "refresh-content-plug.content-plug", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+}

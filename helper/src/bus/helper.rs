@@ -330,7 +330,14 @@ impl Helper {
         check_names(&names)?;
         let o = RemoveOptions::parse(&options)?;
         let uid = self.authorize(&hdr, polkit::REMOVE).await?;
-        let id = self.engine.remove(&names, o.purge.unwrap_or(false), uid);
+        let id = self.engine.remove(
+            &names,
+            (
+                o.purge.unwrap_or(false),
+                o.disconnect_users.unwrap_or(false),
+            ),
+            uid,
+        );
         self.served(id).await
     }
 

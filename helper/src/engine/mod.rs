@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod content;
+pub mod content_policy;
 pub mod data_dirs;
 pub mod files;
 pub mod plan;

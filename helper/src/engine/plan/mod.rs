@@ -7,6 +7,7 @@ mod connect;
 mod content;
 mod file;
 mod install;
+mod providers;
 mod refresh;
 mod remove;
 mod revert;
@@ -541,8 +542,10 @@ impl Engine {
             .collect())
     }
 
-    /// Resolve bases the snaps need that are neither installed nor being installed.
+    /// Resolve the prerequisites the snaps need that are neither installed nor being installed:
+    /// their default content providers (`providers.rs`), then the bases of all of them.
     async fn add_missing_bases(&self, resolved: &mut Vec<Resolved>) -> Result<()> {
+        self.add_default_providers(resolved).await?;
         let mut wanted: Vec<String> = Vec::new();
         for r in resolved.iter() {
             if let Some(base) = r.yaml.base.as_deref().filter(|b| *b != "none") {

@@ -46,14 +46,27 @@ impl ConnectContent {
         let mut snap = cx
             .snap(&self.name)?
             .ok_or_else(|| crate::engine::not_installed(&self.name))?;
+        let this = if self.auto {
+            match auto_slot(cx, &snap, &self) {
+                Some(slot) => ConnectContent { slot, ..self },
+                // Not allowed, or already decided: nothing done, nothing to undo.
+                None => return Ok(self),
+            }
+        } else {
+            self
+        };
+        this.act(cx, &mut snap)
+    }
+
+    fn act(self, cx: &Ctx, snap: &mut crate::state::SnapState) -> Result<Self> {
         let before = Before {
             link: snap.content.get(&self.plug).cloned(),
-            choice: crate::interfaces::choice(&snap, &self.plug, "content"),
+            choice: crate::interfaces::choice(snap, &self.plug, "content"),
         };
         // What the connection mounted, for the directories a disconnect takes away.
         let mounted = cx
             .engine
-            .content_for(&snap)
+            .content_for(snap)
             .into_iter()
             .find(|c| c.plug == self.plug);
         if self.connect {
@@ -68,16 +81,16 @@ impl ConnectContent {
             snap.content.remove(&self.plug);
         }
         if !self.auto {
-            crate::interfaces::set_choice(&mut snap, &self.plug, "content", Some(self.connect));
+            crate::interfaces::set_choice(snap, &self.plug, "content", Some(self.connect));
         }
         let done = ConnectContent {
             before: Some(before),
             ..self
         };
-        cx.commit(&Task::ConnectContent(done.clone()), |st| st.put_snap(&snap))?;
-        cx.link(&snap)?;
+        cx.commit(&Task::ConnectContent(done.clone()), |st| st.put_snap(snap))?;
+        cx.link(snap)?;
         if let (false, Some(m)) = (done.connect, mounted) {
-            content::remove_targets(cx.paths(), &snap, &m);
+            content::remove_targets(cx.paths(), snap, &m);
         }
         Ok(done)
     }
@@ -101,4 +114,40 @@ impl ConnectContent {
         };
         cx.link(&snap)
     }
+}
+
+/// For an auto-connection: the provider's one content slot with the plug's tag, when the plug is
+/// not connected, no person chose for it, and the policy allows it (`content_policy`).
+fn auto_slot(cx: &Ctx, snap: &crate::state::SnapState, t: &ConnectContent) -> Option<String> {
+    if snap.content.contains_key(&t.plug)
+        || crate::interfaces::choice(snap, &t.plug, "content").is_some()
+    {
+        return None;
+    }
+    let provider = cx.snap(&t.slot_snap).ok()??;
+    let plug = content::plug_of(
+        &crate::engine::files::parse_yaml(snap, &snap.current).ok()?,
+        &t.plug,
+    )?
+    .ok()?;
+    let pyaml = crate::engine::files::parse_yaml(&provider, &provider.current).ok()?;
+    let slots: Vec<_> = pyaml
+        .slots
+        .keys()
+        .filter_map(|n| content::slot_of(&pyaml, n)?.ok())
+        .filter(|s| s.content == plug.content)
+        .collect();
+    let [slot] = slots.as_slice() else {
+        tracing::info!(snap = %snap.name, plug = %t.plug, provider = %t.slot_snap, "no single content slot to auto-connect");
+        return None;
+    };
+    let allowed = crate::engine::content_policy::may_auto_connect(
+        cx.paths(),
+        (snap, &plug),
+        (&provider, slot),
+    );
+    if !allowed {
+        tracing::info!(snap = %snap.name, plug = %t.plug, provider = %t.slot_snap, "the policy does not auto-connect it");
+    }
+    allowed.then(|| slot.name.clone())
 }
