@@ -173,6 +173,61 @@ impl Group {
     }
 }
 
+/// What a content tag (or, failing that, the provider's name) is, for people: "the GNOME 42
+/// platform" for snapcraft's `gnome-42-2204`, the themes, the graphics drivers; otherwise the tag.
+pub fn content_name(content: &str) -> String {
+    let parts: Vec<&str> = content.split('-').collect();
+    match parts.as_slice() {
+        // gnome-42-2204, gnome-3-38-2004: the GNOME version, then the Ubuntu release.
+        ["gnome", version @ .., ubuntu]
+            if !version.is_empty()
+                && ubuntu.len() == 4
+                && version
+                    .iter()
+                    .chain([ubuntu])
+                    .all(|p| p.chars().all(|c| c.is_ascii_digit())) =>
+        {
+            // Translators: {version} is a GNOME version such as 42.
+            fill(
+                &gettext("the GNOME {version} platform"),
+                &[("version", &version.join("."))],
+            )
+        }
+        ["kf5" | "kf6", ..] => fill(
+            // Translators: {version} is 5 or 6.
+            &gettext("the KDE Frameworks {version} platform"),
+            &[("version", &&parts[0][2..])],
+        ),
+        ["gtk", "common", "themes"]
+        | ["gtk", "3", "themes"]
+        | ["icon", "themes"]
+        | ["sound", "themes"] => gettext("the desktop themes"),
+        ["mesa", ..] | ["graphics", ..] => gettext("the graphics drivers"),
+        _ => fill(
+            &gettext("the content “{content}”"),
+            &[("content", &content)],
+        ),
+    }
+}
+
+/// A content plug in words: "Uses the GNOME 42 platform from gnome-42-2204".
+pub fn content_use(content: &str, provider: &str, connected: bool) -> String {
+    let what = content_name(content);
+    if connected {
+        // Translators: {what} is e.g. "the GNOME 42 platform", {provider} a snap's name.
+        fill(
+            &gettext("Uses {what} from {provider}"),
+            &[("what", &what), ("provider", &provider)],
+        )
+    } else {
+        // Translators: {what} is e.g. "the GNOME 42 platform".
+        fill(
+            &gettext("Would use {what}: not connected"),
+            &[("what", &what)],
+        )
+    }
+}
+
 /// "Installed 12 MB · on hold".
 pub fn confinement(c: &str) -> String {
     match c {
