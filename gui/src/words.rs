@@ -37,7 +37,7 @@ pub fn failure(f: &Failure) -> String {
         InterfacesUnchanged => gettext("That permission was already set so."),
         Cancelled => gettext("The change was cancelled; everything is as it was before."),
         Internal => gettext("Something went wrong inside Snapshelf. The details may help when you report it."),
-        ProviderInUse => gettext("Other apps use what this one provides, so it was not removed. Remove those apps first; the details name them."),
+        ProviderInUse => gettext("Other apps use it, so it was not removed: see Details."),
     }
 }
 
