@@ -46,6 +46,10 @@ impl ConnectContent {
         let mut snap = cx
             .snap(&self.name)?
             .ok_or_else(|| crate::engine::not_installed(&self.name))?;
+        // Run again after a crash: do what was recorded, with the `before` it recorded.
+        if self.before.is_some() {
+            return self.act(cx, &mut snap);
+        }
         let this = if self.auto {
             match auto_slot(cx, &snap, &self) {
                 Some(slot) => ConnectContent { slot, ..self },
@@ -59,10 +63,10 @@ impl ConnectContent {
     }
 
     fn act(self, cx: &Ctx, snap: &mut crate::state::SnapState) -> Result<Self> {
-        let before = Before {
+        let before = self.before.clone().unwrap_or_else(|| Before {
             link: snap.content.get(&self.plug).cloned(),
             choice: crate::interfaces::choice(snap, &self.plug, "content"),
-        };
+        });
         // What the connection mounted, for the directories a disconnect takes away.
         let mounted = cx
             .engine
