@@ -497,7 +497,7 @@ async fn content_connections_run_and_undo_idempotently() {
             &[],
             0,
             &serde_json::Value::Null,
-            &[task.clone()],
+            std::slice::from_ref(&task),
         )
         .unwrap();
     let cx = Ctx {
