@@ -260,6 +260,24 @@ fn interfaces_content() {
     assert!(o.status.success(), "{}", text(&o));
     let (kind, _) = refused(&env, plug, slot);
     assert_eq!(kind, ErrorKind::InterfacesUnchanged);
+
+    // A new revision of the provider: the plug snap's profile follows it at once.
+    let newer = snap(
+        &work.path().join("v2"),
+        "test-snapd-content-slot",
+        "name: test-snapd-content-slot\nversion: 2.0\nslots:\n    shared-content-slot:\n        \
+         interface: content\n        content: mylib\n        read:\n            - /\n",
+        &[("shared-content", "Newer shared content\n", 0o644)],
+    );
+    install_file(&env, &newer);
+    let p = std::fs::read_to_string(&profile).unwrap();
+    assert!(p.contains("\"provider-revision\": \"x2\""), "{p}");
+    let o = run(&env, false, "test-snapd-content-plug.content-plug", &[]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("Newer shared content"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// snapd's tests/main/interfaces-content-mimic: `$SNAP/content` is not in the snap; connecting

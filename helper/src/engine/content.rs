@@ -107,9 +107,22 @@ impl Engine {
     /// refresh dropped the plug or the slot, or the provider is gone) mounts nothing and is
     /// logged; it stays recorded, as snapd keeps a connection whose ends come back.
     pub(crate) fn content_for(&self, snap: &SnapState) -> Vec<ProfileContent> {
+        self.content_with(snap, None)
+    }
+
+    /// The same, with `provider` as it is about to be (a Link writes the files before the state).
+    pub(crate) fn content_with(
+        &self,
+        snap: &SnapState,
+        provider: Option<&SnapState>,
+    ) -> Vec<ProfileContent> {
         let mut out = Vec::new();
         for (plug, to) in &snap.content {
-            let provider = match self.snap(&to.snap) {
+            let found = match provider.filter(|p| p.name == to.snap) {
+                Some(p) => Ok(Some(p.clone())),
+                None => self.snap(&to.snap),
+            };
+            let provider = match found {
                 Ok(Some(p)) => p,
                 _ => {
                     tracing::warn!(snap = %snap.name, plug, provider = %to.snap, "content provider not installed");

@@ -236,8 +236,8 @@ impl Ctx {
             .link(snap, &base_rev, &self.engine.content_for(snap))?;
         for (user, _) in self.engine.content_users(&snap.name)? {
             let base_rev = self.engine.base_revision(&user);
-            self.sys()
-                .link(&user, &base_rev, &self.engine.content_for(&user))?;
+            let content = self.engine.content_with(&user, Some(snap));
+            self.sys().link(&user, &base_rev, &content)?;
         }
         Ok(())
     }
