@@ -782,3 +782,65 @@ fn default_providers_come_with_install_and_refresh() {
     let o = run(&env, false, "refresh-content-plug.content-plug", &[]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+fn ctl(env: &Env, args: &[&str]) -> Output {
+    Command::new(common::workspace_bin("snapshelfctl", "snapshelfctl"))
+        .args(["--bus-address", &env.bus_address])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The same through `snapshelfctl`, as `snap connect` / `snap remove` are used: `connect
+/// SNAP:PLUG SNAP:` picks the provider's slot, `connections` shows it, a provider in use is
+/// refused (exit 7) naming the user, and `--disconnect-users` removes it.
+#[test]
+fn the_cli_connects_content_and_removes_a_provider_in_use() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work) = setup();
+    install_file(&env, &content_slot(work.path()));
+    install_file(&env, &content_plug(work.path(), true));
+    let o = ctl(
+        &env,
+        &[
+            "connect",
+            "test-snapd-content-plug:shared-content-plug",
+            "test-snapd-content-slot:",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ctl(&env, &["--json", "connections", "test-snapd-content-plug"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["plug"] == "shared-content-plug")
+        .unwrap_or_else(|| panic!("{rows}"));
+    assert_eq!(row["slot-snap"], "test-snapd-content-slot", "{row}");
+    assert_eq!(row["content"], "mylib", "{row}");
+    assert_eq!(row["connected"], true, "{row}");
+
+    let o = ctl(&env, &["remove", "test-snapd-content-slot"]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert!(
+        text(&o).contains("test-snapd-content-plug:shared-content-plug"),
+        "{}",
+        text(&o)
+    );
+    let o = ctl(
+        &env,
+        &["remove", "test-snapd-content-slot", "--disconnect-users"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!row_connected(&env));
+}
+
+fn row_connected(env: &Env) -> bool {
+    row(env, "test-snapd-content-plug", "shared-content-plug")
+        .0
+        .connected
+}
