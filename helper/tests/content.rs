@@ -781,6 +781,26 @@ fn default_providers_come_with_install_and_refresh() {
     );
     let o = run(&env, false, "refresh-content-plug.content-plug", &[]);
     assert!(o.status.success(), "{}", text(&o));
+
+    // A local file (`snap install --dangerous`) brings its default provider from the store too;
+    // unsigned, it is not auto-connected.
+    remove(&env, "test-snapd-content-slot", true).unwrap();
+    let file = snap(
+        w,
+        "file-content-plug",
+        "name: file-content-plug\nversion: 1.0\napps:\n    content-plug:\n        command: \
+         bin/content-plug\nplugs:\n    shared-content-plug:\n        interface: content\n        \
+         target: import\n        content: mylib\n        default-provider: \
+         test-snapd-content-slot\n",
+        &[("bin/content-plug", "#!/bin/sh\nexit 0\n", 0o755)],
+    );
+    install_file(&env, &file);
+    assert!(installed_names(&env).contains(&"test-snapd-content-slot".to_string()));
+    assert!(
+        !row(&env, "file-content-plug", "shared-content-plug")
+            .0
+            .connected
+    );
 }
 
 fn ctl(env: &Env, args: &[&str]) -> Output {

@@ -1,6 +1,6 @@
-//! Default providers (snapd's `default-provider` content plug attribute): the snaps an install or
-//! refresh brings in with the bases, from `stable`, in the same change; and the tasks that then
-//! auto-connect each content plug to its provider where the policy allows it.
+//! Default providers (snapd's `default-provider` content plug attribute): the snaps an install,
+//! refresh or file install brings in with the bases, from `stable`, in the same change; and the
+//! tasks that then auto-connect each content plug to its provider where the policy allows it.
 
 use crate::engine::content;
 use crate::engine::task::connect_content::ConnectContent;
@@ -56,21 +56,55 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The default providers a local file names, from the store on stable when it has them. A
+    /// file installs without the store: a provider that cannot be had is left out (logged).
+    pub(super) async fn file_providers(&self, yaml: &SnapYaml) -> Result<Vec<Resolved>> {
+        let mut wanted = Vec::new();
+        for (_, provider) in default_providers(yaml) {
+            if self.snap(&provider)?.is_none() && !wanted.contains(&provider) {
+                wanted.push(provider);
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.resolve_bases(&wanted).await {
+            Ok(results) => Ok(results
+                .into_iter()
+                .filter_map(|r| {
+                    r.map_err(|e| tracing::warn!("a default provider is left out: {}", e.message))
+                        .ok()
+                })
+                .collect()),
+            Err(e) => {
+                tracing::warn!("default providers left out: {}", e.message);
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
 /// After the links: an auto-connection task for each content plug of the resolved snaps whose
 /// default provider is installed or in the change (the task decides, with the verified
 /// declarations, whether it may connect).
 pub(super) fn auto_connect_tasks(resolved: &[Resolved], out: &mut Vec<Task>) {
     for r in resolved {
-        for (plug, provider) in default_providers(&r.yaml) {
-            out.push(Task::ConnectContent(ConnectContent {
-                name: r.name.clone(),
-                plug,
-                slot_snap: provider,
-                slot: String::new(),
-                connect: true,
-                auto: true,
-                before: None,
-            }));
-        }
+        auto_connect_tasks_of(&r.name, &r.yaml, out);
+    }
+}
+
+/// The same for one snap.
+pub(super) fn auto_connect_tasks_of(name: &str, yaml: &SnapYaml, out: &mut Vec<Task>) {
+    for (plug, provider) in default_providers(yaml) {
+        out.push(Task::ConnectContent(ConnectContent {
+            name: name.to_string(),
+            plug,
+            slot_snap: provider,
+            slot: String::new(),
+            connect: true,
+            auto: true,
+            before: None,
+        }));
     }
 }
