@@ -240,7 +240,7 @@ pub fn confinement(c: &str) -> String {
 
 /// The helper's own words for a change and its stages, as a system service without a locale sends
 /// them: English, from these templates (msgids of the same catalogue, written in the helper).
-const HELPER_TEMPLATES: [&str; 13] = [
+const HELPER_TEMPLATES: [&str; 15] = [
     "Downloading \"{snap}\"",
     "Verifying \"{snap}\"",
     "Mounting \"{snap}\"",
@@ -254,6 +254,8 @@ const HELPER_TEMPLATES: [&str; 13] = [
     "Deny {plug}: {permission}",
     "Switch \"{snap}\" to {channel}",
     "Install \"{snap}\" from a file",
+    "Connect {plug} to {slot}",
+    "Disconnect {plug} from {slot}",
 ];
 
 /// Say the helper's words in the person's language: a label that fits one of its templates is
@@ -388,6 +390,10 @@ mod tests {
         );
         assert_eq!(helper_words("Herunterladen von x"), "Herunterladen von x");
         assert_eq!(helper_words("Downloading 2 snaps"), "Downloading 2 snaps");
+        assert_eq!(
+            template_of("Connect a:lib to b:lib").map(|(t, _)| t),
+            Some("Connect {plug} to {slot}")
+        );
     }
 
     #[test]
