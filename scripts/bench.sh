@@ -34,7 +34,7 @@ start_store() { # dir [more serve arguments]
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, format, gui, search-provider, delta
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, format, gui, search-provider, delta
 
 HELPER=$PWD/target/release/snapshelf-helper
 HBENCH=$PWD/target/release/examples/helper_bench
@@ -230,6 +230,48 @@ PY
 kill "$(cat "$WORK/helper.pid")"; sleep 0.5
 for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
 
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = content ]; then
+# --- content: a launch with four content plugs connected, against bwrap with the same binds ------
+ensure_packages bubblewrap hyperfine
+id snapshelf-runner >/dev/null 2>&1 || useradd --create-home --shell /bin/sh snapshelf-runner
+"$STORE" sample-catalog "$WORK/csample" --key-bits 2048 >/dev/null 2>&1
+CURL=$(start_store "$WORK/csample")
+start_helper "$WORK/ctroot" "$CURL" "$WORK/csample/keys/trusted.assert"
+chmod 755 "$WORK"
+"$HBENCH" "$BUS" install shelf-base >/dev/null
+mkdir -p "$WORK/cp/meta" "$WORK/cc/meta" "$WORK/cc/bin"
+{ printf 'name: bench-provider\nversion: "1"\nsummary: four content slots\nbase: shelf-base\nslots:\n'
+  for i in 1 2 3 4; do printf '  lib%s:\n    interface: content\n    read: [$SNAP/lib%s]\n' $i $i; mkdir -p "$WORK/cp/lib$i"; echo $i >"$WORK/cp/lib$i/f"; done
+} >"$WORK/cp/meta/snap.yaml"
+{ printf 'name: bench-content\nversion: "1"\nsummary: four content plugs\nbase: shelf-base\napps:\n  bench-content:\n    command: bin/true\nplugs:\n'
+  for i in 1 2 3 4; do printf '  lib%s:\n    interface: content\n    target: $SNAP/lib%s\n' $i $i; mkdir -p "$WORK/cc/lib$i"; done
+} >"$WORK/cc/meta/snap.yaml"
+echo 'int main(void) { return 0; }' >"$WORK/ctrue.c"
+gcc -static -O2 -o "$WORK/cc/bin/true" "$WORK/ctrue.c"
+for s in cp cc; do mksquashfs "$WORK/$s" "$WORK/$s.snap" -noappend -comp xz -all-root -no-xattrs -quiet >/dev/null; done
+"$HBENCH" "$BUS" install-file "$WORK/cp.snap" >/dev/null
+"$HBENCH" "$BUS" install-file "$WORK/cc.snap" >/dev/null
+"$HBENCH" "$BUS" connect $(for i in 1 2 3 4; do echo "bench-content:lib$i bench-provider:lib$i"; done)
+CONFINE=$PWD/target/release/snapshelf-confine
+mkdir -p "$WORK/out"; chmod 777 "$WORK/out"
+R=$WORK/ctroot; B=$R/snap/shelf-base/current; S=/snap/bench-content/x1
+BWRAP="bwrap --unshare-user --ro-bind $B/usr /usr --ro-bind $B/bin /bin --ro-bind $B/lib /lib --ro-bind $B/lib64 /lib64 \
+  --ro-bind /etc /etc --ro-bind $R/snap /snap --bind $R/var/snap/bench-content /var/snap/bench-content --proc /proc --dev /dev --tmpfs /tmp"
+for i in 1 2 3 4; do BWRAP="$BWRAP --ro-bind $R/snap/bench-provider/x1/lib$i $S/lib$i"; done
+BWRAP="$BWRAP $S/bin/true"
+log "-- launch with four content plugs connected (hyperfine, median of 300 runs, as an unprivileged user)"
+runuser -u snapshelf-runner -- hyperfine -N -w 20 -r 300 --export-json "$WORK/out/content.json" \
+  "$CONFINE --root $R bench-content" "$BWRAP" >/dev/null
+python3 - "$WORK/out/content.json" <<'PY' | tee -a "$OUT"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+for name, x in zip(["snapshelf-confine, four content plugs", "bwrap --unshare-user, same binds"], r):
+    print(f"{name}: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
+PY
+kill "$(cat "$WORK/helper.pid")"; sleep 0.5
+for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = format ]; then

@@ -52,6 +52,9 @@ pub enum Command {
         names: Vec<String>,
         #[arg(long)]
         purge: bool,
+        /// Disconnect the snaps that use a content provider first, instead of refusing.
+        #[arg(long)]
+        disconnect_users: bool,
     },
     /// Update snaps (all with an update when none is named).
     Refresh {

@@ -67,9 +67,11 @@ pub(crate) fn remove(
     h: &Helper1ProxyBlocking,
     names: &[String],
     purge: bool,
+    disconnect_users: bool,
 ) -> Res<()> {
     let options = RemoveOptions {
         purge: purge.then_some(true),
+        disconnect_users: disconnect_users.then_some(true),
     };
     ctl.change(h.remove(&strs(names), options.to_dict()))
 }
@@ -173,12 +175,14 @@ mod tests {
     #[test]
     fn options_carry_only_what_was_asked() {
         assert!(RemoveOptions {
-            purge: false.then_some(true)
+            purge: false.then_some(true),
+            ..Default::default()
         }
         .to_dict()
         .is_empty());
         let d = RemoveOptions {
             purge: true.then_some(true),
+            ..Default::default()
         }
         .to_dict();
         assert_eq!(RemoveOptions::parse(&d).unwrap().purge, Some(true));

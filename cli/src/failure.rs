@@ -49,7 +49,7 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
         AssumesNotMet => 6,
         NetworkError | StoreError => 5,
         InvalidArgument | InvalidSnap | VerificationFailed | NeedsClassic => 6,
-        ChangeConflict | SnapInUse => 7,
+        ChangeConflict | SnapInUse | ProviderInUse => 7,
         AlreadyInstalled | NoUpdateAvailable | InterfacesUnchanged => 8,
         InsufficientSpace => 9,
         Cancelled => 1,
@@ -85,6 +85,9 @@ pub fn words(kind: ErrorKind) -> String {
         Cancelled => gettext("The change was cancelled."),
         Internal => gettext("Something went wrong inside Snapshelf."),
         AssumesNotMet => gettext("The snap needs features Snapshelf does not have."),
+        ProviderInUse => gettext(
+            "Other snaps use this snap's content; disconnect them first (--disconnect-users).",
+        ),
     }
 }
 

@@ -77,7 +77,11 @@ fn execute(cli: &Cli) -> Res<()> {
             unsigned,
             classic,
         } => changes::install(&ctl, &h, names, channel.as_ref(), *unsigned, *classic),
-        Command::Remove { names, purge } => changes::remove(&ctl, &h, names, *purge),
+        Command::Remove {
+            names,
+            purge,
+            disconnect_users,
+        } => changes::remove(&ctl, &h, names, *purge, *disconnect_users),
         Command::Refresh {
             names,
             channel,

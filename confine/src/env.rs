@@ -281,6 +281,7 @@ mod tests {
                 ..Default::default()
             }],
             bus_names: Default::default(),
+            content: vec![],
         }
     }
 

@@ -328,6 +328,8 @@ impl Launch {
             runtime,
             private_tmp: dup(private.tmp.as_fd())?,
             host: sys::open_trusted(Path::new("/")).what(|| "cannot open /".into())?,
+            var_snap: sys::walk(root.as_fd(), &s(&["var", "snap"]))
+                .map_err(|_| Error::NotInstalled("the root has no /var/snap".into()))?,
         })
     }
 

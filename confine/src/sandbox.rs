@@ -43,6 +43,8 @@ pub struct HostDirs {
     pub private_tmp: OwnedFd,
     /// The host's `/`.
     pub host: OwnedFd,
+    /// `<root>/var/snap` (content providers' data).
+    pub var_snap: OwnedFd,
 }
 
 impl HostDirs {
@@ -56,6 +58,7 @@ impl HostDirs {
             Origin::Home => self.home.as_ref()?.0.as_fd(),
             Origin::Runtime => self.runtime.as_ref()?.as_fd(),
             Origin::PrivateTmp => self.private_tmp.as_fd(),
+            Origin::VarSnap => self.var_snap.as_fd(),
             Origin::Sandbox => return None,
         })
     }

@@ -298,6 +298,7 @@ mod tests {
                 })
                 .collect(),
             bus_names: Default::default(),
+            content: Vec::new(),
         }
     }
 

@@ -181,6 +181,7 @@ fn profile(plugs: &[&str], layouts: &[(&str, &str, &str)]) -> Profile {
             })
             .collect(),
         bus_names: Default::default(),
+        content: Vec::new(),
     }
 }
 
@@ -820,4 +821,135 @@ fn u2f_devices_bring_security_keys_and_no_other_hid_node() {
     absent(&with, "hidraw0");
     let without = planned(&WITH_CAPS, &profile(&[], &[]), &t).lines();
     absent(&without, "hidraw");
+}
+
+/// `hello` with content plugs connected to `prov` (revision 3): `(target, source, writable)`.
+fn with_content(layouts: &[(&str, &str, &str)], binds: &[(&str, &str, bool)]) -> Profile {
+    use snapshelf_snap::profile::{ProfileBind, ProfileContent};
+    Profile {
+        content: vec![ProfileContent {
+            plug: "lib".into(),
+            provider: "prov".into(),
+            slot: "lib".into(),
+            provider_revision: "3".into(),
+            binds: binds
+                .iter()
+                .map(|(target, source, writable)| ProfileBind {
+                    source: source.to_string(),
+                    target: target.to_string(),
+                    writable: *writable,
+                })
+                .collect(),
+        }],
+        ..profile(&[], layouts)
+    }
+}
+
+fn content_system() -> Tree {
+    let mut t = system();
+    t.dir(Origin::SnapMounts, "prov/3/usr/lib")
+        .dir(Origin::VarSnap, "prov/3/shared")
+        .dir(Origin::VarSnap, "prov/common/sock")
+        .link(Origin::SnapMounts, "prov/3/linked", "usr")
+        .file(Origin::SnapMounts, "prov/3/a-file");
+    t
+}
+
+/// snapd's content interface as snap-update-ns lays it out: read paths bound read-only, write
+/// paths read-write, a missing target in `$SNAP` made under a writable mimic of `$SNAP` (its
+/// entries put back), targets in `$SNAP_DATA` made in place; all before the layouts.
+#[test]
+fn content_is_bound_from_the_provider_before_layouts() {
+    let p = with_content(
+        &[("/opt/lib", "bind", "$SNAP/content/usr")],
+        &[
+            ("$SNAP/content", "$SNAP", false),
+            ("$SNAP_DATA/shared", "$SNAP_DATA/shared", true),
+            ("$SNAP_COMMON/sock", "$SNAP_COMMON/sock", true),
+        ],
+    );
+    let l = planned(&WITH_CAPS, &p, &content_system()).lines();
+    let mimic = at(&l, "mimic /snap/hello/7 755 0:0 [etc/ lib/]");
+    assert_eq!(l[mimic + 1], "mkdir /snap/hello/7/content 755 0:0");
+    assert_eq!(
+        l[mimic + 2],
+        "rbind snap-mounts:/prov/3 /snap/hello/7/content"
+    );
+    assert_eq!(l[mimic + 3], "ro /snap/hello/7/content");
+    let data = at(&l, "mkdir /var/snap/hello/7/shared 755 0:0");
+    assert_eq!(
+        l[data + 1],
+        "rbind var-snap:/prov/3/shared /var/snap/hello/7/shared"
+    );
+    assert_ne!(l[data + 2], "ro /var/snap/hello/7/shared");
+    at(
+        &l,
+        "rbind var-snap:/prov/common/sock /var/snap/hello/common/sock",
+    );
+    // The layout sees what content brought.
+    let layout = at(&l, "rbind sandbox:/snap/hello/7/content/usr /opt/lib");
+    assert!(layout > mimic + 3);
+}
+
+#[test]
+fn content_sources_that_are_links_files_or_missing() {
+    for (source, says) in [
+        (
+            "$SNAP/linked",
+            "is a symbolic link, which content never follows",
+        ),
+        (
+            "$SNAP/linked/lib",
+            "is a symbolic link, which content never follows",
+        ),
+        ("$SNAP/a-file", "is not a directory"),
+        ("$SNAP/../hello", "not clean"),
+        ("$HOME/x", "unknown variable"),
+    ] {
+        let p = with_content(&[], &[("$SNAP/content", source, false)]);
+        let input = PlanInput {
+            power: Power::Privileged,
+            uid: UID,
+            gid: UID,
+            euid: UID,
+            home: "/home/u",
+            profile: &p,
+            wayland_display: "wayland-0",
+            user_snap: false,
+            home_entries: None,
+            runtime: false,
+        };
+        let e = plan(&input, &content_system()).unwrap_err().to_string();
+        assert!(e.contains(says) && e.contains("hello:lib"), "{source}: {e}");
+    }
+    // Targets outside the snap's own directories never reach a mount.
+    for target in ["/etc", "$SNAP_USER_DATA/x", "$SNAP/.."] {
+        let p = with_content(&[], &[(target, "$SNAP", false)]);
+        let input = PlanInput {
+            power: Power::Privileged,
+            uid: UID,
+            gid: UID,
+            euid: UID,
+            home: "/home/u",
+            profile: &p,
+            wayland_display: "wayland-0",
+            user_snap: false,
+            home_entries: None,
+            runtime: false,
+        };
+        match plan(&input, &content_system()) {
+            // A path without a variable is under $SNAP, as snapd reads it.
+            Ok(pl) => assert!(
+                pl.lines()
+                    .iter()
+                    .any(|x| x == "rbind snap-mounts:/prov/3 /snap/hello/7/etc"),
+                "{target}"
+            ),
+            Err(e) => assert!(e.to_string().contains("hello:lib"), "{target}: {e}"),
+        }
+    }
+    // A missing source is left out, as snap-update-ns leaves it.
+    let p = with_content(&[], &[("$SNAP/content", "$SNAP/nothing", false)]);
+    let l = planned(&WITH_CAPS, &p, &content_system()).lines();
+    absent(&l, "/snap/hello/7/content");
 }

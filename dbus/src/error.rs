@@ -75,6 +75,7 @@ kinds! {
     Cancelled => "cancelled",
     Internal => "internal",
     AssumesNotMet => "assumes-not-met",
+    ProviderInUse => "provider-in-use",
 }
 
 impl ErrorKind {
@@ -113,7 +114,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips() {
-        assert_eq!(ErrorKind::ALL.len(), 22);
+        assert_eq!(ErrorKind::ALL.len(), 23);
         for k in ErrorKind::ALL {
             assert_eq!(ErrorKind::from_kebab(k.as_kebab()), Some(*k));
             assert_eq!(ErrorKind::from_dbus_name(&k.dbus_name()), Some(*k));

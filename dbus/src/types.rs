@@ -437,7 +437,34 @@ impl InstallFileOptions {
         d
     }
 }
-one_option!(RemoveOptions, purge: bool = "purge");
+/// `Remove` options: `purge` (the data too, no snapshot), and `disconnect-users`: a content
+/// provider that connected snaps use is removed after disconnecting them (without it, the removal
+/// is refused with `ProviderInUse`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoveOptions {
+    pub purge: Option<bool>,
+    pub disconnect_users: Option<bool>,
+}
+
+impl RemoveOptions {
+    pub fn parse(d: &Dict) -> Result<Self, Error> {
+        let o = Options::new(d, &["purge", "disconnect-users"])?;
+        Ok(RemoveOptions {
+            purge: o.get("purge")?,
+            disconnect_users: o.get("disconnect-users")?,
+        })
+    }
+    pub fn to_dict(&self) -> Dict {
+        let mut d = Dict::new();
+        if let Some(v) = &self.purge {
+            d.insert("purge".into(), v.to_value());
+        }
+        if let Some(v) = &self.disconnect_users {
+            d.insert("disconnect-users".into(), v.to_value());
+        }
+        d
+    }
+}
 /// `Refresh` options: `channel` (one name only), and `classic`, the consent a revision that
 /// turned classic needs (as `Install` asks for it).
 #[derive(Debug, Clone, Default, PartialEq)]

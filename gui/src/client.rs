@@ -197,6 +197,28 @@ pub async fn connections(name: &str) -> Res<Vec<Plug>> {
     typed(list, Plug::from_dict)
 }
 
+/// `Connections()` rows with the content tag of each content plug (DESIGN.md §11: content rows
+/// add `content` and `target`), keyed by `snap:plug`.
+pub async fn connections_with_content(name: &str) -> Res<(Vec<Plug>, HashMap<String, String>)> {
+    let list = helper()
+        .await?
+        .connections(name)
+        .await
+        .map_err(Failure::from_zbus)?;
+    let mut tags = HashMap::new();
+    for d in &list {
+        let p = Plug::from_dict(d).map_err(Failure::bad_answer)?;
+        let tag = d
+            .get("content")
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| String::try_from(v).ok());
+        if let Some(tag) = tag {
+            tags.insert(format!("{}:{}", p.plug_snap, p.plug), tag);
+        }
+    }
+    Ok((typed(list, Plug::from_dict)?, tags))
+}
+
 /// Every interface the helper knows.
 async fn interfaces() -> Res<Vec<snapshelf_dbus::types::InterfaceInfo>> {
     let list = helper()

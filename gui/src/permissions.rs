@@ -41,6 +41,31 @@ pub fn grouped(mut plugs: Vec<Plug>, snap: &str) -> Vec<(Group, Vec<Plug>)> {
 /// Whether each interface connects by itself (`Interfaces()`, key `auto-connect`).
 pub type Defaults = HashMap<String, bool>;
 
+/// The content tag of each content plug, keyed `snap:plug`.
+pub type Tags = HashMap<String, String>;
+
+/// The snap's content plugs in words, with the plug's name: "Uses the GNOME 42 platform from
+/// gnome-42-2204". Without a tag (an older helper) the provider's name stands for it. Pure.
+pub fn content_rows(plugs: &[Plug], tags: &Tags, snap: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = plugs
+        .iter()
+        .filter(|p| p.plug_snap == snap && p.interface == "content")
+        .map(|p| {
+            let key = format!("{}:{}", p.plug_snap, p.plug);
+            let tag = tags
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| p.slot_snap.clone());
+            (
+                crate::words::content_use(&tag, &p.slot_snap, p.connected),
+                p.plug.clone(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// What the system would do with this plug by itself.
 pub fn default_of(p: &Plug, defaults: &Defaults) -> bool {
     defaults.get(&p.interface).copied().unwrap_or(p.auto)
@@ -67,6 +92,8 @@ pub struct Permissions {
     name: String,
     title: String,
     plugs: Vec<Plug>,
+    /// Content plugs, in words (`content_rows`): shown apart, without a switch.
+    content: Vec<(String, String)>,
     defaults: Defaults,
     load: Loadable,
     busy: usize,
@@ -89,7 +116,7 @@ pub enum PermissionsOutput {
 #[derive(Debug)]
 pub enum PermissionsCmd {
     /// The app asked for, and its plugs.
-    Loaded(String, Result<(Vec<Plug>, Defaults), Failure>),
+    Loaded(String, Result<(Vec<Plug>, Defaults, Tags), Failure>),
     /// One switch's change ended: its index, and the failure if it did not end Done.
     Done(Option<usize>, Result<(), Failure>),
 }
@@ -150,7 +177,7 @@ impl Component for Permissions {
                 },
             },
             #[watch]
-            set_visible_child_name: model.load.face(if model.plugs.is_empty() { Shown::Empty } else { Shown::Something }).name(),
+            set_visible_child_name: model.load.face(if model.plugs.is_empty() && model.content.is_empty() { Shown::Empty } else { Shown::Something }).name(),
         }
     }
 
@@ -159,6 +186,7 @@ impl Component for Permissions {
             name: String::new(),
             title: String::new(),
             plugs: Vec::new(),
+            content: Vec::new(),
             defaults: Defaults::new(),
             // A failed reload leaves the switches shown: a switch's own failure goes to a toast.
             load: Loadable::keeping_shown(),
@@ -191,10 +219,8 @@ impl Component for Permissions {
                 let name = self.name.clone();
                 sender.oneshot_command(async move {
                     let r = async {
-                        Ok((
-                            client::connections(&name).await?,
-                            client::interface_defaults().await?,
-                        ))
+                        let (plugs, tags) = client::connections_with_content(&name).await?;
+                        Ok((plugs, client::interface_defaults().await?, tags))
                     };
                     let r = r.await;
                     PermissionsCmd::Loaded(name, r)
@@ -248,15 +274,18 @@ impl Component for Permissions {
             // A late answer about the app shown before is not this app's.
             PermissionsCmd::Loaded(name, _) if name != self.name => {}
             PermissionsCmd::Loaded(_, r) => match r {
-                Ok((plugs, defaults)) => {
+                Ok((plugs, defaults, tags)) => {
                     self.load.succeeded();
                     self.defaults = defaults;
+                    let (content, plugs): (Vec<Plug>, Vec<Plug>) =
+                        plugs.into_iter().partition(|p| p.interface == "content");
+                    self.content = content_rows(&content, &tags, &self.name);
                     self.plugs = grouped(plugs, &self.name)
                         .into_iter()
                         .flat_map(|(_, v)| v)
                         .collect();
                     self.fill(widgets, &sender);
-                    tracing::info!(target: "ui", "permissions shown: {} ({} plugs)", self.name, self.plugs.len());
+                    tracing::info!(target: "ui", "permissions shown: {} ({} plugs, content: {})", self.name, self.plugs.len(), self.content.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>().join("; "));
                 }
                 Err(f) => self.load.failed(f),
             },
@@ -346,6 +375,21 @@ impl Permissions {
             }
             widgets.groups.append(&g);
         }
+        if !self.content.is_empty() {
+            let g = adw::PreferencesGroup::new();
+            g.set_title(&gettext("Shared content"));
+            g.set_description(Some(&gettext(
+                "Libraries and data this app takes from other snaps.",
+            )));
+            for (words, plug) in &self.content {
+                let row = adw::ActionRow::new();
+                row.set_title(words);
+                row.set_subtitle(plug);
+                row.set_widget_name(plug);
+                g.add(&row);
+            }
+            widgets.groups.append(&g);
+        }
         // The keyboard starts on a row: the first one, or the one it was on.
         if let Some(r) = rows.get(focused.unwrap_or(0)) {
             r.grab_focus();
@@ -399,6 +443,44 @@ mod tests {
                 (Group::DisplaySound, vec!["x11"]),
             ]
         );
+    }
+
+    #[test]
+    fn content_plugs_are_said_in_words() {
+        let mut gnome = plug("content", true, false, true);
+        gnome.plug = "gnome-42-2204".into();
+        gnome.slot_snap = "gnome-42-2204".into();
+        let mut themes = plug("content", false, false, false);
+        themes.plug = "gtk-3-themes".into();
+        let tags: Tags = [
+            ("shelf-notes:gnome-42-2204", "gnome-42-2204"),
+            ("shelf-notes:gtk-3-themes", "gtk-3-themes"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            content_rows(&[themes, gnome], &tags, "shelf-notes"),
+            [
+                (
+                    "Uses the GNOME 42 platform from gnome-42-2204".to_string(),
+                    "gnome-42-2204".to_string()
+                ),
+                (
+                    "Would use the desktop themes: not connected".to_string(),
+                    "gtk-3-themes".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            crate::words::content_name("gnome-3-38-2004"),
+            "the GNOME 3.38 platform"
+        );
+        assert_eq!(
+            crate::words::content_name("kf6-core24"),
+            "the KDE Frameworks 6 platform"
+        );
+        assert_eq!(crate::words::content_name("mylib"), "the content “mylib”");
     }
 
     #[test]

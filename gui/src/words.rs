@@ -38,6 +38,7 @@ pub fn failure(f: &Failure) -> String {
         Cancelled => gettext("The change was cancelled; everything is as it was before."),
         Internal => gettext("Something went wrong inside Snapshelf. The details may help when you report it."),
         AssumesNotMet => gettext("This app needs features of the snap system that Snapshelf does not have, so it was not installed."),
+        ProviderInUse => gettext("Other apps use it, so it was not removed: see Details."),
     }
 }
 
@@ -182,6 +183,61 @@ impl Group {
     }
 }
 
+/// What a content tag (or, failing that, the provider's name) is, for people: "the GNOME 42
+/// platform" for snapcraft's `gnome-42-2204`, the themes, the graphics drivers; otherwise the tag.
+pub fn content_name(content: &str) -> String {
+    let parts: Vec<&str> = content.split('-').collect();
+    match parts.as_slice() {
+        // gnome-42-2204, gnome-3-38-2004: the GNOME version, then the Ubuntu release.
+        ["gnome", version @ .., ubuntu]
+            if !version.is_empty()
+                && ubuntu.len() == 4
+                && version
+                    .iter()
+                    .chain([ubuntu])
+                    .all(|p| p.chars().all(|c| c.is_ascii_digit())) =>
+        {
+            // Translators: {version} is a GNOME version such as 42.
+            fill(
+                &gettext("the GNOME {version} platform"),
+                &[("version", &version.join("."))],
+            )
+        }
+        ["kf5" | "kf6", ..] => fill(
+            // Translators: {version} is 5 or 6.
+            &gettext("the KDE Frameworks {version} platform"),
+            &[("version", &&parts[0][2..])],
+        ),
+        ["gtk", "common", "themes"]
+        | ["gtk", "3", "themes"]
+        | ["icon", "themes"]
+        | ["sound", "themes"] => gettext("the desktop themes"),
+        ["mesa", ..] | ["graphics", ..] => gettext("the graphics drivers"),
+        _ => fill(
+            &gettext("the content “{content}”"),
+            &[("content", &content)],
+        ),
+    }
+}
+
+/// A content plug in words: "Uses the GNOME 42 platform from gnome-42-2204".
+pub fn content_use(content: &str, provider: &str, connected: bool) -> String {
+    let what = content_name(content);
+    if connected {
+        // Translators: {what} is e.g. "the GNOME 42 platform", {provider} a snap's name.
+        fill(
+            &gettext("Uses {what} from {provider}"),
+            &[("what", &what), ("provider", &provider)],
+        )
+    } else {
+        // Translators: {what} is e.g. "the GNOME 42 platform".
+        fill(
+            &gettext("Would use {what}: not connected"),
+            &[("what", &what)],
+        )
+    }
+}
+
 /// "Installed 12 MB · on hold".
 pub fn confinement(c: &str) -> String {
     match c {
@@ -194,7 +250,7 @@ pub fn confinement(c: &str) -> String {
 
 /// The helper's own words for a change and its stages, as a system service without a locale sends
 /// them: English, from these templates (msgids of the same catalogue, written in the helper).
-const HELPER_TEMPLATES: [&str; 13] = [
+const HELPER_TEMPLATES: [&str; 15] = [
     "Downloading \"{snap}\"",
     "Verifying \"{snap}\"",
     "Mounting \"{snap}\"",
@@ -208,6 +264,8 @@ const HELPER_TEMPLATES: [&str; 13] = [
     "Deny {plug}: {permission}",
     "Switch \"{snap}\" to {channel}",
     "Install \"{snap}\" from a file",
+    "Connect {plug} to {slot}",
+    "Disconnect {plug} from {slot}",
 ];
 
 /// Say the helper's words in the person's language: a label that fits one of its templates is
@@ -342,6 +400,10 @@ mod tests {
         );
         assert_eq!(helper_words("Herunterladen von x"), "Herunterladen von x");
         assert_eq!(helper_words("Downloading 2 snaps"), "Downloading 2 snaps");
+        assert_eq!(
+            template_of("Connect a:lib to b:lib").map(|(t, _)| t),
+            Some("Connect {plug} to {slot}")
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Timings of a running helper over D-Bus: `helper_bench ADDRESS install NAME` (seconds from the
 //! call to Done), `install-file PATH` (unsigned), `refresh` (every update as one change), `switch CHANNEL NAME…`, and
-//! `helper_bench ADDRESS list N` (median of N ListInstalled calls, and the count).
+//! `helper_bench ADDRESS list N` (median of N ListInstalled calls, and the count), `connect
+//! SNAP:PLUG SLOT_SNAP:SLOT…` (each connection to Done, in turn).
 
 use std::time::{Duration, Instant};
 
@@ -81,6 +82,16 @@ fn main() {
             }
             times.sort_by(|a, b| a.partial_cmp(b).unwrap());
             println!("{:.2} {count}", times[times.len() / 2]);
+        }
+        "connect" => {
+            for pair in args[3..].chunks(2) {
+                let (snap, plug) = pair[0].split_once(':').expect("SNAP:PLUG");
+                let (slot_snap, slot) = pair[1].split_once(':').expect("SLOT_SNAP:SLOT");
+                let path = helper
+                    .connect(snap, plug, slot_snap, slot)
+                    .expect("connect");
+                wait_done(&conn, path);
+            }
         }
         other => panic!("unknown benchmark {other}"),
     }

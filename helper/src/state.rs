@@ -87,6 +87,10 @@ pub struct SnapState {
         skip_serializing_if = "crate::engine::aliases::SnapAliases::is_empty"
     )]
     pub aliases: crate::engine::aliases::SnapAliases,
+    /// Content plugs connected to another snap's slot: plug → the slot. Written only by the
+    /// content tasks (`engine/task/connect_content.rs`); left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub content: std::collections::BTreeMap<String, crate::engine::content::SlotRef>,
 }
 
 impl SnapState {
@@ -638,6 +642,7 @@ mod tests {
             blocked: vec![],
             connections: Default::default(),
             aliases: Default::default(),
+            content: Default::default(),
         }
     }
 

@@ -738,3 +738,105 @@ fn f5_shows_what_another_client_changed() {
     gui.shot("after-f5");
     assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
 }
+
+/// The sample catalog plus a GNOME-style app and its content snap `gnome-42-2204` (one
+/// publisher, so the plug connects by itself when the app's install brings the provider).
+fn catalog_with_content(dir: &Path) {
+    common::copy_dir(common::catalog(), dir);
+    let add = |name: &str, yaml: &str, files: &[(&str, &str)]| {
+        let src = dir.join("src").join(name);
+        std::fs::create_dir_all(src.join("meta")).unwrap();
+        std::fs::write(src.join("meta/snap.yaml"), yaml).unwrap();
+        for (path, text) in files {
+            let p = src.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+        }
+        snapshelf_snap::squashfs::pack(
+            &src,
+            &dir.join(format!("snaps/{name}_1.snap")),
+            &Default::default(),
+        )
+        .unwrap();
+    };
+    add(
+        "gnome-42-2204",
+        "name: gnome-42-2204\nversion: '0+git.1'\nsummary: Shared GNOME 42 Ubuntu stack\nbase: shelf-base\nslots:\n  gnome-42-2204:\n    interface: content\n    read: [$SNAP/usr]\n",
+        &[("usr/share/gnome-stack", "gtk\n")],
+    );
+    add(
+        "shelf-gnome-app",
+        "name: shelf-gnome-app\nversion: '1.0'\ntitle: Shelf GNOME App\nsummary: Built on the GNOME 42 platform\nbase: shelf-base\napps:\n  shelf-gnome-app:\n    command: bin/app\nplugs:\n  gnome-42-2204:\n    interface: content\n    target: $SNAP/gnome-platform\n    default-provider: gnome-42-2204\n",
+        &[("bin/app", "#!/bin/sh\nls $SNAP/gnome-platform\n")],
+    );
+    let mut toml = std::fs::read_to_string(dir.join("catalog.toml")).unwrap();
+    for name in ["gnome-42-2204", "shelf-gnome-app"] {
+        toml.push_str(&format!("\n[[snap]]\nname = \"{name}\"\npublisher = \"snapshelf\"\ncategories = [\"development\"]\nlicense = \"MIT\"\nchannels = {{ \"latest/stable\" = 1 }}\n"));
+    }
+    std::fs::write(dir.join("catalog.toml"), toml).unwrap();
+}
+
+/// Content in the app's words (issue 14, 6): Permissions says "Uses the GNOME 42 platform from
+/// gnome-42-2204" (here in German), Installed lists the platform apart from the apps with the
+/// app that uses it, and a refused removal of the provider says why.
+#[test]
+fn content_providers_are_shown_in_words() {
+    if !common::require_root() {
+        return;
+    }
+    let catalog = tempfile::tempdir().unwrap();
+    catalog_with_content(catalog.path());
+    let mut env = Env::with_catalog(catalog.path());
+    env.start_helper();
+    let c = env
+        .proxy()
+        .install(&["shelf-gnome-app"], snapshelf_dbus::types::Dict::new())
+        .unwrap();
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{err}");
+    assert!(plug(&env, "shelf-gnome-app", "gnome-42-2204").connected);
+
+    let mut gui = Gui::start(&env, "content", "de", &[]);
+    gui.key("alt+3");
+    let line = gui.wait("installed platforms:", 1);
+    assert!(
+        line.contains("gnome-42-2204 used by [shelf-gnome-app]") && line.contains("shelf-base"),
+        "{line}"
+    );
+    gui.wait("installed drawn: 1 apps", 1);
+    gui.shot("installed-platforms-de");
+
+    open_installed_page(&mut gui, "shelf-gnome-app");
+    // German mnemonics: _Berechtigungen, _Entfernen.
+    gui.key("alt+b");
+    let line = gui.wait("permissions shown: shelf-gnome-app", 1);
+    assert!(
+        line.contains("content: Nutzt die GNOME-42-Plattform von gnome-42-2204"),
+        "{line}"
+    );
+    gui.shot("permissions-content-de");
+
+    // Removing the provider the app uses: refused, and said so.
+    gui.key("Escape");
+    gui.key("Escape");
+    open_installed_page(&mut gui, "gnome-42-2204");
+    gui.key("alt+e");
+    gui.wait("dialog shown: remove gnome-42-2204", 1);
+    gui.key("Return");
+    let line = gui.wait("error shown: Some(ProviderInUse)", 1);
+    assert!(line.contains("shelf-gnome-app:gnome-42-2204"), "{line}");
+    gui.shot("provider-in-use-de");
+    assert!(installed(&env, "gnome-42-2204").is_some());
+}
+
+/// Open an installed snap's page by searching for its name.
+fn open_installed_page(gui: &mut Gui, name: &str) {
+    gui.key("ctrl+f");
+    gui.key("ctrl+a");
+    gui.type_text(name);
+    gui.wait(&format!("results for \"{name}\""), 1);
+    gui.key("Return");
+    gui.wait(&format!("app page shown: {name} installed=true"), 1);
+}

@@ -4,6 +4,7 @@
 
 pub mod assert;
 pub mod assumes;
+pub mod content;
 pub mod digest;
 pub mod layout;
 pub mod naming;

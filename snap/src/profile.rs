@@ -34,6 +34,32 @@ pub struct Profile {
     /// reach, for the filtering bus proxies; empty in profiles written before there were any.
     #[serde(default, skip_serializing_if = "BusNames::is_empty")]
     pub bus_names: BusNames,
+    /// The snap's connected content plugs, with what each mounts (the snap's mount namespace is
+    /// shared by its apps, so every app's profile holds all of them, as in snapd). Left out of
+    /// the JSON when empty, so profiles without content read as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content: Vec<ProfileContent>,
+}
+
+/// One connected content plug: the providing snap's revision and the binds from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ProfileContent {
+    pub plug: String,
+    pub provider: String,
+    pub slot: String,
+    pub provider_revision: String,
+    pub binds: Vec<ProfileBind>,
+}
+
+/// `source` (unexpanded, in the provider) onto `target` (unexpanded, in this snap); both are
+/// checked again with `crate::content::normalise` before use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ProfileBind {
+    pub source: String,
+    pub target: String,
+    pub writable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,6 +232,7 @@ mod tests {
                 session_own: vec!["org.mpris.MediaPlayer2.hello".into()],
                 system_talk: Vec::new(),
             },
+            content: vec![],
         };
         let back = Profile::from_json(&p.to_json()).unwrap();
         assert_eq!(back, p);
@@ -232,5 +259,24 @@ mod tests {
         let old = p.to_json().replace("\"version\": 1", "\"version\": 99");
         assert!(Profile::from_json(&old).unwrap_err().contains("version"));
         assert!(Profile::from_json("{}").is_err());
+        assert!(
+            !p.to_json().contains("content"),
+            "no key when nothing is connected"
+        );
+        let with = Profile {
+            content: vec![ProfileContent {
+                plug: "p".into(),
+                provider: "prov".into(),
+                slot: "s".into(),
+                provider_revision: "2".into(),
+                binds: vec![ProfileBind {
+                    source: "$SNAP".into(),
+                    target: "$SNAP/import".into(),
+                    writable: false,
+                }],
+            }],
+            ..p
+        };
+        assert_eq!(Profile::from_json(&with.to_json()).unwrap(), with);
     }
 }

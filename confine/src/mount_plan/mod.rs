@@ -10,6 +10,7 @@
 //! directory is covered by a "writable mimic": a tmpfs with the original's mode and owner, the
 //! original's entries bound back.
 
+mod content;
 mod interfaces;
 mod layouts;
 mod model;
@@ -36,6 +37,8 @@ pub enum Origin {
     SnapMounts,
     /// `<root>/var/snap/<name>`.
     SnapData,
+    /// `<root>/var/snap`: the data of the snaps that provide content.
+    VarSnap,
     /// `~/snap/<name>`.
     UserSnap,
     /// The user's home.
@@ -59,6 +62,7 @@ impl Origin {
             Origin::Home => "home",
             Origin::Runtime => "runtime",
             Origin::PrivateTmp => "private-tmp",
+            Origin::VarSnap => "var-snap",
             Origin::Sandbox => "sandbox",
         }
     }

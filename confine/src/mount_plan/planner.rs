@@ -69,6 +69,8 @@ impl<'a> Planner<'a> {
         self.home()?;
         self.interfaces()?;
         self.session()?;
+        // Content before layouts, as snapd orders them: a layout may use what content brings.
+        self.content()?;
         self.layouts()?;
         Ok(self.plan)
     }

@@ -163,6 +163,10 @@ impl Helper {
                 continue;
             };
             for (plug, interface) in y.all_plugs() {
+                if interface == "content" {
+                    out.push(content_row(s, &y, plug));
+                    continue;
+                }
                 let (connected, manual) = crate::interfaces::state_of(s, &plug, &interface);
                 let d = ConnectionDict {
                     label: crate::interfaces::label(&interface),
@@ -328,7 +332,14 @@ impl Helper {
         check_names(&names)?;
         let o = RemoveOptions::parse(&options)?;
         let uid = self.authorize(&hdr, polkit::REMOVE).await?;
-        let id = self.engine.remove(&names, o.purge.unwrap_or(false), uid);
+        let id = self.engine.remove(
+            &names,
+            (
+                o.purge.unwrap_or(false),
+                o.disconnect_users.unwrap_or(false),
+            ),
+            uid,
+        );
         self.served(id).await
     }
 
@@ -487,4 +498,38 @@ impl Helper {
     async fn store_reachable(&self) -> bool {
         self.reachable.load(Ordering::Relaxed)
     }
+}
+
+/// A content plug's row of `Connections`: the providing snap and slot when connected, and the
+/// plug's `content` tag and `target` (DESIGN.md §11).
+fn content_row(
+    s: &crate::state::SnapState,
+    y: &snapshelf_snap::yaml::SnapYaml,
+    plug: String,
+) -> Dict {
+    let checked = crate::engine::content::plug_of(y, &plug).and_then(|p| p.ok());
+    let link = s.content.get(&plug);
+    let manual = crate::interfaces::choice(s, &plug, "content").is_some();
+    let mut d = ConnectionDict {
+        label: crate::interfaces::label("content"),
+        interface: "content".into(),
+        plug_snap: s.name.clone(),
+        plug,
+        slot_snap: link.map(|l| l.snap.clone()).unwrap_or_default(),
+        slot: link.map(|l| l.slot.clone()).unwrap_or_default(),
+        connected: link.is_some(),
+        manual,
+        auto: link.is_some() && !manual,
+    }
+    .to_dict();
+    let (content, target) = checked.map(|p| (p.content, p.target)).unwrap_or_default();
+    d.insert(
+        "content".into(),
+        snapshelf_dbus::types::DictValue::to_value(&content),
+    );
+    d.insert(
+        "target".into(),
+        snapshelf_dbus::types::DictValue::to_value(&target),
+    );
+    d
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use snapshelf_snap::profile::{Profile, ProfileLayout, ProfilePlug, PROFILE_VERSION};
+use snapshelf_snap::profile::{
+    Profile, ProfileContent, ProfileLayout, ProfilePlug, PROFILE_VERSION,
+};
 use snapshelf_snap::yaml::SnapYaml;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -81,7 +83,11 @@ pub fn parse_yaml(snap: &SnapState, revision: &str) -> Result<SnapYaml> {
 }
 
 /// The profiles of every app of the snap's current revision.
-pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile>> {
+pub fn profiles_for(
+    snap: &SnapState,
+    base_revision: &str,
+    content: &[ProfileContent],
+) -> Result<Vec<Profile>> {
     let yaml = parse_yaml(snap, &snap.current)?;
     let rev = snap
         .current_revision()
@@ -113,7 +119,12 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
             .plugs_for_app(app_name)
             .into_iter()
             .map(|(plug, interface)| ProfilePlug {
-                connected: interfaces::state_of(snap, &plug, &interface).0,
+                // A content plug is connected when a provider's slot is (and still holds).
+                connected: if interface == "content" {
+                    content.iter().any(|c| c.plug == plug)
+                } else {
+                    interfaces::state_of(snap, &plug, &interface).0
+                },
                 attrs: yaml
                     .plugs
                     .get(&plug)
@@ -147,6 +158,7 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
             layouts: layouts.clone(),
             plugs,
             bus_names,
+            content: content.to_vec(),
         });
     }
     Ok(out)
@@ -172,6 +184,7 @@ pub fn apply(
     paths: &Paths,
     snap: &SnapState,
     base_revision: &str,
+    content: &[ProfileContent],
     launcher: &Launcher,
 ) -> Result<()> {
     let name = &snap.name;
@@ -183,10 +196,13 @@ pub fn apply(
     replace_symlink(&paths.data_root(name).join("current"), &snap.current)?;
 
     let profiles = if snap.snap_type == "app" {
-        profiles_for(snap, base_revision)?
+        profiles_for(snap, base_revision, content)?
     } else {
         Vec::new()
     };
+    for c in content {
+        crate::engine::content::make_dirs(paths, snap, c);
+    }
     if let Some(p) = profiles.first() {
         layout_sources(paths, snap, &p.layouts);
     }

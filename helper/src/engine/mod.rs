@@ -5,6 +5,8 @@
 pub mod aliases;
 pub mod bases;
 pub mod catalog;
+pub mod content;
+pub mod content_policy;
 pub mod data_dirs;
 mod declarations;
 pub mod files;

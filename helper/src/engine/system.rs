@@ -3,6 +3,7 @@
 //! Behind a trait so that the runner's order of run and undo, and recovery, are unit tests that
 //! need no root ([`Recording`] in tests).
 
+use snapshelf_snap::profile::ProfileContent;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,9 @@ pub trait System: Send + Sync {
     /// Everything mounted under `dir`.
     fn mounts_under(&self, dir: &Path) -> Vec<PathBuf>;
     /// Point the `current` links, profiles and launchers at the snap's current revision.
-    fn link(&self, snap: &SnapState, base_revision: &str) -> Result<()>;
+    /// `content`: what the snap's connected content plugs mount (`Engine::content_for`).
+    fn link(&self, snap: &SnapState, base_revision: &str, content: &[ProfileContent])
+        -> Result<()>;
     /// Take the snap's links, profiles and launchers away.
     fn unlink(&self, name: &str) -> Result<()>;
     /// Copy a data tree keeping modes, owners and links; `to` appears whole or not at all.
@@ -57,8 +60,13 @@ impl System for Real {
         crate::mount::mounts_under(dir)
     }
 
-    fn link(&self, snap: &SnapState, base_revision: &str) -> Result<()> {
-        files::apply(&self.paths, snap, base_revision, &self.launcher)
+    fn link(
+        &self,
+        snap: &SnapState,
+        base_revision: &str,
+        content: &[ProfileContent],
+    ) -> Result<()> {
+        files::apply(&self.paths, snap, base_revision, content, &self.launcher)
     }
 
     fn unlink(&self, name: &str) -> Result<()> {
@@ -90,6 +98,7 @@ mod recording {
     use super::System;
     use crate::error::{Error, Result};
     use crate::state::SnapState;
+    use snapshelf_snap::profile::ProfileContent;
 
     type Hook = Box<dyn Fn() + Send + Sync>;
 
@@ -196,7 +205,12 @@ mod recording {
                 .collect()
         }
 
-        fn link(&self, snap: &SnapState, _base_revision: &str) -> Result<()> {
+        fn link(
+            &self,
+            snap: &SnapState,
+            _base_revision: &str,
+            _content: &[ProfileContent],
+        ) -> Result<()> {
             self.call(format!("link {} {}", snap.name, snap.current))
         }
 

@@ -121,6 +121,7 @@ fn snap(name: &str, revs: &[&str]) -> SnapState {
         blocked: Vec::new(),
         connections: Default::default(),
         aliases: Default::default(),
+        content: Default::default(),
     }
 }
 
@@ -546,4 +547,67 @@ async fn alias_tasks_record_undo_and_are_idempotent() {
     assert_eq!(row.status, ChangeStatus::Error);
     assert_eq!(statuses, [TaskStatus::Error]);
     assert!(engine.snap("ab").unwrap().unwrap().aliases.is_empty());
+}
+
+/// A content connection's task: run twice (recovery) is the same as once, undo twice puts the
+/// plug back unconnected, and the user's profile follows (the recording links it each time).
+#[tokio::test]
+async fn content_connections_run_and_undo_idempotently() {
+    use crate::engine::content::SlotRef;
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    let mut user = snap("user", &["1"]);
+    user.sequence[0].snap_yaml = "name: user\nversion: '1'\napps:\n  sh:\n    command: bin/sh\nplugs:\n  lib:\n    interface: content\n    target: $SNAP_DATA/lib\n".into();
+    let mut provider = snap("provider", &["3"]);
+    provider.sequence[0].snap_yaml = "name: provider\nversion: '1'\nslots:\n  lib:\n    interface: content\n    write: [$SNAP_DATA/lib]\n".into();
+    for s in [&user, &provider] {
+        lock(&engine.inner.state).put_snap(s).unwrap();
+    }
+    std::fs::create_dir_all(f.paths.data_dir("user", "1")).unwrap();
+    std::fs::create_dir_all(f.paths.data_dir("provider", "3")).unwrap();
+    let task = Task::ConnectContent(connect_content::ConnectContent {
+        name: "user".into(),
+        plug: "lib".into(),
+        slot_snap: "provider".into(),
+        slot: "lib".into(),
+        connect: true,
+        auto: false,
+        before: None,
+    });
+    let id = lock(&engine.inner.state)
+        .add_change(
+            "test",
+            "test",
+            &[],
+            0,
+            &serde_json::Value::Null,
+            std::slice::from_ref(&task),
+        )
+        .unwrap();
+    let cx = Ctx {
+        engine: engine.clone(),
+        change: id,
+        seq: 0,
+        cancel: CancellationToken::new(),
+    };
+    let once = task.run(&cx).await.unwrap();
+    let twice = once.clone().run(&cx).await.unwrap();
+    assert_eq!(once, twice);
+    let s = engine.snap("user").unwrap().unwrap();
+    assert_eq!(
+        s.content.get("lib"),
+        Some(&SlotRef {
+            snap: "provider".into(),
+            slot: "lib".into()
+        })
+    );
+    let c = engine.content_for(&s);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].provider_revision, "3");
+    assert_eq!(engine.content_users("provider").unwrap().len(), 1);
+    once.undo(&cx).unwrap();
+    once.undo(&cx).unwrap();
+    let s = engine.snap("user").unwrap().unwrap();
+    assert!(s.content.is_empty() && s.connections.is_empty(), "{s:?}");
+    assert!(engine.content_users("provider").unwrap().is_empty());
 }

@@ -8,7 +8,8 @@ use super::*;
 impl Engine {
     /// Connect (`connect`) or disconnect a plug of `plug_snap` and the system's slot of its
     /// interface. The system's slots are named after their interface; an empty slot snap (or
-    /// "system") names the system.
+    /// "system") names the system. Content plugs, and any other slot snap, go to
+    /// `connect_content`.
     pub fn connect(
         &self,
         (plug_snap, plug, slot_snap, slot): (&str, &str, &str, &str),
@@ -22,16 +23,16 @@ impl Engine {
         let snap = self
             .snap(plug_snap)?
             .ok_or_else(|| not_installed(plug_snap))?;
-        if !slot_snap.is_empty() && slot_snap != "system" {
-            return Err(Error::new(
-                ErrorKind::NotFound,
-                format!(
-                    "\"{slot_snap}\" offers no slot Snapshelf can connect: only the system's slots \
-                     (an empty slot snap) are supported"
-                ),
-            ));
-        }
         let yaml = crate::engine::files::parse_yaml(&snap, &snap.current)?;
+        // A content plug connects to another snap's slot (plan/content.rs).
+        if yaml
+            .plugs
+            .get(plug)
+            .is_some_and(|p| p.interface == "content")
+            || (!slot_snap.is_empty() && slot_snap != "system")
+        {
+            return self.connect_content(&snap, (plug, slot_snap, slot), connect, uid);
+        }
         let interface = yaml.all_plugs().get(plug).cloned().ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,

@@ -96,12 +96,19 @@ impl Engine {
             check_epoch(&name, &revision, &yaml.epoch, b)?;
         }
         let after = state_after(before.as_ref(), fresh, false);
-        let bases = self.file_bases(&yaml).await?;
+        let mut bases = self.file_bases(&yaml).await?;
+        // Default content providers, with the bases they need (the file's own is in `bases`).
+        let providers = self.file_providers(&yaml).await?;
+        if !providers.is_empty() {
+            bases.extend(providers);
+            self.add_missing_bases(&mut bases).await?;
+        }
         let mut tasks = Vec::new();
         for b in &bases {
             install_tasks(b, None, &mut tasks);
         }
         bring_in(Fetch::File, before.as_ref(), after, &mut tasks);
+        providers::auto_connect_tasks_of(&name, &yaml, &mut tasks);
         if before.is_some() {
             tasks.push(Task::Gc(Gc { name: name.clone() }));
         }
@@ -210,6 +217,7 @@ fn file_snap_state(yaml: &SnapYaml, verified: Option<&Verified>, rev: RevisionSt
         blocked: Vec::new(),
         connections: Default::default(),
         aliases: Default::default(),
+        content: Default::default(),
     }
 }
 

@@ -31,6 +31,7 @@ impl Engine {
         for r in &resolved {
             install_tasks(r, None, &mut tasks);
         }
+        providers::auto_connect_tasks(&resolved, &mut tasks);
         let all: Vec<String> = resolved.iter().map(|r| r.name.clone()).collect();
         self.start(
             "install",

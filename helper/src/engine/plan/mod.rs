@@ -5,8 +5,10 @@
 
 mod alias;
 mod connect;
+mod content;
 mod file;
 mod install;
+mod providers;
 mod refresh;
 mod remove;
 mod revert;
@@ -343,6 +345,7 @@ fn new_snap_state(r: &Resolved) -> SnapState {
         blocked: Vec::new(),
         connections: Default::default(),
         aliases: Default::default(),
+        content: Default::default(),
     }
 }
 
@@ -559,8 +562,10 @@ impl Engine {
             .collect())
     }
 
-    /// Resolve bases the snaps need that are neither installed nor being installed.
+    /// Resolve the prerequisites the snaps need that are neither installed nor being installed:
+    /// their default content providers (`providers.rs`), then the bases of all of them.
     async fn add_missing_bases(&self, resolved: &mut Vec<Resolved>) -> Result<()> {
+        self.add_default_providers(resolved).await?;
         let mut wanted: Vec<String> = Vec::new();
         for r in resolved.iter() {
             if let Some(base) = crate::engine::bases::of_yaml(&r.yaml) {

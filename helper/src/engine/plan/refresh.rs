@@ -77,6 +77,7 @@ impl Engine {
             install_tasks(r, before, &mut tasks);
             all.push(r.name.clone());
         }
+        providers::auto_connect_tasks(&new, &mut tasks);
         for r in &new {
             tasks.push(Task::Gc(Gc {
                 name: r.name.clone(),

@@ -4,9 +4,17 @@
 use serde_json::json;
 
 use super::*;
+use crate::engine::task::connect_content::ConnectContent;
 
 impl Engine {
-    pub fn remove(&self, names: &[String], purge: bool, uid: u32) -> Result<u64> {
+    /// `disconnect_users`: a content provider in use is removed after its users are
+    /// disconnected (otherwise `ProviderInUse`).
+    pub fn remove(
+        &self,
+        names: &[String],
+        (purge, disconnect_users): (bool, bool),
+        uid: u32,
+    ) -> Result<u64> {
         if names.is_empty() {
             return Err(Error::invalid("no snap named"));
         }
@@ -14,6 +22,10 @@ impl Engine {
         let installed = self.installed()?;
         let mut tasks = Vec::new();
         let mut post = Vec::new();
+        let mut snaps = names.to_vec();
+        for n in names {
+            self.provider_users(n, names, disconnect_users, &mut tasks, &mut snaps)?;
+        }
         for n in names {
             let s = installed
                 .iter()
@@ -48,10 +60,64 @@ impl Engine {
         self.start(
             "remove",
             &summary("Remove", names),
-            names.to_vec(),
+            snaps,
             uid,
-            json!({"names": names, "purge": purge}),
+            json!({"names": names, "purge": purge, "disconnect-users": disconnect_users}),
             tasks,
         )
+    }
+}
+
+impl Engine {
+    /// The snaps (not removed with it) whose content plugs use `provider`: refused with their
+    /// names (`ProviderInUse`), or, with `disconnect`, each disconnected first.
+    fn provider_users(
+        &self,
+        provider: &str,
+        removed: &[String],
+        disconnect: bool,
+        tasks: &mut Vec<Task>,
+        snaps: &mut Vec<String>,
+    ) -> Result<()> {
+        let users: Vec<(SnapState, Vec<String>)> = self
+            .content_users(provider)?
+            .into_iter()
+            .filter(|(u, _)| !removed.contains(&u.name))
+            .collect();
+        if users.is_empty() {
+            return Ok(());
+        }
+        if !disconnect {
+            let named: Vec<String> = users
+                .iter()
+                .flat_map(|(u, plugs)| plugs.iter().map(move |p| format!("{}:{p}", u.name)))
+                .collect();
+            return Err(Error::new(
+                ErrorKind::ProviderInUse,
+                format!(
+                    "cannot remove \"{provider}\": its content is used by {} (disconnect them \
+                     first, or remove with the disconnect-users option)",
+                    named.join(", ")
+                ),
+            ));
+        }
+        for (user, plugs) in users {
+            for plug in plugs {
+                let to = user.content[&plug].clone();
+                tasks.push(Task::ConnectContent(ConnectContent {
+                    name: user.name.clone(),
+                    plug,
+                    slot_snap: to.snap,
+                    slot: to.slot,
+                    connect: false,
+                    auto: false,
+                    before: None,
+                }));
+            }
+            if !snaps.contains(&user.name) {
+                snaps.push(user.name);
+            }
+        }
+        Ok(())
     }
 }

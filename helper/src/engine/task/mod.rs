@@ -10,6 +10,7 @@
 pub mod adopt_file;
 pub mod alias;
 pub mod connect;
+pub mod connect_content;
 pub mod data;
 pub mod discard_data;
 pub mod discard_revisions;
@@ -52,6 +53,7 @@ pub enum Task {
     Alias(alias::Alias),
     Unalias(unalias::Unalias),
     RefreshAliases(refresh_aliases::RefreshAliases),
+    ConnectContent(connect_content::ConnectContent),
 }
 
 impl Task {
@@ -75,6 +77,8 @@ impl Task {
             Task::Unalias(u) if u.alias.is_some() => "unalias",
             Task::Unalias(_) => "disable-aliases",
             Task::RefreshAliases(_) => "refresh-aliases",
+            Task::ConnectContent(c) if c.connect => "connect-content",
+            Task::ConnectContent(_) => "disconnect-content",
         }
     }
 
@@ -122,6 +126,7 @@ impl Task {
             Task::Alias(t) => &t.name,
             Task::Unalias(t) => &t.name,
             Task::RefreshAliases(t) => &t.name,
+            Task::ConnectContent(t) => &t.name,
         }
     }
 
@@ -143,6 +148,7 @@ impl Task {
             Task::Alias(t) => t.summary(),
             Task::Unalias(t) => t.summary(),
             Task::RefreshAliases(t) => t.summary(),
+            Task::ConnectContent(t) => t.summary(),
         }
     }
 
@@ -164,6 +170,7 @@ impl Task {
             Task::Alias(t) => t.run(cx).map(Task::Alias),
             Task::Unalias(t) => t.run(cx).map(Task::Unalias),
             Task::RefreshAliases(t) => t.run(cx).map(Task::RefreshAliases),
+            Task::ConnectContent(t) => t.run(cx).map(Task::ConnectContent),
         }
     }
 
@@ -181,6 +188,7 @@ impl Task {
             Task::Alias(t) => t.undo(cx),
             Task::Unalias(t) => t.undo(cx),
             Task::RefreshAliases(t) => t.undo(cx),
+            Task::ConnectContent(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())
@@ -242,9 +250,18 @@ impl Ctx {
     }
 
     /// Point links, profiles and launchers at the snap's current revision.
+    /// Write the snap's links, profiles and launchers; then the profiles of the snaps whose
+    /// content comes from it, so that they mount its current revision.
     pub(crate) fn link(&self, snap: &SnapState) -> Result<()> {
         let base_rev = self.engine.base_revision(snap);
-        self.sys().link(snap, &base_rev)
+        self.sys()
+            .link(snap, &base_rev, &self.engine.content_for(snap))?;
+        for (user, _) in self.engine.content_users(&snap.name)? {
+            let base_rev = self.engine.base_revision(&user);
+            let content = self.engine.content_with(&user, Some(snap));
+            self.sys().link(&user, &base_rev, &content)?;
+        }
+        Ok(())
     }
 
     /// Run blocking work off the async threads.

@@ -1,0 +1,152 @@
+//! Connect and Disconnect between two snaps: a content plug and a content slot of another snap
+//! (snapd's `snap connect plug-snap:plug slot-snap[:slot]`), checked before the change starts.
+
+use gettextrs::gettext;
+use serde_json::json;
+
+use super::*;
+use crate::engine::content::{self, SlotRef};
+use crate::engine::task::connect_content::ConnectContent;
+
+fn unchanged(m: String) -> Error {
+    Error::new(ErrorKind::InterfacesUnchanged, m)
+}
+
+impl Engine {
+    /// A content plug of `snap`; `slot_snap` and `slot` may be empty on Disconnect (the plug's
+    /// connection, whatever it is) and `slot` on Connect (the provider's one slot with the plug's
+    /// content tag, as snapd picks it).
+    pub(super) fn connect_content(
+        &self,
+        snap: &SnapState,
+        (plug, slot_snap, slot): (&str, &str, &str),
+        connect: bool,
+        uid: u32,
+    ) -> Result<u64> {
+        let yaml = crate::engine::files::parse_yaml(snap, &snap.current)?;
+        let p = content::plug_of(&yaml, plug)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "\"{}\" has no content plug \"{plug}\": only content plugs connect to \
+                         another snap",
+                        snap.name
+                    ),
+                )
+            })?
+            .map_err(Error::invalid)?;
+        let to = if connect {
+            self.content_slot(snap, &p, slot_snap, slot)?
+        } else {
+            let now = snap
+                .content
+                .get(plug)
+                .cloned()
+                .ok_or_else(|| unchanged(format!("{}:{plug} is not connected", snap.name)))?;
+            if (!slot_snap.is_empty() && slot_snap != now.snap)
+                || (!slot.is_empty() && slot != now.slot)
+            {
+                return Err(unchanged(format!(
+                    "{}:{plug} is not connected to {slot_snap}:{slot} (it is connected to {}:{})",
+                    snap.name, now.snap, now.slot
+                )));
+            }
+            now
+        };
+        let (kind, template) = if connect {
+            // Translators: {plug} is snap:plug, {slot} snap:slot (content shared between snaps).
+            ("connect", gettext("Connect {plug} to {slot}"))
+        } else {
+            ("disconnect", gettext("Disconnect {plug} from {slot}"))
+        };
+        let summary = template
+            .replace("{plug}", &format!("{}:{plug}", snap.name))
+            .replace("{slot}", &format!("{}:{}", to.snap, to.slot));
+        self.start(
+            kind,
+            &summary,
+            vec![snap.name.clone(), to.snap.clone()],
+            uid,
+            json!({"plug-snap": snap.name, "plug": plug, "slot-snap": to.snap, "slot": to.slot}),
+            vec![Task::ConnectContent(ConnectContent {
+                name: snap.name.clone(),
+                plug: plug.to_string(),
+                slot_snap: to.snap,
+                slot: to.slot,
+                connect,
+                auto: false,
+                before: None,
+            })],
+        )
+    }
+
+    /// The slot a Connect names, checked: installed, a content slot, the same tag, both ends'
+    /// paths valid, and not the connection there is already.
+    fn content_slot(
+        &self,
+        snap: &SnapState,
+        p: &snapshelf_snap::content::ContentPlug,
+        slot_snap: &str,
+        slot: &str,
+    ) -> Result<SlotRef> {
+        if slot_snap.is_empty() || slot_snap == "system" {
+            return Err(Error::invalid(format!(
+                "name the snap that provides {}:{} (content \"{}\")",
+                snap.name, p.name, p.content
+            )));
+        }
+        check_names(&[slot_snap.to_string()])?;
+        let provider = self
+            .snap(slot_snap)?
+            .ok_or_else(|| not_installed(slot_snap))?;
+        let slot = if slot.is_empty() {
+            let pyaml = crate::engine::files::parse_yaml(&provider, &provider.current)?;
+            let same: Vec<String> = pyaml
+                .slots
+                .keys()
+                .filter(|s| {
+                    content::slot_of(&pyaml, s)
+                        .is_some_and(|r| r.is_ok_and(|c| c.content == p.content))
+                })
+                .cloned()
+                .collect();
+            match same.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "\"{slot_snap}\" has no content slot with content \"{}\"",
+                            p.content
+                        ),
+                    ))
+                }
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "\"{slot_snap}\" has several content slots with content \"{}\": name one",
+                        p.content
+                    )))
+                }
+            }
+        } else {
+            slot.to_string()
+        };
+        // Checks both ends and the tags; the mounts themselves are made at the next launch.
+        content::connection(snap, &p.name, &provider, &slot)?;
+        match snap.content.get(&p.name) {
+            Some(now) if now.snap == slot_snap && now.slot == slot => Err(unchanged(format!(
+                "{}:{} is already connected to {slot_snap}:{slot}",
+                snap.name, p.name
+            ))),
+            Some(now) => Err(Error::invalid(format!(
+                "{}:{} is connected to {}:{}: disconnect it first",
+                snap.name, p.name, now.snap, now.slot
+            ))),
+            None => Ok(SlotRef {
+                snap: slot_snap.to_string(),
+                slot,
+            }),
+        }
+    }
+}
