@@ -43,6 +43,8 @@ pub struct HostDirs {
     pub private_tmp: OwnedFd,
     /// The host's `/`.
     pub host: OwnedFd,
+    /// `<root>/run/snapshelf/snapctl`, when the helper made it.
+    pub snapctl: Option<OwnedFd>,
 }
 
 impl HostDirs {
@@ -56,6 +58,7 @@ impl HostDirs {
             Origin::Home => self.home.as_ref()?.0.as_fd(),
             Origin::Runtime => self.runtime.as_ref()?.as_fd(),
             Origin::PrivateTmp => self.private_tmp.as_fd(),
+            Origin::Snapctl => self.snapctl.as_ref()?.as_fd(),
             Origin::Sandbox => return None,
         })
     }

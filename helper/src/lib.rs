@@ -14,5 +14,7 @@ pub mod mount;
 pub mod paths;
 pub mod polkit;
 
+pub mod snapconf;
+pub mod snapctl;
 pub mod state;
 pub mod store;

@@ -27,6 +27,9 @@ struct Args {
     /// Never use loop mounts: extract revisions instead (kernels without loop or squashfs).
     #[arg(long)]
     no_loop: bool,
+    /// The `snapctl` binary that sandboxes find at /usr/lib/snapd/snapctl.
+    #[arg(long, default_value = "/usr/libexec/snapshelf/snapctl")]
+    snapctl: PathBuf,
     /// Where the translations are (`<dir>/<lang>/LC_MESSAGES/snapshelf.mo`).
     #[arg(long, default_value = "/usr/share/locale")]
     locale_dir: PathBuf,
@@ -82,6 +85,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         bus_address: args.bus_address,
         confine: args.confine,
         allow_loop: !args.no_loop,
+        snapctl: args.snapctl,
     };
     let running = snapshelf_helper::bus::start(options)
         .await

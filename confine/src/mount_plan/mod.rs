@@ -14,6 +14,7 @@ mod interfaces;
 mod layouts;
 mod model;
 mod planner;
+mod snapctl;
 mod system;
 
 use std::fmt;
@@ -45,6 +46,8 @@ pub enum Origin {
     PrivateTmp,
     /// The sandbox being built, as the operations before left it.
     Sandbox,
+    /// `<root>/run/snapshelf/snapctl`: the helper's `snapctl` binary and socket.
+    Snapctl,
 }
 
 impl Origin {
@@ -59,6 +62,7 @@ impl Origin {
             Origin::Runtime => "runtime",
             Origin::PrivateTmp => "private-tmp",
             Origin::Sandbox => "sandbox",
+            Origin::Snapctl => "snapctl",
         }
     }
 }

@@ -69,6 +69,8 @@ impl<'a> Planner<'a> {
         self.home()?;
         self.interfaces()?;
         self.layouts()?;
+        // Last: a mimic made for a layout would cover it.
+        self.snapctl()?;
         Ok(self.plan)
     }
 

@@ -172,6 +172,7 @@ pub fn apply(
     let data_root = paths.data_root(name);
     std::fs::create_dir_all(&data_root).what("create", &data_root)?;
     replace_symlink(&paths.data_root(name).join("current"), &snap.current)?;
+    crate::snapctl::cookie::ensure(paths, name)?;
 
     let profiles = if snap.snap_type == "app" {
         profiles_for(snap, base_revision)?
@@ -300,6 +301,7 @@ fn launcher_script(l: &Launcher, snap: &str, app: &str) -> String {
 /// Take the snap out of use: links, profiles, launchers. Idempotent.
 pub fn remove(paths: &Paths, name: &str) -> Result<()> {
     crate::desktop::unexport(paths, name);
+    crate::snapctl::cookie::remove(paths, name)?;
     remove_if_exists(&paths.snap_dir(name).join("current"))?;
     remove_if_exists(&paths.data_root(name).join("current"))?;
     for f in owned_files(&paths.profiles_dir(), name, ".json") {

@@ -74,6 +74,8 @@ pub(crate) struct Inner {
     busy: Mutex<HashMap<String, u64>>,
     observer: OnceLock<Arc<dyn Observer>>,
     sys: Arc<dyn System>,
+    /// Hooks running now, by cookie (what `snapctl` inside them may see and change).
+    pub(crate) hooks: crate::snapctl::hooks::Hooks,
 }
 
 #[derive(Clone)]
@@ -119,6 +121,7 @@ impl Engine {
                 busy: Mutex::new(HashMap::new()),
                 observer: OnceLock::new(),
                 sys,
+                hooks: Default::default(),
             }),
         };
         engine.recover().await?;
