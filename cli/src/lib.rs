@@ -8,6 +8,7 @@
 
 mod args;
 mod changes;
+mod config;
 mod failure;
 mod output;
 mod queries;
@@ -87,6 +88,30 @@ fn execute(cli: &Cli) -> Res<()> {
             changes::connect(&ctl, &h, plug, slot.as_deref(), false)
         }
         Command::Watch { change } => ctl.watch(change),
+        Command::Get {
+            document,
+            list,
+            typed,
+            snap,
+            keys,
+        } => {
+            let f = config::GetFormat {
+                document: *document,
+                list: *list,
+                typed: *typed,
+            };
+            config::get(&ctl, &h, snap, keys, f)
+        }
+        Command::Set {
+            string,
+            typed,
+            snap,
+            values,
+        } => config::set(&ctl, &h, snap, config::parse_set(values, *string, *typed)?),
+        Command::Unset { snap, keys } => {
+            let nulls = keys.iter().map(|k| (k.clone(), serde_json::Value::Null));
+            config::set(&ctl, &h, snap, nulls.collect())
+        }
         Command::Run { .. } => unreachable!("handled before connecting"),
     }
 }

@@ -7,7 +7,8 @@ use clap::Parser;
 /// The Snapshelf root helper: installs, refreshes, reverts and removes snaps on behalf of callers
 /// on the system bus, authorised by polkit.
 #[derive(Parser)]
-#[command(name = "snapshelf-helper", version)]
+// The last of a repeated option wins (tests give their own confine after the usual arguments).
+#[command(name = "snapshelf-helper", version, args_override_self = true)]
 struct Args {
     /// The root directory everything lives under (tests and the demo use a scratch directory).
     #[arg(long, default_value = "/")]

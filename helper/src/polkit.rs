@@ -18,6 +18,7 @@ pub const REMOVE: &str = "io.github.snapshelf.remove";
 pub const REFRESH: &str = "io.github.snapshelf.refresh";
 pub const REVERT: &str = "io.github.snapshelf.revert";
 pub const MANAGE_INTERFACES: &str = "io.github.snapshelf.manage-interfaces";
+pub const CONFIGURE: &str = "io.github.snapshelf.configure";
 
 /// The action that guards changes of a kind (Cancel from another uid needs it).
 pub fn action_for_kind(kind: &str) -> &'static str {
@@ -26,6 +27,7 @@ pub fn action_for_kind(kind: &str) -> &'static str {
         "remove" => REMOVE,
         "revert" => REVERT,
         "connect" | "disconnect" => MANAGE_INTERFACES,
+        "configure" => CONFIGURE,
         _ => REFRESH,
     }
 }
@@ -126,5 +128,6 @@ mod tests {
         assert_eq!(action_for_kind("remove"), REMOVE);
         assert_eq!(action_for_kind("switch"), REFRESH);
         assert_eq!(action_for_kind("disconnect"), MANAGE_INTERFACES);
+        assert_eq!(action_for_kind("configure"), CONFIGURE);
     }
 }

@@ -276,8 +276,11 @@ fn snapctl_reads_and_root_sets_configuration_as_snapd_does() {
     assert!(!cookie.exists(), "the cookie outlived its snap");
     // And so does its configuration.
     install_file(&env, &ctl_snap(work.path(), "ctl-one"));
-    assert_eq!(run("snapctl get -d txt obj", 0).0, "{}
-");
+    assert_eq!(
+        run("snapctl get -d txt obj", 0).0,
+        "{}
+"
+    );
 }
 
 /// Send a raw request to the helper's socket from this process (outside any sandbox).

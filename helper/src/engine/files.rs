@@ -86,25 +86,7 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
     let rev = snap
         .current_revision()
         .ok_or_else(|| Error::internal("no current revision"))?;
-    let layouts: Vec<ProfileLayout> = yaml
-        .layout
-        .iter()
-        .map(|l| {
-            use snapshelf_snap::layout::LayoutKind;
-            let (kind, source) = match &l.kind {
-                LayoutKind::Bind(s) => ("bind", s.clone()),
-                LayoutKind::BindFile(s) => ("bind-file", s.clone()),
-                LayoutKind::Symlink(s) => ("symlink", s.clone()),
-                LayoutKind::Tmpfs => ("tmpfs", String::new()),
-            };
-            ProfileLayout {
-                path: l.path.clone(),
-                kind: kind.into(),
-                source,
-                mode: l.mode,
-            }
-        })
-        .collect();
+    let layouts = layouts_of(&yaml);
     let mut out = Vec::new();
     for (app_name, app) in &yaml.apps {
         let mut env = yaml.environment.clone();
@@ -141,6 +123,28 @@ pub fn profiles_for(snap: &SnapState, base_revision: &str) -> Result<Vec<Profile
         });
     }
     Ok(out)
+}
+
+/// The snap's layouts as profiles carry them.
+pub(super) fn layouts_of(yaml: &SnapYaml) -> Vec<ProfileLayout> {
+    yaml.layout
+        .iter()
+        .map(|l| {
+            use snapshelf_snap::layout::LayoutKind;
+            let (kind, source) = match &l.kind {
+                LayoutKind::Bind(s) => ("bind", s.clone()),
+                LayoutKind::BindFile(s) => ("bind-file", s.clone()),
+                LayoutKind::Symlink(s) => ("symlink", s.clone()),
+                LayoutKind::Tmpfs => ("tmpfs", String::new()),
+            };
+            ProfileLayout {
+                path: l.path.clone(),
+                kind: kind.into(),
+                source,
+                mode: l.mode,
+            }
+        })
+        .collect()
 }
 
 /// Profiles and launchers that belong to `name` (whatever revision wrote them).
@@ -212,6 +216,17 @@ pub fn apply(
             0o755,
         )?;
         keep_launchers.insert(launcher_path);
+    }
+    // Hooks: a profile each (run by the helper through confine), no launcher.
+    let hooks = if snap.snap_type == "app" {
+        super::hooks::profiles(paths, snap, base_revision)?
+    } else {
+        Vec::new()
+    };
+    for p in hooks {
+        let file = pdir.join(Profile::file_name(name, &p.app));
+        write_atomic(&file, p.to_json().as_bytes(), 0o644)?;
+        keep_profiles.insert(file);
     }
     for stale in owned_files(&pdir, name, ".json") {
         if !keep_profiles.contains(&stale) {

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod data_dirs;
 pub mod files;
+pub mod hooks;
 pub mod plan;
 mod runner;
 pub mod snap_meta;

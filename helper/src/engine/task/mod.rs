@@ -16,6 +16,7 @@ pub mod download;
 pub mod gc;
 pub mod link;
 pub mod mount;
+pub mod run_hook;
 pub mod switch_channel;
 pub mod unlink;
 pub mod verify;
@@ -46,6 +47,7 @@ pub enum Task {
     Gc(gc::Gc),
     SwitchChannel(switch_channel::SwitchChannel),
     Connect(connect::Connect),
+    RunHook(run_hook::RunHook),
 }
 
 impl Task {
@@ -65,6 +67,7 @@ impl Task {
             Task::SwitchChannel(_) => "switch-channel",
             Task::Connect(c) if c.connect => "connect",
             Task::Connect(_) => "disconnect",
+            Task::RunHook(_) => "run-hook",
         }
     }
 
@@ -109,6 +112,7 @@ impl Task {
             Task::Gc(t) => &t.name,
             Task::SwitchChannel(t) => &t.name,
             Task::Connect(t) => &t.name,
+            Task::RunHook(t) => &t.name,
         }
     }
 
@@ -127,6 +131,7 @@ impl Task {
             Task::Gc(t) => t.summary(),
             Task::SwitchChannel(t) => t.summary(),
             Task::Connect(t) => t.summary(),
+            Task::RunHook(t) => t.summary(),
         }
     }
 
@@ -145,6 +150,7 @@ impl Task {
             Task::Gc(t) => t.run(cx).map(Task::Gc),
             Task::SwitchChannel(t) => t.run(cx).map(Task::SwitchChannel),
             Task::Connect(t) => t.run(cx).map(Task::Connect),
+            Task::RunHook(t) => t.run(cx).await.map(Task::RunHook),
         }
     }
 
@@ -159,6 +165,7 @@ impl Task {
             Task::Unlink(t) => t.undo(cx),
             Task::SwitchChannel(t) => t.undo(cx),
             Task::Connect(t) => t.undo(cx),
+            Task::RunHook(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())
