@@ -350,6 +350,16 @@ impl Env {
         });
     }
 
+    /// Start the helper from a command [`Env::helper_command`] made and the test changed (a
+    /// later option wins over the same one before it).
+    pub fn start_helper_from(&mut self, mut c: Command) {
+        self.helper = Some(c.stdout(Stdio::null()).spawn().unwrap());
+        let addr = self.bus_address.clone();
+        wait_for("the helper on the bus", Duration::from_secs(30), || {
+            name_has_owner(&addr, "io.github.snapshelf.Helper1")
+        });
+    }
+
     /// Stop the store, as a network that went away: the helper must answer from local state.
     pub fn stop_store(&mut self) {
         let _ = self.store.kill();
