@@ -349,6 +349,57 @@ fn configuration_goes_through_the_configure_hook_as_snap_set_does() {
     assert!(e.to_string().contains("has no \"configure\" hook"), "{e}");
     assert_eq!(kind_of(e), ErrorKind::InvalidArgument);
     assert_eq!(get(&env, "no-hooks", &[]).unwrap(), serde_json::json!({}));
+
+    // snapshelfctl get/set/unset speak as snap get/set/unset.
+    let bin = common::workspace_bin("snapshelfctl", "snapshelfctl");
+    let ctl = |args: &[&str]| {
+        let o = std::process::Command::new(&bin)
+            .arg("--bus-address")
+            .arg(&env.bus_address)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+        (o.status.code(), text(&o.stdout), text(&o.stderr))
+    };
+    assert_eq!(
+        ctl(&["set", n, "greeting=hello world", "num=3", "doc.a=1"]).0,
+        Some(0)
+    );
+    assert_eq!(ctl(&["get", n, "greeting"]).1, "hello world\n");
+    assert_eq!(ctl(&["get", "-t", n, "greeting"]).1, "\"hello world\"\n");
+    assert_eq!(ctl(&["get", "-d", n, "num"]).1, "{\n\t\"num\": 3\n}\n");
+    let (_, out, err) = ctl(&["get", n, "doc"]);
+    assert_eq!(out, "{\n\t\"doc\": {\n\t\t\"a\": 1\n\t}\n}\n");
+    assert!(
+        err.starts_with("WARNING: The output of 'snap get' will become a list"),
+        "{err}"
+    );
+    assert_eq!(ctl(&["get", "-l", n, "doc"]).1, "Key    Value\ndoc.a  1\n");
+    assert_eq!(ctl(&["set", "-s", n, "num=4"]).0, Some(0));
+    assert_eq!(ctl(&["get", "-t", n, "num"]).1, "\"4\"\n");
+    assert_eq!(ctl(&["unset", n, "greeting"]).0, Some(0));
+    let (code, _, err) = ctl(&["get", n, "greeting"]);
+    assert_eq!(code, Some(4), "{err}");
+    assert!(
+        err.contains("snap \"ctl-hooks\" has no \"greeting\" configuration option"),
+        "{err}"
+    );
+    let (code, _, err) = ctl(&["set", n, "Bad=1"]);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("invalid option name: \"Bad\""), "{err}");
+    let (code, _, err) = ctl(&["set", n, "novalue"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("invalid configuration: \"novalue\" (want key=value)"),
+        "{err}"
+    );
+    let (code, _, err) = ctl(&["get", "no-hooks"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("snap \"no-hooks\" has no configuration"),
+        "{err}"
+    );
 }
 
 /// Processes of the host running the never-ending hook.
