@@ -50,10 +50,9 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
         NetworkError | StoreError => 5,
         InvalidArgument | InvalidSnap | VerificationFailed | NeedsClassic => 6,
         ChangeConflict | SnapInUse => 7,
-        HookFailed => 11,
         AlreadyInstalled | NoUpdateAvailable | InterfacesUnchanged => 8,
         InsufficientSpace => 9,
-        Cancelled => 1,
+        Cancelled | HookFailed => 1,
         Internal => 70,
     }
 }
