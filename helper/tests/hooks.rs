@@ -519,3 +519,124 @@ fn snapds_basic_hooks_run_with_their_environment() {
         .lines()
         .any(|l| l.starts_with("SNAP_COOKIE=") && l.len() == 12 + 64));
 }
+
+/// The configuration stored for `name`, read from the state database itself.
+fn stored_config(env: &Env, name: &str) -> Option<String> {
+    let db = rusqlite::Connection::open_with_flags(
+        env.root.join("var/lib/snapshelf/state.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    db.query_row("SELECT data FROM config WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .ok()
+}
+
+/// After a crash and a restart: the snap is either installed with what its hooks set, or not
+/// installed with nothing of it left (configuration, mounts, cookies, profiles).
+fn check_hooks_snap_consistent(env: &Env, n: usize) {
+    let name = "snap-hooks";
+    let snap = common::installed(env).into_iter().find(|s| s.name == name);
+    let installed = snap.is_some();
+    let cookie = env
+        .root
+        .join(format!("var/lib/snapshelf/cookies/snap.{name}"));
+    let hook_cookie = env
+        .root
+        .join(format!("var/lib/snapshelf/cookies/hook.{name}"));
+    assert!(
+        !hook_cookie.exists(),
+        "run {n}: a hook cookie outlived its hook"
+    );
+    assert!(hook_sleepers().is_empty());
+    if installed {
+        assert_eq!(get_one(env, name, "installed"), 1, "run {n}");
+        assert_eq!(get_one(env, name, "foo"), "bar", "run {n}");
+        assert!(cookie.exists(), "run {n}");
+        let rev = snap.map(|s| s.revision).unwrap_or_default();
+        assert!(env.is_mounted(&format!("snap/{name}/{rev}")), "run {n}");
+    } else {
+        assert_eq!(
+            stored_config(env, name),
+            None,
+            "run {n}: configuration left behind"
+        );
+        assert!(!cookie.exists(), "run {n}: a cookie left behind");
+        let mounts = env.mounts_under_root();
+        assert!(
+            !mounts.iter().any(|m| m.contains("/snap/snap-hooks/")),
+            "run {n}: {mounts:?}"
+        );
+        let profiles = env.root.join("var/lib/snapshelf/profiles");
+        let left: Vec<_> = std::fs::read_dir(&profiles)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            !left
+                .iter()
+                .any(|f| f.to_string_lossy().starts_with("snap-hooks.")),
+            "run {n}: profiles left behind: {left:?}"
+        );
+    }
+}
+
+#[test]
+fn sigkill_at_every_task_boundary_of_an_install_with_hooks() {
+    let Some((mut env, work)) = setup("") else {
+        return;
+    };
+    let file = snap_hooks(work.path(), "snap-hooks");
+    for n in 1..100 {
+        if common::installed(&env)
+            .iter()
+            .any(|s| s.name == "snap-hooks")
+        {
+            env.done(env.proxy().remove(&["snap-hooks"], Dict::new()));
+        }
+        env.kill_helper();
+        let mut c = env.helper_command();
+        c.arg("--confine")
+            .arg(confine_bin())
+            .env("SNAPSHELF_CRASH_AFTER", n.to_string());
+        env.start_helper_from(c);
+        let f = std::fs::File::open(&file).unwrap();
+        let started = env
+            .proxy()
+            .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let crashed = loop {
+            if env.helper_exited() {
+                break true;
+            }
+            let ready = started.as_ref().ok().and_then(|c| {
+                snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
+                    .path(c.as_str().to_string())
+                    .ok()?
+                    .cache_properties(zbus::proxy::CacheProperties::No)
+                    .build()
+                    .ok()?
+                    .ready()
+                    .ok()
+            });
+            if ready == Some(true) {
+                std::thread::sleep(Duration::from_millis(100));
+                break env.helper_exited();
+            }
+            assert!(Instant::now() < deadline, "run {n}: stuck");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        env.kill_helper();
+        start(&mut env, "");
+        check_hooks_snap_consistent(&env, n);
+        if !crashed {
+            assert!(
+                n > 10,
+                "an install with hooks has only {} boundaries",
+                n - 1
+            );
+            return;
+        }
+    }
+    panic!("the install never ran to its end");
+}
