@@ -114,16 +114,6 @@ fn transaction(engine: &Engine, caller: &Caller) -> Result<Transaction, Fail> {
     Ok(Transaction::new(&caller.snap, doc))
 }
 
-fn read(engine: &Engine, caller: &Caller, key: &str) -> Result<Value, ConfigError> {
-    match &caller.hook {
-        Some(h) => h.tx().get(key),
-        None => match transaction(engine, caller) {
-            Ok(tx) => tx.get(key),
-            Err(Fail(m)) => Err(ConfigError::InvalidKey(m)),
-        },
-    }
-}
-
 fn get(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
     let Split {
         shorts,
@@ -147,9 +137,14 @@ fn get(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
             "cannot use --plug or --slot without <snap>:<plug|slot> argument".into(),
         ));
     }
+    // What the caller sees: its hook's pending configuration, or the stored one.
+    let tx = match &caller.hook {
+        Some(h) => h.tx().clone(),
+        None => transaction(engine, caller)?,
+    };
     let mut found = serde_json::Map::new();
     for key in &keys {
-        match read(engine, caller, key) {
+        match tx.get(key) {
             Ok(v) => {
                 found.insert(key.clone(), v);
             }
