@@ -26,6 +26,7 @@ $PREFIX/share/icons/hicolor/scalable/apps/io.github.snapshelf.Snapshelf.svg
 $PREFIX/share/icons/hicolor/symbolic/apps/io.github.snapshelf.Snapshelf-symbolic.svg
 $PREFIX/libexec/snapshelf/snapshelf-helper
 $PREFIX/libexec/snapshelf/snapshelf-confine
+$PREFIX/libexec/snapshelf/snapctl
 $PREFIX/libexec/snapshelf/snapshelf-search-provider
 $PREFIX/share/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchProvider.ini
 $PREFIX/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service
@@ -51,6 +52,7 @@ fi
 for b in snapshelf snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine snapshelf-search-provider snapshelf-launcher; do
   [ -x "$BIN/$b" ] || { echo "install.sh: $BIN/$b is missing: cargo build --release first" >&2; exit 1; }
 done
+[ -x "$BIN/snapctl" ] || { echo "install.sh: $BIN/snapctl is missing: scripts/snapctl-static.sh --release first" >&2; exit 1; }
 install -D -m 755 "$BIN/snapshelfctl" "$D$PREFIX/bin/snapshelfctl"
 install -D -m 755 "$BIN/snapshelf-store" "$D$PREFIX/bin/snapshelf-store"
 install -D -m 755 "$BIN/snapshelf" "$D$PREFIX/bin/snapshelf"
@@ -64,6 +66,8 @@ for l in $LANGS; do
 done
 install -D -m 755 "$BIN/snapshelf-helper" "$D$PREFIX/libexec/snapshelf/snapshelf-helper"
 install -D -m 755 "$BIN/snapshelf-confine" "$D$PREFIX/libexec/snapshelf/snapshelf-confine"
+# snapctl, static: the helper puts a copy where every sandbox finds it (/usr/lib/snapd/snapctl).
+install -D -m 755 "$BIN/snapctl" "$D$PREFIX/libexec/snapshelf/snapctl"
 # GNOME Shell's search: the provider, started on the session bus when the Shell first asks; it
 # opens results in the app installed beside it.
 install -D -m 755 "$BIN/snapshelf-search-provider" "$D$PREFIX/libexec/snapshelf/snapshelf-search-provider"

@@ -34,7 +34,7 @@ start_store() { # dir [more serve arguments]
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, format, gui, search-provider, delta
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, snapctl, format, gui, search-provider, delta
 
 HELPER=$PWD/target/release/snapshelf-helper
 HBENCH=$PWD/target/release/examples/helper_bench
@@ -47,9 +47,9 @@ BUS
 dbus-daemon --config-file="$WORK/bus.conf" --nofork --print-pid >"$WORK/bus.pid" &
 sleep 0.5; cat "$WORK/bus.pid" >>"$WORK/pids"
 BUS="unix:path=$WORK/bus"
-start_helper() { # root store-url trusted
+start_helper() { # root store-url trusted [more helper arguments]
   mkdir -p "$1"
-  RUST_LOG=warn "$HELPER" --root "$1" --store-url "$2" --trust "$3" --bus-address "$BUS" &
+  RUST_LOG=warn "$HELPER" --root "$1" --store-url "$2" --trust "$3" --bus-address "$BUS" "${@:4}" &
   echo $! >>"$WORK/pids"; echo $! >"$WORK/helper.pid"
   for _ in $(seq 100); do busctl --address="$BUS" status io.github.snapshelf.Helper1 >/dev/null 2>&1 && return; sleep 0.1; done
   die "the helper did not start"
@@ -270,6 +270,53 @@ r = json.load(open(sys.argv[1]))["results"]
 for name, x in zip(["snapshelf-confine, four content plugs", "bwrap --unshare-user, same binds"], r):
     print(f"{name}: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
 PY
+fi
+
+# --- snapctl: `snapctl get` inside a sandbox (the whole process), SetConfig through a configure hook --
+if [ "$ONLY" = all ] || [ "$ONLY" = snapctl ]; then
+scripts/snapctl-static.sh --release
+"$STORE" sample-catalog "$WORK/ksample" --key-bits 2048 >/dev/null 2>&1
+SURL=$(start_store "$WORK/ksample")
+R=$WORK/kroot
+start_helper "$R" "$SURL" "$WORK/ksample/keys/trusted.assert" \
+  --confine "$PWD/target/release/snapshelf-confine" --snapctl "$PWD/target/release/snapctl"
+"$HBENCH" "$BUS" install shelf-base >/dev/null
+mkdir -p "$WORK/k/meta/hooks" "$WORK/k/bin"
+printf 'name: bench-ctl\nversion: "1"\nsummary: snapctl timings\nbase: shelf-base\napps:\n  timer:\n    command: bin/timer\n' >"$WORK/k/meta/snap.yaml"
+printf '#!/bin/sh\nsnapctl set seen=1\n' >"$WORK/k/meta/hooks/configure"; chmod 755 "$WORK/k/meta/hooks/configure"
+# N runs of a command, each a fork and exec waited for: the median and 90th percentile in ms.
+cat >"$WORK/timer.c" <<'C'
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+int main(int argc, char **argv) {
+  int n = atoi(argv[1]); double *t = malloc(sizeof(double) * n);
+  for (int i = 0; i < n; i++) {
+    struct timespec a, b; int st;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    pid_t p = fork();
+    if (p == 0) { dup2(open("/dev/null", O_WRONLY), 1); execv(argv[2], argv + 2); _exit(127); }
+    waitpid(p, &st, 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { fprintf(stderr, "run %d failed\n", i); return 1; }
+    t[i] = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+  }
+  qsort(t, n, sizeof(double), cmp);
+  printf("%.2f %.2f\n", t[n / 2], t[n * 9 / 10]);
+  return 0;
+}
+C
+gcc -static -O2 -o "$WORK/k/bin/timer" "$WORK/timer.c"
+mksquashfs "$WORK/k" "$WORK/bench-ctl.snap" -noappend -comp xz -all-root -no-xattrs -quiet >/dev/null
+"$HBENCH" "$BUS" install-file "$WORK/bench-ctl.snap" >/dev/null
+read -r med p90 < <("$PWD/target/release/snapshelf-confine" --root "$R" bench-ctl.timer 300 /usr/lib/snapd/snapctl get seen)
+log "-- snapctl get inside a sandbox, the whole process (300 runs, as root): median $med ms, 90th percentile $p90 ms"
+read -r med p90 < <("$HBENCH" "$BUS" set-config bench-ctl '{"asked": 1}' 50)
+log "-- SetConfig with a configure hook doing one snapctl set, call to Done (50 runs): median $med ms, 90th percentile $p90 ms"
 kill "$(cat "$WORK/helper.pid")"; sleep 0.5
 for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
 fi

@@ -93,6 +93,38 @@ pub enum Command {
     Changes,
     /// Follow a change until it ends (its number or path).
     Watch { change: String },
+    /// Print a snap's configuration: `get [-d|-l] [-t] SNAP [KEY...]`.
+    Get {
+        /// Always a JSON document, even for one key.
+        #[arg(short = 'd')]
+        document: bool,
+        /// Always a list of keys and values.
+        #[arg(short = 'l')]
+        list: bool,
+        /// Strict typing: strings quoted, null shown.
+        #[arg(short = 't')]
+        typed: bool,
+        snap: String,
+        keys: Vec<String>,
+    },
+    /// Change a snap's configuration: `set [-s|-t] SNAP KEY=VALUE|KEY!...`.
+    Set {
+        /// Take every value as text.
+        #[arg(short = 's')]
+        string: bool,
+        /// Take every value as JSON (an error otherwise).
+        #[arg(short = 't')]
+        typed: bool,
+        snap: String,
+        #[arg(required = true)]
+        values: Vec<String>,
+    },
+    /// Remove options from a snap's configuration: `unset SNAP KEY...`.
+    Unset {
+        snap: String,
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
     /// Run an app in its sandbox: `run SNAP.APP [ARGS]`.
     Run {
         /// A shell in the app's sandbox instead of the app (for debugging); ARGS go to the shell.

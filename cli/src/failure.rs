@@ -45,14 +45,15 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
     use ErrorKind::*;
     match kind {
         NotAuthorized | AuthCancelled => 3,
-        NotFound | NotInstalled | ChannelNotAvailable | NoRevisionToRevert | EpochMismatch => 4,
+        NotFound | NotInstalled | ChannelNotAvailable | NoRevisionToRevert | EpochMismatch
+        | NoSuchOption => 4,
         AssumesNotMet => 6,
         NetworkError | StoreError => 5,
         InvalidArgument | InvalidSnap | VerificationFailed | NeedsClassic => 6,
         ChangeConflict | SnapInUse | ProviderInUse => 7,
         AlreadyInstalled | NoUpdateAvailable | InterfacesUnchanged => 8,
         InsufficientSpace => 9,
-        Cancelled => 1,
+        Cancelled | HookFailed => 1,
         Internal => 70,
     }
 }
@@ -82,6 +83,8 @@ pub fn words(kind: ErrorKind) -> String {
         SnapInUse => gettext("The snap is in use."),
         InvalidSnap => gettext("The snap file is not valid."),
         InterfacesUnchanged => gettext("The permission is already so."),
+        NoSuchOption => gettext("The snap has no such configuration option."),
+        HookFailed => gettext("A hook of the snap failed; what the change did was undone."),
         Cancelled => gettext("The change was cancelled."),
         Internal => gettext("Something went wrong inside Snapshelf."),
         AssumesNotMet => gettext("The snap needs features Snapshelf does not have."),

@@ -9,6 +9,7 @@
 mod aliases;
 mod args;
 mod changes;
+mod config;
 mod failure;
 mod output;
 mod queries;
@@ -103,6 +104,30 @@ fn execute(cli: &Cli) -> Res<()> {
             aliases::change(&ctl, &h, |h| h.unalias(alias_or_snap))
         }
         Command::Aliases { snap } => aliases::aliases(&ctl, &h, snap.as_deref()),
+        Command::Get {
+            document,
+            list,
+            typed,
+            snap,
+            keys,
+        } => {
+            let f = config::GetFormat {
+                document: *document,
+                list: *list,
+                typed: *typed,
+            };
+            config::get(&ctl, &h, snap, keys, f)
+        }
+        Command::Set {
+            string,
+            typed,
+            snap,
+            values,
+        } => config::set(&ctl, &h, snap, config::parse_set(values, *string, *typed)?),
+        Command::Unset { snap, keys } => {
+            let nulls = keys.iter().map(|k| (k.clone(), serde_json::Value::Null));
+            config::set(&ctl, &h, snap, nulls.collect())
+        }
         Command::Run { .. } | Command::Version => unreachable!("handled before connecting"),
     }
 }

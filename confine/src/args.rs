@@ -52,8 +52,12 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Invocation> {
         .unwrap_or_else(|| (target.clone(), target.clone()));
     snapshelf_snap::naming::validate_snap_name(&snap)
         .map_err(|e| Error::Usage(format!("{target:?}: {e}")))?;
-    snapshelf_snap::naming::validate_app_name(&app)
-        .map_err(|e| Error::Usage(format!("{target:?}: {e}")))?;
+    // `<snap>.hook.<hook>`: a hook, run by the helper with the hook's own profile.
+    match app.strip_prefix("hook.") {
+        Some(hook) => snapshelf_snap::naming::validate_hook_name(hook),
+        None => snapshelf_snap::naming::validate_app_name(&app),
+    }
+    .map_err(|e| Error::Usage(format!("{target:?}: {e}")))?;
     let args = it.collect::<Result<Vec<_>>>()?;
     Ok(Invocation {
         root,

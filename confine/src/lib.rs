@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod capabilities;
+pub mod cookie;
 pub mod env;
 pub mod error;
 pub mod init;

@@ -330,6 +330,14 @@ impl Launch {
             host: sys::open_trusted(Path::new("/")).what(|| "cannot open /".into())?,
             var_snap: sys::walk(root.as_fd(), &s(&["var", "snap"]))
                 .map_err(|_| Error::NotInstalled("the root has no /var/snap".into()))?,
+            // Only the helper's own directory: root's, and nobody else may write in it.
+            snapctl: sys::walk(root.as_fd(), &s(&["run", "snapshelf", "snapctl"]))
+                .ok()
+                .filter(|fd| {
+                    sys::stat(fd.as_fd())
+                        .map(|st| st.st_uid == 0 && st.st_mode & 0o022 == 0)
+                        .unwrap_or(false)
+                }),
         })
     }
 
@@ -350,6 +358,8 @@ impl Launch {
             runtime: host.runtime.is_some(),
         };
         let plan = mount_plan::plan(&input, host)?;
+        // Read while the host's root is still reachable (and the capabilities still held).
+        let cookie = crate::cookie::read(self.open_root()?.as_fd(), &self.profile);
         let root = sandbox::perform(&plan, self.power, private.snap_dir.as_fd(), "rootfs", host)?;
         fchdir(root.as_fd()).what(|| "cannot enter the new root".into())?;
         pivot_root(".", ".").what(|| "pivot_root".into())?;
@@ -358,7 +368,11 @@ impl Launch {
         let new_root =
             sys::open_trusted(Path::new("/")).what(|| "cannot open the new root".into())?;
         sys::remount_read_only(new_root.as_fd()).what(|| "cannot make / read-only".into())?;
-        Ok(plan.env)
+        let mut env = plan.env;
+        if let Some(c) = cookie {
+            env.push(("SNAP_COOKIE".into(), c));
+        }
+        Ok(env)
     }
 
     /// Every privilege dropped, the working directory, the umask, Landlock and the filter (the

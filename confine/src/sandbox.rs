@@ -45,6 +45,8 @@ pub struct HostDirs {
     pub host: OwnedFd,
     /// `<root>/var/snap` (content providers' data).
     pub var_snap: OwnedFd,
+    /// `<root>/run/snapshelf/snapctl`, when the helper made it.
+    pub snapctl: Option<OwnedFd>,
 }
 
 impl HostDirs {
@@ -59,6 +61,7 @@ impl HostDirs {
             Origin::Runtime => self.runtime.as_ref()?.as_fd(),
             Origin::PrivateTmp => self.private_tmp.as_fd(),
             Origin::VarSnap => self.var_snap.as_fd(),
+            Origin::Snapctl => self.snapctl.as_ref()?.as_fd(),
             Origin::Sandbox => return None,
         })
     }

@@ -69,6 +69,13 @@ impl Tree {
 
 impl Probe for Tree {
     fn stat(&self, origin: Origin, path: &[String]) -> Option<Stat> {
+        // The helper's snapctl directory is there when the tree has its binary.
+        if path.is_empty()
+            && origin == Origin::Snapctl
+            && !self.0.contains_key(&(origin, vec!["snapctl".to_string()]))
+        {
+            return None;
+        }
         if path.is_empty() {
             let mode = if origin == Origin::Home { 0o750 } else { 0o755 };
             return Some(Stat {
@@ -105,6 +112,7 @@ fn system() -> Tree {
     let mut t = Tree::default();
     t.dir(Origin::Base, "usr/bin")
         .dir(Origin::Base, "usr/lib/x86_64-linux-gnu")
+        .dir(Origin::Base, "usr/lib/snapd")
         .dir(Origin::Base, "usr/share/doc")
         .link(Origin::Base, "lib", "usr/lib")
         .link(Origin::Base, "usr/lib/os-release", "../share/os-release")
@@ -132,7 +140,8 @@ fn system() -> Tree {
         .dir(Origin::Home, "Documents")
         .file(Origin::Home, "notes.txt")
         .link(Origin::Home, "docs", "Documents")
-        .dir(Origin::PrivateTmp, ".X11-unix");
+        .dir(Origin::PrivateTmp, ".X11-unix")
+        .file(Origin::Snapctl, "snapctl");
     for d in [
         "null", "zero", "full", "random", "urandom", "tty", "video0", "sda",
     ] {
@@ -478,7 +487,7 @@ fn layouts_make_what_they_need_under_writable_mimics() {
     // A link in the base's /usr/lib, whose own links are recreated in the mimic.
     let usr_lib = at(
         &l,
-        "mimic /usr/lib 755 0:0 [os-release->../share/os-release x86_64-linux-gnu/]",
+        "mimic /usr/lib 755 0:0 [os-release->../share/os-release snapd/ x86_64-linux-gnu/]",
     );
     assert_eq!(
         l[usr_lib + 1],
@@ -952,4 +961,32 @@ fn content_sources_that_are_links_files_or_missing() {
     let p = with_content(&[], &[("$SNAP/content", "$SNAP/nothing", false)]);
     let l = planned(&WITH_CAPS, &p, &content_system()).lines();
     absent(&l, "/snap/hello/7/content");
+}
+
+#[test]
+fn snapctl_is_bound_read_only_where_core_bases_link_it() {
+    let p = profile(&[], &[("/usr/lib/hello", "symlink", "$SNAP_DATA/lib")]);
+    // A base with /usr/lib/snapd (as core bases have): bound onto it, after the layouts' mimic.
+    let l = planned(&WITH_CAPS, &p, &system()).lines();
+    let bind = at(&l, "bind snapctl:/ /usr/lib/snapd");
+    assert!(bind > at(&l, "symlink /usr/lib/hello -> /var/snap/hello/7/lib 0:0"));
+    assert_eq!(l[bind + 1], "ro /usr/lib/snapd");
+    // A base without it: the mount point is made under a mimic of /usr/lib.
+    let mut tree = system();
+    tree.0.remove(&(
+        Origin::Base,
+        vec!["usr".into(), "lib".into(), "snapd".into()],
+    ));
+    let l = planned(&WITH_CAPS, &profile(&[], &[]), &tree).lines();
+    let mimic = at(
+        &l,
+        "mimic /usr/lib 755 0:0 [os-release->../share/os-release x86_64-linux-gnu/]",
+    );
+    assert_eq!(l[mimic + 1], "mkdir /usr/lib/snapd 755 0:0");
+    assert_eq!(l[mimic + 2], "bind snapctl:/ /usr/lib/snapd");
+    // No helper directory on the host: nothing planned.
+    let mut tree = system();
+    tree.0
+        .remove(&(Origin::Snapctl, vec!["snapctl".to_string()]));
+    absent(&planned(&WITH_CAPS, &p, &tree).lines(), "snapctl");
 }

@@ -72,6 +72,8 @@ kinds! {
     SnapInUse => "snap-in-use",
     InvalidSnap => "invalid-snap",
     InterfacesUnchanged => "interfaces-unchanged",
+    NoSuchOption => "no-such-option",
+    HookFailed => "hook-failed",
     Cancelled => "cancelled",
     Internal => "internal",
     AssumesNotMet => "assumes-not-met",
@@ -114,7 +116,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips() {
-        assert_eq!(ErrorKind::ALL.len(), 23);
+        assert_eq!(ErrorKind::ALL.len(), 25);
         for k in ErrorKind::ALL {
             assert_eq!(ErrorKind::from_kebab(k.as_kebab()), Some(*k));
             assert_eq!(ErrorKind::from_dbus_name(&k.dbus_name()), Some(*k));

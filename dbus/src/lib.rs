@@ -2,6 +2,7 @@
 //! scripts): names, the checked-in introspection XML, zbus proxies, the typed error and the
 //! typed dictionaries. This is the only crate that knows the wire.
 
+pub mod config;
 pub mod error;
 pub mod names;
 pub mod proxy;

@@ -60,6 +60,10 @@ pub trait Helper1 {
         slot_snap: &str,
         slot: &str,
     ) -> zbus::Result<OwnedObjectPath>;
+    fn get_config(&self, name: &str, keys: &[&str]) -> zbus::Result<String>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
+    fn set_config(&self, name: &str, patch: &str) -> zbus::Result<OwnedObjectPath>;
 
     fn aliases(&self) -> zbus::Result<Vec<Dict>>;
     /// Polkit may ask the person (the call allows interactive authorization).
@@ -160,6 +164,8 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("Aliases", "", "aa{sv}"),
     ("Alias", "ss", "o"),
     ("Unalias", "s", "o"),
+    ("GetConfig", "sas", "s"),
+    ("SetConfig", "ss", "o"),
 ];
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ pub fn failure(f: &Failure) -> String {
         SnapInUse => gettext("The app is running. Close it, then try again."),
         InvalidSnap => gettext("This file is not a valid snap; nothing was installed."),
         InterfacesUnchanged => gettext("That permission was already set so."),
+        NoSuchOption => gettext("This app has no such setting."),
+        HookFailed => gettext("The app's own setup step failed, so the change was undone. The details say why."),
         Cancelled => gettext("The change was cancelled; everything is as it was before."),
         Internal => gettext("Something went wrong inside Snapshelf. The details may help when you report it."),
         AssumesNotMet => gettext("This app needs features of the snap system that Snapshelf does not have, so it was not installed."),

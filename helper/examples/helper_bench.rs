@@ -1,7 +1,9 @@
 //! Timings of a running helper over D-Bus: `helper_bench ADDRESS install NAME` (seconds from the
 //! call to Done), `install-file PATH` (unsigned), `refresh` (every update as one change), `switch CHANNEL NAME…`, and
 //! `helper_bench ADDRESS list N` (median of N ListInstalled calls, and the count), `connect
-//! SNAP:PLUG SLOT_SNAP:SLOT…` (each connection to Done, in turn).
+//! SNAP:PLUG SLOT_SNAP:SLOT…` (each connection to Done, in turn),
+//! `helper_bench ADDRESS set-config NAME PATCH N` (median and 90th percentile of N SetConfig calls,
+//! each from the call to Done, in ms).
 
 use std::time::{Duration, Instant};
 
@@ -92,6 +94,18 @@ fn main() {
                     .expect("connect");
                 wait_done(&conn, path);
             }
+        }
+        "set-config" => {
+            let (name, patch, n) = (&args[3], &args[4], args[5].parse::<usize>().unwrap());
+            let mut times = Vec::new();
+            for _ in 0..n {
+                let t = Instant::now();
+                let path = helper.set_config(name, patch).expect("set-config");
+                wait_done(&conn, path);
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            println!("{:.2} {:.2}", times[n / 2], times[n * 9 / 10]);
         }
         other => panic!("unknown benchmark {other}"),
     }

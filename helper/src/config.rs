@@ -4,6 +4,7 @@
 //! store-url = "http://127.0.0.1:8080"
 //! trusted = ["/etc/snapshelf/trusted.d/mystore.assert"]
 //! retain = 2
+//! hook-timeout = 600   # seconds a hook may run (snapd's default)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,8 @@ use serde::Deserialize;
 /// The real Snap Store, used when no store is configured.
 pub const DEFAULT_STORE_URL: &str = "https://api.snapcraft.io";
 pub const DEFAULT_RETAIN: u32 = 2;
+/// snapd's maximum run time of a hook: ten minutes.
+pub const DEFAULT_HOOK_TIMEOUT: u64 = 600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -32,6 +35,7 @@ struct ConfigToml {
     #[serde(default)]
     trusted: Vec<PathBuf>,
     retain: Option<u32>,
+    hook_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +45,8 @@ pub struct Config {
     pub trusted: Vec<PathBuf>,
     /// How many revisions of each snap to keep (the current one included); at least 2.
     pub retain: u32,
+    /// Seconds a hook may run before it is killed and fails.
+    pub hook_timeout: u64,
 }
 
 impl Default for Config {
@@ -49,6 +55,7 @@ impl Default for Config {
             store_url: DEFAULT_STORE_URL.into(),
             trusted: Vec::new(),
             retain: DEFAULT_RETAIN,
+            hook_timeout: DEFAULT_HOOK_TIMEOUT,
         }
     }
 }
@@ -87,10 +94,17 @@ impl Config {
                 "retain = {retain}: keep between 2 and 20 revisions (revert needs the previous one)"
             )));
         }
+        let hook_timeout = raw.hook_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT);
+        if !(1..=86400).contains(&hook_timeout) {
+            return Err(invalid(format!(
+                "hook-timeout = {hook_timeout}: give between 1 and 86400 seconds"
+            )));
+        }
         Ok(Config {
             store_url,
             trusted: raw.trusted,
             retain,
+            hook_timeout,
         })
     }
 }
@@ -111,6 +125,9 @@ mod tests {
         assert_eq!(c.store_url, "http://127.0.0.1:9");
         assert_eq!(c.retain, 3);
         assert_eq!(c.trusted, vec![PathBuf::from("/a.assert")]);
+        assert_eq!(c.hook_timeout, DEFAULT_HOOK_TIMEOUT);
+        let c = Config::parse("hook-timeout = 5\n", p).unwrap();
+        assert_eq!(c.hook_timeout, 5);
     }
 
     #[test]
@@ -121,6 +138,7 @@ mod tests {
             ("store-url = \"ftp://x\"", "store-url"),
             ("colour = 1", "colour"),
             ("retain = \"two\"", "retain"),
+            ("hook-timeout = 0", "hook-timeout"),
         ] {
             let e = Config::parse(text, p).unwrap_err().to_string();
             assert!(e.contains(word), "{e}");

@@ -17,5 +17,7 @@ pub mod polkit;
 
 pub mod dbus_names;
 pub mod plug_attrs;
+pub mod snapconf;
+pub mod snapctl;
 pub mod state;
 pub mod store;

@@ -7,7 +7,8 @@ use clap::Parser;
 /// The Snapshelf root helper: installs, refreshes, reverts and removes snaps on behalf of callers
 /// on the system bus, authorised by polkit.
 #[derive(Parser)]
-#[command(name = "snapshelf-helper", version)]
+// The last of a repeated option wins (tests give their own confine after the usual arguments).
+#[command(name = "snapshelf-helper", version, args_override_self = true)]
 struct Args {
     /// The root directory everything lives under (tests and the demo use a scratch directory).
     #[arg(long, default_value = "/")]
@@ -27,6 +28,9 @@ struct Args {
     /// Never use loop mounts: extract revisions instead (kernels without loop or squashfs).
     #[arg(long)]
     no_loop: bool,
+    /// The `snapctl` binary that sandboxes find at /usr/lib/snapd/snapctl.
+    #[arg(long, default_value = "/usr/libexec/snapshelf/snapctl")]
+    snapctl: PathBuf,
     /// Where the translations are (`<dir>/<lang>/LC_MESSAGES/snapshelf.mo`).
     #[arg(long, default_value = "/usr/share/locale")]
     locale_dir: PathBuf,
@@ -82,6 +86,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         bus_address: args.bus_address,
         confine: args.confine,
         allow_loop: !args.no_loop,
+        snapctl: args.snapctl,
     };
     let running = snapshelf_helper::bus::start(options)
         .await

@@ -19,6 +19,7 @@ pub const REFRESH: &str = "io.github.snapshelf.refresh";
 pub const REVERT: &str = "io.github.snapshelf.revert";
 pub const MANAGE_INTERFACES: &str = "io.github.snapshelf.manage-interfaces";
 pub const MANAGE_ALIASES: &str = "io.github.snapshelf.manage-aliases";
+pub const CONFIGURE: &str = "io.github.snapshelf.configure";
 
 /// The action that guards changes of a kind (Cancel from another uid needs it).
 pub fn action_for_kind(kind: &str) -> &'static str {
@@ -28,6 +29,7 @@ pub fn action_for_kind(kind: &str) -> &'static str {
         "revert" => REVERT,
         "connect" | "disconnect" => MANAGE_INTERFACES,
         "alias" => MANAGE_ALIASES,
+        "configure" => CONFIGURE,
         _ => REFRESH,
     }
 }
@@ -128,5 +130,6 @@ mod tests {
         assert_eq!(action_for_kind("remove"), REMOVE);
         assert_eq!(action_for_kind("switch"), REFRESH);
         assert_eq!(action_for_kind("disconnect"), MANAGE_INTERFACES);
+        assert_eq!(action_for_kind("configure"), CONFIGURE);
     }
 }

@@ -262,6 +262,10 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS config (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
 ";
 
 pub fn now() -> u64 {
@@ -343,6 +347,39 @@ impl State {
     pub fn delete_snap(&self, name: &str) -> Result<()> {
         self.conn
             .execute("DELETE FROM snaps WHERE name = ?1", [name])?;
+        Ok(())
+    }
+
+    /// A snap's configuration document (empty when nothing is set).
+    pub fn config(&self, name: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let data: Option<String> = self
+            .conn
+            .query_row("SELECT data FROM config WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(match data {
+            Some(d) => serde_json::from_str(&d)?,
+            None => serde_json::Map::new(),
+        })
+    }
+
+    /// Store a snap's configuration document; an empty one is deleted.
+    pub fn put_config(
+        &self,
+        name: &str,
+        doc: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        if doc.is_empty() {
+            self.conn
+                .execute("DELETE FROM config WHERE name = ?1", [name])?;
+        } else {
+            self.conn.execute(
+                "INSERT INTO config (name, data) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET data = excluded.data",
+                params![name, serde_json::to_string(doc)?],
+            )?;
+        }
         Ok(())
     }
 

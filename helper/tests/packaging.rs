@@ -94,6 +94,7 @@ const FILES: &[&str] = &[
     "/usr/lib/systemd/system/snapshelf-helper.service",
     "/usr/lib/environment.d/90-snapshelf.conf",
     "/etc/profile.d/snapshelf.sh",
+    "/usr/libexec/snapshelf/snapctl",
 ];
 
 #[test]
@@ -126,6 +127,9 @@ fn the_deb_installs_activates_and_removes_cleanly() {
             .args(["build", "-q", "-p", p])
             .current_dir(workspace()));
     }
+    // snapctl as packaged: static (built apart), where cargo-deb takes it from.
+    let snapctl = workspace().join("target/debug/snapctl");
+    std::fs::copy(common::snapctl_bin(), &snapctl).unwrap();
     run(Command::new(env!("CARGO"))
         .args([
             "deb",

@@ -28,6 +28,9 @@ struct SnapBuild {
     dirs: Vec<String>,
     #[serde(default)]
     host_binaries: Vec<String>,
+    /// Symbolic links to make, path → target (a base's `usr/bin/snapctl`, as core bases have).
+    #[serde(default)]
+    links: std::collections::BTreeMap<String, String>,
 }
 
 fn mode_for(bytes: &[u8]) -> u32 {
@@ -233,6 +236,15 @@ pub fn build(out: &Path) -> anyhow::Result<()> {
         }
         if build.busybox {
             add_busybox(&stage)?;
+        }
+        for (at, to) in &build.links {
+            let at = stage.join(at);
+            if let Some(parent) = at.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let _ = std::fs::remove_file(&at);
+            std::os::unix::fs::symlink(to, &at)
+                .with_context(|| format!("{dir_name}: cannot link {}", at.display()))?;
         }
         add_host_binaries(&stage, &build.host_binaries)?;
         let icon = out.join("media").join(name).join("icon.png");

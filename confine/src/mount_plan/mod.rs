@@ -16,6 +16,7 @@ mod layouts;
 mod model;
 mod planner;
 mod session;
+mod snapctl;
 mod system;
 
 use std::fmt;
@@ -49,6 +50,8 @@ pub enum Origin {
     PrivateTmp,
     /// The sandbox being built, as the operations before left it.
     Sandbox,
+    /// `<root>/run/snapshelf/snapctl`: the helper's `snapctl` binary and socket.
+    Snapctl,
 }
 
 impl Origin {
@@ -64,6 +67,7 @@ impl Origin {
             Origin::PrivateTmp => "private-tmp",
             Origin::VarSnap => "var-snap",
             Origin::Sandbox => "sandbox",
+            Origin::Snapctl => "snapctl",
         }
     }
 }

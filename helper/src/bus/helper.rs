@@ -409,6 +409,39 @@ impl Helper {
             .await
     }
 
+    /// A snap's configuration: the values of `keys` as a JSON object (DESIGN.md §11).
+    async fn get_config(
+        &self,
+        name: String,
+        keys: Vec<String>,
+    ) -> Result<String, snapshelf_dbus::Error> {
+        check_text("the snap name", &name)?;
+        if keys.len() > 256 {
+            return Err(to_dbus(Error::invalid("at most 256 keys in one call")));
+        }
+        for k in &keys {
+            check_text("a configuration key", k)?;
+        }
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || engine.get_config(&name, &keys))
+            .await
+            .map_err(|e| to_dbus(Error::internal(e)))?
+            .map_err(to_dbus)
+    }
+
+    /// Change a snap's configuration through its configure hook: a `configure` change.
+    async fn set_config(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        name: String,
+        patch: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        check_text("the snap name", &name)?;
+        let uid = self.authorize(&hdr, polkit::CONFIGURE).await?;
+        let id = self.engine.set_config(&name, &patch, uid);
+        self.served(id).await
+    }
+
     async fn hold(
         &self,
         #[zbus(header)] hdr: Header<'_>,

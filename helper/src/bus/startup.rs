@@ -24,12 +24,15 @@ pub struct Options {
     pub bus_address: Option<String>,
     pub confine: PathBuf,
     pub allow_loop: bool,
+    /// The `snapctl` binary put beside the snapctl socket for sandboxes.
+    pub snapctl: PathBuf,
 }
 
 /// A started helper. Dropping it releases the bus name and the root.
 pub struct Running {
     pub connection: zbus::Connection,
     _lock: std::fs::File,
+    _snapctl: tokio_util::task::AbortOnDropHandle<()>,
 }
 
 /// Refuse a root that another Snapshelf helper or snapd manages.
@@ -120,6 +123,12 @@ async fn open_engine(o: &Options) -> anyhow::Result<(Engine, String, std::fs::Fi
 /// Start the helper: lock the root, settle interrupted changes, then serve and take the name.
 pub async fn start(o: Options) -> anyhow::Result<Running> {
     let (engine, store_url, lock) = open_engine(&o).await?;
+    let listener = crate::snapctl::listen(engine.paths(), &o.snapctl)
+        .map_err(|e| anyhow::anyhow!("cannot serve snapctl: {e}"))?;
+    let snapctl = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(crate::snapctl::serve(
+        engine.clone(),
+        listener,
+    )));
     let builder = match &o.bus_address {
         Some(a) => zbus::connection::Builder::address(a.as_str())?,
         None => zbus::connection::Builder::system()?,
@@ -150,5 +159,6 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
     Ok(Running {
         connection: conn,
         _lock: lock,
+        _snapctl: snapctl,
     })
 }

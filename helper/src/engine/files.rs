@@ -92,25 +92,7 @@ pub fn profiles_for(
     let rev = snap
         .current_revision()
         .ok_or_else(|| Error::internal("no current revision"))?;
-    let layouts: Vec<ProfileLayout> = yaml
-        .layout
-        .iter()
-        .map(|l| {
-            use snapshelf_snap::layout::LayoutKind;
-            let (kind, source) = match &l.kind {
-                LayoutKind::Bind(s) => ("bind", s.clone()),
-                LayoutKind::BindFile(s) => ("bind-file", s.clone()),
-                LayoutKind::Symlink(s) => ("symlink", s.clone()),
-                LayoutKind::Tmpfs => ("tmpfs", String::new()),
-            };
-            ProfileLayout {
-                path: l.path.clone(),
-                kind: kind.into(),
-                source,
-                mode: l.mode,
-            }
-        })
-        .collect();
+    let layouts = layouts_of(&yaml);
     let mut out = Vec::new();
     for (app_name, app) in &yaml.apps {
         let mut env = yaml.environment.clone();
@@ -164,6 +146,28 @@ pub fn profiles_for(
     Ok(out)
 }
 
+/// The snap's layouts as profiles carry them.
+pub(super) fn layouts_of(yaml: &SnapYaml) -> Vec<ProfileLayout> {
+    yaml.layout
+        .iter()
+        .map(|l| {
+            use snapshelf_snap::layout::LayoutKind;
+            let (kind, source) = match &l.kind {
+                LayoutKind::Bind(s) => ("bind", s.clone()),
+                LayoutKind::BindFile(s) => ("bind-file", s.clone()),
+                LayoutKind::Symlink(s) => ("symlink", s.clone()),
+                LayoutKind::Tmpfs => ("tmpfs", String::new()),
+            };
+            ProfileLayout {
+                path: l.path.clone(),
+                kind: kind.into(),
+                source,
+                mode: l.mode,
+            }
+        })
+        .collect()
+}
+
 /// Profiles and launchers that belong to `name` (whatever revision wrote them).
 fn owned_files(dir: &Path, name: &str, suffix: &str) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -194,6 +198,7 @@ pub fn apply(
     let data_root = paths.data_root(name);
     std::fs::create_dir_all(&data_root).what("create", &data_root)?;
     replace_symlink(&paths.data_root(name).join("current"), &snap.current)?;
+    crate::snapctl::cookie::ensure(paths, name)?;
 
     let profiles = if snap.snap_type == "app" {
         profiles_for(snap, base_revision, content)?
@@ -236,6 +241,17 @@ pub fn apply(
             0o755,
         )?;
         keep_launchers.insert(launcher_path);
+    }
+    // Hooks: a profile each (run by the helper through confine), no launcher.
+    let hooks = if snap.snap_type == "app" {
+        super::hooks::profiles(paths, snap, base_revision, content)?
+    } else {
+        Vec::new()
+    };
+    for p in hooks {
+        let file = pdir.join(Profile::file_name(name, &p.app));
+        write_atomic(&file, p.to_json().as_bytes(), 0o644)?;
+        keep_profiles.insert(file);
     }
     for stale in owned_files(&pdir, name, ".json") {
         if !keep_profiles.contains(&stale) {
@@ -336,6 +352,7 @@ fn launcher_script(l: &Launcher, snap: &str, app: &str) -> String {
 pub fn remove(paths: &Paths, name: &str) -> Result<()> {
     crate::desktop::unexport(paths, name);
     super::aliases::sync_links(paths, name, &Default::default())?;
+    crate::snapctl::cookie::remove(paths, name)?;
     remove_if_exists(&paths.snap_dir(name).join("current"))?;
     remove_if_exists(&paths.data_root(name).join("current"))?;
     for f in owned_files(&paths.profiles_dir(), name, ".json") {

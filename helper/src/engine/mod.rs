@@ -10,6 +10,7 @@ pub mod content_policy;
 pub mod data_dirs;
 mod declarations;
 pub mod files;
+pub mod hooks;
 pub mod plan;
 mod runner;
 pub mod snap_meta;
@@ -80,6 +81,8 @@ pub(crate) struct Inner {
     busy: Mutex<HashMap<String, u64>>,
     observer: OnceLock<Arc<dyn Observer>>,
     sys: Arc<dyn System>,
+    /// Hooks running now, by cookie (what `snapctl` inside them may see and change).
+    pub(crate) hooks: crate::snapctl::hooks::Hooks,
 }
 
 #[derive(Clone)]
@@ -125,6 +128,7 @@ impl Engine {
                 busy: Mutex::new(HashMap::new()),
                 observer: OnceLock::new(),
                 sys,
+                hooks: Default::default(),
             }),
         };
         engine.recover().await?;

@@ -38,6 +38,9 @@ impl Engine {
                 (status, e.kind.as_kebab().to_string(), e.message)
             }
         };
+        // The snaps are free before the change shows as ready: a client that starts the next
+        // change on them the moment this one is Done must not meet a conflict.
+        lock(&self.inner.busy).retain(|_, c| *c != id);
         if let Err(e) = lock(&self.inner.state).finish_change(id, status, &kind, &message) {
             tracing::error!(change = id, error = %e, "cannot record the end of a change");
         }

@@ -56,6 +56,45 @@ pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
     bin
 }
 
+/// `snapctl`, linked statically as it is packaged (it runs on bases without a C library), in a
+/// target directory of its own so that the workspace's ordinary build never replaces it.
+pub fn snapctl_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target = std::process::Command::new("rustc")
+                .args(["--print", "host-tuple"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .unwrap_or_else(|| "x86_64-unknown-linux-gnu".into());
+            let dir = repo().join("target/static");
+            let mut build = Command::new(env!("CARGO"));
+            build
+                .args([
+                    "build",
+                    "-q",
+                    "-p",
+                    "snapshelf-snapctl",
+                    "--target",
+                    &target,
+                ])
+                .arg("--target-dir")
+                .arg(&dir)
+                .env("RUSTFLAGS", "-C target-feature=+crt-static");
+            let profile = if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                build.arg("--release");
+                "release"
+            };
+            assert!(build.status().unwrap().success(), "cannot build snapctl");
+            dir.join(target).join(profile).join("snapctl")
+        })
+        .clone()
+}
+
 fn store_bin() -> PathBuf {
     workspace_bin("snapshelf-store", "snapshelf-store")
 }
@@ -291,6 +330,8 @@ impl Env {
             .arg(self.catalog.join("keys/trusted.assert"))
             .args(["--bus-address", &self.bus_address])
             .args(["--confine", "/usr/libexec/snapshelf/snapshelf-confine"])
+            .arg("--snapctl")
+            .arg(snapctl_bin())
             .env("RUST_LOG", "warn");
         c
     }
@@ -303,6 +344,16 @@ impl Env {
     pub fn start_helper_with(&mut self, vars: &[(&str, &str)]) {
         let mut c = self.helper_command();
         c.envs(vars.iter().copied());
+        self.helper = Some(c.stdout(Stdio::null()).spawn().unwrap());
+        let addr = self.bus_address.clone();
+        wait_for("the helper on the bus", Duration::from_secs(30), || {
+            name_has_owner(&addr, "io.github.snapshelf.Helper1")
+        });
+    }
+
+    /// Start the helper from a command [`Env::helper_command`] made and the test changed (a
+    /// later option wins over the same one before it).
+    pub fn start_helper_from(&mut self, mut c: Command) {
         self.helper = Some(c.stdout(Stdio::null()).spawn().unwrap());
         let addr = self.bus_address.clone();
         wait_for("the helper on the bus", Duration::from_secs(30), || {

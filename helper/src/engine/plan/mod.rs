@@ -4,6 +4,7 @@
 //! snap will have, the chain of tasks that brings a revision in, and the bases it needs.
 
 mod alias;
+mod configure;
 mod connect;
 mod content;
 mod file;
@@ -26,7 +27,7 @@ use snapshelf_snap::yaml::{Epoch, SnapYaml};
 use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
 use super::task::{discard_data::DiscardData, discard_revisions::DiscardRevisions, unlink::Unlink};
 use super::task::{gc::Gc, link::Link, mount::Mount, switch_channel::SwitchChannel};
-use super::task::{verify::Verify, Task};
+use super::task::{run_hook::RunHook, verify::Verify, Task};
 use super::{not_installed, Engine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::RevisionState;
@@ -393,6 +394,10 @@ enum Fetch<'a> {
 fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mut Vec<Task>) {
     let (name, rev) = (after.name.clone(), after.current.clone());
     let kept = before.and_then(|b| b.revision(&rev)).is_some();
+    // Hooks as snapd orders them: pre-refresh on the old revision before its data is copied;
+    // install (or post-refresh), then configure, once the new one is current. Only apps have
+    // hooks here; a revision without the hook skips it.
+    let hooks = after.snap_type == "app";
     if !kept {
         match fetch {
             Fetch::Store(r) => {
@@ -425,6 +430,9 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             name: name.clone(),
             revision: rev.clone(),
         }));
+        if hooks && before.is_some() {
+            out.push(Task::RunHook(RunHook::new(&name, "pre-refresh")));
+        }
         out.push(Task::Data(Data {
             name: name.clone(),
             revision: rev,
@@ -443,7 +451,16 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
         before: None,
         captured: false,
     }));
-    out.push(refresh_aliases(name));
+    out.push(refresh_aliases(name.clone()));
+    if hooks {
+        let first = if before.is_some() {
+            "post-refresh"
+        } else {
+            "install"
+        };
+        out.push(Task::RunHook(RunHook::new(&name, first)));
+        out.push(Task::RunHook(RunHook::new(&name, "configure")));
+    }
 }
 
 /// The task that sets a snap's aliases up after its revision is linked.
@@ -742,8 +759,17 @@ mod tests {
         bring_in(Fetch::File, None, state("ab", &["x1"]), &mut out);
         assert_eq!(
             kinds(&out),
-            ["adopt-file", "mount", "data", "link", "refresh-aliases"]
+            [
+                "adopt-file",
+                "mount",
+                "data",
+                "link",
+                "refresh-aliases",
+                "run-hook",
+                "run-hook"
+            ]
         );
+        assert_eq!(hooks(&out), ["install", "configure"]);
         let Task::Data(d) = &out[2] else {
             unreachable!()
         };
@@ -753,7 +779,8 @@ mod tests {
         let mut out = Vec::new();
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
         bring_in(Fetch::File, Some(&before), after.clone(), &mut out);
-        let Task::Data(d) = &out[2] else {
+        assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
+        let Task::Data(d) = &out[3] else {
             unreachable!()
         };
         assert_eq!(d.copy_from.as_deref(), Some("2"));
@@ -761,7 +788,26 @@ mod tests {
         assert_eq!(revs, ["1", "2", "x1"]);
         let mut out = Vec::new();
         bring_in(Fetch::File, Some(&before), state("ab", &["1"]), &mut out);
-        assert_eq!(kinds(&out), ["link", "refresh-aliases"]);
+        assert_eq!(
+            kinds(&out),
+            ["link", "refresh-aliases", "run-hook", "run-hook"]
+        );
+        // A base has no hooks.
+        let mut base = state("ab", &["x1"]);
+        base.snap_type = "base".into();
+        let mut out = Vec::new();
+        bring_in(Fetch::File, None, base, &mut out);
+        assert!(hooks(&out).is_empty());
+    }
+
+    fn hooks(tasks: &[Task]) -> Vec<&str> {
+        tasks
+            .iter()
+            .filter_map(|t| match t {
+                Task::RunHook(h) => Some(h.hook.as_str()),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]

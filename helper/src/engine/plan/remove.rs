@@ -42,6 +42,13 @@ impl Engine {
                     ),
                 ));
             }
+            if s.snap_type == "app" {
+                // As snapd: a failing remove hook is logged, and the removal goes on.
+                tasks.push(Task::RunHook(RunHook {
+                    ignore_error: true,
+                    ..RunHook::new(n, "remove")
+                }));
+            }
             tasks.push(Task::Unlink(Unlink {
                 name: n.clone(),
                 before: None,

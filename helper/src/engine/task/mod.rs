@@ -19,6 +19,7 @@ pub mod gc;
 pub mod link;
 pub mod mount;
 pub mod refresh_aliases;
+pub mod run_hook;
 pub mod switch_channel;
 pub mod unalias;
 pub mod unlink;
@@ -54,6 +55,7 @@ pub enum Task {
     Unalias(unalias::Unalias),
     RefreshAliases(refresh_aliases::RefreshAliases),
     ConnectContent(connect_content::ConnectContent),
+    RunHook(run_hook::RunHook),
 }
 
 impl Task {
@@ -79,6 +81,7 @@ impl Task {
             Task::RefreshAliases(_) => "refresh-aliases",
             Task::ConnectContent(c) if c.connect => "connect-content",
             Task::ConnectContent(_) => "disconnect-content",
+            Task::RunHook(_) => "run-hook",
         }
     }
 
@@ -127,6 +130,7 @@ impl Task {
             Task::Unalias(t) => &t.name,
             Task::RefreshAliases(t) => &t.name,
             Task::ConnectContent(t) => &t.name,
+            Task::RunHook(t) => &t.name,
         }
     }
 
@@ -149,6 +153,7 @@ impl Task {
             Task::Unalias(t) => t.summary(),
             Task::RefreshAliases(t) => t.summary(),
             Task::ConnectContent(t) => t.summary(),
+            Task::RunHook(t) => t.summary(),
         }
     }
 
@@ -171,6 +176,7 @@ impl Task {
             Task::Unalias(t) => t.run(cx).map(Task::Unalias),
             Task::RefreshAliases(t) => t.run(cx).map(Task::RefreshAliases),
             Task::ConnectContent(t) => t.run(cx).map(Task::ConnectContent),
+            Task::RunHook(t) => t.run(cx).await.map(Task::RunHook),
         }
     }
 
@@ -189,6 +195,7 @@ impl Task {
             Task::Unalias(t) => t.undo(cx),
             Task::RefreshAliases(t) => t.undo(cx),
             Task::ConnectContent(t) => t.undo(cx),
+            Task::RunHook(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())

@@ -35,7 +35,11 @@ impl Unlink {
         };
         cx.sys().unlink(&done.name)?;
         let task = Task::Unlink(done.clone());
-        cx.commit(&task, |st| st.delete_snap(&done.name))?;
+        // The configuration goes with the snap, as in snapd (the commit point: never undone).
+        cx.commit(&task, |st| {
+            st.delete_snap(&done.name)?;
+            st.put_config(&done.name, &Default::default())
+        })?;
         Ok(done)
     }
 

@@ -1,0 +1,292 @@
+//! Run one hook of a snap in its sandbox, as root, through confine (`<snap>.hook.<name>`), as
+//! snapd's `run-hook` task does: with a cookie of its own, by which `snapctl` inside reads and
+//! changes the change's pending configuration; that configuration is committed, with the task,
+//! only when the hook succeeds. A hook has a time limit; its output's tail is the error's end.
+//! Undo puts the configuration back and stops a hook a crash left running.
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gettextrs::gettext;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Ctx, Task};
+use crate::error::{Error, ErrorKind, Result};
+use crate::io::IoContext;
+use crate::snapconf::Transaction;
+use crate::snapctl::{cookie, hooks::HookContext};
+
+/// How much of a hook's output the error keeps (its end).
+const TAIL: usize = 2048;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHook {
+    pub name: String,
+    pub hook: String,
+    /// A snap without the hook: nothing to do (install, refresh, remove hooks). Otherwise an
+    /// error (`SetConfig`'s configure hook).
+    pub optional: bool,
+    /// A failure is logged and the change goes on (the remove hook).
+    #[serde(default)]
+    pub ignore_error: bool,
+    /// Changes to the configuration the hook sees and commits (`SetConfig`'s patch).
+    #[serde(default)]
+    pub patch: Vec<(String, Value)>,
+    /// The configuration before this task committed its own; set once it has.
+    #[serde(default)]
+    pub config_before: Option<Map<String, Value>>,
+    /// The confine process running the hook (pid, start time), recorded before it is waited for.
+    #[serde(default)]
+    pub process: Option<(i32, u64)>,
+}
+
+impl RunHook {
+    pub fn new(name: &str, hook: &str) -> Self {
+        RunHook {
+            name: name.to_string(),
+            hook: hook.to_string(),
+            optional: true,
+            ignore_error: false,
+            patch: Vec::new(),
+            config_before: None,
+            process: None,
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        // Translators: {hook} is a hook's technical name (install, configure, remove…).
+        gettext("Run {hook} hook of \"{snap}\"")
+            .replace("{hook}", &self.hook)
+            .replace("{snap}", &self.name)
+    }
+
+    fn profile_exists(&self, cx: &Ctx) -> bool {
+        let app = crate::engine::hooks::app_name(&self.hook);
+        let file = snapshelf_snap::profile::Profile::file_name(&self.name, &app);
+        cx.paths().profiles_dir().join(file).is_file()
+    }
+
+    pub(super) async fn run(self, cx: &Ctx) -> Result<Self> {
+        if self.config_before.is_some() {
+            return Ok(self); // done before a crash: its configuration is committed
+        }
+        if cx.snap(&self.name)?.is_none() || !self.profile_exists(cx) {
+            if self.optional {
+                return Ok(self);
+            }
+            return Err(Error::invalid(format!(
+                "snap \"{}\" has no \"{}\" hook",
+                self.name, self.hook
+            )));
+        }
+        cx.progress(self.summary());
+        let stored = cx.engine.config(&self.name)?;
+        let mut tx = Transaction::new(&self.name, stored.clone());
+        for (k, v) in &self.patch {
+            tx.set(k, v.clone())
+                .map_err(|e| Error::invalid(e.to_string()))?;
+        }
+        let ctx = Arc::new(HookContext::new(&self.name, &self.hook, tx));
+        let secret = cookie::random()?;
+        let file = cookie::hook_file(cx.paths(), &self.name);
+        cookie::write(&file, &secret)?;
+        cx.engine.hooks().register(&secret, ctx.clone());
+        let task = self.clone();
+        let outcome = cx.blocking(move |cx| task.execute(&cx)).await;
+        cx.engine.hooks().unregister(&secret);
+        let _ = std::fs::remove_file(&file);
+        match outcome {
+            Ok(()) => {
+                let doc = ctx.tx().document();
+                let done = RunHook {
+                    config_before: Some(stored),
+                    process: None,
+                    ..self
+                };
+                cx.commit(&Task::RunHook(done.clone()), |st| {
+                    st.put_config(&done.name, &doc)
+                })?;
+                Ok(done)
+            }
+            Err(e) if self.ignore_error => {
+                tracing::warn!(snap = %self.name, hook = %self.hook, "ignoring a failed hook: {}", e.message);
+                Ok(RunHook {
+                    process: None,
+                    ..self
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Start confine on the hook, record the process, wait for it within the time limit.
+    fn execute(&self, cx: &Ctx) -> Result<()> {
+        let launcher = &cx.engine.inner.cfg.launcher;
+        let (read, write) = pipe()?;
+        let mut cmd = Command::new(&launcher.confine);
+        if let Some(root) = &launcher.root {
+            cmd.arg("--root").arg(root);
+        }
+        cmd.arg(format!("{}.hook.{}", self.name, self.hook))
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(write.try_clone().what(
+                "duplicate",
+                std::path::Path::new("a hook's output pipe"),
+            )?))
+            .stderr(Stdio::from(write));
+        // SAFETY: prctl only sets a flag of the new process. Killing confine kills the hook's
+        // whole sandbox (its first process goes with confine), and the helper's death kills confine.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().what("start", &launcher.confine)?;
+        drop(cmd); // its copies of the pipe's writing end
+        let pid = child.id() as i32;
+        let recorded = RunHook {
+            process: start_time(pid).map(|t| (pid, t)),
+            ..self.clone()
+        };
+        cx.record(&Task::RunHook(recorded))?;
+        let reader = std::thread::spawn(move || tail_of(read));
+        let limit = Duration::from_secs(cx.engine.inner.cfg.config.hook_timeout);
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        let (status, why) = loop {
+            if let Some(st) = child.try_wait().what("wait for", &launcher.confine)? {
+                break (Some(st), None);
+            }
+            let why = if started.elapsed() > limit {
+                Some(format!("exceeded maximum runtime of {}s", limit.as_secs()))
+            } else if cx.cancel.is_cancelled() {
+                Some("cancelled".to_string())
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let _ = child.kill();
+                let _ = child.wait();
+                break (None, Some(why));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        };
+        let output = reader.join().unwrap_or_default();
+        let output = output.trim();
+        match (status, why) {
+            (Some(st), _) if st.success() => Ok(()),
+            (_, Some(why)) if why == "cancelled" => {
+                Err(Error::new(ErrorKind::Cancelled, "cancelled"))
+            }
+            (status, why) => {
+                let what = why.unwrap_or_else(|| match status.and_then(|s| s.code()) {
+                    Some(code) => format!("exit status {code}"),
+                    None => "killed by a signal".into(),
+                });
+                let mut message = format!("run hook \"{}\": {what}", self.hook);
+                if !output.is_empty() {
+                    message.push_str(&format!("\n-----\n{output}\n-----"));
+                }
+                Err(Error::new(ErrorKind::HookFailed, message))
+            }
+        }
+    }
+
+    pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
+        // A hook a crash left running is stopped first (only that very process: same start time).
+        if let Some((pid, started)) = self.process {
+            if start_time(pid) == Some(started) {
+                // SAFETY: a signal to a process we started and identified by its start time.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let _ = std::fs::remove_file(cookie::hook_file(cx.paths(), &self.name));
+        if let Some(before) = &self.config_before {
+            cx.state().put_config(&self.name, before)?;
+        }
+        Ok(())
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::internal(format!(
+            "cannot make a pipe for a hook's output: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: both were just made and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Read to the end, keeping only the last `TAIL` bytes: a hook that floods its output costs no
+/// memory.
+fn tail_of(fd: OwnedFd) -> String {
+    let mut f = std::fs::File::from(fd);
+    let mut keep: Vec<u8> = Vec::with_capacity(2 * TAIL);
+    let mut buf = [0u8; 8192];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                keep.extend_from_slice(&buf[..n]);
+                if keep.len() > 2 * TAIL {
+                    keep.drain(..keep.len() - TAIL);
+                }
+            }
+        }
+    }
+    if keep.len() > TAIL {
+        keep.drain(..keep.len() - TAIL);
+    }
+    String::from_utf8_lossy(&keep).into_owned()
+}
+
+/// A process's start time (field 22 of `/proc/<pid>/stat`), to tell it from a later one with
+/// the same pid.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from its last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_the_end_of_a_flood() {
+        let (r, w) = pipe().unwrap();
+        let writer = std::thread::spawn(move || {
+            let mut f = std::fs::File::from(w);
+            for i in 0..100_000 {
+                std::io::Write::write_all(&mut f, format!("line {i}\n").as_bytes()).unwrap();
+            }
+        });
+        let tail = tail_of(r);
+        writer.join().unwrap();
+        assert!(tail.len() <= TAIL);
+        assert!(tail.ends_with("line 99999\n"), "{tail}");
+    }
+
+    #[test]
+    fn start_times_tell_processes_apart() {
+        let me = std::process::id() as i32;
+        assert!(start_time(me).is_some());
+        assert_eq!(start_time(me), start_time(me));
+        assert_eq!(start_time(i32::MAX), None);
+    }
+}

@@ -1,0 +1,289 @@
+//! The commands `snapctl` runs, with snapd's syntax, output and exit codes
+//! (`overlord/hookstate/ctlcmd/`): `get`, `set`, `unset`, `is-connected`, `system-mode`, help.
+//! Apps may read; only hooks, and apps run as root, may change the configuration.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::hooks::HookContext;
+use super::Reply;
+use crate::engine::Engine;
+use crate::snapconf::{self, ConfigError, Transaction};
+
+/// The caller, as the server established it.
+pub struct Caller {
+    pub snap: String,
+    pub uid: u32,
+    pub hook: Option<Arc<HookContext>>,
+}
+
+const HELP: &str = "Usage:
+  snapctl [OPTIONS] <command>
+
+The snapctl tool is used by snaps to communicate with snapd.
+
+Help Options:
+  -h, --help  Show this help message
+
+Available commands:
+  get           Print either configuration options or interface connection settings
+  is-connected  Return success if the given plug or slot is connected, and failure otherwise
+  set           Set either configuration options or interface connection settings
+  system-mode   Get the current system mode and associated details
+  unset         Remove configuration options
+";
+
+/// A failure of the command: printed as snapd's daemon words it, exit code 1.
+#[derive(Debug)]
+struct Fail(String);
+
+/// A command line split: short flags, long flags, the rest.
+struct Split {
+    shorts: Vec<char>,
+    longs: Vec<String>,
+    pos: Vec<String>,
+}
+
+impl From<ConfigError> for Fail {
+    fn from(e: ConfigError) -> Self {
+        Fail(e.to_string())
+    }
+}
+
+impl From<crate::error::Error> for Fail {
+    fn from(e: crate::error::Error) -> Self {
+        Fail(e.message)
+    }
+}
+
+type Out = Result<Reply, Fail>;
+
+pub fn run(engine: &Engine, caller: &Caller, args: &[String]) -> Reply {
+    let Some((cmd, rest)) = args.split_first() else {
+        return Reply::err(
+            1,
+            "error: Please specify one command of: get, is-connected, set, system-mode or unset\n"
+                .into(),
+        );
+    };
+    let result = match cmd.as_str() {
+        "-h" | "--help" | "help" => Ok(Reply::out(HELP.to_string())),
+        "get" => get(engine, caller, rest),
+        "set" => set(engine, caller, rest),
+        "unset" => unset(engine, caller, rest),
+        "is-connected" => is_connected(engine, caller, rest),
+        "system-mode" => Ok(Reply::out("system-mode: run\n".into())),
+        other => Err(Fail(format!(
+            "unknown command {other:?}, see 'snapctl --help'"
+        ))),
+    };
+    result.unwrap_or_else(|Fail(m)| Reply::err(1, format!("error: error running snapctl: {m}\n")))
+}
+
+/// Short flags (`-d`, `-dt`), long flags, and the rest, as go-flags splits them (`--` ends flags).
+fn split(args: &[String], short: &str, long: &[&str]) -> Result<Split, Fail> {
+    let (mut shorts, mut longs, mut pos) = (Vec::new(), Vec::new(), Vec::new());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--" {
+            pos.extend(it.by_ref().cloned());
+        } else if let Some(l) = a.strip_prefix("--") {
+            if !long.contains(&l) {
+                return Err(Fail(format!("unknown flag `{l}'")));
+            }
+            longs.push(l.to_string());
+        } else if a.len() > 1 && a.starts_with('-') {
+            for c in a[1..].chars() {
+                if !short.contains(c) {
+                    return Err(Fail(format!("unknown flag `{c}'")));
+                }
+                shorts.push(c);
+            }
+        } else {
+            pos.push(a.clone());
+        }
+    }
+    Ok(Split { shorts, longs, pos })
+}
+
+/// The transaction the caller reads and writes: the running hook's, or one over the stored
+/// document (committed at once, for root outside hooks).
+fn transaction(engine: &Engine, caller: &Caller) -> Result<Transaction, Fail> {
+    let doc = engine.config(&caller.snap)?;
+    Ok(Transaction::new(&caller.snap, doc))
+}
+
+fn get(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
+    let Split {
+        shorts,
+        longs,
+        pos: keys,
+    } = split(args, "dt", &["plug", "slot"])?;
+    if keys.is_empty() {
+        return Err(Fail("get which option?".into()));
+    }
+    let (document, typed) = (shorts.contains(&'d'), shorts.contains(&'t'));
+    if typed && document {
+        return Err(Fail("cannot use -d and -t together".into()));
+    }
+    if keys[0].contains(':') {
+        return Err(Fail(
+            "interface attributes can only be read during the execution of interface hooks".into(),
+        ));
+    }
+    if !longs.is_empty() {
+        return Err(Fail(
+            "cannot use --plug or --slot without <snap>:<plug|slot> argument".into(),
+        ));
+    }
+    // What the caller sees: its hook's pending configuration, or the stored one.
+    let tx = match &caller.hook {
+        Some(h) => h.tx().clone(),
+        None => transaction(engine, caller)?,
+    };
+    let mut found = serde_json::Map::new();
+    for key in &keys {
+        match tx.get(key) {
+            Ok(v) => {
+                found.insert(key.clone(), v);
+            }
+            Err(e) if e.is_no_option() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let shown = if !document && keys.len() == 1 {
+        found.remove(&keys[0])
+    } else {
+        Some(Value::Object(found))
+    };
+    Ok(Reply::out(match shown {
+        None if typed => "null\n".into(),
+        None => "\n".into(),
+        Some(Value::String(s)) if !typed => format!("{s}\n"),
+        Some(v) => format!("{}\n", snapconf::go_indent(&v)),
+    }))
+}
+
+fn may_change(caller: &Caller, cmd: &str) -> Result<(), Fail> {
+    if caller.hook.is_none() && caller.uid != 0 {
+        return Err(Fail(format!(
+            "cannot use {cmd:?} with uid {}, try with sudo",
+            caller.uid
+        )));
+    }
+    Ok(())
+}
+
+/// Apply `values` to the hook's transaction, or commit them at once for root outside hooks.
+fn change(engine: &Engine, caller: &Caller, values: Vec<(String, Value)>) -> Out {
+    match &caller.hook {
+        Some(h) => {
+            let mut tx = h.tx();
+            // All or nothing: a later bad key leaves the earlier ones unset too.
+            let mut trial = tx.clone();
+            for (k, v) in values {
+                trial.set(&k, v)?;
+            }
+            *tx = trial;
+        }
+        None => {
+            let mut tx = transaction(engine, caller)?;
+            for (k, v) in values {
+                tx.set(&k, v)?;
+            }
+            engine.put_config(&caller.snap, &tx.document())?;
+        }
+    }
+    Ok(Reply::out(String::new()))
+}
+
+fn set(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
+    let Split { shorts, pos, .. } = split(args, "st", &[])?;
+    if pos.is_empty() {
+        return Err(Fail("set which option?".into()));
+    }
+    may_change(caller, "set")?;
+    let (string, typed) = (shorts.contains(&'s'), shorts.contains(&'t'));
+    if string && typed {
+        return Err(Fail("cannot use -t and -s together".into()));
+    }
+    if pos[0].contains(':') && !pos[0].contains('=') {
+        return Err(Fail(
+            "interface attributes can only be set during the execution of prepare hooks".into(),
+        ));
+    }
+    let values = snapshelf_dbus::config::parse_values(&pos, string, typed).map_err(Fail)?;
+    change(engine, caller, values)
+}
+
+fn unset(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
+    let keys = split(args, "", &[])?.pos;
+    if keys.is_empty() {
+        return Err(Fail("unset which option?".into()));
+    }
+    may_change(caller, "unset")?;
+    change(
+        engine,
+        caller,
+        keys.into_iter().map(|k| (k, Value::Null)).collect(),
+    )
+}
+
+fn is_connected(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
+    let Split { longs, pos, .. } = split(args, "", &["list"])?;
+    let list = longs.iter().any(|l| l == "list");
+    if list && !pos.is_empty() {
+        return Err(Fail(
+            "cannot specify both a plug/slot name and --list".into(),
+        ));
+    }
+    if !list && pos.len() != 1 {
+        return Err(Fail(
+            "must specify either a plug/slot name or --list".into(),
+        ));
+    }
+    let snap = engine
+        .snap(&caller.snap)?
+        .ok_or_else(|| Fail(format!("snap {:?} is not installed", caller.snap)))?;
+    let yaml = crate::engine::files::parse_yaml(&snap, &snap.current)?;
+    let plugs = yaml.all_plugs();
+    let connected = |plug: &str, iface: &str| crate::interfaces::state_of(&snap, plug, iface).0;
+    if list {
+        let names: String = plugs
+            .iter()
+            .filter(|(p, i)| connected(p, i))
+            .map(|(p, _)| format!("{p}\n"))
+            .collect();
+        return Ok(Reply::out(names));
+    }
+    let name = &pos[0];
+    match plugs.get(name) {
+        Some(iface) if connected(name, iface) => Ok(Reply::out(String::new())),
+        Some(_) => Ok(Reply::err(1, String::new())),
+        // Slots are the providers' side; no snap-to-snap connection reaches them here yet.
+        None if yaml.slots.contains_key(name) => Ok(Reply::err(1, String::new())),
+        None => Err(Fail(format!(
+            "snap {:?} has no plug or slot named {name:?}",
+            caller.snap
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_split_as_go_flags_does() {
+        let got = split(&s(&["-dt", "a", "--plug", "--", "-x"]), "dt", &["plug"]).unwrap();
+        assert_eq!(got.shorts, vec!['d', 't']);
+        assert_eq!(got.longs, vec!["plug"]);
+        assert_eq!(got.pos, s(&["a", "-x"]));
+        assert!(split(&s(&["-q"]), "dt", &[]).is_err());
+    }
+}

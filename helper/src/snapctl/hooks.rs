@@ -1,0 +1,53 @@
+//! Hooks running now, by their cookie: what `snapctl` called from inside one may see and change
+//! (the change's pending configuration, committed only when the hook succeeds).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::snapconf::Transaction;
+
+pub struct HookContext {
+    pub snap: String,
+    pub hook: String,
+    tx: Mutex<Transaction>,
+}
+
+impl HookContext {
+    pub fn new(snap: &str, hook: &str, tx: Transaction) -> Self {
+        HookContext {
+            snap: snap.to_string(),
+            hook: hook.to_string(),
+            tx: Mutex::new(tx),
+        }
+    }
+
+    pub fn tx(&self) -> MutexGuard<'_, Transaction> {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Default)]
+pub struct Hooks {
+    by_cookie: Mutex<HashMap<String, Arc<HookContext>>>,
+}
+
+impl Hooks {
+    fn map(&self) -> MutexGuard<'_, HashMap<String, Arc<HookContext>>> {
+        self.by_cookie.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn register(&self, cookie: &str, ctx: Arc<HookContext>) {
+        self.map().insert(cookie.to_string(), ctx);
+    }
+
+    pub fn unregister(&self, cookie: &str) {
+        self.map().remove(cookie);
+    }
+
+    pub fn find(&self, cookie: &str) -> Option<Arc<HookContext>> {
+        let map = self.map();
+        map.iter()
+            .find(|(k, _)| super::cookie::constant_time_eq(k.as_bytes(), cookie.as_bytes()))
+            .map(|(_, v)| v.clone())
+    }
+}
