@@ -16,10 +16,26 @@ use common::sandbox::{self, Mode};
 use common::Env;
 use snapshelf_dbus::types::Dict;
 
+// A user's home is in the system's password database, where confine reads it (as snap-confine
+// does), and each test points it into its own scratch root. So no two tests may share a user: the
+// tests of this file run in parallel, and one re-pointing a shared user's home sent the other's
+// app into its root (its settings read, its `common` and `current` made there).
 const USERS: [&str; 2] = ["snapshelf-data-a", "snapshelf-data-b"];
+/// The user of the killed-refresh test, no other test's.
+const KILLED_USER: &str = "snapshelf-data-c";
+
+/// The user `name`, held by this test until the returned lock is dropped: the same test run from
+/// another worktree (the users are the machine's) waits instead of re-pointing the home.
+fn hold_user(name: &str) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::create(std::env::temp_dir().join(format!("{name}.test-lock"))).unwrap();
+    // SAFETY: flock on our own descriptor.
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+    f
+}
 
 /// A real user whose home is `<root>/home/<name>` (so the helper, on its scratch root, finds it
-/// where snapd looks: under `/home`). Returns its uid.
+/// where snapd looks: under `/home`). Returns its uid; the caller holds the user (`hold_user`).
 fn user_with_home(root: &Path, name: &str) -> u32 {
     let home = root.join("home").join(name);
     let known = Command::new("id")
@@ -102,6 +118,7 @@ fn each_users_data_follows_refresh_and_revert() {
     if !common::require_root() {
         return;
     }
+    let _held: Vec<_> = USERS.iter().map(|u| hold_user(u)).collect();
     let (env, work, _) = sandbox::setup();
     let root = env.root.clone();
     let uids: Vec<u32> = USERS.iter().map(|u| user_with_home(&root, u)).collect();
@@ -205,9 +222,10 @@ fn each_users_data_follows_refresh_and_revert() {
     );
 }
 
-/// `~/snap/shelf-notes/<rev>` for user a, as if the app had run: a settings file, theirs.
+/// `~/snap/shelf-notes/<rev>` for the killed-refresh test's user, as if the app had run: a
+/// settings file, theirs.
 fn user_folder(root: &Path, uid: u32, rev: &str) {
-    let snap = root.join("home").join(USERS[0]).join("snap");
+    let snap = root.join("home").join(KILLED_USER).join("snap");
     let _ = std::fs::remove_dir_all(&snap);
     let dir = snap.join("shelf-notes").join(rev);
     std::fs::create_dir_all(&dir).unwrap();
@@ -229,10 +247,11 @@ fn a_refresh_killed_at_any_point_leaves_the_users_data_whole() {
     if !common::require_root() {
         return;
     }
+    let _held = hold_user(KILLED_USER);
     let (mut env, work, _) = sandbox::setup();
     let root = env.root.clone();
-    let uid = user_with_home(&root, USERS[0]);
-    let folder = root.join("home").join(USERS[0]).join("snap/shelf-notes");
+    let uid = user_with_home(&root, KILLED_USER);
+    let folder = root.join("home").join(KILLED_USER).join("snap/shelf-notes");
     let (v1, v2) = (notes_snap(work.path(), "1"), notes_snap(work.path(), "2"));
     let mut outcomes = Vec::new();
     for n in 1..40 {
