@@ -60,6 +60,9 @@ pub trait Helper1 {
         slot_snap: &str,
         slot: &str,
     ) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
+    fn reset_connections(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
 
     #[zbus(signal)]
     fn change_added(&self, change: OwnedObjectPath) -> zbus::Result<()>;
@@ -149,6 +152,7 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("Hold", "asb", ""),
     ("Connect", "ssss", "o"),
     ("Disconnect", "ssss", "o"),
+    ("ResetConnections", "s", "o"),
 ];
 
 #[cfg(test)]
