@@ -361,6 +361,15 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     gui.key("space");
     gui.wait("permissions shown: shelf-notes", 3);
     assert!(plug(&env, "shelf-notes", "home").connected);
+    // Reset to Defaults (Alt+D): one call, one change, and the choice is forgotten.
+    let changes = env.proxy().list_changes().unwrap().len();
+    gui.key("alt+d");
+    gui.wait("permissions reset: shelf-notes", 1);
+    gui.wait("permissions shown: shelf-notes", 4);
+    let home = plug(&env, "shelf-notes", "home");
+    assert!(home.connected && !home.manual, "{home:?}");
+    let list = env.proxy().list_changes().unwrap();
+    assert_eq!(list.len(), changes + 1, "{list:?}");
 
     // Remove (Alt+R), confirmed in the dialog.
     gui.key("Escape");
@@ -728,13 +737,108 @@ fn f5_shows_what_another_client_changed() {
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
     gui.key("F5");
     gui.wait("app page shown: shelf-hello installed=true", 1);
-    // Dropping a .snap file on the window (the app's `DropTarget`) is not driven here: xdotool
-    // sends key and pointer events, but an XDND drop needs a drag source client, and under Xvfb
-    // there is no file manager to be one.
-    snapshelf_snap::testdata::record_skip(
-        "gui::drag_and_drop_of_a_snap",
-        "no XDND drag source under Xvfb (xdotool cannot be one)",
-    );
     gui.shot("after-f5");
+    assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
+}
+
+/// A GTK 4 window whose label starts an XDND drag of one file (its URI in argv[1]), as a file
+/// manager would: the test moves the pointer with xdotool, so the drop is made of real events.
+const DRAG_SOURCE_PY: &str = r#"
+import sys, gi
+gi.require_version("Gtk", "4.0")
+gi.require_version("Gdk", "4.0")
+from gi.repository import Gtk, Gdk, Gio, GLib
+uri = sys.argv[1]
+def provider(*_):
+    files = Gdk.FileList.new_from_list([Gio.File.new_for_uri(uri)])
+    return Gdk.ContentProvider.new_union([
+        Gdk.ContentProvider.new_for_value(files),
+        Gdk.ContentProvider.new_for_bytes("text/uri-list", GLib.Bytes.new((uri + "\r\n").encode())),
+    ])
+# A plain window, no GtkApplication: nothing on D-Bus.
+w = Gtk.Window(title="snapshelf-drag-source")
+w.set_default_size(200, 200)
+label = Gtk.Label(label="drag me")
+src = Gtk.DragSource(actions=Gdk.DragAction.COPY)
+src.connect("prepare", provider)
+label.add_controller(src)
+w.set_child(label)
+w.present()
+GLib.MainLoop().run()
+"#;
+
+#[test]
+fn a_snap_file_dropped_on_the_window_opens_it() {
+    if !common::require_root() {
+        return;
+    }
+    let gi = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import gi; gi.require_version('Gtk', '4.0'); from gi.repository import Gtk",
+        ])
+        .status();
+    if !gi.is_ok_and(|s| s.success()) {
+        snapshelf_snap::testdata::record_skip(
+            "gui::drag_and_drop_of_a_snap",
+            "no drag source: python3-gi with gir1.2-gtk-4.0 is not installed",
+        );
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let file = env.dir.path().join("shelf-hello_1.snap");
+    std::fs::copy(env.catalog.join("snaps/shelf-hello_1.snap"), &file).unwrap();
+    let script = env.dir.path().join("drag-source.py");
+    std::fs::write(&script, DRAG_SOURCE_PY).unwrap();
+    let mut gui = Gui::start(&env, "drag-and-drop", "en", &[]);
+    gui.wait("explore loaded", 1);
+    let uri = format!("file://{}", file.display());
+    let mut source = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(&uri)
+        .env("DISPLAY", &gui.display)
+        .env("GDK_BACKEND", "x11")
+        .env("NO_AT_BRIDGE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its window, mapped after the app's, lies on top of it at the top left (no window manager).
+    let mut id = String::new();
+    for _ in 0..100 {
+        let o = Command::new("xdotool")
+            .args(["search", "--name", "snapshelf-drag-source"])
+            .env("DISPLAY", &gui.display)
+            .output()
+            .unwrap();
+        id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        if !id.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!id.is_empty(), "the drag source's window never showed");
+    gui.xdotool(&["windowmove", "--sync", &id, "0", "0"]);
+    gui.xdotool(&["mousemove", "100", "100", "mousedown", "1"]);
+    for (x, y) in [
+        (120, 110),
+        (160, 140),
+        (250, 200),
+        (400, 300),
+        (550, 400),
+        (600, 420),
+    ] {
+        std::thread::sleep(Duration::from_millis(150));
+        gui.xdotool(&["mousemove", &x.to_string(), &y.to_string()]);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    gui.xdotool(&["mouseup", "1"]);
+    // The app opens the dropped file as it opens one from the file chooser.
+    gui.wait("file checked: shelf-hello signed=false", 1);
+    let _ = source.kill();
+    let _ = source.wait();
+    gui.shot("dropped-file");
+    assert!(installed(&env, "shelf-hello").is_none());
     assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
 }

@@ -24,6 +24,7 @@ SNAPSHELF_PACKAGES=(
   xvfb xdotool imagemagick                 # the app under a real X server, real input events, screenshots
   adwaita-icon-theme fonts-cantarell       # the icons and font the app draws with
   xdelta3                                  # refresh deltas: the store makes them, the helper applies them
+  python3-gi gir1.2-gtk-4.0                # the GUI test's drag source: a real XDND drop of a .snap
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.
