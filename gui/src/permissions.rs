@@ -3,6 +3,7 @@
 //! Reset to defaults. A switch shows the system's state: it moves only when the change is Done,
 //! and snaps back, with the reason, when it fails.
 
+use crate::a11y::A11yExt;
 use std::collections::HashMap;
 
 use relm4::adw::prelude::*;
@@ -130,6 +131,7 @@ impl Component for Permissions {
                             gtk::Button {
                                 set_label: &gettext("Reset to _Defaults"),
                                 set_use_underline: true,
+                                set_a11y_label: &crate::a11y::plain(&gettext("Reset to _Defaults")),
                                 #[watch]
                                 set_sensitive: model.busy == 0 && resettable(&model.plugs),
                                 connect_clicked => PermissionsInput::Reset,

@@ -52,18 +52,18 @@ impl Gui {
     /// A fresh X server, and the app on it as RUNNER in `language`.
     fn start(env: &Env, test: &str, language: &str, args: &[&str]) -> Gui {
         let (uid, home) = common::runner();
-        Gui::start_as(env, RUNNER, uid, &home, test, language, args)
+        Gui::start_as(env, (RUNNER, uid, &home), test, language, args, None)
     }
 
     /// The same, as `user` (uid, home).
     fn start_as(
         env: &Env,
-        user: &str,
-        uid: u32,
-        home: &Path,
+        (user, uid, home): (&str, u32, &Path),
         test: &str,
         language: &str,
         args: &[&str],
+        // A session bus: the app's accessibility bridge is on (no `NO_AT_BRIDGE`).
+        session_bus: Option<&str>,
     ) -> Gui {
         for t in ["Xvfb", "xdotool", "import"] {
             need(t);
@@ -117,6 +117,10 @@ impl Gui {
             log,
             results,
         };
+        let bridge = match session_bus {
+            Some(a) => format!("DBUS_SESSION_BUS_ADDRESS={a}"),
+            None => "NO_AT_BRIDGE=1".to_string(),
+        };
         let app = Command::new("runuser")
             .args(["-u", user, "--", "env", "-i"])
             .arg(format!("HOME={}", home.display()))
@@ -126,7 +130,7 @@ impl Gui {
             .arg("LANG=C.UTF-8")
             .arg(format!("LANGUAGE={language}"))
             .arg("RUST_LOG=ui=info,ui::focus=debug,warn")
-            .arg("NO_AT_BRIDGE=1")
+            .arg(bridge)
             .arg("PATH=/usr/bin:/bin")
             .arg(&bin)
             .args(["--bus-address", &env.bus_address])
@@ -514,7 +518,14 @@ fn a_person_polkit_refuses_is_told_so_and_nothing_changes() {
     let home = env.dir.path().join("denied-home");
     std::fs::create_dir_all(&home).unwrap();
     std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
-    let mut gui = Gui::start_as(&env, common::DENIED, uid, &home, "denied", "en", &[]);
+    let mut gui = Gui::start_as(
+        &env,
+        (common::DENIED, uid, &home),
+        "denied",
+        "en",
+        &[],
+        None,
+    );
     gui.wait("explore loaded", 1);
     gui.key("ctrl+f");
     gui.type_text("clock");
@@ -840,5 +851,142 @@ fn a_snap_file_dropped_on_the_window_opens_it() {
     let _ = source.wait();
     gui.shot("dropped-file");
     assert!(installed(&env, "shelf-hello").is_none());
+    assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
+}
+
+/// Walks the app's accessibility tree through AT-SPI as a screen reader does and prints every
+/// visible control (role, name, focusable) as JSON.
+const ATSPI_WALK_PY: &str = r#"
+import json, sys, time, gi
+gi.require_version("Atspi", "2.0")
+from gi.repository import Atspi
+R = Atspi.Role
+CONTROLS = {R.PUSH_BUTTON, R.TOGGLE_BUTTON, R.CHECK_BOX, R.RADIO_BUTTON, R.ENTRY, R.PASSWORD_TEXT,
+            R.COMBO_BOX, R.MENU_ITEM, R.LINK, R.SPIN_BUTTON, R.SLIDER, R.PAGE_TAB, R.LIST_ITEM}
+def app_named(name):
+    for _ in range(200):
+        d = Atspi.get_desktop(0)
+        for i in range(d.get_child_count()):
+            a = d.get_child_at_index(i)
+            if a is not None and a.get_name() == name:
+                return a
+        time.sleep(0.1)
+    sys.exit("no application named %r on the accessibility bus" % name)
+def walk(node, path, out):
+    states = node.get_state_set()
+    # The application node itself has no VISIBLE state; its windows and widgets do.
+    if node.get_role() != R.APPLICATION and not states.contains(Atspi.StateType.VISIBLE):
+        return
+    if node.get_role() in CONTROLS:
+        out.append({"role": node.get_role_name(), "name": node.get_name() or "", "path": path,
+                    "focusable": states.contains(Atspi.StateType.FOCUSABLE)})
+    for i in range(node.get_child_count()):
+        c = node.get_child_at_index(i)
+        if c is not None:
+            walk(c, path + "/" + c.get_role_name(), out)
+out = []
+walk(app_named(sys.argv[1]), "", out)
+print(json.dumps(out))
+"#;
+
+#[test]
+fn every_control_has_a_role_a_name_and_the_keyboard() {
+    if !common::require_root() {
+        return;
+    }
+    let atspi = Command::new("/usr/bin/python3")
+        .args(["-c", "import gi; gi.require_version('Atspi', '2.0')"])
+        .status();
+    if !atspi.is_ok_and(|s| s.success()) || !Path::new("/usr/libexec/at-spi-bus-launcher").exists()
+    {
+        snapshelf_snap::testdata::record_skip(
+            "gui::accessibility_tree",
+            "no AT-SPI: at-spi2-core or gir1.2-atspi-2.0 is not installed",
+        );
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    // Installed snaps: the Installed page has rows to walk too.
+    let c = env
+        .proxy()
+        .install(&["shelf-hello"], Default::default())
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    // The person's session bus, on which at-spi-bus-launcher and at-spi2-registryd are activated.
+    let (uid, home) = common::runner();
+    let dir = env.dir.path().join("session");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(uid), None).unwrap();
+    let address = format!("unix:path={}", dir.join("bus").display());
+    // setpriv execs: the child is the daemon itself, so killing it ends the bus, and with it the
+    // launcher and registry it activated.
+    let mut bus = Command::new("setpriv")
+        .args(["--reuid", RUNNER, "--regid", RUNNER, "--init-groups"])
+        .args(["dbus-daemon", "--session", "--nofork"])
+        .arg(format!("--address={address}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if dir.join("bus").exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut gui = Gui::start_as(
+        &env,
+        (RUNNER, uid, &home),
+        "atspi",
+        "en",
+        &[],
+        Some(&address),
+    );
+    gui.wait("explore loaded", 1);
+    let script = env.dir.path().join("atspi-walk.py");
+    std::fs::write(&script, ATSPI_WALK_PY).unwrap();
+    let out = Command::new("runuser")
+        .args(["-u", RUNNER, "--", "env", "-i"])
+        .arg(format!("DISPLAY={}", gui.display))
+        .arg(format!("DBUS_SESSION_BUS_ADDRESS={address}"))
+        .arg(format!("HOME={}", home.display()))
+        .args(["/usr/bin/python3"])
+        .arg(&script)
+        .arg("snapshelf")
+        .output()
+        .unwrap();
+    let _ = bus.kill();
+    let _ = bus.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let controls: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    // The main pages' controls: the page tabs, the header's buttons, the search entry, rows.
+    assert!(controls.len() >= 15, "{controls:?}");
+    for role in ["page tab", "push button", "entry"] {
+        assert!(
+            controls.iter().any(|c| c["role"] == role),
+            "no {role}: {controls:?}"
+        );
+    }
+    let bad: Vec<_> = controls
+        .iter()
+        .filter(|c| {
+            let name = c["name"].as_str().unwrap_or("");
+            // No name, a class name GTK falls back to, or a mnemonic's underscore read aloud.
+            name.trim().is_empty()
+                || name.starts_with("Gtk")
+                || name.starts_with("Adw")
+                || name.starts_with('_')
+                || c["focusable"] != true
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "controls a screen reader cannot use: {bad:#?}"
+    );
     assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
 }
