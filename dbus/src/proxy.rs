@@ -72,6 +72,9 @@ pub trait Helper1 {
     /// Polkit may ask the person (the call allows interactive authorization).
     #[zbus(allow_interactive_auth)]
     fn unalias(&self, alias: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
+    fn reset_connections(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
 
     #[zbus(signal)]
     fn change_added(&self, change: OwnedObjectPath) -> zbus::Result<()>;
@@ -166,6 +169,7 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("Unalias", "s", "o"),
     ("GetConfig", "sas", "s"),
     ("SetConfig", "ss", "o"),
+    ("ResetConnections", "s", "o"),
 ];
 
 #[cfg(test)]

@@ -41,3 +41,36 @@ impl<W: IsA<gtk::Widget>> A11yExt for W {
         set_label(self, text);
     }
 }
+
+/// A mnemonic label as a screen reader should say it: "Re_vert…" → "Revert…", "__" → "_".
+/// GTK 4.8 names a button with a mnemonic label "_Label Label", so such buttons get this as their
+/// accessible label.
+pub fn plain(mnemonic: &str) -> String {
+    let mut out = String::with_capacity(mnemonic.len());
+    let mut chars = mnemonic.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '_' {
+            if chars.peek() == Some(&'_') {
+                out.push('_');
+                chars.next();
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mnemonics_are_dropped_and_doubled_underscores_kept() {
+        assert_eq!(super::plain("Re_vert…"), "Revert…");
+        assert_eq!(
+            super::plain("_Switch to latest/edge"),
+            "Switch to latest/edge"
+        );
+        assert_eq!(super::plain("a__b"), "a_b");
+        assert_eq!(super::plain(""), "");
+    }
+}

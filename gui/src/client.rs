@@ -276,6 +276,10 @@ pub enum Action {
         plug: Plug,
         connect: bool,
     },
+    /// Reset to Defaults: forget every choice made for the snap's plugs, one change.
+    ResetConnections {
+        name: String,
+    },
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -331,6 +335,7 @@ pub async fn start(action: &Action) -> Res<OwnedObjectPath> {
                 h.disconnect(args.0, args.1, args.2, args.3).await
             }
         }
+        Action::ResetConnections { name } => h.reset_connections(name).await,
     };
     r.map_err(Failure::from_zbus)
 }

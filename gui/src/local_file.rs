@@ -2,6 +2,7 @@
 //! version, confinement, the permissions it asks for — and whether it is signed, before
 //! installing. The file goes to the helper as a descriptor, never as a path.
 
+use crate::a11y::A11yExt;
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -162,8 +163,10 @@ impl Component for LocalFile {
                             set_spacing: 6,
                             gtk::Button {
                                 #[watch]
-                                set_label: &model.field(install_words),
+                                set_label: &model.install_label(),
                                 set_use_underline: true,
+                                #[watch]
+                                set_a11y_label: &crate::a11y::plain(&model.install_label()),
                                 add_css_class: "suggested-action",
                                 add_css_class: "pill",
                                 #[watch]
@@ -323,6 +326,14 @@ pub fn plug_words(plugs: &[String], labels: &std::collections::HashMap<String, S
 }
 
 impl LocalFile {
+    /// The Install button's words, named before any file is checked too (screen readers).
+    fn install_label(&self) -> String {
+        self.check
+            .as_ref()
+            .map(install_words)
+            .unwrap_or_else(|| gettext("_Install"))
+    }
+
     fn field(&self, f: impl Fn(&FileCheck) -> String) -> String {
         self.check.as_ref().map(f).unwrap_or_default()
     }

@@ -3,6 +3,7 @@
 //! Reset to defaults. A switch shows the system's state: it moves only when the change is Done,
 //! and snaps back, with the reason, when it fails.
 
+use crate::a11y::A11yExt;
 use std::collections::HashMap;
 
 use relm4::adw::prelude::*;
@@ -76,16 +77,10 @@ pub fn changed_by_person(p: &Plug, defaults: &Defaults) -> bool {
     p.manual && p.connected != default_of(p, defaults)
 }
 
-/// The calls that bring every plug back to its default.
-pub fn reset_actions(plugs: &[Plug], defaults: &Defaults) -> Vec<Action> {
-    plugs
-        .iter()
-        .filter(|p| p.connected != default_of(p, defaults))
-        .map(|p| Action::Connect {
-            plug: p.clone(),
-            connect: default_of(p, defaults),
-        })
-        .collect()
+/// Reset to Defaults has something to do: a person chose for some plug (the helper forgets
+/// every such choice in one change, `ResetConnections`).
+pub fn resettable(plugs: &[Plug]) -> bool {
+    plugs.iter().any(|p| p.manual)
 }
 
 pub struct Permissions {
@@ -163,8 +158,9 @@ impl Component for Permissions {
                             gtk::Button {
                                 set_label: &gettext("Reset to _Defaults"),
                                 set_use_underline: true,
+                                set_a11y_label: &crate::a11y::plain(&gettext("Reset to _Defaults")),
                                 #[watch]
-                                set_sensitive: model.busy == 0 && !reset_actions(&model.plugs, &model.defaults).is_empty(),
+                                set_sensitive: model.busy == 0 && resettable(&model.plugs),
                                 connect_clicked => PermissionsInput::Reset,
                             },
                         },
@@ -247,16 +243,12 @@ impl Component for Permissions {
                 });
             }
             PermissionsInput::Reset => {
-                let actions = reset_actions(&self.plugs, &self.defaults);
                 self.busy += 1;
+                let name = self.name.clone();
+                tracing::info!(target: "ui", "permissions reset: {name}");
                 sender.oneshot_command(async move {
-                    // One after another: each is a change on the same snap.
-                    for a in actions {
-                        if let Err(f) = run(a).await {
-                            return PermissionsCmd::Done(None, Err(f));
-                        }
-                    }
-                    PermissionsCmd::Done(None, Ok(()))
+                    // One call, one change: every connect/disconnect undone together on failure.
+                    PermissionsCmd::Done(None, run(Action::ResetConnections { name }).await)
                 });
             }
         }
@@ -501,22 +493,8 @@ mod tests {
         let back_to_default = plug("x11", true, true, false);
         assert!(changed_by_person(&home_off, &d) && changed_by_person(&cam_on, &d));
         assert!(!changed_by_person(&net, &d) && !changed_by_person(&back_to_default, &d));
-        let r = reset_actions(
-            &[home_off.clone(), cam_on.clone(), net, back_to_default],
-            &d,
-        );
-        assert_eq!(
-            r,
-            [
-                Action::Connect {
-                    plug: home_off,
-                    connect: true
-                },
-                Action::Connect {
-                    plug: cam_on,
-                    connect: false
-                },
-            ]
-        );
+        let all = [home_off, cam_on, net.clone(), back_to_default];
+        assert!(resettable(&all));
+        assert!(!resettable(&[net]));
     }
 }

@@ -1,6 +1,7 @@
 //! A change in progress: starts the call, follows the change object, shows its stage, bytes and
 //! speed, and a Cancel that calls the change's Cancel (the helper undoes what was done).
 
+use crate::a11y::A11yExt;
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
@@ -98,6 +99,7 @@ impl Component for Progress {
             gtk::Button {
                 set_label: &gettext("_Cancel"),
                 set_use_underline: true,
+                set_a11y_label: &crate::a11y::plain(&gettext("_Cancel")),
                 set_valign: gtk::Align::Center,
                 #[watch]
                 set_sensitive: model.state.as_ref().is_some_and(|s| s.allow_cancel) && !model.cancelling,

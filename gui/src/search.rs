@@ -1,6 +1,7 @@
 //! Search: as you type, debounced; results replace the list as they arrive; a spinner only when
 //! the store is slow. Also lists one category's apps. Enter in the entry opens the first result.
 
+use crate::a11y::A11yExt;
 use std::time::{Duration, Instant};
 
 use relm4::adw::prelude::*;
@@ -122,6 +123,8 @@ impl Component for Search {
                 #[local_ref]
                 entry -> gtk::SearchEntry {
                     set_placeholder_text: Some(&gettext("Search apps")),
+                    // The placeholder is not a name: a screen reader needs one.
+                    set_a11y_label: &gettext("Search apps"),
                     set_hexpand: true,
                     connect_search_changed[sender] => move |e| {
                         sender.input(SearchInput::Changed(e.text().to_string()));

@@ -26,6 +26,7 @@ pub fn status(icon: &str, title: &str) -> adw::StatusPage {
 /// "Try Again" under a failure.
 pub fn retry() -> gtk::Button {
     let b = gtk::Button::with_mnemonic(&gettext("_Try Again"));
+    crate::a11y::set_label(&b, &crate::a11y::plain(&gettext("_Try Again")));
     b.set_halign(gtk::Align::Center);
     b.add_css_class("pill");
     b

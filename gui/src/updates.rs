@@ -2,6 +2,7 @@
 //! one change, one authorization, one progress bar with an honest Cancel; each row's Update
 //! refreshes that snap alone the same way.
 
+use crate::a11y::A11yExt;
 use relm4::adw::prelude::*;
 use relm4::factory::FactoryVecDeque;
 use relm4::prelude::*;
@@ -131,6 +132,7 @@ impl Component for Updates {
                             gtk::Button {
                                 set_label: &gettext("_Update All"),
                                 set_use_underline: true,
+                                set_a11y_label: &crate::a11y::plain(&gettext("_Update All")),
                                 add_css_class: "suggested-action",
                                 #[watch]
                                 set_sensitive: !model.busy && model.count > 0,

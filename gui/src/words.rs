@@ -286,7 +286,11 @@ pub fn helper_words(label: &str) -> String {
     if let Some((t, values)) = template_of(label) {
         let translated: Vec<(&str, String)> = values
             .iter()
-            .map(|(name, v)| (*name, gettext(*v)))
+            .map(|(name, v)| match (*name, english_list(v)) {
+                // The helper joined the names with English " and ": join them as this language does.
+                ("snaps", Some(names)) => (*name, name_list(&names)),
+                _ => (*name, gettext(*v)),
+            })
             .collect();
         let values: Vec<(&str, &dyn std::fmt::Display)> = translated
             .iter()
@@ -295,6 +299,49 @@ pub fn helper_words(label: &str) -> String {
         return fill(&gettext(t), &values);
     }
     label.to_string()
+}
+
+/// The names of a list the helper wrote in English (`"a", "b" and "c"`), each still quoted; `None`
+/// when `v` is not one (a single name, or words already translated). Snap names hold no quotes.
+fn english_list(v: &str) -> Option<Vec<&str>> {
+    let (rest, last) = v.rsplit_once("\" and \"")?;
+    let mut names: Vec<&str> = rest.split("\", \"").collect();
+    names.push(last);
+    let n = names.len();
+    let quoted = |i: usize, s: &str| {
+        (i > 0 || s.starts_with('"')) && (i + 1 < n || s.ends_with('"')) && !s.is_empty()
+    };
+    names
+        .iter()
+        .enumerate()
+        .all(|(i, s)| quoted(i, s))
+        .then(|| {
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let s = if i == 0 { &s[1..] } else { s };
+                    if i + 1 == n {
+                        &s[..s.len() - 1]
+                    } else {
+                        s
+                    }
+                })
+                .collect()
+        })
+}
+
+/// `"a", "b" and "c"` joined by this language's rule (the helper's own catalogue entry).
+fn name_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => fill(
+            &gettext("{list} and {last}"),
+            &[("list", &rest.join(", ")), ("last", last)],
+        ),
+    }
 }
 
 /// The helper's template that `label` was made from, and what filled it. The most specific first:
@@ -406,6 +453,23 @@ mod tests {
             template_of("Connect a:lib to b:lib").map(|(t, _)| t),
             Some("Connect {plug} to {slot}")
         );
+    }
+
+    #[test]
+    fn the_helpers_english_lists_are_joined_again() {
+        assert_eq!(english_list("\"a\" and \"b\""), Some(vec!["a", "b"]));
+        assert_eq!(
+            english_list("\"a\", \"b-2\" and \"c\""),
+            Some(vec!["a", "b-2", "c"])
+        );
+        assert_eq!(english_list("\"a\""), None);
+        assert_eq!(english_list("\"a\" und \"b\""), None);
+        // Without a catalogue (the tests' C locale) the words come back the same.
+        assert_eq!(
+            helper_words("Install \"a\", \"b\" and \"c\""),
+            "Install \"a\", \"b\" and \"c\""
+        );
+        assert_eq!(name_list(&["x"]), "\"x\"");
     }
 
     #[test]

@@ -1952,3 +1952,88 @@ fn run_shell_starts_a_shell_in_the_apps_sandbox() {
     let out = launch(&env, Mode::Root, "probe-shell.app", &[]);
     assert_eq!(ok(&out, "run the app").trim(), "the-app-ran");
 }
+
+/// Reset to Defaults is one call and one change: every choice a person made is forgotten by one
+/// change object holding a task per plug, and the policy decides again.
+#[test]
+fn reset_to_defaults_is_one_change() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    install_base(&env);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    install_file(&env, &ifprobe_snap(work.path(), "1"));
+    let policy = connections(&env);
+    let helper = env.proxy();
+
+    // Nothing chosen yet: nothing to reset, and no change made.
+    let before = helper.list_changes().unwrap().len();
+    assert_eq!(
+        kind_of(helper.reset_connections("ifprobe").unwrap_err()),
+        ErrorKind::InterfacesUnchanged
+    );
+    assert_eq!(
+        kind_of(helper.reset_connections("not-there").unwrap_err()),
+        ErrorKind::NotInstalled
+    );
+    assert_eq!(helper.list_changes().unwrap().len(), before);
+
+    switch_plug(&env, RUNNER, "Disconnect", "net", "network").unwrap();
+    switch_plug(&env, RUNNER, "Connect", "camera", "camera").unwrap();
+    switch_plug(&env, RUNNER, "Connect", "removable-media", "").unwrap();
+    // An ungranted user resets nothing.
+    let (allowed, text) = env.busctl_as(
+        common::DENIED,
+        &[
+            "--allow-interactive-authorization=no",
+            "ResetConnections",
+            "s",
+            "ifprobe",
+        ],
+    );
+    assert!(
+        !allowed && text.contains("authentication is required"),
+        "{text}"
+    );
+    assert!(connections(&env)["net"].1, "the choices are still there");
+
+    let (started, text) = env.busctl_as(RUNNER, &["ResetConnections", "s", "ifprobe"]);
+    assert!(started, "{text}");
+    let path = text.trim().trim_start_matches("o ").trim_matches('"');
+    let (status, _, err) = env.wait_change(path);
+    assert_eq!(status, "Done", "{err}");
+    let change = snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
+        .path(path.to_string())
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(change.kind().unwrap(), "reset-connections");
+    assert!(change.summary().unwrap().contains("ifprobe"));
+    let tasks = change.tasks().unwrap();
+    // One task per chosen plug: net back on, camera and removable-media back off.
+    assert_eq!(tasks.len(), 3, "{tasks:?}");
+    assert_eq!(
+        tasks.iter().filter(|t| t.0 == "connect").count(),
+        1,
+        "{tasks:?}"
+    );
+    assert_eq!(helper.list_changes().unwrap().len(), before + 4);
+    // Back to what the policy decides, with no choice left.
+    assert_eq!(connections(&env), policy);
+    // The sandbox follows at once: the network is back for the next launch.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let out = launch(&env, Mode::UserNs, "ifprobe", &[&port, "no-such-stick"]);
+    let r = env_map(&ok(&out, "ifprobe"));
+    assert_eq!(r["connect"], "ok", "{r:?}");
+    assert_eq!(
+        kind_of(helper.reset_connections("ifprobe").unwrap_err()),
+        ErrorKind::InterfacesUnchanged
+    );
+    let c = helper.remove(&["ifprobe"], Dict::new()).unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+}

@@ -52,18 +52,18 @@ impl Gui {
     /// A fresh X server, and the app on it as RUNNER in `language`.
     fn start(env: &Env, test: &str, language: &str, args: &[&str]) -> Gui {
         let (uid, home) = common::runner();
-        Gui::start_as(env, RUNNER, uid, &home, test, language, args)
+        Gui::start_as(env, (RUNNER, uid, &home), test, language, args, None)
     }
 
     /// The same, as `user` (uid, home).
     fn start_as(
         env: &Env,
-        user: &str,
-        uid: u32,
-        home: &Path,
+        (user, uid, home): (&str, u32, &Path),
         test: &str,
         language: &str,
         args: &[&str],
+        // A session bus: the app's accessibility bridge is on (no `NO_AT_BRIDGE`).
+        session_bus: Option<&str>,
     ) -> Gui {
         for t in ["Xvfb", "xdotool", "import"] {
             need(t);
@@ -117,6 +117,10 @@ impl Gui {
             log,
             results,
         };
+        let bridge = match session_bus {
+            Some(a) => format!("DBUS_SESSION_BUS_ADDRESS={a}"),
+            None => "NO_AT_BRIDGE=1".to_string(),
+        };
         let app = Command::new("runuser")
             .args(["-u", user, "--", "env", "-i"])
             .arg(format!("HOME={}", home.display()))
@@ -126,7 +130,7 @@ impl Gui {
             .arg("LANG=C.UTF-8")
             .arg(format!("LANGUAGE={language}"))
             .arg("RUST_LOG=ui=info,ui::focus=debug,warn")
-            .arg("NO_AT_BRIDGE=1")
+            .arg(bridge)
             .arg("PATH=/usr/bin:/bin")
             .arg(&bin)
             .args(["--bus-address", &env.bus_address])
@@ -361,6 +365,15 @@ fn a_keyboard_user_installs_switches_reverts_toggles_and_removes() {
     gui.key("space");
     gui.wait("permissions shown: shelf-notes", 3);
     assert!(plug(&env, "shelf-notes", "home").connected);
+    // Reset to Defaults (Alt+D): one call, one change, and the choice is forgotten.
+    let changes = env.proxy().list_changes().unwrap().len();
+    gui.key("alt+d");
+    gui.wait("permissions reset: shelf-notes", 1);
+    gui.wait("permissions shown: shelf-notes", 4);
+    let home = plug(&env, "shelf-notes", "home");
+    assert!(home.connected && !home.manual, "{home:?}");
+    let list = env.proxy().list_changes().unwrap();
+    assert_eq!(list.len(), changes + 1, "{list:?}");
 
     // Remove (Alt+R), confirmed in the dialog.
     gui.key("Escape");
@@ -505,7 +518,14 @@ fn a_person_polkit_refuses_is_told_so_and_nothing_changes() {
     let home = env.dir.path().join("denied-home");
     std::fs::create_dir_all(&home).unwrap();
     std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
-    let mut gui = Gui::start_as(&env, common::DENIED, uid, &home, "denied", "en", &[]);
+    let mut gui = Gui::start_as(
+        &env,
+        (common::DENIED, uid, &home),
+        "denied",
+        "en",
+        &[],
+        None,
+    );
     gui.wait("explore loaded", 1);
     gui.key("ctrl+f");
     gui.type_text("clock");
@@ -728,13 +748,6 @@ fn f5_shows_what_another_client_changed() {
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
     gui.key("F5");
     gui.wait("app page shown: shelf-hello installed=true", 1);
-    // Dropping a .snap file on the window (the app's `DropTarget`) is not driven here: xdotool
-    // sends key and pointer events, but an XDND drop needs a drag source client, and under Xvfb
-    // there is no file manager to be one.
-    snapshelf_snap::testdata::record_skip(
-        "gui::drag_and_drop_of_a_snap",
-        "no XDND drag source under Xvfb (xdotool cannot be one)",
-    );
     gui.shot("after-f5");
     assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
 }
@@ -839,4 +852,243 @@ fn open_installed_page(gui: &mut Gui, name: &str) {
     gui.wait(&format!("results for \"{name}\""), 1);
     gui.key("Return");
     gui.wait(&format!("app page shown: {name} installed=true"), 1);
+}
+
+/// A GTK 4 window whose label starts an XDND drag of one file (its URI in argv[1]), as a file
+/// manager would: the test moves the pointer with xdotool, so the drop is made of real events.
+const DRAG_SOURCE_PY: &str = r#"
+import sys, gi
+gi.require_version("Gtk", "4.0")
+gi.require_version("Gdk", "4.0")
+from gi.repository import Gtk, Gdk, Gio, GLib
+uri = sys.argv[1]
+def provider(*_):
+    files = Gdk.FileList.new_from_list([Gio.File.new_for_uri(uri)])
+    return Gdk.ContentProvider.new_union([
+        Gdk.ContentProvider.new_for_value(files),
+        Gdk.ContentProvider.new_for_bytes("text/uri-list", GLib.Bytes.new((uri + "\r\n").encode())),
+    ])
+# A plain window, no GtkApplication: nothing on D-Bus.
+w = Gtk.Window(title="snapshelf-drag-source")
+w.set_default_size(200, 200)
+label = Gtk.Label(label="drag me")
+src = Gtk.DragSource(actions=Gdk.DragAction.COPY)
+src.connect("prepare", provider)
+label.add_controller(src)
+w.set_child(label)
+w.present()
+GLib.MainLoop().run()
+"#;
+
+#[test]
+fn a_snap_file_dropped_on_the_window_opens_it() {
+    if !common::require_root() {
+        return;
+    }
+    let gi = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import gi; gi.require_version('Gtk', '4.0'); from gi.repository import Gtk",
+        ])
+        .status();
+    if !gi.is_ok_and(|s| s.success()) {
+        snapshelf_snap::testdata::record_skip(
+            "gui::drag_and_drop_of_a_snap",
+            "no drag source: python3-gi with gir1.2-gtk-4.0 is not installed",
+        );
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    let file = env.dir.path().join("shelf-hello_1.snap");
+    std::fs::copy(env.catalog.join("snaps/shelf-hello_1.snap"), &file).unwrap();
+    let script = env.dir.path().join("drag-source.py");
+    std::fs::write(&script, DRAG_SOURCE_PY).unwrap();
+    let mut gui = Gui::start(&env, "drag-and-drop", "en", &[]);
+    gui.wait("explore loaded", 1);
+    let uri = format!("file://{}", file.display());
+    let mut source = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(&uri)
+        .env("DISPLAY", &gui.display)
+        .env("GDK_BACKEND", "x11")
+        .env("NO_AT_BRIDGE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its window, mapped after the app's, lies on top of it at the top left (no window manager).
+    let mut id = String::new();
+    for _ in 0..100 {
+        let o = Command::new("xdotool")
+            .args(["search", "--name", "snapshelf-drag-source"])
+            .env("DISPLAY", &gui.display)
+            .output()
+            .unwrap();
+        id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        if !id.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!id.is_empty(), "the drag source's window never showed");
+    gui.xdotool(&["windowmove", "--sync", &id, "0", "0"]);
+    gui.xdotool(&["mousemove", "100", "100", "mousedown", "1"]);
+    for (x, y) in [
+        (120, 110),
+        (160, 140),
+        (250, 200),
+        (400, 300),
+        (550, 400),
+        (600, 420),
+    ] {
+        std::thread::sleep(Duration::from_millis(150));
+        gui.xdotool(&["mousemove", &x.to_string(), &y.to_string()]);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    gui.xdotool(&["mouseup", "1"]);
+    // The app opens the dropped file as it opens one from the file chooser.
+    gui.wait("file checked: shelf-hello signed=false", 1);
+    let _ = source.kill();
+    let _ = source.wait();
+    gui.shot("dropped-file");
+    assert!(installed(&env, "shelf-hello").is_none());
+    assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
+}
+
+/// Walks the app's accessibility tree through AT-SPI as a screen reader does and prints every
+/// visible control (role, name, focusable) as JSON.
+const ATSPI_WALK_PY: &str = r#"
+import json, sys, time, gi
+gi.require_version("Atspi", "2.0")
+from gi.repository import Atspi
+R = Atspi.Role
+CONTROLS = {R.PUSH_BUTTON, R.TOGGLE_BUTTON, R.CHECK_BOX, R.RADIO_BUTTON, R.ENTRY, R.PASSWORD_TEXT,
+            R.COMBO_BOX, R.MENU_ITEM, R.LINK, R.SPIN_BUTTON, R.SLIDER, R.PAGE_TAB, R.LIST_ITEM}
+def app_named(name):
+    for _ in range(200):
+        d = Atspi.get_desktop(0)
+        for i in range(d.get_child_count()):
+            a = d.get_child_at_index(i)
+            if a is not None and a.get_name() == name:
+                return a
+        time.sleep(0.1)
+    sys.exit("no application named %r on the accessibility bus" % name)
+def walk(node, path, out):
+    states = node.get_state_set()
+    # The application node itself has no VISIBLE state; its windows and widgets do.
+    if node.get_role() != R.APPLICATION and not states.contains(Atspi.StateType.VISIBLE):
+        return
+    if node.get_role() in CONTROLS:
+        out.append({"role": node.get_role_name(), "name": node.get_name() or "", "path": path,
+                    "focusable": states.contains(Atspi.StateType.FOCUSABLE)})
+    for i in range(node.get_child_count()):
+        c = node.get_child_at_index(i)
+        if c is not None:
+            walk(c, path + "/" + c.get_role_name(), out)
+out = []
+walk(app_named(sys.argv[1]), "", out)
+print(json.dumps(out))
+"#;
+
+#[test]
+fn every_control_has_a_role_a_name_and_the_keyboard() {
+    if !common::require_root() {
+        return;
+    }
+    let atspi = Command::new("/usr/bin/python3")
+        .args(["-c", "import gi; gi.require_version('Atspi', '2.0')"])
+        .status();
+    if !atspi.is_ok_and(|s| s.success()) || !Path::new("/usr/libexec/at-spi-bus-launcher").exists()
+    {
+        snapshelf_snap::testdata::record_skip(
+            "gui::accessibility_tree",
+            "no AT-SPI: at-spi2-core or gir1.2-atspi-2.0 is not installed",
+        );
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    // Installed snaps: the Installed page has rows to walk too.
+    let c = env
+        .proxy()
+        .install(&["shelf-hello"], Default::default())
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    // The person's session bus, on which at-spi-bus-launcher and at-spi2-registryd are activated.
+    let (uid, home) = common::runner();
+    let dir = env.dir.path().join("session");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(uid), None).unwrap();
+    let address = format!("unix:path={}", dir.join("bus").display());
+    // setpriv execs: the child is the daemon itself, so killing it ends the bus, and with it the
+    // launcher and registry it activated.
+    let mut bus = Command::new("setpriv")
+        .args(["--reuid", RUNNER, "--regid", RUNNER, "--init-groups"])
+        .args(["dbus-daemon", "--session", "--nofork"])
+        .arg(format!("--address={address}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if dir.join("bus").exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut gui = Gui::start_as(
+        &env,
+        (RUNNER, uid, &home),
+        "atspi",
+        "en",
+        &[],
+        Some(&address),
+    );
+    gui.wait("explore loaded", 1);
+    let script = env.dir.path().join("atspi-walk.py");
+    std::fs::write(&script, ATSPI_WALK_PY).unwrap();
+    let out = Command::new("runuser")
+        .args(["-u", RUNNER, "--", "env", "-i"])
+        .arg(format!("DISPLAY={}", gui.display))
+        .arg(format!("DBUS_SESSION_BUS_ADDRESS={address}"))
+        .arg(format!("HOME={}", home.display()))
+        .args(["/usr/bin/python3"])
+        .arg(&script)
+        .arg("snapshelf")
+        .output()
+        .unwrap();
+    let _ = bus.kill();
+    let _ = bus.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let controls: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    // The main pages' controls: the page tabs, the header's buttons, the search entry, rows.
+    assert!(controls.len() >= 15, "{controls:?}");
+    for role in ["page tab", "push button", "entry"] {
+        assert!(
+            controls.iter().any(|c| c["role"] == role),
+            "no {role}: {controls:?}"
+        );
+    }
+    let bad: Vec<_> = controls
+        .iter()
+        .filter(|c| {
+            let name = c["name"].as_str().unwrap_or("");
+            // No name, a class name GTK falls back to, or a mnemonic's underscore read aloud.
+            name.trim().is_empty()
+                || name.starts_with("Gtk")
+                || name.starts_with("Adw")
+                || name.starts_with('_')
+                || c["focusable"] != true
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "controls a screen reader cannot use: {bad:#?}"
+    );
+    assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
 }

@@ -25,6 +25,8 @@ SNAPSHELF_PACKAGES=(
   adwaita-icon-theme fonts-cantarell       # the icons and font the app draws with
   xdelta3                                  # refresh deltas: the store makes them, the helper applies them
   xdg-dbus-proxy                           # confine: the session bus through a filtering proxy
+  python3-gi gir1.2-gtk-4.0                # the GUI test's drag source: a real XDND drop of a .snap
+  at-spi2-core gir1.2-atspi-2.0            # the GUI test walks the accessibility tree as a screen reader does
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.

@@ -188,6 +188,7 @@ impl Component for SnapPage {
                             gtk::Button {
                                 set_label: &gettext("_Install"),
                                 set_use_underline: true,
+                                set_a11y_label: &crate::a11y::plain(&gettext("_Install")),
                                 add_css_class: "suggested-action",
                                 add_css_class: "pill",
                                 #[watch]
@@ -199,6 +200,7 @@ impl Component for SnapPage {
                             gtk::Button {
                                 set_label: &gettext("_Open"),
                                 set_use_underline: true,
+                                set_a11y_label: &crate::a11y::plain(&gettext("_Open")),
                                 add_css_class: "suggested-action",
                                 add_css_class: "pill",
                                 #[watch]
@@ -208,6 +210,7 @@ impl Component for SnapPage {
                             gtk::Button {
                                 set_label: &gettext("_Update"),
                                 set_use_underline: true,
+                                set_a11y_label: &crate::a11y::plain(&gettext("_Update")),
                                 add_css_class: "pill",
                                 #[watch]
                                 set_visible: model.state.as_ref().is_some_and(SnapState::has_update),
@@ -218,6 +221,7 @@ impl Component for SnapPage {
                             gtk::Button {
                                 set_label: &gettext("_Permissions"),
                                 set_use_underline: true,
+                                set_a11y_label: &crate::a11y::plain(&gettext("_Permissions")),
                                 add_css_class: "pill",
                                 #[watch]
                                 set_visible: model.installed(),
@@ -226,6 +230,7 @@ impl Component for SnapPage {
                             gtk::Button {
                                 set_label: &gettext("Re_vert…"),
                                 set_use_underline: true,
+                                set_a11y_label: &crate::a11y::plain(&gettext("Re_vert…")),
                                 add_css_class: "pill",
                                 #[watch]
                                 set_visible: model.state.as_ref().is_some_and(|s| !s.revert_targets().is_empty()),
@@ -236,6 +241,7 @@ impl Component for SnapPage {
                             gtk::Button {
                                 set_label: &gettext("_Remove…"),
                                 set_use_underline: true,
+                                set_a11y_label: &crate::a11y::plain(&gettext("_Remove…")),
                                 add_css_class: "destructive-action",
                                 add_css_class: "pill",
                                 #[watch]
@@ -347,6 +353,8 @@ impl Component for SnapPage {
                                     #[watch]
                                     set_label: &fill(&gettext("_Switch to {channel}"), &[("channel", &model.field(SnapState::channel))]),
                                     set_use_underline: true,
+                                    #[watch]
+                                    set_a11y_label: &crate::a11y::plain(&fill(&gettext("_Switch to {channel}"), &[("channel", &model.field(SnapState::channel))])),
                                     #[watch]
                                     set_visible: model.state.as_ref().is_some_and(SnapState::can_switch),
                                     #[watch]

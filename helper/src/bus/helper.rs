@@ -442,6 +442,18 @@ impl Helper {
         self.served(id).await
     }
 
+    /// Reset to Defaults: every choice a person made for `name`'s plugs forgotten, one change.
+    async fn reset_connections(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        name: String,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        check_text("the name", &name)?;
+        let uid = self.authorize(&hdr, polkit::MANAGE_INTERFACES).await?;
+        let id = self.engine.reset_connections(&name, uid);
+        self.served(id).await
+    }
+
     async fn hold(
         &self,
         #[zbus(header)] hdr: Header<'_>,

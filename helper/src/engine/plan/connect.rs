@@ -87,7 +87,49 @@ impl Engine {
                 interface,
                 connect,
                 before: None,
+                reset: false,
             })],
+        )
+    }
+}
+
+impl Engine {
+    /// Reset to Defaults: forget every choice a person made for the plugs of `name`, as one
+    /// change (one task per plug, undone together if one fails). Nothing to forget is
+    /// `InterfacesUnchanged`.
+    pub fn reset_connections(&self, name: &str, uid: u32) -> Result<u64> {
+        check_names(&[name.to_string()])?;
+        let snap = self.snap(name)?.ok_or_else(|| not_installed(name))?;
+        let yaml = crate::engine::files::parse_yaml(&snap, &snap.current)?;
+        let tasks: Vec<Task> = yaml
+            .all_plugs()
+            .into_iter()
+            .filter(|(plug, interface)| crate::interfaces::choice(&snap, plug, interface).is_some())
+            .map(|(plug, interface)| {
+                Task::Connect(Connect {
+                    name: name.to_string(),
+                    plug,
+                    connect: crate::interfaces::auto_connects(&interface),
+                    interface,
+                    before: None,
+                    reset: true,
+                })
+            })
+            .collect();
+        if tasks.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InterfacesUnchanged,
+                format!("the permissions of {name} are already the defaults"),
+            ));
+        }
+        self.start(
+            "reset-connections",
+            // Translators: {snap} is a snap's name.
+            &gettext("Reset the permissions of {snap} to the defaults").replace("{snap}", name),
+            vec![name.to_string()],
+            uid,
+            json!({"name": name}),
+            tasks,
         )
     }
 }

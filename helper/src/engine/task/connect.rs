@@ -17,6 +17,10 @@ pub struct Connect {
     /// `None` when the policy decided. (The JSON keeps the shape older helpers wrote; see
     /// `tests::connect_before_policy_reads_back_as_not_run`.)
     pub before: Option<Option<bool>>,
+    /// Forget the person's choice instead of recording one (Reset to Defaults): the policy
+    /// decides again, and `connect` is what it decides. Absent in older records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
 }
 
 impl Connect {
@@ -37,7 +41,8 @@ impl Connect {
             .snap(&self.name)?
             .ok_or_else(|| crate::engine::not_installed(&self.name))?;
         let before = crate::interfaces::choice(&snap, &self.plug, &self.interface);
-        crate::interfaces::set_choice(&mut snap, &self.plug, &self.interface, Some(self.connect));
+        let value = (!self.reset).then_some(self.connect);
+        crate::interfaces::set_choice(&mut snap, &self.plug, &self.interface, value);
         let done = Connect {
             before: Some(before),
             ..self
