@@ -16,3 +16,4 @@ pub mod polkit;
 
 pub mod state;
 pub mod store;
+pub mod units;
