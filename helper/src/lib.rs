@@ -16,4 +16,5 @@ pub mod polkit;
 
 pub mod state;
 pub mod store;
+pub mod systemd;
 pub mod units;

@@ -7,6 +7,7 @@ pub mod data_dirs;
 pub mod files;
 pub mod plan;
 mod runner;
+pub(crate) mod services;
 pub mod snap_meta;
 mod startup;
 pub mod system;
@@ -221,6 +222,7 @@ impl Engine {
         request: serde_json::Value,
         tasks: Vec<Task>,
     ) -> Result<u64> {
+        let tasks = self.with_services(tasks)?;
         let id = {
             let mut busy = lock(&self.inner.busy);
             conflict(&busy, &snaps)?;

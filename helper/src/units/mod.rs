@@ -25,7 +25,7 @@ pub struct UnitFile {
 }
 
 /// Where a daemon's units go and which manager runs them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
     System,
     User,

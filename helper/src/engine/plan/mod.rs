@@ -9,6 +9,7 @@ mod install;
 mod refresh;
 mod remove;
 mod revert;
+mod services;
 mod switch;
 
 pub use file::FileCheck;

@@ -16,6 +16,7 @@ pub mod download;
 pub mod gc;
 pub mod link;
 pub mod mount;
+pub mod services;
 pub mod switch_channel;
 pub mod unlink;
 pub mod verify;
@@ -46,6 +47,8 @@ pub enum Task {
     Gc(gc::Gc),
     SwitchChannel(switch_channel::SwitchChannel),
     Connect(connect::Connect),
+    StartServices(services::StartServices),
+    StopServices(services::StopServices),
 }
 
 impl Task {
@@ -65,6 +68,8 @@ impl Task {
             Task::SwitchChannel(_) => "switch-channel",
             Task::Connect(c) if c.connect => "connect",
             Task::Connect(_) => "disconnect",
+            Task::StartServices(_) => "start-services",
+            Task::StopServices(_) => "stop-services",
         }
     }
 
@@ -80,7 +85,10 @@ impl Task {
     /// A task that puts something in use (or takes it out): once every task before the commit
     /// point is done, the change can no longer be cancelled.
     pub fn commits(&self) -> bool {
-        matches!(self, Task::Link(_) | Task::Unlink(_))
+        matches!(
+            self,
+            Task::Link(_) | Task::Unlink(_) | Task::StartServices(_)
+        )
     }
 
     /// Tasks that share a lane run in order; different lanes may run side by side (each snap's
@@ -109,6 +117,8 @@ impl Task {
             Task::Gc(t) => &t.name,
             Task::SwitchChannel(t) => &t.name,
             Task::Connect(t) => &t.name,
+            Task::StartServices(t) => &t.name,
+            Task::StopServices(t) => &t.name,
         }
     }
 
@@ -127,6 +137,8 @@ impl Task {
             Task::Gc(t) => t.summary(),
             Task::SwitchChannel(t) => t.summary(),
             Task::Connect(t) => t.summary(),
+            Task::StartServices(t) => t.summary(),
+            Task::StopServices(t) => t.summary(),
         }
     }
 
@@ -145,6 +157,8 @@ impl Task {
             Task::Gc(t) => t.run(cx).map(Task::Gc),
             Task::SwitchChannel(t) => t.run(cx).map(Task::SwitchChannel),
             Task::Connect(t) => t.run(cx).map(Task::Connect),
+            Task::StartServices(t) => t.run(cx).await.map(Task::StartServices),
+            Task::StopServices(t) => t.run(cx).await.map(Task::StopServices),
         }
     }
 
@@ -159,6 +173,8 @@ impl Task {
             Task::Unlink(t) => t.undo(cx),
             Task::SwitchChannel(t) => t.undo(cx),
             Task::Connect(t) => t.undo(cx),
+            Task::StartServices(t) => t.undo(cx),
+            Task::StopServices(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())
