@@ -413,6 +413,22 @@ macro_rules! one_option {
 
 one_option!(InstallFileOptions, unsigned: bool = "unsigned");
 one_option!(RemoveOptions, purge: bool = "purge");
+one_option!(StartServicesOptions, enable: bool = "enable");
+one_option!(StopServicesOptions, disable: bool = "disable");
+one_option!(RestartServicesOptions, reload: bool = "reload");
+
+dict_struct!(
+    /// One entry of `Services`: a daemon of a snap and its state.
+    ServiceInfo {
+        snap: String = "snap",
+        app: String = "app",
+        daemon: String = "daemon",
+        scope: String = "scope",
+        enabled: bool = "enabled",
+        active: bool = "active",
+        activators: Vec<String> = "activators",
+    }
+);
 /// `Refresh` options: `channel` (one name only), and `classic`, the consent a revision that
 /// turned classic needs (as `Install` asks for it).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -18,6 +18,7 @@ pub const REMOVE: &str = "io.github.snapshelf.remove";
 pub const REFRESH: &str = "io.github.snapshelf.refresh";
 pub const REVERT: &str = "io.github.snapshelf.revert";
 pub const MANAGE_INTERFACES: &str = "io.github.snapshelf.manage-interfaces";
+pub const MANAGE_SERVICES: &str = "io.github.snapshelf.manage-services";
 
 /// The action that guards changes of a kind (Cancel from another uid needs it).
 pub fn action_for_kind(kind: &str) -> &'static str {

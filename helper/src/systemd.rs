@@ -147,46 +147,63 @@ impl Systemd {
         ))
     }
 
-    /// Run one job on a unit and wait for its end; a job that does not end `done` is an error
-    /// naming the unit and systemd's result (`failed`, `timeout`, `dependency`, …).
-    pub async fn job(&self, job: Job, unit: &str) -> Result<()> {
+    /// Run one job on each unit and wait for all of them to end; a job that does not end `done`
+    /// is an error naming the unit and systemd's result (`failed`, `timeout`, `dependency`, …).
+    /// The jobs are queued together, so that systemd orders them by their units' `After=` and
+    /// `Before=`, as it does for `systemctl start a b c`.
+    pub async fn jobs(&self, job: Job, units: &[String]) -> Result<()> {
+        if units.is_empty() {
+            return Ok(());
+        }
         let op = match job {
             Job::Start => "start",
             Job::Stop => "stop",
             Job::Restart => "restart",
             Job::ReloadOrRestart => "reload",
         };
-        // Subscribed before the call, so that the end of a quick job is not missed.
+        let all = units.join(" ");
+        // Subscribed before the calls, so that the end of a quick job is not missed.
         self.manager
             .subscribe()
             .await
-            .map_err(|e| failed("subscribe", unit, e))?;
+            .map_err(|e| failed("subscribe", &all, e))?;
         let mut ends = self
             .manager
             .receive_job_removed()
             .await
-            .map_err(|e| failed(op, unit, e))?;
-        let call = match job {
-            Job::Start => self.manager.start_unit(unit, "replace").await,
-            Job::Stop => self.manager.stop_unit(unit, "replace").await,
-            Job::Restart => self.manager.restart_unit(unit, "replace").await,
-            Job::ReloadOrRestart => self.manager.reload_or_restart_unit(unit, "replace").await,
-        };
-        let path = call.map_err(|e| failed(op, unit, e))?;
+            .map_err(|e| failed(op, &all, e))?;
+        let mut pending = std::collections::HashMap::new();
+        for unit in units {
+            let call = match job {
+                Job::Start => self.manager.start_unit(unit, "replace").await,
+                Job::Stop => self.manager.stop_unit(unit, "replace").await,
+                Job::Restart => self.manager.restart_unit(unit, "replace").await,
+                Job::ReloadOrRestart => self.manager.reload_or_restart_unit(unit, "replace").await,
+            };
+            pending.insert(call.map_err(|e| failed(op, unit, e))?, unit.clone());
+        }
         let wait = async {
-            while let Some(sig) = ends.next().await {
+            let mut first_error = None;
+            while !pending.is_empty() {
+                let Some(sig) = ends.next().await else {
+                    return Err(failed(op, &all, "systemd went away"));
+                };
                 let Ok(args) = sig.args() else { continue };
-                if *args.job() == path {
-                    return Some(args.result().clone());
+                if let Some(unit) = pending.remove(args.job()) {
+                    if args.result() != "done" && first_error.is_none() {
+                        first_error = Some(failed(
+                            op,
+                            &unit,
+                            format!("the job ended {:?}", args.result()),
+                        ));
+                    }
                 }
             }
-            None
+            first_error.map_or(Ok(()), Err)
         };
         match tokio::time::timeout(JOB_TIMEOUT, wait).await {
-            Ok(Some(r)) if r == "done" => Ok(()),
-            Ok(Some(r)) => Err(failed(op, unit, format!("the job ended {r:?}"))),
-            Ok(None) => Err(failed(op, unit, "systemd went away")),
-            Err(_) => Err(failed(op, unit, "no answer in 180 s")),
+            Ok(r) => r,
+            Err(_) => Err(failed(op, &all, "no answer in 180 s")),
         }
     }
 }

@@ -23,6 +23,7 @@ SNAPSHELF_PACKAGES=(
   libgtk-4-dev libadwaita-1-dev            # the app (gui/): GTK 4.8 and libadwaita 1.2
   xvfb xdotool imagemagick                 # the app under a real X server, real input events, screenshots
   adwaita-icon-theme fonts-cantarell       # the icons and font the app draws with
+  debootstrap systemd-container            # services' tests: a Debian root booted with systemd (nspawn)
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.

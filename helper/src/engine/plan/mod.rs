@@ -9,6 +9,7 @@ mod install;
 mod refresh;
 mod remove;
 mod revert;
+pub mod service_control;
 mod services;
 mod switch;
 

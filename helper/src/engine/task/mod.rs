@@ -16,6 +16,7 @@ pub mod download;
 pub mod gc;
 pub mod link;
 pub mod mount;
+pub mod service_control;
 pub mod services;
 pub mod switch_channel;
 pub mod unlink;
@@ -49,6 +50,7 @@ pub enum Task {
     Connect(connect::Connect),
     StartServices(services::StartServices),
     StopServices(services::StopServices),
+    ServiceControl(service_control::ServiceControl),
 }
 
 impl Task {
@@ -70,6 +72,7 @@ impl Task {
             Task::Connect(_) => "disconnect",
             Task::StartServices(_) => "start-services",
             Task::StopServices(_) => "stop-services",
+            Task::ServiceControl(_) => "service-control",
         }
     }
 
@@ -119,6 +122,7 @@ impl Task {
             Task::Connect(t) => &t.name,
             Task::StartServices(t) => &t.name,
             Task::StopServices(t) => &t.name,
+            Task::ServiceControl(t) => &t.name,
         }
     }
 
@@ -139,6 +143,7 @@ impl Task {
             Task::Connect(t) => t.summary(),
             Task::StartServices(t) => t.summary(),
             Task::StopServices(t) => t.summary(),
+            Task::ServiceControl(t) => t.summary(),
         }
     }
 
@@ -159,6 +164,7 @@ impl Task {
             Task::Connect(t) => t.run(cx).map(Task::Connect),
             Task::StartServices(t) => t.run(cx).await.map(Task::StartServices),
             Task::StopServices(t) => t.run(cx).await.map(Task::StopServices),
+            Task::ServiceControl(t) => t.run(cx).await.map(Task::ServiceControl),
         }
     }
 
@@ -175,6 +181,7 @@ impl Task {
             Task::Connect(t) => t.undo(cx),
             Task::StartServices(t) => t.undo(cx),
             Task::StopServices(t) => t.undo(cx),
+            Task::ServiceControl(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())

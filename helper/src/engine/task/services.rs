@@ -111,9 +111,7 @@ impl StartServices {
         if let Some(sd) = manager(cx.paths()).await {
             sd.reload().await?;
             sd.enable(&self.enabled).await?;
-            for u in &self.started {
-                sd.job(Job::Start, u).await?;
-            }
+            sd.jobs(Job::Start, &self.started).await?;
         }
         Ok(self)
     }
@@ -158,12 +156,10 @@ async fn wanted(sd: &Systemd, s: &Service, on_disk: &[(Scope, String)]) -> bool 
 
 /// Stop units, activators (timers, sockets) before the services they start, as snapd does.
 async fn stop_all(sd: &Systemd, units: &[String]) -> Result<()> {
-    let mut order: Vec<&String> = units.iter().collect();
-    order.sort_by_key(|u| u.ends_with(".service"));
-    for u in order {
-        sd.job(Job::Stop, u).await?;
-    }
-    Ok(())
+    let (services, activators): (Vec<String>, Vec<String>) =
+        units.iter().cloned().partition(|u| u.ends_with(".service"));
+    sd.jobs(Job::Stop, &activators).await?;
+    sd.jobs(Job::Stop, &services).await
 }
 
 impl StopServices {
@@ -253,9 +249,7 @@ impl StopServices {
             if let Some(sd) = manager(&paths).await {
                 sd.reload().await?;
                 sd.enable(&enabled).await?;
-                for u in &stopped {
-                    sd.job(Job::Start, u).await?;
-                }
+                sd.jobs(Job::Start, &stopped).await?;
             }
             Ok(())
         })
