@@ -12,6 +12,7 @@ mod failure;
 mod output;
 mod queries;
 mod run_app;
+mod services;
 mod session;
 
 use gettextrs::gettext;
@@ -87,6 +88,24 @@ fn execute(cli: &Cli) -> Res<()> {
             changes::connect(&ctl, &h, plug, slot.as_deref(), false)
         }
         Command::Watch { change } => ctl.watch(change),
+        Command::Services { names } => services::list(&ctl, &h, names),
+        Command::Start { services, enable } => {
+            services::control(&ctl, &h, services, services::Op::Start { enable: *enable })
+        }
+        Command::Stop { services, disable } => {
+            services::control(&ctl, &h, services, services::Op::Stop { disable: *disable })
+        }
+        Command::Restart { services, reload } => services::control(
+            &ctl,
+            &h,
+            services,
+            services::Op::Restart { reload: *reload },
+        ),
+        Command::Logs {
+            services,
+            lines,
+            follow,
+        } => services::logs(&h, services, *lines, *follow),
         Command::Run { .. } => unreachable!("handled before connecting"),
     }
 }

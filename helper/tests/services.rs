@@ -607,3 +607,99 @@ fn without_systemd_services_are_written_and_left_inactive() {
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
     assert!(!unit.exists(), "the unit is left after remove");
 }
+
+/// snapd's services-start-stop, services-disable-enable and services-logs, through `snapshelfctl`
+/// (the D-Bus methods `Services`, `StartServices`, `StopServices`, `RestartServices`).
+#[test]
+fn services_are_listed_started_stopped_restarted_and_logged() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let yaml = "apps:\n  one:\n    command: bin/one\n    daemon: simple\n  \
+                two:\n    command: bin/two\n    daemon: simple\n  \
+                tick:\n    command: bin/one\n    daemon: oneshot\n    timer: 0:00-24:00/24\n  \
+                tool:\n    command: bin/one\n";
+    let one = "echo one started; while true; do sleep 0.2; done";
+    let two = "echo two started; while true; do sleep 0.2; done";
+    m.install(&m.snap("svc-ctl", yaml, &[("one", one), ("two", two)]));
+    let unit = |app: &str| format!("snap.svc-ctl.{app}.service");
+
+    let (ok, out) = m.ctl("--json services svc-ctl");
+    assert!(ok, "{out}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let apps: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["app"].as_str().unwrap())
+        .collect();
+    assert_eq!(apps, ["one", "tick", "two"], "{out}");
+    let tick = &list[1];
+    assert_eq!(
+        tick["activators"],
+        serde_json::json!(["snap.svc-ctl.tick.timer"])
+    );
+    assert_eq!(
+        (tick["enabled"].as_bool(), tick["active"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(list[0]["active"].as_bool(), Some(true));
+
+    // stop --disable: stopped and no longer enabled; start --enable: both back.
+    let (ok, out) = m.ctl("stop --disable svc-ctl.one");
+    assert!(ok, "{out}");
+    assert_eq!(
+        (m.active(&unit("one")), m.enabled(&unit("one"))),
+        ("inactive".into(), "disabled".into())
+    );
+    assert_eq!(
+        m.active(&unit("two")),
+        "active",
+        "only the named service is stopped"
+    );
+    let (_, table) = m.ctl("services svc-ctl");
+    assert!(
+        table.lines().any(|l| l.starts_with("svc-ctl.one")
+            && l.contains("disabled")
+            && l.contains("inactive")),
+        "{table}"
+    );
+    let (ok, out) = m.ctl("start --enable svc-ctl.one");
+    assert!(ok, "{out}");
+    assert_eq!(
+        (m.active(&unit("one")), m.enabled(&unit("one"))),
+        ("active".into(), "enabled".into())
+    );
+
+    // restart: a new main process; a whole snap: all its services.
+    let before = m.main_pid(&unit("two"));
+    let (ok, out) = m.ctl("restart svc-ctl");
+    assert!(ok, "{out}");
+    assert_ne!(m.main_pid(&unit("two")), before, "not restarted");
+    let (ok, out) = m.ctl("stop svc-ctl");
+    assert!(ok, "{out}");
+    for u in [unit("one"), unit("two"), "snap.svc-ctl.tick.timer".into()] {
+        assert_eq!(m.active(&u), "inactive", "{u}");
+    }
+    assert_eq!(
+        m.enabled(&unit("one")),
+        "enabled",
+        "stop without --disable keeps it enabled"
+    );
+
+    // logs: the journal of the service, by its syslog identifier.
+    let (ok, out) = m.ctl("logs svc-ctl.two -n 50");
+    assert!(ok, "{out}");
+    assert!(out.contains("two started"), "{out}");
+    assert!(!out.contains("one started"), "{out}");
+
+    // A name that is not a service: refused, nothing changed.
+    for bad in ["svc-ctl.tool", "svc-ctl.nope", "no-such-snap"] {
+        let (ok, out) = m.ctl(&format!("start {bad}"));
+        assert!(!ok, "{bad}: {out}");
+    }
+    let (ok, out) = m.ctl("logs svc-ctl.tool");
+    assert!(!ok && out.contains("not a service"), "{out}");
+    let (ok, out) = m.ctl("remove svc-ctl");
+    assert!(ok, "remove: {out}");
+    m.assert_gone("svc-ctl");
+}
