@@ -20,6 +20,7 @@ use super::dialogs::{
 use super::launcher;
 use super::model::{SafetyData, SnapState};
 use super::safety::{self, Access, Brought};
+use super::services::{Services, ServicesInput, ServicesOutput};
 use crate::a11y::A11yExt;
 use crate::client::{self, Action, ChangeState, Failure};
 use crate::icons::{self, Pixels};
@@ -44,6 +45,7 @@ pub struct SnapPage {
     remove_dialog: Option<Controller<RemoveDialog>>,
     revert_dialog: Option<Controller<RevertDialog>>,
     consent_dialog: Option<Controller<ConsentDialog>>,
+    services: Controller<Services>,
 }
 
 #[derive(Debug)]
@@ -332,6 +334,8 @@ impl Component for SnapPage {
                             },
                         },
 
+                        append: model.services.widget(),
+
                         gtk::Box {
                             set_orientation: gtk::Orientation::Vertical,
                             set_spacing: 6,
@@ -381,6 +385,11 @@ impl Component for SnapPage {
                 .forward(sender.input_sender(), |o| match o {
                     ChannelRowOutput::Picked(c) => SnapPageInput::Pick(c),
                 });
+        let services = Services::builder()
+            .launch(())
+            .forward(sender.input_sender(), |o| match o {
+                ServicesOutput::Failed(f) => SnapPageInput::Failed(f),
+            });
         let model = SnapPage {
             generation: 0,
             media_generation: 0,
@@ -396,6 +405,7 @@ impl Component for SnapPage {
             remove_dialog: None,
             revert_dialog: None,
             consent_dialog: None,
+            services,
         };
         let channel_list = model.channels.widget();
         let widgets = view_output!();
@@ -627,6 +637,8 @@ impl SnapPage {
         }
         self.fill_channels(&state);
         fill_tiles(&widgets.tiles, &state);
+        let installed = state.is_installed().then(|| state.name().to_string());
+        self.services.emit(ServicesInput::Show(installed));
         // The end-to-end test waits for these words.
         tracing::info!(
             target: "ui",
