@@ -22,6 +22,9 @@ struct Machine {
     nspawn: Child,
     leader: u32,
     ctl: PathBuf,
+    /// The helper's command line in the container, and how many times its unit was started.
+    helper: String,
+    runs: std::cell::Cell<u32>,
     work: tempfile::TempDir,
 }
 
@@ -98,6 +101,8 @@ impl Machine {
             leader: 0,
             nspawn,
             ctl,
+            helper: String::new(),
+            runs: std::cell::Cell::new(0),
             work,
         };
         m.leader = m.find_leader()?;
@@ -121,7 +126,13 @@ impl Machine {
             up < Duration::from_secs(60),
             "the container must start within a minute"
         );
-        m.start_helper(env, &confine);
+        m.helper = format!(
+            "{HELPER} --store-url {} --trust {} --confine {} --no-loop",
+            env.store_url,
+            env.catalog.join("keys/trusted.assert").display(),
+            confine.display()
+        );
+        m.start_helper();
         Some(m)
     }
 
@@ -181,22 +192,32 @@ impl Machine {
     }
 
     /// The helper as the packaged unit runs it: a D-Bus service on the container's system bus.
-    fn start_helper(&self, env: &Env, confine: &Path) {
+    fn start_helper(&self) {
         let r = repo().canonicalize().unwrap();
         let r = r.display();
         self.ok(&format!(
             "cp {r}/flatpak-free-packaging/io.github.snapshelf.Helper1.conf /etc/dbus-1/system.d/ && \
              systemctl reload dbus && cp {r}/polkit/io.github.snapshelf.policy /usr/share/polkit-1/actions/"
         ));
-        self.ok(&format!(
-            "systemd-run --unit=snapshelf-helper -p Type=dbus -p BusName=io.github.snapshelf.Helper1 \
-             -E RUST_LOG=info {HELPER} --store-url {} --trust {} --confine {} --no-loop",
-            env.store_url,
-            env.catalog.join("keys/trusted.assert").display(),
-            confine.display()
-        ));
+        self.run_helper(None);
         let (ok, out) = self.ctl("install shelf-base");
         assert!(ok, "install shelf-base: {out}");
+    }
+
+    /// (Re)start the helper's unit; with `crash_after`, it kills itself after that many task
+    /// statuses (debug builds' `SNAPSHELF_CRASH_AFTER`).
+    fn run_helper(&self, crash_after: Option<u32>) {
+        let env = crash_after.map_or(String::new(), |n| format!("-E SNAPSHELF_CRASH_AFTER={n}"));
+        // A new transient unit each time: a stopped one stays loaded while the snaps' units name
+        // it (`Wants=snapshelf-helper.service`), so its name cannot be used again.
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        self.sh(&format!("systemctl stop snapshelf-helper-{}", n - 1));
+        self.ok(&format!(
+            "systemd-run --unit=snapshelf-helper-{n} -p Type=dbus -p BusName=io.github.snapshelf.Helper1 \
+             -E RUST_LOG=info {env} {}",
+            self.helper
+        ));
     }
 
     /// Write a snap (its snap.yaml and shell scripts) and pack it into the shared folder.
@@ -226,7 +247,7 @@ impl Machine {
             ok,
             "install {}: {out}\n{}",
             snap.display(),
-            self.journal("snapshelf-helper")
+            self.journal(&format!("snapshelf-helper-{}", self.runs.get()))
         );
     }
 
@@ -702,4 +723,71 @@ fn services_are_listed_started_stopped_restarted_and_logged() {
     let (ok, out) = m.ctl("remove svc-ctl");
     assert!(ok, "remove: {out}");
     m.assert_gone("svc-ctl");
+}
+
+/// The helper killed (SIGKILL) after each task status of an install, a refresh and a remove of a
+/// snap with a service, then started again: every change is finished or undone at start, and the
+/// service is running on the current revision when the snap is installed, gone (no unit file, no
+/// loaded unit, no process) when it is not.
+#[test]
+fn a_helper_killed_at_any_step_leaves_no_orphaned_unit() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let yaml = "apps:\n  plain:\n    command: bin/plain\n    daemon: simple\n";
+    let snap = m.snap("svc-crash", yaml, &[("plain", &looper("rev"))]);
+    let file = snap.display().to_string();
+    let unit = "snap.svc-crash.plain.service";
+    let installed = || m.sh("test -e /snap/svc-crash/current").0;
+    for op in ["install", "refresh", "remove"] {
+        let mut crashes = 0;
+        for n in 1.. {
+            // Each round starts from the same state: not installed for install, installed otherwise.
+            m.run_helper(None);
+            if op == "install" && installed() {
+                assert!(m.ctl("remove svc-crash").0);
+            }
+            if op != "install" && !installed() {
+                m.install(&snap);
+            }
+            m.run_helper(Some(n));
+            let cmd = match op {
+                "remove" => "remove svc-crash".to_string(),
+                _ => format!("install {file} --unsigned"),
+            };
+            let (ok, out) = m.ctl(&cmd);
+            let crashed = m.active(&format!("snapshelf-helper-{}", m.runs.get())) != "active";
+            if !crashed {
+                assert!(ok, "{op} (crash point {n} not reached): {out}");
+                break;
+            }
+            crashes += 1;
+            m.run_helper(None); // recovery happens before the helper takes its name
+            check_settled(&m, unit, &format!("{op}, killed after task status {n}"));
+        }
+        assert!(
+            crashes >= 3,
+            "{op}: the helper was killed only {crashes} times"
+        );
+        check_settled(&m, unit, &format!("{op}, not killed"));
+    }
+}
+
+fn check_settled(m: &Machine, unit: &str, when: &str) {
+    if m.sh("test -e /snap/svc-crash/current").0 {
+        let rev = m.ok("readlink /snap/svc-crash/current");
+        assert_eq!(
+            m.active(unit),
+            "active",
+            "{when}: installed, service not running"
+        );
+        assert_eq!(m.enabled(unit), "enabled", "{when}");
+        m.wait_file("/var/snap/svc-crash/common/rev", rev.trim());
+    } else {
+        m.assert_gone("svc-crash");
+    }
+    let (_, changes) = m.ctl("changes");
+    assert!(
+        !changes.contains("Doing") && !changes.contains("Undoing"),
+        "{when}: {changes}"
+    );
 }
