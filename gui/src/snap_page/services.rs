@@ -18,6 +18,8 @@ pub struct Services {
     name: Option<String>,
     generation: u64,
     list: Vec<ServiceInfo>,
+    /// Not installed: the services it will run.
+    planned: bool,
     busy: bool,
     rows: gtk::ListBox,
 }
@@ -26,6 +28,8 @@ pub struct Services {
 pub enum ServicesInput {
     /// Show an installed snap's services (`None`: not installed, nothing to show).
     Show(Option<String>),
+    /// A snap not installed: the apps that will run as services once it is (no switches).
+    Planned(String, Vec<String>),
     Switch(String, bool),
 }
 
@@ -70,7 +74,12 @@ impl Component for Services {
     view! {
         adw::PreferencesGroup {
             set_title: &gettext("Background services"),
-            set_description: Some(&gettext("Programs of this app that run without a window")),
+            #[watch]
+            set_description: Some(&if model.planned {
+                gettext("Once installed, this app runs these programs without a window, started at boot")
+            } else {
+                gettext("Programs of this app that run without a window")
+            }),
             #[watch]
             set_visible: !model.list.is_empty(),
             #[watch]
@@ -87,6 +96,7 @@ impl Component for Services {
             name: None,
             generation: 0,
             list: Vec::new(),
+            planned: false,
             busy: false,
             rows: gtk::ListBox::new(),
         };
@@ -98,7 +108,23 @@ impl Component for Services {
         match msg {
             ServicesInput::Show(name) => {
                 self.name = name;
+                self.planned = false;
                 self.load(&sender);
+            }
+            ServicesInput::Planned(snap, apps) => {
+                self.name = None;
+                self.generation += 1; // an answer for a snap shown before is dropped
+                self.planned = true;
+                self.list = apps
+                    .into_iter()
+                    .map(|app| ServiceInfo {
+                        snap: snap.clone(),
+                        app,
+                        scope: "system".into(),
+                        ..Default::default()
+                    })
+                    .collect();
+                self.fill_rows(&sender);
             }
             ServicesInput::Switch(service, on) => {
                 self.busy = true;
@@ -163,8 +189,12 @@ impl Services {
         for s in self.list.iter().filter(|s| s.scope == "system") {
             let row = adw::ActionRow::builder()
                 .title(format!("{}.{}", s.snap, s.app))
-                .subtitle(subtitle(s))
                 .build();
+            if self.planned {
+                self.rows.append(&row);
+                continue;
+            }
+            row.set_subtitle(&subtitle(s));
             let switch = gtk::Switch::builder()
                 .valign(gtk::Align::Center)
                 .active(s.active || s.enabled)

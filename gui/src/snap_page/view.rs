@@ -637,8 +637,11 @@ impl SnapPage {
         }
         self.fill_channels(&state);
         fill_tiles(&widgets.tiles, &state);
-        let installed = state.is_installed().then(|| state.name().to_string());
-        self.services.emit(ServicesInput::Show(installed));
+        self.services.emit(if state.is_installed() {
+            ServicesInput::Show(Some(state.name().to_string()))
+        } else {
+            ServicesInput::Planned(state.name().to_string(), state.safety.services.clone())
+        });
         // The end-to-end test waits for these words.
         tracing::info!(
             target: "ui",
@@ -823,6 +826,7 @@ async fn safety_data(
         return SafetyData {
             plugs,
             brings: Vec::new(),
+            services: Vec::new(),
         };
     }
     let needs = match client::store_address().await {
@@ -851,6 +855,10 @@ async fn safety_data(
     if !details.extra.base.is_empty() {
         wanted.push(details.extra.base.clone());
     }
+    let services = needs
+        .as_ref()
+        .map(|n| n.services.clone())
+        .unwrap_or_default();
     wanted.extend(needs.map(|n| n.providers).unwrap_or_default());
     let mut brings = Vec::new();
     for other in wanted {
@@ -873,7 +881,11 @@ async fn safety_data(
             Err(f) => tracing::warn!("the size of {other}, which {name} needs: {}", f.message),
         }
     }
-    SafetyData { plugs, brings }
+    SafetyData {
+        plugs,
+        brings,
+        services,
+    }
 }
 
 /// Lay the tiles out: a card each, its icon and heading, a line per fact.
