@@ -212,7 +212,24 @@ impl Machine {
         // it (`Wants=snapshelf-helper.service`), so its name cannot be used again.
         let n = self.runs.get() + 1;
         self.runs.set(n);
-        self.sh(&format!("systemctl stop snapshelf-helper-{}", n - 1));
+        // The one before is unloaded first: systemd lets one loaded unit watch a bus name.
+        let before = format!("snapshelf-helper-{}", n - 1);
+        self.sh(&format!(
+            "systemctl stop {before}; systemctl reset-failed {before}"
+        ));
+        let t = Instant::now();
+        while self
+            .sh(&format!("systemctl show -p LoadState --value {before}"))
+            .1
+            .trim()
+            != "not-found"
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "{before} is not unloaded"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         self.ok(&format!(
             "systemd-run --unit=snapshelf-helper-{n} -p Type=dbus -p BusName=io.github.snapshelf.Helper1 \
              -E RUST_LOG=info {env} {}",
