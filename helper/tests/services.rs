@@ -808,3 +808,49 @@ fn check_settled(m: &Machine, unit: &str, when: &str) {
         "{when}: {changes}"
     );
 }
+
+/// Benchmark (run by hand or by scripts/bench.sh with `--ignored`): an install of a snap with three
+/// services until all three are active, against the same snap whose apps are not services; the
+/// median of five of each. Target: at most 150 ms more.
+#[test]
+#[ignore]
+fn bench_install_with_three_services() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let run = "while true; do sleep 1; done";
+    let apps = |daemon: bool| {
+        let mut y = String::from("apps:\n");
+        for a in ["a", "b", "c"] {
+            y.push_str(&format!("  {a}:\n    command: bin/run\n"));
+            if daemon {
+                y.push_str("    daemon: simple\n");
+            }
+        }
+        y
+    };
+    let median = |name: &str, daemon: bool| -> Duration {
+        let snap = m.snap(name, &apps(daemon), &[("run", run)]);
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            m.install(&snap);
+            times.push(t.elapsed());
+            if daemon {
+                for a in ["a", "b", "c"] {
+                    assert_eq!(m.active(&format!("snap.{name}.{a}.service")), "active");
+                }
+            }
+            assert!(m.ctl(&format!("remove --purge {name}")).0);
+        }
+        times.sort();
+        times[2]
+    };
+    let plain = median("bench-plain", false);
+    let services = median("bench-svc", true);
+    eprintln!("install without services: {plain:?}; with three services, all active: {services:?}");
+    assert!(
+        services <= plain + Duration::from_millis(150),
+        "three services cost {:?} (target ≤ 150 ms)",
+        services.saturating_sub(plain)
+    );
+}
