@@ -54,6 +54,9 @@ pub struct Service {
     pub enable_at_install: bool,
     /// `refresh-mode: endure`: left running across a refresh.
     pub endure: bool,
+    /// The snap's other daemons that must start before this one (its `after`, and those naming it
+    /// in their `before`).
+    pub after: Vec<String>,
 }
 
 impl Service {
@@ -115,6 +118,27 @@ pub fn snap_services(
         if let Some(daemon) = app.daemon {
             out.push(service(snap, rev, name, app, daemon, &yaml.apps, launch)?);
         }
+    }
+    start_order(out, "apps")
+}
+
+/// The daemons in an order that starts each after those it must follow: systemd orders only jobs
+/// that are queued together, and a job queued alone may already be running when the next comes.
+/// A cycle is refused.
+fn start_order(mut left: Vec<Service>, field: &str) -> Result<Vec<Service>, UnitError> {
+    let mut out: Vec<Service> = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let ready = left
+            .iter()
+            .position(|s| s.after.iter().all(|a| out.iter().any(|o| &o.app == a)))
+            .ok_or_else(|| {
+                let names: Vec<&str> = left.iter().map(|s| s.app.as_str()).collect();
+                bad(
+                    field,
+                    format!("before/after of {} form a cycle", names.join(", ")),
+                )
+            })?;
+        out.push(left.remove(ready));
     }
     Ok(out)
 }
@@ -180,6 +204,16 @@ fn service(
         },
         activators,
         enable_at_install: app.install_mode.as_deref() != Some("disable"),
+        after: app
+            .after
+            .iter()
+            .cloned()
+            .chain(
+                apps.iter()
+                    .filter(|(_, a)| a.before.iter().any(|b| b == name))
+                    .map(|(n, _)| n.clone()),
+            )
+            .collect(),
         endure: app.refresh_mode.as_deref() == Some("endure"),
     })
 }

@@ -341,3 +341,24 @@ fn timer_specs_systemd_would_reject_are_refused() {
         assert!(timer::on_calendar(s).is_err(), "{s:?} accepted");
     }
 }
+
+#[test]
+fn daemons_come_in_their_start_order_and_cycles_are_refused() {
+    let s = services(concat!(
+        "name: svc\nversion: '1'\napps:\n",
+        "  a-last:\n    command: bin/a\n    daemon: oneshot\n    after: [b-middle]\n",
+        "  b-middle:\n    command: bin/b\n    daemon: oneshot\n    after: [c-first]\n",
+        "  c-first:\n    command: bin/c\n    daemon: oneshot\n    before: [b-middle]\n",
+    ))
+    .unwrap();
+    let order: Vec<&str> = s.iter().map(|s| s.app.as_str()).collect();
+    assert_eq!(order, ["c-first", "b-middle", "a-last"]);
+    let e = services(concat!(
+        "name: svc\nversion: '1'\napps:\n",
+        "  a:\n    command: bin/a\n    daemon: simple\n    after: [b]\n",
+        "  b:\n    command: bin/b\n    daemon: simple\n    after: [a]\n",
+    ))
+    .unwrap_err();
+    assert_eq!(e.field, "apps");
+    assert!(e.message.contains("cycle"), "{e}");
+}
