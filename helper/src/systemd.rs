@@ -36,6 +36,7 @@ trait Manager {
     fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
     fn reload_or_restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
     fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+    fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
     fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
     #[zbus(signal)]
     fn job_removed(&self, id: u32, job: OwnedObjectPath, unit: String, result: String);
@@ -117,6 +118,12 @@ impl Systemd {
             .await
             .map_err(|e| failed("disable", &units.join(" "), e))?;
         Ok(())
+    }
+
+    /// Whether systemd has the unit in memory (loaded, or remembered as not found): only then can
+    /// a file written since be out of date for it.
+    pub async fn loaded(&self, unit: &str) -> bool {
+        self.manager.get_unit(unit).await.is_ok()
     }
 
     /// `enabled`, `disabled`, `static`, … of a unit file; `None` when systemd does not know it.

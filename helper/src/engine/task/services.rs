@@ -61,7 +61,8 @@ impl StartServices {
 
     pub(super) async fn run(self, cx: &Ctx) -> Result<Self> {
         if self.captured {
-            return self.act(cx).await;
+            let sd = manager(cx.paths()).await;
+            return self.act(cx, sd.as_ref(), false).await;
         }
         let Some(snap) = cx.snap(&self.name)? else {
             return Ok(self);
@@ -97,19 +98,28 @@ impl StartServices {
             tracing::warn!(snap = %done.name, "no systemd on the system bus: services written, left inactive");
         }
         cx.record(&super::Task::StartServices(done.clone()))?;
-        services::write_files(cx.paths(), &done.name, &services)?;
+        let gone = services::write_files(cx.paths(), &done.name, &services)?;
         for s in services.iter().filter(|s| s.scope == Scope::User) {
             for u in s.started_units() {
                 services::user_enable(cx.paths(), &u, s.enable_at_install)?;
             }
         }
-        done.act(cx).await
+        done.act(cx, sd.as_ref(), !gone.is_empty()).await
     }
 
     /// Reload, enable and start what was decided (again, after a crash: each step is idempotent).
-    async fn act(self, cx: &Ctx) -> Result<Self> {
-        if let Some(sd) = manager(cx.paths()).await {
-            sd.reload().await?;
+    async fn act(self, cx: &Ctx, sd: Option<&Systemd>, files_gone: bool) -> Result<Self> {
+        if let Some(sd) = sd {
+            // A daemon-reload costs systemd ~100-200 ms; units it has never seen it reads from disk
+            // when they are first named (systemd ≥ 246 notices the unit folder changed), so only a
+            // unit it already holds (a refresh, a re-install) needs one.
+            let mut stale = files_gone;
+            for f in services::files_on_disk(cx.paths(), &self.name)? {
+                stale |= f.0 == Scope::System && sd.loaded(&f.1).await;
+            }
+            if stale {
+                sd.reload().await?;
+            }
             sd.enable(&self.enabled).await?;
             sd.jobs(Job::Start, &self.started).await?;
         }
