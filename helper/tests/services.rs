@@ -638,6 +638,36 @@ fn without_systemd_services_are_written_and_left_inactive() {
             .any(|(_, summary, _)| summary.contains("left inactive")),
         "the change does not say the services are inactive: {tasks:?}"
     );
+    // The service methods: the list says inactive, starting fails naming systemd, a name that is
+    // not a service is refused, and a user polkit does not allow is refused before anything.
+    let list = env.proxy().services("svc-none").unwrap();
+    let info = snapshelf_dbus::types::ServiceInfo::from_dict(&list[0]).unwrap();
+    assert_eq!(
+        (info.app.as_str(), info.enabled, info.active),
+        ("srv", false, false)
+    );
+    let c = env
+        .proxy()
+        .start_services(&["svc-none.srv"], Default::default())
+        .unwrap();
+    let (status, kind, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Error", "{kind}: {err}");
+    assert!(err.contains("systemd does not run this system"), "{err}");
+    let e = env
+        .proxy()
+        .start_services(&["svc-none.nope"], Default::default())
+        .unwrap_err();
+    assert_eq!(common::kind_of(e), snapshelf_dbus::ErrorKind::NotFound);
+    let (ok, out) = env.busctl_as(
+        common::DENIED,
+        &["StopServices", "asa{sv}", "1", "svc-none", "0"],
+    );
+    // Refused by polkit (or, while another worktree's tests have put an older copy of the policy
+    // in /usr/share/polkit-1/actions, refused as an unknown action): never done.
+    assert!(
+        !ok && out.contains("io.github.snapshelf.manage-services"),
+        "{out}"
+    );
     let c = env
         .proxy()
         .remove(&["svc-none"], Default::default())
