@@ -125,6 +125,43 @@ pub enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// The background services of snaps (of all when none is named).
+    Services { names: Vec<String> },
+    /// Start services (`SNAP` or `SNAP.APP`).
+    Start {
+        #[arg(required = true)]
+        services: Vec<String>,
+        /// Also start them at boot from now on.
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Stop services (`SNAP` or `SNAP.APP`).
+    Stop {
+        #[arg(required = true)]
+        services: Vec<String>,
+        /// Also no longer start them at boot.
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Restart services (`SNAP` or `SNAP.APP`).
+    Restart {
+        #[arg(required = true)]
+        services: Vec<String>,
+        /// Reload those that can reload instead of restarting them.
+        #[arg(long)]
+        reload: bool,
+    },
+    /// The journal of services (`SNAP` or `SNAP.APP`).
+    Logs {
+        #[arg(required = true)]
+        services: Vec<String>,
+        /// How many lines to show.
+        #[arg(short = 'n', default_value_t = 10)]
+        lines: u32,
+        /// Keep printing new lines.
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
     /// Run an app in its sandbox: `run SNAP.APP [ARGS]`.
     Run {
         /// A shell in the app's sandbox instead of the app (for debugging); ARGS go to the shell.

@@ -14,6 +14,7 @@ mod failure;
 mod output;
 mod queries;
 mod run_app;
+mod services;
 mod session;
 mod version;
 
@@ -128,6 +129,24 @@ fn execute(cli: &Cli) -> Res<()> {
             let nulls = keys.iter().map(|k| (k.clone(), serde_json::Value::Null));
             config::set(&ctl, &h, snap, nulls.collect())
         }
+        Command::Services { names } => services::list(&ctl, &h, names),
+        Command::Start { services, enable } => {
+            services::control(&ctl, &h, services, services::Op::Start { enable: *enable })
+        }
+        Command::Stop { services, disable } => {
+            services::control(&ctl, &h, services, services::Op::Stop { disable: *disable })
+        }
+        Command::Restart { services, reload } => services::control(
+            &ctl,
+            &h,
+            services,
+            services::Op::Restart { reload: *reload },
+        ),
+        Command::Logs {
+            services,
+            lines,
+            follow,
+        } => services::logs(&h, services, *lines, *follow),
         Command::Run { .. } | Command::Version => unreachable!("handled before connecting"),
     }
 }

@@ -33,6 +33,16 @@ pub trait Helper1 {
     /// Polkit may ask the person (the call allows interactive authorization).
     #[zbus(allow_interactive_auth)]
     fn refresh(&self, names: &[&str], options: Dict) -> zbus::Result<OwnedObjectPath>;
+    fn services(&self, name: &str) -> zbus::Result<Vec<Dict>>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
+    fn start_services(&self, services: &[&str], options: Dict) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
+    fn stop_services(&self, services: &[&str], options: Dict) -> zbus::Result<OwnedObjectPath>;
+    /// Polkit may ask the person (the call allows interactive authorization).
+    #[zbus(allow_interactive_auth)]
+    fn restart_services(&self, services: &[&str], options: Dict) -> zbus::Result<OwnedObjectPath>;
     /// Polkit may ask the person (the call allows interactive authorization).
     #[zbus(allow_interactive_auth)]
     fn revert(&self, name: &str, options: Dict) -> zbus::Result<OwnedObjectPath>;
@@ -170,6 +180,10 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("GetConfig", "sas", "s"),
     ("SetConfig", "ss", "o"),
     ("ResetConnections", "s", "o"),
+    ("Services", "s", "aa{sv}"),
+    ("StartServices", "asa{sv}", "o"),
+    ("StopServices", "asa{sv}", "o"),
+    ("RestartServices", "asa{sv}", "o"),
 ];
 
 #[cfg(test)]

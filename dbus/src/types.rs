@@ -465,6 +465,22 @@ impl RemoveOptions {
         d
     }
 }
+one_option!(StartServicesOptions, enable: bool = "enable");
+one_option!(StopServicesOptions, disable: bool = "disable");
+one_option!(RestartServicesOptions, reload: bool = "reload");
+
+dict_struct!(
+    /// One entry of `Services`: a daemon of a snap and its state.
+    ServiceInfo {
+        snap: String = "snap",
+        app: String = "app",
+        daemon: String = "daemon",
+        scope: String = "scope",
+        enabled: bool = "enabled",
+        active: bool = "active",
+        activators: Vec<String> = "activators",
+    }
+);
 /// `Refresh` options: `channel` (one name only), and `classic`, the consent a revision that
 /// turned classic needs (as `Install` asks for it).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -511,3 +511,32 @@ pub async fn snaps_changed(mut each: impl FnMut(Vec<String>)) -> Res<()> {
 }
 
 use futures_util::FutureExt;
+
+/// The background services of an installed snap.
+pub async fn services(name: &str) -> Res<Vec<snapshelf_dbus::types::ServiceInfo>> {
+    let list = helper()
+        .await?
+        .services(name)
+        .await
+        .map_err(Failure::from_zbus)?;
+    list.iter()
+        .map(|d| {
+            snapshelf_dbus::types::ServiceInfo::from_dict(d)
+                .map_err(|e| Failure::of(ErrorKind::Internal, e.message()))
+        })
+        .collect()
+}
+
+/// Start a service and enable it at boot (`on`), or stop and disable it: one change.
+pub async fn switch_service(service: &str, on: bool) -> Res<OwnedObjectPath> {
+    let h = helper().await?;
+    let mut o = Dict::new();
+    let r = if on {
+        opt(&mut o, "enable", true);
+        h.start_services(&[service], o).await
+    } else {
+        opt(&mut o, "disable", true);
+        h.stop_services(&[service], o).await
+    };
+    r.map_err(Failure::from_zbus)
+}

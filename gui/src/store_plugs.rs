@@ -14,6 +14,8 @@ pub struct Needs {
     pub interfaces: Vec<String>,
     /// Snaps named as `default-provider` of its content plugs.
     pub providers: Vec<String>,
+    /// Its apps that are background services (`daemon:`), in name order.
+    pub services: Vec<String>,
 }
 
 /// At most this much of the store's answer is read.
@@ -91,6 +93,12 @@ pub fn needs_of(y: &SnapYaml) -> Needs {
     Needs {
         interfaces: interfaces.into_iter().collect(),
         providers: providers.into_iter().collect(),
+        services: y
+            .apps
+            .iter()
+            .filter(|(_, a)| a.daemon.is_some())
+            .map(|(n, _)| n.clone())
+            .collect(),
     }
 }
 

@@ -21,3 +21,5 @@ pub mod snapconf;
 pub mod snapctl;
 pub mod state;
 pub mod store;
+pub mod systemd;
+pub mod units;

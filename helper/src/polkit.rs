@@ -20,6 +20,7 @@ pub const REVERT: &str = "io.github.snapshelf.revert";
 pub const MANAGE_INTERFACES: &str = "io.github.snapshelf.manage-interfaces";
 pub const MANAGE_ALIASES: &str = "io.github.snapshelf.manage-aliases";
 pub const CONFIGURE: &str = "io.github.snapshelf.configure";
+pub const MANAGE_SERVICES: &str = "io.github.snapshelf.manage-services";
 
 /// The action that guards changes of a kind (Cancel from another uid needs it).
 pub fn action_for_kind(kind: &str) -> &'static str {

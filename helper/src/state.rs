@@ -556,12 +556,14 @@ impl State {
         task: &Task,
     ) -> Result<()> {
         self.conn.execute(
-            "UPDATE tasks SET status = ?3, data = ?4 WHERE change_id = ?1 AND seq = ?2",
+            // The summary follows what the task decided (a service start that found no systemd).
+            "UPDATE tasks SET status = ?3, data = ?4, summary = ?5 WHERE change_id = ?1 AND seq = ?2",
             params![
                 change_id as i64,
                 seq as i64,
                 status,
-                serde_json::to_string(task)?
+                serde_json::to_string(task)?,
+                task.summary()
             ],
         )?;
         crash_point();

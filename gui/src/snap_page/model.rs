@@ -17,6 +17,8 @@ pub struct SafetyData {
     pub plugs: Option<Vec<Access>>,
     /// The base and content providers an install brings, not installed yet.
     pub brings: Vec<Brought>,
+    /// A snap not installed: its apps that will run as background services.
+    pub services: Vec<String>,
 }
 
 /// What the page knows of one snap. Pure; the buttons follow from it.

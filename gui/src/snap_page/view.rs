@@ -20,6 +20,7 @@ use super::dialogs::{
 use super::launcher;
 use super::model::{SafetyData, SnapState};
 use super::safety::{self, Access, Brought};
+use super::services::{Services, ServicesInput, ServicesOutput};
 use crate::a11y::A11yExt;
 use crate::client::{self, Action, ChangeState, Failure};
 use crate::icons::{self, Pixels};
@@ -44,6 +45,7 @@ pub struct SnapPage {
     remove_dialog: Option<Controller<RemoveDialog>>,
     revert_dialog: Option<Controller<RevertDialog>>,
     consent_dialog: Option<Controller<ConsentDialog>>,
+    services: Controller<Services>,
 }
 
 #[derive(Debug)]
@@ -338,6 +340,8 @@ impl Component for SnapPage {
                             },
                         },
 
+                        append: model.services.widget(),
+
                         gtk::Box {
                             set_orientation: gtk::Orientation::Vertical,
                             set_spacing: 6,
@@ -389,6 +393,11 @@ impl Component for SnapPage {
                 .forward(sender.input_sender(), |o| match o {
                     ChannelRowOutput::Picked(c) => SnapPageInput::Pick(c),
                 });
+        let services = Services::builder()
+            .launch(())
+            .forward(sender.input_sender(), |o| match o {
+                ServicesOutput::Failed(f) => SnapPageInput::Failed(f),
+            });
         let model = SnapPage {
             generation: 0,
             media_generation: 0,
@@ -404,6 +413,7 @@ impl Component for SnapPage {
             remove_dialog: None,
             revert_dialog: None,
             consent_dialog: None,
+            services,
         };
         let channel_list = model.channels.widget();
         let widgets = view_output!();
@@ -635,6 +645,11 @@ impl SnapPage {
         }
         self.fill_channels(&state);
         fill_tiles(&widgets.tiles, &state);
+        self.services.emit(if state.is_installed() {
+            ServicesInput::Show(Some(state.name().to_string()))
+        } else {
+            ServicesInput::Planned(state.name().to_string(), state.safety.services.clone())
+        });
         // The end-to-end test waits for these words.
         tracing::info!(
             target: "ui",
@@ -819,6 +834,7 @@ async fn safety_data(
         return SafetyData {
             plugs,
             brings: Vec::new(),
+            services: Vec::new(),
         };
     }
     let needs = match client::store_address().await {
@@ -847,6 +863,10 @@ async fn safety_data(
     if !details.extra.base.is_empty() {
         wanted.push(details.extra.base.clone());
     }
+    let services = needs
+        .as_ref()
+        .map(|n| n.services.clone())
+        .unwrap_or_default();
     wanted.extend(needs.map(|n| n.providers).unwrap_or_default());
     let mut brings = Vec::new();
     for other in wanted {
@@ -869,7 +889,11 @@ async fn safety_data(
             Err(f) => tracing::warn!("the size of {other}, which {name} needs: {}", f.message),
         }
     }
-    SafetyData { plugs, brings }
+    SafetyData {
+        plugs,
+        brings,
+        services,
+    }
 }
 
 /// Lay the tiles out: a card each, its icon and heading, a line per fact.

@@ -130,3 +130,15 @@ pub(super) fn regular_file(fd: OwnedFd) -> Result<std::fs::File, snapshelf_dbus:
     let _ = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_SET) };
     Ok(file)
 }
+
+pub(super) fn service(s: plan::service_control::ServiceInfo) -> snapshelf_dbus::types::ServiceInfo {
+    snapshelf_dbus::types::ServiceInfo {
+        snap: s.snap,
+        app: s.app,
+        daemon: s.daemon,
+        scope: s.scope,
+        enabled: s.enabled,
+        active: s.active,
+        activators: s.activators,
+    }
+}

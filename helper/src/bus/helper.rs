@@ -10,6 +10,7 @@ use snapshelf_dbus::types::{
     Connection as ConnectionDict, Dict, FindOptions, InstallFileOptions, InstallOptions,
     InstalledSnap, InterfaceInfo, RefreshOptions, RemoveOptions, RevertOptions,
 };
+use snapshelf_dbus::types::{RestartServicesOptions, StartServicesOptions, StopServicesOptions};
 use zbus::interface;
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
@@ -18,6 +19,7 @@ use zbus::zvariant::{OwnedFd, OwnedObjectPath};
 use super::change::ChangeObject;
 use super::{check_names, check_text, convert, to_dbus};
 use crate::engine::catalog::{self, Answer};
+use crate::engine::task::service_control::ServiceOp;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result as EngineResult};
 use crate::polkit::{self, Authority};
@@ -148,6 +150,22 @@ impl Helper {
         let id = self
             .engine
             .connect((&plug_snap, &plug, &slot_snap, &slot), connect, uid);
+        self.served(id).await
+    }
+
+    /// StartServices, StopServices, RestartServices: check the words, ask polkit, then the engine.
+    async fn service_change(
+        &self,
+        hdr: &Header<'_>,
+        services: Vec<String>,
+        op: ServiceOp,
+        flag: bool,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        for s in &services {
+            check_text("the service", s)?;
+        }
+        let uid = self.authorize(hdr, polkit::MANAGE_SERVICES).await?;
+        let id = self.engine.control_services(&services, op, flag, uid);
         self.served(id).await
     }
 
@@ -510,6 +528,54 @@ impl Helper {
         let uid = self.authorize(&hdr, polkit::MANAGE_ALIASES).await?;
         let id = self.engine.unalias(&alias, uid);
         self.served(id).await
+    }
+
+    async fn services(&self, name: String) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+        check_text("the name", &name)?;
+        let list = self.engine.services(&name).await.map_err(to_dbus)?;
+        Ok(list
+            .into_iter()
+            .map(|s| convert::service(s).to_dict())
+            .collect())
+    }
+
+    async fn start_services(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        services: Vec<String>,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        let o = StartServicesOptions::parse(&options)?;
+
+        let flag = o.enable.unwrap_or(false);
+        self.service_change(&hdr, services, ServiceOp::Start, flag)
+            .await
+    }
+
+    async fn stop_services(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        services: Vec<String>,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        let o = StopServicesOptions::parse(&options)?;
+
+        let flag = o.disable.unwrap_or(false);
+        self.service_change(&hdr, services, ServiceOp::Stop, flag)
+            .await
+    }
+
+    async fn restart_services(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        services: Vec<String>,
+        options: Dict,
+    ) -> Result<OwnedObjectPath, snapshelf_dbus::Error> {
+        let o = RestartServicesOptions::parse(&options)?;
+
+        let flag = o.reload.unwrap_or(false);
+        self.service_change(&hdr, services, ServiceOp::Restart, flag)
+            .await
     }
 
     #[zbus(signal)]

@@ -13,6 +13,7 @@ pub mod files;
 pub mod hooks;
 pub mod plan;
 mod runner;
+pub(crate) mod services;
 pub mod snap_meta;
 mod startup;
 pub mod system;
@@ -231,6 +232,7 @@ impl Engine {
         request: serde_json::Value,
         tasks: Vec<Task>,
     ) -> Result<u64> {
+        let tasks = self.with_services(tasks)?;
         let id = {
             let mut busy = lock(&self.inner.busy);
             conflict(&busy, &snaps)?;

@@ -13,6 +13,8 @@ mod providers;
 mod refresh;
 mod remove;
 mod revert;
+pub mod service_control;
+mod services;
 mod switch;
 
 pub use file::FileCheck;

@@ -20,6 +20,8 @@ pub mod link;
 pub mod mount;
 pub mod refresh_aliases;
 pub mod run_hook;
+pub mod service_control;
+pub mod services;
 pub mod switch_channel;
 pub mod unalias;
 pub mod unlink;
@@ -56,6 +58,9 @@ pub enum Task {
     RefreshAliases(refresh_aliases::RefreshAliases),
     ConnectContent(connect_content::ConnectContent),
     RunHook(run_hook::RunHook),
+    StartServices(services::StartServices),
+    StopServices(services::StopServices),
+    ServiceControl(service_control::ServiceControl),
 }
 
 impl Task {
@@ -82,6 +87,9 @@ impl Task {
             Task::ConnectContent(c) if c.connect => "connect-content",
             Task::ConnectContent(_) => "disconnect-content",
             Task::RunHook(_) => "run-hook",
+            Task::StartServices(_) => "start-services",
+            Task::StopServices(_) => "stop-services",
+            Task::ServiceControl(_) => "service-control",
         }
     }
 
@@ -97,7 +105,10 @@ impl Task {
     /// A task that puts something in use (or takes it out): once every task before the commit
     /// point is done, the change can no longer be cancelled.
     pub fn commits(&self) -> bool {
-        matches!(self, Task::Link(_) | Task::Unlink(_))
+        matches!(
+            self,
+            Task::Link(_) | Task::Unlink(_) | Task::StartServices(_)
+        )
     }
 
     /// Tasks that share a lane run in order; different lanes may run side by side (each snap's
@@ -131,6 +142,9 @@ impl Task {
             Task::RefreshAliases(t) => &t.name,
             Task::ConnectContent(t) => &t.name,
             Task::RunHook(t) => &t.name,
+            Task::StartServices(t) => &t.name,
+            Task::StopServices(t) => &t.name,
+            Task::ServiceControl(t) => &t.name,
         }
     }
 
@@ -154,6 +168,9 @@ impl Task {
             Task::RefreshAliases(t) => t.summary(),
             Task::ConnectContent(t) => t.summary(),
             Task::RunHook(t) => t.summary(),
+            Task::StartServices(t) => t.summary(),
+            Task::StopServices(t) => t.summary(),
+            Task::ServiceControl(t) => t.summary(),
         }
     }
 
@@ -177,6 +194,9 @@ impl Task {
             Task::RefreshAliases(t) => t.run(cx).map(Task::RefreshAliases),
             Task::ConnectContent(t) => t.run(cx).map(Task::ConnectContent),
             Task::RunHook(t) => t.run(cx).await.map(Task::RunHook),
+            Task::StartServices(t) => t.run(cx).await.map(Task::StartServices),
+            Task::StopServices(t) => t.run(cx).await.map(Task::StopServices),
+            Task::ServiceControl(t) => t.run(cx).await.map(Task::ServiceControl),
         }
     }
 
@@ -196,6 +216,9 @@ impl Task {
             Task::RefreshAliases(t) => t.undo(cx),
             Task::ConnectContent(t) => t.undo(cx),
             Task::RunHook(t) => t.undo(cx),
+            Task::StartServices(t) => t.undo(cx),
+            Task::StopServices(t) => t.undo(cx),
+            Task::ServiceControl(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())

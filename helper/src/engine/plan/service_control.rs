@@ -1,0 +1,142 @@
+//! A snap's services as the API shows them (`Services`), and changes of kind `services` that start,
+//! stop or restart them. A service is named `snap` (all its daemons) or `snap.app`.
+
+use serde_json::json;
+
+use crate::engine::services::{manager, services_of};
+use crate::engine::task::service_control::{ServiceControl, ServiceOp};
+use crate::units::Service;
+
+use super::*;
+
+/// One daemon of an installed snap, and what systemd says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceInfo {
+    pub snap: String,
+    pub app: String,
+    pub daemon: String,
+    pub scope: String,
+    pub enabled: bool,
+    pub active: bool,
+    /// Its timer and socket units, which start it.
+    pub activators: Vec<String>,
+}
+
+impl Engine {
+    /// The daemons of an installed snap; without systemd, each neither enabled nor active.
+    pub async fn services(&self, name: &str) -> Result<Vec<ServiceInfo>> {
+        let snap = self.snap(name)?.ok_or_else(|| not_installed(name))?;
+        let sd = manager(self.paths()).await;
+        let mut out = Vec::new();
+        for s in services_of(self, &snap)? {
+            let (mut enabled, mut active) = (false, false);
+            if let (Some(sd), crate::units::Scope::System) = (&sd, s.scope) {
+                for u in s.started_units() {
+                    enabled |= sd.file_state(&u).await.as_deref() == Some("enabled");
+                    active |= sd.active(&u).await?;
+                }
+                active |= sd.active(&s.service.name).await?;
+            }
+            out.push(ServiceInfo {
+                snap: name.to_string(),
+                app: s.app.clone(),
+                daemon: s.daemon.clone(),
+                scope: s.scope.as_str().to_string(),
+                enabled,
+                active,
+                activators: s.activators.iter().map(|u| u.name.clone()).collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// One change of kind `services`: one task per snap named.
+    pub fn control_services(
+        &self,
+        targets: &[String],
+        op: ServiceOp,
+        flag: bool,
+        uid: u32,
+    ) -> Result<u64> {
+        if targets.is_empty() {
+            return Err(Error::invalid("no service named"));
+        }
+        let mut per_snap: Vec<(String, Vec<String>)> = Vec::new();
+        for t in targets {
+            let (name, app) = match t.split_once('.') {
+                Some((n, a)) => (n, Some(a)),
+                None => (t.as_str(), None),
+            };
+            validate_snap_name(name).map_err(|e| Error::invalid(format!("{t:?}: {e}")))?;
+            let snap = self.snap(name)?.ok_or_else(|| not_installed(name))?;
+            let units = units_of(&services_of(self, &snap)?, name, app)?;
+            match per_snap.iter_mut().find(|(n, _)| n == name) {
+                Some((_, u)) => {
+                    for x in units {
+                        if !u.contains(&x) {
+                            u.push(x);
+                        }
+                    }
+                }
+                None => per_snap.push((name.to_string(), units)),
+            }
+        }
+        let names: Vec<String> = per_snap.iter().map(|(n, _)| n.clone()).collect();
+        let tasks = per_snap
+            .into_iter()
+            .map(|(name, units)| {
+                Task::ServiceControl(ServiceControl {
+                    name,
+                    op,
+                    units,
+                    flag,
+                    before: Vec::new(),
+                })
+            })
+            .collect();
+        let verb = match op {
+            ServiceOp::Start => "Start services of",
+            ServiceOp::Stop => "Stop services of",
+            ServiceOp::Restart => "Restart services of",
+        };
+        self.start(
+            "services",
+            &summary(verb, &names),
+            names,
+            uid,
+            json!({"services": targets, "op": op, "flag": flag}),
+            tasks,
+        )
+    }
+}
+
+/// The units one target names: every system daemon of the snap, or the one app's.
+fn units_of(services: &[Service], snap: &str, app: Option<&str>) -> Result<Vec<String>> {
+    let system = services
+        .iter()
+        .filter(|s| s.scope == crate::units::Scope::System);
+    let units: Vec<String> = match app {
+        None => system.flat_map(Service::started_units).collect(),
+        Some(a) => match services.iter().find(|s| s.app == a) {
+            Some(s) if s.scope == crate::units::Scope::System => s.started_units(),
+            Some(_) => {
+                return Err(Error::invalid(format!(
+                    "\"{snap}.{a}\" is a user service: each user's session runs it"
+                )))
+            }
+            None => {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("\"{snap}\" has no service \"{a}\""),
+                ))
+            }
+        },
+    };
+    if units.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("\"{snap}\" has no services"),
+        ));
+    }
+    Ok(units)
+}

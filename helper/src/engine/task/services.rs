@@ -1,0 +1,267 @@
+//! A snap's services around the tasks that make a revision current or take it away (snapd's
+//! `start-snap-services` and `stop-snap-services`). `StopServices` comes before a Link (refresh,
+//! revert) or an Unlink (remove): it stops the running services (a refresh leaves the
+//! `refresh-mode: endure` ones running), and for a remove takes the unit files away.
+//! `StartServices` comes after a Link: it writes the current revision's units, enables the new
+//! ones (unless `install-mode: disable`) and starts every enabled one; a service someone disabled
+//! stays disabled across a refresh.
+//!
+//! Each records what it is about to do before it does it; undo reverses exactly that. Undo runs in
+//! reverse order, after the Link/Unlink undo has put the previous state back, so `StopServices`'s
+//! undo writes the units of that state again and starts what it had stopped.
+
+use gettextrs::gettext;
+use serde::{Deserialize, Serialize};
+
+use super::{words, Ctx};
+use crate::engine::services::{self, manager};
+use crate::error::Result;
+use crate::systemd::{Job, Systemd};
+use crate::units::{Scope, Service};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartServices {
+    pub name: String,
+    /// What the task decided (recorded before it acts); until then it has done nothing.
+    #[serde(default)]
+    pub captured: bool,
+    /// Units it enabled and started (undo stops and disables them).
+    #[serde(default)]
+    pub enabled: Vec<String>,
+    #[serde(default)]
+    pub started: Vec<String>,
+    /// The snap has daemons, but no systemd runs this system: units written, left inactive.
+    #[serde(default)]
+    pub inactive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopServices {
+    pub name: String,
+    /// The snap is being removed: its unit files go too.
+    pub remove: bool,
+    #[serde(default)]
+    pub captured: bool,
+    /// Units that were running and that it stopped, and those that were enabled.
+    #[serde(default)]
+    pub stopped: Vec<String>,
+    #[serde(default)]
+    pub enabled: Vec<String>,
+}
+
+impl StartServices {
+    pub fn summary(&self) -> String {
+        let t = if self.inactive {
+            gettext("Write the services of \"{snap}\" (no systemd runs this system: left inactive)")
+        } else {
+            gettext("Start the services of \"{snap}\"")
+        };
+        words(t, &self.name, "")
+    }
+
+    pub(super) async fn run(self, cx: &Ctx) -> Result<Self> {
+        if self.captured {
+            let sd = manager(cx.paths()).await;
+            return self.act(cx, sd.as_ref(), false).await;
+        }
+        let Some(snap) = cx.snap(&self.name)? else {
+            return Ok(self);
+        };
+        // Every unit is made, and every field checked, before any file is written.
+        let services = services::services_of(&cx.engine, &snap)?;
+        let on_disk = services::files_on_disk(cx.paths(), &self.name)?;
+        if services.is_empty() && on_disk.is_empty() {
+            return Ok(StartServices {
+                captured: true,
+                ..self
+            });
+        }
+        cx.progress(words(
+            gettext("Starting the services of \"{snap}\""),
+            &self.name,
+            "",
+        ));
+        let sd = manager(cx.paths()).await;
+        let mut done = StartServices {
+            captured: true,
+            inactive: sd.is_none() && !services.is_empty(),
+            ..self
+        };
+        if let Some(sd) = &sd {
+            for s in services.iter().filter(|s| s.scope == Scope::System) {
+                if wanted(sd, s, &on_disk).await {
+                    done.enabled.extend(s.started_units());
+                    done.started.extend(s.started_units());
+                }
+            }
+        } else if !services.is_empty() {
+            tracing::warn!(snap = %done.name, "no systemd on the system bus: services written, left inactive");
+        }
+        cx.record(&super::Task::StartServices(done.clone()))?;
+        let gone = services::write_files(cx.paths(), &done.name, &services)?;
+        for s in services.iter().filter(|s| s.scope == Scope::User) {
+            for u in s.started_units() {
+                services::user_enable(cx.paths(), &u, s.enable_at_install)?;
+            }
+        }
+        done.act(cx, sd.as_ref(), !gone.is_empty()).await
+    }
+
+    /// Reload, enable and start what was decided (again, after a crash: each step is idempotent).
+    async fn act(self, cx: &Ctx, sd: Option<&Systemd>, files_gone: bool) -> Result<Self> {
+        if let Some(sd) = sd {
+            // A daemon-reload costs systemd ~100-200 ms; units it has never seen it reads from disk
+            // when they are first named (systemd ≥ 246 notices the unit folder changed), so only a
+            // unit it already holds (a refresh, a re-install) needs one.
+            let mut stale = files_gone;
+            for f in services::files_on_disk(cx.paths(), &self.name)? {
+                stale |= f.0 == Scope::System && sd.loaded(&f.1).await;
+            }
+            if stale {
+                sd.reload().await?;
+            }
+            sd.enable(&self.enabled).await?;
+            sd.jobs(Job::Start, &self.started).await?;
+        }
+        Ok(self)
+    }
+
+    pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
+        if !self.captured {
+            return Ok(());
+        }
+        let paths = cx.paths().clone();
+        let (enabled, started) = (self.enabled.clone(), self.started.clone());
+        let name = self.name.clone();
+        services::block(async move {
+            let sd = manager(&paths).await;
+            if let Some(sd) = &sd {
+                stop_all(sd, &started).await?;
+                sd.disable(&enabled).await?;
+            }
+            services::remove_files(&paths, &name)?;
+            if let Some(sd) = &sd {
+                sd.reload().await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Whether a service is to be enabled and started: one that existed before keeps its enablement
+/// (someone may have disabled it), a new one follows its `install-mode`.
+async fn wanted(sd: &Systemd, s: &Service, on_disk: &[(Scope, String)]) -> bool {
+    let units = s.started_units();
+    let existed = units.iter().any(|u| on_disk.iter().any(|(_, f)| f == u));
+    if !existed {
+        return s.enable_at_install;
+    }
+    for u in &units {
+        if sd.file_state(u).await.as_deref() == Some("enabled") {
+            return true;
+        }
+    }
+    false
+}
+
+/// Stop units, activators (timers, sockets) before the services they start, as snapd does.
+async fn stop_all(sd: &Systemd, units: &[String]) -> Result<()> {
+    let (services, activators): (Vec<String>, Vec<String>) =
+        units.iter().cloned().partition(|u| u.ends_with(".service"));
+    sd.jobs(Job::Stop, &activators).await?;
+    sd.jobs(Job::Stop, &services).await
+}
+
+impl StopServices {
+    pub fn summary(&self) -> String {
+        words(gettext("Stop the services of \"{snap}\""), &self.name, "")
+    }
+
+    pub(super) async fn run(self, cx: &Ctx) -> Result<Self> {
+        if self.captured {
+            return self.act(cx).await;
+        }
+        let on_disk = services::files_on_disk(cx.paths(), &self.name)?;
+        if on_disk.is_empty() {
+            return Ok(StopServices {
+                captured: true,
+                ..self
+            });
+        }
+        cx.progress(words(
+            gettext("Stopping the services of \"{snap}\""),
+            &self.name,
+            "",
+        ));
+        // `refresh-mode: endure` services keep running across a refresh or revert, not a remove.
+        let endure: Vec<String> = match cx.snap(&self.name)? {
+            Some(snap) if !self.remove => services::services_of(&cx.engine, &snap)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| s.endure)
+                .flat_map(|s| s.files().map(|f| f.name.clone()).collect::<Vec<_>>())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut done = StopServices {
+            captured: true,
+            ..self
+        };
+        if let Some(sd) = manager(cx.paths()).await {
+            for (_, u) in on_disk.iter().filter(|(s, _)| *s == Scope::System) {
+                if sd.file_state(u).await.as_deref() == Some("enabled") {
+                    done.enabled.push(u.clone());
+                }
+                if !endure.contains(u) && sd.active(u).await? {
+                    done.stopped.push(u.clone());
+                }
+            }
+        }
+        cx.record(&super::Task::StopServices(done.clone()))?;
+        done.act(cx).await
+    }
+
+    async fn act(self, cx: &Ctx) -> Result<Self> {
+        let sd = manager(cx.paths()).await;
+        if let Some(sd) = &sd {
+            stop_all(sd, &self.stopped).await?;
+            if self.remove {
+                sd.disable(&self.enabled).await?;
+            }
+        }
+        if self.remove {
+            services::remove_files(cx.paths(), &self.name)?;
+            if let Some(sd) = &sd {
+                sd.reload().await?;
+            }
+        }
+        Ok(self)
+    }
+
+    pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
+        if !self.captured {
+            return Ok(());
+        }
+        // The state is the one before the change again: its units, enabled and running as they were.
+        let Some(snap) = cx.snap(&self.name)? else {
+            return Ok(());
+        };
+        let list = services::services_of(&cx.engine, &snap)?;
+        services::write_files(cx.paths(), &self.name, &list)?;
+        for s in list.iter().filter(|s| s.scope == Scope::User) {
+            for u in s.started_units() {
+                services::user_enable(cx.paths(), &u, s.enable_at_install)?;
+            }
+        }
+        let paths = cx.paths().clone();
+        let (enabled, stopped) = (self.enabled.clone(), self.stopped.clone());
+        services::block(async move {
+            if let Some(sd) = manager(&paths).await {
+                sd.reload().await?;
+                sd.enable(&enabled).await?;
+                sd.jobs(Job::Start, &stopped).await?;
+            }
+            Ok(())
+        })
+    }
+}
