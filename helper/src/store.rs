@@ -192,7 +192,7 @@ fn is_web_url(url: &reqwest::Url) -> bool {
 }
 
 /// A URL the store gave: only HTTP(S) is ever fetched (never `file:`, `ftp:`, …).
-fn web_url(what: &str, url: &str) -> Result<reqwest::Url, StoreError> {
+pub(crate) fn web_url(what: &str, url: &str) -> Result<reqwest::Url, StoreError> {
     let refused = |message: String| StoreError::Refused {
         what: what.to_string(),
         message,
