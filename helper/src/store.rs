@@ -192,7 +192,7 @@ fn is_web_url(url: &reqwest::Url) -> bool {
 }
 
 /// A URL the store gave: only HTTP(S) is ever fetched (never `file:`, `ftp:`, …).
-fn web_url(what: &str, url: &str) -> Result<reqwest::Url, StoreError> {
+pub(crate) fn web_url(what: &str, url: &str) -> Result<reqwest::Url, StoreError> {
     let refused = |message: String| StoreError::Refused {
         what: what.to_string(),
         message,
@@ -1226,6 +1226,10 @@ fn action_result(r: snapshelf_snap::store_api::ActionResult) -> Result<ActionRes
                 .extra
                 .into_iter()
                 .flat_map(|x| x.releases)
+                // The real store lists every architecture's channels; only this one's can serve.
+                .filter(|rel| {
+                    rel.architecture.is_empty() || rel.architecture == dpkg_architecture()
+                })
                 .map(|rel| rel.channel)
                 .collect(),
         });
@@ -1271,8 +1275,18 @@ mod tests {
 
     #[test]
     fn error_results_keep_code_and_releases() {
-        let r = serde_json::from_value(serde_json::json!({"result": "error", "instance-key": "install-1", "name": "x",
-            "error": {"code": "revision-not-found", "message": "no", "extra": {"releases": [{"architecture": "amd64", "channel": "latest/beta"}]}}})).unwrap();
+        let other = if dpkg_architecture() == "s390x" {
+            "riscv64"
+        } else {
+            "s390x"
+        };
+        let r = serde_json::from_value(
+            serde_json::json!({"result": "error", "instance-key": "install-1", "name": "x",
+            "error": {"code": "revision-not-found", "message": "no", "extra": {"releases": [
+                {"architecture": dpkg_architecture(), "channel": "latest/beta"},
+                {"architecture": other, "channel": "latest/edge"}]}}}),
+        )
+        .unwrap();
         match action_result(r).unwrap() {
             ActionResult::Error {
                 code,
@@ -1281,6 +1295,7 @@ mod tests {
                 ..
             } => {
                 assert_eq!(code, "revision-not-found");
+                // Another architecture's channel is not one this device could switch to.
                 assert_eq!(releases, vec!["latest/beta".to_string()]);
                 assert_eq!(name.as_deref(), Some("x"));
             }

@@ -152,11 +152,12 @@ fn a_renamed_snap_is_reported_and_not_refreshed() {
 }
 
 /// The real store's answer for a declaration it no longer has: no stream, a `not-found` error
-/// naming it. The request loses its `if-newer-than`, so that our store names every declaration
-/// it holds, each of which the answer then turns into that error.
+/// naming it.
 struct TakenDown;
 
 impl common::proxy::Rewrite for TakenDown {
+    /// The store streams only declarations newer than the one kept (`if-newer-than`): ask for it
+    /// whatever its revision, so that there is a stream to turn into `not-found`.
     fn request(&self, path: &str, body: Vec<u8>) -> Vec<u8> {
         if !path.starts_with("/v2/snaps/refresh") {
             return body;
@@ -165,7 +166,9 @@ impl common::proxy::Rewrite for TakenDown {
             return body;
         };
         for a in v["actions"].as_array_mut().into_iter().flatten() {
-            for want in a["assertions"].as_array_mut().into_iter().flatten() {
+            // `get_mut`, not indexing: indexing would add `"assertions": null` to other actions.
+            let wanted = a.get_mut("assertions").and_then(|w| w.as_array_mut());
+            for want in wanted.into_iter().flatten() {
                 if let Some(o) = want.as_object_mut() {
                     o.remove("if-newer-than");
                 }

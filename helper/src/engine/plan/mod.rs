@@ -247,6 +247,12 @@ fn resolved_revision(
             format!("\"{name}\": no valid download digest"),
         ));
     }
+    // Checked here, for this snap alone: met in the download task, it would undo the whole change.
+    let url = download.url.clone().unwrap_or_default();
+    crate::store::web_url("download", &url).map_err(|e| {
+        let e = Error::from(e);
+        Error::new(e.kind, format!("\"{name}\": {}", e.message))
+    })?;
     // Tracked: what was asked for, or where the store redirects a default track (snapd); never
     // `effective-channel`, the risk that happened to serve (a closed `beta` is served from
     // `candidate`, and must stay tracked as beta).
@@ -257,7 +263,7 @@ fn resolved_revision(
         .map(full_channel)
         .unwrap_or_else(|| "latest/stable".into());
     Ok(Resolved {
-        url: download.url.clone().unwrap_or_default(),
+        url,
         size: download.size,
         sha3_384: sha3,
         name,

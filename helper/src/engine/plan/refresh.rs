@@ -51,7 +51,7 @@ impl Engine {
                 }),
             }
         }
-        let resolved = kept;
+        let resolved = self.keep_signed_sizes(kept, &mut failed).await;
         // One named snap: its error is the answer (snapd's Update). Several: the others refresh and
         // the change names those that could not be (snapd's UpdateMany logs and goes on).
         if names.len() == 1 {
@@ -97,6 +97,49 @@ impl Engine {
                    "not-refreshed": not_refreshed}),
             tasks,
         )
+    }
+
+    /// A size the signed snap-revision contradicts is that snap's error, found before the change
+    /// starts: met by the download task instead, it would undo the other snaps' refreshes too.
+    /// The snap-revision fetched here is kept, so the download task finds it locally.
+    async fn keep_signed_sizes(
+        &self,
+        resolved: Vec<(Resolved, SnapState)>,
+        failed: &mut Vec<Failed>,
+    ) -> Vec<(Resolved, SnapState)> {
+        let mut kept = Vec::new();
+        for (r, before) in resolved {
+            let signed = match snapshelf_snap::digest::Sha3_384::from_hex(&r.sha3_384) {
+                Ok(digest) => {
+                    let dir = self.paths().assertions_dir();
+                    let trusted = &self.inner.cfg.trusted;
+                    crate::engine::verify::signed_size(self.store(), trusted, &dir, &digest).await
+                }
+                Err(e) => Err(Error::new(
+                    ErrorKind::StoreError,
+                    format!("\"{}\": the store's digest: {e}", r.name),
+                )),
+            };
+            let error = match signed {
+                Ok(size) if size == r.size => {
+                    kept.push((r, before));
+                    continue;
+                }
+                Ok(size) => Error::new(
+                    ErrorKind::VerificationFailed,
+                    format!(
+                        "\"{}\": the store says the file is {} bytes, its signed snap-revision says {size}",
+                        r.name, r.size
+                    ),
+                ),
+                Err(e) => e,
+            };
+            failed.push(Failed {
+                name: r.name.clone(),
+                error,
+            });
+        }
+        kept
     }
 
     /// The snaps a refresh of `names` (every installed one from the store, not held, when

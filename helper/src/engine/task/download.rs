@@ -62,7 +62,12 @@ impl Download {
                 &cx.cancel,
                 &progress,
             )
-            .await?;
+            .await
+            // The store's error says what was wrong; the change must also say for which snap.
+            .map_err(|e| {
+                let e = Error::from(e);
+                Error::new(e.kind, format!("\"{}\": {}", self.name, e.message))
+            })?;
         if let Err(why) = verdict {
             return Err(Error::new(
                 ErrorKind::VerificationFailed,
