@@ -4,6 +4,7 @@
 //! snap will have, the chain of tasks that brings a revision in, and the bases it needs.
 
 mod connect;
+mod download;
 mod file;
 mod install;
 mod refresh;
