@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}"
 command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
-cargo build --release -p snapshelf-helper -p snapshelf-confine -p snapshelfctl -p snapshelf-store -p snapshelf -p snapshelf-search-provider
+cargo build --release -p snapshelf-helper -p snapshelf-confine -p snapshelfctl -p snapshelf-store -p snapshelf -p snapshelf-search-provider -p snapshelf-update-agent
 for l in $(cat po/LINGUAS); do
   mkdir -p "target/locale/$l/LC_MESSAGES"
   msgfmt --check -o "target/locale/$l/LC_MESSAGES/snapshelf.mo" "po/$l.po"

@@ -156,6 +156,7 @@ impl Agent {
             }
         }
         if !newly_held.is_empty() {
+            // Translators: {snaps} is a list of snap names.
             let body = snapshelf_i18n::fill(
                 &gettext("{snaps}: the update is installed when you close the app."),
                 &[("snaps", &newly_held.join(", "))],
@@ -163,6 +164,7 @@ impl Agent {
             self.notify(gettext("Updates ready"), body).await;
         }
         if !applied.is_empty() {
+            // Translators: {snaps} is a list of snap names.
             let body = snapshelf_i18n::fill(
                 &gettext("Updated {snaps}."),
                 &[("snaps", &applied.join(", "))],
@@ -181,6 +183,7 @@ impl Agent {
 
     async fn failed(&self, names: &[String], f: &Failure) {
         tracing::warn!(snaps = ?names, kind = %f.kind, "{}", f.message);
+        // Translators: {snaps} is a list of snap names, {reason} the helper's error message.
         let body = snapshelf_i18n::fill(
             &gettext("{snaps}: {reason}"),
             &[("snaps", &names.join(", ")), ("reason", &f.message)],
