@@ -28,6 +28,11 @@ impl Engine {
             install_tasks(r, Some(before), &mut tasks);
         }
         tasks.retain(|t| matches!(t, Task::Download(_) | Task::Verify(_)));
+        for t in &mut tasks {
+            if let Task::Verify(v) = t {
+                v.download_only = true;
+            }
+        }
         let snaps: Vec<String> = resolved.iter().map(|(r, _)| r.name.clone()).collect();
         let revisions: Vec<serde_json::Value> = resolved
             .iter()

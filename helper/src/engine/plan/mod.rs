@@ -407,6 +407,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
                     sha3_384: r.sha3_384.clone(),
                     size: r.size,
                     snap_yaml: None,
+                    download_only: false,
                 }));
             }
             Fetch::File => out.push(Task::AdoptFile(AdoptFile {
