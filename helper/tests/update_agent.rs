@@ -150,18 +150,17 @@ impl Drop for Session {
 }
 
 /// The agent, checking at once and looking at held updates every second.
-fn start_agent(env: &Env, session: &Session, config: &Path, app: &Path) -> Child {
+fn start_agent(env: &Env, session: &Session, config: &Path, app: &Path) -> Command {
     let agent = common::workspace_bin("snapshelf-update-agent", "snapshelf-update-agent");
-    Command::new(agent)
-        .args(["--bus-address", &env.bus_address, "--first-check", "0"])
+    let mut cmd = Command::new(agent);
+    cmd.args(["--bus-address", &env.bus_address, "--first-check", "0"])
         .args(["--interval", "3600", "--held-retry", "1", "--app"])
         .arg(app)
         .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
         .env("XDG_CONFIG_HOME", config)
         .env("LANGUAGE", "en")
-        .env("RUST_LOG", "info")
-        .spawn()
-        .unwrap()
+        .env("RUST_LOG", "info");
+    cmd
 }
 
 /// A pipe whose buffer is already full: a writer blocks until the read end is drained.
@@ -277,7 +276,9 @@ fn updates_are_downloaded_held_while_the_app_runs_and_applied_after() {
     let session = Session::start(&env.dir.path().join("session"));
     let config = env.dir.path().join("config");
     let (app_bin, app_args) = recording_app(env.dir.path());
-    let mut agent = start_agent(&env, &session, &config, &app_bin);
+    let mut agent = start_agent(&env, &session, &config, &app_bin)
+        .spawn()
+        .unwrap();
 
     let (ready, body, actions) = session.wait_shown("Updates ready", Duration::from_secs(120));
     assert!(
@@ -347,7 +348,55 @@ fn a_paused_agent_does_not_check() {
         "[updates]\npaused=true\n"
     );
     let (app_bin, _) = recording_app(env.dir.path());
-    let mut agent = start_agent(&env, &session, &config, &app_bin);
+    let mut agent = start_agent(&env, &session, &config, &app_bin)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(changes_of(&env, "download").is_empty());
+    assert_eq!(current_revision(&env), "1");
+    assert!(session.shown.lock().unwrap().is_empty());
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
+
+/// NetworkManager's `Metered` property, as the real one answers it (1: yes).
+struct FakeNetworkManager;
+
+#[zbus::interface(name = "org.freedesktop.NetworkManager")]
+impl FakeNetworkManager {
+    #[zbus(property)]
+    fn metered(&self) -> u32 {
+        1
+    }
+}
+
+#[test]
+fn a_metered_connection_means_no_download() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    env.start_helper();
+    env.done(env.proxy().install(&[SNAP], Default::default()));
+    env.done(env.proxy().switch(SNAP, "latest/candidate"));
+    // The test's own service at NetworkManager's name and path, on a bus of its own (the
+    // test's system bus lets nobody take that name).
+    let nm_bus = Session::start(&env.dir.path().join("network"));
+    let _nm = zbus::blocking::connection::Builder::address(nm_bus.address.as_str())
+        .unwrap()
+        .serve_at("/org/freedesktop/NetworkManager", FakeNetworkManager)
+        .unwrap()
+        .name("org.freedesktop.NetworkManager")
+        .unwrap()
+        .build()
+        .unwrap();
+    let session = Session::start(&env.dir.path().join("session"));
+    let config = env.dir.path().join("config");
+    let (app_bin, _) = recording_app(env.dir.path());
+    let mut agent = start_agent(&env, &session, &config, &app_bin)
+        .args(["--network-bus-address", &nm_bus.address])
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_secs(5));
     assert!(changes_of(&env, "download").is_empty());
     assert_eq!(current_revision(&env), "1");

@@ -24,6 +24,9 @@ struct Cli {
     /// Ask the helper (and NetworkManager) on this bus instead of the system bus (tests, the demo).
     #[arg(long, value_name = "ADDRESS")]
     bus_address: Option<String>,
+    /// Ask NetworkManager on this bus (tests); default: the helper's bus.
+    #[arg(long, value_name = "ADDRESS")]
+    network_bus_address: Option<String>,
     /// The app that notifications open.
     #[arg(long, value_name = "PATH", default_value = "/usr/bin/snapshelf")]
     app: PathBuf,
@@ -84,9 +87,17 @@ async fn main() -> anyhow::Result<()> {
             None
         }
     };
+    let network = match &cli.network_bus_address {
+        Some(a) => {
+            zbus::connection::Builder::address(a.as_str())?
+                .build()
+                .await?
+        }
+        None => system.clone(),
+    };
     let mut agent = Agent {
         helper: Helper1Proxy::new(&system).await?,
-        system,
+        system: network,
         notifier,
         settings,
         held: BTreeSet::new(),
