@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}"
 command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
-cargo build --release -p snapshelf-helper -p snapshelf-confine -p snapshelfctl -p snapshelf-store -p snapshelf -p snapshelf-search-provider -p snapshelf-launcher
+cargo build --release -p snapshelf-helper -p snapshelf-confine -p snapshelfctl -p snapshelf-store -p snapshelf -p snapshelf-search-provider -p snapshelf-launcher -p snapshelf-update-agent
 scripts/snapctl-static.sh --release
 for l in $(cat po/LINGUAS); do
   mkdir -p "target/locale/$l/LC_MESSAGES"

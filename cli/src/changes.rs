@@ -86,6 +86,7 @@ pub(crate) fn refresh(
     let options = RefreshOptions {
         channel: channel.cloned(),
         classic,
+        download_only: false,
     };
     ctl.change(h.refresh(&strs(names), options.to_dict()))
 }

@@ -18,6 +18,7 @@ pub mod owned_dir;
 pub mod private;
 pub mod profile;
 pub mod run;
+pub mod running;
 pub mod sandbox;
 pub mod seccomp;
 pub mod session;

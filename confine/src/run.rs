@@ -92,6 +92,13 @@ struct Launch {
 /// error.
 pub fn run(inv: Invocation) -> Result<Infallible> {
     let launch = Launch::gather(inv)?;
+    // Before the PID namespace: this PID (the monitor, or the classic app) lives as long as the app.
+    crate::running::record(
+        &launch.root_path,
+        launch.power,
+        &launch.profile.snap,
+        &launch.profile.app,
+    );
     if launch.profile.confinement == "classic" {
         return launch.run_classic();
     }

@@ -15,6 +15,8 @@ pub trait Helper1 {
     fn info(&self, name: &str) -> zbus::Result<Dict>;
     fn list_installed(&self) -> zbus::Result<Vec<Dict>>;
     fn list_updates(&self) -> zbus::Result<Vec<Dict>>;
+    /// The apps of the snap that run now (checked against live processes).
+    fn running_apps(&self, name: &str) -> zbus::Result<Vec<String>>;
     fn categories(&self) -> zbus::Result<Vec<String>>;
     fn connections(&self, name: &str) -> zbus::Result<Vec<Dict>>;
     fn list_changes(&self) -> zbus::Result<Vec<OwnedObjectPath>>;

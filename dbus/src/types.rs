@@ -487,14 +487,18 @@ dict_struct!(
 pub struct RefreshOptions {
     pub channel: Option<String>,
     pub classic: bool,
+    /// Download and verify the new revisions only (change kind `download`): they wait in the
+    /// helper's cache, and a later refresh to the same revisions uses them without downloading.
+    pub download_only: bool,
 }
 
 impl RefreshOptions {
     pub fn parse(d: &Dict) -> Result<Self, Error> {
-        let o = Options::new(d, &["channel", "classic"])?;
+        let o = Options::new(d, &["channel", "classic", "download-only"])?;
         Ok(RefreshOptions {
             channel: o.get("channel")?,
             classic: o.get("classic")?.unwrap_or(false),
+            download_only: o.get("download-only")?.unwrap_or(false),
         })
     }
     pub fn to_dict(&self) -> Dict {
@@ -504,6 +508,9 @@ impl RefreshOptions {
         }
         if self.classic {
             d.insert("classic".into(), true.to_value());
+        }
+        if self.download_only {
+            d.insert("download-only".into(), true.to_value());
         }
         d
     }

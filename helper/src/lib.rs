@@ -14,6 +14,7 @@ pub mod memory;
 pub mod mount;
 pub mod paths;
 pub mod polkit;
+pub mod running;
 
 pub mod dbus_names;
 pub mod plug_attrs;

@@ -258,6 +258,11 @@ impl Helper {
             .collect())
     }
 
+    async fn running_apps(&self, name: String) -> Result<Vec<String>, snapshelf_dbus::Error> {
+        check_text("the name", &name)?;
+        crate::running::running_apps(self.engine.paths(), &name).map_err(to_dbus)
+    }
+
     async fn categories(
         &self,
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
@@ -372,7 +377,13 @@ impl Helper {
         let uid = self.authorize(&hdr, polkit::REFRESH).await?;
         let id = self
             .engine
-            .refresh(&names, o.channel.as_deref(), o.classic, uid)
+            .refresh(
+                &names,
+                o.channel.as_deref(),
+                o.classic,
+                o.download_only,
+                uid,
+            )
             .await;
         self.served(id).await
     }

@@ -7,6 +7,7 @@ mod alias;
 mod configure;
 mod connect;
 mod content;
+mod download;
 mod file;
 mod install;
 mod providers;
@@ -427,6 +428,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
                     sha3_384: r.sha3_384.clone(),
                     size: r.size,
                     snap_yaml: None,
+                    download_only: false,
                 }));
             }
             Fetch::File => out.push(Task::AdoptFile(AdoptFile {

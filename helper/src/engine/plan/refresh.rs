@@ -8,11 +8,13 @@ use super::*;
 impl Engine {
     /// `classic`: consent for revisions that turned classic (a strict snap's refresh to one
     /// fails with NeedsClassic without it); devmode revisions are refused, as on install.
+    /// `download_only`: see `plan/download.rs`.
     pub async fn refresh(
         &self,
         names: &[String],
         channel: Option<&str>,
         classic: bool,
+        download_only: bool,
         uid: u32,
     ) -> Result<u64> {
         let targets = self.refresh_targets(names, channel)?;
@@ -66,6 +68,9 @@ impl Engine {
             tracing::warn!(snap = %f.name, kind = ?f.error.kind, "not refreshed: {}", f.error.message);
         }
         let mut new: Vec<Resolved> = resolved.iter().map(|(r, _)| r.clone()).collect();
+        if download_only {
+            return self.start_download(names, channel, &resolved, &failed, uid);
+        }
         self.add_missing_bases(&mut new).await?;
         let mut tasks = Vec::new();
         let mut all = Vec::new();
@@ -200,9 +205,9 @@ impl Engine {
 
 /// A target the refresh leaves as it is, and why.
 #[derive(Debug, Clone)]
-struct Failed {
-    name: String,
-    error: Error,
+pub(super) struct Failed {
+    pub(super) name: String,
+    pub(super) error: Error,
 }
 
 /// The store's results sorted into what each target gets: a revision that is neither its current

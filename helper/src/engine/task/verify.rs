@@ -23,6 +23,10 @@ pub struct Verify {
     /// The verified file's `meta/snap.yaml`, once read (older tasks have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snap_yaml: Option<String>,
+    /// A `download` change: no link task to check against; the refresh that later uses the
+    /// file verifies it again, against its plan, before anything is mounted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub download_only: bool,
 }
 
 impl Verify {
@@ -74,6 +78,7 @@ impl Verify {
             .await?;
         match planned(cx, &self.name)? {
             Some(p) => snap_meta::check_against_plan(&yaml, &self.name, &p)?,
+            None if self.download_only => {}
             None => {
                 return Err(Error::internal(format!(
                     "the change has no link task for \"{}\"",

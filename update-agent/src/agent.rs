@@ -1,0 +1,220 @@
+//! One check, and the wait for held snaps: ask the helper for updates, download them, apply
+//! each snap's when none of its apps runs, tell the person.
+
+use std::collections::BTreeSet;
+
+use futures_util::StreamExt;
+use gettextrs::gettext;
+use snapshelf_dbus::proxy::{Change1Proxy, Helper1Proxy};
+use snapshelf_dbus::types::RefreshOptions;
+use zbus::zvariant::OwnedObjectPath;
+
+use crate::notify::Notifier;
+
+/// A change that did not end Done: its error kind and message.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub kind: String,
+    pub message: String,
+}
+
+impl From<zbus::Error> for Failure {
+    fn from(e: zbus::Error) -> Failure {
+        let kind = match &e {
+            zbus::Error::MethodError(name, _, _) => name
+                .as_str()
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            _ => "Internal".into(),
+        };
+        let message = match &e {
+            zbus::Error::MethodError(_, Some(m), _) => m.clone(),
+            other => other.to_string(),
+        };
+        Failure { kind, message }
+    }
+}
+
+pub struct Agent {
+    pub helper: Helper1Proxy<'static>,
+    /// The bus NetworkManager is asked on (the system bus).
+    pub system: zbus::Connection,
+    pub notifier: Option<Notifier>,
+    pub settings: Option<std::path::PathBuf>,
+    /// Downloaded updates waiting for their apps to close.
+    pub held: BTreeSet<String>,
+}
+
+impl Agent {
+    fn paused(&self) -> bool {
+        let Some(path) = &self.settings else {
+            return false;
+        };
+        crate::read_paused(path).unwrap_or_else(|e| {
+            tracing::warn!("{e}; taken as not paused");
+            false
+        })
+    }
+
+    /// NetworkManager's `Metered`; no NetworkManager (or no answer) is not metered.
+    async fn metered(&self) -> bool {
+        let value: zbus::Result<u32> = async {
+            let nm = zbus::Proxy::new(
+                &self.system,
+                "org.freedesktop.NetworkManager",
+                "/org/freedesktop/NetworkManager",
+                "org.freedesktop.NetworkManager",
+            )
+            .await?;
+            nm.get_property("Metered").await
+        }
+        .await;
+        match value {
+            Ok(v) => crate::is_metered_value(v),
+            Err(e) => {
+                tracing::debug!("no metered state from NetworkManager ({e}); not metered");
+                false
+            }
+        }
+    }
+
+    async fn notify(&self, summary: String, body: String) {
+        tracing::info!("{summary}: {body}");
+        if let Some(n) = &self.notifier {
+            n.show(&summary, &body).await;
+        }
+    }
+
+    /// One scheduled check: find, download, apply what can be.
+    pub async fn check(&mut self) {
+        if self.paused() {
+            tracing::info!("background updates are paused; no check");
+            return;
+        }
+        let updates = match self.helper.list_updates().await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!("cannot ask the helper for updates: {e}");
+                return;
+            }
+        };
+        let names: Vec<String> = updates
+            .iter()
+            .filter_map(|d| d.get("name").and_then(|v| String::try_from(v.clone()).ok()))
+            .collect();
+        if names.is_empty() {
+            tracing::info!("no updates");
+            return;
+        }
+        if self.metered().await {
+            tracing::info!("the connection is metered; not downloading {names:?}");
+            return;
+        }
+        if let Err(f) = self.download(&names).await {
+            self.failed(&names, &f).await;
+            return;
+        }
+        self.apply(names).await;
+    }
+
+    async fn download(&self, names: &[String]) -> Result<(), Failure> {
+        let options = RefreshOptions {
+            download_only: true,
+            ..Default::default()
+        };
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let change = self.helper.refresh(&refs, options.to_dict()).await?;
+        self.wait(change).await
+    }
+
+    /// Apply each of `names` whose apps are all closed; the others wait in `held`, said once.
+    pub async fn apply(&mut self, names: Vec<String>) {
+        let (mut applied, mut newly_held) = (Vec::new(), Vec::new());
+        for name in names {
+            match self.helper.running_apps(&name).await {
+                Ok(apps) if !apps.is_empty() => {
+                    tracing::info!(snap = %name, ?apps, "held until its apps close");
+                    if self.held.insert(name.clone()) {
+                        newly_held.push(name);
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.failed(std::slice::from_ref(&name), &e.into()).await;
+                    continue;
+                }
+            }
+            self.held.remove(&name);
+            match self.refresh_one(&name).await {
+                Ok(()) => applied.push(name),
+                // Someone refreshed it meanwhile.
+                Err(f) if f.kind == "NoUpdateAvailable" => {}
+                Err(f) => self.failed(std::slice::from_ref(&name), &f).await,
+            }
+        }
+        if !newly_held.is_empty() {
+            // Translators: {snaps} is a list of snap names.
+            let body = snapshelf_i18n::fill(
+                &gettext("{snaps}: the update is installed when you close the app."),
+                &[("snaps", &newly_held.join(", "))],
+            );
+            self.notify(gettext("Updates ready"), body).await;
+        }
+        if !applied.is_empty() {
+            // Translators: {snaps} is a list of snap names.
+            let body = snapshelf_i18n::fill(
+                &gettext("Updated {snaps}."),
+                &[("snaps", &applied.join(", "))],
+            );
+            self.notify(gettext("Apps updated"), body).await;
+        }
+    }
+
+    async fn refresh_one(&self, name: &str) -> Result<(), Failure> {
+        let change = self
+            .helper
+            .refresh(&[name], RefreshOptions::default().to_dict())
+            .await?;
+        self.wait(change).await
+    }
+
+    async fn failed(&self, names: &[String], f: &Failure) {
+        tracing::warn!(snaps = ?names, kind = %f.kind, "{}", f.message);
+        // Translators: {snaps} is a list of snap names, {reason} the helper's error message.
+        let body = snapshelf_i18n::fill(
+            &gettext("{snaps}: {reason}"),
+            &[("snaps", &names.join(", ")), ("reason", &f.message)],
+        );
+        self.notify(gettext("Updates failed"), body).await;
+    }
+
+    /// Until the change is ready: Done, or its error.
+    async fn wait(&self, path: OwnedObjectPath) -> Result<(), Failure> {
+        let change = Change1Proxy::builder(self.helper.inner().connection())
+            .path(path)?
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await?;
+        // Subscribed before the first look, so that an end between the two is not missed.
+        let mut finished = change.receive_finished().await?;
+        if !change.ready().await? {
+            finished.next().await;
+        }
+        match change.status().await?.as_str() {
+            "Done" => Ok(()),
+            _ => Err(Failure {
+                kind: change.error_kind().await?,
+                message: change.error().await?,
+            }),
+        }
+    }
+
+    /// Between checks: apply the held updates whose apps have closed since.
+    pub async fn retry_held(&mut self) {
+        let names: Vec<String> = self.held.iter().cloned().collect();
+        self.apply(names).await;
+    }
+}
