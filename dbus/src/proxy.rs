@@ -186,6 +186,7 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("StartServices", "asa{sv}", "o"),
     ("StopServices", "asa{sv}", "o"),
     ("RestartServices", "asa{sv}", "o"),
+    ("RunningApps", "s", "as"),
 ];
 
 #[cfg(test)]
