@@ -17,8 +17,8 @@ use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
 
 use common::sandbox::{
-    capable_confine, compile_static, confine_bin, install_file, ok, pack, setup, unsigned, write,
-    Mode,
+    capable_confine, compile_static, confine_bin, install_file, launch_with, ok, pack, setup,
+    unsigned, write, Mode,
 };
 use common::RUNNER;
 
@@ -157,60 +157,7 @@ fn install_base(env: &Env) {
 }
 
 fn launch(env: &Env, mode: Mode<'_>, target: &str, args: &[&str]) -> Output {
-    launch_as(env, mode, RUNNER, target, args, &[])
-}
-
-/// Launch as `user` (Root mode: as root), with `vars` added to the environment; a launch that
-/// does not end within two minutes is killed (a stalled launch shows as a failure, not a hang).
-fn launch_as(
-    env: &Env,
-    mode: Mode<'_>,
-    user: &str,
-    target: &str,
-    args: &[&str],
-    vars: &[(&str, &str)],
-) -> Output {
-    let root = env.root.display().to_string();
-    let confine = confine_bin().display().to_string();
-    let mut cmd = Command::new("timeout");
-    cmd.args(["--signal=KILL", "120"]);
-    match mode {
-        Mode::UserNs => {
-            cmd.args([
-                "runuser", "-u", user, "--", &confine, "--root", &root, target,
-            ]);
-        }
-        Mode::Root => {
-            cmd.args([&confine, "--root", &root, target]);
-        }
-        Mode::Capable(bin) => {
-            for d in ["/snap", "/var/snap", "/var/lib/snapshelf"] {
-                std::fs::create_dir_all(d).unwrap();
-            }
-            let script = format!(
-                "mount --rbind {root}/snap /snap && mount --rbind {root}/var/snap /var/snap && \
-                 mount --bind {root}/var/lib/snapshelf /var/lib/snapshelf && \
-                 exec runuser -u {user} -- \"$@\""
-            );
-            cmd.args([
-                "unshare",
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &script,
-                "sh",
-            ])
-            .arg(bin)
-            .arg(target);
-        }
-    }
-    cmd.args(args)
-        .envs(vars.iter().copied())
-        .current_dir("/")
-        .output()
-        .unwrap()
+    launch_with(env, mode, RUNNER, target, args, &[])
 }
 
 fn stdout(o: &Output) -> String {
@@ -1575,7 +1522,7 @@ fn a_hostile_snap_cannot_leave_its_sandbox_in_either_mode() {
             Some("ECONNREFUSED"),
         ));
         for (app, vars, network, abstract_answer) in runs {
-            let o = launch_as(&env, mode, RUNNER, app, &args, &vars);
+            let o = launch_with(&env, mode, RUNNER, app, &args, &vars);
             let out = ok(&o, app);
             let r = env_map(&out);
             let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("<missing>");
@@ -1741,7 +1688,7 @@ fn a_stalled_launch_of_one_user_does_not_stall_anothers() {
     };
     for mode in [Mode::UserNs, Mode::Capable(&capable)] {
         // The other user's launch makes (and releases) its lock.
-        let o = launch_as(&env, mode, common::DENIED, "probe-tools.success", &[], &[]);
+        let o = launch_with(&env, mode, common::DENIED, "probe-tools.success", &[], &[]);
         ok(&o, "the other user's launch");
         // Where this mode keeps the other user's area (docs/confine.md).
         let areas = match mode {
