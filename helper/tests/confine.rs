@@ -15,58 +15,12 @@ use std::process::{Command, Output, Stdio};
 use common::{kind_of, Env};
 use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
-use zbus::zvariant::OwnedValue;
 
+use common::sandbox::{
+    capable_confine, compile_static, confine_bin, install_file, launch_with, ok, pack, setup,
+    unsigned, write, Mode,
+};
 use common::RUNNER;
-
-fn confine_bin() -> PathBuf {
-    common::workspace_bin("snapshelf-confine", "snapshelf-confine")
-}
-
-/// Compile a C probe statically (the base snap has no libc) into `out`.
-fn compile_static(source: &str, work: &Path, out: &Path) {
-    let c = work.join(format!("{}.c", out.file_name().unwrap().to_string_lossy()));
-    std::fs::write(&c, source).unwrap();
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let o = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(out)
-        .arg(&c)
-        .output()
-        .expect("gcc (Debian package build-essential) is needed");
-    assert!(
-        o.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// The confine binary with the file capabilities the package gives it, in a root-owned directory.
-fn capable_confine(dir: &Path) -> PathBuf {
-    let d = dir.join("libexec");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = d.join("snapshelf-confine");
-    std::fs::copy(confine_bin(), &bin).unwrap();
-    let st = Command::new("setcap")
-        .args(["cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p"])
-        .arg(&bin)
-        .status()
-        .expect("setcap (Debian package libcap2-bin) is needed");
-    assert!(st.success(), "setcap failed");
-    bin
-}
-
-fn write(path: &Path, text: &str, mode: u32) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn pack(src: &Path, out: &Path) -> PathBuf {
-    snapshelf_snap::squashfs::pack(src, out, &Default::default()).unwrap();
-    out.to_path_buf()
-}
 
 /// Our equivalent of snapd's test-snapd-tools.
 fn tools_snap(dir: &Path) -> PathBuf {
@@ -197,109 +151,17 @@ fn compat_snap(dir: &Path, name: &str) -> Option<PathBuf> {
     Some(pack(&dest, &dir.join(format!("{name}.snap"))))
 }
 
-fn unsigned() -> Dict {
-    [("unsigned".to_string(), OwnedValue::from(true))]
-        .into_iter()
-        .collect()
-}
-
-fn install_file(env: &Env, path: &Path) {
-    let f = std::fs::File::open(path).unwrap();
-    let c = env
-        .proxy()
-        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned())
-        .unwrap();
-    let (status, _, err) = env.wait_change(c.as_str());
-    assert_eq!(status, "Done", "{}: {err}", path.display());
-}
-
 fn install_base(env: &Env) {
     let c = env.proxy().install(&["shelf-base"], Dict::new()).unwrap();
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
 }
 
-/// How to launch: who, and with which binary.
-#[derive(Clone, Copy, Debug)]
-enum Mode<'a> {
-    /// A real unprivileged user, the binary without privileges: a user namespace.
-    UserNs,
-    /// Root.
-    Root,
-    /// A real unprivileged user, the binary with file capabilities, the root's directories bound
-    /// over the system's in a private mount namespace (`--root` is refused with privileges).
-    Capable(&'a Path),
-}
-
 fn launch(env: &Env, mode: Mode<'_>, target: &str, args: &[&str]) -> Output {
-    launch_as(env, mode, RUNNER, target, args, &[])
-}
-
-/// Launch as `user` (Root mode: as root), with `vars` added to the environment; a launch that
-/// does not end within two minutes is killed (a stalled launch shows as a failure, not a hang).
-fn launch_as(
-    env: &Env,
-    mode: Mode<'_>,
-    user: &str,
-    target: &str,
-    args: &[&str],
-    vars: &[(&str, &str)],
-) -> Output {
-    let root = env.root.display().to_string();
-    let confine = confine_bin().display().to_string();
-    let mut cmd = Command::new("timeout");
-    cmd.args(["--signal=KILL", "120"]);
-    match mode {
-        Mode::UserNs => {
-            cmd.args([
-                "runuser", "-u", user, "--", &confine, "--root", &root, target,
-            ]);
-        }
-        Mode::Root => {
-            cmd.args([&confine, "--root", &root, target]);
-        }
-        Mode::Capable(bin) => {
-            for d in ["/snap", "/var/snap", "/var/lib/snapshelf"] {
-                std::fs::create_dir_all(d).unwrap();
-            }
-            let script = format!(
-                "mount --rbind {root}/snap /snap && mount --rbind {root}/var/snap /var/snap && \
-                 mount --bind {root}/var/lib/snapshelf /var/lib/snapshelf && \
-                 exec runuser -u {user} -- \"$@\""
-            );
-            cmd.args([
-                "unshare",
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &script,
-                "sh",
-            ])
-            .arg(bin)
-            .arg(target);
-        }
-    }
-    cmd.args(args)
-        .envs(vars.iter().copied())
-        .current_dir("/")
-        .output()
-        .unwrap()
+    launch_with(env, mode, RUNNER, target, args, &[])
 }
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn ok(o: &Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(o),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    stdout(o)
 }
 
 fn env_map(text: &str) -> BTreeMap<String, String> {
@@ -452,18 +314,6 @@ fn check_layout(env: &Env, mode: Mode<'_>, snap: &str, writes: bool, root_owned_
     assert!(!env.root.join(format!("snap/{snap}/x1/bin/very")).exists());
 }
 
-/// Where most tests here start: the helper on a scratch root with the base installed, a work folder
-/// the test user may read, and in it a copy of confine with file capabilities (the packaged mode).
-fn sandbox_setup() -> (Env, tempfile::TempDir, PathBuf) {
-    let mut env = Env::new();
-    env.start_helper();
-    install_base(&env);
-    let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let capable = capable_confine(work.path());
-    (env, work, capable)
-}
-
 #[test]
 fn compat_snaps_run_as_snapd_expects() {
     if !common::require_root() {
@@ -471,7 +321,7 @@ fn compat_snaps_run_as_snapd_expects() {
     }
     let (uid, home) = common::runner();
     let home = home.display().to_string();
-    let (env, work, capable) = sandbox_setup();
+    let (env, work, capable) = setup();
 
     let mut tools = vec!["probe-tools".to_string()];
     let mut layouts = vec!["probe-layout".to_string()];
@@ -503,7 +353,7 @@ fn the_sandbox_hides_the_host_and_denies_escapes() {
         return;
     }
     let (uid, home) = common::runner();
-    let (env, work, capable) = sandbox_setup();
+    let (env, work, capable) = setup();
     install_file(&env, &probe_snap(work.path()));
     install_file(&env, &tools_snap(work.path()));
     // Another snap's data, and a file of the user's, that the probe must not see.
@@ -1577,7 +1427,7 @@ fn a_hostile_snap_cannot_leave_its_sandbox_in_either_mode() {
         return;
     }
     let (uid, home) = common::runner();
-    let (env, work, capable) = sandbox_setup();
+    let (env, work, capable) = setup();
     install_file(&env, &escape_snap(work.path()));
 
     // The host: a secret dot-file, a dot-symlink, a folder of the user's, and the user's
@@ -1672,7 +1522,7 @@ fn a_hostile_snap_cannot_leave_its_sandbox_in_either_mode() {
             Some("ECONNREFUSED"),
         ));
         for (app, vars, network, abstract_answer) in runs {
-            let o = launch_as(&env, mode, RUNNER, app, &args, &vars);
+            let o = launch_with(&env, mode, RUNNER, app, &args, &vars);
             let out = ok(&o, app);
             let r = env_map(&out);
             let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("<missing>");
@@ -1824,7 +1674,7 @@ fn a_stalled_launch_of_one_user_does_not_stall_anothers() {
         return;
     }
     common::runner();
-    let (env, work, capable) = sandbox_setup();
+    let (env, work, capable) = setup();
     install_file(&env, &tools_snap(work.path()));
     let other_uid = {
         let o = Command::new("id")
@@ -1838,7 +1688,7 @@ fn a_stalled_launch_of_one_user_does_not_stall_anothers() {
     };
     for mode in [Mode::UserNs, Mode::Capable(&capable)] {
         // The other user's launch makes (and releases) its lock.
-        let o = launch_as(&env, mode, common::DENIED, "probe-tools.success", &[], &[]);
+        let o = launch_with(&env, mode, common::DENIED, "probe-tools.success", &[], &[]);
         ok(&o, "the other user's launch");
         // Where this mode keeps the other user's area (docs/confine.md).
         let areas = match mode {
@@ -1905,7 +1755,7 @@ fn run_shell_starts_a_shell_in_the_apps_sandbox() {
     if !common::require_root() {
         return;
     }
-    let (env, work, _capable) = sandbox_setup();
+    let (env, work, _capable) = setup();
     install_file(&env, &chain_snap(work.path()));
     let host_marker = tempfile::Builder::new()
         .prefix("snapshelf-host-only")

@@ -10,25 +10,15 @@
 
 mod common;
 
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::sandbox::{install_file, launch_as, write, Mode};
 use common::{kind_of, Env, RUNNER};
 use snapshelf_dbus::types::{Connection, Dict};
 use snapshelf_dbus::ErrorKind;
 use zbus::zvariant::OwnedValue;
-
-fn confine_bin() -> PathBuf {
-    common::workspace_bin("snapshelf-confine", "snapshelf-confine")
-}
-
-fn write(path: &Path, text: &str, mode: u32) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
 
 /// A snap from `files` (path, text, mode) with the sample base added to its snap.yaml.
 fn snap(dir: &Path, name: &str, yaml: &str, files: &[(&str, &str, u32)]) -> PathBuf {
@@ -91,22 +81,6 @@ fn content_slot(dir: &Path) -> PathBuf {
     )
 }
 
-fn unsigned() -> Dict {
-    [("unsigned".to_string(), OwnedValue::from(true))]
-        .into_iter()
-        .collect()
-}
-
-fn install_file(env: &Env, path: &Path) {
-    let f = std::fs::File::open(path).unwrap();
-    let c = env
-        .proxy()
-        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned())
-        .unwrap();
-    let (status, _, err) = env.wait_change(c.as_str());
-    assert_eq!(status, "Done", "{}: {err}", path.display());
-}
-
 fn setup() -> (Env, tempfile::TempDir) {
     let mut env = Env::new();
     env.start_helper();
@@ -159,18 +133,8 @@ fn row(env: &Env, snap: &str, plug: &str) -> (Connection, String, String) {
 /// Run `snap.app args…` in its sandbox as root (snapd's spread tests run as root), or as the
 /// test user in a user namespace.
 fn run(env: &Env, as_user: bool, target: &str, args: &[&str]) -> Output {
-    let root = env.root.display().to_string();
-    let confine = confine_bin().display().to_string();
-    let mut cmd = Command::new("timeout");
-    cmd.args(["--signal=KILL", "120"]);
-    if as_user {
-        cmd.args(["runuser", "-u", RUNNER, "--"]);
-    }
-    cmd.args([&confine, "--root", &root, target])
-        .args(args)
-        .current_dir("/")
-        .output()
-        .unwrap()
+    let mode = if as_user { Mode::UserNs } else { Mode::Root };
+    launch_as(env, mode, RUNNER, target, args)
 }
 
 fn sh(env: &Env, snap: &str, script: &str) -> Output {

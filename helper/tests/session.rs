@@ -15,36 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::sandbox::{capable_confine, install_file, write};
 use common::{Env, RUNNER};
 use snapshelf_dbus::types::Dict;
 use zbus::zvariant::OwnedValue;
 
 const DBUS_PROXY: &str = "/usr/bin/xdg-dbus-proxy";
-
-/// The confine binary with the file capabilities the package gives it, in a root-owned directory.
-fn capable_confine(dir: &Path) -> PathBuf {
-    let d = dir.join("libexec");
-    std::fs::create_dir_all(&d).unwrap();
-    let bin = d.join("snapshelf-confine");
-    std::fs::copy(
-        common::workspace_bin("snapshelf-confine", "snapshelf-confine"),
-        &bin,
-    )
-    .unwrap();
-    let st = Command::new("setcap")
-        .args(["cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p"])
-        .arg(&bin)
-        .status()
-        .expect("setcap (Debian package libcap2-bin) is needed");
-    assert!(st.success(), "setcap failed");
-    bin
-}
-
-fn write(path: &Path, text: &str, mode: u32) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
 
 /// Copy host binaries into the snap tree `s` with every library `ldd` lists, at their own paths.
 fn add_host_binaries(s: &Path, bins: &[&str]) -> Vec<String> {
@@ -106,16 +82,7 @@ fn session_snap(dir: &Path) -> PathBuf {
 fn install(env: &Env, path: &Path) {
     let c = env.proxy().install(&["shelf-base"], Dict::new()).unwrap();
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
-    let f = std::fs::File::open(path).unwrap();
-    let opts: Dict = [("unsigned".to_string(), OwnedValue::from(true))]
-        .into_iter()
-        .collect();
-    let c = env
-        .proxy()
-        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), opts)
-        .unwrap();
-    let (status, _, err) = env.wait_change(c.as_str());
-    assert_eq!(status, "Done", "{err}");
+    install_file(env, path);
 }
 
 /// A DNS server for one name on 127.0.0.53 (where systemd-resolved's stub listens): answers

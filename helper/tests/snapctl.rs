@@ -8,20 +8,13 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::sandbox::{capable_confine, confine_bin, install_file, write};
 use common::{Env, RUNNER};
 use snapshelf_dbus::types::Dict;
-use zbus::zvariant::OwnedValue;
-
-fn write(path: &Path, text: &str, mode: u32) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
 
 /// A snap with a shell app, a plug that auto-connects (network), one that does not (camera).
 fn ctl_snap(dir: &Path, name: &str) -> PathBuf {
@@ -39,37 +32,6 @@ fn ctl_snap(dir: &Path, name: &str) -> PathBuf {
     let out = dir.join(format!("{name}.snap"));
     snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
     out
-}
-
-fn install_file(env: &Env, path: &Path) {
-    let f = std::fs::File::open(path).unwrap();
-    let opts: Dict = [("unsigned".to_string(), OwnedValue::from(true))]
-        .into_iter()
-        .collect();
-    env.done(
-        env.proxy()
-            .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), opts),
-    );
-}
-
-fn confine_bin() -> PathBuf {
-    common::workspace_bin("snapshelf-confine", "snapshelf-confine")
-}
-
-/// The confine binary with the packaged file capabilities, in a root-owned directory.
-fn capable_confine(dir: &Path) -> PathBuf {
-    let d = dir.join("libexec");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = d.join("snapshelf-confine");
-    std::fs::copy(confine_bin(), &bin).unwrap();
-    let st = Command::new("setcap")
-        .args(["cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p"])
-        .arg(&bin)
-        .status()
-        .expect("setcap (Debian package libcap2-bin) is needed");
-    assert!(st.success());
-    bin
 }
 
 /// `sh -c SCRIPT` in the snap's sandbox: as root (`capable` None), or as the test user with the

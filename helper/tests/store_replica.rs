@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -95,30 +94,7 @@ impl Drop for Process {
 }
 
 fn serve(dir: &Path, extra: &[&str]) -> (Process, String) {
-    let mut child = Command::new(common::workspace_bin("snapshelf-store", "snapshelf-store"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key-bits",
-            "2048",
-            "--dir",
-        ])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
-        .to_string();
+    let (child, url) = common::start_store(dir, extra);
     (Process(child), url)
 }
 

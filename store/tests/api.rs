@@ -2,9 +2,7 @@
 //! catalog, spoken to over HTTP, with the answers checked against the real Snap Store's shapes.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use reqwest::blocking::Client;
@@ -12,7 +10,9 @@ use serde_json::Value;
 use snapshelf_snap::assert::{decode_stream, Database};
 use snapshelf_snap::digest::Sha3_384;
 
-const BIN: &str = env!("CARGO_BIN_EXE_snapshelf-store");
+mod common;
+
+use common::{serve, Server};
 
 /// A recorded real store response, or `None` (recorded as not run) when the samples are not
 /// beside the checkout; under `CI=true` they must be there.
@@ -25,58 +25,10 @@ fn catalog() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(BIN)
-            .args(["sample-catalog", "--key-bits", "2048"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "sample-catalog failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::sample_catalog(dir.path());
         dir
     })
     .path()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Server {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key-bits",
-            "2048",
-            "--dir",
-        ])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
-        .to_string();
-    Server { child, url }
 }
 
 fn client() -> Client {
@@ -84,11 +36,7 @@ fn client() -> Client {
 }
 
 fn get(s: &Server, path: &str) -> reqwest::blocking::Response {
-    client()
-        .get(format!("{}{path}", s.url))
-        .header("Snap-Device-Series", "16")
-        .send()
-        .unwrap()
+    common::get_request(s, path).send().unwrap()
 }
 
 fn json(resp: reqwest::blocking::Response) -> Value {
@@ -433,10 +381,7 @@ fn series_header_is_required() {
 }
 
 fn post_refresh(s: &Server, body: &str) -> reqwest::blocking::Response {
-    client()
-        .post(format!("{}/v2/snaps/refresh", s.url))
-        .header("Snap-Device-Series", "16")
-        .header("Snap-Device-Architecture", "amd64")
+    common::refresh_request(s, "amd64")
         .header("Content-Type", "application/json")
         .body(body.to_string())
         .send()

@@ -3,77 +3,20 @@
 //! store's (snapd's `store/details_v2.go` `storeSnapDelta`), and what it serves rebuilds the new
 //! revision with Debian's `xdelta3`, as snapd's `applyPlainXdelta3Delta` applies it.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_snapshelf-store");
+mod common;
+
+use common::{serve_sample as serve, Server};
+
 const XDELTA3: &str = "/usr/bin/xdelta3";
 
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["sample-catalog", "--key-bits", "2048"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key-bits",
-            "2048",
-            "--dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    Server {
-        child,
-        url,
-        _dir: dir,
-    }
-}
-
 fn refresh(s: &Server, body: &Value, accept_delta: bool) -> Value {
-    let mut req = Client::new()
-        .post(format!("{}/v2/snaps/refresh", s.url))
-        .header("Snap-Device-Series", "16")
-        .header("Snap-Device-Architecture", "amd64")
-        .json(body);
+    let mut req = common::refresh_request(s, "amd64").json(body);
     if accept_delta {
         req = req.header("Snap-Accept-Delta-Format", "xdelta3");
     }
@@ -83,9 +26,7 @@ fn refresh(s: &Server, body: &Value, accept_delta: bool) -> Value {
 }
 
 fn clock_id(s: &Server) -> String {
-    let v: Value = Client::new()
-        .get(format!("{}/v2/snaps/info/shelf-clock", s.url))
-        .header("Snap-Device-Series", "16")
+    let v: Value = common::get_request(s, "/v2/snaps/info/shelf-clock")
         .send()
         .unwrap()
         .json()

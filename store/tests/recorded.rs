@@ -7,63 +7,12 @@
 //! api.rs. Each answer comes from a real `snapshelf-store` process serving the sample catalog.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_snapshelf-store");
+mod common;
 
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The sample catalog, served on 127.0.0.1.
-fn serve() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["sample-catalog", "--key-bits", "2048"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "sample-catalog: {out:?}");
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key-bits",
-            "2048",
-            "--dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    Server {
-        child,
-        url,
-        _dir: dir,
-    }
-}
+use common::{serve_sample as serve, Server};
 
 fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object()
@@ -74,11 +23,7 @@ fn keys(v: &Value) -> BTreeSet<String> {
 }
 
 fn get(s: &Server, path: &str) -> (u16, Value) {
-    let r = reqwest::blocking::Client::new()
-        .get(format!("{}{path}", s.url))
-        .header("Snap-Device-Series", "16")
-        .send()
-        .unwrap();
+    let r = common::get_request(s, path).send().unwrap();
     (r.status().as_u16(), r.json().unwrap())
 }
 
@@ -122,10 +67,7 @@ fn a_refresh_result_asked_with_cores_fields_has_cores_keys() {
     let fields: Vec<String> = keys(&real).into_iter().collect();
     let body = serde_json::json!({"context": [], "actions": [{"action": "install",
         "instance-key": "install-1", "name": "shelf-clock", "epoch": null}], "fields": fields});
-    let r: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/v2/snaps/refresh", s.url))
-        .header("Snap-Device-Series", "16")
-        .header("Snap-Device-Architecture", "amd64")
+    let r: Value = common::refresh_request(&s, "amd64")
         .header("Content-Type", "application/json")
         .body(body.to_string())
         .send()

@@ -5,14 +5,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::OnceLock;
 
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use snapshelf_snap::squashfs::{pack, PackOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_snapshelf-store");
+mod common;
+
+use common::Server;
 
 /// One test revision: `name_rev.snap` with this snap.yaml tail (epoch, architectures).
 fn make_snap(dir: &Path, name: &str, rev: u32, extra: &str) {
@@ -82,44 +84,8 @@ fn catalog() -> &'static Path {
     .path()
 }
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(dir: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key-bits",
-            "2048",
-            "--dir",
-        ])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
-        .to_string();
-    Server { child, url }
+    common::serve_with(dir, extra, Stdio::null())
 }
 
 fn store() -> &'static Server {
@@ -128,9 +94,7 @@ fn store() -> &'static Server {
 }
 
 fn info(name: &str, query: &str) -> Value {
-    Client::new()
-        .get(format!("{}/v2/snaps/info/{name}?{query}", store().url))
-        .header("Snap-Device-Series", "16")
+    common::get_request(store(), &format!("/v2/snaps/info/{name}?{query}"))
         .send()
         .unwrap()
         .json()
@@ -140,10 +104,7 @@ fn info(name: &str, query: &str) -> Value {
 fn action(arch: &str, context: Value, actions: Value) -> Vec<Value> {
     let body = json!({"context": context, "actions": actions,
         "fields": ["revision", "version", "epoch", "download"]});
-    let r: Value = Client::new()
-        .post(format!("{}/v2/snaps/refresh", store().url))
-        .header("Snap-Device-Series", "16")
-        .header("Snap-Device-Architecture", arch)
+    let r: Value = common::refresh_request(store(), arch)
         .json(&body)
         .send()
         .unwrap()

@@ -99,6 +99,36 @@ fn store_bin() -> PathBuf {
     workspace_bin("snapshelf-store", "snapshelf-store")
 }
 
+/// A `snapshelf-store` serving the catalog in `catalog` (with these extra arguments) on a free
+/// port of 127.0.0.1: the process, and its base URL as it announces it.
+pub fn start_store(catalog: &Path, args: &[&str]) -> (Child, String) {
+    let mut store = Command::new(store_bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--key-bits",
+            "2048",
+            "--dir",
+        ])
+        .arg(catalog)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(store.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
+        .to_string();
+    (store, url)
+}
+
 fn ensure_user(name: &str) {
     if Command::new("id")
         .arg(name)
@@ -284,30 +314,7 @@ impl Env {
             name_has_owner(&addr, "org.freedesktop.PolicyKit1")
         });
 
-        let mut store = Command::new(store_bin())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--key-bits",
-                "2048",
-                "--dir",
-            ])
-            .arg(catalog)
-            .args(store_args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(store.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let store_url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("store address")
-            .to_string();
+        let (store, store_url) = start_store(catalog, store_args);
         Env {
             dir,
             root,

@@ -105,6 +105,18 @@ pub enum Mode<'a> {
 /// Launch as `user` (Root mode: as root); a launch that does not end within two minutes is
 /// killed (a stalled launch shows as a failure, not a hang).
 pub fn launch_as(env: &Env, mode: Mode<'_>, user: &str, target: &str, args: &[&str]) -> Output {
+    launch_with(env, mode, user, target, args, &[])
+}
+
+/// `launch_as`, with `vars` added to the environment.
+pub fn launch_with(
+    env: &Env,
+    mode: Mode<'_>,
+    user: &str,
+    target: &str,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> Output {
     let root = env.root.display().to_string();
     let confine = confine_bin().display().to_string();
     let mut cmd = Command::new("timeout");
@@ -141,7 +153,11 @@ pub fn launch_as(env: &Env, mode: Mode<'_>, user: &str, target: &str, args: &[&s
             .arg(target);
         }
     }
-    cmd.args(args).current_dir("/").output().unwrap()
+    cmd.args(args)
+        .envs(vars.iter().copied())
+        .current_dir("/")
+        .output()
+        .unwrap()
 }
 
 /// The standard output of a launch that must succeed.

@@ -1,0 +1,103 @@
+//! What every store test needs: a real `snapshelf-store` process on 127.0.0.1, and requests with
+//! the headers snapd sends.
+
+// Each test file uses its own part of this module.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use reqwest::blocking::{Client, RequestBuilder};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_snapshelf-store");
+
+/// A running store; killed when dropped (and its catalog removed, when it owns one).
+pub struct Server {
+    child: Child,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes the sample catalog into `dir`, with a small (fast) test key chain.
+pub fn sample_catalog(dir: &Path) {
+    let out = Command::new(BIN)
+        .args(["sample-catalog", "--key-bits", "2048"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sample-catalog failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Serves the catalog in `dir` with these extra arguments; the store's stderr goes to `stderr`.
+pub fn serve_with(dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--key-bits",
+            "2048",
+            "--dir",
+        ])
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
+        .to_string();
+    Server {
+        child,
+        url,
+        _dir: None,
+    }
+}
+
+/// Serves the catalog in `dir`, the store's stderr shown with the test's.
+pub fn serve(dir: &Path) -> Server {
+    serve_with(dir, &[], Stdio::inherit())
+}
+
+/// A fresh sample catalog of its own, served; removed when the server is dropped.
+pub fn serve_sample() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    sample_catalog(dir.path());
+    let mut s = serve(dir.path());
+    s._dir = Some(dir);
+    s
+}
+
+/// A GET of `path` on the store, as snapd sends it (series 16).
+pub fn get_request(s: &Server, path: &str) -> RequestBuilder {
+    Client::new()
+        .get(format!("{}{path}", s.url))
+        .header("Snap-Device-Series", "16")
+}
+
+/// A POST to the refresh endpoint, as snapd sends it (series 16, this architecture).
+pub fn refresh_request(s: &Server, arch: &str) -> RequestBuilder {
+    Client::new()
+        .post(format!("{}/v2/snaps/refresh", s.url))
+        .header("Snap-Device-Series", "16")
+        .header("Snap-Device-Architecture", arch)
+}
