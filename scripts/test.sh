@@ -37,7 +37,15 @@ cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "cargo test"
-cargo test --workspace --no-fail-fast
+# The two packaging tests rebuild the binaries in target/debug (cargo-deb and install.sh take them
+# from there), with other features than the test build: run beside the others, they would replace a
+# binary another test is executing. So they run alone, after everything else.
+PACKAGING_ALONE=(the_deb_installs_activates_and_removes_cleanly install_sh_honours_destdir_and_prefix)
+status=0
+cargo test --workspace --no-fail-fast -- "${PACKAGING_ALONE[@]/#/--skip=}" || status=$?
+say "cargo test: the packaging tests, alone"
+cargo test -p snapshelf-helper --test packaging -- "${PACKAGING_ALONE[@]}" || status=$?
+[ "$status" -eq 0 ] || die "cargo test failed (see above)"
 
 # --- fuzzing: a separate step, after every test has passed ---------------------------------------
 # A short run of every fuzz target (scripts/fuzz.sh, docs/fuzzing.md): the fuzz crate is built with

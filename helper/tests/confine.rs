@@ -676,6 +676,7 @@ fn permissions_change_the_sandbox_and_survive_refresh_and_revert() {
     if !common::require_root() {
         return;
     }
+    let _home = ifprobe_home_lock();
     let (uid, home) = common::runner();
     let mut env = Env::new();
     env.start_helper();
@@ -1810,6 +1811,7 @@ fn reset_to_defaults_is_one_change() {
     if !common::require_root() {
         return;
     }
+    let _home = ifprobe_home_lock();
     let mut env = Env::new();
     env.start_helper();
     install_base(&env);
@@ -1886,4 +1888,11 @@ fn reset_to_defaults_is_one_change() {
     );
     let c = helper.remove(&["ifprobe"], Dict::new()).unwrap();
     assert_eq!(env.wait_change(c.as_str()).0, "Done");
+}
+
+/// The tests that launch `ifprobe` as the runner share the runner's home and its
+/// `snapshelf-ifprobe` folder; they take turns so that one's writes are not seen by the other.
+fn ifprobe_home_lock() -> std::sync::MutexGuard<'static, ()> {
+    static HOME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HOME.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -122,6 +122,7 @@ fn the_deb_installs_activates_and_removes_cleanly() {
         "snapshelf",
         "snapshelf-search-provider",
         "snapshelf-launcher",
+        "snapshelf-update-agent",
     ] {
         run(Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", p])

@@ -90,19 +90,30 @@ impl Session {
         }
         let address = format!("unix:path={}", socket.display());
         let shown = Arc::new(Mutex::new(Vec::new()));
-        let conn = zbus::blocking::connection::Builder::address(address.as_str())
-            .unwrap()
-            .serve_at(
-                "/org/freedesktop/Notifications",
-                Server {
-                    shown: shown.clone(),
-                },
-            )
-            .unwrap()
-            .name("org.freedesktop.Notifications")
-            .unwrap()
-            .build()
-            .unwrap();
+        // The socket's file appears at bind(), a moment before the daemon listens: try again
+        // until it answers.
+        let conn = loop {
+            let attempt = zbus::blocking::connection::Builder::address(address.as_str())
+                .unwrap()
+                .serve_at(
+                    "/org/freedesktop/Notifications",
+                    Server {
+                        shown: shown.clone(),
+                    },
+                )
+                .unwrap()
+                .name("org.freedesktop.Notifications")
+                .unwrap()
+                .build();
+            match attempt {
+                Ok(c) => break c,
+                Err(e) if start.elapsed() < Duration::from_secs(10) => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("the session bus does not answer: {e}"),
+            }
+        };
         Session {
             daemon,
             address,
