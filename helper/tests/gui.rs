@@ -105,7 +105,11 @@ impl Gui {
         )
         .unwrap();
         let bin = env.dir.path().join("snapshelf");
-        std::fs::copy(gui_bin(), &bin).unwrap();
+        // Beside, then renamed: an app this test started before may still be running from `bin`
+        // (writing into a running executable is ETXTBSY).
+        let aside = env.dir.path().join(".snapshelf.new");
+        std::fs::copy(gui_bin(), &aside).unwrap();
+        std::fs::rename(&aside, &bin).unwrap();
         let results = results(test);
         let log = env.dir.path().join(format!("gui-{test}.log"));
         let locale = env.dir.path().join("locale");

@@ -403,6 +403,13 @@ fn configuration_goes_through_the_configure_hook_as_snap_set_does() {
 }
 
 /// Processes of the host running the never-ending hook.
+/// The tests that look for hook processes left behind (`hook_sleepers`, machine-wide) take turns
+/// with the one whose hook sleeps on purpose.
+fn sleepers_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn hook_sleepers() -> Vec<i32> {
     std::fs::read_dir("/proc")
         .unwrap()
@@ -416,6 +423,7 @@ fn hook_sleepers() -> Vec<i32> {
 
 #[test]
 fn a_hook_that_never_ends_is_stopped_and_a_crash_during_a_hook_is_recovered() {
+    let _sleepers = sleepers_lock();
     let Some((mut env, work)) = setup("hook-timeout = 3\n") else {
         return;
     };
@@ -583,6 +591,7 @@ fn check_hooks_snap_consistent(env: &Env, n: usize) {
 
 #[test]
 fn sigkill_at_every_task_boundary_of_an_install_with_hooks() {
+    let _sleepers = sleepers_lock();
     let Some((mut env, work)) = setup("") else {
         return;
     };

@@ -95,8 +95,12 @@ fn catalog_with_lzo(work: &Path) -> tempfile::TempDir {
 /// Start the helper with its log (RUST_LOG=warn) going to `log`, to read its warnings.
 fn start_helper_logging(env: &mut Env, log: &Path) {
     let file = std::fs::File::create(log).unwrap();
+    // The workspace's confine: the snap's hook runs through it at install.
+    let confine = common::workspace_bin("snapshelf-confine", "snapshelf-confine");
     let child = env
         .helper_command()
+        .arg("--confine")
+        .arg(confine)
         .stdout(Stdio::null())
         .stderr(file)
         .spawn()
