@@ -39,12 +39,22 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "cargo test"
 # The two packaging tests rebuild the binaries in target/debug (cargo-deb and install.sh take them
 # from there), with other features than the test build: run beside the others, they would replace a
-# binary another test is executing. So they run alone, after everything else.
+# binary another test is executing. The services tests start target/debug's helper and confine inside
+# a systemd container, where such a replacement (cargo removes, then links the new binary) makes a
+# start fail. So both groups run alone, after everything else.
 PACKAGING_ALONE=(the_deb_installs_activates_and_removes_cleanly install_sh_honours_destdir_and_prefix)
+SERVICES_ALONE=(services_follow_install_refresh_revert_and_remove stop_modes_send_their_signals
+  timers_and_ordering_under_systemd bad_service_fields_are_refused_and_nothing_is_written
+  without_systemd_services_are_written_and_left_inactive
+  services_are_listed_started_stopped_restarted_and_logged
+  a_helper_killed_at_any_step_leaves_no_orphaned_unit)
+ALONE=("${PACKAGING_ALONE[@]}" "${SERVICES_ALONE[@]}")
 status=0
-cargo test --workspace --no-fail-fast -- "${PACKAGING_ALONE[@]/#/--skip=}" || status=$?
+cargo test --workspace --no-fail-fast -- --exact "${ALONE[@]/#/--skip=}" || status=$?
 say "cargo test: the packaging tests, alone"
 cargo test -p snapshelf-helper --test packaging -- "${PACKAGING_ALONE[@]}" || status=$?
+say "cargo test: the services tests under systemd, alone"
+cargo test -p snapshelf-helper --test services || status=$?
 [ "$status" -eq 0 ] || die "cargo test failed (see above)"
 
 # --- fuzzing: a separate step, after every test has passed ---------------------------------------
