@@ -426,10 +426,14 @@ fn services_follow_install_refresh_revert_and_remove() {
 fn stop_modes_send_their_signals() {
     let env = Env::new();
     let Some(m) = Machine::boot(&env) else { return };
-    let trap = |app: &str, sig: &str| {
+    // With an `-all` mode the child gets the signal too: the main process waits for the child's
+    // own trap (killing it at once could beat that trap, which runs only after the child's
+    // current `sleep`); otherwise only the main process hears it and ends its child itself.
+    let trap = |app: &str, sig: &str, all: bool| {
+        let end_child = if all { "wait $!" } else { "kill $!" };
         format!(
             "sh -c 'trap \"echo {sig} > $SNAP_COMMON/{app}-child; exit 0\" {sig}; while true; do sleep 0.2; done' &\n\
-             trap 'echo {sig} > $SNAP_COMMON/{app}; kill $!; exit 0' {sig}\n\
+             trap 'echo {sig} > $SNAP_COMMON/{app}; {end_child}; exit 0' {sig}\n\
              echo up > $SNAP_COMMON/{app}-up\nwhile true; do sleep 0.2; done"
         )
     };
@@ -444,7 +448,7 @@ fn stop_modes_send_their_signals() {
         yaml.push_str(&format!(
             "  {app}:\n    command: bin/{app}\n    daemon: simple\n    stop-mode: {mode}\n"
         ));
-        scripts.push((app, trap(app, sig)));
+        scripts.push((app, trap(app, sig, mode.ends_with("-all"))));
     }
     let scripts: Vec<(&str, &str)> = scripts.iter().map(|(a, b)| (*a, b.as_str())).collect();
     m.install(&m.snap("svc-stop", &yaml, &scripts));
