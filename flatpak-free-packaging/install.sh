@@ -32,6 +32,8 @@ $PREFIX/share/gnome-shell/search-providers/io.github.snapshelf.Snapshelf.SearchP
 $PREFIX/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service
 $PREFIX/libexec/snapshelf/snapshelf-launcher
 $PREFIX/share/dbus-1/services/io.github.snapshelf.Launcher.service
+$PREFIX/libexec/snapshelf/snapshelf-update-agent
+/etc/xdg/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop
 $BUSPOLICY/io.github.snapshelf.Helper1.conf
 $PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service
 $ACTIONS/io.github.snapshelf.policy
@@ -49,7 +51,7 @@ if [ "${1:-}" = "--uninstall" ]; then
   rmdir "$D$PREFIX/libexec/snapshelf" 2>/dev/null || true
   exit 0
 fi
-for b in snapshelf snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine snapshelf-search-provider snapshelf-launcher; do
+for b in snapshelf snapshelfctl snapshelf-store snapshelf-helper snapshelf-confine snapshelf-search-provider snapshelf-launcher snapshelf-update-agent; do
   [ -x "$BIN/$b" ] || { echo "install.sh: $BIN/$b is missing: cargo build --release first" >&2; exit 1; }
 done
 [ -x "$BIN/snapctl" ] || { echo "install.sh: $BIN/snapctl is missing: scripts/snapctl-static.sh --release first" >&2; exit 1; }
@@ -82,6 +84,13 @@ sed "s|^Exec=.*|Exec=$PROVIDER|" data/dbus-1/services/io.github.snapshelf.Snapsh
 install -D -m 755 "$BIN/snapshelf-launcher" "$D$PREFIX/libexec/snapshelf/snapshelf-launcher"
 sed "s|^Exec=.*|Exec=$PREFIX/libexec/snapshelf/snapshelf-launcher|" data/dbus-1/services/io.github.snapshelf.Launcher.service \
   | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/services/io.github.snapshelf.Launcher.service"
+# Background updates: the agent starts with each desktop session (XDG autostart, which session
+# managers read from /etc/xdg whatever the prefix) and opens the app on its Updates page.
+install -D -m 755 "$BIN/snapshelf-update-agent" "$D$PREFIX/libexec/snapshelf/snapshelf-update-agent"
+AGENT="$PREFIX/libexec/snapshelf/snapshelf-update-agent"
+[ "$PREFIX" = /usr ] || AGENT="$AGENT --app $PREFIX/bin/snapshelf"
+sed "s|^Exec=.*|Exec=$AGENT|" data/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop \
+  | install -D -m 644 /dev/stdin "$D/etc/xdg/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop"
 install -D -m 644 flatpak-free-packaging/io.github.snapshelf.Helper1.conf "$D$BUSPOLICY/io.github.snapshelf.Helper1.conf"
 sed "s|/usr/libexec/snapshelf/snapshelf-helper|$HELPER|" flatpak-free-packaging/io.github.snapshelf.Helper1.service \
   | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service"

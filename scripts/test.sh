@@ -49,6 +49,11 @@ SERVICES_ALONE=(services_follow_install_refresh_revert_and_remove stop_modes_sen
   services_are_listed_started_stopped_restarted_and_logged
   a_helper_killed_at_any_step_leaves_no_orphaned_unit)
 ALONE=("${PACKAGING_ALONE[@]}" "${SERVICES_ALONE[@]}")
+# Build every test and every binary first, once, with the workspace's features; tests then use
+# target/debug's binaries as they are instead of each running `cargo build -p` (helper/tests/common).
+cargo build --workspace --bins --quiet
+cargo test --workspace --no-run --quiet
+export SNAPSHELF_TEST_BINS_BUILT=1
 status=0
 cargo test --workspace --no-fail-fast -- --exact "${ALONE[@]/#/--skip=}" || status=$?
 say "cargo test: the packaging tests, alone"

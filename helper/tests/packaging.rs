@@ -264,6 +264,7 @@ fn install_sh_honours_destdir_and_prefix() {
         "snapshelf",
         "snapshelf-search-provider",
         "snapshelf-launcher",
+        "snapshelf-update-agent",
     ] {
         run(Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", p])
@@ -297,6 +298,8 @@ fn install_sh_honours_destdir_and_prefix() {
         "usr/local/share/dbus-1/services/io.github.snapshelf.Snapshelf.SearchProvider.service",
         "usr/local/libexec/snapshelf/snapshelf-launcher",
         "usr/local/share/dbus-1/services/io.github.snapshelf.Launcher.service",
+        "usr/local/libexec/snapshelf/snapshelf-update-agent",
+        "etc/xdg/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop",
         "usr/local/share/applications/io.github.snapshelf.Snapshelf.desktop",
         "usr/local/share/locale/fr/LC_MESSAGES/snapshelf.mo",
         "usr/local/share/dbus-1/system-services/io.github.snapshelf.Helper1.service",
@@ -330,12 +333,27 @@ fn install_sh_honours_destdir_and_prefix() {
         unit.contains("--confine /usr/local/libexec/snapshelf/snapshelf-confine"),
         "{unit}"
     );
+    let autostart = std::fs::read_to_string(
+        dest.path()
+            .join("etc/xdg/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop"),
+    )
+    .unwrap();
+    assert!(
+        autostart.contains(
+            "Exec=/usr/local/libexec/snapshelf/snapshelf-update-agent --app /usr/local/bin/snapshelf"
+        ),
+        "the agent opens the app installed beside it: {autostart}"
+    );
     run(Command::new("sh")
         .arg(&script)
         .arg("--uninstall")
         .env("DESTDIR", dest.path())
         .env("PREFIX", "/usr/local"));
     assert!(!dest.path().join("usr/local/bin/snapshelfctl").exists());
+    assert!(!dest
+        .path()
+        .join("etc/xdg/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop")
+        .exists());
     assert!(!dest
         .path()
         .join("etc/dbus-1/system.d/io.github.snapshelf.Helper1.conf")
