@@ -23,6 +23,7 @@ pub mod sandbox;
 pub mod seccomp;
 pub mod session;
 pub mod sys;
+pub mod timing;
 pub mod user_dirs;
 
 pub use error::{Error, Result};

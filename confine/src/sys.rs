@@ -222,13 +222,14 @@ fn mount_on(
 }
 
 /// Bind `src` onto `name` in `parent`; `recursive` carries the submounts along. The new mount is
-/// read-only when its source was. Returns the new mount's root.
+/// read-only when its source was. Returns the new mount's root, and whether it is known to be
+/// read-only (`false`: not looked at, as the source was writable).
 pub fn bind(
     src: BorrowedFd<'_>,
     parent: BorrowedFd<'_>,
     name: &str,
     recursive: bool,
-) -> nix::Result<OwnedFd> {
+) -> nix::Result<(OwnedFd, bool)> {
     let mut flags = MsFlags::MS_BIND;
     if recursive {
         flags |= MsFlags::MS_REC;
@@ -239,7 +240,7 @@ pub fn bind(
     if src_ro && !locked_flags(top.as_fd())?.1 {
         remount_read_only(top.as_fd())?;
     }
-    Ok(top)
+    Ok((top, src_ro))
 }
 
 /// Whether writes to what `fd` names fail for being read-only (the mount or its file system).
