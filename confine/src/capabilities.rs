@@ -1,7 +1,7 @@
 //! Capabilities: raised to build the sandbox, lowered to open what the user owns as the user,
 //! dropped for good (with `no_new_privs`) before the app runs.
 
-use caps::CapSet;
+use caps::{CapSet, Capability};
 use nix::errno::Errno;
 
 use crate::error::{Context, Error, Result};
@@ -40,10 +40,13 @@ pub fn as_user<T>(power: Power, f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// credentials, so only what is still there is dropped: called once before the sandbox's first
 /// fork, it leaves nothing for the monitor and the reaper to do again.
 pub fn drop_bounding() {
+    // Without CAP_SETPCAP (a non-root user with file capabilities) the bounding set cannot be
+    // changed, and need not be: an exec without file capabilities grants nothing, and
+    // no_new_privs forbids gaining any.
+    if !caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(true) {
+        return;
+    }
     for cap in caps::all() {
-        // Without CAP_SETPCAP (a non-root user with file capabilities) the bounding set cannot be
-        // changed, and need not be: an exec without file capabilities grants nothing, and
-        // no_new_privs forbids gaining any.
         if caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(true) {
             let _ = caps::drop(None, CapSet::Bounding, cap);
         }
