@@ -1,7 +1,8 @@
 //! The syscall layer: every filesystem and mount operation the sandbox is built from, in one place,
 //! each working on file descriptors. Paths are walked one component at a time with
 //! `O_PATH|O_NOFOLLOW`, so a symbolic link is never followed, and mounts name their source and target
-//! as `/proc/self/fd/N` so that what was checked is what gets mounted (snap-confine's lesson from
+//! by those descriptors (binds with the fd-based mount calls, new file systems with `mount(2)` on
+//! `/proc/self/fd/N`) so that what was checked is what gets mounted (snap-confine's lesson from
 //! CVE-2021-44731 and CVE-2022-3328).
 
 use std::ffi::OsString;
