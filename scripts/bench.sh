@@ -273,13 +273,13 @@ PY
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = proxy ]; then
-# --- proxy: the session bus proxy's memory per running app (one xdg-dbus-proxy per app), as confine
-# starts it and without the environment confine gives it; VmRSS summed over the proxies and divided
-# by the apps: shared library pages are counted in every proxy (Pss is in the table above them).
+# --- proxy: the session bus proxy's memory per running app: ten apps of different snaps (a proxy
+# each), without and with the environment confine gives it, and ten instances of one snap (one
+# shared proxy); VmRSS summed over the proxies and divided by the apps: shared library pages are
+# counted in every proxy (Pss is in the table above each line).
 ensure_packages xdg-dbus-proxy libglib2.0-bin
-log "-- session bus proxy memory, 10 proxies at once (confine/bench/dbus-proxy.sh), load $(cut -d' ' -f1-3 /proc/loadavg)"
-bash confine/bench/dbus-proxy.sh 10 plain | tee -a "$OUT" | tail -1
-bash confine/bench/dbus-proxy.sh 10 | tee -a "$OUT" | tail -1
+log "-- session bus proxy memory, 10 apps at once (confine/bench/dbus-proxy.sh), load $(cut -d' ' -f1-3 /proc/loadavg)"
+for mode in plain per-app shared; do bash confine/bench/dbus-proxy.sh 10 $mode | tee -a "$OUT" | tail -1; done
 fi
 
 # --- snapctl: `snapctl get` inside a sandbox (the whole process), SetConfig through a configure hook --

@@ -65,6 +65,9 @@ pub fn monitor(reaper: Pid, status: OwnedFd) -> ! {
         }
     };
     crate::timing::mark("monitor: reaper gone");
+    // Every other holder of this launch's reader of the shared proxy's lifeline is gone with the
+    // sandbox.
+    crate::shared_proxy::leave();
     let mut byte = [0u8; 1];
     // SAFETY: a one-byte read into our buffer; the write end is closed once the reaper is gone.
     let n = unsafe { libc::read(status.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };

@@ -22,6 +22,7 @@ pub mod running;
 pub mod sandbox;
 pub mod seccomp;
 pub mod session;
+pub mod shared_proxy;
 pub mod sys;
 pub mod timing;
 pub mod user_dirs;
