@@ -35,10 +35,18 @@ pub fn start_time(pid: u32) -> Option<u64> {
 /// Record this process as `snap`'s `app`. Best effort: without the privilege to write the
 /// root-owned directory (an unprivileged copy of confine) the app runs unrecorded.
 pub fn record(root: &Path, power: Power, snap: &str, app: &str) {
-    let pid = std::process::id();
     if raise(power).is_err() {
         return;
     }
+    write_record(root, snap, app);
+    // What follows (the user's data, the session) is done as the user: no capability in effect.
+    if power == Power::Privileged && !nix::unistd::getuid().is_root() {
+        let _ = caps::clear(None, caps::CapSet::Effective);
+    }
+}
+
+fn write_record(root: &Path, snap: &str, app: &str) {
+    let pid = std::process::id();
     let dir = snap_dir(root, snap);
     let made = std::fs::DirBuilder::new()
         .recursive(true)
