@@ -94,7 +94,8 @@ fn checked(
     Ok(fd)
 }
 
-fn random_u64() -> u64 {
+/// Random enough for names that must not collide between launches.
+pub(crate) fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     // SAFETY: getrandom fills at most the buffer it is given.
     let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };

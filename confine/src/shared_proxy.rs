@@ -2,8 +2,9 @@
 //! bus, the same rules), instead of one per launch: its memory is then shared among them.
 //!
 //! In the app's runtime directory (the user's, 0700): `.dbus-proxy-current.<key>`, a symbolic link
-//! to the PID of the launch that started the proxy in use, whose socket is `.dbus-proxy.<pid>` and
-//! whose lifeline is the FIFO `.dbus-proxy-life.<pid>`. The proxy holds the FIFO's write end and
+//! to the id of the proxy in use (`<pid of the launch that started it>-<random>`: a PID may be
+//! reused while the proxy lives on), whose socket is `.dbus-proxy.<id>` and whose lifeline is the
+//! FIFO `.dbus-proxy-life.<id>`. The proxy holds the FIFO's write end and
 //! exits once it has no reader left; every launch that uses the proxy holds a reader until it ends.
 //! Launches start, join and leave under the lock `.lock.dbus-proxy`, so the readers never all go
 //! while a launch is joining: a proxy found with readers is one that stays.
@@ -27,7 +28,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 struct Membership {
     dir: OwnedFd,
     key: String,
-    pid: String,
+    id: String,
     reader: OwnedFd,
 }
 
@@ -90,17 +91,36 @@ fn open_fifo(dir: BorrowedFd<'_>, name: &str, write: bool) -> nix::Result<OwnedF
     Ok(fd)
 }
 
-/// A reader of the proxy named by `pid`'s lifeline, if that proxy is alive and stays so: other
-/// launches still hold readers (they leave only under the lock we hold), and the proxy still
-/// holds the write end.
-fn join(dir: BorrowedFd<'_>, pid: &str) -> Option<OwnedFd> {
-    let life = format!(".dbus-proxy-life.{pid}");
-    // ENXIO: no reader is left, so the proxy has gone or is going.
-    let before = open_fifo(dir, &life, true).ok()?;
-    let reader = open_fifo(dir, &life, false).ok()?;
+/// What [`join`] found.
+enum Found {
+    /// A reader of a proxy that is alive and stays so.
+    Joined(OwnedFd),
+    /// The proxy has gone, or is going: what it left may be removed.
+    Gone,
+    /// Something else (a descriptor refused, a file that is no FIFO): left alone.
+    Unknown,
+}
+
+/// Join the proxy `id` if it is alive and stays so: other launches still hold readers (they leave
+/// only under the lock we hold), and the proxy still holds the write end.
+fn join(dir: BorrowedFd<'_>, id: &str) -> Found {
+    let life = format!(".dbus-proxy-life.{id}");
+    let open = |write| match open_fifo(dir, &life, write) {
+        Ok(fd) => Ok(fd),
+        // No reader left (ENXIO), or no lifeline at all: the proxy has gone or is going.
+        Err(Errno::ENXIO | Errno::ENOENT) => Err(Found::Gone),
+        Err(_) => Err(Found::Unknown),
+    };
+    let (before, reader) = match (open(true), open(false)) {
+        (Ok(w), Ok(r)) => (w, r),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
     // A writer opened after our reader, then closed: the reader reports a hang-up now unless
     // another writer (the proxy) is there.
-    drop(open_fifo(dir, &life, true).ok()?);
+    match open(true) {
+        Ok(w) => drop(w),
+        Err(e) => return e,
+    }
     drop(before);
     let mut pfd = libc::pollfd {
         fd: reader.as_raw_fd(),
@@ -109,7 +129,11 @@ fn join(dir: BorrowedFd<'_>, pid: &str) -> Option<OwnedFd> {
     };
     // SAFETY: one pollfd of ours, no waiting.
     let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    (n == 0 || pfd.revents & libc::POLLHUP == 0).then_some(reader)
+    if n == 0 || pfd.revents & libc::POLLHUP == 0 {
+        Found::Joined(reader)
+    } else {
+        Found::Gone
+    }
 }
 
 /// The proxy for `key` in `dir` (`runtime` is its path): joined when one runs, else started by
@@ -128,15 +152,20 @@ pub fn obtain(
     let found = sys::readlink_at(dir, &current)
         .ok()
         .and_then(|p| p.into_string().ok())
-        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    if let Some(pid) = &found {
-        if let Some(reader) = join(dir, pid) {
-            return Some(Ok(remember(dir, key, pid, reader, runtime)));
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+    if let Some(id) = &found {
+        match join(dir, id) {
+            Found::Joined(reader) => return Some(Ok(remember(dir, key, id, reader, runtime))),
+            Found::Gone => remove(dir, id),
+            Found::Unknown => {}
         }
-        remove(dir, pid);
     }
-    let pid = std::process::id().to_string();
-    let life = format!(".dbus-proxy-life.{pid}");
+    let id = format!(
+        "{}-{:08x}",
+        std::process::id(),
+        crate::owned_dir::random_u64() as u32
+    );
+    let life = format!(".dbus-proxy-life.{id}");
     let _ = nix::unistd::unlinkat(dir, life.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
     let made = nix::unistd::mkfifoat(dir, life.as_str(), Mode::from_bits_truncate(0o600));
     let opened = made.and_then(|()| {
@@ -148,26 +177,26 @@ pub fn obtain(
         Ok(fds) => fds,
         Err(e) => return Some(Err(format!("cannot make its lifeline {life}: {e}"))),
     };
-    let socket = format!("{runtime}/.dbus-proxy.{pid}");
+    let socket = format!("{runtime}/.dbus-proxy.{id}");
     if let Err(e) = start(&socket, writer, reader.as_fd()) {
-        remove(dir, &pid);
+        remove(dir, &id);
         return Some(Err(e));
     }
     // Put in place in one step: a launch reading the link sees the old proxy or the new one.
-    let aside = format!("{current}.new-{pid}");
+    let aside = format!("{current}.new-{id}");
     let _ = nix::unistd::unlinkat(dir, aside.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
-    let linked = nix::unistd::symlinkat(pid.as_str(), dir, aside.as_str())
+    let linked = nix::unistd::symlinkat(id.as_str(), dir, aside.as_str())
         .and_then(|()| nix::fcntl::renameat(dir, aside.as_str(), dir, current.as_str()));
     if let Err(e) = linked {
         // It still serves this launch; later ones start their own.
         eprintln!("snapshelf-confine: warning: cannot share the session bus proxy: {e}");
     }
-    Some(Ok(remember(dir, key, &pid, reader, runtime)))
+    Some(Ok(remember(dir, key, &id, reader, runtime)))
 }
 
 /// Keep the reader (the only descriptor of it: the FIFO counts a reader per open file, not per
 /// copy) and what [`leave`] needs.
-fn remember(dir: BorrowedFd<'_>, key: &str, pid: &str, reader: OwnedFd, runtime: &str) -> String {
+fn remember(dir: BorrowedFd<'_>, key: &str, id: &str, reader: OwnedFd, runtime: &str) -> String {
     let dir = dir.try_clone_to_owned();
     let mut m = MEMBERSHIP.lock().unwrap_or_else(|e| e.into_inner());
     match dir {
@@ -175,21 +204,21 @@ fn remember(dir: BorrowedFd<'_>, key: &str, pid: &str, reader: OwnedFd, runtime:
             *m = Some(Membership {
                 dir,
                 key: key.to_string(),
-                pid: pid.to_string(),
+                id: id.to_string(),
                 reader,
             })
         }
         // Without a directory to leave by, the reader is simply held to the end.
         Err(_) => std::mem::forget(reader),
     }
-    format!("{runtime}/.dbus-proxy.{pid}")
+    format!("{runtime}/.dbus-proxy.{id}")
 }
 
-/// The lifeline and the socket of the proxy `pid` started, once that proxy is gone or going.
-fn remove(dir: BorrowedFd<'_>, pid: &str) {
+/// The lifeline and the socket of the proxy `id` started, once that proxy is gone or going.
+fn remove(dir: BorrowedFd<'_>, id: &str) {
     for name in [
-        format!(".dbus-proxy-life.{pid}"),
-        format!(".dbus-proxy.{pid}"),
+        format!(".dbus-proxy-life.{id}"),
+        format!(".dbus-proxy.{id}"),
     ] {
         let _ = nix::unistd::unlinkat(dir, name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
     }
@@ -204,12 +233,12 @@ pub fn leave() {
     };
     let lock = lock(m.dir.as_fd());
     drop(m.reader);
-    let life = format!(".dbus-proxy-life.{}", m.pid);
+    let life = format!(".dbus-proxy-life.{}", m.id);
     let none_left = matches!(open_fifo(m.dir.as_fd(), &life, true), Err(Errno::ENXIO));
     if lock.is_some() && none_left {
         let current = format!(".dbus-proxy-current.{}", m.key);
         let named = sys::readlink_at(m.dir.as_fd(), &current).ok();
-        if named.as_deref().and_then(|p| p.to_str()) == Some(m.pid.as_str()) {
+        if named.as_deref().and_then(|p| p.to_str()) == Some(m.id.as_str()) {
             let _ = nix::unistd::unlinkat(
                 m.dir.as_fd(),
                 current.as_str(),
@@ -266,7 +295,7 @@ mod tests {
         let dir = sys::open_trusted(t.path()).unwrap();
         let mut child = None;
         let socket = obtain(dir.as_fd(), "/rt", "k1", |socket, w, r| {
-            assert_eq!(socket, format!("/rt/.dbus-proxy.{}", std::process::id()));
+            assert!(socket.starts_with(&format!("/rt/.dbus-proxy.{}-", std::process::id())));
             child = Some(fake_proxy(w));
             let mut pfd = libc::pollfd {
                 fd: r.as_raw_fd(),
@@ -281,21 +310,25 @@ mod tests {
         })
         .expect("the lock")
         .expect("a proxy");
-        let pid = std::process::id().to_string();
-        assert!(socket.ends_with(&format!(".dbus-proxy.{pid}")));
         let link = sys::readlink_at(dir.as_fd(), ".dbus-proxy-current.k1").unwrap();
-        assert_eq!(link.to_str(), Some(pid.as_str()));
+        let id = link.into_string().unwrap();
+        assert_eq!(socket, format!("/rt/.dbus-proxy.{id}"));
         // Another launch joins while this one still holds its reader and the proxy runs.
-        let joined = join(dir.as_fd(), &pid).expect("the running proxy is joined");
+        let Found::Joined(joined) = join(dir.as_fd(), &id) else {
+            panic!("the running proxy is not joined");
+        };
         // The proxy gone: nobody joins it any more.
         let mut child = child.unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(join(dir.as_fd(), &pid).is_none(), "a dead proxy was joined");
+        assert!(
+            matches!(join(dir.as_fd(), &id), Found::Gone),
+            "a dead proxy is not seen gone"
+        );
         drop(joined);
         // This launch leaves last: the lifeline and the link go.
         leave();
-        let life = format!(".dbus-proxy-life.{pid}");
+        let life = format!(".dbus-proxy-life.{id}");
         assert!(
             sys::stat_at(dir.as_fd(), &life).is_err(),
             "the lifeline is left"
