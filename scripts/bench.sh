@@ -34,7 +34,7 @@ start_store() { # dir [more serve arguments]
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, snapctl, format, gui, search-provider, delta
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, proxy, snapctl, format, gui, search-provider, delta
 
 HELPER=$PWD/target/release/snapshelf-helper
 HBENCH=$PWD/target/release/examples/helper_bench
@@ -270,6 +270,16 @@ r = json.load(open(sys.argv[1]))["results"]
 for name, x in zip(["snapshelf-confine, four content plugs", "bwrap --unshare-user, same binds"], r):
     print(f"{name}: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
 PY
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = proxy ]; then
+# --- proxy: the session bus proxy's memory per running app: ten apps of different snaps (a proxy
+# each), without and with the environment confine gives it, and ten instances of one snap (one
+# shared proxy); VmRSS summed over the proxies and divided by the apps: shared library pages are
+# counted in every proxy (Pss is in the table above each line).
+ensure_packages xdg-dbus-proxy libglib2.0-bin
+log "-- session bus proxy memory, 10 apps at once (confine/bench/dbus-proxy.sh), load $(cut -d' ' -f1-3 /proc/loadavg)"
+for mode in plain per-app shared; do bash confine/bench/dbus-proxy.sh 10 $mode | tee -a "$OUT" | tail -1; done
 fi
 
 # --- snapctl: `snapctl get` inside a sandbox (the whole process), SetConfig through a configure hook --

@@ -1,7 +1,7 @@
 //! Capabilities: raised to build the sandbox, lowered to open what the user owns as the user,
 //! dropped for good (with `no_new_privs`) before the app runs.
 
-use caps::CapSet;
+use caps::{CapSet, Capability};
 use nix::errno::Errno;
 
 use crate::error::{Context, Error, Result};
@@ -36,25 +36,62 @@ pub fn as_user<T>(power: Power, f: impl FnOnce() -> Result<T>) -> Result<T> {
     out
 }
 
-/// Drop every capability, for good: bounding set (where we may), then all the sets.
-pub fn drop_privileges() -> Result<()> {
+/// Drop what is left of the bounding set, where we may. Each drop copies the process's
+/// credentials, so only what is still there is dropped: called once before the sandbox's first
+/// fork, it leaves nothing for the monitor and the reaper to do again.
+pub fn drop_bounding() {
+    // Without CAP_SETPCAP (a non-root user with file capabilities) the bounding set cannot be
+    // changed, and need not be: an exec without file capabilities grants nothing, and
+    // no_new_privs forbids gaining any.
+    if !caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(true) {
+        return;
+    }
     for cap in caps::all() {
-        // Without CAP_SETPCAP (a non-root user with file capabilities) the bounding set cannot be
-        // changed, and need not be: an exec without file capabilities grants nothing, and
-        // no_new_privs forbids gaining any.
-        let _ = caps::drop(None, CapSet::Bounding, cap);
+        if caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(true) {
+            let _ = caps::drop(None, CapSet::Bounding, cap);
+        }
     }
-    for set in [
-        CapSet::Ambient,
-        CapSet::Inheritable,
-        CapSet::Effective,
-        CapSet::Permitted,
-    ] {
-        caps::clear(None, set).map_err(|e| Error::Unsupported {
-            what: format!("cannot drop capabilities: {e}"),
-            errno: Errno::EPERM,
-        })?;
-    }
+}
+
+/// The `capset` header and data (linux/capability.h, version 3: two 32-bit words per set).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Empty the effective, permitted and inheritable sets in one `capset` (the ambient set goes
+/// with them: it is always within permitted and inheritable). One call, one copy of the
+/// credentials, where clearing set by set takes three.
+fn clear_all_sets() -> Result<()> {
+    let mut header = CapHeader {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let data = [CapData::default(); 2];
+    // SAFETY: capset reads the header and two data structs, all ours and of the kernel's layout.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    Errno::result(r)
+        .map(drop)
+        .map_err(|errno| Error::Unsupported {
+            what: "cannot drop capabilities".into(),
+            errno,
+        })
+}
+
+/// Drop every capability, for good: bounding set (where we may), then all the sets, then
+/// `no_new_privs`.
+pub fn drop_privileges() -> Result<()> {
+    drop_bounding();
+    clear_all_sets()?;
     // SAFETY: prctl with these constant arguments has no memory effects.
     let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     Errno::result(r).what(|| "cannot set no_new_privs".into())?;

@@ -64,6 +64,10 @@ pub fn monitor(reaper: Pid, status: OwnedFd) -> ! {
             Err(_) => break 70,
         }
     };
+    crate::timing::mark("monitor: reaper gone");
+    // Every other holder of this launch's reader of the shared proxy's lifeline is gone with the
+    // sandbox.
+    crate::shared_proxy::leave();
     let mut byte = [0u8; 1];
     // SAFETY: a one-byte read into our buffer; the write end is closed once the reaper is gone.
     let n = unsafe { libc::read(status.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
@@ -128,6 +132,7 @@ pub fn reap(argv: &[CString], envp: &[CString], status: OwnedFd) -> Result<Infal
         eprintln!("snapshelf-confine: {e}");
         std::process::exit(e.exit_code());
     }
+    crate::timing::mark("spawn");
     let app = Pid::from_raw(pid);
     let _ = forward_signals_to(app);
     let mut app_status = None;
@@ -145,6 +150,7 @@ pub fn reap(argv: &[CString], envp: &[CString], status: OwnedFd) -> Result<Infal
             Err(_) => break,
         }
     }
+    crate::timing::mark("reaped");
     let code = match app_status {
         Some(Ok(code)) => code,
         Some(Err(sig)) => {

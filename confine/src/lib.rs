@@ -22,7 +22,9 @@ pub mod running;
 pub mod sandbox;
 pub mod seccomp;
 pub mod session;
+pub mod shared_proxy;
 pub mod sys;
+pub mod timing;
 pub mod user_dirs;
 
 pub use error::{Error, Result};

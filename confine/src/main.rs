@@ -1,6 +1,7 @@
 //! `snapshelf-confine [--root DIR] <snap>.<app> [ARGS...]`: see docs/confine.md.
 
 fn main() {
+    snapshelf_confine::timing::init();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if matches!(args.first().and_then(|a| a.to_str()), Some("--help" | "-h")) {
         println!("{}", snapshelf_confine::run::USAGE);

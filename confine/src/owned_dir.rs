@@ -22,9 +22,17 @@ pub fn own_dir(
     show: &dyn Fn() -> String,
 ) -> Result<OwnedFd> {
     match owner {
-        None => match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(Error::setup(format!("cannot create {}", show()), e)),
+        // Opened first: at most launches it is there, and a mkdir that finds it costs a lock of
+        // the parent directory.
+        None => match sys::open_dir(dir, name) {
+            Ok(fd) => return checked(fd, mode, expect_uid, exact, show),
+            Err(Errno::ENOENT) => {
+                match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(Error::setup(format!("cannot create {}", show()), e)),
+                }
+            }
+            Err(_) => {}
         },
         // Made aside, given its owner, then put in place in one step: a launch by another user
         // never sees it half made (there is no lock shared between users).
@@ -63,6 +71,17 @@ pub fn own_dir(
         }
         e => Error::setup(format!("cannot open {}", show()), e),
     })?;
+    checked(fd, mode, expect_uid, exact, show)
+}
+
+/// `fd` if it is owned by `expect_uid` (and, with `exact`, of exactly `mode`).
+fn checked(
+    fd: OwnedFd,
+    mode: u32,
+    expect_uid: u32,
+    exact: bool,
+    show: &dyn Fn() -> String,
+) -> Result<OwnedFd> {
     let st = sys::stat(fd.as_fd()).what(|| format!("cannot stat {}", show()))?;
     if st.st_uid != expect_uid || (exact && st.st_mode & 0o7777 != mode) {
         return Err(Error::Untrusted(format!(
@@ -75,7 +94,8 @@ pub fn own_dir(
     Ok(fd)
 }
 
-fn random_u64() -> u64 {
+/// Random enough for names that must not collide between launches.
+pub(crate) fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     // SAFETY: getrandom fills at most the buffer it is given.
     let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };

@@ -70,7 +70,8 @@ pub fn read_profile(root: BorrowedFd<'_>, snap: &str, app: &str) -> Result<Profi
             "the profile {name} is writable by others"
         )));
     }
-    let mut text = String::new();
+    // Room for the whole file: read in one call, not in doubling steps from 32 bytes.
+    let mut text = String::with_capacity((st.st_size as usize).min(4 << 20) + 1);
     std::fs::File::from(fd)
         .take(4 << 20)
         .read_to_string(&mut text)

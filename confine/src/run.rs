@@ -30,6 +30,7 @@ pub use crate::profile::{check_profile, read_profile};
 use crate::sandbox::{self, HostDirs, Power};
 use crate::seccomp;
 use crate::sys::{self, Kind};
+use crate::timing::mark;
 use crate::user_dirs::user_data;
 use crate::{init, landlock};
 
@@ -92,6 +93,7 @@ struct Launch {
 /// error.
 pub fn run(inv: Invocation) -> Result<Infallible> {
     let launch = Launch::gather(inv)?;
+    mark("gather");
     // Before the PID namespace: this PID (the monitor, or the classic app) lives as long as the app.
     crate::running::record(
         &launch.root_path,
@@ -102,13 +104,19 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
     if launch.profile.confinement == "classic" {
         return launch.run_classic();
     }
+    mark("record");
     launch.check_installed()?;
     launch.make_user_data()?;
+    mark("check and user data");
     // Kept until the launch ends: the session bus proxy's lifeline is in it.
     let session = crate::session::prepare(&launch.profile, launch.user.uid);
+    mark("session");
     let status = launch.enter_namespaces()?;
+    mark("namespaces and fork");
     let private = launch.private_area()?;
+    mark("private area");
     let host = launch.host_dirs(&private)?;
+    mark("host dirs");
     let mut extra_env = launch.build_and_enter(&host, &private)?;
     extra_env.extend(session.env.iter().cloned());
     drop(host);
@@ -240,6 +248,9 @@ impl Launch {
         let (uid, gid, _) = self.ids();
         raise(self.power)?;
         enter_namespace(self.power, uid, gid, self.landlock.private_network)?;
+        mark("unshare");
+        // Once here rather than in each of the two processes that follow.
+        crate::capabilities::drop_bounding();
         let (status_r, status_w) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).what(|| "cannot make a pipe".into())?;
         // SAFETY: one thread; both sides go on with plain system calls.
@@ -345,6 +356,7 @@ impl Launch {
                         .map(|st| st.st_uid == 0 && st.st_mode & 0o022 == 0)
                         .unwrap_or(false)
                 }),
+            walked: Default::default(),
         })
     }
 
@@ -365,9 +377,11 @@ impl Launch {
             runtime: host.runtime.is_some(),
         };
         let plan = mount_plan::plan(&input, host)?;
+        mark("plan");
         // Read while the host's root is still reachable (and the capabilities still held).
         let cookie = crate::cookie::read(self.open_root()?.as_fd(), &self.profile);
         let root = sandbox::perform(&plan, self.power, private.snap_dir.as_fd(), "rootfs", host)?;
+        mark("perform");
         fchdir(root.as_fd()).what(|| "cannot enter the new root".into())?;
         pivot_root(".", ".").what(|| "pivot_root".into())?;
         umount2(".", MntFlags::MNT_DETACH).what(|| "cannot detach the old root".into())?;
@@ -375,6 +389,7 @@ impl Launch {
         let new_root =
             sys::open_trusted(Path::new("/")).what(|| "cannot open the new root".into())?;
         sys::remount_read_only(new_root.as_fd()).what(|| "cannot make / read-only".into())?;
+        mark("pivot_root");
         let mut env = plan.env;
         if let Some(c) = cookie {
             env.push(("SNAP_COOKIE".into(), c));
@@ -392,6 +407,7 @@ impl Launch {
         status: OwnedFd,
     ) -> Result<Infallible> {
         drop_privileges()?;
+        mark("drop privileges");
         let paths = SnapPaths::new("/snap", &self.profile, &self.user);
         let dir = self.cwd.clone().filter(|c| chdir(c).is_ok()).or_else(|| {
             chdir(Path::new(&paths.user_data))
@@ -403,11 +419,14 @@ impl Launch {
         }
         umask(self.umask);
         let (argv, envp) = command(&self.profile, &paths, &self.user, &self.inv, extra_env)?;
+        mark("command");
         landlock::apply(&self.landlock)?;
+        mark("landlock");
         match &self.compiled {
             Some(compiled) => seccomp::load_compiled(compiled)?,
             None => seccomp::load(self.allow)?,
         }
+        mark("seccomp");
         drop(private);
         init::reap(&argv, &envp, status)
     }
@@ -432,7 +451,7 @@ fn compiled_filter(root: BorrowedFd<'_>, allow: seccomp::Allowances) -> Option<V
     if sys::kind_of(&st) != Kind::File || st.st_uid != 0 || st.st_mode & 0o022 != 0 {
         return None;
     }
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity((st.st_size as usize).min(64 << 10) + 1);
     std::fs::File::from(fd)
         .take(64 << 10)
         .read_to_end(&mut bytes)

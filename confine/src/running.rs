@@ -7,7 +7,7 @@
 //! The helper trusts a record only while that PID lives with that start time, so a record left
 //! by a crash or a reused PID never counts; it removes such records itself.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,12 @@ pub fn snap_dir(root: &Path, snap: &str) -> PathBuf {
 
 /// The start time of `pid` from its `/proc/<pid>/stat`, if it lives.
 pub fn start_time(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // procfs reports no size: room for a whole line, read in one call.
+    let mut text = String::with_capacity(1024);
+    std::fs::File::open(format!("/proc/{pid}/stat"))
+        .ok()?
+        .read_to_string(&mut text)
+        .ok()?;
     // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
     let rest = &text[text.rfind(')')? + 1..];
     rest.split_whitespace().nth(19)?.parse().ok()
@@ -30,13 +35,18 @@ pub fn start_time(pid: u32) -> Option<u64> {
 /// Record this process as `snap`'s `app`. Best effort: without the privilege to write the
 /// root-owned directory (an unprivileged copy of confine) the app runs unrecorded.
 pub fn record(root: &Path, power: Power, snap: &str, app: &str) {
-    let pid = std::process::id();
-    let Some(started) = start_time(pid) else {
-        return;
-    };
     if raise(power).is_err() {
         return;
     }
+    write_record(root, snap, app);
+    // What follows (the user's data, the session) is done as the user: no capability in effect.
+    if power == Power::Privileged && !nix::unistd::getuid().is_root() {
+        let _ = caps::clear(None, caps::CapSet::Effective);
+    }
+}
+
+fn write_record(root: &Path, snap: &str, app: &str) {
+    let pid = std::process::id();
     let dir = snap_dir(root, snap);
     let made = std::fs::DirBuilder::new()
         .recursive(true)
@@ -45,6 +55,10 @@ pub fn record(root: &Path, power: Power, snap: &str, app: &str) {
     if made.is_err() {
         return;
     }
+    // Read only once the record can be written (a launch in a user namespace cannot).
+    let Some(started) = start_time(pid) else {
+        return;
+    };
     // Root's, so that a user cannot remove or rewrite another launch's record.
     let _ = nix::unistd::chown(&dir, Some(0.into()), Some(0.into()));
     let path = dir.join(format!("{app}.{pid}"));

@@ -47,7 +47,19 @@ pub struct HostDirs {
     pub var_snap: OwnedFd,
     /// `<root>/run/snapshelf/snapctl`, when the helper made it.
     pub snapctl: Option<OwnedFd>,
+    /// The directories walked so far (see [`Walked`]).
+    pub walked: Walked,
 }
+
+/// Host directories opened by a walk, by origin and path: the planner asks about several
+/// entries of one directory (`/dev`, the base's `/etc`) and the binds open their sources in the
+/// same places, so each directory is walked once per launch. A descriptor kept here is the very
+/// directory that was checked, even if the host changes it meanwhile.
+#[derive(Default)]
+pub struct Walked(RefCell<Vec<WalkedDir>>);
+
+/// A directory in [`Walked`]: where it was found, and its descriptor.
+type WalkedDir = (Origin, Vec<String>, Rc<OwnedFd>);
 
 impl HostDirs {
     fn origin(&self, origin: Origin) -> Option<BorrowedFd<'_>> {
@@ -66,6 +78,40 @@ impl HostDirs {
         })
     }
 
+    /// The directory `path` under `origin` (not empty), walked from the nearest one walked
+    /// before.
+    fn dir(&self, origin: Origin, path: &[String]) -> std::result::Result<Rc<OwnedFd>, WalkError> {
+        let top = self
+            .origin(origin)
+            .ok_or(WalkError::Errno(0, Errno::ENOENT))?;
+        let mut walked = self.walked.0.borrow_mut();
+        let known = walked
+            .iter()
+            .filter(|(o, p, _)| *o == origin && path.starts_with(p))
+            .max_by_key(|(_, p, _)| p.len());
+        let (from, start) = match known {
+            Some((_, p, fd)) if p.len() == path.len() => return Ok(fd.clone()),
+            Some((_, p, fd)) => (p.len(), fd.clone()),
+            None => (
+                0,
+                Rc::new(dup(top).map_err(|_| WalkError::Errno(0, Errno::EMFILE))?),
+            ),
+        };
+        let fd = sys::walk(start.as_fd(), &path[from..]).map_err(|e| match e {
+            WalkError::Missing(i) => WalkError::Missing(from + i),
+            WalkError::NotFollowed(i) => WalkError::NotFollowed(from + i),
+            WalkError::Errno(i, errno) => WalkError::Errno(from + i, errno),
+        })?;
+        if sys::kind_of(&sys::stat(fd.as_fd()).map_err(|e| WalkError::Errno(from, e))?)
+            != crate::sys::Kind::Dir
+        {
+            return Err(WalkError::NotFollowed(path.len() - 1));
+        }
+        let fd = Rc::new(fd);
+        walked.push((origin, path.to_vec(), fd.clone()));
+        Ok(fd)
+    }
+
     /// Run `f` on the directory holding `path`'s last part and that part (`None` for an empty
     /// path or a path that cannot be walked).
     fn in_parent<T>(
@@ -75,13 +121,33 @@ impl HostDirs {
         f: impl FnOnce(BorrowedFd<'_>, &str) -> Option<T>,
     ) -> Option<T> {
         let (last, dir) = path.split_last()?;
-        let top = self.origin(origin)?;
         if dir.is_empty() {
             // No walk, no copy of the descriptor: most questions are about a top-level entry.
-            return f(top, last);
+            return f(self.origin(origin)?, last);
         }
-        let fd = sys::walk(top, dir).ok()?;
+        let fd = self.dir(origin, dir).ok()?;
         f(fd.as_fd(), last)
+    }
+
+    /// Open `path` under `origin` (any kind, never through a link), from its directory walked
+    /// before when it was.
+    fn open(&self, origin: Origin, path: &[String]) -> std::result::Result<OwnedFd, WalkError> {
+        match path.split_last() {
+            Some((last, dir)) if !dir.is_empty() => {
+                let parent = self.dir(origin, dir)?;
+                sys::walk(parent.as_fd(), std::slice::from_ref(last)).map_err(|e| match e {
+                    WalkError::Missing(_) => WalkError::Missing(dir.len()),
+                    WalkError::NotFollowed(_) => WalkError::NotFollowed(dir.len()),
+                    WalkError::Errno(_, errno) => WalkError::Errno(dir.len(), errno),
+                })
+            }
+            _ => {
+                let top = self
+                    .origin(origin)
+                    .ok_or(WalkError::Errno(0, Errno::ENOENT))?;
+                sys::walk(top, path)
+            }
+        }
     }
 }
 
@@ -124,7 +190,7 @@ impl Probe for HostDirs {
         let names = if path.is_empty() {
             names_in(top)
         } else {
-            match sys::walk(top, path) {
+            match self.dir(origin, path) {
                 Ok(dir) => names_in(dir.as_fd()),
                 Err(_) => return Vec::new(),
             }
@@ -162,11 +228,23 @@ pub fn perform(
         root: root.as_fd(),
         host,
         dirs: RefCell::new(vec![(Vec::new(), Rc::new(dup(root.as_fd())?))]),
+        read_only: RefCell::new(Vec::new()),
     };
     for op in &plan.ops {
-        executor.perform(op)?;
+        let mounted = executor.perform(op)?;
         if let Some(target) = op.mounts_on() {
             executor.forget_under(target);
+            // The new mount's root, opened by name once it was made: the next operations at or
+            // under the target start from it.
+            if let Some((top, read_only)) = mounted {
+                executor
+                    .dirs
+                    .borrow_mut()
+                    .push((target.to_vec(), Rc::new(top)));
+                if read_only {
+                    executor.read_only.borrow_mut().push(target.to_vec());
+                }
+            }
         }
     }
     Ok(root)
@@ -179,6 +257,8 @@ struct Executor<'a> {
     /// the same place walks from there. A mount on a path hides what was opened at or under it,
     /// so those are forgotten.
     dirs: RefCell<Vec<(Vec<String>, Rc<OwnedFd>)>>,
+    /// The mounts known to be read-only already (binds of something read-only), by target.
+    read_only: RefCell<Vec<Vec<String>>>,
 }
 
 fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
@@ -244,25 +324,26 @@ impl Executor<'_> {
         self.dirs
             .borrow_mut()
             .retain(|(p, _)| !p.starts_with(target));
+        self.read_only
+            .borrow_mut()
+            .retain(|p| !p.starts_with(target));
     }
 
     fn source(&self, src: &Source) -> Result<OwnedFd> {
         if src.origin == Origin::Sandbox {
             return self.open(&src.path);
         }
-        let fd = self
-            .host
-            .origin(src.origin)
-            .ok_or_else(|| Error::setup(format!("cannot open {src}"), Errno::ENOENT))?;
-        sys::walk(fd, &src.path).map_err(|e| match e {
+        self.host.open(src.origin, &src.path).map_err(|e| match e {
             WalkError::Errno(_, errno) => Error::setup(format!("cannot open {src}"), errno),
             _ => Error::Invalid(format!("{src} is missing or a symbolic link")),
         })
     }
 
-    fn perform(&self, op: &Op) -> Result<()> {
+    /// Carry out `op`; for a mount, returns the new mount's root and whether it is known to be
+    /// read-only.
+    fn perform(&self, op: &Op) -> Result<Option<(OwnedFd, bool)>> {
         let what = || format!("cannot {op}");
-        match op {
+        let mounted = match op {
             Op::Tmpfs {
                 target,
                 mode,
@@ -275,7 +356,8 @@ impl Executor<'_> {
                 } else {
                     MsFlags::empty()
                 };
-                sys::mount_tmpfs(dir.as_fd(), name, *mode, *owner, flags).what(what)?;
+                let top = sys::mount_tmpfs(dir.as_fd(), name, *mode, *owner, flags).what(what)?;
+                Some((top, false))
             }
             Op::Bind {
                 source,
@@ -284,52 +366,66 @@ impl Executor<'_> {
             } => {
                 let src = self.source(source)?;
                 let (dir, name) = self.parent(target)?;
-                sys::bind(src.as_fd(), dir.as_fd(), name, *recursive).what(what)?;
+                Some(sys::bind(src.as_fd(), dir.as_fd(), name, *recursive).what(what)?)
             }
             Op::ReadOnly { target } => {
-                let (dir, name) = self.parent(target)?;
-                let top = sys::walk(dir.as_fd(), &[name.to_string()])
-                    .map_err(|e| walk_error(target, target.len() - 1, e))?;
                 // A bind of something read-only is so already (sys::bind sees to it).
-                if !sys::is_read_only(top.as_fd()).what(what)? {
-                    sys::remount_read_only(top.as_fd()).what(what)?;
+                if !self.read_only.borrow().iter().any(|p| p == target) {
+                    if target.is_empty() {
+                        return Err(Error::Invalid(
+                            "the sandbox's root cannot be a target".into(),
+                        ));
+                    }
+                    let top = self.open_dir(target)?;
+                    if !sys::is_read_only(top.as_fd()).what(what)? {
+                        sys::remount_read_only(top.as_fd()).what(what)?;
+                    }
+                    self.read_only.borrow_mut().push(target.clone());
                 }
+                None
             }
             Op::Mkdir { path, mode, chown } => {
                 let (dir, name) = self.parent(path)?;
                 sys::mkdir_at(dir.as_fd(), name, *mode).map_err(|e| create_error(path, e))?;
                 self.chown(dir.as_fd(), name, *chown, &what)?;
+                None
             }
             Op::Touch { path, mode, chown } => {
                 let (dir, name) = self.parent(path)?;
                 sys::touch_at(dir.as_fd(), name, *mode).map_err(|e| create_error(path, e))?;
                 self.chown(dir.as_fd(), name, *chown, &what)?;
+                None
             }
             Op::Symlink { path, to, chown } => {
                 let (dir, name) = self.parent(path)?;
                 sys::symlink_at(to, dir.as_fd(), name).what(what)?;
                 self.chown(dir.as_fd(), name, *chown, &what)?;
+                None
             }
             Op::Chown { path, owner } => {
                 let (dir, name) = self.parent(path)?;
                 self.chown(dir.as_fd(), name, Some(*owner), &what)?;
+                None
             }
             Op::Proc { target } => {
                 let (dir, name) = self.parent(target)?;
-                sys::mount_proc(dir.as_fd(), name).what(what)?;
+                Some((sys::mount_proc(dir.as_fd(), name).what(what)?, false))
             }
             Op::Devpts { target, tty_gid } => {
                 let (dir, name) = self.parent(target)?;
-                sys::mount_devpts(dir.as_fd(), name, *tty_gid).what(what)?;
+                Some((
+                    sys::mount_devpts(dir.as_fd(), name, *tty_gid).what(what)?,
+                    false,
+                ))
             }
             Op::Mimic {
                 target,
                 mode,
                 owner,
                 entries,
-            } => self.mimic(target, *mode, *owner, entries)?,
-        }
-        Ok(())
+            } => Some((self.mimic(target, *mode, *owner, entries)?, false)),
+        };
+        Ok(mounted)
     }
 
     fn chown(
@@ -353,7 +449,7 @@ impl Executor<'_> {
         mode: u32,
         owner: Option<(u32, u32)>,
         entries: &[MimicEntry],
-    ) -> Result<()> {
+    ) -> Result<OwnedFd> {
         let (dir, name) = self.parent(target)?;
         let original =
             sys::open_dir(dir.as_fd(), name).what(|| format!("cannot read {}", show(target)))?;
@@ -379,7 +475,7 @@ impl Executor<'_> {
             let src = sys::open_path(original.as_fd(), n).what(what)?;
             sys::bind(src.as_fd(), tmpfs.as_fd(), n, dir).what(what)?;
         }
-        Ok(())
+        Ok(tmpfs)
     }
 }
 

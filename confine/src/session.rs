@@ -59,18 +59,24 @@ pub fn prepare(profile: &Profile, uid: u32) -> Session {
         .ok()
         .filter(|a| !a.is_empty())
     {
-        let socket = format!("{runtime}/.dbus-proxy.{}", std::process::id());
+        let rules = proxy_rules(profile);
+        let key = crate::shared_proxy::key(&addr, &rules);
         // The launch runs with no umask; the proxy's socket is the user's alone.
         let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
-        let started = start_proxy(&addr, &socket, &proxy_rules(profile));
+        let start =
+            |socket: &str, w: OwnedFd, r: BorrowedFd<'_>| start_proxy(&addr, socket, &rules, w, r);
+        let started = match crate::shared_proxy::obtain(dir.as_fd(), &runtime, &key, start) {
+            Some(shared) => shared.map(|socket| (socket, None)),
+            None => private_proxy(&addr, &runtime, &rules),
+        };
         nix::sys::stat::umask(umask);
         match started {
-            Ok(lifeline) => {
+            Ok((socket, lifeline)) => {
                 session.env.push((
                     "DBUS_SESSION_BUS_ADDRESS".into(),
                     format!("unix:path={socket}"),
                 ));
-                session.proxy_lifeline = Some(lifeline);
+                session.proxy_lifeline = lifeline;
             }
             Err(e) => eprintln!(
                 "snapshelf-confine: warning: the session bus is left out: cannot start \
@@ -138,10 +144,40 @@ pub fn proxy_rules(profile: &Profile) -> Vec<String> {
     rules
 }
 
-/// Start the proxy from the host's bus `addr` to `socket`, and wait until it listens. Returns the
-/// read end of its lifeline: the proxy stops once every copy of it is closed.
-fn start_proxy(addr: &str, socket: &str, rules: &[String]) -> Result<OwnedFd, String> {
+/// What the proxy runs with besides the caller's environment, to keep its memory down (one runs
+/// per launch; docs/benchmarks.md): one malloc arena for its threads, GLib's small blocks from
+/// malloc rather than per-thread slice magazines, and the built-in C locale rather than locale
+/// files mapped in (it translates nothing, and the bus's bytes pass unconverted). Its filtering
+/// is the same.
+pub const PROXY_ENV: &[(&str, &str)] = &[
+    ("MALLOC_ARENA_MAX", "1"),
+    ("G_SLICE", "always-malloc"),
+    ("LC_ALL", "C"),
+];
+
+/// A proxy of this launch's own (when the shared one's lock cannot be had): its socket, and the
+/// read end of its lifeline, a pipe, to be held until the launch ends.
+fn private_proxy(
+    addr: &str,
+    runtime: &str,
+    rules: &[String],
+) -> Result<(String, Option<OwnedFd>), String> {
+    let socket = format!("{runtime}/.dbus-proxy.{}", std::process::id());
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+    start_proxy(addr, &socket, rules, write, read.as_fd())?;
+    Ok((socket, Some(read)))
+}
+
+/// Start the proxy from the host's bus `addr` to `socket` with the lifeline's write end `write`,
+/// and wait until it says on `read` that it listens. The proxy stops once the lifeline has no
+/// reader left.
+fn start_proxy(
+    addr: &str,
+    socket: &str,
+    rules: &[String],
+    write: OwnedFd,
+    read: BorrowedFd<'_>,
+) -> Result<(), String> {
     // The proxy's end must survive its exec; ours never reaches the app (CLOEXEC, and dropped
     // right after the spawn).
     let inherit = nix::fcntl::fcntl(
@@ -154,6 +190,7 @@ fn start_proxy(addr: &str, socket: &str, rules: &[String]) -> Result<OwnedFd, St
         .arg(addr)
         .arg(socket)
         .args(rules)
+        .envs(PROXY_ENV.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
@@ -167,13 +204,13 @@ fn start_proxy(addr: &str, socket: &str, rules: &[String]) -> Result<OwnedFd, St
     // SAFETY: one pollfd of ours, for the time given.
     let polled = unsafe { libc::poll(&mut pfd, 1, PROXY_READY_MS) };
     let mut byte = [0u8; 1];
-    let ready = polled == 1 && nix::unistd::read(&read, &mut byte) == Ok(1);
+    let ready = polled == 1 && nix::unistd::read(read, &mut byte) == Ok(1);
     if !ready {
         let _ = child.kill();
         let _ = child.wait();
         return Err(format!("it did not start listening on {socket}"));
     }
-    Ok(read)
+    Ok(())
 }
 
 /// Copy the cookie file `from` into `runtime` as `.Xauthority`, as the user: only a regular file

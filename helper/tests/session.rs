@@ -240,6 +240,20 @@ fn launch(
     script: &str,
     vars: &[(&str, &str)],
 ) -> Output {
+    launch_command(env, capable, etc, app, script, vars)
+        .output()
+        .unwrap()
+}
+
+/// The command [`launch`] runs.
+fn launch_command(
+    env: &Env,
+    capable: &Path,
+    etc: &Path,
+    app: &str,
+    script: &str,
+    vars: &[(&str, &str)],
+) -> Command {
     let root = env.root.display().to_string();
     let setup = format!(
         "mount --rbind {root}/snap /snap && mount --rbind {root}/var/snap /var/snap && \
@@ -250,24 +264,35 @@ fn launch(
          exec runuser -u {RUNNER} -- \"$@\"",
         etc = etc.display()
     );
-    Command::new("timeout")
-        .args([
-            "--signal=KILL",
-            "120",
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-        ])
-        .args(["sh", "-c", &setup, "sh"])
-        .arg(capable)
-        .args([app, "-c", script])
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env_remove("XAUTHORITY")
-        .envs(vars.iter().copied())
-        .current_dir("/")
-        .output()
+    let mut c = Command::new("timeout");
+    c.args([
+        "--signal=KILL",
+        "120",
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+    ])
+    .args(["sh", "-c", &setup, "sh"])
+    .arg(capable)
+    .args([app, "-c", script])
+    .env_remove("DBUS_SESSION_BUS_ADDRESS")
+    .env_remove("XAUTHORITY")
+    .envs(vars.iter().copied())
+    .current_dir("/");
+    c
+}
+
+/// The session bus proxies running for the runtime directory `runtime`.
+fn proxies_for(runtime: &Path) -> usize {
+    let dir = runtime.display().to_string();
+    std::fs::read_dir("/proc")
         .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.starts_with(DBUS_PROXY) && c.contains(&dir))
+        .count()
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -399,6 +424,47 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
         out.contains("no-name"),
         "the app owned a name no plug grants:\n{out}"
     );
+
+    // Two running instances of the app share one proxy (its memory then divided among them), and
+    // the one that joins it is filtered as the first is.
+    let first = launch_command(
+        &env,
+        &capable,
+        &etc,
+        "sessprobe.sh",
+        "echo \"bus=$DBUS_SESSION_BUS_ADDRESS\"; sleep 8",
+        &vars,
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while proxies_for(&runtime) == 0 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(proxies_for(&runtime), 1, "the first instance has no proxy");
+    let o = launch(&env, &capable, &etc, "sessprobe.sh", PROBE, &vars);
+    let (second, err) = text(&o);
+    assert_eq!(
+        proxies_for(&runtime),
+        1,
+        "the second instance started a proxy of its own"
+    );
+    assert!(
+        second.contains("reached org.freedesktop.Notifications")
+            && second.contains("refused org.example.Unplugged")
+            && second.contains("no-name"),
+        "the shared proxy filters differently:\n{second}\n{err}"
+    );
+    let first = first.wait_with_output().unwrap();
+    let (out, err) = text(&first);
+    let bus_line = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("bus="))
+            .map(str::to_string)
+    };
+    assert!(bus_line(&out).is_some(), "{out}\n{err}");
+    assert_eq!(bus_line(&out), bus_line(&second), "not the same proxy");
 
     // Links open on the host through io.snapcraft.Launcher, started by activation; what snapd's
     // allow-list does not take is refused, and the opener never hears of it.
