@@ -84,7 +84,7 @@ mod tests {
 
     fn attrs(yaml: &str) -> Vec<(String, Node)> {
         let y = SnapYaml::parse(&format!(
-            "name: b\nversion: '1'\nplugs:\n  browser-sandbox:\n    interface: browser-support\n{yaml}"
+            "name: browser\nversion: '1'\nplugs:\n  browser-sandbox:\n    interface: browser-support\n{yaml}"
         ))
         .unwrap();
         y.plugs["browser-sandbox"].attrs.clone()
