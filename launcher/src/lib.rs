@@ -154,8 +154,12 @@ fn start_time(pid: u32) -> Option<u64> {
 fn recorded_snap(running: &Path, pid: u32) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let trusted = |m: &std::fs::Metadata| m.uid() == 0 && m.mode() & 0o022 == 0;
-    if !trusted(&std::fs::symlink_metadata(running).ok()?) {
-        return None;
+    // `running` and the folder holding it: whoever may rename in them could relabel a record.
+    let parent = running.parent().unwrap_or(Path::new("/"));
+    for dir in [running, parent] {
+        if !trusted(&std::fs::symlink_metadata(dir).ok()?) {
+            return None;
+        }
     }
     let started = start_time(pid)?;
     let suffix = format!(".{pid}");
