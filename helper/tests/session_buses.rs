@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -127,9 +128,22 @@ fn probe_snap(dir: &Path) -> PathBuf {
     sandbox::pack(&s, &dir.join("busprobe.snap"))
 }
 
+/// A process started in a process group of its own, which is killed whole when this is dropped
+/// (on a failing assertion too): the buses and what they start, the accessibility bus launcher
+/// and its `dbus-daemon`.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: a signal to the group this test made.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
 /// A `dbus-daemon` any local user may use, listening on `dir/<name>`, with `services` for
 /// activation and `path` as the `PATH` of what it starts.
-fn bus(dir: &Path, name: &str, services: Option<&Path>, path: &str) -> (Child, String) {
+fn bus(dir: &Path, name: &str, services: Option<&Path>, path: &str) -> (Group, String) {
     let sock = dir.join(name);
     let conf = dir.join(format!("{name}.conf"));
     let servicedir = services
@@ -153,7 +167,9 @@ fn bus(dir: &Path, name: &str, services: Option<&Path>, path: &str) -> (Child, S
         .env("PATH", path)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
+        .map(Group)
         .expect("dbus-daemon (Debian package dbus-daemon) is needed");
     let started = Instant::now();
     while !sock.exists() {
@@ -166,7 +182,7 @@ fn bus(dir: &Path, name: &str, services: Option<&Path>, path: &str) -> (Child, S
 /// The session bus: `snapshelf-launcher` by activation from the packaged service file, with an
 /// `xdg-open` that notes what it opens in `dir/opened` and a `zenity` that notes each question
 /// in `dir/asked` and says yes.
-fn session_bus(dir: &Path) -> (Child, String) {
+fn session_bus(dir: &Path) -> (Group, String) {
     let services = dir.join("services");
     let packaged = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -272,20 +288,24 @@ fn text(o: &Output) -> (String, String) {
 
 /// at-spi2-core's bus launcher, as the user, on the test's session bus: it takes `org.a11y.Bus`
 /// and starts the accessibility bus in `/run/user/<uid>/at-spi` when first asked.
-fn at_spi(addr: &str, uid: u32) -> Child {
+fn at_spi(addr: &str, uid: u32) -> Group {
     const LAUNCHER: &str = "/usr/libexec/at-spi-bus-launcher";
     assert!(
         Path::new(LAUNCHER).exists(),
         "{LAUNCHER} is missing: apt-get install at-spi2-core"
     );
-    let child = Command::new("runuser")
-        .args(["-u", RUNNER, "--", LAUNCHER])
+    let child = Command::new(LAUNCHER)
+        .uid(uid)
+        .gid(uid)
         .env("DBUS_SESSION_BUS_ADDRESS", addr)
         .env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"))
+        .env("HOME", common::runner().1)
         .env_remove("DISPLAY")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
+        .map(Group)
         .unwrap();
     let started = Instant::now();
     while !common::name_has_owner(addr, "org.a11y.Bus") {
@@ -312,11 +332,11 @@ fn the_accessibility_and_system_buses_and_the_launcher_know_the_snap() {
     let had_a11y = a11y_dir.exists();
     let runtime = run_user.join("snap.busprobe");
 
-    let (mut session, addr) = session_bus(work.path());
-    let (mut system, system_addr) = bus(work.path(), "system-bus", None, "/usr/bin:/bin");
+    let (session, addr) = session_bus(work.path());
+    let (system, system_addr) = bus(work.path(), "system-bus", None, "/usr/bin:/bin");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _services = system_services(&rt, &system_addr);
-    let mut at_spi = at_spi(&addr, uid);
+    let at_spi = at_spi(&addr, uid);
     let vars = [
         ("DBUS_SESSION_BUS_ADDRESS", addr.as_str()),
         ("DBUS_SYSTEM_BUS_ADDRESS", system_addr.as_str()),
@@ -406,10 +426,7 @@ fn the_accessibility_and_system_buses_and_the_launcher_know_the_snap() {
     let opened = std::fs::read_to_string(work.path().join("opened")).unwrap_or_default();
     assert_eq!(opened, format!("{shown}\n{shown}\n"));
 
-    for child in [&mut session, &mut system, &mut at_spi] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop((at_spi, system, session));
     if !had_a11y {
         let _ = std::fs::remove_dir_all(&a11y_dir);
     }
