@@ -48,7 +48,12 @@ impl Link {
                 }
             }
             snap_meta::apply_revision_yaml(&mut after)?;
-            after.declared_auto_connect = declared_auto_connect(cx, &after)?;
+            // Best effort: without a readable declaration nothing more connects by itself.
+            after.declared_auto_connect =
+                declared_auto_connect(cx, &after).unwrap_or_else(|e| {
+                    tracing::warn!(snap = %self.name, error = %e, "cannot read the snap-declaration's plug rules");
+                    Default::default()
+                });
             let captured = Link {
                 after: Box::new(after),
                 before: cx.snap(&self.name)?.map(Box::new),
