@@ -25,6 +25,9 @@ pub(crate) fn run_app(app: &str, shell: bool, args: &[String]) -> Res<()> {
     if shell {
         cmd.arg("--shell");
     }
+    // What a confine with file capabilities would not get, for a classic app (as `snap run`).
+    let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v)));
+    cmd.envs(snapshelf_snap::saved_env::saved(vars));
     let e = cmd.arg(app).args(args).exec();
     Err(Failure::own(format!("cannot run {confine}: {e}"), 126))
 }

@@ -173,7 +173,8 @@ pub fn build(
 
 /// A classic snap's environment, as `snap run` makes it for one (snapd's `snapenv`): the
 /// caller's variables as they are (`HOME`, `PATH`, the display, the bus…), the caller's own
-/// `SNAP*` aside, with the `SNAP_*` set and `XDG_RUNTIME_DIR` added; then the snap's
+/// `SNAP*` aside (its `SNAP_SAVED_<NAME>` loader variables back under their names), with the
+/// `SNAP_*` set and `XDG_RUNTIME_DIR` added; then the snap's
 /// `environment:` entries, expanded against that.
 pub fn build_classic(
     caller: impl IntoIterator<Item = (String, String)>,
@@ -183,10 +184,19 @@ pub fn build_classic(
 ) -> BTreeMap<String, String> {
     let strict = build(std::iter::empty(), profile, paths, user, &[]);
     let own: Vec<&String> = profile.environment.iter().map(|(k, _)| k).collect();
+    let caller: Vec<(String, String)> = caller.into_iter().collect();
     let mut env: BTreeMap<String, String> = caller
-        .into_iter()
+        .iter()
         .filter(|(k, _)| !k.starts_with("SNAP"))
+        .cloned()
         .collect();
+    // What secure mode took from a launcher with file capabilities, saved by what started it
+    // (`snapshelf_snap::saved_env`), under its own name again, as snap-exec gives it back.
+    for (k, v) in &caller {
+        if let Some(name) = snapshelf_snap::saved_env::restored_name(k) {
+            env.insert(name.to_string(), v.clone());
+        }
+    }
     for (k, v) in strict {
         if (k.starts_with("SNAP") || k == "XDG_RUNTIME_DIR") && !own.contains(&&k) {
             env.insert(k, v);
@@ -384,10 +394,16 @@ mod tests {
             ("LANG", "de_DE.UTF-8"),
             ("SNAP_NAME", "fake"),
             ("SNAP_FAKE", "fake"),
+            ("SNAP_SAVED_LD_LIBRARY_PATH", "/opt/lib"),
+            ("SNAP_SAVED_PATH", "/evil"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()));
         let env = build_classic(caller, &p, &paths, &user());
         let get = |k: &str| env.get(k).map(String::as_str);
+        // A saved loader variable is back under its name; no other name can be set that way.
+        assert_eq!(get("LD_LIBRARY_PATH"), Some("/opt/lib"));
+        assert_eq!(get("SNAP_SAVED_LD_LIBRARY_PATH"), None);
+        assert_eq!(get("SNAP_SAVED_PATH"), None);
         assert_eq!(get("HOME"), Some("/home/ann"));
         assert_eq!(get("PATH"), Some("/home/ann/bin:/usr/bin"));
         // Classic snaps declare no x11 plug: the display is theirs anyway.

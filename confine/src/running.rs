@@ -59,8 +59,21 @@ fn write_record(root: &Path, snap: &str, app: &str) {
     let Some(started) = start_time(pid) else {
         return;
     };
-    // Root's, so that a user cannot remove or rewrite another launch's record.
-    let _ = nix::unistd::chown(&dir, Some(0.into()), Some(0.into()));
+    // Root's, so that a user cannot remove or rewrite another launch's record: the snap's
+    // folder and the folders above it this launch may have made (`running`, `run/snapshelf`),
+    // never through a link; the launcher trusts only records in root's folders.
+    let mut up = Some(dir.as_path());
+    for _ in 0..3 {
+        let Some(d) = up else { break };
+        let (Some(parent), Some(name)) = (d.parent(), d.file_name()) else {
+            break;
+        };
+        if let Ok(p) = std::fs::File::open(parent) {
+            use std::os::fd::AsFd;
+            let _ = crate::sys::chown_at(p.as_fd(), &name.to_string_lossy(), 0, 0);
+        }
+        up = Some(parent);
+    }
     let path = dir.join(format!("{app}.{pid}"));
     let file = std::fs::OpenOptions::new()
         .write(true)

@@ -35,7 +35,7 @@ const PROXY_READY_MS: libc::c_int = 5000;
 #[derive(Debug, Default)]
 pub struct Session {
     pub env: Vec<(String, String)>,
-    pub proxy_lifeline: Option<OwnedFd>,
+    pub proxy_lifelines: Vec<OwnedFd>,
 }
 
 /// The app's runtime directory on the host, made if missing (mode 0700, the user's), when the
@@ -67,25 +67,76 @@ pub fn prepare(profile: &Profile, uid: u32) -> Session {
             |socket: &str, w: OwnedFd, r: BorrowedFd<'_>| start_proxy(&addr, socket, &rules, w, r);
         let started = match crate::shared_proxy::obtain(dir.as_fd(), &runtime, &key, start) {
             Some(shared) => shared.map(|socket| (socket, None)),
-            None => private_proxy(&addr, &runtime, &rules),
+            None => private_proxy(&addr, &runtime, ".dbus-proxy", &rules),
         };
         nix::sys::stat::umask(umask);
+        session.use_proxy(started, "DBUS_SESSION_BUS_ADDRESS", "session");
+        if profile.plug_connected("desktop-legacy") {
+            accessibility_dir(uid);
+        }
+    }
+    if profile.bus_names.uses_system_bus() {
+        // The caller's address, as `dbus_bus_get(DBUS_BUS_SYSTEM)` takes it; the proxy runs as
+        // the user, so it reaches nothing the user could not reach anyway. One per launch: few
+        // apps use it, and a launch shares one proxy at most (`shared_proxy`).
+        let addr = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
+            .ok()
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| SYSTEM_BUS.to_string());
+        let rules = profile.bus_names.system_proxy_args();
+        let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
+        let started = private_proxy(&addr, &runtime, ".dbus-system-proxy", &rules);
+        nix::sys::stat::umask(umask);
+        session.use_proxy(started, "DBUS_SYSTEM_BUS_ADDRESS", "system");
+    }
+    session
+}
+
+/// The system bus where D-Bus puts it.
+const SYSTEM_BUS: &str = "unix:path=/run/dbus/system_bus_socket";
+
+impl Session {
+    /// Point the app at a started proxy (`var`), keeping its lifeline; what could not be started
+    /// is said and left out.
+    fn use_proxy(
+        &mut self,
+        started: Result<(String, Option<OwnedFd>), String>,
+        var: &str,
+        bus: &str,
+    ) {
         match started {
             Ok((socket, lifeline)) => {
-                session.env.push((
-                    "DBUS_SESSION_BUS_ADDRESS".into(),
-                    format!("unix:path={socket}"),
-                ));
-                session.proxy_lifeline = lifeline;
+                self.env.push((var.into(), format!("unix:path={socket}")));
+                self.proxy_lifelines.extend(lifeline);
             }
             Err(e) => eprintln!(
-                "snapshelf-confine: warning: the session bus is left out: cannot start \
+                "snapshelf-confine: warning: the {bus} bus is left out: cannot start \
                  {DBUS_PROXY}: {e}"
             ),
         }
     }
-    session
 }
+
+/// The accessibility bus's folder, `/run/user/<uid>/at-spi` (at-spi2-core ≥ 2.42 listens in it,
+/// `bus_<display>`), made as at-spi-bus-launcher makes it (the user's, 0700) when missing: the
+/// bus is started when an app first asks `org.a11y.Bus` for its address, after the sandbox is
+/// built, so the folder must be there to be bound in. snapd's `desktop-legacy` rule
+/// (`owner /run/user/[0-9]*/at-spi/bus* rw`).
+fn accessibility_dir(uid: u32) {
+    let base = format!("/run/user/{uid}");
+    let Ok(user_run) = sys::open_trusted(Path::new(&base)) else {
+        return;
+    };
+    let made = own_dir(user_run.as_fd(), AT_SPI, 0o700, None, uid, false, &|| {
+        format!("{base}/{AT_SPI}")
+    });
+    if let Err(e) = made {
+        eprintln!("snapshelf-confine: warning: the accessibility bus is left out: {e}");
+    }
+}
+
+/// The accessibility bus's folder in the user's runtime directory.
+pub const AT_SPI: &str = "at-spi";
 
 /// `/run/user/<uid>/snap.<name>` (and its path), made if missing, when the user has
 /// `/run/user/<uid>`; `None` otherwise, or when it is not the user's own directory.
@@ -160,9 +211,10 @@ pub const PROXY_ENV: &[(&str, &str)] = &[
 fn private_proxy(
     addr: &str,
     runtime: &str,
+    name: &str,
     rules: &[String],
 ) -> Result<(String, Option<OwnedFd>), String> {
-    let socket = format!("{runtime}/.dbus-proxy.{}", std::process::id());
+    let socket = format!("{runtime}/{name}.{}", std::process::id());
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
     start_proxy(addr, &socket, rules, write, read.as_fd())?;
     Ok((socket, Some(read)))

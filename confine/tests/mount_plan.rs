@@ -990,3 +990,41 @@ fn snapctl_is_bound_read_only_where_core_bases_link_it() {
         .remove(&(Origin::Snapctl, vec!["snapctl".to_string()]));
     absent(&planned(&WITH_CAPS, &p, &tree).lines(), "snapctl");
 }
+
+/// desktop-legacy: the accessibility bus's folder (at-spi2-core's `bus_<display>` socket is made in
+/// it when the bus starts, perhaps after the launch), only when it is the user's own; bound
+/// writable (connecting to a socket is writing to it).
+#[test]
+fn desktop_legacy_brings_the_users_accessibility_bus_folder() {
+    let mut t = system();
+    t.put(
+        Origin::Host,
+        "run/user/1000/at-spi",
+        Kind::Dir,
+        0o700,
+        UID,
+        None,
+    );
+    let with = planned(&WITH_CAPS, &profile(&["desktop-legacy"], &[]), &t).lines();
+    let bind = at(
+        &with,
+        "bind host:/run/user/1000/at-spi /run/user/1000/at-spi",
+    );
+    assert_ne!(
+        with.get(bind + 1).map(String::as_str),
+        Some("ro /run/user/1000/at-spi")
+    );
+    absent(
+        &planned(&WITH_CAPS, &profile(&["unity7"], &[]), &t).lines(),
+        "at-spi",
+    );
+    // Another user's folder, or one that is a link, is not bound.
+    for (kind, uid, to) in [(Kind::Dir, 0, None), (Kind::Symlink, UID, Some("/tmp"))] {
+        let mut t = system();
+        t.put(Origin::Host, "run/user/1000/at-spi", kind, 0o700, uid, to);
+        absent(
+            &planned(&WITH_CAPS, &profile(&["desktop-legacy"], &[]), &t).lines(),
+            "at-spi",
+        );
+    }
+}

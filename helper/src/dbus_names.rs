@@ -7,7 +7,8 @@
 use snapshelf_snap::profile::{BusNames, ProfilePlug};
 use snapshelf_snap::yaml::{Node, SnapYaml};
 
-/// `(interface, session-bus names to talk to, system-bus names to talk to)`.
+/// `(interface, session-bus names to talk to, system-bus names to talk to)`; the system bus
+/// goes by [`SYSTEM`]'s narrower rules for every interface today.
 const TALK: &[(&str, &[&str], &[&str])] = &[
     (
         "desktop-legacy",
@@ -37,7 +38,7 @@ const TALK: &[(&str, &[&str], &[&str])] = &[
             "io.snapcraft.Launcher",
             "io.snapcraft.Settings",
         ],
-        &["org.freedesktop.Accounts"],
+        &[],
     ),
     ("gsettings", &["ca.desrt.dconf"], &[]),
     ("mpris", &["org.mpris.MediaPlayer2.*"], &[]),
@@ -59,19 +60,86 @@ const TALK: &[(&str, &[&str], &[&str])] = &[
             "org.mate.ScreenSaver",
             "org.freedesktop.PowerManagement",
         ],
-        &["org.freedesktop.login1"],
+        &[],
     ),
-    ("upower-observe", &[], &["org.freedesktop.UPower"]),
-    ("system-observe", &[], &["org.freedesktop.systemd1"]),
+];
+
+/// The system bus, where snapd's rules name methods and object paths, not whole services:
+/// `(interface, NAME=RULE calls, NAME=RULE signals)` in `xdg-dbus-proxy`'s `--call` and
+/// `--broadcast` form (a path ending in `/*` is it and everything below; AppArmor's `[0-9]*`
+/// globs within a path element become that subtree, the closest the proxy can say).
+const SYSTEM: &[(&str, &[&str], &[&str])] = &[
+    (
+        "unity7",
+        &[
+            "org.freedesktop.Accounts=org.freedesktop.DBus.Introspectable.Introspect@/org/freedesktop/Accounts",
+            "org.freedesktop.Accounts=org.freedesktop.Accounts.FindUserById@/org/freedesktop/Accounts",
+            "org.freedesktop.Accounts=org.freedesktop.DBus.Properties.Get@/org/freedesktop/Accounts/*",
+        ],
+        &["org.freedesktop.Accounts=org.freedesktop.DBus.Properties.PropertiesChanged@/org/freedesktop/Accounts/*"],
+    ),
+    (
+        "screen-inhibit-control",
+        &[
+            "com.canonical.Unity.Screen=org.freedesktop.DBus.Introspectable.Introspect@/com/canonical/Unity/Screen",
+            "com.canonical.Unity.Screen=com.canonical.Unity.Screen.keepDisplayOn@/com/canonical/Unity/Screen",
+            "com.canonical.Unity.Screen=com.canonical.Unity.Screen.removeDisplayOnRequest@/com/canonical/Unity/Screen",
+        ],
+        &[],
+    ),
+    (
+        "upower-observe",
+        &[
+            "org.freedesktop.UPower=org.freedesktop.UPower.EnumerateDevices@/org/freedesktop/UPower",
+            "org.freedesktop.UPower=org.freedesktop.UPower.GetCriticalAction@/org/freedesktop/UPower",
+            "org.freedesktop.UPower=org.freedesktop.UPower.GetDisplayDevice@/org/freedesktop/UPower",
+            "org.freedesktop.UPower=org.freedesktop.DBus.Properties.Get@/org/freedesktop/UPower/*",
+            "org.freedesktop.UPower=org.freedesktop.DBus.Properties.GetAll@/org/freedesktop/UPower/*",
+            "org.freedesktop.UPower=org.freedesktop.UPower.Device.GetHistory@/org/freedesktop/UPower/devices/*",
+            "org.freedesktop.UPower=org.freedesktop.UPower.Device.Refresh@/org/freedesktop/UPower/devices/*",
+            "org.freedesktop.UPower=org.freedesktop.DBus.Introspectable.Introspect@/org/freedesktop/UPower",
+        ],
+        &["org.freedesktop.UPower=org.freedesktop.DBus.Properties.PropertiesChanged@/org/freedesktop/UPower/*"],
+    ),
+    (
+        "system-observe",
+        &[
+            "org.freedesktop.hostname1=org.freedesktop.DBus.Properties.Get@/org/freedesktop/hostname1",
+            "org.freedesktop.hostname1=org.freedesktop.DBus.Properties.GetAll@/org/freedesktop/hostname1",
+            "org.freedesktop.hostname1=org.freedesktop.DBus.Introspectable.Introspect@/org/freedesktop/hostname1",
+            "org.freedesktop.systemd1=org.freedesktop.DBus.Properties.Get@/org/freedesktop/systemd1/*",
+            "org.freedesktop.systemd1=org.freedesktop.DBus.Properties.GetAll@/org/freedesktop/systemd1/*",
+            "org.freedesktop.systemd1=org.freedesktop.systemd1.Manager.GetUnit@/org/freedesktop/systemd1",
+            "org.freedesktop.systemd1=org.freedesktop.systemd1.Manager.ListUnits@/org/freedesktop/systemd1",
+        ],
+        &[],
+    ),
     (
         "network-observe",
-        &[],
-        &["org.freedesktop.network1", "org.freedesktop.resolve1"],
+        &[
+            "org.freedesktop.resolve1=org.freedesktop.resolve1.Manager.ResolveAddress@/org/freedesktop/resolve1",
+            "org.freedesktop.resolve1=org.freedesktop.resolve1.Manager.ResolveHostname@/org/freedesktop/resolve1",
+            "org.freedesktop.resolve1=org.freedesktop.resolve1.Manager.ResolveRecord@/org/freedesktop/resolve1",
+            "org.freedesktop.resolve1=org.freedesktop.resolve1.Manager.ResolveService@/org/freedesktop/resolve1",
+            "org.freedesktop.network1=org.freedesktop.DBus.Properties.Get@/org/freedesktop/network1/link/*",
+            "org.freedesktop.network1=org.freedesktop.DBus.Properties.GetAll@/org/freedesktop/network1/link/*",
+            "org.freedesktop.network1=org.freedesktop.network1.Manager.ListLinks@/org/freedesktop/network1",
+            "org.freedesktop.network1=org.freedesktop.network1.Manager.GetLinkByName@/org/freedesktop/network1",
+            "org.freedesktop.network1=org.freedesktop.network1.Manager.DescribeLink@/org/freedesktop/network1",
+            "org.freedesktop.network1=org.freedesktop.network1.Manager.Describe@/org/freedesktop/network1",
+        ],
+        &["org.freedesktop.network1=org.freedesktop.DBus.Properties.PropertiesChanged@/org/freedesktop/network1/*"],
     ),
     (
         "cups-control",
-        &[],
-        &["org.cups.cupsd.Notifier", "org.freedesktop.ColorManager"],
+        &[
+            "org.freedesktop.ColorManager=org.freedesktop.ColorManager.*@/org/freedesktop/ColorManager",
+            "org.cups.cupsd.Notifier=org.cups.cupsd.Notifier.*@/org/cups/cupsd/Notifier",
+        ],
+        &[
+            "org.freedesktop.ColorManager=org.freedesktop.ColorManager.*@/org/freedesktop/ColorManager",
+            "org.cups.cupsd.Notifier=org.cups.cupsd.Notifier.*@/org/cups/cupsd/Notifier",
+        ],
     ),
 ];
 
@@ -86,6 +154,16 @@ pub fn for_app(yaml: &SnapYaml, snap: &str, app: &str, plugs: &[ProfilePlug]) ->
             out.session_talk
                 .extend(session.iter().map(|s| s.to_string()));
             out.system_talk.extend(system.iter().map(|s| s.to_string()));
+        }
+    }
+    for (interface, calls, signals) in SYSTEM {
+        if plugs
+            .iter()
+            .any(|p| p.connected && p.interface == *interface)
+        {
+            out.system_call.extend(calls.iter().map(|s| s.to_string()));
+            out.system_broadcast
+                .extend(signals.iter().map(|s| s.to_string()));
         }
     }
     for (slot, interface) in yaml.slots_for_app(app) {
@@ -110,6 +188,8 @@ pub fn for_app(yaml: &SnapYaml, snap: &str, app: &str, plugs: &[ProfilePlug]) ->
         &mut out.session_talk,
         &mut out.session_own,
         &mut out.system_talk,
+        &mut out.system_call,
+        &mut out.system_broadcast,
     ] {
         v.sort();
         v.dedup();
@@ -156,7 +236,17 @@ mod tests {
             .session_talk
             .contains(&"org.freedesktop.secrets".to_string()));
         assert!(!n.session_talk.contains(&"ca.desrt.dconf".to_string()));
-        assert_eq!(n.system_talk, ["org.freedesktop.UPower"]);
+        assert!(n.system_talk.is_empty());
+        // The system bus: the methods snapd's upower-observe rules name, nothing else of UPower.
+        assert!(n.system_call.contains(
+            &"org.freedesktop.UPower=org.freedesktop.UPower.EnumerateDevices@/org/freedesktop/UPower"
+                .to_string()
+        ));
+        assert!(n
+            .system_call
+            .iter()
+            .all(|r| r.starts_with("org.freedesktop.UPower=")));
+        assert_eq!(n.system_broadcast.len(), 1);
         assert_eq!(
             n.session_own,
             [

@@ -211,7 +211,8 @@ pub fn state_of(snap: &crate::state::SnapState, plug: &str, interface: &str) -> 
 
 /// The auto-connection policy for one plug of the snap's current revision: the interface's, but
 /// as snapd's base declaration says, a `browser-support` plug with `allow-sandbox: true` does not
-/// connect by itself (a person may connect it).
+/// connect by itself (a person may connect it) unless the snap's own snap-declaration allows it
+/// (`SnapState::declared_auto_connect`, from `engine/auto_connect.rs`).
 pub fn policy(snap: &crate::state::SnapState, plug: &str, interface: &str) -> bool {
     if !auto_connects(interface) {
         return false;
@@ -224,7 +225,9 @@ pub fn policy(snap: &crate::state::SnapState, plug: &str, interface: &str) -> bo
         .and_then(|r| snapshelf_snap::yaml::SnapYaml::parse(&r.snap_yaml).ok())
         .and_then(|y| y.plugs.get(plug).map(|p| p.attrs.clone()));
     match attrs {
-        Some(attrs) => !crate::plug_attrs::allow_sandbox(&attrs),
+        Some(attrs) => {
+            !crate::plug_attrs::allow_sandbox(&attrs) || snap.declared_auto_connect.contains(plug)
+        }
         // An implicit plug has no attributes; an unreadable snap.yaml connects nothing.
         None => snap
             .current_revision()

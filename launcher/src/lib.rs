@@ -4,7 +4,7 @@
 //! it is tested on its own; `main.rs` serves it and runs the host's `xdg-open`.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::stat::{fstat, stat, SFlag};
@@ -111,10 +111,119 @@ pub fn fd_to_filename(fd: BorrowedFd<'_>) -> Result<PathBuf, Refusal> {
     Ok(path)
 }
 
+/// Where `snapshelf-confine` records running apps (`running/<snap>/<app>.<pid>`, root's, holding
+/// the start time of the process that lives as long as the app).
+pub const RUNNING_DIR: &str = "/run/snapshelf/running";
+
+/// The snap a caller on the session bus belongs to, from the process ID the bus reports for its
+/// connection (snapd's userd asks the same, then reads the process's AppArmor label). A sandboxed
+/// app's calls come from its launch's own `xdg-dbus-proxy`, a child of the launch's monitor; a
+/// classic app calls as itself. Either way confine's root-owned record of the monitor (or of the
+/// classic app) names the snap, and only while that process lives with the recorded start time,
+/// so a reused PID or a record left behind never names anyone. `None`: not an app of ours.
+pub fn snap_of_caller(running: &Path, pid: u32) -> Option<String> {
+    let mut candidates = vec![pid];
+    candidates.extend(parent_of(pid));
+    candidates
+        .into_iter()
+        .find_map(|p| recorded_snap(running, p))
+}
+
+/// The parent of `pid`, from `/proc/<pid>/stat` (field 4, after the parenthesised name).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// `/proc/<pid>/stat` field 22, the start time in clock ticks after boot.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+/// The snap whose record names `pid` with its current start time; records and their folders
+/// must be root's and writable by nobody else (a user cannot claim a snap's name).
+fn recorded_snap(running: &Path, pid: u32) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let trusted = |m: &std::fs::Metadata| m.uid() == 0 && m.mode() & 0o022 == 0;
+    // `running` and the folder holding it: whoever may rename in them could relabel a record.
+    let parent = running.parent().unwrap_or(Path::new("/"));
+    for dir in [running, parent] {
+        if !trusted(&std::fs::symlink_metadata(dir).ok()?) {
+            return None;
+        }
+    }
+    let started = start_time(pid)?;
+    let suffix = format!(".{pid}");
+    for snap in std::fs::read_dir(running).ok()?.flatten() {
+        let meta = snap.metadata().ok()?;
+        if !meta.is_dir() || !trusted(&meta) {
+            continue;
+        }
+        for entry in std::fs::read_dir(snap.path()).ok()?.flatten() {
+            let named = entry.file_name().to_string_lossy().ends_with(&suffix);
+            let Ok(meta) = entry.metadata() else { continue };
+            if !named || !meta.is_file() || !trusted(&meta) {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if text.trim().parse::<u64>().ok() == Some(started) {
+                return Some(snap.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn callers_are_named_by_root_owned_records_of_live_processes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let running = dir.path().join("running");
+        std::fs::create_dir_all(running.join("shelf-player")).unwrap();
+        let me = std::process::id();
+        let record = running.join(format!("shelf-player/player.{me}"));
+        let started = start_time(me).unwrap();
+        std::fs::write(&record, format!("{started}\n")).unwrap();
+        let root = nix::unistd::getuid().is_root();
+        // Records count only when root's (the test can make them so only as root).
+        assert_eq!(
+            snap_of_caller(&running, me),
+            root.then(|| "shelf-player".to_string())
+        );
+        // A child of the recorded process (the launch's bus proxy) is named too.
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        assert_eq!(
+            snap_of_caller(&running, child.id()),
+            root.then(|| "shelf-player".to_string())
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        // Another start time: a reused PID names nobody.
+        std::fs::write(&record, format!("{}\n", started + 1)).unwrap();
+        assert_eq!(snap_of_caller(&running, me), None);
+        // A record anybody may write names nobody.
+        std::fs::write(&record, format!("{started}\n")).unwrap();
+        std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(snap_of_caller(&running, me), None);
+        assert_eq!(snap_of_caller(&dir.path().join("missing"), me), None);
+    }
 
     #[test]
     fn the_allow_list_and_what_is_never_passed() {

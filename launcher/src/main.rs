@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gettextrs::gettext;
-use snapshelf_launcher::{check_url, fd_to_filename, names_desktop_file, Refusal};
+use snapshelf_launcher::RUNNING_DIR;
+use snapshelf_launcher::{check_url, fd_to_filename, names_desktop_file, snap_of_caller, Refusal};
 use snapshelf_launcher::{BUS_NAME, OBJECT_PATH};
 use tokio::process::Command;
 use zbus::fdo;
@@ -59,13 +60,31 @@ async fn has_handler(scheme: &str) -> bool {
     }
 }
 
-/// Ask the person (zenity, as snapd's `ui` does) whether `file` may be opened; no way to ask
-/// means no.
-async fn person_allows(file: &std::path::Path) -> fdo::Result<bool> {
-    let question = snapshelf_i18n::fill(
-        &gettext("Allow an app to open “{file}” with its default application?"),
-        &[("file", &file.display())],
-    );
+/// The snap of the caller of the message `hdr` (see `snap_of_caller`), if it is one of ours.
+async fn caller_snap(conn: &zbus::Connection, hdr: &zbus::message::Header<'_>) -> Option<String> {
+    let sender = hdr.sender()?.to_owned();
+    let bus = fdo::DBusProxy::new(conn).await.ok()?;
+    let pid = bus
+        .get_connection_unix_process_id(sender.into())
+        .await
+        .ok()?;
+    snap_of_caller(std::path::Path::new(RUNNING_DIR), pid)
+}
+
+/// Ask the person (zenity, as snapd's `ui` does) whether `file` may be opened, naming the snap
+/// that asks when it is known; no way to ask means no.
+async fn person_allows(file: &std::path::Path, snap: Option<&str>) -> fdo::Result<bool> {
+    let question = match snap {
+        Some(snap) => snapshelf_i18n::fill(
+            // Translators: {snap} is the name of an installed app (a snap).
+            &gettext("Allow {snap} to open “{file}” with its default application?"),
+            &[("snap", &snap), ("file", &file.display())],
+        ),
+        None => snapshelf_i18n::fill(
+            &gettext("Allow an app to open “{file}” with its default application?"),
+            &[("file", &file.display())],
+        ),
+    };
     let st = Command::new("zenity")
         .args(["--question", "--modal", "--no-markup"])
         .arg(format!("--timeout={ASK_SECONDS}"))
@@ -108,14 +127,17 @@ impl Launcher {
     #[zbus(name = "OpenFile")]
     async fn open_file(
         &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: zbus::message::Header<'_>,
         _parent_window: String,
         fd: zbus::zvariant::OwnedFd,
     ) -> fdo::Result<()> {
         self.touch();
         let file = fd_to_filename(fd.as_fd()).map_err(refused)?;
         drop(fd);
-        tracing::info!("open file: {}", file.display());
-        if !person_allows(&file).await? {
+        let snap = caller_snap(conn, &hdr).await;
+        tracing::info!("open file for {:?}: {}", snap, file.display());
+        if !person_allows(&file, snap.as_deref()).await? {
             return Err(fdo::Error::AccessDenied("permission denied".into()));
         }
         xdg_open(file.as_os_str()).await

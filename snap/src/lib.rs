@@ -9,6 +9,7 @@ pub mod digest;
 pub mod layout;
 pub mod naming;
 pub mod profile;
+pub mod saved_env;
 pub mod squashfs;
 pub mod store_api;
 #[cfg(any(test, feature = "testdata"))]

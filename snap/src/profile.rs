@@ -119,6 +119,13 @@ pub struct BusNames {
     /// System bus: names the app may call (`--talk=`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_talk: Vec<String>,
+    /// System bus: `NAME=RULE` method calls the app may make (`--call=`; RULE is
+    /// `[INTERFACE.METHOD|INTERFACE.*|*][@PATH[/*]]`), what snapd's AppArmor rules allow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_call: Vec<String>,
+    /// System bus: `NAME=RULE` signals the app may receive (`--broadcast=`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_broadcast: Vec<String>,
 }
 
 impl BusNames {
@@ -133,7 +140,19 @@ impl BusNames {
 
     /// The `xdg-dbus-proxy` filter arguments for the system bus.
     pub fn system_proxy_args(&self) -> Vec<String> {
-        proxy_args(&self.system_talk, &[])
+        let mut v = proxy_args(&self.system_talk, &[]);
+        v.extend(self.system_call.iter().map(|r| format!("--call={r}")));
+        v.extend(
+            self.system_broadcast
+                .iter()
+                .map(|r| format!("--broadcast={r}")),
+        );
+        v
+    }
+
+    /// Whether the app reaches the system bus at all (a proxy is started only then).
+    pub fn uses_system_bus(&self) -> bool {
+        !(self.system_talk.is_empty() && self.system_call.is_empty())
     }
 }
 
@@ -230,7 +249,10 @@ mod tests {
             bus_names: BusNames {
                 session_talk: vec!["org.mpris.MediaPlayer2.*".into()],
                 session_own: vec!["org.mpris.MediaPlayer2.hello".into()],
-                system_talk: Vec::new(),
+                system_call: vec![
+                    "org.freedesktop.UPower=org.freedesktop.UPower.EnumerateDevices@/org/freedesktop/UPower".into(),
+                ],
+                ..BusNames::default()
             },
             content: vec![],
         };
@@ -247,7 +269,15 @@ mod tests {
                 "--own=org.mpris.MediaPlayer2.hello"
             ]
         );
-        assert_eq!(back.bus_names.system_proxy_args(), ["--filter"]);
+        assert_eq!(
+            back.bus_names.system_proxy_args(),
+            [
+                "--filter",
+                "--call=org.freedesktop.UPower=org.freedesktop.UPower.EnumerateDevices@/org/freedesktop/UPower"
+            ]
+        );
+        assert!(back.bus_names.uses_system_bus());
+        assert!(!BusNames::default().uses_system_bus());
         // Profiles written before attributes and bus names existed still read.
         let mut older = serde_json::to_value(&p).unwrap();
         older.as_object_mut().unwrap().remove("bus-names");

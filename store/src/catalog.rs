@@ -101,6 +101,11 @@ pub struct SnapEntry {
     /// The older form: alias names the snap.yaml's apps declare (its `auto-aliases` header).
     #[serde(default)]
     pub auto_aliases: Vec<String>,
+    /// The snap-declaration's `plugs` header: interface → its rules, as snapd writes them
+    /// (`browser-support = { allow-auto-connection = { plug-attributes = { allow-sandbox =
+    /// "true" } } }`); booleans and numbers become text.
+    #[serde(default)]
+    pub declaration_plugs: Option<serde_json::Value>,
 }
 
 /// What a catalog channel holds: one revision, or its release history (oldest first).

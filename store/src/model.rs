@@ -288,6 +288,7 @@ impl Model {
                     channels: BTreeMap::new(),
                     aliases: BTreeMap::new(),
                     auto_aliases: Vec::new(),
+                    declaration_plugs: None,
                 });
             let snap_id = entry
                 .snap_id
@@ -613,6 +614,7 @@ mod tests {
                 channels: explicit,
                 aliases: BTreeMap::new(),
                 auto_aliases: vec![],
+                declaration_plugs: None,
             },
             snap_id: "x".into(),
             publisher: Publisher {

@@ -845,6 +845,7 @@ fn lookup_assertion(
                         &s.entry.name,
                         &s.publisher.id,
                         (&s.entry.aliases, &s.entry.auto_aliases),
+                        s.entry.declaration_plugs.as_ref(),
                     )
                     .map(Some)
                     .map_err(err),

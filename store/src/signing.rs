@@ -305,6 +305,7 @@ impl Signer {
         snap_name: &str,
         publisher_id: &str,
         (aliases, auto_aliases): (&BTreeMap<String, String>, &[String]),
+        plugs: Option<&serde_json::Value>,
     ) -> Result<Vec<u8>, SigningError> {
         let mut headers = vec![
             h("authority-id", self.authority_id.clone()),
@@ -329,11 +330,14 @@ impl Signer {
             let list = auto_aliases.iter().map(|a| s(a.clone())).collect();
             headers.push(("auto-aliases".into(), HeaderValue::List(list)));
         }
+        if let Some(plugs @ serde_json::Value::Object(_)) = plugs {
+            headers.push(("plugs".into(), header_value(plugs)));
+        }
         // The cache is keyed by what is signed: a catalog that changes the aliases gets a new one.
         let key = if headers.len() == 5 {
             snap_id.to_string()
         } else {
-            let text = format!("{aliases:?}{auto_aliases:?}");
+            let text = format!("{aliases:?}{auto_aliases:?}{plugs:?}");
             let digest = Sha3_384::of(text.as_bytes()).to_hex();
             format!("{snap_id}-{}", &digest[..16])
         };
@@ -379,5 +383,23 @@ impl Signer {
                 &self.store_key,
             )
         })
+    }
+}
+
+/// A catalog's JSON-like value as an assertion header: maps, lists, and text (booleans and
+/// numbers as their text, as snapd's declarations write `"true"`).
+fn header_value(v: &serde_json::Value) -> HeaderValue {
+    match v {
+        serde_json::Value::Object(m) => HeaderValue::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), header_value(v)))
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            HeaderValue::List(items.iter().map(header_value).collect())
+        }
+        serde_json::Value::String(s) => HeaderValue::Str(s.clone()),
+        serde_json::Value::Null => HeaderValue::Str(String::new()),
+        other => HeaderValue::Str(other.to_string()),
     }
 }

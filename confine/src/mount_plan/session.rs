@@ -120,7 +120,29 @@ impl Planner<'_> {
         if self.input.profile.plug_connected("opengl") {
             self.nvidia()?;
         }
+        if self.input.profile.plug_connected("desktop-legacy") {
+            self.accessibility_bus()?;
+        }
         self.etc_ssl();
+        Ok(())
+    }
+
+    /// `desktop-legacy`: the accessibility bus's folder `/run/user/<uid>/at-spi`, whose
+    /// `bus_<display>` socket `org.a11y.Bus.GetAddress` names (snapd's
+    /// `owner /run/user/[0-9]*/at-spi/bus* rw`). The folder, not the socket: the bus may start
+    /// after the sandbox is built (confine makes the folder beforehand). Only the user's own.
+    fn accessibility_bus(&mut self) -> Result<()> {
+        let uid = self.input.uid;
+        let at = parts(&format!("/run/user/{uid}/{}", crate::session::AT_SPI))?;
+        let theirs = self
+            .model
+            .probe()
+            .stat(Origin::Host, &at)
+            .is_some_and(|s| s.uid == uid && s.kind == Kind::Dir);
+        if theirs {
+            self.ensure(&at, false, 0o700)?;
+            self.bind(Origin::Host, at.clone(), at, false);
+        }
         Ok(())
     }
 

@@ -237,7 +237,7 @@ pub fn apply(
         let launcher_path = bin.join(&cmd);
         write_atomic(
             &launcher_path,
-            launcher_script(launcher, name, &p.app).as_bytes(),
+            launcher_script(launcher, name, &p.app, p.confinement == "classic").as_bytes(),
             0o755,
         )?;
         keep_launchers.insert(launcher_path);
@@ -335,14 +335,21 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-fn launcher_script(l: &Launcher, snap: &str, app: &str) -> String {
+/// The `/snap/bin` launcher. A classic app's also saves the loader's variables, which a confine
+/// with file capabilities would not get (`snapshelf_snap::saved_env`, as `snap run` does).
+fn launcher_script(l: &Launcher, snap: &str, app: &str, classic: bool) -> String {
     let root = l
         .root
         .as_ref()
         .map(|r| format!(" --root {}", shell_quote(&r.display().to_string())))
         .unwrap_or_default();
+    let save = if classic {
+        snapshelf_snap::saved_env::shell_save()
+    } else {
+        String::new()
+    };
     format!(
-        "#!/bin/sh\n# Written by snapshelf-helper: runs {snap}.{app} in its sandbox.\nexec {}{root} {} \"$@\"\n",
+        "#!/bin/sh\n# Written by snapshelf-helper: runs {snap}.{app} in its sandbox.\n{save}exec {}{root} {} \"$@\"\n",
         shell_quote(&l.confine.display().to_string()),
         shell_quote(&format!("{snap}.{app}"))
     )
@@ -380,9 +387,40 @@ mod tests {
             confine: PathBuf::from("/usr/libexec/snapshelf-confine"),
             root: Some(PathBuf::from("/tmp/it's here")),
         };
-        let s = launcher_script(&l, "hello", "env");
+        let s = launcher_script(&l, "hello", "env", false);
         assert!(s.contains("'/tmp/it'\\''s here'"));
         assert!(s.contains("'hello.env' \"$@\""));
+        assert!(!s.contains("SNAP_SAVED_"));
+    }
+
+    #[test]
+    fn classic_launchers_save_the_loaders_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        // A stand-in for confine that shows what it was given.
+        let confine = dir.path().join("confine");
+        std::fs::write(&confine, "#!/bin/sh\necho \"args=$*\"; env\n").unwrap();
+        std::fs::set_permissions(&confine, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let l = Launcher {
+            confine: confine.clone(),
+            root: None,
+        };
+        let script = dir.path().join("tool");
+        std::fs::write(&script, launcher_script(&l, "tool", "tool", true)).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new(&script)
+            .arg("--flag")
+            .env("LD_LIBRARY_PATH", "/opt/tool/lib")
+            .env_remove("LD_PRELOAD")
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(out.contains("args=tool.tool --flag"), "{out}");
+        assert!(
+            out.lines()
+                .any(|l| l == "SNAP_SAVED_LD_LIBRARY_PATH=/opt/tool/lib"),
+            "{out}"
+        );
+        assert!(!out.contains("SNAP_SAVED_LD_PRELOAD"), "{out}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! here knows the wire.
 
 pub mod aliases;
+pub mod auto_connect;
 pub mod bases;
 pub mod catalog;
 pub mod content;

@@ -48,6 +48,12 @@ impl Link {
                 }
             }
             snap_meta::apply_revision_yaml(&mut after)?;
+            // Best effort: without a readable declaration nothing more connects by itself.
+            after.declared_auto_connect =
+                declared_auto_connect(cx, &after).unwrap_or_else(|e| {
+                    tracing::warn!(snap = %self.name, error = %e, "cannot read the snap-declaration's plug rules");
+                    Default::default()
+                });
             let captured = Link {
                 after: Box::new(after),
                 before: cx.snap(&self.name)?.map(Box::new),
@@ -69,6 +75,20 @@ impl Link {
         }
         restore(cx, &self.name, self.before.as_deref())
     }
+}
+
+/// The plugs the snap's own snap-declaration lets auto-connect (`engine/auto_connect.rs`); none
+/// for a snap without store assertions.
+fn declared_auto_connect(cx: &Ctx, snap: &SnapState) -> Result<std::collections::BTreeSet<String>> {
+    if snap.snap_id.is_empty() {
+        return Ok(Default::default());
+    }
+    let db = crate::engine::verify::local_database(
+        &cx.engine.inner.cfg.trusted,
+        &cx.paths().assertions_dir(),
+    )?;
+    let yaml = crate::engine::files::parse_yaml(snap, &snap.current)?;
+    Ok(crate::engine::auto_connect::declared(&db, snap, &yaml))
 }
 
 /// Put a snap back as `before` says (or take it away when there was none).
