@@ -289,3 +289,158 @@ fn stable() -> Dict {
     );
     d
 }
+
+/// Everything the state says is there and nothing else, with lane-b and lane-d on revision 1 and
+/// nothing of their revision 2 anywhere: the invariant after any crash of the refresh below.
+fn check_consistent(env: &Env, run: usize) -> Vec<String> {
+    for path in env.proxy().list_changes().unwrap() {
+        let (status, ..) = env.wait_change(path.as_str());
+        assert!(
+            ["Done", "Error"].contains(&status.as_str()),
+            "run {run}: {path} {status}"
+        );
+    }
+    let snaps = common::installed(env);
+    let mut wanted = Vec::new();
+    for s in &snaps {
+        let link = env.link(&format!("snap/{}/current", s.name));
+        assert_eq!(
+            link.as_deref(),
+            Some(s.revision.as_str()),
+            "run {run}: {}",
+            s.name
+        );
+        for r in &s.revisions {
+            let m = format!("snap/{}/{}", s.name, r);
+            assert!(env.is_mounted(&m), "run {run}: {m} not mounted");
+            wanted.push(env.root.join(m).display().to_string());
+        }
+    }
+    let mut mounts = env.mounts_under_root();
+    mounts.sort();
+    wanted.sort();
+    assert_eq!(mounts, wanted, "run {run}: stray or missing mounts");
+    for victim in ["lane-b", "lane-d"] {
+        assert_eq!(
+            current(env, victim).as_deref(),
+            Some("1"),
+            "run {run}: {victim}"
+        );
+        let left = files_naming(&env.root.join("var/lib/snapshelf"), &format!("{victim}_2"));
+        assert!(left.is_empty(), "run {run}: left behind: {left:?}");
+        assert!(
+            !env.root.join(format!("snap/{victim}/2")).exists(),
+            "run {run}"
+        );
+        assert!(
+            !env.root.join(format!("var/snap/{victim}/2")).exists(),
+            "run {run}"
+        );
+    }
+    let partial = files_naming(&env.root.join("var/lib/snapshelf"), ".partial");
+    assert!(partial.is_empty(), "run {run}: {partial:?}");
+    snaps
+        .iter()
+        .filter(|s| s.name == "lane-a")
+        .map(|s| s.revision.clone())
+        .collect()
+}
+
+/// A refresh of three where two lanes are given up (lane-b's file does not match its digest,
+/// lane-d's post-refresh hook fails after its link), the helper killed with SIGKILL right after
+/// each task status it records (the debug build's `SNAPSHELF_CRASH_AFTER`): after each crash a
+/// fresh helper settles a consistent system, lane-a refreshed or not, lane-b and lane-d never.
+#[test]
+fn sigkill_at_every_task_boundary_of_a_refresh_that_gives_up_lanes() {
+    if !common::require_root() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let catalog = catalog(work.path());
+    let mut env = Env::with_catalog(catalog.path());
+    let play = Arc::new(Play {
+        victim: String::new(),
+        attack: Arc::new(Mutex::new(Attack::None)),
+        edge: Mutex::new(false),
+        bad_server: String::new(),
+    });
+    env.store_url = common::proxy::start(env.store_url.clone(), play.clone());
+    // The store has read lane-b 2's digest; its file changes now, keeping its size.
+    let file = catalog.path().join("snaps/lane-b_2.snap");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let confine = common::workspace_bin("snapshelf-confine", "snapshelf-confine");
+    let start = |env: &mut Env, crash: Option<usize>| {
+        let mut c = env.helper_command();
+        c.arg("--confine").arg(&confine);
+        if let Some(n) = crash {
+            c.env("SNAPSHELF_CRASH_AFTER", n.to_string());
+        }
+        env.start_helper_from(c);
+    };
+    start(&mut env, None);
+    env.done(
+        env.proxy()
+            .install(&["lane-a", "lane-b", "lane-d"], Dict::new()),
+    );
+    let names = ["lane-a", "lane-b", "lane-d"];
+    for n in 1..300 {
+        // lane-a back to a fresh revision 1, so that every run has the same tasks.
+        if n > 1 {
+            *play.edge.lock().unwrap() = false;
+            let purge: Dict = [("purge".to_string(), zbus::zvariant::OwnedValue::from(true))]
+                .into_iter()
+                .collect();
+            env.done(env.proxy().remove(&["lane-a"], purge));
+            env.done(env.proxy().install(&["lane-a"], Dict::new()));
+        }
+        *play.edge.lock().unwrap() = true;
+        env.kill_helper();
+        start(&mut env, Some(n));
+        let crashed = match env.proxy().refresh(&names, Dict::new()) {
+            // The change starts before its path is sent back: the helper may die first.
+            Err(_) => true,
+            Ok(change) => wait_or_crash(&mut env, change.as_str(), n),
+        };
+        if !crashed {
+            let lane_a = check_consistent(&env, n);
+            assert_eq!(
+                lane_a,
+                vec!["2".to_string()],
+                "the uncrashed run refreshes lane-a"
+            );
+            eprintln!("{} boundaries, each crashed at and recovered from", n - 1);
+            assert!(n > 20, "a refresh of three has {} boundaries", n - 1);
+            return;
+        }
+        env.kill_helper();
+        start(&mut env, None);
+        check_consistent(&env, n);
+    }
+    panic!("the refresh never ran to its end");
+}
+
+/// Wait for a change to end or the helper to die; whether it died.
+fn wait_or_crash(env: &mut Env, change: &str, run: usize) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        if env.helper_exited() {
+            return true;
+        }
+        let ready = snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
+            .path(change.to_string())
+            .unwrap()
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .and_then(|c| c.ready());
+        if let Ok(true) = ready {
+            // It may still crash while it finishes: the boundary count decides.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            return env.helper_exited();
+        }
+        assert!(started.elapsed().as_secs() < 90, "run {run}: stuck");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
