@@ -150,7 +150,13 @@ impl Engine {
             _ => return Err(e),
         };
         tracing::warn!(change = id, lane = %run.lanes.names(lane), error = %e, "giving up a lane");
-        let message = format!("{}: {}", run.lanes.names(lane), e.message);
+        // Most errors already name their snap first; it is not said twice.
+        let names = run.lanes.names(lane);
+        let message = if e.message.starts_with(&names) {
+            e.message
+        } else {
+            format!("{names}: {}", e.message)
+        };
         lock(&run.errors).push(Error::new(e.kind, message));
         lock(&run.failed).push(lane);
         if let Some(all) = run.joined() {
