@@ -5,9 +5,8 @@
 //! full download. Whatever goes wrong here is only a reason to fall back to the full file
 //! (snapd's `store/store_download.go`: "We revert to normal downloads if there is any error").
 
-use std::os::unix::process::CommandExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -178,9 +177,10 @@ async fn fetch_and_apply_inner(
     Ok(n)
 }
 
-/// `xdelta3 -f -d -s SOURCE DELTA TARGET` (snapd's `applyPlainXdelta3Delta`), killed on Cancel or
-/// after a time limit, and unable to write a file larger than the target's signed size
-/// (RLIMIT_FSIZE): a hostile delta cannot fill the disk.
+/// `xdelta3 -d -c -s SOURCE < DELTA > TARGET` (snapd's `applyPlainXdelta3Delta`, on descriptors)
+/// in the sandbox of `delta_sandbox.rs`: as nobody, without network, with confine's filter, unable
+/// to write a file larger than the target's signed size (a hostile delta cannot fill the disk),
+/// within a CPU-time limit, and killed on Cancel or after a wall-clock limit.
 pub async fn apply(
     source: &Path,
     delta: &Path,
@@ -188,40 +188,65 @@ pub async fn apply(
     max_size: u64,
     cancel: &CancellationToken,
 ) -> Result<(), DeltaError> {
+    let dir = out.parent().unwrap_or(Path::new("/"));
+    let io = |what: &str, p: &Path| {
+        let p = p.display().to_string();
+        let what = what.to_string();
+        move |e: std::io::Error| failed(format!("cannot {what} {p}: {e}"))
+    };
+    let source = crate::delta_sandbox::readable_copy(source, dir)
+        .map_err(io("copy the source for xdelta3 from", source))?;
+    let input = std::fs::File::open(delta).map_err(io("open", delta))?;
+    let output = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(io("create", out))?;
+    // A minute, plus a second for every 10 MB of the file: xdelta3 rebuilds far faster than that.
+    let seconds = 60 + max_size / 10_000_000;
+    let limits = crate::delta_sandbox::Limits {
+        file_size: max_size.saturating_add(1),
+        cpu_seconds: seconds,
+        // xdelta3's windows and source buffer (64 MiB by default) with room to spare.
+        memory: 1 << 30,
+    };
+    run(
+        input,
+        output,
+        source,
+        limits,
+        Duration::from_secs(seconds),
+        cancel,
+    )
+    .await
+}
+
+/// Run xdelta3 on these files in the sandbox; its error output in the error.
+pub async fn run(
+    input: std::fs::File,
+    output: std::fs::File,
+    source: std::fs::File,
+    limits: crate::delta_sandbox::Limits,
+    time_limit: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), DeltaError> {
     let bin = xdelta3().ok_or_else(|| failed("xdelta3 is not installed"))?;
-    let limit = max_size.saturating_add(1);
-    let mut cmd = std::process::Command::new(bin);
-    cmd.args(["-f", "-d", "-s"])
-        .arg(source)
-        .arg(delta)
-        .arg(out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe, and nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            let lim = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let source_arg = format!("/proc/self/fd/{}", crate::delta_sandbox::SOURCE_FD);
+    // -D, -R: no external (de)compressors, so nothing else is ever started.
+    let args = ["-d", "-c", "-D", "-R", "-s", &source_arg];
+    let cmd = crate::delta_sandbox::command(bin, &args, input, output, source, limits)
+        .map_err(|e| failed(format!("cannot set up the sandbox for xdelta3: {e}")))?;
     let mut child = tokio::process::Command::from(cmd)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| failed(format!("cannot run {}: {e}", bin.display())))?;
+        .map_err(|e| failed(format!("cannot run {} in its sandbox: {e}", bin.display())))?;
     let mut stderr = child.stderr.take().expect("stderr is piped");
-    // A minute, plus a second for every 10 MB of the file: xdelta3 rebuilds far faster than that.
-    let time_limit = Duration::from_secs(60 + max_size / 10_000_000);
     let status = tokio::select! {
         _ = cancel.cancelled() => return Err(DeltaError::Cancelled),
         _ = tokio::time::sleep(time_limit) => {
-            return Err(failed(format!("xdelta3 took longer than {time_limit:?}")))
+            return Err(failed(format!("xdelta3 took longer than {time_limit:?} and was stopped")))
         }
         s = child.wait() => s.map_err(|e| failed(format!("cannot wait for xdelta3: {e}")))?,
     };
@@ -233,10 +258,19 @@ pub async fn apply(
         .take(STDERR_CAP)
         .read_to_string(&mut text)
         .await;
-    Err(failed(format!(
-        "xdelta3 could not rebuild the file ({status}): {}",
-        text.trim()
-    )))
+    use std::os::unix::process::ExitStatusExt;
+    let why = match status.signal() {
+        Some(libc::SIGXFSZ) => format!(
+            "the delta rebuilds a file larger than the signed {} bytes",
+            limits.file_size.saturating_sub(1)
+        ),
+        Some(libc::SIGXCPU) | Some(libc::SIGKILL) => format!(
+            "xdelta3 used more than its {} s of CPU time and was stopped",
+            limits.cpu_seconds
+        ),
+        _ => format!("xdelta3 could not rebuild the file ({status})"),
+    };
+    Err(failed(format!("{why}: {}", text.trim())))
 }
 
 #[cfg(test)]
@@ -342,5 +376,131 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("xdelta3 could not rebuild"), "{e}");
+    }
+
+    fn root_with_xdelta3(test: &str) -> bool {
+        if !nix::unistd::geteuid().is_root() {
+            snapshelf_snap::testdata::record_skip(test, "needs root (the sandbox's namespaces)");
+            return false;
+        }
+        if xdelta3().is_none() {
+            snapshelf_snap::testdata::record_skip(test, "xdelta3 is not installed");
+            return false;
+        }
+        true
+    }
+
+    /// `xdelta3 -e` of `target` against `source` (or none), no secondary compression.
+    fn encode(source: Option<&Path>, target: &Path, out: &Path) {
+        let mut cmd = std::process::Command::new(xdelta3().unwrap());
+        cmd.args(["-e", "-f", "-A", "-S", "none", "-W", "8388608"]);
+        if let Some(s) = source {
+            cmd.arg("-s").arg(s);
+        }
+        let st = cmd.arg(target).arg(out).status().unwrap();
+        assert!(st.success());
+    }
+
+    #[tokio::test]
+    async fn a_delta_applies_in_the_sandbox() {
+        if !root_with_xdelta3("a_delta_applies_in_the_sandbox") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        let old: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut new = old.clone();
+        new[1000..1100].fill(7);
+        std::fs::write(p("old"), &old).unwrap();
+        std::fs::write(p("new"), &new).unwrap();
+        encode(Some(&p("old")), &p("new"), &p("delta"));
+        let cancel = CancellationToken::new();
+        apply(&p("old"), &p("delta"), &p("out"), new.len() as u64, &cancel)
+            .await
+            .unwrap();
+        assert!(std::fs::read(p("out")).unwrap() == new);
+    }
+
+    /// A delta that rebuilds far more than the signed size is stopped at that size.
+    #[tokio::test]
+    async fn a_delta_that_writes_too_much_is_stopped() {
+        if !root_with_xdelta3("a_delta_that_writes_too_much_is_stopped") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        std::fs::write(p("old"), b"old").unwrap();
+        std::fs::write(p("huge"), vec![0u8; 8 << 20]).unwrap();
+        encode(None, &p("huge"), &p("delta"));
+        std::fs::remove_file(p("huge")).unwrap();
+        let cancel = CancellationToken::new();
+        let e = apply(&p("old"), &p("delta"), &p("out"), 1 << 20, &cancel)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("larger than the signed 1048576 bytes"),
+            "{e}"
+        );
+        assert!(std::fs::metadata(p("out")).unwrap().len() <= (1 << 20) + 1);
+    }
+
+    /// A delta that would never end (here: 16 GB of zeros, a few hundred kilobytes of windows)
+    /// is stopped by its CPU-time limit.
+    #[tokio::test]
+    async fn a_delta_that_never_ends_is_stopped() {
+        if !root_with_xdelta3("a_delta_that_never_ends_is_stopped") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        // One 8 MiB window of zeros and two: their difference is one window's bytes, which
+        // repeated make a delta of as many windows as wanted.
+        std::fs::write(p("one"), vec![0u8; 8 << 20]).unwrap();
+        std::fs::write(p("two"), vec![0u8; 16 << 20]).unwrap();
+        encode(None, &p("one"), &p("d1"));
+        encode(None, &p("two"), &p("d2"));
+        let (d1, d2) = (
+            std::fs::read(p("d1")).unwrap(),
+            std::fs::read(p("d2")).unwrap(),
+        );
+        let window = d2.len() - d1.len();
+        let (head, win) = d1.split_at(d1.len() - window);
+        assert_eq!(&d2[d2.len() - window..], win, "windows of zeros are alike");
+        let mut delta = head.to_vec();
+        for _ in 0..2000 {
+            delta.extend_from_slice(win);
+        }
+        std::fs::write(p("delta"), delta).unwrap();
+        std::fs::write(p("old"), b"old").unwrap();
+        let limits = crate::delta_sandbox::Limits {
+            file_size: u64::MAX,
+            cpu_seconds: 1,
+            memory: 1 << 30,
+        };
+        let open = |n: &str| std::fs::File::open(p(n)).unwrap();
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        let source = crate::delta_sandbox::readable_copy(&p("old"), dir.path()).unwrap();
+        let started = std::time::Instant::now();
+        let cancel = CancellationToken::new();
+        let e = run(
+            open("delta"),
+            null,
+            source,
+            limits,
+            Duration::from_secs(120),
+            &cancel,
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("CPU time"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod config;
 pub mod delta;
+pub mod delta_sandbox;
 pub mod desktop;
 pub mod engine;
 pub mod error;

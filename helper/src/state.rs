@@ -505,6 +505,16 @@ impl State {
         Ok(())
     }
 
+    /// Record why part of a running change failed (a lane given up), before it ends: a restart
+    /// that finishes the change reports it.
+    pub fn note_change_error(&self, id: u64, error_kind: &str, error: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE changes SET error_kind = ?2, error = ?3 WHERE id = ?1",
+            params![id as i64, error_kind, error],
+        )?;
+        Ok(())
+    }
+
     pub fn finish_change(
         &self,
         id: u64,

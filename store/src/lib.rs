@@ -49,7 +49,7 @@ pub async fn serve(state: server::AppState, listen: SocketAddr) -> anyhow::Resul
     let state = Arc::new(state);
     let app = server::router(state.clone());
     // Downloads are answered with sendfile(2) before axum sees their connection.
-    let listener = sendfile::listen(listener, state)?;
+    let listener = sendfile::listen(listener, state, app.clone())?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let mut term =

@@ -1,8 +1,10 @@
 //! Downloads sent with sendfile(2): the file goes from the page cache to the socket without
 //! passing through the process, as nginx sends it. hyper owns the connections it serves, so the
-//! request head is read here first: a plain `GET` of a download is answered on the spot, anything
-//! else (API calls, media, HEAD, malformed requests, paced or cut downloads) is handed to axum
-//! with the bytes already read put back in front.
+//! connection stays here, a request head at a time: a plain `GET` of a download is answered on
+//! the spot; a `GET` or `POST` with a plain body (API calls, media) is answered by the router
+//! called as a service, so that a download after it on the same kept-alive connection still goes
+//! out with sendfile; anything else (HEAD, chunked or oversized bodies, malformed requests, paced
+//! or cut downloads) is handed to hyper with the bytes already read put back in front.
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,6 +23,8 @@ use crate::server::{AppState, STORE_VERSION};
 const MAX_HEAD: usize = 16 << 10;
 /// A connection that sends no complete request head in this time is closed.
 const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A request body larger than this goes to hyper (axum's own default limit for a body).
+const MAX_BODY: usize = 2 << 20;
 /// One sendfile call moves at most this much (Linux caps a call near 2 GiB anyway).
 const SENDFILE_CHUNK: usize = 1 << 30;
 
@@ -98,7 +102,11 @@ impl axum::serve::Listener for DownloadListener {
 }
 
 /// Accept on `listener`, answering downloads here and passing everything else on.
-pub fn listen(listener: TcpListener, state: Arc<AppState>) -> io::Result<DownloadListener> {
+pub fn listen(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    app: axum::Router,
+) -> io::Result<DownloadListener> {
     let local = listener.local_addr()?;
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
@@ -106,7 +114,12 @@ pub fn listen(listener: TcpListener, state: Arc<AppState>) -> io::Result<Downloa
             match listener.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(stream, addr, state.clone(), tx.clone()));
+                    let serve = Serve {
+                        state: state.clone(),
+                        app: app.clone(),
+                        tx: tx.clone(),
+                    };
+                    tokio::spawn(connection(stream, addr, serve));
                 }
                 Err(e) => {
                     // Out of descriptors and the like: wait a little rather than spin.
@@ -127,13 +140,17 @@ struct Download {
     keep_alive: bool,
 }
 
-/// Serve downloads on this connection for as long as its requests are downloads.
-async fn connection(
-    mut stream: TcpStream,
-    addr: SocketAddr,
+/// What a connection is served with.
+struct Serve {
     state: Arc<AppState>,
+    app: axum::Router,
     tx: mpsc::Sender<(Rewind, SocketAddr)>,
-) {
+}
+
+/// Serve the connection's requests here for as long as they are downloads or plain API calls;
+/// the first other one hands the connection to hyper.
+async fn connection(mut stream: TcpStream, addr: SocketAddr, serve: Serve) {
+    let state = &serve.state;
     let direct = state.cdn_url.is_none()
         && state.download_rate.is_none()
         && state.cut_downloads_after.is_none();
@@ -149,30 +166,41 @@ async fn connection(
         } else {
             None
         };
-        let download = head_len.and_then(|n| download_of(&read[..n], &state).map(|d| (n, d)));
-        let Some((n, download)) = download else {
-            let _ = tx
-                .send((
-                    Rewind {
-                        read,
-                        pos: 0,
-                        inner: stream,
-                    },
-                    addr,
-                ))
-                .await;
-            return;
+        let Some(n) = head_len else {
+            return hand_over(stream, addr, read, &serve).await;
         };
-        read.drain(..n);
-        match send(&mut stream, &download).await {
-            Ok(()) if download.keep_alive => {}
-            Ok(()) => return,
-            Err(e) => {
+        let kept = if let Some(download) = download_of(&read[..n], state) {
+            read.drain(..n);
+            let sent = send(&mut stream, &download).await;
+            if let Err(e) = &sent {
                 tracing::debug!(error = %e, "a download ended early");
-                return;
             }
+            sent.is_ok() && download.keep_alive
+        } else if let Some(call) = call_of(&read[..n]) {
+            match answer(&mut stream, &mut read, n, call, &serve.app).await {
+                Ok(kept) => kept,
+                Err(e) => {
+                    tracing::debug!(error = %e, "a connection ended during an API call");
+                    false
+                }
+            }
+        } else {
+            return hand_over(stream, addr, read, &serve).await;
+        };
+        if !kept {
+            return;
         }
     }
+}
+
+/// Give the connection to hyper, the bytes read so far put back in front.
+async fn hand_over(stream: TcpStream, addr: SocketAddr, read: Vec<u8>, serve: &Serve) {
+    let rewind = Rewind {
+        read,
+        pos: 0,
+        inner: stream,
+    };
+    let _ = serve.tx.send((rewind, addr)).await;
 }
 
 /// Read until the request head is complete. `Some(len)` of the head; `None` when it is not one
@@ -288,4 +316,122 @@ async fn send(stream: &mut TcpStream, d: &Download) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An API call this module answers: its request without the body, the body's length, and
+/// whether the connection stays open after it.
+struct Call {
+    request: axum::http::request::Builder,
+    body_len: usize,
+    keep_alive: bool,
+}
+
+/// A `GET` or `POST` over HTTP/1.1 with no body or a `Content-Length` one, and nothing that asks
+/// more of the connection (`Expect`, `Upgrade`, chunked bodies): those are hyper's.
+fn call_of(head: &[u8]) -> Option<Call> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
+        return None;
+    }
+    if !matches!(req.method, Some("GET") | Some("POST")) || req.version != Some(1) {
+        return None;
+    }
+    let mut request = axum::http::Request::builder()
+        .method(req.method?)
+        .uri(req.path?)
+        .version(axum::http::Version::HTTP_11);
+    let (mut body_len, mut keep_alive) = (0, true);
+    for h in req.headers.iter() {
+        let name = h.name.to_ascii_lowercase();
+        let value = std::str::from_utf8(h.value).ok();
+        match name.as_str() {
+            "transfer-encoding" | "expect" | "upgrade" => return None,
+            "content-length" => body_len = value?.trim().parse().ok()?,
+            "connection" => keep_alive = !value?.to_ascii_lowercase().contains("close"),
+            _ => {}
+        }
+        request = request.header(h.name, h.value);
+    }
+    if body_len > MAX_BODY {
+        return None;
+    }
+    Some(Call {
+        request,
+        body_len,
+        keep_alive,
+    })
+}
+
+/// Read the call's body, have the router answer it and write the answer. Whether the connection
+/// stays open.
+async fn answer(
+    stream: &mut TcpStream,
+    read: &mut Vec<u8>,
+    head_len: usize,
+    call: Call,
+    app: &axum::Router,
+) -> io::Result<bool> {
+    use tower::ServiceExt;
+    let need = head_len + call.body_len;
+    while read.len() < need {
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout(HEAD_TIMEOUT, stream.read(&mut chunk))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        read.extend_from_slice(&chunk[..n]);
+    }
+    let body = read[head_len..need].to_vec();
+    read.drain(..need);
+    let request = call
+        .request
+        .body(axum::body::Body::from(body))
+        .map_err(io::Error::other)?;
+    let Ok(response) = app.clone().oneshot(request).await;
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(io::Error::other)?;
+    let status = parts.status;
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        status.as_str(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .into_bytes();
+    for (k, v) in &parts.headers {
+        if matches!(
+            k.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
+            continue;
+        }
+        head.extend_from_slice(k.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(v.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    if !parts.headers.contains_key(axum::http::header::DATE) {
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+        head.extend_from_slice(format!("date: {date}\r\n").as_bytes());
+    }
+    // No body, and no length, where HTTP allows none.
+    let bodiless = status.is_informational()
+        || status == axum::http::StatusCode::NO_CONTENT
+        || status == axum::http::StatusCode::NOT_MODIFIED;
+    if !bodiless {
+        head.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    }
+    if !call.keep_alive {
+        head.extend_from_slice(b"connection: close\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    stream.write_all(&head).await?;
+    if !bodiless {
+        stream.write_all(&body).await?;
+    }
+    Ok(call.keep_alive)
 }

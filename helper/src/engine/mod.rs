@@ -12,6 +12,7 @@ pub mod data_dirs;
 mod declarations;
 pub mod files;
 pub mod hooks;
+mod lanes;
 pub mod plan;
 mod runner;
 pub(crate) mod services;

@@ -2,11 +2,16 @@
 //! marked `Doing` before and `Done` after; on failure or Cancel every task that did (or may have
 //! done) something is undone, in reverse. Once every task before the commit point is done the
 //! change is finished, not undone. At start-up, changes a crash interrupted are settled the same
-//! way. Nothing here knows what the tasks do: only [`Task`]'s `run`, `undo`, `lane`,
-//! `after_commit` and `commits`.
+//! way. A change with failure lanes (`lanes.rs`: each snap of a refresh of several) gives up only
+//! the lane of a failed task: its tasks are undone, the rest goes on, and the change ends `Error`
+//! naming what was undone. Nothing here knows what the tasks do: only [`Task`]'s `run`, `undo`,
+//! `lane`, `snap`, `after_commit` and `commits`.
+
+use std::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 
+use super::lanes::Lanes;
 use super::task::{Ctx, Task};
 use super::{lock, Engine};
 use crate::error::{Error, ErrorKind, Result};
@@ -25,7 +30,13 @@ impl Engine {
             .unwrap_or_default();
         let outcome = self.run_tasks(id, &cancel).await;
         let (status, kind, message) = match outcome {
-            Ok(()) => (ChangeStatus::Done, String::new(), String::new()),
+            Ok(None) => (ChangeStatus::Done, String::new(), String::new()),
+            // Some lanes were undone, the others are done: nothing more to undo.
+            Ok(Some(e)) => (
+                ChangeStatus::Error,
+                e.kind.as_kebab().to_string(),
+                e.message,
+            ),
             Err(e) => {
                 let _ = lock(&self.inner.state).set_change_status(id, ChangeStatus::Undoing);
                 self.updated(id);
@@ -59,14 +70,20 @@ impl Engine {
     }
 
     /// Run every task not yet done. Errors of clean-up tasks (after the commit point) are logged,
-    /// not returned: the change has happened.
-    pub(super) async fn run_tasks(&self, id: u64, cancel: &CancellationToken) -> Result<()> {
+    /// not returned: the change has happened. `Ok(Some(e))`: lanes were given up (and undone), the
+    /// rest is done; `e` says which and why.
+    pub(super) async fn run_tasks(
+        &self,
+        id: u64,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Error>> {
         lock(&self.inner.state).set_change_status(id, ChangeStatus::Doing)?;
         self.updated(id);
-        self.run_lanes(id, cancel).await?;
+        let run = self.lane_run(id)?;
+        self.run_lanes(id, cancel, &run).await?;
         let tasks = lock(&self.inner.state).tasks(id)?;
         for row in tasks {
-            if row.status == TaskStatus::Done {
+            if row.status == TaskStatus::Done || run.given_up(&row.task) {
                 continue;
             }
             let after_commit = row.task.after_commit();
@@ -77,7 +94,7 @@ impl Engine {
                 Ok(done) => {
                     lock(&self.inner.state).set_task(id, row.seq, TaskStatus::Done, &done)?;
                     if done.commits() {
-                        self.mark_committed(id)?;
+                        self.mark_committed(id, &run)?;
                     }
                     self.updated(id);
                 }
@@ -89,11 +106,63 @@ impl Engine {
                     // Keep what the task recorded while it ran: its undo needs it.
                     let current = self.task_now(id, row.seq)?.unwrap_or(row.task);
                     lock(&self.inner.state).set_task(id, row.seq, TaskStatus::Error, &current)?;
-                    return Err(e);
+                    let lane = self.give_up(id, &run, &current, e)?;
+                    self.undo_lane(id, &run.lanes, lane);
                 }
             }
         }
-        Ok(())
+        Ok(run.error())
+    }
+
+    /// The change's lanes and those a previous run gave up. A crash may have cut their undo
+    /// short: it is finished now (undo is idempotent), before anything else runs.
+    fn lane_run(&self, id: u64) -> Result<LaneRun> {
+        let (change, tasks) = {
+            let st = lock(&self.inner.state);
+            (st.change(id)?, st.tasks(id)?)
+        };
+        let Some(change) = change else {
+            return Ok(LaneRun::default());
+        };
+        let lanes = Lanes::of_request(&change.request);
+        let failed = lanes.failed(&tasks);
+        let mut errors = Vec::new();
+        if !failed.is_empty() {
+            let kind = ErrorKind::from_kebab(&change.error_kind).unwrap_or(ErrorKind::Internal);
+            errors.push(Error::new(kind, change.error.clone()));
+        }
+        for &l in &failed {
+            self.undo_lane(id, &lanes, l);
+        }
+        Ok(LaneRun {
+            lanes,
+            failed: Mutex::new(failed),
+            errors: Mutex::new(errors),
+        })
+    }
+
+    /// A task of `task`'s lane failed with `e`: give the lane up, if it has one (and the failure
+    /// is not a Cancel, which takes back the whole change); its error joins the change's. The
+    /// error itself when the whole change must be undone.
+    fn give_up(&self, id: u64, run: &LaneRun, task: &Task, e: Error) -> Result<usize> {
+        let lane = match run.lanes.lane(task) {
+            Some(l) if e.kind != ErrorKind::Cancelled => l,
+            _ => return Err(e),
+        };
+        tracing::warn!(change = id, lane = %run.lanes.names(lane), error = %e, "giving up a lane");
+        // Most errors already name their snap first; it is not said twice.
+        let names = run.lanes.names(lane);
+        let message = if e.message.starts_with(&names) {
+            e.message
+        } else {
+            format!("{names}: {}", e.message)
+        };
+        lock(&run.errors).push(Error::new(e.kind, message));
+        lock(&run.failed).push(lane);
+        if let Some(all) = run.joined() {
+            lock(&self.inner.state).note_change_error(id, all.kind.as_kebab(), &all.message)?;
+        }
+        Ok(lane)
     }
 
     /// The task as the database holds it now.
@@ -107,14 +176,16 @@ impl Engine {
 
     /// Run the tasks that have a lane, the lanes side by side and each lane in order (every
     /// snap's download, verify and mount: the slowest snap, not their sum, sets the pace). The
-    /// tasks that follow find them done. Nothing to gain with fewer than two lanes.
-    async fn run_lanes(&self, id: u64, cancel: &CancellationToken) -> Result<()> {
+    /// tasks that follow find them done. Nothing to gain with fewer than two lanes. A failure
+    /// gives up its failure lane once every lane has stopped (a task of the same lane may still
+    /// be running elsewhere: its undo must come after it).
+    async fn run_lanes(&self, id: u64, cancel: &CancellationToken, run: &LaneRun) -> Result<()> {
         let mut lanes: Vec<(String, Vec<TaskRow>)> = Vec::new();
         for row in lock(&self.inner.state).tasks(id)? {
             let Some(lane) = row.task.lane().map(str::to_string) else {
                 continue;
             };
-            if row.status == TaskStatus::Done {
+            if row.status == TaskStatus::Done || run.given_up(&row.task) {
                 continue;
             }
             match lanes.iter_mut().find(|(l, _)| *l == lane) {
@@ -125,32 +196,48 @@ impl Engine {
         if lanes.len() < 2 {
             return Ok(());
         }
-        let runs = lanes.iter().map(|(_, rows)| async move {
-            for row in rows {
-                if cancel.is_cancelled() {
-                    return Err(cancelled());
-                }
-                match self.start_task(row, cancel).await? {
-                    Ok(done) => {
-                        lock(&self.inner.state).set_task(id, row.seq, TaskStatus::Done, &done)?;
-                        self.updated(id);
-                    }
-                    Err(e) => {
-                        lock(&self.inner.state).set_task(
-                            id,
-                            row.seq,
-                            TaskStatus::Error,
-                            &row.task,
-                        )?;
-                        return Err(e);
-                    }
-                }
-            }
-            Ok(())
-        });
+        let before = lock(&run.failed).len();
+        let runs = lanes
+            .iter()
+            .map(|(_, rows)| self.run_lane(id, rows, cancel, run));
         let results = futures_util::future::join_all(runs).await;
+        let given_up: Vec<usize> = lock(&run.failed)[before..].to_vec();
+        for l in given_up {
+            self.undo_lane(id, &run.lanes, l);
+        }
         self.updated(id);
         results.into_iter().collect::<Result<Vec<()>>>().map(drop)
+    }
+
+    /// One side-by-side lane, in order; it stops when its failure lane is given up.
+    async fn run_lane(
+        &self,
+        id: u64,
+        rows: &[TaskRow],
+        cancel: &CancellationToken,
+        run: &LaneRun,
+    ) -> Result<()> {
+        for row in rows {
+            if cancel.is_cancelled() {
+                return Err(cancelled());
+            }
+            if run.given_up(&row.task) {
+                return Ok(());
+            }
+            match self.start_task(row, cancel).await? {
+                Ok(done) => {
+                    lock(&self.inner.state).set_task(id, row.seq, TaskStatus::Done, &done)?;
+                    self.updated(id);
+                }
+                Err(e) => {
+                    let current = self.task_now(id, row.seq)?.unwrap_or(row.task.clone());
+                    lock(&self.inner.state).set_task(id, row.seq, TaskStatus::Error, &current)?;
+                    self.give_up(id, run, &current, e)?;
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Mark a task Doing and run it. The outer error is the state's; the inner one the task's.
@@ -176,12 +263,13 @@ impl Engine {
         Ok(result)
     }
 
-    /// A commit task is done: once every task before the commit point is, Cancel is refused.
-    fn mark_committed(&self, id: u64) -> Result<()> {
+    /// A commit task is done: once every task before the commit point is (or is in a lane given
+    /// up), Cancel is refused.
+    fn mark_committed(&self, id: u64, run: &LaneRun) -> Result<()> {
         let tasks = lock(&self.inner.state).tasks(id)?;
-        let all_done = tasks
-            .iter()
-            .all(|t| t.status == TaskStatus::Done || t.task.after_commit());
+        let all_done = tasks.iter().all(|t| {
+            t.status == TaskStatus::Done || t.task.after_commit() || run.given_up(&t.task)
+        });
         if let Some(l) = lock(&self.inner.live).get_mut(&id) {
             l.committed = l.committed || all_done;
         }
@@ -191,6 +279,28 @@ impl Engine {
     /// Undo, in reverse, every task that did (or may have done) something. An undo that fails is
     /// logged and marked Error; the others still run.
     pub(super) fn undo_tasks(&self, id: u64) {
+        self.undo_where(id, |_| true);
+    }
+
+    /// Undo a given-up lane's tasks, in reverse; those that never ran are marked Undone too:
+    /// they never will.
+    fn undo_lane(&self, id: u64, lanes: &Lanes, lane: usize) {
+        let ours = |t: &Task| lanes.lane(t) == Some(lane);
+        self.undo_where(id, ours);
+        let tasks = lock(&self.inner.state).tasks(id).unwrap_or_default();
+        for row in tasks.iter().filter(|r| ours(&r.task)) {
+            if row.status == TaskStatus::Do {
+                let state = lock(&self.inner.state);
+                if let Err(e) = state.set_task(id, row.seq, TaskStatus::Undone, &row.task) {
+                    tracing::error!(change = id, task = row.seq, error = %e, "cannot record a task given up");
+                }
+            }
+        }
+        self.updated(id);
+    }
+
+    /// Undo, in reverse, the tasks `which` picks that did (or may have done) something.
+    fn undo_where(&self, id: u64, which: impl Fn(&Task) -> bool) {
         let tasks = match lock(&self.inner.state).tasks(id) {
             Ok(t) => t,
             Err(e) => {
@@ -209,7 +319,7 @@ impl Engine {
                 row.status,
                 TaskStatus::Done | TaskStatus::Doing | TaskStatus::Error | TaskStatus::Undoing
             );
-            if !acted || row.task.after_commit() {
+            if !acted || row.task.after_commit() || !which(&row.task) {
                 continue;
             }
             let set = |status| {
@@ -250,10 +360,15 @@ impl Engine {
                     continue;
                 }
             };
-            let committed = change.status != ChangeStatus::Undoing
-                && tasks
-                    .iter()
-                    .all(|t| t.status == TaskStatus::Done || t.task.after_commit());
+            // A lane given up is settled: its tasks are (or will be, first thing) undone.
+            let lanes = Lanes::of_request(&change.request);
+            let failed = lanes.failed(&tasks);
+            let settled = |t: &TaskRow| {
+                t.status == TaskStatus::Done
+                    || t.task.after_commit()
+                    || lanes.lane(&t.task).is_some_and(|l| failed.contains(&l))
+            };
+            let committed = change.status != ChangeStatus::Undoing && tasks.iter().all(settled);
             if committed {
                 tracing::info!(
                     change = id,
@@ -261,8 +376,8 @@ impl Engine {
                 );
                 let result = self.run_tasks(id, &CancellationToken::new()).await;
                 let (status, kind, msg) = match result {
-                    Ok(()) => (ChangeStatus::Done, String::new(), String::new()),
-                    Err(e) => (
+                    Ok(None) => (ChangeStatus::Done, String::new(), String::new()),
+                    Ok(Some(e)) | Err(e) => (
                         ChangeStatus::Error,
                         e.kind.as_kebab().to_string(),
                         e.message,
@@ -281,5 +396,41 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// What a run knows of its failure lanes: which there are, which were given up and why.
+#[derive(Default)]
+struct LaneRun {
+    lanes: Lanes,
+    failed: Mutex<Vec<usize>>,
+    errors: Mutex<Vec<Error>>,
+}
+
+impl LaneRun {
+    fn given_up(&self, task: &Task) -> bool {
+        self.lanes
+            .lane(task)
+            .is_some_and(|l| lock(&self.failed).contains(&l))
+    }
+
+    /// The lanes given up so far, as one error: the first one's kind, every message (what is
+    /// kept in the change's row while it runs, and read back after a restart).
+    fn joined(&self) -> Option<Error> {
+        let errors = lock(&self.errors);
+        let first = errors.first()?;
+        let message = errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Some(Error::new(first.kind, message))
+    }
+
+    /// How the change ends when lanes were given up.
+    fn error(&self) -> Option<Error> {
+        let e = self.joined()?;
+        let message = format!("undone for {}; the rest of the change is done", e.message);
+        Some(Error::new(e.kind, message))
     }
 }

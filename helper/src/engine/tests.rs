@@ -614,3 +614,154 @@ async fn content_connections_run_and_undo_idempotently() {
     assert!(s.content.is_empty() && s.connections.is_empty(), "{s:?}");
     assert!(engine.content_users("provider").unwrap().is_empty());
 }
+
+/// Start a change of `tasks` with failure lanes, as a refresh of several snaps does.
+fn start_in_lanes(
+    engine: &Engine,
+    lanes: serde_json::Value,
+    names: &[&str],
+    tasks: Vec<Task>,
+) -> u64 {
+    let names = names.iter().map(|n| n.to_string()).collect();
+    let request = serde_json::json!({ "lanes": lanes });
+    engine
+        .start("test", "test", names, 0, request, tasks)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_failure_in_one_lane_undoes_only_that_lane() {
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    f.sys.fail_on("link b");
+    let mut tasks = f.install_file("a", "x1");
+    tasks.extend(f.install_file("b", "x1"));
+    tasks.extend(f.install_file("c", "x1"));
+    let lanes = serde_json::json!([["a"], ["b"], ["c"]]);
+    let id = start_in_lanes(&engine, lanes, &["a", "b", "c"], tasks);
+    let (row, _) = finished(&engine, id).await;
+    assert_eq!(row.status, ChangeStatus::Error);
+    assert_eq!(row.error_kind, "internal");
+    assert!(
+        row.error
+            .contains("undone for \"b\": injected failure: link b x1"),
+        "{}",
+        row.error
+    );
+    assert!(
+        row.error.contains("the rest of the change is done"),
+        "{}",
+        row.error
+    );
+    // a and c are installed; b's tasks were taken back (and its services' start never ran).
+    assert_eq!(engine.snap("a").unwrap().unwrap().current, "x1");
+    assert_eq!(engine.snap("c").unwrap().unwrap().current, "x1");
+    assert!(engine.snap("b").unwrap().is_none());
+    assert!(!f.paths.data_root("b").exists());
+    assert!(!f.sys.is_mounted(&f.paths.mount_point("b", "x1")));
+    assert!(f.sys.is_mounted(&f.paths.mount_point("c", "x1")));
+    let v = engine.change(id).unwrap().unwrap();
+    for t in &v.tasks {
+        let want = if t.task.snap() == "b" {
+            TaskStatus::Undone
+        } else {
+            TaskStatus::Done
+        };
+        assert_eq!(t.status, want, "{} of {}", t.task.kind(), t.task.snap());
+    }
+    assert!(engine.ensure_free(&["b".into()]).is_ok());
+}
+
+#[tokio::test]
+async fn a_failure_while_lanes_run_side_by_side_gives_up_its_lane() {
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    f.sys
+        .fail_on(&f.rel("mount", &f.paths.mount_point("a", "x1")));
+    let mut tasks = f.install_file("a", "x1");
+    tasks.extend(f.install_file("b", "x1"));
+    let id = start_in_lanes(
+        &engine,
+        serde_json::json!([["a"], ["b"]]),
+        &["a", "b"],
+        tasks,
+    );
+    let (row, _) = finished(&engine, id).await;
+    assert_eq!(row.status, ChangeStatus::Error);
+    assert!(row.error.contains("undone for \"a\""), "{}", row.error);
+    assert!(engine.snap("a").unwrap().is_none());
+    assert!(!f.sys.is_mounted(&f.paths.mount_point("a", "x1")));
+    assert!(!f.paths.data_root("a").exists());
+    assert_eq!(engine.snap("b").unwrap().unwrap().current, "x1");
+}
+
+#[tokio::test]
+async fn a_failure_of_a_snap_in_no_lane_undoes_the_whole_change() {
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    f.sys.fail_on("link base");
+    let mut tasks = f.install_file("base", "x1");
+    tasks.extend(f.install_file("a", "x1"));
+    tasks.extend(f.install_file("b", "x1"));
+    let id = start_in_lanes(
+        &engine,
+        serde_json::json!([["a"], ["b"]]),
+        &["base", "a", "b"],
+        tasks,
+    );
+    let (row, statuses) = finished(&engine, id).await;
+    assert_eq!(row.status, ChangeStatus::Error);
+    assert!(!row.error.contains("undone for"), "{}", row.error);
+    assert!(statuses.iter().all(|s| *s != TaskStatus::Done));
+    for n in ["base", "a", "b"] {
+        assert!(engine.snap(n).unwrap().is_none(), "{n}");
+    }
+}
+
+/// A crash in the middle of a lane's undo: start-up finishes that undo, keeps the other lane's
+/// refresh and ends the change with the error the lane was given up with.
+#[tokio::test]
+async fn recovery_finishes_a_lane_undo_and_keeps_the_other_lanes() {
+    let f = Fixture::new();
+    let a = f.install_file("a", "x1");
+    let b = f.install_file("b", "x1");
+    std::fs::create_dir_all(f.paths.mount_point("b", "x1")).unwrap();
+    use TaskStatus::*;
+    let id = {
+        let mut st = crate::state::State::open(&f.paths.state_db()).unwrap();
+        st.put_snap(&snap("a", &["x1"])).unwrap();
+        let all: Vec<Task> = a.iter().chain(b.iter()).cloned().collect();
+        let request = serde_json::json!({ "lanes": [["a"], ["b"]] });
+        let id = st
+            .add_change("test", "test", &["a".into(), "b".into()], 0, &request, &all)
+            .unwrap();
+        let statuses = [Done, Done, Done, Done, Done, Done, Undone, Undone];
+        for (seq, (s, t)) in statuses.iter().zip(&all).enumerate() {
+            st.set_task(id, seq as u32, *s, t).unwrap();
+        }
+        st.set_change_status(id, ChangeStatus::Doing).unwrap();
+        st.note_change_error(id, "hook-failed", "\"b\": the hook failed")
+            .unwrap();
+        id
+    };
+    let engine = f.engine().await;
+    let v = engine.change(id).unwrap().unwrap();
+    assert_eq!(v.row.status, ChangeStatus::Error);
+    assert_eq!(v.row.error_kind, "hook-failed");
+    assert_eq!(
+        v.row.error,
+        "undone for \"b\": the hook failed; the rest of the change is done"
+    );
+    let got: Vec<TaskStatus> = v.tasks.iter().map(|t| t.status).collect();
+    assert_eq!(
+        got,
+        vec![Done, Done, Done, Done, Undone, Undone, Undone, Undone]
+    );
+    assert!(f
+        .sys
+        .log()
+        .contains(&f.rel("unmount", &f.paths.mount_point("b", "x1"))));
+    assert!(!f.paths.blob("b", "x1").exists());
+    assert_eq!(engine.snap("a").unwrap().unwrap().current, "x1");
+    assert!(engine.snap("b").unwrap().is_none());
+}

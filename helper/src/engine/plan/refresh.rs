@@ -5,6 +5,26 @@ use serde_json::json;
 
 use super::*;
 
+/// Each refreshed snap with the snaps its new revision runs on or takes content from.
+fn lane_needs(resolved: &[(Resolved, SnapState)]) -> Vec<(String, Vec<String>)> {
+    resolved
+        .iter()
+        .map(|(r, _)| {
+            let mut needs: Vec<String> = crate::engine::bases::of_yaml(&r.yaml)
+                .map(str::to_string)
+                .into_iter()
+                .collect();
+            let plugs = crate::engine::content::plugs(&r.yaml);
+            needs.extend(
+                plugs
+                    .into_iter()
+                    .filter_map(|(_, p)| p.ok()?.default_provider),
+            );
+            (r.name.clone(), needs)
+        })
+        .collect()
+}
+
 impl Engine {
     /// `classic`: consent for revisions that turned classic (a strict snap's refresh to one
     /// fails with NeedsClassic without it); devmode revisions are refused, as on install.
@@ -93,13 +113,16 @@ impl Engine {
             .iter()
             .map(|f| json!({"name": f.name, "error-kind": f.error.kind.as_kebab(), "error": f.error.message}))
             .collect();
+        // Each refreshed snap fails alone (snapd's lanes in UpdateMany); the bases and providers
+        // brought in for them are in no lane: everything may need them.
+        let lanes = crate::engine::lanes::plan(&lane_needs(&resolved));
         self.start(
             "refresh",
             &refresh_summary(&refreshed, &failed),
             all,
             uid,
             json!({"names": names, "channel": channel, "classic": classic,
-                   "not-refreshed": not_refreshed}),
+                   "not-refreshed": not_refreshed, (crate::engine::lanes::KEY): lanes}),
             tasks,
         )
     }
