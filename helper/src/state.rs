@@ -91,6 +91,10 @@ pub struct SnapState {
     /// content tasks (`engine/task/connect_content.rs`); left out of the JSON when empty.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub content: std::collections::BTreeMap<String, crate::engine::content::SlotRef>,
+    /// The dynamic attributes prepare hooks set on a connection of a plug: plug → attributes.
+    /// Written only by the connect tasks (`engine/iface_hooks.rs`); left out when empty.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub iface_attrs: std::collections::BTreeMap<String, crate::engine::iface_hooks::ConnAttrs>,
 }
 
 impl SnapState {
@@ -682,6 +686,7 @@ mod tests {
             connections: Default::default(),
             aliases: Default::default(),
             content: Default::default(),
+            iface_attrs: Default::default(),
         }
     }
 

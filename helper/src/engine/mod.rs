@@ -11,6 +11,7 @@ pub mod data_dirs;
 mod declarations;
 pub mod files;
 pub mod hooks;
+pub mod iface_hooks;
 pub mod plan;
 mod runner;
 pub(crate) mod services;

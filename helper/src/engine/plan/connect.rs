@@ -81,14 +81,35 @@ impl Engine {
             vec![plug_snap.to_string()],
             uid,
             json!({"plug-snap": plug_snap, "plug": plug, "slot-snap": "", "slot": interface}),
-            vec![Task::Connect(Connect {
-                name: plug_snap.to_string(),
-                plug: plug.to_string(),
-                interface,
-                connect,
-                before: None,
-                reset: false,
-            })],
+            {
+                // The system's slot has no hooks; the plug's run around the connection.
+                let attrs =
+                    crate::engine::iface_hooks::IfaceAttrs::of(&snap, plug, None, &interface)?;
+                let task = Task::Connect(Connect {
+                    name: plug_snap.to_string(),
+                    plug: plug.to_string(),
+                    interface: interface.clone(),
+                    connect,
+                    before: None,
+                    reset: false,
+                    attrs_before: None,
+                });
+                if connect {
+                    crate::engine::iface_hooks::connect_tasks(
+                        self.paths(),
+                        (&snap, None),
+                        &attrs.fresh(),
+                        task,
+                    )
+                } else {
+                    crate::engine::iface_hooks::disconnect_tasks(
+                        self.paths(),
+                        (&snap, None),
+                        &attrs,
+                        task,
+                    )
+                }
+            },
         )
     }
 }
@@ -113,6 +134,7 @@ impl Engine {
                     interface,
                     before: None,
                     reset: true,
+                    attrs_before: None,
                 })
             })
             .collect();

@@ -218,6 +218,7 @@ fn file_snap_state(yaml: &SnapYaml, verified: Option<&Verified>, rev: RevisionSt
         connections: Default::default(),
         aliases: Default::default(),
         content: Default::default(),
+        iface_attrs: Default::default(),
     }
 }
 

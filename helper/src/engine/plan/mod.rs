@@ -356,6 +356,7 @@ fn new_snap_state(r: &Resolved) -> SnapState {
         connections: Default::default(),
         aliases: Default::default(),
         content: Default::default(),
+        iface_attrs: Default::default(),
     }
 }
 
