@@ -210,9 +210,14 @@ fn connect(
         p.disconnect(plug.0, plug.1, slot.0, slot.1)
     }
     .unwrap();
-    let (status, _, err) = env.wait_change(c.as_str());
+    finish(env, c.as_str())
+}
+
+/// Wait for a change: its status, error, and its tasks as "kind summary".
+fn finish(env: &Env, path: &str) -> (String, String, Vec<String>) {
+    let (status, _, err) = env.wait_change(path);
     let change = snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
-        .path(c.as_str().to_string())
+        .path(path.to_string())
         .unwrap()
         .build()
         .unwrap();
@@ -392,4 +397,137 @@ fn interfaces_hooks() {
     let (status, err, _) = connect(&env, true, plug, slot);
     assert_eq!(status, "Done", "{err}");
     assert!(connected(&env, c, "consumer"));
+}
+
+/// snapd's test-disconnect: a disconnect-plug hook for each of its plugs, failing when asked.
+fn test_disconnect(dir: &Path) -> PathBuf {
+    let body = |plug: &str| {
+        format!(
+            "#!/bin/sh\ntouch \"$SNAP_COMMON/disconnect-plug-{plug}-done\"\n\
+             if [ -e \"$SNAP_COMMON/disconnect-fail\" ]; then echo failing as asked; exit 1; fi\n"
+        )
+    };
+    snap(
+        dir,
+        "test-disconnect",
+        "plugs:\n  home:\n  network:\n  shared-content:\n    interface: content\n    \
+         content: shared\n    target: $SNAP/import\n",
+        &[
+            ("disconnect-plug-home", &body("home")),
+            ("disconnect-plug-network", &body("network")),
+            ("disconnect-plug-shared-content", &body("shared-content")),
+        ],
+    )
+}
+
+fn test_disconnect_provider(dir: &Path) -> PathBuf {
+    snap(
+        dir,
+        "test-disconnect-provider",
+        "slots:\n  shared-content:\n    interface: content\n    content: shared\n    \
+         read: [$SNAP/import]\n",
+        &[(
+            "disconnect-slot-shared-content",
+            "#!/bin/sh\ntouch \"$SNAP_COMMON/disconnect-slot-shared-content-done\"\n",
+        )],
+    )
+}
+
+/// snapd's tests/main/interfaces-hooks-disconnect: disconnect hooks run on Disconnect, for the
+/// system's slots and another snap's, and on removal; their failures are ignored.
+#[test]
+fn interfaces_hooks_disconnect() {
+    let Some((env, work)) = setup() else {
+        return;
+    };
+    let (plug_snap, slot_snap) = ("test-disconnect", "test-disconnect-provider");
+    install(&env, &test_disconnect_provider(work.path()));
+    install(&env, &test_disconnect(work.path()));
+    let content = ((plug_snap, "shared-content"), (slot_snap, "shared-content"));
+    let system = |plug| ((plug_snap, plug), ("", ""));
+    let done = |(status, err, tasks): (String, String, Vec<String>)| {
+        assert_eq!(status, "Done", "{err}");
+        tasks
+    };
+    let clear = || {
+        clear_markers(&env, plug_snap);
+        clear_markers(&env, slot_snap);
+    };
+
+    // Network and home are connected by the policy; the content plug by hand.
+    assert!(connected(&env, plug_snap, "network"));
+    assert!(connected(&env, plug_snap, "home"));
+    done(connect(&env, true, content.0, content.1));
+
+    let tasks = done(connect(&env, false, content.0, content.1));
+    assert!(
+        at(&tasks, "disconnect-slot-shared-content") < at(&tasks, "disconnect-plug-shared-content")
+    );
+    assert_eq!(
+        markers(&env, plug_snap),
+        ["disconnect-plug-shared-content-done"]
+    );
+    assert_eq!(
+        markers(&env, slot_snap),
+        ["disconnect-slot-shared-content-done"]
+    );
+    clear();
+    for plug in ["home", "network"] {
+        let (p, s) = system(plug);
+        let tasks = done(connect(&env, false, p, s));
+        at(&tasks, &format!("disconnect-plug-{plug}"));
+        assert_eq!(
+            markers(&env, plug_snap),
+            [format!("disconnect-plug-{plug}-done")]
+        );
+        assert!(!connected(&env, plug_snap, plug));
+        clear();
+    }
+
+    // A failing disconnect hook: the disconnection goes on.
+    done(connect(&env, true, content.0, content.1));
+    for plug in ["home", "network"] {
+        let (p, s) = system(plug);
+        done(connect(&env, true, p, s));
+    }
+    std::fs::write(common_dir(&env, plug_snap).join("disconnect-fail"), "").unwrap();
+    done(connect(&env, false, content.0, content.1));
+    for plug in ["home", "network"] {
+        let (p, s) = system(plug);
+        done(connect(&env, false, p, s));
+    }
+    for plug in ["shared-content", "home", "network"] {
+        assert!(!connected(&env, plug_snap, plug), "{plug}");
+    }
+    assert_eq!(
+        markers(&env, plug_snap),
+        [
+            "disconnect-plug-home-done",
+            "disconnect-plug-network-done",
+            "disconnect-plug-shared-content-done"
+        ]
+    );
+    clear();
+
+    // Removal runs the disconnect hooks of every connection, failing ones too, and goes on.
+    done(connect(&env, true, content.0, content.1));
+    for plug in ["home", "network"] {
+        let (p, s) = system(plug);
+        done(connect(&env, true, p, s));
+    }
+    let c = env.proxy().remove(&[plug_snap], Dict::new()).unwrap();
+    let tasks = done(finish(&env, c.as_str()));
+    for hook in [
+        "disconnect-slot-shared-content",
+        "disconnect-plug-shared-content",
+        "disconnect-plug-home",
+        "disconnect-plug-network",
+    ] {
+        assert!(at(&tasks, hook) < at(&tasks, "unlink"), "{tasks:#?}");
+    }
+    assert_eq!(
+        markers(&env, slot_snap),
+        ["disconnect-slot-shared-content-done"]
+    );
+    assert!(common::installed(&env).iter().all(|s| s.name != plug_snap));
 }

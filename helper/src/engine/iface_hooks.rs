@@ -178,9 +178,20 @@ pub fn connect_tasks(
 /// a disconnect hook that fails is logged and the disconnection goes on.
 pub fn disconnect_tasks(
     paths: &Paths,
-    (plug_snap, slot_snap): (&SnapState, Option<&SnapState>),
+    ends: (&SnapState, Option<&SnapState>),
     attrs: &IfaceAttrs,
     disconnect: Task,
+) -> Vec<Task> {
+    let mut out = disconnect_hooks(paths, ends, attrs);
+    out.push(disconnect);
+    out
+}
+
+/// The disconnect hooks alone: disconnect-slot, then disconnect-plug.
+fn disconnect_hooks(
+    paths: &Paths,
+    (plug_snap, slot_snap): (&SnapState, Option<&SnapState>),
+    attrs: &IfaceAttrs,
 ) -> Vec<Task> {
     let (plug, slot) = (&attrs.plug, &attrs.slot);
     let mut out = Vec::new();
@@ -196,7 +207,33 @@ pub fn disconnect_tasks(
         format!("connect-plug-{plug}"),
     );
     out.extend(hook_task(paths, plug_snap, hooks, attrs, true));
-    out.push(disconnect);
+    out
+}
+
+/// snapd's auto-disconnect as a snap is removed: the disconnect hooks of every connected plug
+/// of `snap` (and of the slot it is connected to), failures ignored. The connections go with
+/// the snap's state.
+pub fn removal_hooks(paths: &Paths, snap: &SnapState, installed: &[SnapState]) -> Vec<Task> {
+    let Ok(yaml) = yaml_of(snap) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (plug, interface) in yaml.all_plugs() {
+        let (provider, slot) = if interface == "content" {
+            let Some(to) = snap.content.get(&plug) else {
+                continue;
+            };
+            let provider = installed.iter().find(|s| s.name == to.snap);
+            (provider, to.slot.clone())
+        } else if crate::interfaces::state_of(snap, &plug, &interface).0 {
+            (None, interface.clone())
+        } else {
+            continue;
+        };
+        if let Ok(attrs) = IfaceAttrs::of(snap, &plug, provider, &slot) {
+            out.extend(disconnect_hooks(paths, (snap, provider), &attrs));
+        }
+    }
     out
 }
 
