@@ -531,3 +531,87 @@ fn interfaces_hooks_disconnect() {
     );
     assert!(common::installed(&env).iter().all(|s| s.name != plug_snap));
 }
+
+/// Auto-connection at install (snapd's auto-connect): the prepare- and connect-plug hooks of a
+/// plug the policy connects run once the snap is linked, before its install hook, the
+/// attributes passing from one to the other; a failing one fails the install, undone.
+#[test]
+fn auto_connection_at_install_runs_the_plugs_hooks() {
+    let Some((env, work)) = setup() else {
+        return;
+    };
+    let name = "auto-hooks";
+    let yaml = "plugs:\n  network:\n    extra: static-value\n";
+    let prepare = hook(
+        r#"expect static-value snapctl get :network extra
+snapctl set :network chosen=by-prepare || exit 1
+refused overwrite snapctl set :network extra=other
+touch "$SNAP_COMMON/prepare-plug-network-done"
+"#,
+    );
+    let connect = hook(
+        r#"expect by-prepare snapctl get :network chosen
+[ -e "$SNAP_COMMON/install-done" ] && { echo "the install hook ran first"; exit 1; }
+touch "$SNAP_COMMON/connect-plug-network-done"
+"#,
+    );
+    let install = "#!/bin/sh\ntouch \"$SNAP_COMMON/install-done\"\n";
+    let built = snap(
+        work.path(),
+        name,
+        yaml,
+        &[
+            ("prepare-plug-network", &prepare),
+            ("connect-plug-network", &connect),
+            ("install", install),
+        ],
+    );
+    let f = std::fs::File::open(built).unwrap();
+    let c = env
+        .proxy()
+        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned())
+        .unwrap();
+    let (status, err, tasks) = finish(&env, c.as_str());
+    assert_eq!(status, "Done", "{err}");
+    assert!(
+        at(&tasks, "auto-connect-hooks") < at(&tasks, "install hook"),
+        "{tasks:#?}"
+    );
+    assert_eq!(
+        markers(&env, name),
+        [
+            "connect-plug-network-done",
+            "install-done",
+            "prepare-plug-network-done"
+        ]
+    );
+    assert!(err_text(&env, name, "overwrite").contains("cannot be overwritten"));
+    env.done(env.proxy().remove(&[name], Dict::new()));
+
+    // A connect hook that fails: the install is undone.
+    let bad = hook("echo 'failing connect-plug-network as asked'; exit 1\n");
+    let s = snap(
+        work.path(),
+        "auto-hooks-bad",
+        yaml,
+        &[
+            ("prepare-plug-network", &prepare),
+            ("connect-plug-network", &bad),
+        ],
+    );
+    let f = std::fs::File::open(s).unwrap();
+    let c = env
+        .proxy()
+        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned())
+        .unwrap();
+    let (status, err, _) = finish(&env, c.as_str());
+    assert_eq!(status, "Error", "{err}");
+    assert!(
+        err.contains("failing connect-plug-network as asked"),
+        "{err}"
+    );
+    assert!(common::installed(&env)
+        .iter()
+        .all(|s| s.name != "auto-hooks-bad"));
+    assert!(!env.is_mounted("snap/auto-hooks-bad/x1"));
+}

@@ -28,9 +28,9 @@ use snapshelf_snap::store_api::StoreSnap;
 use snapshelf_snap::yaml::{Epoch, SnapYaml};
 
 use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
+use super::task::{auto_connect_hooks::AutoConnectHooks, run_hook::RunHook, verify::Verify, Task};
 use super::task::{discard_data::DiscardData, discard_revisions::DiscardRevisions, unlink::Unlink};
 use super::task::{gc::Gc, link::Link, mount::Mount, switch_channel::SwitchChannel};
-use super::task::{run_hook::RunHook, verify::Verify, Task};
 use super::{not_installed, Engine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::RevisionState;
@@ -467,6 +467,9 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
         let first = if before.is_some() {
             "post-refresh"
         } else {
+            // The interface hooks of the plugs the policy connects, as snapd's auto-connect
+            // runs them: once the snap is linked, before its install hook.
+            out.push(Task::AutoConnectHooks(AutoConnectHooks::new(&name, false)));
             "install"
         };
         out.push(Task::RunHook(RunHook::new(&name, first)));
@@ -776,6 +779,7 @@ mod tests {
                 "data",
                 "link",
                 "refresh-aliases",
+                "auto-connect-hooks",
                 "run-hook",
                 "run-hook"
             ]

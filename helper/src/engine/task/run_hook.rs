@@ -138,6 +138,27 @@ impl RunHook {
         }
     }
 
+    /// Run the hook inside another task (`auto_connect_hooks`), which records it: its
+    /// configuration is committed at once, and the answer is the hook as done (`config_before`,
+    /// the attributes it left). A snap without the hook: `None`.
+    pub(super) fn run_inline(&self, cx: &Ctx) -> Result<Option<RunHook>> {
+        if cx.snap(&self.name)?.is_none() || !self.profile_exists(cx, &self.hook) {
+            return Ok(None);
+        }
+        cx.progress(self.summary());
+        let stored = cx.engine.config(&self.name)?;
+        let tx = Transaction::new(&self.name, stored.clone());
+        let ctx =
+            Arc::new(HookContext::new(&self.name, &self.hook, tx).with_iface(self.iface.clone()));
+        self.invoke(cx, &self.hook, ctx.clone(), false)?;
+        cx.state().put_config(&self.name, &ctx.tx().document())?;
+        Ok(Some(RunHook {
+            config_before: Some(stored),
+            iface: ctx.iface().map(|a| a.clone()),
+            ..self.clone()
+        }))
+    }
+
     /// Run `hook` with a cookie of its own tied to `ctx`, for as long as it runs.
     fn invoke(&self, cx: &Ctx, hook: &str, ctx: Arc<HookContext>, record: bool) -> Result<()> {
         let secret = cookie::random()?;
