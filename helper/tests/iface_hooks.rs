@@ -33,6 +33,7 @@ fn snap(dir: &Path, name: &str, yaml: &str, hooks: &[(&str, &str)]) -> PathBuf {
         0o644,
     );
     write(&s.join("import/.placeholder"), "", 0o644);
+    write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
     for (hook, script) in hooks {
         write(&s.join("meta/hooks").join(hook), script, 0o755);
     }
@@ -91,6 +92,8 @@ touch "$SNAP_COMMON/connect-plug-consumer-done"
 expect producer-value snapctl get --slot :consumer before-connect
 expect consumer-value snapctl get :consumer before-connect
 refused forged-stored snapctl get :consumer forged
+refused app-set snapctl get :consumer from-app
+refused connect-set snapctl get :consumer consumer-attr-4
 refused set-in-disconnect snapctl set :consumer consumer-attr-4=foo
 touch "$SNAP_COMMON/disconnect-plug-consumer-done"
 "#,
@@ -98,7 +101,7 @@ touch "$SNAP_COMMON/disconnect-plug-consumer-done"
     snap(
         dir,
         "basic-iface-hooks-consumer",
-        "plugs:\n  consumer:\n    interface: content\n    content: iface-hooks\n    \
+        "apps:\n  sh:\n    command: bin/sh\nplugs:\n  consumer:\n    interface: content\n    content: iface-hooks\n    \
          target: $SNAP/import\n    consumer-attr-1: consumer-value-1\n    \
          consumer-attr-2: consumer-value-2\n",
         &[
@@ -341,6 +344,29 @@ fn interfaces_hooks() {
     let conf: serde_json::Value =
         serde_json::from_str(&env.proxy().get_config(c, &["exec-count"]).unwrap()).unwrap();
     assert_eq!(conf["exec-count"], 1);
+
+    // Apps, even as root, neither read nor set attributes; nothing is stored.
+    let out = common::sandbox::launch_as(
+        &env,
+        common::sandbox::Mode::Root,
+        common::RUNNER,
+        &format!("{c}.sh"),
+        &[
+            "-c",
+            "snapctl get :consumer consumer-attr-1; snapctl set :consumer from-app=1",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(
+            "interface attributes can only be read during the execution of interface hooks"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("interface attributes can only be set during the execution of prepare hooks"),
+        "{text}"
+    );
 
     // The dynamic attributes were stored with the connection: a helper started afresh gives
     // them to the disconnect hooks (which check them), in snapd's order.

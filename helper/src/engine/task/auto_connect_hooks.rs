@@ -135,6 +135,16 @@ impl AutoConnectHooks {
             format!("disconnect-plug-{plug}"),
         ));
         for (owner, hook, undo) in order {
+            // Run again after a crash: a hook recorded as done is not run twice.
+            let earlier = self.ran.iter().find(|r| {
+                r.name == owner.name
+                    && r.hook == hook
+                    && r.iface.as_ref().is_some_and(|a| a.plug == plug)
+            });
+            if let Some(done) = earlier {
+                attrs = done.iface.clone().unwrap_or(attrs);
+                continue;
+            }
             let task = RunHook {
                 iface: Some(attrs.clone()),
                 undo_hook: Some(undo),
