@@ -581,7 +581,7 @@ touch "$SNAP_COMMON/prepare-plug-network-done"
 touch "$SNAP_COMMON/connect-plug-network-done"
 "#,
     );
-    let install = "#!/bin/sh\ntouch \"$SNAP_COMMON/install-done\"\n";
+    let install_hook = "#!/bin/sh\ntouch \"$SNAP_COMMON/install-done\"\n";
     let built = snap(
         work.path(),
         name,
@@ -589,7 +589,7 @@ touch "$SNAP_COMMON/connect-plug-network-done"
         &[
             ("prepare-plug-network", &prepare),
             ("connect-plug-network", &connect),
-            ("install", install),
+            ("install", install_hook),
         ],
     );
     let f = std::fs::File::open(built).unwrap();
@@ -612,6 +612,22 @@ touch "$SNAP_COMMON/connect-plug-network-done"
         ]
     );
     assert!(err_text(&env, name, "overwrite").contains("cannot be overwritten"));
+
+    // A refresh that adds a plug runs the hooks of that new connection only.
+    clear_markers(&env, name);
+    let bind = "#!/bin/sh\ntouch \"$SNAP_COMMON/connect-plug-network-bind-done\"\n";
+    let refreshed = snap(
+        work.path(),
+        name,
+        "plugs:\n  network:\n    extra: static-value\n  network-bind:\n",
+        &[
+            ("prepare-plug-network", &prepare),
+            ("connect-plug-network", &connect),
+            ("connect-plug-network-bind", bind),
+        ],
+    );
+    install(&env, &refreshed);
+    assert_eq!(markers(&env, name), ["connect-plug-network-bind-done"]);
     env.done(env.proxy().remove(&[name], Dict::new()));
 
     // A connect hook that fails: the install is undone.

@@ -117,6 +117,21 @@ impl IfaceAttrs {
     }
 }
 
+/// The plugs of the snap's current revision connected to the system's slots (before a refresh).
+pub fn connected_plugs(snap: &SnapState) -> Vec<String> {
+    let Some(yaml) = snap
+        .current_revision()
+        .and_then(|r| SnapYaml::parse(&r.snap_yaml).ok())
+    else {
+        return Vec::new();
+    };
+    yaml.all_plugs()
+        .into_iter()
+        .filter(|(p, i)| i != "content" && crate::interfaces::state_of(snap, p, i).0)
+        .map(|(p, _)| p)
+        .collect()
+}
+
 /// One hook task of a connection, with the hook that takes it back on undo.
 fn hook_task(
     paths: &Paths,

@@ -464,12 +464,18 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
     }));
     out.push(refresh_aliases(name.clone()));
     if hooks {
+        // The interface hooks of the plugs the policy connects (new ones, in a refresh), as
+        // snapd's auto-connect runs them: once the snap is linked, before its install or
+        // post-refresh hook.
+        out.push(Task::AutoConnectHooks(AutoConnectHooks {
+            except: before
+                .map(crate::engine::iface_hooks::connected_plugs)
+                .unwrap_or_default(),
+            ..AutoConnectHooks::new(&name, false)
+        }));
         let first = if before.is_some() {
             "post-refresh"
         } else {
-            // The interface hooks of the plugs the policy connects, as snapd's auto-connect
-            // runs them: once the snap is linked, before its install hook.
-            out.push(Task::AutoConnectHooks(AutoConnectHooks::new(&name, false)));
             "install"
         };
         out.push(Task::RunHook(RunHook::new(&name, first)));
@@ -805,7 +811,13 @@ mod tests {
         bring_in(Fetch::File, Some(&before), state("ab", &["1"]), &mut out);
         assert_eq!(
             kinds(&out),
-            ["link", "refresh-aliases", "run-hook", "run-hook"]
+            [
+                "link",
+                "refresh-aliases",
+                "auto-connect-hooks",
+                "run-hook",
+                "run-hook"
+            ]
         );
         // A base has no hooks.
         let mut base = state("ab", &["x1"]);

@@ -19,8 +19,11 @@ use crate::state::{SnapState, TaskStatus};
 pub struct AutoConnectHooks {
     pub name: String,
     /// Content plugs this change auto-connected to their default provider; otherwise the plugs
-    /// the policy connects (at the first install).
+    /// the policy connects (at the first install, or new in a refresh).
     pub content: bool,
+    /// Plugs connected before a refresh: their connections are not new, no hooks run for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
     /// The hooks that ran so far, as done, recorded after each (for undo, also after a crash).
     #[serde(default)]
     pub ran: Vec<RunHook>,
@@ -34,6 +37,7 @@ impl AutoConnectHooks {
         AutoConnectHooks {
             name: name.to_string(),
             content,
+            except: Vec::new(),
             ran: Vec::new(),
             stored: None,
         }
@@ -97,7 +101,11 @@ impl AutoConnectHooks {
         }
         let yaml = crate::engine::files::parse_yaml(snap, &snap.current)?;
         for (plug, interface) in yaml.all_plugs() {
-            if interface != "content" && crate::interfaces::state_of(snap, &plug, &interface).0 {
+            let new = !self.except.contains(&plug);
+            if new
+                && interface != "content"
+                && crate::interfaces::state_of(snap, &plug, &interface).0
+            {
                 out.push((plug, None, interface));
             }
         }
