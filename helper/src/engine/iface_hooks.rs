@@ -301,6 +301,85 @@ pub(crate) fn put(snap: &mut SnapState, plug: &str, attrs: Option<ConnAttrs>) {
 mod tests {
     use super::*;
 
+    /// A snap of revision 1 with `yaml` and executable hooks `hooks` under its mount point.
+    fn snap(paths: &Paths, name: &str, yaml: &str, hooks: &[&str]) -> SnapState {
+        let mut s = crate::engine::plan::tests_state(name, "1");
+        s.sequence[0].snap_yaml = format!("name: {name}\nversion: '1'\n{yaml}");
+        let dir = paths.mount_point(name, "1").join("meta/hooks");
+        std::fs::create_dir_all(&dir).unwrap();
+        for h in hooks {
+            std::fs::write(dir.join(h), "#!/bin/sh\n").unwrap();
+        }
+        s
+    }
+
+    fn hooks(tasks: &[Task]) -> Vec<String> {
+        tasks
+            .iter()
+            .map(|t| match t {
+                Task::RunHook(h) => format!(
+                    "{}:{}/{}{}",
+                    h.name,
+                    h.hook,
+                    h.undo_hook.as_deref().unwrap_or(""),
+                    if h.ignore_error { " (ignored)" } else { "" }
+                ),
+                other => other.kind().to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn connections_get_snapds_hook_order_with_undo_hooks_and_attributes() {
+        let t = tempfile::tempdir().unwrap();
+        let paths = Paths::new(t.path());
+        let plug = snap(
+            &paths,
+            "pp",
+            "plugs:\n  c:\n    interface: content\n    target: $SNAP/x\n    n: 1\n",
+            &["prepare-plug-c", "connect-plug-c", "disconnect-plug-c"],
+        );
+        let slot = snap(
+            &paths,
+            "ss",
+            "slots:\n  d:\n    interface: content\n    read: [$SNAP/x]\n",
+            &["prepare-slot-d", "connect-slot-d", "disconnect-slot-d"],
+        );
+        let attrs = IfaceAttrs::of(&plug, "c", Some(&slot), "d").unwrap();
+        assert_eq!(attrs.plug_static["n"], 1);
+        assert_eq!(attrs.slot_static["read"], serde_json::json!(["$SNAP/x"]));
+        let core = Task::Gc(crate::engine::task::gc::Gc { name: "pp".into() });
+        let ends = (&plug, Some(&slot));
+        assert_eq!(
+            hooks(&connect_tasks(&paths, ends, &attrs, core.clone())),
+            [
+                "pp:prepare-plug-c/unprepare-plug-c",
+                "ss:prepare-slot-d/unprepare-slot-d",
+                "gc",
+                "ss:connect-slot-d/disconnect-slot-d",
+                "pp:connect-plug-c/disconnect-plug-c",
+            ]
+        );
+        assert_eq!(
+            hooks(&disconnect_tasks(&paths, ends, &attrs, core.clone())),
+            [
+                "ss:disconnect-slot-d/connect-slot-d (ignored)",
+                "pp:disconnect-plug-c/connect-plug-c (ignored)",
+                "gc",
+            ]
+        );
+        // The system's slot has no hooks; a hook the snap lacks is left out.
+        let attrs = IfaceAttrs::of(&plug, "c", None, "c").unwrap();
+        assert_eq!(
+            hooks(&connect_tasks(&paths, (&plug, None), &attrs, core)),
+            [
+                "pp:prepare-plug-c/unprepare-plug-c",
+                "gc",
+                "pp:connect-plug-c/disconnect-plug-c",
+            ]
+        );
+    }
+
     #[test]
     fn yaml_scalars_become_typed_json() {
         let node = snapshelf_snap::yaml::parse_node(
