@@ -657,3 +657,82 @@ touch "$SNAP_COMMON/connect-plug-network-done"
         .all(|s| s.name != "auto-hooks-bad"));
     assert!(!env.is_mounted("snap/auto-hooks-bad/x1"));
 }
+
+/// A default provider's content auto-connection at install (from the store, same publisher)
+/// runs the hooks of both ends, the plug's prepare hook's attributes reaching the slot's connect
+/// hook.
+#[test]
+fn a_default_providers_auto_connection_runs_both_ends_hooks() {
+    if !common::require_root() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    std::fs::set_permissions(w, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (pn, sn) = ("hooked-content-plug", "hooked-content-slot");
+    let prepare = hook(
+        r#"snapctl set :shared-content-plug from-prepare=yes || exit 1
+touch "$SNAP_COMMON/prepare-plug-done"
+"#,
+    );
+    let connect_plug = hook(
+        r#"expect mylib snapctl get --slot :shared-content-plug content
+expect yes snapctl get :shared-content-plug from-prepare
+touch "$SNAP_COMMON/connect-plug-done"
+"#,
+    );
+    let plug = snap(
+        w,
+        pn,
+        &format!(
+            "plugs:\n  shared-content-plug:\n    interface: content\n    content: mylib\n    \
+             target: $SNAP/import\n    default-provider: {sn}\n"
+        ),
+        &[
+            ("prepare-plug-shared-content-plug", &prepare),
+            ("connect-plug-shared-content-plug", &connect_plug),
+        ],
+    );
+    let connect_slot = hook(
+        r#"expect yes snapctl get --plug :shared-content-slot from-prepare
+touch "$SNAP_COMMON/connect-slot-done"
+"#,
+    );
+    let slot = snap(
+        w,
+        sn,
+        "slots:\n  shared-content-slot:\n    interface: content\n    content: mylib\n    \
+         read: [$SNAP/import]\n",
+        &[("connect-slot-shared-content-slot", &connect_slot)],
+    );
+    let catalog = tempfile::tempdir().unwrap();
+    common::copy_dir(common::catalog(), catalog.path());
+    let mut toml = std::fs::read_to_string(catalog.path().join("catalog.toml")).unwrap();
+    for (name, file) in [(pn, plug), (sn, slot)] {
+        std::fs::copy(file, catalog.path().join(format!("snaps/{name}_1.snap"))).unwrap();
+        toml.push_str(&format!(
+            "\n[[snap]]\nname = \"{name}\"\npublisher = \"snapshelf\"\ncategories = \
+             [\"development\"]\nlicense = \"MIT\"\nchannels = {{ \"latest/stable\" = 1 }}\n"
+        ));
+    }
+    std::fs::write(catalog.path().join("catalog.toml"), toml).unwrap();
+    let mut env = Env::with_catalog(catalog.path());
+    start(&mut env);
+
+    let c = env.proxy().install(&[pn], Dict::new()).unwrap();
+    let (status, err, tasks) = finish(&env, c.as_str());
+    assert_eq!(status, "Done", "{err}");
+    assert!(connected(&env, pn, "shared-content-plug"));
+    let hooks = tasks
+        .iter()
+        .rposition(|t| t.starts_with("auto-connect-hooks") && t.contains(pn));
+    assert!(
+        hooks.is_some_and(|h| h > at(&tasks, "connect-content")),
+        "{tasks:#?}"
+    );
+    assert_eq!(
+        markers(&env, pn),
+        ["connect-plug-done", "prepare-plug-done"]
+    );
+    assert_eq!(markers(&env, sn), ["connect-slot-done"]);
+}

@@ -88,7 +88,9 @@ impl AutoConnectHooks {
     ) -> Result<Vec<(String, Option<SnapState>, String)>> {
         let mut out = Vec::new();
         if self.content {
-            for row in cx.state().tasks(cx.change)? {
+            // The rows first: the state's lock must be free again for `cx.snap` below.
+            let rows = cx.state().tasks(cx.change)?;
+            for row in rows {
                 let Task::ConnectContent(c) = row.task else {
                     continue;
                 };
