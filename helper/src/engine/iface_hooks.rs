@@ -151,6 +151,21 @@ fn hook_task(
     })
 }
 
+/// The tasks of a Connect (`connect`) or Disconnect: `task` with the hooks around it, the
+/// attributes `attrs` (a new connection starts without dynamic ones).
+pub fn around(
+    paths: &Paths,
+    ends: (&SnapState, Option<&SnapState>),
+    attrs: IfaceAttrs,
+    (task, connect): (Task, bool),
+) -> Vec<Task> {
+    if connect {
+        connect_tasks(paths, ends, &attrs.fresh(), task)
+    } else {
+        disconnect_tasks(paths, ends, &attrs, task)
+    }
+}
+
 /// snapd's connect: prepare-plug, prepare-slot, the connection, connect-slot, connect-plug.
 /// Prepare and connect hooks that fail undo the connection; their undo hooks (`unprepare-*`,
 /// `disconnect-*`) run as the change is undone, their own failures ignored.

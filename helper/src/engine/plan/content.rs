@@ -76,11 +76,7 @@ impl Engine {
             before: None,
         });
         let ends = (snap, provider.as_ref());
-        let tasks = if connect {
-            iface_hooks::connect_tasks(self.paths(), ends, &attrs.fresh(), task)
-        } else {
-            iface_hooks::disconnect_tasks(self.paths(), ends, &attrs, task)
-        };
+        let tasks = iface_hooks::around(self.paths(), ends, attrs, (task, connect));
         self.start(
             kind,
             &summary,
