@@ -95,6 +95,10 @@ pub struct SnapState {
     /// allows where the base declaration does not (`engine/auto_connect.rs`); set at link.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub declared_auto_connect: std::collections::BTreeSet<String>,
+    /// The dynamic attributes prepare hooks set on a connection of a plug: plug → attributes.
+    /// Written only by the connect tasks (`engine/iface_hooks.rs`); left out when empty.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub iface_attrs: std::collections::BTreeMap<String, crate::engine::iface_hooks::ConnAttrs>,
 }
 
 impl SnapState {
@@ -697,6 +701,7 @@ mod tests {
             aliases: Default::default(),
             content: Default::default(),
             declared_auto_connect: Default::default(),
+            iface_attrs: Default::default(),
         }
     }
 

@@ -13,6 +13,7 @@ mod declarations;
 pub mod files;
 pub mod hooks;
 mod lanes;
+pub mod iface_hooks;
 pub mod plan;
 mod runner;
 pub(crate) mod services;

@@ -123,6 +123,7 @@ fn snap(name: &str, revs: &[&str]) -> SnapState {
         aliases: Default::default(),
         content: Default::default(),
         declared_auto_connect: Default::default(),
+        iface_attrs: Default::default(),
     }
 }
 

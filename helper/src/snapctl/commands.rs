@@ -128,9 +128,21 @@ fn get(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
         return Err(Fail("cannot use -d and -t together".into()));
     }
     if keys[0].contains(':') {
-        return Err(Fail(
-            "interface attributes can only be read during the execution of interface hooks".into(),
-        ));
+        let name = super::attrs::parse_spec("get", &keys[0]).map_err(Fail)?;
+        if keys.len() == 1 {
+            return Err(Fail("get which attribute?".into()));
+        }
+        let (plug, slot) = (
+            longs.iter().any(|l| l == "plug"),
+            longs.iter().any(|l| l == "slot"),
+        );
+        if plug && slot {
+            return Err(Fail("cannot use --plug and --slot together".into()));
+        }
+        let force = (plug || slot).then_some(plug);
+        let found =
+            super::attrs::get(caller.hook.as_deref(), &name, &keys[1..], force).map_err(Fail)?;
+        return Ok(print(found, &keys[1..], document, typed));
     }
     if !longs.is_empty() {
         return Err(Fail(
@@ -152,17 +164,28 @@ fn get(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
             Err(e) => return Err(e.into()),
         }
     }
+    Ok(print(found, &keys, document, typed))
+}
+
+/// What `get` prints, as snapd prints it: one value bare (strings unquoted unless `-t`), several
+/// keys (or `-d`) as a document.
+fn print(
+    mut found: serde_json::Map<String, Value>,
+    keys: &[String],
+    document: bool,
+    typed: bool,
+) -> Reply {
     let shown = if !document && keys.len() == 1 {
         found.remove(&keys[0])
     } else {
         Some(Value::Object(found))
     };
-    Ok(Reply::out(match shown {
+    Reply::out(match shown {
         None if typed => "null\n".into(),
         None => "\n".into(),
         Some(Value::String(s)) if !typed => format!("{s}\n"),
         Some(v) => format!("{}\n", snapconf::go_indent(&v)),
-    }))
+    })
 }
 
 fn may_change(caller: &Caller, cmd: &str) -> Result<(), Fail> {
@@ -209,9 +232,9 @@ fn set(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
         return Err(Fail("cannot use -t and -s together".into()));
     }
     if pos[0].contains(':') && !pos[0].contains('=') {
-        return Err(Fail(
-            "interface attributes can only be set during the execution of prepare hooks".into(),
-        ));
+        let name = super::attrs::parse_spec("set", &pos[0]).map_err(Fail)?;
+        super::attrs::set(caller.hook.as_deref(), &name, &pos[1..]).map_err(Fail)?;
+        return Ok(Reply::out(String::new()));
     }
     let values = snapshelf_dbus::config::parse_values(&pos, string, typed).map_err(Fail)?;
     change(engine, caller, values)

@@ -4,12 +4,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::engine::iface_hooks::IfaceAttrs;
 use crate::snapconf::Transaction;
 
 pub struct HookContext {
     pub snap: String,
     pub hook: String,
     tx: Mutex<Transaction>,
+    /// The connection's attributes, for interface hooks (`snapctl get/set :<plug|slot>`).
+    iface: Option<Mutex<IfaceAttrs>>,
 }
 
 impl HookContext {
@@ -18,11 +21,25 @@ impl HookContext {
             snap: snap.to_string(),
             hook: hook.to_string(),
             tx: Mutex::new(tx),
+            iface: None,
+        }
+    }
+
+    pub fn with_iface(self, attrs: Option<IfaceAttrs>) -> Self {
+        HookContext {
+            iface: attrs.map(Mutex::new),
+            ..self
         }
     }
 
     pub fn tx(&self) -> MutexGuard<'_, Transaction> {
         self.tx.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn iface(&self) -> Option<MutexGuard<'_, IfaceAttrs>> {
+        self.iface
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -4,6 +4,7 @@
 //! `{"stdout": …, "stderr": …, "exit-code": …}`. The caller is known by its cookie (a snap's, or a
 //! running hook's) and by the kernel's word on the process (`peer`): never by what it claims.
 
+pub mod attrs;
 pub mod commands;
 pub mod cookie;
 pub mod hooks;

@@ -81,19 +81,40 @@ impl Engine {
             vec![plug_snap.to_string()],
             uid,
             json!({"plug-snap": plug_snap, "plug": plug, "slot-snap": "", "slot": interface}),
-            vec![Task::Connect(Connect {
-                name: plug_snap.to_string(),
-                plug: plug.to_string(),
-                interface,
-                connect,
-                before: None,
-                reset: false,
-            })],
+            self.system_tasks(&snap, plug, &interface, connect)?,
         )
     }
 }
 
 impl Engine {
+    /// The Connect (or Disconnect) task of a plug and the system's slot, with the plug's hooks
+    /// around it (the system's slot has none).
+    fn system_tasks(
+        &self,
+        snap: &SnapState,
+        plug: &str,
+        interface: &str,
+        connect: bool,
+    ) -> Result<Vec<Task>> {
+        let task = Task::Connect(Connect {
+            name: snap.name.clone(),
+            plug: plug.to_string(),
+            interface: interface.to_string(),
+            connect,
+            before: None,
+            reset: false,
+            attrs_before: None,
+        });
+        let attrs = crate::engine::iface_hooks::IfaceAttrs::of(snap, plug, None, interface)?;
+        let ends = (snap, None);
+        Ok(crate::engine::iface_hooks::around(
+            self.paths(),
+            ends,
+            attrs,
+            (task, connect),
+        ))
+    }
+
     /// Reset to Defaults: forget every choice a person made for the plugs of `name`, as one
     /// change (one task per plug, undone together if one fails). Nothing to forget is
     /// `InterfacesUnchanged`.
@@ -113,6 +134,7 @@ impl Engine {
                     interface,
                     before: None,
                     reset: true,
+                    attrs_before: None,
                 })
             })
             .collect();

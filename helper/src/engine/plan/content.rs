@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::engine::content::{self, SlotRef};
+use crate::engine::iface_hooks;
 use crate::engine::task::connect_content::ConnectContent;
 
 fn unchanged(m: String) -> Error {
@@ -63,21 +64,26 @@ impl Engine {
         let summary = template
             .replace("{plug}", &format!("{}:{plug}", snap.name))
             .replace("{slot}", &format!("{}:{}", to.snap, to.slot));
+        let provider = self.snap(&to.snap)?;
+        let attrs = iface_hooks::IfaceAttrs::of(snap, plug, provider.as_ref(), &to.slot)?;
+        let task = Task::ConnectContent(ConnectContent {
+            name: snap.name.clone(),
+            plug: plug.to_string(),
+            slot_snap: to.snap.clone(),
+            slot: to.slot.clone(),
+            connect,
+            auto: false,
+            before: None,
+        });
+        let ends = (snap, provider.as_ref());
+        let tasks = iface_hooks::around(self.paths(), ends, attrs, (task, connect));
         self.start(
             kind,
             &summary,
             vec![snap.name.clone(), to.snap.clone()],
             uid,
             json!({"plug-snap": snap.name, "plug": plug, "slot-snap": to.snap, "slot": to.slot}),
-            vec![Task::ConnectContent(ConnectContent {
-                name: snap.name.clone(),
-                plug: plug.to_string(),
-                slot_snap: to.snap,
-                slot: to.slot,
-                connect,
-                auto: false,
-                before: None,
-            })],
+            tasks,
         )
     }
 

@@ -219,6 +219,7 @@ fn file_snap_state(yaml: &SnapYaml, verified: Option<&Verified>, rev: RevisionSt
         aliases: Default::default(),
         content: Default::default(),
         declared_auto_connect: Default::default(),
+        iface_attrs: Default::default(),
     }
 }
 

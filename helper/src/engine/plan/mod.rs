@@ -28,9 +28,9 @@ use snapshelf_snap::store_api::StoreSnap;
 use snapshelf_snap::yaml::{Epoch, SnapYaml};
 
 use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
+use super::task::{auto_connect_hooks::AutoConnectHooks, run_hook::RunHook, verify::Verify, Task};
 use super::task::{discard_data::DiscardData, discard_revisions::DiscardRevisions, unlink::Unlink};
 use super::task::{gc::Gc, link::Link, mount::Mount, switch_channel::SwitchChannel};
-use super::task::{run_hook::RunHook, verify::Verify, Task};
 use super::{not_installed, Engine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::RevisionState;
@@ -357,6 +357,7 @@ fn new_snap_state(r: &Resolved) -> SnapState {
         aliases: Default::default(),
         content: Default::default(),
         declared_auto_connect: Default::default(),
+        iface_attrs: Default::default(),
     }
 }
 
@@ -464,6 +465,15 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
     }));
     out.push(refresh_aliases(name.clone()));
     if hooks {
+        // The interface hooks of the plugs the policy connects (new ones, in a refresh), as
+        // snapd's auto-connect runs them: once the snap is linked, before its install or
+        // post-refresh hook.
+        out.push(Task::AutoConnectHooks(AutoConnectHooks {
+            except: before
+                .map(crate::engine::iface_hooks::connected_plugs)
+                .unwrap_or_default(),
+            ..AutoConnectHooks::new(&name, false)
+        }));
         let first = if before.is_some() {
             "post-refresh"
         } else {
@@ -776,6 +786,7 @@ mod tests {
                 "data",
                 "link",
                 "refresh-aliases",
+                "auto-connect-hooks",
                 "run-hook",
                 "run-hook"
             ]
@@ -801,7 +812,13 @@ mod tests {
         bring_in(Fetch::File, Some(&before), state("ab", &["1"]), &mut out);
         assert_eq!(
             kinds(&out),
-            ["link", "refresh-aliases", "run-hook", "run-hook"]
+            [
+                "link",
+                "refresh-aliases",
+                "auto-connect-hooks",
+                "run-hook",
+                "run-hook"
+            ]
         );
         // A base has no hooks.
         let mut base = state("ab", &["x1"]);

@@ -96,6 +96,7 @@ pub(super) fn auto_connect_tasks(resolved: &[Resolved], out: &mut Vec<Task>) {
 
 /// The same for one snap.
 pub(super) fn auto_connect_tasks_of(name: &str, yaml: &SnapYaml, out: &mut Vec<Task>) {
+    let before = out.len();
     for (plug, provider) in default_providers(yaml) {
         out.push(Task::ConnectContent(ConnectContent {
             name: name.to_string(),
@@ -106,5 +107,11 @@ pub(super) fn auto_connect_tasks_of(name: &str, yaml: &SnapYaml, out: &mut Vec<T
             auto: true,
             before: None,
         }));
+    }
+    if out.len() > before {
+        // Then the interface hooks of the connections these made.
+        out.push(Task::AutoConnectHooks(
+            crate::engine::task::auto_connect_hooks::AutoConnectHooks::new(name, true),
+        ));
     }
 }

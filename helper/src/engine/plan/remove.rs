@@ -48,6 +48,9 @@ impl Engine {
                     ignore_error: true,
                     ..RunHook::new(n, "remove")
                 }));
+                // Then, as snapd's auto-disconnect, the disconnect hooks of its connections.
+                let hooks = crate::engine::iface_hooks::removal_hooks(self.paths(), s, &installed);
+                tasks.extend(hooks);
             }
             tasks.push(Task::Unlink(Unlink {
                 name: n.clone(),
@@ -109,9 +112,16 @@ impl Engine {
             ));
         }
         for (user, plugs) in users {
+            let provider_state = self.snap(provider)?;
             for plug in plugs {
                 let to = user.content[&plug].clone();
-                tasks.push(Task::ConnectContent(ConnectContent {
+                let attrs = crate::engine::iface_hooks::IfaceAttrs::of(
+                    &user,
+                    &plug,
+                    provider_state.as_ref(),
+                    &to.slot,
+                )?;
+                let task = Task::ConnectContent(ConnectContent {
                     name: user.name.clone(),
                     plug,
                     slot_snap: to.snap,
@@ -119,7 +129,14 @@ impl Engine {
                     connect: false,
                     auto: false,
                     before: None,
-                }));
+                });
+                let ends = (&user, provider_state.as_ref());
+                tasks.extend(crate::engine::iface_hooks::disconnect_tasks(
+                    self.paths(),
+                    ends,
+                    &attrs,
+                    task,
+                ));
             }
             if !snaps.contains(&user.name) {
                 snaps.push(user.name);

@@ -21,6 +21,10 @@ pub struct Connect {
     /// decides again, and `connect` is what it decides. Absent in older records.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
+    /// The dynamic attributes stored with the connection before this task (interface hooks),
+    /// recorded when it ran; outer `None` until then or for a reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs_before: Option<Option<crate::engine::iface_hooks::ConnAttrs>>,
 }
 
 impl Connect {
@@ -43,8 +47,19 @@ impl Connect {
         let before = crate::interfaces::choice(&snap, &self.plug, &self.interface);
         let value = (!self.reset).then_some(self.connect);
         crate::interfaces::set_choice(&mut snap, &self.plug, &self.interface, value);
+        let attrs_before = if self.reset {
+            None
+        } else {
+            Some(crate::engine::iface_hooks::store(
+                cx,
+                &mut snap,
+                &self.plug,
+                self.connect,
+            )?)
+        };
         let done = Connect {
             before: Some(before),
+            attrs_before,
             ..self
         };
         cx.commit(&Task::Connect(done.clone()), |st| st.put_snap(&snap))?;
@@ -63,6 +78,9 @@ impl Connect {
                 return Ok(());
             };
             crate::interfaces::set_choice(&mut s, &self.plug, &self.interface, before);
+            if let Some(attrs) = &self.attrs_before {
+                crate::engine::iface_hooks::put(&mut s, &self.plug, attrs.clone());
+            }
             st.put_snap(&s)?;
             s
         };

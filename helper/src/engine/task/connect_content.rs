@@ -27,6 +27,9 @@ pub struct ConnectContent {
 pub struct Before {
     pub link: Option<SlotRef>,
     pub choice: Option<bool>,
+    /// The dynamic attributes stored with the connection (interface hooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<crate::engine::iface_hooks::ConnAttrs>,
 }
 
 impl ConnectContent {
@@ -66,6 +69,7 @@ impl ConnectContent {
         let before = self.before.clone().unwrap_or_else(|| Before {
             link: snap.content.get(&self.plug).cloned(),
             choice: crate::interfaces::choice(snap, &self.plug, "content"),
+            attrs: snap.iface_attrs.get(&self.plug).cloned(),
         });
         // What the connection mounted, for the directories a disconnect takes away.
         let mounted = cx
@@ -87,6 +91,7 @@ impl ConnectContent {
         if !self.auto {
             crate::interfaces::set_choice(snap, &self.plug, "content", Some(self.connect));
         }
+        crate::engine::iface_hooks::store(cx, snap, &self.plug, self.connect)?;
         let done = ConnectContent {
             before: Some(before),
             ..self
@@ -113,6 +118,7 @@ impl ConnectContent {
                 None => s.content.remove(&self.plug),
             };
             crate::interfaces::set_choice(&mut s, &self.plug, "content", before.choice);
+            crate::engine::iface_hooks::put(&mut s, &self.plug, before.attrs.clone());
             st.put_snap(&s)?;
             s
         };

@@ -9,6 +9,7 @@
 
 pub mod adopt_file;
 pub mod alias;
+pub mod auto_connect_hooks;
 pub mod connect;
 pub mod connect_content;
 pub mod data;
@@ -61,6 +62,7 @@ pub enum Task {
     StartServices(services::StartServices),
     StopServices(services::StopServices),
     ServiceControl(service_control::ServiceControl),
+    AutoConnectHooks(auto_connect_hooks::AutoConnectHooks),
 }
 
 impl Task {
@@ -90,6 +92,7 @@ impl Task {
             Task::StartServices(_) => "start-services",
             Task::StopServices(_) => "stop-services",
             Task::ServiceControl(_) => "service-control",
+            Task::AutoConnectHooks(_) => "auto-connect-hooks",
         }
     }
 
@@ -145,6 +148,7 @@ impl Task {
             Task::StartServices(t) => &t.name,
             Task::StopServices(t) => &t.name,
             Task::ServiceControl(t) => &t.name,
+            Task::AutoConnectHooks(t) => &t.name,
         }
     }
 
@@ -171,6 +175,7 @@ impl Task {
             Task::StartServices(t) => t.summary(),
             Task::StopServices(t) => t.summary(),
             Task::ServiceControl(t) => t.summary(),
+            Task::AutoConnectHooks(t) => t.summary(),
         }
     }
 
@@ -197,6 +202,7 @@ impl Task {
             Task::StartServices(t) => t.run(cx).await.map(Task::StartServices),
             Task::StopServices(t) => t.run(cx).await.map(Task::StopServices),
             Task::ServiceControl(t) => t.run(cx).await.map(Task::ServiceControl),
+            Task::AutoConnectHooks(t) => t.run(cx).await.map(Task::AutoConnectHooks),
         }
     }
 
@@ -219,6 +225,7 @@ impl Task {
             Task::StartServices(t) => t.undo(cx),
             Task::StopServices(t) => t.undo(cx),
             Task::ServiceControl(t) => t.undo(cx),
+            Task::AutoConnectHooks(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())

@@ -2,7 +2,9 @@
 //! snapd's `run-hook` task does: with a cookie of its own, by which `snapctl` inside reads and
 //! changes the change's pending configuration; that configuration is committed, with the task,
 //! only when the hook succeeds. A hook has a time limit; its output's tail is the error's end.
-//! Undo puts the configuration back and stops a hook a crash left running.
+//! Undo puts the configuration back and stops a hook a crash left running. An interface hook
+//! (`engine/iface_hooks.rs`) also sees its connection's attributes, and its undo runs the hook
+//! that takes it back (`unprepare-plug-<plug>` for `prepare-plug-<plug>`…).
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Ctx, Task};
+use crate::engine::iface_hooks::{self, IfaceAttrs};
 use crate::error::{Error, ErrorKind, Result};
 use crate::io::IoContext;
 use crate::snapconf::Transaction;
@@ -43,6 +46,12 @@ pub struct RunHook {
     /// The confine process running the hook (pid, start time), recorded before it is waited for.
     #[serde(default)]
     pub process: Option<(i32, u64)>,
+    /// An interface hook's connection attributes: as planned, then as the hook left them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iface: Option<IfaceAttrs>,
+    /// The hook run when the change is undone after this one succeeded (its failure ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_hook: Option<String>,
 }
 
 impl RunHook {
@@ -55,6 +64,8 @@ impl RunHook {
             patch: Vec::new(),
             config_before: None,
             process: None,
+            iface: None,
+            undo_hook: None,
         }
     }
 
@@ -65,8 +76,8 @@ impl RunHook {
             .replace("{snap}", &self.name)
     }
 
-    fn profile_exists(&self, cx: &Ctx) -> bool {
-        let app = crate::engine::hooks::app_name(&self.hook);
+    fn profile_exists(&self, cx: &Ctx, hook: &str) -> bool {
+        let app = crate::engine::hooks::app_name(hook);
         let file = snapshelf_snap::profile::Profile::file_name(&self.name, &app);
         cx.paths().profiles_dir().join(file).is_file()
     }
@@ -75,7 +86,7 @@ impl RunHook {
         if self.config_before.is_some() {
             return Ok(self); // done before a crash: its configuration is committed
         }
-        if cx.snap(&self.name)?.is_none() || !self.profile_exists(cx) {
+        if cx.snap(&self.name)?.is_none() || !self.profile_exists(cx, &self.hook) {
             if self.optional {
                 return Ok(self);
             }
@@ -91,21 +102,24 @@ impl RunHook {
             tx.set(k, v.clone())
                 .map_err(|e| Error::invalid(e.to_string()))?;
         }
-        let ctx = Arc::new(HookContext::new(&self.name, &self.hook, tx));
-        let secret = cookie::random()?;
-        let file = cookie::hook_file(cx.paths(), &self.name);
-        cookie::write(&file, &secret)?;
-        cx.engine.hooks().register(&secret, ctx.clone());
+        // An interface hook starts from the attributes the change's earlier hooks left.
+        let iface = match &self.iface {
+            Some(a) => Some(iface_hooks::gathered(cx, &a.plug_snap, &a.plug)?.unwrap_or(a.clone())),
+            None => None,
+        };
+        let ctx = Arc::new(HookContext::new(&self.name, &self.hook, tx).with_iface(iface));
         let task = self.clone();
-        let outcome = cx.blocking(move |cx| task.execute(&cx)).await;
-        cx.engine.hooks().unregister(&secret);
-        let _ = std::fs::remove_file(&file);
+        let shared = ctx.clone();
+        let outcome = cx
+            .blocking(move |cx| task.invoke(&cx, &task.hook, shared, true))
+            .await;
         match outcome {
             Ok(()) => {
                 let doc = ctx.tx().document();
                 let done = RunHook {
                     config_before: Some(stored),
                     process: None,
+                    iface: ctx.iface().map(|a| a.clone()),
                     ..self
                 };
                 cx.commit(&Task::RunHook(done.clone()), |st| {
@@ -114,7 +128,7 @@ impl RunHook {
                 Ok(done)
             }
             Err(e) if self.ignore_error => {
-                tracing::warn!(snap = %self.name, hook = %self.hook, "ignoring a failed hook: {}", e.message);
+                tracing::warn!(snap = %self.name, hook = %self.hook, "ignoring failure in hook {:?}: {}", self.hook, e.message);
                 Ok(RunHook {
                     process: None,
                     ..self
@@ -124,15 +138,49 @@ impl RunHook {
         }
     }
 
-    /// Start confine on the hook, record the process, wait for it within the time limit.
-    fn execute(&self, cx: &Ctx) -> Result<()> {
+    /// Run the hook inside another task (`auto_connect_hooks`), which records it: its
+    /// configuration is committed at once, and the answer is the hook as done (`config_before`,
+    /// the attributes it left). A snap without the hook: `None`.
+    pub(super) fn run_inline(&self, cx: &Ctx) -> Result<Option<RunHook>> {
+        if cx.snap(&self.name)?.is_none() || !self.profile_exists(cx, &self.hook) {
+            return Ok(None);
+        }
+        cx.progress(self.summary());
+        let stored = cx.engine.config(&self.name)?;
+        let tx = Transaction::new(&self.name, stored.clone());
+        let ctx =
+            Arc::new(HookContext::new(&self.name, &self.hook, tx).with_iface(self.iface.clone()));
+        self.invoke(cx, &self.hook, ctx.clone(), false)?;
+        cx.state().put_config(&self.name, &ctx.tx().document())?;
+        Ok(Some(RunHook {
+            config_before: Some(stored),
+            iface: ctx.iface().map(|a| a.clone()),
+            ..self.clone()
+        }))
+    }
+
+    /// Run `hook` with a cookie of its own tied to `ctx`, for as long as it runs.
+    fn invoke(&self, cx: &Ctx, hook: &str, ctx: Arc<HookContext>, record: bool) -> Result<()> {
+        let secret = cookie::random()?;
+        let file = cookie::hook_file(cx.paths(), &self.name);
+        cookie::write(&file, &secret)?;
+        cx.engine.hooks().register(&secret, ctx);
+        let outcome = self.execute(cx, hook, record);
+        cx.engine.hooks().unregister(&secret);
+        let _ = std::fs::remove_file(&file);
+        outcome
+    }
+
+    /// Start confine on the hook, record the process (`record`: not while undoing), wait for it
+    /// within the time limit.
+    fn execute(&self, cx: &Ctx, hook: &str, record: bool) -> Result<()> {
         let launcher = &cx.engine.inner.cfg.launcher;
         let (read, write) = pipe()?;
         let mut cmd = Command::new(&launcher.confine);
         if let Some(root) = &launcher.root {
             cmd.arg("--root").arg(root);
         }
-        cmd.arg(format!("{}.hook.{}", self.name, self.hook))
+        cmd.arg(format!("{}.hook.{hook}", self.name))
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .current_dir("/")
@@ -153,11 +201,13 @@ impl RunHook {
         let mut child = cmd.spawn().what("start", &launcher.confine)?;
         drop(cmd); // its copies of the pipe's writing end
         let pid = child.id() as i32;
-        let recorded = RunHook {
-            process: start_time(pid).map(|t| (pid, t)),
-            ..self.clone()
-        };
-        cx.record(&Task::RunHook(recorded))?;
+        if record {
+            let recorded = RunHook {
+                process: start_time(pid).map(|t| (pid, t)),
+                ..self.clone()
+            };
+            cx.record(&Task::RunHook(recorded))?;
+        }
         let reader = std::thread::spawn(move || tail_of(read));
         let limit = Duration::from_secs(cx.engine.inner.cfg.config.hook_timeout);
         let started = Instant::now();
@@ -193,7 +243,7 @@ impl RunHook {
                     Some(code) => format!("exit status {code}"),
                     None => "killed by a signal".into(),
                 });
-                let mut message = format!("run hook \"{}\": {what}", self.hook);
+                let mut message = format!("run hook \"{hook}\": {what}");
                 if !output.is_empty() {
                     message.push_str(&format!("\n-----\n{output}\n-----"));
                 }
@@ -213,8 +263,38 @@ impl RunHook {
         let _ = std::fs::remove_file(cookie::hook_file(cx.paths(), &self.name));
         if let Some(before) = &self.config_before {
             cx.state().put_config(&self.name, before)?;
+            if let Some(undo) = &self.undo_hook {
+                self.run_undo_hook(cx, undo);
+            }
         }
         Ok(())
+    }
+
+    /// Take back an interface hook that ran: `unprepare-…` after `prepare-…`, `disconnect-…`
+    /// after `connect-…`. As in snapd, it is optional and its failure is only logged; what it
+    /// sets in the configuration is not kept (the change is being undone).
+    fn run_undo_hook(&self, cx: &Ctx, undo: &str) {
+        if cx.snap(&self.name).ok().flatten().is_none() || !self.profile_exists(cx, undo) {
+            return;
+        }
+        let tx = match cx.engine.config(&self.name) {
+            Ok(doc) => Transaction::new(&self.name, doc),
+            Err(e) => {
+                tracing::warn!(snap = %self.name, hook = undo, "cannot read the configuration for an undo hook: {}", e.message);
+                return;
+            }
+        };
+        let ctx = Arc::new(HookContext::new(&self.name, undo, tx).with_iface(self.iface.clone()));
+        // Undo runs on the change's async task: the wait must not hold up the runtime's other
+        // work (the snapctl socket answers the hook).
+        let run = || self.invoke(cx, undo, ctx, false);
+        let outcome = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+            _ => run(),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(snap = %self.name, hook = undo, "ignoring failure in hook {undo:?}: {}", e.message);
+        }
     }
 }
 
