@@ -264,8 +264,30 @@ pub fn in_packaged_layout(env: &Env) -> Command {
          mount --bind {root}/run/snapshelf/snapctl /run/snapshelf/snapctl && exec \"$@\""
     );
     let mut c = Command::new("unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"]);
+    // Slave: what the helper mounts later under a shared `<root>/snap` (share_snap_mounts)
+    // still comes in.
+    c.args(["-m", "--propagation", "slave", "sh", "-c", &script, "sh"]);
     c
+}
+
+/// Make `<root>/snap` a shared mount of its own, so that snaps the helper mounts after a
+/// process entered `in_packaged_layout` reach that process's `/snap` too (as on a system whose
+/// root is shared, systemd's default).
+pub fn share_snap_mounts(env: &Env) {
+    let snap = env.root.join("snap");
+    // Made before the first install, for in_packaged_layout's binds.
+    for d in ["snap", "var/snap", "var/lib/snapshelf", "run/snapshelf/snapctl"] {
+        std::fs::create_dir_all(env.root.join(d)).unwrap();
+    }
+    for args in [&["--bind"][..], &["--make-shared"][..]] {
+        let mut c = Command::new("mount");
+        c.args(args);
+        if args[0] == "--bind" {
+            c.arg(&snap);
+        }
+        let st = c.arg(&snap).status().unwrap();
+        assert!(st.success(), "mount {args:?} {}", snap.display());
+    }
 }
 
 /// The runner's `/run/user/<uid>`, made as a login makes it.
