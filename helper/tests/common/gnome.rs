@@ -276,7 +276,12 @@ pub fn in_packaged_layout(env: &Env) -> Command {
 pub fn share_snap_mounts(env: &Env) {
     let snap = env.root.join("snap");
     // Made before the first install, for in_packaged_layout's binds.
-    for d in ["snap", "var/snap", "var/lib/snapshelf", "run/snapshelf/snapctl"] {
+    for d in [
+        "snap",
+        "var/snap",
+        "var/lib/snapshelf",
+        "run/snapshelf/snapctl",
+    ] {
         std::fs::create_dir_all(env.root.join(d)).unwrap();
     }
     for args in [&["--bind"][..], &["--make-shared"][..]] {
