@@ -8,8 +8,17 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}" wrk nginx-light
 
-cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf -p snapshelf-search-provider --examples --bins
-STORE=$PWD/target/release/snapshelf-store
+if [ "${1:-all}" = gnome ]; then
+  # Only confine is measured there: the store and the helper only set the root up (debug builds).
+  cargo build --release --quiet -p snapshelf-confine
+  cargo build --quiet -p snapshelf-store -p snapshelf-helper --examples --bins
+  scripts/snapctl-static.sh
+  BUILT=$PWD/target/debug
+else
+  cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf -p snapshelf-search-provider --examples --bins
+  BUILT=$PWD/target/release
+fi
+STORE=$BUILT/snapshelf-store
 WORK=$(mktemp -d /tmp/snapshelf-bench.XXXXXX)
 mkdir -p results
 OUT=results/bench-$(date +%Y%m%d-%H%M%S).txt
@@ -34,10 +43,10 @@ start_store() { # dir [more serve arguments]
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, proxy, snapctl, format, gui, search-provider, delta
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, proxy, snapctl, format, gui, search-provider, delta, gnome
 
-HELPER=$PWD/target/release/snapshelf-helper
-HBENCH=$PWD/target/release/examples/helper_bench
+HELPER=$BUILT/snapshelf-helper
+HBENCH=$BUILT/examples/helper_bench
 cat >"$WORK/bus.conf" <<BUS
 <busconfig><type>system</type><listen>unix:path=$WORK/bus</listen><auth>EXTERNAL</auth>
 <policy context="default"><allow send_destination="*"/><allow own="*"/><allow receive_type="method_call"/>
@@ -465,5 +474,90 @@ fetched=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/delta-delta.log" | grep -o 'downloade
 log "-- refresh of a 100 MiB snap whose new revision changes 1 MiB, store paced at $RATE B/s"
 log "with the xdelta3 delta: $t_delta s, $fetched bytes fetched (the store's delta: $delta_size bytes; $(python3 -c "print(round(100*$fetched/$full_size,2))") % of the $full_size-byte file)"
 log "full file: $t_full s; ratio $(python3 -c "print(round($t_delta/$t_full,2))")x"
+fi
+# --- gnome: a real GNOME-platform app (scripts/gnome-fixtures.sh) to its first frame under Xvfb, in
+# its sandbox against the same files outside any sandbox; confine's own part against bwrap ---------
+if [ "$ONLY" = gnome ]; then
+ensure_packages bubblewrap hyperfine libx11-dev
+FIX=$(scripts/gnome-fixtures.sh)
+id snapshelf-runner >/dev/null 2>&1 || useradd --create-home --shell /bin/sh snapshelf-runner
+RUID=$(id -u snapshelf-runner); RHOME=$(getent passwd snapshelf-runner | cut -d: -f6)
+G=$WORK/gsample
+"$STORE" sample-catalog "$G" --key-bits 2048 >/dev/null 2>&1
+for s in shelf-bookworm gtk-common-themes gnome-43-bookworm gnome-calculator; do
+  cp "$FIX/$s.snap" "$G/snaps/${s}_1.snap"
+  printf '\n[[snap]]\nname = "%s"\npublisher = "snapshelf"\ncategories = ["utilities"]\nlicense = "GPL-3.0-or-later"\nchannels = { "latest/stable" = 1 }\n' "$s" >>"$G/catalog.toml"
+done
+GURL=$(start_store "$G")
+R=$WORK/groot
+start_helper "$R" "$GURL" "$G/keys/trusted.assert" --snapctl "$BUILT/snapctl"
+"$HBENCH" "$BUS" install gnome-calculator >/dev/null
+chmod 755 "$WORK"
+# The packaged confine: file capabilities, the root's folders at the system's places.
+mkdir -p "$WORK/libexec" /snap /var/snap /var/lib/snapshelf /run/snapshelf/snapctl "/run/user/$RUID"
+chown "$RUID" "/run/user/$RUID"; chmod 700 "/run/user/$RUID"
+CAP=$WORK/libexec/snapshelf-confine
+cp target/release/snapshelf-confine "$CAP"
+setcap cap_sys_admin,cap_chown,cap_dac_override,cap_dac_read_search,cap_fowner=p "$CAP"
+LAYOUT="mount --rbind $R/snap /snap && mount --rbind $R/var/snap /var/snap && mount --bind $R/var/lib/snapshelf /var/lib/snapshelf && mount --bind $R/run/snapshelf/snapctl /run/snapshelf/snapctl"
+gcc -O2 -o "$WORK/first-map" scripts/gnome/first-map.c -lX11
+# No abstract socket (docs/confine.md, "A real GNOME-platform app"); no reset between clients (a
+# reset refuses the next run's connection).
+Xvfb -displayfd 3 -screen 0 1024x768x24 -nolisten tcp -nolisten local -noreset -ac 3>"$WORK/xdisplay" 2>/dev/null &
+echo $! >>"$WORK/pids"
+for _ in $(seq 50); do [ -s "$WORK/xdisplay" ] && break; sleep 0.1; done
+export DISPLAY=:$(cat "$WORK/xdisplay")
+RUNENV="env -i HOME=$RHOME DISPLAY=$DISPLAY XDG_RUNTIME_DIR=/run/user/$RUID LANG=C.UTF-8 GSK_RENDERER=cairo"
+# Outside any sandbox: the same snap files, the platform and the icons where the content
+# interface puts them (bind mounts in a mount namespace of the run's own), the same command
+# chain (with a snapctl that says "connected") and its environment, on the host's root.
+S=$R/snap/gnome-calculator/1
+mkdir -p "$WORK/fakebin" "$WORK/nosb-user"; chown "$RUID" "$WORK/nosb-user"
+printf '#!/bin/sh\nexit 0\n' >"$WORK/fakebin/snapctl"; chmod 755 "$WORK/fakebin/snapctl"
+NOSB="mount --bind $R/snap/gnome-43-bookworm/1 $S/gnome-platform && mount -t tmpfs tmpfs $S/data-dir && \
+  mkdir -p $S/data-dir/icons/Adwaita $S/data-dir/icons/hicolor $S/data-dir/themes $S/data-dir/sounds && \
+  mount --bind $R/snap/gtk-common-themes/1/share/icons/Adwaita $S/data-dir/icons/Adwaita && \
+  mount --bind $R/snap/gtk-common-themes/1/share/icons/hicolor $S/data-dir/icons/hicolor"
+sandboxed() { "$WORK/first-map" unshare -m --propagation private sh -c "$LAYOUT && exec runuser -u snapshelf-runner -- $RUNENV PATH=/usr/bin:/bin $CAP gnome-calculator"; }
+outside() { "$WORK/first-map" unshare -m --propagation private sh -c "$NOSB && exec runuser -u snapshelf-runner -- $RUNENV PATH=$WORK/fakebin:/usr/bin:/bin SNAP=$S SNAP_NAME=gnome-calculator SNAP_USER_DATA=$WORK/nosb-user $S/snap/command-chain/desktop-launch $S/usr/bin/gnome-calculator"; }
+sandboxed >/dev/null; outside >/dev/null  # caches (fontconfig, pixbuf loaders) made once each
+N=${BENCH_GNOME_RUNS:-15}; in_s=""; out_s=""
+for _ in $(seq "$N"); do in_s="$in_s$(sandboxed),"; out_s="$out_s$(outside),"; done
+log "-- gnome-calculator (GTK 4.8, libadwaita 1.2, on the gnome-43-bookworm platform): launch to first map under Xvfb, median of $N interleaved warm runs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+log "in its sandbox (packaged confine, command chain, app): $(python3 -c "import statistics as s; print(round(s.median([$in_s]),1))") ms (all: $in_s)"
+log "outside any sandbox (same files and environment): $(python3 -c "import statistics as s; print(round(s.median([$out_s]),1))") ms (all: $out_s)"
+log "ratio: $(python3 -c "import statistics as s; print(round(s.median([$in_s])/s.median([$out_s]),2))")x (target <= 1.3x)"
+
+# confine's own part, until the execve of the command chain: the same snap with the chain replaced
+# by a static `true`, every plug connected as the app's, against bwrap with the same binds (bwrap
+# cannot make mount points in the read-only base: it has neither the two layouts nor the host's
+# fonts and icons at /usr/share, and binds each themes folder whole instead of a mimic).
+P=$WORK/probe; unsquashfs -q -d "$P" "$FIX/gnome-calculator.snap" >/dev/null
+echo 'int main(void) { return 0; }' >"$WORK/gtrue.c"
+gcc -static -O2 -o "$P/snap/command-chain/desktop-launch" "$WORK/gtrue.c"
+sed -i 's/^name: gnome-calculator$/name: gnome-calc-probe/; s/^  gnome-calculator:$/  gnome-calc-probe:/' "$P/meta/snap.yaml"
+rm -f "$P/meta/gui/gnome-calculator.desktop"; sed -i '/^    desktop:/d' "$P/meta/snap.yaml"
+mksquashfs "$P" "$WORK/probe.snap" -noappend -comp xz -all-root -no-xattrs -quiet >/dev/null
+"$HBENCH" "$BUS" install-file "$WORK/probe.snap" >/dev/null
+"$HBENCH" "$BUS" connect gnome-calc-probe:gnome-43-bookworm gnome-43-bookworm:gnome-43-bookworm \
+  gnome-calc-probe:icon-themes gtk-common-themes:icon-themes gnome-calc-probe:gtk-3-themes gtk-common-themes:gtk-3-themes \
+  gnome-calc-probe:sound-themes gtk-common-themes:sound-themes >/dev/null
+B=/snap/shelf-bookworm/current; PS=/snap/gnome-calc-probe/x1; T=/snap/gtk-common-themes/1/share
+mkdir -p "$WORK/out"; chmod 777 "$WORK/out"
+BWRAP="bwrap --unshare-user --unshare-pid --ro-bind $B/usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 \
+  --symlink usr/sbin /sbin --ro-bind /etc /etc --ro-bind /snap /snap --bind /var/snap/gnome-calc-probe /var/snap/gnome-calc-probe \
+  --proc /proc --dev /dev --tmpfs /tmp --ro-bind /tmp/.X11-unix /tmp/.X11-unix \
+  --ro-bind /run/snapshelf/snapctl /usr/lib/snapd --ro-bind /snap/gnome-43-bookworm/1 $PS/gnome-platform \
+  --ro-bind $T/icons $PS/data-dir/icons --ro-bind $T/themes $PS/data-dir/themes --ro-bind $T/sounds $PS/data-dir/sounds \
+  $PS/snap/command-chain/desktop-launch"
+log "-- confine's own part of that launch (to the execve of the command chain; hyperfine, median of 200 runs, as snapshelf-runner)"
+unshare -m --propagation private sh -c "$LAYOUT && exec runuser -u snapshelf-runner -- env DISPLAY=$DISPLAY hyperfine -N -w 10 -r 200 --export-json $WORK/out/gnome.json '$CAP gnome-calc-probe' '$BWRAP'" >/dev/null
+python3 - "$WORK/out/gnome.json" <<'PY' | tee -a "$OUT"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+for name, x in zip(["snapshelf-confine (packaged), gnome-calculator's plugs and layouts", "bwrap --unshare-user --unshare-pid, same binds"], r):
+    print(f"{name}: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
+PY
+kill "$(cat "$WORK/helper.pid")"; sleep 0.5
 fi
 log "results in $OUT"

@@ -58,12 +58,26 @@ impl Gui {
     /// The same, as `user` (uid, home).
     fn start_as(
         env: &Env,
-        (user, uid, home): (&str, u32, &Path),
+        who: (&str, u32, &Path),
         test: &str,
         language: &str,
         args: &[&str],
         // A session bus: the app's accessibility bridge is on (no `NO_AT_BRIDGE`).
         session_bus: Option<&str>,
+    ) -> Gui {
+        Gui::start_full(env, who, test, language, args, session_bus, None)
+    }
+
+    /// The same; with `packaged` (the packaged confine, file capabilities), the app runs where
+    /// the root's folders are at the system's places and its Open starts that confine.
+    fn start_full(
+        env: &Env,
+        (user, uid, home): (&str, u32, &Path),
+        test: &str,
+        language: &str,
+        args: &[&str],
+        session_bus: Option<&str>,
+        packaged: Option<&Path>,
     ) -> Gui {
         for t in ["Xvfb", "xdotool", "import"] {
             need(t);
@@ -77,6 +91,10 @@ impl Gui {
                 "1200x860x24",
                 "-nolisten",
                 "tcp",
+                // No abstract socket: apps opened in their sandbox reach the socket file
+                // (common::gnome::xvfb says why).
+                "-nolisten",
+                "local",
                 "-ac",
             ])
             .stdout(Stdio::piped())
@@ -125,8 +143,21 @@ impl Gui {
             Some(a) => format!("DBUS_SESSION_BUS_ADDRESS={a}"),
             None => "NO_AT_BRIDGE=1".to_string(),
         };
-        let app = Command::new("runuser")
-            .args(["-u", user, "--", "env", "-i"])
+        // Packaged: the launcher the app's Open starts is the copy with file capabilities.
+        let mut app = match packaged {
+            Some(confine) => {
+                let mut c = common::gnome::in_packaged_layout(env);
+                c.args(["runuser", "-u", user, "--", "env", "-i"])
+                    .arg(format!("SNAPSHELF_CONFINE={}", confine.display()));
+                c
+            }
+            None => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--", "env", "-i"]);
+                c
+            }
+        };
+        let app = app
             .arg(format!("HOME={}", home.display()))
             .arg(format!("DISPLAY={}", gui.display))
             .arg(format!("XDG_RUNTIME_DIR={}", runtime.display()))
@@ -156,6 +187,11 @@ impl Gui {
 
     /// Wait until the app's log has `needle` at least `count` times; returns that line.
     fn wait(&mut self, needle: &str, count: usize) -> String {
+        self.wait_for(needle, count, 60)
+    }
+
+    /// `wait`, for up to `secs` (a download of a few dozen MB on a busy machine).
+    fn wait_for(&mut self, needle: &str, count: usize, secs: u64) -> String {
         let start = Instant::now();
         loop {
             let text = self.log_text();
@@ -166,7 +202,7 @@ impl Gui {
             if let Some(Ok(Some(st))) = self.app.as_mut().map(|a| a.try_wait()) {
                 panic!("the app exited ({st}) waiting for {needle:?}:\n{text}");
             }
-            if start.elapsed() > Duration::from_secs(60) {
+            if start.elapsed() > Duration::from_secs(secs) {
                 self.shot("timeout");
                 panic!("no {needle:?} (x{count}) in the app's log:\n{text}");
             }
@@ -1095,4 +1131,76 @@ fn every_control_has_a_role_a_name_and_the_keyboard() {
         "controls a screen reader cannot use: {bad:#?}"
     );
     assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
+}
+
+/// Issue 15, item 7, as a person does it: the GNOME calculator (Debian's, in the store's
+/// desktop-snap shape: `common::gnome`) found in the app, installed with one Install (its base,
+/// platform and themes come in the same change), then Open: the calculator's real window
+/// appears, drawn with the platform's GTK 4. The packaged confine (file capabilities) starts it,
+/// as an installed system's would.
+#[test]
+fn a_gnome_app_from_the_store_opens_its_real_window() {
+    if !common::require_root() {
+        return;
+    }
+    let Some(fixtures) = common::gnome::fixtures() else {
+        return;
+    };
+    let catalog = tempfile::tempdir().unwrap();
+    common::gnome::catalog_with_gnome(catalog.path(), &fixtures);
+    let mut env = Env::with_catalog(catalog.path());
+    env.start_helper();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        work.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let capable = common::sandbox::capable_confine(work.path());
+    let (uid, home) = common::runner();
+    common::gnome::share_snap_mounts(&env);
+    let mut gui = Gui::start_full(
+        &env,
+        (RUNNER, uid, &home),
+        "gnome-app",
+        "en",
+        &[],
+        None,
+        Some(&capable),
+    );
+    gui.wait("explore loaded", 1);
+    open_page(&mut gui, "gnome-calculator");
+    gui.shot("gnome-app-page");
+
+    let changes = env.proxy().list_changes().unwrap().len();
+    gui.key("alt+i");
+    gui.wait_for("app page shown: gnome-calculator installed=true", 1, 300);
+    let mut names = common::gnome::names(&env);
+    names.retain(|n| common::gnome::SNAPS.contains(&n.as_str()));
+    assert_eq!(
+        names.len(),
+        4,
+        "base, platform and themes came with it: {names:?}"
+    );
+    assert_eq!(
+        env.proxy().list_changes().unwrap().len(),
+        changes + 1,
+        "in one change"
+    );
+    assert!(plug(&env, "gnome-calculator", "gnome-43-bookworm").connected);
+    gui.shot("gnome-app-installed");
+
+    // Open (Alt+O): the calculator's own window, from its sandbox.
+    gui.key("alt+o");
+    gui.wait("launching gnome-calculator", 1);
+    let display = gui.display.clone();
+    let id = common::gnome::wait_window(&display, "gnome-calculator", 120, &mut || true);
+    common::gnome::check_window_and_gtk(&env, &display, &id, uid);
+    // The calculator is drawn at the top left, over the app's window (no window manager).
+    let shot = gui.shot("gnome-app-open");
+    assert!(is_png(&shot));
+    assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
+    for pid in common::gnome::processes(uid, "/usr/bin/gnome-calculator") {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
 }

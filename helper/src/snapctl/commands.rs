@@ -271,7 +271,11 @@ fn is_connected(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
         .ok_or_else(|| Fail(format!("snap {:?} is not installed", caller.snap)))?;
     let yaml = crate::engine::files::parse_yaml(&snap, &snap.current)?;
     let plugs = yaml.all_plugs();
-    let connected = |plug: &str, iface: &str| crate::interfaces::state_of(&snap, plug, iface).0;
+    // A content plug is connected to another snap's slot (its link), not to the system's.
+    let connected = |plug: &str, iface: &str| match iface {
+        "content" => snap.content.contains_key(plug),
+        _ => crate::interfaces::state_of(&snap, plug, iface).0,
+    };
     if list {
         let names: String = plugs
             .iter()
