@@ -470,3 +470,33 @@ fn every_string_in_the_sources_is_translated() {
             .arg(&pot));
     }
 }
+
+/// The translation template parses (merges of po files have dropped a `msgstr` before), and every
+/// language's catalogue has every message of the template (`msgcmp`, Debian package gettext).
+#[test]
+fn the_translation_template_parses_and_every_language_covers_it() {
+    let po = workspace().join("po");
+    let out = Command::new("msgfmt")
+        .args(["-o", "/dev/null"])
+        .arg(po.join("snapshelf.pot"))
+        .output()
+        .expect("msgfmt (Debian package gettext) is needed");
+    assert!(
+        out.status.success(),
+        "po/snapshelf.pot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let langs = std::fs::read_to_string(po.join("LINGUAS")).unwrap();
+    for lang in langs.split_whitespace() {
+        let out = Command::new("msgcmp")
+            .arg(po.join(format!("{lang}.po")))
+            .arg(po.join("snapshelf.pot"))
+            .output()
+            .expect("msgcmp (Debian package gettext) is needed");
+        assert!(
+            out.status.success(),
+            "po/{lang}.po lacks messages of the template: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
