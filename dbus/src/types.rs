@@ -294,6 +294,10 @@ dict_struct!(
     }
 );
 
+/// The options key every options dictionary accepts: the caller's locale for that call's
+/// summaries and errors (`SetLocale` for one call).
+pub const LOCALE_OPTION: &str = "locale";
+
 /// Read an options dictionary: every key must be one of `allowed`, with its type.
 struct Options<'a> {
     d: &'a Dict,
@@ -304,7 +308,8 @@ impl<'a> Options<'a> {
         let mut keys: Vec<&String> = d.keys().collect();
         keys.sort();
         for k in keys {
-            if !allowed.contains(&k.as_str()) {
+            // `locale`: the language of the call's words, read by the helper's D-Bus edge.
+            if !allowed.contains(&k.as_str()) && k != LOCALE_OPTION {
                 return Err(invalid(format!(
                     "unknown option {k:?} (expected {})",
                     if allowed.is_empty() {

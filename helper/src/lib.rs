@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod interfaces;
 pub mod io;
+pub mod lang;
 pub mod memory;
 pub mod mount;
 pub mod paths;

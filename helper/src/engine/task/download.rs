@@ -3,7 +3,7 @@
 //! the installed revision (`crate::delta`): it is tried first, and anything wrong with it falls
 //! back to the full file.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx};
