@@ -448,7 +448,12 @@ fn the_app_speaks_german() {
     }
     // Downloads paced so that the progress of an install is seen.
     let mut env = Env::with_store_args(common::catalog(), &["--download-rate", "1000000"]);
-    env.start_helper();
+    // The helper reads the same catalogues: the app's SetLocale asks it for German.
+    let locales = env.dir.path().join("helper-locale");
+    common::compile_translations(&locales);
+    let mut helper = env.helper_command();
+    helper.arg("--locale-dir").arg(&locales);
+    env.start_helper_from(helper);
     let mut gui = Gui::start(&env, "german", "de", &[]);
     let line = gui.wait("window shown at", 1);
     assert!(
@@ -457,8 +462,8 @@ fn the_app_speaks_german() {
     );
     gui.wait("explore loaded", 1);
     gui.shot("explore-de");
-    // The helper, a system service without a locale, speaks English; the app says its words in
-    // German: "2 Snaps werden heruntergeladen", "»shelf-base« wird eingehängt".
+    // The app asks the helper (SetLocale) for German: its change summaries and stages come
+    // translated: "2 Snaps werden heruntergeladen", "»shelf-base« wird eingehängt".
     gui.key("ctrl+f");
     gui.type_text("clock");
     gui.wait("results for \"clock\"", 1);

@@ -27,6 +27,28 @@ pub fn init_locale() {
     let _ = gettextrs::textdomain(DOMAIN);
 }
 
+/// The person's language for words others write for them (the helper's summaries and errors,
+/// through its `SetLocale`): the first of `LANGUAGE`'s list, as gettext prefers it, unless the
+/// locale is plain C; else the messages locale (`LC_ALL`, `LC_MESSAGES`, `LANG`). `None`: no
+/// locale is set, the other side's default applies.
+pub fn messages_locale() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let locale = var("LC_ALL")
+        .or_else(|| var("LC_MESSAGES"))
+        .or_else(|| var("LANG"));
+    // gettext ignores LANGUAGE in the C locale; C.UTF-8 is not that.
+    let plain_c = matches!(locale.as_deref(), None | Some("C" | "POSIX"));
+    let first = var("LANGUAGE").and_then(|l| {
+        l.split(':')
+            .find(|s| !s.is_empty())
+            .map(str::to_string)
+    });
+    match first {
+        Some(l) if !plain_c => Some(l),
+        _ => locale,
+    }
+}
+
 /// The named placeholders of a template, in order: `{name}` where the name is lower-case ASCII
 /// letters, digits or `_`. Other braces (`{}`, `{ x }`) are plain text.
 pub fn placeholders(template: &str) -> Vec<&str> {
