@@ -495,15 +495,19 @@ pub struct RefreshOptions {
     /// Download and verify the new revisions only (change kind `download`): they wait in the
     /// helper's cache, and a later refresh to the same revisions uses them without downloading.
     pub download_only: bool,
+    /// With `download_only`: the downloads run at low priority (idle I/O class, nice 19), so that
+    /// a person's own installs are not slowed. The update agent sets it.
+    pub background: bool,
 }
 
 impl RefreshOptions {
     pub fn parse(d: &Dict) -> Result<Self, Error> {
-        let o = Options::new(d, &["channel", "classic", "download-only"])?;
+        let o = Options::new(d, &["channel", "classic", "download-only", "background"])?;
         Ok(RefreshOptions {
             channel: o.get("channel")?,
             classic: o.get("classic")?.unwrap_or(false),
             download_only: o.get("download-only")?.unwrap_or(false),
+            background: o.get("background")?.unwrap_or(false),
         })
     }
     pub fn to_dict(&self) -> Dict {
@@ -516,6 +520,9 @@ impl RefreshOptions {
         }
         if self.download_only {
             d.insert("download-only".into(), true.to_value());
+        }
+        if self.background {
+            d.insert("background".into(), true.to_value());
         }
         d
     }

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod mount;
 pub mod paths;
 pub mod polkit;
+pub mod priority;
 pub mod running;
 
 pub mod dbus_names;

@@ -38,11 +38,8 @@ pub fn messages_locale() -> Option<String> {
         .or_else(|| var("LANG"));
     // gettext ignores LANGUAGE in the C locale; C.UTF-8 is not that.
     let plain_c = matches!(locale.as_deref(), None | Some("C" | "POSIX"));
-    let first = var("LANGUAGE").and_then(|l| {
-        l.split(':')
-            .find(|s| !s.is_empty())
-            .map(str::to_string)
-    });
+    let first =
+        var("LANGUAGE").and_then(|l| l.split(':').find(|s| !s.is_empty()).map(str::to_string));
     match first {
         Some(l) if !plain_c => Some(l),
         _ => locale,

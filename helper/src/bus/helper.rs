@@ -385,7 +385,7 @@ impl Helper {
                 &names,
                 o.channel.as_deref(),
                 o.classic,
-                o.download_only,
+                (o.download_only, o.background),
                 uid,
             )
             .await;

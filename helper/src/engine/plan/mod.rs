@@ -410,6 +410,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
                         let deltas = r.snap.revision.download.deltas.as_deref()?;
                         crate::delta::choose(deltas, &b.current, r.revision, r.size)
                     }),
+                    background: false,
                 }));
                 out.push(Task::Verify(Verify {
                     name: name.clone(),
