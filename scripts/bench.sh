@@ -15,7 +15,7 @@ if [ "${1:-all}" = gnome ]; then
   scripts/snapctl-static.sh
   BUILT=$PWD/target/debug
 else
-  cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf -p snapshelf-search-provider --examples --bins
+  cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf -p snapshelf-search-provider -p snapshelf-update-agent --examples --bins
   BUILT=$PWD/target/release
 fi
 STORE=$BUILT/snapshelf-store
@@ -43,7 +43,7 @@ start_store() { # dir [more serve arguments]
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, proxy, snapctl, format, gui, search-provider, delta, gnome
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, proxy, snapctl, format, gui, search-provider, delta, gnome, agent
 
 HELPER=$BUILT/snapshelf-helper
 HBENCH=$BUILT/examples/helper_bench
@@ -430,7 +430,7 @@ cat >"$WORK/session.conf" <<SESSION
 SESSION
 RUST_LOG=warn XDG_CACHE_HOME=$WORK/cache dbus-daemon --config-file="$WORK/session.conf" --nofork --print-pid >"$WORK/session.pid" &
 sleep 0.5; cat "$WORK/session.pid" >>"$WORK/pids"
-log "-- search provider: GetInitialResultSet as GNOME Shell calls it, 50 apps installed ($N-snap store), 100 calls per word"
+log "-- search provider: GetInitialResultSet, then GetResultMetas of its results, as GNOME Shell calls them, 50 apps installed ($N-snap store), 100 calls per word (target: the query <= 50 ms); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PWD/target/release/examples/provider_bench" "unix:path=$WORK/session/bus" 100 generated-app-7 generated tool generated-app-4242 | tee -a "$OUT"
 kill "$(cat "$WORK/session.pid")" "$(cat "$WORK/helper.pid")"; sleep 0.5
 for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
@@ -559,5 +559,38 @@ for name, x in zip(["snapshelf-confine (packaged), gnome-calculator's plugs and 
     print(f"{name}: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
 PY
 kill "$(cat "$WORK/helper.pid")"; sleep 0.5
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = agent ]; then
+# --- the update agent idle between checks: a real session bus, the helper on the system bus -------
+# After its first check (ListUpdates: nothing to do), the agent sleeps on a timer until the next:
+# its RSS and the CPU it spends (utime+stime from /proc) over BENCH_AGENT_IDLE seconds.
+[ -f "$WORK/sample/keys/trusted.assert" ] || "$STORE" sample-catalog "$WORK/sample" --key-bits 2048 >/dev/null 2>&1
+AURL=$(start_store "$WORK/sample")
+start_helper "$WORK/aroot" "$AURL" "$WORK/sample/keys/trusted.assert"
+"$HBENCH" "$BUS" install shelf-clock >/dev/null
+mkdir -p "$WORK/asession"
+cat >"$WORK/asession.conf" <<SESSION
+<busconfig><type>session</type><listen>unix:path=$WORK/asession/bus</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
+SESSION
+dbus-daemon --config-file="$WORK/asession.conf" --nofork --print-pid >"$WORK/asession.pid" &
+sleep 0.5; cat "$WORK/asession.pid" >>"$WORK/pids"
+IDLE=${BENCH_AGENT_IDLE:-30}
+XDG_CONFIG_HOME=$WORK/aconfig DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/asession/bus" RUST_LOG=info \
+  "$PWD/target/release/snapshelf-update-agent" --bus-address "$BUS" --first-check 0 --interval 3600 --app /bin/true \
+  2>"$WORK/agent.log" &
+apid=$!; echo "$apid" >>"$WORK/pids"
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, clock ticks (its name has no space)
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; } # kB
+sleep 3  # the first check: ListUpdates, NetworkManager asked for Metered
+grep -q "first check" "$WORK/agent.log" || die "the agent did not start: $(cat "$WORK/agent.log")"
+t0=$(ticks "$apid"); r0=$(rss "$apid")
+sleep "$IDLE"
+kill -0 "$apid" 2>/dev/null || die "the agent ended: $(cat "$WORK/agent.log")"
+t1=$(ticks "$apid"); r1=$(rss "$apid"); hz=$(getconf CLK_TCK)
+log "-- update agent idle between checks (release, a real session bus, the helper on the system bus), ${IDLE} s after its first check; load average $(cut -d' ' -f1-3 /proc/loadavg) (targets: RSS <= 10 MiB, ~0 CPU)"
+log "agent idle: RSS $r1 kB (${r0} kB after its first check); CPU over ${IDLE} s: $(( (t1 - t0) * 1000 / hz )) ms (utime+stime)"
+kill "$apid" "$(cat "$WORK/asession.pid")" "$(cat "$WORK/helper.pid")"; sleep 0.5
+for m in $(awk '{print $5}' /proc/self/mountinfo | grep "^$WORK/" | sort -r); do umount -l "$m"; done
 fi
 log "results in $OUT"

@@ -87,6 +87,8 @@ pub(crate) fn refresh(
         channel: channel.cloned(),
         classic,
         download_only: false,
+        // A person's own refresh: at the helper's usual priority.
+        background: false,
     };
     ctl.change(h.refresh(&strs(names), options.to_dict()))
 }

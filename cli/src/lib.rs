@@ -63,6 +63,12 @@ fn execute(cli: &Cli) -> Res<()> {
         None => zbus::blocking::Connection::system(),
     }
     .map_err(|e| Failure::own(format!("cannot reach the system bus: {e}"), 10))?;
+    // The helper's summaries and errors in the person's language; without it (an older helper,
+    // a locale it refuses), in its own.
+    if let Some(locale) = snapshelf_i18n::messages_locale() {
+        let _ = snapshelf_dbus::proxy::Helper1ProxyBlocking::new(&conn)
+            .and_then(|h| h.set_locale(&locale));
+    }
     let ctl = Ctl { cli, conn };
     let h = ctl.helper()?;
     match &cli.command {

@@ -17,6 +17,8 @@ pub trait Helper1 {
     fn list_updates(&self) -> zbus::Result<Vec<Dict>>;
     /// The apps of the snap that run now (checked against live processes).
     fn running_apps(&self, name: &str) -> zbus::Result<Vec<String>>;
+    /// The caller's language for the summaries and errors it gets (per connection).
+    fn set_locale(&self, locale: &str) -> zbus::Result<()>;
     fn categories(&self) -> zbus::Result<Vec<String>>;
     fn connections(&self, name: &str) -> zbus::Result<Vec<Dict>>;
     fn list_changes(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
@@ -187,6 +189,7 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("StopServices", "asa{sv}", "o"),
     ("RestartServices", "asa{sv}", "o"),
     ("RunningApps", "s", "as"),
+    ("SetLocale", "s", ""),
 ];
 
 #[cfg(test)]

@@ -294,6 +294,10 @@ dict_struct!(
     }
 );
 
+/// The options key every options dictionary accepts: the caller's locale for that call's
+/// summaries and errors (`SetLocale` for one call).
+pub const LOCALE_OPTION: &str = "locale";
+
 /// Read an options dictionary: every key must be one of `allowed`, with its type.
 struct Options<'a> {
     d: &'a Dict,
@@ -304,7 +308,8 @@ impl<'a> Options<'a> {
         let mut keys: Vec<&String> = d.keys().collect();
         keys.sort();
         for k in keys {
-            if !allowed.contains(&k.as_str()) {
+            // `locale`: the language of the call's words, read by the helper's D-Bus edge.
+            if !allowed.contains(&k.as_str()) && k != LOCALE_OPTION {
                 return Err(invalid(format!(
                     "unknown option {k:?} (expected {})",
                     if allowed.is_empty() {
@@ -490,15 +495,19 @@ pub struct RefreshOptions {
     /// Download and verify the new revisions only (change kind `download`): they wait in the
     /// helper's cache, and a later refresh to the same revisions uses them without downloading.
     pub download_only: bool,
+    /// With `download_only`: the downloads run at low priority (idle I/O class, nice 19), so that
+    /// a person's own installs are not slowed. The update agent sets it.
+    pub background: bool,
 }
 
 impl RefreshOptions {
     pub fn parse(d: &Dict) -> Result<Self, Error> {
-        let o = Options::new(d, &["channel", "classic", "download-only"])?;
+        let o = Options::new(d, &["channel", "classic", "download-only", "background"])?;
         Ok(RefreshOptions {
             channel: o.get("channel")?,
             classic: o.get("classic")?.unwrap_or(false),
             download_only: o.get("download-only")?.unwrap_or(false),
+            background: o.get("background")?.unwrap_or(false),
         })
     }
     pub fn to_dict(&self) -> Dict {
@@ -511,6 +520,9 @@ impl RefreshOptions {
         }
         if self.download_only {
             d.insert("download-only".into(), true.to_value());
+        }
+        if self.background {
+            d.insert("background".into(), true.to_value());
         }
         d
     }

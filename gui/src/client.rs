@@ -70,7 +70,7 @@ pub fn set_bus_address(address: Option<String>) {
 
 async fn connection() -> Res<&'static zbus::Connection> {
     CONN.get_or_try_init(|| async {
-        match ADDRESS.get().cloned().flatten() {
+        let conn = match ADDRESS.get().cloned().flatten() {
             Some(a) => {
                 zbus::connection::Builder::address(a.as_str())
                     .map_err(Failure::unreachable)?
@@ -79,9 +79,23 @@ async fn connection() -> Res<&'static zbus::Connection> {
             }
             None => zbus::Connection::system().await,
         }
-        .map_err(Failure::unreachable)
+        .map_err(Failure::unreachable)?;
+        set_locale(&conn).await;
+        Ok(conn)
     })
     .await
+}
+
+/// Ask the helper for its summaries and errors in the person's language. Without it (a helper
+/// that has no such method, a locale it refuses) its words come in its own: the app still works.
+async fn set_locale(conn: &zbus::Connection) {
+    let Some(locale) = snapshelf_i18n::messages_locale() else {
+        return;
+    };
+    let set = async { Helper1Proxy::new(conn).await?.set_locale(&locale).await };
+    if let Err(e) = set.await {
+        tracing::warn!(%locale, error = %e, "the helper keeps its own language");
+    }
 }
 
 async fn helper() -> Res<Helper1Proxy<'static>> {

@@ -317,8 +317,8 @@ pub fn plug_words(plugs: &[String], labels: &std::collections::HashMap<String, S
     plugs
         .iter()
         .map(|p| match labels.get(p) {
-            // The helper's words are English when it runs without a locale: they are msgids.
-            Some(l) if !l.is_empty() => format!("{} ({p})", gettext(l.as_str())),
+            // The helper's words, in the person's language (the app's SetLocale).
+            Some(l) if !l.is_empty() => format!("{l} ({p})"),
             _ => p.clone(),
         })
         .collect::<Vec<_>>()

@@ -331,12 +331,11 @@ impl Permissions {
             g.set_title(&group.title());
             for p in plugs {
                 let row = adw::ActionRow::new();
-                // The helper's words are English when it runs without a locale (as a system
-                // service does): they are msgids of the same catalogue, so say them in ours.
-                row.set_title(&if p.label.is_empty() {
-                    p.interface.clone()
+                // The helper's words, in the person's language (the app's SetLocale).
+                row.set_title(if p.label.is_empty() {
+                    &p.interface
                 } else {
-                    gettext(p.label.as_str())
+                    &p.label
                 });
                 let mut sub = p.interface.clone();
                 if changed_by_person(&p, &self.defaults) {

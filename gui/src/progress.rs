@@ -47,9 +47,9 @@ pub enum ProgressCmd {
 pub fn describe(state: &ChangeState, rate: Option<f64>) -> String {
     let mut parts = Vec::new();
     if !state.label.is_empty() {
-        parts.push(words::helper_words(&state.label));
+        parts.push(state.label.clone());
     } else if !state.summary.is_empty() {
-        parts.push(words::helper_words(&state.summary));
+        parts.push(state.summary.clone());
     }
     if state.bytes_total > 0 && state.bytes_done < state.bytes_total {
         parts.push(fill(
@@ -176,7 +176,7 @@ impl Component for Progress {
                 self.speed
                     .add(self.started.elapsed().as_secs_f64(), s.bytes_done);
                 if self.state.as_ref().is_none_or(|o| o.label != s.label) && !s.ready {
-                    tracing::info!(target: "ui", "change stage: {} ({} of {} bytes)", words::helper_words(&s.label), s.bytes_done, s.bytes_total);
+                    tracing::info!(target: "ui", "change stage: {} ({} of {} bytes)", s.label, s.bytes_done, s.bytes_total);
                 }
                 if s.ready {
                     tracing::info!(target: "ui", "change ended: {} {} {}", s.path, s.status, s.error);

@@ -66,7 +66,13 @@ impl From<crate::store::StoreError> for Error {
                 ErrorKind::StoreError
             }
         };
-        Error::new(kind, e.to_string())
+        let message = match &e {
+            // The one store error people meet most: in their language.
+            S::NotFound(name) => crate::lang::gettext("snap \"{snap}\" not found in the store")
+                .replace("{snap}", name),
+            _ => e.to_string(),
+        };
+        Error::new(kind, message)
     }
 }
 

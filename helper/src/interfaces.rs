@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 
 /// `(name, auto-connects)`, in the order people see them.
 pub const INTERFACES: &[(&str, bool)] = &[

@@ -11,10 +11,12 @@ pub mod engine;
 pub mod error;
 pub mod interfaces;
 pub mod io;
+pub mod lang;
 pub mod memory;
 pub mod mount;
 pub mod paths;
 pub mod polkit;
+pub mod priority;
 pub mod running;
 
 pub mod dbus_names;

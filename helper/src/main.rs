@@ -51,11 +51,9 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
-    // Words for people (permission labels, change summaries) follow the service's locale.
-    let _ = gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "");
-    let _ = gettextrs::bindtextdomain("snapshelf", args.locale_dir.clone());
-    let _ = gettextrs::bind_textdomain_codeset("snapshelf", "UTF-8");
-    let _ = gettextrs::textdomain("snapshelf");
+    // Words for people (permission labels, change summaries, errors) follow each caller's
+    // locale; the service's own is for words said outside a call.
+    snapshelf_helper::lang::init(&args.locale_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Threads for file work come and go with changes; an idle helper keeps none for long.

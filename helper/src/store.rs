@@ -973,6 +973,17 @@ async fn hash_partial(partial: &Path) -> Result<(Hasher, u64), DownloadFailure> 
     Ok((hasher, have))
 }
 
+tokio::task_local! {
+    /// Set for a download in the background (`crate::priority`): its threads run at low priority.
+    static BACKGROUND: bool;
+}
+
+/// Run `f` (downloads) in the background when `background`: the threads that write and hash it
+/// run in the idle I/O class at nice 19.
+pub async fn in_background<F: std::future::Future>(background: bool, f: F) -> F::Output {
+    BACKGROUND.scope(background, f).await
+}
+
 /// Hashing and writing on threads of their own, fed by the network task: the next bytes arrive
 /// while the last ones are hashed (SHA3 is the slowest part of a download) and written. Dropping
 /// the sender ends both; the handle gives the hash of everything written.
@@ -986,7 +997,14 @@ fn spawn_writer(
 ) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
     let (htx, mut hrx) = tokio::sync::mpsc::channel::<bytes::Bytes>(256);
+    let background = BACKGROUND.try_with(|b| *b).unwrap_or(false);
+    let lower = move || {
+        background
+            .then(crate::priority::Lowered::this_thread)
+            .flatten()
+    };
     let hashing = std::thread::spawn(move || {
+        let _low = lower();
         let mut hasher = hasher;
         while let Some(bytes) = hrx.blocking_recv() {
             hasher.update(&bytes);
@@ -994,6 +1012,8 @@ fn spawn_writer(
         hasher
     });
     let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Hasher> {
+        // Back to the thread's own priority when this ends: the pool reuses it.
+        let _low = lower();
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         let mut written = start_at;
         let mut flushed = start_at;

@@ -27,6 +27,30 @@ pub fn init_locale() {
     let _ = gettextrs::textdomain(DOMAIN);
 }
 
+/// The person's language for words others write for them (the helper's summaries and errors,
+/// through its `SetLocale`): the first of `LANGUAGE`'s list, as gettext prefers it, unless the
+/// locale is plain C; else the messages locale (`LC_ALL`, `LC_MESSAGES`, `LANG`). `None`: no
+/// locale is set, the other side's default applies.
+pub fn messages_locale() -> Option<String> {
+    locale_from(|k| std::env::var(k).ok())
+}
+
+/// [`messages_locale`] over any environment (`var` reads one variable).
+fn locale_from(var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let var = |k: &str| var(k).filter(|v| !v.is_empty());
+    let locale = var("LC_ALL")
+        .or_else(|| var("LC_MESSAGES"))
+        .or_else(|| var("LANG"));
+    // gettext ignores LANGUAGE in the C locale; C.UTF-8 is not that.
+    let plain_c = matches!(locale.as_deref(), None | Some("C" | "POSIX"));
+    let first =
+        var("LANGUAGE").and_then(|l| l.split(':').find(|s| !s.is_empty()).map(str::to_string));
+    match first {
+        Some(l) if !plain_c => Some(l),
+        _ => locale,
+    }
+}
+
 /// The named placeholders of a template, in order: `{name}` where the name is lower-case ASCII
 /// letters, digits or `_`. Other braces (`{}`, `{ x }`) are plain text.
 pub fn placeholders(template: &str) -> Vec<&str> {
@@ -130,6 +154,46 @@ mod tests {
     fn a_placeholder_without_a_value_is_caught() {
         // Release builds keep the placeholder rather than stop: a person sees it, nothing breaks.
         assert_eq!(fill("Switch to {channel}", &[]), "Switch to {channel}");
+    }
+
+    #[test]
+    fn the_locale_for_the_helper_is_the_one_gettext_would_use() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(locale_from(env(&[])), None);
+        assert_eq!(
+            locale_from(env(&[("LANG", "fr_FR.UTF-8")])).as_deref(),
+            Some("fr_FR.UTF-8")
+        );
+        assert_eq!(
+            locale_from(env(&[("LANG", "fr_FR.UTF-8"), ("LC_MESSAGES", "es_ES")])).as_deref(),
+            Some("es_ES")
+        );
+        assert_eq!(
+            locale_from(env(&[("LC_ALL", "de_AT"), ("LC_MESSAGES", "es_ES")])).as_deref(),
+            Some("de_AT")
+        );
+        // LANGUAGE first, as the tests and the demo set it (LANG=C.UTF-8 LANGUAGE=de).
+        assert_eq!(
+            locale_from(env(&[("LANG", "C.UTF-8"), ("LANGUAGE", ":de:en")])).as_deref(),
+            Some("de")
+        );
+        // Not in the plain C locale, where gettext does not read it either.
+        assert_eq!(
+            locale_from(env(&[("LANG", "C"), ("LANGUAGE", "de")])).as_deref(),
+            Some("C")
+        );
+        assert_eq!(locale_from(env(&[("LANGUAGE", "de")])), None);
+        assert_eq!(
+            locale_from(env(&[("LC_ALL", ""), ("LANG", "es")])).as_deref(),
+            Some("es")
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ SNAPSHELF_PACKAGES=(
   xdg-dbus-proxy                           # confine: the session bus through a filtering proxy
   python3-gi gir1.2-gtk-4.0                # the GUI test's drag source: a real XDND drop of a .snap
   at-spi2-core gir1.2-atspi-2.0            # the GUI test walks the accessibility tree as a screen reader does
+  dunst                                    # a real notification server shows the update agent's notification
   debootstrap systemd-container            # services' tests: a Debian root booted with systemd (nspawn)
 )
 

@@ -122,6 +122,8 @@ impl Agent {
     async fn download(&self, names: &[String]) -> Result<(), Failure> {
         let options = RefreshOptions {
             download_only: true,
+            // At low priority: a person's own installs go first.
+            background: true,
             ..Default::default()
         };
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -35,6 +35,8 @@ pub(super) struct Helper {
     apps: Mutex<HashMap<(String, String), Vec<String>>>,
     /// Whether the store answered the last read that needed it (`StoreReachable`).
     reachable: AtomicBool,
+    /// Each connection's language (`SetLocale`), read by `bus/locale.rs`'s wrapper.
+    pub(super) locales: Arc<super::locale::Locales>,
 }
 
 impl Helper {
@@ -44,6 +46,7 @@ impl Helper {
         store_url: String,
         conn: zbus::Connection,
     ) -> Helper {
+        let locales = super::locale::Locales::new(&conn);
         Helper {
             engine,
             authority,
@@ -51,6 +54,7 @@ impl Helper {
             conn,
             apps: Mutex::default(),
             reachable: AtomicBool::new(true),
+            locales,
         }
     }
 
@@ -381,7 +385,7 @@ impl Helper {
                 &names,
                 o.channel.as_deref(),
                 o.classic,
-                o.download_only,
+                (o.download_only, o.background),
                 uid,
             )
             .await;
@@ -587,6 +591,21 @@ impl Helper {
         let flag = o.reload.unwrap_or(false);
         self.service_change(&hdr, services, ServiceOp::Restart, flag)
             .await
+    }
+
+    /// The language of every summary and error this connection gets from now on (an options
+    /// `locale` still wins for its call); forgotten when the connection leaves the bus.
+    async fn set_locale(
+        &self,
+        #[zbus(header)] hdr: Header<'_>,
+        locale: String,
+    ) -> Result<(), snapshelf_dbus::Error> {
+        let lang = crate::lang::Lang::of(&locale).map_err(to_dbus)?;
+        let sender = hdr
+            .sender()
+            .ok_or_else(|| to_dbus(Error::invalid("SetLocale needs a caller on a message bus")))?;
+        self.locales.set(sender.as_str(), lang);
+        Ok(())
     }
 
     #[zbus(signal)]

@@ -6,6 +6,7 @@
 mod change;
 mod convert;
 mod helper;
+mod locale;
 mod progress;
 mod startup;
 

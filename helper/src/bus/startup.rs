@@ -140,6 +140,12 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     );
     let helper = Helper::new(engine.clone(), authority.clone(), store_url, conn.clone());
+    // Each method call runs in its caller's language (bus/locale.rs).
+    let locales = helper.locales.clone();
+    let helper = super::locale::Localised {
+        inner: helper,
+        locales,
+    };
     conn.object_server().at(names::PATH, helper).await?;
     let observer = Arc::new(BusObserver::new(conn.clone(), engine.clone(), authority));
     for id in engine.change_ids()? {

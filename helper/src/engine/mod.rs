@@ -259,7 +259,11 @@ impl Engine {
             o.change_added(id);
         }
         let engine = self.clone();
-        tokio::spawn(async move { engine.run_change(id).await });
+        // The change speaks the language of the call that started it, to its end.
+        let lang = crate::lang::current();
+        tokio::spawn(crate::lang::scope(lang, async move {
+            engine.run_change(id).await
+        }));
         Ok(id)
     }
 
@@ -289,7 +293,7 @@ impl Engine {
             l.parts.insert(seq, (done, total));
             let (d, t) = l.parts.values().fold((0, 0), |a, p| (a.0 + p.0, a.1 + p.1));
             let label = if l.parts.len() > 1 {
-                gettextrs::ngettext(
+                crate::lang::ngettext(
                     "Downloading {n} snap",
                     "Downloading {n} snaps",
                     l.parts.len() as u32,
@@ -360,7 +364,9 @@ fn conflict(busy: &HashMap<String, u64>, names: &[String]) -> Result<()> {
     match names.iter().find_map(|n| busy.get(n).map(|id| (n, id))) {
         Some((n, id)) => Err(Error::new(
             ErrorKind::ChangeConflict,
-            format!("change {id} is already working on \"{n}\""),
+            crate::lang::gettext("change {id} is already working on \"{snap}\"")
+                .replace("{id}", &id.to_string())
+                .replace("{snap}", n),
         )),
         None => Ok(()),
     }
@@ -372,6 +378,6 @@ mod tests;
 pub(crate) fn not_installed(name: &str) -> Error {
     Error::new(
         ErrorKind::NotInstalled,
-        format!("\"{name}\" is not installed"),
+        crate::lang::gettext("\"{snap}\" is not installed").replace("{snap}", name),
     )
 }

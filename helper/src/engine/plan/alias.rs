@@ -1,7 +1,7 @@
 //! Alias and Unalias (snapd's `snap alias SNAP.APP ALIAS`, `snap unalias ALIAS|SNAP`): checked
 //! here first, so that a refused request starts no change; the tasks check again when they run.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde_json::json;
 
 use super::*;

@@ -1,6 +1,6 @@
 //! Connect and Disconnect: a person's choice for one plug and the system's slot.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde_json::json;
 
 use super::*;

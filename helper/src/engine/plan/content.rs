@@ -1,7 +1,7 @@
 //! Connect and Disconnect between two snaps: a content plug and a content slot of another snap
 //! (snapd's `snap connect plug-snap:plug slot-snap[:slot]`), checked before the change starts.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde_json::json;
 
 use super::*;

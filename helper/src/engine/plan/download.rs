@@ -11,14 +11,15 @@ use super::*;
 
 impl Engine {
     /// Start the `download` change for what a refresh resolved (`resolved`: new revision, the
-    /// installed snap it replaces); `failed`: the targets left as they are, logged.
+    /// installed snap it replaces); `failed`: the targets left as they are, logged. `background`:
+    /// its downloads run at low priority (`crate::priority`).
     pub(super) fn start_download(
         &self,
         names: &[String],
         channel: Option<&str>,
         resolved: &[(Resolved, SnapState)],
         failed: &[Failed],
-        uid: u32,
+        (uid, background): (u32, bool),
     ) -> Result<u64> {
         for f in failed {
             tracing::warn!(snap = %f.name, kind = ?f.error.kind, "not downloaded: {}", f.error.message);
@@ -29,8 +30,10 @@ impl Engine {
         }
         tasks.retain(|t| matches!(t, Task::Download(_) | Task::Verify(_)));
         for t in &mut tasks {
-            if let Task::Verify(v) = t {
-                v.download_only = true;
+            match t {
+                Task::Verify(v) => v.download_only = true,
+                Task::Download(d) => d.background = background,
+                _ => {}
             }
         }
         let snaps: Vec<String> = resolved.iter().map(|(r, _)| r.name.clone()).collect();
@@ -47,7 +50,7 @@ impl Engine {
             snaps,
             uid,
             json!({"names": names, "channel": channel, "download-only": true,
-                   "revisions": revisions}),
+                   "background": background, "revisions": revisions}),
             tasks,
         )
     }

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde_json::json;
 
 use snapshelf_snap::yaml::Confinement;

@@ -20,7 +20,7 @@ impl Engine {
             if self.snap(n)?.is_some() {
                 return Err(Error::new(
                     ErrorKind::AlreadyInstalled,
-                    format!("\"{n}\" is already installed"),
+                    crate::lang::gettext("\"{snap}\" is already installed").replace("{snap}", n),
                 ));
             }
         }

@@ -22,7 +22,7 @@ pub use file::FileCheck;
 
 use std::collections::BTreeSet;
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use snapshelf_snap::naming::validate_snap_name;
 use snapshelf_snap::store_api::StoreSnap;
 use snapshelf_snap::yaml::{Epoch, SnapYaml};
@@ -150,19 +150,9 @@ fn check_names(names: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `"a"`, `"a" and "b"`, `"a", "b" and "c"`, in the service's language.
+/// `"a"`, `"a" and "b"`, `"a", "b" and "c"`, in the caller's language.
 fn name_list(names: &[String]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
-    match quoted.as_slice() {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => {
-            // Translators: joins the last two names of a list: "a", "b" and "c".
-            gettext("{list} and {last}")
-                .replace("{list}", &rest.join(", "))
-                .replace("{last}", last)
-        }
-    }
+    crate::lang::name_list(names)
 }
 
 /// A change's summary, for people (the `Summary` property).
@@ -422,6 +412,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
                         let deltas = r.snap.revision.download.deltas.as_deref()?;
                         crate::delta::choose(deltas, &b.current, r.revision, r.size)
                     }),
+                    background: false,
                 }));
                 out.push(Task::Verify(Verify {
                     name: name.clone(),

@@ -28,15 +28,20 @@ fn lane_needs(resolved: &[(Resolved, SnapState)]) -> Vec<(String, Vec<String>)> 
 impl Engine {
     /// `classic`: consent for revisions that turned classic (a strict snap's refresh to one
     /// fails with NeedsClassic without it); devmode revisions are refused, as on install.
-    /// `download_only`: see `plan/download.rs`.
+    /// `download_only`: see `plan/download.rs`; `background` (with it): at low priority.
     pub async fn refresh(
         &self,
         names: &[String],
         channel: Option<&str>,
         classic: bool,
-        download_only: bool,
+        (download_only, background): (bool, bool),
         uid: u32,
     ) -> Result<u64> {
+        if background && !download_only {
+            return Err(Error::invalid(
+                "option \"background\" is for download-only refreshes (the update agent's)",
+            ));
+        }
         let targets = self.refresh_targets(names, channel)?;
         let target_names: Vec<String> = targets.iter().map(|s| s.name.clone()).collect();
         self.ensure_free(&target_names)?;
@@ -89,7 +94,7 @@ impl Engine {
         }
         let mut new: Vec<Resolved> = resolved.iter().map(|(r, _)| r.clone()).collect();
         if download_only {
-            return self.start_download(names, channel, &resolved, &failed, uid);
+            return self.start_download(names, channel, &resolved, &failed, (uid, background));
         }
         self.add_missing_bases(&mut new).await?;
         let mut tasks = Vec::new();

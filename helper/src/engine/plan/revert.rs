@@ -1,6 +1,6 @@
 //! Revert: a kept revision made current again, the one left blocked from plain refreshes.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde_json::json;
 
 use super::*;

@@ -3,7 +3,7 @@
 //! map has the channel, its revision's confinement is checked as a refresh to it would be (the
 //! refresh checks it again in any case).
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde_json::json;
 
 use super::*;

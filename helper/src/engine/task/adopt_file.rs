@@ -1,7 +1,7 @@
 //! A file handed over by `InstallFile`, already in the blob directory when the change starts: run
 //! has nothing left to do; undo removes the file.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{download::remove_blob, words, Ctx};

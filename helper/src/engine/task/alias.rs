@@ -2,7 +2,7 @@
 //! commands and aliases and the system's `PATH` when it runs. The aliases before and after are
 //! recorded before anything is written; undo puts the ones before back.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Task};

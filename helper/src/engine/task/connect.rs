@@ -1,7 +1,7 @@
 //! Connect (or disconnect) a plug to the system's slot, as a person's choice, and rewrite the
 //! snap's profiles so the next launch sees it. Undo puts back the choice it replaced.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Task};

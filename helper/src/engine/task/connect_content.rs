@@ -2,7 +2,7 @@
 //! snap's profiles so that its next launch mounts (or no longer mounts) the content. Undo puts
 //! back the connection and the choice it replaced.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Task};

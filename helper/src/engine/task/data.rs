@@ -3,7 +3,7 @@
 //! the new revision's (`engine/user_data.rs`). What it will create is decided and saved before
 //! anything is made, so undo removes exactly that, even after a crash half way.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx, Task};

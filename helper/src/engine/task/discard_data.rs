@@ -1,7 +1,7 @@
 //! Remove, after the commit point: keep the snap's data as a snapshot (or delete it with purge).
 //! Finished, not undone, after a crash.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx, Task};

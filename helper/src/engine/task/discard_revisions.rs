@@ -1,7 +1,7 @@
 //! Remove, after the commit point: unmount and delete every revision of the snap. Finished, not
 //! undone, after a crash.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx};

@@ -3,7 +3,7 @@
 //! the installed revision (`crate::delta`): it is tried first, and anything wrong with it falls
 //! back to the full file.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx};
@@ -20,6 +20,9 @@ pub struct Download {
     /// A delta from the installed revision, tried before the full file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<crate::delta::DeltaOffer>,
+    /// Downloaded at low priority (`crate::priority`): the update agent's background downloads.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub background: bool,
 }
 
 impl Download {
@@ -48,20 +51,20 @@ impl Download {
         let progress = move |done: u64, total: u64| {
             engine.set_download_progress(change, seq, &label, done, total)
         };
-        if self.try_delta(cx, &dest, &progress).await? {
+        let background = self.background;
+        let delta = self.try_delta(cx, &dest, &progress);
+        if crate::store::in_background(background, delta).await? {
             return Ok(self);
         }
-        let verdict = cx
-            .engine
-            .store()
-            .download_verified(
-                &self.url,
-                &dest,
-                &self.sha3_384,
-                self.size,
-                &cx.cancel,
-                &progress,
-            )
+        let download = cx.engine.store().download_verified(
+            &self.url,
+            &dest,
+            &self.sha3_384,
+            self.size,
+            &cx.cancel,
+            &progress,
+        );
+        let verdict = crate::store::in_background(background, download)
             .await
             // The store's error says what was wrong; the change must also say for which snap.
             .map_err(|e| {

@@ -1,7 +1,7 @@
 //! After the commit point: drop the oldest revisions beyond `retain`, never the current one.
 //! Finished, not undone, after a crash.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx};

@@ -3,7 +3,7 @@
 //! metadata `after` is set from the revision's own snap.yaml (for a download, the one the Verify
 //! task read from the verified file) before it is captured.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx, Task};

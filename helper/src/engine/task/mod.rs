@@ -307,7 +307,8 @@ impl Ctx {
         f: impl FnOnce(Ctx) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let cx = self.clone();
-        tokio::task::spawn_blocking(move || f(cx))
+        let lang = crate::lang::current();
+        tokio::task::spawn_blocking(move || lang.enter(|| f(cx)))
             .await
             .map_err(Error::internal)?
     }

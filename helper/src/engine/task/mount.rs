@@ -1,7 +1,7 @@
 //! Mount a revision's `.snap` at `/snap/<name>/<revision>`; undo unmounts it and removes the
 //! snap's folder when nothing else is in it.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx};

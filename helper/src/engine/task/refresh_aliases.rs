@@ -3,7 +3,7 @@
 //! `refreshAliases`). Aliases it newly enables are checked for conflicts first; one that conflicts
 //! fails the change, which is then undone. Undo puts the aliases before back.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::alias::set_aliases;

@@ -2,7 +2,7 @@
 //! `RestartServices`; snapd's `service-control`). What each unit was (active, enabled) is recorded
 //! before anything is done; undo puts exactly that back.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx, Task};

@@ -10,7 +10,7 @@
 //! reverse order, after the Link/Unlink undo has put the previous state back, so `StopServices`'s
 //! undo writes the units of that state again and starts what it had stopped.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx};

@@ -1,6 +1,6 @@
 //! Track another channel. The channel it replaced is saved with the new one; undo puts it back.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx, Task};

@@ -3,7 +3,7 @@
 //! ones off until it is installed again), as snapd's `snap unalias ALIAS|SNAP`. Undo puts the
 //! aliases before back.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::alias::set_aliases;

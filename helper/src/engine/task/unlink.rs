@@ -1,7 +1,7 @@
 //! Remove: take the snap out of use (its state, links, profiles, launchers). What was there is
 //! captured first; undo puts it back.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{link::restore, words, Ctx, Task};

@@ -3,7 +3,7 @@
 //! unsigned word, and kept in the task for the Link task to install (see `engine::snap_meta`).
 //! It changes nothing, so there is nothing to undo.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{words, Ctx, Task};
