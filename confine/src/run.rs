@@ -146,7 +146,10 @@ impl Launch {
         let root = sys::open_trusted(&root_path).map_err(|e| {
             Error::NotInstalled(format!("cannot open the root {}: {e}", root_path.display()))
         })?;
-        let profile = read_profile(root.as_fd(), &inv.snap, &inv.app)?;
+        let mut profile = read_profile(root.as_fd(), &inv.snap, &inv.app)?;
+        if let Some(name) = &inv.command {
+            profile.command = crate::profile::other_command(root.as_fd(), &profile, name)?;
+        }
         let entry = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
             .ok()
             .flatten()

@@ -892,3 +892,64 @@ fn bench_install_with_three_services() {
         services.saturating_sub(plain)
     );
 }
+
+/// snapd's services-stop-command (and reload-command, post-stop-command): the other commands run
+/// in the app's sandbox through `snapshelf-confine --command=…`, as systemd's `ExecReload=`,
+/// `ExecStop=` and `ExecStopPost=`; each writes what it saw to `$SNAP_COMMON`.
+#[test]
+fn stop_reload_and_post_stop_commands_run_in_the_sandbox() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let yaml = "apps:\n  srv:\n    command: bin/srv\n    daemon: simple\n    \
+                stop-command: bin/stop\n    reload-command: bin/reload arg\n    \
+                post-stop-command: bin/post\n";
+    let report = |what: &str| {
+        format!("echo \"{what} $SNAP_REVISION $SNAP_APP_NAME [$*]\" >> $SNAP_COMMON/log")
+    };
+    let srv = "echo up > $SNAP_COMMON/up; while true; do sleep 0.2; done";
+    let (stop, reload, post) = (report("stop"), report("reload"), report("post-stop"));
+    let snap = m.snap(
+        "svc-cmd",
+        yaml,
+        &[
+            ("srv", srv),
+            ("stop", &stop),
+            ("reload", &reload),
+            ("post", &post),
+        ],
+    );
+    m.install(&snap);
+    let unit = "snap.svc-cmd.srv.service";
+    m.wait_file("/var/snap/svc-cmd/common/up", "up");
+    let text = m.ok(&format!("systemctl cat {unit}"));
+    for key in ["ExecStop=", "ExecReload=", "ExecStopPost="] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(key) && l.contains("--command=")),
+            "{key}: {text}"
+        );
+    }
+    assert!(
+        !text.contains("bin/stop"),
+        "a command reached the unit: {text}"
+    );
+
+    // restart --reload: the reload command runs, with its arguments; the service keeps its PID.
+    let pid = m.main_pid(unit);
+    let (ok, out) = m.ctl("restart --reload svc-cmd.srv");
+    assert!(ok, "{out}\n{}", m.journal(unit));
+    m.wait_file("/var/snap/svc-cmd/common/log", "reload x1 srv [arg]");
+    assert_eq!(m.main_pid(unit), pid, "reloaded, not restarted");
+
+    // stop: the stop command, then (once the service is down) the post-stop command.
+    let (ok, out) = m.ctl("stop svc-cmd.srv");
+    assert!(ok, "{out}");
+    m.wait_file(
+        "/var/snap/svc-cmd/common/log",
+        "reload x1 srv [arg]\nstop x1 srv []\npost-stop x1 srv []",
+    );
+    assert_eq!(m.active(unit), "inactive");
+    let (ok, out) = m.ctl("remove svc-cmd");
+    assert!(ok, "remove: {out}");
+    m.assert_gone("svc-cmd");
+}
