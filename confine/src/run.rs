@@ -83,6 +83,8 @@ struct Launch {
     cwd: Option<PathBuf>,
     /// The Wayland socket's name: only a plain name, and only the user's own socket is used.
     wayland_display: Option<String>,
+    /// systemd's `$NOTIFY_SOCKET`, for a service (`daemon: notify`).
+    notify_socket: Option<String>,
 }
 
 /// Everything up to exec, in order: `Launch::gather`, then (strict confinement) the steps of
@@ -187,6 +189,7 @@ impl Launch {
             umask: umask(Mode::empty()),
             cwd: std::env::current_dir().ok(),
             wayland_display,
+            notify_socket: std::env::var("NOTIFY_SOCKET").ok(),
         })
     }
 
@@ -366,6 +369,7 @@ impl Launch {
             user_snap: host.user_snap.is_some(),
             home_entries: host.home.as_ref().and_then(|(_, names)| names.as_deref()),
             runtime: host.runtime.is_some(),
+            notify_socket: self.notify_socket.as_deref(),
         };
         let plan = mount_plan::plan(&input, host)?;
         // Read while the host's root is still reachable (and the capabilities still held).

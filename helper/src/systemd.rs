@@ -51,6 +51,15 @@ trait Unit {
     fn active_state(&self) -> zbus::Result<String>;
 }
 
+#[proxy(
+    interface = "org.freedesktop.login1.Manager",
+    default_service = "org.freedesktop.login1",
+    default_path = "/org/freedesktop/login1"
+)]
+trait Login {
+    fn list_users(&self) -> zbus::Result<Vec<(u32, String, OwnedObjectPath)>>;
+}
+
 /// What a unit job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
@@ -87,6 +96,38 @@ impl Systemd {
         }
         let manager = ManagerProxy::new(&conn).await.ok()?;
         Some(Systemd { conn, manager })
+    }
+
+    /// The service managers of the users logind knows (logged in, or lingering), by uid: each
+    /// reached as root on its private socket (`/run/user/<uid>/systemd/private`, peer to peer, as
+    /// `systemctl --user` reaches it: a user need not have a session bus). A user whose manager
+    /// does not answer is left out, with a warning: their units start at their next login.
+    pub async fn user_managers(&self) -> Vec<(u32, Systemd)> {
+        let users = match LoginProxy::new(&self.conn).await {
+            Ok(login) => login.list_users().await.unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let mut out = Vec::new();
+        for (uid, name, _) in users {
+            let socket = format!("/run/user/{uid}/systemd/private");
+            match Systemd::peer(&socket).await {
+                Ok(sd) => out.push((uid, sd)),
+                Err(e) => tracing::warn!(uid, user = %name, "no user service manager: {e}"),
+            }
+        }
+        out
+    }
+
+    async fn peer(socket: &str) -> zbus::Result<Systemd> {
+        let stream = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(|e| zbus::Error::Failure(format!("connect to {socket}: {e}")))?;
+        let conn = zbus::connection::Builder::unix_stream(stream)
+            .p2p()
+            .build()
+            .await?;
+        let manager = ManagerProxy::new(&conn).await?;
+        Ok(Systemd { conn, manager })
     }
 
     pub async fn reload(&self) -> Result<()> {
@@ -170,10 +211,12 @@ impl Systemd {
         };
         let all = units.join(" ");
         // Subscribed before the calls, so that the end of a quick job is not missed.
-        self.manager
-            .subscribe()
-            .await
-            .map_err(|e| failed("subscribe", &all, e))?;
+        // A connection stays subscribed: a second job list on it is told so, which is fine.
+        match self.manager.subscribe().await {
+            Err(zbus::Error::MethodError(name, _, _))
+                if name.as_str() == "org.freedesktop.systemd1.AlreadySubscribed" => {}
+            r => r.map_err(|e| failed("subscribe", &all, e))?,
+        }
         let mut ends = self
             .manager
             .receive_job_removed()

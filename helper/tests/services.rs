@@ -239,6 +239,17 @@ impl Machine {
 
     /// Write a snap (its snap.yaml and shell scripts) and pack it into the shared folder.
     fn snap(&self, name: &str, yaml: &str, scripts: &[(&str, &str)]) -> PathBuf {
+        self.snap_with(name, yaml, scripts, &[])
+    }
+
+    /// A snap with programs too (`bin/<name>`, built by the test).
+    fn snap_with(
+        &self,
+        name: &str,
+        yaml: &str,
+        scripts: &[(&str, &str)],
+        programs: &[(&str, &Path)],
+    ) -> PathBuf {
         let src = self.work.path().join(format!("src-{name}"));
         let _ = std::fs::remove_dir_all(&src);
         std::fs::create_dir_all(src.join("meta")).unwrap();
@@ -252,6 +263,9 @@ impl Machine {
             let p = src.join("bin").join(file);
             std::fs::write(&p, format!("#!/bin/sh\n{text}\n")).unwrap();
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for (file, program) in programs {
+            std::fs::copy(program, src.join("bin").join(file)).unwrap();
         }
         let out = self.work.path().join(format!("{name}.snap"));
         snapshelf_snap::squashfs::pack(&src, &out, &Default::default()).unwrap();
@@ -952,4 +966,154 @@ fn stop_reload_and_post_stop_commands_run_in_the_sandbox() {
     let (ok, out) = m.ctl("remove svc-cmd");
     assert!(ok, "remove: {out}");
     m.assert_gone("svc-cmd");
+}
+
+/// A program for a test snap, from C source written here, linked statically (the test base is
+/// busybox, without a C library); `None`, recorded as not run, without a C compiler and static libc.
+fn c_program(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, source).unwrap();
+    let out = dir.join(name);
+    let built = Command::new("cc")
+        .args(["-static", "-Os", "-o"])
+        .arg(&out)
+        .arg(&c)
+        .output();
+    match built {
+        Ok(o) if o.status.success() => Some(out),
+        Ok(o) => {
+            skip(&format!(
+                "cannot build the test program {name} (cc -static: {})",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+            None
+        }
+        Err(e) => {
+            skip(&format!(
+                "no C compiler to build the test program {name}: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// Answers each connection on the socket systemd passed (fd 3), once `sd_listen_fds`' checks hold:
+/// `LISTEN_FDS=1` and `LISTEN_PID` naming this very process (in the sandbox).
+const ANSWER_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/socket.h>
+int main(void) {
+    const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+    const char *names = getenv("LISTEN_FDNAMES");
+    if (!fds || !pid || atoi(fds) != 1 || atoi(pid) != getpid()) {
+        fprintf(stderr, "not for me: LISTEN_FDS=%s LISTEN_PID=%s, I am %d\n",
+                fds ? fds : "-", pid ? pid : "-", getpid());
+        return 1;
+    }
+    for (;;) {
+        int c = accept(3, 0, 0);
+        if (c < 0) { perror("accept"); return 2; }
+        dprintf(c, "hello on %s\n", names ? names : "-");
+        close(c);
+    }
+}
+"#;
+
+/// Waits for the file named by its argument, then tells systemd it is ready through
+/// `$NOTIFY_SOCKET`, as `sd_notify(0, "READY=1")` does.
+const NOTIFY_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+int main(int argc, char **argv) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (argc < 2 || !path) { fprintf(stderr, "no NOTIFY_SOCKET\n"); return 1; }
+    while (access(argv[1], F_OK) != 0) usleep(100000);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (a.sun_path[0] == '@') a.sun_path[0] = 0;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const char msg[] = "READY=1\nSTATUS=notified from the sandbox";
+    if (sendto(s, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("sendto $NOTIFY_SOCKET");
+        return 1;
+    }
+    for (;;) pause();
+}
+"#;
+
+/// `daemon: notify` and `sockets:` under systemd: a notify service is active only once the app in
+/// its sandbox has said so on `$NOTIFY_SOCKET`; a socket-activated service is started by a
+/// connection and the app answers on the socket it was passed (`LISTEN_PID` naming it).
+#[test]
+fn notify_and_socket_activation_reach_the_app_in_its_sandbox() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let Some(answer) = c_program(m.work.path(), "answer", ANSWER_C) else {
+        return;
+    };
+    let Some(notifier) = c_program(m.work.path(), "notifier", NOTIFY_C) else {
+        return;
+    };
+    let yaml =
+        "apps:\n  ready:\n    command: bin/notifier $SNAP_COMMON/go\n    daemon: notify\n    \
+                install-mode: disable\n  \
+                echo:\n    command: bin/answer\n    daemon: simple\n    sockets:\n      \
+                sock:\n        listen-stream: $SNAP_COMMON/echo.sock\n        socket-mode: 0666\n";
+    let snap = m.snap_with(
+        "svc-act",
+        yaml,
+        &[],
+        &[("answer", &answer), ("notifier", &notifier)],
+    );
+    m.install(&snap);
+
+    // Socket activation: the socket listens, the service waits for a connection.
+    let (socket, service) = ("snap.svc-act.echo.sock.socket", "snap.svc-act.echo.service");
+    assert_eq!(m.active(socket), "active", "{}", m.journal(socket));
+    assert_eq!(m.active(service), "inactive", "started before a connection");
+    let path = format!("/proc/{}/root/var/snap/svc-act/common/echo.sock", m.leader);
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut got).unwrap();
+    assert_eq!(got, "hello on sock\n", "{}", m.journal(service));
+    assert_eq!(m.active(service), "active");
+
+    // notify: activating until the app notifies, active after.
+    let ready = "snap.svc-act.ready.service";
+    m.ok(&format!("systemctl start --no-block {ready}"));
+    let t = Instant::now();
+    while m.active(ready) != "activating" {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{}",
+            m.journal(ready)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(m.active(ready), "activating", "active before it notified");
+    m.ok("touch /var/snap/svc-act/common/go");
+    let t = Instant::now();
+    while m.active(ready) != "active" {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the notification did not reach systemd: {}",
+            m.journal(ready)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = m.ok(&format!("systemctl show -p StatusText --value {ready}"));
+    assert_eq!(status.trim(), "notified from the sandbox");
+    let (ok, out) = m.ctl("remove svc-act");
+    assert!(ok, "remove: {out}");
+    m.assert_gone("svc-act");
 }
