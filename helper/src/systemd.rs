@@ -98,36 +98,18 @@ impl Systemd {
         Some(Systemd { conn, manager })
     }
 
-    /// The service managers of the users logind knows (logged in, or lingering), by uid: each
-    /// reached as root on its private socket (`/run/user/<uid>/systemd/private`, peer to peer, as
-    /// `systemctl --user` reaches it: a user need not have a session bus). A user whose manager
-    /// does not answer is left out, with a warning: their units start at their next login.
-    pub async fn user_managers(&self) -> Vec<(u32, Systemd)> {
-        let users = match LoginProxy::new(&self.conn).await {
-            Ok(login) => login.list_users().await.unwrap_or_default(),
+    /// The users logind knows (logged in, or lingering): (uid, name).
+    pub async fn users(&self) -> Vec<(u32, String)> {
+        match LoginProxy::new(&self.conn).await {
+            Ok(login) => login
+                .list_users()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(uid, name, _)| (uid, name))
+                .collect(),
             Err(_) => Vec::new(),
-        };
-        let mut out = Vec::new();
-        for (uid, name, _) in users {
-            let socket = format!("/run/user/{uid}/systemd/private");
-            match Systemd::peer(&socket).await {
-                Ok(sd) => out.push((uid, sd)),
-                Err(e) => tracing::warn!(uid, user = %name, "no user service manager: {e}"),
-            }
         }
-        out
-    }
-
-    async fn peer(socket: &str) -> zbus::Result<Systemd> {
-        let stream = tokio::net::UnixStream::connect(socket)
-            .await
-            .map_err(|e| zbus::Error::Failure(format!("connect to {socket}: {e}")))?;
-        let conn = zbus::connection::Builder::unix_stream(stream)
-            .p2p()
-            .build()
-            .await?;
-        let manager = ManagerProxy::new(&conn).await?;
-        Ok(Systemd { conn, manager })
     }
 
     pub async fn reload(&self) -> Result<()> {

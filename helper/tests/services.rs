@@ -127,10 +127,11 @@ impl Machine {
             "the container must start within a minute"
         );
         m.helper = format!(
-            "{HELPER} --store-url {} --trust {} --confine {} --no-loop",
+            "{HELPER} --store-url {} --trust {} --confine {} --snapctl {} --no-loop",
             env.store_url,
             env.catalog.join("keys/trusted.assert").display(),
-            confine.display()
+            confine.display(),
+            common::snapctl_bin().display()
         );
         m.start_helper();
         Some(m)
@@ -260,7 +261,12 @@ impl Machine {
         )
         .unwrap();
         for (file, text) in scripts {
-            let p = src.join("bin").join(file);
+            // `hooks/<hook>` goes to meta/hooks, anything else to bin.
+            let p = match file.strip_prefix("hooks/") {
+                Some(hook) => src.join("meta/hooks").join(hook),
+                None => src.join("bin").join(file),
+            };
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, format!("#!/bin/sh\n{text}\n")).unwrap();
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
@@ -1116,4 +1122,68 @@ fn notify_and_socket_activation_reach_the_app_in_its_sandbox() {
     let (ok, out) = m.ctl("remove svc-act");
     assert!(ok, "remove: {out}");
     m.assert_gone("svc-act");
+}
+
+/// snapd's services-user (`daemon-scope: user`, `snap start --user`): with a user whose service
+/// manager runs (`loginctl enable-linger`: user@.service without a login), an install starts the
+/// user service in that manager, a refresh restarts it on the new revision, a remove stops it and
+/// the manager forgets it.
+#[test]
+fn user_services_run_in_the_users_service_managers() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    m.ok("useradd -m -u 1234 svcuser && loginctl enable-linger svcuser");
+    let t = Instant::now();
+    while !m.sh("test -S /run/user/1234/systemd/private").0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no user manager: {}",
+            m.journal("user@1234.service")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let user = |cmd: &str| {
+        m.sh(&format!(
+            "setpriv --reuid 1234 --regid 1234 --clear-groups env XDG_RUNTIME_DIR=/run/user/1234 \
+             systemctl --user {cmd}"
+        ))
+        .1
+        .trim()
+        .to_string()
+    };
+    let yaml = "apps:\n  usr:\n    command: bin/usr\n    daemon: simple\n    daemon-scope: user\n";
+    // A user service writes in the user's own data ($SNAP_COMMON is root's).
+    let usr = "while true; do echo $SNAP_REVISION > $SNAP_USER_COMMON/rev; sleep 0.5; done";
+    let snap = m.snap("svc-user", yaml, &[("usr", usr)]);
+    let unit = "snap.svc-user.usr.service";
+    m.install(&snap);
+    assert_eq!(
+        user(&format!("is-active {unit}")),
+        "active",
+        "{}",
+        m.journal(&format!("snapshelf-helper-{}", m.runs.get()))
+    );
+    assert_eq!(user(&format!("is-enabled {unit}")), "enabled");
+    let file = "/home/svcuser/snap/svc-user/common/rev";
+    m.wait_file(file, "x1");
+    assert_eq!(
+        m.ok(&format!("stat -c %U {file}")).trim(),
+        "svcuser",
+        "the user service runs as its user"
+    );
+    assert_eq!(m.active(unit), "inactive", "not a system service");
+
+    m.install(&snap);
+    m.wait_file(file, "x2");
+    assert_eq!(user(&format!("is-active {unit}")), "active");
+
+    let (ok, out) = m.ctl("remove svc-user");
+    assert!(ok, "remove: {out}");
+    assert_eq!(user(&format!("is-active {unit}")), "inactive");
+    assert_eq!(
+        user(&format!("show -p LoadState --value {unit}")),
+        "not-found",
+        "the user manager still has the unit"
+    );
+    m.assert_gone("svc-user");
 }
