@@ -50,7 +50,8 @@ SERVICES_ALONE=(services_follow_install_refresh_revert_and_remove stop_modes_sen
   a_helper_killed_at_any_step_leaves_no_orphaned_unit
   stop_reload_and_post_stop_commands_run_in_the_sandbox
   notify_and_socket_activation_reach_the_app_in_its_sandbox
-  user_services_run_in_the_users_service_managers)
+  user_services_run_in_the_users_service_managers
+  snapctl_lists_and_controls_the_snaps_own_services)
 ALONE=("${PACKAGING_ALONE[@]}" "${SERVICES_ALONE[@]}")
 status=0
 cargo test --workspace --no-fail-fast -- --exact "${ALONE[@]/#/--skip=}" || status=$?

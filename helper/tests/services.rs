@@ -1187,3 +1187,109 @@ fn user_services_run_in_the_users_service_managers() {
     );
     m.assert_gone("svc-user");
 }
+
+/// snapd's snapctl-services (`snapctl services|start|stop|restart` from inside the snap): from the
+/// configure hook an action is queued at the end of the install's change; from an app (as root)
+/// it is a change of its own that snapctl waits for; only the snap's own services are named.
+#[test]
+fn snapctl_lists_and_controls_the_snaps_own_services() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let yaml = "apps:\n  one:\n    command: bin/one\n    daemon: simple\n  \
+                two:\n    command: bin/one\n    daemon: simple\n  \
+                ctl:\n    command: bin/ctl\n";
+    let hook = "snapctl stop svc-sc.two && echo queued > $SNAP_COMMON/hook";
+    let one = "while true; do sleep 0.5; done";
+    let snap = m.snap(
+        "svc-sc",
+        yaml,
+        &[
+            ("one", one),
+            ("ctl", "exec snapctl \"$@\""),
+            ("hooks/configure", hook),
+        ],
+    );
+    m.install(&snap);
+    let unit = |app: &str| format!("snap.svc-sc.{app}.service");
+    m.wait_file("/var/snap/svc-sc/common/hook", "queued");
+    assert_eq!(m.active(&unit("one")), "active");
+    assert_eq!(
+        m.active(&unit("two")),
+        "inactive",
+        "the hook's stop did not run at the end of the install"
+    );
+    assert_eq!(m.enabled(&unit("two")), "enabled", "stop without --disable");
+    // Queued in the install's change (change 2, after shelf-base's), as its last task: no
+    // change of its own.
+    let tasks = m.ok("busctl --system get-property io.github.snapshelf.Helper1 \
+         /io/github/snapshelf/Helper1/changes/2 io.github.snapshelf.Change1 Tasks");
+    assert!(
+        tasks
+            .trim_end()
+            .ends_with("\"service-control\" \"Stop services of \\\"svc-sc\\\"\" \"Done\""),
+        "{tasks}"
+    );
+    let (_, changes) = m.ctl("changes");
+    assert!(!changes.contains("Stop services"), "{changes}");
+
+    let confine = workspace_bin("snapshelf-confine", "snapshelf-confine");
+    let ctl = |args: &str| m.sh(&format!("{} svc-sc.ctl {args}", confine.display()));
+    let (ok, table) = ctl("services");
+    assert!(ok, "{table}");
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["Service", "Startup", "Current", "Notes"],
+            vec!["svc-sc.one", "enabled", "active", "-"],
+            vec!["svc-sc.two", "enabled", "inactive", "-"],
+        ],
+        "{table}"
+    );
+
+    let (ok, out) = ctl("start svc-sc.two");
+    assert!(ok, "{out}");
+    assert_eq!(
+        m.active(&unit("two")),
+        "active",
+        "start returned before it ran"
+    );
+    let pid = m.main_pid(&unit("one"));
+    let (ok, out) = ctl("restart svc-sc");
+    assert!(ok, "{out}");
+    assert_ne!(m.main_pid(&unit("one")), pid, "not restarted");
+    let (ok, out) = ctl("stop --disable svc-sc.one");
+    assert!(ok, "{out}");
+    assert_eq!(
+        (m.active(&unit("one")), m.enabled(&unit("one"))),
+        ("inactive".into(), "disabled".into())
+    );
+    let (ok, out) = ctl("services svc-sc.one");
+    assert!(
+        ok && out.contains("disabled") && !out.contains("svc-sc.two"),
+        "{out}"
+    );
+
+    // Only the snap's own services, and only services.
+    for bad in ["svc-other.x", "svc-sc.ctl", "svc-sc.nope", "svc-other"] {
+        let (ok, out) = ctl(&format!("start {bad}"));
+        assert!(
+            !ok && out.contains(&format!("unknown service: \"{bad}\"")),
+            "{bad}: {out}"
+        );
+    }
+    let (ok, out) = ctl("start");
+    assert!(!ok && out.contains("required argument"), "{out}");
+    assert_eq!(
+        m.active(&unit("two")),
+        "active",
+        "a refused call changed something"
+    );
+
+    let (ok, out) = m.ctl("remove svc-sc");
+    assert!(ok, "remove: {out}");
+    m.assert_gone("svc-sc");
+}

@@ -64,11 +64,30 @@ impl Engine {
         lock(&self.inner.state).set_change_status(id, ChangeStatus::Doing)?;
         self.updated(id);
         self.run_lanes(id, cancel).await?;
-        let tasks = lock(&self.inner.state).tasks(id)?;
-        for row in tasks {
-            if row.status == TaskStatus::Done {
-                continue;
+        // A task may add tasks at the end of the change (`snapctl start` from a hook): the list is
+        // read again until it has nothing this run has not seen.
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let tasks: Vec<_> = lock(&self.inner.state)
+                .tasks(id)?
+                .into_iter()
+                .filter(|r| r.status != TaskStatus::Done && seen.insert(r.seq))
+                .collect();
+            if tasks.is_empty() {
+                return Ok(());
             }
+            self.run_serial(id, tasks, cancel).await?;
+        }
+    }
+
+    /// Run tasks one after the other.
+    async fn run_serial(
+        &self,
+        id: u64,
+        tasks: Vec<TaskRow>,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        for row in tasks {
             let after_commit = row.task.after_commit();
             if cancel.is_cancelled() && !after_commit {
                 return Err(cancelled());

@@ -10,6 +10,9 @@ pub struct HookContext {
     pub snap: String,
     pub hook: String,
     tx: Mutex<Transaction>,
+    /// Tasks `snapctl start|stop|restart` queued: added at the end of the hook's change when the
+    /// hook succeeds (snapd's `queueCommand`).
+    queued: Mutex<Vec<crate::engine::task::Task>>,
 }
 
 impl HookContext {
@@ -18,7 +21,19 @@ impl HookContext {
             snap: snap.to_string(),
             hook: hook.to_string(),
             tx: Mutex::new(tx),
+            queued: Mutex::new(Vec::new()),
         }
+    }
+
+    pub fn queue(&self, tasks: Vec<crate::engine::task::Task>) {
+        self.queued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(tasks);
+    }
+
+    pub fn take_queued(&self) -> Vec<crate::engine::task::Task> {
+        std::mem::take(&mut *self.queued.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn tx(&self) -> MutexGuard<'_, Transaction> {

@@ -58,6 +58,29 @@ impl Engine {
         flag: bool,
         uid: u32,
     ) -> Result<u64> {
+        let (names, tasks) = self.service_tasks(targets, op, flag)?;
+        let verb = match op {
+            ServiceOp::Start => "Start services of",
+            ServiceOp::Stop => "Stop services of",
+            ServiceOp::Restart => "Restart services of",
+        };
+        self.start(
+            "services",
+            &summary(verb, &names),
+            names,
+            uid,
+            json!({"services": targets, "op": op, "flag": flag}),
+            tasks,
+        )
+    }
+
+    /// The snaps named and one `ServiceControl` task per snap, every name checked first.
+    pub(crate) fn service_tasks(
+        &self,
+        targets: &[String],
+        op: ServiceOp,
+        flag: bool,
+    ) -> Result<(Vec<String>, Vec<Task>)> {
         if targets.is_empty() {
             return Err(Error::invalid("no service named"));
         }
@@ -94,19 +117,7 @@ impl Engine {
                 })
             })
             .collect();
-        let verb = match op {
-            ServiceOp::Start => "Start services of",
-            ServiceOp::Stop => "Stop services of",
-            ServiceOp::Restart => "Restart services of",
-        };
-        self.start(
-            "services",
-            &summary(verb, &names),
-            names,
-            uid,
-            json!({"services": targets, "op": op, "flag": flag}),
-            tasks,
-        )
+        Ok((names, tasks))
     }
 }
 
