@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}" wrk nginx-light
 
-cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf -p snapshelf-search-provider --examples --bins
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, snapctl, format, gui, search-provider, delta, services
+# The services part builds what it needs itself (the services test harness, release).
+[ "$ONLY" = services ] || cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf -p snapshelf-search-provider --examples --bins
 STORE=$PWD/target/release/snapshelf-store
 WORK=$(mktemp -d /tmp/snapshelf-bench.XXXXXX)
 mkdir -p results
@@ -34,7 +36,6 @@ start_store() { # dir [more serve arguments]
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 log "== Snapshelf benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, snapctl, format, gui, search-provider, delta
 
 HELPER=$PWD/target/release/snapshelf-helper
 HBENCH=$PWD/target/release/examples/helper_bench
@@ -455,5 +456,23 @@ fetched=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/delta-delta.log" | grep -o 'downloade
 log "-- refresh of a 100 MiB snap whose new revision changes 1 MiB, store paced at $RATE B/s"
 log "with the xdelta3 delta: $t_delta s, $fetched bytes fetched (the store's delta: $delta_size bytes; $(python3 -c "print(round(100*$fetched/$full_size,2))") % of the $full_size-byte file)"
 log "full file: $t_full s; ratio $(python3 -c "print(round($t_delta/$t_full,2))")x"
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = services ]; then
+# --- services: install of a snap with three services, under a real systemd -------------------------
+# helper/tests/services.rs's bench_install_with_three_services, release build: a Debian root booted
+# by systemd-nspawn -b (scripts/services-root.sh), the helper as a unit in it, snapshelfctl install
+# timed until it returns (all three services active), against the same snap whose apps are not
+# services; the median of five of each.
+log "-- install of a snap with three services until all are active, against the same snap without services (systemd-nspawn -b container, release build, median of 5; target <= +150 ms)"
+log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+scripts/services-root.sh
+cargo test --release --quiet -p snapshelf-helper --test services -- --ignored --exact \
+  bench_install_with_three_services --nocapture >"$WORK/services.txt" 2>&1 || true
+grep -E '^(install without services|one daemon-reload|container up)' "$WORK/services.txt" | tee -a "$OUT" \
+  || die "the services benchmark did not run: $(tail -20 "$WORK/services.txt")"
+grep -q 'test bench_install_with_three_services ... ok' "$WORK/services.txt" \
+  && log "within the target" || log "MISSED the target: $(grep -o 'three services cost.*' "$WORK/services.txt" || true)"
+log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 log "results in $OUT"
