@@ -21,13 +21,12 @@ pub struct UserManager {
 
 impl UserManager {
     /// The running user managers: users logind knows whose manager listens
-    /// (`/run/user/<uid>/systemd/private`). Root's is left out: root's user services are not
-    /// snapd's business either.
+    /// (`/run/user/<uid>/systemd/private`).
     pub async fn running(sd: &Systemd) -> Vec<UserManager> {
         let mut out = Vec::new();
         for (uid, name) in sd.users().await {
             let socket = PathBuf::from(format!("/run/user/{uid}/systemd/private"));
-            if uid == 0 || !socket.exists() {
+            if !socket.exists() {
                 continue;
             }
             let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid));

@@ -1172,6 +1172,18 @@ fn user_services_run_in_the_users_service_managers() {
         "the user service runs as its user"
     );
     assert_eq!(m.active(unit), "inactive", "not a system service");
+    let (ok, out) = m.ctl("--json services svc-user");
+    assert!(ok, "{out}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            list[0]["scope"].as_str(),
+            list[0]["enabled"].as_bool(),
+            list[0]["active"].as_bool()
+        ),
+        (Some("user"), Some(true), Some(true)),
+        "{out}"
+    );
 
     m.install(&snap);
     m.wait_file(file, "x2");

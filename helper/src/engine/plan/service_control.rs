@@ -3,8 +3,9 @@
 
 use serde_json::json;
 
-use crate::engine::services::{manager, services_of};
+use crate::engine::services::{manager, services_of, user_enabled};
 use crate::engine::task::service_control::{ServiceControl, ServiceOp};
+use crate::systemd_user::UserManager;
 use crate::units::Service;
 
 use super::*;
@@ -30,12 +31,25 @@ impl Engine {
         let mut out = Vec::new();
         for s in services_of(self, &snap)? {
             let (mut enabled, mut active) = (false, false);
-            if let (Some(sd), crate::units::Scope::System) = (&sd, s.scope) {
-                for u in s.started_units() {
-                    enabled |= sd.file_state(&u).await.as_deref() == Some("enabled");
-                    active |= sd.active(&u).await?;
+            match (&sd, s.scope) {
+                (Some(sd), crate::units::Scope::System) => {
+                    for u in s.started_units() {
+                        enabled |= sd.file_state(&u).await.as_deref() == Some("enabled");
+                        active |= sd.active(&u).await?;
+                    }
+                    active |= sd.active(&s.service.name).await?;
                 }
-                active |= sd.active(&s.service.name).await?;
+                // A user service: enabled for every user; active in some user's manager.
+                (Some(sd), crate::units::Scope::User) => {
+                    let units = s.started_units();
+                    enabled = units.iter().any(|u| user_enabled(self.paths(), u));
+                    for user in UserManager::running(sd).await {
+                        for u in units.iter().chain([&s.service.name]) {
+                            active |= user.active(u).await?;
+                        }
+                    }
+                }
+                (None, _) => {}
             }
             out.push(ServiceInfo {
                 snap: name.to_string(),
