@@ -471,7 +471,7 @@ cargo test --release --quiet -p snapshelf-helper --test services -- --ignored --
   bench_install_with_three_services --nocapture >"$WORK/services.txt" 2>&1 || true
 grep -E '^(install without services|one daemon-reload|container up)' "$WORK/services.txt" | tee -a "$OUT" \
   || die "the services benchmark did not run: $(tail -20 "$WORK/services.txt")"
-grep -q 'test bench_install_with_three_services ... ok' "$WORK/services.txt" \
+grep -q 'test result: ok. 1 passed' "$WORK/services.txt" \
   && log "within the target" || log "MISSED the target: $(grep -o 'three services cost.*' "$WORK/services.txt" || true)"
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
