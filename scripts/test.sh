@@ -47,7 +47,11 @@ SERVICES_ALONE=(services_follow_install_refresh_revert_and_remove stop_modes_sen
   timers_and_ordering_under_systemd bad_service_fields_are_refused_and_nothing_is_written
   without_systemd_services_are_written_and_left_inactive
   services_are_listed_started_stopped_restarted_and_logged
-  a_helper_killed_at_any_step_leaves_no_orphaned_unit)
+  a_helper_killed_at_any_step_leaves_no_orphaned_unit
+  stop_reload_and_post_stop_commands_run_in_the_sandbox
+  notify_and_socket_activation_reach_the_app_in_its_sandbox
+  user_services_run_in_the_users_service_managers
+  snapctl_lists_and_controls_the_snaps_own_services)
 ALONE=("${PACKAGING_ALONE[@]}" "${SERVICES_ALONE[@]}")
 # Build every test and every binary first, once, with the workspace's features; tests then use
 # target/debug's binaries as they are instead of each running `cargo build -p` (helper/tests/common).

@@ -1,11 +1,15 @@
-//! The command line: `snapshelf-confine [--root DIR] [--shell] <snap>.<app> [ARGS...]`.
+//! The command line: `snapshelf-confine [--root DIR] [--shell | --command=NAME] <snap>.<app> [ARGS...]`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-pub const USAGE: &str = "usage: snapshelf-confine [--root DIR] [--shell] <snap>.<app> [ARGS...]";
+pub const USAGE: &str =
+    "usage: snapshelf-confine [--root DIR] [--shell | --command=stop|reload|post-stop] <snap>.<app> [ARGS...]";
+
+/// The other commands of a daemon that `--command` runs, as snapd's `snap run --command=…`.
+pub const COMMANDS: [&str; 3] = ["stop", "reload", "post-stop"];
 
 /// The command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +20,10 @@ pub struct Invocation {
     /// `--shell`: a shell in the app's sandbox (after its command chain) instead of its command,
     /// as `snap run --shell`; the arguments go to the shell.
     pub shell: bool,
+    /// `--command=stop|reload|post-stop`: the daemon's `stop-command`, `reload-command` or
+    /// `post-stop-command` (read from the snap's `meta/snap.yaml`) instead of its command, in the
+    /// same sandbox; systemd runs them as `ExecStop=`, `ExecReload=` and `ExecStopPost=`.
+    pub command: Option<String>,
     pub args: Vec<String>,
 }
 
@@ -28,6 +36,7 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Invocation> {
     });
     let mut root = None;
     let mut shell = false;
+    let mut command = None;
     let target = loop {
         match it.next().transpose()? {
             None => return Err(Error::Usage(USAGE.into())),
@@ -40,6 +49,22 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Invocation> {
             }
             Some(a) if a.starts_with("--root=") => root = Some(PathBuf::from(&a[7..])),
             Some(a) if a == "--shell" => shell = true,
+            Some(a) if a == "--command" || a.starts_with("--command=") => {
+                let name = match a.strip_prefix("--command=") {
+                    Some(n) => n.to_string(),
+                    None => it
+                        .next()
+                        .transpose()?
+                        .ok_or_else(|| Error::Usage("--command needs a name".into()))?,
+                };
+                if !COMMANDS.contains(&name.as_str()) {
+                    return Err(Error::Usage(format!(
+                        "unknown command {name:?} (expected one of {})",
+                        COMMANDS.join(", ")
+                    )));
+                }
+                command = Some(name);
+            }
             Some(a) if a.starts_with('-') => {
                 return Err(Error::Usage(format!("unknown option {a}\n{USAGE}")))
             }
@@ -58,12 +83,23 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Invocation> {
         None => snapshelf_snap::naming::validate_app_name(&app),
     }
     .map_err(|e| Error::Usage(format!("{target:?}: {e}")))?;
+    if shell && command.is_some() {
+        return Err(Error::Usage(
+            "--shell and --command exclude each other".into(),
+        ));
+    }
+    if command.is_some() && app.starts_with("hook.") {
+        return Err(Error::Usage(format!(
+            "{target:?}: a hook has no other commands"
+        )));
+    }
     let args = it.collect::<Result<Vec<_>>>()?;
     Ok(Invocation {
         root,
         snap,
         app,
         shell,
+        command,
         args,
     })
 }

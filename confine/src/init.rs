@@ -98,40 +98,93 @@ fn die_by(sig: Signal) {
     }
 }
 
-/// In the reaper (PID 1): start the app (`argv[0]` with `argv` and `envp`) in a child, pass
-/// signals on to it, reap every process of the sandbox, and exit once none is left, with the app's
-/// status. The child is made with `posix_spawn` (a vfork-style clone: no copy of the reaper's
-/// memory, which a fork would make only for the exec to throw away).
-pub fn reap(argv: &[CString], envp: &[CString], status: OwnedFd) -> Result<Infallible> {
+/// Start the app in a child. With `posix_spawn` (a vfork-style clone: no copy of the reaper's
+/// memory, which a fork would make only for the exec to throw away), unless systemd passed
+/// sockets (`LISTEN_FDS`, socket activation): its `LISTEN_PID` names the launcher, and the app
+/// takes the sockets only when it names the app itself (`sd_listen_fds`), which only the child
+/// knows (its PID in the sandbox), so the child is forked, sets it and executes the app.
+fn spawn(argv: &[CString], envp: &[CString]) -> std::result::Result<libc::pid_t, Errno> {
     let ptrs = |v: &[CString]| -> Vec<*mut libc::c_char> {
         v.iter()
             .map(|s| s.as_ptr().cast_mut())
             .chain(std::iter::once(std::ptr::null_mut()))
             .collect()
     };
-    let (c_argv, c_envp) = (ptrs(argv), ptrs(envp));
-    let mut pid: libc::pid_t = 0;
-    // SAFETY: both arrays are NUL-terminated lists of pointers to C strings that outlive the call;
-    // no file actions or attributes.
-    let r = unsafe {
-        libc::posix_spawn(
-            &mut pid,
-            c_argv[0],
-            std::ptr::null(),
-            std::ptr::null(),
-            c_argv.as_ptr(),
-            c_envp.as_ptr(),
-        )
-    };
-    if r != 0 {
-        // glibc reports the exec's own failure here (and has reaped the child).
-        let e = Error::Exec {
-            path: argv[0].to_string_lossy().to_string(),
-            errno: Errno::from_raw(r),
+    let listen_pid = envp
+        .iter()
+        .position(|e| e.as_bytes().starts_with(b"LISTEN_PID="));
+    let Some(listen_pid) = listen_pid else {
+        let (c_argv, c_envp) = (ptrs(argv), ptrs(envp));
+        let mut pid: libc::pid_t = 0;
+        // SAFETY: both arrays are NUL-terminated lists of pointers to C strings that outlive the
+        // call; no file actions or attributes.
+        let r = unsafe {
+            libc::posix_spawn(
+                &mut pid,
+                c_argv[0],
+                std::ptr::null(),
+                std::ptr::null(),
+                c_argv.as_ptr(),
+                c_envp.as_ptr(),
+            )
         };
-        eprintln!("snapshelf-confine: {e}");
-        std::process::exit(e.exit_code());
+        return if r == 0 {
+            Ok(pid)
+        } else {
+            Err(Errno::from_raw(r))
+        };
+    };
+    // The exec's failure comes back on a pipe that the exec itself closes.
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: the reaper is one thread; the child only builds its environment and executes.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => {
+            drop(r);
+            let mut envp = envp.to_vec();
+            let me = format!("LISTEN_PID={}", std::process::id());
+            envp[listen_pid] = CString::new(me).unwrap_or_default();
+            let (c_argv, c_envp) = (ptrs(argv), ptrs(&envp));
+            // SAFETY: NUL-terminated arrays of C strings that live until the exec.
+            unsafe { libc::execve(c_argv[0], c_argv.as_ptr().cast(), c_envp.as_ptr().cast()) };
+            let errno = Errno::last_raw().to_ne_bytes();
+            let _ = nix::unistd::write(&w, &errno);
+            // SAFETY: leaving the child without running the reaper's exit handlers.
+            unsafe { libc::_exit(127) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(w);
+            let mut buf = [0u8; 4];
+            let n = loop {
+                match nix::unistd::read(&r, &mut buf) {
+                    Err(Errno::EINTR) => continue,
+                    other => break other.unwrap_or(0),
+                }
+            };
+            if n == 4 {
+                let _ = waitpid(child, None);
+                return Err(Errno::from_raw(i32::from_ne_bytes(buf)));
+            }
+            Ok(child.as_raw())
+        }
     }
+}
+
+/// In the reaper (PID 1): start the app (`argv[0]` with `argv` and `envp`) in a child, pass
+/// signals on to it, reap every process of the sandbox, and exit once none is left, with the app's
+/// status. The child is made by [`spawn`].
+pub fn reap(argv: &[CString], envp: &[CString], status: OwnedFd) -> Result<Infallible> {
+    let pid = match spawn(argv, envp) {
+        Ok(pid) => pid,
+        Err(errno) => {
+            // The exec's own failure, reported back by the child.
+            let e = Error::Exec {
+                path: argv[0].to_string_lossy().to_string(),
+                errno,
+            };
+            eprintln!("snapshelf-confine: {e}");
+            std::process::exit(e.exit_code());
+        }
+    };
     crate::timing::mark("spawn");
     let app = Pid::from_raw(pid);
     let _ = forward_signals_to(app);

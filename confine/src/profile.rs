@@ -88,6 +88,54 @@ pub fn read_profile(root: BorrowedFd<'_>, snap: &str, app: &str) -> Result<Profi
     Ok(p)
 }
 
+/// A daemon's other command (`--command=stop|reload|post-stop`) from the snap's own
+/// `meta/snap.yaml` in the mounted revision the profile names, as snapd's snap-exec reads it: the
+/// mount is read-only and root's, so the snap's file is what the helper checked at install. Split
+/// on spaces, relative to `$SNAP`, as the profile's `command` is.
+pub fn other_command(root: BorrowedFd<'_>, p: &Profile, name: &str) -> Result<Vec<String>> {
+    let file = "meta/snap.yaml";
+    let parts = s(&["snap", &p.snap, &p.revision, "meta", "snap.yaml"]);
+    let not_there = || {
+        Error::NotInstalled(format!(
+            "revision {} of snap {:?} is not mounted (no {file})",
+            p.revision, p.snap
+        ))
+    };
+    let path = sys::walk(root, &parts).map_err(|_| not_there())?;
+    let mut text = String::new();
+    std::fs::File::open(sys::fd_path(path.as_fd()))
+        .map_err(|_| not_there())?
+        .take(4 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::Invalid(format!("cannot read {file} of snap {:?}: {e}", p.snap)))?;
+    let yaml = snapshelf_snap::yaml::SnapYaml::parse(&text)
+        .map_err(|e| Error::Invalid(format!("{file} of snap {:?}: {e}", p.snap)))?;
+    let app = yaml
+        .apps
+        .get(&p.app)
+        .ok_or_else(|| Error::NotInstalled(format!("snap {:?} has no app {:?}", p.snap, p.app)))?;
+    let command = match name {
+        "stop" => &app.stop_command,
+        "reload" => &app.reload_command,
+        _ => &app.post_stop_command,
+    };
+    let command = command.as_deref().ok_or_else(|| {
+        Error::NotInstalled(format!("app {}.{} has no {name}-command", p.snap, p.app))
+    })?;
+    let words: Vec<String> = command
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    if words.is_empty() || words[0].split('/').any(|x| x == "..") {
+        return Err(Error::Invalid(format!(
+            "{file} of snap {:?}: {name}-command {command:?} climbs out of the snap",
+            p.snap
+        )));
+    }
+    Ok(words)
+}
+
 /// What the helper checked at install, checked again: names, revision, layouts.
 pub fn check_profile(p: &Profile) -> Result<()> {
     let bad = |what: &str, e: String| Error::Invalid(format!("the profile's {what}: {e}"));

@@ -84,6 +84,8 @@ struct Launch {
     cwd: Option<PathBuf>,
     /// The Wayland socket's name: only a plain name, and only the user's own socket is used.
     wayland_display: Option<String>,
+    /// systemd's `$NOTIFY_SOCKET`, for a service (`daemon: notify`).
+    notify_socket: Option<String>,
 }
 
 /// Everything up to exec, in order: `Launch::gather`, then (strict confinement) the steps of
@@ -154,7 +156,10 @@ impl Launch {
         let root = sys::open_trusted(&root_path).map_err(|e| {
             Error::NotInstalled(format!("cannot open the root {}: {e}", root_path.display()))
         })?;
-        let profile = read_profile(root.as_fd(), &inv.snap, &inv.app)?;
+        let mut profile = read_profile(root.as_fd(), &inv.snap, &inv.app)?;
+        if let Some(name) = &inv.command {
+            profile.command = crate::profile::other_command(root.as_fd(), &profile, name)?;
+        }
         let entry = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
             .ok()
             .flatten()
@@ -192,6 +197,7 @@ impl Launch {
             umask: umask(Mode::empty()),
             cwd: std::env::current_dir().ok(),
             wayland_display,
+            notify_socket: std::env::var("NOTIFY_SOCKET").ok(),
         })
     }
 
@@ -375,6 +381,7 @@ impl Launch {
             user_snap: host.user_snap.is_some(),
             home_entries: host.home.as_ref().and_then(|(_, names)| names.as_deref()),
             runtime: host.runtime.is_some(),
+            notify_socket: self.notify_socket.as_deref(),
         };
         let plan = mount_plan::plan(&input, host)?;
         mark("plan");

@@ -22,8 +22,18 @@ fn command_lines() {
     let i = parse_args(os(&["--shell", "hello.world", "-c", "--shell"])).unwrap();
     assert!(i.shell);
     assert_eq!(i.args, vec!["-c", "--shell"]);
+    // `--command` names one of a daemon's other commands.
+    let i = parse_args(os(&["--command=stop", "hello.world"])).unwrap();
+    assert_eq!(i.command.as_deref(), Some("stop"));
+    let i = parse_args(os(&["--command", "post-stop", "hello.world", "x"])).unwrap();
+    assert_eq!(i.command.as_deref(), Some("post-stop"));
+    assert_eq!(i.args, vec!["x"]);
     for bad in [
         &[][..],
+        &["--command=start", "a.b"],
+        &["--command"],
+        &["--command=stop", "--shell", "a.b"],
+        &["--command=reload", "a.hook.configure"],
         &["--root"],
         &["--bogus", "a.b"],
         &["../etc.x"],

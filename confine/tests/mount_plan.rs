@@ -223,6 +223,7 @@ fn planned(l: &Launch, p: &Profile, tree: &Tree) -> Plan {
         user_snap: true,
         home_entries: l.home_connected.then_some(names.as_slice()),
         runtime: l.runtime,
+        notify_socket: None,
     };
     plan(&input, tree).unwrap_or_else(|e| panic!("the plan fails: {e}"))
 }
@@ -539,6 +540,7 @@ fn a_layout_that_cannot_be_laid_out_fails_before_anything_is_mounted() {
             user_snap: false,
             home_entries: None,
             runtime: false,
+            notify_socket: None,
         };
         let err = plan(&input, &system()).expect_err("the layout is refused");
         assert_eq!(err.exit_code(), 65, "{layout:?}: {err}");
@@ -927,6 +929,7 @@ fn content_sources_that_are_links_files_or_missing() {
             user_snap: false,
             home_entries: None,
             runtime: false,
+            notify_socket: None,
         };
         let e = plan(&input, &content_system()).unwrap_err().to_string();
         assert!(e.contains(says) && e.contains("hello:lib"), "{source}: {e}");
@@ -945,6 +948,7 @@ fn content_sources_that_are_links_files_or_missing() {
             user_snap: false,
             home_entries: None,
             runtime: false,
+            notify_socket: None,
         };
         match plan(&input, &content_system()) {
             // A path without a variable is under $SNAP, as snapd reads it.
@@ -1026,5 +1030,45 @@ fn desktop_legacy_brings_the_users_accessibility_bus_folder() {
             &planned(&WITH_CAPS, &profile(&["desktop-legacy"], &[]), &t).lines(),
             "at-spi",
         );
+    }
+}
+
+/// A service's `$NOTIFY_SOCKET` (`daemon: notify`): the socket alone is bound in at its path in
+/// the sandbox's own `/run`; nothing without the variable, for a path that is not a socket, or
+/// outside `/run`.
+#[test]
+fn the_notify_socket_of_a_service_is_bound_in() {
+    let mut t = system();
+    t.socket("run/systemd/notify", 0)
+        .file(Origin::Host, "run/systemd/plain");
+    let p = profile(&[], &[]);
+    let with = |socket: Option<&str>| {
+        let input = PlanInput {
+            power: Power::Privileged,
+            uid: UID,
+            gid: UID,
+            euid: UID,
+            home: "/home/u",
+            profile: &p,
+            wayland_display: "wayland-0",
+            user_snap: false,
+            home_entries: None,
+            runtime: false,
+            notify_socket: socket,
+        };
+        plan(&input, &t).unwrap().lines()
+    };
+    let lines = with(Some("/run/systemd/notify"));
+    let bind = at(&lines, "bind host:/run/systemd/notify /run/systemd/notify");
+    assert!(at(&lines, "tmpfs /run 755 0:0") < bind, "{lines:#?}");
+    for socket in [
+        None,
+        Some("/run/systemd/plain"),
+        Some("/run/systemd/missing"),
+        Some("@abstract/notify"),
+        Some("/etc/notify"),
+    ] {
+        absent(&with(socket), "notify");
+        absent(&with(socket), "plain");
     }
 }

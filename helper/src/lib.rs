@@ -26,4 +26,5 @@ pub mod snapctl;
 pub mod state;
 pub mod store;
 pub mod systemd;
+pub mod systemd_user;
 pub mod units;

@@ -436,6 +436,31 @@ impl State {
         Ok(id)
     }
 
+    /// Add tasks at the end of a change, `Do` (what `snapctl` queues from a hook: snapd's
+    /// `queueCommand`). Call inside the hook task's own transaction.
+    pub fn append_tasks(&self, change_id: u64, tasks: &[Task]) -> Result<()> {
+        let next: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(seq) + 1, 0) FROM tasks WHERE change_id = ?1",
+            params![change_id as i64],
+            |r| r.get(0),
+        )?;
+        for (i, task) in tasks.iter().enumerate() {
+            self.conn.execute(
+                "INSERT INTO tasks (change_id, seq, kind, summary, status, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    change_id as i64,
+                    next + i as i64,
+                    task.kind(),
+                    task.summary(),
+                    TaskStatus::Do,
+                    serde_json::to_string(task)?
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
     fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ChangeRow, String, String)> {
         Ok((
             ChangeRow {
@@ -762,6 +787,37 @@ mod tests {
         assert_eq!(c.snaps, vec!["hello".to_string()]);
         assert_eq!(c.status, ChangeStatus::Done);
         assert!(c.ready_time > 0);
+    }
+
+    /// What `snapctl` queues from a hook goes after the change's last task, `Do`.
+    #[test]
+    fn tasks_are_appended_after_the_last() {
+        let mut st = State::in_memory().unwrap();
+        let gc = |n: &str| Task::Gc(crate::engine::task::gc::Gc { name: n.into() });
+        let id = st
+            .add_change(
+                "install",
+                "s",
+                &["a".into()],
+                0,
+                &serde_json::json!({}),
+                &[gc("a"), gc("b")],
+            )
+            .unwrap();
+        st.set_task(id, 1, TaskStatus::Done, &gc("b")).unwrap();
+        st.append_tasks(id, &[gc("c"), gc("d")]).unwrap();
+        let tasks = st.tasks(id).unwrap();
+        let seqs: Vec<(u32, TaskStatus)> = tasks.iter().map(|t| (t.seq, t.status)).collect();
+        assert_eq!(
+            seqs,
+            [
+                (0, TaskStatus::Do),
+                (1, TaskStatus::Done),
+                (2, TaskStatus::Do),
+                (3, TaskStatus::Do)
+            ]
+        );
+        assert_eq!(tasks[3].task, gc("d"));
     }
 
     #[test]

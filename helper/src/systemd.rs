@@ -51,6 +51,15 @@ trait Unit {
     fn active_state(&self) -> zbus::Result<String>;
 }
 
+#[proxy(
+    interface = "org.freedesktop.login1.Manager",
+    default_service = "org.freedesktop.login1",
+    default_path = "/org/freedesktop/login1"
+)]
+trait Login {
+    fn list_users(&self) -> zbus::Result<Vec<(u32, String, OwnedObjectPath)>>;
+}
+
 /// What a unit job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
@@ -87,6 +96,20 @@ impl Systemd {
         }
         let manager = ManagerProxy::new(&conn).await.ok()?;
         Some(Systemd { conn, manager })
+    }
+
+    /// The users logind knows (logged in, or lingering): (uid, name).
+    pub async fn users(&self) -> Vec<(u32, String)> {
+        match LoginProxy::new(&self.conn).await {
+            Ok(login) => login
+                .list_users()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(uid, name, _)| (uid, name))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
     }
 
     pub async fn reload(&self) -> Result<()> {
@@ -170,10 +193,12 @@ impl Systemd {
         };
         let all = units.join(" ");
         // Subscribed before the calls, so that the end of a quick job is not missed.
-        self.manager
-            .subscribe()
-            .await
-            .map_err(|e| failed("subscribe", &all, e))?;
+        // A connection stays subscribed: a second job list on it is told so, which is fine.
+        match self.manager.subscribe().await {
+            Err(zbus::Error::MethodError(name, _, _))
+                if name.as_str() == "org.freedesktop.systemd1.AlreadySubscribed" => {}
+            r => r.map_err(|e| failed("subscribe", &all, e))?,
+        }
         let mut ends = self
             .manager
             .receive_job_removed()

@@ -127,10 +127,11 @@ impl Machine {
             "the container must start within a minute"
         );
         m.helper = format!(
-            "{HELPER} --store-url {} --trust {} --confine {} --no-loop",
+            "{HELPER} --store-url {} --trust {} --confine {} --snapctl {} --no-loop",
             env.store_url,
             env.catalog.join("keys/trusted.assert").display(),
-            confine.display()
+            confine.display(),
+            common::snapctl_bin().display()
         );
         m.start_helper();
         Some(m)
@@ -239,6 +240,17 @@ impl Machine {
 
     /// Write a snap (its snap.yaml and shell scripts) and pack it into the shared folder.
     fn snap(&self, name: &str, yaml: &str, scripts: &[(&str, &str)]) -> PathBuf {
+        self.snap_with(name, yaml, scripts, &[])
+    }
+
+    /// A snap with programs too (`bin/<name>`, built by the test).
+    fn snap_with(
+        &self,
+        name: &str,
+        yaml: &str,
+        scripts: &[(&str, &str)],
+        programs: &[(&str, &Path)],
+    ) -> PathBuf {
         let src = self.work.path().join(format!("src-{name}"));
         let _ = std::fs::remove_dir_all(&src);
         std::fs::create_dir_all(src.join("meta")).unwrap();
@@ -249,9 +261,17 @@ impl Machine {
         )
         .unwrap();
         for (file, text) in scripts {
-            let p = src.join("bin").join(file);
+            // `hooks/<hook>` goes to meta/hooks, anything else to bin.
+            let p = match file.strip_prefix("hooks/") {
+                Some(hook) => src.join("meta/hooks").join(hook),
+                None => src.join("bin").join(file),
+            };
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, format!("#!/bin/sh\n{text}\n")).unwrap();
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for (file, program) in programs {
+            std::fs::copy(program, src.join("bin").join(file)).unwrap();
         }
         let out = self.work.path().join(format!("{name}.snap"));
         snapshelf_snap::squashfs::pack(&src, &out, &Default::default()).unwrap();
@@ -891,4 +911,397 @@ fn bench_install_with_three_services() {
         "three services cost {:?} (target ≤ 150 ms)",
         services.saturating_sub(plain)
     );
+}
+
+/// snapd's services-stop-command (and reload-command, post-stop-command): the other commands run
+/// in the app's sandbox through `snapshelf-confine --command=…`, as systemd's `ExecReload=`,
+/// `ExecStop=` and `ExecStopPost=`; each writes what it saw to `$SNAP_COMMON`.
+#[test]
+fn stop_reload_and_post_stop_commands_run_in_the_sandbox() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let yaml = "apps:\n  srv:\n    command: bin/srv\n    daemon: simple\n    \
+                stop-command: bin/stop\n    reload-command: bin/reload arg\n    \
+                post-stop-command: bin/post\n";
+    let report = |what: &str| {
+        format!("echo \"{what} $SNAP_REVISION $SNAP_APP_NAME [$*]\" >> $SNAP_COMMON/log")
+    };
+    let srv = "echo up > $SNAP_COMMON/up; while true; do sleep 0.2; done";
+    let (stop, reload, post) = (report("stop"), report("reload"), report("post-stop"));
+    let snap = m.snap(
+        "svc-cmd",
+        yaml,
+        &[
+            ("srv", srv),
+            ("stop", &stop),
+            ("reload", &reload),
+            ("post", &post),
+        ],
+    );
+    m.install(&snap);
+    let unit = "snap.svc-cmd.srv.service";
+    m.wait_file("/var/snap/svc-cmd/common/up", "up");
+    let text = m.ok(&format!("systemctl cat {unit}"));
+    for key in ["ExecStop=", "ExecReload=", "ExecStopPost="] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(key) && l.contains("--command=")),
+            "{key}: {text}"
+        );
+    }
+    assert!(
+        !text.contains("bin/stop"),
+        "a command reached the unit: {text}"
+    );
+
+    // restart --reload: the reload command runs, with its arguments; the service keeps its PID.
+    let pid = m.main_pid(unit);
+    let (ok, out) = m.ctl("restart --reload svc-cmd.srv");
+    assert!(ok, "{out}\n{}", m.journal(unit));
+    m.wait_file("/var/snap/svc-cmd/common/log", "reload x1 srv [arg]");
+    assert_eq!(m.main_pid(unit), pid, "reloaded, not restarted");
+
+    // stop: the stop command, then (once the service is down) the post-stop command.
+    let (ok, out) = m.ctl("stop svc-cmd.srv");
+    assert!(ok, "{out}");
+    m.wait_file(
+        "/var/snap/svc-cmd/common/log",
+        "reload x1 srv [arg]\nstop x1 srv []\npost-stop x1 srv []",
+    );
+    assert_eq!(m.active(unit), "inactive");
+    let (ok, out) = m.ctl("remove svc-cmd");
+    assert!(ok, "remove: {out}");
+    m.assert_gone("svc-cmd");
+}
+
+/// A program for a test snap, from C source written here, linked statically (the test base is
+/// busybox, without a C library); `None`, recorded as not run, without a C compiler and static libc.
+fn c_program(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, source).unwrap();
+    let out = dir.join(name);
+    let built = Command::new("cc")
+        .args(["-static", "-Os", "-o"])
+        .arg(&out)
+        .arg(&c)
+        .output();
+    match built {
+        Ok(o) if o.status.success() => Some(out),
+        Ok(o) => {
+            skip(&format!(
+                "cannot build the test program {name} (cc -static: {})",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+            None
+        }
+        Err(e) => {
+            skip(&format!(
+                "no C compiler to build the test program {name}: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// Answers each connection on the socket systemd passed (fd 3), once `sd_listen_fds`' checks hold:
+/// `LISTEN_FDS=1` and `LISTEN_PID` naming this very process (in the sandbox).
+const ANSWER_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/socket.h>
+int main(void) {
+    const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+    const char *names = getenv("LISTEN_FDNAMES");
+    if (!fds || !pid || atoi(fds) != 1 || atoi(pid) != getpid()) {
+        fprintf(stderr, "not for me: LISTEN_FDS=%s LISTEN_PID=%s, I am %d\n",
+                fds ? fds : "-", pid ? pid : "-", getpid());
+        return 1;
+    }
+    for (;;) {
+        int c = accept(3, 0, 0);
+        if (c < 0) { perror("accept"); return 2; }
+        dprintf(c, "hello on %s\n", names ? names : "-");
+        close(c);
+    }
+}
+"#;
+
+/// Waits for the file named by its argument, then tells systemd it is ready through
+/// `$NOTIFY_SOCKET`, as `sd_notify(0, "READY=1")` does.
+const NOTIFY_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+int main(int argc, char **argv) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (argc < 2 || !path) { fprintf(stderr, "no NOTIFY_SOCKET\n"); return 1; }
+    while (access(argv[1], F_OK) != 0) usleep(100000);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (a.sun_path[0] == '@') a.sun_path[0] = 0;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const char msg[] = "READY=1\nSTATUS=notified from the sandbox";
+    if (sendto(s, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("sendto $NOTIFY_SOCKET");
+        return 1;
+    }
+    for (;;) pause();
+}
+"#;
+
+/// `daemon: notify` and `sockets:` under systemd: a notify service is active only once the app in
+/// its sandbox has said so on `$NOTIFY_SOCKET`; a socket-activated service is started by a
+/// connection and the app answers on the socket it was passed (`LISTEN_PID` naming it).
+#[test]
+fn notify_and_socket_activation_reach_the_app_in_its_sandbox() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let Some(answer) = c_program(m.work.path(), "answer", ANSWER_C) else {
+        return;
+    };
+    let Some(notifier) = c_program(m.work.path(), "notifier", NOTIFY_C) else {
+        return;
+    };
+    let yaml =
+        "apps:\n  ready:\n    command: bin/notifier $SNAP_COMMON/go\n    daemon: notify\n    \
+                install-mode: disable\n  \
+                echo:\n    command: bin/answer\n    daemon: simple\n    sockets:\n      \
+                sock:\n        listen-stream: $SNAP_COMMON/echo.sock\n        socket-mode: 0666\n";
+    let snap = m.snap_with(
+        "svc-act",
+        yaml,
+        &[],
+        &[("answer", &answer), ("notifier", &notifier)],
+    );
+    m.install(&snap);
+
+    // Socket activation: the socket listens, the service waits for a connection.
+    let (socket, service) = ("snap.svc-act.echo.sock.socket", "snap.svc-act.echo.service");
+    assert_eq!(m.active(socket), "active", "{}", m.journal(socket));
+    assert_eq!(m.active(service), "inactive", "started before a connection");
+    let path = format!("/proc/{}/root/var/snap/svc-act/common/echo.sock", m.leader);
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut got).unwrap();
+    assert_eq!(got, "hello on sock\n", "{}", m.journal(service));
+    assert_eq!(m.active(service), "active");
+
+    // notify: activating until the app notifies, active after.
+    let ready = "snap.svc-act.ready.service";
+    m.ok(&format!("systemctl start --no-block {ready}"));
+    let t = Instant::now();
+    while m.active(ready) != "activating" {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{}",
+            m.journal(ready)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(m.active(ready), "activating", "active before it notified");
+    m.ok("touch /var/snap/svc-act/common/go");
+    let t = Instant::now();
+    while m.active(ready) != "active" {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the notification did not reach systemd: {}",
+            m.journal(ready)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = m.ok(&format!("systemctl show -p StatusText --value {ready}"));
+    assert_eq!(status.trim(), "notified from the sandbox");
+    let (ok, out) = m.ctl("remove svc-act");
+    assert!(ok, "remove: {out}");
+    m.assert_gone("svc-act");
+}
+
+/// snapd's services-user (`daemon-scope: user`, `snap start --user`): with a user whose service
+/// manager runs (`loginctl enable-linger`: user@.service without a login), an install starts the
+/// user service in that manager, a refresh restarts it on the new revision, a remove stops it and
+/// the manager forgets it.
+#[test]
+fn user_services_run_in_the_users_service_managers() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    m.ok("useradd -m -u 1234 svcuser && loginctl enable-linger svcuser");
+    let t = Instant::now();
+    while !m.sh("test -S /run/user/1234/systemd/private").0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no user manager: {}",
+            m.journal("user@1234.service")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let user = |cmd: &str| {
+        m.sh(&format!(
+            "setpriv --reuid 1234 --regid 1234 --clear-groups env XDG_RUNTIME_DIR=/run/user/1234 \
+             systemctl --user {cmd}"
+        ))
+        .1
+        .trim()
+        .to_string()
+    };
+    let yaml = "apps:\n  usr:\n    command: bin/usr\n    daemon: simple\n    daemon-scope: user\n";
+    // A user service writes in the user's own data ($SNAP_COMMON is root's).
+    let usr = "while true; do echo $SNAP_REVISION > $SNAP_USER_COMMON/rev; sleep 0.5; done";
+    let snap = m.snap("svc-user", yaml, &[("usr", usr)]);
+    let unit = "snap.svc-user.usr.service";
+    m.install(&snap);
+    assert_eq!(
+        user(&format!("is-active {unit}")),
+        "active",
+        "{}",
+        m.journal(&format!("snapshelf-helper-{}", m.runs.get()))
+    );
+    assert_eq!(user(&format!("is-enabled {unit}")), "enabled");
+    let file = "/home/svcuser/snap/svc-user/common/rev";
+    m.wait_file(file, "x1");
+    assert_eq!(
+        m.ok(&format!("stat -c %U {file}")).trim(),
+        "svcuser",
+        "the user service runs as its user"
+    );
+    assert_eq!(m.active(unit), "inactive", "not a system service");
+    let (ok, out) = m.ctl("--json services svc-user");
+    assert!(ok, "{out}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            list[0]["scope"].as_str(),
+            list[0]["enabled"].as_bool(),
+            list[0]["active"].as_bool()
+        ),
+        (Some("user"), Some(true), Some(true)),
+        "{out}"
+    );
+
+    m.install(&snap);
+    m.wait_file(file, "x2");
+    assert_eq!(user(&format!("is-active {unit}")), "active");
+
+    let (ok, out) = m.ctl("remove svc-user");
+    assert!(ok, "remove: {out}");
+    assert_eq!(user(&format!("is-active {unit}")), "inactive");
+    assert_eq!(
+        user(&format!("show -p LoadState --value {unit}")),
+        "not-found",
+        "the user manager still has the unit"
+    );
+    m.assert_gone("svc-user");
+}
+
+/// snapd's snapctl-services (`snapctl services|start|stop|restart` from inside the snap): from the
+/// configure hook an action is queued at the end of the install's change; from an app (as root)
+/// it is a change of its own that snapctl waits for; only the snap's own services are named.
+#[test]
+fn snapctl_lists_and_controls_the_snaps_own_services() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let yaml = "apps:\n  one:\n    command: bin/one\n    daemon: simple\n  \
+                two:\n    command: bin/one\n    daemon: simple\n  \
+                ctl:\n    command: bin/ctl\n";
+    let hook = "snapctl stop svc-sc.two && echo queued > $SNAP_COMMON/hook";
+    let one = "while true; do sleep 0.5; done";
+    let snap = m.snap(
+        "svc-sc",
+        yaml,
+        &[
+            ("one", one),
+            ("ctl", "exec snapctl \"$@\""),
+            ("hooks/configure", hook),
+        ],
+    );
+    m.install(&snap);
+    let unit = |app: &str| format!("snap.svc-sc.{app}.service");
+    m.wait_file("/var/snap/svc-sc/common/hook", "queued");
+    assert_eq!(m.active(&unit("one")), "active");
+    assert_eq!(
+        m.active(&unit("two")),
+        "inactive",
+        "the hook's stop did not run at the end of the install"
+    );
+    assert_eq!(m.enabled(&unit("two")), "enabled", "stop without --disable");
+    // Queued in the install's change (change 2, after shelf-base's), as its last task: no
+    // change of its own.
+    let tasks = m.ok("busctl --system get-property io.github.snapshelf.Helper1 \
+         /io/github/snapshelf/Helper1/changes/2 io.github.snapshelf.Change1 Tasks");
+    assert!(
+        tasks
+            .trim_end()
+            .ends_with("\"service-control\" \"Stop services of \\\"svc-sc\\\"\" \"Done\""),
+        "{tasks}"
+    );
+    let (_, changes) = m.ctl("changes");
+    assert!(!changes.contains("Stop services"), "{changes}");
+
+    let confine = workspace_bin("snapshelf-confine", "snapshelf-confine");
+    let ctl = |args: &str| m.sh(&format!("{} svc-sc.ctl {args}", confine.display()));
+    let (ok, table) = ctl("services");
+    assert!(ok, "{table}");
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["Service", "Startup", "Current", "Notes"],
+            vec!["svc-sc.one", "enabled", "active", "-"],
+            vec!["svc-sc.two", "enabled", "inactive", "-"],
+        ],
+        "{table}"
+    );
+
+    let (ok, out) = ctl("start svc-sc.two");
+    assert!(ok, "{out}");
+    assert_eq!(
+        m.active(&unit("two")),
+        "active",
+        "start returned before it ran"
+    );
+    let pid = m.main_pid(&unit("one"));
+    let (ok, out) = ctl("restart svc-sc");
+    assert!(ok, "{out}");
+    assert_ne!(m.main_pid(&unit("one")), pid, "not restarted");
+    let (ok, out) = ctl("stop --disable svc-sc.one");
+    assert!(ok, "{out}");
+    assert_eq!(
+        (m.active(&unit("one")), m.enabled(&unit("one"))),
+        ("inactive".into(), "disabled".into())
+    );
+    let (ok, out) = ctl("services svc-sc.one");
+    assert!(
+        ok && out.contains("disabled") && !out.contains("svc-sc.two"),
+        "{out}"
+    );
+
+    // Only the snap's own services, and only services.
+    for bad in ["svc-other.x", "svc-sc.ctl", "svc-sc.nope", "svc-other"] {
+        let (ok, out) = ctl(&format!("start {bad}"));
+        assert!(
+            !ok && out.contains(&format!("unknown service: \"{bad}\"")),
+            "{bad}: {out}"
+        );
+    }
+    let (ok, out) = ctl("start");
+    assert!(!ok && out.contains("required argument"), "{out}");
+    assert_eq!(
+        m.active(&unit("two")),
+        "active",
+        "a refused call changed something"
+    );
+
+    let (ok, out) = m.ctl("remove svc-sc");
+    assert!(ok, "remove: {out}");
+    m.assert_gone("svc-sc");
 }

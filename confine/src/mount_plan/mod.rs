@@ -14,6 +14,7 @@ mod content;
 mod interfaces;
 mod layouts;
 mod model;
+mod notify;
 mod planner;
 mod session;
 mod snapctl;
@@ -287,6 +288,9 @@ pub struct PlanInput<'a> {
     pub home_entries: Option<&'a [String]>,
     /// Whether the app has a runtime directory on the host.
     pub runtime: bool,
+    /// systemd's `$NOTIFY_SOCKET` when a service manager started the app (bound in when it is a
+    /// socket under `/run`).
+    pub notify_socket: Option<&'a str>,
 }
 
 /// The operations in order, and the variables the app needs to find what they put in place.

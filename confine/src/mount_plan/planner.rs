@@ -72,6 +72,7 @@ impl<'a> Planner<'a> {
         // Content before layouts, as snapd orders them: a layout may use what content brings.
         self.content()?;
         self.layouts()?;
+        self.notify_socket()?;
         // Last: a mimic made for a layout would cover it.
         self.snapctl()?;
         Ok(self.plan)

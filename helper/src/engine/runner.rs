@@ -81,9 +81,34 @@ impl Engine {
         self.updated(id);
         let run = self.lane_run(id)?;
         self.run_lanes(id, cancel, &run).await?;
-        let tasks = lock(&self.inner.state).tasks(id)?;
+        // A task may add tasks at the end of the change (`snapctl start` from a hook): the list is
+        // read again until it has nothing this run has not seen.
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let tasks: Vec<_> = lock(&self.inner.state)
+                .tasks(id)?
+                .into_iter()
+                .filter(|r| r.status != TaskStatus::Done && seen.insert(r.seq))
+                .collect();
+            if tasks.is_empty() {
+                return Ok(run.error());
+            }
+            self.run_serial(id, tasks, cancel, &run).await?;
+        }
+    }
+
+    /// Run tasks one after the other; a failure gives up its lane (undone) or, outside any lane,
+    /// fails the change.
+    async fn run_serial(
+        &self,
+        id: u64,
+        tasks: Vec<TaskRow>,
+        cancel: &CancellationToken,
+        run: &LaneRun,
+    ) -> Result<()> {
         for row in tasks {
-            if row.status == TaskStatus::Done || run.given_up(&row.task) {
+            // Checked as it comes: an earlier task of this list may have given up its lane.
+            if run.given_up(&row.task) {
                 continue;
             }
             let after_commit = row.task.after_commit();
@@ -94,7 +119,7 @@ impl Engine {
                 Ok(done) => {
                     lock(&self.inner.state).set_task(id, row.seq, TaskStatus::Done, &done)?;
                     if done.commits() {
-                        self.mark_committed(id, &run)?;
+                        self.mark_committed(id, run)?;
                     }
                     self.updated(id);
                 }
@@ -106,12 +131,12 @@ impl Engine {
                     // Keep what the task recorded while it ran: its undo needs it.
                     let current = self.task_now(id, row.seq)?.unwrap_or(row.task);
                     lock(&self.inner.state).set_task(id, row.seq, TaskStatus::Error, &current)?;
-                    let lane = self.give_up(id, &run, &current, e)?;
+                    let lane = self.give_up(id, run, &current, e)?;
                     self.undo_lane(id, &run.lanes, lane);
                 }
             }
         }
-        Ok(run.error())
+        Ok(())
     }
 
     /// The change's lanes and those a previous run gave up. A crash may have cut their undo

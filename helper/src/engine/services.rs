@@ -164,6 +164,21 @@ pub(crate) fn user_enable(paths: &Paths, unit: &str, enable: bool) -> Result<()>
     Ok(())
 }
 
+/// Whether a user unit is enabled for every user (its link in `/etc/systemd/user/…wants/`).
+pub(crate) fn user_enabled(paths: &Paths, unit: &str) -> bool {
+    let target = if unit.ends_with(".timer") {
+        "timers.target"
+    } else if unit.ends_with(".socket") {
+        "sockets.target"
+    } else {
+        "default.target"
+    };
+    let link = unit_dir(paths, Scope::User)
+        .join(format!("{target}.wants"))
+        .join(unit);
+    link.symlink_metadata().is_ok()
+}
+
 /// The system's service manager when the helper manages `/` and systemd runs it.
 pub(crate) async fn manager(paths: &Paths) -> Option<Systemd> {
     if paths.root() != Path::new("/") {

@@ -1,5 +1,6 @@
 //! The commands `snapctl` runs, with snapd's syntax, output and exit codes
-//! (`overlord/hookstate/ctlcmd/`): `get`, `set`, `unset`, `is-connected`, `system-mode`, help.
+//! (`overlord/hookstate/ctlcmd/`): `get`, `set`, `unset`, `is-connected`, `system-mode`, help;
+//! `services`, `start`, `stop`, `restart` are in `super::services`.
 //! Apps may read; only hooks, and apps run as root, may change the configuration.
 
 use std::sync::Arc;
@@ -29,20 +30,24 @@ Help Options:
 Available commands:
   get           Print either configuration options or interface connection settings
   is-connected  Return success if the given plug or slot is connected, and failure otherwise
+  restart       Restart services
+  services      Query the status of services
   set           Set either configuration options or interface connection settings
+  start         Start services
+  stop          Stop services
   system-mode   Get the current system mode and associated details
   unset         Remove configuration options
 ";
 
 /// A failure of the command: printed as snapd's daemon words it, exit code 1.
 #[derive(Debug)]
-struct Fail(String);
+pub(super) struct Fail(pub(super) String);
 
 /// A command line split: short flags, long flags, the rest.
-struct Split {
-    shorts: Vec<char>,
-    longs: Vec<String>,
-    pos: Vec<String>,
+pub(super) struct Split {
+    pub(super) shorts: Vec<char>,
+    pub(super) longs: Vec<String>,
+    pub(super) pos: Vec<String>,
 }
 
 impl From<ConfigError> for Fail {
@@ -57,13 +62,13 @@ impl From<crate::error::Error> for Fail {
     }
 }
 
-type Out = Result<Reply, Fail>;
+pub(super) type Out = Result<Reply, Fail>;
 
 pub fn run(engine: &Engine, caller: &Caller, args: &[String]) -> Reply {
     let Some((cmd, rest)) = args.split_first() else {
         return Reply::err(
             1,
-            "error: Please specify one command of: get, is-connected, set, system-mode or unset\n"
+            "error: Please specify one command of: get, is-connected, restart, services, set, start, stop, system-mode or unset\n"
                 .into(),
         );
     };
@@ -74,6 +79,8 @@ pub fn run(engine: &Engine, caller: &Caller, args: &[String]) -> Reply {
         "unset" => unset(engine, caller, rest),
         "is-connected" => is_connected(engine, caller, rest),
         "system-mode" => Ok(Reply::out("system-mode: run\n".into())),
+        "services" => super::services::services(engine, caller, rest),
+        "start" | "stop" | "restart" => super::services::control(engine, caller, cmd, rest),
         other => Err(Fail(format!(
             "unknown command {other:?}, see 'snapctl --help'"
         ))),
@@ -82,7 +89,7 @@ pub fn run(engine: &Engine, caller: &Caller, args: &[String]) -> Reply {
 }
 
 /// Short flags (`-d`, `-dt`), long flags, and the rest, as go-flags splits them (`--` ends flags).
-fn split(args: &[String], short: &str, long: &[&str]) -> Result<Split, Fail> {
+pub(super) fn split(args: &[String], short: &str, long: &[&str]) -> Result<Split, Fail> {
     let (mut shorts, mut longs, mut pos) = (Vec::new(), Vec::new(), Vec::new());
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -188,7 +195,7 @@ fn print(
     })
 }
 
-fn may_change(caller: &Caller, cmd: &str) -> Result<(), Fail> {
+pub(super) fn may_change(caller: &Caller, cmd: &str) -> Result<(), Fail> {
     if caller.hook.is_none() && caller.uid != 0 {
         return Err(Fail(format!(
             "cannot use {cmd:?} with uid {}, try with sudo",

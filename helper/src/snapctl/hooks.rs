@@ -13,6 +13,9 @@ pub struct HookContext {
     tx: Mutex<Transaction>,
     /// The connection's attributes, for interface hooks (`snapctl get/set :<plug|slot>`).
     iface: Option<Mutex<IfaceAttrs>>,
+    /// Tasks `snapctl start|stop|restart` queued: added at the end of the hook's change when the
+    /// hook succeeds (snapd's `queueCommand`).
+    queued: Mutex<Vec<crate::engine::task::Task>>,
 }
 
 impl HookContext {
@@ -22,6 +25,7 @@ impl HookContext {
             hook: hook.to_string(),
             tx: Mutex::new(tx),
             iface: None,
+            queued: Mutex::new(Vec::new()),
         }
     }
 
@@ -30,6 +34,17 @@ impl HookContext {
             iface: attrs.map(Mutex::new),
             ..self
         }
+    }
+
+    pub fn queue(&self, tasks: Vec<crate::engine::task::Task>) {
+        self.queued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(tasks);
+    }
+
+    pub fn take_queued(&self) -> Vec<crate::engine::task::Task> {
+        std::mem::take(&mut *self.queued.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn tx(&self) -> MutexGuard<'_, Transaction> {

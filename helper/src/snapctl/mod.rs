@@ -9,6 +9,7 @@ pub mod commands;
 pub mod cookie;
 pub mod hooks;
 pub mod peer;
+mod services;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

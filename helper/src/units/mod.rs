@@ -277,20 +277,15 @@ fn service_text(
     if scope == Scope::System {
         let _ = writeln!(t, "WorkingDirectory=/var/snap/{snap}/{rev}");
     }
-    // stop-command, reload-command and post-stop-command need confine to run an app's other
-    // commands (`--command=…`), which it cannot yet: they are left out, with a warning, rather
-    // than written as lines that would fail (docs/services.md).
-    for (key, cmd) in [
-        ("stop-command", &app.stop_command),
-        ("reload-command", &app.reload_command),
-        ("post-stop-command", &app.post_stop_command),
+    // The other commands run through confine too (`--command=…`, which reads them from the
+    // mounted snap.yaml), in the app's sandbox, as snapd's `snap run --command=…`.
+    for (key, cmd, name) in [
+        ("ExecStop", &app.stop_command, "stop"),
+        ("ExecReload", &app.reload_command, "reload"),
+        ("ExecStopPost", &app.post_stop_command, "post-stop"),
     ] {
         if cmd.is_some() {
-            tracing::warn!(
-                snap,
-                app = name,
-                "{key} is not run yet: systemd stops the service with its stop-mode's signal"
-            );
+            let _ = writeln!(t, "{key}={}", launcher_for(launch, &tag, Some(name))?);
         }
     }
     let stop = app.stop_timeout.as_deref().unwrap_or("30s");
@@ -363,10 +358,18 @@ fn stop_mode(t: &mut String, mode: Option<&str>, field: &str) -> Result<(), Unit
 /// helper's own; a `%` is doubled so that systemd reads no specifier, and a path that would need
 /// quoting is refused.
 fn launcher(launch: &Launch, tag: &str) -> Result<String, UnitError> {
+    launcher_for(launch, tag, None)
+}
+
+/// The launcher's command line for one of the app's other commands (`--command=stop`).
+fn launcher_for(launch: &Launch, tag: &str, command: Option<&str>) -> Result<String, UnitError> {
     let mut words = vec![plain_path(launch.confine, "launcher")?];
     if let Some(root) = launch.root {
         words.push("--root".into());
         words.push(plain_path(root, "root")?);
+    }
+    if let Some(c) = command {
+        words.push(format!("--command={c}"));
     }
     words.push(tag.to_string());
     Ok(words.join(" "))

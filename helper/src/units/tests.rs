@@ -72,8 +72,17 @@ fn every_field_maps_as_snapd_maps_it() {
     ] {
         assert!(t.lines().any(|l| l == line), "{line:?} missing in\n{t}");
     }
-    // Not run yet (confine has no --command): left out rather than written to fail.
-    assert!(!t.contains("ExecStop") && !t.contains("ExecReload"), "{t}");
+    // The other commands run through confine, in the app's sandbox; never as written in snap.yaml.
+    for (key, name) in [
+        ("ExecStop", "stop"),
+        ("ExecReload", "reload"),
+        ("ExecStopPost", "post-stop"),
+    ] {
+        let want =
+            format!("{key}=/usr/libexec/snapshelf/snapshelf-confine --command={name} svc.srv");
+        assert!(t.lines().any(|l| l == want), "{want:?} missing in\n{t}");
+    }
+    assert!(!t.contains("bin/stop") && !t.contains("bin/post"), "{t}");
     assert!(!s.enable_at_install);
     assert!(s.endure);
 }

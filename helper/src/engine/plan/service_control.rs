@@ -3,8 +3,9 @@
 
 use serde_json::json;
 
-use crate::engine::services::{manager, services_of};
+use crate::engine::services::{manager, services_of, user_enabled};
 use crate::engine::task::service_control::{ServiceControl, ServiceOp};
+use crate::systemd_user::UserManager;
 use crate::units::Service;
 
 use super::*;
@@ -30,12 +31,25 @@ impl Engine {
         let mut out = Vec::new();
         for s in services_of(self, &snap)? {
             let (mut enabled, mut active) = (false, false);
-            if let (Some(sd), crate::units::Scope::System) = (&sd, s.scope) {
-                for u in s.started_units() {
-                    enabled |= sd.file_state(&u).await.as_deref() == Some("enabled");
-                    active |= sd.active(&u).await?;
+            match (&sd, s.scope) {
+                (Some(sd), crate::units::Scope::System) => {
+                    for u in s.started_units() {
+                        enabled |= sd.file_state(&u).await.as_deref() == Some("enabled");
+                        active |= sd.active(&u).await?;
+                    }
+                    active |= sd.active(&s.service.name).await?;
                 }
-                active |= sd.active(&s.service.name).await?;
+                // A user service: enabled for every user; active in some user's manager.
+                (Some(sd), crate::units::Scope::User) => {
+                    let units = s.started_units();
+                    enabled = units.iter().any(|u| user_enabled(self.paths(), u));
+                    for user in UserManager::running(sd).await {
+                        for u in units.iter().chain([&s.service.name]) {
+                            active |= user.active(u).await?;
+                        }
+                    }
+                }
+                (None, _) => {}
             }
             out.push(ServiceInfo {
                 snap: name.to_string(),
@@ -58,6 +72,29 @@ impl Engine {
         flag: bool,
         uid: u32,
     ) -> Result<u64> {
+        let (names, tasks) = self.service_tasks(targets, op, flag)?;
+        let verb = match op {
+            ServiceOp::Start => "Start services of",
+            ServiceOp::Stop => "Stop services of",
+            ServiceOp::Restart => "Restart services of",
+        };
+        self.start(
+            "services",
+            &summary(verb, &names),
+            names,
+            uid,
+            json!({"services": targets, "op": op, "flag": flag}),
+            tasks,
+        )
+    }
+
+    /// The snaps named and one `ServiceControl` task per snap, every name checked first.
+    pub(crate) fn service_tasks(
+        &self,
+        targets: &[String],
+        op: ServiceOp,
+        flag: bool,
+    ) -> Result<(Vec<String>, Vec<Task>)> {
         if targets.is_empty() {
             return Err(Error::invalid("no service named"));
         }
@@ -94,19 +131,7 @@ impl Engine {
                 })
             })
             .collect();
-        let verb = match op {
-            ServiceOp::Start => "Start services of",
-            ServiceOp::Stop => "Stop services of",
-            ServiceOp::Restart => "Restart services of",
-        };
-        self.start(
-            "services",
-            &summary(verb, &names),
-            names,
-            uid,
-            json!({"services": targets, "op": op, "flag": flag}),
-            tasks,
-        )
+        Ok((names, tasks))
     }
 }
 

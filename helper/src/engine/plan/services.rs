@@ -25,6 +25,7 @@ impl Engine {
                         enabled: Vec::new(),
                         started: Vec::new(),
                         inactive: false,
+                        user_started: Vec::new(),
                     }));
                 }
                 Task::Unlink(u) => {
@@ -45,5 +46,6 @@ fn stop(name: &str, remove: bool) -> StopServices {
         captured: false,
         stopped: Vec::new(),
         enabled: Vec::new(),
+        user_stopped: Vec::new(),
     }
 }

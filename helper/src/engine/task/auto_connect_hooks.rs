@@ -6,7 +6,7 @@
 //! install; undo takes back, in reverse, the hooks that ran (their undo hooks) and the
 //! attributes stored.
 
-use gettextrs::gettext;
+use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::run_hook::RunHook;

@@ -116,6 +116,7 @@ impl RunHook {
         match outcome {
             Ok(()) => {
                 let doc = ctx.tx().document();
+                let queued = ctx.take_queued();
                 let done = RunHook {
                     config_before: Some(stored),
                     process: None,
@@ -123,7 +124,8 @@ impl RunHook {
                     ..self
                 };
                 cx.commit(&Task::RunHook(done.clone()), |st| {
-                    st.put_config(&done.name, &doc)
+                    st.put_config(&done.name, &doc)?;
+                    st.append_tasks(cx.change, &queued)
                 })?;
                 Ok(done)
             }

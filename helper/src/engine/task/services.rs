@@ -17,6 +17,7 @@ use super::{words, Ctx};
 use crate::engine::services::{self, manager};
 use crate::error::Result;
 use crate::systemd::{Job, Systemd};
+use crate::systemd_user::UserManager;
 use crate::units::{Scope, Service};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +34,9 @@ pub struct StartServices {
     /// The snap has daemons, but no systemd runs this system: units written, left inactive.
     #[serde(default)]
     pub inactive: bool,
+    /// User units (`daemon-scope: user`) it started in the running user managers.
+    #[serde(default)]
+    pub user_started: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +51,9 @@ pub struct StopServices {
     pub stopped: Vec<String>,
     #[serde(default)]
     pub enabled: Vec<String>,
+    /// User units that were running in a user manager and that it stopped there.
+    #[serde(default)]
+    pub user_stopped: Vec<String>,
 }
 
 impl StartServices {
@@ -94,6 +101,11 @@ impl StartServices {
                     done.started.extend(s.started_units());
                 }
             }
+            for s in services.iter().filter(|s| s.scope == Scope::User) {
+                if user_wanted(cx, s, &on_disk) {
+                    done.user_started.extend(s.started_units());
+                }
+            }
         } else if !services.is_empty() {
             tracing::warn!(snap = %done.name, "no systemd on the system bus: services written, left inactive");
         }
@@ -122,6 +134,13 @@ impl StartServices {
             }
             sd.enable(&self.enabled).await?;
             sd.jobs(Job::Start, &self.started).await?;
+            if !self.user_started.is_empty() {
+                for user in UserManager::running(sd).await {
+                    // A user manager reads new files only at a reload (cheap: few units).
+                    user.reload().await?;
+                    user.start(&self.user_started).await?;
+                }
+            }
         }
         Ok(self)
     }
@@ -132,16 +151,19 @@ impl StartServices {
         }
         let paths = cx.paths().clone();
         let (enabled, started) = (self.enabled.clone(), self.started.clone());
+        let user_started = self.user_started.clone();
         let name = self.name.clone();
         services::block(async move {
             let sd = manager(&paths).await;
             if let Some(sd) = &sd {
                 stop_all(sd, &started).await?;
                 sd.disable(&enabled).await?;
+                stop_in_users(sd, &user_started).await?;
             }
             services::remove_files(&paths, &name)?;
             if let Some(sd) = &sd {
                 sd.reload().await?;
+                reload_users(sd, !user_started.is_empty()).await?;
             }
             Ok(())
         })
@@ -162,6 +184,41 @@ async fn wanted(sd: &Systemd, s: &Service, on_disk: &[(Scope, String)]) -> bool 
         }
     }
     false
+}
+
+/// Whether a user service is started in the running user managers: a new one follows its
+/// `install-mode`, one that existed before whether it is still enabled for every user.
+fn user_wanted(cx: &Ctx, s: &Service, on_disk: &[(Scope, String)]) -> bool {
+    let units = s.started_units();
+    let existed = units.iter().any(|u| on_disk.iter().any(|(_, f)| f == u));
+    if !existed {
+        return s.enable_at_install;
+    }
+    units.iter().any(|u| services::user_enabled(cx.paths(), u))
+}
+
+/// Stop user units in every running user manager, activators first.
+async fn stop_in_users(sd: &Systemd, units: &[String]) -> Result<()> {
+    if units.is_empty() {
+        return Ok(());
+    }
+    let (services, activators): (Vec<String>, Vec<String>) =
+        units.iter().cloned().partition(|u| u.ends_with(".service"));
+    for user in UserManager::running(sd).await {
+        user.stop(&activators).await?;
+        user.stop(&services).await?;
+    }
+    Ok(())
+}
+
+/// Reload the running user managers (after their unit files changed).
+async fn reload_users(sd: &Systemd, any: bool) -> Result<()> {
+    if any {
+        for user in UserManager::running(sd).await {
+            user.reload().await?;
+        }
+    }
+    Ok(())
 }
 
 /// Stop units, activators (timers, sockets) before the services they start, as snapd does.
@@ -216,6 +273,18 @@ impl StopServices {
                     done.stopped.push(u.clone());
                 }
             }
+            let users = UserManager::running(&sd).await;
+            for (_, u) in on_disk.iter().filter(|(s, _)| *s == Scope::User) {
+                if endure.contains(u) {
+                    continue;
+                }
+                for user in &users {
+                    if user.active(u).await? {
+                        done.user_stopped.push(u.clone());
+                        break;
+                    }
+                }
+            }
         }
         cx.record(&super::Task::StopServices(done.clone()))?;
         done.act(cx).await
@@ -225,14 +294,19 @@ impl StopServices {
         let sd = manager(cx.paths()).await;
         if let Some(sd) = &sd {
             stop_all(sd, &self.stopped).await?;
+            stop_in_users(sd, &self.user_stopped).await?;
             if self.remove {
                 sd.disable(&self.enabled).await?;
             }
         }
         if self.remove {
+            let had_user_units = services::files_on_disk(cx.paths(), &self.name)?
+                .iter()
+                .any(|(s, _)| *s == Scope::User);
             services::remove_files(cx.paths(), &self.name)?;
             if let Some(sd) = &sd {
                 sd.reload().await?;
+                reload_users(sd, had_user_units).await?;
             }
         }
         Ok(self)
@@ -255,11 +329,18 @@ impl StopServices {
         }
         let paths = cx.paths().clone();
         let (enabled, stopped) = (self.enabled.clone(), self.stopped.clone());
+        let user_stopped = self.user_stopped.clone();
         services::block(async move {
             if let Some(sd) = manager(&paths).await {
                 sd.reload().await?;
                 sd.enable(&enabled).await?;
                 sd.jobs(Job::Start, &stopped).await?;
+                if !user_stopped.is_empty() {
+                    for user in UserManager::running(&sd).await {
+                        user.reload().await?;
+                        user.start(&user_stopped).await?;
+                    }
+                }
             }
             Ok(())
         })
