@@ -53,8 +53,8 @@ struct Catalogs {
 static CATALOGS: OnceLock<Catalogs> = OnceLock::new();
 
 /// Where the catalogues are (`<dir>/<lang>/LC_MESSAGES/snapshelf.mo`) and the service's own
-/// language, from its environment (`LC_ALL`, `LC_MESSAGES`, `LANG`), for words said outside a
-/// call. Called once at start; later calls change nothing.
+/// language, from its environment (`LANGUAGE`, then `LC_ALL`, `LC_MESSAGES`, `LANG`), for words
+/// said outside a call and to callers that never said theirs. Called once at start; later calls change nothing.
 pub fn init(dir: &Path) {
     let env = ["LC_ALL", "LC_MESSAGES", "LANG"]
         .iter()
@@ -66,7 +66,19 @@ pub fn init(dir: &Path) {
         loaded: Mutex::default(),
         default: Lang::default(),
     };
-    let default = parse(&env).map(|l| catalogs.lang(&l)).unwrap_or_default();
+    // GNU gettext's order: `LANGUAGE`'s list first (unless the locale is plain C), then the locale.
+    let plain_c = matches!(env.as_str(), "C" | "POSIX");
+    let listed = std::env::var("LANGUAGE")
+        .ok()
+        .filter(|_| !plain_c)
+        .unwrap_or_default();
+    let default = listed
+        .split(':')
+        .filter_map(|l| parse(l).ok())
+        .map(|l| catalogs.lang(&l))
+        .find(|l| l.catalog.is_some())
+        .or_else(|| parse(&env).ok().map(|l| catalogs.lang(&l)))
+        .unwrap_or_default();
     let _ = CATALOGS.set(Catalogs {
         default,
         ..catalogs
