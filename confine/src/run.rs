@@ -176,6 +176,7 @@ impl Launch {
             landlock::kernel_abi(),
             profile.plug_connected("network"),
             profile.plug_connected("network-bind"),
+            profile.plug_connected("x11"),
         );
         let wayland_display = std::env::var("WAYLAND_DISPLAY").ok().filter(|name| {
             !name.is_empty() && name.len() < 64 && !name.contains('/') && !name.starts_with('.')
