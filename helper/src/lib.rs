@@ -17,6 +17,7 @@ pub mod paths;
 pub mod polkit;
 pub mod running;
 
+pub mod dbus_iface;
 pub mod dbus_names;
 pub mod plug_attrs;
 pub mod snapconf;
