@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::sandbox::{self, launch_with, write, Mode};
@@ -38,19 +37,22 @@ int dbus_message_append_args(DBusMessage *, int, ...);
 int dbus_connection_send(DBusConnection *, DBusMessage *, unsigned int *);
 void dbus_connection_flush(DBusConnection *);
 void dbus_message_unref(DBusMessage *);
+void dbus_connection_set_exit_on_disconnect(DBusConnection *, int);
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     DBusError err;
     dbus_error_init(&err);
     DBusConnection *c = dbus_bus_get(0 /* the session bus */, &err);
     if (!c) { printf("bus=%s\n", err.name); return 1; }
+    dbus_connection_set_exit_on_disconnect(c, 0);
     int r = dbus_bus_request_name(c, argv[1], 4 /* DO_NOT_QUEUE */, &err);
     if (dbus_error_is_set(&err)) { printf("request=%s\n", err.name); fflush(stdout); return 0; }
     printf("request=%d\n", r);
     fflush(stdout);
     if (r != 1) return 0;
     time_t end = time(NULL) + 60;
-    while (time(NULL) < end && dbus_connection_read_write(c, 200)) {
+    while (time(NULL) < end) {
+        if (!dbus_connection_read_write(c, 200)) { puts("disconnected"); return 1; }
         DBusMessage *m;
         while ((m = dbus_connection_pop_message(c))) {
             if (dbus_message_get_type(m) != 1 /* a method call */) { dbus_message_unref(m); continue; }
@@ -142,52 +144,6 @@ fn svc_snap(dir: &Path) -> PathBuf {
     sandbox::pack(&s, &dir.join("dbussvc.snap"))
 }
 
-/// A session `dbus-daemon` any local user may use, killed with its process group when dropped.
-struct Bus(Child, String);
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        // SAFETY: a signal to the group this test made.
-        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
-        let _ = self.0.wait();
-    }
-}
-
-fn session_bus(dir: &Path) -> Bus {
-    let sock = dir.join("session-bus");
-    let conf = dir.join("session-bus.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
-             \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n<busconfig>\
-             <type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
-             <policy context=\"default\"><allow user=\"*\"/><allow send_destination=\"*\"/>\
-             <allow receive_sender=\"*\"/><allow own=\"*\"/></policy></busconfig>\n",
-            sock.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", conf.display()))
-        .arg("--nofork")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("dbus-daemon (Debian package dbus-daemon) is needed");
-    let bus = Bus(child, format!("unix:path={}", sock.display()));
-    let started = Instant::now();
-    while !sock.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no session bus"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bus
-}
-
 #[test]
 fn a_dbus_slot_owns_its_name_through_the_proxy_and_nothing_else_does() {
     if !common::require_root() {
@@ -200,7 +156,7 @@ fn a_dbus_slot_owns_its_name_through_the_proxy_and_nothing_else_does() {
     );
     let (env, work, capable) = sandbox::setup();
     sandbox::install_file(&env, &svc_snap(work.path()));
-    let bus = session_bus(work.path());
+    let bus = common::session_bus::start(work.path());
     let vars = [("DBUS_SESSION_BUS_ADDRESS", bus.1.as_str())];
     let mode = Mode::Capable(&capable);
 
@@ -220,15 +176,16 @@ fn a_dbus_slot_owns_its_name_through_the_proxy_and_nothing_else_does() {
             .unwrap();
         let reply = conn
             .call_method(Some(NAME), "/", Some(NAME), "Quit", &())
-            .ok()?;
-        reply.body().deserialize::<String>().ok()
+            .map_err(|e| e.to_string());
+        Some(reply.and_then(|r| r.body().deserialize::<String>().map_err(|e| e.to_string())))
     });
     let o = launch_with(&env, mode, RUNNER, "dbussvc.serve", &[NAME], &vars);
     let out = sandbox::ok(&o, "dbussvc.serve");
     assert_eq!(
-        watcher.join().unwrap().as_deref(),
-        Some("pong"),
-        "the name was not owned on the host's bus: {out}"
+        watcher.join().unwrap(),
+        Some(Ok("pong".to_string())),
+        "the name was not owned, or the app did not answer, on the host's bus: {out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
     );
     // 1: DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER.
     assert_eq!(out, "request=1\nquit\n");
