@@ -192,6 +192,12 @@ apps:
     desktop: meta/gui/gnome-calculator.desktop
     common-id: org.gnome.Calculator
     plugs: [desktop, desktop-legacy, gsettings, wayland, x11, network]
+    slots: [gnome-calculator]
+slots:
+  gnome-calculator:
+    interface: dbus
+    bus: session
+    name: org.gnome.Calculator
 plugs:
   gnome-43-bookworm:
     interface: content

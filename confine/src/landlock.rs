@@ -13,6 +13,12 @@
 //! Without the abstract-socket scope, an app without `network` gets a private network namespace
 //! instead (abstract sockets belong to a network namespace); an app with `network` on such a
 //! kernel shares the host's, abstract sockets included.
+//!
+//! With `x11` connected the abstract-socket scope is left out (the signal scope stays): Xorg and
+//! Xwayland listen on `@/tmp/.X11-unix/X<n>` too, and libxcb tries that first and falls back to
+//! the socket file only on ENOENT/ECONNREFUSED, never on the scope's EPERM. Such an app without
+//! `network` gets the private network namespace instead, where the connect finds nothing
+//! (ECONNREFUSED) and libxcb uses the file.
 
 use landlock::{AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr, Scope};
 use nix::errno::Errno;
@@ -26,22 +32,26 @@ pub struct Plan {
     pub abi: u32,
     pub deny_tcp_bind: bool,
     pub deny_tcp_connect: bool,
-    /// Abstract Unix sockets and signals scoped to the sandbox.
+    /// Signals scoped to the sandbox.
     pub scopes: bool,
+    /// Abstract Unix sockets scoped to the sandbox (not with `x11`: see the module's text).
+    pub abstract_scope: bool,
     /// A private network namespace (for abstract sockets, where the scope is missing).
     pub private_network: bool,
 }
 
 impl Plan {
-    pub fn new(abi: u32, network: bool, network_bind: bool) -> Plan {
+    pub fn new(abi: u32, network: bool, network_bind: bool, x11: bool) -> Plan {
         let net = abi >= 4;
         let scopes = abi >= 6;
+        let abstract_scope = scopes && !x11;
         Plan {
             abi,
             deny_tcp_bind: net && !network_bind,
             deny_tcp_connect: net && !network,
             scopes,
-            private_network: !network && !scopes,
+            abstract_scope,
+            private_network: !network && !abstract_scope,
         }
     }
 
@@ -107,9 +117,11 @@ pub fn apply(plan: &Plan) -> Result<()> {
         r = r.handle_access(net).map_err(failed)?;
     }
     if plan.scopes {
-        r = r
-            .scope(Scope::AbstractUnixSocket | Scope::Signal)
-            .map_err(failed)?;
+        let mut scopes = landlock::BitFlags::from(Scope::Signal);
+        if plan.abstract_scope {
+            scopes |= Scope::AbstractUnixSocket;
+        }
+        r = r.scope(scopes).map_err(failed)?;
     }
     let status = r
         .create()
@@ -129,19 +141,35 @@ mod tests {
     #[test]
     fn each_kernel_gets_what_it_can_and_a_network_namespace_where_scopes_are_missing() {
         // Debian 12 (6.1, ABI 2): nothing from Landlock; no network → a network namespace.
-        let p = Plan::new(2, false, false);
+        let p = Plan::new(2, false, false, false);
         assert!(!p.any() && p.private_network);
         // With network there is no namespace to give: the host's abstract sockets stay reachable.
-        let p = Plan::new(2, true, true);
+        let p = Plan::new(2, true, true, false);
         assert!(!p.any() && !p.private_network);
         // 6.7 (ABI 4): TCP rules, still no scopes.
-        let p = Plan::new(4, false, true);
+        let p = Plan::new(4, false, true, false);
         assert!(p.deny_tcp_connect && !p.deny_tcp_bind && !p.scopes && p.private_network);
         // 6.12 and later: scopes instead of the namespace.
-        let p = Plan::new(7, false, false);
-        assert!(p.deny_tcp_bind && p.deny_tcp_connect && p.scopes && !p.private_network);
-        let p = Plan::new(6, true, true);
-        assert!(p.any() && !p.deny_tcp_bind && !p.deny_tcp_connect && p.scopes);
-        assert!(!Plan::new(0, true, true).any());
+        let p = Plan::new(7, false, false, false);
+        assert!(p.deny_tcp_bind && p.deny_tcp_connect && p.scopes && p.abstract_scope);
+        assert!(!p.private_network);
+        let p = Plan::new(6, true, true, false);
+        assert!(p.any() && !p.deny_tcp_bind && !p.deny_tcp_connect && p.abstract_scope);
+        assert!(!Plan::new(0, true, true, false).any());
+    }
+
+    #[test]
+    fn x11_keeps_the_signal_scope_but_not_the_abstract_one() {
+        // Without network: the namespace keeps the host's abstract sockets out instead.
+        let p = Plan::new(6, false, false, true);
+        assert!(p.scopes && !p.abstract_scope && p.private_network);
+        // With network: the host's abstract sockets are reachable (docs/security.md).
+        let p = Plan::new(6, true, false, true);
+        assert!(p.scopes && !p.abstract_scope && !p.private_network);
+        // Older kernels: nothing changes with x11.
+        assert_eq!(
+            Plan::new(4, false, false, true),
+            Plan::new(4, false, false, false)
+        );
     }
 }

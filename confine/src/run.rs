@@ -86,6 +86,10 @@ struct Launch {
     wayland_display: Option<String>,
     /// systemd's `$NOTIFY_SOCKET`, for a service (`daemon: notify`).
     notify_socket: Option<String>,
+    /// The helper's snapctl directory (device, inode), when root owns it and nobody else may
+    /// write in it: checked before the namespaces, since in a user namespace root shows as the
+    /// overflow uid.
+    snapctl_dir: Option<(u64, u64)>,
 }
 
 /// Everything up to exec, in order: `Launch::gather`, then (strict confinement) the steps of
@@ -181,10 +185,12 @@ impl Launch {
             landlock::kernel_abi(),
             profile.plug_connected("network"),
             profile.plug_connected("network-bind"),
+            profile.plug_connected("x11"),
         );
         let wayland_display = std::env::var("WAYLAND_DISPLAY").ok().filter(|name| {
             !name.is_empty() && name.len() < 64 && !name.contains('/') && !name.starts_with('.')
         });
+        let snapctl_dir = snapctl_dir(root.as_fd());
         Ok(Launch {
             inv,
             power,
@@ -198,6 +204,7 @@ impl Launch {
             cwd: std::env::current_dir().ok(),
             wayland_display,
             notify_socket: std::env::var("NOTIFY_SOCKET").ok(),
+            snapctl_dir,
         })
     }
 
@@ -354,12 +361,15 @@ impl Launch {
             host: sys::open_trusted(Path::new("/")).what(|| "cannot open /".into())?,
             var_snap: sys::walk(root.as_fd(), &s(&["var", "snap"]))
                 .map_err(|_| Error::NotInstalled("the root has no /var/snap".into()))?,
-            // Only the helper's own directory: root's, and nobody else may write in it.
+            // Only the helper's own directory, the one found root's before the namespaces.
             snapctl: sys::walk(root.as_fd(), &s(&["run", "snapshelf", "snapctl"]))
                 .ok()
                 .filter(|fd| {
                     sys::stat(fd.as_fd())
-                        .map(|st| st.st_uid == 0 && st.st_mode & 0o022 == 0)
+                        .map(|st| {
+                            self.snapctl_dir == Some((st.st_dev, st.st_ino))
+                                && st.st_mode & 0o022 == 0
+                        })
                         .unwrap_or(false)
                 }),
             walked: Default::default(),
@@ -441,6 +451,14 @@ impl Launch {
 
 /// The helper's compiled filter for `allow`, when it is there and root's: a launch then skips
 /// compiling it (about a millisecond). Anything wrong with it, and we compile our own.
+/// `<root>/run/snapshelf/snapctl` (device, inode) when it is root's and nobody else may write in
+/// it, as seen outside any user namespace.
+fn snapctl_dir(root: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    let fd = sys::walk(root, &s(&["run", "snapshelf", "snapctl"])).ok()?;
+    let st = sys::stat(fd.as_fd()).ok()?;
+    (st.st_uid == 0 && st.st_mode & 0o022 == 0).then_some((st.st_dev, st.st_ino))
+}
+
 fn compiled_filter(root: BorrowedFd<'_>, allow: seccomp::Allowances) -> Option<Vec<u8>> {
     let mut parts: Vec<String> = seccomp::COMPILED_DIR
         .iter()

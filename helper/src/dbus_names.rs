@@ -184,6 +184,9 @@ pub fn for_app(yaml: &SnapYaml, snap: &str, app: &str, plugs: &[ProfilePlug]) ->
                 .push(format!("org.mpris.MediaPlayer2.{name}.*"));
         }
     }
+    // The `dbus` interface's slots: their session bus name, without any connection.
+    out.session_own
+        .extend(crate::dbus_iface::session_own(yaml, app));
     for v in [
         &mut out.session_talk,
         &mut out.session_own,

@@ -19,6 +19,7 @@ pub mod polkit;
 pub mod priority;
 pub mod running;
 
+pub mod dbus_iface;
 pub mod dbus_names;
 pub mod plug_attrs;
 pub mod snapconf;

@@ -5,6 +5,8 @@
 //! gnome-extension shape with our own command chain. Installing the app brings the base and both
 //! default providers in the same change; run in its sandbox as an unprivileged user under Xvfb,
 //! it maps a real window, drawn with the platform's GTK (checked in the process's own mappings).
+//! It runs with a real session bus, as on a desktop: GtkApplication registers
+//! `org.gnome.Calculator` through the app's bus proxy, which its `dbus` slot allows.
 
 mod common;
 
@@ -16,12 +18,19 @@ use common::{Env, RUNNER};
 use snapshelf_dbus::types::Dict;
 
 /// The app in its sandbox as the runner, started as its desktop file would start it: the
-/// packaged confine (file capabilities) on `display`, without a session bus.
-fn start_app(env: &Env, capable: &Path, display: &str, runtime: &Path, home: &Path) -> Child {
+/// packaged confine (file capabilities) on `display`, with the session bus at `bus`.
+fn start_app(
+    env: &Env,
+    capable: &Path,
+    (display, bus): (&str, &str),
+    runtime: &Path,
+    home: &Path,
+) -> Child {
     common::gnome::in_packaged_layout(env)
         .args(["runuser", "-u", RUNNER, "--", "env", "-i"])
         .arg(format!("HOME={}", home.display()))
         .arg(format!("DISPLAY={display}"))
+        .arg(format!("DBUS_SESSION_BUS_ADDRESS={bus}"))
         .arg(format!("XDG_RUNTIME_DIR={}", runtime.display()))
         .args(["LANG=C.UTF-8", "PATH=/usr/bin:/bin", "GSK_RENDERER=cairo"])
         .arg(capable)
@@ -31,6 +40,45 @@ fn start_app(env: &Env, capable: &Path, display: &str, runtime: &Path, home: &Pa
         .stderr(std::fs::File::create(env.dir.path().join("calculator.log")).unwrap())
         .spawn()
         .unwrap()
+}
+
+/// The actions GtkApplication exports at /org/gnome/Calculator, from whichever connection on
+/// the bus at `address` serves them.
+fn calculator_actions(address: &str) -> Option<Vec<String>> {
+    let conn = zbus::blocking::connection::Builder::address(address)
+        .ok()?
+        .build()
+        .ok()?;
+    let names = zbus::blocking::fdo::DBusProxy::new(&conn)
+        .ok()?
+        .list_names()
+        .ok()?;
+    let me = conn.unique_name()?.to_string();
+    names
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| n.starts_with(':') && *n != me)
+        .find_map(|n| {
+            let reply = conn
+                .call_method(
+                    Some(n.as_str()),
+                    "/org/gnome/Calculator",
+                    Some("org.gtk.Actions"),
+                    "List",
+                    &(),
+                )
+                .ok()?;
+            reply.body().deserialize::<Vec<String>>().ok()
+        })
+}
+
+/// The names on the bus at `address` (for a failure's message).
+fn bus_names(address: &str) -> Vec<String> {
+    zbus::blocking::connection::Builder::address(address)
+        .and_then(|b| b.build())
+        .and_then(|c| Ok(zbus::blocking::fdo::DBusProxy::new(&c)?.list_names()?))
+        .map(|n| n.into_iter().map(|n| n.to_string()).collect())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -88,7 +136,8 @@ fn a_gnome_platform_app_installs_with_its_providers_and_shows_its_window() {
     .unwrap();
     let capable = common::sandbox::capable_confine(work.path());
     let (mut x, display) = xvfb();
-    let mut app = start_app(&env, &capable, &display, &runtime, &home);
+    let bus = common::session_bus::start(work.path());
+    let mut app = start_app(&env, &capable, (&display, &bus.1), &runtime, &home);
     let log = env.dir.path().join("calculator.log");
     let mut alive = || matches!(app.try_wait(), Ok(None));
     let id = {
@@ -109,6 +158,29 @@ fn a_gnome_platform_app_installs_with_its_providers_and_shows_its_window() {
     };
     // The process that owns it draws with the platform's GTK 4, not the host's.
     common::gnome::check_window_and_gtk(&env, &display, &id, uid);
+    // GtkApplication registered on the host's session bus through the app's proxy: its actions
+    // at /org/gnome/Calculator answer a host client. gnome-calculator is a NON_UNIQUE
+    // application, so it never asks for org.gnome.Calculator (its `dbus` slot would let it).
+    let actions = {
+        let started = std::time::Instant::now();
+        loop {
+            let found = calculator_actions(&bus.1);
+            if found.is_some() || started.elapsed() > std::time::Duration::from_secs(10) {
+                break found;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let actions = actions.unwrap_or_else(|| {
+        panic!(
+            "no connection on the session bus serves /org/gnome/Calculator (names: {:?}); the \
+             app's output:\n{}",
+            bus_names(&bus.1),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    assert!(actions.iter().any(|a| a == "quit"), "{actions:?}");
+    assert_eq!(common::gnome::window_info(&display, &id).0, "IsViewable");
     // For people to look at: target/gui-results/gnome-app/calculator.png.
     let exe = std::env::current_exe().unwrap();
     let results = exe

@@ -89,12 +89,9 @@ impl Gui {
                 "-screen",
                 "0",
                 "1200x860x24",
+                // Both the abstract socket and the file, as on a real desktop.
                 "-nolisten",
                 "tcp",
-                // No abstract socket: apps opened in their sandbox reach the socket file
-                // (common::gnome::xvfb says why).
-                "-nolisten",
-                "local",
                 "-ac",
             ])
             .stdout(Stdio::piped())

@@ -27,6 +27,8 @@ pub fn read_snap_yaml(path: &Path) -> Result<(SnapYaml, String)> {
         .map_err(|e| invalid(format!("{}: meta/snap.yaml: {e}", path.display())))?;
     crate::plug_attrs::check(&yaml)
         .map_err(|e| invalid(format!("{}: meta/snap.yaml: {e}", path.display())))?;
+    crate::dbus_iface::check(&yaml)
+        .map_err(|e| invalid(format!("{}: meta/snap.yaml: {e}", path.display())))?;
     Ok((yaml, text))
 }
 

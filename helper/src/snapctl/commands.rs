@@ -283,11 +283,15 @@ fn is_connected(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
         "content" => snap.content.contains_key(plug),
         _ => crate::interfaces::state_of(&snap, plug, iface).0,
     };
+    // A slot is connected when another snap's plug is linked to it (snapd's answer for slots).
+    let linked = slots_linked(engine, &caller.snap)?;
     if list {
         let names: String = plugs
             .iter()
             .filter(|(p, i)| connected(p, i))
-            .map(|(p, _)| format!("{p}\n"))
+            .map(|(p, _)| p)
+            .chain(yaml.slots.keys().filter(|s| linked.contains(*s)))
+            .map(|n| format!("{n}\n"))
             .collect();
         return Ok(Reply::out(names));
     }
@@ -295,13 +299,24 @@ fn is_connected(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
     match plugs.get(name) {
         Some(iface) if connected(name, iface) => Ok(Reply::out(String::new())),
         Some(_) => Ok(Reply::err(1, String::new())),
-        // Slots are the providers' side; no snap-to-snap connection reaches them here yet.
+        None if linked.contains(name) => Ok(Reply::out(String::new())),
         None if yaml.slots.contains_key(name) => Ok(Reply::err(1, String::new())),
         None => Err(Fail(format!(
             "snap {:?} has no plug or slot named {name:?}",
             caller.snap
         ))),
     }
+}
+
+/// The slots of `snap` that another installed snap's plug is connected to.
+fn slots_linked(engine: &Engine, snap: &str) -> Result<std::collections::BTreeSet<String>, Fail> {
+    Ok(engine
+        .installed()?
+        .into_iter()
+        .flat_map(|other| other.content.into_values())
+        .filter(|to| to.snap == snap)
+        .map(|to| to.slot)
+        .collect())
 }
 
 #[cfg(test)]

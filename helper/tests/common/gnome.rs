@@ -90,13 +90,9 @@ pub fn xvfb() -> (Child, String) {
             "-screen",
             "0",
             "1024x768x24",
+            // Both the abstract socket and the file, as Xorg and Xwayland listen.
             "-nolisten",
             "tcp",
-            // No abstract socket: confine's Landlock scope refuses connecting to one made
-            // outside the sandbox, and libxcb tries it first and gives up on that refusal
-            // instead of falling back to the socket file the x11 interface binds in.
-            "-nolisten",
-            "local",
             "-ac",
         ])
         .stdout(Stdio::piped())

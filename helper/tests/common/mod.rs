@@ -7,6 +7,7 @@
 pub mod gnome;
 pub mod proxy;
 pub mod sandbox;
+pub mod session_bus;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;

@@ -1,0 +1,151 @@
+//! snapd's `dbus` interface: a slot names a well-known name on the session or system bus
+//! (`bus:`, `name:`) that the slot's snap may own, permanently, without any connection. The
+//! attributes are checked at install as snapd's `SanitizeSlot`/`SanitizePlug` do.
+//!
+//! Session bus slots give the app `--own=<name>` on its bus proxy. snapd's AppArmor rule also
+//! lets it own `<name>-<PID>` (KDE's habit); `xdg-dbus-proxy` can only say a name or everything
+//! below `<name>.`, so that form is not granted. System bus slots need a bus policy file, which
+//! Snapshelf does not write yet: such a slot is accepted and grants nothing (docs/confine.md).
+
+use snapshelf_snap::yaml::{Node, PlugOrSlot, SnapYaml};
+
+/// A `dbus` plug's or slot's bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bus {
+    Session,
+    System,
+}
+
+fn attr<'a>(p: &'a PlugOrSlot, key: &str) -> Option<&'a Node> {
+    p.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+/// A D-Bus well-known name as snapd accepts it: dot-separated elements of letters, digits, `_`
+/// and `-`, at least two, none starting with a digit, at most 255 characters; not the bus
+/// itself, and not ending in `-<number>` (that form is another instance's, see above).
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the D-Bus name is empty".into());
+    }
+    if name.len() > 255 {
+        return Err(format!(
+            "the D-Bus name {name:?} is longer than 255 characters"
+        ));
+    }
+    let element_ok = |e: &str| {
+        !e.is_empty()
+            && !e.starts_with(|c: char| c.is_ascii_digit())
+            && e.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    let elements: Vec<&str> = name.split('.').collect();
+    if elements.len() < 2 || !elements.iter().all(|e| element_ok(e)) {
+        return Err(format!(
+            "{name:?} is not a D-Bus well-known name (elements of letters, digits, '_' and '-', \
+             separated by dots, at least two, none starting with a digit)"
+        ));
+    }
+    if name == "org.freedesktop.DBus" {
+        return Err("org.freedesktop.DBus is the bus's own name".into());
+    }
+    if let Some((_, tail)) = name.rsplit_once('-') {
+        if !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("the D-Bus name {name:?} must not end with -NUMBER"));
+        }
+    }
+    Ok(())
+}
+
+/// The bus and name of a `dbus` plug or slot (`field`: `slots.<name>` or `plugs.<name>`, for the
+/// error).
+pub fn attrs(field: &str, p: &PlugOrSlot) -> Result<(Bus, String), String> {
+    let text = |key: &str| match attr(p, key) {
+        Some(Node::Scalar { text, .. }) => Ok(text.clone()),
+        Some(_) => Err(format!("{field}.{key}: must be text")),
+        None => Err(format!("{field}: the dbus interface needs \"{key}\"")),
+    };
+    let bus = match text("bus")?.as_str() {
+        "session" => Bus::Session,
+        "system" => Bus::System,
+        other => {
+            return Err(format!(
+                "{field}.bus: {other:?} must be \"session\" or \"system\""
+            ))
+        }
+    };
+    let name = text("name")?;
+    check_name(&name).map_err(|e| format!("{field}.name: {e}"))?;
+    Ok((bus, name))
+}
+
+/// Every `dbus` plug and slot of the snap has valid attributes.
+pub fn check(yaml: &SnapYaml) -> Result<(), String> {
+    for (kind, map) in [("plugs", &yaml.plugs), ("slots", &yaml.slots)] {
+        for (name, p) in map.iter().filter(|(_, p)| p.interface == "dbus") {
+            attrs(&format!("{kind}.{name}"), p)?;
+        }
+    }
+    Ok(())
+}
+
+/// The session bus names `app`'s `dbus` slots let it own.
+pub fn session_own(yaml: &SnapYaml, app: &str) -> Vec<String> {
+    yaml.slots_for_app(app)
+        .into_iter()
+        .filter(|(_, interface)| interface == "dbus")
+        .filter_map(|(slot, _)| {
+            let (bus, name) = attrs(&format!("slots.{slot}"), yaml.slots.get(&slot)?).ok()?;
+            (bus == Bus::Session).then_some(name)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(slot_attrs: &str) -> Result<SnapYaml, String> {
+        let y = SnapYaml::parse(&format!(
+            "name: calc\nversion: '1'\nslots:\n  svc:\n    interface: dbus\n{slot_attrs}\
+             apps:\n  calc:\n    command: bin/c\n    slots: [svc]\n  other:\n    command: bin/o\n"
+        ))
+        .unwrap();
+        check(&y).map(|_| y)
+    }
+
+    #[test]
+    fn a_session_slot_owns_its_name_for_its_app_only() {
+        let y = yaml("    bus: session\n    name: org.gnome.Calculator\n").unwrap();
+        assert_eq!(session_own(&y, "calc"), ["org.gnome.Calculator"]);
+        assert!(session_own(&y, "other").is_empty());
+        // A system bus slot is accepted but owns nothing on the session bus.
+        let y = yaml("    bus: system\n    name: org.example.Service\n").unwrap();
+        assert!(session_own(&y, "calc").is_empty());
+    }
+
+    #[test]
+    fn bad_attributes_are_refused_naming_the_field() {
+        let err = |a: &str| yaml(a).unwrap_err();
+        assert!(err("    name: org.a.B\n").contains("slots.svc: the dbus interface needs \"bus\""));
+        assert!(err("    bus: user\n    name: org.a.B\n").contains("slots.svc.bus"));
+        assert!(err("    bus: session\n").contains("needs \"name\""));
+        for bad in [
+            "org",
+            "org..a",
+            "org.1a",
+            ":1.2",
+            "org.a*",
+            "org.freedesktop.DBus",
+            "org.kde.foo-123",
+        ] {
+            let e = err(&format!("    bus: session\n    name: '{bad}'\n"));
+            assert!(e.starts_with("slots.svc.name: "), "{bad}: {e}");
+        }
+        let long = format!("org.{}", "a".repeat(260));
+        assert!(err(&format!("    bus: session\n    name: {long}\n")).contains("255"));
+        // What snapd accepts.
+        for good in ["org.gnome.Calculator", "a.b", "org.kde.foo-bar", "_x.y-1z"] {
+            check_name(good).unwrap();
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! snapd's `dbus` interface in a real sandbox: an app bound to a session bus `dbus` slot owns the
+//! slot's name on a real `dbus-daemon` through its filtering proxy; an app of the same snap
+//! without the slot is refused `RequestName`; bad slot attributes are refused at install.
+//! Launched by `snapshelf-confine` with file capabilities (the packaged mode) as a real user.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::sandbox::{self, launch_with, write, Mode};
+use common::RUNNER;
+
+const NAME: &str = "org.example.ShelfService";
+
+/// `svc NAME`: asks for NAME on the session bus and says what the bus answered; when it owns
+/// it, answers each method call with "pong" until one named `Quit` (or 60 s pass). Against the
+/// host's libdbus, declared here: the test machine has the library, not its headers.
+const SVC_C: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+typedef struct { const char *name; const char *message; unsigned int dummy; void *padding1; } DBusError;
+typedef struct DBusConnection DBusConnection;
+typedef struct DBusMessage DBusMessage;
+void dbus_error_init(DBusError *);
+int dbus_error_is_set(const DBusError *);
+DBusConnection *dbus_bus_get(int, DBusError *);
+int dbus_bus_request_name(DBusConnection *, const char *, unsigned int, DBusError *);
+int dbus_connection_read_write(DBusConnection *, int);
+DBusMessage *dbus_connection_pop_message(DBusConnection *);
+int dbus_message_get_type(DBusMessage *);
+const char *dbus_message_get_member(DBusMessage *);
+DBusMessage *dbus_message_new_method_return(DBusMessage *);
+int dbus_message_append_args(DBusMessage *, int, ...);
+int dbus_connection_send(DBusConnection *, DBusMessage *, unsigned int *);
+void dbus_connection_flush(DBusConnection *);
+void dbus_message_unref(DBusMessage *);
+void dbus_connection_set_exit_on_disconnect(DBusConnection *, int);
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    DBusError err;
+    dbus_error_init(&err);
+    DBusConnection *c = dbus_bus_get(0 /* the session bus */, &err);
+    if (!c) { printf("bus=%s\n", err.name); return 1; }
+    dbus_connection_set_exit_on_disconnect(c, 0);
+    int r = dbus_bus_request_name(c, argv[1], 4 /* DO_NOT_QUEUE */, &err);
+    if (dbus_error_is_set(&err)) { printf("request=%s\n", err.name); fflush(stdout); return 0; }
+    printf("request=%d\n", r);
+    fflush(stdout);
+    if (r != 1) return 0;
+    time_t end = time(NULL) + 60;
+    while (time(NULL) < end) {
+        if (!dbus_connection_read_write(c, 200)) { puts("disconnected"); return 1; }
+        DBusMessage *m;
+        while ((m = dbus_connection_pop_message(c))) {
+            if (dbus_message_get_type(m) != 1 /* a method call */) { dbus_message_unref(m); continue; }
+            int quit = strcmp(dbus_message_get_member(m), "Quit") == 0;
+            DBusMessage *reply = dbus_message_new_method_return(m);
+            const char *pong = "pong";
+            dbus_message_append_args(reply, 's', &pong, 0);
+            dbus_connection_send(c, reply, NULL);
+            dbus_connection_flush(c);
+            dbus_message_unref(reply);
+            dbus_message_unref(m);
+            if (quit) { puts("quit"); return 0; }
+        }
+    }
+    puts("timeout");
+    return 0;
+}
+"#;
+
+/// Copy host binaries into the snap tree `s` with every library `ldd` lists, at their own
+/// paths; the folders of those libraries.
+fn add_host_binaries(s: &Path, bins: &[&Path]) -> Vec<String> {
+    let mut dirs = Vec::new();
+    for bin in bins {
+        let out = Command::new("ldd").arg(bin).output().unwrap();
+        assert!(out.status.success(), "ldd {}", bin.display());
+        let mut files = vec![bin.display().to_string()];
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let lib = match line.split_once("=>") {
+                Some((_, rest)) => rest.trim().split(' ').next().unwrap_or(""),
+                None => line.trim().split(' ').next().unwrap_or(""),
+            };
+            if lib.starts_with('/') {
+                files.push(lib.to_string());
+            }
+        }
+        for f in files {
+            let dest = s.join(f.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(&f, &dest).unwrap();
+            let dir = Path::new(&f).parent().unwrap().display().to_string();
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs
+}
+
+/// `dbussvc`: `serve` bound to a session `dbus` slot for [`NAME`], `other` without it.
+fn svc_snap(dir: &Path) -> PathBuf {
+    let s = dir.join("dbussvc");
+    write(
+        &s.join("meta/snap.yaml"),
+        &format!(
+            "name: dbussvc\nversion: '1'\nsummary: Owns a D-Bus name\nbase: shelf-base\n\
+             slots:\n  service:\n    interface: dbus\n    bus: session\n    name: {NAME}\n\
+             apps:\n  serve:\n    command: bin/svc\n    slots: [service]\n  \
+             other:\n    command: bin/svc\n"
+        ),
+        0o644,
+    );
+    let bin = dir.join("svc");
+    std::fs::write(dir.join("svc.c"), SVC_C).unwrap();
+    let o = Command::new("gcc")
+        .args(["-O2", "-o"])
+        .arg(&bin)
+        .arg(dir.join("svc.c"))
+        .arg("/usr/lib/x86_64-linux-gnu/libdbus-1.so.3")
+        .output()
+        .expect("gcc (Debian package build-essential) is needed");
+    assert!(
+        o.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dirs = add_host_binaries(&s, &[&bin]);
+    let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
+    write(
+        &s.join("bin/svc"),
+        &format!(
+            "#!/bin/sh\nexec \"$SNAP/lib64/ld-linux-x86-64.so.2\" --library-path \"{}\" \
+             \"$SNAP{}\" \"$@\"\n",
+            lib_path.join(":"),
+            bin.display()
+        ),
+        0o755,
+    );
+    sandbox::pack(&s, &dir.join("dbussvc.snap"))
+}
+
+#[test]
+fn a_dbus_slot_owns_its_name_through_the_proxy_and_nothing_else_does() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, _) = common::runner();
+    assert!(
+        Path::new(&format!("/run/user/{uid}")).is_dir(),
+        "/run/user/{uid} is needed"
+    );
+    let (env, work, capable) = sandbox::setup();
+    sandbox::install_file(&env, &svc_snap(work.path()));
+    let bus = common::session_bus::start(work.path());
+    let vars = [("DBUS_SESSION_BUS_ADDRESS", bus.1.as_str())];
+    let mode = Mode::Capable(&capable);
+
+    // The app with the slot: it owns the name on the host's bus while it runs, and answers there.
+    let addr = bus.1.clone();
+    let watcher = std::thread::spawn(move || {
+        let started = Instant::now();
+        while !common::name_has_owner(&addr, NAME) {
+            if started.elapsed() > Duration::from_secs(50) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let conn = zbus::blocking::connection::Builder::address(addr.as_str())
+            .unwrap()
+            .build()
+            .unwrap();
+        let reply = conn
+            .call_method(Some(NAME), "/", Some(NAME), "Quit", &())
+            .map_err(|e| e.to_string());
+        Some(reply.and_then(|r| r.body().deserialize::<String>().map_err(|e| e.to_string())))
+    });
+    let o = launch_with(&env, mode, RUNNER, "dbussvc.serve", &[NAME], &vars);
+    let out = sandbox::ok(&o, "dbussvc.serve");
+    assert_eq!(
+        watcher.join().unwrap(),
+        Some(Ok("pong".to_string())),
+        "the name was not owned, or the app did not answer, on the host's bus: {out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // 1: DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER.
+    assert_eq!(out, "request=1\nquit\n");
+    assert!(!common::name_has_owner(&bus.1, NAME));
+
+    // The same snap's app without the slot: the proxy refuses the name (xdg-dbus-proxy answers
+    // as if the bus had no such service).
+    let refused = "request=org.freedesktop.DBus.Error.ServiceUnknown\n";
+    let o = launch_with(&env, mode, RUNNER, "dbussvc.other", &[NAME], &vars);
+    assert_eq!(sandbox::ok(&o, "dbussvc.other"), refused);
+    // Nor may the slot's app take another name.
+    let o = launch_with(
+        &env,
+        mode,
+        RUNNER,
+        "dbussvc.serve",
+        &["org.example.Other"],
+        &vars,
+    );
+    assert_eq!(sandbox::ok(&o, "dbussvc.serve"), refused);
+}
+
+#[test]
+fn bad_dbus_attributes_are_refused_at_install_naming_the_field() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work, _) = sandbox::setup();
+    for (attrs, expect) in [
+        (
+            "    bus: session\n    name: org.freedesktop.DBus\n",
+            "slots.svc.name",
+        ),
+        ("    bus: session\n    name: not-a-name\n", "slots.svc.name"),
+        ("    bus: user\n    name: org.a.B\n", "slots.svc.bus"),
+        ("    bus: session\n", "\"name\""),
+    ] {
+        let s = work.path().join("badbus");
+        let _ = std::fs::remove_dir_all(&s);
+        write(
+            &s.join("meta/snap.yaml"),
+            &format!(
+                "name: badbus\nversion: '1'\nsummary: Bad dbus slot\nbase: shelf-base\n\
+                 slots:\n  svc:\n    interface: dbus\n{attrs}\
+                 apps:\n  a:\n    command: bin/a\n"
+            ),
+            0o644,
+        );
+        write(&s.join("bin/a"), "#!/bin/sh\n", 0o755);
+        let file = sandbox::pack(&s, &work.path().join("badbus.snap"));
+        let f = std::fs::File::open(&file).unwrap();
+        let r = env.proxy().install_file(
+            zbus::zvariant::OwnedFd::from(std::os::fd::OwnedFd::from(f)),
+            sandbox::unsigned(),
+        );
+        let message = match r {
+            Err(e) => e.to_string(),
+            Ok(c) => {
+                let (status, _, err) = env.wait_change(c.as_str());
+                assert_ne!(status, "Done", "{attrs}");
+                err
+            }
+        };
+        assert!(
+            message.contains("meta/snap.yaml") && message.contains(expect),
+            "{attrs}: {message}"
+        );
+        assert!(!env.root.join("snap/badbus").exists(), "{attrs}");
+    }
+}
