@@ -82,7 +82,7 @@ pub fn names(env: &Env) -> Vec<String> {
 }
 
 /// A fresh X server: (the server, its display).
-pub fn xvfb() -> (Child, String) {
+pub fn xvfb() -> (Reaped, String) {
     let mut x = Command::new("Xvfb")
         .args([
             "-displayfd",
@@ -104,7 +104,31 @@ pub fn xvfb() -> (Child, String) {
         .read_line(&mut line)
         .unwrap();
     assert!(!line.trim().is_empty(), "Xvfb gave no display number");
-    (x, format!(":{}", line.trim()))
+    (Reaped(x), format!(":{}", line.trim()))
+}
+
+/// A child killed and waited for when dropped, a panicking test's too: a leaked Xvfb keeps its
+/// abstract socket, and another test's server on that display number loses its clients to it.
+pub struct Reaped(pub Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The mapped windows of WM class `class` on `display`.
