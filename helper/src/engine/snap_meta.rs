@@ -49,7 +49,8 @@ pub fn check_confinement(
         }
         Confinement::Classic => Err(Error::new(
             ErrorKind::NeedsClassic,
-            format!("\"{name}\" needs classic confinement: it runs without a sandbox"),
+            crate::lang::gettext("\"{snap}\" needs classic confinement: it runs without a sandbox")
+                .replace("{snap}", name),
         )),
         Confinement::Devmode => Err(devmode_refused(name)),
     }
@@ -64,12 +65,12 @@ pub fn check_assumes(name: &str, revision: &str, yaml: &SnapYaml) -> Result<()> 
     }
     Err(Error::new(
         ErrorKind::AssumesNotMet,
-        format!(
-            "snap \"{name}\" (revision {revision}) assumes unsupported features: {} \
-             (meta/snap.yaml field \"assumes\"; Snapshelf has: {})",
-            unmet.join(", "),
-            supported_words()
-        ),
+        // Translators: {features} and {supported} are lists of snapd feature names, kept as they are.
+        crate::lang::gettext("snap \"{snap}\" (revision {revision}) assumes unsupported features: {features} (meta/snap.yaml field \"assumes\"; Snapshelf has: {supported})")
+            .replace("{snap}", name)
+            .replace("{revision}", revision)
+            .replace("{features}", &unmet.join(", "))
+            .replace("{supported}", &supported_words()),
     ))
 }
 
@@ -86,9 +87,10 @@ fn supported_words() -> String {
 fn devmode_refused(name: &str) -> Error {
     Error::new(
         ErrorKind::InvalidSnap,
-        format!(
-            "\"{name}\" uses devmode confinement (its sandbox enforces nothing), which is not installed"
-        ),
+        crate::lang::gettext(
+            "\"{snap}\" uses devmode confinement (its sandbox enforces nothing), which is not installed",
+        )
+        .replace("{snap}", name),
     )
 }
 
@@ -120,11 +122,10 @@ pub fn check_against_plan(file: &SnapYaml, name: &str, planned: &SnapState) -> R
         // Consent was asked for what the store said: classic only if that was classic.
         Confinement::Classic if planned.confinement != "classic" => Err(Error::new(
             ErrorKind::NeedsClassic,
-            format!(
-                "\"{name}\": the verified file needs classic confinement (no sandbox), \
-                 the store said {}",
-                planned.confinement
-            ),
+            // Translators: {confinement} is "strict" or "devmode", kept as snap.yaml says it.
+            crate::lang::gettext("\"{snap}\": the verified file needs classic confinement (no sandbox), the store said {confinement}")
+                .replace("{snap}", name)
+                .replace("{confinement}", &planned.confinement),
         )),
         _ => Ok(()),
     }

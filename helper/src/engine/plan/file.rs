@@ -79,10 +79,8 @@ impl Engine {
         if yaml.confinement == Confinement::Classic && !classic {
             return Err(Error::new(
                 ErrorKind::NeedsClassic,
-                format!(
-                    "\"{name}\" needs classic confinement: it runs without a sandbox; install \
-                     the file with the classic option to accept that"
-                ),
+                crate::lang::gettext("\"{snap}\" needs classic confinement: it runs without a sandbox; install the file with the classic option to accept that")
+                    .replace("{snap}", &name),
             ));
         }
         let verified = self.signatures(&digest, size, &name, unsigned)?;
@@ -164,7 +162,9 @@ impl Engine {
         if before.and_then(|b| b.revision(&revision)).is_some() {
             return Err(Error::new(
                 ErrorKind::AlreadyInstalled,
-                format!("revision {revision} of \"{name}\" is already installed"),
+                crate::lang::gettext("revision {revision} of \"{snap}\" is already installed")
+                    .replace("{revision}", &revision)
+                    .replace("{snap}", name),
             ));
         }
         Ok(revision)
@@ -181,10 +181,12 @@ impl Engine {
         let results = self.resolve_bases(&[base.to_string()]).await.map_err(|e| {
             Error::new(
                 ErrorKind::NotFound,
-                format!(
-                    "base \"{base}\" is not installed and cannot be installed: {}",
-                    e.message
-                ),
+                // Translators: {why} is the reason, itself a message of the helper's.
+                crate::lang::gettext(
+                    "base \"{base}\" is not installed and cannot be installed: {why}",
+                )
+                .replace("{base}", base)
+                .replace("{why}", &e.message),
             )
         })?;
         results.into_iter().collect()

@@ -43,10 +43,9 @@ impl Engine {
             "classic" if snap.confinement != "classic" => {
                 return Err(Error::new(
                     ErrorKind::NeedsClassic,
-                    format!(
-                        "\"{name}\" on {full} needs classic confinement (no sandbox): refresh \
-                         to that channel with the classic option instead"
-                    ),
+                    crate::lang::gettext("\"{snap}\" on {channel} needs classic confinement (no sandbox): refresh to that channel with the classic option instead")
+                        .replace("{snap}", name)
+                        .replace("{channel}", &full),
                 ))
             }
             "devmode" => {
