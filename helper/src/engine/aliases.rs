@@ -90,7 +90,10 @@ pub fn validate_alias(alias: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(refused(format!("invalid alias name: {alias:?}")))
+        Err(refused(
+            crate::lang::gettext("invalid alias name: {alias}")
+                .replace("{alias}", &format!("{alias:?}")),
+        ))
     }
 }
 
@@ -118,17 +121,21 @@ pub fn with_manual(snap: &SnapState, app: &str, alias: &str) -> Result<SnapAlias
     validate_alias(alias)?;
     if !alias_apps(snap)?.contains(app) {
         let yaml = super::files::parse_yaml(snap, &snap.current)?;
-        let reason = if yaml.apps.contains_key(app) {
-            format!("target application {app:?} is a daemon")
+        let message = if yaml.apps.contains_key(app) {
+            crate::lang::gettext(
+                "cannot enable alias {alias} for {snap}, target application {app} is a daemon",
+            )
         } else {
-            format!("target application {app:?} does not exist")
+            crate::lang::gettext(
+                "cannot enable alias {alias} for {snap}, target application {app} does not exist",
+            )
         };
         return Err(Error::new(
             ErrorKind::NotFound,
-            format!(
-                "cannot enable alias {alias:?} for {:?}, {reason}",
-                snap.name
-            ),
+            message
+                .replace("{alias}", &format!("{alias:?}"))
+                .replace("{snap}", &format!("{:?}", snap.name))
+                .replace("{app}", &format!("{app:?}")),
         ));
     }
     let mut new = snap.aliases.clone();

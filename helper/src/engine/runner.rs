@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::state::{ChangeStatus, TaskRow, TaskStatus};
 
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "cancelled")
+    Error::new(ErrorKind::Cancelled, crate::lang::gettext("cancelled"))
 }
 
 impl Engine {

@@ -238,9 +238,10 @@ impl RunHook {
         let output = output.trim();
         match (status, why) {
             (Some(st), _) if st.success() => Ok(()),
-            (_, Some(why)) if why == "cancelled" => {
-                Err(Error::new(ErrorKind::Cancelled, "cancelled"))
-            }
+            (_, Some(why)) if why == "cancelled" => Err(Error::new(
+                ErrorKind::Cancelled,
+                crate::lang::gettext("cancelled"),
+            )),
             (status, why) => {
                 let what = why.unwrap_or_else(|| match status.and_then(|s| s.code()) {
                     Some(code) => crate::lang::gettext("exit status {code}")
