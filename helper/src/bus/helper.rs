@@ -458,7 +458,9 @@ impl Helper {
             check_text("a configuration key", k)?;
         }
         let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || engine.get_config(&name, &keys))
+        // The blocking thread answers in the caller's language too.
+        let lang = crate::lang::current();
+        tokio::task::spawn_blocking(move || lang.enter(|| engine.get_config(&name, &keys)))
             .await
             .map_err(|e| to_dbus(Error::internal(e)))?
             .map_err(to_dbus)

@@ -18,8 +18,14 @@ use crate::state::SnapState;
 /// A `.snap`'s `meta/snap.yaml`, parsed, and its text.
 pub fn read_snap_yaml(path: &Path) -> Result<(SnapYaml, String)> {
     let invalid = |m: String| Error::new(ErrorKind::InvalidSnap, m);
-    let snap = snapshelf_snap::squashfs::SnapFile::open(path)
-        .map_err(|e| invalid(format!("{}: not a valid snap: {e}", path.display())))?;
+    let snap = snapshelf_snap::squashfs::SnapFile::open(path).map_err(|e| {
+        // Translators: {why} is the squashfs reader's message, in English.
+        invalid(
+            crate::lang::gettext("{path}: not a valid snap: {why}")
+                .replace("{path}", &path.display().to_string())
+                .replace("{why}", &e.to_string()),
+        )
+    })?;
     let text = snap
         .snap_yaml_text()
         .map_err(|e| invalid(format!("{}: {e}", path.display())))?;

@@ -39,18 +39,22 @@ impl Engine {
             std::process::id(),
             rand_suffix()
         ));
+        // The copy's errors are in the caller's language: the blocking thread takes it along.
+        let lang = crate::lang::current();
         let copy = tokio::task::spawn_blocking({
             let tmp = tmp.clone();
             move || -> Result<(snapshelf_snap::digest::Sha3_384, u64)> {
-                let mut out = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .what("create", &tmp)?;
-                let hashed = hash_reading(&mut file, Some(&mut out))?;
-                out.sync_all().what("write", &tmp)?;
-                Ok(hashed)
+                lang.enter(|| {
+                    let mut out = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&tmp)
+                        .what("create", &tmp)?;
+                    let hashed = hash_reading(&mut file, Some(&mut out))?;
+                    out.sync_all().what("write", &tmp)?;
+                    Ok(hashed)
+                })
             }
         })
         .await
@@ -321,9 +325,9 @@ fn hash_reading(
     let mut n = 0u64;
     loop {
         // Errors here are the caller's file's (by descriptor, no path) or the copy's.
-        let k = file
-            .read(&mut buf)
-            .map_err(|e| Error::invalid(format!("cannot read the file: {e}")))?;
+        let k = file.read(&mut buf).map_err(|e| {
+            Error::invalid(gettext("cannot read the file: {why}").replace("{why}", &e.to_string()))
+        })?;
         if k == 0 {
             break;
         }
@@ -334,10 +338,10 @@ fn hash_reading(
         n += k as u64;
         // The file may grow while it is read: never more than a snap may be.
         if n > crate::engine::MAX_SNAP_FILE {
-            return Err(Error::invalid(format!(
-                "the file is larger than a snap may be ({} bytes)",
-                crate::engine::MAX_SNAP_FILE
-            )));
+            return Err(Error::invalid(
+                gettext("the file is larger than a snap may be ({max} bytes)")
+                    .replace("{max}", &crate::engine::MAX_SNAP_FILE.to_string()),
+            ));
         }
     }
     Ok((hasher.finalize(), n))
