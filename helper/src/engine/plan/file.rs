@@ -146,7 +146,8 @@ impl Engine {
         if verified.is_none() && !unsigned {
             return Err(Error::new(
                 ErrorKind::VerificationFailed,
-                format!("cannot find signatures for this file of \"{name}\"; install it as unsigned to trust it anyway"),
+                gettext("cannot find signatures for this file of \"{snap}\"; install it as unsigned to trust it anyway")
+                    .replace("{snap}", name),
             ));
         }
         Ok(verified)

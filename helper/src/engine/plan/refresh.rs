@@ -160,10 +160,10 @@ impl Engine {
                 }
                 Ok(size) => Error::new(
                     ErrorKind::VerificationFailed,
-                    format!(
-                        "\"{}\": the store says the file is {} bytes, its signed snap-revision says {size}",
-                        r.name, r.size
-                    ),
+                    gettext("\"{snap}\": the store says the file is {size} bytes, its signed snap-revision says {signed}")
+                        .replace("{snap}", &r.name)
+                        .replace("{size}", &r.size.to_string())
+                        .replace("{signed}", &size.to_string()),
                 ),
                 Err(e) => e,
             };
