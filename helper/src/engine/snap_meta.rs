@@ -106,10 +106,12 @@ pub fn check_against_plan(file: &SnapYaml, name: &str, planned: &SnapState) -> R
     let differs = |what: &str, file_says: &str, store_said: &str| {
         Error::new(
             ErrorKind::InvalidSnap,
-            format!(
-                "\"{name}\": the verified file's meta/snap.yaml says {what} {file_says}, \
-                 the store said {store_said}"
-            ),
+            // Translators: {what} is "name", "type" or "base", kept in English as snap.yaml's field.
+            crate::lang::gettext("\"{snap}\": the verified file's meta/snap.yaml says {what} {file_says}, the store said {store_said}")
+                .replace("{snap}", name)
+                .replace("{what}", what)
+                .replace("{file_says}", file_says)
+                .replace("{store_said}", store_said),
         )
     };
     if file.name != name {
