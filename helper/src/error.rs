@@ -66,20 +66,67 @@ impl From<crate::store::StoreError> for Error {
                 ErrorKind::StoreError
             }
         };
-        let message = match &e {
-            // The one store error people meet most: in their language.
-            S::NotFound(name) => crate::lang::gettext("snap \"{snap}\" not found in the store")
-                .replace("{snap}", name),
-            _ => e.to_string(),
-        };
-        Error::new(kind, message)
+        Error::new(kind, store_words(&e))
+    }
+}
+
+/// A store error in the caller's language; the store's own words, URLs and paths stay as they
+/// are (`StoreError`'s English `Display` is what the logs say).
+fn store_words(e: &crate::store::StoreError) -> String {
+    use crate::lang::gettext;
+    use crate::store::StoreError as S;
+    match e {
+        S::NotFound(name) => {
+            gettext("snap \"{snap}\" not found in the store").replace("{snap}", name)
+        }
+        // Translators: {why} is the network library's message, in English.
+        S::Network { url, message } => gettext("cannot reach the store at {url}: {why}")
+            .replace("{url}", url)
+            .replace("{why}", message),
+        // Translators: {why} and {code} are the store's own words, in English.
+        S::Store { code, message } => gettext("the store said: {why} ({code})")
+            .replace("{why}", message)
+            .replace("{code}", code),
+        S::Http { status, url } => gettext("the store answered {status} for {url}")
+            .replace("{status}", &status.to_string())
+            .replace("{url}", url),
+        // Translators: {what} names the request, in English; {why} is the parser's message.
+        S::Malformed { what, message } => {
+            gettext("the store's answer to {what} is malformed: {why}")
+                .replace("{what}", what)
+                .replace("{why}", message)
+        }
+        S::Refused { what, message } => gettext("refused the store's answer to {what}: {why}")
+            .replace("{what}", what)
+            .replace("{why}", message),
+        S::NoSpace {
+            path,
+            what,
+            needed,
+            available,
+        } => gettext(
+            "not enough free space in {path} for {what}: {needed} bytes are needed, {available} are free",
+        )
+        .replace("{path}", &path.display().to_string())
+        .replace("{what}", what)
+        .replace("{needed}", &needed.to_string())
+        .replace("{available}", &available.to_string()),
+        S::Cancelled => gettext("cancelled"),
+        S::Io { path, source } => gettext("cannot {op} {path}: {why}")
+            .replace("{op}", "use")
+            .replace("{path}", &path.display().to_string())
+            .replace("{why}", &source.to_string()),
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         if e.raw_os_error() == Some(libc::ENOSPC) {
-            Error::new(ErrorKind::InsufficientSpace, e.to_string())
+            Error::new(
+                ErrorKind::InsufficientSpace,
+                crate::lang::gettext("not enough disk space: {why}")
+                    .replace("{why}", &e.to_string()),
+            )
         } else {
             Error::internal(e)
         }

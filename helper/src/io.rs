@@ -19,7 +19,15 @@ impl<T> IoContext<T> for std::io::Result<T> {
             } else {
                 ErrorKind::Internal
             };
-            Error::new(kind, format!("cannot {op} {}: {e}", path.display()))
+            // The verb, the path and the system's words stay English (technical); the frame
+            // around them is in the caller's language.
+            // Translators: {op} is an English verb such as "create" or "rename … to", {path} a
+            // file's path, {why} the system's message; keep all three as they are.
+            let message = crate::lang::gettext("cannot {op} {path}: {why}")
+                .replace("{op}", op)
+                .replace("{path}", &path.display().to_string())
+                .replace("{why}", &e.to_string());
+            Error::new(kind, message)
         })
     }
 }

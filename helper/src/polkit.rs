@@ -53,16 +53,20 @@ impl Authority {
 
     /// The uid of the message's sender, as the bus daemon knows it.
     pub async fn caller_uid(&self, header: &Header<'_>) -> Result<u32> {
-        let sender = header
-            .sender()
-            .ok_or_else(|| Error::new(ErrorKind::NotAuthorized, "the call has no sender"))?;
+        let sender = header.sender().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotAuthorized,
+                crate::lang::gettext("the call has no sender"),
+            )
+        })?;
         self.dbus
             .get_connection_unix_user(sender.clone().into())
             .await
             .map_err(|e| {
                 Error::new(
                     ErrorKind::NotAuthorized,
-                    format!("cannot tell who is calling: {e}"),
+                    crate::lang::gettext("cannot tell who is calling: {why}")
+                        .replace("{why}", &e.to_string()),
                 )
             })
     }
@@ -76,7 +80,8 @@ impl Authority {
         let subject = Subject::new_for_message_header(header).map_err(|e| {
             Error::new(
                 ErrorKind::NotAuthorized,
-                format!("cannot identify the caller: {e}"),
+                crate::lang::gettext("cannot identify the caller: {why}")
+                    .replace("{why}", &e.to_string()),
             )
         })?;
         let interactive = header
@@ -97,7 +102,8 @@ impl Authority {
                 // No polkit, or polkit failing, is a refusal: never fall back to allowing.
                 Error::new(
                     ErrorKind::NotAuthorized,
-                    format!("polkit could not decide: {e}"),
+                    crate::lang::gettext("polkit could not decide: {why}")
+                        .replace("{why}", &e.to_string()),
                 )
             })?;
         if result.is_authorized {
@@ -106,14 +112,17 @@ impl Authority {
         if result.details.get("polkit.dismissed").map(String::as_str) == Some("true") {
             return Err(Error::new(
                 ErrorKind::AuthCancelled,
-                "the authentication dialog was dismissed",
+                crate::lang::gettext("the authentication dialog was dismissed"),
             ));
         }
         let why = if result.is_challenge && !interactive {
-            "authentication is required, and this call does not allow interactive authorization"
+            crate::lang::gettext(
+                "authentication is required, and this call does not allow interactive authorization",
+            )
         } else {
-            "not authorized"
+            crate::lang::gettext("not authorized")
         };
+        // The polkit action's id stays as it is: it is what an administrator's rule names.
         Err(Error::new(
             ErrorKind::NotAuthorized,
             format!("{why} ({action})"),

@@ -10,6 +10,7 @@ use super::to_dbus;
 use crate::engine::catalog::{Details, Listing, Update};
 use crate::engine::plan;
 use crate::error::Error;
+use crate::lang::gettext;
 
 pub(super) fn find_result(l: Listing) -> FindResult {
     FindResult {
@@ -103,28 +104,28 @@ pub(super) fn regular_file(fd: OwnedFd) -> Result<std::fs::File, snapshelf_dbus:
     let raw: std::os::fd::OwnedFd = fd.into();
     let file = std::fs::File::from(raw);
     let meta = file.metadata().map_err(|e| {
-        to_dbus(Error::invalid(format!(
-            "cannot read the file descriptor: {e}"
-        )))
+        to_dbus(Error::invalid(
+            gettext("cannot read the file descriptor: {why}").replace("{why}", &e.to_string()),
+        ))
     })?;
     if !meta.is_file() {
-        return Err(to_dbus(Error::invalid(
+        return Err(to_dbus(Error::invalid(gettext(
             "the file descriptor is not a regular file",
-        )));
+        ))));
     }
     if meta.len() > crate::engine::MAX_SNAP_FILE {
-        return Err(to_dbus(Error::invalid(format!(
-            "the file is {} bytes, more than a snap may be ({} bytes)",
-            meta.len(),
-            crate::engine::MAX_SNAP_FILE
-        ))));
+        return Err(to_dbus(Error::invalid(
+            gettext("the file is {size} bytes, more than a snap may be ({max} bytes)")
+                .replace("{size}", &meta.len().to_string())
+                .replace("{max}", &crate::engine::MAX_SNAP_FILE.to_string()),
+        )));
     }
     if on_fuse(&file) {
         // A FUSE file system's server can make a read block for ever, and a blocked read holds
         // one of the helper's threads: such files are refused, not read.
-        return Err(to_dbus(Error::invalid(
+        return Err(to_dbus(Error::invalid(gettext(
             "the file is on a FUSE file system: copy it to a local folder first",
-        )));
+        ))));
     }
     // SAFETY: lseek on a descriptor we own; no memory is involved.
     let _ = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_SET) };

@@ -450,13 +450,17 @@ impl Helper {
     ) -> Result<String, snapshelf_dbus::Error> {
         check_text("the snap name", &name)?;
         if keys.len() > 256 {
-            return Err(to_dbus(Error::invalid("at most 256 keys in one call")));
+            return Err(to_dbus(Error::invalid(crate::lang::gettext(
+                "at most 256 keys in one call",
+            ))));
         }
         for k in &keys {
             check_text("a configuration key", k)?;
         }
         let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || engine.get_config(&name, &keys))
+        // The blocking thread answers in the caller's language too.
+        let lang = crate::lang::current();
+        tokio::task::spawn_blocking(move || lang.enter(|| engine.get_config(&name, &keys)))
             .await
             .map_err(|e| to_dbus(Error::internal(e)))?
             .map_err(to_dbus)
@@ -495,11 +499,13 @@ impl Helper {
     ) -> Result<(), snapshelf_dbus::Error> {
         check_names(&names)?;
         if names.is_empty() {
-            return Err(to_dbus(Error::invalid("no snap named")));
+            return Err(to_dbus(Error::invalid(crate::lang::gettext(
+                "no snap named",
+            ))));
         }
         for n in &names {
             snapshelf_snap::naming::validate_snap_name(n)
-                .map_err(|e| to_dbus(Error::invalid(e.to_string())))?;
+                .map_err(|e| to_dbus(crate::engine::plan::invalid_name(n, &e.to_string())))?;
         }
         self.authorize(&hdr, polkit::REFRESH).await?;
         self.engine.hold(&names, hold).map_err(to_dbus)
@@ -601,9 +607,11 @@ impl Helper {
         locale: String,
     ) -> Result<(), snapshelf_dbus::Error> {
         let lang = crate::lang::Lang::of(&locale).map_err(to_dbus)?;
-        let sender = hdr
-            .sender()
-            .ok_or_else(|| to_dbus(Error::invalid("SetLocale needs a caller on a message bus")))?;
+        let sender = hdr.sender().ok_or_else(|| {
+            to_dbus(Error::invalid(crate::lang::gettext(
+                "SetLocale needs a caller on a message bus",
+            )))
+        })?;
         self.locales.set(sender.as_str(), lang);
         Ok(())
     }

@@ -14,6 +14,7 @@ use snapshelf_snap::assert::{Database, HeaderValue};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::io::IoContext;
+use crate::lang::gettext;
 use crate::paths::Paths;
 use crate::state::SnapState;
 
@@ -90,7 +91,9 @@ pub fn validate_alias(alias: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(refused(format!("invalid alias name: {alias:?}")))
+        Err(refused(
+            gettext("invalid alias name: {alias}").replace("{alias}", &format!("{alias:?}")),
+        ))
     }
 }
 
@@ -118,17 +121,19 @@ pub fn with_manual(snap: &SnapState, app: &str, alias: &str) -> Result<SnapAlias
     validate_alias(alias)?;
     if !alias_apps(snap)?.contains(app) {
         let yaml = super::files::parse_yaml(snap, &snap.current)?;
-        let reason = if yaml.apps.contains_key(app) {
-            format!("target application {app:?} is a daemon")
+        let message = if yaml.apps.contains_key(app) {
+            gettext("cannot enable alias {alias} for {snap}, target application {app} is a daemon")
         } else {
-            format!("target application {app:?} does not exist")
+            gettext(
+                "cannot enable alias {alias} for {snap}, target application {app} does not exist",
+            )
         };
         return Err(Error::new(
             ErrorKind::NotFound,
-            format!(
-                "cannot enable alias {alias:?} for {:?}, {reason}",
-                snap.name
-            ),
+            message
+                .replace("{alias}", &format!("{alias:?}"))
+                .replace("{snap}", &format!("{:?}", snap.name))
+                .replace("{app}", &format!("{app:?}")),
         ));
     }
     let mut new = snap.aliases.clone();
@@ -257,20 +262,24 @@ pub fn check_conflicts(
     for alias in enabled.keys() {
         let namespace = alias.split('.').next().unwrap_or(alias);
         if all.iter().any(|s| s.name == namespace) {
-            return Err(refused(format!(
-                "cannot enable alias {alias:?} for {snap:?}, it conflicts with the command \
-                 namespace of installed snap {namespace:?}"
-            )));
+            return Err(refused(
+                gettext("cannot enable alias {alias} for {snap}, it conflicts with the command namespace of installed snap {other}")
+                    .replace("{alias}", &format!("{alias:?}"))
+                    .replace("{snap}", &format!("{snap:?}"))
+                    .replace("{other}", &format!("{namespace:?}")),
+            ));
         }
         if let Some(found) = path_dirs
             .iter()
             .map(|d| Path::new(d).join(alias))
             .find(|p| p.symlink_metadata().is_ok())
         {
-            return Err(refused(format!(
-                "cannot enable alias {alias:?} for {snap:?}, it would shadow the system command {}",
-                found.display()
-            )));
+            return Err(refused(
+                gettext("cannot enable alias {alias} for {snap}, it would shadow the system command {path}")
+                    .replace("{alias}", &format!("{alias:?}"))
+                    .replace("{snap}", &format!("{snap:?}"))
+                    .replace("{path}", &found.display().to_string()),
+            ));
         }
     }
     let mut conflicts: Vec<String> = Vec::new();
@@ -282,21 +291,35 @@ pub fn check_conflicts(
             .map(|a| format!("{a:?}"))
             .collect();
         if !clash.is_empty() {
-            let what = if clash.len() == 1 { "alias" } else { "aliases" };
-            conflicts.push(format!(
-                "{what} {} already enabled for {:?}",
-                clash.join(", "),
-                other.name
-            ));
+            conflicts.push(
+                crate::lang::ngettext(
+                    "alias {aliases} already enabled for {snap}",
+                    "aliases {aliases} already enabled for {snap}",
+                    clash.len() as u32,
+                )
+                .replace("{aliases}", &clash.join(", "))
+                .replace("{snap}", &format!("{:?}", other.name)),
+            );
         }
     }
     if conflicts.is_empty() {
         return Ok(());
     }
-    Err(refused(format!(
-        "cannot enable {} (for {snap:?})",
-        conflicts.join(" nor ")
-    )))
+    let all = conflicts
+        .into_iter()
+        .reduce(|list, next| {
+            // Translators: joins two conflicts: alias "a" already enabled for "x" nor alias …
+            gettext("{list} nor {next}")
+                .replace("{list}", &list)
+                .replace("{next}", &next)
+        })
+        .unwrap_or_default();
+    // Translators: {conflicts} is the list above; {snap} the snap's name, in quotes.
+    Err(refused(
+        gettext("cannot enable {conflicts} (for {snap})")
+            .replace("{conflicts}", &all)
+            .replace("{snap}", &format!("{snap:?}")),
+    ))
 }
 
 /// Refuse to install `name` when another snap has an enabled alias in its command namespace
@@ -310,10 +333,14 @@ pub fn check_namespace(all: &[SnapState], name: &str) -> Result<()> {
             .into_keys()
             .find(|a| a == name || a.starts_with(&prefix))
         {
-            return Err(refused(format!(
-                "snap {name:?} command namespace conflicts with alias {alias:?} for {:?} snap",
-                other.name
-            )));
+            return Err(refused(
+                gettext(
+                    "snap {snap} command namespace conflicts with alias {alias} for {other} snap",
+                )
+                .replace("{snap}", &format!("{name:?}"))
+                .replace("{alias}", &format!("{alias:?}"))
+                .replace("{other}", &format!("{:?}", other.name)),
+            ));
         }
     }
     Ok(())
@@ -338,11 +365,12 @@ pub fn sync_links(paths: &Paths, snap: &str, aliases: &BTreeMap<String, String>)
             Ok(t) if points_at(&t, snap) => {}
             Err(_) if link.symlink_metadata().is_err() => {}
             _ => {
-                return Err(refused(format!(
-                    "cannot enable alias {alias:?} for {snap:?}: {} is already there and not \
-                     one of its links",
-                    link.display()
-                )))
+                return Err(refused(
+                    gettext("cannot enable alias {alias} for {snap}: {path} is already there and not one of its links")
+                        .replace("{alias}", &format!("{alias:?}"))
+                        .replace("{snap}", &format!("{snap:?}"))
+                        .replace("{path}", &link.display().to_string()),
+                ))
             }
         }
         std::fs::create_dir_all(&bin).what("create", &bin)?;

@@ -12,6 +12,7 @@ use snapshelf_snap::yaml::SnapYaml;
 
 use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::lang::gettext;
 use crate::paths::Paths;
 use crate::state::SnapState;
 
@@ -65,26 +66,32 @@ pub fn connection(
     let not_found = |m: String| Error::new(ErrorKind::NotFound, m);
     let p = plug_of(&yaml_of(consumer)?, plug)
         .ok_or_else(|| {
-            not_found(format!(
-                "\"{}\" has no content plug \"{plug}\"",
-                consumer.name
-            ))
+            not_found(
+                gettext("\"{snap}\" has no content plug \"{plug}\"")
+                    .replace("{snap}", &consumer.name)
+                    .replace("{plug}", plug),
+            )
         })?
         .map_err(invalid)?;
     let s = slot_of(&yaml_of(provider)?, slot)
         .ok_or_else(|| {
-            not_found(format!(
-                "\"{}\" has no content slot \"{slot}\"",
-                provider.name
-            ))
+            not_found(
+                gettext("\"{snap}\" has no content slot \"{slot}\"")
+                    .replace("{snap}", &provider.name)
+                    .replace("{slot}", slot),
+            )
         })?
         .map_err(invalid)?;
     if p.content != s.content {
-        return Err(invalid(format!(
-            "cannot connect {}:{plug} (content \"{}\") to {}:{slot} (content \"{}\"): the \
-             content tags differ",
-            consumer.name, p.content, provider.name, s.content
-        )));
+        return Err(invalid(
+            gettext("cannot connect {snap}:{plug} (content \"{content}\") to {slot_snap}:{slot} (content \"{slot_content}\"): the content tags differ")
+                .replace("{snap}", &consumer.name)
+                .replace("{plug}", plug)
+                .replace("{content}", &p.content)
+                .replace("{slot_snap}", &provider.name)
+                .replace("{slot}", slot)
+                .replace("{slot_content}", &s.content),
+        ));
     }
     Ok(ProfileContent {
         plug: plug.to_string(),

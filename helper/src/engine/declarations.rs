@@ -114,10 +114,11 @@ fn consequence(
     if gone {
         return Some(Error::new(
             ErrorKind::NotFound,
-            format!(
-                "\"{}\" is no longer declared by the store (snap id {}): it was taken down",
-                s.name, s.snap_id
-            ),
+            crate::lang::gettext(
+                "\"{snap}\" is no longer declared by the store (snap id {id}): it was taken down",
+            )
+            .replace("{snap}", &s.name)
+            .replace("{id}", &s.snap_id),
         ));
     }
     let now = now?;
@@ -125,10 +126,12 @@ fn consequence(
     if name != s.name {
         return Some(Error::new(
             ErrorKind::VerificationFailed,
-            format!(
-                "the store now declares snap id {} as \"{name}\", not \"{}\" (renamed)",
-                s.snap_id, s.name
-            ),
+            crate::lang::gettext(
+                "the store now declares snap id {id} as \"{name}\", not \"{snap}\" (renamed)",
+            )
+            .replace("{id}", &s.snap_id)
+            .replace("{name}", name)
+            .replace("{snap}", &s.name),
         ));
     }
     let publisher = |a: &Assertion| a.header_str("publisher-id").unwrap_or("").to_string();

@@ -212,10 +212,12 @@ impl Engine {
                 l.cancel.cancel();
                 Ok(())
             }
-            Some(_) => Err(Error::invalid(
+            Some(_) => Err(Error::invalid(crate::lang::gettext(
                 "the change has already made its changes and can no longer be cancelled",
-            )),
-            None => Err(Error::invalid("the change has finished")),
+            ))),
+            None => Err(Error::invalid(crate::lang::gettext(
+                "the change has finished",
+            ))),
         }
     }
 

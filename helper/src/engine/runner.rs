@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::state::{ChangeStatus, TaskRow, TaskStatus};
 
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "cancelled")
+    Error::new(ErrorKind::Cancelled, crate::lang::gettext("cancelled"))
 }
 
 impl Engine {
@@ -455,7 +455,9 @@ impl LaneRun {
     /// How the change ends when lanes were given up.
     fn error(&self) -> Option<Error> {
         let e = self.joined()?;
-        let message = format!("undone for {}; the rest of the change is done", e.message);
+        // Translators: {why} is the failed parts' errors, joined by "; ".
+        let message = crate::lang::gettext("undone for {why}; the rest of the change is done")
+            .replace("{why}", &e.message);
         Some(Error::new(e.kind, message))
     }
 }

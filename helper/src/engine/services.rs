@@ -52,10 +52,11 @@ pub(crate) fn services_of(engine: &Engine, snap: &SnapState) -> Result<Vec<Servi
     units::snap_services(&snap.name, &rev.revision, &yaml, &launch).map_err(|e| {
         Error::new(
             ErrorKind::InvalidSnap,
-            format!(
-                "\"{}\" revision {}: cannot make its services: {e}",
-                snap.name, rev.revision
-            ),
+            // Translators: {why} says what is wrong with the services' snap.yaml, in English.
+            crate::lang::gettext("\"{snap}\" revision {revision}: cannot make its services: {why}")
+                .replace("{snap}", &snap.name)
+                .replace("{revision}", &rev.revision)
+                .replace("{why}", &e.to_string()),
         )
     })
 }

@@ -18,8 +18,14 @@ use crate::state::SnapState;
 /// A `.snap`'s `meta/snap.yaml`, parsed, and its text.
 pub fn read_snap_yaml(path: &Path) -> Result<(SnapYaml, String)> {
     let invalid = |m: String| Error::new(ErrorKind::InvalidSnap, m);
-    let snap = snapshelf_snap::squashfs::SnapFile::open(path)
-        .map_err(|e| invalid(format!("{}: not a valid snap: {e}", path.display())))?;
+    let snap = snapshelf_snap::squashfs::SnapFile::open(path).map_err(|e| {
+        // Translators: {why} is the squashfs reader's message, in English.
+        invalid(
+            crate::lang::gettext("{path}: not a valid snap: {why}")
+                .replace("{path}", &path.display().to_string())
+                .replace("{why}", &e.to_string()),
+        )
+    })?;
     let text = snap
         .snap_yaml_text()
         .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
@@ -51,7 +57,8 @@ pub fn check_confinement(
         }
         Confinement::Classic => Err(Error::new(
             ErrorKind::NeedsClassic,
-            format!("\"{name}\" needs classic confinement: it runs without a sandbox"),
+            crate::lang::gettext("\"{snap}\" needs classic confinement: it runs without a sandbox")
+                .replace("{snap}", name),
         )),
         Confinement::Devmode => Err(devmode_refused(name)),
     }
@@ -66,12 +73,12 @@ pub fn check_assumes(name: &str, revision: &str, yaml: &SnapYaml) -> Result<()> 
     }
     Err(Error::new(
         ErrorKind::AssumesNotMet,
-        format!(
-            "snap \"{name}\" (revision {revision}) assumes unsupported features: {} \
-             (meta/snap.yaml field \"assumes\"; Snapshelf has: {})",
-            unmet.join(", "),
-            supported_words()
-        ),
+        // Translators: {features} and {supported} are lists of snapd feature names, kept as they are.
+        crate::lang::gettext("snap \"{snap}\" (revision {revision}) assumes unsupported features: {features} (meta/snap.yaml field \"assumes\"; Snapshelf has: {supported})")
+            .replace("{snap}", name)
+            .replace("{revision}", revision)
+            .replace("{features}", &unmet.join(", "))
+            .replace("{supported}", &supported_words()),
     ))
 }
 
@@ -88,9 +95,10 @@ fn supported_words() -> String {
 fn devmode_refused(name: &str) -> Error {
     Error::new(
         ErrorKind::InvalidSnap,
-        format!(
-            "\"{name}\" uses devmode confinement (its sandbox enforces nothing), which is not installed"
-        ),
+        crate::lang::gettext(
+            "\"{snap}\" uses devmode confinement (its sandbox enforces nothing), which is not installed",
+        )
+        .replace("{snap}", name),
     )
 }
 
@@ -100,10 +108,12 @@ pub fn check_against_plan(file: &SnapYaml, name: &str, planned: &SnapState) -> R
     let differs = |what: &str, file_says: &str, store_said: &str| {
         Error::new(
             ErrorKind::InvalidSnap,
-            format!(
-                "\"{name}\": the verified file's meta/snap.yaml says {what} {file_says}, \
-                 the store said {store_said}"
-            ),
+            // Translators: {what} is "name", "type" or "base", kept in English as snap.yaml's field.
+            crate::lang::gettext("\"{snap}\": the verified file's meta/snap.yaml says {what} {file_says}, the store said {store_said}")
+                .replace("{snap}", name)
+                .replace("{what}", what)
+                .replace("{file_says}", file_says)
+                .replace("{store_said}", store_said),
         )
     };
     if file.name != name {
@@ -122,11 +132,10 @@ pub fn check_against_plan(file: &SnapYaml, name: &str, planned: &SnapState) -> R
         // Consent was asked for what the store said: classic only if that was classic.
         Confinement::Classic if planned.confinement != "classic" => Err(Error::new(
             ErrorKind::NeedsClassic,
-            format!(
-                "\"{name}\": the verified file needs classic confinement (no sandbox), \
-                 the store said {}",
-                planned.confinement
-            ),
+            // Translators: {confinement} is "strict" or "devmode", kept as snap.yaml says it.
+            crate::lang::gettext("\"{snap}\": the verified file needs classic confinement (no sandbox), the store said {confinement}")
+                .replace("{snap}", name)
+                .replace("{confinement}", &planned.confinement),
         )),
         _ => Ok(()),
     }

@@ -19,8 +19,14 @@ impl Engine {
     pub fn alias(&self, snap_app: &str, alias: &str, uid: u32) -> Result<u64> {
         let (name, app) = snap_app.split_once('.').unwrap_or((snap_app, snap_app));
         check_names(&[name.to_string()])?;
-        snapshelf_snap::naming::validate_app_name(app)
-            .map_err(|e| Error::invalid(format!("the app of {snap_app:?}: {e}")))?;
+        snapshelf_snap::naming::validate_app_name(app).map_err(|e| {
+            // Translators: {target} is the snap.app given, in quotes; {why} is in English.
+            Error::invalid(
+                gettext("the app of {target}: {why}")
+                    .replace("{target}", &format!("{snap_app:?}"))
+                    .replace("{why}", &e.to_string()),
+            )
+        })?;
         aliases::validate_alias(alias)?;
         let snap = self.snap(name)?.ok_or_else(|| not_installed(name))?;
         let mut new = aliases::with_manual(&snap, app, alias)?;
@@ -63,7 +69,8 @@ impl Engine {
                 .ok_or_else(|| {
                     Error::new(
                         ErrorKind::NotFound,
-                        format!("cannot find manual alias {alias:?} in any snap"),
+                        gettext("cannot find manual alias {alias} in any snap")
+                            .replace("{alias}", &format!("{alias:?}")),
                     )
                 })?;
             (owner.name.clone(), Some(alias.to_string()))

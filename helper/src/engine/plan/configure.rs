@@ -10,11 +10,29 @@ use crate::snapconf::{ConfigError, Transaction};
 /// A patch is small: dotted keys and values, as on a command line.
 const MAX_PATCH: usize = 1 << 20;
 
+/// A configuration error in the caller's language (snapctl keeps `ConfigError`'s English words).
 fn config_error(e: ConfigError) -> Error {
+    let q = |s: &str| format!("{s:?}");
+    let message = match &e {
+        ConfigError::InvalidKey(key) => {
+            gettext("invalid option name: {key}").replace("{key}", &q(key))
+        }
+        ConfigError::NotAMap { snap, key } => gettext("snap {snap} option {key} is not a map")
+            .replace("{snap}", &q(snap))
+            .replace("{key}", &q(key)),
+        ConfigError::NoConfig(snap) => {
+            gettext("snap {snap} has no configuration").replace("{snap}", &q(snap))
+        }
+        ConfigError::NoOption { snap, key } => {
+            gettext("snap {snap} has no {key} configuration option")
+                .replace("{snap}", &q(snap))
+                .replace("{key}", &q(key))
+        }
+    };
     if e.is_no_option() {
-        Error::new(ErrorKind::NoSuchOption, e.to_string())
+        Error::new(ErrorKind::NoSuchOption, message)
     } else {
-        Error::invalid(e.to_string())
+        Error::invalid(message)
     }
 }
 
@@ -33,7 +51,7 @@ impl Engine {
         }
         for k in keys {
             if k.is_empty() {
-                return Err(Error::invalid("an empty configuration key"));
+                return Err(Error::invalid(gettext("an empty configuration key")));
             }
             out.insert(k.clone(), tx.get(k).map_err(config_error)?);
         }
@@ -52,9 +70,9 @@ impl Engine {
             trial.set(k, v.clone()).map_err(config_error)?;
         }
         if !crate::engine::hooks::names(self.paths(), &snap)?.contains("configure") {
-            return Err(Error::invalid(format!(
-                "snap \"{name}\" has no \"configure\" hook"
-            )));
+            return Err(Error::invalid(
+                gettext("snap \"{snap}\" has no \"configure\" hook").replace("{snap}", name),
+            ));
         }
         let task = RunHook {
             optional: false,
@@ -75,19 +93,26 @@ impl Engine {
 /// The patch's keys and values, in order; the patch must be one JSON object.
 fn parse_patch(patch: &str) -> Result<Vec<(String, Value)>> {
     if patch.len() > MAX_PATCH {
-        return Err(Error::invalid(
+        return Err(Error::invalid(gettext(
             "the configuration patch is larger than 1 MiB",
-        ));
+        )));
     }
-    let v: Value = serde_json::from_str(patch)
-        .map_err(|e| Error::invalid(format!("the configuration patch is not valid JSON: {e}")))?;
+    let v: Value = serde_json::from_str(patch).map_err(|e| {
+        // Translators: {why} is the JSON parser's message, in English.
+        Error::invalid(
+            gettext("the configuration patch is not valid JSON: {why}")
+                .replace("{why}", &e.to_string()),
+        )
+    })?;
     let Value::Object(m) = v else {
-        return Err(Error::invalid(
+        return Err(Error::invalid(gettext(
             "the configuration patch must be a JSON object of keys to values",
-        ));
+        )));
     };
     if m.is_empty() {
-        return Err(Error::invalid("the configuration patch sets nothing"));
+        return Err(Error::invalid(gettext(
+            "the configuration patch sets nothing",
+        )));
     }
     Ok(m.into_iter().collect())
 }

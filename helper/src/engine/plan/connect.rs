@@ -18,7 +18,7 @@ impl Engine {
     ) -> Result<u64> {
         check_names(&[plug_snap.to_string()])?;
         if plug.is_empty() {
-            return Err(Error::invalid("no plug named"));
+            return Err(Error::invalid(gettext("no plug named")));
         }
         let snap = self
             .snap(plug_snap)?
@@ -36,35 +36,41 @@ impl Engine {
         let interface = yaml.all_plugs().get(plug).cloned().ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!("\"{plug_snap}\" has no plug \"{plug}\""),
+                gettext("\"{snap}\" has no plug \"{plug}\"")
+                    .replace("{snap}", plug_snap)
+                    .replace("{plug}", plug),
             )
         })?;
         if !crate::interfaces::is_supported(&interface) {
             return Err(Error::new(
                 ErrorKind::NotFound,
-                format!("the system has no slot for the {interface} interface"),
+                // Translators: {interface} is an interface's name, such as camera.
+                gettext("the system has no slot for the {interface} interface")
+                    .replace("{interface}", &interface),
             ));
         }
         if !slot.is_empty() && slot != interface {
             return Err(Error::new(
                 ErrorKind::NotFound,
-                format!(
-                    "the system has no slot \"{slot}\" for {plug_snap}:{plug} (its slot is \"{interface}\")"
-                ),
+                gettext("the system has no slot \"{slot}\" for {snap}:{plug} (its slot is \"{interface}\")")
+                    .replace("{slot}", slot)
+                    .replace("{snap}", plug_snap)
+                    .replace("{plug}", plug)
+                    .replace("{interface}", &interface),
             ));
         }
         let (connected, _) = crate::interfaces::state_of(&snap, plug, &interface);
         if connected == connect {
             return Err(Error::new(
                 ErrorKind::InterfacesUnchanged,
-                format!(
-                    "{plug_snap}:{plug} is {} the system's {interface}",
-                    if connect {
-                        "already connected to"
-                    } else {
-                        "not connected to"
-                    }
-                ),
+                if connect {
+                    gettext("{snap}:{plug} is already connected to the system's {interface}")
+                } else {
+                    gettext("{snap}:{plug} is not connected to the system's {interface}")
+                }
+                .replace("{snap}", plug_snap)
+                .replace("{plug}", plug)
+                .replace("{interface}", &interface),
             ));
         }
         let (kind, template) = if connect {
@@ -141,7 +147,8 @@ impl Engine {
         if tasks.is_empty() {
             return Err(Error::new(
                 ErrorKind::InterfacesUnchanged,
-                format!("the permissions of {name} are already the defaults"),
+                gettext("the permissions of {snap} are already the defaults")
+                    .replace("{snap}", name),
             ));
         }
         self.start(

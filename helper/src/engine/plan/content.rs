@@ -29,29 +29,34 @@ impl Engine {
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::NotFound,
-                    format!(
-                        "\"{}\" has no content plug \"{plug}\": only content plugs connect to \
-                         another snap",
-                        snap.name
-                    ),
+                    gettext("\"{snap}\" has no content plug \"{plug}\": only content plugs connect to another snap")
+                        .replace("{snap}", &snap.name)
+                        .replace("{plug}", plug),
                 )
             })?
             .map_err(Error::invalid)?;
         let to = if connect {
             self.content_slot(snap, &p, slot_snap, slot)?
         } else {
-            let now = snap
-                .content
-                .get(plug)
-                .cloned()
-                .ok_or_else(|| unchanged(format!("{}:{plug} is not connected", snap.name)))?;
+            let now = snap.content.get(plug).cloned().ok_or_else(|| {
+                unchanged(
+                    gettext("{snap}:{plug} is not connected")
+                        .replace("{snap}", &snap.name)
+                        .replace("{plug}", plug),
+                )
+            })?;
             if (!slot_snap.is_empty() && slot_snap != now.snap)
                 || (!slot.is_empty() && slot != now.slot)
             {
-                return Err(unchanged(format!(
-                    "{}:{plug} is not connected to {slot_snap}:{slot} (it is connected to {}:{})",
-                    snap.name, now.snap, now.slot
-                )));
+                return Err(unchanged(
+                    gettext("{snap}:{plug} is not connected to {slot_snap}:{slot} (it is connected to {now_snap}:{now_slot})")
+                        .replace("{snap}", &snap.name)
+                        .replace("{plug}", plug)
+                        .replace("{slot_snap}", slot_snap)
+                        .replace("{slot}", slot)
+                        .replace("{now_snap}", &now.snap)
+                        .replace("{now_slot}", &now.slot),
+                ));
             }
             now
         };
@@ -97,10 +102,12 @@ impl Engine {
         slot: &str,
     ) -> Result<SlotRef> {
         if slot_snap.is_empty() || slot_snap == "system" {
-            return Err(Error::invalid(format!(
-                "name the snap that provides {}:{} (content \"{}\")",
-                snap.name, p.name, p.content
-            )));
+            return Err(Error::invalid(
+                gettext("name the snap that provides {snap}:{plug} (content \"{content}\")")
+                    .replace("{snap}", &snap.name)
+                    .replace("{plug}", &p.name)
+                    .replace("{content}", &p.content),
+            ));
         }
         check_names(&[slot_snap.to_string()])?;
         let provider = self
@@ -122,18 +129,18 @@ impl Engine {
                 [] => {
                     return Err(Error::new(
                         ErrorKind::NotFound,
-                        format!(
-                            "\"{slot_snap}\" has no content slot with content \"{}\"",
-                            p.content
-                        ),
+                        gettext("\"{snap}\" has no content slot with content \"{content}\"")
+                            .replace("{snap}", slot_snap)
+                            .replace("{content}", &p.content),
                     ))
                 }
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "\"{slot_snap}\" has several content slots with content \"{}\": name one",
-                        p.content
-                    )))
-                }
+                _ => return Err(Error::invalid(
+                    gettext(
+                        "\"{snap}\" has several content slots with content \"{content}\": name one",
+                    )
+                    .replace("{snap}", slot_snap)
+                    .replace("{content}", &p.content),
+                )),
             }
         } else {
             slot.to_string()
@@ -141,14 +148,20 @@ impl Engine {
         // Checks both ends and the tags; the mounts themselves are made at the next launch.
         content::connection(snap, &p.name, &provider, &slot)?;
         match snap.content.get(&p.name) {
-            Some(now) if now.snap == slot_snap && now.slot == slot => Err(unchanged(format!(
-                "{}:{} is already connected to {slot_snap}:{slot}",
-                snap.name, p.name
-            ))),
-            Some(now) => Err(Error::invalid(format!(
-                "{}:{} is connected to {}:{}: disconnect it first",
-                snap.name, p.name, now.snap, now.slot
-            ))),
+            Some(now) if now.snap == slot_snap && now.slot == slot => Err(unchanged(
+                gettext("{snap}:{plug} is already connected to {slot_snap}:{slot}")
+                    .replace("{snap}", &snap.name)
+                    .replace("{plug}", &p.name)
+                    .replace("{slot_snap}", slot_snap)
+                    .replace("{slot}", &slot),
+            )),
+            Some(now) => Err(Error::invalid(
+                gettext("{snap}:{plug} is connected to {slot_snap}:{slot}: disconnect it first")
+                    .replace("{snap}", &snap.name)
+                    .replace("{plug}", &p.name)
+                    .replace("{slot_snap}", &now.snap)
+                    .replace("{slot}", &now.slot),
+            )),
             None => Ok(SlotRef {
                 snap: slot_snap.to_string(),
                 slot,

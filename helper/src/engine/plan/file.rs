@@ -39,18 +39,22 @@ impl Engine {
             std::process::id(),
             rand_suffix()
         ));
+        // The copy's errors are in the caller's language: the blocking thread takes it along.
+        let lang = crate::lang::current();
         let copy = tokio::task::spawn_blocking({
             let tmp = tmp.clone();
             move || -> Result<(snapshelf_snap::digest::Sha3_384, u64)> {
-                let mut out = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .what("create", &tmp)?;
-                let hashed = hash_reading(&mut file, Some(&mut out))?;
-                out.sync_all().what("write", &tmp)?;
-                Ok(hashed)
+                lang.enter(|| {
+                    let mut out = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&tmp)
+                        .what("create", &tmp)?;
+                    let hashed = hash_reading(&mut file, Some(&mut out))?;
+                    out.sync_all().what("write", &tmp)?;
+                    Ok(hashed)
+                })
             }
         })
         .await
@@ -79,10 +83,8 @@ impl Engine {
         if yaml.confinement == Confinement::Classic && !classic {
             return Err(Error::new(
                 ErrorKind::NeedsClassic,
-                format!(
-                    "\"{name}\" needs classic confinement: it runs without a sandbox; install \
-                     the file with the classic option to accept that"
-                ),
+                crate::lang::gettext("\"{snap}\" needs classic confinement: it runs without a sandbox; install the file with the classic option to accept that")
+                    .replace("{snap}", &name),
             ));
         }
         let verified = self.signatures(&digest, size, &name, unsigned)?;
@@ -144,7 +146,8 @@ impl Engine {
         if verified.is_none() && !unsigned {
             return Err(Error::new(
                 ErrorKind::VerificationFailed,
-                format!("cannot find signatures for this file of \"{name}\"; install it as unsigned to trust it anyway"),
+                gettext("cannot find signatures for this file of \"{snap}\"; install it as unsigned to trust it anyway")
+                    .replace("{snap}", name),
             ));
         }
         Ok(verified)
@@ -164,7 +167,9 @@ impl Engine {
         if before.and_then(|b| b.revision(&revision)).is_some() {
             return Err(Error::new(
                 ErrorKind::AlreadyInstalled,
-                format!("revision {revision} of \"{name}\" is already installed"),
+                crate::lang::gettext("revision {revision} of \"{snap}\" is already installed")
+                    .replace("{revision}", &revision)
+                    .replace("{snap}", name),
             ));
         }
         Ok(revision)
@@ -181,10 +186,12 @@ impl Engine {
         let results = self.resolve_bases(&[base.to_string()]).await.map_err(|e| {
             Error::new(
                 ErrorKind::NotFound,
-                format!(
-                    "base \"{base}\" is not installed and cannot be installed: {}",
-                    e.message
-                ),
+                // Translators: {why} is the reason, itself a message of the helper's.
+                crate::lang::gettext(
+                    "base \"{base}\" is not installed and cannot be installed: {why}",
+                )
+                .replace("{base}", base)
+                .replace("{why}", &e.message),
             )
         })?;
         results.into_iter().collect()
@@ -319,9 +326,9 @@ fn hash_reading(
     let mut n = 0u64;
     loop {
         // Errors here are the caller's file's (by descriptor, no path) or the copy's.
-        let k = file
-            .read(&mut buf)
-            .map_err(|e| Error::invalid(format!("cannot read the file: {e}")))?;
+        let k = file.read(&mut buf).map_err(|e| {
+            Error::invalid(gettext("cannot read the file: {why}").replace("{why}", &e.to_string()))
+        })?;
         if k == 0 {
             break;
         }
@@ -332,10 +339,10 @@ fn hash_reading(
         n += k as u64;
         // The file may grow while it is read: never more than a snap may be.
         if n > crate::engine::MAX_SNAP_FILE {
-            return Err(Error::invalid(format!(
-                "the file is larger than a snap may be ({} bytes)",
-                crate::engine::MAX_SNAP_FILE
-            )));
+            return Err(Error::invalid(
+                gettext("the file is larger than a snap may be ({max} bytes)")
+                    .replace("{max}", &crate::engine::MAX_SNAP_FILE.to_string()),
+            ));
         }
     }
     Ok((hasher.finalize(), n))

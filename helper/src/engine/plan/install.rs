@@ -71,7 +71,7 @@ impl Engine {
             if !resolved.iter().any(|r| &r.name == n) {
                 return Err(Error::new(
                     ErrorKind::NotFound,
-                    format!("the store did not answer for \"{n}\""),
+                    gettext("the store did not answer for \"{snap}\"").replace("{snap}", n),
                 ));
             }
         }
@@ -86,7 +86,7 @@ fn check_request(
     revision: Option<&str>,
 ) -> Result<Option<u32>> {
     if names.is_empty() {
-        return Err(Error::invalid("no snap named"));
+        return Err(Error::invalid(gettext("no snap named")));
     }
     check_names(names)?;
     if let Some(c) = channel {
@@ -95,13 +95,16 @@ fn check_request(
     let revision: Option<u32> = match revision {
         None => None,
         Some(r) => Some(r.parse().ok().filter(|r| *r >= 1).ok_or_else(|| {
-            Error::invalid(format!(
-                "invalid revision {r:?} (a store revision is a number)"
-            ))
+            Error::invalid(
+                gettext("invalid revision {revision} (a store revision is a number)")
+                    .replace("{revision}", &format!("{r:?}")),
+            )
         })?),
     };
     if revision.is_some() && names.len() > 1 {
-        return Err(Error::invalid("a revision can be given for one snap only"));
+        return Err(Error::invalid(gettext(
+            "a revision can be given for one snap only",
+        )));
     }
     Ok(revision)
 }

@@ -130,21 +130,37 @@ pub fn full_channel(channel: &str) -> String {
 /// Any well-formed channel name: closed risks and branches are not in the store's channel map,
 /// so a name is refused only when it cannot be a channel at all.
 pub fn validate_channel(channel: &str) -> Result<()> {
-    parse_channel(channel)
-        .map(|_| ())
-        .map_err(|e| Error::invalid(format!("invalid channel {channel:?}: {e}")))
+    parse_channel(channel).map(|_| ()).map_err(|e| {
+        // Translators: {channel} is the name given, in quotes; {why} says what is wrong, in English.
+        Error::invalid(
+            gettext("invalid channel {channel}: {why}")
+                .replace("{channel}", &format!("{channel:?}"))
+                .replace("{why}", &e.to_string()),
+        )
+    })
+}
+
+/// A snap name refused: the lead in the caller's language, snapd's reason (English) after it.
+pub(crate) fn invalid_name(name: &str, why: &str) -> Error {
+    // Translators: {snap} is the name given, in quotes; {why} says what is wrong, in English.
+    Error::invalid(
+        gettext("invalid snap name {snap}: {why}")
+            .replace("{snap}", &format!("{name:?}"))
+            .replace("{why}", why),
+    )
 }
 
 fn check_names(names: &[String]) -> Result<()> {
     if names.len() > 64 {
-        return Err(Error::invalid("at most 64 snaps in one change"));
+        return Err(Error::invalid(gettext("at most 64 snaps in one change")));
     }
     let mut seen = BTreeSet::new();
     for n in names {
-        validate_snap_name(n)
-            .map_err(|e| Error::invalid(format!("invalid snap name {n:?}: {e}")))?;
+        validate_snap_name(n).map_err(|e| invalid_name(n, &e.to_string()))?;
         if !seen.insert(n) {
-            return Err(Error::invalid(format!("\"{n}\" is listed twice")));
+            return Err(Error::invalid(
+                gettext("\"{snap}\" is listed twice").replace("{snap}", n),
+            ));
         }
     }
     Ok(())
@@ -271,18 +287,21 @@ fn store_refusal(who: &str, code: &str, message: &str, releases: &[String]) -> E
     match code {
         "name-not-found" | "id-not-found" => Error::new(
             ErrorKind::NotFound,
-            format!("snap \"{who}\" not found in the store"),
+            gettext("snap \"{snap}\" not found in the store").replace("{snap}", who),
         ),
         "revision-not-found" if releases.is_empty() => Error::new(
             ErrorKind::ChannelNotAvailable,
-            format!("\"{who}\" has no revision there: {message}"),
+            // Translators: {why} is the store's own message, in English.
+            gettext("\"{snap}\" has no revision there: {why}")
+                .replace("{snap}", who)
+                .replace("{why}", message),
         ),
         "revision-not-found" => Error::new(
             ErrorKind::ChannelNotAvailable,
-            format!(
-                "\"{who}\" is not available on that channel; it is on {}",
-                releases.join(", ")
-            ),
+            // Translators: {channels} is a list of channel names such as latest/stable.
+            gettext("\"{snap}\" is not available on that channel; it is on {channels}")
+                .replace("{snap}", who)
+                .replace("{channels}", &releases.join(", ")),
         ),
         _ => Error::new(
             ErrorKind::StoreError,
@@ -558,13 +577,13 @@ pub(crate) fn check_epoch(
     }
     Err(Error::new(
         ErrorKind::EpochMismatch,
-        format!(
-            "cannot refresh \"{name}\" to revision {revision} (epoch {}): it cannot read the data \
-             of the installed revision {} (epoch {})",
-            show_epoch(new),
-            before.current,
-            show_epoch(&current)
-        ),
+        // Translators: an epoch is the version of a snap's data format, such as 1 or 2*.
+        gettext("cannot refresh \"{snap}\" to revision {revision} (epoch {epoch}): it cannot read the data of the installed revision {current} (epoch {current_epoch})")
+            .replace("{snap}", name)
+            .replace("{revision}", revision)
+            .replace("{epoch}", &show_epoch(new))
+            .replace("{current}", &before.current)
+            .replace("{current_epoch}", &show_epoch(&current)),
     ))
 }
 

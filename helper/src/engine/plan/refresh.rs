@@ -38,9 +38,9 @@ impl Engine {
         uid: u32,
     ) -> Result<u64> {
         if background && !download_only {
-            return Err(Error::invalid(
+            return Err(Error::invalid(gettext(
                 "option \"background\" is for download-only refreshes (the update agent's)",
-            ));
+            )));
         }
         let targets = self.refresh_targets(names, channel)?;
         let target_names: Vec<String> = targets.iter().map(|s| s.name.clone()).collect();
@@ -160,10 +160,10 @@ impl Engine {
                 }
                 Ok(size) => Error::new(
                     ErrorKind::VerificationFailed,
-                    format!(
-                        "\"{}\": the store says the file is {} bytes, its signed snap-revision says {size}",
-                        r.name, r.size
-                    ),
+                    gettext("\"{snap}\": the store says the file is {size} bytes, its signed snap-revision says {signed}")
+                        .replace("{snap}", &r.name)
+                        .replace("{size}", &r.size.to_string())
+                        .replace("{signed}", &size.to_string()),
                 ),
                 Err(e) => e,
             };
@@ -182,9 +182,9 @@ impl Engine {
         if let Some(c) = channel {
             validate_channel(c)?;
             if names.len() != 1 {
-                return Err(Error::invalid(
+                return Err(Error::invalid(gettext(
                     "a channel can be given when refreshing one snap only",
-                ));
+                )));
             }
         }
         let installed = self.installed()?;
@@ -203,7 +203,8 @@ impl Engine {
             if s.is_local() {
                 return Err(Error::new(
                     ErrorKind::NoUpdateAvailable,
-                    format!("\"{n}\" was installed from a file; the store cannot update it"),
+                    gettext("\"{snap}\" was installed from a file; the store cannot update it")
+                        .replace("{snap}", n),
                 ));
             }
             v.push(s.clone());
@@ -309,27 +310,29 @@ fn nothing_to_refresh(names: &[String], failed: &[Failed]) -> Error {
     if names.is_empty() && !failed.is_empty() {
         return Error::new(
             ErrorKind::NoUpdateAvailable,
-            format!(
-                "No snap has an update that can be installed: {}",
-                reasons.join("; ")
-            ),
+            // Translators: {reasons} are the helper's messages for each snap, joined by "; ".
+            gettext("No snap has an update that can be installed: {reasons}")
+                .replace("{reasons}", &reasons.join("; ")),
         );
     }
     if let Some(first) = failed.first() {
         return Error::new(
             first.error.kind,
-            format!("nothing could be refreshed: {}", reasons.join("; ")),
+            gettext("nothing could be refreshed: {reasons}")
+                .replace("{reasons}", &reasons.join("; ")),
         );
     }
-    let what = if names.is_empty() {
-        "No snap has".to_string()
+    let message = if names.is_empty() {
+        gettext("No snap has an update available")
     } else {
-        format!("{} has", name_list(names))
+        crate::lang::ngettext(
+            "{snaps} has no update available",
+            "{snaps} have no update available",
+            names.len() as u32,
+        )
+        .replace("{snaps}", &name_list(names))
     };
-    Error::new(
-        ErrorKind::NoUpdateAvailable,
-        format!("{what} an update available"),
-    )
+    Error::new(ErrorKind::NoUpdateAvailable, message)
 }
 
 /// The change's summary: what is refreshed, and which snaps are not and why.

@@ -16,7 +16,7 @@ impl Engine {
         uid: u32,
     ) -> Result<u64> {
         if names.is_empty() {
-            return Err(Error::invalid("no snap named"));
+            return Err(Error::invalid(gettext("no snap named")));
         }
         check_names(names)?;
         let installed = self.installed()?;
@@ -36,10 +36,9 @@ impl Engine {
             }) {
                 return Err(Error::new(
                     ErrorKind::SnapInUse,
-                    format!(
-                        "\"{n}\" is the base of \"{}\": remove that first",
-                        user.name
-                    ),
+                    crate::lang::gettext("\"{snap}\" is the base of \"{user}\": remove that first")
+                        .replace("{snap}", n)
+                        .replace("{user}", &user.name),
                 ));
             }
             if s.snap_type == "app" {
@@ -104,11 +103,10 @@ impl Engine {
                 .collect();
             return Err(Error::new(
                 ErrorKind::ProviderInUse,
-                format!(
-                    "cannot remove \"{provider}\": its content is used by {} (disconnect them \
-                     first, or remove with the disconnect-users option)",
-                    named.join(", ")
-                ),
+                // Translators: {plugs} is a list of snap:plug names.
+                crate::lang::gettext("cannot remove \"{snap}\": its content is used by {plugs} (disconnect them first, or remove with the disconnect-users option)")
+                    .replace("{snap}", provider)
+                    .replace("{plugs}", &crate::lang::name_list(&named)),
             ));
         }
         for (user, plugs) in users {

@@ -19,7 +19,9 @@ impl Engine {
                 if r == before.current {
                     return Err(Error::new(
                         ErrorKind::NoRevisionToRevert,
-                        format!("revision {r} of \"{name}\" is already current"),
+                        gettext("revision {revision} of \"{snap}\" is already current")
+                            .replace("{revision}", r)
+                            .replace("{snap}", name),
                     ));
                 }
                 before
@@ -32,10 +34,11 @@ impl Engine {
                             .collect();
                         Error::new(
                             ErrorKind::NoRevisionToRevert,
-                            format!(
-                                "revision {r} of \"{name}\" is not kept (kept: {})",
-                                kept.join(", ")
-                            ),
+                            // Translators: {kept} is a list of revision numbers.
+                            gettext("revision {revision} of \"{snap}\" is not kept (kept: {kept})")
+                                .replace("{revision}", r)
+                                .replace("{snap}", name)
+                                .replace("{kept}", &kept.join(", ")),
                         )
                     })?
                     .revision
@@ -44,7 +47,8 @@ impl Engine {
             None if pos == 0 => {
                 return Err(Error::new(
                     ErrorKind::NoRevisionToRevert,
-                    format!("\"{name}\" has no earlier revision to go back to"),
+                    gettext("\"{snap}\" has no earlier revision to go back to")
+                        .replace("{snap}", name),
                 ))
             }
             None => before.sequence[pos - 1].revision.clone(),

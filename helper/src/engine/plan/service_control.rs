@@ -96,7 +96,7 @@ impl Engine {
         flag: bool,
     ) -> Result<(Vec<String>, Vec<Task>)> {
         if targets.is_empty() {
-            return Err(Error::invalid("no service named"));
+            return Err(Error::invalid(gettext("no service named")));
         }
         let mut per_snap: Vec<(String, Vec<String>)> = Vec::new();
         for t in targets {
@@ -104,7 +104,7 @@ impl Engine {
                 Some((n, a)) => (n, Some(a)),
                 None => (t.as_str(), None),
             };
-            validate_snap_name(name).map_err(|e| Error::invalid(format!("{t:?}: {e}")))?;
+            validate_snap_name(name).map_err(|e| invalid_name(t, &e.to_string()))?;
             let snap = self.snap(name)?.ok_or_else(|| not_installed(name))?;
             let units = units_of(&services_of(self, &snap)?, name, app)?;
             match per_snap.iter_mut().find(|(n, _)| n == name) {
@@ -145,14 +145,18 @@ fn units_of(services: &[Service], snap: &str, app: Option<&str>) -> Result<Vec<S
         Some(a) => match services.iter().find(|s| s.app == a) {
             Some(s) if s.scope == crate::units::Scope::System => s.started_units(),
             Some(_) => {
-                return Err(Error::invalid(format!(
-                    "\"{snap}.{a}\" is a user service: each user's session runs it"
-                )))
+                return Err(Error::invalid(
+                    gettext("\"{snap}.{app}\" is a user service: each user's session runs it")
+                        .replace("{snap}", snap)
+                        .replace("{app}", a),
+                ))
             }
             None => {
                 return Err(Error::new(
                     ErrorKind::NotFound,
-                    format!("\"{snap}\" has no service \"{a}\""),
+                    gettext("\"{snap}\" has no service \"{app}\"")
+                        .replace("{snap}", snap)
+                        .replace("{app}", a),
                 ))
             }
         },
@@ -160,7 +164,7 @@ fn units_of(services: &[Service], snap: &str, app: Option<&str>) -> Result<Vec<S
     if units.is_empty() {
         return Err(Error::new(
             ErrorKind::NotFound,
-            format!("\"{snap}\" has no services"),
+            gettext("\"{snap}\" has no services").replace("{snap}", snap),
         ));
     }
     Ok(units)

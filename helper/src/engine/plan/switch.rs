@@ -14,9 +14,10 @@ impl Engine {
         validate_channel(channel)?;
         let snap = self.snap(name)?.ok_or_else(|| not_installed(name))?;
         if snap.is_local() {
-            return Err(Error::invalid(format!(
-                "\"{name}\" was installed from a file and tracks no channel"
-            )));
+            return Err(Error::invalid(
+                gettext("\"{snap}\" was installed from a file and tracks no channel")
+                    .replace("{snap}", name),
+            ));
         }
         let full = full_channel(channel);
         let info = match self.store().info(name).await {
@@ -43,10 +44,9 @@ impl Engine {
             "classic" if snap.confinement != "classic" => {
                 return Err(Error::new(
                     ErrorKind::NeedsClassic,
-                    format!(
-                        "\"{name}\" on {full} needs classic confinement (no sandbox): refresh \
-                         to that channel with the classic option instead"
-                    ),
+                    crate::lang::gettext("\"{snap}\" on {channel} needs classic confinement (no sandbox): refresh to that channel with the classic option instead")
+                        .replace("{snap}", name)
+                        .replace("{channel}", &full),
                 ))
             }
             "devmode" => {

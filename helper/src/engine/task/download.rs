@@ -146,10 +146,10 @@ impl Download {
         if signed != self.size {
             return Err(Error::new(
                 ErrorKind::VerificationFailed,
-                format!(
-                    "\"{}\": the store says the file is {} bytes, its signed snap-revision says {signed}",
-                    self.name, self.size
-                ),
+                crate::lang::gettext("\"{snap}\": the store says the file is {size} bytes, its signed snap-revision says {signed}")
+                    .replace("{snap}", &self.name)
+                    .replace("{size}", &self.size.to_string())
+                    .replace("{signed}", &signed.to_string()),
             ));
         }
         Ok(())

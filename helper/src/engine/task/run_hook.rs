@@ -90,10 +90,11 @@ impl RunHook {
             if self.optional {
                 return Ok(self);
             }
-            return Err(Error::invalid(format!(
-                "snap \"{}\" has no \"{}\" hook",
-                self.name, self.hook
-            )));
+            return Err(Error::invalid(
+                crate::lang::gettext("snap \"{snap}\" has no \"{hook}\" hook")
+                    .replace("{snap}", &self.name)
+                    .replace("{hook}", &self.hook),
+            ));
         }
         cx.progress(self.summary());
         let stored = cx.engine.config(&self.name)?;
@@ -237,15 +238,20 @@ impl RunHook {
         let output = output.trim();
         match (status, why) {
             (Some(st), _) if st.success() => Ok(()),
-            (_, Some(why)) if why == "cancelled" => {
-                Err(Error::new(ErrorKind::Cancelled, "cancelled"))
-            }
+            (_, Some(why)) if why == "cancelled" => Err(Error::new(
+                ErrorKind::Cancelled,
+                crate::lang::gettext("cancelled"),
+            )),
             (status, why) => {
                 let what = why.unwrap_or_else(|| match status.and_then(|s| s.code()) {
-                    Some(code) => format!("exit status {code}"),
-                    None => "killed by a signal".into(),
+                    Some(code) => crate::lang::gettext("exit status {code}")
+                        .replace("{code}", &code.to_string()),
+                    None => crate::lang::gettext("killed by a signal"),
                 });
-                let mut message = format!("run hook \"{hook}\": {what}");
+                // Translators: {hook} is the hook's name (install, configure…); {why} how it failed.
+                let mut message = crate::lang::gettext("run hook \"{hook}\": {why}")
+                    .replace("{hook}", hook)
+                    .replace("{why}", &what);
                 if !output.is_empty() {
                     message.push_str(&format!("\n-----\n{output}\n-----"));
                 }

@@ -45,10 +45,8 @@ impl ServiceControl {
         let Some(sd) = manager(cx.paths()).await else {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!(
-                    "the services of \"{}\" cannot be controlled: systemd does not run this system",
-                    self.name
-                ),
+                crate::lang::gettext("the services of \"{snap}\" cannot be controlled: systemd does not run this system")
+                    .replace("{snap}", &self.name),
             ));
         };
         cx.progress(self.summary());

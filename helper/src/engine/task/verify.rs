@@ -53,10 +53,10 @@ impl Verify {
         if n != self.size {
             return Err(Error::new(
                 ErrorKind::VerificationFailed,
-                format!(
-                    "\"{}\" is {n} bytes, the store said {}",
-                    self.name, self.size
-                ),
+                crate::lang::gettext("\"{snap}\" is {size} bytes, the store said {expected}")
+                    .replace("{snap}", &self.name)
+                    .replace("{size}", &n.to_string())
+                    .replace("{expected}", &self.size.to_string()),
             ));
         }
         verify_download(
