@@ -72,36 +72,6 @@ int main(int argc, char **argv) {
 }
 "#;
 
-/// Copy host binaries into the snap tree `s` with every library `ldd` lists, at their own
-/// paths; the folders of those libraries.
-fn add_host_binaries(s: &Path, bins: &[&Path]) -> Vec<String> {
-    let mut dirs = Vec::new();
-    for bin in bins {
-        let out = Command::new("ldd").arg(bin).output().unwrap();
-        assert!(out.status.success(), "ldd {}", bin.display());
-        let mut files = vec![bin.display().to_string()];
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let lib = match line.split_once("=>") {
-                Some((_, rest)) => rest.trim().split(' ').next().unwrap_or(""),
-                None => line.trim().split(' ').next().unwrap_or(""),
-            };
-            if lib.starts_with('/') {
-                files.push(lib.to_string());
-            }
-        }
-        for f in files {
-            let dest = s.join(f.trim_start_matches('/'));
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            std::fs::copy(&f, &dest).unwrap();
-            let dir = Path::new(&f).parent().unwrap().display().to_string();
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
-        }
-    }
-    dirs
-}
-
 /// `dbussvc`: `serve` bound to a session `dbus` slot for [`NAME`], `other` without it.
 fn svc_snap(dir: &Path) -> PathBuf {
     let s = dir.join("dbussvc");
@@ -129,7 +99,7 @@ fn svc_snap(dir: &Path) -> PathBuf {
         "gcc: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let dirs = add_host_binaries(&s, &[&bin]);
+    let dirs = sandbox::add_host_binaries(&s, &[&bin]);
     let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
     write(
         &s.join("bin/svc"),

@@ -15,41 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::sandbox::{capable_confine, install_file, write};
+use common::sandbox::{self, capable_confine, install_file, write};
 use common::{Env, RUNNER};
 use snapshelf_dbus::types::Dict;
 use zbus::zvariant::OwnedValue;
 
 const DBUS_PROXY: &str = "/usr/bin/xdg-dbus-proxy";
-
-/// Copy host binaries into the snap tree `s` with every library `ldd` lists, at their own paths.
-fn add_host_binaries(s: &Path, bins: &[&str]) -> Vec<String> {
-    let mut dirs = Vec::new();
-    for bin in bins {
-        let out = Command::new("ldd").arg(bin).output().unwrap();
-        assert!(out.status.success(), "ldd {bin}");
-        let mut files = vec![bin.to_string()];
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let lib = match line.split_once("=>") {
-                Some((_, rest)) => rest.trim().split(' ').next().unwrap_or(""),
-                None => line.trim().split(' ').next().unwrap_or(""),
-            };
-            if lib.starts_with('/') {
-                files.push(lib.to_string());
-            }
-        }
-        for f in files {
-            let dest = s.join(f.trim_start_matches('/'));
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            std::fs::copy(&f, &dest).unwrap();
-            let dir = Path::new(&f).parent().unwrap().display().to_string();
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
-        }
-    }
-    dirs
-}
 
 /// `sessprobe`: a shell with `network`, `x11` and `desktop`, one with `network` alone, and
 /// `dbus-send` from the host run through its own loader.
@@ -63,7 +34,7 @@ fn session_snap(dir: &Path) -> PathBuf {
         0o644,
     );
     write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
-    let dirs = add_host_binaries(&s, &["/usr/bin/dbus-send"]);
+    let dirs = sandbox::add_host_binaries(&s, &["/usr/bin/dbus-send"]);
     let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
     write(
         &s.join("bin/dbus-send"),

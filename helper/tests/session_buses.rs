@@ -16,36 +16,6 @@ use std::time::{Duration, Instant};
 use common::sandbox::{self, launch_with, write, Mode};
 use common::RUNNER;
 
-/// Copy host binaries into the snap tree `s` with every library `ldd` lists, at their own paths;
-/// the folders of those libraries.
-fn add_host_binaries(s: &Path, bins: &[&str]) -> Vec<String> {
-    let mut dirs = Vec::new();
-    for bin in bins {
-        let out = Command::new("ldd").arg(bin).output().unwrap();
-        assert!(out.status.success(), "ldd {bin}");
-        let mut files = vec![bin.to_string()];
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let lib = match line.split_once("=>") {
-                Some((_, rest)) => rest.trim().split(' ').next().unwrap_or(""),
-                None => line.trim().split(' ').next().unwrap_or(""),
-            };
-            if lib.starts_with('/') {
-                files.push(lib.to_string());
-            }
-        }
-        for f in files {
-            let dest = s.join(f.trim_start_matches('/'));
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            std::fs::copy(&f, &dest).unwrap();
-            let dir = Path::new(&f).parent().unwrap().display().to_string();
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
-        }
-    }
-    dirs
-}
-
 /// Ask `io.snapcraft.Launcher` to open `argv[1]`, handing it over as a descriptor, through
 /// libdbus as apps do (declared here: the test machine has the library, not its headers).
 const OPEN_FILE_C: &str = r#"
@@ -109,7 +79,7 @@ fn probe_snap(dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&o.stderr)
     );
     let open_file = open_file.display().to_string();
-    let dirs = add_host_binaries(&s, &["/usr/bin/dbus-send", &open_file]);
+    let dirs = sandbox::add_host_binaries(&s, &["/usr/bin/dbus-send", &open_file]);
     let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
     for (name, bin) in [
         ("dbus-send", "/usr/bin/dbus-send"),

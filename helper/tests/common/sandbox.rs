@@ -278,3 +278,34 @@ impl Drop for HostFixture {
         }
     }
 }
+
+/// Copy host binaries into the snap tree `s` with every library `ldd` lists, at their own paths;
+/// the folders of those libraries.
+pub fn add_host_binaries<P: AsRef<Path>>(s: &Path, bins: &[P]) -> Vec<String> {
+    let mut dirs = Vec::new();
+    for bin in bins {
+        let bin = bin.as_ref();
+        let out = Command::new("ldd").arg(bin).output().unwrap();
+        assert!(out.status.success(), "ldd {}", bin.display());
+        let mut files = vec![bin.display().to_string()];
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let lib = match line.split_once("=>") {
+                Some((_, rest)) => rest.trim().split(' ').next().unwrap_or(""),
+                None => line.trim().split(' ').next().unwrap_or(""),
+            };
+            if lib.starts_with('/') {
+                files.push(lib.to_string());
+            }
+        }
+        for f in files {
+            let dest = s.join(f.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(&f, &dest).unwrap();
+            let dir = Path::new(&f).parent().unwrap().display().to_string();
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs
+}
