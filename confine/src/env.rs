@@ -42,25 +42,11 @@ impl SnapPaths {
 }
 
 /// Variables the dynamic loader or libc would act on, which must not reach a program from outside
-/// (glibc's list of unsecure variables, and ours).
-const UNSAFE: &[&str] = &[
-    "GCONV_PATH",
-    "GETCONF_DIR",
-    "GLIBC_TUNABLES",
-    "HOSTALIASES",
-    "LOCALDOMAIN",
-    "LOCPATH",
-    "MALLOC_TRACE",
-    "NIS_PATH",
-    "NLSPATH",
-    "RESOLV_HOST_CONF",
-    "RES_OPTIONS",
-    "TMPDIR",
-    "TZDIR",
-];
-
+/// (glibc's list of unsecure variables, every `LD_*`), and the caller's own `SNAP*`.
 fn is_unsafe(name: &str) -> bool {
-    name.starts_with("LD_") || name.starts_with("SNAP") || UNSAFE.contains(&name)
+    name.starts_with("LD_")
+        || name.starts_with("SNAP")
+        || snapshelf_snap::saved_env::UNSAFE_ENV.contains(&name)
 }
 
 /// Display variables pass only with the interface that grants the display.
