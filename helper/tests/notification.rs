@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,33 +32,6 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// A pipe whose buffer is already full: the app blocks writing into it, so it keeps running.
-fn full_pipe() -> (std::fs::File, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills the two descriptors, then owned here; close-on-exec keeps other
-    // children from holding the write end.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let nonblocking = |on: bool| {
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe {
-            let flags = libc::fcntl(w.as_raw_fd(), libc::F_GETFL);
-            let flags = if on {
-                flags | libc::O_NONBLOCK
-            } else {
-                flags & !libc::O_NONBLOCK
-            };
-            assert_eq!(libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags), 0);
-        }
-    };
-    nonblocking(true);
-    let mut wf = std::fs::File::from(w.try_clone().unwrap());
-    while wf.write(&[b'x'; 4096]).is_ok() {}
-    drop(wf);
-    nonblocking(false);
-    (std::fs::File::from(r), w)
 }
 
 /// dunst's look for the screenshot: GNOME's light colours and font, top right, never expiring.
@@ -204,7 +176,7 @@ fn updates_ready_on_a_real_notification_server() {
     // Track candidate without refreshing: revision 2 is an update.
     env.done(env.proxy().switch(SNAP, "latest/candidate"));
     let mut children = Reaped(Vec::new());
-    let (mut reader, writer) = full_pipe();
+    let (mut reader, writer) = common::full_pipe();
     children.0.push(
         Command::new(common::workspace_bin(
             "snapshelf-confine",

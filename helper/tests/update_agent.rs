@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -174,33 +172,6 @@ fn start_agent(env: &Env, session: &Session, config: &Path, app: &Path) -> Comma
     cmd
 }
 
-/// A pipe whose buffer is already full: a writer blocks until the read end is drained.
-fn full_pipe() -> (std::fs::File, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills the two descriptors, which are then owned here. Close-on-exec: no
-    // other child (the agent, the buses) may hold the write end open.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let set_nonblocking = |on: bool| {
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe {
-            let flags = libc::fcntl(w.as_raw_fd(), libc::F_GETFL);
-            let flags = if on {
-                flags | libc::O_NONBLOCK
-            } else {
-                flags & !libc::O_NONBLOCK
-            };
-            assert_eq!(libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags), 0);
-        }
-    };
-    set_nonblocking(true);
-    let mut wf = std::fs::File::from(w.try_clone().unwrap());
-    while wf.write(&[b'x'; 4096]).is_ok() {}
-    drop(wf);
-    set_nonblocking(false);
-    (std::fs::File::from(r), w)
-}
-
 fn running(env: &Env) -> Vec<String> {
     env.proxy().running_apps(SNAP).unwrap()
 }
@@ -267,7 +238,7 @@ fn updates_are_downloaded_held_while_the_app_runs_and_applied_after() {
     assert!(running(&env).is_empty());
 
     // A sandboxed shelf-clock that cannot finish: its output goes into a full pipe.
-    let (mut reader, writer) = full_pipe();
+    let (mut reader, writer) = common::full_pipe();
     let mut app = Command::new(common::workspace_bin(
         "snapshelf-confine",
         "snapshelf-confine",

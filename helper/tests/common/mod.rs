@@ -607,3 +607,32 @@ pub fn runner() -> (u32, PathBuf) {
     })
     .clone()
 }
+
+/// A pipe whose buffer is already full: a writer blocks until the read end is drained (an app
+/// that writes into it keeps running). Close-on-exec: no other child may hold the write end.
+pub fn full_pipe() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two descriptors, which are then owned here.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let set_nonblocking = |on: bool| {
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let flags = libc::fcntl(w.as_raw_fd(), libc::F_GETFL);
+            let flags = if on {
+                flags | libc::O_NONBLOCK
+            } else {
+                flags & !libc::O_NONBLOCK
+            };
+            assert_eq!(libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags), 0);
+        }
+    };
+    set_nonblocking(true);
+    let mut wf = std::fs::File::from(w.try_clone().unwrap());
+    while wf.write(&[b'x'; 4096]).is_ok() {}
+    drop(wf);
+    set_nonblocking(false);
+    (std::fs::File::from(r), w)
+}
