@@ -1,7 +1,8 @@
 //! X11 apps in their sandbox against an X server that listens as Xorg and Xwayland do: on the
 //! abstract socket `@/tmp/.X11-unix/X<n>` and on the socket file. libxcb tries the abstract one
 //! first and falls back to the file only on ENOENT/ECONNREFUSED, so Landlock's abstract-socket
-//! scope (EPERM, kernels 6.12+) must not apply to an app with `x11` (docs/security.md).
+//! scope (EPERM, kernels 6.12+) must not apply to an app with `x11` (docs/security.md). snapd's
+//! reference: `interfaces/builtin/x11.go` (its AppArmor rule for `@/tmp/.X11-unix/X[0-9]*`).
 
 mod common;
 
