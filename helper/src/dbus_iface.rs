@@ -1,11 +1,17 @@
 //! snapd's `dbus` interface: a slot names a well-known name on the session or system bus
-//! (`bus:`, `name:`) that the slot's snap may own, permanently, without any connection. The
-//! attributes are checked at install as snapd's `SanitizeSlot`/`SanitizePlug` do.
+//! (`bus:`, `name:`) that the slot's snap may own, permanently, without any connection; a plug
+//! with the same bus and name, connected to that slot (a person's Connect: snapd's base
+//! declaration never auto-connects it), may talk to it. The attributes are checked at install as
+//! snapd's `SanitizeSlot`/`SanitizePlug` do.
 //!
-//! Session bus slots give the app `--own=<name>` on its bus proxy. snapd's AppArmor rule also
-//! lets it own `<name>-<PID>` (KDE's habit); `xdg-dbus-proxy` can only say a name or everything
-//! below `<name>.`, so that form is not granted. System bus slots need a bus policy file, which
-//! Snapshelf does not write yet: such a slot is accepted and grants nothing (docs/confine.md).
+//! Session bus slots give the app `--own=<name>` and `--own=<name>.*` on its bus proxy: snapd's
+//! AppArmor rule lets it bind `<name>` and `"<name>.*"` (Firefox's per-profile names). It also
+//! lets it bind `<name>-<N>` and `<name>_<N>[_<N>]` (KDE's per-PID names); `xdg-dbus-proxy`
+//! can only say a name or everything below `<name>.`, so those forms are not granted. A system
+//! bus slot gets a bus policy file (`engine/bus_policy.rs`, snapd's `DBusPermanentSlot`), which
+//! lets root own exactly `<name>`, and `--own=<name>` on the app's system bus proxy. A connected
+//! plug gets `--talk=<name>` on its bus: snapd's peer rule names `<name>` (and the KDE
+//! `<name>-<N>` form, not expressible either).
 
 use snapshelf_snap::yaml::{Node, PlugOrSlot, SnapYaml};
 
@@ -14,6 +20,16 @@ use snapshelf_snap::yaml::{Node, PlugOrSlot, SnapYaml};
 pub enum Bus {
     Session,
     System,
+}
+
+impl Bus {
+    /// The word `bus:` says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bus::Session => "session",
+            Bus::System => "system",
+        }
+    }
 }
 
 fn attr<'a>(p: &'a PlugOrSlot, key: &str) -> Option<&'a Node> {
@@ -88,16 +104,57 @@ pub fn check(yaml: &SnapYaml) -> Result<(), String> {
     Ok(())
 }
 
-/// The session bus names `app`'s `dbus` slots let it own.
-pub fn session_own(yaml: &SnapYaml, app: &str) -> Vec<String> {
+/// The `dbus` slots bound to `app` on `want`'s bus, with their names.
+fn slot_names(yaml: &SnapYaml, app: &str, want: Bus) -> Vec<String> {
     yaml.slots_for_app(app)
         .into_iter()
         .filter(|(_, interface)| interface == "dbus")
         .filter_map(|(slot, _)| {
             let (bus, name) = attrs(&format!("slots.{slot}"), yaml.slots.get(&slot)?).ok()?;
-            (bus == Bus::Session).then_some(name)
+            (bus == want).then_some(name)
         })
         .collect()
+}
+
+/// The session bus names `app`'s `dbus` slots let it own: each name and the names below it.
+pub fn session_own(yaml: &SnapYaml, app: &str) -> Vec<String> {
+    slot_names(yaml, app, Bus::Session)
+        .into_iter()
+        .flat_map(|n| [format!("{n}.*"), n])
+        .collect()
+}
+
+/// The system bus names `app`'s `dbus` slots let it own: exactly what the policy file allows.
+pub fn system_own(yaml: &SnapYaml, app: &str) -> Vec<String> {
+    slot_names(yaml, app, Bus::System)
+}
+
+/// The snap's `bus: system` slots, `(slot, name)`, for its bus policy files.
+pub fn system_slots(yaml: &SnapYaml) -> Vec<(String, String)> {
+    yaml.slots
+        .iter()
+        .filter(|(_, p)| p.interface == "dbus")
+        .filter_map(|(slot, p)| match attrs(&format!("slots.{slot}"), p) {
+            Ok((Bus::System, name)) => Some((slot.clone(), name)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The names `connected` `dbus` plugs (of the app) let it talk to: `(session, system)`.
+pub fn talk(yaml: &SnapYaml, connected: &[&str]) -> (Vec<String>, Vec<String>) {
+    let (mut session, mut system) = (Vec::new(), Vec::new());
+    for plug in connected {
+        let Some(p) = yaml.plugs.get(*plug).filter(|p| p.interface == "dbus") else {
+            continue;
+        };
+        match attrs(&format!("plugs.{plug}"), p) {
+            Ok((Bus::Session, name)) => session.push(name),
+            Ok((Bus::System, name)) => system.push(name),
+            Err(_) => {}
+        }
+    }
+    (session, system)
 }
 
 #[cfg(test)]
@@ -116,11 +173,24 @@ mod tests {
     #[test]
     fn a_session_slot_owns_its_name_for_its_app_only() {
         let y = yaml("    bus: session\n    name: org.gnome.Calculator\n").unwrap();
-        assert_eq!(session_own(&y, "calc"), ["org.gnome.Calculator"]);
+        // The name and the names below it (snapd's `"<name>.*"` bind rule).
+        assert_eq!(
+            session_own(&y, "calc"),
+            ["org.gnome.Calculator.*", "org.gnome.Calculator"]
+        );
         assert!(session_own(&y, "other").is_empty());
-        // A system bus slot is accepted but owns nothing on the session bus.
+        assert!(system_own(&y, "calc").is_empty());
+        assert!(system_slots(&y).is_empty());
+        // A system bus slot owns nothing on the session bus, and exactly its name on the system
+        // bus (what the policy file allows).
         let y = yaml("    bus: system\n    name: org.example.Service\n").unwrap();
         assert!(session_own(&y, "calc").is_empty());
+        assert_eq!(system_own(&y, "calc"), ["org.example.Service"]);
+        assert!(system_own(&y, "other").is_empty());
+        assert_eq!(
+            system_slots(&y),
+            [("svc".to_string(), "org.example.Service".to_string())]
+        );
     }
 
     #[test]
@@ -147,5 +217,21 @@ mod tests {
         for good in ["org.gnome.Calculator", "a.b", "org.kde.foo-bar", "_x.y-1z"] {
             check_name(good).unwrap();
         }
+    }
+
+    #[test]
+    fn connected_plugs_talk_to_their_name_on_their_bus() {
+        let y = SnapYaml::parse(
+            "name: cc\nversion: '1'\nplugs:\n  s:\n    interface: dbus\n    bus: session\n    \
+             name: org.a.S\n  y:\n    interface: dbus\n    bus: system\n    name: org.a.Y\n  \
+             n:\n    interface: network\napps:\n  a:\n    command: bin/a\n",
+        )
+        .unwrap();
+        check(&y).unwrap();
+        assert_eq!(
+            talk(&y, &["s", "y", "n"]),
+            (vec!["org.a.S".to_string()], vec!["org.a.Y".to_string()])
+        );
+        assert_eq!(talk(&y, &[]), (vec![], vec![]));
     }
 }

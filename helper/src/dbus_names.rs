@@ -184,13 +184,25 @@ pub fn for_app(yaml: &SnapYaml, snap: &str, app: &str, plugs: &[ProfilePlug]) ->
                 .push(format!("org.mpris.MediaPlayer2.{name}.*"));
         }
     }
-    // The `dbus` interface's slots: their session bus name, without any connection.
+    // The `dbus` interface's slots: their name, without any connection; its connected plugs:
+    // the name of the slot each is connected to (the same as the plug's own).
     out.session_own
         .extend(crate::dbus_iface::session_own(yaml, app));
+    out.system_own
+        .extend(crate::dbus_iface::system_own(yaml, app));
+    let connected: Vec<&str> = plugs
+        .iter()
+        .filter(|p| p.connected && p.interface == "dbus")
+        .map(|p| p.name.as_str())
+        .collect();
+    let (session, system) = crate::dbus_iface::talk(yaml, &connected);
+    out.session_talk.extend(session);
+    out.system_talk.extend(system);
     for v in [
         &mut out.session_talk,
         &mut out.session_own,
         &mut out.system_talk,
+        &mut out.system_own,
         &mut out.system_call,
         &mut out.system_broadcast,
     ] {

@@ -203,6 +203,12 @@ pub fn set_choice(
 /// Whether a plug is connected, and whether a person chose so: a person's choice for this plug
 /// and this interface wins, otherwise the auto-connection policy decides.
 pub fn state_of(snap: &crate::state::SnapState, plug: &str, interface: &str) -> (bool, bool) {
+    // A `dbus` plug connects only to another snap's slot, and only by a person (snapd's base
+    // declaration denies its auto-connection): connected is chosen.
+    if interface == "dbus" {
+        let c = snap.dbus.contains_key(plug);
+        return (c, c);
+    }
     match choice(snap, plug, interface) {
         Some(c) => (c, true),
         None => (policy(snap, plug, interface), false),

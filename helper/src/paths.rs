@@ -90,6 +90,12 @@ impl Paths {
         self.state_dir().join("profiles")
     }
 
+    /// `/etc/dbus-1/system.d`: the system bus's policy files, for `dbus` slots on the system bus
+    /// (`engine/bus_policy.rs`; snapd's `SnapDBusSystemPolicyDir`).
+    pub fn dbus_system_policy_dir(&self) -> PathBuf {
+        self.under("etc/dbus-1/system.d")
+    }
+
     /// `/var/lib/snapshelf/snapshots/<name>`: the data kept when a snap is removed without purge.
     pub fn snapshot_dir(&self, name: &str) -> PathBuf {
         self.state_dir().join("snapshots").join(name)

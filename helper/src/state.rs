@@ -91,6 +91,10 @@ pub struct SnapState {
     /// content tasks (`engine/task/connect_content.rs`); left out of the JSON when empty.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub content: std::collections::BTreeMap<String, crate::engine::content::SlotRef>,
+    /// `dbus` plugs connected to another snap's `dbus` slot (the same bus and name): plug → the
+    /// slot. Written only by `engine/task/connect_dbus.rs`; left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub dbus: std::collections::BTreeMap<String, crate::engine::content::SlotRef>,
     /// Plugs of the current revision whose auto-connection the snap's own snap-declaration
     /// allows where the base declaration does not (`engine/auto_connect.rs`); set at link.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
@@ -725,6 +729,7 @@ mod tests {
             connections: Default::default(),
             aliases: Default::default(),
             content: Default::default(),
+            dbus: Default::default(),
             declared_auto_connect: Default::default(),
             iface_attrs: Default::default(),
         }

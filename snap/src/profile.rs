@@ -119,6 +119,10 @@ pub struct BusNames {
     /// System bus: names the app may call (`--talk=`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_talk: Vec<String>,
+    /// System bus: names the app may own (`--own=`; a `dbus` slot with `bus: system`, which the
+    /// bus itself allows only through the policy file the helper writes for it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_own: Vec<String>,
     /// System bus: `NAME=RULE` method calls the app may make (`--call=`; RULE is
     /// `[INTERFACE.METHOD|INTERFACE.*|*][@PATH[/*]]`), what snapd's AppArmor rules allow.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -140,7 +144,7 @@ impl BusNames {
 
     /// The `xdg-dbus-proxy` filter arguments for the system bus.
     pub fn system_proxy_args(&self) -> Vec<String> {
-        let mut v = proxy_args(&self.system_talk, &[]);
+        let mut v = proxy_args(&self.system_talk, &self.system_own);
         v.extend(self.system_call.iter().map(|r| format!("--call={r}")));
         v.extend(
             self.system_broadcast
@@ -152,7 +156,7 @@ impl BusNames {
 
     /// Whether the app reaches the system bus at all (a proxy is started only then).
     pub fn uses_system_bus(&self) -> bool {
-        !(self.system_talk.is_empty() && self.system_call.is_empty())
+        !(self.system_talk.is_empty() && self.system_call.is_empty() && self.system_own.is_empty())
     }
 }
 

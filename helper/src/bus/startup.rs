@@ -129,6 +129,7 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
         engine.clone(),
         listener,
     )));
+    crate::engine::bus_policy::set_system_bus(o.bus_address.clone());
     let builder = match &o.bus_address {
         Some(a) => zbus::connection::Builder::address(a.as_str())?,
         None => zbus::connection::Builder::system()?,

@@ -38,7 +38,7 @@ pub(crate) fn replace_symlink(link: &Path, target: &str) -> Result<()> {
     Ok(())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
@@ -263,6 +263,14 @@ pub fn apply(
             remove_if_exists(&stale)?;
         }
     }
+    // The system bus's policy for the revision's `dbus` slots on it (only the current
+    // revision's: a revert or an undo that links the old one writes the old ones back).
+    let slots = if snap.snap_type == "app" {
+        crate::dbus_iface::system_slots(&parse_yaml(snap, &snap.current)?)
+    } else {
+        Vec::new()
+    };
+    super::bus_policy::sync(paths, name, &slots)?;
     // The aliases' links follow the revision's apps. A link that cannot be made does not stop the
     // snap's own: the change's refresh-aliases task reports it (and start-up logs it).
     let aliases = if snap.snap_type == "app" {
@@ -368,6 +376,7 @@ pub fn remove(paths: &Paths, name: &str) -> Result<()> {
     for f in owned_files(&paths.bin_dir(), name, "") {
         remove_if_exists(&f)?;
     }
+    super::bus_policy::sync(paths, name, &[])?;
     Ok(())
 }
 

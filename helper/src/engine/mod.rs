@@ -5,6 +5,7 @@
 pub mod aliases;
 pub mod auto_connect;
 pub mod bases;
+pub mod bus_policy;
 pub mod catalog;
 pub mod content;
 pub mod content_policy;

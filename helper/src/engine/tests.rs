@@ -122,6 +122,7 @@ fn snap(name: &str, revs: &[&str]) -> SnapState {
         connections: Default::default(),
         aliases: Default::default(),
         content: Default::default(),
+        dbus: Default::default(),
         declared_auto_connect: Default::default(),
         iface_attrs: Default::default(),
     }

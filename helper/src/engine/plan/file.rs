@@ -225,6 +225,7 @@ fn file_snap_state(yaml: &SnapYaml, verified: Option<&Verified>, rev: RevisionSt
         connections: Default::default(),
         aliases: Default::default(),
         content: Default::default(),
+        dbus: Default::default(),
         declared_auto_connect: Default::default(),
         iface_attrs: Default::default(),
     }

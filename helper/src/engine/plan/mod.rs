@@ -365,6 +365,7 @@ fn new_snap_state(r: &Resolved) -> SnapState {
         connections: Default::default(),
         aliases: Default::default(),
         content: Default::default(),
+        dbus: Default::default(),
         declared_auto_connect: Default::default(),
         iface_attrs: Default::default(),
     }
