@@ -105,6 +105,8 @@ pub fn label(interface: &str) -> String {
         "network-observe" => gettext("See network connections and status"),
         "personal-files" => gettext("Read and write chosen files in your home folder"),
         "system-files" => gettext("Read and write chosen system files"),
+        // Translators: a dbus plug, connected to another snap's service (a D-Bus name).
+        "dbus" => gettext("Talk to another app's service"),
         // Translators: {} is the technical name of a permission Snapshelf has no words for.
         other => gettext("Use the {} interface").replace("{}", other),
     }

@@ -189,6 +189,10 @@ impl Helper {
                     out.push(content_row(s, &y, plug));
                     continue;
                 }
+                if interface == "dbus" {
+                    out.push(dbus_row(s, plug));
+                    continue;
+                }
                 let (connected, manual) = crate::interfaces::state_of(s, &plug, &interface);
                 let d = ConnectionDict {
                     label: crate::interfaces::label(&interface),
@@ -203,6 +207,14 @@ impl Helper {
                     auto: connected && !manual,
                 };
                 out.push(d.to_dict());
+            }
+        }
+        // A snap's dbus slots are listed too, as the plugs of other snaps connected to them.
+        if !name.is_empty() {
+            for s in snaps.iter().filter(|s| s.name != name) {
+                for (plug, _) in s.dbus.iter().filter(|(_, to)| to.snap == name) {
+                    out.push(dbus_row(s, plug.clone()));
+                }
             }
         }
         Ok(out)
@@ -647,6 +659,24 @@ impl Helper {
     async fn store_reachable(&self) -> bool {
         self.reachable.load(Ordering::Relaxed)
     }
+}
+
+/// A `dbus` plug's row of `Connections`: the snap and slot it is connected to. Only a person
+/// connects it (snapd's base declaration denies auto-connection).
+fn dbus_row(s: &crate::state::SnapState, plug: String) -> Dict {
+    let link = s.dbus.get(&plug);
+    ConnectionDict {
+        label: crate::interfaces::label("dbus"),
+        interface: "dbus".into(),
+        plug_snap: s.name.clone(),
+        plug,
+        slot_snap: link.map(|l| l.snap.clone()).unwrap_or_default(),
+        slot: link.map(|l| l.slot.clone()).unwrap_or_default(),
+        connected: link.is_some(),
+        manual: link.is_some(),
+        auto: false,
+    }
+    .to_dict()
 }
 
 /// A content plug's row of `Connections`: the providing snap and slot when connected, and the

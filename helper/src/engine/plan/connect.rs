@@ -24,6 +24,10 @@ impl Engine {
             .snap(plug_snap)?
             .ok_or_else(|| not_installed(plug_snap))?;
         let yaml = crate::engine::files::parse_yaml(&snap, &snap.current)?;
+        // A dbus plug connects to another snap's dbus slot (plan/dbus.rs).
+        if yaml.plugs.get(plug).is_some_and(|p| p.interface == "dbus") {
+            return self.connect_dbus(&snap, (plug, slot_snap, slot), connect, uid);
+        }
         // A content plug connects to another snap's slot (plan/content.rs).
         if yaml
             .plugs

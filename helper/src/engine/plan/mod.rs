@@ -7,6 +7,7 @@ mod alias;
 mod configure;
 mod connect;
 mod content;
+mod dbus;
 mod download;
 mod file;
 mod install;

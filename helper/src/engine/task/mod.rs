@@ -12,6 +12,7 @@ pub mod alias;
 pub mod auto_connect_hooks;
 pub mod connect;
 pub mod connect_content;
+pub mod connect_dbus;
 pub mod data;
 pub mod discard_data;
 pub mod discard_revisions;
@@ -63,6 +64,7 @@ pub enum Task {
     StopServices(services::StopServices),
     ServiceControl(service_control::ServiceControl),
     AutoConnectHooks(auto_connect_hooks::AutoConnectHooks),
+    ConnectDbus(connect_dbus::ConnectDbus),
 }
 
 impl Task {
@@ -93,6 +95,8 @@ impl Task {
             Task::StopServices(_) => "stop-services",
             Task::ServiceControl(_) => "service-control",
             Task::AutoConnectHooks(_) => "auto-connect-hooks",
+            Task::ConnectDbus(c) if c.connect => "connect-dbus",
+            Task::ConnectDbus(_) => "disconnect-dbus",
         }
     }
 
@@ -149,6 +153,7 @@ impl Task {
             Task::StopServices(t) => &t.name,
             Task::ServiceControl(t) => &t.name,
             Task::AutoConnectHooks(t) => &t.name,
+            Task::ConnectDbus(t) => &t.name,
         }
     }
 
@@ -176,6 +181,7 @@ impl Task {
             Task::StopServices(t) => t.summary(),
             Task::ServiceControl(t) => t.summary(),
             Task::AutoConnectHooks(t) => t.summary(),
+            Task::ConnectDbus(t) => t.summary(),
         }
     }
 
@@ -203,6 +209,7 @@ impl Task {
             Task::StopServices(t) => t.run(cx).await.map(Task::StopServices),
             Task::ServiceControl(t) => t.run(cx).await.map(Task::ServiceControl),
             Task::AutoConnectHooks(t) => t.run(cx).await.map(Task::AutoConnectHooks),
+            Task::ConnectDbus(t) => t.run(cx).map(Task::ConnectDbus),
         }
     }
 
@@ -226,6 +233,7 @@ impl Task {
             Task::StopServices(t) => t.undo(cx),
             Task::ServiceControl(t) => t.undo(cx),
             Task::AutoConnectHooks(t) => t.undo(cx),
+            Task::ConnectDbus(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())

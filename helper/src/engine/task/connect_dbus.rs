@@ -1,0 +1,82 @@
+//! Connect (or disconnect) a `dbus` plug and another snap's `dbus` slot with the same bus and
+//! name, then rewrite the plug snap's profiles so its next launch's bus proxy may (or may no
+//! longer) talk to the name. Undo puts back the connection it replaced.
+
+use crate::lang::gettext;
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, Task};
+use crate::engine::content::SlotRef;
+use crate::error::Result;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectDbus {
+    /// The plug's snap.
+    pub name: String,
+    pub plug: String,
+    pub slot_snap: String,
+    pub slot: String,
+    pub connect: bool,
+    /// The plug's connection before the task, recorded when it ran: outer `None` until then.
+    pub before: Option<Option<SlotRef>>,
+}
+
+impl ConnectDbus {
+    pub fn summary(&self) -> String {
+        let template = if self.connect {
+            gettext("Connect {plug} to {slot}")
+        } else {
+            gettext("Disconnect {plug} from {slot}")
+        };
+        template
+            .replace("{plug}", &format!("{}:{}", self.name, self.plug))
+            .replace("{slot}", &format!("{}:{}", self.slot_snap, self.slot))
+    }
+
+    pub(super) fn run(self, cx: &Ctx) -> Result<Self> {
+        let mut snap = cx
+            .snap(&self.name)?
+            .ok_or_else(|| crate::engine::not_installed(&self.name))?;
+        // Run again after a crash: keep the `before` recorded the first time.
+        let before = match &self.before {
+            Some(b) => b.clone(),
+            None => snap.dbus.get(&self.plug).cloned(),
+        };
+        if self.connect {
+            let to = SlotRef {
+                snap: self.slot_snap.clone(),
+                slot: self.slot.clone(),
+            };
+            snap.dbus.insert(self.plug.clone(), to);
+        } else {
+            snap.dbus.remove(&self.plug);
+        }
+        let done = ConnectDbus {
+            before: Some(before),
+            ..self
+        };
+        cx.commit(&Task::ConnectDbus(done.clone()), |st| st.put_snap(&snap))?;
+        // The profiles of the plug snap's apps, rewritten at once: the next launch sees it.
+        cx.link(&snap)?;
+        Ok(done)
+    }
+
+    pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
+        let Some(before) = &self.before else {
+            return Ok(()); // it never acted
+        };
+        let snap = {
+            let st = cx.state();
+            let Some(mut s) = st.snap(&self.name)? else {
+                return Ok(());
+            };
+            match before {
+                Some(to) => s.dbus.insert(self.plug.clone(), to.clone()),
+                None => s.dbus.remove(&self.plug),
+            };
+            st.put_snap(&s)?;
+            s
+        };
+        cx.link(&snap)
+    }
+}
