@@ -142,7 +142,19 @@ pub const AT_SPI: &str = "at-spi";
 /// `/run/user/<uid>`; `None` otherwise, or when it is not the user's own directory.
 pub fn runtime_dir(profile: &Profile, uid: u32) -> Option<(OwnedFd, String)> {
     let base = format!("/run/user/{uid}");
-    let user_run = sys::open_trusted(Path::new(&base)).ok()?;
+    let user_run = match sys::open_trusted(Path::new(&base)) {
+        Ok(fd) => fd,
+        // Root has no login session to make it (a snap's daemons): `snap run` makes it, as it
+        // makes the snap's runtime directory below it, and so does the launch (root's, 0700).
+        Err(_) if uid == 0 => {
+            let run_user = sys::open_trusted(Path::new("/run/user")).ok()?;
+            own_dir(run_user.as_fd(), "0", 0o700, None, 0, false, &|| {
+                base.clone()
+            })
+            .ok()?
+        }
+        Err(_) => return None,
+    };
     let name = format!("snap.{}", profile.snap);
     let dir = own_dir(user_run.as_fd(), &name, 0o700, None, uid, false, &|| {
         format!("{base}/{name}")

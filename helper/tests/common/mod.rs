@@ -291,10 +291,14 @@ impl Env {
     <allow own="org.freedesktop.PolicyKit1"/>
   </policy>
   <include>{}</include>
+  <includedir>{}</includedir>
 </busconfig>
 "#,
                 socket.display(),
-                repo().join("flatpak-free-packaging/io.github.snapshelf.Helper1.conf").canonicalize().unwrap().display()
+                repo().join("flatpak-free-packaging/io.github.snapshelf.Helper1.conf").canonicalize().unwrap().display(),
+                // The helper's policy files for `dbus` slots on the system bus, as the real
+                // system bus reads /etc/dbus-1/system.d.
+                root.join("etc/dbus-1/system.d").display()
             ),
         )
         .unwrap();

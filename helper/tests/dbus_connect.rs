@@ -1,0 +1,441 @@
+//! snapd's `dbus` interface between two snaps, in real sandboxes on real buses (after snapd's
+//! tests/main/interfaces-dbus and interfaces-system-dbus): a slot snap's app owns its name and
+//! answers; another snap's app with a matching `dbus` plug reaches it through its bus proxy only
+//! while the plug is connected; a plug whose bus or name differ is refused; removing the slot's
+//! snap disconnects the plug. On the system bus (the test world's bus, whose configuration
+//! includes the root's `etc/dbus-1/system.d`): the slot's policy file appears at install, the
+//! bus lets the daemon (root, in its sandbox) own the name only then, and both go with the snap.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::sandbox::{self, launch_with, write, Mode};
+use common::{Env, RUNNER};
+use snapshelf_dbus::types::{Connection, RemoveOptions};
+use snapshelf_dbus::ErrorKind;
+
+const NAME: &str = "org.example.ShelfPeer";
+const SYSTEM_NAME: &str = "org.example.ShelfSystem";
+
+/// `busapp MODE BUS NAME` (BUS `session` or `system`): `own` asks for NAME and says what the
+/// bus answered; `serve` does too and, owning it, answers every method call with "pong" until
+/// one named `Quit` (or 100 s pass); `call` calls NAME's `Ping` and prints the reply or the
+/// error's name. Against the host's libdbus, declared here (the machine has no headers).
+const BUSAPP_C: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+typedef struct { const char *name; const char *message; unsigned int dummy; void *padding1; } DBusError;
+typedef struct DBusConnection DBusConnection;
+typedef struct DBusMessage DBusMessage;
+void dbus_error_init(DBusError *);
+int dbus_error_is_set(const DBusError *);
+DBusConnection *dbus_bus_get(int, DBusError *);
+int dbus_bus_request_name(DBusConnection *, const char *, unsigned int, DBusError *);
+int dbus_connection_read_write(DBusConnection *, int);
+DBusMessage *dbus_connection_pop_message(DBusConnection *);
+int dbus_message_get_type(DBusMessage *);
+const char *dbus_message_get_member(DBusMessage *);
+DBusMessage *dbus_message_new_method_return(DBusMessage *);
+DBusMessage *dbus_message_new_method_call(const char *, const char *, const char *, const char *);
+DBusMessage *dbus_connection_send_with_reply_and_block(DBusConnection *, DBusMessage *, int, DBusError *);
+int dbus_message_get_args(DBusMessage *, DBusError *, int, ...);
+int dbus_message_append_args(DBusMessage *, int, ...);
+int dbus_connection_send(DBusConnection *, DBusMessage *, unsigned int *);
+void dbus_connection_flush(DBusConnection *);
+void dbus_message_unref(DBusMessage *);
+void dbus_connection_set_exit_on_disconnect(DBusConnection *, int);
+int main(int argc, char **argv) {
+    if (argc < 4) return 2;
+    DBusError err;
+    dbus_error_init(&err);
+    DBusConnection *c = dbus_bus_get(strcmp(argv[2], "system") == 0 ? 1 : 0, &err);
+    if (!c) { printf("bus=%s\n", err.name); return 1; }
+    dbus_connection_set_exit_on_disconnect(c, 0);
+    if (strcmp(argv[1], "call") == 0) {
+        DBusMessage *m = dbus_message_new_method_call(argv[3], "/", argv[3], "Ping");
+        DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, 10000, &err);
+        if (!r) { printf("error=%s\n", err.name); return 0; }
+        const char *s = 0;
+        if (!dbus_message_get_args(r, &err, 's', &s, 0)) { printf("args=%s\n", err.name); return 1; }
+        printf("reply=%s\n", s);
+        return 0;
+    }
+    int r = dbus_bus_request_name(c, argv[3], 4 /* DO_NOT_QUEUE */, &err);
+    if (dbus_error_is_set(&err)) { printf("request=%s\n", err.name); fflush(stdout); return 0; }
+    printf("request=%d\n", r);
+    fflush(stdout);
+    if (r != 1 || strcmp(argv[1], "serve") != 0) return 0;
+    time_t end = time(NULL) + 100;
+    while (time(NULL) < end) {
+        if (!dbus_connection_read_write(c, 200)) { puts("disconnected"); return 1; }
+        DBusMessage *m;
+        while ((m = dbus_connection_pop_message(c))) {
+            if (dbus_message_get_type(m) != 1 /* a method call */) { dbus_message_unref(m); continue; }
+            int quit = strcmp(dbus_message_get_member(m), "Quit") == 0;
+            DBusMessage *reply = dbus_message_new_method_return(m);
+            const char *pong = "pong";
+            dbus_message_append_args(reply, 's', &pong, 0);
+            dbus_connection_send(c, reply, NULL);
+            dbus_connection_flush(c);
+            dbus_message_unref(reply);
+            dbus_message_unref(m);
+            /* The reply goes through the proxy, which stops when the app ends: let it pass. */
+            if (quit) { puts("quit"); fflush(stdout); usleep(500000); return 0; }
+        }
+    }
+    puts("timeout");
+    return 0;
+}
+"#;
+
+/// The compiled `busapp`, once per test.
+fn busapp(work: &Path) -> PathBuf {
+    let bin = work.join("busapp");
+    if bin.exists() {
+        return bin;
+    }
+    std::fs::write(work.join("busapp.c"), BUSAPP_C).unwrap();
+    let o = Command::new("gcc")
+        .args(["-O2", "-o"])
+        .arg(&bin)
+        .arg(work.join("busapp.c"))
+        .arg("/usr/lib/x86_64-linux-gnu/libdbus-1.so.3")
+        .output()
+        .expect("gcc (Debian package build-essential) is needed");
+    assert!(
+        o.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    bin
+}
+
+/// A snap `name` with `interfaces` (the yaml's `plugs:`/`slots:` part) and `apps` (each running
+/// `bin/busapp`), packed and installed.
+fn install(env: &Env, work: &Path, name: &str, interfaces: &str, apps: &str) {
+    let s = work.join(name);
+    let _ = std::fs::remove_dir_all(&s);
+    write(
+        &s.join("meta/snap.yaml"),
+        &format!(
+            "name: {name}\nversion: '1'\nsummary: D-Bus peer\nbase: shelf-base\n\
+             {interfaces}apps:\n{apps}"
+        ),
+        0o644,
+    );
+    let bin = busapp(work);
+    let dirs = sandbox::add_host_binaries(&s, &[&bin]);
+    let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
+    write(
+        &s.join("bin/busapp"),
+        &format!(
+            "#!/bin/sh\nexec \"$SNAP/lib64/ld-linux-x86-64.so.2\" --library-path \"{}\" \
+             \"$SNAP{}\" \"$@\"\n",
+            lib_path.join(":"),
+            bin.display()
+        ),
+        0o755,
+    );
+    let file = sandbox::pack(&s, &work.join(format!("{name}.snap")));
+    sandbox::install_file(env, &file);
+}
+
+fn change(env: &Env, connect: bool, plug: (&str, &str), slot: (&str, &str)) {
+    let p = env.proxy();
+    let c = if connect {
+        p.connect(plug.0, plug.1, slot.0, slot.1)
+    } else {
+        p.disconnect(plug.0, plug.1, slot.0, slot.1)
+    }
+    .unwrap_or_else(|e| panic!("connect {connect} {plug:?} {slot:?}: {e}"));
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{err}");
+}
+
+/// The `Connections(snap)` row of `plug_snap:plug`.
+fn row(env: &Env, snap: &str, plug_snap: &str, plug: &str) -> Option<Connection> {
+    env.proxy()
+        .connections(snap)
+        .unwrap()
+        .iter()
+        .map(|d| Connection::from_dict(d).unwrap())
+        .find(|c| c.plug_snap == plug_snap && c.plug == plug)
+}
+
+fn remove(env: &Env, name: &str) {
+    let o = RemoveOptions::default();
+    let c = env.proxy().remove(&[name], o.to_dict()).unwrap();
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{err}");
+}
+
+/// Wait until `name` has an owner on `address`, while `server` runs.
+fn wait_owner(address: &str, name: &str, server: &std::thread::ScopedJoinHandle<'_, Output>) {
+    let started = Instant::now();
+    while !common::name_has_owner(address, name) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60) && !server.is_finished(),
+            "{name} was not owned on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Ask the server to stop (as root, straight on the bus) and check it served until then.
+fn quit(address: &str, name: &str, server: std::thread::ScopedJoinHandle<'_, Output>) {
+    let conn = zbus::blocking::connection::Builder::address(address)
+        .unwrap()
+        .build()
+        .unwrap();
+    let reply = conn.call_method(Some(name), "/", Some(name), "Quit", &());
+    let o = server.join().unwrap();
+    let reply: String = reply
+        .unwrap_or_else(|e| {
+            panic!(
+                "Quit: {e}\nthe server: {}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .body()
+        .deserialize()
+        .unwrap();
+    assert_eq!(reply, "pong");
+    assert_eq!(sandbox::ok(&o, "the server"), "request=1\nquit\n");
+}
+
+const PROVIDER: &str =
+    "slots:\n  peer:\n    interface: dbus\n    bus: session\n    name: org.example.ShelfPeer\n";
+const PROVIDER_APPS: &str = "  serve:\n    command: bin/busapp\n    slots: [peer]\n";
+const CONSUMER: &str =
+    "plugs:\n  peer:\n    interface: dbus\n    bus: session\n    name: org.example.ShelfPeer\n  \
+    other:\n    interface: dbus\n    bus: session\n    name: org.example.ShelfOther\n  \
+    sys:\n    interface: dbus\n    bus: system\n    name: org.example.ShelfPeer\n";
+const CONSUMER_APPS: &str = "  call:\n    command: bin/busapp\n    plugs: [peer, other, sys]\n";
+
+#[test]
+fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, _) = common::runner();
+    assert!(
+        Path::new(&format!("/run/user/{uid}")).is_dir(),
+        "/run/user/{uid} is needed"
+    );
+    let (env, work, capable) = sandbox::setup();
+    install(&env, work.path(), "dbuspeer", PROVIDER, PROVIDER_APPS);
+    install(&env, work.path(), "dbususer", CONSUMER, CONSUMER_APPS);
+    let bus = common::session_bus::start(work.path());
+    let vars = [("DBUS_SESSION_BUS_ADDRESS", bus.1.as_str())];
+    let mode = Mode::Capable(&capable);
+    let call = || {
+        let o = launch_with(
+            &env,
+            mode,
+            RUNNER,
+            "dbususer.call",
+            &["call", "session", NAME],
+            &vars,
+        );
+        sandbox::ok(&o, "dbususer.call")
+    };
+    // Not connected by itself (snapd's base declaration denies dbus auto-connection).
+    let r = row(&env, "dbususer", "dbususer", "peer").unwrap();
+    assert!(!r.connected && r.slot_snap.is_empty(), "{r:?}");
+
+    std::thread::scope(|s| {
+        let server = s.spawn(|| {
+            launch_with(
+                &env,
+                mode,
+                RUNNER,
+                "dbuspeer.serve",
+                &["serve", "session", NAME],
+                &vars,
+            )
+        });
+        wait_owner(&bus.1, NAME, &server);
+        // Without the connection the proxy hides the name.
+        let refused = "error=org.freedesktop.DBus.Error.ServiceUnknown\n";
+        assert_eq!(call(), refused);
+
+        change(&env, true, ("dbususer", "peer"), ("dbuspeer", ""));
+        assert_eq!(call(), "reply=pong\n");
+        // Listed on both snaps.
+        for snap in ["dbususer", "dbuspeer"] {
+            let r = row(&env, snap, "dbususer", "peer").unwrap();
+            assert!(r.connected && r.manual && !r.auto, "{snap}: {r:?}");
+            assert_eq!(
+                (r.interface.as_str(), r.slot_snap.as_str(), r.slot.as_str()),
+                ("dbus", "dbuspeer", "peer")
+            );
+        }
+
+        change(&env, false, ("dbususer", "peer"), ("dbuspeer", "peer"));
+        assert_eq!(call(), refused);
+        assert!(!row(&env, "dbususer", "dbususer", "peer").unwrap().connected);
+        assert!(row(&env, "dbuspeer", "dbususer", "peer").is_none());
+        quit(&bus.1, NAME, server);
+    });
+
+    // A plug whose name, or bus, is not the slot's: refused naming both, nothing changed.
+    for plug in ["other", "sys"] {
+        let e = env
+            .proxy()
+            .connect("dbususer", plug, "dbuspeer", "peer")
+            .expect_err(plug);
+        let text = e.to_string();
+        assert_eq!(common::kind_of(e), ErrorKind::InvalidArgument, "{text}");
+        assert!(
+            text.contains(&format!("dbususer:{plug}")) && text.contains("dbuspeer:peer"),
+            "{text}"
+        );
+        assert!(!row(&env, "dbususer", "dbususer", plug).unwrap().connected);
+    }
+    // Connect needs the slot's snap.
+    let e = env.proxy().connect("dbususer", "peer", "", "").unwrap_err();
+    assert_eq!(common::kind_of(e), ErrorKind::InvalidArgument);
+
+    // Removing the slot's snap disconnects the plug, in the same change.
+    change(&env, true, ("dbususer", "peer"), ("dbuspeer", "peer"));
+    remove(&env, "dbuspeer");
+    let r = row(&env, "dbususer", "dbususer", "peer").unwrap();
+    assert!(!r.connected, "{r:?}");
+    let profile = std::fs::read_to_string(
+        env.root
+            .join("var/lib/snapshelf/profiles/dbususer.call.json"),
+    )
+    .unwrap();
+    assert!(!profile.contains(NAME), "{profile}");
+}
+
+#[test]
+fn a_session_slot_owns_the_names_snapd_lets_it_own() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work, capable) = sandbox::setup();
+    install(&env, work.path(), "dbuspeer", PROVIDER, PROVIDER_APPS);
+    let bus = common::session_bus::start(work.path());
+    let vars = [("DBUS_SESSION_BUS_ADDRESS", bus.1.as_str())];
+    let own = |name: &str| {
+        let o = launch_with(
+            &env,
+            Mode::Capable(&capable),
+            RUNNER,
+            "dbuspeer.serve",
+            &["own", "session", name],
+            &vars,
+        );
+        sandbox::ok(&o, name)
+    };
+    // snapd's `"<name>.*"` bind rule (Firefox's per-profile names).
+    assert_eq!(own(NAME), "request=1\n");
+    assert_eq!(own("org.example.ShelfPeer.profile_1"), "request=1\n");
+    // Not a name below it, nor its parent, nor another.
+    let refused = "request=org.freedesktop.DBus.Error.ServiceUnknown\n";
+    for name in ["org.example.ShelfPeerX", "org.example", "org.example.Other"] {
+        assert_eq!(own(name), refused, "{name}");
+    }
+}
+
+#[test]
+fn a_system_bus_slot_gets_its_bus_policy_and_its_daemon_owns_the_name() {
+    if !common::require_root() {
+        return;
+    }
+    let (uid, _) = common::runner();
+    assert!(
+        Path::new(&format!("/run/user/{uid}")).is_dir(),
+        "/run/user/{uid} is needed"
+    );
+    let (env, work, capable) = sandbox::setup();
+    let bus = env.bus_address.clone();
+    let policy = env
+        .root
+        .join("etc/dbus-1/system.d/snapshelf.dbussys.svc.conf");
+    // The bus's own policy lets nobody own the name yet, not even root.
+    let root_may_own = || {
+        let conn = zbus::blocking::connection::Builder::address(bus.as_str())
+            .unwrap()
+            .build()
+            .unwrap();
+        let r = conn.request_name(SYSTEM_NAME).is_ok();
+        if r {
+            conn.release_name(SYSTEM_NAME).unwrap();
+        }
+        r
+    };
+    assert!(!root_may_own());
+
+    install(
+        &env,
+        work.path(),
+        "dbussys",
+        "slots:\n  svc:\n    interface: dbus\n    bus: system\n    name: org.example.ShelfSystem\n",
+        "  daemon:\n    command: bin/busapp\n    slots: [svc]\n",
+    );
+    let text = std::fs::read_to_string(&policy).unwrap();
+    assert!(
+        text.contains("<allow own=\"org.example.ShelfSystem\"/>"),
+        "{text}"
+    );
+    install(
+        &env,
+        work.path(),
+        "dbusclient",
+        "plugs:\n  svc:\n    interface: dbus\n    bus: system\n    name: org.example.ShelfSystem\n",
+        "  call:\n    command: bin/busapp\n    plugs: [svc]\n",
+    );
+    let vars = [("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str())];
+    let call = || {
+        let o = launch_with(
+            &env,
+            Mode::Capable(&capable),
+            RUNNER,
+            "dbusclient.call",
+            &["call", "system", SYSTEM_NAME],
+            &vars,
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    std::thread::scope(|s| {
+        // The daemon, as root in its sandbox, through its system bus proxy.
+        let server = s.spawn(|| {
+            launch_with(
+                &env,
+                Mode::Root,
+                "root",
+                "dbussys.daemon",
+                &["serve", "system", SYSTEM_NAME],
+                &vars,
+            )
+        });
+        wait_owner(&bus, SYSTEM_NAME, &server);
+        // A user's app with the plug reaches it only while connected (no plug naming a
+        // system service: no system bus at all).
+        let out = call();
+        assert!(
+            out.starts_with("bus=") || out.starts_with("error="),
+            "{out}"
+        );
+        change(&env, true, ("dbusclient", "svc"), ("dbussys", "svc"));
+        assert_eq!(call(), "reply=pong\n");
+        quit(&bus, SYSTEM_NAME, server);
+    });
+
+    remove(&env, "dbussys");
+    assert!(!policy.exists(), "the policy file stays after remove");
+    assert!(!root_may_own(), "the bus still lets root own the name");
+    assert!(
+        !row(&env, "dbusclient", "dbusclient", "svc")
+            .unwrap()
+            .connected
+    );
+}
