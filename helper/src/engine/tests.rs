@@ -767,3 +767,80 @@ async fn recovery_finishes_a_lane_undo_and_keeps_the_other_lanes() {
     assert_eq!(engine.snap("a").unwrap().unwrap().current, "x1");
     assert!(engine.snap("b").unwrap().is_none());
 }
+
+/// A dbus connection's task: run twice (recovery) is the same as once, undo twice puts the plug
+/// back unconnected; removing the slot's snap disconnects the plug in the same change, and a
+/// removal that fails puts the connection back.
+#[tokio::test]
+async fn dbus_connections_run_undo_and_follow_the_slots_removal() {
+    use crate::engine::content::SlotRef;
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    let mut user = snap("user", &["1"]);
+    user.sequence[0].snap_yaml = "name: user\nversion: '1'\napps:\n  sh:\n    command: bin/sh\nplugs:\n  peer:\n    interface: dbus\n    bus: session\n    name: org.a.B\n".into();
+    let mut provider = snap("provider", &["3"]);
+    provider.sequence[0].snap_yaml = "name: provider\nversion: '1'\nslots:\n  peer:\n    interface: dbus\n    bus: session\n    name: org.a.B\n".into();
+    for s in [&user, &provider] {
+        lock(&engine.inner.state).put_snap(s).unwrap();
+    }
+    let to = SlotRef {
+        snap: "provider".into(),
+        slot: "peer".into(),
+    };
+    let task = Task::ConnectDbus(connect_dbus::ConnectDbus {
+        name: "user".into(),
+        plug: "peer".into(),
+        slot_snap: "provider".into(),
+        slot: "peer".into(),
+        connect: true,
+        before: None,
+    });
+    let id = lock(&engine.inner.state)
+        .add_change(
+            "test",
+            "test",
+            &[],
+            0,
+            &serde_json::Value::Null,
+            std::slice::from_ref(&task),
+        )
+        .unwrap();
+    let cx = Ctx {
+        engine: engine.clone(),
+        change: id,
+        seq: 0,
+        cancel: CancellationToken::new(),
+    };
+    let once = task.run(&cx).await.unwrap();
+    let twice = once.clone().run(&cx).await.unwrap();
+    assert_eq!(once, twice);
+    let s = engine.snap("user").unwrap().unwrap();
+    assert_eq!(s.dbus.get("peer"), Some(&to));
+    assert_eq!(
+        crate::interfaces::state_of(&s, "peer", "dbus"),
+        (true, true)
+    );
+    once.undo(&cx).unwrap();
+    once.undo(&cx).unwrap();
+    assert!(engine.snap("user").unwrap().unwrap().dbus.is_empty());
+
+    // Connected again; a removal of the provider that fails leaves the connection.
+    once.run(&cx).await.unwrap();
+    f.sys.fail_on("unlink provider");
+    let c = engine
+        .remove(&["provider".to_string()], (false, false), 0)
+        .unwrap();
+    let (row, _) = finished(&engine, c).await;
+    assert_eq!(row.status, ChangeStatus::Error);
+    assert_eq!(
+        engine.snap("user").unwrap().unwrap().dbus.get("peer"),
+        Some(&to)
+    );
+    let tasks = lock(&engine.inner.state).tasks(c).unwrap();
+    let dbus: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.task.kind() == "disconnect-dbus")
+        .map(|t| t.status)
+        .collect();
+    assert_eq!(dbus, [TaskStatus::Undone]);
+}
