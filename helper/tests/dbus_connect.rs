@@ -174,6 +174,15 @@ fn remove(env: &Env, name: &str) {
     assert_eq!(status, "Done", "{err}");
 }
 
+/// `snapshelfctl ARGS…` as root against the test's helper.
+fn ctl(env: &Env, args: &[&str]) -> Output {
+    Command::new(common::workspace_bin("snapshelfctl", "snapshelfctl"))
+        .args(["--bus-address", &env.bus_address])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// Wait until `name` has an owner on `address`, while `server` runs.
 fn wait_owner(address: &str, name: &str, server: &std::thread::ScopedJoinHandle<'_, Output>) {
     let started = Instant::now();
@@ -265,8 +274,17 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
         let refused = "error=org.freedesktop.DBus.Error.ServiceUnknown\n";
         assert_eq!(call(), refused);
 
-        change(&env, true, ("dbususer", "peer"), ("dbuspeer", ""));
+        // `snapshelfctl connect` (the slot picked by its bus and name), as `snap connect`.
+        let o = ctl(&env, &["connect", "dbususer:peer", "dbuspeer:"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(call(), "reply=pong\n");
+        // Listed on the slot's snap too (the table shows the plug; --json the slot).
+        let o = ctl(&env, &["connections", "dbuspeer"]);
+        let listed = String::from_utf8_lossy(&o.stdout);
+        assert!(listed.contains("dbususer:peer  dbus       on"), "{listed}");
+        let o = ctl(&env, &["connections", "dbuspeer", "--json"]);
+        let listed = String::from_utf8_lossy(&o.stdout);
+        assert!(listed.contains("\"dbuspeer\""), "{listed}");
         // Listed on both snaps.
         for snap in ["dbususer", "dbuspeer"] {
             let r = row(&env, snap, "dbususer", "peer").unwrap();
