@@ -127,7 +127,7 @@ pub fn connected_plugs(snap: &SnapState) -> Vec<String> {
     };
     yaml.all_plugs()
         .into_iter()
-        .filter(|(p, i)| i != "content" && crate::interfaces::state_of(snap, p, i).0)
+        .filter(|(p, i)| i != "content" && i != "dbus" && crate::interfaces::state_of(snap, p, i).0)
         .map(|(p, _)| p)
         .collect()
 }
@@ -249,8 +249,13 @@ pub fn removal_hooks(paths: &Paths, snap: &SnapState, installed: &[SnapState]) -
     };
     let mut out = Vec::new();
     for (plug, interface) in yaml.all_plugs() {
-        let (provider, slot) = if interface == "content" {
-            let Some(to) = snap.content.get(&plug) else {
+        let (provider, slot) = if interface == "content" || interface == "dbus" {
+            let links = if interface == "content" {
+                &snap.content
+            } else {
+                &snap.dbus
+            };
+            let Some(to) = links.get(&plug) else {
                 continue;
             };
             let provider = installed.iter().find(|s| s.name == to.snap);
@@ -393,6 +398,43 @@ mod tests {
                 "pp:connect-plug-c/disconnect-plug-c",
             ]
         );
+    }
+
+    #[test]
+    fn removing_a_snap_runs_the_disconnect_hooks_of_its_dbus_connection_at_both_ends() {
+        let t = tempfile::tempdir().unwrap();
+        let paths = Paths::new(t.path());
+        let mut plug = snap(
+            &paths,
+            "pp",
+            "plugs:\n  b:\n    interface: dbus\n    bus: session\n    name: org.a.B\n",
+            &["disconnect-plug-b"],
+        );
+        let slot = snap(
+            &paths,
+            "ss",
+            "slots:\n  s:\n    interface: dbus\n    bus: session\n    name: org.a.B\n",
+            &["disconnect-slot-s"],
+        );
+        let installed = [plug.clone(), slot.clone()];
+        // Not connected: no hooks.
+        assert!(removal_hooks(&paths, &plug, &installed).is_empty());
+        plug.dbus.insert(
+            "b".into(),
+            crate::engine::content::SlotRef {
+                snap: "ss".into(),
+                slot: "s".into(),
+            },
+        );
+        assert_eq!(
+            hooks(&removal_hooks(&paths, &plug, &installed)),
+            [
+                "ss:disconnect-slot-s/connect-slot-s (ignored)",
+                "pp:disconnect-plug-b/connect-plug-b (ignored)",
+            ]
+        );
+        // It is not a connection to the system's slot.
+        assert!(connected_plugs(&plug).is_empty());
     }
 
     #[test]

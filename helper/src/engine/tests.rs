@@ -794,6 +794,7 @@ async fn dbus_connections_run_undo_and_follow_the_slots_removal() {
         slot: "peer".into(),
         connect: true,
         before: None,
+        attrs_before: None,
     });
     let id = lock(&engine.inner.state)
         .add_change(

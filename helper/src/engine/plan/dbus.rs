@@ -14,6 +14,7 @@ use serde_json::json;
 use super::*;
 use crate::dbus_iface::{self, Bus};
 use crate::engine::content::SlotRef;
+use crate::engine::iface_hooks;
 use crate::engine::task::connect_dbus::ConnectDbus;
 use snapshelf_snap::yaml::PlugOrSlot;
 
@@ -77,18 +78,24 @@ impl Engine {
             slot: to.slot.clone(),
             connect,
             before: None,
+            attrs_before: None,
         });
         let mut snaps = vec![snap.name.clone()];
         if to.snap != snap.name {
             snaps.push(to.snap.clone());
         }
+        // The interface hooks of both ends around it, in snapd's order.
+        let provider = self.snap(&to.snap)?;
+        let attrs = iface_hooks::IfaceAttrs::of(snap, plug, provider.as_ref(), &to.slot)?;
+        let ends = (snap, provider.as_ref());
+        let tasks = iface_hooks::around(self.paths(), ends, attrs, (task, connect));
         self.start(
             kind,
             &summary,
             snaps,
             uid,
             json!({"plug-snap": snap.name, "plug": plug, "slot-snap": to.snap, "slot": to.slot}),
-            vec![task],
+            tasks,
         )
     }
 
@@ -177,26 +184,34 @@ impl Engine {
         installed: &[SnapState],
         tasks: &mut Vec<Task>,
         snaps: &mut Vec<String>,
-    ) {
+    ) -> Result<()> {
         for user in installed.iter().filter(|u| !removed.contains(&u.name)) {
             for (plug, to) in user
                 .dbus
                 .iter()
                 .filter(|(_, to)| removed.contains(&to.snap))
             {
-                tasks.push(Task::ConnectDbus(ConnectDbus {
+                let task = Task::ConnectDbus(ConnectDbus {
                     name: user.name.clone(),
                     plug: plug.clone(),
                     slot_snap: to.snap.clone(),
                     slot: to.slot.clone(),
                     connect: false,
                     before: None,
-                }));
+                    attrs_before: None,
+                });
+                // With the disconnect hooks of both ends, as snapd's auto-disconnect.
+                let provider = installed.iter().find(|s| s.name == to.snap);
+                let attrs = iface_hooks::IfaceAttrs::of(user, plug, provider, &to.slot)?;
+                let ends = (user, provider);
+                let paths = self.paths();
+                tasks.extend(iface_hooks::disconnect_tasks(paths, ends, &attrs, task));
                 if !snaps.contains(&user.name) {
                     snaps.push(user.name.clone());
                 }
             }
         }
+        Ok(())
     }
 }
 

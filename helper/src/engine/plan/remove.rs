@@ -26,7 +26,7 @@ impl Engine {
         for n in names {
             self.provider_users(n, names, disconnect_users, &mut tasks, &mut snaps)?;
         }
-        self.dbus_slot_users(names, &installed, &mut tasks, &mut snaps);
+        self.dbus_slot_users(names, &installed, &mut tasks, &mut snaps)?;
         for n in names {
             let s = installed
                 .iter()

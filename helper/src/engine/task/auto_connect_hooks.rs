@@ -106,6 +106,7 @@ impl AutoConnectHooks {
             let new = !self.except.contains(&plug);
             if new
                 && interface != "content"
+                && interface != "dbus"
                 && crate::interfaces::state_of(snap, &plug, &interface).0
             {
                 out.push((plug, None, interface));

@@ -19,6 +19,10 @@ pub struct ConnectDbus {
     pub connect: bool,
     /// The plug's connection before the task, recorded when it ran: outer `None` until then.
     pub before: Option<Option<SlotRef>>,
+    /// The dynamic attributes stored with the connection before the task (interface hooks),
+    /// recorded when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs_before: Option<Option<crate::engine::iface_hooks::ConnAttrs>>,
 }
 
 impl ConnectDbus {
@@ -51,8 +55,11 @@ impl ConnectDbus {
         } else {
             snap.dbus.remove(&self.plug);
         }
+        // What the prepare hooks set goes with the connection (and away with it).
+        let attrs = crate::engine::iface_hooks::store(cx, &mut snap, &self.plug, self.connect)?;
         let done = ConnectDbus {
             before: Some(before),
+            attrs_before: Some(self.attrs_before.clone().unwrap_or(attrs)),
             ..self
         };
         cx.commit(&Task::ConnectDbus(done.clone()), |st| st.put_snap(&snap))?;
@@ -74,6 +81,9 @@ impl ConnectDbus {
                 Some(to) => s.dbus.insert(self.plug.clone(), to.clone()),
                 None => s.dbus.remove(&self.plug),
             };
+            if let Some(attrs) = &self.attrs_before {
+                crate::engine::iface_hooks::put(&mut s, &self.plug, attrs.clone());
+            }
             st.put_snap(&s)?;
             s
         };
