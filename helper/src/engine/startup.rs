@@ -72,7 +72,8 @@ impl Engine {
             }
         }
         for snap in &snaps {
-            if let Err(e) = sys.link(snap, &self.base_revision(snap), &self.content_for(snap)) {
+            let linked = self.dbus_effective(snap, None);
+            if let Err(e) = sys.link(&linked, &self.base_revision(snap), &self.content_for(snap)) {
                 tracing::error!(snap = %snap.name, error = %e, "cannot restore links and profiles");
             }
         }

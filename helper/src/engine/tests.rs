@@ -821,9 +821,18 @@ async fn dbus_connections_run_undo_and_follow_the_slots_removal() {
         crate::interfaces::state_of(&s, "peer", "dbus"),
         (true, true)
     );
+    // The profiles see it while the slot holds; a slot renamed by a refresh grants nothing,
+    // though the connection stays recorded.
+    assert_eq!(engine.dbus_effective(&s, None).dbus.len(), 1);
+    assert_eq!(engine.dbus_users("provider").unwrap().len(), 1);
+    let mut renamed = provider.clone();
+    renamed.sequence[0].snap_yaml = renamed.sequence[0].snap_yaml.replace("org.a.B", "org.a.C");
+    assert!(engine.dbus_effective(&s, Some(&renamed)).dbus.is_empty());
+    assert_eq!(engine.dbus_effective(&s, Some(&provider)).dbus.len(), 1);
     once.undo(&cx).unwrap();
     once.undo(&cx).unwrap();
     assert!(engine.snap("user").unwrap().unwrap().dbus.is_empty());
+    assert!(engine.dbus_users("provider").unwrap().is_empty());
 
     // Connected again; a removal of the provider that fails leaves the connection.
     once.run(&cx).await.unwrap();

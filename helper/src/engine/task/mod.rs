@@ -299,11 +299,25 @@ impl Ctx {
     /// content comes from it, so that they mount its current revision.
     pub(crate) fn link(&self, snap: &SnapState) -> Result<()> {
         let base_rev = self.engine.base_revision(snap);
+        let own = self.engine.dbus_effective(snap, None);
         self.sys()
-            .link(snap, &base_rev, &self.engine.content_for(snap))?;
+            .link(&own, &base_rev, &self.engine.content_for(snap))?;
+        let mut relinked = Vec::new();
         for (user, _) in self.engine.content_users(&snap.name)? {
             let base_rev = self.engine.base_revision(&user);
             let content = self.engine.content_with(&user, Some(snap));
+            let user = self.engine.dbus_effective(&user, Some(snap));
+            self.sys().link(&user, &base_rev, &content)?;
+            relinked.push(user.name);
+        }
+        // The snaps whose dbus plugs use its slots (engine/dbus_links.rs).
+        for user in self.engine.dbus_users(&snap.name)? {
+            if relinked.contains(&user.name) {
+                continue;
+            }
+            let base_rev = self.engine.base_revision(&user);
+            let content = self.engine.content_for(&user);
+            let user = self.engine.dbus_effective(&user, Some(snap));
             self.sys().link(&user, &base_rev, &content)?;
         }
         Ok(())
