@@ -12,7 +12,7 @@ use crate::paths::Paths;
 use crate::state::SnapState;
 
 /// The kept, verified snap-declaration of a store snap.
-fn declaration(paths: &Paths, snap: &SnapState) -> Option<Assertion> {
+pub(super) fn declaration(paths: &Paths, snap: &SnapState) -> Option<Assertion> {
     if snap.snap_id.is_empty() {
         return None;
     }
@@ -27,10 +27,10 @@ fn declaration(paths: &Paths, snap: &SnapState) -> Option<Assertion> {
 }
 
 /// One side's facts, as the rules name them.
-struct Side<'a> {
-    publisher: &'a str,
-    snap_id: &'a str,
-    content: &'a str,
+pub(super) struct Side<'a> {
+    pub(super) publisher: &'a str,
+    pub(super) snap_id: &'a str,
+    pub(super) content: &'a str,
 }
 
 fn strings(v: &HeaderValue) -> Vec<&str> {
@@ -43,7 +43,12 @@ fn strings(v: &HeaderValue) -> Vec<&str> {
 
 /// One constraints map (`plug-publisher-id`, `plug-snap-id`, `plug-attributes`, or their slot-
 /// side twins) against the other side; a constraint we do not know is never met.
-fn constraints_met(map: &[(String, HeaderValue)], other: &Side, this: &Side, prefix: &str) -> bool {
+pub(super) fn constraints_met(
+    map: &[(String, HeaderValue)],
+    other: &Side,
+    this: &Side,
+    prefix: &str,
+) -> bool {
     map.iter().all(|(k, v)| {
         let Some(what) = k.strip_prefix(prefix) else {
             return false;

@@ -11,6 +11,7 @@ pub mod content;
 pub mod content_policy;
 pub mod data_dirs;
 mod dbus_links;
+pub mod dbus_policy;
 mod declarations;
 pub mod files;
 pub mod hooks;

@@ -4,10 +4,9 @@
 //!
 //! Policy, as snapd's base declaration for `dbus` says: never auto-connected
 //! (`deny-auto-connection: true`); a person's connection is denied (`deny-connection` for any
-//! `name`) unless a snap-declaration allows it. snapd checks that rule only when both snaps have
-//! a snap-declaration (a snap installed from a file has none, and then the connection is
-//! allowed); Snapshelf does too, and does not read the declarations' `allow-connection` rules,
-//! so two store snaps are refused with a message that says so.
+//! `name`) unless a snap-declaration allows it (`engine/dbus_policy.rs`). snapd checks that only
+//! when both snaps have a snap-declaration: a snap installed from a file has none, and then the
+//! connection is allowed.
 
 use serde_json::json;
 
@@ -146,10 +145,9 @@ impl Engine {
                     .replace("{slot_name}", &sname),
             ));
         }
-        if !snap.is_local() && !provider.is_local() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                gettext("snapd's base declaration denies connecting {plug} to {slot} unless a snap-declaration allows it, and Snapshelf does not read those rules for dbus")
+        if !crate::engine::dbus_policy::may_connect(self.paths(), snap, &provider) {
+            return Err(Error::invalid(
+                gettext("snapd's base declaration denies connecting {plug} to {slot}, and neither snap's declaration allows it")
                     .replace("{plug}", &plug_ref)
                     .replace("{slot}", &slot_ref),
             ));
