@@ -472,8 +472,7 @@ impl Executor<'_> {
             } else {
                 sys::touch_at(tmpfs.as_fd(), n, 0o644).what(what)?;
             }
-            let src = sys::open_path(original.as_fd(), n).what(what)?;
-            sys::bind(src.as_fd(), tmpfs.as_fd(), n, dir).what(what)?;
+            sys::bind_entry(original.as_fd(), n, tmpfs.as_fd(), dir).what(what)?;
         }
         Ok(tmpfs)
     }
