@@ -4,6 +4,7 @@
 //! about them.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 
@@ -56,7 +57,16 @@ pub struct HostDirs {
 /// same places, so each directory is walked once per launch. A descriptor kept here is the very
 /// directory that was checked, even if the host changes it meanwhile.
 #[derive(Default)]
-pub struct Walked(RefCell<Vec<WalkedDir>>);
+pub struct Walked {
+    dirs: RefCell<Vec<WalkedDir>>,
+    /// The planner's answers about entries, by origin and path: its steps ask about the same
+    /// entries again (a path's layers, a mimic's entries), about a hundred times for a desktop
+    /// app, and one plan is made from one view of the host.
+    stats: RefCell<HashMap<WhereOnHost, Option<Stat>>>,
+}
+
+/// An entry of the host, as the planner names it.
+type WhereOnHost = (Origin, Vec<String>);
 
 /// A directory in [`Walked`]: where it was found, and its descriptor.
 type WalkedDir = (Origin, Vec<String>, Rc<OwnedFd>);
@@ -84,7 +94,7 @@ impl HostDirs {
         let top = self
             .origin(origin)
             .ok_or(WalkError::Errno(0, Errno::ENOENT))?;
-        let mut walked = self.walked.0.borrow_mut();
+        let mut walked = self.walked.dirs.borrow_mut();
         let known = walked
             .iter()
             .filter(|(o, p, _)| *o == origin && path.starts_with(p))
@@ -175,12 +185,18 @@ fn names_in(dir: BorrowedFd<'_>) -> nix::Result<Vec<String>> {
 
 impl Probe for HostDirs {
     fn stat(&self, origin: Origin, path: &[String]) -> Option<Stat> {
+        let key = (origin, path.to_vec());
+        if let Some(known) = self.walked.stats.borrow().get(&key) {
+            return *known;
+        }
         let st = if path.is_empty() {
-            sys::stat(self.origin(origin)?).ok()?
+            self.origin(origin).and_then(|fd| sys::stat(fd).ok())
         } else {
-            self.in_parent(origin, path, |dir, name| sys::stat_at(dir, name).ok())?
+            self.in_parent(origin, path, |dir, name| sys::stat_at(dir, name).ok())
         };
-        Some(to_stat(&st))
+        let st = st.as_ref().map(to_stat);
+        self.walked.stats.borrow_mut().insert(key, st);
+        st
     }
 
     fn list(&self, origin: Origin, path: &[String]) -> Vec<String> {
