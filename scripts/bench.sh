@@ -481,7 +481,7 @@ fi
 # --- gnome: a real GNOME-platform app (scripts/gnome-fixtures.sh) to its first frame under Xvfb, in
 # its sandbox against the same files outside any sandbox; confine's own part against bwrap ---------
 if [ "$ONLY" = gnome ]; then
-ensure_packages bubblewrap hyperfine libx11-dev
+ensure_packages bubblewrap libx11-dev
 FIX=$(scripts/gnome-fixtures.sh)
 id snapshelf-runner >/dev/null 2>&1 || useradd --create-home --shell /bin/sh snapshelf-runner
 RUID=$(id -u snapshelf-runner); RHOME=$(getent passwd snapshelf-runner | cut -d: -f6)
@@ -540,6 +540,7 @@ log "ratio: $(python3 -c "import statistics as s; print(round(s.median([$in_s])/
 P=$WORK/probe; unsquashfs -q -d "$P" "$FIX/gnome-calculator.snap" >/dev/null
 gcc -static -O2 -o "$P/snap/command-chain/desktop-launch" confine/bench/gnome-probe.c
 gcc -static -O2 -o "$WORK/with-fds" confine/bench/with-fds.c
+gcc -O2 -o "$WORK/launch-rr" confine/bench/launch-rr.c
 sed -i 's/^name: gnome-calculator$/name: gnome-calc-probe/; s/^  gnome-calculator:$/  gnome-calc-probe:/' "$P/meta/snap.yaml"
 rm -f "$P/meta/gui/gnome-calculator.desktop"; sed -i '/^    desktop:/d' "$P/meta/snap.yaml"
 mksquashfs "$P" "$WORK/probe.snap" -noappend -comp xz -all-root -no-xattrs -quiet >/dev/null
@@ -563,26 +564,23 @@ python3 confine/bench/same-binds.py args $WORK/out/confine.dump $R/var/lib/snaps
   /var/lib/snapshelf/seccomp $RUID >$WORK/out/bwrap.out
 mapfile -t ARGS < <(sed '/^--\$/,\$d' $WORK/out/bwrap.out)
 OPEN=\$(sed -n 's/^open \([0-9]*\) /\1=/p' $WORK/out/bwrap.out)
-runuser -u snapshelf-runner -- $RUNENV PATH=/usr/bin:/bin $WORK/with-fds "\$OPEN" -- bwrap "\${ARGS[@]}" \
+runuser -u snapshelf-runner -- $RUNENV PATH=/usr/bin:/bin $WORK/with-fds "\$OPEN" bwrap "\${ARGS[@]}" \
   \$PS/snap/command-chain/desktop-launch --snapshelf-probe-dump \$HASH >$WORK/out/bwrap.dump
 python3 confine/bench/same-binds.py compare $WORK/out/confine.dump $WORK/out/bwrap.dump >$WORK/out/compare.txt \
   || { cat $WORK/out/compare.txt; echo "confine's and bwrap's sandboxes differ beyond the explained: no timings" >&2; exit 1; }
-# Both through the same static wrapper (bwrap's filter descriptor is opened afresh for each run).
-runuser -u snapshelf-runner -- $RUNENV PATH=/usr/bin:/bin hyperfine -N -w 10 -r \${BENCH_GNOME_LAUNCHES:-200} --export-json $WORK/out/gnome.json \
-  "$WORK/with-fds -- $CAP gnome-calc-probe" "$WORK/with-fds \$OPEN -- bwrap \${ARGS[*]} \$PS/snap/command-chain/desktop-launch" >/dev/null
+# Interleaved (one of each per round, confine/bench/launch-rr.c), both through the same static
+# wrapper (bwrap's filter descriptor is opened afresh for each run).
+runuser -u snapshelf-runner -- $RUNENV PATH=/usr/bin:/bin $WORK/launch-rr \${BENCH_GNOME_LAUNCHES:-200} \
+  snapshelf-confine $WORK/with-fds $CAP gnome-calc-probe -- \
+  bwrap-same-sandbox $WORK/with-fds "\$OPEN" bwrap "\${ARGS[@]}" \$PS/snap/command-chain/desktop-launch >$WORK/out/rr.txt
 SAME
 chmod 755 "$WORK/same.sh"
-log "-- confine's own part of that launch (to the execve of the command chain; hyperfine, median of ${BENCH_GNOME_LAUNCHES:-200} runs, as snapshelf-runner; load $(cut -d' ' -f1-3 /proc/loadavg))"
+log "-- confine's own part of that launch (to the execve of the command chain; ${BENCH_GNOME_LAUNCHES:-200} interleaved rounds after 20 warm-up rounds, as snapshelf-runner; load $(cut -d' ' -f1-3 /proc/loadavg))"
 unshare -m --propagation private sh -c "$LAYOUT && exec $WORK/same.sh"
 tail -1 "$WORK/out/compare.txt" | tee -a "$OUT"
 log "bwrap's generated arguments: $(grep -c -- '-bind$' "$WORK/out/bwrap.out") binds, $(grep -c -- '^--tmpfs$' "$WORK/out/bwrap.out") tmpfs (all in $OUT.bwrap-args)"
 cp "$WORK/out/bwrap.out" "$OUT.bwrap-args"; cp "$WORK/out/compare.txt" "$OUT.same-binds"
-python3 - "$WORK/out/gnome.json" <<'PY' | tee -a "$OUT"
-import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-for name, x in zip(["snapshelf-confine (packaged), gnome-calculator's plugs and layouts", "bwrap --unshare-user --unshare-pid, the same sandbox (generated)"], r):
-    print(f"{name}: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
-PY
+sed 's/^snapshelf-confine:/snapshelf-confine (packaged), gnome-calculator'"'"'s plugs and layouts:/; s/^bwrap-same-sandbox:/bwrap --unshare-user --unshare-pid, the same sandbox (generated):/' "$WORK/out/rr.txt" | tee -a "$OUT"
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 kill "$(cat "$WORK/helper.pid")"; sleep 0.5
 fi
