@@ -107,16 +107,11 @@ impl HostDirs {
                 Rc::new(dup(top).map_err(|_| WalkError::Errno(0, Errno::EMFILE))?),
             ),
         };
-        let fd = sys::walk(start.as_fd(), &path[from..]).map_err(|e| match e {
+        let fd = sys::walk_dir(start.as_fd(), &path[from..]).map_err(|e| match e {
             WalkError::Missing(i) => WalkError::Missing(from + i),
             WalkError::NotFollowed(i) => WalkError::NotFollowed(from + i),
             WalkError::Errno(i, errno) => WalkError::Errno(from + i, errno),
         })?;
-        if sys::kind_of(&sys::stat(fd.as_fd()).map_err(|e| WalkError::Errno(from, e))?)
-            != crate::sys::Kind::Dir
-        {
-            return Err(WalkError::NotFollowed(path.len() - 1));
-        }
         let fd = Rc::new(fd);
         walked.push((origin, path.to_vec(), fd.clone()));
         Ok(fd)

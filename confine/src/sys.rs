@@ -111,7 +111,7 @@ pub enum WalkError {
 /// Walk `parts` from `root`, never following a symbolic link. Every component but the last must be
 /// a directory; the last may be anything and is returned as an `O_PATH` descriptor.
 pub fn walk(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd, WalkError> {
-    if let Some(fd) = walk_at_once(root, parts) {
+    if let Some(fd) = walk_at_once(root, parts, 2, 0) {
         let st = stat(fd.as_fd()).map_err(|e| WalkError::Errno(parts.len() - 1, e))?;
         if kind_of(&st) == Kind::Symlink {
             return Err(WalkError::NotFollowed(parts.len() - 1));
@@ -142,20 +142,39 @@ pub fn walk(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd, WalkError
     }
 }
 
-/// A walk of several components in one call (`openat2`, Linux 5.6) that follows no link anywhere
-/// (`RESOLVE_NO_SYMLINKS`; a link as the last component is returned as itself) and never leaves
-/// `root` (`RESOLVE_BENEATH`): two system calls where a walk one component at a
-/// time makes two per component. `None` when it cannot be used or fails: the walk one component
-/// at a time then says which component was wrong, and how.
-fn walk_at_once(root: BorrowedFd<'_>, parts: &[String]) -> Option<OwnedFd> {
+/// [`walk`] to a directory: the same checks, and the last component must be a directory too.
+pub fn walk_dir(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd, WalkError> {
+    // One call: O_DIRECTORY refuses a last component that is not a directory (a link included).
+    if let Some(fd) = walk_at_once(root, parts, 1, libc::O_DIRECTORY) {
+        return Ok(fd);
+    }
+    let fd = walk(root, parts)?;
+    let last = parts.len().saturating_sub(1);
+    if kind_of(&stat(fd.as_fd()).map_err(|e| WalkError::Errno(last, e))?) != Kind::Dir {
+        return Err(WalkError::NotFollowed(last));
+    }
+    Ok(fd)
+}
+
+/// A walk of at least `min` components in one call (`openat2`, Linux 5.6; `flags` added to
+/// `O_PATH | O_NOFOLLOW`) that follows no link anywhere (`RESOLVE_NO_SYMLINKS`; a link as the last
+/// component is returned as itself) and never leaves `root` (`RESOLVE_BENEATH`): one system call
+/// where a walk one component at a time makes two per component. `None` when it cannot be used or
+/// fails: the walk one component at a time then says which component was wrong, and how.
+fn walk_at_once(
+    root: BorrowedFd<'_>,
+    parts: &[String],
+    min: usize,
+    flags: libc::c_int,
+) -> Option<OwnedFd> {
     let plain = |p: &String| !p.is_empty() && p != "." && p != ".." && !p.contains('/');
-    if parts.len() < 2 || !parts.iter().all(plain) {
+    if parts.len() < min.max(1) || !parts.iter().all(plain) {
         return None;
     }
     let path = std::ffi::CString::new(parts.join("/")).ok()?;
     // SAFETY: open_how is plain data; all-zero is its empty value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
+    how.flags = (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC | flags) as u64;
     how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH;
     // SAFETY: openat2 with our descriptor, a C string and a struct that outlive the call.
     let fd = unsafe {
@@ -558,6 +577,33 @@ mod tests {
         );
         assert!(components(Path::new("/a/../b")).is_err());
         assert_eq!(parts("/usr/share"), vec!["usr", "share"]);
+    }
+
+    #[test]
+    fn walks_to_a_directory_refuse_anything_else() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a/b")).unwrap();
+        std::fs::write(t.path().join("a/f"), b"x").unwrap();
+        symlink("b", t.path().join("a/link")).unwrap();
+        let root = open_trusted(t.path()).unwrap();
+        let parts = |p: &str| components(Path::new(p)).unwrap();
+        for ok in ["a", "a/b"] {
+            let d = walk_dir(root.as_fd(), &parts(ok)).unwrap();
+            assert_eq!(kind_of(&stat(d.as_fd()).unwrap()), Kind::Dir, "{ok}");
+        }
+        for (bad, err) in [
+            ("a/f", WalkError::NotFollowed(1)),
+            ("a/link", WalkError::NotFollowed(1)),
+            ("a/link/x", WalkError::NotFollowed(1)),
+            ("a/none", WalkError::Missing(1)),
+            ("none", WalkError::Missing(0)),
+        ] {
+            assert_eq!(
+                walk_dir(root.as_fd(), &parts(bad)).unwrap_err(),
+                err,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
