@@ -241,8 +241,23 @@ pub fn perform(
         dirs: RefCell::new(vec![(Vec::new(), Rc::new(dup(root.as_fd())?))]),
         read_only: RefCell::new(Vec::new()),
     };
-    for op in &plan.ops {
-        let mounted = executor.perform(op)?;
+    // A mount point made before the mount that covers it is never seen again (the mount's root
+    // shows there, and the app cannot take the mount away): its owner is left as made, which
+    // spares a chown of a new tmpfs inode for most of a desktop app's mount points.
+    let mut last_mount: HashMap<&[String], usize> = HashMap::new();
+    for (i, op) in plan.ops.iter().enumerate() {
+        if let Some(target) = op.mounts_on() {
+            last_mount.insert(target, i);
+        }
+    }
+    for (i, op) in plan.ops.iter().enumerate() {
+        let covered = match op {
+            Op::Mkdir { path, .. } | Op::Touch { path, .. } => {
+                last_mount.get(path.as_slice()).is_some_and(|&j| j > i)
+            }
+            _ => false,
+        };
+        let mounted = executor.perform(op, covered)?;
         if let Some(target) = op.mounts_on() {
             executor.forget_under(target);
             // The new mount's root, opened by name once it was made: the next operations at or
@@ -351,8 +366,9 @@ impl Executor<'_> {
     }
 
     /// Carry out `op`; for a mount, returns the new mount's root and whether it is known to be
-    /// read-only.
-    fn perform(&self, op: &Op) -> Result<Option<(OwnedFd, bool)>> {
+    /// read-only. `covered`: `op` makes a mount point that a later operation mounts on, so its
+    /// owner does not matter.
+    fn perform(&self, op: &Op, covered: bool) -> Result<Option<(OwnedFd, bool)>> {
         let what = || format!("cannot {op}");
         let mounted = match op {
             Op::Tmpfs {
@@ -398,13 +414,13 @@ impl Executor<'_> {
             Op::Mkdir { path, mode, chown } => {
                 let (dir, name) = self.parent(path)?;
                 sys::mkdir_at(dir.as_fd(), name, *mode).map_err(|e| create_error(path, e))?;
-                self.chown(dir.as_fd(), name, *chown, &what)?;
+                self.chown(dir.as_fd(), name, chown.filter(|_| !covered), &what)?;
                 None
             }
             Op::Touch { path, mode, chown } => {
                 let (dir, name) = self.parent(path)?;
                 sys::touch_at(dir.as_fd(), name, *mode).map_err(|e| create_error(path, e))?;
-                self.chown(dir.as_fd(), name, *chown, &what)?;
+                self.chown(dir.as_fd(), name, chown.filter(|_| !covered), &what)?;
                 None
             }
             Op::Symlink { path, to, chown } => {
