@@ -20,6 +20,7 @@
 """
 import json
 import os
+import re
 import sys
 
 # File systems a sandbox makes anew: their device numbers differ from run to run.
@@ -52,7 +53,8 @@ def host_mounts():
         for line in f:
             fields = line.split()
             dash = fields.index("-")
-            unesc = lambda s: s.encode().decode("unicode_escape")  # \040 and friends
+            # mountinfo writes a space, a tab, a newline and a backslash as \ooo.
+            unesc = lambda s: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
             out.append({"dev": fields[2], "root": unesc(fields[3]), "point": unesc(fields[4]),
                         "fstype": fields[dash + 1]})
     return out
@@ -115,7 +117,7 @@ def bwrap_args(dump, profile, seccomp_dir, uid):
     dev_done = False
     for m in mounts:
         point = m["point"]
-        if point == "/dev" or under(point, "/dev") and dev_done and m["fstype"] != "tmpfs":
+        if point == "/dev" or (under(point, "/dev") and dev_done and m["fstype"] != "tmpfs"):
             # confine's /dev is what bwrap's --dev makes (a tmpfs, the usual devices bound from
             # the host, devpts, the /proc/self/fd links); /dev/shm is a tmpfs of its own below.
             if point == "/dev":
