@@ -481,7 +481,7 @@ fi
 # --- gnome: a real GNOME-platform app (scripts/gnome-fixtures.sh) to its first frame under Xvfb, in
 # its sandbox against the same files outside any sandbox; confine's own part against bwrap ---------
 if [ "$ONLY" = gnome ]; then
-ensure_packages bubblewrap hyperfine libx11-dev
+ensure_packages bubblewrap libx11-dev
 FIX=$(scripts/gnome-fixtures.sh)
 id snapshelf-runner >/dev/null 2>&1 || useradd --create-home --shell /bin/sh snapshelf-runner
 RUID=$(id -u snapshelf-runner); RHOME=$(getent passwd snapshelf-runner | cut -d: -f6)
@@ -532,12 +532,15 @@ log "outside any sandbox (same files and environment): $(python3 -c "import stat
 log "ratio: $(python3 -c "import statistics as s; print(round(s.median([$in_s])/s.median([$out_s]),2))")x (target <= 1.3x)"
 
 # confine's own part, until the execve of the command chain: the same snap with the chain replaced
-# by a static `true`, every plug connected as the app's, against bwrap with the same binds (bwrap
-# cannot make mount points in the read-only base: it has neither the two layouts nor the host's
-# fonts and icons at /usr/share, and binds each themes folder whole instead of a mimic).
+# by a static probe (confine/bench/gnome-probe.c) that returns at once, every plug connected as the
+# app's, against bwrap given the same sandbox: its arguments are made from what confine really
+# mounted for that launch (the probe's dump of its mount table and tmpfs entries, mapped back to the
+# host paths by confine/bench/same-binds.py), with confine's own compiled filter; the two probes'
+# dumps are compared, and the timings are not reported if they differ beyond the explained.
 P=$WORK/probe; unsquashfs -q -d "$P" "$FIX/gnome-calculator.snap" >/dev/null
-echo 'int main(void) { return 0; }' >"$WORK/gtrue.c"
-gcc -static -O2 -o "$P/snap/command-chain/desktop-launch" "$WORK/gtrue.c"
+gcc -static -O2 -o "$P/snap/command-chain/desktop-launch" confine/bench/gnome-probe.c
+gcc -static -O2 -o "$WORK/with-fds" confine/bench/with-fds.c
+gcc -O2 -o "$WORK/launch-rr" confine/bench/launch-rr.c
 sed -i 's/^name: gnome-calculator$/name: gnome-calc-probe/; s/^  gnome-calculator:$/  gnome-calc-probe:/' "$P/meta/snap.yaml"
 rm -f "$P/meta/gui/gnome-calculator.desktop"; sed -i '/^    desktop:/d' "$P/meta/snap.yaml"
 mksquashfs "$P" "$WORK/probe.snap" -noappend -comp xz -all-root -no-xattrs -quiet >/dev/null
@@ -545,22 +548,40 @@ mksquashfs "$P" "$WORK/probe.snap" -noappend -comp xz -all-root -no-xattrs -quie
 "$HBENCH" "$BUS" connect gnome-calc-probe:gnome-43-bookworm gnome-43-bookworm:gnome-43-bookworm \
   gnome-calc-probe:icon-themes gtk-common-themes:icon-themes gnome-calc-probe:gtk-3-themes gtk-common-themes:gtk-3-themes \
   gnome-calc-probe:sound-themes gtk-common-themes:sound-themes >/dev/null
-B=/snap/shelf-bookworm/current; PS=/snap/gnome-calc-probe/x1; T=/snap/gtk-common-themes/1/share
-mkdir -p "$WORK/out"; chmod 777 "$WORK/out"
-BWRAP="bwrap --unshare-user --unshare-pid --ro-bind $B/usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 \
-  --symlink usr/sbin /sbin --ro-bind /etc /etc --ro-bind /snap /snap --bind /var/snap/gnome-calc-probe /var/snap/gnome-calc-probe \
-  --proc /proc --dev /dev --tmpfs /tmp --ro-bind /tmp/.X11-unix /tmp/.X11-unix \
-  --ro-bind /run/snapshelf/snapctl /usr/lib/snapd --ro-bind /snap/gnome-43-bookworm/1 $PS/gnome-platform \
-  --ro-bind $T/icons $PS/data-dir/icons --ro-bind $T/themes $PS/data-dir/themes --ro-bind $T/sounds $PS/data-dir/sounds \
-  $PS/snap/command-chain/desktop-launch"
-log "-- confine's own part of that launch (to the execve of the command chain; hyperfine, median of 200 runs, as snapshelf-runner)"
-unshare -m --propagation private sh -c "$LAYOUT && exec runuser -u snapshelf-runner -- env DISPLAY=$DISPLAY hyperfine -N -w 10 -r 200 --export-json $WORK/out/gnome.json '$CAP gnome-calc-probe' '$BWRAP'" >/dev/null
-python3 - "$WORK/out/gnome.json" <<'PY' | tee -a "$OUT"
-import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-for name, x in zip(["snapshelf-confine (packaged), gnome-calculator's plugs and layouts", "bwrap --unshare-user --unshare-pid, same binds"], r):
-    print(f"{name}: median {x['median']*1000:.2f} ms (mean {x['mean']*1000:.2f} ± {x['stddev']*1000:.2f})")
-PY
+mkdir -p "$WORK/out" "$WORK/ptmp"; chmod 777 "$WORK/out"
+cat >"$WORK/same.sh" <<SAME
+#!/bin/bash
+# In the launch's mount namespace (LAYOUT): confine's sandbox dumped, bwrap's arguments made from it,
+# bwrap's sandbox dumped and compared, then both timed.
+set -euo pipefail
+HASH="/etc/os-release /usr/lib/os-release /usr/share/X11/xkb/rules/evdev /usr/share/mime/mime.cache /usr/lib/snapd/snapctl /usr/share/icons/hicolor/index.theme"
+PS=\$(readlink -f /snap/gnome-calc-probe/current)
+runuser -u snapshelf-runner -- $RUNENV PATH=/usr/bin:/bin $CAP gnome-calc-probe --snapshelf-probe-dump \$HASH >$WORK/out/confine.dump
+# The snap's private /tmp is under root's 0700 /run/snapshelf-private: bwrap, run as the user, finds
+# it where the user can reach it (confine opens it before it drops its privileges).
+mount --bind /run/snapshelf-private/snap.gnome-calc-probe/tmp $WORK/ptmp
+python3 confine/bench/same-binds.py args $WORK/out/confine.dump $R/var/lib/snapshelf/profiles/gnome-calc-probe.gnome-calc-probe.json \
+  /var/lib/snapshelf/seccomp $RUID >$WORK/out/bwrap.out
+mapfile -t ARGS < <(sed '/^--\$/,\$d' $WORK/out/bwrap.out)
+OPEN=\$(sed -n 's/^open \([0-9]*\) /\1=/p' $WORK/out/bwrap.out)
+runuser -u snapshelf-runner -- $RUNENV PATH=/usr/bin:/bin $WORK/with-fds "\$OPEN" bwrap "\${ARGS[@]}" \
+  \$PS/snap/command-chain/desktop-launch --snapshelf-probe-dump \$HASH >$WORK/out/bwrap.dump
+python3 confine/bench/same-binds.py compare $WORK/out/confine.dump $WORK/out/bwrap.dump >$WORK/out/compare.txt \
+  || { cat $WORK/out/compare.txt; echo "confine's and bwrap's sandboxes differ beyond the explained: no timings" >&2; exit 1; }
+# Interleaved (one of each per round, confine/bench/launch-rr.c), both through the same static
+# wrapper (bwrap's filter descriptor is opened afresh for each run).
+runuser -u snapshelf-runner -- $RUNENV PATH=/usr/bin:/bin $WORK/launch-rr \${BENCH_GNOME_LAUNCHES:-200} \
+  snapshelf-confine $WORK/with-fds $CAP gnome-calc-probe -- \
+  bwrap-same-sandbox $WORK/with-fds "\$OPEN" bwrap "\${ARGS[@]}" \$PS/snap/command-chain/desktop-launch >$WORK/out/rr.txt
+SAME
+chmod 755 "$WORK/same.sh"
+log "-- confine's own part of that launch (to the execve of the command chain; ${BENCH_GNOME_LAUNCHES:-200} interleaved rounds after 20 warm-up rounds, as snapshelf-runner; load $(cut -d' ' -f1-3 /proc/loadavg))"
+unshare -m --propagation private sh -c "$LAYOUT && exec $WORK/same.sh"
+tail -1 "$WORK/out/compare.txt" | tee -a "$OUT"
+log "bwrap's generated arguments: $(grep -c -- '-bind$' "$WORK/out/bwrap.out") binds, $(grep -c -- '^--tmpfs$' "$WORK/out/bwrap.out") tmpfs (all in $OUT.bwrap-args)"
+cp "$WORK/out/bwrap.out" "$OUT.bwrap-args"; cp "$WORK/out/compare.txt" "$OUT.same-binds"
+sed 's/^snapshelf-confine:/snapshelf-confine (packaged), gnome-calculator'"'"'s plugs and layouts:/; s/^bwrap-same-sandbox:/bwrap --unshare-user --unshare-pid, the same sandbox (generated):/' "$WORK/out/rr.txt" | tee -a "$OUT"
+log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 kill "$(cat "$WORK/helper.pid")"; sleep 0.5
 fi
 if [ "$ONLY" = all ] || [ "$ONLY" = agent ]; then

@@ -4,6 +4,7 @@
 //! about them.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 
@@ -56,7 +57,16 @@ pub struct HostDirs {
 /// same places, so each directory is walked once per launch. A descriptor kept here is the very
 /// directory that was checked, even if the host changes it meanwhile.
 #[derive(Default)]
-pub struct Walked(RefCell<Vec<WalkedDir>>);
+pub struct Walked {
+    dirs: RefCell<Vec<WalkedDir>>,
+    /// The planner's answers about entries, by origin and path: its steps ask about the same
+    /// entries again (a path's layers, a mimic's entries), about a hundred times for a desktop
+    /// app, and one plan is made from one view of the host.
+    stats: RefCell<HashMap<WhereOnHost, Option<Stat>>>,
+}
+
+/// An entry of the host, as the planner names it.
+type WhereOnHost = (Origin, Vec<String>);
 
 /// A directory in [`Walked`]: where it was found, and its descriptor.
 type WalkedDir = (Origin, Vec<String>, Rc<OwnedFd>);
@@ -84,7 +94,7 @@ impl HostDirs {
         let top = self
             .origin(origin)
             .ok_or(WalkError::Errno(0, Errno::ENOENT))?;
-        let mut walked = self.walked.0.borrow_mut();
+        let mut walked = self.walked.dirs.borrow_mut();
         let known = walked
             .iter()
             .filter(|(o, p, _)| *o == origin && path.starts_with(p))
@@ -97,16 +107,11 @@ impl HostDirs {
                 Rc::new(dup(top).map_err(|_| WalkError::Errno(0, Errno::EMFILE))?),
             ),
         };
-        let fd = sys::walk(start.as_fd(), &path[from..]).map_err(|e| match e {
+        let fd = sys::walk_dir(start.as_fd(), &path[from..]).map_err(|e| match e {
             WalkError::Missing(i) => WalkError::Missing(from + i),
             WalkError::NotFollowed(i) => WalkError::NotFollowed(from + i),
             WalkError::Errno(i, errno) => WalkError::Errno(from + i, errno),
         })?;
-        if sys::kind_of(&sys::stat(fd.as_fd()).map_err(|e| WalkError::Errno(from, e))?)
-            != crate::sys::Kind::Dir
-        {
-            return Err(WalkError::NotFollowed(path.len() - 1));
-        }
         let fd = Rc::new(fd);
         walked.push((origin, path.to_vec(), fd.clone()));
         Ok(fd)
@@ -175,12 +180,18 @@ fn names_in(dir: BorrowedFd<'_>) -> nix::Result<Vec<String>> {
 
 impl Probe for HostDirs {
     fn stat(&self, origin: Origin, path: &[String]) -> Option<Stat> {
+        let key = (origin, path.to_vec());
+        if let Some(known) = self.walked.stats.borrow().get(&key) {
+            return *known;
+        }
         let st = if path.is_empty() {
-            sys::stat(self.origin(origin)?).ok()?
+            self.origin(origin).and_then(|fd| sys::stat(fd).ok())
         } else {
-            self.in_parent(origin, path, |dir, name| sys::stat_at(dir, name).ok())?
+            self.in_parent(origin, path, |dir, name| sys::stat_at(dir, name).ok())
         };
-        Some(to_stat(&st))
+        let st = st.as_ref().map(to_stat);
+        self.walked.stats.borrow_mut().insert(key, st);
+        st
     }
 
     fn list(&self, origin: Origin, path: &[String]) -> Vec<String> {
@@ -230,8 +241,23 @@ pub fn perform(
         dirs: RefCell::new(vec![(Vec::new(), Rc::new(dup(root.as_fd())?))]),
         read_only: RefCell::new(Vec::new()),
     };
-    for op in &plan.ops {
-        let mounted = executor.perform(op)?;
+    // A mount point made before the mount that covers it is never seen again (the mount's root
+    // shows there, and the app cannot take the mount away): its owner is left as made, which
+    // spares a chown of a new tmpfs inode for most of a desktop app's mount points.
+    let mut last_mount: HashMap<&[String], usize> = HashMap::new();
+    for (i, op) in plan.ops.iter().enumerate() {
+        if let Some(target) = op.mounts_on() {
+            last_mount.insert(target, i);
+        }
+    }
+    for (i, op) in plan.ops.iter().enumerate() {
+        let covered = match op {
+            Op::Mkdir { path, .. } | Op::Touch { path, .. } => {
+                last_mount.get(path.as_slice()).is_some_and(|&j| j > i)
+            }
+            _ => false,
+        };
+        let mounted = executor.perform(op, covered)?;
         if let Some(target) = op.mounts_on() {
             executor.forget_under(target);
             // The new mount's root, opened by name once it was made: the next operations at or
@@ -340,8 +366,9 @@ impl Executor<'_> {
     }
 
     /// Carry out `op`; for a mount, returns the new mount's root and whether it is known to be
-    /// read-only.
-    fn perform(&self, op: &Op) -> Result<Option<(OwnedFd, bool)>> {
+    /// read-only. `covered`: `op` makes a mount point that a later operation mounts on, so its
+    /// owner does not matter.
+    fn perform(&self, op: &Op, covered: bool) -> Result<Option<(OwnedFd, bool)>> {
         let what = || format!("cannot {op}");
         let mounted = match op {
             Op::Tmpfs {
@@ -387,13 +414,13 @@ impl Executor<'_> {
             Op::Mkdir { path, mode, chown } => {
                 let (dir, name) = self.parent(path)?;
                 sys::mkdir_at(dir.as_fd(), name, *mode).map_err(|e| create_error(path, e))?;
-                self.chown(dir.as_fd(), name, *chown, &what)?;
+                self.chown(dir.as_fd(), name, chown.filter(|_| !covered), &what)?;
                 None
             }
             Op::Touch { path, mode, chown } => {
                 let (dir, name) = self.parent(path)?;
                 sys::touch_at(dir.as_fd(), name, *mode).map_err(|e| create_error(path, e))?;
-                self.chown(dir.as_fd(), name, *chown, &what)?;
+                self.chown(dir.as_fd(), name, chown.filter(|_| !covered), &what)?;
                 None
             }
             Op::Symlink { path, to, chown } => {
@@ -472,8 +499,7 @@ impl Executor<'_> {
             } else {
                 sys::touch_at(tmpfs.as_fd(), n, 0o644).what(what)?;
             }
-            let src = sys::open_path(original.as_fd(), n).what(what)?;
-            sys::bind(src.as_fd(), tmpfs.as_fd(), n, dir).what(what)?;
+            sys::bind_entry(original.as_fd(), n, tmpfs.as_fd(), dir).what(what)?;
         }
         Ok(tmpfs)
     }

@@ -111,6 +111,13 @@ pub enum WalkError {
 /// Walk `parts` from `root`, never following a symbolic link. Every component but the last must be
 /// a directory; the last may be anything and is returned as an `O_PATH` descriptor.
 pub fn walk(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd, WalkError> {
+    if let Some(fd) = walk_at_once(root, parts, 2, 0) {
+        let st = stat(fd.as_fd()).map_err(|e| WalkError::Errno(parts.len() - 1, e))?;
+        if kind_of(&st) == Kind::Symlink {
+            return Err(WalkError::NotFollowed(parts.len() - 1));
+        }
+        return Ok(fd);
+    }
     // `root` itself is duplicated only for an empty walk: a launch makes hundreds of walks.
     let mut cur: Option<OwnedFd> = None;
     for (i, p) in parts.iter().enumerate() {
@@ -133,6 +140,54 @@ pub fn walk(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd, WalkError
             .try_clone_to_owned()
             .map_err(|_| WalkError::Errno(0, Errno::EMFILE)),
     }
+}
+
+/// [`walk`] to a directory: the same checks, and the last component must be a directory too.
+pub fn walk_dir(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd, WalkError> {
+    // One call: O_DIRECTORY refuses a last component that is not a directory (a link included).
+    if let Some(fd) = walk_at_once(root, parts, 1, libc::O_DIRECTORY) {
+        return Ok(fd);
+    }
+    let fd = walk(root, parts)?;
+    let last = parts.len().saturating_sub(1);
+    if kind_of(&stat(fd.as_fd()).map_err(|e| WalkError::Errno(last, e))?) != Kind::Dir {
+        return Err(WalkError::NotFollowed(last));
+    }
+    Ok(fd)
+}
+
+/// A walk of at least `min` components in one call (`openat2`, Linux 5.6; `flags` added to
+/// `O_PATH | O_NOFOLLOW`) that follows no link anywhere (`RESOLVE_NO_SYMLINKS`; a link as the last
+/// component is returned as itself) and never leaves `root` (`RESOLVE_BENEATH`): one system call
+/// where a walk one component at a time makes two per component. `None` when it cannot be used or
+/// fails: the walk one component at a time then says which component was wrong, and how.
+fn walk_at_once(
+    root: BorrowedFd<'_>,
+    parts: &[String],
+    min: usize,
+    flags: libc::c_int,
+) -> Option<OwnedFd> {
+    let plain = |p: &String| !p.is_empty() && p != "." && p != ".." && !p.contains('/');
+    if parts.len() < min.max(1) || !parts.iter().all(plain) {
+        return None;
+    }
+    let path = std::ffi::CString::new(parts.join("/")).ok()?;
+    // SAFETY: open_how is plain data; all-zero is its empty value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC | flags) as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH;
+    // SAFETY: openat2 with our descriptor, a C string and a struct that outlive the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    // SAFETY: a new descriptor from the kernel that nothing else owns.
+    (fd >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
 }
 
 pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> nix::Result<()> {
@@ -260,6 +315,47 @@ mod fd_mount {
         Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
     }
 
+    /// A detached copy of the mount at the entry `name` of `dir` (one name, no slash), looked up
+    /// by the call itself without following a link: no descriptor of the source is needed.
+    pub fn clone_tree_at(
+        dir: BorrowedFd<'_>,
+        name: &std::ffi::CStr,
+        recursive: bool,
+    ) -> nix::Result<OwnedFd> {
+        let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+        flags |= libc::AT_SYMLINK_NOFOLLOW as libc::c_uint;
+        if recursive {
+            flags |= libc::AT_RECURSIVE as libc::c_uint;
+        }
+        // SAFETY: open_tree with our descriptor, a C string that outlives the call, plain flags.
+        let fd =
+            unsafe { libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), name.as_ptr(), flags) };
+        let fd = Errno::result(fd)?;
+        // SAFETY: the kernel returned a new descriptor that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+    }
+
+    /// Attach the detached `tree` on the entry `name` of `dir`. move_mount never follows a link
+    /// at the target unless asked to (MOVE_MOUNT_T_SYMLINKS).
+    pub fn attach_at(
+        tree: BorrowedFd<'_>,
+        dir: BorrowedFd<'_>,
+        name: &std::ffi::CStr,
+    ) -> nix::Result<()> {
+        // SAFETY: move_mount with our descriptors, C strings that outlive the call, plain flags.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_move_mount,
+                tree.as_raw_fd(),
+                c"".as_ptr(),
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            )
+        };
+        Errno::result(r).map(drop)
+    }
+
     /// Attach the detached `tree` on `target` (the very inode the descriptor holds).
     pub fn attach(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> nix::Result<()> {
         let flags = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
@@ -317,10 +413,9 @@ pub fn bind(
             if kind_of(&stat(target.as_fd())?) == Kind::Symlink {
                 return Err(Errno::ELOOP);
             }
-            // Made read-only before it is attached: nothing sees it writable, even for a moment.
-            if src_ro && !locked_flags(tree.as_fd())?.1 {
-                fd_mount::set_read_only(tree.as_fd())?;
-            }
+            // Read-only before it is attached when its source was: a copy made by open_tree
+            // keeps the source mount's flags and shares its file system (a read-only one either
+            // way), so there is nothing to set and nothing to check again.
             fd_mount::attach(tree.as_fd(), target.as_fd())?;
             Ok((tree, src_ro))
         }
@@ -336,6 +431,32 @@ pub fn bind(
                 remount_read_only(top.as_fd())?;
             }
             Ok((top, src_ro))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Bind the entry `name` of `dir` onto the entry of the same name in `into`, both looked up by
+/// the mount calls themselves and never through a link; `recursive` carries the submounts along.
+/// For a writable mimic's entries, listed in `dir` and just made in `into` (a tmpfs of the
+/// launch's own): two system calls where [`bind`] needs eight. The copy keeps its source's flags,
+/// read-only among them.
+pub fn bind_entry(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    into: BorrowedFd<'_>,
+    recursive: bool,
+) -> nix::Result<()> {
+    if name.contains('/') || name == "." || name == ".." {
+        return Err(Errno::EINVAL);
+    }
+    let c_name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+    match fd_mount::clone_tree_at(dir, &c_name, recursive) {
+        Ok(tree) => fd_mount::attach_at(tree.as_fd(), into, &c_name),
+        // An older kernel (or a filter that does not know the call): by descriptors and paths.
+        Err(Errno::ENOSYS | Errno::EPERM) => {
+            let src = open_path(dir, name)?;
+            bind(src.as_fd(), into, name, recursive).map(drop)
         }
         Err(e) => Err(e),
     }
@@ -456,6 +577,33 @@ mod tests {
         );
         assert!(components(Path::new("/a/../b")).is_err());
         assert_eq!(parts("/usr/share"), vec!["usr", "share"]);
+    }
+
+    #[test]
+    fn walks_to_a_directory_refuse_anything_else() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a/b")).unwrap();
+        std::fs::write(t.path().join("a/f"), b"x").unwrap();
+        symlink("b", t.path().join("a/link")).unwrap();
+        let root = open_trusted(t.path()).unwrap();
+        let parts = |p: &str| components(Path::new(p)).unwrap();
+        for ok in ["a", "a/b"] {
+            let d = walk_dir(root.as_fd(), &parts(ok)).unwrap();
+            assert_eq!(kind_of(&stat(d.as_fd()).unwrap()), Kind::Dir, "{ok}");
+        }
+        for (bad, err) in [
+            ("a/f", WalkError::NotFollowed(1)),
+            ("a/link", WalkError::NotFollowed(1)),
+            ("a/link/x", WalkError::NotFollowed(1)),
+            ("a/none", WalkError::Missing(1)),
+            ("none", WalkError::Missing(0)),
+        ] {
+            assert_eq!(
+                walk_dir(root.as_fd(), &parts(bad)).unwrap_err(),
+                err,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
