@@ -85,18 +85,12 @@ impl Engine {
     }
 }
 
-/// After the links: an auto-connection task for each content plug of the resolved snaps whose
-/// default provider is installed or in the change (the task decides, with the verified
-/// declarations, whether it may connect).
-pub(super) fn auto_connect_tasks(resolved: &[Resolved], out: &mut Vec<Task>) {
-    for r in resolved {
-        auto_connect_tasks_of(&r.name, &r.yaml, out);
-    }
-}
-
-/// The same for one snap.
-pub(super) fn auto_connect_tasks_of(name: &str, yaml: &SnapYaml, out: &mut Vec<Task>) {
-    let before = out.len();
+/// After a snap's link, before its interface hooks (`AutoConnectHooks`, which runs the hooks of
+/// the connections these make) and its install or post-refresh hook, as snapd's `auto-connect`
+/// does: an auto-connection task for each content plug whose default provider is installed or
+/// brought in earlier in the change (the task decides, with the verified declarations, whether
+/// it may connect).
+pub(super) fn content_connect_tasks(name: &str, yaml: &SnapYaml, out: &mut Vec<Task>) {
     for (plug, provider) in default_providers(yaml) {
         out.push(Task::ConnectContent(ConnectContent {
             name: name.to_string(),
@@ -108,10 +102,28 @@ pub(super) fn auto_connect_tasks_of(name: &str, yaml: &SnapYaml, out: &mut Vec<T
             before: None,
         }));
     }
-    if out.len() > before {
-        // Then the interface hooks of the connections these made.
-        out.push(Task::AutoConnectHooks(
-            crate::engine::task::auto_connect_hooks::AutoConnectHooks::new(name, true),
-        ));
+}
+
+/// Put each snap after the snaps of the list that are its default providers (the order kept
+/// otherwise), so that a provider is in before the snap's auto-connection task runs.
+pub(super) fn providers_first(resolved: &mut Vec<Resolved>) {
+    fn visit(i: usize, all: &[Resolved], seen: &mut Vec<bool>, order: &mut Vec<usize>) {
+        if seen[i] {
+            return; // placed, or on the way (a cycle is cut here)
+        }
+        seen[i] = true;
+        for (_, provider) in default_providers(&all[i].yaml) {
+            if let Some(p) = all.iter().position(|r| r.name == provider) {
+                visit(p, all, seen, order);
+            }
+        }
+        order.push(i);
     }
+    let mut seen = vec![false; resolved.len()];
+    let mut order = Vec::new();
+    for i in 0..resolved.len() {
+        visit(i, resolved, &mut seen, &mut order);
+    }
+    let mut taken: Vec<Option<Resolved>> = resolved.drain(..).map(Some).collect();
+    resolved.extend(order.into_iter().filter_map(|i| taken[i].take()));
 }
