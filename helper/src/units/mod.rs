@@ -371,8 +371,9 @@ fn type_lines(t: &mut String, d: &Daemonised) -> Result<(), UnitError> {
     if daemon == Daemon::Oneshot && app.stop_command.is_some() {
         let _ = writeln!(t, "RemainAfterExit=yes");
     }
-    if daemon == Daemon::Notify {
-        // The app runs under confine's reaper, not as the main process systemd started.
+    if daemon == Daemon::Notify || app.watchdog_timeout.is_some() {
+        // The app runs under confine's reaper, not as the main process systemd started: its
+        // READY=1 or WATCHDOG=1 would be refused with systemd's default (`main` for a watchdog).
         let _ = writeln!(t, "NotifyAccess=all");
     }
     if daemon == Daemon::Dbus {

@@ -436,3 +436,20 @@ fn the_whole_unit_text_is_pinned() {
     assert_eq!(s[0].service.text, a);
     assert_eq!(s[1].service.text, b);
 }
+
+/// A simple daemon with a watchdog pings from inside the sandbox, not as the main process.
+#[test]
+fn a_watchdog_is_fed_from_the_sandbox() {
+    let s = one("name: svc\nversion: '1'\napps:\n  srv:\n    command: bin/srv\n    daemon: simple\n    watchdog-timeout: 2s\n");
+    let t = &s.service.text;
+    for line in ["Type=simple", "NotifyAccess=all", "WatchdogSec=2000000us"] {
+        assert!(t.lines().any(|l| l == line), "{line:?} missing in\n{t}");
+    }
+    let s =
+        one("name: svc\nversion: '1'\napps:\n  srv:\n    command: bin/srv\n    daemon: simple\n");
+    assert!(
+        !s.service.text.contains("NotifyAccess"),
+        "{}",
+        s.service.text
+    );
+}
