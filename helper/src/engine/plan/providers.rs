@@ -127,3 +127,50 @@ pub(super) fn providers_first(resolved: &mut Vec<Resolved>) {
     let mut taken: Vec<Option<Resolved>> = resolved.drain(..).map(Some).collect();
     resolved.extend(order.into_iter().filter_map(|i| taken[i].take()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(name: &str, providers: &[&str]) -> Resolved {
+        let mut yaml = format!("name: {name}\nversion: '1'\nplugs:\n");
+        for (i, p) in providers.iter().enumerate() {
+            yaml.push_str(&format!(
+                "  lib{i}:\n    interface: content\n    target: $SNAP/lib{i}\n    \
+                 default-provider: {p}\n"
+            ));
+        }
+        let snap = serde_json::from_value(serde_json::json!({
+            "revision": 1, "version": "1", "snap-yaml": yaml,
+            "download": {"url": "http://s/x.snap", "size": 4096, "sha3-384": "a".repeat(96)},
+        }))
+        .unwrap();
+        let result = ActionResult::Ok {
+            name: name.into(),
+            snap_id: format!("{name}-id"),
+            effective_channel: Some("stable".into()),
+            redirect_channel: None,
+            snap: Box::new(snap),
+        };
+        resolved_from(result, None).unwrap()
+    }
+
+    /// `install app gtk theme` where app uses both and gtk uses theme: each provider before its
+    /// users, the rest in the order asked; a cycle does not loop.
+    #[test]
+    fn providers_named_in_the_request_come_before_their_users() {
+        let names = |v: &[Resolved]| v.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        let mut v = vec![
+            resolved("base", &[]),
+            resolved("app", &["gtk", "theme"]),
+            resolved("gtk", &["theme"]),
+            resolved("theme", &[]),
+            resolved("other", &[]),
+        ];
+        providers_first(&mut v);
+        assert_eq!(names(&v), ["base", "theme", "gtk", "app", "other"]);
+        let mut v = vec![resolved("aa", &["bb"]), resolved("bb", &["aa"])];
+        providers_first(&mut v);
+        assert_eq!(names(&v), ["bb", "aa"]);
+    }
+}
