@@ -39,6 +39,6 @@ mod tests {
     fn the_entries_end_with_the_snapd_version() {
         let e = super::assumes_entries();
         assert!(e.contains(&"command-chain".to_string()));
-        assert_eq!(e.last().unwrap(), "snapd2.36");
+        assert_eq!(e.last().unwrap(), "snapd2.40");
     }
 }

@@ -98,11 +98,15 @@ fn die_by(sig: Signal) {
     }
 }
 
+/// The variables by which systemd names the process it means, the service's main one (here the
+/// launcher): `LISTEN_PID` with passed sockets (`sd_listen_fds`), `WATCHDOG_PID` with a watchdog
+/// (`sd_watchdog_enabled`). The app heeds them only when they name the app itself.
+const OWN_PID_VARS: [&[u8]; 2] = [b"LISTEN_PID=", b"WATCHDOG_PID="];
+
 /// Start the app in a child. With `posix_spawn` (a vfork-style clone: no copy of the reaper's
-/// memory, which a fork would make only for the exec to throw away), unless systemd passed
-/// sockets (`LISTEN_FDS`, socket activation): its `LISTEN_PID` names the launcher, and the app
-/// takes the sockets only when it names the app itself (`sd_listen_fds`), which only the child
-/// knows (its PID in the sandbox), so the child is forked, sets it and executes the app.
+/// memory, which a fork would make only for the exec to throw away), unless systemd named its
+/// main process in [`OWN_PID_VARS`] (socket activation, a watchdog): only the child knows its PID
+/// in the sandbox, so the child is forked, sets them to it and executes the app.
 fn spawn(argv: &[CString], envp: &[CString]) -> std::result::Result<libc::pid_t, Errno> {
     let ptrs = |v: &[CString]| -> Vec<*mut libc::c_char> {
         v.iter()
@@ -110,10 +114,14 @@ fn spawn(argv: &[CString], envp: &[CString]) -> std::result::Result<libc::pid_t,
             .chain(std::iter::once(std::ptr::null_mut()))
             .collect()
     };
-    let listen_pid = envp
-        .iter()
-        .position(|e| e.as_bytes().starts_with(b"LISTEN_PID="));
-    let Some(listen_pid) = listen_pid else {
+    let own_pid: Vec<usize> = (0..envp.len())
+        .filter(|&i| {
+            OWN_PID_VARS
+                .iter()
+                .any(|v| envp[i].as_bytes().starts_with(v))
+        })
+        .collect();
+    if own_pid.is_empty() {
         let (c_argv, c_envp) = (ptrs(argv), ptrs(envp));
         let mut pid: libc::pid_t = 0;
         // SAFETY: both arrays are NUL-terminated lists of pointers to C strings that outlive the
@@ -133,7 +141,7 @@ fn spawn(argv: &[CString], envp: &[CString]) -> std::result::Result<libc::pid_t,
         } else {
             Err(Errno::from_raw(r))
         };
-    };
+    }
     // The exec's failure comes back on a pipe that the exec itself closes.
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // SAFETY: the reaper is one thread; the child only builds its environment and executes.
@@ -141,8 +149,16 @@ fn spawn(argv: &[CString], envp: &[CString]) -> std::result::Result<libc::pid_t,
         nix::unistd::ForkResult::Child => {
             drop(r);
             let mut envp = envp.to_vec();
-            let me = format!("LISTEN_PID={}", std::process::id());
-            envp[listen_pid] = CString::new(me).unwrap_or_default();
+            for i in own_pid {
+                let name = envp[i]
+                    .as_bytes()
+                    .split(|b| *b == b'=')
+                    .next()
+                    .unwrap_or_default();
+                let mut me = name.to_vec();
+                me.extend(format!("={}", std::process::id()).bytes());
+                envp[i] = CString::new(me).unwrap_or_default();
+            }
             let (c_argv, c_envp) = (ptrs(argv), ptrs(&envp));
             // SAFETY: NUL-terminated arrays of C strings that live until the exec.
             unsafe { libc::execve(c_argv[0], c_argv.as_ptr().cast(), c_envp.as_ptr().cast()) };

@@ -369,6 +369,7 @@ mod tests {
         assert!(check_compiled(&bytes));
         assert!(!check_compiled(&bytes[..bytes.len() - 3]));
         assert!(load_compiled(&[]).is_err());
+        let _forking = crate::fork_lock();
         // SAFETY: the child only makes system calls and exits.
         match unsafe { nix::unistd::fork() }.unwrap() {
             nix::unistd::ForkResult::Child => {
@@ -498,6 +499,7 @@ mod tests {
             ),
         ];
         let (r, w) = nix::unistd::pipe().unwrap();
+        let _forking = crate::fork_lock();
         // SAFETY: the child only makes system calls, writes to a pipe and exits.
         match unsafe { nix::unistd::fork() }.unwrap() {
             nix::unistd::ForkResult::Child => {

@@ -291,6 +291,9 @@ mod tests {
 
     #[test]
     fn a_running_proxy_is_joined_and_a_gone_one_is_replaced() {
+        // A test forking meanwhile would hold a copy of the lifeline's ends: the proxy would not
+        // be gone when its process is, nor the last reader left.
+        let _alone = crate::fork_lock();
         let t = tempfile::tempdir().unwrap();
         let dir = sys::open_trusted(t.path()).unwrap();
         let mut child = None;

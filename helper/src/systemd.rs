@@ -38,6 +38,7 @@ trait Manager {
     fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
     fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
     fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
+    fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
     #[zbus(signal)]
     fn job_removed(&self, id: u32, job: OwnedObjectPath, unit: String, result: String);
 }
@@ -141,6 +142,20 @@ impl Systemd {
             .await
             .map_err(|e| failed("disable", &units.join(" "), e))?;
         Ok(())
+    }
+
+    /// Forget that units failed (`systemctl reset-failed`), so that systemd unloads them once
+    /// their files are gone; a failed unit stays loaded otherwise. Best effort: a unit systemd
+    /// does not have (or has not failed) is the usual case, and any error is only logged.
+    pub async fn reset_failed(&self, units: &[String]) {
+        for unit in units {
+            match self.manager.reset_failed_unit(unit).await {
+                Ok(()) => {}
+                Err(zbus::Error::MethodError(name, _, _))
+                    if name.as_str() == "org.freedesktop.systemd1.NoSuchUnit" => {}
+                Err(e) => tracing::warn!(unit = %unit, "cannot reset its failed state: {e}"),
+            }
+        }
     }
 
     /// Whether systemd has the unit in memory (loaded, or remembered as not found): only then can

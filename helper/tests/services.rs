@@ -307,6 +307,14 @@ impl Machine {
             .to_string()
     }
 
+    /// A unit's monotonic timestamp property in µs (0: never).
+    fn monotonic(&self, unit: &str, prop: &str) -> u64 {
+        let v = self.ok(&format!("systemctl show -p {prop} --value {unit}"));
+        v.trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{unit} {prop}: {v:?}: {e}"))
+    }
+
     fn main_pid(&self, unit: &str) -> String {
         self.ok(&format!("systemctl show -p MainPID --value {unit}"))
             .trim()
@@ -511,10 +519,17 @@ fn timers_and_ordering_under_systemd() {
         let timer = format!("snap.svc-timer.{app}.timer");
         assert_eq!(m.active(&timer), "active", "{timer}: {}", m.journal(&timer));
         assert_eq!(m.enabled(&timer), "enabled");
-        assert_eq!(
-            m.active(&format!("snap.svc-timer.{app}.service")),
-            "inactive",
-            "started by its timer only"
+        // Started by its timer only: not by the install. A timer may fire while the test runs
+        // (`regular` every quarter hour, `random` at any moment): the service then ran, but not
+        // before its timer's last trigger.
+        let service = format!("snap.svc-timer.{app}.service");
+        let (started, triggered) = (
+            m.monotonic(&service, "InactiveExitTimestampMonotonic"),
+            m.monotonic(&timer, "LastTriggerUSecMonotonic"),
+        );
+        assert!(
+            started == 0 || (triggered != 0 && started >= triggered),
+            "{service} started at {started} µs, its timer last triggered at {triggered} µs"
         );
         let text = m.ok(&format!("cat /etc/systemd/system/{timer}"));
         for line in text.lines().filter_map(|l| l.strip_prefix("OnCalendar=")) {
@@ -1304,4 +1319,165 @@ fn snapctl_lists_and_controls_the_snaps_own_services() {
     let (ok, out) = m.ctl("remove svc-sc");
     assert!(ok, "remove: {out}");
     m.assert_gone("svc-sc");
+}
+
+/// A service that feeds systemd's watchdog as `sd_watchdog_enabled` and `sd_notify` do: it
+/// heeds `WATCHDOG_USEC` only when `WATCHDOG_PID` names it (in its sandbox), sends `WATCHDOG=1`
+/// four times a period and writes how many it sent to its second argument; once the file named
+/// by its first argument appears, it removes it and stops feeding (hangs, as a stuck app does).
+const WATCHDOG_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+int main(int argc, char **argv) {
+    const char *path = getenv("NOTIFY_SOCKET"), *usec = getenv("WATCHDOG_USEC");
+    const char *pid = getenv("WATCHDOG_PID");
+    if (argc < 3 || !path || !usec) { fprintf(stderr, "no NOTIFY_SOCKET or WATCHDOG_USEC\n"); return 1; }
+    if (pid && atoi(pid) != getpid()) {
+        fprintf(stderr, "WATCHDOG_PID=%s is not me (%d)\n", pid, getpid());
+        return 1;
+    }
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (a.sun_path[0] == '@') a.sun_path[0] = 0;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    for (long n = 1;; n++) {
+        if (access(argv[1], F_OK) == 0) {
+            unlink(argv[1]);
+            for (;;) pause();
+        }
+        if (sendto(s, "WATCHDOG=1", 10, 0, (struct sockaddr *)&a, sizeof a) < 0) {
+            perror("sendto $NOTIFY_SOCKET");
+            return 1;
+        }
+        int f = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dprintf(f, "%ld\n", n);
+        close(f);
+        usleep(atol(usec) / 4);
+    }
+}
+"#;
+
+/// snapd's services-watchdog: `watchdog-timeout` under systemd. A service that feeds the
+/// watchdog from its sandbox stays up, its first process, well past the timeout; one that stops
+/// is killed by systemd's watchdog and restarted (`restart-condition: on-watchdog`), or left
+/// failed with `Result=watchdog` (`never`).
+#[test]
+fn watchdog_timeouts_keep_fed_services_and_stop_hung_ones() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let Some(dog) = c_program(m.work.path(), "dog", WATCHDOG_C) else {
+        return;
+    };
+    let app = |name: &str, timeout: &str, restart: &str| {
+        format!(
+            "  {name}:\n    command: bin/dog $SNAP_COMMON/{name}.stop $SNAP_COMMON/{name}.kicks\n    \
+             daemon: simple\n    watchdog-timeout: {timeout}\n    restart-condition: {restart}\n"
+        )
+    };
+    let yaml = format!(
+        "apps:\n{}{}",
+        app("fed", "2s", "on-watchdog"),
+        app("hung", "1s", "never")
+    );
+    let snap = m.snap_with("svc-dog", &yaml, &[], &[("dog", &dog)]);
+    m.install(&snap);
+    let unit = |app: &str| format!("snap.svc-dog.{app}.service");
+    let show = |app: &str, prop: &str| {
+        m.ok(&format!("systemctl show -p {prop} --value {}", unit(app)))
+            .trim()
+            .to_string()
+    };
+    // Fed: the kicks it counts span three periods of each watchdog (12 kicks of 2 s / 4, 12 of
+    // 1 s / 4), and systemd never stepped in.
+    let first = [
+        ("fed", show("fed", "MainPID")),
+        ("hung", show("hung", "MainPID")),
+    ];
+    let kicks = |app: &str| -> u32 {
+        m.sh(&format!("cat /var/snap/svc-dog/common/{app}.kicks"))
+            .1
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    let t = Instant::now();
+    while kicks("fed") < 12 || kicks("hung") < 12 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "kicks {} {}: {}\n{}",
+            kicks("fed"),
+            kicks("hung"),
+            m.journal(&unit("fed")),
+            m.journal(&unit("hung"))
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for (app, pid) in &first {
+        assert_eq!(m.active(&unit(app)), "active", "{}", m.journal(&unit(app)));
+        assert_eq!(&show(app, "MainPID"), pid, "{app} was restarted");
+        assert_eq!(show(app, "NRestarts"), "0", "{app}");
+        assert_eq!(
+            show(app, "WatchdogUSec"),
+            if *app == "fed" { "2s" } else { "1s" }
+        );
+    }
+
+    // Hung, restart-condition on-watchdog: killed by the watchdog, started again, fed again.
+    m.ok("touch /var/snap/svc-dog/common/fed.stop");
+    let t = Instant::now();
+    while show("fed", "NRestarts") == "0" || m.active(&unit("fed")) != "active" {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "not restarted: {}",
+            m.journal(&unit("fed"))
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_ne!(show("fed", "MainPID"), first[0].1);
+    let journal = m
+        .sh(&format!("journalctl -q --no-pager -u {}", unit("fed")))
+        .1;
+    assert!(
+        journal.to_lowercase().contains("watchdog timeout"),
+        "{journal}"
+    );
+    m.ok("rm -f /var/snap/svc-dog/common/fed.kicks");
+    let t = Instant::now();
+    while kicks("fed") < 4 {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{}",
+            m.journal(&unit("fed"))
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Hung, restart-condition never: failed, by the watchdog, not restarted.
+    m.ok("touch /var/snap/svc-dog/common/hung.stop");
+    let t = Instant::now();
+    while show("hung", "SubState") != "failed" {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{}: {}",
+            show("hung", "SubState"),
+            m.journal(&unit("hung"))
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        show("hung", "Result"),
+        "watchdog",
+        "{}",
+        m.journal(&unit("hung"))
+    );
+    assert_eq!(show("hung", "NRestarts"), "0");
+
+    let (ok, out) = m.ctl("remove svc-dog");
+    assert!(ok, "remove: {out}");
+    m.assert_gone("svc-dog");
 }

@@ -16,9 +16,24 @@ pub const FEATURES: &[(&str, &str)] = &[
 ];
 
 /// The snapd version whose snap-visible features Snapshelf has: an `assumes` entry `snapdX.Y[.Z]`
-/// up to it is met. 2.36 is the release that brought `command-chain`, the newest of the features
-/// above that snapd versions stand for; later releases add what Snapshelf does not claim.
-pub const SNAPD_VERSION: &str = "2.36";
+/// up to it is met. "Snap-visible" is what a snap can rely on from the system: snap.yaml fields,
+/// `snapctl` commands, the environment and the order of hooks and services; interfaces are not
+/// counted (each is checked on its own when it connects). What each release from the one that
+/// brought `command-chain` on added (snapd's changelog), and where Snapshelf has it:
+///
+/// - 2.36: `command-chain` for apps and hooks (`confine/src/env.rs`, `engine/hooks.rs`);
+/// - 2.37: `snapctl services` (`helper/src/snapctl`), the snap's global plugs bound to its hooks
+///   (`engine/hooks.rs`), `command-chain` in `assumes` (below);
+/// - 2.38: `start-timeout` (`TimeoutStartSec=`, `units`), `snapctl get` in a hook seeing the
+///   change's pending configuration (`plan/configure.rs`);
+/// - 2.39, 2.40: nothing a snap sees beyond interface rules;
+/// - 2.41: `system-usernames` (`snap_daemon`): NOT had — Snapshelf parses the field but makes no
+///   such user, so `snapd2.41` and later are unmet.
+///
+/// Older features Snapshelf lacks, which no version entry stands for as they leave a snap working
+/// (docs/dbus.md says so too): an app's `autostart` at login (snapd 2.32.4) and `completer` (bash
+/// completion).
+pub const SNAPD_VERSION: &str = "2.40";
 
 /// The entries of `assumes` that are not met, in their order (empty: all are). `arch` is the
 /// system's dpkg architecture: an `isa-<arch>-<isa>` entry for another architecture is skipped, as
@@ -88,16 +103,34 @@ mod tests {
         )
         .is_empty());
         assert!(unmet(
-            &v(&["snapd2", "snapd2.36", "snapd2.35.9", "snapd1.99"]),
+            &v(&[
+                "snapd2",
+                "snapd2.40",
+                "snapd2.36.1",
+                "snapd2.35.9",
+                "snapd1.99"
+            ]),
             "amd64"
         )
         .is_empty());
         assert_eq!(
             unmet(
-                &v(&["snapd2.36.1", "snapd2.45", "snapd3", "snapd2.36~pre1"]),
+                &v(&[
+                    "snapd2.40.1",
+                    "snapd2.41",
+                    "snapd2.45",
+                    "snapd3",
+                    "snapd2.36~pre1"
+                ]),
                 "amd64"
             ),
-            v(&["snapd2.36.1", "snapd2.45", "snapd3", "snapd2.36~pre1"])
+            v(&[
+                "snapd2.40.1",
+                "snapd2.41",
+                "snapd2.45",
+                "snapd3",
+                "snapd2.36~pre1"
+            ])
         );
         assert_eq!(
             unmet(

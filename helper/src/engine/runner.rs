@@ -347,11 +347,15 @@ impl Engine {
             if !acted || row.task.after_commit() || !which(&row.task) {
                 continue;
             }
+            let task = match row.task.clone() {
+                Task::Connect(c) => Task::Connect(c.ran(row.status == TaskStatus::Done)),
+                t => t,
+            };
             let set = |status| {
-                let _ = lock(&self.inner.state).set_task(id, row.seq, status, &row.task);
+                let _ = lock(&self.inner.state).set_task(id, row.seq, status, &task);
             };
             set(TaskStatus::Undoing);
-            match row.task.undo(&cx(row.seq)) {
+            match task.undo(&cx(row.seq)) {
                 Ok(()) => set(TaskStatus::Undone),
                 Err(e) => {
                     tracing::error!(change = id, task = row.seq, error = %e, "undo failed");

@@ -854,3 +854,49 @@ async fn dbus_connections_run_undo_and_follow_the_slots_removal() {
         .collect();
     assert_eq!(dbus, [TaskStatus::Undone]);
 }
+
+/// Connect tasks older helpers wrote (`before` an `Option<Option<bool>>`, whose "the policy
+/// decided" was written as `null`, like "not run yet"): recovery reads a done one's `null` as the
+/// policy and gives the plug back to it; a `null` in a task that had not finished means it never
+/// acted, and the person's choice it would have replaced stays.
+#[tokio::test]
+async fn recovery_undoes_an_older_helpers_connect_that_replaced_the_policy() {
+    let f = Fixture::new();
+    let mut a = snap("a", &["1"]);
+    a.sequence[0].snap_yaml =
+        "name: a\nversion: '1'\nplugs:\n  home:\n  network:\napps:\n  sh:\n    command: bin/sh\n"
+            .into();
+    // The first task ran (the person's "off" replaced the policy); the second had not.
+    crate::interfaces::set_choice(&mut a, "home", "home", Some(false));
+    crate::interfaces::set_choice(&mut a, "network", "network", Some(true));
+    {
+        let st = crate::state::State::open(&f.paths.state_db()).unwrap();
+        st.put_snap(&a).unwrap();
+    }
+    let older = |plug: &str| -> Task {
+        let line = format!(
+            r#"{{"kind":"connect","name":"a","plug":"{plug}","interface":"{plug}","connect":false,"before":null}}"#
+        );
+        serde_json::from_str(&line).unwrap()
+    };
+    use TaskStatus::*;
+    let id = interrupted(
+        &f,
+        ChangeStatus::Doing,
+        &[(Done, older("home")), (Doing, older("network"))],
+    );
+    let engine = f.engine().await;
+    let a = engine.snap("a").unwrap().unwrap();
+    assert_eq!(crate::interfaces::choice(&a, "home", "home"), None);
+    assert_eq!(
+        crate::interfaces::choice(&a, "network", "network"),
+        Some(true)
+    );
+    let v = engine.change(id).unwrap().unwrap();
+    assert_eq!(v.row.status, ChangeStatus::Error);
+    // The undone task is kept with what it replaced in the new words.
+    let Task::Connect(c) = &v.tasks[0].task else {
+        unreachable!()
+    };
+    assert_eq!(c.before, connect::Replaced::Policy);
+}

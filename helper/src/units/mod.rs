@@ -181,7 +181,7 @@ fn service(
         let sfield = format!("{field}.sockets.{sname}");
         activators.push(socket_unit(snap, rev, name, sname, sock, scope, &sfield)?);
     }
-    let text = service_text(
+    let daemonised = Daemonised {
         snap,
         rev,
         name,
@@ -189,11 +189,9 @@ fn service(
         daemon,
         scope,
         launch,
-        &field,
-        &before,
-        &after,
-        activators.is_empty(),
-    )?;
+        field: &field,
+    };
+    let text = service_text(&daemonised, &before, &after, activators.is_empty())?;
     Ok(Service {
         app: name.to_string(),
         daemon: daemon.to_string(),
@@ -218,29 +216,70 @@ fn service(
     })
 }
 
-/// The `[Unit]`, `[Service]` and `[Install]` sections of one daemon.
-#[allow(clippy::too_many_arguments)]
-fn service_text(
-    snap: &str,
-    rev: &str,
-    name: &str,
-    app: &App,
+/// One daemon, as its unit's sections need it.
+struct Daemonised<'a> {
+    snap: &'a str,
+    rev: &'a str,
+    name: &'a str,
+    app: &'a App,
     daemon: Daemon,
     scope: Scope,
-    launch: &Launch,
-    field: &str,
+    launch: &'a Launch<'a>,
+    /// The app's field in snap.yaml, for errors (`apps.server`).
+    field: &'a str,
+}
+
+impl Daemonised<'_> {
+    /// `snap.yaml`'s field of this app named `key`, for errors.
+    fn field(&self, key: &str) -> String {
+        format!("{}.{key}", self.field)
+    }
+
+    /// `<snap>.<app>`: the syslog identifier and confine's target.
+    fn tag(&self) -> String {
+        format!("{}.{}", self.snap, self.name)
+    }
+}
+
+/// The `[Unit]`, `[Service]` and `[Install]` sections of one daemon.
+fn service_text(
+    d: &Daemonised,
     before: &[String],
     after: &[String],
     install: bool,
 ) -> Result<String, UnitError> {
     let mut t = String::new();
+    unit_section(&mut t, d, before, after);
+    let _ = writeln!(t, "\n[Service]");
+    exec_lines(&mut t, d)?;
+    restart_lines(&mut t, d)?;
+    command_lines(&mut t, d)?;
+    timeout_lines(&mut t, d)?;
+    type_lines(&mut t, d)?;
+    stop_mode(&mut t, d.app.stop_mode.as_deref(), &d.field("stop-mode"))?;
+    if install {
+        let target = match d.scope {
+            Scope::System => "multi-user.target",
+            Scope::User => "default.target",
+        };
+        let _ = writeln!(t, "\n[Install]\nWantedBy={target}");
+    }
+    Ok(t)
+}
+
+/// `[Unit]`: the description and the ordering against the helper and the snap's other daemons.
+fn unit_section(t: &mut String, d: &Daemonised, before: &[String], after: &[String]) {
     let _ = writeln!(
         t,
         "[Unit]\n# Written by snapshelf-helper; it is rewritten at each install and refresh."
     );
-    let _ = writeln!(t, "Description=Service for snap application {snap}.{name}");
+    let _ = writeln!(
+        t,
+        "Description=Service for snap application {}.{}",
+        d.snap, d.name
+    );
     let mut after_all: Vec<String> = Vec::new();
-    if scope == Scope::System {
+    if d.scope == Scope::System {
         // The helper mounts the snaps again at boot; the service needs its mount.
         let _ = writeln!(t, "Wants=network.target snapshelf-helper.service");
         after_all.extend(["snapshelf-helper.service".into(), "network.target".into()]);
@@ -250,32 +289,48 @@ fn service_text(
     if !before.is_empty() {
         let _ = writeln!(t, "Before={}", before.join(" "));
     }
-    let _ = writeln!(t, "X-Snapshelf=yes\n\n[Service]");
-    let tag = format!("{snap}.{name}");
-    let _ = writeln!(t, "ExecStart={}", launcher(launch, &tag)?);
+    let _ = writeln!(t, "X-Snapshelf=yes");
+}
+
+/// What runs: the app, through confine.
+fn exec_lines(t: &mut String, d: &Daemonised) -> Result<(), UnitError> {
+    let tag = d.tag();
+    let _ = writeln!(t, "ExecStart={}", launcher(d.launch, &tag)?);
     let _ = writeln!(t, "SyslogIdentifier={tag}");
-    let restart = match (daemon, app.restart_condition.as_deref()) {
+    Ok(())
+}
+
+/// When it is restarted, and which exit statuses count as success.
+fn restart_lines(t: &mut String, d: &Daemonised) -> Result<(), UnitError> {
+    let app = d.app;
+    let restart = match (d.daemon, app.restart_condition.as_deref()) {
         (Daemon::Oneshot, _) => "no",
         (_, None) => "on-failure",
         (_, Some("never")) => "no",
         (_, Some(c)) => c,
     };
     let _ = writeln!(t, "Restart={restart}");
-    if let Some(d) = &app.restart_delay {
+    if let Some(delay) = &app.restart_delay {
         let _ = writeln!(
             t,
             "RestartSec={}",
-            micros(d, &format!("{field}.restart-delay"))?
+            micros(delay, &d.field("restart-delay"))?
         );
     }
     for s in &app.success_exit_status {
-        check_exit_status(s, &format!("{field}.success-exit-status"))?;
+        check_exit_status(s, &d.field("success-exit-status"))?;
     }
     if !app.success_exit_status.is_empty() {
         let _ = writeln!(t, "SuccessExitStatus={}", app.success_exit_status.join(" "));
     }
-    if scope == Scope::System {
-        let _ = writeln!(t, "WorkingDirectory=/var/snap/{snap}/{rev}");
+    Ok(())
+}
+
+/// Where it runs, and its stop, reload and post-stop commands.
+fn command_lines(t: &mut String, d: &Daemonised) -> Result<(), UnitError> {
+    let app = d.app;
+    if d.scope == Scope::System {
+        let _ = writeln!(t, "WorkingDirectory=/var/snap/{}/{}", d.snap, d.rev);
     }
     // The other commands run through confine too (`--command=…`, which reads them from the
     // mounted snap.yaml), in the app's sandbox, as snapd's `snap run --command=…`.
@@ -285,55 +340,55 @@ fn service_text(
         ("ExecStopPost", &app.post_stop_command, "post-stop"),
     ] {
         if cmd.is_some() {
-            let _ = writeln!(t, "{key}={}", launcher_for(launch, &tag, Some(name))?);
+            let _ = writeln!(t, "{key}={}", launcher_for(d.launch, &d.tag(), Some(name))?);
         }
     }
-    let stop = app.stop_timeout.as_deref().unwrap_or("30s");
+    Ok(())
+}
+
+/// How long stopping and starting may take.
+fn timeout_lines(t: &mut String, d: &Daemonised) -> Result<(), UnitError> {
+    let stop = d.app.stop_timeout.as_deref().unwrap_or("30s");
     let _ = writeln!(
         t,
         "TimeoutStopSec={}",
-        micros(stop, &format!("{field}.stop-timeout"))?
+        micros(stop, &d.field("stop-timeout"))?
     );
-    if let Some(d) = &app.start_timeout {
+    if let Some(start) = &d.app.start_timeout {
         let _ = writeln!(
             t,
             "TimeoutStartSec={}",
-            micros(d, &format!("{field}.start-timeout"))?
+            micros(start, &d.field("start-timeout"))?
         );
     }
+    Ok(())
+}
+
+/// The daemon's type and what goes with it: notify access, the bus name, the watchdog.
+fn type_lines(t: &mut String, d: &Daemonised) -> Result<(), UnitError> {
+    let (app, daemon) = (d.app, d.daemon);
     let _ = writeln!(t, "Type={daemon}");
     if daemon == Daemon::Oneshot && app.stop_command.is_some() {
         let _ = writeln!(t, "RemainAfterExit=yes");
     }
-    if daemon == Daemon::Notify {
-        // The app runs under confine's reaper, not as the main process systemd started.
+    if daemon == Daemon::Notify || app.watchdog_timeout.is_some() {
+        // The app runs under confine's reaper, not as the main process systemd started: its
+        // READY=1 or WATCHDOG=1 would be refused with systemd's default (`main` for a watchdog).
         let _ = writeln!(t, "NotifyAccess=all");
     }
     if daemon == Daemon::Dbus {
         let bus = app.bus_name.as_deref().unwrap_or_default();
-        check_bus_name(bus, &format!("{field}.bus-name"))?;
+        check_bus_name(bus, &d.field("bus-name"))?;
         let _ = writeln!(t, "BusName={bus}");
     }
-    if let Some(d) = &app.watchdog_timeout {
+    if let Some(w) = &app.watchdog_timeout {
         let _ = writeln!(
             t,
             "WatchdogSec={}",
-            micros(d, &format!("{field}.watchdog-timeout"))?
+            micros(w, &d.field("watchdog-timeout"))?
         );
     }
-    stop_mode(
-        &mut t,
-        app.stop_mode.as_deref(),
-        &format!("{field}.stop-mode"),
-    )?;
-    if install {
-        let target = match scope {
-            Scope::System => "multi-user.target",
-            Scope::User => "default.target",
-        };
-        let _ = writeln!(t, "\n[Install]\nWantedBy={target}");
-    }
-    Ok(t)
+    Ok(())
 }
 
 /// `stop-mode` as snapd maps it: a signal (`KillSignal`), and for the modes without `-all` only the

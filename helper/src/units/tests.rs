@@ -371,3 +371,85 @@ fn daemons_come_in_their_start_order_and_cycles_are_refused() {
     assert_eq!(e.field, "apps");
     assert!(e.message.contains("cycle"), "{e}");
 }
+
+/// The whole text of two daemons that use every field, byte for byte (split by section, the
+/// text must stay what it was).
+#[test]
+fn the_whole_unit_text_is_pinned() {
+    let s = services(concat!(
+        "name: svc\nversion: '1'\napps:\n",
+        "  a:\n    command: bin/a\n    daemon: notify\n    before: [b]\n",
+        "    watchdog-timeout: 10s\n    restart-condition: on-watchdog\n    restart-delay: 1s\n",
+        "    stop-command: bin/stop\n    reload-command: bin/reload\n    post-stop-command: bin/post\n",
+        "    stop-mode: sigusr1-all\n    stop-timeout: 5s\n    start-timeout: 2s\n",
+        "    success-exit-status: [3]\n",
+        "  b:\n    command: bin/b\n    daemon: dbus\n    bus-name: org.example.B\n    after: [a]\n",
+        "    timer: 00:00-24:00/2\n",
+    ))
+    .unwrap();
+    let a = concat!(
+        "[Unit]\n",
+        "# Written by snapshelf-helper; it is rewritten at each install and refresh.\n",
+        "Description=Service for snap application svc.a\n",
+        "Wants=network.target snapshelf-helper.service\n",
+        "After=snapshelf-helper.service network.target\n",
+        "Before=snap.svc.b.service\n",
+        "X-Snapshelf=yes\n",
+        "\n",
+        "[Service]\n",
+        "ExecStart=/usr/libexec/snapshelf/snapshelf-confine svc.a\n",
+        "SyslogIdentifier=svc.a\n",
+        "Restart=on-watchdog\n",
+        "RestartSec=1000000us\n",
+        "SuccessExitStatus=3\n",
+        "WorkingDirectory=/var/snap/svc/7\n",
+        "ExecStop=/usr/libexec/snapshelf/snapshelf-confine --command=stop svc.a\n",
+        "ExecReload=/usr/libexec/snapshelf/snapshelf-confine --command=reload svc.a\n",
+        "ExecStopPost=/usr/libexec/snapshelf/snapshelf-confine --command=post-stop svc.a\n",
+        "TimeoutStopSec=5000000us\n",
+        "TimeoutStartSec=2000000us\n",
+        "Type=notify\n",
+        "NotifyAccess=all\n",
+        "WatchdogSec=10000000us\n",
+        "KillSignal=SIGUSR1\n",
+        "\n",
+        "[Install]\n",
+        "WantedBy=multi-user.target\n",
+    );
+    let b = concat!(
+        "[Unit]\n",
+        "# Written by snapshelf-helper; it is rewritten at each install and refresh.\n",
+        "Description=Service for snap application svc.b\n",
+        "Wants=network.target snapshelf-helper.service\n",
+        "After=snapshelf-helper.service network.target snap.svc.a.service\n",
+        "X-Snapshelf=yes\n",
+        "\n",
+        "[Service]\n",
+        "ExecStart=/usr/libexec/snapshelf/snapshelf-confine svc.b\n",
+        "SyslogIdentifier=svc.b\n",
+        "Restart=on-failure\n",
+        "WorkingDirectory=/var/snap/svc/7\n",
+        "TimeoutStopSec=30000000us\n",
+        "Type=dbus\n",
+        "BusName=org.example.B\n",
+    );
+    assert_eq!(s[0].service.text, a);
+    assert_eq!(s[1].service.text, b);
+}
+
+/// A simple daemon with a watchdog pings from inside the sandbox, not as the main process.
+#[test]
+fn a_watchdog_is_fed_from_the_sandbox() {
+    let s = one("name: svc\nversion: '1'\napps:\n  srv:\n    command: bin/srv\n    daemon: simple\n    watchdog-timeout: 2s\n");
+    let t = &s.service.text;
+    for line in ["Type=simple", "NotifyAccess=all", "WatchdogSec=2000000us"] {
+        assert!(t.lines().any(|l| l == line), "{line:?} missing in\n{t}");
+    }
+    let s =
+        one("name: svc\nversion: '1'\napps:\n  srv:\n    command: bin/srv\n    daemon: simple\n");
+    assert!(
+        !s.service.text.contains("NotifyAccess"),
+        "{}",
+        s.service.text
+    );
+}

@@ -3,6 +3,8 @@
 use crate::lang::gettext;
 use serde_json::json;
 
+use crate::engine::task::connect::Replaced;
+
 use super::*;
 
 impl Engine {
@@ -111,7 +113,7 @@ impl Engine {
             plug: plug.to_string(),
             interface: interface.to_string(),
             connect,
-            before: None,
+            before: Replaced::NotYet,
             reset: false,
             attrs_before: None,
         });
@@ -142,7 +144,7 @@ impl Engine {
                     plug,
                     connect: crate::interfaces::auto_connects(&interface),
                     interface,
-                    before: None,
+                    before: Replaced::NotYet,
                     reset: true,
                     attrs_before: None,
                 })

@@ -109,8 +109,7 @@ impl Engine {
         for b in &bases {
             install_tasks(b, None, &mut tasks);
         }
-        bring_in(Fetch::File, before.as_ref(), after, &mut tasks);
-        providers::auto_connect_tasks_of(&name, &yaml, &mut tasks);
+        bring_in(Fetch::File(&yaml), before.as_ref(), after, &mut tasks);
         if before.is_some() {
             tasks.push(Task::Gc(Gc { name: name.clone() }));
         }

@@ -27,11 +27,11 @@ impl Engine {
         self.ensure_free(names)?;
         let mut resolved = self.resolve(names, channel, revision, classic).await?;
         self.add_missing_bases(&mut resolved).await?;
+        providers::providers_first(&mut resolved);
         let mut tasks = Vec::new();
         for r in &resolved {
             install_tasks(r, None, &mut tasks);
         }
-        providers::auto_connect_tasks(&resolved, &mut tasks);
         let all: Vec<String> = resolved.iter().map(|r| r.name.clone()).collect();
         self.start(
             "install",

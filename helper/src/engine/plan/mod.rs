@@ -406,8 +406,8 @@ fn state_after(before: Option<&SnapState>, fresh: SnapState, from_store: bool) -
 enum Fetch<'a> {
     /// Downloaded from the store, then verified against its assertions.
     Store(&'a Resolved),
-    /// Handed over by `InstallFile`, already in the blob directory.
-    File,
+    /// Handed over by `InstallFile`, already in the blob directory; its snap.yaml.
+    File(&'a SnapYaml),
 }
 
 /// The tasks that bring revision `after.current` in and make it current: its file, mount and data
@@ -420,6 +420,10 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
     // install (or post-refresh), then configure, once the new one is current. Only apps have
     // hooks here; a revision without the hook skips it.
     let hooks = after.snap_type == "app";
+    let yaml = match fetch {
+        Fetch::Store(r) => &r.yaml,
+        Fetch::File(yaml) => yaml,
+    };
     if !kept {
         match fetch {
             Fetch::Store(r) => {
@@ -445,7 +449,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
                     download_only: false,
                 }));
             }
-            Fetch::File => out.push(Task::AdoptFile(AdoptFile {
+            Fetch::File(_) => out.push(Task::AdoptFile(AdoptFile {
                 name: name.clone(),
                 revision: rev.clone(),
             })),
@@ -476,10 +480,11 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
         captured: false,
     }));
     out.push(refresh_aliases(name.clone()));
+    // snapd's auto-connect: the content plugs' connections, then the interface hooks of those and
+    // of the plugs the policy connects (new ones, in a refresh), once the snap is linked and
+    // before its install or post-refresh hook.
+    providers::content_connect_tasks(&name, yaml, out);
     if hooks {
-        // The interface hooks of the plugs the policy connects (new ones, in a refresh), as
-        // snapd's auto-connect runs them: once the snap is linked, before its install or
-        // post-refresh hook.
         out.push(Task::AutoConnectHooks(AutoConnectHooks {
             except: before
                 .map(crate::engine::iface_hooks::connected_plugs)
@@ -786,10 +791,15 @@ mod tests {
         tasks.iter().map(Task::kind).collect()
     }
 
+    fn yaml(extra: &str) -> SnapYaml {
+        SnapYaml::parse(&format!("name: ab\nversion: '1'\n{extra}")).unwrap()
+    }
+
     #[test]
     fn a_file_and_the_store_bring_a_revision_in_the_same_way() {
+        let yaml = yaml("");
         let mut out = Vec::new();
-        bring_in(Fetch::File, None, state("ab", &["x1"]), &mut out);
+        bring_in(Fetch::File(&yaml), None, state("ab", &["x1"]), &mut out);
         assert_eq!(
             kinds(&out),
             [
@@ -812,7 +822,7 @@ mod tests {
         let before = state("ab", &["1", "2"]);
         let mut out = Vec::new();
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
-        bring_in(Fetch::File, Some(&before), after.clone(), &mut out);
+        bring_in(Fetch::File(&yaml), Some(&before), after.clone(), &mut out);
         assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
         let Task::Data(d) = &out[3] else {
             unreachable!()
@@ -821,7 +831,12 @@ mod tests {
         let revs: Vec<&str> = after.sequence.iter().map(|r| r.revision.as_str()).collect();
         assert_eq!(revs, ["1", "2", "x1"]);
         let mut out = Vec::new();
-        bring_in(Fetch::File, Some(&before), state("ab", &["1"]), &mut out);
+        bring_in(
+            Fetch::File(&yaml),
+            Some(&before),
+            state("ab", &["1"]),
+            &mut out,
+        );
         assert_eq!(
             kinds(&out),
             [
@@ -836,8 +851,41 @@ mod tests {
         let mut base = state("ab", &["x1"]);
         base.snap_type = "base".into();
         let mut out = Vec::new();
-        bring_in(Fetch::File, None, base, &mut out);
+        bring_in(Fetch::File(&yaml), None, base, &mut out);
         assert!(hooks(&out).is_empty());
+    }
+
+    /// snapd's doInstall: link-snap, auto-connect (whose connections and their interface hooks
+    /// it injects before what follows), aliases, then the install or post-refresh hook; the
+    /// content plugs' connections are among auto-connect's, not after the hooks.
+    #[test]
+    fn content_plugs_connect_before_the_install_hook() {
+        let yaml = yaml(
+            "plugs:\n  gtk:\n    interface: content\n    target: $SNAP/gtk\n    \
+             default-provider: gtk-provider\n",
+        );
+        let after_link = |out: &[Task]| -> Vec<&'static str> {
+            let link = out.iter().position(|t| t.kind() == "link").unwrap();
+            kinds(&out[link..])
+        };
+        let mut out = Vec::new();
+        bring_in(Fetch::File(&yaml), None, state("ab", &["x1"]), &mut out);
+        let want = [
+            "link",
+            "refresh-aliases",
+            "connect-content",
+            "auto-connect-hooks",
+            "run-hook",
+            "run-hook",
+        ];
+        assert_eq!(after_link(&out), want);
+        assert_eq!(hooks(&out), ["install", "configure"]);
+        let before = state("ab", &["1"]);
+        let mut out = Vec::new();
+        let after = state_after(Some(&before), state("ab", &["x1"]), false);
+        bring_in(Fetch::File(&yaml), Some(&before), after, &mut out);
+        assert_eq!(after_link(&out), want);
+        assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
     }
 
     fn hooks(tasks: &[Task]) -> Vec<&str> {

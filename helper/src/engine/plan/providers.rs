@@ -85,18 +85,12 @@ impl Engine {
     }
 }
 
-/// After the links: an auto-connection task for each content plug of the resolved snaps whose
-/// default provider is installed or in the change (the task decides, with the verified
-/// declarations, whether it may connect).
-pub(super) fn auto_connect_tasks(resolved: &[Resolved], out: &mut Vec<Task>) {
-    for r in resolved {
-        auto_connect_tasks_of(&r.name, &r.yaml, out);
-    }
-}
-
-/// The same for one snap.
-pub(super) fn auto_connect_tasks_of(name: &str, yaml: &SnapYaml, out: &mut Vec<Task>) {
-    let before = out.len();
+/// After a snap's link, before its interface hooks (`AutoConnectHooks`, which runs the hooks of
+/// the connections these make) and its install or post-refresh hook, as snapd's `auto-connect`
+/// does: an auto-connection task for each content plug whose default provider is installed or
+/// brought in earlier in the change (the task decides, with the verified declarations, whether
+/// it may connect).
+pub(super) fn content_connect_tasks(name: &str, yaml: &SnapYaml, out: &mut Vec<Task>) {
     for (plug, provider) in default_providers(yaml) {
         out.push(Task::ConnectContent(ConnectContent {
             name: name.to_string(),
@@ -108,10 +102,75 @@ pub(super) fn auto_connect_tasks_of(name: &str, yaml: &SnapYaml, out: &mut Vec<T
             before: None,
         }));
     }
-    if out.len() > before {
-        // Then the interface hooks of the connections these made.
-        out.push(Task::AutoConnectHooks(
-            crate::engine::task::auto_connect_hooks::AutoConnectHooks::new(name, true),
-        ));
+}
+
+/// Put each snap after the snaps of the list that are its default providers (the order kept
+/// otherwise), so that a provider is in before the snap's auto-connection task runs.
+pub(super) fn providers_first(resolved: &mut Vec<Resolved>) {
+    fn visit(i: usize, all: &[Resolved], seen: &mut Vec<bool>, order: &mut Vec<usize>) {
+        if seen[i] {
+            return; // placed, or on the way (a cycle is cut here)
+        }
+        seen[i] = true;
+        for (_, provider) in default_providers(&all[i].yaml) {
+            if let Some(p) = all.iter().position(|r| r.name == provider) {
+                visit(p, all, seen, order);
+            }
+        }
+        order.push(i);
+    }
+    let mut seen = vec![false; resolved.len()];
+    let mut order = Vec::new();
+    for i in 0..resolved.len() {
+        visit(i, resolved, &mut seen, &mut order);
+    }
+    let mut taken: Vec<Option<Resolved>> = resolved.drain(..).map(Some).collect();
+    resolved.extend(order.into_iter().filter_map(|i| taken[i].take()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(name: &str, providers: &[&str]) -> Resolved {
+        let mut yaml = format!("name: {name}\nversion: '1'\nplugs:\n");
+        for (i, p) in providers.iter().enumerate() {
+            yaml.push_str(&format!(
+                "  lib{i}:\n    interface: content\n    target: $SNAP/lib{i}\n    \
+                 default-provider: {p}\n"
+            ));
+        }
+        let snap = serde_json::from_value(serde_json::json!({
+            "revision": 1, "version": "1", "snap-yaml": yaml,
+            "download": {"url": "http://s/x.snap", "size": 4096, "sha3-384": "a".repeat(96)},
+        }))
+        .unwrap();
+        let result = ActionResult::Ok {
+            name: name.into(),
+            snap_id: format!("{name}-id"),
+            effective_channel: Some("stable".into()),
+            redirect_channel: None,
+            snap: Box::new(snap),
+        };
+        resolved_from(result, None).unwrap()
+    }
+
+    /// `install app gtk theme` where app uses both and gtk uses theme: each provider before its
+    /// users, the rest in the order asked; a cycle does not loop.
+    #[test]
+    fn providers_named_in_the_request_come_before_their_users() {
+        let names = |v: &[Resolved]| v.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        let mut v = vec![
+            resolved("base", &[]),
+            resolved("app", &["gtk", "theme"]),
+            resolved("gtk", &["theme"]),
+            resolved("theme", &[]),
+            resolved("other", &[]),
+        ];
+        providers_first(&mut v);
+        assert_eq!(names(&v), ["base", "theme", "gtk", "app", "other"]);
+        let mut v = vec![resolved("aa", &["bb"]), resolved("bb", &["aa"])];
+        providers_first(&mut v);
+        assert_eq!(names(&v), ["bb", "aa"]);
     }
 }

@@ -97,6 +97,7 @@ impl Engine {
             return self.start_download(names, channel, &resolved, &failed, (uid, background));
         }
         self.add_missing_bases(&mut new).await?;
+        providers::providers_first(&mut new);
         let mut tasks = Vec::new();
         let mut all = Vec::new();
         for r in &new {
@@ -107,7 +108,6 @@ impl Engine {
             install_tasks(r, before, &mut tasks);
             all.push(r.name.clone());
         }
-        providers::auto_connect_tasks(&new, &mut tasks);
         for r in &new {
             tasks.push(Task::Gc(Gc {
                 name: r.name.clone(),

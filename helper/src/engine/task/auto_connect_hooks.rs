@@ -1,10 +1,12 @@
 //! The interface hooks of the connections an install makes by itself (snapd's `auto-connect`
-//! task, which adds them to the change): for each plug connected by the policy on a first
-//! install, or by this change's content auto-connections, the `prepare-plug-`, `prepare-slot-`,
-//! `connect-slot-` and `connect-plug-` hooks that exist, in that order, run here one after the
-//! other (the hooks a snap has are known only once it is mounted). A failing hook fails the
-//! install; undo takes back, in reverse, the hooks that ran (their undo hooks) and the
-//! attributes stored.
+//! task, which adds them to the change): the plugs connected by the policy on a first install
+//! (new ones in a refresh) and by this change's content auto-connections before this task. As
+//! snapd orders them, every connection's `prepare-plug-` and `prepare-slot-` hooks run first, then
+//! (snapd's `setup-profiles` of all the connections stands between) every connection's
+//! `connect-slot-` and `connect-plug-` hooks; all before the snap's install or post-refresh hook,
+//! which the plan puts after this task. Only the hooks that exist run (the hooks a snap has are
+//! known only once it is mounted). A failing hook fails the install; undo takes back, in reverse,
+//! the hooks that ran (their undo hooks) and the attributes stored.
 
 use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
@@ -15,11 +17,20 @@ use crate::engine::iface_hooks::{self, IfaceAttrs};
 use crate::error::Result;
 use crate::state::{SnapState, TaskStatus};
 
+/// snapd's two steps of auto-connection hooks: the prepare hooks of every connection, then,
+/// once every connection is made, their connect hooks.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Prepare,
+    Connect,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutoConnectHooks {
     pub name: String,
-    /// Content plugs this change auto-connected to their default provider; otherwise the plugs
-    /// the policy connects (at the first install, or new in a refresh).
+    /// Only the content plugs this change auto-connected (as older helpers planned it, one task
+    /// after the install hook); otherwise the plugs the policy connects (at the first install, or
+    /// new in a refresh) and the content plugs auto-connected in this change before this task.
     pub content: bool,
     /// Plugs connected before a refresh: their connections are not new, no hooks run for them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -60,14 +71,23 @@ impl AutoConnectHooks {
         let Some(mut snap) = cx.snap(&self.name)? else {
             return Ok(self);
         };
+        let conns = self.connections(cx, &snap)?;
+        let mut attrs = Vec::new();
+        for (plug, provider, slot) in &conns {
+            attrs.push(IfaceAttrs::of(&snap, plug, provider.as_ref(), slot)?.fresh());
+        }
+        // snapd: all the prepare hooks, then all the connect hooks.
+        for phase in [Phase::Prepare, Phase::Connect] {
+            for ((_, provider, _), a) in conns.iter().zip(attrs.iter_mut()) {
+                *a = self.hooks_of(cx, phase, (&snap, provider.as_ref()), a.clone())?;
+            }
+        }
         let mut stored = Vec::new();
-        for (plug, provider, slot) in self.connections(cx, &snap)? {
-            let attrs = IfaceAttrs::of(&snap, &plug, provider.as_ref(), &slot)?.fresh();
-            let attrs = self.hooks_of(cx, (&snap, provider.as_ref()), attrs)?;
-            if !(attrs.plug_dynamic.is_empty() && attrs.slot_dynamic.is_empty()) {
+        for ((plug, _, _), a) in conns.into_iter().zip(attrs) {
+            if !(a.plug_dynamic.is_empty() && a.slot_dynamic.is_empty()) {
                 let dynamic = iface_hooks::ConnAttrs {
-                    plug: attrs.plug_dynamic,
-                    slot: attrs.slot_dynamic,
+                    plug: a.plug_dynamic,
+                    slot: a.slot_dynamic,
                 };
                 iface_hooks::put(&mut snap, &plug, Some(dynamic));
                 stored.push(plug);
@@ -87,64 +107,68 @@ impl AutoConnectHooks {
         snap: &SnapState,
     ) -> Result<Vec<(String, Option<SnapState>, String)>> {
         let mut out = Vec::new();
-        if self.content {
-            // The rows first: the state's lock must be free again for `cx.snap` below.
-            let rows = cx.state().tasks(cx.change)?;
-            for row in rows {
-                let Task::ConnectContent(c) = row.task else {
-                    continue;
-                };
-                let acted = row.status == TaskStatus::Done && c.before.is_some();
-                if acted && c.auto && c.connect && c.name == self.name {
-                    out.push((c.plug, cx.snap(&c.slot_snap)?, c.slot));
+        if !self.content {
+            let yaml = crate::engine::files::parse_yaml(snap, &snap.current)?;
+            for (plug, interface) in yaml.all_plugs() {
+                let new = !self.except.contains(&plug);
+                if new
+                    && interface != "content"
+                    && interface != "dbus"
+                    && crate::interfaces::state_of(snap, &plug, &interface).0
+                {
+                    out.push((plug, None, interface));
                 }
             }
-            return Ok(out);
         }
-        let yaml = crate::engine::files::parse_yaml(snap, &snap.current)?;
-        for (plug, interface) in yaml.all_plugs() {
-            let new = !self.except.contains(&plug);
-            if new
-                && interface != "content"
-                && interface != "dbus"
-                && crate::interfaces::state_of(snap, &plug, &interface).0
-            {
-                out.push((plug, None, interface));
+        // The rows first: the state's lock must be free again for `cx.snap` below.
+        let rows = cx.state().tasks(cx.change)?;
+        for row in rows {
+            let Task::ConnectContent(c) = row.task else {
+                continue;
+            };
+            let acted = row.status == TaskStatus::Done && c.before.is_some();
+            if acted && c.auto && c.connect && c.name == self.name {
+                out.push((c.plug, cx.snap(&c.slot_snap)?, c.slot));
             }
         }
         Ok(out)
     }
 
-    /// Run one connection's hooks in snapd's order, each seeing what the one before set.
+    /// Run one phase of a connection's hooks in snapd's order, each seeing what the one before
+    /// set.
     fn hooks_of(
         &mut self,
         cx: &Ctx,
+        phase: Phase,
         (snap, provider): (&SnapState, Option<&SnapState>),
         mut attrs: IfaceAttrs,
     ) -> Result<IfaceAttrs> {
         let (plug, slot) = (attrs.plug.clone(), attrs.slot.clone());
-        let mut order = vec![(
-            snap,
-            format!("prepare-plug-{plug}"),
-            format!("unprepare-plug-{plug}"),
-        )];
-        if let Some(p) = provider {
-            order.push((
-                p,
-                format!("prepare-slot-{slot}"),
-                format!("unprepare-slot-{slot}"),
-            ));
-            order.push((
-                p,
-                format!("connect-slot-{slot}"),
-                format!("disconnect-slot-{slot}"),
-            ));
-        }
-        order.push((
-            snap,
-            format!("connect-plug-{plug}"),
-            format!("disconnect-plug-{plug}"),
-        ));
+        let plug_end = |hook: &str, undo: &str| {
+            (
+                snap,
+                format!("{hook}-plug-{plug}"),
+                format!("{undo}-plug-{plug}"),
+            )
+        };
+        let slot_end = |hook: &str, undo: &str| {
+            provider.map(|p| {
+                (
+                    p,
+                    format!("{hook}-slot-{slot}"),
+                    format!("{undo}-slot-{slot}"),
+                )
+            })
+        };
+        let order: Vec<(&SnapState, String, String)> = match phase {
+            Phase::Prepare => std::iter::once(plug_end("prepare", "unprepare"))
+                .chain(slot_end("prepare", "unprepare"))
+                .collect(),
+            Phase::Connect => slot_end("connect", "disconnect")
+                .into_iter()
+                .chain([plug_end("connect", "disconnect")])
+                .collect(),
+        };
         for (owner, hook, undo) in order {
             // Run again after a crash: a hook recorded as done is not run twice.
             let earlier = self.ran.iter().find(|r| {

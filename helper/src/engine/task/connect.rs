@@ -13,21 +13,96 @@ pub struct Connect {
     pub plug: String,
     pub interface: String,
     pub connect: bool,
-    /// The choice this task replaced, recorded when it ran: outer `None` until then, inner
-    /// `None` when the policy decided. (The JSON keeps the shape older helpers wrote; see
-    /// `tests::connect_before_policy_reads_back_as_not_run`.)
-    pub before: Option<Option<bool>>,
+    /// The choice this task replaced, recorded when it ran.
+    pub before: Replaced,
     /// Forget the person's choice instead of recording one (Reset to Defaults): the policy
     /// decides again, and `connect` is what it decides. Absent in older records.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
     /// The dynamic attributes stored with the connection before this task (interface hooks),
-    /// recorded when it ran; outer `None` until then or for a reset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// recorded when it ran: absent until then or for a reset, `null` when there were none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub attrs_before: Option<Option<crate::engine::iface_hooks::ConnAttrs>>,
 }
 
+/// What a Connect task found, and its undo puts back. In the JSON: `null` until it ran, the
+/// person's choice as `true`/`false`, and `"policy"` when no choice stood. Older helpers wrote
+/// `null` for both "not yet" and "policy" (an `Option<Option<bool>>`); [`Connect::ran`] tells
+/// them apart by the task's status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Replaced {
+    /// The task has not acted: nothing to undo.
+    #[default]
+    NotYet,
+    /// No person had chosen; the policy decided, and decides again after undo.
+    Policy,
+    /// A person's choice stood: connected (`true`) or not.
+    Choice(bool),
+}
+
+const POLICY: &str = "policy";
+
+impl Serialize for Replaced {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Replaced::NotYet => s.serialize_none(),
+            Replaced::Policy => s.serialize_str(POLICY),
+            Replaced::Choice(b) => s.serialize_bool(*b),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Replaced {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Choice(bool),
+            Word(String),
+        }
+        match Option::<Raw>::deserialize(d)? {
+            None => Ok(Replaced::NotYet),
+            Some(Raw::Choice(b)) => Ok(Replaced::Choice(b)),
+            Some(Raw::Word(w)) if w == POLICY => Ok(Replaced::Policy),
+            Some(Raw::Word(w)) => Err(serde::de::Error::invalid_value(
+                serde::de::Unexpected::Str(&w),
+                &"true, false, \"policy\" or null",
+            )),
+        }
+    }
+}
+
+impl From<Option<bool>> for Replaced {
+    fn from(choice: Option<bool>) -> Self {
+        choice.map_or(Replaced::Policy, Replaced::Choice)
+    }
+}
+
+/// A field that is present reads as `Some`, even when it is `null` (absent: `None`, by
+/// `default`), so `Some(None)` survives the JSON.
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 impl Connect {
+    /// The task as its undo must see it, given its status: a task recorded as done by an older
+    /// helper with `before: null` had acted (its record and the state are written in one
+    /// transaction), and that `null` was the policy.
+    pub fn ran(mut self, done: bool) -> Self {
+        if done && self.before == Replaced::NotYet {
+            self.before = Replaced::Policy;
+        }
+        self
+    }
+
     pub fn summary(&self) -> String {
         let template = if self.connect {
             // Translators: {plug} is snap:plug, {interface} a technical interface name.
@@ -58,7 +133,7 @@ impl Connect {
             )?)
         };
         let done = Connect {
-            before: Some(before),
+            before: before.into(),
             attrs_before,
             ..self
         };
@@ -69,8 +144,10 @@ impl Connect {
     }
 
     pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
-        let Some(before) = self.before else {
-            return Ok(()); // it never acted
+        let before = match self.before {
+            Replaced::NotYet => return Ok(()), // it never acted
+            Replaced::Policy => None,
+            Replaced::Choice(c) => Some(c),
         };
         let snap = {
             let st = cx.state();

@@ -300,12 +300,18 @@ impl StopServices {
             }
         }
         if self.remove {
-            let had_user_units = services::files_on_disk(cx.paths(), &self.name)?
-                .iter()
-                .any(|(s, _)| *s == Scope::User);
+            let files = services::files_on_disk(cx.paths(), &self.name)?;
+            let had_user_units = files.iter().any(|(s, _)| *s == Scope::User);
             services::remove_files(cx.paths(), &self.name)?;
             if let Some(sd) = &sd {
                 sd.reload().await?;
+                // A service that had failed (a watchdog, a crash) would stay loaded, `not-found`.
+                let system: Vec<String> = files
+                    .into_iter()
+                    .filter(|(s, _)| *s == Scope::System)
+                    .map(|(_, f)| f)
+                    .collect();
+                sd.reset_failed(&system).await;
                 reload_users(sd, had_user_units).await?;
             }
         }

@@ -53,3 +53,53 @@ fn the_commit_point_and_lanes_follow_the_kind() {
     });
     assert!(data.summary().contains("revision 1"));
 }
+
+/// The three states of what a Connect task replaced, and the attributes it found (none: `null`,
+/// kept apart from "not recorded", absent), read back as written; a value that is none of them
+/// is refused with what was expected.
+#[test]
+fn what_a_connect_replaced_reads_back_in_each_state() {
+    use connect::{Connect, Replaced};
+    let task =
+        |before: Replaced, attrs: Option<Option<crate::engine::iface_hooks::ConnAttrs>>| Connect {
+            name: "a".into(),
+            plug: "home".into(),
+            interface: "home".into(),
+            connect: true,
+            before,
+            reset: false,
+            attrs_before: attrs,
+        };
+    for (before, json) in [
+        (Replaced::NotYet, "null"),
+        (Replaced::Policy, "\"policy\""),
+        (Replaced::Choice(true), "true"),
+        (Replaced::Choice(false), "false"),
+    ] {
+        for attrs in [None, Some(None), Some(Some(Default::default()))] {
+            let t = task(before, attrs.clone());
+            let text = serde_json::to_string(&Task::Connect(t.clone())).unwrap();
+            assert!(text.contains(&format!("\"before\":{json}")), "{text}");
+            assert_eq!(
+                serde_json::from_str::<Task>(&text).unwrap(),
+                Task::Connect(t)
+            );
+        }
+    }
+    // Only a done task's `null` (an older helper's) is the policy.
+    assert_eq!(
+        task(Replaced::NotYet, None).ran(true).before,
+        Replaced::Policy
+    );
+    assert_eq!(
+        task(Replaced::NotYet, None).ran(false).before,
+        Replaced::NotYet
+    );
+    assert_eq!(
+        task(Replaced::Choice(false), None).ran(true).before,
+        Replaced::Choice(false)
+    );
+    let bad = r#"{"kind":"connect","name":"a","plug":"p","interface":"home","connect":true,"before":"maybe"}"#;
+    let e = serde_json::from_str::<Task>(bad).unwrap_err().to_string();
+    assert!(e.contains("maybe") && e.contains("policy"), "{e}");
+}
