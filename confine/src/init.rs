@@ -6,7 +6,7 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
@@ -56,6 +56,8 @@ pub fn monitor(reaper: Pid, status: OwnedFd) -> ! {
         // SAFETY: ignoring a signal installs no handler.
         let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
     }
+    // The bus proxies' relays, until the reaper is gone (it holds the other end of `status`).
+    crate::auth_relay::serve_until(status.as_fd());
     let code = loop {
         match waitpid(reaper, None) {
             Ok(WaitStatus::Exited(_, code)) => break code,
