@@ -1,8 +1,8 @@
 //! The processes of a launch once the PID namespace is made: the launcher itself stays outside as
-//! the *monitor* (it only waits and passes signals on); its child is PID 1 of the new namespace,
-//! builds the sandbox and then stays as the *reaper* of the app it starts as PID 2. The app's exit
-//! status comes back through both: an exit code as the launcher's exit code, a death by signal as
-//! the launcher's own death by the same signal.
+//! the *monitor* (it waits, passes signals on and serves the bus proxies' relays); its child is
+//! PID 1 of the new namespace, builds the sandbox and then stays as the *reaper* of the app it
+//! starts as PID 2. The app's exit status comes back through both: an exit code as the launcher's
+//! exit code, a death by signal as the launcher's own death by the same signal.
 
 use std::convert::Infallible;
 use std::ffi::CString;
