@@ -18,6 +18,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags, Shutdown};
@@ -82,44 +83,18 @@ pub fn serve_until(until: BorrowedFd<'_>) {
         return;
     }
     let mut conns: Vec<Conn> = Vec::new();
+    while poll_once(Some(until), &relays, &mut conns, -1) {}
+    // What the app's last processes wrote before they ended still goes on to the proxy (a reply
+    // sent just before exiting), for a short while at most.
+    let deadline = Instant::now() + DRAIN;
     loop {
-        let mut fds = vec![libc::pollfd {
-            fd: until.as_raw_fd(),
-            events: 0,
-            revents: 0,
-        }];
-        fds.extend(
-            relays
-                .iter()
-                .map(|r| pollfd(r.listener.as_raw_fd(), libc::POLLIN)),
-        );
-        for c in &conns {
-            fds.push(pollfd(c.client.as_raw_fd(), c.client_events()));
-            fds.push(pollfd(c.up.as_raw_fd(), c.up_events()));
-        }
-        // SAFETY: pollfds of ours, as many as given.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
-            // A forwarded signal; anything else would repeat, so the relays end.
-            if Errno::last() == Errno::EINTR {
-                continue;
-            }
+        conns.retain(|c| !c.to_up.shut);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if conns.is_empty() || left.is_zero() {
             break;
         }
-        if fds[0].revents != 0 {
-            break;
-        }
-        // The connections polled first (one pair of entries each, in order), then new ones.
-        let mut events = fds[1 + relays.len()..].chunks(2);
-        conns.retain_mut(|c| match events.next() {
-            Some([client, up]) => c.step(client.revents, up.revents),
-            _ => true,
-        });
-        for (relay, pfd) in relays.iter().zip(&fds[1..]) {
-            if pfd.revents != 0 {
-                accept(relay, &mut conns);
-            }
-        }
+        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+        poll_once(None, &[], &mut conns, ms.max(1));
     }
     for relay in &relays {
         let _ = nix::unistd::unlinkat(
@@ -128,6 +103,55 @@ pub fn serve_until(until: BorrowedFd<'_>) {
             nix::unistd::UnlinkatFlags::NoRemoveDir,
         );
     }
+}
+
+/// How long the relays pass on what the app sent once it has ended.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// One round: wait up to `timeout` ms (-1: no limit) for any of `conns` or `relays`, and act on
+/// it. False once `until` has hung up, or when poll fails for another reason than a signal.
+fn poll_once(
+    until: Option<BorrowedFd<'_>>,
+    relays: &[Relay],
+    conns: &mut Vec<Conn>,
+    timeout: libc::c_int,
+) -> bool {
+    // `until` is polled for nothing: a hang-up is reported anyway, its one data byte is not ours.
+    let mut fds = vec![libc::pollfd {
+        fd: until.map_or(-1, |u| u.as_raw_fd()),
+        events: 0,
+        revents: 0,
+    }];
+    fds.extend(
+        relays
+            .iter()
+            .map(|r| pollfd(r.listener.as_raw_fd(), libc::POLLIN)),
+    );
+    for c in conns.iter() {
+        fds.push(pollfd(c.client.as_raw_fd(), c.client_events()));
+        fds.push(pollfd(c.up.as_raw_fd(), c.up_events()));
+    }
+    // SAFETY: pollfds of ours, as many as given.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+    if n < 0 {
+        // A forwarded signal; anything else would repeat, so the relays end.
+        return Errno::last() == Errno::EINTR;
+    }
+    if fds[0].revents != 0 {
+        return false;
+    }
+    // The connections polled first (one pair of entries each, in order), then new ones.
+    let mut events = fds[1 + relays.len()..].chunks(2);
+    conns.retain_mut(|c| match events.next() {
+        Some([client, up]) => c.step(client.revents, up.revents),
+        _ => true,
+    });
+    for (relay, pfd) in relays.iter().zip(&fds[1..]) {
+        if pfd.revents != 0 {
+            accept(relay, conns);
+        }
+    }
+    true
 }
 
 /// A descriptor to poll for `events`; none: not polled at all (a hang-up is reported even when
