@@ -105,6 +105,9 @@ pub fn serve_until(until: BorrowedFd<'_>) {
     }
 }
 
+/// The most connections served at once.
+const MAX_CONNS: usize = 256;
+
 /// How long the relays pass on what the app sent once it has ended.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -122,10 +125,16 @@ fn poll_once(
         events: 0,
         revents: 0,
     }];
+    // Past MAX_CONNS new clients wait in the listener's backlog (two descriptors each).
+    let listen = if conns.len() < MAX_CONNS {
+        libc::POLLIN
+    } else {
+        0
+    };
     fds.extend(
         relays
             .iter()
-            .map(|r| pollfd(r.listener.as_raw_fd(), libc::POLLIN)),
+            .map(|r| pollfd(r.listener.as_raw_fd(), listen)),
     );
     for c in conns.iter() {
         fds.push(pollfd(c.client.as_raw_fd(), c.client_events()));
@@ -166,7 +175,10 @@ fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
 
 /// Take the clients waiting on `relay`, each connected to the proxy.
 fn accept(relay: &Relay, conns: &mut Vec<Conn>) {
-    while let Ok((client, _)) = relay.listener.accept() {
+    while conns.len() < MAX_CONNS {
+        let Ok((client, _)) = relay.listener.accept() else {
+            return;
+        };
         // The sandbox is built in the monitor's mount namespace, so its root may be the sandbox's
         // by now: the proxy's socket is reached from the runtime directory's descriptor, as the
         // working directory (the monitor uses it for nothing else).
