@@ -362,6 +362,8 @@ fn flush(flow: &mut Flow, to: BorrowedFd<'_>) -> nix::Result<()> {
             }
         }
     }
+    // An idle connection keeps no read buffer.
+    flow.bytes = Vec::new();
     if flow.eof && !flow.shut {
         flow.shut = true;
         let _ = socket::shutdown(to.as_raw_fd(), Shutdown::Write);
