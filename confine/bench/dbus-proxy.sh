@@ -6,10 +6,12 @@
 #   (default)  one proxy per app, with the environment confine gives it (session.rs PROXY_ENV)
 #   plain      one proxy per app, without that environment (main's confine before 2026-12-06)
 #   shared     one proxy for the N apps, as confine shares it among the running instances of a snap
+# PROXY=/path/to/xdg-dbus-proxy measures another build of the proxy (default: Debian's).
 # Each app is a client that talked through its proxy and stays connected. The last line is the
 # measure of issue 15: the proxies' VmRSS summed and divided by the running apps, shared library
 # pages included.
 set -euo pipefail
+PROXY=${PROXY:-/usr/bin/xdg-dbus-proxy}
 N=${1:-10}
 MODE=${2:-per-app}
 PROXY_ENV=(MALLOC_ARENA_MAX=1 G_SLICE=always-malloc LC_ALL=C)
@@ -30,7 +32,7 @@ for i in $(seq 1 "$PROXIES"); do
   start=$(date +%s%N)
   # The proxy writes one byte on --fd when it listens (confine waits for it the same way) and
   # stops when that descriptor's reader is gone.
-  env "${PROXY_ENV[@]}" xdg-dbus-proxy --fd=3 "unix:path=$DIR/bus" "$DIR/p$i" "${RULES[@]}" 3>"$DIR/f$i" &
+  env "${PROXY_ENV[@]}" "$PROXY" --fd=3 "unix:path=$DIR/bus" "$DIR/p$i" "${RULES[@]}" 3>"$DIR/f$i" &
   PIDS+=($!)
   exec {fd}<"$DIR/f$i"
   read -r -N 1 -u "$fd" _
@@ -51,6 +53,17 @@ for i in $(seq 1 "$PROXIES"); do
   uss=$(awk '/^Private_(Clean|Dirty):/ {s+=$2} END {print s}' /proc/"$pid"/smaps_rollup)
   printf '%-4s %10.2f %10s %10s %10s\n' "$i" "$(awk "BEGIN {print ${READY[$((i - 1))]}/1000}")" "$rss" "$pss" "$uss"
 done
+# Where the first proxy's resident pages are: the shared libraries' file pages (the same pages in
+# every GLib program, counted in full in each one's VmRSS) against what is the proxy's own.
+awk '/^[0-9a-f]+-[0-9a-f]+ / { n = $6; g = "own: heap, stacks, anonymous";
+    if (n ~ /\/(libc|libm|ld-linux-x86-64)\.so/) g = "libc, libm, ld.so";
+    else if (n ~ /\/lib(glib|gio|gobject|gmodule)-2\.0\.so/) g = "GLib, GIO, GObject, GModule";
+    else if (n ~ /dbus-proxy/) g = "the proxy'"'"'s own binary";
+    else if (n ~ /^\//) g = "other libraries (libmount, libblkid, libselinux, libpcre2, libz, libffi) and gconv";
+    next }
+  /^Rss:/ { rss[g] += $2 } /^Private_(Clean|Dirty):/ { priv[g] += $2 }
+  END { for (g in rss) printf "  %6d kB resident, %6d kB private: %s\n", rss[g], priv[g], g }' \
+  /proc/"${PIDS[0]}"/smaps | sort -rn
 total=0
 for pid in "${PIDS[@]}"; do total=$((total + $(awk '/^VmRSS/ {print $2}' /proc/"$pid"/status))); done
-echo "proxy RSS per running app ($MODE: ${#PIDS[@]} proxies, $N apps; environment: ${PROXY_ENV[*]:-none}): $((total / N)) kB"
+echo "proxy RSS per running app ($($PROXY --version), $MODE: ${#PIDS[@]} proxies, $N apps; environment: ${PROXY_ENV[*]:-none}): $((total / N)) kB"

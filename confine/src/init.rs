@@ -1,12 +1,12 @@
 //! The processes of a launch once the PID namespace is made: the launcher itself stays outside as
-//! the *monitor* (it only waits and passes signals on); its child is PID 1 of the new namespace,
-//! builds the sandbox and then stays as the *reaper* of the app it starts as PID 2. The app's exit
-//! status comes back through both: an exit code as the launcher's exit code, a death by signal as
-//! the launcher's own death by the same signal.
+//! the *monitor* (it waits, passes signals on and serves the bus proxies' relays); its child is
+//! PID 1 of the new namespace, builds the sandbox and then stays as the *reaper* of the app it
+//! starts as PID 2. The app's exit status comes back through both: an exit code as the launcher's
+//! exit code, a death by signal as the launcher's own death by the same signal.
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
@@ -56,6 +56,8 @@ pub fn monitor(reaper: Pid, status: OwnedFd) -> ! {
         // SAFETY: ignoring a signal installs no handler.
         let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
     }
+    // The bus proxies' relays, until the reaper is gone (it holds the other end of `status`).
+    crate::auth_relay::serve_until(status.as_fd());
     let code = loop {
         match waitpid(reaper, None) {
             Ok(WaitStatus::Exited(_, code)) => break code,

@@ -6,6 +6,7 @@
 //! Landlock ruleset; [`init`] is the monitor and the reaper around the app's PID namespace.
 
 pub mod args;
+pub mod auth_relay;
 pub mod capabilities;
 pub mod cookie;
 pub mod env;

@@ -278,6 +278,7 @@ impl Launch {
             }
             nix::unistd::ForkResult::Child => {
                 drop(status_r);
+                crate::auth_relay::forget();
                 // If the monitor is killed, so is the sandbox (PID 1 takes every process with
                 // it).
                 // SAFETY: prctl with constant arguments.

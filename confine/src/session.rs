@@ -69,6 +69,7 @@ pub fn prepare(profile: &Profile, uid: u32) -> Session {
             Some(shared) => shared.map(|socket| (socket, None)),
             None => private_proxy(&addr, &runtime, ".dbus-proxy", &rules),
         };
+        let started = started.map(|s| relayed(dir.as_fd(), &runtime, ".dbus-relay", s));
         nix::sys::stat::umask(umask);
         session.use_proxy(started, "DBUS_SESSION_BUS_ADDRESS", "session");
         if profile.plug_connected("desktop-legacy") {
@@ -85,11 +86,35 @@ pub fn prepare(profile: &Profile, uid: u32) -> Session {
             .unwrap_or_else(|| SYSTEM_BUS.to_string());
         let rules = profile.bus_names.system_proxy_args();
         let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
-        let started = private_proxy(&addr, &runtime, ".dbus-system-proxy", &rules);
+        let started = private_proxy(&addr, &runtime, ".dbus-system-proxy", &rules)
+            .map(|s| relayed(dir.as_fd(), &runtime, ".dbus-system-relay", s));
         nix::sys::stat::umask(umask);
         session.use_proxy(started, "DBUS_SYSTEM_BUS_ADDRESS", "system");
     }
     session
+}
+
+/// The proxy's socket behind a relay of this launch (`auth_relay`: clients that pipeline their
+/// handshake, sd-bus and zbus, get through xdg-dbus-proxy before 0.1.6), `name.<pid>` in the
+/// runtime directory; the proxy's own socket when the relay cannot be bound (said on stderr).
+fn relayed(
+    dir: BorrowedFd<'_>,
+    runtime: &str,
+    name: &str,
+    (socket, lifeline): (String, Option<OwnedFd>),
+) -> (String, Option<OwnedFd>) {
+    let upstream = socket.rsplit('/').next().unwrap_or(&socket);
+    let name = format!("{name}.{}", std::process::id());
+    match crate::auth_relay::prepare(dir, runtime, &name, upstream) {
+        Ok(path) => (path, lifeline),
+        Err(e) => {
+            eprintln!(
+                "snapshelf-confine: warning: clients that pipeline their D-Bus handshake \
+                 (sd-bus, zbus) may not connect: {e}"
+            );
+            (socket, lifeline)
+        }
+    }
 }
 
 /// The system bus where D-Bus puts it.

@@ -378,7 +378,8 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
         "the cookie is not in the runtime directory:\n{out}\n{err}"
     );
     assert!(
-        out.contains(&format!("bus=unix:path={}/.dbus-proxy.", runtime.display())),
+        // The launch's relay in front of the proxy (confine/src/auth_relay.rs).
+        out.contains(&format!("bus=unix:path={}/.dbus-relay.", runtime.display())),
         "{out}"
     );
     for reached in [
@@ -435,7 +436,19 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
             .map(str::to_string)
     };
     assert!(bus_line(&out).is_some(), "{out}\n{err}");
-    assert_eq!(bus_line(&out), bus_line(&second), "not the same proxy");
+    // One proxy (counted above), each launch through a relay of its own in front of it.
+    let relay = format!("bus=unix:path={}/.dbus-relay.", runtime.display());
+    for line in [bus_line(&out), bus_line(&second)] {
+        assert!(
+            line.is_some_and(|l| l.starts_with(&relay)),
+            "{out}\n{second}"
+        );
+    }
+    assert_ne!(
+        bus_line(&out),
+        bus_line(&second),
+        "one relay for two launches"
+    );
 
     // Links open on the host through io.snapcraft.Launcher, started by activation; what snapd's
     // allow-list does not take is refused, and the opener never hears of it.
@@ -560,13 +573,16 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
         "{out}"
     );
     assert!(!out.contains("xauth="), "x11 is not plugged, yet: {out}");
-    // The proxies ended with their apps, and took their sockets with them.
+    // The proxies and the relays ended with their apps, and took their sockets with them.
     let started = Instant::now();
     let proxies = || {
         std::fs::read_dir(&runtime)
             .map(|d| {
                 d.filter_map(|e| e.ok())
-                    .filter(|e| e.file_name().to_string_lossy().starts_with(".dbus-proxy"))
+                    .filter(|e| {
+                        let name = e.file_name().to_string_lossy().to_string();
+                        name.starts_with(".dbus-proxy") || name.starts_with(".dbus-relay")
+                    })
                     .count()
             })
             .unwrap_or(0)

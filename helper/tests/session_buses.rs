@@ -325,7 +325,7 @@ fn the_accessibility_and_system_buses_and_the_launcher_know_the_snap() {
     // The system bus through its own proxy, with what upower-observe allows only.
     assert!(
         out.contains(&format!(
-            "system=unix:path={}/.dbus-system-proxy.",
+            "system=unix:path={}/.dbus-system-relay.",
             runtime.display()
         )),
         "{out}\n{err}"

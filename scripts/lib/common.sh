@@ -29,6 +29,7 @@ SNAPSHELF_PACKAGES=(
   at-spi2-core gir1.2-atspi-2.0            # the GUI test walks the accessibility tree as a screen reader does
   dunst                                    # a real notification server shows the update agent's notification
   debootstrap systemd-container            # services' tests: a Debian root booted with systemd (nspawn)
+  systemd                                  # busctl: an sd-bus client through confine's session proxy
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.
