@@ -77,6 +77,35 @@ pub fn changed_by_person(p: &Plug, defaults: &Defaults) -> bool {
     p.manual && p.connected != default_of(p, defaults)
 }
 
+/// A row's subtitle and whether its switch can act. A `dbus` plug connects to another app's
+/// slot: the row names that app, or says none is installed (then the switch cannot turn it on).
+/// Pure.
+pub fn row_subtitle(p: &Plug, defaults: &Defaults) -> (String, bool) {
+    let mut sub = p.interface.clone();
+    let mut can = true;
+    if p.interface == "dbus" {
+        if p.slot_snap.is_empty() {
+            can = p.connected;
+            sub = fill(
+                &gettext("{interface} · no installed app offers this service"),
+                &[("interface", &sub)],
+            );
+        } else {
+            sub = fill(
+                &gettext("{interface} · with {snap}"),
+                &[("interface", &sub), ("snap", &p.slot_snap)],
+            );
+        }
+    }
+    if changed_by_person(p, defaults) {
+        sub = fill(
+            &gettext("{interface} · changed by you"),
+            &[("interface", &sub)],
+        );
+    }
+    (sub, can)
+}
+
 /// Reset to Defaults has something to do: a person chose for some plug (the helper forgets
 /// every such choice in one change, `ResetConnections`).
 pub fn resettable(plugs: &[Plug]) -> bool {
@@ -337,19 +366,14 @@ impl Permissions {
                 } else {
                     &p.label
                 });
-                let mut sub = p.interface.clone();
-                if changed_by_person(&p, &self.defaults) {
-                    sub = fill(
-                        &gettext("{interface} · changed by you"),
-                        &[("interface", &sub)],
-                    );
-                }
+                let (sub, can) = row_subtitle(&p, &self.defaults);
                 row.set_subtitle(&sub);
                 row.set_widget_name(&p.plug);
                 let sw = gtk::Switch::new();
                 sw.set_valign(gtk::Align::Center);
                 sw.set_active(p.connected);
                 sw.set_state(p.connected);
+                sw.set_sensitive(can);
                 crate::a11y::set_label(&sw, &row.title());
                 let (s, i) = (sender.clone(), index);
                 // The switch follows the system: it changes state only when the change is Done.
@@ -391,6 +415,34 @@ impl Permissions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dbus_plug_names_the_app_it_talks_to_or_cannot_be_switched_on() {
+        let d = Defaults::from([("dbus".to_string(), false)]);
+        let mut p = plug("dbus", false, false, false);
+        p.slot = String::new();
+        assert_eq!(
+            row_subtitle(&p, &d),
+            ("dbus · no installed app offers this service".into(), false)
+        );
+        p.slot_snap = "gnome-calculator".into();
+        p.slot = "gnome-calculator".into();
+        assert_eq!(
+            row_subtitle(&p, &d),
+            ("dbus · with gnome-calculator".into(), true)
+        );
+        p.connected = true;
+        p.manual = true;
+        assert_eq!(
+            row_subtitle(&p, &d),
+            ("dbus · with gnome-calculator · changed by you".into(), true)
+        );
+        // Any other plug: its interface, and the switch acts.
+        assert_eq!(
+            row_subtitle(&plug("home", true, false, true), &d),
+            ("home".into(), true)
+        );
+    }
 
     fn plug(interface: &str, connected: bool, manual: bool, auto: bool) -> Plug {
         Plug {

@@ -141,6 +141,18 @@ pub fn system_slots(yaml: &SnapYaml) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `dbus` slots of `yaml` a plug with `bus` and `name` may connect to (same bus and name).
+pub fn matching_slots(yaml: &SnapYaml, (bus, name): (Bus, &str)) -> Vec<String> {
+    yaml.slots
+        .iter()
+        .filter(|(_, p)| p.interface == "dbus")
+        .filter(|(slot, p)| {
+            attrs(&format!("slots.{slot}"), p).is_ok_and(|(b, n)| b == bus && n == name)
+        })
+        .map(|(slot, _)| slot.clone())
+        .collect()
+}
+
 /// The names `connected` `dbus` plugs (of the app) let it talk to: `(session, system)`.
 pub fn talk(yaml: &SnapYaml, connected: &[&str]) -> (Vec<String>, Vec<String>) {
     let (mut session, mut system) = (Vec::new(), Vec::new());
@@ -168,6 +180,15 @@ mod tests {
         ))
         .unwrap();
         check(&y).map(|_| y)
+    }
+
+    #[test]
+    fn a_plug_matches_the_slots_with_its_bus_and_name_only() {
+        let y = yaml("    bus: session\n    name: org.gnome.Calculator\n").unwrap();
+        let name = "org.gnome.Calculator";
+        assert_eq!(matching_slots(&y, (Bus::Session, name)), ["svc"]);
+        assert!(matching_slots(&y, (Bus::System, name)).is_empty());
+        assert!(matching_slots(&y, (Bus::Session, "org.gnome.Calculator.Other")).is_empty());
     }
 
     #[test]

@@ -254,9 +254,23 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
         );
         sandbox::ok(&o, "dbususer.call")
     };
-    // Not connected by itself (snapd's base declaration denies dbus auto-connection).
+    // Not connected by itself (snapd's base declaration denies dbus auto-connection), but the
+    // row names the one installed slot it could connect to, which the app's switch connects to;
+    // a plug no installed slot matches (another name, or the session slot for a system plug)
+    // names none.
     let r = row(&env, "dbususer", "dbususer", "peer").unwrap();
-    assert!(!r.connected && r.slot_snap.is_empty(), "{r:?}");
+    assert!(!r.connected, "{r:?}");
+    assert_eq!(
+        (r.slot_snap.as_str(), r.slot.as_str()),
+        ("dbuspeer", "peer")
+    );
+    for plug in ["other", "sys"] {
+        let r = row(&env, "dbususer", "dbususer", plug).unwrap();
+        assert!(
+            !r.connected && r.slot_snap.is_empty() && r.slot.is_empty(),
+            "{r:?}"
+        );
+    }
 
     std::thread::scope(|s| {
         let server = s.spawn(|| {
@@ -299,6 +313,12 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
         assert_eq!(call(), refused);
         assert!(!row(&env, "dbususer", "dbususer", "peer").unwrap().connected);
         assert!(row(&env, "dbuspeer", "dbususer", "peer").is_none());
+        // The app's switch: Connect with the slot its row names, then Disconnect again.
+        let r = row(&env, "dbususer", "dbususer", "peer").unwrap();
+        change(&env, true, ("dbususer", "peer"), (&r.slot_snap, &r.slot));
+        assert_eq!(call(), "reply=pong\n");
+        change(&env, false, ("dbususer", "peer"), (&r.slot_snap, &r.slot));
+        assert_eq!(call(), refused);
         quit(&bus.1, NAME, server);
     });
 
@@ -324,7 +344,7 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
     change(&env, true, ("dbususer", "peer"), ("dbuspeer", "peer"));
     remove(&env, "dbuspeer");
     let r = row(&env, "dbususer", "dbususer", "peer").unwrap();
-    assert!(!r.connected, "{r:?}");
+    assert!(!r.connected && r.slot_snap.is_empty(), "{r:?}");
     let profile = std::fs::read_to_string(
         env.root
             .join("var/lib/snapshelf/profiles/dbususer.call.json"),

@@ -190,7 +190,7 @@ impl Helper {
                     continue;
                 }
                 if interface == "dbus" {
-                    out.push(dbus_row(s, plug));
+                    out.push(dbus_row(s, plug, Some((&y, &snaps))));
                     continue;
                 }
                 let (connected, manual) = crate::interfaces::state_of(s, &plug, &interface);
@@ -213,7 +213,7 @@ impl Helper {
         if !name.is_empty() {
             for s in snaps.iter().filter(|s| s.name != name) {
                 for (plug, _) in s.dbus.iter().filter(|(_, to)| to.snap == name) {
-                    out.push(dbus_row(s, plug.clone()));
+                    out.push(dbus_row(s, plug.clone(), None));
                 }
             }
         }
@@ -663,20 +663,52 @@ impl Helper {
 
 /// A `dbus` plug's row of `Connections`: the snap and slot it is connected to. Only a person
 /// connects it (snapd's base declaration denies auto-connection).
-fn dbus_row(s: &crate::state::SnapState, plug: String) -> Dict {
+/// A `dbus` plug's row of `Connections`: the slot it is connected to; when it is not, the one
+/// installed snap's slot it could connect to (same bus and name), so that the app's switch has a
+/// slot to name; none (or several) leaves the slot empty.
+fn dbus_row(
+    s: &crate::state::SnapState,
+    plug: String,
+    candidates: Option<(&snapshelf_snap::yaml::SnapYaml, &[crate::state::SnapState])>,
+) -> Dict {
     let link = s.dbus.get(&plug);
+    let (slot_snap, slot) = match (link, candidates) {
+        (Some(l), _) => (l.snap.clone(), l.slot.clone()),
+        (None, Some((y, snaps))) => dbus_candidate(s, y, &plug, snaps).unwrap_or_default(),
+        (None, None) => Default::default(),
+    };
     ConnectionDict {
         label: crate::interfaces::label("dbus"),
         interface: "dbus".into(),
         plug_snap: s.name.clone(),
         plug,
-        slot_snap: link.map(|l| l.snap.clone()).unwrap_or_default(),
-        slot: link.map(|l| l.slot.clone()).unwrap_or_default(),
+        slot_snap,
+        slot,
         connected: link.is_some(),
         manual: link.is_some(),
         auto: false,
     }
     .to_dict()
+}
+
+/// The only `dbus` slot among the other installed snaps that `plug` of `s` matches, if exactly one.
+fn dbus_candidate(
+    s: &crate::state::SnapState,
+    y: &snapshelf_snap::yaml::SnapYaml,
+    plug: &str,
+    snaps: &[crate::state::SnapState],
+) -> Option<(String, String)> {
+    let p = y.plugs.get(plug)?;
+    let (bus, name) = crate::dbus_iface::attrs(&format!("plugs.{plug}"), p).ok()?;
+    let mut found = snaps.iter().filter(|o| o.name != s.name).flat_map(|o| {
+        let oy = crate::engine::files::parse_yaml(o, &o.current).ok();
+        oy.map(|oy| crate::dbus_iface::matching_slots(&oy, (bus, &name)))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|slot| (o.name.clone(), slot))
+    });
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 /// A content plug's row of `Connections`: the providing snap and slot when connected, and the
