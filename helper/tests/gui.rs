@@ -1105,13 +1105,14 @@ fn every_control_has_a_role_a_name_and_the_keyboard() {
     let address = format!("unix:path={}", dir.join("bus").display());
     // setpriv execs: the child is the daemon itself, so killing it ends the bus, and with it the
     // launcher and registry it activated.
-    let mut bus = Command::new("setpriv")
+    let bus = Command::new("setpriv")
         .args(["--reuid", RUNNER, "--regid", RUNNER, "--init-groups"])
         .args(["dbus-daemon", "--session", "--nofork"])
         .arg(format!("--address={address}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(common::gnome::Reaped)
         .unwrap();
     for _ in 0..100 {
         if dir.join("bus").exists() {
@@ -1164,8 +1165,7 @@ fn every_control_has_a_role_a_name_and_the_keyboard() {
     gui.key("F5");
     gui.wait("explore failed", 1);
     let offline = walk(&gui);
-    let _ = bus.kill();
-    let _ = bus.wait();
+    drop(bus);
     assert!(
         offline
             .iter()

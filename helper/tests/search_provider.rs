@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Env;
@@ -43,7 +43,9 @@ fn ini() -> (String, String) {
 /// A session bus whose service directory starts the provider on demand, pointed at `env`'s
 /// helper and opening results in `app` (a script that records how it was started).
 struct SessionBus {
-    daemon: Child,
+    // Killed on drop, from its spawn on (a bus that never comes up too); the provider exits
+    // with its bus.
+    _daemon: common::gnome::Reaped,
     address: String,
 }
 
@@ -113,6 +115,7 @@ impl SessionBus {
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .spawn()
+            .map(common::gnome::Reaped)
             .expect("dbus-daemon (Debian package dbus) is needed");
         let start = Instant::now();
         while !socket.exists() {
@@ -120,17 +123,9 @@ impl SessionBus {
             std::thread::sleep(Duration::from_millis(20));
         }
         SessionBus {
-            daemon,
+            _daemon: daemon,
             address: format!("unix:path={}", socket.display()),
         }
-    }
-}
-
-impl Drop for SessionBus {
-    fn drop(&mut self) {
-        // The provider exits with its bus.
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
     }
 }
 

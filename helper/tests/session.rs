@@ -11,11 +11,13 @@ mod common;
 use std::net::UdpSocket;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::sandbox::{self, capable_confine, install_file, write};
+use common::session_bus::ReapedGroup;
 use common::{Env, RUNNER};
 use snapshelf_dbus::types::Dict;
 use zbus::zvariant::OwnedValue;
@@ -101,7 +103,7 @@ fn dns_server() -> UdpSocket {
 /// starts `snapshelf-launcher` by activation from the packaged service file, with a `PATH` whose
 /// `xdg-open` writes what it is asked to open into `dir/opened` and whose `zenity` says yes to
 /// opening a file whose name has `may-open` in it.
-fn session_bus(dir: &Path) -> (Child, String) {
+fn session_bus(dir: &Path) -> (ReapedGroup, String) {
     let conf = dir.join("session.conf");
     let sock = dir.join("session-bus");
     let services = dir.join("services");
@@ -155,7 +157,10 @@ fn session_bus(dir: &Path) -> (Child, String) {
         .arg("--nofork")
         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
         .stdout(Stdio::null())
+        // Its own group, so the guard ends the launcher it activates with it.
+        .process_group(0)
         .spawn()
+        .map(ReapedGroup)
         .expect("dbus-daemon (Debian package dbus-daemon) is needed");
     let started = Instant::now();
     while !sock.exists() {
@@ -338,7 +343,7 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
     }
     let runtime = run_user.join("snap.sessprobe");
     let _dns = dns_server();
-    let (mut bus, addr) = session_bus(work.path());
+    let (bus, addr) = session_bus(work.path());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _services = services(&rt, &addr);
     let cookie = work.path().join("xauth");
@@ -622,8 +627,7 @@ fn a_desktop_session_reaches_the_sandbox_through_its_own_doors() {
         assert!(!runtime.join(".Xauthority").exists());
     }
 
-    let _ = bus.kill();
-    let _ = bus.wait();
+    drop(bus);
     let _ = std::fs::remove_dir_all(&runtime);
     if made_run_systemd {
         let _ = std::fs::remove_dir("/run/systemd");

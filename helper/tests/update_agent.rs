@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,9 @@ impl Server {
 }
 
 struct Session {
-    daemon: Child,
+    // Killed on drop (first, as the first field), from its spawn on: a bus that never comes up
+    // must not outlive the test either.
+    _daemon: common::gnome::Reaped,
     address: String,
     conn: zbus::blocking::Connection,
     shown: Arc<Mutex<Vec<Shown>>>,
@@ -80,6 +82,7 @@ impl Session {
             .arg("--nofork")
             .stdout(Stdio::null())
             .spawn()
+            .map(common::gnome::Reaped)
             .expect("dbus-daemon (Debian package dbus) is needed");
         let start = Instant::now();
         while !socket.exists() {
@@ -113,7 +116,7 @@ impl Session {
             }
         };
         Session {
-            daemon,
+            _daemon: daemon,
             address,
             conn,
             shown,
@@ -148,13 +151,6 @@ impl Session {
             "default",
         ))
         .unwrap();
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
     }
 }
 

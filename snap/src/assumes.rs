@@ -28,7 +28,8 @@ pub const FEATURES: &[(&str, &str)] = &[
 ///   change's pending configuration (`plan/configure.rs`);
 /// - 2.39, 2.40: nothing a snap sees beyond interface rules;
 /// - 2.41: `system-usernames` (`snap_daemon`): NOT had — Snapshelf parses the field but makes no
-///   such user, so `snapd2.41` and later are unmet.
+///   such user, so `snapd2.41` and later are unmet (and a snap with `system-usernames` is refused:
+///   helper `snap_meta::check_assumes`).
 ///
 /// Older features Snapshelf lacks, which no version entry stands for as they leave a snap working
 /// (docs/dbus.md says so too): an app's `autostart` at login (snapd 2.32.4) and `completer` (bash

@@ -12,6 +12,7 @@ pub mod profile;
 pub mod saved_env;
 pub mod squashfs;
 pub mod store_api;
+pub mod system_usernames;
 #[cfg(any(test, feature = "testdata"))]
 pub mod testdata;
 pub mod yaml;

@@ -392,7 +392,7 @@ pub struct SnapYaml {
     pub plugs: BTreeMap<String, PlugOrSlot>,
     pub slots: BTreeMap<String, PlugOrSlot>,
     pub layout: Vec<Layout>,
-    pub system_usernames: BTreeMap<String, Node>,
+    pub system_usernames: Vec<crate::system_usernames::SystemUsername>,
     pub links: BTreeMap<String, Vec<String>>,
     pub components: BTreeMap<String, Node>,
     /// Top-level keys this schema does not know, kept as written.
@@ -875,7 +875,7 @@ impl SnapYaml {
             plugs: BTreeMap::new(),
             slots: BTreeMap::new(),
             layout: Vec::new(),
-            system_usernames: BTreeMap::new(),
+            system_usernames: Vec::new(),
             links: BTreeMap::new(),
             components: BTreeMap::new(),
             extra: Vec::new(),
@@ -928,9 +928,7 @@ impl SnapYaml {
                         "typo detected: use the singular \"layout:\" instead of \"layouts:\"",
                     ))
                 }
-                "system-usernames" => {
-                    y.system_usernames = map(f, v)?.iter().cloned().collect();
-                }
+                "system-usernames" => y.system_usernames = crate::system_usernames::parse(f, v)?,
                 "links" => {
                     for (lk, lv) in map(f, v)? {
                         y.links

@@ -65,8 +65,10 @@ pub fn check_confinement(
 }
 
 /// Refuse a snap whose `assumes` names what Snapshelf does not have (snapd's `checkAssumes`),
-/// naming the features; `revision` says which revision's snap.yaml asked.
+/// naming the features; `revision` says which revision's snap.yaml asked. A snap that asks for
+/// system users is refused first ([`check_system_usernames`]).
 pub fn check_assumes(name: &str, revision: &str, yaml: &SnapYaml) -> Result<()> {
+    check_system_usernames(name, yaml)?;
     let unmet = snapshelf_snap::assumes::unmet(&yaml.assumes, crate::store::dpkg_architecture());
     if unmet.is_empty() {
         return Ok(());
@@ -79,6 +81,41 @@ pub fn check_assumes(name: &str, revision: &str, yaml: &SnapYaml) -> Result<()> 
             .replace("{revision}", revision)
             .replace("{features}", &unmet.join(", "))
             .replace("{supported}", &supported_words()),
+    ))
+}
+
+/// Refuse a snap that asks for system users (`system-usernames`, snapd's
+/// `checkSystemUsernames`): a name or scope snapd does not support is an invalid snap, in snapd's
+/// words; a supported one is a feature Snapshelf lacks (`AssumesNotMet`, as `assumes: [snapd2.41]`
+/// would be), since it creates no system users yet and the snap would fail when it runs.
+fn check_system_usernames(name: &str, yaml: &SnapYaml) -> Result<()> {
+    for user in &yaml.system_usernames {
+        if let Some(why) = snapshelf_snap::system_usernames::unsupported(user) {
+            return Err(Error::new(
+                ErrorKind::InvalidSnap,
+                // Translators: {why} is snapd's reason, in English, e.g. unsupported system username "daemon".
+                crate::lang::gettext(
+                    "snap \"{snap}\" requires {why} (meta/snap.yaml field \"system-usernames\")",
+                )
+                .replace("{snap}", name)
+                .replace("{why}", &why),
+            ));
+        }
+    }
+    if yaml.system_usernames.is_empty() {
+        return Ok(());
+    }
+    let users: Vec<String> = yaml
+        .system_usernames
+        .iter()
+        .map(|u| format!("\"{}\"", u.name))
+        .collect();
+    Err(Error::new(
+        ErrorKind::AssumesNotMet,
+        // Translators: {users} is a list of quoted user names, e.g. "snap_daemon".
+        crate::lang::gettext("snap \"{snap}\" requires system username {users} (meta/snap.yaml field \"system-usernames\"): Snapshelf does not create system users yet")
+            .replace("{snap}", name)
+            .replace("{users}", &users.join(", ")),
     ))
 }
 

@@ -222,9 +222,11 @@ pub struct Env {
     pub bus_address: String,
     pub store_url: String,
     pub catalog: PathBuf,
-    bus: Child,
-    polkit: Child,
-    store: Child,
+    // Reaped from the moment each is spawned: a setup step that panics (polkitd never on the bus,
+    // the store not answering) must not leak the daemons started before it.
+    bus: gnome::Reaped,
+    polkit: gnome::Reaped,
+    store: gnome::Reaped,
     pub helper: Option<Child>,
 }
 
@@ -307,6 +309,7 @@ impl Env {
             .arg("--nofork")
             .stdout(Stdio::null())
             .spawn()
+            .map(gnome::Reaped)
             .expect("dbus-daemon (Debian package dbus) is needed");
         wait_for("the bus socket", Duration::from_secs(10), || {
             socket.exists()
@@ -318,6 +321,7 @@ impl Env {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
+            .map(gnome::Reaped)
             .expect("polkitd (Debian package polkitd) is needed");
         let addr = bus_address.clone();
         wait_for("polkitd on the bus", Duration::from_secs(20), || {
@@ -325,6 +329,7 @@ impl Env {
         });
 
         let (store, store_url) = start_store(catalog, store_args);
+        let store = gnome::Reaped(store);
         Env {
             dir,
             root,

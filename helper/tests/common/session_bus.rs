@@ -52,3 +52,16 @@ pub fn start(dir: &Path) -> SessionBus {
     }
     bus
 }
+
+/// A child started as the leader of its own process group (`process_group(0)`), killed with the
+/// group and waited for when dropped, a panicking test's too: a test's bus daemon and what it
+/// activated must not outlive the test.
+pub struct ReapedGroup(pub Child);
+
+impl Drop for ReapedGroup {
+    fn drop(&mut self) {
+        // SAFETY: a signal to the group this test made.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
