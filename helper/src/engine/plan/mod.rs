@@ -411,8 +411,9 @@ enum Fetch<'a> {
 }
 
 /// The tasks that bring revision `after.current` in and make it current: its file, mount and data
-/// (unless the revision is kept), then the link. Every install and refresh, from the store or
-/// from a file, goes this one way.
+/// (unless the revision is kept), then the link, with the services stopped and started where
+/// snapd does (`services.rs`). Every install and refresh, from the store or from a file, goes
+/// this one way.
 fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mut Vec<Task>) {
     let (name, rev) = (after.name.clone(), after.current.clone());
     let kept = before.and_then(|b| b.revision(&rev)).is_some();
@@ -461,6 +462,10 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
         if hooks && before.is_some() {
             out.push(Task::RunHook(RunHook::new(&name, "pre-refresh")));
         }
+        if before.is_some() {
+            // Stopped before the copy: a running daemon would change $SNAP_DATA under it.
+            out.push(Task::StopServices(services::stop(&name)));
+        }
         out.push(Task::Data(Data {
             name: name.clone(),
             revision: rev,
@@ -472,6 +477,8 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             restored: None,
             user_copies: None,
         }));
+    } else if before.is_some() {
+        out.push(Task::StopServices(services::stop(&name)));
     }
     out.push(Task::Link(Link {
         name: name.clone(),
@@ -497,6 +504,11 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             "install"
         };
         out.push(Task::RunHook(RunHook::new(&name, first)));
+    }
+    // After the install or post-refresh hook (which may `snapctl stop --disable` a service) and
+    // before the configure hook, as snapd's start-snap-services.
+    out.push(services::start(&name));
+    if hooks {
         out.push(Task::RunHook(RunHook::new(&name, "configure")));
     }
 }
@@ -810,6 +822,7 @@ mod tests {
                 "refresh-aliases",
                 "auto-connect-hooks",
                 "run-hook",
+                "start-services",
                 "run-hook"
             ]
         );
@@ -824,7 +837,7 @@ mod tests {
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
         bring_in(Fetch::File(&yaml), Some(&before), after.clone(), &mut out);
         assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
-        let Task::Data(d) = &out[3] else {
+        let Task::Data(d) = &out[4] else {
             unreachable!()
         };
         assert_eq!(d.copy_from.as_deref(), Some("2"));
@@ -840,10 +853,12 @@ mod tests {
         assert_eq!(
             kinds(&out),
             [
+                "stop-services",
                 "link",
                 "refresh-aliases",
                 "auto-connect-hooks",
                 "run-hook",
+                "start-services",
                 "run-hook"
             ]
         );
@@ -876,6 +891,7 @@ mod tests {
             "connect-content",
             "auto-connect-hooks",
             "run-hook",
+            "start-services",
             "run-hook",
         ];
         assert_eq!(after_link(&out), want);
@@ -886,6 +902,52 @@ mod tests {
         bring_in(Fetch::File(&yaml), Some(&before), after, &mut out);
         assert_eq!(after_link(&out), want);
         assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
+    }
+
+    /// snapd's doInstall around a refresh: pre-refresh hook, stop-snap-services, copy-snap-data,
+    /// link-snap … post-refresh hook, start-snap-services, configure hook. The daemons are
+    /// stopped before their data is copied and start after the hook that may disable them.
+    #[test]
+    fn services_stop_before_the_copy_and_start_after_the_refresh_hook() {
+        let yaml = yaml("");
+        let before = state("ab", &["1"]);
+        let after = state_after(Some(&before), state("ab", &["x1"]), false);
+        let mut out = Vec::new();
+        bring_in(Fetch::File(&yaml), Some(&before), after, &mut out);
+        let at = |kind: &str, hook: Option<&str>| {
+            out.iter()
+                .position(|t| match t {
+                    Task::RunHook(h) => Some(h.hook.as_str()) == hook,
+                    t => hook.is_none() && t.kind() == kind,
+                })
+                .unwrap_or_else(|| panic!("no {kind} {hook:?} in {:?}", kinds(&out)))
+        };
+        let order = [
+            at("", Some("pre-refresh")),
+            at("stop-services", None),
+            at("data", None),
+            at("link", None),
+            at("", Some("post-refresh")),
+            at("start-services", None),
+            at("", Some("configure")),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{:?}", kinds(&out));
+        // A first install has nothing to stop; a base has no hooks but its services start.
+        let mut base = state("ab", &["x1"]);
+        base.snap_type = "base".into();
+        let mut out = Vec::new();
+        bring_in(Fetch::File(&yaml), None, base, &mut out);
+        assert_eq!(
+            kinds(&out),
+            [
+                "adopt-file",
+                "mount",
+                "data",
+                "link",
+                "refresh-aliases",
+                "start-services"
+            ]
+        );
     }
 
     fn hooks(tasks: &[Task]) -> Vec<&str> {

@@ -59,13 +59,23 @@ impl Engine {
         }
         after.blocked.retain(|r| r != &target);
         after.current = target.clone();
-        let mut tasks = vec![Task::Link(Link {
-            name: name.to_string(),
-            after: Box::new(after),
-            before: None,
-            captured: false,
-        })];
-        tasks.push(super::refresh_aliases(name.to_string()));
+        // snapd's revert (doInstall with the revert flag): services stopped, the kept revision
+        // linked, its aliases, its services started, then its configure hook; no refresh hooks.
+        let app = after.snap_type == "app";
+        let mut tasks = vec![
+            Task::StopServices(super::services::stop(name)),
+            Task::Link(Link {
+                name: name.to_string(),
+                after: Box::new(after),
+                before: None,
+                captured: false,
+            }),
+            super::refresh_aliases(name.to_string()),
+            super::services::start(name),
+        ];
+        if app {
+            tasks.push(Task::RunHook(RunHook::new(name, "configure")));
+        }
         self.start(
             "revert",
             &gettext("Revert \"{snap}\" to revision {revision}")

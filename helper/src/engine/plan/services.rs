@@ -1,8 +1,14 @@
-//! Service tasks around the tasks that change what is current (snapd's `stop-snap-services`
-//! before and `start-snap-services` after): a Link is preceded by `StopServices` when the snap is
-//! installed (refresh, revert) and followed by `StartServices`; an Unlink (remove) is preceded by a
-//! `StopServices` that also takes the unit files away. Added to every plan in one place, so that
-//! no operation that changes a snap's revision can leave its services behind.
+//! Service tasks in snapd's places (`stop-snap-services`, `start-snap-services`). An install,
+//! refresh or revert plans them itself ([`stop`], [`start`]), where snapd has them: the old
+//! revision's services stop after its pre-refresh hook and before its data is copied, so no
+//! daemon writes `$SNAP_DATA` while it is copied; the new revision's start after the install or
+//! post-refresh hook (which may `snapctl start|stop` them first) and before the configure hook.
+//! Undo runs in reverse: a failed hook in between leaves the old revision's services running again.
+//!
+//! [`Engine::with_services`] is the safety net every change goes through: a Link whose plan put no
+//! `StartServices` for its snap gets them around it, and an Unlink (remove) is preceded by a
+//! `StopServices` that also takes the unit files away. No operation that changes a snap's
+//! revision can leave its services behind.
 
 use crate::engine::task::services::{StartServices, StopServices};
 
@@ -10,26 +16,29 @@ use super::*;
 
 impl Engine {
     pub(crate) fn with_services(&self, tasks: Vec<Task>) -> Result<Vec<Task>> {
+        let planned: BTreeSet<String> = tasks
+            .iter()
+            .filter_map(|t| match t {
+                Task::StartServices(s) => Some(s.name.clone()),
+                _ => None,
+            })
+            .collect();
         let mut out = Vec::with_capacity(tasks.len() + 2);
         for t in tasks {
             match &t {
-                Task::Link(l) => {
+                Task::Link(l) if !planned.contains(&l.name) => {
                     let name = l.name.clone();
                     if self.snap(&name)?.is_some() {
-                        out.push(Task::StopServices(stop(&name, false)));
+                        out.push(Task::StopServices(stop(&name)));
                     }
                     out.push(t);
-                    out.push(Task::StartServices(StartServices {
-                        name,
-                        captured: false,
-                        enabled: Vec::new(),
-                        started: Vec::new(),
-                        inactive: false,
-                        user_started: Vec::new(),
-                    }));
+                    out.push(start(&name));
                 }
                 Task::Unlink(u) => {
-                    out.push(Task::StopServices(stop(&u.name, true)));
+                    out.push(Task::StopServices(StopServices {
+                        remove: true,
+                        ..stop(&u.name)
+                    }));
                     out.push(t);
                 }
                 _ => out.push(t),
@@ -39,13 +48,26 @@ impl Engine {
     }
 }
 
-fn stop(name: &str, remove: bool) -> StopServices {
+/// snapd's `stop-snap-services` for a refresh or revert: the unit files stay.
+pub(super) fn stop(name: &str) -> StopServices {
     StopServices {
         name: name.to_string(),
-        remove,
+        remove: false,
         captured: false,
         stopped: Vec::new(),
         enabled: Vec::new(),
         user_stopped: Vec::new(),
     }
+}
+
+/// snapd's `start-snap-services`: the current revision's units written, enabled and started.
+pub(super) fn start(name: &str) -> Task {
+    Task::StartServices(StartServices {
+        name: name.to_string(),
+        captured: false,
+        enabled: Vec::new(),
+        started: Vec::new(),
+        inactive: false,
+        user_started: Vec::new(),
+    })
 }
