@@ -1481,3 +1481,237 @@ fn watchdog_timeouts_keep_fed_services_and_stop_hung_ones() {
     assert!(ok, "remove: {out}");
     m.assert_gone("svc-dog");
 }
+
+/// A daemon that counts into `$SNAP_DATA/log` (one line a count) and, when stopped, writes its
+/// last line `stop <revision> <count>` there before it exits; a new start writes `start <revision>`.
+const COUNTER: &str = "i=0\necho start $SNAP_REVISION >> $SNAP_DATA/log\n\
+     trap 'echo stop $SNAP_REVISION $i >> $SNAP_DATA/log; exit 0' TERM\n\
+     while true; do i=$((i+1)); echo $i >> $SNAP_DATA/log; sleep 0.05; done";
+
+/// snapd's copy-snap-data comes after stop-snap-services: a refresh copies `$SNAP_DATA` only once
+/// the old daemon has stopped. The daemon writes a line every 50 ms and its last line when it
+/// stops; the new revision's copy must be the old revision's data as the daemon left it (its stop
+/// line included), with the new daemon's lines only after it.
+#[test]
+fn a_refresh_copies_the_data_only_after_the_old_daemon_stopped() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let yaml = "apps:\n  count:\n    command: bin/count\n    daemon: simple\n";
+    let snap = m.snap("svc-copy", yaml, &[("count", COUNTER)]);
+    m.install(&snap);
+    let unit = "snap.svc-copy.count.service";
+    assert_eq!(m.active(unit), "active", "{}", m.journal(unit));
+    // Long enough for a copy taken while it runs to miss lines it writes after.
+    std::thread::sleep(Duration::from_millis(500));
+    m.install(&snap);
+    let old = m.ok("cat /var/snap/svc-copy/x1/log");
+    let old: Vec<&str> = old.lines().collect();
+    let last = old.last().copied().unwrap_or_default();
+    assert!(
+        last.starts_with("stop x1 ") && old.len() > 3,
+        "x1's daemon did not stop cleanly: {old:?}"
+    );
+    let count = last.trim_start_matches("stop x1 ");
+    assert_eq!(
+        old[old.len() - 2],
+        count,
+        "the stop line follows the last count"
+    );
+    // The new daemon appends to the copy: wait for it to have started.
+    let t = Instant::now();
+    let new = loop {
+        let text = m.ok("cat /var/snap/svc-copy/x2/log");
+        if text.lines().count() > old.len() + 1 {
+            break text;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "x2's daemon wrote nothing: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let new: Vec<&str> = new.lines().collect();
+    assert_eq!(
+        new[..old.len()],
+        old[..],
+        "the copy is not x1's data as its stopped daemon left it"
+    );
+    assert_eq!(new[old.len()], "start x2", "{new:?}");
+    assert_eq!(m.active(unit), "active");
+    let (ok, out) = m.ctl("remove svc-copy");
+    assert!(ok, "remove: {out}");
+    m.assert_gone("svc-copy");
+}
+
+/// services-install-hook-can-run-svcs: the install hook runs before the services start (it sees
+/// them inactive), may `snapctl start [--enable]` and `snapctl stop --disable` one (queued, run at
+/// the change's end), and that holds after the change: the service ran, and is disabled and
+/// stopped. The configure hook comes after start-services: it sees the service running.
+#[test]
+fn the_install_hook_runs_before_services_and_can_control_them() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    for (name, flags) in [("svc-hook-enable", "--enable"), ("svc-hook-plain", "")] {
+        let yaml = "apps:\n  svc:\n    command: bin/svc\n    daemon: simple\n";
+        let install = format!(
+            "snapctl services $SNAP_NAME.svc > $SNAP_COMMON/at-install\n\
+             snapctl start {flags} $SNAP_NAME.svc\nsnapctl stop --disable $SNAP_NAME.svc"
+        );
+        // Waits (at most 20 s) for the service's file: it runs by the time this hook does.
+        let configure = "snapctl services $SNAP_NAME.svc > $SNAP_COMMON/at-configure\n\
+             for i in $(seq 200); do [ -e $SNAP_DATA/data ] && exit 0; sleep 0.1; done; exit 1";
+        let svc = "echo snap-svc-did-this > $SNAP_DATA/data\nexec sleep infinity";
+        let snap = m.snap(
+            name,
+            yaml,
+            &[
+                ("svc", svc),
+                ("hooks/install", &install),
+                ("hooks/configure", configure),
+            ],
+        );
+        m.install(&snap);
+        let unit = format!("snap.{name}.svc.service");
+        let common = format!("/var/snap/{name}/common");
+        let row = |file: &str| -> Vec<String> {
+            let text = m.ok(&format!("cat {common}/{file}"));
+            let row = text.lines().nth(1).unwrap_or_default().to_string();
+            row.split_whitespace().map(String::from).collect()
+        };
+        assert_eq!(row("at-install")[1..3], ["disabled", "inactive"], "{name}");
+        assert_eq!(row("at-configure")[1..3], ["enabled", "active"], "{name}");
+        m.wait_file(
+            &format!("/var/snap/{name}/current/data"),
+            "snap-svc-did-this",
+        );
+        assert_eq!(
+            (m.enabled(&unit), m.active(&unit)),
+            ("disabled".into(), "inactive".into()),
+            "{name}"
+        );
+        let (ok, out) = m.ctl(&format!("services {name}"));
+        assert!(ok, "{out}");
+        let line = out.lines().find(|l| l.contains(".svc")).unwrap_or_default();
+        assert!(
+            line.contains("disabled") && line.contains("inactive"),
+            "{name}: {out}"
+        );
+        // Still so once systemd reads its units again.
+        m.ok("systemctl daemon-reload");
+        assert_eq!(m.enabled(&unit), "disabled", "{name}");
+    }
+}
+
+/// services-multi-service-failing: of two daemons, one fails to start: the install fails, is
+/// undone, and neither daemon is left running, enabled or written.
+#[test]
+fn a_daemon_that_fails_to_start_undoes_the_install_and_leaves_none_running() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let yaml = "apps:\n  ok:\n    command: bin/ok\n    daemon: simple\n  \
+                nok:\n    command: bin/nok\n    daemon: notify\n";
+    let snap = m.snap(
+        "svc-multi",
+        yaml,
+        &[
+            ("ok", "while true; do echo running; sleep 10; done"),
+            ("nok", "exit 1"),
+        ],
+    );
+    let (ok, out) = m.ctl(&format!("install {} --unsigned", snap.display()));
+    assert!(!ok, "the install succeeded: {out}");
+    assert!(out.contains("svc-multi"), "the error names no snap: {out}");
+    for app in ["ok", "nok"] {
+        let unit = format!("snap.svc-multi.{app}.service");
+        assert_ne!(m.active(&unit), "active", "{unit} left running");
+        assert_ne!(m.enabled(&unit), "enabled", "{unit} left enabled");
+    }
+    assert!(!m.sh("test -e /snap/svc-multi/current").0, "left installed");
+    m.assert_gone("svc-multi");
+}
+
+/// services-disabled-kept-unhappy: a disabled service stays disabled (and stopped) across a
+/// refresh whose post-refresh hook fails (undone), a refresh to a revision that renames it (also
+/// undone), and a revert whose configure hook fails (undone); the enabled one is running again on
+/// the revision that stays current each time. Then the happy paths: refresh and revert keep it
+/// disabled too.
+#[test]
+fn a_disabled_service_stays_disabled_across_undone_refreshes_and_reverts() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let name = "svc-kept";
+    // The flag files are in $SNAP_COMMON: the hooks run in the sandbox, which has its own /run.
+    let fail = |hook: &str| format!("[ -e $SNAP_COMMON/fail-{hook} ] && exit 1; exit 0");
+    let hooks = [fail("post-refresh"), fail("configure")];
+    let pack = |svc: &str| {
+        let yaml = format!(
+            "apps:\n  {svc}:\n    command: bin/svc\n    daemon: simple\n  \
+             on:\n    command: bin/on\n    daemon: simple\n"
+        );
+        m.snap(
+            name,
+            &yaml,
+            &[
+                ("svc", "exec sleep infinity"),
+                ("on", &looper("on")),
+                ("hooks/post-refresh", &hooks[0]),
+                ("hooks/configure", &hooks[1]),
+            ],
+        )
+    };
+    let v1 = pack("svc");
+    m.install(&v1);
+    let unit = |app: &str| format!("snap.{name}.{app}.service");
+    let (ok, out) = m.ctl(&format!("stop --disable {name}.svc"));
+    assert!(ok, "{out}");
+    let check = |when: &str, current: &str| {
+        assert_eq!(
+            (m.enabled(&unit("svc")), m.active(&unit("svc"))),
+            ("disabled".into(), "inactive".into()),
+            "{when}"
+        );
+        assert!(
+            !m.sh(&format!("test -e /etc/systemd/system/{}", unit("svc2")))
+                .0,
+            "{when}"
+        );
+        assert_eq!(
+            m.active(&unit("on")),
+            "active",
+            "{when}: {}",
+            m.journal(&unit("on"))
+        );
+        assert_eq!(m.enabled(&unit("on")), "enabled", "{when}");
+        assert_eq!(
+            m.ok(&format!("readlink /snap/{name}/current")).trim(),
+            current,
+            "{when}"
+        );
+        m.wait_file(&format!("/var/snap/{name}/common/on"), current);
+    };
+    check("installed", "x1");
+    let must_fail = |what: &str, args: &str| {
+        let (ok, out) = m.ctl(args);
+        assert!(!ok, "{what} succeeded: {out}");
+    };
+    m.ok(&format!("touch /var/snap/{name}/common/fail-post-refresh"));
+    must_fail("refresh", &format!("install {} --unsigned", v1.display()));
+    check("a refresh undone", "x1");
+    let v2 = pack("svc2");
+    must_fail("rename", &format!("install {} --unsigned", v2.display()));
+    check("a refresh renaming the service undone", "x1");
+    m.ok(&format!("rm /var/snap/{name}/common/fail-post-refresh"));
+    let v1 = pack("svc");
+    m.install(&v1);
+    check("refreshed", "x4");
+    m.ok(&format!("touch /var/snap/{name}/common/fail-configure"));
+    must_fail("revert", &format!("revert {name} --revision x1"));
+    check("a revert undone", "x4");
+    m.ok(&format!("rm /var/snap/{name}/common/fail-configure"));
+    let (ok, out) = m.ctl(&format!("revert {name} --revision x1"));
+    assert!(ok, "revert: {out}");
+    check("reverted", "x1");
+    let (ok, out) = m.ctl(&format!("remove {name}"));
+    assert!(ok, "remove: {out}");
+    m.assert_gone(name);
+}
