@@ -1715,3 +1715,59 @@ fn a_disabled_service_stays_disabled_across_undone_refreshes_and_reverts() {
     assert!(ok, "remove: {out}");
     m.assert_gone(name);
 }
+
+/// snapd's removeTasks: stop-snap-services comes first, so the remove hook runs with every
+/// daemon stopped (`endure` ones too) while their unit files are still there; they go with the
+/// unlink.
+#[test]
+fn a_remove_stops_the_services_before_the_remove_hook() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let name = "svc-rm";
+    let yaml = "apps:\n  plain:\n    command: bin/plain\n    daemon: simple\n  \
+                endure:\n    command: bin/endure\n    daemon: simple\n    refresh-mode: endure\n";
+    let hook = "touch $SNAP_COMMON/in-remove-hook\nsleep 4";
+    let snap = m.snap(
+        name,
+        yaml,
+        &[
+            ("plain", &looper("plain")),
+            ("endure", &looper("endure")),
+            ("hooks/remove", hook),
+        ],
+    );
+    m.install(&snap);
+    let unit = |app: &str| format!("snap.{name}.{app}.service");
+    assert_eq!(m.active(&unit("plain")), "active");
+    assert_eq!(m.active(&unit("endure")), "active");
+    let done = m.work.path().join("remove.out");
+    m.ok(&format!(
+        "({} remove {name} > {} 2>&1; echo $? >> {}) > /dev/null 2>&1 &",
+        m.ctl.display(),
+        done.display(),
+        done.display()
+    ));
+    m.wait_file(&format!("/var/snap/{name}/common/in-remove-hook"), "");
+    for app in ["plain", "endure"] {
+        assert_eq!(
+            m.active(&unit(app)),
+            "inactive",
+            "{app} runs in the remove hook"
+        );
+        assert!(
+            m.sh(&format!("test -e /etc/systemd/system/{}", unit(app)))
+                .0,
+            "{app}'s unit is gone before the unlink"
+        );
+    }
+    let t = Instant::now();
+    while !std::fs::read_to_string(&done).is_ok_and(|s| s.ends_with("0\n")) {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "remove: {:?}",
+            std::fs::read_to_string(&done)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    m.assert_gone(name);
+}

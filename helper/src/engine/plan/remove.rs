@@ -42,6 +42,9 @@ impl Engine {
                         .replace("{user}", &user.name),
                 ));
             }
+            // snapd's removeTasks: the services stop first, so that the remove hook and the
+            // disconnect hooks run with the snap's daemons stopped.
+            tasks.push(Task::StopServices(super::services::stop_for_remove(n)));
             if s.snap_type == "app" {
                 // As snapd: a failing remove hook is logged, and the removal goes on.
                 tasks.push(Task::RunHook(RunHook {

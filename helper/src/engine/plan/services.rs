@@ -7,7 +7,8 @@
 //!
 //! [`Engine::with_services`] is the safety net every change goes through: a Link whose plan put no
 //! `StartServices` for its snap gets them around it, and an Unlink (remove) is preceded by a
-//! `StopServices` that also takes the unit files away. No operation that changes a snap's
+//! `StopServices` that also takes the unit files away. A remove stops the services first, before
+//! its remove hook ([`stop_for_remove`]), as snapd. No operation that changes a snap's
 //! revision can leave its services behind.
 
 use crate::engine::task::services::{StartServices, StopServices};
@@ -53,10 +54,21 @@ pub(super) fn stop(name: &str) -> StopServices {
     StopServices {
         name: name.to_string(),
         remove: false,
+        all: false,
         captured: false,
         stopped: Vec::new(),
         enabled: Vec::new(),
         user_stopped: Vec::new(),
+    }
+}
+
+/// snapd's `stop-snap-services` for a remove, before the remove hook: every service stops
+/// (`endure` ones too); the unit files go with the stop `Engine::with_services` puts before the
+/// Unlink.
+pub(super) fn stop_for_remove(name: &str) -> StopServices {
+    StopServices {
+        all: true,
+        ..stop(name)
     }
 }
 

@@ -1,7 +1,8 @@
 //! A snap's services around the tasks that make a revision current or take it away (snapd's
 //! `start-snap-services` and `stop-snap-services`). `StopServices` comes before a Link (refresh,
 //! revert) or an Unlink (remove): it stops the running services (a refresh leaves the
-//! `refresh-mode: endure` ones running), and for a remove takes the unit files away.
+//! `refresh-mode: endure` ones running), and for a remove takes the unit files away (a remove
+//! first stops them all before its remove hook, as snapd's stop-snap-services).
 //! `StartServices` comes after a Link: it writes the current revision's units, enables the new
 //! ones (unless `install-mode: disable`) and starts every enabled one; a service someone disabled
 //! stays disabled across a refresh.
@@ -44,6 +45,10 @@ pub struct StopServices {
     pub name: String,
     /// The snap is being removed: its unit files go too.
     pub remove: bool,
+    /// The `refresh-mode: endure` services stop too (a remove's first stop, before its remove
+    /// hook; its unit files stay until the stop before the Unlink).
+    #[serde(default)]
+    pub all: bool,
     #[serde(default)]
     pub captured: bool,
     /// Units that were running and that it stopped, and those that were enabled.
@@ -252,7 +257,7 @@ impl StopServices {
         ));
         // `refresh-mode: endure` services keep running across a refresh or revert, not a remove.
         let endure: Vec<String> = match cx.snap(&self.name)? {
-            Some(snap) if !self.remove => services::services_of(&cx.engine, &snap)
+            Some(snap) if !self.remove && !self.all => services::services_of(&cx.engine, &snap)
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|s| s.endure)
