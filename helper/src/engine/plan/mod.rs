@@ -950,6 +950,49 @@ mod tests {
         );
     }
 
+    /// A refresh of several snaps: each snap's service tasks are in its own chain, so in its own
+    /// failure lane (a failed post-refresh hook of one undoes only its stop, restarting its old
+    /// daemons, while the others' refresh stays done).
+    #[test]
+    fn each_snaps_service_tasks_are_in_its_own_lane() {
+        let yaml = yaml("");
+        let mut out = Vec::new();
+        for name in ["ab", "cd"] {
+            let before = state(name, &["1"]);
+            let fresh = state(name, &["2"]);
+            bring_in(
+                Fetch::File(&yaml),
+                Some(&before),
+                state_after(Some(&before), fresh, false),
+                &mut out,
+            );
+        }
+        let lanes = crate::engine::lanes::Lanes::of_request(&serde_json::json!({
+            "lanes": [["ab"], ["cd"]]
+        }));
+        let services: Vec<(usize, Option<usize>)> = out
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| matches!(t, Task::StopServices(_) | Task::StartServices(_)))
+            .map(|(i, t)| (i, lanes.lane(t)))
+            .collect();
+        assert_eq!(services.len(), 4, "{:?}", kinds(&out));
+        assert_eq!(
+            services.iter().map(|s| s.1).collect::<Vec<_>>(),
+            [Some(0), Some(0), Some(1), Some(1)]
+        );
+        // Each between its own snap's link and hooks, never another's.
+        for (i, lane) in services {
+            let link = out
+                .iter()
+                .position(|t| t.kind() == "link" && lanes.lane(t) == lane)
+                .unwrap();
+            let first = out.iter().position(|t| lanes.lane(t) == lane).unwrap();
+            let last = out.iter().rposition(|t| lanes.lane(t) == lane).unwrap();
+            assert!(first < i && i < last && i != link, "{:?}", kinds(&out));
+        }
+    }
+
     fn hooks(tasks: &[Task]) -> Vec<&str> {
         tasks
             .iter()
