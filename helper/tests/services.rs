@@ -1690,9 +1690,16 @@ fn a_disabled_service_stays_disabled_across_undone_refreshes_and_reverts() {
         m.wait_file(&format!("/var/snap/{name}/common/on"), current);
     };
     check("installed", "x1");
+    // The enabled service is stopped for the attempt and started again by the undo: a new process.
     let must_fail = |what: &str, args: &str| {
+        let pid = m.main_pid(&unit("on"));
         let (ok, out) = m.ctl(args);
         assert!(!ok, "{what} succeeded: {out}");
+        assert_ne!(
+            m.main_pid(&unit("on")),
+            pid,
+            "{what}: not stopped and started again"
+        );
     };
     m.ok(&format!("touch /var/snap/{name}/common/fail-post-refresh"));
     must_fail("refresh", &format!("install {} --unsigned", v1.display()));
