@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::task::Task;
 
+mod revision_config;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state database: {0}")]
@@ -313,12 +315,14 @@ impl State {
         // The state is small: a 512 KiB page cache holds it, and keeps an idle helper small.
         conn.pragma_update(None, "cache_size", -512)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(revision_config::SCHEMA)?;
         Ok(State { conn })
     }
 
     pub fn in_memory() -> Result<State> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(revision_config::SCHEMA)?;
         Ok(State { conn })
     }
 

@@ -900,3 +900,49 @@ async fn recovery_undoes_an_older_helpers_connect_that_replaced_the_policy() {
     };
     assert_eq!(c.before, connect::Replaced::Policy);
 }
+
+/// A revert's `revision-config` keeps the current configuration as the replaced revision's and
+/// brings the target's back; when the change fails after it, undo puts both back.
+#[tokio::test]
+async fn revision_config_keeps_and_restores_and_undoes() {
+    use serde_json::{json, Map, Value};
+    let doc = |v: Value| -> Map<String, Value> { v.as_object().unwrap().clone() };
+    for fail in [false, true] {
+        let f = Fixture::new();
+        let engine = f.engine().await;
+        {
+            let st = lock(&engine.inner.state);
+            st.put_snap(&snap("a", &["1", "2"])).unwrap();
+            st.put_config("a", &doc(json!({"value": 400}))).unwrap();
+            st.put_revision_config("a", "1", Some(&doc(json!({"value": 300}))))
+                .unwrap();
+        }
+        let mut after = snap("a", &["1", "2"]);
+        after.current = "1".into();
+        if fail {
+            f.sys.fail_on("link a");
+        }
+        let tasks = vec![
+            Task::RevisionConfig(revision_config::RevisionConfig::new("a", "2", Some("1"))),
+            Task::Link(link::Link {
+                name: "a".into(),
+                after: Box::new(after),
+                before: None,
+                captured: false,
+            }),
+        ];
+        let id = start(&engine, &["a"], tasks).await;
+        let (row, _) = finished(&engine, id).await;
+        let st = lock(&engine.inner.state);
+        if fail {
+            assert_eq!(row.status, ChangeStatus::Error);
+            assert_eq!(st.config("a").unwrap(), doc(json!({"value": 400})));
+            assert_eq!(st.revision_configs("a").unwrap(), ["1"]);
+        } else {
+            assert_eq!(row.status, ChangeStatus::Done, "{}", row.error);
+            assert_eq!(st.config("a").unwrap(), doc(json!({"value": 300})));
+            let kept = st.revision_config("a", "2").unwrap();
+            assert_eq!(kept, Some(doc(json!({"value": 400}))));
+        }
+    }
+}

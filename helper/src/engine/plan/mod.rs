@@ -29,7 +29,10 @@ use snapshelf_snap::store_api::StoreSnap;
 use snapshelf_snap::yaml::{Epoch, SnapYaml};
 
 use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
-use super::task::{auto_connect_hooks::AutoConnectHooks, run_hook::RunHook, verify::Verify, Task};
+use super::task::{
+    auto_connect_hooks::AutoConnectHooks, revision_config::RevisionConfig, run_hook::RunHook,
+    verify::Verify, Task,
+};
 use super::task::{discard_data::DiscardData, discard_revisions::DiscardRevisions, unlink::Unlink};
 use super::task::{gc::Gc, link::Link, mount::Mount, switch_channel::SwitchChannel};
 use super::{not_installed, Engine};
@@ -479,6 +482,12 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
         before: None,
         captured: false,
     }));
+    // snapd's link-snap keeps the configuration as the replaced revision's.
+    if let Some(b) = before {
+        out.push(Task::RevisionConfig(RevisionConfig::new(
+            &name, &b.current, None,
+        )));
+    }
     out.push(refresh_aliases(name.clone()));
     // snapd's auto-connect: the content plugs' connections, then the interface hooks of those and
     // of the plugs the policy connects (new ones, in a refresh), once the snap is linked and
@@ -841,6 +850,7 @@ mod tests {
             kinds(&out),
             [
                 "link",
+                "revision-config",
                 "refresh-aliases",
                 "auto-connect-hooks",
                 "run-hook",
@@ -884,6 +894,8 @@ mod tests {
         let mut out = Vec::new();
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
         bring_in(Fetch::File(&yaml), Some(&before), after, &mut out);
+        let mut want = want.to_vec();
+        want.insert(1, "revision-config");
         assert_eq!(after_link(&out), want);
         assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
     }

@@ -65,6 +65,14 @@ impl Engine {
             before: None,
             captured: false,
         })];
+        // The target revision's configuration comes back with it (snapd's RestoreRevisionConfig).
+        tasks.push(Task::RevisionConfig(
+            crate::engine::task::revision_config::RevisionConfig::new(
+                name,
+                &before.current,
+                Some(&target),
+            ),
+        ));
         tasks.push(super::refresh_aliases(name.to_string()));
         self.start(
             "revert",
