@@ -946,3 +946,41 @@ async fn revision_config_keeps_and_restores_and_undoes() {
         }
     }
 }
+
+/// snapd's order around the services: a new snap's install and default-configure hooks run
+/// before its services start, the configure hook after; without a configure hook to wait for
+/// (a revert, a base) they start right after the Link.
+#[tokio::test]
+async fn services_start_after_the_install_hooks_and_before_configure() {
+    use super::task::run_hook::RunHook;
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    let hook = |h: &str| Task::RunHook(RunHook::new("a", h));
+    let mut tasks = f.install_file("a", "x1");
+    tasks.extend(["install", "default-configure", "configure"].map(hook));
+    tasks.extend(f.install_file("b", "x1"));
+    let out = engine.with_services(tasks).unwrap();
+    let words: Vec<String> = out
+        .iter()
+        .map(|t| match t {
+            Task::RunHook(h) => format!("{} {}", h.name, h.hook),
+            t => format!("{} {}", t.snap(), t.kind()),
+        })
+        .collect();
+    let want = [
+        "a adopt-file",
+        "a mount",
+        "a data",
+        "a link",
+        "a install",
+        "a default-configure",
+        "a start-services",
+        "a configure",
+        "b adopt-file",
+        "b mount",
+        "b data",
+        "b link",
+        "b start-services",
+    ];
+    assert_eq!(words, want);
+}

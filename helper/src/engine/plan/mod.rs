@@ -506,6 +506,11 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             "install"
         };
         out.push(Task::RunHook(RunHook::new(&name, first)));
+        // snapd's default-configure: on first install only, before services start (services.rs)
+        // and the configure hook.
+        if before.is_none() {
+            out.push(Task::RunHook(RunHook::new(&name, "default-configure")));
+        }
         out.push(Task::RunHook(RunHook::new(&name, "configure")));
     }
 }
@@ -819,10 +824,11 @@ mod tests {
                 "refresh-aliases",
                 "auto-connect-hooks",
                 "run-hook",
+                "run-hook",
                 "run-hook"
             ]
         );
-        assert_eq!(hooks(&out), ["install", "configure"]);
+        assert_eq!(hooks(&out), ["install", "default-configure", "configure"]);
         let Task::Data(d) = &out[2] else {
             unreachable!()
         };
@@ -888,8 +894,10 @@ mod tests {
             "run-hook",
             "run-hook",
         ];
-        assert_eq!(after_link(&out), want);
-        assert_eq!(hooks(&out), ["install", "configure"]);
+        let mut first = want.to_vec();
+        first.push("run-hook");
+        assert_eq!(after_link(&out), first);
+        assert_eq!(hooks(&out), ["install", "default-configure", "configure"]);
         let before = state("ab", &["1"]);
         let mut out = Vec::new();
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
