@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::task::Task;
 
+mod health;
 mod revision_config;
+
+pub use health::Health;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -316,6 +319,7 @@ impl State {
         conn.pragma_update(None, "cache_size", -512)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(revision_config::SCHEMA)?;
+        conn.execute_batch(health::SCHEMA)?;
         Ok(State { conn })
     }
 
@@ -323,6 +327,7 @@ impl State {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(revision_config::SCHEMA)?;
+        conn.execute_batch(health::SCHEMA)?;
         Ok(State { conn })
     }
 

@@ -512,6 +512,11 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             out.push(Task::RunHook(RunHook::new(&name, "default-configure")));
         }
         out.push(Task::RunHook(RunHook::new(&name, "configure")));
+        // snapd's last task of an install or refresh: the health check.
+        out.push(Task::RunHook(RunHook::new(
+            &name,
+            super::task::run_hook::CHECK_HEALTH,
+        )));
     }
 }
 
@@ -825,10 +830,14 @@ mod tests {
                 "auto-connect-hooks",
                 "run-hook",
                 "run-hook",
+                "run-hook",
                 "run-hook"
             ]
         );
-        assert_eq!(hooks(&out), ["install", "default-configure", "configure"]);
+        assert_eq!(
+            hooks(&out),
+            ["install", "default-configure", "configure", "check-health"]
+        );
         let Task::Data(d) = &out[2] else {
             unreachable!()
         };
@@ -838,7 +847,10 @@ mod tests {
         let mut out = Vec::new();
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
         bring_in(Fetch::File(&yaml), Some(&before), after.clone(), &mut out);
-        assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
+        assert_eq!(
+            hooks(&out),
+            ["pre-refresh", "post-refresh", "configure", "check-health"]
+        );
         let Task::Data(d) = &out[3] else {
             unreachable!()
         };
@@ -859,6 +871,7 @@ mod tests {
                 "revision-config",
                 "refresh-aliases",
                 "auto-connect-hooks",
+                "run-hook",
                 "run-hook",
                 "run-hook"
             ]
@@ -893,11 +906,15 @@ mod tests {
             "auto-connect-hooks",
             "run-hook",
             "run-hook",
+            "run-hook",
         ];
         let mut first = want.to_vec();
         first.push("run-hook");
         assert_eq!(after_link(&out), first);
-        assert_eq!(hooks(&out), ["install", "default-configure", "configure"]);
+        assert_eq!(
+            hooks(&out),
+            ["install", "default-configure", "configure", "check-health"]
+        );
         let before = state("ab", &["1"]);
         let mut out = Vec::new();
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
@@ -905,7 +922,10 @@ mod tests {
         let mut want = want.to_vec();
         want.insert(1, "revision-config");
         assert_eq!(after_link(&out), want);
-        assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
+        assert_eq!(
+            hooks(&out),
+            ["pre-refresh", "post-refresh", "configure", "check-health"]
+        );
     }
 
     fn hooks(tasks: &[Task]) -> Vec<&str> {

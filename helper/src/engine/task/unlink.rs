@@ -39,6 +39,7 @@ impl Unlink {
         cx.commit(&task, |st| {
             st.delete_snap(&done.name)?;
             st.delete_revision_configs(&done.name)?;
+            st.put_health(&done.name, None)?;
             st.put_config(&done.name, &Default::default())
         })?;
         Ok(done)
