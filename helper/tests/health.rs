@@ -216,8 +216,11 @@ fn health_is_set_by_check_health_by_other_hooks_and_by_apps() {
         )
     );
 
-    // Removal forgets it; a snap without the hook has none.
+    // Removal forgets it, and so does a first install that fails its check-health hook; a snap
+    // without the hook has none.
     env.done(env.proxy().remove(&[name], Dict::new()));
+    let (status, _, err) = install_file(&env, &health_snap(work.path(), name, 2, Some(failing)));
+    assert_eq!(status, "Error", "{err}");
     let (status, _, err) = install_file(&env, &health_snap(work.path(), name, 1, None));
     assert_eq!(status, "Done", "{err}");
     assert_eq!(health(&env, name), None);
