@@ -405,6 +405,12 @@ async fn runs_and_undos_are_idempotent() {
         before: None,
         captured: false,
     });
+    let mut conf = serde_json::Map::new();
+    conf.insert("v".into(), 1.into());
+    lock(&engine.inner.state).put_config("a", &conf).unwrap();
+    tasks.push(Task::RevisionConfig(revision_config::RevisionConfig::new(
+        "a", "1", None,
+    )));
     let id = lock(&engine.inner.state)
         .add_change("test", "test", &[], 0, &serde_json::Value::Null, &tasks)
         .unwrap();
@@ -426,6 +432,8 @@ async fn runs_and_undos_are_idempotent() {
     }
     let copied = f.paths.data_dir("a", "2").join("kept");
     assert_eq!(std::fs::read_to_string(&copied).unwrap(), "yes");
+    let kept = lock(&engine.inner.state).revision_config("a", "1").unwrap();
+    assert_eq!(kept.as_ref(), Some(&conf));
     assert_eq!(engine.snap("a").unwrap().unwrap().current, "2");
     let done: Vec<Task> = lock(&engine.inner.state)
         .tasks(id)
@@ -442,6 +450,9 @@ async fn runs_and_undos_are_idempotent() {
     assert!(!f.paths.data_dir("a", "2").exists());
     assert!(f.paths.data_dir("a", "1").join("kept").exists());
     assert!(!f.sys.is_mounted(&f.paths.mount_point("a", "2")));
+    let st = lock(&engine.inner.state);
+    assert!(st.revision_configs("a").unwrap().is_empty());
+    assert_eq!(st.config("a").unwrap(), conf);
 }
 
 /// A removed snap's snapshot goes back only into a snap with its snap-id: a local file of the
