@@ -484,9 +484,8 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
     }));
     // snapd's link-snap keeps the configuration as the replaced revision's.
     if let Some(b) = before {
-        out.push(Task::RevisionConfig(RevisionConfig::new(
-            &name, &b.current, None,
-        )));
+        let keep = RevisionConfig::new(&name, &b.current, None);
+        out.push(Task::RevisionConfig(keep));
     }
     out.push(refresh_aliases(name.clone()));
     // snapd's auto-connect: the content plugs' connections, then the interface hooks of those and
@@ -494,30 +493,34 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
     // before its install or post-refresh hook.
     providers::content_connect_tasks(&name, yaml, out);
     if hooks {
-        out.push(Task::AutoConnectHooks(AutoConnectHooks {
-            except: before
-                .map(crate::engine::iface_hooks::connected_plugs)
-                .unwrap_or_default(),
-            ..AutoConnectHooks::new(&name, false)
-        }));
-        let first = if before.is_some() {
-            "post-refresh"
-        } else {
-            "install"
-        };
-        out.push(Task::RunHook(RunHook::new(&name, first)));
-        // snapd's default-configure: on first install only, before services start (services.rs)
-        // and the configure hook.
-        if before.is_none() {
-            out.push(Task::RunHook(RunHook::new(&name, "default-configure")));
-        }
-        out.push(Task::RunHook(RunHook::new(&name, "configure")));
-        // snapd's last task of an install or refresh: the health check.
-        out.push(Task::RunHook(RunHook::new(
-            &name,
-            super::task::run_hook::CHECK_HEALTH,
-        )));
+        hooks_after_link(&name, before, out);
     }
+}
+
+/// An app's hooks once its new revision is linked, in snapd's order: the auto-connected
+/// interface hooks, install (or post-refresh), default-configure (first install only, before
+/// the services start: `services.rs`), configure, and last the health check.
+fn hooks_after_link(name: &str, before: Option<&SnapState>, out: &mut Vec<Task>) {
+    out.push(Task::AutoConnectHooks(AutoConnectHooks {
+        except: before
+            .map(crate::engine::iface_hooks::connected_plugs)
+            .unwrap_or_default(),
+        ..AutoConnectHooks::new(name, false)
+    }));
+    let first = if before.is_some() {
+        "post-refresh"
+    } else {
+        "install"
+    };
+    out.push(Task::RunHook(RunHook::new(name, first)));
+    if before.is_none() {
+        out.push(Task::RunHook(RunHook::new(name, "default-configure")));
+    }
+    out.push(Task::RunHook(RunHook::new(name, "configure")));
+    out.push(Task::RunHook(RunHook::new(
+        name,
+        super::task::run_hook::CHECK_HEALTH,
+    )));
 }
 
 /// The task that sets a snap's aliases up after its revision is linked.
