@@ -216,6 +216,16 @@ fn health_is_set_by_check_health_by_other_hooks_and_by_apps() {
         )
     );
 
+    // A revert runs the health check of the revision it goes back to (as snapd's revert).
+    let c = env.proxy().revert(name, Dict::new()).unwrap();
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{err}");
+    let h = health(&env, name);
+    assert_eq!(
+        (field(&h, "status"), field(&h, "revision")),
+        ("okay".into(), "x1".into())
+    );
+
     // Removal forgets it, and so does a first install that fails its check-health hook; a snap
     // without the hook has none.
     env.done(env.proxy().remove(&[name], Dict::new()));
