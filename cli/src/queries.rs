@@ -67,8 +67,30 @@ pub(crate) fn info(ctl: &Ctl, h: &Helper1ProxyBlocking, name: &str) -> Res<()> {
     let d = h.info(name).map_err(dbus_failure)?;
     let details = SnapDetails::from_dict(&d).map_err(Failure::bad_answer)?;
     let channels = details.channels().map_err(Failure::bad_answer)?;
-    ctl.print(describe(&details, &channels), dict_json(&d));
+    let mut human = describe(&details, &channels);
+    let health = health_of(&d);
+    if !health.is_empty() {
+        human.push('\n');
+        human.push_str(health.trim_end());
+    }
+    ctl.print(human, dict_json(&d));
     Ok(())
+}
+
+/// The `health:` lines of `info` (as `snap info`'s), from the answer's `health` entry: none for a
+/// snap that never reported its health.
+fn health_of(d: &Dict) -> String {
+    let answer = dict_json(d);
+    let Some(h) = answer.get("health").and_then(Value::as_object) else {
+        return String::new();
+    };
+    let mut out = "health:\n".to_string();
+    for key in ["status", "message", "code", "revision"] {
+        if let Some(v) = h.get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+            out.push_str(&format!("  {key}: {v}\n"));
+        }
+    }
+    out
 }
 
 /// `info` for people: `key: value` lines (empty ones left out), the channels, the description.
@@ -226,6 +248,35 @@ mod tests {
             "name: shelf-clock\nversion: 1.0\nheld: false\napps: clock, alarm\n\
              channels:\n  latest/stable: 1.0 (1)\n\
              description: |\n  A clock.\n  With alarms."
+        );
+    }
+
+    #[test]
+    fn info_shows_the_health_when_there_is_one() {
+        use zbus::zvariant::{OwnedValue, Value as ZValue};
+        let mut d = Dict::new();
+        assert_eq!(health_of(&d), "");
+        let h: std::collections::HashMap<String, OwnedValue> = [
+            ("status", "waiting"),
+            ("message", "for the network"),
+            ("code", ""),
+            ("revision", "x1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                OwnedValue::try_from(ZValue::from(v)).unwrap(),
+            )
+        })
+        .collect();
+        d.insert(
+            "health".into(),
+            OwnedValue::try_from(ZValue::from(h)).unwrap(),
+        );
+        assert_eq!(
+            health_of(&d),
+            "health:\n  status: waiting\n  message: for the network\n  revision: x1\n"
         );
     }
 }

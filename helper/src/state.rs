@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::task::Task;
 
+mod health;
+mod revision_config;
+
+pub use health::Health;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state database: {0}")]
@@ -313,12 +318,16 @@ impl State {
         // The state is small: a 512 KiB page cache holds it, and keeps an idle helper small.
         conn.pragma_update(None, "cache_size", -512)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(revision_config::SCHEMA)?;
+        conn.execute_batch(health::SCHEMA)?;
         Ok(State { conn })
     }
 
     pub fn in_memory() -> Result<State> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(revision_config::SCHEMA)?;
+        conn.execute_batch(health::SCHEMA)?;
         Ok(State { conn })
     }
 

@@ -72,7 +72,7 @@ impl Helper {
             }
             a
         });
-        InstalledSnap {
+        let mut d = InstalledSnap {
             name: s.name.clone(),
             title: s.title.clone(),
             summary: s.summary.clone(),
@@ -86,7 +86,9 @@ impl Helper {
             revisions: s.sequence.iter().map(|r| r.revision.clone()).collect(),
             held: s.held,
         }
-        .to_dict()
+        .to_dict();
+        super::health::add(&self.engine, &s.name, &mut d);
+        d
     }
 
     /// Record whether the store answered (anything but a network failure is an answer), and tell
@@ -254,7 +256,9 @@ impl Helper {
         check_text("the name", &name)?;
         let answer = self.engine.info(&name).await;
         let details = self.note_store(answer, &emitter).await?;
-        Ok(convert::snap_details(details).to_dict())
+        let mut d = convert::snap_details(details).to_dict();
+        super::health::add(&self.engine, &name, &mut d);
+        Ok(d)
     }
 
     async fn list_installed(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {

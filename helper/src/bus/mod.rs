@@ -5,6 +5,7 @@
 
 mod change;
 mod convert;
+mod health;
 mod helper;
 mod locale;
 mod progress;

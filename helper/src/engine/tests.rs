@@ -405,6 +405,12 @@ async fn runs_and_undos_are_idempotent() {
         before: None,
         captured: false,
     });
+    let mut conf = serde_json::Map::new();
+    conf.insert("v".into(), 1.into());
+    lock(&engine.inner.state).put_config("a", &conf).unwrap();
+    tasks.push(Task::RevisionConfig(revision_config::RevisionConfig::new(
+        "a", "1", None,
+    )));
     let id = lock(&engine.inner.state)
         .add_change("test", "test", &[], 0, &serde_json::Value::Null, &tasks)
         .unwrap();
@@ -426,6 +432,8 @@ async fn runs_and_undos_are_idempotent() {
     }
     let copied = f.paths.data_dir("a", "2").join("kept");
     assert_eq!(std::fs::read_to_string(&copied).unwrap(), "yes");
+    let kept = lock(&engine.inner.state).revision_config("a", "1").unwrap();
+    assert_eq!(kept.as_ref(), Some(&conf));
     assert_eq!(engine.snap("a").unwrap().unwrap().current, "2");
     let done: Vec<Task> = lock(&engine.inner.state)
         .tasks(id)
@@ -442,6 +450,9 @@ async fn runs_and_undos_are_idempotent() {
     assert!(!f.paths.data_dir("a", "2").exists());
     assert!(f.paths.data_dir("a", "1").join("kept").exists());
     assert!(!f.sys.is_mounted(&f.paths.mount_point("a", "2")));
+    let st = lock(&engine.inner.state);
+    assert!(st.revision_configs("a").unwrap().is_empty());
+    assert_eq!(st.config("a").unwrap(), conf);
 }
 
 /// A removed snap's snapshot goes back only into a snap with its snap-id: a local file of the
@@ -899,4 +910,50 @@ async fn recovery_undoes_an_older_helpers_connect_that_replaced_the_policy() {
         unreachable!()
     };
     assert_eq!(c.before, connect::Replaced::Policy);
+}
+
+/// A revert's `revision-config` keeps the current configuration as the replaced revision's and
+/// brings the target's back; when the change fails after it, undo puts both back.
+#[tokio::test]
+async fn revision_config_keeps_and_restores_and_undoes() {
+    use serde_json::{json, Map, Value};
+    let doc = |v: Value| -> Map<String, Value> { v.as_object().unwrap().clone() };
+    for fail in [false, true] {
+        let f = Fixture::new();
+        let engine = f.engine().await;
+        {
+            let st = lock(&engine.inner.state);
+            st.put_snap(&snap("a", &["1", "2"])).unwrap();
+            st.put_config("a", &doc(json!({"value": 400}))).unwrap();
+            st.put_revision_config("a", "1", Some(&doc(json!({"value": 300}))))
+                .unwrap();
+        }
+        let mut after = snap("a", &["1", "2"]);
+        after.current = "1".into();
+        if fail {
+            f.sys.fail_on("link a");
+        }
+        let tasks = vec![
+            Task::RevisionConfig(revision_config::RevisionConfig::new("a", "2", Some("1"))),
+            Task::Link(link::Link {
+                name: "a".into(),
+                after: Box::new(after),
+                before: None,
+                captured: false,
+            }),
+        ];
+        let id = start(&engine, &["a"], tasks).await;
+        let (row, _) = finished(&engine, id).await;
+        let st = lock(&engine.inner.state);
+        if fail {
+            assert_eq!(row.status, ChangeStatus::Error);
+            assert_eq!(st.config("a").unwrap(), doc(json!({"value": 400})));
+            assert_eq!(st.revision_configs("a").unwrap(), ["1"]);
+        } else {
+            assert_eq!(row.status, ChangeStatus::Done, "{}", row.error);
+            assert_eq!(st.config("a").unwrap(), doc(json!({"value": 300})));
+            let kept = st.revision_config("a", "2").unwrap();
+            assert_eq!(kept, Some(doc(json!({"value": 400}))));
+        }
+    }
 }

@@ -33,6 +33,7 @@ Available commands:
   restart       Restart services
   services      Query the status of services
   set           Set either configuration options or interface connection settings
+  set-health    Report the health status of a snap
   start         Start services
   stop          Stop services
   system-mode   Get the current system mode and associated details
@@ -68,7 +69,7 @@ pub fn run(engine: &Engine, caller: &Caller, args: &[String]) -> Reply {
     let Some((cmd, rest)) = args.split_first() else {
         return Reply::err(
             1,
-            "error: Please specify one command of: get, is-connected, restart, services, set, start, stop, system-mode or unset\n"
+            "error: Please specify one command of: get, is-connected, restart, services, set, set-health, start, stop, system-mode or unset\n"
                 .into(),
         );
     };
@@ -79,6 +80,7 @@ pub fn run(engine: &Engine, caller: &Caller, args: &[String]) -> Reply {
         "unset" => unset(engine, caller, rest),
         "is-connected" => is_connected(engine, caller, rest),
         "system-mode" => Ok(Reply::out("system-mode: run\n".into())),
+        "set-health" => super::health::set_health(engine, caller, rest),
         "services" => super::services::services(engine, caller, rest),
         "start" | "stop" | "restart" => super::services::control(engine, caller, cmd, rest),
         other => Err(Fail(format!(

@@ -16,6 +16,8 @@ pub struct HookContext {
     /// Tasks `snapctl start|stop|restart` queued: added at the end of the hook's change when the
     /// hook succeeds (snapd's `queueCommand`).
     queued: Mutex<Vec<crate::engine::task::Task>>,
+    /// What `snapctl set-health` reported: stored when the hook succeeds.
+    health: Mutex<Option<crate::state::Health>>,
 }
 
 impl HookContext {
@@ -26,6 +28,7 @@ impl HookContext {
             tx: Mutex::new(tx),
             iface: None,
             queued: Mutex::new(Vec::new()),
+            health: Mutex::new(None),
         }
     }
 
@@ -45,6 +48,14 @@ impl HookContext {
 
     pub fn take_queued(&self) -> Vec<crate::engine::task::Task> {
         std::mem::take(&mut *self.queued.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn set_health(&self, health: crate::state::Health) {
+        *self.health.lock().unwrap_or_else(|e| e.into_inner()) = Some(health);
+    }
+
+    pub fn take_health(&self) -> Option<crate::state::Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     pub fn tx(&self) -> MutexGuard<'_, Transaction> {

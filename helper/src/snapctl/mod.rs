@@ -7,6 +7,7 @@
 pub mod attrs;
 pub mod commands;
 pub mod cookie;
+mod health;
 pub mod hooks;
 pub mod peer;
 mod services;

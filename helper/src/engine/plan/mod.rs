@@ -29,7 +29,10 @@ use snapshelf_snap::store_api::StoreSnap;
 use snapshelf_snap::yaml::{Epoch, SnapYaml};
 
 use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
-use super::task::{auto_connect_hooks::AutoConnectHooks, run_hook::RunHook, verify::Verify, Task};
+use super::task::{
+    auto_connect_hooks::AutoConnectHooks, revision_config::RevisionConfig, run_hook::RunHook,
+    verify::Verify, Task,
+};
 use super::task::{discard_data::DiscardData, discard_revisions::DiscardRevisions, unlink::Unlink};
 use super::task::{gc::Gc, link::Link, mount::Mount, switch_channel::SwitchChannel};
 use super::{not_installed, Engine};
@@ -486,30 +489,49 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
         before: None,
         captured: false,
     }));
+    // snapd's link-snap keeps the configuration as the replaced revision's.
+    if let Some(b) = before {
+        let keep = RevisionConfig::new(&name, &b.current, None);
+        out.push(Task::RevisionConfig(keep));
+    }
     out.push(refresh_aliases(name.clone()));
     // snapd's auto-connect: the content plugs' connections, then the interface hooks of those and
     // of the plugs the policy connects (new ones, in a refresh), once the snap is linked and
     // before its install or post-refresh hook.
     providers::content_connect_tasks(&name, yaml, out);
+    hooks_after_link(&name, before, hooks, out);
+}
+
+/// After the link, in snapd's order: the auto-connect interface hooks, the install (or
+/// post-refresh) hook and, on a first install, default-configure, which may `snapctl
+/// start|stop` the services and set defaults while they are not running yet; then
+/// start-snap-services; then the configure hook and check-health. A snap without hooks (a base)
+/// gets only its services started.
+fn hooks_after_link(name: &str, before: Option<&SnapState>, hooks: bool, out: &mut Vec<Task>) {
     if hooks {
         out.push(Task::AutoConnectHooks(AutoConnectHooks {
             except: before
                 .map(crate::engine::iface_hooks::connected_plugs)
                 .unwrap_or_default(),
-            ..AutoConnectHooks::new(&name, false)
+            ..AutoConnectHooks::new(name, false)
         }));
         let first = if before.is_some() {
             "post-refresh"
         } else {
             "install"
         };
-        out.push(Task::RunHook(RunHook::new(&name, first)));
+        out.push(Task::RunHook(RunHook::new(name, first)));
+        if before.is_none() {
+            out.push(Task::RunHook(RunHook::new(name, "default-configure")));
+        }
     }
-    // After the install or post-refresh hook (which may `snapctl stop --disable` a service) and
-    // before the configure hook, as snapd's start-snap-services.
-    out.push(services::start(&name));
+    out.push(services::start(name));
     if hooks {
-        out.push(Task::RunHook(RunHook::new(&name, "configure")));
+        out.push(Task::RunHook(RunHook::new(name, "configure")));
+        out.push(Task::RunHook(RunHook::new(
+            name,
+            super::task::run_hook::CHECK_HEALTH,
+        )));
     }
 }
 
@@ -822,11 +844,16 @@ mod tests {
                 "refresh-aliases",
                 "auto-connect-hooks",
                 "run-hook",
+                "run-hook",
                 "start-services",
+                "run-hook",
                 "run-hook"
             ]
         );
-        assert_eq!(hooks(&out), ["install", "configure"]);
+        assert_eq!(
+            hooks(&out),
+            ["install", "default-configure", "configure", "check-health"]
+        );
         let Task::Data(d) = &out[2] else {
             unreachable!()
         };
@@ -836,7 +863,10 @@ mod tests {
         let mut out = Vec::new();
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
         bring_in(Fetch::File(&yaml), Some(&before), after.clone(), &mut out);
-        assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
+        assert_eq!(
+            hooks(&out),
+            ["pre-refresh", "post-refresh", "configure", "check-health"]
+        );
         let Task::Data(d) = &out[4] else {
             unreachable!()
         };
@@ -855,10 +885,12 @@ mod tests {
             [
                 "stop-services",
                 "link",
+                "revision-config",
                 "refresh-aliases",
                 "auto-connect-hooks",
                 "run-hook",
                 "start-services",
+                "run-hook",
                 "run-hook"
             ]
         );
@@ -893,15 +925,27 @@ mod tests {
             "run-hook",
             "start-services",
             "run-hook",
+            "run-hook",
         ];
-        assert_eq!(after_link(&out), want);
-        assert_eq!(hooks(&out), ["install", "configure"]);
+        // A first install's default-configure runs before the services start.
+        let mut first = want.to_vec();
+        first.insert(5, "run-hook");
+        assert_eq!(after_link(&out), first);
+        assert_eq!(
+            hooks(&out),
+            ["install", "default-configure", "configure", "check-health"]
+        );
         let before = state("ab", &["1"]);
         let mut out = Vec::new();
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
         bring_in(Fetch::File(&yaml), Some(&before), after, &mut out);
+        let mut want = want.to_vec();
+        want.insert(1, "revision-config");
         assert_eq!(after_link(&out), want);
-        assert_eq!(hooks(&out), ["pre-refresh", "post-refresh", "configure"]);
+        assert_eq!(
+            hooks(&out),
+            ["pre-refresh", "post-refresh", "configure", "check-health"]
+        );
     }
 
     /// snapd's doInstall around a refresh: pre-refresh hook, stop-snap-services, copy-snap-data,

@@ -53,29 +53,7 @@ impl Engine {
             }
             None => before.sequence[pos - 1].revision.clone(),
         };
-        let mut after = before.clone();
-        if !after.blocked.contains(&after.current) {
-            after.blocked.push(after.current.clone());
-        }
-        after.blocked.retain(|r| r != &target);
-        after.current = target.clone();
-        // snapd's revert (doInstall with the revert flag): services stopped, the kept revision
-        // linked, its aliases, its services started, then its configure hook; no refresh hooks.
-        let app = after.snap_type == "app";
-        let mut tasks = vec![
-            Task::StopServices(super::services::stop(name)),
-            Task::Link(Link {
-                name: name.to_string(),
-                after: Box::new(after),
-                before: None,
-                captured: false,
-            }),
-            super::refresh_aliases(name.to_string()),
-            super::services::start(name),
-        ];
-        if app {
-            tasks.push(Task::RunHook(RunHook::new(name, "configure")));
-        }
+        let tasks = revert_tasks(&before, &target);
         self.start(
             "revert",
             &gettext("Revert \"{snap}\" to revision {revision}")
@@ -86,5 +64,78 @@ impl Engine {
             json!({"name": name, "revision": revision}),
             tasks,
         )
+    }
+}
+
+/// Make `target` current, as snapd's revert (doInstall with the revert flag): the services
+/// stopped, the link, the target's configuration back (snapd's RestoreRevisionConfig), the
+/// aliases, the services started; for an app, no refresh hooks but its configure hook and its
+/// health check.
+fn revert_tasks(before: &SnapState, target: &str) -> Vec<Task> {
+    use crate::engine::task::{revision_config::RevisionConfig, run_hook};
+    let name = before.name.as_str();
+    let mut after = before.clone();
+    if !after.blocked.contains(&after.current) {
+        after.blocked.push(after.current.clone());
+    }
+    after.blocked.retain(|r| r != target);
+    after.current = target.to_string();
+    let mut tasks = vec![
+        Task::StopServices(super::services::stop(name)),
+        Task::Link(Link {
+            name: name.to_string(),
+            after: Box::new(after),
+            before: None,
+            captured: false,
+        }),
+        Task::RevisionConfig(RevisionConfig::new(name, &before.current, Some(target))),
+        super::refresh_aliases(name.to_string()),
+        super::services::start(name),
+    ];
+    if before.snap_type == "app" {
+        for hook in ["configure", run_hook::CHECK_HEALTH] {
+            tasks.push(Task::RunHook(run_hook::RunHook::new(name, hook)));
+        }
+    }
+    tasks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revert_restores_the_configuration_then_configures_and_checks_health() {
+        let mut before = super::super::tests_state("ab", "2");
+        before.sequence.insert(0, before.sequence[0].clone());
+        before.sequence[0].revision = "1".into();
+        before.snap_type = "app".into();
+        let tasks = revert_tasks(&before, "1");
+        let kinds: Vec<&str> = tasks.iter().map(Task::kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "stop-services",
+                "link",
+                "revision-config",
+                "refresh-aliases",
+                "start-services",
+                "run-hook",
+                "run-hook"
+            ]
+        );
+        let Task::RevisionConfig(rc) = &tasks[2] else {
+            unreachable!()
+        };
+        assert_eq!((rc.from.as_str(), rc.restore.as_deref()), ("2", Some("1")));
+        let Task::Link(l) = &tasks[1] else {
+            unreachable!()
+        };
+        assert_eq!(
+            (l.after.current.as_str(), l.after.blocked.clone()),
+            ("1", vec!["2".to_string()])
+        );
+        before.snap_type = "base".into();
+        assert_eq!(revert_tasks(&before, "1").len(), 5);
     }
 }

@@ -51,7 +51,14 @@ impl Gc {
         }
         snap.sequence.retain(|r| !victims.contains(&r.revision));
         snap.blocked.retain(|r| !victims.contains(r));
-        cx.state().put_snap(&snap)?;
+        // A discarded revision's kept configuration goes with it (snapd's DiscardRevisionConfig).
+        cx.state().transaction(|st| {
+            st.put_snap(&snap)?;
+            for rev in &victims {
+                st.put_revision_config(&self.name, rev, None)?;
+            }
+            Ok(())
+        })?;
         Ok(self)
     }
 }

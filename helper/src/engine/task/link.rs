@@ -100,7 +100,11 @@ pub(super) fn restore(cx: &Ctx, name: &str, before: Option<&SnapState>) -> Resul
         }
         None => {
             cx.sys().unlink(name)?;
-            cx.state().delete_snap(name)?;
+            // A new snap taken back leaves no health behind (its check-health may have failed).
+            cx.state().transaction(|st| {
+                st.delete_snap(name)?;
+                st.put_health(name, None)
+            })?;
         }
     }
     Ok(())

@@ -21,6 +21,7 @@ pub mod gc;
 pub mod link;
 pub mod mount;
 pub mod refresh_aliases;
+pub mod revision_config;
 pub mod run_hook;
 pub mod service_control;
 pub mod services;
@@ -65,6 +66,7 @@ pub enum Task {
     ServiceControl(service_control::ServiceControl),
     AutoConnectHooks(auto_connect_hooks::AutoConnectHooks),
     ConnectDbus(connect_dbus::ConnectDbus),
+    RevisionConfig(revision_config::RevisionConfig),
 }
 
 impl Task {
@@ -97,6 +99,7 @@ impl Task {
             Task::AutoConnectHooks(_) => "auto-connect-hooks",
             Task::ConnectDbus(c) if c.connect => "connect-dbus",
             Task::ConnectDbus(_) => "disconnect-dbus",
+            Task::RevisionConfig(_) => "revision-config",
         }
     }
 
@@ -154,6 +157,7 @@ impl Task {
             Task::ServiceControl(t) => &t.name,
             Task::AutoConnectHooks(t) => &t.name,
             Task::ConnectDbus(t) => &t.name,
+            Task::RevisionConfig(t) => &t.name,
         }
     }
 
@@ -182,6 +186,7 @@ impl Task {
             Task::ServiceControl(t) => t.summary(),
             Task::AutoConnectHooks(t) => t.summary(),
             Task::ConnectDbus(t) => t.summary(),
+            Task::RevisionConfig(t) => t.summary(),
         }
     }
 
@@ -210,6 +215,7 @@ impl Task {
             Task::ServiceControl(t) => t.run(cx).await.map(Task::ServiceControl),
             Task::AutoConnectHooks(t) => t.run(cx).await.map(Task::AutoConnectHooks),
             Task::ConnectDbus(t) => t.run(cx).map(Task::ConnectDbus),
+            Task::RevisionConfig(t) => t.run(cx).map(Task::RevisionConfig),
         }
     }
 
@@ -234,6 +240,7 @@ impl Task {
             Task::ServiceControl(t) => t.undo(cx),
             Task::AutoConnectHooks(t) => t.undo(cx),
             Task::ConnectDbus(t) => t.undo(cx),
+            Task::RevisionConfig(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())

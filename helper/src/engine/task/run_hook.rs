@@ -23,6 +23,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::io::IoContext;
 use crate::snapconf::Transaction;
 use crate::snapctl::{cookie, hooks::HookContext};
+use crate::state::Health;
+
+/// The hook whose report is the snap's health (snapd's `healthstate`).
+pub const CHECK_HEALTH: &str = "check-health";
 
 /// How much of a hook's output the error keeps (its end).
 const TAIL: usize = 2048;
@@ -118,6 +122,7 @@ impl RunHook {
             Ok(()) => {
                 let doc = ctx.tx().document();
                 let queued = ctx.take_queued();
+                let health = self.health_after(cx, ctx.take_health());
                 let done = RunHook {
                     config_before: Some(stored),
                     process: None,
@@ -126,6 +131,9 @@ impl RunHook {
                 };
                 cx.commit(&Task::RunHook(done.clone()), |st| {
                     st.put_config(&done.name, &doc)?;
+                    if let Some(h) = &health {
+                        st.put_health(&done.name, Some(h))?;
+                    }
                     st.append_tasks(cx.change, &queued)
                 })?;
                 Ok(done)
@@ -137,7 +145,45 @@ impl RunHook {
                     ..self
                 })
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                // snapd's health handler: a failed check-health hook leaves the health unknown,
+                // and the hook's error still fails the change.
+                if self.hook == CHECK_HEALTH {
+                    let h = self.unknown_health(cx, "snapd-hook-failed", "hook failed");
+                    cx.engine.put_health(&self.name, Some(&h))?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The health to store once the hook succeeded: what it reported with `snapctl
+    /// set-health`; for check-health, unknown when it reported nothing (as snapd).
+    fn health_after(&self, cx: &Ctx, reported: Option<Health>) -> Option<Health> {
+        match reported {
+            Some(h) => Some(h),
+            None if self.hook == CHECK_HEALTH => Some(self.unknown_health(
+                cx,
+                "snapd-hook-no-health-set",
+                "hook did not call set-health",
+            )),
+            None => None,
+        }
+    }
+
+    fn unknown_health(&self, cx: &Ctx, code: &str, message: &str) -> Health {
+        let revision = cx
+            .snap(&self.name)
+            .ok()
+            .flatten()
+            .map(|s| s.current)
+            .unwrap_or_default();
+        Health {
+            revision,
+            timestamp: crate::state::now(),
+            status: "unknown".into(),
+            message: message.into(),
+            code: code.into(),
         }
     }
 
@@ -155,6 +201,9 @@ impl RunHook {
             Arc::new(HookContext::new(&self.name, &self.hook, tx).with_iface(self.iface.clone()));
         self.invoke(cx, &self.hook, ctx.clone(), false)?;
         cx.state().put_config(&self.name, &ctx.tx().document())?;
+        if let Some(h) = ctx.take_health() {
+            cx.engine.put_health(&self.name, Some(&h))?;
+        }
         Ok(Some(RunHook {
             config_before: Some(stored),
             iface: ctx.iface().map(|a| a.clone()),

@@ -38,6 +38,8 @@ impl Unlink {
         // The configuration goes with the snap, as in snapd (the commit point: never undone).
         cx.commit(&task, |st| {
             st.delete_snap(&done.name)?;
+            st.delete_revision_configs(&done.name)?;
+            st.put_health(&done.name, None)?;
             st.put_config(&done.name, &Default::default())
         })?;
         Ok(done)

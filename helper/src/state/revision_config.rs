@@ -1,0 +1,105 @@
+//! Copies of a snap's configuration per revision (snapd's `revision-config`): the configuration
+//! a revision had when another one took its place, put back when that revision is reverted to,
+//! dropped with the revision.
+
+use rusqlite::{params, OptionalExtension};
+use serde_json::{Map, Value};
+
+use super::{Result, State};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS revision_config (
+    name TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (name, revision)
+);
+";
+
+impl State {
+    /// The configuration kept for a revision of a snap, if any.
+    pub fn revision_config(
+        &self,
+        name: &str,
+        revision: &str,
+    ) -> Result<Option<Map<String, Value>>> {
+        let data: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT data FROM revision_config WHERE name = ?1 AND revision = ?2",
+                [name, revision],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match data {
+            Some(d) => Some(serde_json::from_str(&d)?),
+            None => None,
+        })
+    }
+
+    /// Keep `doc` as the configuration of a revision (`None`: keep nothing for it).
+    pub fn put_revision_config(
+        &self,
+        name: &str,
+        revision: &str,
+        doc: Option<&Map<String, Value>>,
+    ) -> Result<()> {
+        match doc {
+            None => {
+                self.conn.execute(
+                    "DELETE FROM revision_config WHERE name = ?1 AND revision = ?2",
+                    [name, revision],
+                )?;
+            }
+            Some(doc) => {
+                self.conn.execute(
+                    "INSERT INTO revision_config (name, revision, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(name, revision) DO UPDATE SET data = excluded.data",
+                    params![name, revision, serde_json::to_string(doc)?],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The revisions of a snap that have a configuration kept.
+    pub fn revision_configs(&self, name: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT revision FROM revision_config WHERE name = ?1 ORDER BY revision")?;
+        let rows = stmt.query_map([name], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Drop every kept configuration of a snap (it is removed).
+    pub fn delete_revision_configs(&self, name: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM revision_config WHERE name = ?1", [name])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_per_revision_and_dropped() {
+        let st = State::in_memory().unwrap();
+        let mut doc = Map::new();
+        doc.insert("value".into(), Value::from(100));
+        assert_eq!(st.revision_config("ab", "1").unwrap(), None);
+        st.put_revision_config("ab", "1", Some(&doc)).unwrap();
+        st.put_revision_config("ab", "2", Some(&Map::new()))
+            .unwrap();
+        st.put_revision_config("cd", "1", Some(&doc)).unwrap();
+        assert_eq!(st.revision_config("ab", "1").unwrap(), Some(doc.clone()));
+        assert_eq!(st.revision_config("ab", "2").unwrap(), Some(Map::new()));
+        assert_eq!(st.revision_configs("ab").unwrap(), ["1", "2"]);
+        st.put_revision_config("ab", "2", None).unwrap();
+        assert_eq!(st.revision_configs("ab").unwrap(), ["1"]);
+        st.delete_revision_configs("ab").unwrap();
+        assert!(st.revision_configs("ab").unwrap().is_empty());
+        assert_eq!(st.revision_config("cd", "1").unwrap(), Some(doc));
+    }
+}

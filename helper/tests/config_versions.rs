@@ -1,0 +1,179 @@
+//! Configuration per revision against the real helper: snapd's spread test
+//! `tests/main/config-versions` with our own equivalents of its test snaps. A refresh carries the
+//! configuration over; a revert brings back what the target revision had when it was replaced;
+//! a failed refresh leaves the configuration as it was.
+
+mod common;
+
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::Env;
+use snapshelf_dbus::types::Dict;
+use zbus::zvariant::OwnedValue;
+
+fn write(path: &Path, text: &str, mode: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Our config-versions snap at `version`: its configure and post-refresh hooks leave markers
+/// naming the version; the configure hook fails when `fail-configure` is set and the version is
+/// not 1 (so that a refresh to it fails, as snapd's v2 does).
+fn config_versions(dir: &Path, version: u32) -> PathBuf {
+    let s = dir.join(format!("config-versions-v{version}"));
+    let _ = std::fs::remove_dir_all(&s);
+    write(
+        &s.join("meta/snap.yaml"),
+        &format!(
+            "name: config-versions\nversion: '{version}'\nsummary: config versions\n\
+             base: shelf-base\napps:\n  app:\n    command: bin/true\n"
+        ),
+        0o644,
+    );
+    write(&s.join("bin/true"), "#!/bin/sh\nexit 0\n", 0o755);
+    write(
+        &s.join("meta/hooks/configure"),
+        &format!(
+            "#!/bin/sh\nif [ {version} != 1 ] && [ \"$(snapctl get fail-configure)\" = yes ]; then\n  \
+             echo failing as asked; exit 1\nfi\nsnapctl set configure-marker=executed-for-v{version}\n"
+        ),
+        0o755,
+    );
+    write(
+        &s.join("meta/hooks/post-refresh"),
+        &format!("#!/bin/sh\nsnapctl set post-refresh-hook-marker=executed-for-v{version}\n"),
+        0o755,
+    );
+    let out = dir.join(format!("config-versions-v{version}.snap"));
+    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
+    out
+}
+
+fn install_file(env: &Env, path: &Path) -> (String, String, String) {
+    let f = std::fs::File::open(path).unwrap();
+    let opts: Dict = [("unsigned".to_string(), OwnedValue::from(true))]
+        .into_iter()
+        .collect();
+    let c = env
+        .proxy()
+        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), opts)
+        .unwrap();
+    env.wait_change(c.as_str())
+}
+
+fn get(env: &Env, key: &str) -> serde_json::Value {
+    let text = env.proxy().get_config("config-versions", &[key]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v[key].clone()
+}
+
+fn set(env: &Env, patch: &str) {
+    let c = env.proxy().set_config("config-versions", patch).unwrap();
+    let (status, kind, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{patch}: {kind} {err}");
+}
+
+fn revert(env: &Env, revision: Option<&str>) {
+    let opts: Dict = revision
+        .map(|r| {
+            (
+                "revision".to_string(),
+                OwnedValue::from(zbus::zvariant::Str::from(r)),
+            )
+        })
+        .into_iter()
+        .collect();
+    let c = env.proxy().revert("config-versions", opts).unwrap();
+    let (status, kind, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "revert to {revision:?}: {kind} {err}");
+}
+
+fn current(env: &Env) -> String {
+    let installed = common::installed(env);
+    let s = installed
+        .iter()
+        .find(|s| s.name == "config-versions")
+        .unwrap();
+    s.revision.clone()
+}
+
+#[test]
+fn configuration_is_kept_per_revision_and_restored_on_revert() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    let mut c = env.helper_command();
+    c.arg("--confine").arg(common::workspace_bin(
+        "snapshelf-confine",
+        "snapshelf-confine",
+    ));
+    env.start_helper_from(c);
+    env.done(env.proxy().install(&["shelf-base"], Dict::new()));
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (v1, v2) = (
+        config_versions(work.path(), 1),
+        config_versions(work.path(), 2),
+    );
+
+    let (status, _, err) = install_file(&env, &v1);
+    assert_eq!(status, "Done", "{err}");
+    assert_eq!(get(&env, "configure-marker"), "executed-for-v1");
+    set(&env, r#"{"value": 100}"#);
+
+    // A refresh carries the configuration over.
+    let (status, _, err) = install_file(&env, &v2);
+    assert_eq!(status, "Done", "{err}");
+    assert_eq!(current(&env), "x2");
+    assert_eq!(get(&env, "configure-marker"), "executed-for-v2");
+    assert_eq!(get(&env, "post-refresh-hook-marker"), "executed-for-v2");
+    assert_eq!(get(&env, "value"), 100);
+    set(&env, r#"{"value": 200}"#);
+    assert_eq!(get(&env, "value"), 200);
+
+    // A revert brings back what revision x1 had when x2 replaced it, and keeps x2's.
+    revert(&env, None);
+    assert_eq!(current(&env), "x1");
+    assert_eq!(get(&env, "value"), 100);
+    // All of it: the markers too are x1's again.
+    assert_eq!(get(&env, "configure-marker"), "executed-for-v1");
+    set(&env, r#"{"value": 300}"#);
+    revert(&env, Some("x2"));
+    assert_eq!(current(&env), "x2");
+    assert_eq!(get(&env, "value"), 200);
+    revert(&env, Some("x1"));
+    assert_eq!(get(&env, "value"), 300);
+
+    // A refresh that fails (v3's configure hook) leaves the configuration as it was.
+    set(&env, r#"{"fail-configure": "yes"}"#);
+    let before: serde_json::Value =
+        serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap();
+    let v3 = config_versions(work.path(), 3);
+    let (status, kind, err) = install_file(&env, &v3);
+    assert_eq!(
+        (status.as_str(), kind.as_str()),
+        ("Error", "hook-failed"),
+        "{err}"
+    );
+    assert!(err.contains("failing as asked"), "{err}");
+    assert_eq!(current(&env), "x1");
+    let after: serde_json::Value =
+        serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap();
+    assert_eq!(after, before);
+    assert_eq!(get(&env, "value"), 300);
+
+    // Removal drops the kept copies with the snap: a new install starts afresh.
+    env.done(env.proxy().remove(&["config-versions"], Dict::new()));
+    let (status, _, err) = install_file(&env, &v1);
+    assert_eq!(status, "Done", "{err}");
+    let all: serde_json::Value =
+        serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap();
+    assert_eq!(
+        all,
+        serde_json::json!({"configure-marker": "executed-for-v1"})
+    );
+}
