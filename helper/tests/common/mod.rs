@@ -413,9 +413,12 @@ impl Env {
         });
     }
 
+    /// A connection to the test's bus. Its calls time out after two minutes: an answer that
+    /// never comes fails the test, naming the call, instead of hanging the whole suite.
     pub fn connection(&self) -> zbus::blocking::Connection {
         zbus::blocking::connection::Builder::address(self.bus_address.as_str())
             .unwrap()
+            .method_timeout(Duration::from_secs(120))
             .build()
             .unwrap()
     }
