@@ -8,10 +8,8 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use common::sandbox::{self, launch_with, write, Mode};
 use common::RUNNER;
@@ -22,53 +20,6 @@ const PROBE_VAR: &str = "SNAPSHELF_TEST_ZBUS_PROBE";
 /// The name the snap may talk to, and one no plug of it names.
 const ALLOWED: &str = "org.freedesktop.Notifications";
 const HIDDEN: &str = "org.example.Hidden";
-
-/// A process group of its own, killed whole when dropped (on a failing assertion too).
-struct Group(Child);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        // SAFETY: a signal to the group this test made.
-        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
-        let _ = self.0.wait();
-    }
-}
-
-/// A session `dbus-daemon` any local user may use (the app runs as the test user), on `dir/bus`.
-fn session_bus(dir: &Path) -> (Group, String) {
-    let sock = dir.join("bus");
-    let conf = dir.join("bus.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
-             \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n<busconfig>\
-             <type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
-             <policy context=\"default\"><allow user=\"*\"/><allow send_destination=\"*\"/>\
-             <allow receive_sender=\"*\"/><allow own=\"*\"/></policy></busconfig>\n",
-            sock.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", conf.display()))
-        .arg("--nofork")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map(Group)
-        .expect("dbus-daemon (Debian package dbus-daemon) is needed");
-    let started = Instant::now();
-    while !sock.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no session bus"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, format!("unix:path={}", sock.display()))
-}
 
 /// A service answering `Ping` with its own bus name.
 struct Pinged(&'static str);
@@ -207,7 +158,8 @@ fn dbus_clients_with_pipelined_auth_reach_only_what_the_plugs_allow() {
     let (env, work, capable) = sandbox::setup();
     sandbox::install_file(&env, &clients_snap(work.path()));
     let runtime = PathBuf::from(format!("/run/user/{uid}/snap.clients"));
-    let (bus, addr) = session_bus(work.path());
+    let bus = common::session_bus::start(work.path());
+    let addr = bus.1.clone();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _services = services(&rt, &addr);
     let vars = [("DBUS_SESSION_BUS_ADDRESS", addr.as_str())];
