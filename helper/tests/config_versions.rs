@@ -105,16 +105,7 @@ fn configuration_is_kept_per_revision_and_restored_on_revert() {
     if !common::require_root() {
         return;
     }
-    let mut env = Env::new();
-    let mut c = env.helper_command();
-    c.arg("--confine").arg(common::workspace_bin(
-        "snapshelf-confine",
-        "snapshelf-confine",
-    ));
-    env.start_helper_from(c);
-    env.done(env.proxy().install(&["shelf-base"], Dict::new()));
-    let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (env, work) = common::sandbox::setup_with_confine();
     let (v1, v2) = (
         config_versions(work.path(), 1),
         config_versions(work.path(), 2),

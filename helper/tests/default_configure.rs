@@ -103,16 +103,7 @@ fn default_configure_runs_on_first_install_before_services_and_configure() {
     if !common::require_root() {
         return;
     }
-    let mut env = Env::new();
-    let mut c = env.helper_command();
-    c.arg("--confine").arg(common::workspace_bin(
-        "snapshelf-confine",
-        "snapshelf-confine",
-    ));
-    env.start_helper_from(c);
-    env.done(env.proxy().install(&["shelf-base"], Dict::new()));
-    let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (env, work) = common::sandbox::setup_with_confine();
     let file = snap(work.path());
 
     let (status, err, tasks) = install_file(&env, &file);

@@ -90,6 +90,19 @@ pub fn setup() -> (Env, tempfile::TempDir, PathBuf) {
     (env, work, capable)
 }
 
+/// The helper on a scratch root, launching apps and hooks with this workspace's confine, with the
+/// base installed, and a work folder the test user may read.
+pub fn setup_with_confine() -> (Env, tempfile::TempDir) {
+    let mut env = Env::new();
+    let mut c = env.helper_command();
+    c.arg("--confine").arg(confine_bin());
+    env.start_helper_from(c);
+    env.done(env.proxy().install(&["shelf-base"], Dict::new()));
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    (env, work)
+}
+
 /// How to launch: who, and with which binary.
 #[derive(Clone, Copy, Debug)]
 pub enum Mode<'a> {
