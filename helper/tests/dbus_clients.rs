@@ -72,27 +72,18 @@ fn clients_snap(dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&o.stderr)
     );
     let probe = probe.display().to_string();
-    let dirs = sandbox::add_host_binaries(&s, &["/usr/bin/busctl", &probe]);
-    let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
-    for (name, bin, args) in [
-        ("busctl", "/usr/bin/busctl", ""),
-        // libtest runs the probe alone: the ignored test below, which acts on PROBE_VAR.
-        (
-            "zbus-probe",
-            probe.as_str(),
-            " --exact zbus_probe_in_the_sandbox --ignored --nocapture --test-threads=1",
-        ),
-    ] {
-        write(
-            &s.join("bin").join(name),
-            &format!(
-                "#!/bin/sh\nexec \"$SNAP/lib64/ld-linux-x86-64.so.2\" --library-path \"{}\" \
-                 \"$SNAP{bin}\"{args} \"$@\"\n",
-                lib_path.join(":")
+    sandbox::add_host_commands(
+        &s,
+        &[
+            ("busctl", "/usr/bin/busctl", ""),
+            // libtest runs the probe alone: the ignored test below, which acts on PROBE_VAR.
+            (
+                "zbus-probe",
+                probe.as_str(),
+                " --exact zbus_probe_in_the_sandbox --ignored --nocapture --test-threads=1",
             ),
-            0o755,
-        );
-    }
+        ],
+    );
     sandbox::pack(&s, &dir.join("clients.snap"))
 }
 

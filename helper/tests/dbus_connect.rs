@@ -99,19 +99,7 @@ fn busapp(work: &Path) -> PathBuf {
     if bin.exists() {
         return bin;
     }
-    std::fs::write(work.join("busapp.c"), BUSAPP_C).unwrap();
-    let o = Command::new("gcc")
-        .args(["-O2", "-o"])
-        .arg(&bin)
-        .arg(work.join("busapp.c"))
-        .arg("/usr/lib/x86_64-linux-gnu/libdbus-1.so.3")
-        .output()
-        .expect("gcc (Debian package build-essential) is needed");
-    assert!(
-        o.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    sandbox::compile_with_libdbus(BUSAPP_C, &bin);
     bin
 }
 
@@ -128,19 +116,8 @@ fn install(env: &Env, work: &Path, name: &str, interfaces: &str, apps: &str) {
         ),
         0o644,
     );
-    let bin = busapp(work);
-    let dirs = sandbox::add_host_binaries(&s, &[&bin]);
-    let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
-    write(
-        &s.join("bin/busapp"),
-        &format!(
-            "#!/bin/sh\nexec \"$SNAP/lib64/ld-linux-x86-64.so.2\" --library-path \"{}\" \
-             \"$SNAP{}\" \"$@\"\n",
-            lib_path.join(":"),
-            bin.display()
-        ),
-        0o755,
-    );
+    let bin = busapp(work).display().to_string();
+    sandbox::add_host_commands(&s, &[("busapp", &bin, "")]);
     let file = sandbox::pack(&s, &work.join(format!("{name}.snap")));
     sandbox::install_file(env, &file);
 }

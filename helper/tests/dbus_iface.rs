@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::sandbox::{self, launch_with, write, Mode};
@@ -86,31 +85,8 @@ fn svc_snap(dir: &Path) -> PathBuf {
         0o644,
     );
     let bin = dir.join("svc");
-    std::fs::write(dir.join("svc.c"), SVC_C).unwrap();
-    let o = Command::new("gcc")
-        .args(["-O2", "-o"])
-        .arg(&bin)
-        .arg(dir.join("svc.c"))
-        .arg("/usr/lib/x86_64-linux-gnu/libdbus-1.so.3")
-        .output()
-        .expect("gcc (Debian package build-essential) is needed");
-    assert!(
-        o.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let dirs = sandbox::add_host_binaries(&s, &[&bin]);
-    let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
-    write(
-        &s.join("bin/svc"),
-        &format!(
-            "#!/bin/sh\nexec \"$SNAP/lib64/ld-linux-x86-64.so.2\" --library-path \"{}\" \
-             \"$SNAP{}\" \"$@\"\n",
-            lib_path.join(":"),
-            bin.display()
-        ),
-        0o755,
-    );
+    sandbox::compile_with_libdbus(SVC_C, &bin);
+    sandbox::add_host_commands(&s, &[("svc", &bin.display().to_string(), "")]);
     sandbox::pack(&s, &dir.join("dbussvc.snap"))
 }
 

@@ -36,17 +36,7 @@ fn session_snap(dir: &Path) -> PathBuf {
         0o644,
     );
     write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
-    let dirs = sandbox::add_host_binaries(&s, &["/usr/bin/dbus-send"]);
-    let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
-    write(
-        &s.join("bin/dbus-send"),
-        &format!(
-            "#!/bin/sh\nexec \"$SNAP/lib64/ld-linux-x86-64.so.2\" --library-path \"{}\" \
-             \"$SNAP/usr/bin/dbus-send\" \"$@\"\n",
-            lib_path.join(":")
-        ),
-        0o755,
-    );
+    sandbox::add_host_commands(&s, &[("dbus-send", "/usr/bin/dbus-send", "")]);
     let out = dir.join("sessprobe.snap");
     snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
     out

@@ -65,36 +65,15 @@ fn probe_snap(dir: &Path) -> PathBuf {
     );
     write(&s.join("bin/sh"), "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
     let open_file = dir.join("openfile");
-    std::fs::write(dir.join("openfile.c"), OPEN_FILE_C).unwrap();
-    let o = Command::new("gcc")
-        .args(["-O2", "-o"])
-        .arg(&open_file)
-        .arg(dir.join("openfile.c"))
-        .arg("/usr/lib/x86_64-linux-gnu/libdbus-1.so.3")
-        .output()
-        .expect("gcc (Debian package build-essential) is needed");
-    assert!(
-        o.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    sandbox::compile_with_libdbus(OPEN_FILE_C, &open_file);
     let open_file = open_file.display().to_string();
-    let dirs = sandbox::add_host_binaries(&s, &["/usr/bin/dbus-send", &open_file]);
-    let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
-    for (name, bin) in [
-        ("dbus-send", "/usr/bin/dbus-send"),
-        ("openfile", &open_file),
-    ] {
-        write(
-            &s.join("bin").join(name),
-            &format!(
-                "#!/bin/sh\nexec \"$SNAP/lib64/ld-linux-x86-64.so.2\" --library-path \"{}\" \
-                 \"$SNAP{bin}\" \"$@\"\n",
-                lib_path.join(":")
-            ),
-            0o755,
-        );
-    }
+    sandbox::add_host_commands(
+        &s,
+        &[
+            ("dbus-send", "/usr/bin/dbus-send", ""),
+            ("openfile", &open_file, ""),
+        ],
+    );
     sandbox::pack(&s, &dir.join("busprobe.snap"))
 }
 

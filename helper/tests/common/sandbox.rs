@@ -33,6 +33,25 @@ pub fn compile_static(source: &str, work: &Path, out: &Path) {
     );
 }
 
+/// Compile a C program against the host's libdbus (the machine has the library, not its headers)
+/// from `OUT.c` into `out`; a snap gets it with its libraries through `add_host_commands`.
+pub fn compile_with_libdbus(source: &str, out: &Path) {
+    let c = PathBuf::from(format!("{}.c", out.display()));
+    std::fs::write(&c, source).unwrap();
+    let o = Command::new("gcc")
+        .args(["-O2", "-o"])
+        .arg(out)
+        .arg(&c)
+        .arg("/usr/lib/x86_64-linux-gnu/libdbus-1.so.3")
+        .output()
+        .expect("gcc (Debian package build-essential) is needed");
+    assert!(
+        o.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The confine binary with the file capabilities the package gives it, in a root-owned directory.
 pub fn capable_confine(dir: &Path) -> PathBuf {
     let d = dir.join("libexec");
@@ -321,4 +340,24 @@ pub fn add_host_binaries<P: AsRef<Path>>(s: &Path, bins: &[P]) -> Vec<String> {
         }
     }
     dirs
+}
+
+/// Host binaries in the snap tree `s` (with their libraries, `add_host_binaries`), each `(NAME,
+/// BIN, ARGS)` run by `bin/NAME`: a script starting BIN with the copied loader and libraries,
+/// ARGS before the script's own.
+pub fn add_host_commands(s: &Path, commands: &[(&str, &str, &str)]) {
+    let bins: Vec<&str> = commands.iter().map(|c| c.1).collect();
+    let dirs = add_host_binaries(s, &bins);
+    let lib_path: Vec<String> = dirs.iter().map(|d| format!("$SNAP{d}")).collect();
+    for (name, bin, args) in commands {
+        write(
+            &s.join("bin").join(name),
+            &format!(
+                "#!/bin/sh\nexec \"$SNAP/lib64/ld-linux-x86-64.so.2\" --library-path \"{}\" \
+                 \"$SNAP{bin}\"{args} \"$@\"\n",
+                lib_path.join(":")
+            ),
+            0o755,
+        );
+    }
 }
