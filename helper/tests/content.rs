@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::sandbox::{install_file, launch_as, write, Mode};
+use common::sandbox::{connect, install_file, launch_as, write, Mode};
 use common::{kind_of, Env, RUNNER};
 use snapshelf_dbus::types::{Connection, Dict};
 use snapshelf_dbus::ErrorKind;
@@ -89,19 +89,6 @@ fn setup() -> (Env, tempfile::TempDir) {
     let work = tempfile::tempdir().unwrap();
     std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     (env, work)
-}
-
-/// `snap connect` / `snap disconnect`: the change must end Done.
-fn connect(env: &Env, connect: bool, plug: (&str, &str), slot: (&str, &str)) {
-    let p = env.proxy();
-    let c = if connect {
-        p.connect(plug.0, plug.1, slot.0, slot.1)
-    } else {
-        p.disconnect(plug.0, plug.1, slot.0, slot.1)
-    }
-    .unwrap_or_else(|e| panic!("connect {connect} {plug:?} {slot:?}: {e}"));
-    let (status, _, err) = env.wait_change(c.as_str());
-    assert_eq!(status, "Done", "{err}");
 }
 
 /// A Connect that must be refused: its kind and message.

@@ -122,18 +122,6 @@ fn install(env: &Env, work: &Path, name: &str, interfaces: &str, apps: &str) {
     sandbox::install_file(env, &file);
 }
 
-fn change(env: &Env, connect: bool, plug: (&str, &str), slot: (&str, &str)) {
-    let p = env.proxy();
-    let c = if connect {
-        p.connect(plug.0, plug.1, slot.0, slot.1)
-    } else {
-        p.disconnect(plug.0, plug.1, slot.0, slot.1)
-    }
-    .unwrap_or_else(|e| panic!("connect {connect} {plug:?} {slot:?}: {e}"));
-    let (status, _, err) = env.wait_change(c.as_str());
-    assert_eq!(status, "Done", "{err}");
-}
-
 /// The `Connections(snap)` row of `plug_snap:plug`.
 fn row(env: &Env, snap: &str, plug_snap: &str, plug: &str) -> Option<Connection> {
     env.proxy()
@@ -286,15 +274,15 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
             );
         }
 
-        change(&env, false, ("dbususer", "peer"), ("dbuspeer", "peer"));
+        sandbox::connect(&env, false, ("dbususer", "peer"), ("dbuspeer", "peer"));
         assert_eq!(call(), refused);
         assert!(!row(&env, "dbususer", "dbususer", "peer").unwrap().connected);
         assert!(row(&env, "dbuspeer", "dbususer", "peer").is_none());
         // The app's switch: Connect with the slot its row names, then Disconnect again.
         let r = row(&env, "dbususer", "dbususer", "peer").unwrap();
-        change(&env, true, ("dbususer", "peer"), (&r.slot_snap, &r.slot));
+        sandbox::connect(&env, true, ("dbususer", "peer"), (&r.slot_snap, &r.slot));
         assert_eq!(call(), "reply=pong\n");
-        change(&env, false, ("dbususer", "peer"), (&r.slot_snap, &r.slot));
+        sandbox::connect(&env, false, ("dbususer", "peer"), (&r.slot_snap, &r.slot));
         assert_eq!(call(), refused);
         quit(&bus.1, NAME, server);
     });
@@ -318,7 +306,7 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
     assert_eq!(common::kind_of(e), ErrorKind::InvalidArgument);
 
     // Removing the slot's snap disconnects the plug, in the same change.
-    change(&env, true, ("dbususer", "peer"), ("dbuspeer", "peer"));
+    sandbox::connect(&env, true, ("dbususer", "peer"), ("dbuspeer", "peer"));
     remove(&env, "dbuspeer");
     let r = row(&env, "dbususer", "dbususer", "peer").unwrap();
     assert!(!r.connected && r.slot_snap.is_empty(), "{r:?}");
@@ -440,7 +428,7 @@ fn a_system_bus_slot_gets_its_bus_policy_and_its_daemon_owns_the_name() {
             out.starts_with("bus=") || out.starts_with("error="),
             "{out}"
         );
-        change(&env, true, ("dbusclient", "svc"), ("dbussys", "svc"));
+        sandbox::connect(&env, true, ("dbusclient", "svc"), ("dbussys", "svc"));
         assert_eq!(call(), "reply=pong\n");
         quit(&bus, SYSTEM_NAME, server);
     });

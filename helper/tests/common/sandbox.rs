@@ -204,6 +204,20 @@ pub fn ok(o: &Output, what: &str) -> String {
     out
 }
 
+/// `snap connect` (`true`) / `snap disconnect` of `plug` (snap, plug) and `slot` (snap, slot), as
+/// root: the change must end Done.
+pub fn connect(env: &Env, connect: bool, plug: (&str, &str), slot: (&str, &str)) {
+    let p = env.proxy();
+    let c = if connect {
+        p.connect(plug.0, plug.1, slot.0, slot.1)
+    } else {
+        p.disconnect(plug.0, plug.1, slot.0, slot.1)
+    }
+    .unwrap_or_else(|e| panic!("connect {connect} {plug:?} {slot:?}: {e}"));
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{err}");
+}
+
 /// Connect (`true`) or disconnect a plug of `snap` to the system's slot, as root; Done.
 pub fn switch(env: &Env, snap: &str, plug: &str, slot: &str, connect: bool) {
     let p = env.proxy();
