@@ -11,7 +11,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{installed, kind_of, Env};
+use common::{blobs, installed, kind_of, Env};
 use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
 use zbus::zvariant::{OwnedValue, Value};
@@ -60,18 +60,6 @@ fn add_to_catalog(dir: &Path, snaps: &[(&str, &str, &str)]) {
         ));
     }
     std::fs::write(dir.join("catalog.toml"), toml).unwrap();
-}
-
-fn blobs(env: &Env) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(env.root.join("var/lib/snapshelf/snaps"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 fn install_file(env: &Env, path: &Path) -> zbus::Result<zbus::zvariant::OwnedObjectPath> {

@@ -11,7 +11,7 @@ mod common;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use common::{installed, Env};
+use common::{blobs, installed, Env};
 use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
 use zbus::zvariant::{OwnedValue, Value};
@@ -50,18 +50,6 @@ fn install_file(env: &Env, path: &Path) -> zbus::Result<zbus::zvariant::OwnedObj
         zbus::zvariant::OwnedFd::from(OwnedFd::from(f)),
         opts(&[("unsigned", Value::from(true))]),
     )
-}
-
-fn blobs(env: &Env) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(env.root.join("var/lib/snapshelf/snaps"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 /// The store's sample catalog with `shelf-users` revision 1 (no system users) on stable and

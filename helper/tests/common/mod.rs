@@ -648,3 +648,16 @@ pub fn full_pipe() -> (std::fs::File, std::os::fd::OwnedFd) {
     set_nonblocking(false);
     (std::fs::File::from(r), w)
 }
+
+/// The snap files the helper keeps (`var/lib/snapshelf/snaps`), sorted.
+pub fn blobs(env: &Env) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(env.root.join("var/lib/snapshelf/snaps"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
