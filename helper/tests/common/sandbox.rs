@@ -20,17 +20,7 @@ pub fn compile_static(source: &str, work: &Path, out: &Path) {
     let c = work.join(format!("{}.c", out.file_name().unwrap().to_string_lossy()));
     std::fs::write(&c, source).unwrap();
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let o = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(out)
-        .arg(&c)
-        .output()
-        .expect("gcc (Debian package build-essential) is needed");
-    assert!(
-        o.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    gcc(&["-static", "-O2", "-o"], out, &c, &[]);
 }
 
 /// Compile a C program against the host's libdbus (the machine has the library, not its headers)
@@ -38,11 +28,21 @@ pub fn compile_static(source: &str, work: &Path, out: &Path) {
 pub fn compile_with_libdbus(source: &str, out: &Path) {
     let c = PathBuf::from(format!("{}.c", out.display()));
     std::fs::write(&c, source).unwrap();
+    gcc(
+        &["-O2", "-o"],
+        out,
+        &c,
+        &["/usr/lib/x86_64-linux-gnu/libdbus-1.so.3"],
+    );
+}
+
+/// `gcc FLAGS… OUT SOURCE LIBS…`, which must succeed.
+fn gcc(flags: &[&str], out: &Path, source: &Path, libs: &[&str]) {
     let o = Command::new("gcc")
-        .args(["-O2", "-o"])
+        .args(flags)
         .arg(out)
-        .arg(&c)
-        .arg("/usr/lib/x86_64-linux-gnu/libdbus-1.so.3")
+        .arg(source)
+        .args(libs)
         .output()
         .expect("gcc (Debian package build-essential) is needed");
     assert!(
