@@ -10,7 +10,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -102,14 +101,7 @@ fn setup() -> Option<(Env, tempfile::TempDir)> {
     if !common::require_root() {
         return None;
     }
-    let mut env = Env::new();
-    let mut c = env.helper_command();
-    c.arg("--confine").arg(confine_bin());
-    env.start_helper_from(c);
-    env.done(env.proxy().install(&["shelf-base"], Dict::new()));
-    let work = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    Some((env, work))
+    Some(common::sandbox::setup_with_confine())
 }
 
 #[test]
