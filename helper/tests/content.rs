@@ -12,10 +12,10 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::sandbox::{connect, install_file, launch_as, write, Mode};
-use common::{kind_of, Env, RUNNER};
+use common::{ctl, kind_of, Env, RUNNER};
 use snapshelf_dbus::types::{Connection, Dict};
 use snapshelf_dbus::ErrorKind;
 use zbus::zvariant::OwnedValue;
@@ -752,14 +752,6 @@ fn default_providers_come_with_install_and_refresh() {
             .0
             .connected
     );
-}
-
-fn ctl(env: &Env, args: &[&str]) -> Output {
-    Command::new(common::workspace_bin("snapshelfctl", "snapshelfctl"))
-        .args(["--bus-address", &env.bus_address])
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// The same through `snapshelfctl`, as `snap connect` / `snap remove` are used: `connect

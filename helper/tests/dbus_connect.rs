@@ -9,11 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::sandbox::{self, launch_with, write, Mode};
-use common::{Env, RUNNER};
+use common::{ctl, Env, RUNNER};
 use snapshelf_dbus::types::{Connection, RemoveOptions};
 use snapshelf_dbus::ErrorKind;
 
@@ -137,15 +137,6 @@ fn remove(env: &Env, name: &str) {
     let c = env.proxy().remove(&[name], o.to_dict()).unwrap();
     let (status, _, err) = env.wait_change(c.as_str());
     assert_eq!(status, "Done", "{err}");
-}
-
-/// `snapshelfctl ARGS…` as root against the test's helper.
-fn ctl(env: &Env, args: &[&str]) -> Output {
-    Command::new(common::workspace_bin("snapshelfctl", "snapshelfctl"))
-        .args(["--bus-address", &env.bus_address])
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// Wait until `name` has an owner on `address`, while `server` runs.

@@ -661,3 +661,12 @@ pub fn blobs(env: &Env) -> Vec<String> {
     v.sort();
     v
 }
+
+/// `snapshelfctl ARGS…` as root against the test's helper.
+pub fn ctl(env: &Env, args: &[&str]) -> std::process::Output {
+    Command::new(workspace_bin("snapshelfctl", "snapshelfctl"))
+        .args(["--bus-address", &env.bus_address])
+        .args(args)
+        .output()
+        .unwrap()
+}
