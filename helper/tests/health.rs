@@ -170,15 +170,7 @@ fn health_is_set_by_check_health_by_other_hooks_and_by_apps() {
     // and the health says so.
     let failing = "#!/bin/sh\necho cannot tell; exit 1\n";
     let (status, kind, err) = install_file(&env, &health_snap(work.path(), name, 2, Some(failing)));
-    assert_eq!(
-        (status.as_str(), kind.as_str()),
-        ("Error", "hook-failed"),
-        "{err}"
-    );
-    assert!(
-        err.starts_with("run hook \"check-health\": exit status 1"),
-        "{err}"
-    );
+    common::assert_hook_failed(&status, &kind, &err, "check-health");
     let installed = common::installed(&env);
     assert_eq!(
         installed.iter().find(|s| s.name == name).unwrap().revision,

@@ -233,15 +233,7 @@ fn install_refresh_and_remove_run_their_hooks_in_snapds_order() {
         )],
     );
     let (status, kind, err) = install_file(&env, &broken);
-    assert_eq!(
-        (status.as_str(), kind.as_str()),
-        ("Error", "hook-failed"),
-        "{err}"
-    );
-    assert!(
-        err.starts_with("run hook \"install\": exit status 1"),
-        "{err}"
-    );
+    common::assert_hook_failed(&status, &kind, &err, "install");
     assert!(err.contains("cannot set up: no luck"), "{err}");
     assert!(common::installed(&env)
         .iter()

@@ -670,3 +670,14 @@ pub fn ctl(env: &Env, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// A change that failed in `hook`'s run: status Error, kind hook-failed, and the error naming the
+/// hook and its exit status 1.
+#[track_caller]
+pub fn assert_hook_failed(status: &str, kind: &str, err: &str, hook: &str) {
+    assert_eq!((status, kind), ("Error", "hook-failed"), "{err}");
+    assert!(
+        err.starts_with(&format!("run hook \"{hook}\": exit status 1")),
+        "{err}"
+    );
+}
