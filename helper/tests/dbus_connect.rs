@@ -23,32 +23,12 @@ const SYSTEM_NAME: &str = "org.example.ShelfSystem";
 /// `busapp MODE BUS NAME` (BUS `session` or `system`): `own` asks for NAME and says what the
 /// bus answered; `serve` does too and, owning it, answers every method call with "pong" until
 /// one named `Quit` (or 100 s pass); `call` calls NAME's `Ping` and prints the reply or the
-/// error's name. Against the host's libdbus, declared here (the machine has no headers).
+/// error's name. Against the host's libdbus (`sandbox::compile_with_libdbus` declares its API).
 const BUSAPP_C: &str = r#"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-typedef struct { const char *name; const char *message; unsigned int dummy; void *padding1; } DBusError;
-typedef struct DBusConnection DBusConnection;
-typedef struct DBusMessage DBusMessage;
-void dbus_error_init(DBusError *);
-int dbus_error_is_set(const DBusError *);
-DBusConnection *dbus_bus_get(int, DBusError *);
-int dbus_bus_request_name(DBusConnection *, const char *, unsigned int, DBusError *);
-int dbus_connection_read_write(DBusConnection *, int);
-DBusMessage *dbus_connection_pop_message(DBusConnection *);
-int dbus_message_get_type(DBusMessage *);
-const char *dbus_message_get_member(DBusMessage *);
-DBusMessage *dbus_message_new_method_return(DBusMessage *);
-DBusMessage *dbus_message_new_method_call(const char *, const char *, const char *, const char *);
-DBusMessage *dbus_connection_send_with_reply_and_block(DBusConnection *, DBusMessage *, int, DBusError *);
-int dbus_message_get_args(DBusMessage *, DBusError *, int, ...);
-int dbus_message_append_args(DBusMessage *, int, ...);
-int dbus_connection_send(DBusConnection *, DBusMessage *, unsigned int *);
-void dbus_connection_flush(DBusConnection *);
-void dbus_message_unref(DBusMessage *);
-void dbus_connection_set_exit_on_disconnect(DBusConnection *, int);
 int main(int argc, char **argv) {
     if (argc < 4) return 2;
     DBusError err;

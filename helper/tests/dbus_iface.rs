@@ -15,28 +15,11 @@ const NAME: &str = "org.example.ShelfService";
 
 /// `svc NAME`: asks for NAME on the session bus and says what the bus answered; when it owns
 /// it, answers each method call with "pong" until one named `Quit` (or 60 s pass). Against the
-/// host's libdbus, declared here: the test machine has the library, not its headers.
+/// host's libdbus (`sandbox::compile_with_libdbus` declares its API).
 const SVC_C: &str = r#"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-typedef struct { const char *name; const char *message; unsigned int dummy; void *padding1; } DBusError;
-typedef struct DBusConnection DBusConnection;
-typedef struct DBusMessage DBusMessage;
-void dbus_error_init(DBusError *);
-int dbus_error_is_set(const DBusError *);
-DBusConnection *dbus_bus_get(int, DBusError *);
-int dbus_bus_request_name(DBusConnection *, const char *, unsigned int, DBusError *);
-int dbus_connection_read_write(DBusConnection *, int);
-DBusMessage *dbus_connection_pop_message(DBusConnection *);
-int dbus_message_get_type(DBusMessage *);
-const char *dbus_message_get_member(DBusMessage *);
-DBusMessage *dbus_message_new_method_return(DBusMessage *);
-int dbus_message_append_args(DBusMessage *, int, ...);
-int dbus_connection_send(DBusConnection *, DBusMessage *, unsigned int *);
-void dbus_connection_flush(DBusConnection *);
-void dbus_message_unref(DBusMessage *);
-void dbus_connection_set_exit_on_disconnect(DBusConnection *, int);
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     DBusError err;

@@ -17,19 +17,10 @@ use common::sandbox::{self, launch_with, write, Mode};
 use common::RUNNER;
 
 /// Ask `io.snapcraft.Launcher` to open `argv[1]`, handing it over as a descriptor, through
-/// libdbus as apps do (declared here: the test machine has the library, not its headers).
+/// libdbus as apps do (`sandbox::compile_with_libdbus` declares its API).
 const OPEN_FILE_C: &str = r#"
 #include <fcntl.h>
 #include <stdio.h>
-typedef struct { const char *name; const char *message; unsigned int dummy; void *padding1; } DBusError;
-typedef struct DBusConnection DBusConnection;
-typedef struct DBusMessage DBusMessage;
-void dbus_error_init(DBusError *);
-DBusConnection *dbus_bus_get(int, DBusError *);
-DBusMessage *dbus_message_new_method_call(const char *, const char *, const char *, const char *);
-int dbus_message_append_args(DBusMessage *, int, ...);
-DBusMessage *dbus_connection_send_with_reply_and_block(DBusConnection *, DBusMessage *, int,
-                                                       DBusError *);
 int main(int argc, char **argv) {
     DBusError err;
     dbus_error_init(&err);

@@ -23,11 +23,36 @@ pub fn compile_static(source: &str, work: &Path, out: &Path) {
     gcc(&["-static", "-O2", "-o"], out, &c, &[]);
 }
 
+/// What `compile_with_libdbus` puts before a program: the part of libdbus's API the tests' programs
+/// use, declared here (the machine has the library, not its headers).
+const LIBDBUS_DECLARATIONS: &str = r#"
+typedef struct { const char *name; const char *message; unsigned int dummy; void *padding1; } DBusError;
+typedef struct DBusConnection DBusConnection;
+typedef struct DBusMessage DBusMessage;
+void dbus_error_init(DBusError *);
+int dbus_error_is_set(const DBusError *);
+DBusConnection *dbus_bus_get(int, DBusError *);
+int dbus_bus_request_name(DBusConnection *, const char *, unsigned int, DBusError *);
+int dbus_connection_read_write(DBusConnection *, int);
+DBusMessage *dbus_connection_pop_message(DBusConnection *);
+int dbus_message_get_type(DBusMessage *);
+const char *dbus_message_get_member(DBusMessage *);
+DBusMessage *dbus_message_new_method_return(DBusMessage *);
+DBusMessage *dbus_message_new_method_call(const char *, const char *, const char *, const char *);
+DBusMessage *dbus_connection_send_with_reply_and_block(DBusConnection *, DBusMessage *, int, DBusError *);
+int dbus_message_get_args(DBusMessage *, DBusError *, int, ...);
+int dbus_message_append_args(DBusMessage *, int, ...);
+int dbus_connection_send(DBusConnection *, DBusMessage *, unsigned int *);
+void dbus_connection_flush(DBusConnection *);
+void dbus_message_unref(DBusMessage *);
+void dbus_connection_set_exit_on_disconnect(DBusConnection *, int);
+"#;
+
 /// Compile a C program against the host's libdbus (the machine has the library, not its headers)
 /// from `OUT.c` into `out`; a snap gets it with its libraries through `add_host_commands`.
 pub fn compile_with_libdbus(source: &str, out: &Path) {
     let c = PathBuf::from(format!("{}.c", out.display()));
-    std::fs::write(&c, source).unwrap();
+    std::fs::write(&c, format!("{LIBDBUS_DECLARATIONS}{source}")).unwrap();
     gcc(
         &["-O2", "-o"],
         out,
