@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -53,14 +52,7 @@ fn config_versions(dir: &Path, version: u32) -> PathBuf {
 }
 
 fn install_file(env: &Env, path: &Path) -> (String, String, String) {
-    let f = std::fs::File::open(path).unwrap();
-    let opts: Dict = [("unsigned".to_string(), OwnedValue::from(true))]
-        .into_iter()
-        .collect();
-    let c = env
-        .proxy()
-        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), opts)
-        .unwrap();
+    let c = common::sandbox::start_install_file(env, path, common::sandbox::unsigned());
     env.wait_change(c.as_str())
 }
 

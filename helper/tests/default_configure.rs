@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::Env;
 use snapshelf_dbus::types::Dict;
-use zbus::zvariant::OwnedValue;
 
 const NAME: &str = "with-default-configure";
 
@@ -62,14 +60,7 @@ fn snap(dir: &Path) -> PathBuf {
 
 /// Install the file; the change's status, error and tasks as "kind summary".
 fn install_file(env: &Env, path: &Path) -> (String, String, Vec<String>) {
-    let f = std::fs::File::open(path).unwrap();
-    let opts: Dict = [("unsigned".to_string(), OwnedValue::from(true))]
-        .into_iter()
-        .collect();
-    let c = env
-        .proxy()
-        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), opts)
-        .unwrap();
+    let c = common::sandbox::start_install_file(env, path, common::sandbox::unsigned());
     let (status, _, err) = env.wait_change(c.as_str());
     let change = snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
         .path(c.to_string())

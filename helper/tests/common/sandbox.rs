@@ -104,6 +104,14 @@ pub fn pack(src: &Path, out: &Path) -> PathBuf {
     out.to_path_buf()
 }
 
+/// Start installing the snap file at `path` with `opts`: the change's path.
+pub fn start_install_file(env: &Env, path: &Path, opts: Dict) -> zbus::zvariant::OwnedObjectPath {
+    let f = std::fs::File::open(path).unwrap();
+    env.proxy()
+        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), opts)
+        .unwrap()
+}
+
 pub fn unsigned() -> Dict {
     [("unsigned".to_string(), OwnedValue::from(true))]
         .into_iter()
