@@ -52,8 +52,7 @@ fn config_versions(dir: &Path, version: u32) -> PathBuf {
 }
 
 fn install_file(env: &Env, path: &Path) -> (String, String, String) {
-    let c = common::sandbox::start_install_file(env, path, common::sandbox::unsigned());
-    env.wait_change(c.as_str())
+    common::sandbox::install_unsigned(env, path)
 }
 
 fn get(env: &Env, key: &str) -> serde_json::Value {

@@ -9,11 +9,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::sandbox::{confine_bin, unsigned, write};
+use common::sandbox::{confine_bin, write};
 use common::Env;
 use snapshelf_dbus::types::Dict;
 use zbus::zvariant::OwnedValue;
@@ -50,12 +49,7 @@ fn health_snap(dir: &Path, name: &str, version: u32, check_health: Option<&str>)
 }
 
 fn install_file(env: &Env, path: &Path) -> (String, String, String) {
-    let f = std::fs::File::open(path).unwrap();
-    let c = env
-        .proxy()
-        .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned())
-        .unwrap();
-    env.wait_change(c.as_str())
+    common::sandbox::install_unsigned(env, path)
 }
 
 /// The `health` entry of the snap's `ListInstalled` dictionary, its strings (and the timestamp).

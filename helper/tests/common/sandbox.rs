@@ -112,6 +112,11 @@ pub fn start_install_file(env: &Env, path: &Path, opts: Dict) -> zbus::zvariant:
         .unwrap()
 }
 
+/// Install the unsigned snap file at `path`: the change's (status, error kind, error).
+pub fn install_unsigned(env: &Env, path: &Path) -> (String, String, String) {
+    env.wait_change(start_install_file(env, path, unsigned()).as_str())
+}
+
 pub fn unsigned() -> Dict {
     [("unsigned".to_string(), OwnedValue::from(true))]
         .into_iter()
