@@ -168,11 +168,7 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
     if !common::require_root() {
         return;
     }
-    let (uid, _) = common::runner();
-    assert!(
-        Path::new(&format!("/run/user/{uid}")).is_dir(),
-        "/run/user/{uid} is needed"
-    );
+    sandbox::require_runner_runtime_dir();
     let (env, work, capable) = sandbox::setup();
     install(&env, work.path(), "dbuspeer", PROVIDER, PROVIDER_APPS);
     install(&env, work.path(), "dbususer", CONSUMER, CONSUMER_APPS);
@@ -324,11 +320,7 @@ fn a_system_bus_slot_gets_its_bus_policy_and_its_daemon_owns_the_name() {
     if !common::require_root() {
         return;
     }
-    let (uid, _) = common::runner();
-    assert!(
-        Path::new(&format!("/run/user/{uid}")).is_dir(),
-        "/run/user/{uid} is needed"
-    );
+    sandbox::require_runner_runtime_dir();
     let (env, work, capable) = sandbox::setup();
     let bus = env.bus_address.clone();
     let policy = env

@@ -78,11 +78,7 @@ fn a_dbus_slot_owns_its_name_through_the_proxy_and_nothing_else_does() {
     if !common::require_root() {
         return;
     }
-    let (uid, _) = common::runner();
-    assert!(
-        Path::new(&format!("/run/user/{uid}")).is_dir(),
-        "/run/user/{uid} is needed"
-    );
+    sandbox::require_runner_runtime_dir();
     let (env, work, capable) = sandbox::setup();
     sandbox::install_file(&env, &svc_snap(work.path()));
     let bus = common::session_bus::start(work.path());

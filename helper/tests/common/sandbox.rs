@@ -160,6 +160,15 @@ pub fn setup_with_confine() -> (Env, tempfile::TempDir) {
     (env, work)
 }
 
+/// The test user's runtime folder (`/run/user/UID`, where its session bus proxy goes) must be there.
+pub fn require_runner_runtime_dir() {
+    let (uid, _) = super::runner();
+    assert!(
+        Path::new(&format!("/run/user/{uid}")).is_dir(),
+        "/run/user/{uid} is needed"
+    );
+}
+
 /// How to launch: who, and with which binary.
 #[derive(Clone, Copy, Debug)]
 pub enum Mode<'a> {
