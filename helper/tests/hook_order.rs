@@ -10,7 +10,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Env;
 use snapshelf_dbus::types::Dict;
@@ -237,29 +237,7 @@ fn hooks_run_in_snapds_order_at_install_and_refresh() {
 /// Run until the install change is ready or the helper is gone; whether it crashed.
 fn crashed_during_install(env: &mut Env, n: usize) -> bool {
     let started = env.proxy().install(&[PLUG_SNAP], Dict::new());
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if env.helper_exited() {
-            return true;
-        }
-        let ready = started.as_ref().ok().and_then(|c| {
-            snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
-                .path(c.as_str().to_string())
-                .ok()?
-                .cache_properties(zbus::proxy::CacheProperties::No)
-                .build()
-                .ok()?
-                .ready()
-                .ok()
-        });
-        if ready == Some(true) {
-            // The change is over; the helper may still be on its way to the crash point.
-            std::thread::sleep(Duration::from_millis(100));
-            return env.helper_exited();
-        }
-        assert!(Instant::now() < deadline, "run {n}: stuck");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::crashed_before_ready(env, &started, Duration::from_secs(90), n)
 }
 
 /// After a crash and the recovery at start: the change either finished (both snaps in, the

@@ -600,28 +600,7 @@ fn sigkill_at_every_task_boundary_of_an_install_with_hooks() {
         let started = env
             .proxy()
             .install_file(zbus::zvariant::OwnedFd::from(OwnedFd::from(f)), unsigned());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let crashed = loop {
-            if env.helper_exited() {
-                break true;
-            }
-            let ready = started.as_ref().ok().and_then(|c| {
-                snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
-                    .path(c.as_str().to_string())
-                    .ok()?
-                    .cache_properties(zbus::proxy::CacheProperties::No)
-                    .build()
-                    .ok()?
-                    .ready()
-                    .ok()
-            });
-            if ready == Some(true) {
-                std::thread::sleep(Duration::from_millis(100));
-                break env.helper_exited();
-            }
-            assert!(Instant::now() < deadline, "run {n}: stuck");
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let crashed = common::crashed_before_ready(&mut env, &started, Duration::from_secs(60), n);
         env.kill_helper();
         start(&mut env, "");
         check_hooks_snap_consistent(&env, n);

@@ -681,3 +681,36 @@ pub fn assert_hook_failed(status: &str, kind: &str, err: &str, hook: &str) {
         "{err}"
     );
 }
+
+/// Wait until the `started` change (of crash-test run `n`) is ready or the helper is gone, for
+/// `limit` at most: whether the helper crashed (it may still be on its way to the crash point
+/// when the change is over, so that is looked at again a moment later).
+pub fn crashed_before_ready(
+    env: &mut Env,
+    started: &zbus::Result<zbus::zvariant::OwnedObjectPath>,
+    limit: Duration,
+    n: usize,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if env.helper_exited() {
+            return true;
+        }
+        let ready = started.as_ref().ok().and_then(|c| {
+            snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&env.connection())
+                .path(c.as_str().to_string())
+                .ok()?
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .ok()?
+                .ready()
+                .ok()
+        });
+        if ready == Some(true) {
+            std::thread::sleep(Duration::from_millis(100));
+            return env.helper_exited();
+        }
+        assert!(Instant::now() < deadline, "run {n}: stuck");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
