@@ -77,6 +77,18 @@ pub(super) fn constraints_met(
     })
 }
 
+/// One rule's value (`allow-…`/`deny-…`): `true`, a constraints map, or a list of alternatives.
+pub(super) fn rule_met(v: &HeaderValue, other: &Side, this: &Side, prefix: &str) -> bool {
+    match v {
+        HeaderValue::Str(s) => s == "true",
+        HeaderValue::Map(m) => constraints_met(m, other, this, prefix),
+        HeaderValue::List(alts) => alts.iter().any(|a| match a {
+            HeaderValue::Map(m) => constraints_met(m, other, this, prefix),
+            _ => false,
+        }),
+    }
+}
+
 /// A declaration's rule for `content` on one side: `true`, a constraints map, or a list of
 /// alternatives; `deny-auto-connection` wins over it.
 fn rule_allows(decl: &Assertion, side: &str, other: &Side, this: &Side, prefix: &str) -> bool {
@@ -87,14 +99,7 @@ fn rule_allows(decl: &Assertion, side: &str, other: &Side, this: &Side, prefix: 
         return false;
     };
     let get = |k: &str| rules.iter().find(|(r, _)| r == k).map(|(_, v)| v);
-    let matches = |v: &HeaderValue| match v {
-        HeaderValue::Str(s) => s == "true",
-        HeaderValue::Map(m) => constraints_met(m, other, this, prefix),
-        HeaderValue::List(alts) => alts.iter().any(|a| match a {
-            HeaderValue::Map(m) => constraints_met(m, other, this, prefix),
-            _ => false,
-        }),
-    };
+    let matches = |v: &HeaderValue| rule_met(v, other, this, prefix);
     if get("deny-auto-connection").is_some_and(matches) {
         return false;
     }

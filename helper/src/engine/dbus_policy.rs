@@ -10,7 +10,7 @@
 
 use snapshelf_snap::assert::HeaderValue;
 
-use super::content_policy::{constraints_met, declaration, Side};
+use super::content_policy::{declaration, rule_met, Side};
 use crate::paths::Paths;
 use crate::state::SnapState;
 
@@ -27,14 +27,7 @@ fn decide(side: Option<&HeaderValue>, other: &Side, this: &Side, prefix: &str) -
         _ => &[],
     };
     let get = |k: &str| rules.iter().find(|(r, _)| r == k).map(|(_, v)| v);
-    let matches = |v: &HeaderValue| match v {
-        HeaderValue::Str(s) => s == "true",
-        HeaderValue::Map(m) => constraints_met(m, other, this, prefix),
-        HeaderValue::List(alts) => alts.iter().any(|a| match a {
-            HeaderValue::Map(m) => constraints_met(m, other, this, prefix),
-            _ => false,
-        }),
-    };
+    let matches = |v: &HeaderValue| rule_met(v, other, this, prefix);
     if get("deny-connection").is_some_and(matches) {
         return Some(false);
     }

@@ -13,6 +13,35 @@ fn unchanged(m: String) -> Error {
     Error::new(ErrorKind::InterfacesUnchanged, m)
 }
 
+/// The slot `plug` of `snap` is connected to (`now`), for a Disconnect that may name it
+/// (`slot_snap`, `slot`; empty: whatever it is): content and dbus alike.
+pub(super) fn connected_to(
+    snap: &SnapState,
+    plug: &str,
+    now: Option<&SlotRef>,
+    (slot_snap, slot): (&str, &str),
+) -> Result<SlotRef> {
+    let now = now.cloned().ok_or_else(|| {
+        unchanged(
+            gettext("{snap}:{plug} is not connected")
+                .replace("{snap}", &snap.name)
+                .replace("{plug}", plug),
+        )
+    })?;
+    if (!slot_snap.is_empty() && slot_snap != now.snap) || (!slot.is_empty() && slot != now.slot) {
+        return Err(unchanged(
+            gettext("{snap}:{plug} is not connected to {slot_snap}:{slot} (it is connected to {now_snap}:{now_slot})")
+                .replace("{snap}", &snap.name)
+                .replace("{plug}", plug)
+                .replace("{slot_snap}", slot_snap)
+                .replace("{slot}", slot)
+                .replace("{now_snap}", &now.snap)
+                .replace("{now_slot}", &now.slot),
+        ));
+    }
+    Ok(now)
+}
+
 impl Engine {
     /// A content plug of `snap`; `slot_snap` and `slot` may be empty on Disconnect (the plug's
     /// connection, whatever it is) and `slot` on Connect (the provider's one slot with the plug's
@@ -38,37 +67,14 @@ impl Engine {
         let to = if connect {
             self.content_slot(snap, &p, slot_snap, slot)?
         } else {
-            let now = snap.content.get(plug).cloned().ok_or_else(|| {
-                unchanged(
-                    gettext("{snap}:{plug} is not connected")
-                        .replace("{snap}", &snap.name)
-                        .replace("{plug}", plug),
-                )
-            })?;
-            if (!slot_snap.is_empty() && slot_snap != now.snap)
-                || (!slot.is_empty() && slot != now.slot)
-            {
-                return Err(unchanged(
-                    gettext("{snap}:{plug} is not connected to {slot_snap}:{slot} (it is connected to {now_snap}:{now_slot})")
-                        .replace("{snap}", &snap.name)
-                        .replace("{plug}", plug)
-                        .replace("{slot_snap}", slot_snap)
-                        .replace("{slot}", slot)
-                        .replace("{now_snap}", &now.snap)
-                        .replace("{now_slot}", &now.slot),
-                ));
-            }
-            now
+            connected_to(snap, plug, snap.content.get(plug), (slot_snap, slot))?
         };
-        let (kind, template) = if connect {
-            // Translators: {plug} is snap:plug, {slot} snap:slot (content shared between snaps).
-            ("connect", gettext("Connect {plug} to {slot}"))
-        } else {
-            ("disconnect", gettext("Disconnect {plug} from {slot}"))
-        };
-        let summary = template
-            .replace("{plug}", &format!("{}:{plug}", snap.name))
-            .replace("{slot}", &format!("{}:{}", to.snap, to.slot));
+        let kind = if connect { "connect" } else { "disconnect" };
+        let summary = crate::engine::task::connect_content::summary(
+            connect,
+            (&snap.name, plug),
+            (&to.snap, &to.slot),
+        );
         let provider = self.snap(&to.snap)?;
         let attrs = iface_hooks::IfaceAttrs::of(snap, plug, provider.as_ref(), &to.slot)?;
         let task = Task::ConnectContent(ConnectContent {

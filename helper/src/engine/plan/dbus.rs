@@ -10,6 +10,7 @@
 
 use serde_json::json;
 
+use super::content::connected_to;
 use super::*;
 use crate::dbus_iface::{self, Bus};
 use crate::engine::content::SlotRef;
@@ -40,36 +41,14 @@ impl Engine {
         let to = if connect {
             self.dbus_slot(snap, plug, slot_snap, slot)?
         } else {
-            let now = snap.dbus.get(plug).cloned().ok_or_else(|| {
-                unchanged(
-                    gettext("{snap}:{plug} is not connected")
-                        .replace("{snap}", &snap.name)
-                        .replace("{plug}", plug),
-                )
-            })?;
-            if (!slot_snap.is_empty() && slot_snap != now.snap)
-                || (!slot.is_empty() && slot != now.slot)
-            {
-                return Err(unchanged(
-                    gettext("{snap}:{plug} is not connected to {slot_snap}:{slot} (it is connected to {now_snap}:{now_slot})")
-                        .replace("{snap}", &snap.name)
-                        .replace("{plug}", plug)
-                        .replace("{slot_snap}", slot_snap)
-                        .replace("{slot}", slot)
-                        .replace("{now_snap}", &now.snap)
-                        .replace("{now_slot}", &now.slot),
-                ));
-            }
-            now
+            connected_to(snap, plug, snap.dbus.get(plug), (slot_snap, slot))?
         };
-        let (kind, template) = if connect {
-            ("connect", gettext("Connect {plug} to {slot}"))
-        } else {
-            ("disconnect", gettext("Disconnect {plug} from {slot}"))
-        };
-        let summary = template
-            .replace("{plug}", &format!("{}:{plug}", snap.name))
-            .replace("{slot}", &format!("{}:{}", to.snap, to.slot));
+        let kind = if connect { "connect" } else { "disconnect" };
+        let summary = crate::engine::task::connect_content::summary(
+            connect,
+            (&snap.name, plug),
+            (&to.snap, &to.slot),
+        );
         let task = Task::ConnectDbus(ConnectDbus {
             name: snap.name.clone(),
             plug: plug.to_string(),

@@ -32,17 +32,27 @@ pub struct Before {
     pub attrs: Option<crate::engine::iface_hooks::ConnAttrs>,
 }
 
+/// "Connect snap:plug to snap:slot" (or Disconnect …) for a connection between two snaps, the
+/// words of its change and its task (content and dbus alike).
+pub(crate) fn summary(connect: bool, plug: (&str, &str), slot: (&str, &str)) -> String {
+    let template = if connect {
+        // Translators: {plug} is snap:plug, {slot} snap:slot (a connection between two snaps).
+        gettext("Connect {plug} to {slot}")
+    } else {
+        gettext("Disconnect {plug} from {slot}")
+    };
+    template
+        .replace("{plug}", &format!("{}:{}", plug.0, plug.1))
+        .replace("{slot}", &format!("{}:{}", slot.0, slot.1))
+}
+
 impl ConnectContent {
     pub fn summary(&self) -> String {
-        let template = if self.connect {
-            // Translators: {plug} is snap:plug, {slot} snap:slot (content shared between snaps).
-            gettext("Connect {plug} to {slot}")
-        } else {
-            gettext("Disconnect {plug} from {slot}")
-        };
-        template
-            .replace("{plug}", &format!("{}:{}", self.name, self.plug))
-            .replace("{slot}", &format!("{}:{}", self.slot_snap, self.slot))
+        summary(
+            self.connect,
+            (&self.name, &self.plug),
+            (&self.slot_snap, &self.slot),
+        )
     }
 
     pub(super) fn run(self, cx: &Ctx) -> Result<Self> {

@@ -2,7 +2,6 @@
 //! name, then rewrite the plug snap's profiles so its next launch's bus proxy may (or may no
 //! longer) talk to the name. Undo puts back the connection it replaced.
 
-use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Task};
@@ -27,14 +26,11 @@ pub struct ConnectDbus {
 
 impl ConnectDbus {
     pub fn summary(&self) -> String {
-        let template = if self.connect {
-            gettext("Connect {plug} to {slot}")
-        } else {
-            gettext("Disconnect {plug} from {slot}")
-        };
-        template
-            .replace("{plug}", &format!("{}:{}", self.name, self.plug))
-            .replace("{slot}", &format!("{}:{}", self.slot_snap, self.slot))
+        super::connect_content::summary(
+            self.connect,
+            (&self.name, &self.plug),
+            (&self.slot_snap, &self.slot),
+        )
     }
 
     pub(super) fn run(self, cx: &Ctx) -> Result<Self> {
