@@ -17,10 +17,22 @@ if ! cargo deb --version >/dev/null 2>&1; then
 fi
 
 export CARGO_TERM_COLOR=never
+# A fresh clone's build gains nothing from incremental data, which would take several GB more.
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+fi
+# A cold debug build of every test, the release benchmarks not included, takes about 14 GB; a full
+# disk shows up late and obscurely (a linker failing in the packaging tests), so say it first.
+mkdir -p target
+need_gb=4
+[ -d target/debug/deps ] || need_gb=16
+free_gb=$(($(df --output=avail -k target | tail -1) / 1024 / 1024))
+if [ "$free_gb" -lt "$need_gb" ]; then
+  die "the tests need about $need_gb GB free for target/ and their fixtures; $(df -h --output=avail target | tail -1 | tr -d ' ') free on $(df --output=target target | tail -1)"
+fi
 # Tests that cannot run here (no ../shared/compat beside a plain clone, no root) append a line to
 # this log instead of passing silently; the tally is the run's last lines. Under CI=true they fail.
 export SNAPSHELF_SKIP_LOG="$PWD/target/skipped-tests.log"
-mkdir -p target
 : >"$SNAPSHELF_SKIP_LOG"
 report_skips() {
   [ -s "$SNAPSHELF_SKIP_LOG" ] || return 0
