@@ -108,4 +108,19 @@ fn a_call_the_moment_a_restarted_helper_owns_its_name_is_answered() {
         }
         env.kill_helper();
     }
+    // The placeholder that made the object server subscribe first is gone once the name is
+    // taken: clients see only the contract's objects.
+    env.start_helper();
+    let conn = env.connection();
+    let xml = zbus::blocking::fdo::IntrospectableProxy::builder(&conn)
+        .destination(names::SERVICE)
+        .unwrap()
+        .path(names::PATH)
+        .unwrap()
+        .build()
+        .unwrap()
+        .introspect()
+        .unwrap();
+    assert!(xml.contains(names::INTERFACE), "{xml}");
+    assert!(!xml.contains(r#"<node name="starting""#), "{xml}");
 }
