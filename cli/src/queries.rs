@@ -162,30 +162,20 @@ pub(crate) fn list(ctl: &Ctl, h: &Helper1ProxyBlocking) -> Res<()> {
 
 pub(crate) fn connections(ctl: &Ctl, h: &Helper1ProxyBlocking, name: Option<&str>) -> Res<()> {
     let list = h.connections(name.unwrap_or("")).map_err(dbus_failure)?;
-    let rows: Vec<Vec<String>> = typed(&list, Connection::from_dict)?
-        .into_iter()
-        .map(|c| {
-            vec![
-                format!("{}:{}", c.plug_snap, c.plug),
-                c.interface,
-                if c.connected {
-                    gettext("on")
-                } else {
-                    gettext("off")
-                },
-                // Translators: who set a permission: the person, or the default policy.
-                if c.manual {
-                    gettext("your choice")
-                } else {
-                    gettext("default")
-                },
-                c.label,
-            ]
+    let typed_list = typed(&list, Connection::from_dict)?;
+    let rows: Vec<Vec<String>> = typed_list
+        .iter()
+        .zip(&list)
+        .map(|(c, d)| {
+            let tag = d.get("content").and_then(|v| <&str>::try_from(&**v).ok());
+            connection_row(c, tag)
         })
         .collect();
+    // snapd's `snap connections` columns first, then ours for people.
     let headers = [
-        gettext("Plug"),
         gettext("Interface"),
+        gettext("Plug"),
+        gettext("Slot"),
         gettext("State"),
         // Translators: who set a permission: the person, or the default.
         gettext("Set by"),
@@ -193,6 +183,37 @@ pub(crate) fn connections(ctl: &Ctl, h: &Helper1ProxyBlocking, name: Option<&str
     ];
     ctl.print(table(&headers, &rows), json_list(&list));
     Ok(())
+}
+
+/// One row of `connections`. As in snapd's `snap connections`: a content interface with its tag
+/// (`content[tag]`), a system slot as `:slot`, and `-` for the slot of a plug not connected.
+fn connection_row(c: &Connection, content_tag: Option<&str>) -> Vec<String> {
+    let interface = match content_tag.filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{}[{tag}]", c.interface),
+        None => c.interface.clone(),
+    };
+    let slot = if !c.connected {
+        "-".to_string()
+    } else {
+        format!("{}:{}", c.slot_snap, c.slot)
+    };
+    vec![
+        interface,
+        format!("{}:{}", c.plug_snap, c.plug),
+        slot,
+        if c.connected {
+            gettext("on")
+        } else {
+            gettext("off")
+        },
+        // Translators: who set a permission: the person, or the default policy.
+        if c.manual {
+            gettext("your choice")
+        } else {
+            gettext("default")
+        },
+        c.label.clone(),
+    ]
 }
 
 pub(crate) fn changes(ctl: &Ctl, h: &Helper1ProxyBlocking) -> Res<()> {
@@ -222,6 +243,45 @@ pub(crate) fn changes(ctl: &Ctl, h: &Helper1ProxyBlocking) -> Res<()> {
 mod tests {
     use super::*;
     use snapshelf_dbus::types::{ChannelInfo, FindResult, InfoExtra};
+
+    #[test]
+    fn a_connection_row_names_its_slot_as_snapd_does() {
+        let mut c = Connection {
+            interface: "network".into(),
+            plug_snap: "shelf-clock".into(),
+            plug: "network".into(),
+            slot_snap: String::new(),
+            slot: "network".into(),
+            connected: true,
+            manual: false,
+            label: "Network".into(),
+            auto: true,
+        };
+        let row = connection_row(&c, None);
+        assert_eq!(row[..3], ["network", "shelf-clock:network", ":network"]);
+        c.connected = false;
+        assert_eq!(connection_row(&c, None)[2], "-");
+        let content = Connection {
+            interface: "content".into(),
+            plug_snap: "app".into(),
+            plug: "themes".into(),
+            slot_snap: "gtk-themes".into(),
+            slot: "gtk-3-themes".into(),
+            connected: true,
+            manual: true,
+            label: "Content".into(),
+            auto: false,
+        };
+        let row = connection_row(&content, Some("gtk-3-themes"));
+        assert_eq!(
+            row[..3],
+            [
+                "content[gtk-3-themes]",
+                "app:themes",
+                "gtk-themes:gtk-3-themes"
+            ]
+        );
+    }
 
     #[test]
     fn info_for_people_leaves_out_what_is_empty() {

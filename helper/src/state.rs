@@ -385,7 +385,9 @@ impl State {
         })
     }
 
-    /// Store a snap's configuration document; an empty one is deleted.
+    /// Store a snap's configuration document as a hook or `snapctl` left it. One emptied is still
+    /// a configuration (snapd keeps `{}`, which a refresh keeps as the revision's and a revert
+    /// brings back); a snap that never had one gets none. [`State::set_config`] stores exactly.
     pub fn put_config(
         &self,
         name: &str,
@@ -393,7 +395,7 @@ impl State {
     ) -> Result<()> {
         if doc.is_empty() {
             self.conn
-                .execute("DELETE FROM config WHERE name = ?1", [name])?;
+                .execute("UPDATE config SET data = '{}' WHERE name = ?1", [name])?;
         } else {
             self.conn.execute(
                 "INSERT INTO config (name, data) VALUES (?1, ?2)

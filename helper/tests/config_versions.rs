@@ -159,3 +159,68 @@ fn configuration_is_kept_per_revision_and_restored_on_revert() {
         serde_json::json!({"configure-marker": "executed-for-v1"})
     );
 }
+
+/// config-versions at `version` whose configure hook sets nothing: installed and refreshed, the
+/// snap has no configuration at all until one is set.
+fn unconfigured(dir: &Path, version: u32) -> PathBuf {
+    let s = dir.join(format!("config-versions-unconfigured-v{version}"));
+    let _ = std::fs::remove_dir_all(&s);
+    write(
+        &s.join("meta/snap.yaml"),
+        &format!(
+            "name: config-versions\nversion: '{version}'\nsummary: config versions\n\
+             base: shelf-base\napps:\n  app:\n    command: bin/true\n"
+        ),
+        0o644,
+    );
+    write(&s.join("bin/true"), "#!/bin/sh\nexit 0\n", 0o755);
+    write(
+        &s.join("meta/hooks/configure"),
+        "#!/bin/sh\nexit 0\n",
+        0o755,
+    );
+    let out = dir.join(format!("config-versions-unconfigured-v{version}.snap"));
+    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
+    out
+}
+
+fn whole(env: &Env) -> serde_json::Value {
+    serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap()
+}
+
+/// snapd's SaveRevisionConfig keeps nothing for a snap without configuration, and its
+/// RestoreRevisionConfig leaves the current configuration when the target revision has no copy:
+/// a revert to a revision replaced before anything was set keeps what is set now. A configuration
+/// emptied by unsetting its last key is still one, kept and brought back empty.
+#[test]
+fn a_revert_to_a_revision_that_had_no_configuration_keeps_the_current_one() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work) = common::sandbox::setup_with_confine();
+    let (v1, v2) = (unconfigured(work.path(), 1), unconfigured(work.path(), 2));
+    for v in [&v1, &v2] {
+        let (status, _, err) = install_file(&env, v);
+        assert_eq!(status, "Done", "{err}");
+    }
+    assert_eq!(current(&env), "x2");
+    assert_eq!(whole(&env), serde_json::json!({}));
+    set(&env, r#"{"value": 200}"#);
+
+    // x1 was replaced with no configuration: nothing of it comes back, x2's stays.
+    revert(&env, Some("x1"));
+    assert_eq!(current(&env), "x1");
+    assert_eq!(whole(&env), serde_json::json!({"value": 200}));
+    set(&env, r#"{"value": 300}"#);
+    revert(&env, Some("x2"));
+    assert_eq!(whole(&env), serde_json::json!({"value": 200}));
+
+    // Unset to nothing, x2's configuration is an empty one: x1's comes back, and x2's empty
+    // one when x2 is reverted to again.
+    set(&env, r#"{"value": null}"#);
+    assert_eq!(whole(&env), serde_json::json!({}));
+    revert(&env, Some("x1"));
+    assert_eq!(whole(&env), serde_json::json!({"value": 300}));
+    revert(&env, Some("x2"));
+    assert_eq!(whole(&env), serde_json::json!({}));
+}

@@ -224,10 +224,18 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
         let o = ctl(&env, &["connect", "dbususer:peer", "dbuspeer:"]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(call(), "reply=pong\n");
-        // Listed on the slot's snap too (the table shows the plug; --json the slot).
+        // Listed on the slot's snap too, with its slot (snapd's Interface, Plug, Slot first).
         let o = ctl(&env, &["connections", "dbuspeer"]);
         let listed = String::from_utf8_lossy(&o.stdout);
-        assert!(listed.contains("dbususer:peer  dbus       on"), "{listed}");
+        let line = listed.lines().find(|l| l.contains("dbususer:peer"));
+        let cells: Vec<&str> = line
+            .map(|l| l.split_whitespace().take(4).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            cells,
+            ["dbus", "dbususer:peer", "dbuspeer:peer", "on"],
+            "{listed}"
+        );
         let o = ctl(&env, &["connections", "dbuspeer", "--json"]);
         let listed = String::from_utf8_lossy(&o.stdout);
         assert!(listed.contains("\"dbuspeer\""), "{listed}");

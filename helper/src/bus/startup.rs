@@ -120,6 +120,35 @@ async fn open_engine(o: &Options) -> anyhow::Result<(Engine, String, std::fs::Fi
     Ok((engine, store_url, lock))
 }
 
+/// Where [`Starting`] is served while the helper starts.
+const STARTING_PATH: &str = "/io/github/snapshelf/Helper1/starting";
+
+/// An empty interface, served only until the helper takes its name (see [`connect`]).
+struct Starting;
+
+#[zbus::interface(name = "io.github.snapshelf.Starting")]
+impl Starting {}
+
+/// Connect to the bus with the object server already subscribed to method calls.
+///
+/// zbus subscribes its object server on a task of its own, a moment after the server is first
+/// used, and a call that arrives before that is dropped: its caller never gets an answer. Taking
+/// the name only after `object_server().at()` does not close that window (a test's call, made
+/// the instant the name was taken, hung). Only a connection builder with something to serve
+/// waits for the subscription, so the builder serves a placeholder, taken down just before the
+/// name is requested.
+async fn connect(address: Option<&str>) -> anyhow::Result<zbus::Connection> {
+    let builder = match address {
+        Some(a) => zbus::connection::Builder::address(a)?,
+        None => zbus::connection::Builder::system()?,
+    };
+    builder
+        .serve_at(STARTING_PATH, Starting)?
+        .build()
+        .await
+        .context("cannot connect to the bus")
+}
+
 /// Start the helper: lock the root, settle interrupted changes, then serve and take the name.
 pub async fn start(o: Options) -> anyhow::Result<Running> {
     let (engine, store_url, lock) = open_engine(&o).await?;
@@ -130,11 +159,7 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
         listener,
     )));
     crate::engine::bus_policy::set_system_bus(o.bus_address.clone());
-    let builder = match &o.bus_address {
-        Some(a) => zbus::connection::Builder::address(a.as_str())?,
-        None => zbus::connection::Builder::system()?,
-    };
-    let conn = builder.build().await.context("cannot connect to the bus")?;
+    let conn = connect(o.bus_address.as_deref()).await?;
     let authority = Arc::new(
         Authority::new(&conn)
             .await
@@ -156,6 +181,10 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
     tokio::spawn(crate::memory::trim_when_quiet(zbus::MessageStream::from(
         &conn,
     )));
+    conn.object_server()
+        .remove::<Starting, _>(STARTING_PATH)
+        .await
+        .context("cannot take down the start-up placeholder")?;
     conn.request_name_with_flags(
         names::SERVICE,
         zbus::fdo::RequestNameFlags::DoNotQueue.into(),

@@ -957,3 +957,73 @@ async fn revision_config_keeps_and_restores_and_undoes() {
         }
     }
 }
+
+/// A snap without configuration keeps no copy for the replaced revision (its earlier copy stays),
+/// a revert to a revision without a copy keeps the current configuration, and undo leaves the
+/// snap without configuration again (snapd's Save/RestoreRevisionConfig).
+#[tokio::test]
+async fn revision_config_keeps_nothing_of_no_configuration() {
+    use serde_json::{json, Map, Value};
+    let doc = |v: Value| -> Map<String, Value> { v.as_object().unwrap().clone() };
+    for fail in [false, true] {
+        let f = Fixture::new();
+        let engine = f.engine().await;
+        {
+            let st = lock(&engine.inner.state);
+            st.put_snap(&snap("a", &["1", "2", "3"])).unwrap();
+            st.put_revision_config("a", "3", Some(&doc(json!({"value": 100}))))
+                .unwrap();
+        }
+        let mut after = snap("a", &["1", "2", "3"]);
+        after.current = "1".into();
+        if fail {
+            f.sys.fail_on("link a");
+        }
+        let tasks = vec![
+            Task::RevisionConfig(revision_config::RevisionConfig::new("a", "3", Some("1"))),
+            Task::Link(link::Link {
+                name: "a".into(),
+                after: Box::new(after),
+                before: None,
+                captured: false,
+            }),
+        ];
+        let id = start(&engine, &["a"], tasks).await;
+        let (row, _) = finished(&engine, id).await;
+        let st = lock(&engine.inner.state);
+        assert_eq!(st.config_entry("a").unwrap(), None, "fail: {fail}");
+        assert_eq!(st.revision_configs("a").unwrap(), ["3"], "fail: {fail}");
+        assert_eq!(
+            st.revision_config("a", "3").unwrap(),
+            Some(doc(json!({"value": 100})))
+        );
+        let want = if fail {
+            ChangeStatus::Error
+        } else {
+            ChangeStatus::Done
+        };
+        assert_eq!(row.status, want, "{}", row.error);
+    }
+    // With a configuration and none kept for the target, the current one stays.
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    {
+        let st = lock(&engine.inner.state);
+        st.put_snap(&snap("a", &["1", "2"])).unwrap();
+        st.put_config("a", &doc(json!({"value": 200}))).unwrap();
+    }
+    let tasks = vec![Task::RevisionConfig(revision_config::RevisionConfig::new(
+        "a",
+        "2",
+        Some("1"),
+    ))];
+    let id = start(&engine, &["a"], tasks).await;
+    let (row, _) = finished(&engine, id).await;
+    assert_eq!(row.status, ChangeStatus::Done, "{}", row.error);
+    let st = lock(&engine.inner.state);
+    assert_eq!(st.config("a").unwrap(), doc(json!({"value": 200})));
+    assert_eq!(
+        st.revision_config("a", "2").unwrap(),
+        Some(doc(json!({"value": 200})))
+    );
+}

@@ -62,6 +62,39 @@ impl State {
         Ok(())
     }
 
+    /// A snap's configuration, `None` when it has none at all (never set, or removed with the
+    /// snap), which snapd tells from an empty one: only a configuration is kept per revision.
+    pub fn config_entry(&self, name: &str) -> Result<Option<Map<String, Value>>> {
+        let data: Option<String> = self
+            .conn
+            .query_row("SELECT data FROM config WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(match data {
+            Some(d) => Some(serde_json::from_str(&d)?),
+            None => None,
+        })
+    }
+
+    /// Make a snap's configuration exactly `doc`, an empty one included (`None`: it has none).
+    pub fn set_config(&self, name: &str, doc: Option<&Map<String, Value>>) -> Result<()> {
+        match doc {
+            None => {
+                self.conn
+                    .execute("DELETE FROM config WHERE name = ?1", [name])?;
+            }
+            Some(doc) => {
+                self.conn.execute(
+                    "INSERT INTO config (name, data) VALUES (?1, ?2)
+                     ON CONFLICT(name) DO UPDATE SET data = excluded.data",
+                    params![name, serde_json::to_string(doc)?],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// The revisions of a snap that have a configuration kept.
     pub fn revision_configs(&self, name: &str) -> Result<Vec<String>> {
         let mut stmt = self
@@ -101,5 +134,25 @@ mod tests {
         st.delete_revision_configs("ab").unwrap();
         assert!(st.revision_configs("ab").unwrap().is_empty());
         assert_eq!(st.revision_config("cd", "1").unwrap(), Some(doc));
+    }
+
+    #[test]
+    fn an_emptied_configuration_is_one_and_none_is_none() {
+        let st = State::in_memory().unwrap();
+        let mut doc = Map::new();
+        doc.insert("value".into(), Value::from(100));
+        // A hook that leaves nothing set gives a snap without one no configuration.
+        st.put_config("ab", &Map::new()).unwrap();
+        assert_eq!(st.config_entry("ab").unwrap(), None);
+        st.put_config("ab", &doc).unwrap();
+        assert_eq!(st.config_entry("ab").unwrap(), Some(doc.clone()));
+        // Unsetting the last key leaves an empty configuration, as snapd's `{}`.
+        st.put_config("ab", &Map::new()).unwrap();
+        assert_eq!(st.config_entry("ab").unwrap(), Some(Map::new()));
+        assert_eq!(st.config("ab").unwrap(), Map::new());
+        st.set_config("ab", None).unwrap();
+        assert_eq!(st.config_entry("ab").unwrap(), None);
+        st.set_config("ab", Some(&Map::new())).unwrap();
+        assert_eq!(st.config_entry("ab").unwrap(), Some(Map::new()));
     }
 }

@@ -1,8 +1,10 @@
 //! Configuration per revision, as snapd's link-snap keeps it: when a revision takes the place of
 //! the current one, the configuration is kept as that revision's (`SaveRevisionConfig`); a revert
 //! makes the target revision's kept configuration current again (`RestoreRevisionConfig`); a
-//! refresh carries the configuration over unchanged. Undo puts both back as they were, so a failed
-//! refresh or revert leaves the configuration as it found it.
+//! refresh carries the configuration over unchanged. A snap with no configuration at all keeps no
+//! copy (an earlier copy for that revision stays), and a revert to a revision without a copy
+//! leaves the current configuration: never an empty one in its place. Undo puts both back as they
+//! were, so a failed refresh or revert leaves the configuration as it found it.
 
 use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
@@ -26,7 +28,9 @@ pub struct RevisionConfig {
 /// The current configuration and the copy kept for `from`, before the task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Captured {
-    pub config: Map<String, Value>,
+    /// `None`: the snap had no configuration at all (tasks recorded before this knew no such
+    /// case and hold a document, read as `Some`).
+    pub config: Option<Map<String, Value>>,
     pub kept: Option<Map<String, Value>>,
 }
 
@@ -62,7 +66,7 @@ impl RevisionConfig {
                 let captured = {
                     let st = cx.state();
                     Captured {
-                        config: st.config(&self.name)?,
+                        config: st.config_entry(&self.name)?,
                         kept: st.revision_config(&self.name, &self.from)?,
                     }
                 };
@@ -79,11 +83,15 @@ impl RevisionConfig {
         };
         let task = Task::RevisionConfig(done.clone());
         cx.commit(&task, |st| {
-            st.put_revision_config(&done.name, &done.from, Some(&before.config))?;
+            // Nothing to keep when there is no configuration (snapd's SaveRevisionConfig).
+            if let Some(config) = &before.config {
+                st.put_revision_config(&done.name, &done.from, Some(config))?;
+            }
             if let Some(rev) = &done.restore {
-                // A revision with no kept configuration leaves the current one (as snapd).
+                // A revision with no kept configuration leaves the current one (as snapd); a
+                // kept empty one is brought back as such.
                 if let Some(doc) = st.revision_config(&done.name, rev)? {
-                    st.put_config(&done.name, &doc)?;
+                    st.set_config(&done.name, Some(&doc))?;
                 }
             }
             Ok(())
@@ -96,7 +104,7 @@ impl RevisionConfig {
             return Ok(()); // it never acted
         };
         cx.state().transaction(|st| {
-            st.put_config(&self.name, &before.config)?;
+            st.set_config(&self.name, before.config.as_ref())?;
             st.put_revision_config(&self.name, &self.from, before.kept.as_ref())
         })?;
         Ok(())

@@ -319,7 +319,10 @@ impl RunHook {
         }
         let _ = std::fs::remove_file(cookie::hook_file(cx.paths(), &self.name));
         if let Some(before) = &self.config_before {
-            cx.state().put_config(&self.name, before)?;
+            // Nothing before is taken as no configuration at all: a failed install's configure
+            // hook must not leave an empty one behind, which a refresh would keep as a revision's.
+            let before = (!before.is_empty()).then_some(before);
+            cx.state().set_config(&self.name, before)?;
             if let Some(undo) = &self.undo_hook {
                 self.run_undo_hook(cx, undo);
             }

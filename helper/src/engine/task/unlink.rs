@@ -40,7 +40,7 @@ impl Unlink {
             st.delete_snap(&done.name)?;
             st.delete_revision_configs(&done.name)?;
             st.put_health(&done.name, None)?;
-            st.put_config(&done.name, &Default::default())
+            st.set_config(&done.name, None)
         })?;
         Ok(done)
     }
