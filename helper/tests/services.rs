@@ -1777,3 +1777,143 @@ fn a_remove_stops_the_services_before_the_remove_hook() {
     }
     m.assert_gone(name);
 }
+
+/// Owns the name its second argument gives on the bus its first names (`system` or `session`)
+/// and answers every method call with "hello from <its pid>", as snapd's test-snapd-dbus-service.
+const ACTIVATED_C: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    DBusError err;
+    dbus_error_init(&err);
+    DBusConnection *c = dbus_bus_get(strcmp(argv[1], "system") == 0 ? 1 : 0, &err);
+    if (!c) { fprintf(stderr, "bus: %s\n", err.name); return 1; }
+    if (dbus_bus_request_name(c, argv[2], 4 /* DO_NOT_QUEUE */, &err) != 1) {
+        fprintf(stderr, "cannot own %s: %s\n", argv[2], err.name ? err.name : "taken");
+        return 1;
+    }
+    char text[64];
+    snprintf(text, sizeof text, "hello from %d", (int)getpid());
+    const char *s = text;
+    /* The call that activated it came with the name: it is queued before the first read. */
+    do {
+        DBusMessage *m;
+        while ((m = dbus_connection_pop_message(c))) {
+            if (dbus_message_get_type(m) == 1 /* a method call */) {
+                DBusMessage *reply = dbus_message_new_method_return(m);
+                dbus_message_append_args(reply, 's', &s, 0);
+                dbus_connection_send(c, reply, 0);
+                dbus_connection_flush(c);
+                dbus_message_unref(reply);
+            }
+            dbus_message_unref(m);
+        }
+    } while (dbus_connection_read_write(c, -1));
+    return 0;
+}
+"#;
+
+/// A copy of a host file in the folder the container shares; the folder is returned.
+fn host_file(m: &Machine, path: &str) -> PathBuf {
+    let dir = m.work.path().join("host");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = Path::new(path).file_name().unwrap();
+    std::fs::copy(path, dir.join(name)).unwrap_or_else(|e| panic!("copy {path}: {e}"));
+    dir
+}
+
+/// A snap `name` whose daemon `srv` (`daemon: dbus`, no `bus-name`) is activated by its system
+/// bus slot `sys`, naming `bus_name`; its program is `ACTIVATED_C` with the host's libdbus.
+fn activated_snap(m: &Machine, name: &str, bus_name: &str) -> PathBuf {
+    let program = m.work.path().join("activated");
+    if !program.exists() {
+        common::sandbox::compile_with_libdbus(ACTIVATED_C, &program);
+    }
+    let src = m.work.path().join(format!("src-{name}"));
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(src.join("meta")).unwrap();
+    std::fs::write(
+        src.join("meta/snap.yaml"),
+        format!(
+            "name: {name}\nversion: '1'\nsummary: activation test\nbase: shelf-base\n\
+             slots:\n  sys:\n    interface: dbus\n    bus: system\n    name: {bus_name}\n\
+             apps:\n  srv:\n    command: bin/activated\n    daemon: dbus\n    activates-on: [sys]\n"
+        ),
+    )
+    .unwrap();
+    let args = format!(" system {bus_name}");
+    common::sandbox::add_host_commands(&src, &[("activated", program.to_str().unwrap(), &args)]);
+    let out = m.work.path().join(format!("{name}.snap"));
+    snapshelf_snap::squashfs::pack(&src, &out, &Default::default()).unwrap();
+    out
+}
+
+/// snapd's dbus-activation-system and dbus-activation-name-conflict: a daemon with `activates-on`
+/// gets an activation file in the system bus's service directory at install and is not started;
+/// a method call to its name has the bus start its unit, and the app in its sandbox answers;
+/// another snap asking for the same name is refused; removal stops the daemon and takes the file
+/// away.
+#[test]
+fn a_system_daemon_is_started_by_a_call_to_its_bus_name() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let r = repo().canonicalize().unwrap();
+    m.ok(&format!(
+        "cp {}/flatpak-free-packaging/snapshelf.system-services.conf /etc/dbus-1/system.d/ && \
+         systemctl reload dbus",
+        r.display()
+    ));
+    // The daemon reaches the system bus through confine's bus proxy; a root built before the
+    // proxy was in services-root.sh's list gets the host's (the same Debian release).
+    m.ok(&format!(
+        "test -x /usr/bin/xdg-dbus-proxy || cp {}/xdg-dbus-proxy /usr/bin/",
+        host_file(&m, "/usr/bin/xdg-dbus-proxy").display()
+    ));
+    let name = "io.example.ShelfActivated";
+    let file = format!("/var/lib/snapshelf/dbus-1/system-services/{name}.service");
+    let unit = "snap.svc-dbus.srv.service";
+    m.install(&activated_snap(&m, "svc-dbus", name));
+    let text = m.ok(&format!("cat {file}"));
+    assert!(
+        text.lines().any(|l| l == format!("SystemdService={unit}")),
+        "{text}"
+    );
+    assert_eq!(m.active(unit), "inactive", "started before a call");
+    assert_eq!(m.enabled(unit), "static", "wanted by a target");
+
+    let call = format!("dbus-send --system --print-reply --dest={name} / {name}.Ping");
+    let (ok, out) = m.sh(&call);
+    assert!(
+        ok && out.contains("hello from"),
+        "{out}\n{}",
+        m.journal(unit)
+    );
+    assert_eq!(m.active(unit), "active");
+
+    // snapd's dbus-activation-name-conflict: the name is the first snap's.
+    let other = activated_snap(&m, "svc-dbus-two", name);
+    let (ok, out) = m.ctl(&format!("install {} --unsigned", other.display()));
+    assert!(!ok, "a second snap took the name: {out}");
+    assert!(
+        out.contains(&format!(
+            "snap \"svc-dbus-two\" requesting to activate on system bus name \"{name}\" conflicts with snap \"svc-dbus\" use"
+        )),
+        "{out}"
+    );
+    assert!(m
+        .ok(&format!("cat {file}"))
+        .contains("X-Snapshelf-Snap=svc-dbus\n"));
+    m.assert_gone("svc-dbus-two");
+
+    let (ok, out) = m.ctl("remove svc-dbus");
+    assert!(ok, "remove: {out}");
+    assert!(
+        !m.sh(&format!("test -e {file}")).0,
+        "the activation file stayed"
+    );
+    m.assert_gone("svc-dbus");
+    let (_, out) = m.sh(&call);
+    assert!(out.contains("ServiceUnknown"), "{out}");
+}
