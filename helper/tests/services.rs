@@ -1827,6 +1827,15 @@ fn host_file(m: &Machine, path: &str) -> PathBuf {
 /// A snap `name` whose daemon `srv` (`daemon: dbus`, no `bus-name`) is activated by its system
 /// bus slot `sys`, naming `bus_name`; its program is `ACTIVATED_C` with the host's libdbus.
 fn activated_snap(m: &Machine, name: &str, bus_name: &str) -> PathBuf {
+    let yaml = format!(
+        "slots:\n  sys:\n    interface: dbus\n    bus: system\n    name: {bus_name}\n\
+         apps:\n  srv:\n    command: bin/activated\n    daemon: dbus\n    activates-on: [sys]\n"
+    );
+    activated_snap_with(m, name, &yaml, &format!(" system {bus_name}"))
+}
+
+/// A snap `name` with `yaml` (its slots and apps) and `bin/activated ARGS`.
+fn activated_snap_with(m: &Machine, name: &str, yaml: &str, args: &str) -> PathBuf {
     let program = m.work.path().join("activated");
     if !program.exists() {
         common::sandbox::compile_with_libdbus(ACTIVATED_C, &program);
@@ -1836,15 +1845,10 @@ fn activated_snap(m: &Machine, name: &str, bus_name: &str) -> PathBuf {
     std::fs::create_dir_all(src.join("meta")).unwrap();
     std::fs::write(
         src.join("meta/snap.yaml"),
-        format!(
-            "name: {name}\nversion: '1'\nsummary: activation test\nbase: shelf-base\n\
-             slots:\n  sys:\n    interface: dbus\n    bus: system\n    name: {bus_name}\n\
-             apps:\n  srv:\n    command: bin/activated\n    daemon: dbus\n    activates-on: [sys]\n"
-        ),
+        format!("name: {name}\nversion: '1'\nsummary: activation test\nbase: shelf-base\n{yaml}"),
     )
     .unwrap();
-    let args = format!(" system {bus_name}");
-    common::sandbox::add_host_commands(&src, &[("activated", program.to_str().unwrap(), &args)]);
+    common::sandbox::add_host_commands(&src, &[("activated", program.to_str().unwrap(), args)]);
     let out = m.work.path().join(format!("{name}.snap"));
     snapshelf_snap::squashfs::pack(&src, &out, &Default::default()).unwrap();
     out
@@ -1916,4 +1920,92 @@ fn a_system_daemon_is_started_by_a_call_to_its_bus_name() {
     m.assert_gone("svc-dbus");
     let (_, out) = m.sh(&call);
     assert!(out.contains("ServiceUnknown"), "{out}");
+}
+
+/// A user's session bus run by the user's service manager, as Debian's dbus-user-session sets it
+/// up (the cached root does not have that package): `dbus.socket` at `$XDG_RUNTIME_DIR/bus` and a
+/// `dbus.service` with systemd activation, enabled for every user before the user's manager starts.
+const USER_BUS_UNITS: &str = "mkdir -p /etc/systemd/user/sockets.target.wants && \
+    printf '[Socket]\nListenStream=%%t/bus\nExecStartPost=-/bin/systemctl --user set-environment DBUS_SESSION_BUS_ADDRESS=unix:path=%%t/bus\n[Install]\nWantedBy=sockets.target\n' \
+      > /etc/systemd/user/dbus.socket && \
+    printf '[Unit]\nRequires=dbus.socket\n[Service]\nExecStart=/usr/bin/dbus-daemon --session --address=systemd: --nofork --nopidfile --systemd-activation --syslog-only\n' \
+      > /etc/systemd/user/dbus.service && \
+    ln -sf ../dbus.socket /etc/systemd/user/sockets.target.wants/dbus.socket";
+
+/// snapd's dbus-activation-session: a user daemon with `activates-on` its session bus slot gets an
+/// activation file in the session bus's service directory and is not started; a call to its name
+/// on a user's session bus has the bus start the unit in that user's manager, and the app in its
+/// sandbox answers as that user; removal stops it and takes the file away.
+#[test]
+fn a_user_daemon_is_started_by_a_call_to_its_session_bus_name() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let r = repo().canonicalize().unwrap();
+    m.ok(&format!(
+        "test -x /usr/bin/xdg-dbus-proxy || cp {}/xdg-dbus-proxy /usr/bin/",
+        host_file(&m, "/usr/bin/xdg-dbus-proxy").display()
+    ));
+    m.ok(&format!(
+        "mkdir -p /etc/dbus-1/session.d && \
+         cp {}/flatpak-free-packaging/snapshelf.session-services.conf /etc/dbus-1/session.d/",
+        r.display()
+    ));
+    m.ok(USER_BUS_UNITS);
+    m.ok("useradd -m -u 1234 bususer && loginctl enable-linger bususer");
+    let t = Instant::now();
+    while !m.sh("test -S /run/user/1234/bus").0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no session bus: {}",
+            m.journal("user@1234.service")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let as_user = |cmd: &str| {
+        m.sh(&format!(
+            "setpriv --reuid 1234 --regid 1234 --clear-groups env XDG_RUNTIME_DIR=/run/user/1234 \
+             DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1234/bus {cmd}"
+        ))
+    };
+    let name = "io.example.ShelfSession";
+    let yaml = format!(
+        "slots:\n  ses:\n    interface: dbus\n    bus: session\n    name: {name}\n\
+         apps:\n  srv:\n    command: bin/activated\n    daemon: simple\n    \
+         daemon-scope: user\n    activates-on: [ses]\n"
+    );
+    let snap = activated_snap_with(&m, "svc-session", &yaml, &format!(" session {name}"));
+    m.install(&snap);
+    let file = format!("/var/lib/snapshelf/dbus-1/services/{name}.service");
+    let unit = "snap.svc-session.srv.service";
+    let text = m.ok(&format!("cat {file}"));
+    assert!(text.contains(&format!("SystemdService={unit}\n")), "{text}");
+    assert!(!text.contains("User="), "{text}");
+    let state = |u: &str| as_user(&format!("systemctl --user is-active {u}")).1;
+    assert_eq!(state(unit).trim(), "inactive", "started before a call");
+
+    let call = format!("dbus-send --session --print-reply --dest={name} / {name}.Ping");
+    let (ok, out) = as_user(&call);
+    assert!(
+        ok && out.contains("hello from"),
+        "{out}\n{}",
+        m.sh("journalctl -q --no-pager --user-unit snap.svc-session.srv.service --user-unit dbus.service | tail -30").1
+    );
+    assert_eq!(state(unit).trim(), "active");
+    // The app runs as the user whose bus called it, not as root.
+    // (`[l]`: the pattern does not match the shell running pgrep.)
+    let app = "pgrep -f /snap/svc-session/x1/lib64/[l]d-linux";
+    assert!(
+        m.sh(&format!("{app} -u bususer")).0,
+        "not running as the user"
+    );
+    assert!(!m.sh(&format!("{app} -u root")).0, "running as root");
+
+    let (ok, out) = m.ctl("remove svc-session");
+    assert!(ok, "remove: {out}");
+    assert!(
+        !m.sh(&format!("test -e {file}")).0,
+        "the activation file stayed"
+    );
+    assert_eq!(state(unit).trim(), "inactive");
+    m.assert_gone("svc-session");
 }
