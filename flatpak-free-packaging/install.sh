@@ -35,6 +35,7 @@ $PREFIX/libexec/snapshelf/snapshelf-launcher
 $PREFIX/share/dbus-1/services/io.github.snapshelf.Launcher.service
 $PREFIX/libexec/snapshelf/snapshelf-update-agent
 /etc/xdg/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop
+/etc/xdg/autostart/io.github.snapshelf.Snapshelf.Autostart.desktop
 $BUSPOLICY/io.github.snapshelf.Helper1.conf
 $BUSPOLICY/snapshelf.system-services.conf
 $SESSIONPOLICY/snapshelf.session-services.conf
@@ -94,6 +95,9 @@ AGENT="$PREFIX/libexec/snapshelf/snapshelf-update-agent"
 [ "$PREFIX" = /usr ] || AGENT="$AGENT --app $PREFIX/bin/snapshelf"
 sed "s|^Exec=.*|Exec=$AGENT|" data/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop \
   | install -D -m 644 /dev/stdin "$D/etc/xdg/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop"
+# Snaps' apps with `autostart:` start with each session too (as snapd's `snap userd --autostart`).
+sed "s|^Exec=.*|Exec=$PREFIX/bin/snapshelfctl autostart|" data/autostart/io.github.snapshelf.Snapshelf.Autostart.desktop \
+  | install -D -m 644 /dev/stdin "$D/etc/xdg/autostart/io.github.snapshelf.Snapshelf.Autostart.desktop"
 install -D -m 644 flatpak-free-packaging/io.github.snapshelf.Helper1.conf "$D$BUSPOLICY/io.github.snapshelf.Helper1.conf"
 # Where the helper writes the activation files of snaps' activates-on daemons (docs/services.md).
 install -D -m 644 flatpak-free-packaging/snapshelf.system-services.conf "$D$BUSPOLICY/snapshelf.system-services.conf"

@@ -8,6 +8,7 @@ pub mod gnome;
 pub mod proxy;
 pub mod sandbox;
 pub mod session_bus;
+pub mod users;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
