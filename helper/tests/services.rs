@@ -2009,3 +2009,85 @@ fn a_user_daemon_is_started_by_a_call_to_its_session_bus_name() {
     assert_eq!(state(unit).trim(), "inactive");
     m.assert_gone("svc-session");
 }
+
+/// activates-on without systemd (the usual test world): the activation files of a system and a
+/// user daemon are written with the units, in their buses' directories; an install whose
+/// configure hook fails takes them away again (its undo), as does a remove.
+#[test]
+fn activation_files_follow_install_its_undo_and_remove_without_systemd() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work) = common::sandbox::setup_with_confine();
+    let yaml = |hook: &str| {
+        format!(
+            "name: svc-files\nversion: '1'\nsummary: s\nbase: shelf-base\n\
+             slots:\n  sys:\n    interface: dbus\n    bus: system\n    name: io.example.FilesSys\n  \
+             ses:\n    interface: dbus\n    bus: session\n    name: io.example.FilesSes\n\
+             apps:\n  sys:\n    command: bin/srv\n    daemon: simple\n    activates-on: [sys]\n  \
+             usr:\n    command: bin/srv\n    daemon: simple\n    daemon-scope: user\n    \
+             activates-on: [ses]\n{hook}"
+        )
+    };
+    let pack = |with_failing_hook: bool| {
+        let src = work.path().join(format!("svc-files-{with_failing_hook}"));
+        let hook = if with_failing_hook {
+            common::sandbox::write(
+                &src.join("meta/hooks/configure"),
+                "#!/bin/sh\nexit 1\n",
+                0o755,
+            );
+            "hooks:\n  configure: {}\n"
+        } else {
+            ""
+        };
+        common::sandbox::write(&src.join("meta/snap.yaml"), &yaml(hook), 0o644);
+        common::sandbox::write(&src.join("bin/srv"), "#!/bin/sh\nsleep 100\n", 0o755);
+        common::sandbox::pack(
+            &src,
+            &work
+                .path()
+                .join(format!("svc-files-{with_failing_hook}.snap")),
+        )
+    };
+    let dir = env.root.join("var/lib/snapshelf/dbus-1");
+    let sys = dir.join("system-services/io.example.FilesSys.service");
+    let ses = dir.join("services/io.example.FilesSes.service");
+
+    let c = common::sandbox::start_install_file(&env, &pack(true), common::sandbox::unsigned());
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Error", "the configure hook failed: {err}");
+    assert!(
+        !sys.exists() && !ses.exists(),
+        "the undo left an activation file"
+    );
+
+    common::sandbox::install_file(&env, &pack(false));
+    let text = std::fs::read_to_string(&sys).expect("the system bus file is written");
+    assert!(
+        text.contains("SystemdService=snap.svc-files.sys.service\n"),
+        "{text}"
+    );
+    assert!(text.contains("User=root\n") && text.contains("X-Snapshelf-Snap=svc-files\n"));
+    let text = std::fs::read_to_string(&ses).expect("the session bus file is written");
+    assert!(
+        text.contains("SystemdService=snap.svc-files.usr.service\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Exec={} --root ",
+            common::sandbox::confine_bin().display()
+        )),
+        "{text}"
+    );
+    let c = env
+        .proxy()
+        .remove(&["svc-files"], Default::default())
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert!(
+        !sys.exists() && !ses.exists(),
+        "the remove left an activation file"
+    );
+}
