@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod bus_server;
 pub mod gnome;
 pub mod proxy;
 pub mod sandbox;
