@@ -1849,6 +1849,15 @@ fn a_system_daemon_is_started_by_a_call_to_its_bus_name() {
     );
     assert_eq!(m.active(unit), "inactive", "started before a call");
     assert_eq!(m.enabled(unit), "static", "wanted by a target");
+    // As snapd lists it: enabled (by its activation), inactive.
+    let (ok, out) = m.ctl("--json services svc-dbus");
+    assert!(ok, "{out}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (list[0]["enabled"].as_bool(), list[0]["active"].as_bool()),
+        (Some(true), Some(false)),
+        "{out}"
+    );
 
     let call = format!("dbus-send --system --print-reply --dest={name} / {name}.Ping");
     let (ok, out) = m.sh(&call);

@@ -51,6 +51,8 @@ impl Engine {
                 }
                 (None, _) => {}
             }
+            // D-Bus activation is its start-up: snapd says such a service is enabled.
+            enabled |= sd.is_some() && !s.activation.is_empty();
             out.push(ServiceInfo {
                 snap: name.to_string(),
                 app: s.app.clone(),
