@@ -1867,6 +1867,17 @@ fn a_system_daemon_is_started_by_a_call_to_its_bus_name() {
         m.journal(unit)
     );
     assert_eq!(m.active(unit), "active");
+    // `stop` stops it; `start` leaves it to the next call (snapd starts no activated service);
+    // the next call starts it again.
+    let (ok, out) = m.ctl("stop svc-dbus.srv");
+    assert!(ok, "stop: {out}");
+    assert_eq!(m.active(unit), "inactive");
+    let (ok, out) = m.ctl("start svc-dbus");
+    assert!(ok, "start: {out}");
+    assert_eq!(m.active(unit), "inactive", "started by start");
+    let (ok, out) = m.sh(&call);
+    assert!(ok && out.contains("hello from"), "{out}");
+    assert_eq!(m.active(unit), "active");
 
     // snapd's dbus-activation-name-conflict: the name is the first snap's.
     let other = activated_snap(&m, "svc-dbus-two", name);
