@@ -74,7 +74,13 @@ fn autostart_files(snap_dir: &Path) -> Vec<(String, PathBuf)> {
         return out;
     };
     for snap in snaps.flatten() {
-        let Ok(name) = snap.file_name().into_string() else {
+        // Only folders named as snaps are looked into (the name goes into a path).
+        let Some(name) = snap
+            .file_name()
+            .into_string()
+            .ok()
+            .filter(|n| snapshelf_snap::naming::validate_instance_name(n).is_ok())
+        else {
             continue;
         };
         let dir = snap.path().join("current/.config/autostart");
