@@ -10,6 +10,7 @@ BIN=${SNAPSHELF_BIN:-target/release}
 # dbus-daemon reads bus policy only from /usr/share/dbus-1/system.d and /etc/dbus-1/system.d, and
 # polkitd reads actions only from /usr/share/polkit-1/actions, whatever the prefix.
 if [ "$PREFIX" = /usr ]; then BUSPOLICY=/usr/share/dbus-1/system.d; else BUSPOLICY=/etc/dbus-1/system.d; fi
+SESSIONPOLICY=$(dirname "$BUSPOLICY")/session.d
 ACTIONS=/usr/share/polkit-1/actions
 # Outside /usr the helper is told where the launcher and the translations are (its defaults are /usr's).
 HELPER="$PREFIX/libexec/snapshelf/snapshelf-helper"
@@ -34,7 +35,10 @@ $PREFIX/libexec/snapshelf/snapshelf-launcher
 $PREFIX/share/dbus-1/services/io.github.snapshelf.Launcher.service
 $PREFIX/libexec/snapshelf/snapshelf-update-agent
 /etc/xdg/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop
+/etc/xdg/autostart/io.github.snapshelf.Snapshelf.Autostart.desktop
 $BUSPOLICY/io.github.snapshelf.Helper1.conf
+$BUSPOLICY/snapshelf.system-services.conf
+$SESSIONPOLICY/snapshelf.session-services.conf
 $PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service
 $ACTIONS/io.github.snapshelf.policy
 $PREFIX/lib/systemd/system/snapshelf-helper.service
@@ -91,7 +95,13 @@ AGENT="$PREFIX/libexec/snapshelf/snapshelf-update-agent"
 [ "$PREFIX" = /usr ] || AGENT="$AGENT --app $PREFIX/bin/snapshelf"
 sed "s|^Exec=.*|Exec=$AGENT|" data/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop \
   | install -D -m 644 /dev/stdin "$D/etc/xdg/autostart/io.github.snapshelf.Snapshelf.UpdateAgent.desktop"
+# Snaps' apps with `autostart:` start with each session too (as snapd's `snap userd --autostart`).
+sed "s|^Exec=.*|Exec=$PREFIX/bin/snapshelfctl autostart|" data/autostart/io.github.snapshelf.Snapshelf.Autostart.desktop \
+  | install -D -m 644 /dev/stdin "$D/etc/xdg/autostart/io.github.snapshelf.Snapshelf.Autostart.desktop"
 install -D -m 644 flatpak-free-packaging/io.github.snapshelf.Helper1.conf "$D$BUSPOLICY/io.github.snapshelf.Helper1.conf"
+# Where the helper writes the activation files of snaps' activates-on daemons (docs/services.md).
+install -D -m 644 flatpak-free-packaging/snapshelf.system-services.conf "$D$BUSPOLICY/snapshelf.system-services.conf"
+install -D -m 644 flatpak-free-packaging/snapshelf.session-services.conf "$D$SESSIONPOLICY/snapshelf.session-services.conf"
 sed "s|/usr/libexec/snapshelf/snapshelf-helper|$HELPER|" flatpak-free-packaging/io.github.snapshelf.Helper1.service \
   | install -D -m 644 /dev/stdin "$D$PREFIX/share/dbus-1/system-services/io.github.snapshelf.Helper1.service"
 install -D -m 644 polkit/io.github.snapshelf.policy "$D$ACTIONS/io.github.snapshelf.policy"

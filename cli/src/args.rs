@@ -179,4 +179,6 @@ pub enum Command {
     Unalias { alias_or_snap: String },
     /// The enabled aliases (of one snap).
     Aliases { snap: Option<String> },
+    /// Start the apps snaps ask to start with the session (run at login by our XDG autostart entry).
+    Autostart,
 }

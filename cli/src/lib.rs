@@ -8,8 +8,10 @@
 
 mod aliases;
 mod args;
+mod autostart;
 mod changes;
 mod config;
+mod desktop_entry;
 mod failure;
 mod output;
 mod queries;
@@ -54,6 +56,9 @@ pub fn run(cli: Cli) -> i32 {
 fn execute(cli: &Cli) -> Res<()> {
     if let Command::Run { shell, app, args } = &cli.command {
         return run_app::run_app(app, *shell, args);
+    }
+    if let Command::Autostart = &cli.command {
+        return autostart::autostart();
     }
     if let Command::Version = &cli.command {
         return version::version(cli.json);
@@ -153,7 +158,9 @@ fn execute(cli: &Cli) -> Res<()> {
             lines,
             follow,
         } => services::logs(&h, services, *lines, *follow),
-        Command::Run { .. } | Command::Version => unreachable!("handled before connecting"),
+        Command::Run { .. } | Command::Version | Command::Autostart => {
+            unreachable!("handled before connecting")
+        }
     }
 }
 

@@ -8,6 +8,17 @@ use crate::failure::{Failure, Res};
 /// `$SNAPSHELF_CONFINE` names another launcher and `$SNAPSHELF_ROOT` another root (the demo's).
 pub(crate) fn run_app(app: &str, shell: bool, args: &[String]) -> Res<()> {
     use std::os::unix::process::CommandExt;
+    let mut cmd = confine_command(app, shell)?;
+    let e = cmd.args(args).exec();
+    Err(Failure::own(
+        format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()),
+        126,
+    ))
+}
+
+/// The launcher's command for `app` (its arguments still to be added): confine, `--root` for
+/// another root, `--shell`, and the variables a classic app needs.
+pub(crate) fn confine_command(app: &str, shell: bool) -> Res<std::process::Command> {
     let given = std::env::var("SNAPSHELF_CONFINE").ok();
     let confine = given
         .iter()
@@ -28,6 +39,6 @@ pub(crate) fn run_app(app: &str, shell: bool, args: &[String]) -> Res<()> {
     // What a confine with file capabilities would not get, for a classic app (as `snap run`).
     let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v)));
     cmd.envs(snapshelf_snap::saved_env::saved(vars));
-    let e = cmd.arg(app).args(args).exec();
-    Err(Failure::own(format!("cannot run {confine}: {e}"), 126))
+    cmd.arg(app);
+    Ok(cmd)
 }

@@ -25,6 +25,7 @@ pub fn user_data(home: &str, p: &Profile, uid: u32) -> Result<Option<OwnedFd>> {
         false,
         &show("snap".into()),
     )?;
+    private_snap_dir(snap.as_fd(), &show("snap".into()))?;
     let name_show = format!("snap/{}", p.snap);
     let mine = own_dir(
         snap.as_fd(),
@@ -60,4 +61,19 @@ pub fn user_data(home: &str, p: &Profile, uid: u32) -> Result<Option<OwnedFd>> {
             .what(|| format!("cannot link {home}/{name_show}/current"))?;
     }
     Ok(Some(mine))
+}
+
+/// `~/snap` found open to others (0755, as older snapd and snapshelf made it, or anything else) is
+/// made 0700 again, as snapd's `snap userd --autostart` does (snap-user-dir-perms-fixed): the
+/// folder holds every snap's user data. It is the user's own (checked when opened).
+pub fn private_snap_dir(
+    snap: std::os::fd::BorrowedFd<'_>,
+    show: &dyn Fn() -> String,
+) -> Result<()> {
+    let st = sys::stat(snap).what(|| format!("cannot stat {}", show()))?;
+    if st.st_mode & 0o077 != 0 {
+        nix::sys::stat::fchmod(snap, nix::sys::stat::Mode::from_bits_truncate(0o700))
+            .what(|| format!("cannot make {} private (mode 0700)", show()))?;
+    }
+    Ok(())
 }

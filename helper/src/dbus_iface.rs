@@ -94,14 +94,71 @@ pub fn attrs(field: &str, p: &PlugOrSlot) -> Result<(Bus, String), String> {
     Ok((bus, name))
 }
 
-/// Every `dbus` plug and slot of the snap has valid attributes.
+/// Every `dbus` plug and slot of the snap has valid attributes, and every `activates-on` names a
+/// slot it may.
 pub fn check(yaml: &SnapYaml) -> Result<(), String> {
     for (kind, map) in [("plugs", &yaml.plugs), ("slots", &yaml.slots)] {
         for (name, p) in map.iter().filter(|(_, p)| p.interface == "dbus") {
             attrs(&format!("{kind}.{name}"), p)?;
         }
     }
-    Ok(())
+    activations(yaml).map(|_| ())
+}
+
+/// A daemon started by D-Bus activation (`activates-on: [slot]`): a call to the slot's name on
+/// its bus starts the daemon's unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activation {
+    pub app: String,
+    pub slot: String,
+    pub bus: Bus,
+    pub name: String,
+}
+
+/// Every `activates-on` of the snap's apps, with snapd's refusals (`validateAppActivatesOn`, in its
+/// words): the slot must exist, be a `dbus` slot on the bus of the daemon's scope (system daemons
+/// on the system bus, user daemons on the session bus), and be activatable on one app only.
+/// (The parser already refuses `activates-on` on an app that is not a daemon.)
+pub fn activations(yaml: &SnapYaml) -> Result<Vec<Activation>, String> {
+    let mut out: Vec<Activation> = Vec::new();
+    for (app, a) in yaml.apps.iter().filter(|(_, a)| a.daemon.is_some()) {
+        let field = format!("apps.{app}.activates-on");
+        let scope = a.daemon_scope.as_deref().unwrap_or("system");
+        for slot in &a.activates_on {
+            let value = format!("{field}: invalid activates-on value {slot:?}");
+            let Some(p) = yaml.slots.get(slot) else {
+                return Err(format!("{value} on app {app:?}: slot not found"));
+            };
+            if p.interface != "dbus" {
+                return Err(format!("{value}: slot does not use dbus interface"));
+            }
+            let (bus, name) = attrs(&format!("slots.{slot}"), p)?;
+            let want = if scope == "user" {
+                Bus::Session
+            } else {
+                Bus::System
+            };
+            if bus != want {
+                return Err(format!(
+                    "{value}: bus {:?} does not match daemon-scope {scope:?}",
+                    bus.as_str()
+                ));
+            }
+            if let Some(other) = out.iter().find(|o| &o.slot == slot) {
+                return Err(format!(
+                    "{value}: slot is also activatable on app {:?}",
+                    other.app
+                ));
+            }
+            out.push(Activation {
+                app: app.clone(),
+                slot: slot.clone(),
+                bus,
+                name,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The `dbus` slots bound to `app` on `want`'s bus, with their names.
@@ -254,5 +311,72 @@ mod tests {
             (vec!["org.a.S".to_string()], vec!["org.a.Y".to_string()])
         );
         assert_eq!(talk(&y, &[]), (vec![], vec![]));
+    }
+
+    /// A snap with a session and a system slot, a network slot, and `apps` as given.
+    fn activating(apps: &str) -> Result<Vec<Activation>, String> {
+        let y = SnapYaml::parse(&format!(
+            "name: act\nversion: '1'\nslots:\n  ses:\n    interface: dbus\n    bus: session\n    \
+             name: org.a.Ses\n  sys:\n    interface: dbus\n    bus: system\n    name: org.a.Sys\n  \
+             net:\n    interface: network-manager\napps:\n{apps}"
+        ))
+        .unwrap();
+        check(&y).and_then(|_| activations(&y))
+    }
+
+    #[test]
+    fn activates_on_names_a_dbus_slot_on_the_daemons_bus() {
+        let got = activating(
+            "  sys:\n    command: bin/s\n    daemon: simple\n    activates-on: [sys]\n  \
+             usr:\n    command: bin/u\n    daemon: dbus\n    daemon-scope: user\n    \
+             activates-on: [ses]\n",
+        )
+        .unwrap();
+        let names: Vec<(&str, Bus, &str)> = got
+            .iter()
+            .map(|a| (a.app.as_str(), a.bus, a.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("sys", Bus::System, "org.a.Sys"),
+                ("usr", Bus::Session, "org.a.Ses")
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_activates_on_is_refused_in_snapds_words() {
+        let daemon = |extra: &str, on: &str| {
+            activating(&format!(
+                "  d:\n    command: bin/d\n    daemon: simple\n{extra}    activates-on: [{on}]\n"
+            ))
+            .unwrap_err()
+        };
+        assert_eq!(
+            daemon("", "nope"),
+            "apps.d.activates-on: invalid activates-on value \"nope\" on app \"d\": slot not found"
+        );
+        assert_eq!(
+            daemon("", "net"),
+            "apps.d.activates-on: invalid activates-on value \"net\": slot does not use dbus interface"
+        );
+        assert_eq!(
+            daemon("", "ses"),
+            "apps.d.activates-on: invalid activates-on value \"ses\": bus \"session\" does not match daemon-scope \"system\""
+        );
+        assert_eq!(
+            daemon("    daemon-scope: user\n", "sys"),
+            "apps.d.activates-on: invalid activates-on value \"sys\": bus \"system\" does not match daemon-scope \"user\""
+        );
+        let twice = activating(
+            "  a:\n    command: bin/a\n    daemon: simple\n    activates-on: [sys]\n  \
+             b:\n    command: bin/b\n    daemon: simple\n    activates-on: [sys]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            twice,
+            "apps.b.activates-on: invalid activates-on value \"sys\": slot is also activatable on app \"a\""
+        );
     }
 }

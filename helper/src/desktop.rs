@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use snapshelf_snap::squashfs::SnapFile;
 
 use crate::engine::files::Launcher;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::io::IoContext;
 use crate::paths::Paths;
 
@@ -45,6 +45,16 @@ const MAX_DESKTOP: usize = 64 << 10;
 
 /// A theme icon bigger than this is not exported (snapd refuses store icons over 300 kB).
 const MAX_THEME_ICON: usize = 512 * 1024;
+
+/// What the export needs of a snap's apps.
+#[derive(Debug, Clone, Default)]
+pub struct GuiApps {
+    pub apps: BTreeSet<String>,
+    /// Daemons: a menu entry cannot start one (snapd writes `Exec=/usr/bin/false`).
+    pub daemons: BTreeSet<String>,
+    /// `<id>.desktop` names kept as they are (the `desktop` plugs' `desktop-file-ids`).
+    pub file_ids: Vec<String>,
+}
 
 fn safe_component(s: &str) -> bool {
     !s.is_empty()
@@ -146,14 +156,18 @@ fn allowed_key(key: &str) -> Option<(&str, Option<&str>)> {
     Some((base, locale))
 }
 
-/// `Exec` through confine: `<confine> [--root R] <snap>.<app> <the app's arguments>`.
+/// `Exec` through confine: `<confine> [--root R] <snap>.<app> <the app's arguments>`; for a
+/// daemon `/usr/bin/false`, as snapd writes it (the service manager starts it, not a menu).
 fn exec_line(
     snap: &str,
-    apps: &BTreeSet<String>,
+    apps: &GuiApps,
     value: &str,
     launcher: &Launcher,
 ) -> std::result::Result<String, String> {
-    let (app, rest) = exec_target(snap, apps, value)?;
+    let (app, rest) = exec_target(snap, &apps.apps, value)?;
+    if apps.daemons.contains(&app) {
+        return Ok("/usr/bin/false".into());
+    }
     let mut line = quote(&launcher.confine.display().to_string());
     if let Some(r) = &launcher.root {
         line.push_str(&format!(" --root {}", quote(&r.display().to_string())));
@@ -177,7 +191,7 @@ fn icon_value(value: &str, exported: Option<&str>) -> Option<String> {
 
 pub fn sanitise(
     snap: &str,
-    apps: &BTreeSet<String>,
+    apps: &GuiApps,
     text: &str,
     launcher: &Launcher,
     icon: Option<&str>,
@@ -341,6 +355,53 @@ fn stamps(paths: &Paths) -> PathBuf {
     paths.desktop_dir().join(".exported")
 }
 
+/// The exported name of the snap's `meta/gui/<file>` (`file` ends in `.desktop`): as it is when a
+/// `desktop` plug lists it in `desktop-file-ids`, else `<snap>_<file>` with every character but
+/// letters, digits, `_`, `-` and `.` made `_` (snapd's `MangleDesktopFileName`). Either way a
+/// plain file name: ids were checked at install to be D-Bus names.
+fn export_name(snap: &str, file: &str, ids: &[String]) -> String {
+    if ids.iter().any(|id| id == file) {
+        return file.to_string();
+    }
+    let clean: String = file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{snap}_{clean}")
+}
+
+/// Whether an exported desktop file says it is `name`'s (its `X-SnapInstanceName=` line).
+fn says_owner(path: &Path, name: &str) -> bool {
+    let want = format!("X-SnapInstanceName={name}");
+    std::fs::read_to_string(path).is_ok_and(|t| t.lines().any(|l| l == want))
+}
+
+/// Desktop files of the export that belong to `name`: its prefixed ones, and those kept under
+/// their own name (`desktop-file-ids`) that say they are its.
+fn owned_desktop(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let prefix = format!("{name}_");
+    let mut out = owned(dir, name);
+    out.extend(
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let f = e.file_name().to_string_lossy().into_owned();
+                f.ends_with(".desktop") && !f.starts_with(&prefix)
+            })
+            .map(|e| e.path())
+            .filter(|p| says_owner(p, name)),
+    );
+    out
+}
+
 /// Files of the export that belong to `name`.
 fn owned(dir: &Path, name: &str) -> Vec<PathBuf> {
     let prefix = format!("{name}_");
@@ -390,7 +451,7 @@ fn export_theme_icons(
 /// exports more (theme icons) or differently does it again for snaps already installed.
 fn export_stamp(blob: &Path, launcher: &Launcher) -> String {
     format!(
-        "export 2\n{}\n{}\n{}\n",
+        "export 3\n{}\n{}\n{}\n",
         blob.display(),
         launcher.confine.display(),
         launcher
@@ -404,7 +465,7 @@ fn export_stamp(blob: &Path, launcher: &Launcher) -> String {
 pub fn export(
     paths: &Paths,
     name: &str,
-    apps: &BTreeSet<String>,
+    apps: &GuiApps,
     blob: &Path,
     launcher: &Launcher,
 ) -> Result<()> {
@@ -435,32 +496,9 @@ pub fn export(
         keep.insert(p);
     }
     export_theme_icons(&snap, name, &icons_dir, &mut keep)?;
-    for (rel, content) in snap.gui_files() {
-        let Some(file) = rel.strip_suffix(".desktop") else {
-            continue;
-        };
-        let clean = content.and_then(|bytes| {
-            if rel.contains('/') || !safe_component(file) {
-                return Err("its name is not a plain file name".into());
-            }
-            if bytes.len() > MAX_DESKTOP {
-                return Err("too large".into());
-            }
-            let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
-            sanitise(name, apps, text, launcher, icon_path.as_deref())
-        });
-        match clean {
-            Ok(clean) => {
-                let p = apps_dir.join(format!("{name}_{file}.desktop"));
-                write_atomic(&p, clean.as_bytes())?;
-                keep.insert(p);
-            }
-            Err(why) => {
-                tracing::warn!(snap = name, file = %rel, reason = %why, "desktop file not exported")
-            }
-        }
-    }
-    for stale in owned(&apps_dir, name)
+    let icon = icon_path.as_deref();
+    export_desktop_files(&snap, name, apps, launcher, icon, &apps_dir, &mut keep)?;
+    for stale in owned_desktop(&apps_dir, name)
         .into_iter()
         .chain(owned(&icons_dir, name))
         .chain(owned_theme_icons(&icons_dir, name))
@@ -475,10 +513,64 @@ pub fn export(
     Ok(())
 }
 
+/// The snap's `meta/gui/*.desktop`, sanitised, under their exported names. A file kept under its
+/// own name (`desktop-file-ids`) that another snap exported already is refused, as snapd does; a
+/// name two files come to after mangling is the first's.
+fn export_desktop_files(
+    snap: &SnapFile,
+    name: &str,
+    apps: &GuiApps,
+    launcher: &Launcher,
+    icon: Option<&str>,
+    apps_dir: &Path,
+    keep: &mut BTreeSet<PathBuf>,
+) -> Result<()> {
+    for (rel, content) in snap.gui_files() {
+        if !rel.ends_with(".desktop") {
+            continue;
+        }
+        let clean = content.and_then(|bytes| {
+            if rel.contains('/') {
+                return Err("it is in a subfolder of meta/gui".into());
+            }
+            if bytes.len() > MAX_DESKTOP {
+                return Err("too large".into());
+            }
+            let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+            sanitise(name, apps, text, launcher, icon)
+        });
+        let clean = match clean {
+            Ok(c) => c,
+            Err(why) => {
+                tracing::warn!(snap = name, file = %rel, reason = %why, "desktop file not exported");
+                continue;
+            }
+        };
+        let base = export_name(name, &rel, &apps.file_ids);
+        let p = apps_dir.join(&base);
+        if keep.contains(&p) {
+            tracing::warn!(snap = name, file = %rel, name = %base, "a duplicate desktop file name after mangling: not exported");
+            continue;
+        }
+        if !base.starts_with(&format!("{name}_")) && p.exists() && !says_owner(&p, name) {
+            return Err(Error::new(
+                ErrorKind::InvalidSnap,
+                format!(
+                    "cannot install {base:?}: {:?} already exists for another snap",
+                    p.display().to_string()
+                ),
+            ));
+        }
+        write_atomic(&p, clean.as_bytes())?;
+        keep.insert(p);
+    }
+    Ok(())
+}
+
 /// Take everything of `name` out of the export.
 pub fn unexport(paths: &Paths, name: &str) {
     let _ = std::fs::remove_file(stamps(paths).join(name));
-    for f in owned(&applications(paths), name)
+    for f in owned_desktop(&applications(paths), name)
         .into_iter()
         .chain(owned(&icons(paths), name))
         .chain(owned_theme_icons(&icons(paths), name))
@@ -521,8 +613,15 @@ mod tests {
         }
     }
 
-    fn apps() -> BTreeSet<String> {
-        ["hello", "tool"].iter().map(|s| s.to_string()).collect()
+    fn apps() -> GuiApps {
+        GuiApps {
+            apps: ["hello", "tool", "server"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            daemons: ["server".to_string()].into(),
+            file_ids: vec!["org.example.Foo.desktop".into()],
+        }
     }
 
     #[test]
@@ -599,6 +698,41 @@ mod tests {
         assert_eq!(quote("a b\"$"), "\"a b\\\"\\$\"");
         assert!(
             !safe_component("../x") && !safe_component("a/b") && safe_component("hello_1.desktop")
+        );
+    }
+
+    #[test]
+    fn a_daemons_menu_entry_starts_nothing() {
+        let out = sanitise(
+            "hello",
+            &apps(),
+            "[Desktop Entry]\nName=Server\nExec=hello.server --flag\n",
+            &launcher(),
+            None,
+        )
+        .unwrap();
+        assert!(out.contains("\nExec=/usr/bin/false\n"), "{out}");
+    }
+
+    #[test]
+    fn names_are_mangled_as_snapd_does_unless_listed_in_desktop_file_ids() {
+        let ids = apps().file_ids;
+        assert_eq!(
+            export_name("hello", "org.example.Foo.desktop", &ids),
+            "org.example.Foo.desktop"
+        );
+        assert_eq!(
+            export_name("hello", "org.example.Bar.desktop", &ids),
+            "hello_org.example.Bar.desktop"
+        );
+        // snapd's desktop-file-ids test file.
+        assert_eq!(
+            export_name("hello", "bad. ,?**[]{}^\\$#.desktop", &ids),
+            "hello_bad._____________.desktop"
+        );
+        assert_eq!(
+            export_name("hello", "a+b@c/d.desktop", &[]),
+            "hello_a_b_c_d.desktop"
         );
     }
 }

@@ -96,6 +96,16 @@ impl Paths {
         self.under("etc/dbus-1/system.d")
     }
 
+    /// `/var/lib/snapshelf/dbus-1/{services,system-services}`: D-Bus activation files of snaps'
+    /// daemons (`activates-on`), for the session or system bus.
+    pub fn dbus_activation_dir(&self, system: bool) -> PathBuf {
+        self.state_dir().join(if system {
+            "dbus-1/system-services"
+        } else {
+            "dbus-1/services"
+        })
+    }
+
     /// `/var/lib/snapshelf/snapshots/<name>`: the data kept when a snap is removed without purge.
     pub fn snapshot_dir(&self, name: &str) -> PathBuf {
         self.state_dir().join("snapshots").join(name)

@@ -84,6 +84,9 @@ pub fn check(yaml: &SnapYaml) -> Result<(), String> {
                     ))
                 }
             },
+            "desktop" => {
+                desktop_file_ids_of(name, &plug.attrs)?;
+            }
             i @ ("personal-files" | "system-files") => {
                 let personal = i == "personal-files";
                 let read = path_list(name, &plug.attrs, "read")?;
@@ -120,6 +123,59 @@ pub fn for_profile(interface: &str, attrs: &Attrs) -> PlugAttrs {
         },
         _ => PlugAttrs::default(),
     }
+}
+
+/// A `desktop` plug's `desktop-file-ids` (optional), with snapd's checks and words: a list of
+/// strings, each a D-Bus well-known name (dots between elements of letters, digits, `_` and `-`,
+/// none starting with a digit; a single element is allowed).
+fn desktop_file_ids_of(plug: &str, attrs: &Attrs) -> Result<Vec<String>, String> {
+    let not_list = || {
+        format!("plugs.{plug}.desktop-file-ids: cannot add desktop plug: \"desktop-file-ids\" must be a list of strings")
+    };
+    let list = match get(attrs, "desktop-file-ids") {
+        None => return Ok(Vec::new()),
+        Some(Node::Seq(list)) => list,
+        Some(_) => return Err(not_list()),
+    };
+    let element = |e: &str| {
+        !e.is_empty()
+            && !e.starts_with(|c: char| c.is_ascii_digit())
+            && e.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    let mut out = Vec::new();
+    for n in list {
+        let Node::Scalar { text, .. } = n else {
+            return Err(not_list());
+        };
+        if !text.split('.').all(element) {
+            return Err(format!(
+                "plugs.{plug}.desktop-file-ids: desktop-file-ids entry {text:?} is not a valid D-Bus well-known name"
+            ));
+        }
+        out.push(text.clone());
+    }
+    Ok(out)
+}
+
+/// The desktop file names (`<id>.desktop`) the snap's `desktop` plugs keep unprefixed, as snapd's
+/// `DesktopPlugFileIDs`: plugs in name order, `.desktop` added, each once. Checked at install.
+pub fn desktop_file_ids(yaml: &SnapYaml) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    // `plugs` is a BTreeMap: in name order.
+    for (name, plug) in yaml.plugs.iter().filter(|(_, p)| p.interface == "desktop") {
+        for id in desktop_file_ids_of(name, &plug.attrs).unwrap_or_default() {
+            let file = if id.ends_with(".desktop") {
+                id
+            } else {
+                format!("{id}.desktop")
+            };
+            if !out.contains(&file) {
+                out.push(file);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -203,10 +259,44 @@ mod tests {
                 "    interface: browser-support\n    allow-sandbox: 'true'\n",
                 "true or false",
             ),
+            (
+                "    interface: desktop\n    desktop-file-ids: org.example.Foo\n",
+                "\"desktop-file-ids\" must be a list of strings",
+            ),
+            (
+                "    interface: desktop\n    desktop-file-ids: [[a]]\n",
+                "must be a list of strings",
+            ),
+            (
+                "    interface: desktop\n    desktop-file-ids: [org.1example]\n",
+                "desktop-file-ids entry \"org.1example\" is not a valid D-Bus well-known name",
+            ),
+            (
+                "    interface: desktop\n    desktop-file-ids: ['org.x/../../y']\n",
+                "not a valid D-Bus well-known name",
+            ),
         ] {
             let err = check(&yaml(&format!("  p:\n{plugs}"))).unwrap_err();
             assert!(err.contains(wanted), "{plugs}: {err}");
             assert!(err.starts_with("plugs.p"), "{err}");
         }
+    }
+
+    #[test]
+    fn desktop_file_ids_in_plug_order_once_with_their_suffix() {
+        let y = yaml(
+            "  b:\n    interface: desktop\n    desktop-file-ids: [org.example.Foo, org.example.Bar.desktop]\n  \
+             a:\n    interface: desktop\n    desktop-file-ids: [org.example.Foo, single]\n  \
+             c:\n    interface: desktop\n",
+        );
+        check(&y).unwrap();
+        assert_eq!(
+            desktop_file_ids(&y),
+            [
+                "org.example.Foo.desktop",
+                "single.desktop",
+                "org.example.Bar.desktop"
+            ]
+        );
     }
 }

@@ -1777,3 +1777,300 @@ fn a_remove_stops_the_services_before_the_remove_hook() {
     }
     m.assert_gone(name);
 }
+
+/// A copy of a host file in the folder the container shares; the folder is returned.
+fn host_file(m: &Machine, path: &str) -> PathBuf {
+    let dir = m.work.path().join("host");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = Path::new(path).file_name().unwrap();
+    std::fs::copy(path, dir.join(name)).unwrap_or_else(|e| panic!("copy {path}: {e}"));
+    dir
+}
+
+/// A snap `name` whose daemon `srv` (`daemon: dbus`, no `bus-name`) is activated by its system
+/// bus slot `sys`, naming `bus_name`; its program is `ACTIVATED_C` with the host's libdbus.
+fn activated_snap(m: &Machine, name: &str, bus_name: &str) -> PathBuf {
+    let yaml = format!(
+        "slots:\n  sys:\n    interface: dbus\n    bus: system\n    name: {bus_name}\n\
+         apps:\n  srv:\n    command: bin/activated\n    daemon: dbus\n    activates-on: [sys]\n"
+    );
+    activated_snap_with(m, name, &yaml, &format!(" system {bus_name}"))
+}
+
+/// A snap `name` with `yaml` (its slots and apps) and `bin/activated ARGS`.
+fn activated_snap_with(m: &Machine, name: &str, yaml: &str, args: &str) -> PathBuf {
+    let program = m.work.path().join("activated");
+    if !program.exists() {
+        common::sandbox::compile_with_libdbus(common::bus_server::ACTIVATED_C, &program);
+    }
+    let src = m.work.path().join(format!("src-{name}"));
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(src.join("meta")).unwrap();
+    std::fs::write(
+        src.join("meta/snap.yaml"),
+        format!("name: {name}\nversion: '1'\nsummary: activation test\nbase: shelf-base\n{yaml}"),
+    )
+    .unwrap();
+    common::sandbox::add_host_commands(&src, &[("activated", program.to_str().unwrap(), args)]);
+    let out = m.work.path().join(format!("{name}.snap"));
+    snapshelf_snap::squashfs::pack(&src, &out, &Default::default()).unwrap();
+    out
+}
+
+/// snapd's dbus-activation-system and dbus-activation-name-conflict: a daemon with `activates-on`
+/// gets an activation file in the system bus's service directory at install and is not started;
+/// a method call to its name has the bus start its unit, and the app in its sandbox answers;
+/// another snap asking for the same name is refused; removal stops the daemon and takes the file
+/// away.
+#[test]
+fn a_system_daemon_is_started_by_a_call_to_its_bus_name() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let r = repo().canonicalize().unwrap();
+    m.ok(&format!(
+        "cp {}/flatpak-free-packaging/snapshelf.system-services.conf /etc/dbus-1/system.d/ && \
+         systemctl reload dbus",
+        r.display()
+    ));
+    // The daemon reaches the system bus through confine's bus proxy; a root built before the
+    // proxy was in services-root.sh's list gets the host's (the same Debian release).
+    m.ok(&format!(
+        "test -x /usr/bin/xdg-dbus-proxy || cp {}/xdg-dbus-proxy /usr/bin/",
+        host_file(&m, "/usr/bin/xdg-dbus-proxy").display()
+    ));
+    let name = "io.example.ShelfActivated";
+    let file = format!("/var/lib/snapshelf/dbus-1/system-services/{name}.service");
+    let unit = "snap.svc-dbus.srv.service";
+    m.install(&activated_snap(&m, "svc-dbus", name));
+    let text = m.ok(&format!("cat {file}"));
+    assert!(
+        text.lines().any(|l| l == format!("SystemdService={unit}")),
+        "{text}"
+    );
+    assert_eq!(m.active(unit), "inactive", "started before a call");
+    assert_eq!(m.enabled(unit), "static", "wanted by a target");
+    // As snapd lists it: enabled (by its activation), inactive.
+    let (ok, out) = m.ctl("--json services svc-dbus");
+    assert!(ok, "{out}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (list[0]["enabled"].as_bool(), list[0]["active"].as_bool()),
+        (Some(true), Some(false)),
+        "{out}"
+    );
+
+    let call = format!("dbus-send --system --print-reply --dest={name} / {name}.Ping");
+    let (ok, out) = m.sh(&call);
+    assert!(
+        ok && out.contains("hello from"),
+        "{out}\n{}",
+        m.journal(unit)
+    );
+    assert_eq!(m.active(unit), "active");
+    // `stop` stops it; `start` leaves it to the next call (snapd starts no activated service);
+    // the next call starts it again.
+    let (ok, out) = m.ctl("stop svc-dbus.srv");
+    assert!(ok, "stop: {out}");
+    assert_eq!(m.active(unit), "inactive");
+    let (ok, out) = m.ctl("start svc-dbus");
+    assert!(ok, "start: {out}");
+    assert_eq!(m.active(unit), "inactive", "started by start");
+    let (ok, out) = m.sh(&call);
+    assert!(ok && out.contains("hello from"), "{out}");
+    assert_eq!(m.active(unit), "active");
+
+    // snapd's dbus-activation-name-conflict: the name is the first snap's.
+    let other = activated_snap(&m, "svc-dbus-two", name);
+    let (ok, out) = m.ctl(&format!("install {} --unsigned", other.display()));
+    assert!(!ok, "a second snap took the name: {out}");
+    assert!(
+        out.contains(&format!(
+            "snap \"svc-dbus-two\" requesting to activate on system bus name \"{name}\" conflicts with snap \"svc-dbus\" use"
+        )),
+        "{out}"
+    );
+    assert!(m
+        .ok(&format!("cat {file}"))
+        .contains("X-Snapshelf-Snap=svc-dbus\n"));
+    m.assert_gone("svc-dbus-two");
+
+    let (ok, out) = m.ctl("remove svc-dbus");
+    assert!(ok, "remove: {out}");
+    assert!(
+        !m.sh(&format!("test -e {file}")).0,
+        "the activation file stayed"
+    );
+    m.assert_gone("svc-dbus");
+    let (_, out) = m.sh(&call);
+    assert!(out.contains("ServiceUnknown"), "{out}");
+}
+
+/// A user's session bus run by the user's service manager, as Debian's dbus-user-session sets it
+/// up (the cached root does not have that package): `dbus.socket` at `$XDG_RUNTIME_DIR/bus` and a
+/// `dbus.service` with systemd activation, enabled for every user before the user's manager starts.
+const USER_BUS_UNITS: &str = "mkdir -p /etc/systemd/user/sockets.target.wants && \
+    printf '[Socket]\nListenStream=%%t/bus\nExecStartPost=-/bin/systemctl --user set-environment DBUS_SESSION_BUS_ADDRESS=unix:path=%%t/bus\n[Install]\nWantedBy=sockets.target\n' \
+      > /etc/systemd/user/dbus.socket && \
+    printf '[Unit]\nRequires=dbus.socket\n[Service]\nExecStart=/usr/bin/dbus-daemon --session --address=systemd: --nofork --nopidfile --systemd-activation --syslog-only\n' \
+      > /etc/systemd/user/dbus.service && \
+    ln -sf ../dbus.socket /etc/systemd/user/sockets.target.wants/dbus.socket";
+
+/// snapd's dbus-activation-session: a user daemon with `activates-on` its session bus slot gets an
+/// activation file in the session bus's service directory and is not started; a call to its name
+/// on a user's session bus has the bus start the unit in that user's manager, and the app in its
+/// sandbox answers as that user; removal stops it and takes the file away.
+#[test]
+fn a_user_daemon_is_started_by_a_call_to_its_session_bus_name() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let r = repo().canonicalize().unwrap();
+    m.ok(&format!(
+        "test -x /usr/bin/xdg-dbus-proxy || cp {}/xdg-dbus-proxy /usr/bin/",
+        host_file(&m, "/usr/bin/xdg-dbus-proxy").display()
+    ));
+    m.ok(&format!(
+        "mkdir -p /etc/dbus-1/session.d && \
+         cp {}/flatpak-free-packaging/snapshelf.session-services.conf /etc/dbus-1/session.d/",
+        r.display()
+    ));
+    m.ok(USER_BUS_UNITS);
+    m.ok("useradd -m -u 1234 bususer && loginctl enable-linger bususer");
+    let t = Instant::now();
+    while !m.sh("test -S /run/user/1234/bus").0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no session bus: {}",
+            m.journal("user@1234.service")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let as_user = |cmd: &str| {
+        m.sh(&format!(
+            "setpriv --reuid 1234 --regid 1234 --clear-groups env XDG_RUNTIME_DIR=/run/user/1234 \
+             DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1234/bus {cmd}"
+        ))
+    };
+    let name = "io.example.ShelfSession";
+    let yaml = format!(
+        "slots:\n  ses:\n    interface: dbus\n    bus: session\n    name: {name}\n\
+         apps:\n  srv:\n    command: bin/activated\n    daemon: simple\n    \
+         daemon-scope: user\n    activates-on: [ses]\n"
+    );
+    let snap = activated_snap_with(&m, "svc-session", &yaml, &format!(" session {name}"));
+    m.install(&snap);
+    let file = format!("/var/lib/snapshelf/dbus-1/services/{name}.service");
+    let unit = "snap.svc-session.srv.service";
+    let text = m.ok(&format!("cat {file}"));
+    assert!(text.contains(&format!("SystemdService={unit}\n")), "{text}");
+    assert!(!text.contains("User="), "{text}");
+    let state = |u: &str| as_user(&format!("systemctl --user is-active {u}")).1;
+    assert_eq!(state(unit).trim(), "inactive", "started before a call");
+
+    let call = format!("dbus-send --session --print-reply --dest={name} / {name}.Ping");
+    let (ok, out) = as_user(&call);
+    assert!(
+        ok && out.contains("hello from"),
+        "{out}\n{}",
+        m.sh("journalctl -q --no-pager --user-unit snap.svc-session.srv.service --user-unit dbus.service | tail -30").1
+    );
+    assert_eq!(state(unit).trim(), "active");
+    // The app runs as the user whose bus called it, not as root.
+    // (`[l]`: the pattern does not match the shell running pgrep.)
+    let app = "pgrep -f /snap/svc-session/x1/lib64/[l]d-linux";
+    assert!(
+        m.sh(&format!("{app} -u bususer")).0,
+        "not running as the user"
+    );
+    assert!(!m.sh(&format!("{app} -u root")).0, "running as root");
+
+    let (ok, out) = m.ctl("remove svc-session");
+    assert!(ok, "remove: {out}");
+    assert!(
+        !m.sh(&format!("test -e {file}")).0,
+        "the activation file stayed"
+    );
+    assert_eq!(state(unit).trim(), "inactive");
+    m.assert_gone("svc-session");
+}
+
+/// activates-on without systemd (the usual test world): the activation files of a system and a
+/// user daemon are written with the units, in their buses' directories; an install whose
+/// configure hook fails takes them away again (its undo), as does a remove.
+#[test]
+fn activation_files_follow_install_its_undo_and_remove_without_systemd() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work) = common::sandbox::setup_with_confine();
+    let yaml = |hook: &str| {
+        format!(
+            "name: svc-files\nversion: '1'\nsummary: s\nbase: shelf-base\n\
+             slots:\n  sys:\n    interface: dbus\n    bus: system\n    name: io.example.FilesSys\n  \
+             ses:\n    interface: dbus\n    bus: session\n    name: io.example.FilesSes\n\
+             apps:\n  sys:\n    command: bin/srv\n    daemon: simple\n    activates-on: [sys]\n  \
+             usr:\n    command: bin/srv\n    daemon: simple\n    daemon-scope: user\n    \
+             activates-on: [ses]\n{hook}"
+        )
+    };
+    let pack = |with_failing_hook: bool| {
+        let src = work.path().join(format!("svc-files-{with_failing_hook}"));
+        let hook = if with_failing_hook {
+            common::sandbox::write(
+                &src.join("meta/hooks/configure"),
+                "#!/bin/sh\nexit 1\n",
+                0o755,
+            );
+            "hooks:\n  configure: {}\n"
+        } else {
+            ""
+        };
+        common::sandbox::write(&src.join("meta/snap.yaml"), &yaml(hook), 0o644);
+        common::sandbox::write(&src.join("bin/srv"), "#!/bin/sh\nsleep 100\n", 0o755);
+        common::sandbox::pack(
+            &src,
+            &work
+                .path()
+                .join(format!("svc-files-{with_failing_hook}.snap")),
+        )
+    };
+    let dir = env.root.join("var/lib/snapshelf/dbus-1");
+    let sys = dir.join("system-services/io.example.FilesSys.service");
+    let ses = dir.join("services/io.example.FilesSes.service");
+
+    let c = common::sandbox::start_install_file(&env, &pack(true), common::sandbox::unsigned());
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Error", "the configure hook failed: {err}");
+    assert!(
+        !sys.exists() && !ses.exists(),
+        "the undo left an activation file"
+    );
+
+    common::sandbox::install_file(&env, &pack(false));
+    let text = std::fs::read_to_string(&sys).expect("the system bus file is written");
+    assert!(
+        text.contains("SystemdService=snap.svc-files.sys.service\n"),
+        "{text}"
+    );
+    assert!(text.contains("User=root\n") && text.contains("X-Snapshelf-Snap=svc-files\n"));
+    let text = std::fs::read_to_string(&ses).expect("the session bus file is written");
+    assert!(
+        text.contains("SystemdService=snap.svc-files.usr.service\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Exec={} --root ",
+            common::sandbox::confine_bin().display()
+        )),
+        "{text}"
+    );
+    let c = env
+        .proxy()
+        .remove(&["svc-files"], Default::default())
+        .unwrap();
+    assert_eq!(env.wait_change(c.as_str()).0, "Done");
+    assert!(
+        !sys.exists() && !ses.exists(),
+        "the remove left an activation file"
+    );
+}

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::sandbox::{self, Mode};
+use common::users::{hold_user, user_with_home};
 use common::Env;
 use snapshelf_dbus::types::Dict;
 
@@ -23,55 +24,6 @@ use snapshelf_dbus::types::Dict;
 const USERS: [&str; 2] = ["snapshelf-data-a", "snapshelf-data-b"];
 /// The user of the killed-refresh test, no other test's.
 const KILLED_USER: &str = "snapshelf-data-c";
-
-/// The user `name`, held by this test until the returned lock is dropped: the same test run from
-/// another worktree (the users are the machine's) waits instead of re-pointing the home.
-fn hold_user(name: &str) -> std::fs::File {
-    use std::os::fd::AsRawFd;
-    let f = std::fs::File::create(std::env::temp_dir().join(format!("{name}.test-lock"))).unwrap();
-    // SAFETY: flock on our own descriptor.
-    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
-    f
-}
-
-/// A real user whose home is `<root>/home/<name>` (so the helper, on its scratch root, finds it
-/// where snapd looks: under `/home`). Returns its uid; the caller holds the user (`hold_user`).
-fn user_with_home(root: &Path, name: &str) -> u32 {
-    let home = root.join("home").join(name);
-    let known = Command::new("id")
-        .arg(name)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    if !known {
-        let st = Command::new("useradd")
-            .args(["--no-create-home", "--shell", "/bin/sh", "--home-dir"])
-            .arg(&home)
-            .arg(name)
-            .status()
-            .unwrap();
-        assert!(st.success(), "useradd {name}");
-    } else {
-        let st = Command::new("usermod")
-            .arg("--home")
-            .arg(&home)
-            .arg(name)
-            .status()
-            .unwrap();
-        assert!(st.success(), "usermod {name}");
-    }
-    let out = Command::new("id").args(["-u", name]).output().unwrap();
-    let uid: u32 = String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    std::fs::create_dir_all(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
-    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
-    uid
-}
 
 /// An app that prints its settings and then writes new ones: `notes <text>`.
 fn notes_snap(work: &Path, version: &str) -> PathBuf {

@@ -32,8 +32,8 @@ pub const FEATURES: &[(&str, &str)] = &[
 ///   helper `snap_meta::check_assumes`).
 ///
 /// Older features Snapshelf lacks, which no version entry stands for as they leave a snap working
-/// (docs/dbus.md says so too): an app's `autostart` at login (snapd 2.32.4) and `completer` (bash
-/// completion).
+/// (docs/dbus.md says so too): `completer` (bash completion). (An app's `autostart` at login,
+/// snapd 2.32.4, is had: `snapshelfctl autostart`.)
 pub const SNAPD_VERSION: &str = "2.40";
 
 /// The entries of `assumes` that are not met, in their order (empty: all are). `arch` is the

@@ -1019,7 +1019,9 @@ impl SnapYaml {
             .filter(|name| {
                 !self.apps.values().any(|a| {
                     let list = if plugs { &a.plugs } else { &a.slots };
-                    list.iter().any(|p| p == *name)
+                    // `activates-on` binds its slots to the app too, as snapd does.
+                    let activates = if plugs { &[][..] } else { &a.activates_on[..] };
+                    list.iter().chain(activates).any(|p| p == *name)
                 }) && !self.hooks.values().any(|h| {
                     let list = if plugs { &h.plugs } else { &h.slots };
                     list.iter().any(|p| p == *name)
@@ -1040,7 +1042,7 @@ impl SnapYaml {
             names.extend(if plugs {
                 a.plugs.clone()
             } else {
-                a.slots.clone()
+                a.slots.iter().chain(&a.activates_on).cloned().collect()
             });
         }
         names
@@ -1260,6 +1262,15 @@ layout:
         assert_eq!(y.apps["x"].completer.as_deref(), Some("share/x.bash"));
         assert_eq!(y.apps["x"].refresh_mode.as_deref(), Some("endure"));
         assert_eq!(y.apps["svc"].activates_on, ["dbus-slot"]);
+        // `activates-on` binds the slot to its app only, as snapd does.
+        let bound = |app: &str| {
+            y.slots_for_app(app)
+                .into_iter()
+                .map(|s| s.0)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bound("svc"), ["dbus-slot"]);
+        assert!(bound("x").is_empty());
         assert_eq!(y.apps["svc"].install_mode.as_deref(), Some("disable"));
         assert_eq!(y.apps["svc"].daemon, Some(Daemon::Dbus));
         assert_eq!(

@@ -98,7 +98,7 @@ pub fn sync(paths: &Paths, snap: &str, slots: &[(String, String)]) -> Result<()>
 /// Ask the system bus to read its configuration again. A bus that cannot be reached is logged,
 /// not an error: dbus-daemon also notices the directory's changes by itself (inotify), and the
 /// files are right either way.
-fn reload() {
+pub(crate) fn reload() {
     let address = SYSTEM_BUS.get().cloned().flatten();
     // On a thread of its own: this runs both in and outside the helper's async runtime.
     let done = std::thread::spawn(move || -> std::result::Result<(), String> {

@@ -183,6 +183,30 @@ fn owned_files(dir: &Path, name: &str, suffix: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The snap's apps as the desktop export needs them. `desktop-file-ids` keep a file's own name only
+/// for a snap installed from a file: for a store snap snapd allows them only when its
+/// snap-declaration does (the base declaration's `allow-installation` has `desktop-file-ids:
+/// $MISSING`), which Snapshelf does not evaluate, so a store snap's names stay prefixed (a snap
+/// could otherwise shadow another program's desktop file).
+fn gui_apps(snap: &SnapState, profiles: &[Profile]) -> crate::desktop::GuiApps {
+    let yaml = parse_yaml(snap, &snap.current).ok();
+    let daemons = yaml
+        .iter()
+        .flat_map(|y| y.apps.iter())
+        .filter(|(_, a)| a.daemon.is_some())
+        .map(|(n, _)| n.clone())
+        .collect();
+    let file_ids = match &yaml {
+        Some(y) if snap.is_local() => crate::plug_attrs::desktop_file_ids(y),
+        _ => Vec::new(),
+    };
+    crate::desktop::GuiApps {
+        apps: profiles.iter().map(|p| p.app.clone()).collect(),
+        daemons,
+        file_ids,
+    }
+}
+
 /// Point everything at the snap's current revision.
 pub fn apply(
     paths: &Paths,
@@ -212,7 +236,7 @@ pub fn apply(
         layout_sources(paths, snap, &p.layouts);
     }
     if snap.snap_type == "app" {
-        let apps: BTreeSet<String> = profiles.iter().map(|p| p.app.clone()).collect();
+        let apps = gui_apps(snap, &profiles);
         crate::desktop::export(
             paths,
             name,

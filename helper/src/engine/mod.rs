@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod content;
 pub mod content_policy;
 pub mod data_dirs;
+mod dbus_activation;
 mod dbus_links;
 pub mod dbus_policy;
 mod declarations;

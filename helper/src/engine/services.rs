@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use snapshelf_snap::yaml::SnapYaml;
 
-use super::Engine;
+use super::{dbus_activation as activation, Engine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::io::IoContext;
 use crate::paths::Paths;
@@ -91,6 +91,7 @@ pub(crate) fn files_on_disk(paths: &Paths, name: &str) -> Result<Vec<(Scope, Str
 /// Write every file of the services (atomically, 0644), then take away the snap's other unit
 /// files (daemons the revision no longer has). Returns the files taken away.
 pub(crate) fn write_files(paths: &Paths, name: &str, services: &[Service]) -> Result<Vec<String>> {
+    activation::check_free(paths, name, services)?;
     let mut keep = Vec::new();
     for s in services {
         let dir = unit_dir(paths, s.scope);
@@ -107,6 +108,7 @@ pub(crate) fn write_files(paths: &Paths, name: &str, services: &[Service]) -> Re
             gone.push(file);
         }
     }
+    activation::sync(paths, name, services)?;
     Ok(gone)
 }
 
@@ -118,10 +120,10 @@ pub(crate) fn remove_files(paths: &Paths, name: &str) -> Result<()> {
         }
         remove_file(&unit_dir(paths, scope).join(&file))?;
     }
-    Ok(())
+    activation::sync(paths, name, &[])
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp~");
@@ -138,7 +140,7 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-fn remove_file(path: &Path) -> Result<()> {
+pub(crate) fn remove_file(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).what("remove", path),
         _ => Ok(()),

@@ -8,6 +8,7 @@
 //! rewritten as microseconds, and every other value is held to a whitelist of characters. A value
 //! that does not fit is refused with its field named, before any file is written.
 
+pub mod activation;
 pub mod timer;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,8 @@ use std::path::Path;
 
 use snapshelf_snap::naming;
 use snapshelf_snap::yaml::{App, Daemon, SnapYaml};
+
+use crate::dbus_iface::Activation;
 
 /// A unit file: its name (`snap.hello.server.service`) and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +53,8 @@ pub struct Service {
     /// The `.timer` and `.socket` units that start the service; when there are any, they are what
     /// is enabled and started, not the service itself (as snapd does).
     pub activators: Vec<UnitFile>,
+    /// Its D-Bus activation files (`activates-on`), `<bus name>.service`, for the bus of its scope.
+    pub activation: Vec<UnitFile>,
     /// `install-mode: disable`: written, but neither enabled nor started at install.
     pub enable_at_install: bool,
     /// `refresh-mode: endure`: left running across a refresh.
@@ -60,9 +65,10 @@ pub struct Service {
 }
 
 impl Service {
-    /// The units that are enabled and started: the activators, or else the service.
+    /// The units that are enabled and started: the activators, or else the service; none for a
+    /// service only D-Bus activation starts (snapd leaves it to its first call).
     pub fn started_units(&self) -> Vec<String> {
-        if self.activators.is_empty() {
+        if self.activators.is_empty() && self.activation.is_empty() {
             vec![self.service.name.clone()]
         } else {
             self.activators.iter().map(|u| u.name.clone()).collect()
@@ -113,10 +119,20 @@ pub fn snap_services(
     if !rev.bytes().all(|b| b.is_ascii_alphanumeric()) || rev.is_empty() {
         return Err(bad("revision", format!("{rev:?} is not a revision")));
     }
+    let activations = crate::dbus_iface::activations(yaml).map_err(|e| {
+        let (field, message) = e.split_once(": ").unwrap_or(("apps", e.as_str()));
+        bad(field, message)
+    })?;
     let mut out = Vec::new();
     for (name, app) in &yaml.apps {
         if let Some(daemon) = app.daemon {
-            out.push(service(snap, rev, name, app, daemon, &yaml.apps, launch)?);
+            let acts: Vec<&Activation> = activations.iter().filter(|a| &a.app == name).collect();
+            let mut s = service(snap, rev, name, app, daemon, &yaml.apps, launch, &acts)?;
+            for act in acts {
+                s.activation
+                    .push(activation::file(snap, act, s.scope, launch)?);
+            }
+            out.push(s);
         }
     }
     start_order(out, "apps")
@@ -143,6 +159,7 @@ fn start_order(mut left: Vec<Service>, field: &str) -> Result<Vec<Service>, Unit
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn service(
     snap: &str,
     rev: &str,
@@ -151,6 +168,7 @@ fn service(
     daemon: Daemon,
     apps: &BTreeMap<String, App>,
     launch: &Launch,
+    acts: &[&Activation],
 ) -> Result<Service, UnitError> {
     let field = format!("apps.{name}");
     naming::validate_app_name(name).map_err(|e| bad(&field, e.to_string()))?;
@@ -190,8 +208,15 @@ fn service(
         scope,
         launch,
         field: &field,
+        // A `daemon: dbus` without `bus-name` waits for its last activating slot's name (snapd).
+        bus_name: app
+            .bus_name
+            .as_deref()
+            .or(acts.last().map(|a| a.name.as_str())),
     };
-    let text = service_text(&daemonised, &before, &after, activators.is_empty())?;
+    // A daemon its activators or D-Bus activation start is wanted by no target (snapd).
+    let install = activators.is_empty() && acts.is_empty();
+    let text = service_text(&daemonised, &before, &after, install)?;
     Ok(Service {
         app: name.to_string(),
         daemon: daemon.to_string(),
@@ -201,19 +226,24 @@ fn service(
             text,
         },
         activators,
+        activation: Vec::new(),
         enable_at_install: app.install_mode.as_deref() != Some("disable"),
-        after: app
-            .after
-            .iter()
-            .cloned()
-            .chain(
-                apps.iter()
-                    .filter(|(_, a)| a.before.iter().any(|b| b == name))
-                    .map(|(n, _)| n.clone()),
-            )
-            .collect(),
+        after: follows(name, app, apps),
         endure: app.refresh_mode.as_deref() == Some("endure"),
     })
+}
+
+/// The snap's daemons `name` starts after: its `after`, and those naming it in their `before`.
+fn follows(name: &str, app: &App, apps: &BTreeMap<String, App>) -> Vec<String> {
+    app.after
+        .iter()
+        .cloned()
+        .chain(
+            apps.iter()
+                .filter(|(_, a)| a.before.iter().any(|b| b == name))
+                .map(|(n, _)| n.clone()),
+        )
+        .collect()
 }
 
 /// One daemon, as its unit's sections need it.
@@ -227,6 +257,7 @@ struct Daemonised<'a> {
     launch: &'a Launch<'a>,
     /// The app's field in snap.yaml, for errors (`apps.server`).
     field: &'a str,
+    bus_name: Option<&'a str>,
 }
 
 impl Daemonised<'_> {
@@ -377,7 +408,7 @@ fn type_lines(t: &mut String, d: &Daemonised) -> Result<(), UnitError> {
         let _ = writeln!(t, "NotifyAccess=all");
     }
     if daemon == Daemon::Dbus {
-        let bus = app.bus_name.as_deref().unwrap_or_default();
+        let bus = d.bus_name.unwrap_or_default();
         check_bus_name(bus, &d.field("bus-name"))?;
         let _ = writeln!(t, "BusName={bus}");
     }

@@ -453,3 +453,54 @@ fn a_watchdog_is_fed_from_the_sandbox() {
         s.service.text
     );
 }
+
+/// snapd's dbus-activation-system and -session test snap: daemons started by their slot's name.
+const ACTIVATED: &str = "name: svc\nversion: '1'\nslots:\n  sys:\n    interface: dbus\n    \
+    bus: system\n    name: io.example.Sys\n  ses:\n    interface: dbus\n    bus: session\n    \
+    name: io.example.Ses\napps:\n  system:\n    command: bin/s\n    daemon: dbus\n    \
+    activates-on: [sys]\n  session:\n    command: bin/u\n    daemon: simple\n    \
+    daemon-scope: user\n    activates-on: [ses]\n";
+
+#[test]
+fn an_activated_daemon_has_an_activation_file_and_is_not_started_at_install() {
+    let list = services(ACTIVATED).unwrap();
+    let sys = list.iter().find(|s| s.app == "system").unwrap();
+    assert_eq!(sys.scope, Scope::System);
+    assert_eq!(sys.activation.len(), 1);
+    let f = &sys.activation[0];
+    assert_eq!(f.name, "io.example.Sys.service");
+    assert_eq!(
+        f.text,
+        format!(
+            "# Written by snapshelf-helper; removed with the snap.\n[D-BUS Service]\n\
+             Name=io.example.Sys\nComment=Bus name for snap application svc.system\n\
+             SystemdService=snap.svc.system.service\nExec={CONFINE} svc.system\nUser=root\n\
+             X-Snapshelf-Snap=svc\n"
+        )
+    );
+    assert_eq!(activation::owner(&f.text), Some("svc"));
+    // `daemon: dbus` without bus-name: the slot's name; no [Install]: only a call starts it.
+    let t = &sys.service.text;
+    assert!(t.lines().any(|l| l == "BusName=io.example.Sys"), "{t}");
+    assert!(!t.contains("[Install]"), "{t}");
+    assert!(sys.started_units().is_empty());
+
+    let usr = list.iter().find(|s| s.app == "session").unwrap();
+    assert_eq!(usr.scope, Scope::User);
+    assert_eq!(usr.activation[0].name, "io.example.Ses.service");
+    assert!(!usr.activation[0].text.contains("User="));
+    assert!(!usr.service.text.contains("[Install]"));
+    assert!(usr.started_units().is_empty());
+}
+
+#[test]
+fn a_bad_activates_on_names_its_field() {
+    let yaml = ACTIVATED.replace("activates-on: [sys]", "activates-on: [ses]");
+    let e = services(&yaml).unwrap_err();
+    assert_eq!(e.field, "apps.system.activates-on");
+    assert!(
+        e.message
+            .contains("bus \"session\" does not match daemon-scope \"system\""),
+        "{e}"
+    );
+}

@@ -4,10 +4,12 @@
 
 #![allow(dead_code)]
 
+pub mod bus_server;
 pub mod gnome;
 pub mod proxy;
 pub mod sandbox;
 pub mod session_bus;
+pub mod users;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;

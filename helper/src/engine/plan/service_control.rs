@@ -51,6 +51,8 @@ impl Engine {
                 }
                 (None, _) => {}
             }
+            // D-Bus activation is its start-up: snapd says such a service is enabled.
+            enabled |= sd.is_some() && !s.activation.is_empty();
             out.push(ServiceInfo {
                 snap: name.to_string(),
                 app: s.app.clone(),
@@ -106,7 +108,7 @@ impl Engine {
             };
             validate_snap_name(name).map_err(|e| invalid_name(t, &e.to_string()))?;
             let snap = self.snap(name)?.ok_or_else(|| not_installed(name))?;
-            let units = units_of(&services_of(self, &snap)?, name, app)?;
+            let units = units_of(&services_of(self, &snap)?, name, app, op)?;
             match per_snap.iter_mut().find(|(n, _)| n == name) {
                 Some((_, u)) => {
                     for x in units {
@@ -135,15 +137,31 @@ impl Engine {
     }
 }
 
+/// The units an operation on a daemon acts on: its activators, or its service; a service D-Bus
+/// activation starts is left to it by a start (snapd starts none), and stopped or restarted itself.
+fn controlled(s: &Service, op: ServiceOp) -> Vec<String> {
+    let mut units = s.started_units();
+    if !s.activation.is_empty() && op != ServiceOp::Start {
+        units.push(s.service.name.clone());
+    }
+    units
+}
+
 /// The units one target names: every system daemon of the snap, or the one app's.
-fn units_of(services: &[Service], snap: &str, app: Option<&str>) -> Result<Vec<String>> {
-    let system = services
+fn units_of(
+    services: &[Service],
+    snap: &str,
+    app: Option<&str>,
+    op: ServiceOp,
+) -> Result<Vec<String>> {
+    let system: Vec<&Service> = services
         .iter()
-        .filter(|s| s.scope == crate::units::Scope::System);
+        .filter(|s| s.scope == crate::units::Scope::System)
+        .collect();
     let units: Vec<String> = match app {
-        None => system.flat_map(Service::started_units).collect(),
+        None => system.iter().flat_map(|s| controlled(s, op)).collect(),
         Some(a) => match services.iter().find(|s| s.app == a) {
-            Some(s) if s.scope == crate::units::Scope::System => s.started_units(),
+            Some(s) if s.scope == crate::units::Scope::System => controlled(s, op),
             Some(_) => {
                 return Err(Error::invalid(
                     gettext("\"{snap}.{app}\" is a user service: each user's session runs it")
@@ -161,7 +179,10 @@ fn units_of(services: &[Service], snap: &str, app: Option<&str>) -> Result<Vec<S
             }
         },
     };
-    if units.is_empty() {
+    // Nothing to do is fine for a start of services D-Bus activation starts; otherwise the snap
+    // has no system service.
+    let activated = system.iter().any(|s| !s.activation.is_empty());
+    if units.is_empty() && app.is_none() && !activated {
         return Err(Error::new(
             ErrorKind::NotFound,
             gettext("\"{snap}\" has no services").replace("{snap}", snap),
