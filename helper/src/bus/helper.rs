@@ -402,6 +402,10 @@ impl Helper {
                 o.channel.as_deref(),
                 o.classic,
                 (o.download_only, o.background),
+                crate::engine::plan::refresh_running::Running {
+                    auto: o.auto,
+                    ignore: o.ignore_running,
+                },
                 uid,
             )
             .await;
