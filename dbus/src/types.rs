@@ -710,3 +710,16 @@ mod tests {
         assert_eq!(ChangeStatus::parse("nope"), None);
     }
 }
+
+dict_struct!(
+    /// One row of `PendingRefreshes`: a snap whose automatic refresh is put off while its apps
+    /// run (snapd's refresh app awareness): the apps that run now (empty: they closed, the next
+    /// automatic refresh goes ahead), when it was first put off (seconds since the epoch) and the
+    /// seconds left before it goes ahead although apps run.
+    PendingRefresh {
+        name: String = "name",
+        apps: Vec<String> = "apps",
+        since: u64 = "since",
+        remaining: u64 = "remaining",
+    }
+);
