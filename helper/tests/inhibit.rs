@@ -168,7 +168,7 @@ fn setup() -> (Env, tempfile::TempDir) {
 }
 
 /// snapd's refresh-app-awareness and refresh-mode-ignore-running: a new revision of a snap whose
-/// app runs is refused naming the app, and goes in once it ended; an app with
+/// app runs is refused naming the app (a revert too), and goes in once it ended; an app with
 /// `refresh-mode: ignore-running` does not hold it back.
 #[test]
 fn running_apps_refuse_a_refresh_and_ignore_running_apps_do_not() {
@@ -192,6 +192,17 @@ fn running_apps_refuse_a_refresh_and_ignore_running_apps_do_not() {
     let (ok, out, _) = finish(app);
     assert!(ok && out.trim() == "v1");
     assert_eq!(install_unsigned(&env, &files[1]).0, "Done");
+    assert_eq!(version(&env), "v2");
+    // A revert switches revisions too (snapd's goes through unlink-current-snap): refused alike.
+    let app = hold(&env, BUSY, "hold");
+    let c = env.proxy().revert(BUSY, Dict::new()).unwrap();
+    let (status, kind, err) = env.wait_change(c.as_str());
+    assert_eq!(
+        (status.as_str(), kind.as_str()),
+        ("Error", "snap-in-use"),
+        "{err}"
+    );
+    assert!(finish(app).0);
     assert_eq!(version(&env), "v2");
 
     let free = hold(&env, BUSY, "free");
