@@ -64,6 +64,9 @@ pub enum Command {
         /// Consent to a new revision that is not sandboxed (it turned classic).
         #[arg(long)]
         classic: bool,
+        /// Refresh even while the snap's apps run (snapd's --ignore-running).
+        #[arg(long)]
+        ignore_running: bool,
     },
     /// Go back to a kept revision (the previous one by default).
     Revert {

@@ -81,7 +81,7 @@ pub(crate) fn refresh(
     h: &Helper1ProxyBlocking,
     names: &[String],
     channel: Option<&String>,
-    classic: bool,
+    (classic, ignore_running): (bool, bool),
 ) -> Res<()> {
     let options = RefreshOptions {
         channel: channel.cloned(),
@@ -89,6 +89,9 @@ pub(crate) fn refresh(
         download_only: false,
         // A person's own refresh: at the helper's usual priority.
         background: false,
+        // A person's: a snap whose apps run is refused (SnapInUse), not put off.
+        auto: false,
+        ignore_running,
     };
     ctl.change(h.refresh(&strs(names), options.to_dict()))
 }

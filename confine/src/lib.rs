@@ -11,6 +11,7 @@ pub mod capabilities;
 pub mod cookie;
 pub mod env;
 pub mod error;
+pub mod inhibit;
 pub mod init;
 pub mod landlock;
 pub mod mount_plan;

@@ -98,15 +98,7 @@ struct Launch {
 /// as the monitor), `private_area`, `host_dirs`, `build_and_enter`, `start_app`. Returns only on
 /// error.
 pub fn run(inv: Invocation) -> Result<Infallible> {
-    let launch = Launch::gather(inv)?;
-    mark("gather");
-    // Before the PID namespace: this PID (the monitor, or the classic app) lives as long as the app.
-    crate::running::record(
-        &launch.root_path,
-        launch.power,
-        &launch.profile.snap,
-        &launch.profile.app,
-    );
+    let launch = gather_when_not_refreshing(inv)?;
     if launch.profile.confinement == "classic" {
         return launch.run_classic();
     }
@@ -127,6 +119,31 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
     extra_env.extend(session.env.iter().cloned());
     drop(host);
     launch.start_app(private, &extra_env, status)
+}
+
+/// `Launch::gather` once no refresh holds the snap's launches (confine/src/inhibit.rs), with this
+/// launch recorded as running. The record is written before the hint is read again, and the
+/// helper writes the hint before it reads the records: a refresh that began meanwhile either sees
+/// this launch (and does not go ahead) or is seen here (the record is taken back, and the launch
+/// waits and reads the new revision's profile). A hook is the helper's own and never waits.
+fn gather_when_not_refreshing(inv: Invocation) -> Result<Launch> {
+    loop {
+        let launch = Launch::gather(inv.clone())?;
+        mark("gather");
+        let (root, snap, app) = (&launch.root_path, &launch.profile.snap, &launch.profile.app);
+        let hook = app.starts_with("hook.");
+        if !hook && crate::inhibit::wait(root, snap)? {
+            continue;
+        }
+        // Before the PID namespace: this PID (the monitor, or the classic app) lives as long as
+        // the app.
+        crate::running::record(root, launch.power, snap, app);
+        if !hook && crate::inhibit::inhibited(root, snap)? {
+            crate::running::forget(root, launch.power, snap, app);
+            continue;
+        }
+        return Ok(launch);
+    }
 }
 
 impl Launch {

@@ -45,6 +45,19 @@ pub fn record(root: &Path, power: Power, snap: &str, app: &str) {
     }
 }
 
+/// Take back this process's record of `snap`'s `app` (a launch that found a refresh begun after
+/// it recorded itself waits unrecorded, so that the refresh does not count it as running).
+pub fn forget(root: &Path, power: Power, snap: &str, app: &str) {
+    if raise(power).is_err() {
+        return;
+    }
+    let path = snap_dir(root, snap).join(format!("{app}.{}", std::process::id()));
+    let _ = std::fs::remove_file(path);
+    if power == Power::Privileged && !nix::unistd::getuid().is_root() {
+        let _ = caps::clear(None, caps::CapSet::Effective);
+    }
+}
+
 fn write_record(root: &Path, snap: &str, app: &str) {
     let pid = std::process::id();
     let dir = snap_dir(root, snap);

@@ -17,6 +17,8 @@ pub trait Helper1 {
     fn list_updates(&self) -> zbus::Result<Vec<Dict>>;
     /// The apps of the snap that run now (checked against live processes).
     fn running_apps(&self, name: &str) -> zbus::Result<Vec<String>>;
+    /// The snaps whose automatic refresh is put off while their apps run.
+    fn pending_refreshes(&self) -> zbus::Result<Vec<Dict>>;
     /// The caller's language for the summaries and errors it gets (per connection).
     fn set_locale(&self, locale: &str) -> zbus::Result<()>;
     fn categories(&self) -> zbus::Result<Vec<String>>;
@@ -190,6 +192,7 @@ pub const HELPER1_METHODS: &[(&str, &str, &str)] = &[
     ("RestartServices", "asa{sv}", "o"),
     ("RunningApps", "s", "as"),
     ("SetLocale", "s", ""),
+    ("PendingRefreshes", "", "aa{sv}"),
 ];
 
 #[cfg(test)]

@@ -498,16 +498,33 @@ pub struct RefreshOptions {
     /// With `download_only`: the downloads run at low priority (idle I/O class, nice 19), so that
     /// a person's own installs are not slowed. The update agent sets it.
     pub background: bool,
+    /// An automatic refresh (the update agent's): a snap whose apps run is put off, up to
+    /// snapd's limit of 14 days, instead of failing.
+    pub auto: bool,
+    /// Refresh even while the snap's apps run (snapd's `--ignore-running`).
+    pub ignore_running: bool,
 }
 
 impl RefreshOptions {
     pub fn parse(d: &Dict) -> Result<Self, Error> {
-        let o = Options::new(d, &["channel", "classic", "download-only", "background"])?;
+        let o = Options::new(
+            d,
+            &[
+                "channel",
+                "classic",
+                "download-only",
+                "background",
+                "auto",
+                "ignore-running",
+            ],
+        )?;
         Ok(RefreshOptions {
             channel: o.get("channel")?,
             classic: o.get("classic")?.unwrap_or(false),
             download_only: o.get("download-only")?.unwrap_or(false),
             background: o.get("background")?.unwrap_or(false),
+            auto: o.get("auto")?.unwrap_or(false),
+            ignore_running: o.get("ignore-running")?.unwrap_or(false),
         })
     }
     pub fn to_dict(&self) -> Dict {
@@ -523,6 +540,12 @@ impl RefreshOptions {
         }
         if self.background {
             d.insert("background".into(), true.to_value());
+        }
+        if self.auto {
+            d.insert("auto".into(), true.to_value());
+        }
+        if self.ignore_running {
+            d.insert("ignore-running".into(), true.to_value());
         }
         d
     }
@@ -687,3 +710,16 @@ mod tests {
         assert_eq!(ChangeStatus::parse("nope"), None);
     }
 }
+
+dict_struct!(
+    /// One row of `PendingRefreshes`: a snap whose automatic refresh is put off while its apps
+    /// run (snapd's refresh app awareness): the apps that run now (empty: they closed, the next
+    /// automatic refresh goes ahead), when it was first put off (seconds since the epoch) and the
+    /// seconds left before it goes ahead although apps run.
+    PendingRefresh {
+        name: String = "name",
+        apps: Vec<String> = "apps",
+        since: u64 = "since",
+        remaining: u64 = "remaining",
+    }
+);

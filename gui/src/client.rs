@@ -202,6 +202,16 @@ pub async fn list_updates() -> Res<Vec<UpdateInfo>> {
     typed(list, UpdateInfo::from_dict)
 }
 
+/// The snaps whose automatic refresh waits for their apps to close.
+pub async fn pending_refreshes() -> Res<Vec<snapshelf_dbus::types::PendingRefresh>> {
+    let list = helper()
+        .await?
+        .pending_refreshes()
+        .await
+        .map_err(Failure::from_zbus)?;
+    typed(list, snapshelf_dbus::types::PendingRefresh::from_dict)
+}
+
 pub async fn connections(name: &str) -> Res<Vec<Plug>> {
     let list = helper()
         .await?

@@ -9,7 +9,7 @@ use relm4::prelude::*;
 use relm4::{adw, gtk};
 
 use gettextrs::{gettext, ngettext};
-use snapshelf_dbus::types::{InstalledSnap, UpdateInfo};
+use snapshelf_dbus::types::{InstalledSnap, PendingRefresh, UpdateInfo};
 use snapshelf_i18n::fill;
 
 use crate::client::{self, Action, ChangeState, Failure};
@@ -47,11 +47,19 @@ pub enum UpdatesOutput {
 
 #[derive(Debug)]
 pub enum UpdatesCmd {
-    Loaded(Result<(Vec<UpdateInfo>, Vec<InstalledSnap>), Failure>),
+    Loaded(Result<Loaded, Failure>),
 }
 
-/// Rows for the updates, with the installed app's title and icon.
-pub fn rows(updates: &[UpdateInfo], installed: &[InstalledSnap]) -> Vec<RowData> {
+/// The updates, the installed snaps, and the automatic refreshes waiting for apps to close.
+type Loaded = (Vec<UpdateInfo>, Vec<InstalledSnap>, Vec<PendingRefresh>);
+
+/// Rows for the updates, with the installed app's title and icon; an update the update agent
+/// could not apply yet because the app runs says which apps it waits for.
+pub fn rows(
+    updates: &[UpdateInfo],
+    installed: &[InstalledSnap],
+    pending: &[PendingRefresh],
+) -> Vec<RowData> {
     let mut v: Vec<RowData> = updates
         .iter()
         .map(|u| {
@@ -68,7 +76,20 @@ pub fn rows(updates: &[UpdateInfo], installed: &[InstalledSnap]) -> Vec<RowData>
                     &[("from", &from), ("to", &u.version), ("channel", &u.channel)],
                 ),
                 icon: i.map(|s| s.icon_path.clone()).unwrap_or_default(),
-                note: words::size(u.download_size),
+                note: match pending
+                    .iter()
+                    .find(|p| p.name == u.name && !p.apps.is_empty())
+                {
+                    // Translators: {size} is a download size, {apps} a list of app names.
+                    Some(p) => fill(
+                        &gettext("{size} · waiting for {apps} to close"),
+                        &[
+                            ("size", &words::size(u.download_size)),
+                            ("apps", &p.apps.join(", ")),
+                        ],
+                    ),
+                    None => words::size(u.download_size),
+                },
                 action: gettext("Update"),
             }
         })
@@ -191,7 +212,12 @@ impl Component for Updates {
                     if updates.is_empty() && can_update {
                         client::from_store(()).await?;
                     }
-                    Ok((updates, installed))
+                    // Only a note on the rows: without it (an older helper) they show less.
+                    let pending = client::pending_refreshes().await.unwrap_or_else(|f| {
+                        tracing::debug!("no pending refreshes: {:?}", f.kind);
+                        Vec::new()
+                    });
+                    Ok((updates, installed, pending))
                 };
                 UpdatesCmd::Loaded(r.await)
             }),
@@ -225,13 +251,13 @@ impl Component for Updates {
     fn update_cmd(&mut self, msg: UpdatesCmd, _sender: ComponentSender<Self>, _root: &Self::Root) {
         let UpdatesCmd::Loaded(r) = msg;
         match r {
-            Ok((updates, installed)) => {
+            Ok((updates, installed, pending)) => {
                 self.load.succeeded();
                 self.count = updates.len();
                 self.total = updates.iter().map(|u| u.download_size).sum();
                 let mut g = self.rows.guard();
                 g.clear();
-                for r in rows(&updates, &installed) {
+                for r in rows(&updates, &installed, &pending) {
                     g.push_back(r);
                 }
                 drop(g);
@@ -267,11 +293,32 @@ mod tests {
             icon_path: "/var/lib/snapshelf/desktop/icons/x.png".into(),
             ..Default::default()
         };
-        let r = rows(std::slice::from_ref(&u), &[i]);
+        let r = rows(std::slice::from_ref(&u), std::slice::from_ref(&i), &[]);
         assert_eq!(r[0].title, "Shelf Clock");
         assert_eq!(r[0].summary, "1.0 → 1.1 (latest/stable)");
         assert_eq!(r[0].note, "2.0 MB");
         assert_eq!(r[0].action, "Update", "each update has its own button");
-        assert_eq!(rows(&[u], &[])[0].title, "shelf-clock");
+        assert_eq!(
+            rows(std::slice::from_ref(&u), &[], &[])[0].title,
+            "shelf-clock"
+        );
+        // Put off while its app runs: the row says what it waits for; once closed, nothing.
+        let mut pending = PendingRefresh {
+            name: "shelf-clock".into(),
+            apps: vec!["shelf-clock".into(), "alarm".into()],
+            since: 1,
+            remaining: 86_400,
+        };
+        let r = rows(
+            std::slice::from_ref(&u),
+            std::slice::from_ref(&i),
+            &[pending.clone()],
+        );
+        assert_eq!(
+            r[0].note,
+            "2.0 MB · waiting for shelf-clock, alarm to close"
+        );
+        pending.apps.clear();
+        assert_eq!(rows(&[u], &[i], &[pending])[0].note, "2.0 MB");
     }
 }

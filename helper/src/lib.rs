@@ -9,6 +9,7 @@ pub mod delta_sandbox;
 pub mod desktop;
 pub mod engine;
 pub mod error;
+pub mod inhibit;
 pub mod interfaces;
 pub mod io;
 pub mod lang;

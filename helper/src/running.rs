@@ -47,6 +47,25 @@ pub fn running_apps(paths: &Paths, snap: &str) -> Result<Vec<String>> {
     Ok(apps.into_iter().collect())
 }
 
+/// The running apps that hold a refresh of `snap` back (snapd's `refreshAppsCheck`): its current
+/// revision's apps that are not services and not `refresh-mode: ignore-running`. A record of a
+/// name that is no app of that revision (a hook's) does not count.
+pub fn busy_apps(paths: &Paths, snap: &crate::state::SnapState) -> Result<Vec<String>> {
+    let running = running_apps(paths, &snap.name)?;
+    if running.is_empty() {
+        return Ok(running);
+    }
+    let yaml = crate::engine::files::parse_yaml(snap, &snap.current)?;
+    Ok(running
+        .into_iter()
+        .filter(|name| {
+            yaml.apps.get(name).is_some_and(|app| {
+                app.daemon.is_none() && app.refresh_mode.as_deref() != Some("ignore-running")
+            })
+        })
+        .collect())
+}
+
 /// The app a record names, when its process still lives with the recorded start time.
 fn live_app(path: &Path) -> Option<String> {
     let file = path.file_name()?.to_str()?;

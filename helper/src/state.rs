@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::task::Task;
 
 mod health;
+mod refresh_pending;
 mod revision_config;
 
 pub use health::Health;
@@ -320,6 +321,7 @@ impl State {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(revision_config::SCHEMA)?;
         conn.execute_batch(health::SCHEMA)?;
+        conn.execute_batch(refresh_pending::SCHEMA)?;
         Ok(State { conn })
     }
 
@@ -328,6 +330,7 @@ impl State {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(revision_config::SCHEMA)?;
         conn.execute_batch(health::SCHEMA)?;
+        conn.execute_batch(refresh_pending::SCHEMA)?;
         Ok(State { conn })
     }
 
@@ -368,6 +371,7 @@ impl State {
     pub fn delete_snap(&self, name: &str) -> Result<()> {
         self.conn
             .execute("DELETE FROM snaps WHERE name = ?1", [name])?;
+        self.set_refresh_pending(name, None)?;
         Ok(())
     }
 

@@ -206,7 +206,7 @@ fn a_refresh_killed_at_any_point_leaves_the_users_data_whole() {
     let folder = root.join("home").join(KILLED_USER).join("snap/shelf-notes");
     let (v1, v2) = (notes_snap(work.path(), "1"), notes_snap(work.path(), "2"));
     let mut outcomes = Vec::new();
-    for n in 1..40 {
+    for n in 1..60 {
         sandbox::install_file(&env, &v1);
         let old = current(&env);
         user_folder(&root, uid, &old);

@@ -1,5 +1,7 @@
 //! One check, and the wait for held snaps: ask the helper for updates, download them, apply
-//! each snap's when none of its apps runs, tell the person.
+//! them as automatic refreshes (`Refresh` option `auto`): the helper puts off a snap whose apps
+//! run (`SnapInUse`, snapd's refresh app awareness) and, after snapd's 14 days, refreshes it
+//! anyway; tell the person.
 
 use std::collections::BTreeSet;
 
@@ -131,30 +133,30 @@ impl Agent {
         self.wait(change).await
     }
 
-    /// Apply each of `names` whose apps are all closed; the others wait in `held`, said once.
+    /// Refresh each of `names`; those the helper puts off while their apps run wait in `held`,
+    /// said once.
     pub async fn apply(&mut self, names: Vec<String>) {
         let (mut applied, mut newly_held) = (Vec::new(), Vec::new());
         for name in names {
-            match self.helper.running_apps(&name).await {
-                Ok(apps) if !apps.is_empty() => {
-                    tracing::info!(snap = %name, ?apps, "held until its apps close");
+            match self.refresh_one(&name).await {
+                Ok(()) => {
+                    self.held.remove(&name);
+                    applied.push(name);
+                }
+                Err(f) if f.kind == "SnapInUse" => {
+                    tracing::info!(snap = %name, "held until its apps close: {}", f.message);
                     if self.held.insert(name.clone()) {
                         newly_held.push(name);
                     }
-                    continue;
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    self.failed(std::slice::from_ref(&name), &e.into()).await;
-                    continue;
-                }
-            }
-            self.held.remove(&name);
-            match self.refresh_one(&name).await {
-                Ok(()) => applied.push(name),
                 // Someone refreshed it meanwhile.
-                Err(f) if f.kind == "NoUpdateAvailable" => {}
-                Err(f) => self.failed(std::slice::from_ref(&name), &f).await,
+                Err(f) if f.kind == "NoUpdateAvailable" => {
+                    self.held.remove(&name);
+                }
+                Err(f) => {
+                    self.held.remove(&name);
+                    self.failed(std::slice::from_ref(&name), &f).await;
+                }
             }
         }
         if !newly_held.is_empty() {
@@ -176,10 +178,11 @@ impl Agent {
     }
 
     async fn refresh_one(&self, name: &str) -> Result<(), Failure> {
-        let change = self
-            .helper
-            .refresh(&[name], RefreshOptions::default().to_dict())
-            .await?;
+        let options = RefreshOptions {
+            auto: true,
+            ..Default::default()
+        };
+        let change = self.helper.refresh(&[name], options.to_dict()).await?;
         self.wait(change).await
     }
 
@@ -214,9 +217,24 @@ impl Agent {
         }
     }
 
-    /// Between checks: apply the held updates whose apps have closed since.
+    /// Between checks: apply the held updates whose apps have closed since (asked of
+    /// `PendingRefreshes`, which needs no store, before a refresh is tried).
     pub async fn retry_held(&mut self) {
-        let names: Vec<String> = self.held.iter().cloned().collect();
-        self.apply(names).await;
+        let busy: BTreeSet<String> = match self.helper.pending_refreshes().await {
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|d| snapshelf_dbus::types::PendingRefresh::from_dict(d).ok())
+                .filter(|p| !p.apps.is_empty())
+                .map(|p| p.name)
+                .collect(),
+            Err(e) => {
+                tracing::warn!("cannot ask the helper for pending refreshes: {e}");
+                return;
+            }
+        };
+        let names: Vec<String> = self.held.difference(&busy).cloned().collect();
+        if !names.is_empty() {
+            self.apply(names).await;
+        }
     }
 }

@@ -283,6 +283,22 @@ impl Helper {
         crate::running::running_apps(self.engine.paths(), &name).map_err(to_dbus)
     }
 
+    async fn pending_refreshes(&self) -> Result<Vec<Dict>, snapshelf_dbus::Error> {
+        let pending = self.engine.pending_refreshes().map_err(to_dbus)?;
+        Ok(pending
+            .into_iter()
+            .map(|p| {
+                snapshelf_dbus::types::PendingRefresh {
+                    name: p.name,
+                    apps: p.apps,
+                    since: p.since,
+                    remaining: p.remaining,
+                }
+                .to_dict()
+            })
+            .collect())
+    }
+
     async fn categories(
         &self,
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
@@ -402,6 +418,10 @@ impl Helper {
                 o.channel.as_deref(),
                 o.classic,
                 (o.download_only, o.background),
+                crate::engine::plan::refresh_running::Running {
+                    auto: o.auto,
+                    ignore: o.ignore_running,
+                },
                 uid,
             )
             .await;

@@ -19,6 +19,7 @@ pub mod hooks;
 pub mod iface_hooks;
 mod lanes;
 pub mod plan;
+pub mod refresh_app_awareness;
 mod runner;
 pub(crate) mod services;
 pub mod snap_meta;

@@ -87,6 +87,11 @@ impl Engine {
         let known: HashSet<&str> = snaps.iter().map(|s| s.name.as_str()).collect();
         self.remove_unknown_snap_dirs(&known);
         remove_leftover_downloads(&paths);
+        // Interrupted changes are settled and the links restored: no launch has a refresh to
+        // wait for any more (a hint a crash left would hold it for ever).
+        if let Err(e) = crate::inhibit::clear_all(&paths) {
+            tracing::error!(error = %e, "cannot clear run inhibitions");
+        }
         Ok(())
     }
 

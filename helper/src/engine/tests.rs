@@ -1027,3 +1027,82 @@ async fn revision_config_keeps_nothing_of_no_configuration() {
         Some(doc(json!({"value": 200})))
     );
 }
+
+/// `inhibit-run` and `uninhibit-run` on the recording system: each runs and undoes twice with the
+/// same outcome; the hint is there exactly between them; the run of `uninhibit-run` ends a
+/// postponement. With an app running, a person's refresh is refused and an automatic one opens
+/// its postponement; neither leaves the hint behind; `ignore` goes ahead.
+#[tokio::test]
+async fn run_inhibition_is_idempotent_and_checks_running_apps() {
+    use crate::engine::task::inhibit_run::{Busy, InhibitRun, UninhibitRun};
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    let mut a = snap("ab", &["1"]);
+    a.sequence[0].snap_yaml =
+        "name: ab\nversion: '1'\napps:\n  app:\n    command: x\n  svc:\n    command: x\n    daemon: simple\n"
+            .into();
+    lock(&engine.inner.state).put_snap(&a).unwrap();
+    lock(&engine.inner.state)
+        .set_refresh_pending("ab", Some(5))
+        .unwrap();
+    let tasks = vec![
+        Task::InhibitRun(InhibitRun::new("ab", "1")),
+        Task::UninhibitRun(UninhibitRun::new("ab", "1")),
+    ];
+    let id = lock(&engine.inner.state)
+        .add_change("test", "test", &[], 0, &serde_json::Value::Null, &tasks)
+        .unwrap();
+    let cx = |seq| Ctx {
+        engine: engine.clone(),
+        change: id,
+        seq,
+        cancel: CancellationToken::new(),
+    };
+    let locked = || crate::inhibit::is_locked(&f.paths, "ab");
+    let pending = || lock(&engine.inner.state).refresh_pending("ab").unwrap();
+    let inhibit = tasks[0].clone().run(&cx(0)).await.unwrap();
+    assert_eq!(inhibit, inhibit.clone().run(&cx(0)).await.unwrap());
+    assert!(locked());
+    let uninhibit = tasks[1].clone().run(&cx(1)).await.unwrap();
+    assert_eq!(uninhibit, uninhibit.clone().run(&cx(1)).await.unwrap());
+    assert!(!locked() && pending().is_none());
+    for _ in 0..2 {
+        uninhibit.undo(&cx(1)).unwrap();
+    }
+    assert!(locked(), "Link's undo happens behind the hint");
+    for _ in 0..2 {
+        inhibit.undo(&cx(0)).unwrap();
+    }
+    assert!(!locked());
+
+    // The app (not the service) runs: this process, recorded as confine records it.
+    let me = std::process::id();
+    let started = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let started = started[started.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    let records = crate::running::snap_dir(&f.paths, "ab");
+    std::fs::create_dir_all(&records).unwrap();
+    std::fs::write(records.join(format!("svc.{me}")), &started).unwrap();
+    let mut busy = InhibitRun::new("ab", "1");
+    assert!(
+        Task::InhibitRun(busy.clone()).run(&cx(0)).await.is_ok(),
+        "a service does not count"
+    );
+    std::fs::write(records.join(format!("app.{me}")), &started).unwrap();
+    let e = Task::InhibitRun(busy.clone())
+        .run(&cx(0))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::SnapInUse);
+    assert_eq!(e.message, "snap \"ab\" has running apps (app)");
+    assert!(!locked() && pending().is_none());
+    busy.busy = Busy::Postpone;
+    assert!(Task::InhibitRun(busy.clone()).run(&cx(0)).await.is_err());
+    assert!(!locked() && pending().is_some(), "put off from now on");
+    busy.busy = Busy::Ignore;
+    assert!(Task::InhibitRun(busy).run(&cx(0)).await.is_ok());
+    assert!(locked());
+}

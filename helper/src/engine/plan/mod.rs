@@ -13,6 +13,7 @@ mod file;
 mod install;
 mod providers;
 mod refresh;
+pub mod refresh_running;
 mod remove;
 mod revert;
 pub mod service_control;
@@ -28,6 +29,7 @@ use snapshelf_snap::naming::validate_snap_name;
 use snapshelf_snap::store_api::StoreSnap;
 use snapshelf_snap::yaml::{Epoch, SnapYaml};
 
+use super::task::inhibit_run::{InhibitRun, UninhibitRun};
 use super::task::{adopt_file::AdoptFile, connect::Connect, data::Data, download::Download};
 use super::task::{
     auto_connect_hooks::AutoConnectHooks, revision_config::RevisionConfig, run_hook::RunHook,
@@ -465,9 +467,11 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
         if hooks && before.is_some() {
             out.push(Task::RunHook(RunHook::new(&name, "pre-refresh")));
         }
-        if before.is_some() {
+        if let Some(b) = before {
             // Stopped before the copy: a running daemon would change $SNAP_DATA under it.
             out.push(Task::StopServices(services::stop(&name)));
+            // New launches wait from here to the Link (snapd's unlink-current-snap).
+            out.push(Task::InhibitRun(InhibitRun::new(&name, &b.current)));
         }
         out.push(Task::Data(Data {
             name: name.clone(),
@@ -480,8 +484,9 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             restored: None,
             user_copies: None,
         }));
-    } else if before.is_some() {
+    } else if let Some(b) = before {
         out.push(Task::StopServices(services::stop(&name)));
+        out.push(Task::InhibitRun(InhibitRun::new(&name, &b.current)));
     }
     out.push(Task::Link(Link {
         name: name.clone(),
@@ -491,6 +496,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
     }));
     // snapd's link-snap keeps the configuration as the replaced revision's.
     if let Some(b) = before {
+        out.push(Task::UninhibitRun(UninhibitRun::new(&name, &b.current)));
         let keep = RevisionConfig::new(&name, &b.current, None);
         out.push(Task::RevisionConfig(keep));
     }
@@ -867,7 +873,11 @@ mod tests {
             hooks(&out),
             ["pre-refresh", "post-refresh", "configure", "check-health"]
         );
-        let Task::Data(d) = &out[4] else {
+        // Launches wait from before the copy until the new revision is linked.
+        let k = kinds(&out);
+        assert_eq!(k[3..6], ["stop-services", "inhibit-run", "data"]);
+        assert_eq!(k[6..8], ["link", "uninhibit-run"]);
+        let Task::Data(d) = &out[5] else {
             unreachable!()
         };
         assert_eq!(d.copy_from.as_deref(), Some("2"));
@@ -884,7 +894,9 @@ mod tests {
             kinds(&out),
             [
                 "stop-services",
+                "inhibit-run",
                 "link",
+                "uninhibit-run",
                 "revision-config",
                 "refresh-aliases",
                 "auto-connect-hooks",
@@ -940,7 +952,8 @@ mod tests {
         let after = state_after(Some(&before), state("ab", &["x1"]), false);
         bring_in(Fetch::File(&yaml), Some(&before), after, &mut out);
         let mut want = want.to_vec();
-        want.insert(1, "revision-config");
+        want.insert(1, "uninhibit-run");
+        want.insert(2, "revision-config");
         assert_eq!(after_link(&out), want);
         assert_eq!(
             hooks(&out),

@@ -29,12 +29,14 @@ impl Engine {
     /// `classic`: consent for revisions that turned classic (a strict snap's refresh to one
     /// fails with NeedsClassic without it); devmode revisions are refused, as on install.
     /// `download_only`: see `plan/download.rs`; `background` (with it): at low priority.
+    /// `running`: what apps that run do to it (`plan/refresh_running.rs`).
     pub async fn refresh(
         &self,
         names: &[String],
         channel: Option<&str>,
         classic: bool,
         (download_only, background): (bool, bool),
+        running: refresh_running::Running,
         uid: u32,
     ) -> Result<u64> {
         if background && !download_only {
@@ -79,6 +81,12 @@ impl Engine {
             }
         }
         let resolved = self.keep_signed_sizes(kept, &mut failed).await;
+        // A download changes nothing that runs: snapd downloads a busy snap's update too.
+        let (resolved, modes) = if download_only {
+            (resolved, Default::default())
+        } else {
+            self.check_running(resolved, running, &mut failed)?
+        };
         // One named snap: its error is the answer (snapd's Update). Several: the others refresh and
         // the change names those that could not be (snapd's UpdateMany logs and goes on).
         if names.len() == 1 {
@@ -108,6 +116,7 @@ impl Engine {
             install_tasks(r, before, &mut tasks);
             all.push(r.name.clone());
         }
+        refresh_running::apply_modes(&mut tasks, &modes);
         for r in &new {
             tasks.push(Task::Gc(Gc {
                 name: r.name.clone(),

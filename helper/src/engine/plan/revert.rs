@@ -72,6 +72,7 @@ impl Engine {
 /// aliases, the services started; for an app, no refresh hooks but its configure hook and its
 /// health check.
 fn revert_tasks(before: &SnapState, target: &str) -> Vec<Task> {
+    use crate::engine::task::inhibit_run::{InhibitRun, UninhibitRun};
     use crate::engine::task::{revision_config::RevisionConfig, run_hook};
     let name = before.name.as_str();
     let mut after = before.clone();
@@ -80,14 +81,18 @@ fn revert_tasks(before: &SnapState, target: &str) -> Vec<Task> {
     }
     after.blocked.retain(|r| r != target);
     after.current = target.to_string();
+    // As snapd's revert goes through unlink-current-snap: refused while apps run, and new launches
+    // wait for the switch (engine/task/inhibit_run.rs).
     let mut tasks = vec![
         Task::StopServices(super::services::stop(name)),
+        Task::InhibitRun(InhibitRun::new(name, &before.current)),
         Task::Link(Link {
             name: name.to_string(),
             after: Box::new(after),
             before: None,
             captured: false,
         }),
+        Task::UninhibitRun(UninhibitRun::new(name, &before.current)),
         Task::RevisionConfig(RevisionConfig::new(name, &before.current, Some(target))),
         super::refresh_aliases(name.to_string()),
         super::services::start(name),
@@ -116,7 +121,9 @@ mod tests {
             kinds,
             [
                 "stop-services",
+                "inhibit-run",
                 "link",
+                "uninhibit-run",
                 "revision-config",
                 "refresh-aliases",
                 "start-services",
@@ -124,11 +131,11 @@ mod tests {
                 "run-hook"
             ]
         );
-        let Task::RevisionConfig(rc) = &tasks[2] else {
+        let Task::RevisionConfig(rc) = &tasks[4] else {
             unreachable!()
         };
         assert_eq!((rc.from.as_str(), rc.restore.as_deref()), ("2", Some("1")));
-        let Task::Link(l) = &tasks[1] else {
+        let Task::Link(l) = &tasks[2] else {
             unreachable!()
         };
         assert_eq!(
@@ -136,6 +143,6 @@ mod tests {
             ("1", vec!["2".to_string()])
         );
         before.snap_type = "base".into();
-        assert_eq!(revert_tasks(&before, "1").len(), 5);
+        assert_eq!(revert_tasks(&before, "1").len(), 7);
     }
 }

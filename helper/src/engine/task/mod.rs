@@ -18,6 +18,7 @@ pub mod discard_data;
 pub mod discard_revisions;
 pub mod download;
 pub mod gc;
+pub mod inhibit_run;
 pub mod link;
 pub mod mount;
 pub mod refresh_aliases;
@@ -67,6 +68,8 @@ pub enum Task {
     AutoConnectHooks(auto_connect_hooks::AutoConnectHooks),
     ConnectDbus(connect_dbus::ConnectDbus),
     RevisionConfig(revision_config::RevisionConfig),
+    InhibitRun(inhibit_run::InhibitRun),
+    UninhibitRun(inhibit_run::UninhibitRun),
 }
 
 impl Task {
@@ -100,6 +103,8 @@ impl Task {
             Task::ConnectDbus(c) if c.connect => "connect-dbus",
             Task::ConnectDbus(_) => "disconnect-dbus",
             Task::RevisionConfig(_) => "revision-config",
+            Task::InhibitRun(_) => "inhibit-run",
+            Task::UninhibitRun(_) => "uninhibit-run",
         }
     }
 
@@ -158,6 +163,8 @@ impl Task {
             Task::AutoConnectHooks(t) => &t.name,
             Task::ConnectDbus(t) => &t.name,
             Task::RevisionConfig(t) => &t.name,
+            Task::InhibitRun(t) => &t.name,
+            Task::UninhibitRun(t) => &t.name,
         }
     }
 
@@ -187,6 +194,8 @@ impl Task {
             Task::AutoConnectHooks(t) => t.summary(),
             Task::ConnectDbus(t) => t.summary(),
             Task::RevisionConfig(t) => t.summary(),
+            Task::InhibitRun(t) => t.summary(),
+            Task::UninhibitRun(t) => t.summary(),
         }
     }
 
@@ -216,6 +225,8 @@ impl Task {
             Task::AutoConnectHooks(t) => t.run(cx).await.map(Task::AutoConnectHooks),
             Task::ConnectDbus(t) => t.run(cx).map(Task::ConnectDbus),
             Task::RevisionConfig(t) => t.run(cx).map(Task::RevisionConfig),
+            Task::InhibitRun(t) => t.run(cx).map(Task::InhibitRun),
+            Task::UninhibitRun(t) => t.run(cx).map(Task::UninhibitRun),
         }
     }
 
@@ -241,6 +252,8 @@ impl Task {
             Task::AutoConnectHooks(t) => t.undo(cx),
             Task::ConnectDbus(t) => t.undo(cx),
             Task::RevisionConfig(t) => t.undo(cx),
+            Task::InhibitRun(t) => t.undo(cx),
+            Task::UninhibitRun(t) => t.undo(cx),
             // Verify changes nothing; the clean-up tasks come after the commit point.
             Task::Verify(_) | Task::DiscardData(_) | Task::DiscardRevisions(_) | Task::Gc(_) => {
                 Ok(())
