@@ -3,7 +3,7 @@
 //! value for value against what the real store answers (api.snapcraft.io's documentation of
 //! `snap_info` and `snap_refresh`, and snapd's store/store_action_test.go expectations).
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::OnceLock;
@@ -14,7 +14,7 @@ use snapshelf_snap::squashfs::{pack, PackOptions};
 
 mod common;
 
-use common::Server;
+use common::{read_response, Server};
 
 /// One test revision: `name_rev.snap` with this snap.yaml tail (epoch, architectures).
 fn make_snap(dir: &Path, name: &str, rev: u32, extra: &str) {
@@ -314,34 +314,6 @@ fn downloads_redirect_to_the_cdn() {
         resp.headers()["location"],
         "http://cdn.invalid/snaps/branched_1.snap"
     );
-}
-
-/// Read one HTTP response with a Content-Length body off a kept-alive connection.
-fn read_response(
-    r: &mut BufReader<std::net::TcpStream>,
-) -> (String, Vec<(String, String)>, Vec<u8>) {
-    use std::io::Read;
-    let mut status = String::new();
-    r.read_line(&mut status).unwrap();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (k, v) = line.split_once(':').unwrap();
-        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .map(|(_, v)| v.parse().unwrap())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).unwrap();
-    (status.trim_end().to_string(), headers, body)
 }
 
 /// Downloads go out with sendfile(2) on the connection they came on; the same connection then

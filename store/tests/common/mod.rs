@@ -19,6 +19,18 @@ pub struct Server {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl Server {
+    /// The process started (the store, or what runs it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait for the process to end by itself.
+    pub fn wait(&mut self) {
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -42,7 +54,13 @@ pub fn sample_catalog(dir: &Path) {
 
 /// Serves the catalog in `dir` with these extra arguments; the store's stderr goes to `stderr`.
 pub fn serve_with(dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
-    let mut child = Command::new(BIN)
+    serve_under(Command::new(BIN), dir, extra, stderr)
+}
+
+/// The same, the store started by `runner` (`snapshelf-store`, or a tracer whose last argument
+/// is it).
+pub fn serve_under(mut runner: Command, dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
+    let mut child = runner
         .args([
             "serve",
             "--listen",
@@ -100,4 +118,30 @@ pub fn refresh_request(s: &Server, arch: &str) -> RequestBuilder {
         .post(format!("{}/v2/snaps/refresh", s.url))
         .header("Snap-Device-Series", "16")
         .header("Snap-Device-Architecture", arch)
+}
+
+/// One HTTP/1.1 response off a (kept-alive) connection: status line, lower-case headers, body
+/// (by its content-length, which every answer of the store has).
+pub fn read_response(r: &mut impl BufRead) -> (String, Vec<(String, String)>, Vec<u8>) {
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':').unwrap();
+        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("every answer has a content-length");
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).unwrap();
+    (status.trim_end().to_string(), headers, body)
 }
