@@ -714,3 +714,42 @@ pub fn crashed_before_ready(
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The snap-id the store at `store` gives `name`.
+pub fn snap_id(store: &str, name: &str) -> String {
+    let v: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{store}/v2/snaps/info/{name}"))
+        .header("Snap-Device-Series", "16")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["snap-id"]
+        .as_str()
+        .expect("info has a snap-id")
+        .to_string()
+}
+
+/// Every path under `dir` whose name mentions `what` (a revision's blob, a partial download).
+pub fn files_naming(dir: &Path, what: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if e.file_name().to_string_lossy().contains(what) {
+            found.push(p.display().to_string());
+        }
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(files_naming(&p, what));
+        }
+    }
+    found
+}
+
+/// `Refresh` options asking for `channel`.
+pub fn refresh_on(channel: &str) -> snapshelf_dbus::types::Dict {
+    let o = snapshelf_dbus::types::RefreshOptions {
+        channel: Some(channel.to_string()),
+        ..Default::default()
+    };
+    o.to_dict()
+}
