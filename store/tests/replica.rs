@@ -10,30 +10,11 @@ use std::sync::OnceLock;
 
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
-use snapshelf_snap::squashfs::{pack, PackOptions};
+use snapshelf_snap::testdata::pack_store_revision;
 
 mod common;
 
 use common::{read_response, Server};
-
-/// One test revision: `name_rev.snap` with this snap.yaml tail (epoch, architectures).
-fn make_snap(dir: &Path, name: &str, rev: u32, extra: &str) {
-    let stage = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(stage.path().join("meta")).unwrap();
-    std::fs::write(
-        stage.path().join("meta/snap.yaml"),
-        format!("name: {name}\nversion: '{rev}.0'\nsummary: {name} revision {rev}\n{extra}"),
-    )
-    .unwrap();
-    pack(
-        stage.path(),
-        &dir.join("snaps").join(format!("{name}_{rev}.snap")),
-        &PackOptions {
-            mtime: 1_700_000_000,
-        },
-    )
-    .unwrap();
-}
 
 const CATALOG: &str = r#"
 [store]
@@ -67,16 +48,16 @@ fn catalog() -> &'static Path {
         std::fs::create_dir_all(d.join("snaps")).unwrap();
         std::fs::write(d.join("catalog.toml"), CATALOG).unwrap();
         // Epoch 0, then the bridge (reads 0 and 1, writes 1), then epoch 2 (reads 1 and 2).
-        make_snap(d, "bridged", 1, "");
-        make_snap(d, "bridged", 2, "epoch: 1*\n");
-        make_snap(d, "bridged", 3, "epoch: 2*\n");
+        pack_store_revision(d, "bridged", 1, "");
+        pack_store_revision(d, "bridged", 2, "epoch: 1*\n");
+        pack_store_revision(d, "bridged", 3, "epoch: 2*\n");
         for rev in 1..=3 {
-            make_snap(d, "tracked", rev, "");
-            make_snap(d, "branched", rev, "");
+            pack_store_revision(d, "tracked", rev, "");
+            pack_store_revision(d, "branched", rev, "");
         }
-        make_snap(d, "multi", 1, "architectures: [amd64]\n");
-        make_snap(d, "multi", 2, "architectures: [arm64]\n");
-        make_snap(d, "multi", 3, "architectures: [arm64]\n");
+        pack_store_revision(d, "multi", 1, "architectures: [amd64]\n");
+        pack_store_revision(d, "multi", 2, "architectures: [arm64]\n");
+        pack_store_revision(d, "multi", 3, "architectures: [arm64]\n");
         // The key chain is made by the first serve: once, before tests start stores in parallel.
         drop(serve(d, &[]));
         dir
