@@ -115,6 +115,43 @@ pub fn pack_store_revision(dir: &std::path::Path, name: &str, rev: u32, yaml_tai
     std::fs::remove_dir_all(&stage).unwrap();
 }
 
+/// Starts a test's `snapshelf-store` on a free port of 127.0.0.1, serving the catalog in `dir`
+/// with a small (fast) key chain and `extra` arguments: `runner` is the store's binary, or a
+/// tracer whose last argument is it. The process, and its base URL as its first line says.
+pub fn serve_store(
+    mut runner: std::process::Command,
+    dir: &std::path::Path,
+    extra: &[&str],
+    stderr: std::process::Stdio,
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = runner
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--key-bits",
+            "2048",
+            "--dir",
+        ])
+        .arg(dir)
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting snapshelf-store for {}: {e}", dir.display()));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
+        .to_string();
+    (child, url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,6 @@ pub mod proxy;
 pub mod sandbox;
 pub mod session_bus;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -108,31 +107,8 @@ fn store_bin() -> PathBuf {
 /// A `snapshelf-store` serving the catalog in `catalog` (with these extra arguments) on a free
 /// port of 127.0.0.1: the process, and its base URL as it announces it.
 pub fn start_store(catalog: &Path, args: &[&str]) -> (Child, String) {
-    let mut store = Command::new(store_bin())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key-bits",
-            "2048",
-            "--dir",
-        ])
-        .arg(catalog)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(store.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
-        .to_string();
-    (store, url)
+    let store = Command::new(store_bin());
+    snapshelf_snap::testdata::serve_store(store, catalog, args, Stdio::null())
 }
 
 fn ensure_user(name: &str) {

@@ -4,7 +4,7 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -59,31 +59,8 @@ pub fn serve_with(dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
 
 /// The same, the store started by `runner` (`snapshelf-store`, or a tracer whose last argument
 /// is it).
-pub fn serve_under(mut runner: Command, dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
-    let mut child = runner
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key-bits",
-            "2048",
-            "--dir",
-        ])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
-        .to_string();
+pub fn serve_under(runner: Command, dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
+    let (child, url) = snapshelf_snap::testdata::serve_store(runner, dir, extra, stderr);
     Server {
         child,
         url,
