@@ -152,12 +152,7 @@ fn one_snaps_store_error_does_not_stop_the_others() {
         assert_eq!(env.link("snap/shelf-hello/current").as_deref(), Some("1"));
         // Back to revision 1 (stable, kept) for the next round, the store left as it is.
         *play.lock().unwrap() = Play::default();
-        let mut d = Dict::new();
-        d.insert(
-            "channel".into(),
-            zbus::zvariant::OwnedValue::try_from(zbus::zvariant::Value::from("stable")).unwrap(),
-        );
-        env.done(helper.refresh(&["shelf-clock"], d));
+        env.done(helper.refresh(&["shelf-clock"], common::refresh_on("stable")));
     }
 
     // Named snaps: several, the others refresh; the one named alone fails with its error.

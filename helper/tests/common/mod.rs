@@ -723,8 +723,14 @@ pub fn files_naming(dir: &Path, what: &str) -> Vec<String> {
 
 /// `Refresh` options asking for `channel`.
 pub fn refresh_on(channel: &str) -> snapshelf_dbus::types::Dict {
+    refresh_options(channel, false)
+}
+
+/// `Refresh` options asking for `channel`, with the consent to classic confinement or not.
+pub fn refresh_options(channel: &str, classic: bool) -> snapshelf_dbus::types::Dict {
     let o = snapshelf_dbus::types::RefreshOptions {
         channel: Some(channel.to_string()),
+        classic,
         ..Default::default()
     };
     o.to_dict()
