@@ -49,25 +49,34 @@ impl Alias {
     }
 }
 
-impl AliasChange for Alias {
-    fn snap_name(&self) -> &str {
-        &self.name
-    }
-    fn recorded(&self) -> (Option<&SnapAliases>, Option<&SnapAliases>) {
-        (self.before.as_ref(), self.after.as_ref())
-    }
-    fn with(self, before: SnapAliases, after: SnapAliases) -> Self {
-        let (before, after) = (Some(before), Some(after));
-        Alias {
-            before,
-            after,
-            ..self
+/// `AliasChange` for a task kind with `name`, `before` and `after` fields, its `Task` variant
+/// named as the type.
+macro_rules! alias_change {
+    ($kind:ident) => {
+        impl AliasChange for $kind {
+            fn snap_name(&self) -> &str {
+                &self.name
+            }
+            fn recorded(&self) -> (Option<&SnapAliases>, Option<&SnapAliases>) {
+                (self.before.as_ref(), self.after.as_ref())
+            }
+            fn with(self, before: SnapAliases, after: SnapAliases) -> Self {
+                let (before, after) = (Some(before), Some(after));
+                $kind {
+                    before,
+                    after,
+                    ..self
+                }
+            }
+            fn task(&self) -> Task {
+                Task::$kind(self.clone())
+            }
         }
-    }
-    fn task(&self) -> Task {
-        Task::Alias(self.clone())
-    }
+    };
 }
+pub(super) use alias_change;
+
+alias_change!(Alias);
 
 /// A task that changes one snap's aliases (Alias, Unalias, RefreshAliases). It works out the
 /// aliases before and after once and records them before it acts, so that a re-run after a crash

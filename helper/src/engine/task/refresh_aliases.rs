@@ -6,7 +6,7 @@
 use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
-use super::alias::{apply, captured, restore, AliasChange};
+use super::alias::{alias_change, apply, captured, restore, AliasChange};
 use super::{words, Ctx, Task};
 use crate::engine::aliases::{self, SnapAliases};
 use crate::error::Result;
@@ -40,25 +40,7 @@ impl RefreshAliases {
     }
 }
 
-impl AliasChange for RefreshAliases {
-    fn snap_name(&self) -> &str {
-        &self.name
-    }
-    fn recorded(&self) -> (Option<&SnapAliases>, Option<&SnapAliases>) {
-        (self.before.as_ref(), self.after.as_ref())
-    }
-    fn with(self, before: SnapAliases, after: SnapAliases) -> Self {
-        let (before, after) = (Some(before), Some(after));
-        RefreshAliases {
-            before,
-            after,
-            ..self
-        }
-    }
-    fn task(&self) -> Task {
-        Task::RefreshAliases(self.clone())
-    }
-}
+alias_change!(RefreshAliases);
 
 /// The aliases the snap's current revision gets, refused when one it newly enables conflicts.
 fn new_aliases(cx: &Ctx, snap: &crate::state::SnapState) -> Result<SnapAliases> {

@@ -6,7 +6,7 @@
 use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
-use super::alias::{apply, captured, restore, AliasChange};
+use super::alias::{alias_change, apply, captured, restore, AliasChange};
 use super::{Ctx, Task};
 use crate::engine::aliases::{self, SnapAliases};
 use crate::error::Result;
@@ -48,22 +48,4 @@ impl Unalias {
     }
 }
 
-impl AliasChange for Unalias {
-    fn snap_name(&self) -> &str {
-        &self.name
-    }
-    fn recorded(&self) -> (Option<&SnapAliases>, Option<&SnapAliases>) {
-        (self.before.as_ref(), self.after.as_ref())
-    }
-    fn with(self, before: SnapAliases, after: SnapAliases) -> Self {
-        let (before, after) = (Some(before), Some(after));
-        Unalias {
-            before,
-            after,
-            ..self
-        }
-    }
-    fn task(&self) -> Task {
-        Task::Unalias(self.clone())
-    }
-}
+alias_change!(Unalias);
