@@ -735,3 +735,17 @@ pub fn refresh_options(channel: &str, classic: bool) -> snapshelf_dbus::types::D
     };
     o.to_dict()
 }
+
+/// Bytes no compressor shrinks, the same for the same seed (xorshift), so a packed file is as big
+/// as its payload.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
