@@ -11,9 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::task::Task;
 
+mod docs;
 mod health;
 mod refresh_pending;
 mod revision_config;
+
+use docs::Docs;
 
 pub use health::Health;
 
@@ -286,6 +289,17 @@ CREATE TABLE IF NOT EXISTS config (
 );
 ";
 
+const SNAPS: Docs = Docs {
+    table: "snaps",
+    keys: &["name"],
+};
+
+/// A snap's configuration document (a row, even `{}`, only once it has one).
+const CONFIG: Docs = Docs {
+    table: "config",
+    keys: &["name"],
+};
+
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -337,16 +351,7 @@ impl State {
     // --- snaps -----------------------------------------------------------------------------------
 
     pub fn snap(&self, name: &str) -> Result<Option<SnapState>> {
-        let data: Option<String> = self
-            .conn
-            .query_row("SELECT data FROM snaps WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(match data {
-            Some(d) => Some(serde_json::from_str(&d)?),
-            None => None,
-        })
+        self.doc(&SNAPS, &[name])
     }
 
     pub fn snaps(&self) -> Result<Vec<SnapState>> {
@@ -360,33 +365,17 @@ impl State {
     }
 
     pub fn put_snap(&self, snap: &SnapState) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO snaps (name, data) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET data = excluded.data",
-            params![snap.name, serde_json::to_string(snap)?],
-        )?;
-        Ok(())
+        self.put_doc(&SNAPS, &[&snap.name], Some(snap))
     }
 
     pub fn delete_snap(&self, name: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM snaps WHERE name = ?1", [name])?;
-        self.set_refresh_pending(name, None)?;
-        Ok(())
+        self.put_doc::<SnapState>(&SNAPS, &[name], None)?;
+        self.set_refresh_pending(name, None)
     }
 
     /// A snap's configuration document (empty when nothing is set).
     pub fn config(&self, name: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let data: Option<String> = self
-            .conn
-            .query_row("SELECT data FROM config WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(match data {
-            Some(d) => serde_json::from_str(&d)?,
-            None => serde_json::Map::new(),
-        })
+        Ok(self.config_entry(name)?.unwrap_or_default())
     }
 
     /// Store a snap's configuration document as a hook or `snapctl` left it. One emptied is still
@@ -401,11 +390,7 @@ impl State {
             self.conn
                 .execute("UPDATE config SET data = '{}' WHERE name = ?1", [name])?;
         } else {
-            self.conn.execute(
-                "INSERT INTO config (name, data) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET data = excluded.data",
-                params![name, serde_json::to_string(doc)?],
-            )?;
+            self.set_config(name, Some(doc))?;
         }
         Ok(())
     }

@@ -15,19 +15,6 @@ use snapshelf_helper::priority::{ioprio_class, ioprio_of, BACKGROUND_NICE, IOPRI
 /// Big enough to take seconds at the store's rate below.
 const PAYLOAD: usize = 3 << 20;
 
-/// Bytes no compressor shrinks (xorshift), so the file is as big as its payload.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn pack(work: &Path, snaps: &Path, name: &str, rev: u32, payload: usize) {
     let stage = work.join(format!("{name}-{rev}"));
     std::fs::create_dir_all(stage.join("meta")).unwrap();
@@ -36,7 +23,11 @@ fn pack(work: &Path, snaps: &Path, name: &str, rev: u32, payload: usize) {
         format!("name: {name}\nversion: '{rev}.0'\nsummary: Slow\nbase: shelf-base\n"),
     )
     .unwrap();
-    std::fs::write(stage.join("payload.bin"), noise(payload, rev as u64 + 7)).unwrap();
+    std::fs::write(
+        stage.join("payload.bin"),
+        common::noise(payload, rev as u64 + 7),
+    )
+    .unwrap();
     let out = snaps.join(format!("{name}_{rev}.snap"));
     snapshelf_snap::squashfs::pack(&stage, &out, &Default::default()).unwrap();
 }

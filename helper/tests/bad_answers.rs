@@ -44,13 +44,7 @@ impl common::proxy::Rewrite for Play {
         {
             return body;
         }
-        let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        for a in v["actions"].as_array_mut().into_iter().flatten() {
-            if a["action"] == "refresh" {
-                a["channel"] = "candidate".into();
-            }
-        }
-        serde_json::to_vec(&v).unwrap()
+        common::proxy::refresh_actions_on(body, "candidate")
     }
 
     fn answer(&self, path: &str, answer: &mut serde_json::Value) {
@@ -115,17 +109,6 @@ fn catalog_with_hello_2(work: &Path) -> tempfile::TempDir {
     tmp
 }
 
-fn snap_id(store: &str, name: &str) -> String {
-    let v: serde_json::Value = reqwest::blocking::Client::new()
-        .get(format!("{store}/v2/snaps/info/{name}"))
-        .header("Snap-Device-Series", "16")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    v["snap-id"].as_str().unwrap().to_string()
-}
-
 fn summary_of(env: &Env, path: &str) -> String {
     let conn = env.connection();
     snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&conn)
@@ -135,33 +118,6 @@ fn summary_of(env: &Env, path: &str) -> String {
         .unwrap()
         .summary()
         .unwrap()
-}
-
-fn stable() -> Dict {
-    let mut d = Dict::new();
-    d.insert(
-        "channel".into(),
-        zbus::zvariant::OwnedValue::try_from(zbus::zvariant::Value::from("stable")).unwrap(),
-    );
-    d
-}
-
-/// Every path under `dir` whose name mentions `what` (a revision's blob, a partial download).
-fn files_naming(dir: &Path, what: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if e.file_name().to_string_lossy().contains(what) {
-            found.push(p.display().to_string());
-        }
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            found.extend(files_naming(&p, what));
-        }
-    }
-    found
 }
 
 /// What the helper must say for each spoilt answer: the error kind and words of its message.
@@ -201,7 +157,7 @@ fn nothing_changed(env: &Env, what: &str) {
         "{what}"
     );
     assert!(!env.is_mounted("snap/shelf-hello/2"), "{what}");
-    let left = files_naming(&env.root.join("var/lib/snapshelf"), "shelf-hello_2");
+    let left = common::files_naming(&env.root.join("var/lib/snapshelf"), "shelf-hello_2");
     assert!(left.is_empty(), "{what}: left behind: {left:?}");
 }
 
@@ -214,7 +170,7 @@ fn a_bad_answer_for_one_snap_is_a_clear_error_and_changes_nothing() {
     let catalog = catalog_with_hello_2(work.path());
     let mut env = Env::with_catalog(catalog.path());
     let play = Arc::new(Play {
-        hello_id: snap_id(&env.store_url, "shelf-hello"),
+        hello_id: common::snap_id(&env.store_url, "shelf-hello"),
         spoil: Mutex::new(Spoil::PassThrough),
     });
     env.store_url = common::proxy::start(env.store_url.clone(), play.clone());
@@ -242,7 +198,7 @@ fn a_bad_answer_for_one_snap_is_a_clear_error_and_changes_nothing() {
         );
         assert_eq!(env.link("snap/shelf-clock/current").as_deref(), Some("2"));
         assert_eq!(env.link("snap/shelf-hello/current").as_deref(), Some("1"));
-        let left = files_naming(&env.root.join("var/lib/snapshelf"), "shelf-hello_2");
+        let left = common::files_naming(&env.root.join("var/lib/snapshelf"), "shelf-hello_2");
         assert!(left.is_empty(), "{spoil:?}: left behind: {left:?}");
         // Named alone, the snap's error is the answer, naming it and the cause.
         let e = helper.refresh(&["shelf-hello"], Dict::new()).unwrap_err();
@@ -253,7 +209,7 @@ fn a_bad_answer_for_one_snap_is_a_clear_error_and_changes_nothing() {
         assert_eq!(common::kind_of(e), want_kind, "{spoil:?}");
         // shelf-clock back to revision 1 (stable), the store left as it is.
         *play.spoil.lock().unwrap() = Spoil::PassThrough;
-        env.done(helper.refresh(&["shelf-clock"], stable()));
+        env.done(helper.refresh(&["shelf-clock"], common::refresh_on("stable")));
         nothing_changed(&env, &format!("after {spoil:?}"));
     }
 

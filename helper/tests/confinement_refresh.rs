@@ -13,7 +13,6 @@ use std::path::Path;
 use common::{installed, kind_of, Env};
 use snapshelf_dbus::types::Dict;
 use snapshelf_dbus::ErrorKind;
-use zbus::zvariant::{OwnedValue, Value};
 
 const NAME: &str = "turncoat";
 
@@ -63,18 +62,6 @@ fn catalog(work: &Path) -> tempfile::TempDir {
     tmp
 }
 
-fn options(channel: &str, classic: bool) -> Dict {
-    let mut d = Dict::new();
-    d.insert(
-        "channel".into(),
-        OwnedValue::try_from(Value::from(channel)).unwrap(),
-    );
-    if classic {
-        d.insert("classic".into(), OwnedValue::from(true));
-    }
-    d
-}
-
 /// (revision, confinement, tracked channel) of the installed turncoat.
 fn state(env: &Env) -> (String, String, String) {
     let s = installed(env)
@@ -103,19 +90,21 @@ fn a_revision_that_turned_classic_needs_consent_and_devmode_is_refused() {
 
     // Candidate's revision is classic: without consent, refused and nothing changed.
     let e = helper
-        .refresh(&[NAME], options("candidate", false))
+        .refresh(&[NAME], common::refresh_options("candidate", false))
         .unwrap_err();
     assert_eq!(kind_of(e), ErrorKind::NeedsClassic);
     assert_eq!(state(&env), st("1", "strict", "latest/stable"));
     assert_eq!(env.link("snap/turncoat/current").as_deref(), Some("1"));
 
     // Edge's revision is devmode: refused, even with the classic option.
-    let e = helper.refresh(&[NAME], options("edge", true)).unwrap_err();
+    let e = helper
+        .refresh(&[NAME], common::refresh_options("edge", true))
+        .unwrap_err();
     assert_eq!(kind_of(e), ErrorKind::InvalidSnap);
     assert_eq!(state(&env), st("1", "strict", "latest/stable"));
 
     // With consent the refresh to the classic revision goes on.
-    env.done(helper.refresh(&[NAME], options("candidate", true)));
+    env.done(helper.refresh(&[NAME], common::refresh_options("candidate", true)));
     assert_eq!(state(&env), st("2", "classic", "latest/candidate"));
     assert_eq!(env.link("snap/turncoat/current").as_deref(), Some("2"));
 }

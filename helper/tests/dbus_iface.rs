@@ -13,47 +13,6 @@ use common::RUNNER;
 
 const NAME: &str = "org.example.ShelfService";
 
-/// `svc NAME`: asks for NAME on the session bus and says what the bus answered; when it owns
-/// it, answers each method call with "pong" until one named `Quit` (or 60 s pass). Against the
-/// host's libdbus (`sandbox::compile_with_libdbus` declares its API).
-const SVC_C: &str = r#"
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
-int main(int argc, char **argv) {
-    if (argc < 2) return 2;
-    DBusError err;
-    dbus_error_init(&err);
-    DBusConnection *c = dbus_bus_get(0 /* the session bus */, &err);
-    if (!c) { printf("bus=%s\n", err.name); return 1; }
-    dbus_connection_set_exit_on_disconnect(c, 0);
-    int r = dbus_bus_request_name(c, argv[1], 4 /* DO_NOT_QUEUE */, &err);
-    if (dbus_error_is_set(&err)) { printf("request=%s\n", err.name); fflush(stdout); return 0; }
-    printf("request=%d\n", r);
-    fflush(stdout);
-    if (r != 1) return 0;
-    time_t end = time(NULL) + 60;
-    while (time(NULL) < end) {
-        if (!dbus_connection_read_write(c, 200)) { puts("disconnected"); return 1; }
-        DBusMessage *m;
-        while ((m = dbus_connection_pop_message(c))) {
-            if (dbus_message_get_type(m) != 1 /* a method call */) { dbus_message_unref(m); continue; }
-            int quit = strcmp(dbus_message_get_member(m), "Quit") == 0;
-            DBusMessage *reply = dbus_message_new_method_return(m);
-            const char *pong = "pong";
-            dbus_message_append_args(reply, 's', &pong, 0);
-            dbus_connection_send(c, reply, NULL);
-            dbus_connection_flush(c);
-            dbus_message_unref(reply);
-            dbus_message_unref(m);
-            if (quit) { puts("quit"); return 0; }
-        }
-    }
-    puts("timeout");
-    return 0;
-}
-"#;
-
 /// `dbussvc`: `serve` bound to a session `dbus` slot for [`NAME`], `other` without it.
 fn svc_snap(dir: &Path) -> PathBuf {
     let s = dir.join("dbussvc");
@@ -67,9 +26,9 @@ fn svc_snap(dir: &Path) -> PathBuf {
         ),
         0o644,
     );
-    let bin = dir.join("svc");
-    sandbox::compile_with_libdbus(SVC_C, &bin);
-    sandbox::add_host_commands(&s, &[("svc", &bin.display().to_string(), "")]);
+    // `svc NAME`: `busapp serve session NAME`, which owns NAME and answers until `Quit`.
+    let bin = sandbox::busapp(dir).display().to_string();
+    sandbox::add_host_commands(&s, &[("svc", &bin, " serve session")]);
     sandbox::pack(&s, &dir.join("dbussvc.snap"))
 }
 

@@ -33,19 +33,6 @@ fn has_xdelta3(test: &str) -> bool {
     ok
 }
 
-/// Bytes no compressor shrinks, the same for the same seed (xorshift).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Pack revision `rev` of `name`: a payload that changes 64 KiB from one revision to the next.
 fn pack_revision(work: &Path, out_dir: &Path, name: &str, rev: u32, tweak: u8) -> PathBuf {
     let stage = work.join(format!("{name}-{rev}-{tweak}"));
@@ -55,10 +42,10 @@ fn pack_revision(work: &Path, out_dir: &Path, name: &str, rev: u32, tweak: u8) -
         format!("name: {name}\nversion: '{rev}.0'\nsummary: Deltas\nbase: shelf-base\n"),
     )
     .unwrap();
-    let mut payload = noise(PAYLOAD, 7);
+    let mut payload = common::noise(PAYLOAD, 7);
     if rev > 1 {
         let at = PAYLOAD / 2;
-        payload[at..at + 65536].copy_from_slice(&noise(65536, 1000 + rev as u64));
+        payload[at..at + 65536].copy_from_slice(&common::noise(65536, 1000 + rev as u64));
     }
     payload[0] ^= tweak;
     std::fs::write(stage.join("payload.bin"), payload).unwrap();
@@ -258,7 +245,7 @@ fn a_corrupt_delta_falls_back_to_the_full_file() {
     // The store's cache holds garbage for this pair: it serves it with its true digest.
     let cached = cached_delta(catalog.path(), "delta-bad");
     std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
-    std::fs::write(&cached, noise(4096, 3)).unwrap();
+    std::fs::write(&cached, common::noise(4096, 3)).unwrap();
     let (env, counter) = env_behind_counter(catalog.path(), false);
     let (delta, full) = install_then_refresh(&env, &counter, "delta-bad");
     assert_eq!(delta, 4096, "the delta was tried");

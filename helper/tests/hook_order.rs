@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use common::Env;
 use snapshelf_dbus::types::Dict;
-use zbus::zvariant::{OwnedValue, Value};
 
 const PLUG_SNAP: &str = "order-plug";
 const SLOT_SNAP: &str = "order-slot";
@@ -145,15 +144,6 @@ fn assert_snapd_order(got: &[String], prepare: &[&str], connect: &[&str], after:
     assert_eq!(rest, after, "then: {got:?}");
 }
 
-fn options(channel: &str) -> Dict {
-    let mut d = Dict::new();
-    d.insert(
-        "channel".into(),
-        OwnedValue::try_from(Value::from(channel)).unwrap(),
-    );
-    d
-}
-
 /// A helper with confine (hooks run in the sandbox), crashing after `crash_after` task records.
 fn start(env: &mut Env, crash_after: Option<usize>) {
     let mut c = env.helper_command();
@@ -215,7 +205,10 @@ fn hooks_run_in_snapds_order_at_install_and_refresh() {
 
     // Refresh to revision 2: pre-refresh, the hooks of the new connections only, then
     // post-refresh and configure.
-    env.done(env.proxy().refresh(&[PLUG_SNAP], options("edge")));
+    env.done(
+        env.proxy()
+            .refresh(&[PLUG_SNAP], common::refresh_on("edge")),
+    );
     let got = take_order(&env, PLUG_SNAP);
     assert_eq!(
         got.first().map(String::as_str),

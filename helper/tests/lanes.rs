@@ -44,13 +44,7 @@ impl common::proxy::Rewrite for Play {
         if !path.starts_with("/v2/snaps/refresh") || !*self.edge.lock().unwrap() {
             return body;
         }
-        let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        for a in v["actions"].as_array_mut().into_iter().flatten() {
-            if a["action"] == "refresh" {
-                a["channel"] = "edge".into();
-            }
-        }
-        serde_json::to_vec(&v).unwrap()
+        common::proxy::refresh_actions_on(body, "edge")
     }
 
     fn answer(&self, path: &str, answer: &mut serde_json::Value) {
@@ -173,32 +167,6 @@ fn catalog(work: &Path) -> tempfile::TempDir {
     tmp
 }
 
-fn snap_id(store: &str, name: &str) -> String {
-    let v: serde_json::Value = reqwest::blocking::Client::new()
-        .get(format!("{store}/v2/snaps/info/{name}"))
-        .header("Snap-Device-Series", "16")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    v["snap-id"].as_str().unwrap().to_string()
-}
-
-/// Every path under `dir` whose name mentions `what`.
-fn files_naming(dir: &Path, what: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if e.file_name().to_string_lossy().contains(what) {
-            found.push(p.display().to_string());
-        }
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            found.extend(files_naming(&p, what));
-        }
-    }
-    found
-}
-
 fn current(env: &Env, name: &str) -> Option<String> {
     env.link(&format!("snap/{name}/current"))
 }
@@ -220,7 +188,7 @@ fn refresh_losing_one(env: &Env, names: &[&str], victim: &str, why: &str) {
         !env.is_mounted(&format!("snap/{victim}/2")),
         "{victim} 2 unmounted"
     );
-    let left = files_naming(&env.root.join("var/lib/snapshelf"), &format!("{victim}_2"));
+    let left = common::files_naming(&env.root.join("var/lib/snapshelf"), &format!("{victim}_2"));
     assert!(left.is_empty(), "{victim}: left behind: {left:?}");
 }
 
@@ -234,7 +202,7 @@ fn one_snap_failing_during_a_refresh_of_three_is_undone_alone() {
     let mut env = Env::with_catalog(catalog.path());
     let attack = Arc::new(Mutex::new(Attack::None));
     let play = Arc::new(Play {
-        victim: snap_id(&env.store_url, "lane-b"),
+        victim: common::snap_id(&env.store_url, "lane-b"),
         attack: attack.clone(),
         edge: Mutex::new(false),
         bad_server: bad_server(catalog.path().join("snaps/lane-b_2.snap"), attack),
@@ -259,7 +227,7 @@ fn one_snap_failing_during_a_refresh_of_three_is_undone_alone() {
     *play.edge.lock().unwrap() = false;
     *play.attack.lock().unwrap() = Attack::None;
     for n in ["lane-a", "lane-c"] {
-        env.done(env.proxy().refresh(&[n], stable()));
+        env.done(env.proxy().refresh(&[n], common::refresh_on("stable")));
     }
     *play.edge.lock().unwrap() = true;
     *play.attack.lock().unwrap() = Attack::Mismatch;
@@ -270,7 +238,10 @@ fn one_snap_failing_during_a_refresh_of_three_is_undone_alone() {
     *play.attack.lock().unwrap() = Attack::None;
     *play.edge.lock().unwrap() = false;
     env.done(env.proxy().install(&["lane-d"], Dict::new()));
-    env.done(env.proxy().refresh(&["lane-c"], stable()));
+    env.done(
+        env.proxy()
+            .refresh(&["lane-c"], common::refresh_on("stable")),
+    );
     *play.edge.lock().unwrap() = true;
     refresh_losing_one(
         &env,
@@ -279,15 +250,6 @@ fn one_snap_failing_during_a_refresh_of_three_is_undone_alone() {
         "post-refresh says no",
     );
     assert!(common::installed(&env).iter().any(|s| s.name == "lane-d"));
-}
-
-fn stable() -> Dict {
-    let mut d = Dict::new();
-    d.insert(
-        "channel".into(),
-        zbus::zvariant::OwnedValue::try_from(zbus::zvariant::Value::from("stable")).unwrap(),
-    );
-    d
 }
 
 /// Everything the state says is there and nothing else, with lane-b and lane-d on revision 1 and
@@ -326,7 +288,8 @@ fn check_consistent(env: &Env, run: usize) -> Vec<String> {
             Some("1"),
             "run {run}: {victim}"
         );
-        let left = files_naming(&env.root.join("var/lib/snapshelf"), &format!("{victim}_2"));
+        let left =
+            common::files_naming(&env.root.join("var/lib/snapshelf"), &format!("{victim}_2"));
         assert!(left.is_empty(), "run {run}: left behind: {left:?}");
         assert!(
             !env.root.join(format!("snap/{victim}/2")).exists(),
@@ -337,7 +300,7 @@ fn check_consistent(env: &Env, run: usize) -> Vec<String> {
             "run {run}"
         );
     }
-    let partial = files_naming(&env.root.join("var/lib/snapshelf"), ".partial");
+    let partial = common::files_naming(&env.root.join("var/lib/snapshelf"), ".partial");
     assert!(partial.is_empty(), "run {run}: {partial:?}");
     snaps
         .iter()

@@ -107,30 +107,6 @@ fn rewrite_answer(v: &mut serde_json::Value, play: &Play) {
                   "extra": {"releases": []}}}));
 }
 
-/// The snap-id the store gives `name`.
-fn snap_id(store: &str, name: &str) -> String {
-    let url = format!("{store}/v2/snaps/info/{name}");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let v: serde_json::Value = rt.block_on(async {
-        reqwest::Client::new()
-            .get(&url)
-            .header("Snap-Device-Series", "16")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    v["snap-id"]
-        .as_str()
-        .expect("info has a snap-id")
-        .to_string()
-}
-
 fn summary_of(env: &Env, path: &str) -> String {
     let conn = env.connection();
     snapshelf_dbus::proxy::Change1ProxyBlocking::builder(&conn)
@@ -148,8 +124,8 @@ fn one_snaps_store_error_does_not_stop_the_others() {
         return;
     }
     let mut env = Env::new();
-    let clock_id = snap_id(&env.store_url, "shelf-clock");
-    let hello_id = snap_id(&env.store_url, "shelf-hello");
+    let clock_id = common::snap_id(&env.store_url, "shelf-clock");
+    let hello_id = common::snap_id(&env.store_url, "shelf-hello");
     let play = Shared::default();
     env.store_url = proxy(env.store_url.clone(), play.clone());
     env.start_helper();
@@ -176,12 +152,7 @@ fn one_snaps_store_error_does_not_stop_the_others() {
         assert_eq!(env.link("snap/shelf-hello/current").as_deref(), Some("1"));
         // Back to revision 1 (stable, kept) for the next round, the store left as it is.
         *play.lock().unwrap() = Play::default();
-        let mut d = Dict::new();
-        d.insert(
-            "channel".into(),
-            zbus::zvariant::OwnedValue::try_from(zbus::zvariant::Value::from("stable")).unwrap(),
-        );
-        env.done(helper.refresh(&["shelf-clock"], d));
+        env.done(helper.refresh(&["shelf-clock"], common::refresh_on("stable")));
     }
 
     // Named snaps: several, the others refresh; the one named alone fails with its error.
@@ -207,7 +178,7 @@ fn a_revision_that_cannot_read_the_current_data_is_refused() {
         return;
     }
     let mut env = Env::new();
-    let clock_id = snap_id(&env.store_url, "shelf-clock");
+    let clock_id = common::snap_id(&env.store_url, "shelf-clock");
     let play = Shared::default();
     env.store_url = proxy(env.store_url.clone(), play.clone());
     env.start_helper();
@@ -241,15 +212,6 @@ fn channel_of(env: &Env, name: &str) -> (String, String) {
     (s.channel, s.revision)
 }
 
-fn channel_option(channel: &str) -> Dict {
-    let mut d = Dict::new();
-    d.insert(
-        "channel".into(),
-        zbus::zvariant::OwnedValue::try_from(zbus::zvariant::Value::from(channel)).unwrap(),
-    );
-    d
-}
-
 #[test]
 fn the_channel_asked_for_is_tracked_not_the_one_that_served() {
     if !common::require_root() {
@@ -267,7 +229,7 @@ fn the_channel_asked_for_is_tracked_not_the_one_that_served() {
         effective: Some("candidate".into()),
         ..Play::default()
     };
-    env.done(helper.refresh(&["shelf-clock"], channel_option("beta")));
+    env.done(helper.refresh(&["shelf-clock"], common::refresh_on("beta")));
     assert_eq!(
         channel_of(&env, "shelf-clock"),
         ("latest/beta".to_string(), "2".to_string())
@@ -278,7 +240,7 @@ fn the_channel_asked_for_is_tracked_not_the_one_that_served() {
         redirect: Some("2.0/edge".into()),
         ..Play::default()
     };
-    env.done(helper.refresh(&["shelf-clock"], channel_option("edge")));
+    env.done(helper.refresh(&["shelf-clock"], common::refresh_on("edge")));
     assert_eq!(
         channel_of(&env, "shelf-clock"),
         ("2.0/edge".to_string(), "3".to_string())

@@ -13,29 +13,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use snapshelf_helper::store::{Action, ActionResult, ContextEntry, StoreClient, StoreError};
-use snapshelf_snap::squashfs::{pack, PackOptions};
 use snapshelf_snap::store_api::Epoch;
+use snapshelf_snap::testdata::pack_store_revision;
 use tokio_util::sync::CancellationToken;
-
-/// One test revision: `name_rev.snap` with this snap.yaml tail.
-fn make_snap(dir: &Path, name: &str, rev: u32, extra: &str) {
-    let stage = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(stage.path().join("meta")).unwrap();
-    std::fs::write(
-        stage.path().join("meta/snap.yaml"),
-        format!("name: {name}\nversion: '{rev}.0'\nsummary: {name} revision {rev}\n{extra}"),
-    )
-    .unwrap();
-    let out = dir.join("snaps").join(format!("{name}_{rev}.snap"));
-    pack(
-        stage.path(),
-        &out,
-        &PackOptions {
-            mtime: 1_700_000_000,
-        },
-    )
-    .unwrap();
-}
 
 const CATALOG: &str = r#"
 [store]
@@ -68,15 +48,15 @@ fn catalog() -> &'static Path {
         let d = dir.path();
         std::fs::create_dir_all(d.join("snaps")).unwrap();
         std::fs::write(d.join("catalog.toml"), CATALOG).unwrap();
-        make_snap(d, "bridged", 1, "");
-        make_snap(d, "bridged", 2, "epoch: 1*\n");
-        make_snap(d, "bridged", 3, "epoch: 2*\n");
+        pack_store_revision(d, "bridged", 1, "");
+        pack_store_revision(d, "bridged", 2, "epoch: 1*\n");
+        pack_store_revision(d, "bridged", 3, "epoch: 2*\n");
         for rev in 1..=3 {
-            make_snap(d, "tracked", rev, "");
-            make_snap(d, "branched", rev, "");
+            pack_store_revision(d, "tracked", rev, "");
+            pack_store_revision(d, "branched", rev, "");
         }
         // Built for an architecture no test machine has.
-        make_snap(d, "elsewhere", 1, "architectures: [s390x, mips64el]\n");
+        pack_store_revision(d, "elsewhere", 1, "architectures: [s390x, mips64el]\n");
         // The key chain is made by the first serve: once, before tests start stores in parallel.
         drop(serve(d, &[]));
         dir
@@ -436,12 +416,12 @@ channels = { "stable" = 1, "stable/hotfix" = 2, "edge" = 3 }
     )
     .unwrap();
     let on_base = "base: shelf-base\n";
-    make_snap(d, "bridged", 1, on_base);
-    make_snap(d, "bridged", 2, &format!("{on_base}epoch: 1*\n"));
-    make_snap(d, "bridged", 3, &format!("{on_base}epoch: 2*\n"));
+    pack_store_revision(d, "bridged", 1, on_base);
+    pack_store_revision(d, "bridged", 2, &format!("{on_base}epoch: 1*\n"));
+    pack_store_revision(d, "bridged", 3, &format!("{on_base}epoch: 2*\n"));
     for rev in 1..=3 {
-        make_snap(d, "tracked", rev, on_base);
-        make_snap(d, "branched", rev, on_base);
+        pack_store_revision(d, "tracked", rev, on_base);
+        pack_store_revision(d, "branched", rev, on_base);
     }
     dir
 }

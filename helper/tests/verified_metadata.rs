@@ -86,25 +86,11 @@ fn env_behind_a_liar() -> (Env, Shared) {
 }
 
 fn classic_option() -> Dict {
-    [(
-        "classic".to_string(),
-        zbus::zvariant::OwnedValue::from(true),
-    )]
-    .into_iter()
-    .collect()
-}
-
-fn channel_option(channel: &str, classic: bool) -> Dict {
-    let mut d = if classic {
-        classic_option()
-    } else {
-        Dict::new()
+    let o = snapshelf_dbus::types::InstallOptions {
+        classic: true,
+        ..Default::default()
     };
-    d.insert(
-        "channel".into(),
-        zbus::zvariant::OwnedValue::try_from(zbus::zvariant::Value::from(channel)).unwrap(),
-    );
-    d
+    o.to_dict()
 }
 
 fn clock(env: &Env) -> snapshelf_dbus::types::InstalledSnap {
@@ -205,7 +191,7 @@ fn refresh_and_switch_ask_for_consent_to_classic() {
 
     *liar.lock().unwrap() = lies(&[("confinement: strict", "confinement: devmode")], None);
     let e = helper
-        .refresh(&["shelf-clock"], channel_option("candidate", true))
+        .refresh(&["shelf-clock"], common::refresh_options("candidate", true))
         .unwrap_err();
     assert_eq!(kind_of(e), ErrorKind::InvalidSnap);
 
@@ -216,13 +202,16 @@ fn refresh_and_switch_ask_for_consent_to_classic() {
 
     *liar.lock().unwrap() = lies(&[("confinement: strict", "confinement: classic")], None);
     let e = helper
-        .refresh(&["shelf-clock"], channel_option("candidate", false))
+        .refresh(
+            &["shelf-clock"],
+            common::refresh_options("candidate", false),
+        )
         .unwrap_err();
     assert_eq!(kind_of(e), ErrorKind::NeedsClassic);
     assert_eq!(clock(&env).revision, "1");
     // With consent the refresh goes ahead, and the file (strict) is what gets installed.
     let change = helper
-        .refresh(&["shelf-clock"], channel_option("candidate", true))
+        .refresh(&["shelf-clock"], common::refresh_options("candidate", true))
         .unwrap();
     let (status, kind, err) = env.wait_change(change.as_str());
     assert_eq!(status, "Done", "{kind}: {err}");

@@ -171,6 +171,18 @@ pub fn validate_env_name(name: &str) -> Result<(), NameError> {
     }
 }
 
+/// An alias name, snapd's `ValidateAlias`: `^[a-zA-Z0-9][-_.a-zA-Z0-9]*$`.
+pub fn validate_alias_name(alias: &str) -> Result<(), NameError> {
+    let mut chars = alias.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(err(format!("invalid alias name {alias:?}")))
+    }
+}
+
 /// A revision: a store revision (an integer ≥ 1) or a local one, `x1`, `x2`, … for files installed
 /// without assertions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -329,6 +341,17 @@ mod tests {
         assert!(validate_env_name("1A").is_err());
         assert!(validate_env_name("A-B").is_err());
         assert!(validate_env_name("").is_err());
+    }
+
+    #[test]
+    fn alias_names_are_snapds() {
+        for ok in ["a", "alias1", "A.b-c_d", "9lives"] {
+            assert!(validate_alias_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", ".a", "_a", "a/b", "a b", "ä", "a\n", "../x"] {
+            let e = validate_alias_name(bad).unwrap_err();
+            assert_eq!(e.0, format!("invalid alias name {bad:?}"));
+        }
     }
 
     #[test]

@@ -95,6 +95,63 @@ pub fn require_root(test: &str) -> bool {
     false
 }
 
+/// Packs `<dir>/snaps/<name>_<rev>.snap`, one revision of a test store's catalog in `dir`: its
+/// snap.yaml names it, gives version `<rev>.0` and a summary, then `yaml_tail` (epoch,
+/// architectures…); a fixed mtime makes the same file every run.
+pub fn pack_store_revision(dir: &std::path::Path, name: &str, rev: u32, yaml_tail: &str) {
+    let stage = dir.join(format!(".stage-{name}_{rev}"));
+    std::fs::create_dir_all(stage.join("meta")).unwrap();
+    std::fs::write(
+        stage.join("meta/snap.yaml"),
+        format!("name: {name}\nversion: '{rev}.0'\nsummary: {name} revision {rev}\n{yaml_tail}"),
+    )
+    .unwrap();
+    let out = dir.join("snaps").join(format!("{name}_{rev}.snap"));
+    let opts = crate::squashfs::PackOptions {
+        mtime: 1_700_000_000,
+    };
+    crate::squashfs::pack(&stage, &out, &opts)
+        .unwrap_or_else(|e| panic!("packing {}: {e}", out.display()));
+    std::fs::remove_dir_all(&stage).unwrap();
+}
+
+/// Starts a test's `snapshelf-store` on a free port of 127.0.0.1, serving the catalog in `dir`
+/// with a small (fast) key chain and `extra` arguments: `runner` is the store's binary, or a
+/// tracer whose last argument is it. The process, and its base URL as its first line says.
+pub fn serve_store(
+    mut runner: std::process::Command,
+    dir: &std::path::Path,
+    extra: &[&str],
+    stderr: std::process::Stdio,
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = runner
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--key-bits",
+            "2048",
+            "--dir",
+        ])
+        .arg(dir)
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting snapshelf-store for {}: {e}", dir.display()));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
+        .to_string();
+    (child, url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +164,24 @@ mod tests {
         append_skip(&log, "two", "because too");
         let text = std::fs::read_to_string(&log).unwrap();
         assert_eq!(text, "one\tbecause\ntwo\tbecause too\n");
+    }
+
+    #[test]
+    fn a_store_revision_is_packed_where_the_store_looks_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("snaps")).unwrap();
+        pack_store_revision(dir.path(), "some-snap", 3, "epoch: 1*\n");
+        let file = dir.path().join("snaps/some-snap_3.snap");
+        let text = crate::squashfs::SnapFile::open(&file)
+            .unwrap()
+            .snap_yaml_text()
+            .unwrap();
+        assert_eq!(
+            text,
+            "name: some-snap\nversion: '3.0'\nsummary: some-snap revision 3\nepoch: 1*\n"
+        );
+        // Nothing but the catalog's folder is left.
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1, "{left:?}");
     }
 }

@@ -313,12 +313,14 @@ impl Catalog {
                 }
             }
             for (alias, app) in &snap.aliases {
-                check_alias(alias).map_err(|m| invalid(field("aliases"), m))?;
+                snapshelf_snap::naming::validate_alias_name(alias)
+                    .map_err(|e| invalid(field("aliases"), e.0))?;
                 snapshelf_snap::naming::validate_app_name(app)
                     .map_err(|e| invalid(field("aliases"), format!("{alias}: {e}")))?;
             }
             for alias in &snap.auto_aliases {
-                check_alias(alias).map_err(|m| invalid(field("auto-aliases"), m))?;
+                snapshelf_snap::naming::validate_alias_name(alias)
+                    .map_err(|e| invalid(field("auto-aliases"), e.0))?;
             }
             for (channel, releases) in &snap.channels {
                 parse_channel_ref(channel).map_err(|e| invalid(field("channels"), e))?;
@@ -365,18 +367,6 @@ impl Catalog {
 }
 
 /// A media path is served from `<dir>/media/`; it may not climb out of it.
-/// An alias name as snapd accepts it: `^[a-zA-Z0-9][-_.a-zA-Z0-9]*$`.
-fn check_alias(alias: &str) -> Result<(), String> {
-    let mut chars = alias.chars();
-    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("invalid alias name {alias:?}"))
-    }
-}
-
 pub fn is_safe_relative(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')

@@ -4,34 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use common::read_response;
+
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-
-/// One HTTP/1.1 response: status line, lower-case headers, body (by its content-length).
-fn read_response(r: &mut impl BufRead) -> (String, Vec<(String, String)>, Vec<u8>) {
-    let mut status = String::new();
-    r.read_line(&mut status).unwrap();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (k, v) = line.split_once(':').unwrap();
-        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .map(|(_, v)| v.parse().unwrap())
-        .expect("every answer has a content-length");
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).unwrap();
-    (status.trim_end().to_string(), headers, body)
-}
 
 /// The bytes sendfile(2) calls moved, from strace's log (`sendfile(…) = N` lines).
 fn sendfile_bytes(log: &str) -> u64 {
@@ -60,25 +37,13 @@ fn downloads_after_api_calls_on_a_kept_alive_connection_use_sendfile() {
     let dir = tempfile::tempdir().unwrap();
     common::sample_catalog(dir.path());
     let log = dir.path().join("strace.log");
-    let mut child = Command::new("strace")
+    let mut strace = Command::new("strace");
+    strace
         .args(["-f", "-qq", "-e", "trace=sendfile", "-o"])
         .arg(&log)
-        .arg(common::BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--key-bits", "2048"])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_string();
+        .arg(common::BIN);
+    let mut server = common::serve_under(strace, dir.path(), &[], Stdio::inherit());
+    let addr = server.url.strip_prefix("http://").unwrap().to_string();
 
     let stream = TcpStream::connect(&addr).unwrap();
     let mut w = stream.try_clone().unwrap();
@@ -152,7 +117,7 @@ fn downloads_after_api_calls_on_a_kept_alive_connection_use_sendfile() {
     assert!(rest.is_empty(), "nothing after the last answer");
 
     // The store (strace's child) told to stop; strace writes its log out and ends with it.
-    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let children = format!("/proc/{0}/task/{0}/children", server.pid());
     let store: i32 = std::fs::read_to_string(children)
         .unwrap()
         .split_whitespace()
@@ -162,7 +127,7 @@ fn downloads_after_api_calls_on_a_kept_alive_connection_use_sendfile() {
         .unwrap();
     // SAFETY: a signal to the process this test started (through strace).
     unsafe { libc::kill(store, libc::SIGTERM) };
-    let _ = child.wait();
+    server.wait();
     let traced = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
         sendfile_bytes(&traced),

@@ -3,37 +3,18 @@
 //! value for value against what the real store answers (api.snapcraft.io's documentation of
 //! `snap_info` and `snap_refresh`, and snapd's store/store_action_test.go expectations).
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::OnceLock;
 
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
-use snapshelf_snap::squashfs::{pack, PackOptions};
+use snapshelf_snap::testdata::pack_store_revision;
 
 mod common;
 
-use common::Server;
-
-/// One test revision: `name_rev.snap` with this snap.yaml tail (epoch, architectures).
-fn make_snap(dir: &Path, name: &str, rev: u32, extra: &str) {
-    let stage = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(stage.path().join("meta")).unwrap();
-    std::fs::write(
-        stage.path().join("meta/snap.yaml"),
-        format!("name: {name}\nversion: '{rev}.0'\nsummary: {name} revision {rev}\n{extra}"),
-    )
-    .unwrap();
-    pack(
-        stage.path(),
-        &dir.join("snaps").join(format!("{name}_{rev}.snap")),
-        &PackOptions {
-            mtime: 1_700_000_000,
-        },
-    )
-    .unwrap();
-}
+use common::{read_response, Server};
 
 const CATALOG: &str = r#"
 [store]
@@ -67,16 +48,16 @@ fn catalog() -> &'static Path {
         std::fs::create_dir_all(d.join("snaps")).unwrap();
         std::fs::write(d.join("catalog.toml"), CATALOG).unwrap();
         // Epoch 0, then the bridge (reads 0 and 1, writes 1), then epoch 2 (reads 1 and 2).
-        make_snap(d, "bridged", 1, "");
-        make_snap(d, "bridged", 2, "epoch: 1*\n");
-        make_snap(d, "bridged", 3, "epoch: 2*\n");
+        pack_store_revision(d, "bridged", 1, "");
+        pack_store_revision(d, "bridged", 2, "epoch: 1*\n");
+        pack_store_revision(d, "bridged", 3, "epoch: 2*\n");
         for rev in 1..=3 {
-            make_snap(d, "tracked", rev, "");
-            make_snap(d, "branched", rev, "");
+            pack_store_revision(d, "tracked", rev, "");
+            pack_store_revision(d, "branched", rev, "");
         }
-        make_snap(d, "multi", 1, "architectures: [amd64]\n");
-        make_snap(d, "multi", 2, "architectures: [arm64]\n");
-        make_snap(d, "multi", 3, "architectures: [arm64]\n");
+        pack_store_revision(d, "multi", 1, "architectures: [amd64]\n");
+        pack_store_revision(d, "multi", 2, "architectures: [arm64]\n");
+        pack_store_revision(d, "multi", 3, "architectures: [arm64]\n");
         // The key chain is made by the first serve: once, before tests start stores in parallel.
         drop(serve(d, &[]));
         dir
@@ -314,34 +295,6 @@ fn downloads_redirect_to_the_cdn() {
         resp.headers()["location"],
         "http://cdn.invalid/snaps/branched_1.snap"
     );
-}
-
-/// Read one HTTP response with a Content-Length body off a kept-alive connection.
-fn read_response(
-    r: &mut BufReader<std::net::TcpStream>,
-) -> (String, Vec<(String, String)>, Vec<u8>) {
-    use std::io::Read;
-    let mut status = String::new();
-    r.read_line(&mut status).unwrap();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (k, v) = line.split_once(':').unwrap();
-        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .map(|(_, v)| v.parse().unwrap())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).unwrap();
-    (status.trim_end().to_string(), headers, body)
 }
 
 /// Downloads go out with sendfile(2) on the connection they came on; the same connection then

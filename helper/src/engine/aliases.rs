@@ -85,15 +85,12 @@ fn refused(message: String) -> Error {
 
 /// snapd's `ValidateAlias`: `^[a-zA-Z0-9][-_.a-zA-Z0-9]*$`.
 pub fn validate_alias(alias: &str) -> Result<()> {
-    let mut chars = alias.chars();
-    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(refused(
+    match snapshelf_snap::naming::validate_alias_name(alias) {
+        Ok(()) => Ok(()),
+        // The caller's language, not the library's words.
+        Err(_) => Err(refused(
             gettext("invalid alias name: {alias}").replace("{alias}", &format!("{alias:?}")),
-        ))
+        )),
     }
 }
 

@@ -89,61 +89,111 @@ pub fn profiles_for(
     content: &[ProfileContent],
 ) -> Result<Vec<Profile>> {
     let yaml = parse_yaml(snap, &snap.current)?;
-    let rev = snap
-        .current_revision()
-        .ok_or_else(|| Error::internal("no current revision"))?;
-    let layouts = layouts_of(&yaml);
+    let common = ProfileCommon::of(snap, &yaml, base_revision, content)?;
     let mut out = Vec::new();
     for (app_name, app) in &yaml.apps {
         let mut env = yaml.environment.clone();
         env.extend(app.environment.iter().cloned());
-        let plugs: Vec<ProfilePlug> = yaml
+        let plugs = yaml
             .plugs_for_app(app_name)
             .into_iter()
-            .map(|(plug, interface)| ProfilePlug {
-                // A content plug is connected when a provider's slot is (and still holds).
-                connected: if interface == "content" {
-                    content.iter().any(|c| c.plug == plug)
-                } else {
-                    interfaces::state_of(snap, &plug, &interface).0
-                },
-                attrs: yaml
-                    .plugs
-                    .get(&plug)
-                    .map(|p| crate::plug_attrs::for_profile(&interface, &p.attrs))
-                    .unwrap_or_default(),
-                name: plug,
-                interface,
-            })
+            .map(|(plug, interface)| common.plug(plug, interface))
             .collect();
-        let bus_names = crate::dbus_names::for_app(&yaml, &snap.name, app_name, &plugs);
-        out.push(Profile {
+        let command = app
+            .command
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let chain = app.command_chain.clone();
+        out.push(common.profile(app_name.clone(), (command, chain), env, plugs));
+    }
+    Ok(out)
+}
+
+/// What every profile of a snap's current revision shares, an app's or a hook's: the snap, its
+/// revision, base, layouts and content mounts, and how a plug's connection and attributes are read.
+pub(super) struct ProfileCommon<'a> {
+    snap: &'a SnapState,
+    yaml: &'a SnapYaml,
+    snap_version: String,
+    base_revision: &'a str,
+    layouts: Vec<ProfileLayout>,
+    content: &'a [ProfileContent],
+}
+
+impl<'a> ProfileCommon<'a> {
+    pub(super) fn of(
+        snap: &'a SnapState,
+        yaml: &'a SnapYaml,
+        base_revision: &'a str,
+        content: &'a [ProfileContent],
+    ) -> Result<Self> {
+        let rev = snap
+            .current_revision()
+            .ok_or_else(|| Error::internal("no current revision"))?;
+        Ok(ProfileCommon {
+            snap,
+            yaml,
+            snap_version: rev.version.clone(),
+            base_revision,
+            layouts: layouts_of(yaml),
+            content,
+        })
+    }
+
+    /// One plug of the profile, with whether it is connected and its attributes.
+    pub(super) fn plug(&self, plug: String, interface: String) -> ProfilePlug {
+        ProfilePlug {
+            // A content plug is connected when a provider's slot is (and still holds).
+            connected: if interface == "content" {
+                self.content.iter().any(|c| c.plug == plug)
+            } else {
+                interfaces::state_of(self.snap, &plug, &interface).0
+            },
+            attrs: self
+                .yaml
+                .plugs
+                .get(&plug)
+                .map(|p| crate::plug_attrs::for_profile(&interface, &p.attrs))
+                .unwrap_or_default(),
+            name: plug,
+            interface,
+        }
+    }
+
+    /// The profile of `app` (an app's name or a hook's `hook.<name>`), running `command` through
+    /// `chain` (its command chain) with `environment` and `plugs`.
+    pub(super) fn profile(
+        &self,
+        app: String,
+        (command, chain): (Vec<String>, Vec<String>),
+        environment: Vec<(String, String)>,
+        plugs: Vec<ProfilePlug>,
+    ) -> Profile {
+        let snap = self.snap;
+        let bus_names = crate::dbus_names::for_app(self.yaml, &snap.name, &app, &plugs);
+        Profile {
             version: PROFILE_VERSION,
             snap: snap.name.clone(),
-            app: app_name.clone(),
+            app,
             revision: snap.current.clone(),
-            snap_version: rev.version.clone(),
+            snap_version: self.snap_version.clone(),
             confinement: snap.confinement.clone(),
             base: crate::engine::bases::of_snap(snap)
                 .unwrap_or_default()
                 .to_string(),
-            base_revision: base_revision.to_string(),
+            base_revision: self.base_revision.to_string(),
             architecture: crate::store::dpkg_architecture().to_string(),
-            command: app
-                .command
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-            command_chain: app.command_chain.clone(),
-            environment: env,
-            layouts: layouts.clone(),
+            command,
+            command_chain: chain,
+            environment,
+            layouts: self.layouts.clone(),
             plugs,
             bus_names,
-            content: content.to_vec(),
-        });
+            content: self.content.to_vec(),
+        }
     }
-    Ok(out)
 }
 
 /// The snap's layouts as profiles carry them.

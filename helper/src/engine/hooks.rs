@@ -5,10 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use snapshelf_snap::profile::{Profile, ProfilePlug, PROFILE_VERSION};
+use snapshelf_snap::profile::Profile;
 
-use crate::error::{Error, Result};
-use crate::interfaces;
+use crate::error::Result;
 use crate::paths::Paths;
 use crate::state::SnapState;
 
@@ -80,11 +79,8 @@ pub fn profiles(
     content: &[snapshelf_snap::profile::ProfileContent],
 ) -> Result<Vec<Profile>> {
     let yaml = super::files::parse_yaml(snap, &snap.current)?;
-    let rev = snap
-        .current_revision()
-        .ok_or_else(|| Error::internal("no current revision"))?;
+    let common = super::files::ProfileCommon::of(snap, &yaml, base_revision, content)?;
     let all = yaml.all_plugs();
-    let layouts = super::files::layouts_of(&yaml);
     let mut out = Vec::new();
     for name in names(paths, snap)? {
         let declared = yaml.hooks.get(&name);
@@ -100,43 +96,11 @@ pub fn profiles(
             .into_iter()
             .map(|plug| {
                 let interface = all.get(&plug).cloned().unwrap_or_else(|| plug.clone());
-                ProfilePlug {
-                    connected: if interface == "content" {
-                        content.iter().any(|c| c.plug == plug)
-                    } else {
-                        interfaces::state_of(snap, &plug, &interface).0
-                    },
-                    attrs: yaml
-                        .plugs
-                        .get(&plug)
-                        .map(|p| crate::plug_attrs::for_profile(&interface, &p.attrs))
-                        .unwrap_or_default(),
-                    name: plug,
-                    interface,
-                }
+                common.plug(plug, interface)
             })
-            .collect::<Vec<_>>();
-        let bus_names = crate::dbus_names::for_app(&yaml, &snap.name, &app_name(&name), &plugs);
-        out.push(Profile {
-            version: PROFILE_VERSION,
-            snap: snap.name.clone(),
-            app: app_name(&name),
-            revision: snap.current.clone(),
-            snap_version: rev.version.clone(),
-            confinement: snap.confinement.clone(),
-            base: crate::engine::bases::of_snap(snap)
-                .unwrap_or_default()
-                .to_string(),
-            base_revision: base_revision.to_string(),
-            architecture: crate::store::dpkg_architecture().to_string(),
-            command: vec![format!("meta/hooks/{name}")],
-            command_chain: chain,
-            environment: env,
-            layouts: layouts.clone(),
-            plugs,
-            bus_names,
-            content: content.to_vec(),
-        });
+            .collect();
+        let command = vec![format!("meta/hooks/{name}")];
+        out.push(common.profile(app_name(&name), (command, chain), env, plugs));
     }
     Ok(out)
 }

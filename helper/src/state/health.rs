@@ -1,10 +1,9 @@
 //! A snap's health (snapd's `healthstate`): what `snapctl set-health` or the check-health hook
 //! last said, kept per snap until it is removed.
 
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::{Result, State};
+use super::{Docs, Result, State};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS health (
@@ -12,6 +11,11 @@ CREATE TABLE IF NOT EXISTS health (
     data TEXT NOT NULL
 );
 ";
+
+const HEALTH: Docs = Docs {
+    table: "health",
+    keys: &["name"],
+};
 
 /// One health report, as snapd keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,34 +34,12 @@ pub struct Health {
 
 impl State {
     pub fn health(&self, name: &str) -> Result<Option<Health>> {
-        let data: Option<String> = self
-            .conn
-            .query_row("SELECT data FROM health WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(match data {
-            Some(d) => Some(serde_json::from_str(&d)?),
-            None => None,
-        })
+        self.doc(&HEALTH, &[name])
     }
 
     /// Keep a snap's health (`None`: forget it, the snap is gone).
     pub fn put_health(&self, name: &str, health: Option<&Health>) -> Result<()> {
-        match health {
-            None => {
-                self.conn
-                    .execute("DELETE FROM health WHERE name = ?1", [name])?;
-            }
-            Some(h) => {
-                self.conn.execute(
-                    "INSERT INTO health (name, data) VALUES (?1, ?2)
-                     ON CONFLICT(name) DO UPDATE SET data = excluded.data",
-                    params![name, serde_json::to_string(h)?],
-                )?;
-            }
-        }
-        Ok(())
+        self.put_doc(&HEALTH, &[name], health)
     }
 }
 

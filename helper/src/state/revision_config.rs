@@ -2,10 +2,9 @@
 //! a revision had when another one took its place, put back when that revision is reverted to,
 //! dropped with the revision.
 
-use rusqlite::{params, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::{Result, State};
+use super::{Docs, Result, State};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS revision_config (
@@ -16,6 +15,11 @@ CREATE TABLE IF NOT EXISTS revision_config (
 );
 ";
 
+const REVISION_CONFIG: Docs = Docs {
+    table: "revision_config",
+    keys: &["name", "revision"],
+};
+
 impl State {
     /// The configuration kept for a revision of a snap, if any.
     pub fn revision_config(
@@ -23,18 +27,7 @@ impl State {
         name: &str,
         revision: &str,
     ) -> Result<Option<Map<String, Value>>> {
-        let data: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT data FROM revision_config WHERE name = ?1 AND revision = ?2",
-                [name, revision],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(match data {
-            Some(d) => Some(serde_json::from_str(&d)?),
-            None => None,
-        })
+        self.doc(&REVISION_CONFIG, &[name, revision])
     }
 
     /// Keep `doc` as the configuration of a revision (`None`: keep nothing for it).
@@ -44,55 +37,18 @@ impl State {
         revision: &str,
         doc: Option<&Map<String, Value>>,
     ) -> Result<()> {
-        match doc {
-            None => {
-                self.conn.execute(
-                    "DELETE FROM revision_config WHERE name = ?1 AND revision = ?2",
-                    [name, revision],
-                )?;
-            }
-            Some(doc) => {
-                self.conn.execute(
-                    "INSERT INTO revision_config (name, revision, data) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(name, revision) DO UPDATE SET data = excluded.data",
-                    params![name, revision, serde_json::to_string(doc)?],
-                )?;
-            }
-        }
-        Ok(())
+        self.put_doc(&REVISION_CONFIG, &[name, revision], doc)
     }
 
     /// A snap's configuration, `None` when it has none at all (never set, or removed with the
     /// snap), which snapd tells from an empty one: only a configuration is kept per revision.
     pub fn config_entry(&self, name: &str) -> Result<Option<Map<String, Value>>> {
-        let data: Option<String> = self
-            .conn
-            .query_row("SELECT data FROM config WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(match data {
-            Some(d) => Some(serde_json::from_str(&d)?),
-            None => None,
-        })
+        self.doc(&super::CONFIG, &[name])
     }
 
     /// Make a snap's configuration exactly `doc`, an empty one included (`None`: it has none).
     pub fn set_config(&self, name: &str, doc: Option<&Map<String, Value>>) -> Result<()> {
-        match doc {
-            None => {
-                self.conn
-                    .execute("DELETE FROM config WHERE name = ?1", [name])?;
-            }
-            Some(doc) => {
-                self.conn.execute(
-                    "INSERT INTO config (name, data) VALUES (?1, ?2)
-                     ON CONFLICT(name) DO UPDATE SET data = excluded.data",
-                    params![name, serde_json::to_string(doc)?],
-                )?;
-            }
-        }
-        Ok(())
+        self.put_doc(&super::CONFIG, &[name], doc)
     }
 
     /// The revisions of a snap that have a configuration kept.

@@ -11,7 +11,6 @@ pub mod sandbox;
 pub mod session_bus;
 pub mod users;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -110,31 +109,8 @@ fn store_bin() -> PathBuf {
 /// A `snapshelf-store` serving the catalog in `catalog` (with these extra arguments) on a free
 /// port of 127.0.0.1: the process, and its base URL as it announces it.
 pub fn start_store(catalog: &Path, args: &[&str]) -> (Child, String) {
-    let mut store = Command::new(store_bin())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key-bits",
-            "2048",
-            "--dir",
-        ])
-        .arg(catalog)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(store.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
-        .to_string();
-    (store, url)
+    let store = Command::new(store_bin());
+    snapshelf_snap::testdata::serve_store(store, catalog, args, Stdio::null())
 }
 
 fn ensure_user(name: &str) {
@@ -715,4 +691,63 @@ pub fn crashed_before_ready(
         assert!(Instant::now() < deadline, "run {n}: stuck");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The snap-id the store at `store` gives `name`.
+pub fn snap_id(store: &str, name: &str) -> String {
+    let v: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{store}/v2/snaps/info/{name}"))
+        .header("Snap-Device-Series", "16")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["snap-id"]
+        .as_str()
+        .expect("info has a snap-id")
+        .to_string()
+}
+
+/// Every path under `dir` whose name mentions `what` (a revision's blob, a partial download).
+pub fn files_naming(dir: &Path, what: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if e.file_name().to_string_lossy().contains(what) {
+            found.push(p.display().to_string());
+        }
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(files_naming(&p, what));
+        }
+    }
+    found
+}
+
+/// `Refresh` options asking for `channel`.
+pub fn refresh_on(channel: &str) -> snapshelf_dbus::types::Dict {
+    refresh_options(channel, false)
+}
+
+/// `Refresh` options asking for `channel`, with the consent to classic confinement or not.
+pub fn refresh_options(channel: &str, classic: bool) -> snapshelf_dbus::types::Dict {
+    let o = snapshelf_dbus::types::RefreshOptions {
+        channel: Some(channel.to_string()),
+        classic,
+        ..Default::default()
+    };
+    o.to_dict()
+}
+
+/// Bytes no compressor shrinks, the same for the same seed (xorshift), so a packed file is as big
+/// as its payload.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
 }

@@ -106,3 +106,15 @@ async fn relay(
     let _ = sock.write_all(&bytes).await;
     let _ = sock.shutdown().await;
 }
+
+/// A refresh request's body with its `refresh` actions asking for `channel` (the snaps' other
+/// revisions, published there), for a test's [`Rewrite::request`].
+pub fn refresh_actions_on(body: Vec<u8>, channel: &str) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    for a in v["actions"].as_array_mut().into_iter().flatten() {
+        if a["action"] == "refresh" {
+            a["channel"] = channel.into();
+        }
+    }
+    serde_json::to_vec(&v).unwrap()
+}

@@ -422,3 +422,67 @@ pub fn add_host_commands(s: &Path, commands: &[(&str, &str, &str)]) {
         );
     }
 }
+
+/// `busapp MODE BUS NAME` (BUS `session` or `system`): `own` asks for NAME and says what the
+/// bus answered; `serve` does too and, owning it, answers every method call with "pong" until
+/// one named `Quit` (or 100 s pass); `call` calls NAME's `Ping` and prints the reply or the
+/// error's name. Against the host's libdbus
+/// ([`compile_with_libdbus`] declares its API).
+const BUSAPP_C: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc < 4) return 2;
+    DBusError err;
+    dbus_error_init(&err);
+    DBusConnection *c = dbus_bus_get(strcmp(argv[2], "system") == 0 ? 1 : 0, &err);
+    if (!c) { printf("bus=%s\n", err.name); return 1; }
+    dbus_connection_set_exit_on_disconnect(c, 0);
+    if (strcmp(argv[1], "call") == 0) {
+        DBusMessage *m = dbus_message_new_method_call(argv[3], "/", argv[3], "Ping");
+        DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, 10000, &err);
+        if (!r) { printf("error=%s\n", err.name); return 0; }
+        const char *s = 0;
+        if (!dbus_message_get_args(r, &err, 's', &s, 0)) { printf("args=%s\n", err.name); return 1; }
+        printf("reply=%s\n", s);
+        return 0;
+    }
+    int r = dbus_bus_request_name(c, argv[3], 4 /* DO_NOT_QUEUE */, &err);
+    if (dbus_error_is_set(&err)) { printf("request=%s\n", err.name); fflush(stdout); return 0; }
+    printf("request=%d\n", r);
+    fflush(stdout);
+    if (r != 1 || strcmp(argv[1], "serve") != 0) return 0;
+    time_t end = time(NULL) + 100;
+    while (time(NULL) < end) {
+        if (!dbus_connection_read_write(c, 200)) { puts("disconnected"); return 1; }
+        DBusMessage *m;
+        while ((m = dbus_connection_pop_message(c))) {
+            if (dbus_message_get_type(m) != 1 /* a method call */) { dbus_message_unref(m); continue; }
+            int quit = strcmp(dbus_message_get_member(m), "Quit") == 0;
+            DBusMessage *reply = dbus_message_new_method_return(m);
+            const char *pong = "pong";
+            dbus_message_append_args(reply, 's', &pong, 0);
+            dbus_connection_send(c, reply, NULL);
+            dbus_connection_flush(c);
+            dbus_message_unref(reply);
+            dbus_message_unref(m);
+            /* The reply goes through the proxy, which stops when the app ends: let it pass. */
+            if (quit) { puts("quit"); fflush(stdout); usleep(500000); return 0; }
+        }
+    }
+    puts("timeout");
+    return 0;
+}
+"#;
+
+/// The compiled `busapp`, once per test (per `work` folder).
+pub fn busapp(work: &Path) -> PathBuf {
+    let bin = work.join("busapp");
+    if bin.exists() {
+        return bin;
+    }
+    compile_with_libdbus(BUSAPP_C, &bin);
+    bin
+}

@@ -4,7 +4,7 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -17,6 +17,18 @@ pub struct Server {
     child: Child,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// The process started (the store, or what runs it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait for the process to end by itself.
+    pub fn wait(&mut self) {
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Server {
@@ -42,30 +54,13 @@ pub fn sample_catalog(dir: &Path) {
 
 /// Serves the catalog in `dir` with these extra arguments; the store's stderr goes to `stderr`.
 pub fn serve_with(dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key-bits",
-            "2048",
-            "--dir",
-        ])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the store: {line:?}"))
-        .to_string();
+    serve_under(Command::new(BIN), dir, extra, stderr)
+}
+
+/// The same, the store started by `runner` (`snapshelf-store`, or a tracer whose last argument
+/// is it).
+pub fn serve_under(runner: Command, dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
+    let (child, url) = snapshelf_snap::testdata::serve_store(runner, dir, extra, stderr);
     Server {
         child,
         url,
@@ -100,4 +95,30 @@ pub fn refresh_request(s: &Server, arch: &str) -> RequestBuilder {
         .post(format!("{}/v2/snaps/refresh", s.url))
         .header("Snap-Device-Series", "16")
         .header("Snap-Device-Architecture", arch)
+}
+
+/// One HTTP/1.1 response off a (kept-alive) connection: status line, lower-case headers, body
+/// (by its content-length, which every answer of the store has).
+pub fn read_response(r: &mut impl BufRead) -> (String, Vec<(String, String)>, Vec<u8>) {
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':').unwrap();
+        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("every answer has a content-length");
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).unwrap();
+    (status.trim_end().to_string(), headers, body)
 }

@@ -2,45 +2,11 @@
 //! (snapd's `snap connect plug-snap:plug slot-snap[:slot]`), checked before the change starts.
 
 use crate::lang::gettext;
-use serde_json::json;
 
+use super::snap_connection::{connected_to, not_yet_connected};
 use super::*;
 use crate::engine::content::{self, SlotRef};
-use crate::engine::iface_hooks;
 use crate::engine::task::connect_content::ConnectContent;
-
-fn unchanged(m: String) -> Error {
-    Error::new(ErrorKind::InterfacesUnchanged, m)
-}
-
-/// The slot `plug` of `snap` is connected to (`now`), for a Disconnect that may name it
-/// (`slot_snap`, `slot`; empty: whatever it is): content and dbus alike.
-pub(super) fn connected_to(
-    snap: &SnapState,
-    plug: &str,
-    now: Option<&SlotRef>,
-    (slot_snap, slot): (&str, &str),
-) -> Result<SlotRef> {
-    let now = now.cloned().ok_or_else(|| {
-        unchanged(
-            gettext("{snap}:{plug} is not connected")
-                .replace("{snap}", &snap.name)
-                .replace("{plug}", plug),
-        )
-    })?;
-    if (!slot_snap.is_empty() && slot_snap != now.snap) || (!slot.is_empty() && slot != now.slot) {
-        return Err(unchanged(
-            gettext("{snap}:{plug} is not connected to {slot_snap}:{slot} (it is connected to {now_snap}:{now_slot})")
-                .replace("{snap}", &snap.name)
-                .replace("{plug}", plug)
-                .replace("{slot_snap}", slot_snap)
-                .replace("{slot}", slot)
-                .replace("{now_snap}", &now.snap)
-                .replace("{now_slot}", &now.slot),
-        ));
-    }
-    Ok(now)
-}
 
 impl Engine {
     /// A content plug of `snap`; `slot_snap` and `slot` may be empty on Disconnect (the plug's
@@ -69,14 +35,6 @@ impl Engine {
         } else {
             connected_to(snap, plug, snap.content.get(plug), (slot_snap, slot))?
         };
-        let kind = if connect { "connect" } else { "disconnect" };
-        let summary = crate::engine::task::connect_content::summary(
-            connect,
-            (&snap.name, plug),
-            (&to.snap, &to.slot),
-        );
-        let provider = self.snap(&to.snap)?;
-        let attrs = iface_hooks::IfaceAttrs::of(snap, plug, provider.as_ref(), &to.slot)?;
         let task = Task::ConnectContent(ConnectContent {
             name: snap.name.clone(),
             plug: plug.to_string(),
@@ -86,16 +44,7 @@ impl Engine {
             auto: false,
             before: None,
         });
-        let ends = (snap, provider.as_ref());
-        let tasks = iface_hooks::around(self.paths(), ends, attrs, (task, connect));
-        self.start(
-            kind,
-            &summary,
-            vec![snap.name.clone(), to.snap.clone()],
-            uid,
-            json!({"plug-snap": snap.name, "plug": plug, "slot-snap": to.snap, "slot": to.slot}),
-            tasks,
-        )
+        self.start_snap_connection((snap, plug), &to, (task, connect), uid)
     }
 
     /// The slot a Connect names, checked: installed, a content slot, the same tag, both ends'
@@ -107,18 +56,12 @@ impl Engine {
         slot_snap: &str,
         slot: &str,
     ) -> Result<SlotRef> {
-        if slot_snap.is_empty() || slot_snap == "system" {
-            return Err(Error::invalid(
-                gettext("name the snap that provides {snap}:{plug} (content \"{content}\")")
-                    .replace("{snap}", &snap.name)
-                    .replace("{plug}", &p.name)
-                    .replace("{content}", &p.content),
-            ));
-        }
-        check_names(&[slot_snap.to_string()])?;
-        let provider = self
-            .snap(slot_snap)?
-            .ok_or_else(|| not_installed(slot_snap))?;
+        let provider = self.provider_named(slot_snap, || {
+            gettext("name the snap that provides {snap}:{plug} (content \"{content}\")")
+                .replace("{snap}", &snap.name)
+                .replace("{plug}", &p.name)
+                .replace("{content}", &p.content)
+        })?;
         let slot = if slot.is_empty() {
             let pyaml = crate::engine::files::parse_yaml(&provider, &provider.current)?;
             let same: Vec<String> = pyaml
@@ -153,25 +96,10 @@ impl Engine {
         };
         // Checks both ends and the tags; the mounts themselves are made at the next launch.
         content::connection(snap, &p.name, &provider, &slot)?;
-        match snap.content.get(&p.name) {
-            Some(now) if now.snap == slot_snap && now.slot == slot => Err(unchanged(
-                gettext("{snap}:{plug} is already connected to {slot_snap}:{slot}")
-                    .replace("{snap}", &snap.name)
-                    .replace("{plug}", &p.name)
-                    .replace("{slot_snap}", slot_snap)
-                    .replace("{slot}", &slot),
-            )),
-            Some(now) => Err(Error::invalid(
-                gettext("{snap}:{plug} is connected to {slot_snap}:{slot}: disconnect it first")
-                    .replace("{snap}", &snap.name)
-                    .replace("{plug}", &p.name)
-                    .replace("{slot_snap}", &now.snap)
-                    .replace("{slot}", &now.slot),
-            )),
-            None => Ok(SlotRef {
-                snap: slot_snap.to_string(),
-                slot,
-            }),
-        }
+        let to = SlotRef {
+            snap: slot_snap.to_string(),
+            slot,
+        };
+        not_yet_connected(snap, &p.name, snap.content.get(&p.name), to)
     }
 }

@@ -8,19 +8,13 @@
 //! when both snaps have a snap-declaration: a snap installed from a file has none, and then the
 //! connection is allowed.
 
-use serde_json::json;
-
-use super::content::connected_to;
+use super::snap_connection::{connected_to, not_yet_connected};
 use super::*;
 use crate::dbus_iface::{self, Bus};
 use crate::engine::content::SlotRef;
 use crate::engine::iface_hooks;
 use crate::engine::task::connect_dbus::ConnectDbus;
 use snapshelf_snap::yaml::PlugOrSlot;
-
-fn unchanged(m: String) -> Error {
-    Error::new(ErrorKind::InterfacesUnchanged, m)
-}
 
 /// The bus and name of one end, or the install-time error (which names the field).
 fn ends_attrs(what: &str, p: &PlugOrSlot) -> Result<(Bus, String)> {
@@ -43,12 +37,6 @@ impl Engine {
         } else {
             connected_to(snap, plug, snap.dbus.get(plug), (slot_snap, slot))?
         };
-        let kind = if connect { "connect" } else { "disconnect" };
-        let summary = crate::engine::task::connect_content::summary(
-            connect,
-            (&snap.name, plug),
-            (&to.snap, &to.slot),
-        );
         let task = Task::ConnectDbus(ConnectDbus {
             name: snap.name.clone(),
             plug: plug.to_string(),
@@ -58,23 +46,7 @@ impl Engine {
             before: None,
             attrs_before: None,
         });
-        let mut snaps = vec![snap.name.clone()];
-        if to.snap != snap.name {
-            snaps.push(to.snap.clone());
-        }
-        // The interface hooks of both ends around it, in snapd's order.
-        let provider = self.snap(&to.snap)?;
-        let attrs = iface_hooks::IfaceAttrs::of(snap, plug, provider.as_ref(), &to.slot)?;
-        let ends = (snap, provider.as_ref());
-        let tasks = iface_hooks::around(self.paths(), ends, attrs, (task, connect));
-        self.start(
-            kind,
-            &summary,
-            snaps,
-            uid,
-            json!({"plug-snap": snap.name, "plug": plug, "slot-snap": to.snap, "slot": to.slot}),
-            tasks,
-        )
+        self.start_snap_connection((snap, plug), &to, (task, connect), uid)
     }
 
     /// The slot a Connect names, checked: installed, a `dbus` slot with the plug's bus and name,
@@ -93,21 +65,13 @@ impl Engine {
             .ok_or_else(|| Error::internal("no plug"))?;
         let plug_ref = format!("{}:{plug}", snap.name);
         let (bus, name) = ends_attrs(&plug_ref, p)?;
-        if slot_snap.is_empty() || slot_snap == "system" {
-            return Err(Error::invalid(
-                gettext(
-                    "name the snap whose dbus slot {snap}:{plug} connects to ({bus} bus, {name})",
-                )
+        let provider = self.provider_named(slot_snap, || {
+            gettext("name the snap whose dbus slot {snap}:{plug} connects to ({bus} bus, {name})")
                 .replace("{snap}", &snap.name)
                 .replace("{plug}", plug)
                 .replace("{bus}", bus.as_str())
-                .replace("{name}", &name),
-            ));
-        }
-        check_names(&[slot_snap.to_string()])?;
-        let provider = self
-            .snap(slot_snap)?
-            .ok_or_else(|| not_installed(slot_snap))?;
+                .replace("{name}", &name)
+        })?;
         let pyaml = crate::engine::files::parse_yaml(&provider, &provider.current)?;
         let (slot_name, s) = pick_slot(&pyaml, slot_snap, slot, (bus, &name))?;
         let slot_ref = format!("{slot_snap}:{slot_name}");
@@ -131,26 +95,11 @@ impl Engine {
                     .replace("{slot}", &slot_ref),
             ));
         }
-        match snap.dbus.get(plug) {
-            Some(now) if now.snap == slot_snap && now.slot == slot_name => Err(unchanged(
-                gettext("{snap}:{plug} is already connected to {slot_snap}:{slot}")
-                    .replace("{snap}", &snap.name)
-                    .replace("{plug}", plug)
-                    .replace("{slot_snap}", slot_snap)
-                    .replace("{slot}", &slot_name),
-            )),
-            Some(now) => Err(Error::invalid(
-                gettext("{snap}:{plug} is connected to {slot_snap}:{slot}: disconnect it first")
-                    .replace("{snap}", &snap.name)
-                    .replace("{plug}", plug)
-                    .replace("{slot_snap}", &now.snap)
-                    .replace("{slot}", &now.slot),
-            )),
-            None => Ok(SlotRef {
-                snap: slot_snap.to_string(),
-                slot: slot_name,
-            }),
-        }
+        let to = SlotRef {
+            snap: slot_snap.to_string(),
+            slot: slot_name,
+        };
+        not_yet_connected(snap, plug, snap.dbus.get(plug), to)
     }
 
     /// For a removal: each `dbus` plug of a snap that stays, connected to a slot of a removed

@@ -18,6 +18,7 @@ mod remove;
 mod revert;
 pub mod service_control;
 mod services;
+mod snap_connection;
 mod switch;
 
 pub use file::FileCheck;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, Task};
 use crate::engine::aliases::{self, SnapAliases};
 use crate::error::Result;
+use crate::state::SnapState;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alias {
@@ -30,38 +31,97 @@ impl Alias {
     }
 
     pub(super) fn run(self, cx: &Ctx) -> Result<Self> {
-        let done = match self.after {
-            Some(_) => self,
-            None => {
-                let snap = cx
-                    .snap(&self.name)?
-                    .ok_or_else(|| crate::engine::not_installed(&self.name))?;
-                let after = aliases::with_manual(&snap, &self.app, &self.alias)?;
-                // The new alias alone is checked: the snap's others are already there.
-                let mut new = after.clone();
-                new.targets.retain(|a, _| a == &self.alias);
-                let all = cx.engine.installed()?;
-                aliases::check_conflicts(&all, &self.name, &new, aliases::SYSTEM_PATH)?;
-                let captured = Alias {
-                    before: Some(snap.aliases.clone()),
-                    after: Some(after),
-                    ..self
-                };
-                cx.record(&Task::Alias(captured.clone()))?;
-                captured
-            }
-        };
-        if let Some(after) = &done.after {
-            set_aliases(cx, &done.name, after, Some(&Task::Alias(done.clone())))?;
-        }
+        let done = captured(self, cx, |t, snap| {
+            let after = aliases::with_manual(snap, &t.app, &t.alias)?;
+            // The new alias alone is checked: the snap's others are already there.
+            let mut new = after.clone();
+            new.targets.retain(|a, _| a == &t.alias);
+            let all = cx.engine.installed()?;
+            aliases::check_conflicts(&all, &t.name, &new, aliases::SYSTEM_PATH)?;
+            Ok(after)
+        })?;
+        apply(&done, cx)?;
         Ok(done)
     }
 
     pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
-        match &self.before {
-            Some(before) => set_aliases(cx, &self.name, before, None),
-            None => Ok(()), // it never acted
+        restore(self, cx)
+    }
+}
+
+/// `AliasChange` for a task kind with `name`, `before` and `after` fields, its `Task` variant
+/// named as the type.
+macro_rules! alias_change {
+    ($kind:ident) => {
+        impl AliasChange for $kind {
+            fn snap_name(&self) -> &str {
+                &self.name
+            }
+            fn recorded(&self) -> (Option<&SnapAliases>, Option<&SnapAliases>) {
+                (self.before.as_ref(), self.after.as_ref())
+            }
+            fn with(self, before: SnapAliases, after: SnapAliases) -> Self {
+                let (before, after) = (Some(before), Some(after));
+                $kind {
+                    before,
+                    after,
+                    ..self
+                }
+            }
+            fn task(&self) -> Task {
+                Task::$kind(self.clone())
+            }
         }
+    };
+}
+pub(super) use alias_change;
+
+alias_change!(Alias);
+
+/// A task that changes one snap's aliases (Alias, Unalias, RefreshAliases). It works out the
+/// aliases before and after once and records them before it acts, so that a re-run after a crash
+/// sets the same ones; undo puts the ones before back.
+pub(super) trait AliasChange: Sized {
+    fn snap_name(&self) -> &str;
+    /// The aliases before and after, `None` until the task has worked them out.
+    fn recorded(&self) -> (Option<&SnapAliases>, Option<&SnapAliases>);
+    fn with(self, before: SnapAliases, after: SnapAliases) -> Self;
+    fn task(&self) -> Task;
+}
+
+/// `task` with its aliases before and after: the recorded ones, or else the snap's now and
+/// `after_of` them, recorded before anything is written.
+pub(super) fn captured<T: AliasChange>(
+    task: T,
+    cx: &Ctx,
+    after_of: impl FnOnce(&T, &SnapState) -> Result<SnapAliases>,
+) -> Result<T> {
+    if task.recorded().1.is_some() {
+        return Ok(task);
+    }
+    let name = task.snap_name();
+    let snap = cx
+        .snap(name)?
+        .ok_or_else(|| crate::engine::not_installed(name))?;
+    let after = after_of(&task, &snap)?;
+    let captured = task.with(snap.aliases, after);
+    cx.record(&captured.task())?;
+    Ok(captured)
+}
+
+/// Set the aliases after, with the task marked Done in the same transaction.
+pub(super) fn apply<T: AliasChange>(task: &T, cx: &Ctx) -> Result<()> {
+    match task.recorded().1 {
+        Some(after) => set_aliases(cx, task.snap_name(), after, Some(&task.task())),
+        None => Ok(()),
+    }
+}
+
+/// Undo: put the aliases before back (none recorded: the task never acted).
+pub(super) fn restore<T: AliasChange>(task: &T, cx: &Ctx) -> Result<()> {
+    match task.recorded().0 {
+        Some(before) => set_aliases(cx, task.snap_name(), before, None),
+        None => Ok(()),
     }
 }
 

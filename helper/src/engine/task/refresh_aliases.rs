@@ -6,7 +6,7 @@
 use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
-use super::alias::set_aliases;
+use super::alias::{alias_change, apply, captured, restore, AliasChange};
 use super::{words, Ctx, Task};
 use crate::engine::aliases::{self, SnapAliases};
 use crate::error::Result;
@@ -24,45 +24,23 @@ impl RefreshAliases {
     }
 
     pub(super) fn run(self, cx: &Ctx) -> Result<Self> {
-        let done = match self.after {
-            Some(_) => self,
-            None => {
-                let snap = cx
-                    .snap(&self.name)?
-                    .ok_or_else(|| crate::engine::not_installed(&self.name))?;
-                let after = new_aliases(cx, &snap)?;
-                let captured = RefreshAliases {
-                    before: Some(snap.aliases.clone()),
-                    after: Some(after),
-                    ..self
-                };
-                cx.record(&Task::RefreshAliases(captured.clone()))?;
-                captured
-            }
-        };
+        let done = captured(self, cx, |_, snap| new_aliases(cx, snap))?;
         match (&done.before, &done.after) {
             // Nothing changes: no links to touch (and no snap.yaml to read).
             (Some(b), Some(a)) if b == a && a.targets.is_empty() => {
-                cx.commit(&Task::RefreshAliases(done.clone()), |_| Ok(()))?
+                cx.commit(&done.task(), |_| Ok(()))?
             }
-            (_, Some(after)) => set_aliases(
-                cx,
-                &done.name,
-                after,
-                Some(&Task::RefreshAliases(done.clone())),
-            )?,
-            (_, None) => {}
+            _ => apply(&done, cx)?,
         }
         Ok(done)
     }
 
     pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
-        match &self.before {
-            Some(before) => set_aliases(cx, &self.name, before, None),
-            None => Ok(()),
-        }
+        restore(self, cx)
     }
 }
+
+alias_change!(RefreshAliases);
 
 /// The aliases the snap's current revision gets, refused when one it newly enables conflicts.
 fn new_aliases(cx: &Ctx, snap: &crate::state::SnapState) -> Result<SnapAliases> {

@@ -6,7 +6,7 @@
 use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
 
-use super::alias::set_aliases;
+use super::alias::{alias_change, apply, captured, restore, AliasChange};
 use super::{Ctx, Task};
 use crate::engine::aliases::{self, SnapAliases};
 use crate::error::Result;
@@ -33,35 +33,19 @@ impl Unalias {
     }
 
     pub(super) fn run(self, cx: &Ctx) -> Result<Self> {
-        let done = match self.after {
-            Some(_) => self,
-            None => {
-                let snap = cx
-                    .snap(&self.name)?
-                    .ok_or_else(|| crate::engine::not_installed(&self.name))?;
-                let after = match &self.alias {
-                    Some(a) => aliases::without_manual(&snap.aliases, a),
-                    None => aliases::all_disabled(&snap.aliases),
-                };
-                let captured = Unalias {
-                    before: Some(snap.aliases.clone()),
-                    after: Some(after),
-                    ..self
-                };
-                cx.record(&Task::Unalias(captured.clone()))?;
-                captured
-            }
-        };
-        if let Some(after) = &done.after {
-            set_aliases(cx, &done.name, after, Some(&Task::Unalias(done.clone())))?;
-        }
+        let done = captured(self, cx, |t, snap| {
+            Ok(match &t.alias {
+                Some(a) => aliases::without_manual(&snap.aliases, a),
+                None => aliases::all_disabled(&snap.aliases),
+            })
+        })?;
+        apply(&done, cx)?;
         Ok(done)
     }
 
     pub(super) fn undo(&self, cx: &Ctx) -> Result<()> {
-        match &self.before {
-            Some(before) => set_aliases(cx, &self.name, before, None),
-            None => Ok(()),
-        }
+        restore(self, cx)
     }
 }
+
+alias_change!(Unalias);
