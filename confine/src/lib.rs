@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod auth_relay;
+pub mod bus_filter;
 pub mod bus_policy;
 pub mod capabilities;
 pub mod cookie;
