@@ -19,7 +19,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::os::fd::OwnedFd;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use zbus::message::{Builder, Flags, Header, Message, Type};
 use zbus::zvariant::serialized::{Context, Data};
@@ -188,7 +188,7 @@ const UNKNOWN: &str = "org.freedesktop.DBus.Error.ServiceUnknown";
 
 /// One client connection's filter.
 pub struct Filter {
-    policy: Rc<Policy>,
+    policy: Arc<Policy>,
     hello: bool,
     /// The client's unique name, once the bus has said it.
     unique: Option<String>,
@@ -207,7 +207,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn new(policy: Rc<Policy>) -> Filter {
+    pub fn new(policy: Arc<Policy>) -> Filter {
         Filter {
             policy,
             hello: false,
@@ -403,7 +403,7 @@ impl Filter {
     fn initial_name_ops(&mut self) -> Result<Vec<Out>, String> {
         let mut out = Vec::new();
         let mut listed = false;
-        let policy = Rc::clone(&self.policy);
+        let policy = Arc::clone(&self.policy);
         let mut seen = HashSet::new();
         for rule in &policy.rules {
             let names = &rule.names;
@@ -741,9 +741,9 @@ mod tests {
             .collect()
     }
 
-    fn policy(args: &[&str]) -> Rc<Policy> {
+    fn policy(args: &[&str]) -> Arc<Policy> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Rc::new(Policy::from_proxy_args(&args).unwrap())
+        Arc::new(Policy::from_proxy_args(&args).unwrap())
     }
 
     /// A filter past Hello, its own calls answered: the portal's name owned by PORTAL, a hidden
