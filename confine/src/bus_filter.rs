@@ -34,6 +34,11 @@ pub const MAX_MESSAGE: usize = 128 << 20;
 /// work here).
 pub const MAX_CLIENT_SERIAL: u32 = u32::MAX - 65536;
 
+/// The most descriptors a connection may have sent ahead of the messages that carry them (the
+/// session bus's own limit per message is 1024 by default): more would let one client take the
+/// monitor's descriptors from the others.
+pub const MAX_QUEUED_FDS: usize = 1024;
+
 /// The fixed part of a message header: endianness, type, flags, version, body length, serial,
 /// and the header fields array's length.
 const FIXED_HEADER: usize = 16;
@@ -71,6 +76,12 @@ impl Framer {
     /// The next whole message, `None` until one is there. An error: the stream cannot be read
     /// as D-Bus messages (the connection must end).
     pub fn next_frame(&mut self) -> Result<Option<Frame>, String> {
+        if self.fds.len() > MAX_QUEUED_FDS {
+            return Err(format!(
+                "{} descriptors came ahead of their messages",
+                self.fds.len()
+            ));
+        }
         let pending = &self.buf[self.start..];
         let Some(len) = message_len(pending)? else {
             return Ok(None);
@@ -1143,6 +1154,24 @@ mod tests {
         assert_eq!(second.fds.len(), 1);
         assert_eq!(second.msg.header().member().unwrap().as_str(), "C");
         assert!(f.is_empty());
+        // Descriptors piling up with no message to carry them (the soft limit of open files
+        // raised to the hard one first: 1024 is a common default).
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: reading and setting this process's own limit, with a struct of ours.
+        unsafe {
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+        let mut f = Framer::default();
+        let many = (0..=MAX_QUEUED_FDS)
+            .map(|_| std::fs::File::open("/dev/null").unwrap().into())
+            .collect();
+        f.push(b"l", many);
+        assert!(f.next_frame().unwrap_err().contains("ahead"));
         // A message saying it carries a descriptor that never came.
         let mut f = Framer::default();
         f.push(b.data().bytes(), Vec::new());
