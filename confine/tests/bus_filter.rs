@@ -57,6 +57,29 @@ fn daemon(dir: &std::path::Path) -> Option<(Daemon, String)> {
     Some((daemon, format!("unix:path={}", socket.display())))
 }
 
+/// A session bus on an abstract socket, its address once it answers.
+fn abstract_daemon() -> (Daemon, String) {
+    let addr = format!("unix:abstract=snapshelf-test-bus-{}", std::process::id());
+    let child = Command::new("dbus-daemon")
+        .args(["--session", &format!("--address={addr}"), "--nofork"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let daemon = Daemon(child);
+    let start = Instant::now();
+    while zbus::blocking::connection::Builder::address(addr.as_str())
+        .and_then(|b| b.build())
+        .is_err()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the abstract bus did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (daemon, addr)
+}
+
 /// A service on the bus, owning `name`, that answers `Ping`.
 struct Pinged;
 
@@ -132,8 +155,35 @@ fn a_client_through_the_filter_sees_and_reaches_only_what_its_rules_give() {
         policy,
     )
     .unwrap();
+    // A second relay, to a bus on an abstract socket (reached with sockets made ahead).
+    let (_abstract_daemon, abstract_addr) = abstract_daemon();
+    let _abstract_talk = service(&abstract_addr, TALK);
+    let policy = Policy::from_proxy_args(&rules).unwrap();
+    // In an address list, the first that can be opened (as D-Bus clients try them in turn).
+    let up = Upstream::open(&format!("unix:path=/nonexistent/bus;{abstract_addr}")).unwrap();
+    assert!(matches!(up, Upstream::Abstract { .. }));
+    let e = Upstream::open("tcp:host=127.0.0.1,port=1").err().unwrap();
+    assert!(e.contains("not a Unix socket"), "{e}");
+    let abstract_path =
+        auth_relay::prepare(dirfd.as_fd(), &runtime_s, "relay-abstract", up, policy).unwrap();
     let (until_r, until_w) = nix::unistd::pipe().unwrap();
     let relay = std::thread::spawn(move || auth_relay::serve_until(until_r.as_fd()));
+    let other =
+        zbus::blocking::connection::Builder::address(format!("unix:path={abstract_path}").as_str())
+            .unwrap()
+            .build()
+            .unwrap();
+    let pong = other
+        .call_method(
+            Some(TALK),
+            "/org/example",
+            Some("org.example.Test"),
+            "Ping",
+            &(),
+        )
+        .unwrap();
+    assert_eq!(pong.body().deserialize::<String>().unwrap(), "pong");
+    drop(other);
 
     let client = zbus::blocking::connection::Builder::address(format!("unix:path={path}").as_str())
         .unwrap()
