@@ -15,7 +15,9 @@ N=${3:-10}
 USER_NAME=${4:-snapshelf-runner}
 UID_N=$(id -u "$USER_NAME")
 GID_N=$(id -g "$USER_NAME")
-as_user() { setpriv --reuid="$UID_N" --regid="$GID_N" --init-groups -- "$@"; }
+# setpriv executes what it runs: a background job's $! is then that process itself (a shell
+# function would put a subshell in between).
+AS_USER=(setpriv --reuid="$UID_N" --regid="$GID_N" --init-groups --)
 DIR=$(mktemp -d)
 chmod 755 "$DIR"
 RUN=/run/user/$UID_N
@@ -24,17 +26,18 @@ if [ ! -d "$RUN" ]; then
   mkdir -p "$RUN"; chown "$UID_N:$GID_N" "$RUN"; chmod 700 "$RUN"; MADE_RUN=1
 fi
 PIDS=()
+BUS_PID=
 cleanup() {
-  kill "${PIDS[@]}" 2>/dev/null || true
+  kill "${PIDS[@]}" $BUS_PID 2>/dev/null || true
   wait 2>/dev/null || true
-  [ -f "$DIR/bus.pid" ] && kill "$(cat "$DIR/bus.pid")" 2>/dev/null
   rm -rf "$DIR"
   [ -n "$MADE_RUN" ] && rm -rf "$RUN"
   true
 }
 trap cleanup EXIT
 mkdir "$DIR/bus.d"; chown "$UID_N:$GID_N" "$DIR/bus.d"
-as_user dbus-daemon --session --address="unix:path=$DIR/bus.d/bus" --nofork --print-pid >"$DIR/bus.pid" &
+"${AS_USER[@]}" dbus-daemon --session --address="unix:path=$DIR/bus.d/bus" --nofork &
+BUS_PID=$!
 while [ ! -S "$DIR/bus.d/bus" ]; do sleep 0.01; done
 ADDR="unix:path=$DIR/bus.d/bus"
 
@@ -43,7 +46,7 @@ measure() { # conns label
   local conns=$1 label=$2
   PIDS=()
   for i in $(seq 1 "$N"); do
-    as_user env -i PATH=/usr/bin:/bin HOME=/tmp DBUS_SESSION_BUS_ADDRESS="$ADDR" \
+    "${AS_USER[@]}" env -i PATH=/usr/bin:/bin HOME=/tmp DBUS_SESSION_BUS_ADDRESS="$ADDR" \
       "$CONFINE" --root "$ROOT" bench-bus.client "$conns" >"$DIR/out.$i" 2>&1 &
     PIDS+=($!)
   done
@@ -57,6 +60,8 @@ measure() { # conns label
   for i in $(seq 1 "$N"); do
     local pid=${PIDS[$((i - 1))]}
     local rss pss priv
+    # The monitor is the launch's own process (env and setpriv executed it).
+    grep -q snapshelf-confine /proc/"$pid"/cmdline || { echo "process $pid is not a launch"; exit 1; }
     rss=$(awk '/^VmRSS/ {print $2}' /proc/"$pid"/status)
     pss=$(awk '/^Pss:/ {print $2}' /proc/"$pid"/smaps_rollup)
     priv=$(awk '/^Private_(Clean|Dirty):/ {s+=$2} END {print s}' /proc/"$pid"/smaps_rollup)

@@ -205,7 +205,7 @@ mod tests {
             snap_of_caller(&running, me),
             root.then(|| "shelf-player".to_string())
         );
-        // A child of the recorded process (the launch's bus proxy) is named too.
+        // A child of the recorded process is named too (a bus proxy, when confine ran one).
         let mut child = std::process::Command::new("sleep")
             .arg("5")
             .spawn()

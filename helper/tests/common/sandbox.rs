@@ -160,7 +160,7 @@ pub fn setup_with_confine() -> (Env, tempfile::TempDir) {
     (env, work)
 }
 
-/// The test user's runtime folder (`/run/user/UID`, where its session bus proxy goes) must be there.
+/// The test user's runtime folder (`/run/user/UID`, where its session bus relay goes) must be there.
 pub fn require_runner_runtime_dir() {
     let (uid, _) = super::runner();
     assert!(
