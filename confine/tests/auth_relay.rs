@@ -1,10 +1,10 @@
 //! The relay between a client and the bus (confine/src/auth_relay.rs), with a stand-in bus in
 //! this process that speaks D-Bus: a pipelined handshake (sd-bus's first write) reaches the bus
 //! without `BEGIN` until its three commands are answered, then `BEGIN` and the first message;
-//! after it, messages and their descriptors pass as the app's rules allow, a client that breaks
-//! the framing is dropped alone, and the relay's socket goes when the sandbox's first process
-//! (here: a pipe's write end) is gone. Its own test binary: the relay changes the process's
-//! working directory.
+//! after it, messages and their descriptors pass both ways as the app's rules allow, a client
+//! that breaks the framing is dropped alone, and the relay's socket goes when the sandbox's first
+//! process (here: a pipe's write end) is gone. Its own test binary: the relay changes the
+//! process's working directory.
 
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::num::NonZeroU32;
@@ -131,11 +131,14 @@ fn bus(mut s: UnixStream) -> (u64, Vec<String>) {
                         .unwrap()
                         .ino();
                 }
-                // A call with a descriptor is answered "fd" (the descriptor stays out of zbus).
-                let body = match fds.is_empty() {
-                    true => msg.body().deserialize::<String>().unwrap(),
-                    false => "fd".to_string(),
-                };
+                // A call with a descriptor is answered with the same descriptor (passed back
+                // by hand: the relay's framer keeps descriptors out of zbus's message).
+                if let Some(fd) = fds.first() {
+                    let back = answer(&msg, serial, ECHO_OWNER, &("fd", Fd::from(fd.as_fd())));
+                    send(&s, &back, &[fd.as_raw_fd()]);
+                    continue;
+                }
+                let body: String = msg.body().deserialize().unwrap();
                 answer(&msg, serial, ECHO_OWNER, &body)
             }
             (dest, _) => {
@@ -159,6 +162,11 @@ struct Client {
 
 impl Client {
     fn call(&mut self, dest: &str, body: &str, fd: Option<BorrowedFd<'_>>) -> Message {
+        self.call_fds(dest, body, fd).msg
+    }
+
+    /// The answer with the descriptors that came with it.
+    fn call_fds(&mut self, dest: &str, body: &str, fd: Option<BorrowedFd<'_>>) -> Frame {
         self.serial += 1;
         let b = Message::method_call("/", "Echo")
             .unwrap()
@@ -175,7 +183,7 @@ impl Client {
             None => (b.build(&body).unwrap(), Vec::new()),
         };
         send(&self.s, &msg, &raw);
-        read_msg(&self.s, &mut self.framer).expect("an answer").msg
+        read_msg(&self.s, &mut self.framer).expect("an answer")
     }
 }
 
@@ -236,8 +244,15 @@ fn a_pipelined_handshake_waits_for_its_answers_then_the_filter_passes_what_the_r
     assert_eq!(welcome.body().deserialize::<String>().unwrap(), ":1.1");
     // A descriptor with a call.
     let file = std::fs::File::open("/proc/self/exe").unwrap();
-    let got = c.call(ECHO, "with a descriptor", Some(file.as_fd()));
-    assert_eq!(got.body().deserialize::<String>().unwrap(), "fd");
+    let got = c.call_fds(ECHO, "with a descriptor", Some(file.as_fd()));
+    assert_eq!(got.msg.header().unix_fds(), Some(1));
+    // And back: the answer carries the same file, exactly one descriptor.
+    assert_eq!(got.fds.len(), 1);
+    let back = std::fs::File::from(got.fds.into_iter().next().unwrap());
+    assert_eq!(
+        back.metadata().unwrap().ino(),
+        file.metadata().unwrap().ino()
+    );
     // A name the rules do not give: answered by the filter, never reaching the bus.
     let refused = c.call("org.example.Hidden", "no", None);
     assert_eq!(
