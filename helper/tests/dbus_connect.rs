@@ -37,7 +37,8 @@ int main(int argc, char **argv) {
     if (!c) { printf("bus=%s\n", err.name); return 1; }
     dbus_connection_set_exit_on_disconnect(c, 0);
     if (strcmp(argv[1], "call") == 0) {
-        DBusMessage *m = dbus_message_new_method_call(argv[3], "/", argv[3], "Ping");
+        /* One interface for every name: `<name>-<N>` is no interface name. */
+        DBusMessage *m = dbus_message_new_method_call(argv[3], "/", "org.example.ShelfPeer", "Ping");
         DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, 10000, &err);
         if (!r) { printf("error=%s\n", err.name); return 0; }
         const char *s = 0;
@@ -137,7 +138,7 @@ fn quit(address: &str, name: &str, server: std::thread::ScopedJoinHandle<'_, Out
         .unwrap()
         .build()
         .unwrap();
-    let reply = conn.call_method(Some(name), "/", Some(name), "Quit", &());
+    let reply = conn.call_method(Some(name), "/", Some(NAME), "Quit", &());
     let o = server.join().unwrap();
     let reply: String = reply
         .unwrap_or_else(|e| {
@@ -240,6 +241,31 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
                 ("dbus", "dbuspeer", "peer")
             );
         }
+
+        // KDE's per-PID form of the slot's name: the slot's app owns it, the connected plug
+        // reaches it (snapd's `<name>-[1-9]…` peer rule).
+        let kde = "org.example.ShelfPeer-4242";
+        let second = s.spawn(|| {
+            launch_with(
+                &env,
+                mode,
+                RUNNER,
+                "dbuspeer.serve",
+                &["serve", "session", kde],
+                &vars,
+            )
+        });
+        wait_owner(&bus.1, kde, &second);
+        let o = launch_with(
+            &env,
+            mode,
+            RUNNER,
+            "dbususer.call",
+            &["call", "session", kde],
+            &vars,
+        );
+        assert_eq!(sandbox::ok(&o, "dbususer.call"), "reply=pong\n");
+        quit(&bus.1, kde, second);
 
         sandbox::connect(&env, false, ("dbususer", "peer"), ("dbuspeer", "peer"));
         assert_eq!(call(), refused);
