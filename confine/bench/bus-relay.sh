@@ -61,7 +61,8 @@ measure() { # conns label
     local pid=${PIDS[$((i - 1))]}
     local rss pss priv
     # The monitor is the launch's own process (env and setpriv executed it).
-    grep -q snapshelf-confine /proc/"$pid"/cmdline || { echo "process $pid is not a launch"; exit 1; }
+    [ "$(readlink /proc/"$pid"/exe)" = "$(readlink -f "$CONFINE")" ] ||
+      { echo "process $pid is not a launch of $CONFINE"; exit 1; }
     rss=$(awk '/^VmRSS/ {print $2}' /proc/"$pid"/status)
     pss=$(awk '/^Pss:/ {print $2}' /proc/"$pid"/smaps_rollup)
     priv=$(awk '/^Private_(Clean|Dirty):/ {s+=$2} END {print s}' /proc/"$pid"/smaps_rollup)
