@@ -527,6 +527,13 @@ impl Conn {
     /// Filter the whole messages read so far, the bus's first (its replies may let the client's
     /// held messages go).
     fn pump(&mut self) -> Result<(), String> {
+        // A message that made zbus or the filter panic ends this connection, not the monitor
+        // (which the whole sandbox depends on).
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.pump_frames()))
+            .unwrap_or_else(|_| Err("a message could not be handled".into()))
+    }
+
+    fn pump_frames(&mut self) -> Result<(), String> {
         loop {
             let mut moved = false;
             while let Some(frame) = self.from_up.next_frame()? {
