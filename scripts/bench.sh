@@ -16,8 +16,11 @@ if [ "$ONLY" = gnome ]; then
   scripts/snapctl-static.sh
   BUILT=$PWD/target/debug
 elif [ "$ONLY" = proxy ]; then
-  # The proxy part runs Debian's xdg-dbus-proxy alone: nothing of ours to build.
-  BUILT=$PWD/target/release
+  # Only confine is measured there (its monitor filters the bus): the store and the helper only
+  # set the root up (debug builds).
+  cargo build --release --quiet -p snapshelf-confine
+  cargo build --quiet -p snapshelf-store -p snapshelf-helper --examples --bins
+  BUILT=$PWD/target/debug
 elif [ "$ONLY" = services ]; then
   # The services part builds what it needs itself (the services test harness, release).
   BUILT=$PWD/target/release
@@ -288,15 +291,75 @@ PY
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = proxy ]; then
-# --- proxy: the session bus proxy's memory per running app: ten apps of different snaps (a proxy
-# each), without and with the environment confine gives it, and ten instances of one snap (one
-# shared proxy); VmRSS summed over the proxies and divided by the apps: shared library pages are
-# counted in every proxy (Pss is in the table above each line).
-ensure_packages xdg-dbus-proxy libglib2.0-bin
-log "-- session bus proxy memory, 10 apps at once (confine/bench/dbus-proxy.sh), load $(cut -d' ' -f1-3 /proc/loadavg)"
-# After each run's last line, where the first proxy's pages are (libraries shared with every GLib
-# program against its own).
-for mode in plain per-app shared; do bash confine/bench/dbus-proxy.sh 10 $mode | tee -a "$OUT" | tail -6; done
+# --- proxy: the session bus filter's memory per running app. confine filters in each launch's
+# monitor (no proxy process since 2026-12-06): ten launches at once of an app that opens two
+# session bus connections (each says Hello, so each has its filter), against the same launches
+# whose app opens none (the monitor's own cost, which it had before the filter). The old figure,
+# Debian's xdg-dbus-proxy per app, is in docs/benchmarks.md.
+id snapshelf-runner >/dev/null 2>&1 || useradd --create-home --shell /bin/sh snapshelf-runner
+"$STORE" sample-catalog "$WORK/psample" --key-bits 2048 >/dev/null 2>&1
+PURL=$(start_store "$WORK/psample")
+start_helper "$WORK/proot" "$PURL" "$WORK/psample/keys/trusted.assert"
+chmod 755 "$WORK"
+"$HBENCH" "$BUS" install shelf-base >/dev/null
+mkdir -p "$WORK/b/meta" "$WORK/b/bin"
+printf 'name: bench-bus\nversion: "1"\nsummary: session bus clients\nbase: shelf-base\napps:\n  client:\n    command: bin/client\n    plugs: [desktop]\n' >"$WORK/b/meta/snap.yaml"
+# The client's Hello, marshalled here (little-endian, serial 1): the app has no D-Bus library.
+python3 - >"$WORK/hello.h" <<'PY'
+import struct
+f = b""
+for code, sig, val in [(1, "o", "/org/freedesktop/DBus"), (2, "s", "org.freedesktop.DBus"),
+                       (3, "s", "Hello"), (6, "s", "org.freedesktop.DBus")]:
+    f += b"\0" * (-len(f) % 8) + bytes([code, 1]) + sig.encode() + b"\0"
+    f += b"\0" * (-len(f) % 4) + struct.pack("<I", len(val)) + val.encode() + b"\0"
+m = b"l\x01\x00\x01" + struct.pack("<III", 0, 1, len(f)) + f + b"\0" * (-len(f) % 8)
+print("static const unsigned char hello[] = {" + ",".join(str(b) for b in m) + "};")
+PY
+cat >"$WORK/client.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include "hello.h"
+/* One connection: the handshake as libdbus sends it, then Hello and its reply. */
+static int bus(const char *path) {
+  int s = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un a = { .sun_family = AF_UNIX };
+  strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+  if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) return -1;
+  char uid[16], hex[40] = "", auth[80], buf[4096];
+  snprintf(uid, sizeof uid, "%u", getuid());
+  for (char *p = uid; *p; p++) sprintf(hex + strlen(hex), "%02x", *p);
+  int n = snprintf(auth, sizeof auth, "%cAUTH EXTERNAL %s\r\n", 0, hex);
+  if (write(s, auth, n) != n || read(s, buf, sizeof buf) < 3 || strncmp(buf, "OK ", 3)) return -1;
+  if (write(s, "BEGIN\r\n", 7) != 7 || write(s, hello, sizeof hello) != sizeof hello) return -1;
+  return read(s, buf, sizeof buf) > 0 ? s : -1;
+}
+int main(int argc, char **argv) {
+  int n = argc > 1 ? atoi(argv[1]) : 0;
+  const char *addr = getenv("DBUS_SESSION_BUS_ADDRESS");
+  for (int i = 0; i < n; i++)
+    if (!addr || strncmp(addr, "unix:path=", 10) || bus(addr + 10) < 0) { puts("no bus"); return 1; }
+  puts("ready");
+  fflush(stdout);
+  pause();
+  return 0;
+}
+C
+gcc -static -O2 -I"$WORK" -o "$WORK/b/bin/client" "$WORK/client.c"
+mksquashfs "$WORK/b" "$WORK/bench-bus.snap" -noappend -comp xz -all-root -no-xattrs -quiet >/dev/null
+"$HBENCH" "$BUS" install-file "$WORK/bench-bus.snap" >/dev/null
+log "-- session bus filter memory: the monitor of each of 10 apps at once (confine/bench/bus-relay.sh), load $(cut -d' ' -f1-3 /proc/loadavg)"
+bash confine/bench/bus-relay.sh "$PWD/target/release/snapshelf-confine" "$WORK/proot" 10 | tee -a "$OUT"
+# BEFORE_CONFINE=/path/to/an/older/snapshelf-confine measures it the same way, for comparison
+# (one from before 2026-12-06's filter starts xdg-dbus-proxy beside its monitor: not counted here).
+if [ -n "${BEFORE_CONFINE:-}" ]; then
+  log "-- the same with $BEFORE_CONFINE"
+  bash confine/bench/bus-relay.sh "$BEFORE_CONFINE" "$WORK/proot" 10 | tee -a "$OUT"
+fi
+kill "$(cat "$WORK/helper.pid")"; sleep 0.5
 fi
 
 # --- snapctl: `snapctl get` inside a sandbox (the whole process), SetConfig through a configure hook --

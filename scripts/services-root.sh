@@ -16,7 +16,7 @@ ensure_packages debootstrap systemd-container
 # What the helper and confine need at run time, and systemd, D-Bus and polkit (polkitd needs a
 # logind: libpam-systemd).
 include=systemd,systemd-sysv,libpam-systemd,dbus,polkitd,squashfs-tools,libseccomp2,libzstd1
-include=$include,mount,util-linux,procps,xdg-dbus-proxy
+include=$include,mount,util-linux,procps
 say "building the services' test root in $root (once)"
 rm -rf "$root.new"
 mkdir -p "$(dirname "$root")"

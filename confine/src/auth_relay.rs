@@ -1,35 +1,145 @@
-//! A relay in front of the bus proxy, for clients that pipeline their SASL handshake.
+//! The app's way to a bus: a socket of the launch's own in the app's runtime directory, served by
+//! the monitor, which connects each client straight to the real bus and filters what passes with
+//! the app's [`Policy`] ([`crate::bus_filter`]). No proxy process runs.
 //!
-//! sd-bus (`busctl`, systemd's tools) and zbus (Rust apps) send `BEGIN` before the bus has
-//! answered their earlier commands (`AUTH`, `DATA`, `NEGOTIATE_UNIX_FD`), often with their first
-//! message in the same write. xdg-dbus-proxy before 0.1.6 reads messages from the moment it sees
-//! `BEGIN`, so it takes the bus's text answers still on their way for a message header and drops
-//! the client (Debian 12 has 0.1.4). The relay holds the client's `BEGIN`, and what follows it,
-//! until every command before it has its answer line from the proxy's side; the proxy then sees
-//! the handshake as libdbus sends it. From there on it passes bytes and descriptors through
-//! unchanged: it reads no message and filters nothing (the proxy does).
+//! The handshake passes through as the client sends it, except that a pipelined `BEGIN` (sd-bus
+//! and zbus send it, often with their first message, before the bus has answered their earlier
+//! commands) is held until every command before it has its answer: from `BEGIN` on, both sides
+//! speak in messages, which the relay frames and zbus parses. Bad framing or a broken protocol
+//! ends that client's connection only.
 //!
-//! The launch binds the relay's socket on the host (`prepare`), next to the proxy's. The monitor,
-//! which lives as long as the app and keeps no privilege, serves it (`serve_until`) with one
-//! `poll` loop until the sandbox's first process is gone (a process that made a PID namespace
-//! cannot start threads), then removes the sockets.
+//! The launch binds the socket on the host (`prepare`) and opens there what the monitor connects
+//! to later (the bus socket's directory, or spare sockets of the host's network namespace for an
+//! abstract address): the monitor lives in the sandbox's mount namespace, and without `network`
+//! in a network namespace of its own. The monitor, which lives as long as the app and keeps no
+//! privilege, serves the relays (`serve_until`) with one `poll` loop until the sandbox's first
+//! process is gone (a process that made a PID namespace cannot start threads), then removes the
+//! sockets.
 
+use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags, Shutdown};
+use nix::sys::stat::Mode;
+use zbus::address::transport::{Transport, UnixSocket};
+use zbus::message::Message;
 
-/// A relay bound by the launch: its listening socket, and the runtime directory holding both its
-/// socket (`name`) and the proxy's (`upstream`).
+use crate::bus_filter::{Filter, Framer, Out};
+use crate::bus_policy::Policy;
+
+/// Where a relay's clients are connected to: the bus's socket, opened on the host.
+pub enum Upstream {
+    /// A socket file: its directory, and its name there.
+    Path { dir: OwnedFd, name: String },
+    /// An abstract socket, and sockets made in the host's network namespace for it.
+    Abstract { name: Vec<u8>, spare: Vec<OwnedFd> },
+}
+
+/// How many sockets are made ahead for an abstract bus address: without `network`, the monitor's
+/// own are in the sandbox's network namespace, where the host's abstract sockets are not.
+const SPARE_SOCKETS: usize = 16;
+
+impl Upstream {
+    /// The first Unix address in the D-Bus address list `addr`, opened now.
+    pub fn open(addr: &str) -> Result<Upstream, String> {
+        let mut why = format!("no Unix socket address in {addr:?}");
+        for one in addr.split(';').filter(|a| !a.is_empty()) {
+            let parsed = one
+                .parse::<zbus::Address>()
+                .map_err(|e| format!("cannot read the bus address {one:?}: {e}"));
+            let socket = parsed.and_then(|a| match a.transport() {
+                Transport::Unix(u) => Ok(u.path().clone()),
+                _ => Err(format!("{one:?} is not a Unix socket address")),
+            });
+            match socket.and_then(|s| Upstream::open_socket(&s, one)) {
+                Ok(up) => return Ok(up),
+                Err(e) => why = e,
+            }
+        }
+        Err(why)
+    }
+
+    fn open_socket(socket: &UnixSocket, addr: &str) -> Result<Upstream, String> {
+        match socket {
+            UnixSocket::File(path) => {
+                let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+                    return Err(format!("{} is not a socket's path", path.display()));
+                };
+                let dir = nix::fcntl::open(
+                    parent,
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| format!("cannot open {}: {e}", parent.display()))?;
+                let name = name
+                    .to_str()
+                    .ok_or_else(|| format!("{} is not UTF-8", path.display()))?;
+                Ok(Upstream::Path {
+                    dir,
+                    name: name.to_string(),
+                })
+            }
+            UnixSocket::Abstract(name) => {
+                let spare = (0..SPARE_SOCKETS)
+                    .map(|_| stream_socket())
+                    .collect::<nix::Result<Vec<_>>>()
+                    .map_err(|e| format!("cannot make sockets for {addr}: {e}"))?;
+                Ok(Upstream::Abstract {
+                    name: name.as_bytes().to_vec(),
+                    spare,
+                })
+            }
+            _ => Err(format!("{addr:?} is an address to listen on, not a bus")),
+        }
+    }
+
+    /// A new connection to the bus.
+    fn connect(&mut self) -> Result<UnixStream, Errno> {
+        match self {
+            // The sandbox may be the monitor's root by now: the socket is reached from its
+            // directory, as the working directory (the monitor uses it for nothing else).
+            Upstream::Path { dir, name } => {
+                nix::unistd::fchdir(dir.as_fd())?;
+                UnixStream::connect(name.as_str())
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+            }
+            Upstream::Abstract { name, spare } => {
+                let fd = match spare.pop() {
+                    Some(fd) => fd,
+                    None => stream_socket()?,
+                };
+                let addr = socket::UnixAddr::new_abstract(name)?;
+                socket::connect(fd.as_raw_fd(), &addr)?;
+                Ok(UnixStream::from(fd))
+            }
+        }
+    }
+}
+
+fn stream_socket() -> nix::Result<OwnedFd> {
+    socket::socket(
+        socket::AddressFamily::Unix,
+        socket::SockType::Stream,
+        socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+}
+
+/// A relay bound by the launch: its listening socket, the runtime directory holding it, the bus
+/// and the app's rules for it.
 struct Relay {
     listener: UnixListener,
     dir: OwnedFd,
     name: String,
-    upstream: String,
+    upstream: Upstream,
+    policy: Arc<Policy>,
 }
 
 static RELAYS: Mutex<Vec<Relay>> = Mutex::new(Vec::new());
@@ -41,13 +151,14 @@ const MAX_HANDSHAKE: usize = 16 << 10;
 const CHUNK: usize = 32 << 10;
 const MAX_FDS: usize = 253;
 
-/// Bind the relay's socket `name` in the runtime directory `dir` (at `runtime`) for the proxy's
-/// socket `upstream` in the same directory, and keep it for the monitor. Returns its path.
+/// Bind the relay's socket `name` in the runtime directory `dir` (at `runtime`) for the bus
+/// `upstream` with `policy`, and keep it for the monitor. Returns its path.
 pub fn prepare(
     dir: BorrowedFd<'_>,
     runtime: &str,
     name: &str,
-    upstream: &str,
+    upstream: Upstream,
+    policy: Policy,
 ) -> Result<String, String> {
     let path = format!("{runtime}/{name}");
     // A socket of an earlier launch with this PID that was killed before it could remove it.
@@ -63,7 +174,8 @@ pub fn prepare(
         listener,
         dir,
         name: name.to_string(),
-        upstream: upstream.to_string(),
+        upstream,
+        policy: Arc::new(policy),
     };
     RELAYS.lock().unwrap_or_else(|e| e.into_inner()).push(relay);
     Ok(path)
@@ -78,13 +190,13 @@ pub fn forget() {
 /// sandbox's first process holds its other end), then remove the relays' sockets. Returns at
 /// once when the launch prepared none.
 pub fn serve_until(until: BorrowedFd<'_>) {
-    let relays = std::mem::take(&mut *RELAYS.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut relays = std::mem::take(&mut *RELAYS.lock().unwrap_or_else(|e| e.into_inner()));
     if relays.is_empty() {
         return;
     }
     let mut conns: Vec<Conn> = Vec::new();
-    while poll_once(Some(until), &relays, &mut conns, -1) {}
-    // What the app's last processes wrote before they ended still goes on to the proxy (a reply
+    while poll_once(Some(until), &mut relays, &mut conns, -1) {}
+    // What the app's last processes wrote before they ended still goes on to the bus (a reply
     // sent just before exiting), for a short while at most.
     let deadline = Instant::now() + DRAIN;
     loop {
@@ -94,7 +206,7 @@ pub fn serve_until(until: BorrowedFd<'_>) {
             break;
         }
         let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
-        poll_once(None, &[], &mut conns, ms.max(1));
+        poll_once(None, &mut [], &mut conns, ms.max(1));
     }
     for relay in &relays {
         let _ = nix::unistd::unlinkat(
@@ -115,7 +227,7 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// it. False once `until` has hung up, or when poll fails for another reason than a signal.
 fn poll_once(
     until: Option<BorrowedFd<'_>>,
-    relays: &[Relay],
+    relays: &mut [Relay],
     conns: &mut Vec<Conn>,
     timeout: libc::c_int,
 ) -> bool {
@@ -155,7 +267,7 @@ fn poll_once(
         Some([client, up]) => c.step(client.revents, up.revents),
         _ => true,
     });
-    for (relay, pfd) in relays.iter().zip(&fds[1..]) {
+    for (relay, pfd) in relays.iter_mut().zip(&fds[1..]) {
         if pfd.revents != 0 {
             accept(relay, conns);
         }
@@ -173,35 +285,64 @@ fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
     }
 }
 
-/// Take the clients waiting on `relay`, each connected to the proxy.
-fn accept(relay: &Relay, conns: &mut Vec<Conn>) {
+/// Take the clients waiting on `relay`, each connected to the bus.
+fn accept(relay: &mut Relay, conns: &mut Vec<Conn>) {
     while conns.len() < MAX_CONNS {
         let Ok((client, _)) = relay.listener.accept() else {
             return;
         };
-        // The sandbox is built in the monitor's mount namespace, so its root may be the sandbox's
-        // by now: the proxy's socket is reached from the runtime directory's descriptor, as the
-        // working directory (the monitor uses it for nothing else).
-        let up = nix::unistd::fchdir(relay.dir.as_fd())
-            .map_err(std::io::Error::from)
-            .and_then(|()| UnixStream::connect(&relay.upstream));
-        let (Ok(up), Ok(())) = (up, client.set_nonblocking(true)) else {
-            continue;
+        let up = match relay.upstream.connect() {
+            Ok(up) => up,
+            Err(e) => {
+                eprintln!("snapshelf-confine: warning: a D-Bus client is turned away: cannot reach the bus: {e}");
+                continue;
+            }
         };
-        if up.set_nonblocking(true).is_ok() {
-            conns.push(Conn::new(client, up));
+        let ready = client
+            .set_nonblocking(true)
+            .and_then(|()| up.set_nonblocking(true));
+        if ready.is_ok() {
+            conns.push(Conn::new(client, up, Arc::clone(&relay.policy)));
         }
     }
 }
 
-/// Bytes and descriptors read from one side, not yet written to the other; `eof`: that side
-/// has no more, `shut`: the other has been told.
+/// What is passed on to a side: the handshake's lines, or a message.
+enum Bytes {
+    Raw(Vec<u8>),
+    Msg(Message),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Raw(v) => v,
+            Bytes::Msg(m) => m.data().bytes(),
+        }
+    }
+}
+
+/// What goes to one side, not yet written: whole pieces, each with its own descriptors (sent
+/// with its first byte), `at` bytes of the first written; `eof`: the other side has no more,
+/// `shut`: this side has been told.
 #[derive(Default)]
 struct Flow {
-    bytes: Vec<u8>,
-    fds: Vec<OwnedFd>,
+    queue: VecDeque<(Bytes, Vec<OwnedFd>)>,
+    at: usize,
     eof: bool,
     shut: bool,
+}
+
+impl Flow {
+    fn push(&mut self, bytes: Bytes, fds: Vec<OwnedFd>) {
+        if !bytes.as_slice().is_empty() {
+            self.queue.push_back((bytes, fds));
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
 }
 
 /// The client's handshake as far as the relay has seen it.
@@ -209,7 +350,7 @@ struct Flow {
 struct Handshake {
     /// The credentials byte (a NUL) has gone by.
     started: bool,
-    /// Commands passed on, and answer lines seen from the proxy's side.
+    /// Commands passed on, and answer lines seen from the bus's side.
     commands: usize,
     answers: usize,
     /// What the client sent that is not passed on yet: a line cut short, or `BEGIN` and all
@@ -217,14 +358,16 @@ struct Handshake {
     held: Vec<u8>,
     /// `BEGIN` is in `held`, waiting for the answers.
     begin: bool,
-    /// `BEGIN` has been passed on: the rest is relayed as it comes.
+    /// `BEGIN` has been passed on: the rest is messages.
     open: bool,
-    /// The last byte from the proxy's side (an answer's `\r\n` may be split between reads).
+    /// What the client sent after `BEGIN`, once open: its first messages.
+    after: Vec<u8>,
+    /// The last byte from the bus's side (an answer's `\r\n` may be split between reads).
     last: u8,
 }
 
 impl Handshake {
-    /// The client sent `bytes`: what may go on to the proxy now is appended to `out`. `EPROTO`:
+    /// The client sent `bytes`: what may go on to the bus now is appended to `out`. `EPROTO`:
     /// a handshake longer than any real one.
     fn client_sent(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) -> nix::Result<()> {
         if !self.started && !bytes.is_empty() {
@@ -252,8 +395,8 @@ impl Handshake {
         Ok(())
     }
 
-    /// The proxy's side sent `bytes` (answers, while the handshake lasts).
-    fn proxy_sent(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+    /// The bus's side sent `bytes` (answers, while the handshake lasts).
+    fn bus_sent(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         if self.open || bytes.is_empty() {
             return;
         }
@@ -263,79 +406,162 @@ impl Handshake {
         self.release(out);
     }
 
-    /// `BEGIN` and what follows, once every command before it is answered.
+    /// `BEGIN` once every command before it is answered; what follows it is kept in `after`.
     fn release(&mut self, out: &mut Vec<u8>) {
         if self.begin && !self.open && self.answers >= self.commands {
             self.open = true;
-            out.append(&mut self.held);
+            let end = self
+                .held
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .map_or(0, |e| e + 2);
+            out.extend(self.held.drain(..end));
+            self.after = std::mem::take(&mut self.held);
         }
     }
 }
 
-/// One client's connection and the relay's connection to the proxy for it.
+/// One client's connection, the relay's connection to the bus for it, and its filter.
 struct Conn {
     client: UnixStream,
     up: UnixStream,
     to_up: Flow,
     to_client: Flow,
     handshake: Handshake,
+    from_client: Framer,
+    from_up: Framer,
+    filter: Filter,
 }
 
 impl Conn {
-    fn new(client: UnixStream, up: UnixStream) -> Conn {
+    fn new(client: UnixStream, up: UnixStream, policy: Arc<Policy>) -> Conn {
         Conn {
             client,
             up,
             to_up: Flow::default(),
             to_client: Flow::default(),
             handshake: Handshake::default(),
+            from_client: Framer::default(),
+            from_up: Framer::default(),
+            filter: Filter::new(policy),
         }
     }
 
-    /// Read a side only once what it sent before is written (a flow holds one read at most),
-    /// and the client not while its `BEGIN` waits.
+    /// Read a side only once what goes the other way is written, the client not while its
+    /// `BEGIN` waits nor while the filter holds its messages.
     fn client_events(&self) -> libc::c_short {
         let held = self.handshake.begin && !self.handshake.open;
-        let read = self.to_up.bytes.is_empty() && !self.to_up.eof && !held;
-        flags(read, !self.to_client.bytes.is_empty())
+        let read = self.to_up.is_empty() && !self.to_up.eof && !held && !self.filter.paused();
+        flags(read, !self.to_client.is_empty())
     }
 
     fn up_events(&self) -> libc::c_short {
-        let read = self.to_client.bytes.is_empty() && !self.to_client.eof;
-        flags(read, !self.to_up.bytes.is_empty())
+        let read = self.to_client.is_empty() && !self.to_client.eof;
+        flags(read, !self.to_up.is_empty())
     }
 
     /// Act on what poll said of the two sockets; false once the connection is over.
     fn step(&mut self, client: libc::c_short, up: libc::c_short) -> bool {
-        self.try_step(client, up).is_ok() && !(self.to_up.shut && self.to_client.shut)
+        match self.try_step(client, up) {
+            Ok(()) => !(self.to_up.shut && self.to_client.shut),
+            Err(e) => {
+                if let Some(why) = e {
+                    eprintln!("snapshelf-confine: warning: a D-Bus client is dropped: {why}");
+                }
+                false
+            }
+        }
     }
 
-    fn try_step(&mut self, client: libc::c_short, up: libc::c_short) -> nix::Result<()> {
+    /// An error: the connection ends, said when it is the protocol's fault.
+    fn try_step(&mut self, client: libc::c_short, up: libc::c_short) -> Result<(), Option<String>> {
         let ready =
             |revents: libc::c_short| revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
         if ready(client) && self.client_events() & libc::POLLIN != 0 {
-            let Some((bytes, fds)) = receive(self.client.as_fd())? else {
-                return Ok(());
-            };
-            self.to_up.eof = bytes.is_empty();
-            self.to_up.fds.extend(fds);
-            if self.handshake.open {
-                self.to_up.bytes = bytes;
-            } else {
-                self.handshake.client_sent(&bytes, &mut self.to_up.bytes)?;
+            if let Some((bytes, fds)) = receive(self.client.as_fd()).map_err(|_| None)? {
+                self.to_up.eof = bytes.is_empty();
+                self.client_sent(bytes, fds).map_err(Some)?;
             }
         }
         if ready(up) && self.up_events() & libc::POLLIN != 0 {
-            let Some((bytes, fds)) = receive(self.up.as_fd())? else {
-                return Ok(());
-            };
-            self.to_client.eof = bytes.is_empty();
-            self.to_client.fds.extend(fds);
-            self.handshake.proxy_sent(&bytes, &mut self.to_up.bytes);
-            self.to_client.bytes = bytes;
+            if let Some((bytes, fds)) = receive(self.up.as_fd()).map_err(|_| None)? {
+                self.to_client.eof = bytes.is_empty();
+                self.bus_sent(bytes, fds).map_err(Some)?;
+            }
         }
-        flush(&mut self.to_up, self.up.as_fd())?;
-        flush(&mut self.to_client, self.client.as_fd())
+        self.pump().map_err(Some)?;
+        flush(&mut self.to_up, self.up.as_fd()).map_err(|_| None)?;
+        flush(&mut self.to_client, self.client.as_fd()).map_err(|_| None)
+    }
+
+    fn client_sent(&mut self, bytes: Vec<u8>, fds: Vec<OwnedFd>) -> Result<(), String> {
+        if self.handshake.open {
+            self.from_client.push(&bytes, fds);
+            return Ok(());
+        }
+        let mut raw = Vec::new();
+        self.handshake
+            .client_sent(&bytes, &mut raw)
+            .map_err(|_| "its handshake is longer than any real one".to_string())?;
+        self.to_up.push(Bytes::Raw(raw), Vec::new());
+        // Descriptors come with messages only, never with the handshake's lines.
+        self.from_client
+            .push(&std::mem::take(&mut self.handshake.after), fds);
+        Ok(())
+    }
+
+    fn bus_sent(&mut self, bytes: Vec<u8>, fds: Vec<OwnedFd>) -> Result<(), String> {
+        if self.handshake.open {
+            self.from_up.push(&bytes, fds);
+            return Ok(());
+        }
+        let mut raw = Vec::new();
+        self.handshake.bus_sent(&bytes, &mut raw);
+        self.to_up.push(Bytes::Raw(raw), Vec::new());
+        self.from_client
+            .push(&std::mem::take(&mut self.handshake.after), Vec::new());
+        self.to_client.push(Bytes::Raw(bytes), Vec::new());
+        Ok(())
+    }
+
+    /// Filter the whole messages read so far, the bus's first (its replies may let the client's
+    /// held messages go).
+    fn pump(&mut self) -> Result<(), String> {
+        // A message that made zbus or the filter panic ends this connection, not the monitor
+        // (which the whole sandbox depends on).
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.pump_frames()))
+            .unwrap_or_else(|_| Err("a message could not be handled".into()))
+    }
+
+    fn pump_frames(&mut self) -> Result<(), String> {
+        loop {
+            let mut moved = false;
+            while let Some(frame) = self.from_up.next_frame()? {
+                let out = self.filter.from_bus(frame)?;
+                self.route(out);
+                moved = true;
+            }
+            while !self.filter.paused() {
+                let Some(frame) = self.from_client.next_frame()? else {
+                    break;
+                };
+                let out = self.filter.from_client(frame)?;
+                self.route(out);
+                moved = true;
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    fn route(&mut self, out: Vec<Out>) {
+        for o in out {
+            match o {
+                Out::Bus(m, fds) => self.to_up.push(Bytes::Msg(m), fds),
+                Out::Client(m, fds) => self.to_client.push(Bytes::Msg(m), fds),
+            }
+        }
     }
 }
 
@@ -345,11 +571,11 @@ fn flags(read: bool, write: bool) -> libc::c_short {
 
 /// Write what `flow` holds to `to`, as far as it takes it now; tell `to` when the flow has ended.
 fn flush(flow: &mut Flow, to: BorrowedFd<'_>) -> nix::Result<()> {
-    while !flow.bytes.is_empty() {
-        let raw: Vec<RawFd> = flow.fds.iter().map(|f| f.as_raw_fd()).collect();
+    while let Some((bytes, fds)) = flow.queue.front_mut() {
+        let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         let rights = [ControlMessage::ScmRights(&raw)];
         let cmsgs: &[ControlMessage<'_>] = if raw.is_empty() { &[] } else { &rights };
-        let iov = [IoSlice::new(&flow.bytes)];
+        let iov = [IoSlice::new(&bytes.as_slice()[flow.at..])];
         let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
         match socket::sendmsg::<()>(to.as_raw_fd(), &iov, cmsgs, flags, None) {
             Err(Errno::EINTR) => continue,
@@ -357,13 +583,15 @@ fn flush(flow: &mut Flow, to: BorrowedFd<'_>) -> nix::Result<()> {
             Err(e) => return Err(e),
             Ok(n) => {
                 // The descriptors went with the first byte; ours are closed.
-                flow.fds.clear();
-                flow.bytes.drain(..n);
+                fds.clear();
+                flow.at += n;
+                if flow.at == bytes.as_slice().len() {
+                    flow.queue.pop_front();
+                    flow.at = 0;
+                }
             }
         }
     }
-    // An idle connection keeps no read buffer.
-    flow.bytes = Vec::new();
     if flow.eof && !flow.shut {
         flow.shut = true;
         let _ = socket::shutdown(to.as_raw_fd(), Shutdown::Write);
@@ -415,13 +643,15 @@ mod tests {
         h.client_sent(sent, &mut out).unwrap();
         assert_eq!(out, b"\0AUTH EXTERNAL\r\nDATA\r\nNEGOTIATE_UNIX_FD\r\n");
         out.clear();
-        h.proxy_sent(b"DATA\r\nOK 1234\r", &mut out);
+        h.bus_sent(b"DATA\r\nOK 1234\r", &mut out);
         assert!(out.is_empty() && !h.open);
         // The last answer's line end split between two reads.
-        h.proxy_sent(b"\nAGREE_UNIX_FD", &mut out);
+        h.bus_sent(b"\nAGREE_UNIX_FD", &mut out);
         assert!(out.is_empty() && !h.open);
-        h.proxy_sent(b"\r\n", &mut out);
-        assert_eq!(out, b"BEGIN\r\nl\x01\0\x01");
+        h.bus_sent(b"\r\n", &mut out);
+        assert_eq!(out, b"BEGIN\r\n");
+        // What came after BEGIN is the first message's start, for the framer.
+        assert_eq!(h.after, b"l\x01\0\x01");
         assert!(h.open);
     }
 
@@ -436,7 +666,7 @@ mod tests {
         assert_eq!(out, b"\0");
         h.client_sent(b"\n", &mut out).unwrap();
         assert_eq!(out, b"\0AUTH EXTERNAL 31303030\r\n");
-        h.proxy_sent(b"OK 1234\r\n", &mut out);
+        h.bus_sent(b"OK 1234\r\n", &mut out);
         h.client_sent(b"BEGIN\r\n", &mut out).unwrap();
         assert!(h.open);
         assert_eq!(out, b"\0AUTH EXTERNAL 31303030\r\nBEGIN\r\n");
@@ -454,7 +684,7 @@ mod tests {
         let mut out = Vec::new();
         h.client_sent(b"\0AUTH EXTERNAL\r\nBEGIN\r\n", &mut out)
             .unwrap();
-        h.proxy_sent(b"OK 1\r\n", &mut out);
+        h.bus_sent(b"OK 1\r\n", &mut out);
         assert!(h.open);
     }
 }

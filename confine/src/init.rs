@@ -1,5 +1,5 @@
 //! The processes of a launch once the PID namespace is made: the launcher itself stays outside as
-//! the *monitor* (it waits, passes signals on and serves the bus proxies' relays); its child is
+//! the *monitor* (it waits, passes signals on and serves the buses' filtering relays); its child is
 //! PID 1 of the new namespace, builds the sandbox and then stays as the *reaper* of the app it
 //! starts as PID 2. The app's exit status comes back through both: an exit code as the launcher's
 //! exit code, a death by signal as the launcher's own death by the same signal.
@@ -56,7 +56,7 @@ pub fn monitor(reaper: Pid, status: OwnedFd) -> ! {
         // SAFETY: ignoring a signal installs no handler.
         let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
     }
-    // The bus proxies' relays, until the reaper is gone (it holds the other end of `status`).
+    // The buses' filtering relays, until the reaper is gone (it holds the other end of `status`).
     crate::auth_relay::serve_until(status.as_fd());
     let code = loop {
         match waitpid(reaper, None) {
@@ -67,9 +67,6 @@ pub fn monitor(reaper: Pid, status: OwnedFd) -> ! {
         }
     };
     crate::timing::mark("monitor: reaper gone");
-    // Every other holder of this launch's reader of the shared proxy's lifeline is gone with the
-    // sandbox.
-    crate::shared_proxy::leave();
     let mut byte = [0u8; 1];
     // SAFETY: a one-byte read into our buffer; the write end is closed once the reaper is gone.
     let n = unsafe { libc::read(status.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };

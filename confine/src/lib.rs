@@ -7,6 +7,8 @@
 
 pub mod args;
 pub mod auth_relay;
+pub mod bus_filter;
+pub mod bus_policy;
 pub mod capabilities;
 pub mod cookie;
 pub mod env;
@@ -24,14 +26,13 @@ pub mod running;
 pub mod sandbox;
 pub mod seccomp;
 pub mod session;
-pub mod shared_proxy;
 pub mod sys;
 pub mod timing;
 pub mod user_dirs;
 
 /// Taken by the unit tests that fork this test process without executing (the child holds a copy
 /// of every descriptor of every test thread until it exits) and by those that count on who holds
-/// their descriptors (`shared_proxy`'s lifeline): one of them at a time.
+/// their descriptors: one of them at a time.
 #[cfg(test)]
 pub(crate) fn fork_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -106,7 +106,7 @@ pub fn run(inv: Invocation) -> Result<Infallible> {
     launch.check_installed()?;
     launch.make_user_data()?;
     mark("check and user data");
-    // Kept until the launch ends: the session bus proxy's lifeline is in it.
+    // The variables the session's plumbing gives the app (its buses' relays are the monitor's).
     let session = crate::session::prepare(&launch.profile, launch.user.uid);
     mark("session");
     let status = launch.enter_namespaces()?;

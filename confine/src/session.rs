@@ -1,25 +1,24 @@
 //! A desktop session's plumbing, set up on the host before the namespaces are made, as the user
 //! (no capability is in effect yet): the app's runtime directory `/run/user/<uid>/snap.<name>`
 //! (made by `snap run` in snapd), the X11 cookie copied into it (snapd's `migrateXauthority`),
-//! and the session bus through a filtering proxy, Debian's `xdg-dbus-proxy` (Flatpak's), whose
-//! socket is in that directory too. The sandbox binds the runtime directory, so both are there
-//! at the same paths inside.
+//! and the session and system buses through sockets of the launch's own in that directory,
+//! served by the monitor, which filters what passes with the app's rules (`auth_relay`,
+//! `bus_filter`). The sandbox binds the runtime directory, so all are there at the same paths
+//! inside.
 
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use snapshelf_snap::profile::Profile;
+use snapshelf_snap::profile::{BusNames, Profile};
 
+use crate::auth_relay::Upstream;
+use crate::bus_policy::{Level, Policy};
 use crate::owned_dir::own_dir;
 use crate::sys::{self, Kind};
-
-/// The proxy, at Debian's path (never looked up in `$PATH`: the launcher may hold privileges).
-pub const DBUS_PROXY: &str = "/usr/bin/xdg-dbus-proxy";
 
 /// The cookie's name in the runtime directory.
 const XAUTHORITY_NAME: &str = ".Xauthority";
@@ -27,19 +26,14 @@ const XAUTHORITY_NAME: &str = ".Xauthority";
 /// A cookie file larger than this is not an Xauthority file.
 const XAUTHORITY_MAX: u64 = 64 << 10;
 
-/// How long a launch waits for the proxy to listen.
-const PROXY_READY_MS: libc::c_int = 5000;
-
-/// What the session gives the app: variables, and the proxy's lifeline (while any process of
-/// the launch holds it, the proxy runs; it stops when the last one ends).
+/// What the session gives the app: variables.
 #[derive(Debug, Default)]
 pub struct Session {
     pub env: Vec<(String, String)>,
-    pub proxy_lifelines: Vec<OwnedFd>,
 }
 
 /// The app's runtime directory on the host, made if missing (mode 0700, the user's), when the
-/// user has `/run/user/<uid>`; then the cookie and the proxy. Nothing here stops a launch: what
+/// user has `/run/user/<uid>`; then the cookie and the buses. Nothing here stops a launch: what
 /// cannot be set up is said on stderr and left out, as `snap run` does.
 pub fn prepare(profile: &Profile, uid: u32) -> Session {
     let mut session = Session::default();
@@ -59,84 +53,77 @@ pub fn prepare(profile: &Profile, uid: u32) -> Session {
         .ok()
         .filter(|a| !a.is_empty())
     {
-        let rules = proxy_rules(profile);
-        let key = crate::shared_proxy::key(&addr, &rules);
-        // The launch runs with no umask; the proxy's socket is the user's alone.
-        let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
-        let start =
-            |socket: &str, w: OwnedFd, r: BorrowedFd<'_>| start_proxy(&addr, socket, &rules, w, r);
-        let started = match crate::shared_proxy::obtain(dir.as_fd(), &runtime, &key, start) {
-            Some(shared) => shared.map(|socket| (socket, None)),
-            None => private_proxy(&addr, &runtime, ".dbus-proxy", &rules),
+        let bus = Bus {
+            addr: &addr,
+            socket: ".dbus-relay",
+            var: "DBUS_SESSION_BUS_ADDRESS",
+            name: "session",
         };
-        let started = started.map(|s| relayed(dir.as_fd(), &runtime, ".dbus-relay", s));
-        nix::sys::stat::umask(umask);
-        session.use_proxy(started, "DBUS_SESSION_BUS_ADDRESS", "session");
+        session.relay(dir.as_fd(), &runtime, bus, session_policy(profile));
         if profile.plug_connected("desktop-legacy") {
             accessibility_dir(uid);
         }
     }
     if profile.bus_names.uses_system_bus() {
-        // The caller's address, as `dbus_bus_get(DBUS_BUS_SYSTEM)` takes it; the proxy runs as
-        // the user, so it reaches nothing the user could not reach anyway. One per launch: few
-        // apps use it, and a launch shares one proxy at most (`shared_proxy`).
+        // The caller's address, as `dbus_bus_get(DBUS_BUS_SYSTEM)` takes it; the monitor
+        // connects as the user, so it reaches nothing the user could not reach anyway.
         let addr = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
             .ok()
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| SYSTEM_BUS.to_string());
-        let rules = profile.bus_names.system_proxy_args();
-        let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
-        let started = private_proxy(&addr, &runtime, ".dbus-system-proxy", &rules)
-            .map(|s| relayed(dir.as_fd(), &runtime, ".dbus-system-relay", s));
-        nix::sys::stat::umask(umask);
-        session.use_proxy(started, "DBUS_SYSTEM_BUS_ADDRESS", "system");
+        let bus = Bus {
+            addr: &addr,
+            socket: ".dbus-system-relay",
+            var: "DBUS_SYSTEM_BUS_ADDRESS",
+            name: "system",
+        };
+        session.relay(
+            dir.as_fd(),
+            &runtime,
+            bus,
+            system_policy(&profile.bus_names),
+        );
     }
     session
-}
-
-/// The proxy's socket behind a relay of this launch (`auth_relay`: clients that pipeline their
-/// handshake, sd-bus and zbus, get through xdg-dbus-proxy before 0.1.6), `name.<pid>` in the
-/// runtime directory; the proxy's own socket when the relay cannot be bound (said on stderr).
-fn relayed(
-    dir: BorrowedFd<'_>,
-    runtime: &str,
-    name: &str,
-    (socket, lifeline): (String, Option<OwnedFd>),
-) -> (String, Option<OwnedFd>) {
-    let upstream = socket.rsplit('/').next().unwrap_or(&socket);
-    let name = format!("{name}.{}", std::process::id());
-    match crate::auth_relay::prepare(dir, runtime, &name, upstream) {
-        Ok(path) => (path, lifeline),
-        Err(e) => {
-            eprintln!(
-                "snapshelf-confine: warning: clients that pipeline their D-Bus handshake \
-                 (sd-bus, zbus) may not connect: {e}"
-            );
-            (socket, lifeline)
-        }
-    }
 }
 
 /// The system bus where D-Bus puts it.
 const SYSTEM_BUS: &str = "unix:path=/run/dbus/system_bus_socket";
 
+/// A bus the app is given: the host's address, the relay socket's name (`<socket>.<pid>` in the
+/// runtime directory), the variable that points the app at it, and what it is called in warnings.
+struct Bus<'a> {
+    addr: &'a str,
+    socket: &'a str,
+    var: &'a str,
+    name: &'a str,
+}
+
 impl Session {
-    /// Point the app at a started proxy (`var`), keeping its lifeline; what could not be started
-    /// is said and left out.
-    fn use_proxy(
+    /// Bind the relay for `bus` with `policy` and point the app at it; what cannot be set up is
+    /// said and left out.
+    fn relay(
         &mut self,
-        started: Result<(String, Option<OwnedFd>), String>,
-        var: &str,
-        bus: &str,
+        dir: BorrowedFd<'_>,
+        runtime: &str,
+        bus: Bus<'_>,
+        policy: Result<Policy, String>,
     ) {
-        match started {
-            Ok((socket, lifeline)) => {
-                self.env.push((var.into(), format!("unix:path={socket}")));
-                self.proxy_lifelines.extend(lifeline);
-            }
+        let name = format!("{}.{}", bus.socket, std::process::id());
+        // The launch runs with no umask; the relay's socket is the user's alone.
+        let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
+        let made = policy.and_then(|policy| {
+            let up = Upstream::open(bus.addr)?;
+            crate::auth_relay::prepare(dir, runtime, &name, up, policy)
+        });
+        nix::sys::stat::umask(umask);
+        match made {
+            Ok(socket) => self
+                .env
+                .push((bus.var.into(), format!("unix:path={socket}"))),
             Err(e) => eprintln!(
-                "snapshelf-confine: warning: the {bus} bus is left out: cannot start \
-                 {DBUS_PROXY}: {e}"
+                "snapshelf-confine: warning: the {} bus is left out: {e}",
+                bus.name
             ),
         }
     }
@@ -188,118 +175,60 @@ pub fn runtime_dir(profile: &Profile, uid: u32) -> Option<(OwnedFd, String)> {
     Some((dir, format!("{base}/{name}")))
 }
 
-/// What the proxy lets the app reach, after snapd's AppArmor D-Bus rules for the connected
-/// interfaces: the portals for every app; notifications and `io.snapcraft.Launcher` with
-/// `desktop` (and the launcher with `unity7`); the accessibility bus's address with
-/// `desktop-legacy`; the snap's own MPRIS name (and names below it) with `mpris`. Anything else
-/// is neither seen nor reached, and no other name can be owned.
-pub fn proxy_rules(profile: &Profile) -> Vec<String> {
-    let mut rules = vec![
-        "--filter".to_string(),
-        "--talk=org.freedesktop.portal.*".to_string(),
-    ];
-    let talk = |rules: &mut Vec<String>, name: &str| {
-        let rule = format!("--talk={name}");
-        if !rules.contains(&rule) {
-            rules.push(rule);
-        }
-    };
+/// What the app may reach on the session bus, after snapd's AppArmor D-Bus rules for the
+/// connected interfaces: the portals for every app; notifications and `io.snapcraft.Launcher`
+/// with `desktop` (and the launcher with `unity7`); the accessibility bus's address with
+/// `desktop-legacy`; the snap's own MPRIS name (and names below it) with `mpris`; the names the
+/// helper recorded for the other connected interfaces and the `dbus` interface
+/// (`Profile::bus_names`). Anything else is neither seen nor reached, and no other name can be
+/// owned. An error names the rule that cannot be read.
+pub fn session_policy(profile: &Profile) -> Result<Policy, String> {
+    let mut p = Policy::default();
+    p.allow(Level::Talk, "org.freedesktop.portal.*")?;
     if profile.plug_connected("desktop") {
-        talk(&mut rules, "org.freedesktop.Notifications");
-        talk(&mut rules, "io.snapcraft.Launcher");
+        p.allow(Level::Talk, "org.freedesktop.Notifications")?;
+        p.allow(Level::Talk, "io.snapcraft.Launcher")?;
     }
     if profile.plug_connected("unity7") {
-        talk(&mut rules, "io.snapcraft.Launcher");
+        p.allow(Level::Talk, "io.snapcraft.Launcher")?;
     }
     if profile.plug_connected("desktop-legacy") {
-        talk(&mut rules, "org.a11y.Bus");
+        p.allow(Level::Talk, "org.a11y.Bus")?;
     }
     if profile.plug_connected("mpris") {
         // `X.*` is X itself and every name below it.
-        rules.push(format!("--own=org.mpris.MediaPlayer2.{}.*", profile.snap));
+        p.allow(
+            Level::Own,
+            &format!("org.mpris.MediaPlayer2.{}.*", profile.snap),
+        )?;
     }
-    // The names the helper recorded for the other connected interfaces (password-manager-service,
-    // screen-inhibit-control, upower-observe …; `Profile::bus_names`).
-    for name in &profile.bus_names.session_talk {
-        talk(&mut rules, name);
+    let names = &profile.bus_names;
+    for name in &names.session_talk {
+        p.allow(Level::Talk, name)?;
     }
-    for name in &profile.bus_names.session_own {
-        let rule = format!("--own={name}");
-        if !rules.contains(&rule) {
-            rules.push(rule);
-        }
+    for name in &names.session_own {
+        p.allow(Level::Own, name)?;
     }
-    rules
+    Ok(p)
 }
 
-/// What the proxy runs with besides the caller's environment, to keep its memory down (one runs
-/// per launch; docs/benchmarks.md): one malloc arena for its threads, GLib's small blocks from
-/// malloc rather than per-thread slice magazines, and the built-in C locale rather than locale
-/// files mapped in (it translates nothing, and the bus's bytes pass unconverted). Its filtering
-/// is the same.
-pub const PROXY_ENV: &[(&str, &str)] = &[
-    ("MALLOC_ARENA_MAX", "1"),
-    ("G_SLICE", "always-malloc"),
-    ("LC_ALL", "C"),
-];
-
-/// A proxy of this launch's own (when the shared one's lock cannot be had): its socket, and the
-/// read end of its lifeline, a pipe, to be held until the launch ends.
-fn private_proxy(
-    addr: &str,
-    runtime: &str,
-    name: &str,
-    rules: &[String],
-) -> Result<(String, Option<OwnedFd>), String> {
-    let socket = format!("{runtime}/{name}.{}", std::process::id());
-    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
-    start_proxy(addr, &socket, rules, write, read.as_fd())?;
-    Ok((socket, Some(read)))
-}
-
-/// Start the proxy from the host's bus `addr` to `socket` with the lifeline's write end `write`,
-/// and wait until it says on `read` that it listens. The proxy stops once the lifeline has no
-/// reader left.
-fn start_proxy(
-    addr: &str,
-    socket: &str,
-    rules: &[String],
-    write: OwnedFd,
-    read: BorrowedFd<'_>,
-) -> Result<(), String> {
-    // The proxy's end must survive its exec; ours never reaches the app (CLOEXEC, and dropped
-    // right after the spawn).
-    let inherit = nix::fcntl::fcntl(
-        &write,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-    );
-    inherit.map_err(|e| e.to_string())?;
-    let mut child = Command::new(DBUS_PROXY)
-        .arg(format!("--fd={}", write.as_raw_fd()))
-        .arg(addr)
-        .arg(socket)
-        .args(rules)
-        .envs(PROXY_ENV.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    drop(write);
-    let mut pfd = libc::pollfd {
-        fd: read.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one pollfd of ours, for the time given.
-    let polled = unsafe { libc::poll(&mut pfd, 1, PROXY_READY_MS) };
-    let mut byte = [0u8; 1];
-    let ready = polled == 1 && nix::unistd::read(read, &mut byte) == Ok(1);
-    if !ready {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!("it did not start listening on {socket}"));
+/// What the app may reach on the system bus: the names and the methods and signals the helper
+/// recorded (`Profile::bus_names`), after snapd's rules.
+pub fn system_policy(names: &BusNames) -> Result<Policy, String> {
+    let mut p = Policy::default();
+    for name in &names.system_talk {
+        p.allow(Level::Talk, name)?;
     }
-    Ok(())
+    for name in &names.system_own {
+        p.allow(Level::Own, name)?;
+    }
+    for rule in &names.system_call {
+        p.allow_member(rule, false)?;
+    }
+    for rule in &names.system_broadcast {
+        p.allow_member(rule, true)?;
+    }
+    Ok(p)
 }
 
 /// Copy the cookie file `from` into `runtime` as `.Xauthority`, as the user: only a regular file
@@ -429,23 +358,43 @@ mod tests {
     }
 
     #[test]
-    fn the_proxy_allows_what_the_connected_interfaces_allow() {
-        assert_eq!(
-            proxy_rules(&profile(&[])),
-            ["--filter", "--talk=org.freedesktop.portal.*"]
-        );
-        let all = proxy_rules(&profile(&["desktop", "unity7", "desktop-legacy", "mpris"]));
-        assert_eq!(
-            all,
-            [
-                "--filter",
-                "--talk=org.freedesktop.portal.*",
-                "--talk=org.freedesktop.Notifications",
-                "--talk=io.snapcraft.Launcher",
-                "--talk=org.a11y.Bus",
-                "--own=org.mpris.MediaPlayer2.player.*",
-            ]
-        );
+    fn the_buses_allow_what_the_connected_interfaces_allow() {
+        let none = session_policy(&profile(&[])).unwrap();
+        let mut want = Policy::default();
+        want.allow(Level::Talk, "org.freedesktop.portal.*").unwrap();
+        assert_eq!(none, want);
+        let all = session_policy(&profile(&["desktop", "unity7", "desktop-legacy", "mpris"]));
+        let all = all.unwrap();
+        for name in [
+            "org.freedesktop.Notifications",
+            "io.snapcraft.Launcher",
+            "org.a11y.Bus",
+        ] {
+            assert_eq!(all.level(name), Level::Talk, "{name}");
+        }
+        assert_eq!(all.level("org.mpris.MediaPlayer2.player"), Level::Own);
+        assert_eq!(all.level("org.mpris.MediaPlayer2.player.i2"), Level::Own);
+        assert_eq!(all.level("org.mpris.MediaPlayer2.other"), Level::None);
+        assert_eq!(all.rules.len(), 5, "no rule twice");
+        // The helper's names, and a name the profile got wrong named in the error.
+        let mut p = profile(&[]);
+        p.bus_names.session_own = vec!["org.kde.app[-_]<N>".into()];
+        p.bus_names.session_talk = vec!["org.example.peer-<N>".into()];
+        let policy = session_policy(&p).unwrap();
+        assert_eq!(policy.level("org.kde.app_12_3"), Level::Own);
+        assert_eq!(policy.level("org.example.peer-77"), Level::Talk);
+        p.bus_names.session_talk = vec!["not a name".into()];
+        assert!(session_policy(&p).unwrap_err().contains("not a name"));
+        let system = BusNames {
+            system_call: vec!["org.freedesktop.UPower=org.freedesktop.UPower.EnumerateDevices@/org/freedesktop/UPower".into()],
+            system_broadcast: vec!["org.freedesktop.UPower=org.freedesktop.DBus.Properties.PropertiesChanged@/org/freedesktop/UPower/*".into()],
+            ..BusNames::default()
+        };
+        let system = system_policy(&system).unwrap();
+        let up = "org.freedesktop.UPower";
+        let path = Some("/org/freedesktop/UPower");
+        assert!(system.allows_call(up, path, Some(up), Some("EnumerateDevices")));
+        assert!(!system.allows_call(up, path, Some(up), Some("Suspend")));
     }
 
     fn entry(family: u16, fields: [&[u8]; 4]) -> Vec<u8> {

@@ -4,14 +4,13 @@
 //! declaration never auto-connects it), may talk to it. The attributes are checked at install as
 //! snapd's `SanitizeSlot`/`SanitizePlug` do.
 //!
-//! Session bus slots give the app `--own=<name>` and `--own=<name>.*` on its bus proxy: snapd's
-//! AppArmor rule lets it bind `<name>` and `"<name>.*"` (Firefox's per-profile names). It also
-//! lets it bind `<name>-<N>` and `<name>_<N>[_<N>]` (KDE's per-PID names); `xdg-dbus-proxy`
-//! can only say a name or everything below `<name>.`, so those forms are not granted. A system
-//! bus slot gets a bus policy file (`engine/bus_policy.rs`, snapd's `DBusPermanentSlot`), which
-//! lets root own exactly `<name>`, and `--own=<name>` on the app's system bus proxy. A connected
-//! plug gets `--talk=<name>` on its bus: snapd's peer rule names `<name>` (and the KDE
-//! `<name>-<N>` form, not expressible either).
+//! Session bus slots let the app own `<name>`, `<name>.*` and `<name>[-_]<N>` through its bus
+//! filter (confine's `bus_policy` forms): snapd's AppArmor rules let it bind `<name>`,
+//! `"<name>.*"` (Firefox's per-profile names), and `<name>-<N>`, `<name>_<N>[_<N>]` (KDE's and
+//! Qt's per-PID names, N digits). A system bus slot gets a bus policy file
+//! (`engine/bus_policy.rs`, snapd's `DBusPermanentSlot`), which lets root own exactly `<name>`,
+//! and that name alone on the app's system bus filter. A connected plug may talk to `<name>` and
+//! `<name>-<N>` on its bus (snapd's peer rules, the second for KDE's per-PID names).
 
 use snapshelf_snap::yaml::{Node, PlugOrSlot, SnapYaml};
 
@@ -173,11 +172,12 @@ fn slot_names(yaml: &SnapYaml, app: &str, want: Bus) -> Vec<String> {
         .collect()
 }
 
-/// The session bus names `app`'s `dbus` slots let it own: each name and the names below it.
+/// The session bus names `app`'s `dbus` slots let it own: each name, the names below it, and
+/// its numbered forms.
 pub fn session_own(yaml: &SnapYaml, app: &str) -> Vec<String> {
     slot_names(yaml, app, Bus::Session)
         .into_iter()
-        .flat_map(|n| [format!("{n}.*"), n])
+        .flat_map(|n| [format!("{n}.*"), format!("{n}[-_]<N>"), n])
         .collect()
 }
 
@@ -217,11 +217,13 @@ pub fn talk(yaml: &SnapYaml, connected: &[&str]) -> (Vec<String>, Vec<String>) {
         let Some(p) = yaml.plugs.get(*plug).filter(|p| p.interface == "dbus") else {
             continue;
         };
-        match attrs(&format!("plugs.{plug}"), p) {
-            Ok((Bus::Session, name)) => session.push(name),
-            Ok((Bus::System, name)) => system.push(name),
-            Err(_) => {}
-        }
+        let (list, name) = match attrs(&format!("plugs.{plug}"), p) {
+            Ok((Bus::Session, name)) => (&mut session, name),
+            Ok((Bus::System, name)) => (&mut system, name),
+            Err(_) => continue,
+        };
+        list.push(format!("{name}-<N>"));
+        list.push(name);
     }
     (session, system)
 }
@@ -254,7 +256,11 @@ mod tests {
         // The name and the names below it (snapd's `"<name>.*"` bind rule).
         assert_eq!(
             session_own(&y, "calc"),
-            ["org.gnome.Calculator.*", "org.gnome.Calculator"]
+            [
+                "org.gnome.Calculator.*",
+                "org.gnome.Calculator[-_]<N>",
+                "org.gnome.Calculator"
+            ]
         );
         assert!(session_own(&y, "other").is_empty());
         assert!(system_own(&y, "calc").is_empty());
@@ -306,9 +312,10 @@ mod tests {
         )
         .unwrap();
         check(&y).unwrap();
+        let both = |n: &str| vec![format!("{n}-<N>"), n.to_string()];
         assert_eq!(
             talk(&y, &["s", "y", "n"]),
-            (vec!["org.a.S".to_string()], vec!["org.a.Y".to_string()])
+            (both("org.a.S"), both("org.a.Y"))
         );
         assert_eq!(talk(&y, &[]), (vec![], vec![]));
     }

@@ -1,6 +1,6 @@
-//! The D-Bus names each interface lets an app reach, for the filtering bus proxies. snapd's
-//! AppArmor rules name D-Bus interfaces and object paths; a name-based proxy (xdg-dbus-proxy) needs
-//! the well-known names of the services that serve them, listed here per interface. Only connected
+//! The D-Bus names each interface lets an app reach, for confine's bus filters. snapd's
+//! AppArmor rules name D-Bus interfaces and object paths; a name-based filter needs the
+//! well-known names of the services that serve them, listed here per interface. Only connected
 //! plugs add names, so a snap cannot ask for a name it has no plug for; its `mpris` slot gives it
 //! its own player name, as snapd's permanent slot rules do.
 
@@ -66,8 +66,9 @@ const TALK: &[(&str, &[&str], &[&str])] = &[
 
 /// The system bus, where snapd's rules name methods and object paths, not whole services:
 /// `(interface, NAME=RULE calls, NAME=RULE signals)` in `xdg-dbus-proxy`'s `--call` and
-/// `--broadcast` form (a path ending in `/*` is it and everything below; AppArmor's `[0-9]*`
-/// globs within a path element become that subtree, the closest the proxy can say).
+/// `--broadcast` form, which confine's filter reads (a path ending in `/*` is it and everything
+/// below; AppArmor's `[0-9]*` globs within a path element become that subtree, the closest the
+/// form can say).
 const SYSTEM: &[(&str, &[&str], &[&str])] = &[
     (
         "unity7",

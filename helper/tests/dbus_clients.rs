@@ -1,10 +1,10 @@
 //! Session bus clients that pipeline their SASL handshake, in a real sandbox through confine's
-//! session proxy (confine/src/session.rs, auth_relay.rs): a zbus client (this test's own binary,
+//! session bus filter (confine/src/session.rs, auth_relay.rs): a zbus client (this test's own binary,
 //! run again in the sandbox) and systemd's `busctl --user` (sd-bus) reach a name the snap's plugs
 //! allow (`desktop`: `org.freedesktop.Notifications`) and are refused one they do not. Both send
 //! `BEGIN` before the bus has answered their earlier commands: Debian's xdg-dbus-proxy 0.1.4 alone
-//! drops them ("Invalid message header read"; upstream fixed it in 0.1.6), confine's relay in
-//! front of it holds `BEGIN` until the answers are through.
+//! dropped them ("Invalid message header read"; upstream fixed it in 0.1.6); confine's relay
+//! holds `BEGIN` until the answers are through, then frames the messages it filters.
 
 mod common;
 

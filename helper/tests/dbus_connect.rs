@@ -1,6 +1,6 @@
 //! snapd's `dbus` interface between two snaps, in real sandboxes on real buses (after snapd's
 //! tests/main/interfaces-dbus and interfaces-system-dbus): a slot snap's app owns its name and
-//! answers; another snap's app with a matching `dbus` plug reaches it through its bus proxy only
+//! answers; another snap's app with a matching `dbus` plug reaches it through its bus filter only
 //! while the plug is connected; a plug whose bus or name differ is refused; removing the slot's
 //! snap disconnects the plug. On the system bus (the test world's bus, whose configuration
 //! includes the root's `etc/dbus-1/system.d`): the slot's policy file appears at install, the
@@ -74,7 +74,7 @@ fn quit(address: &str, name: &str, server: std::thread::ScopedJoinHandle<'_, Out
         .unwrap()
         .build()
         .unwrap();
-    let reply = conn.call_method(Some(name), "/", Some(name), "Quit", &());
+    let reply = conn.call_method(Some(name), "/", Some(NAME), "Quit", &());
     let o = server.join().unwrap();
     let reply: String = reply
         .unwrap_or_else(|e| {
@@ -153,7 +153,7 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
             )
         });
         wait_owner(&bus.1, NAME, &server);
-        // Without the connection the proxy hides the name.
+        // Without the connection the filter hides the name.
         let refused = "error=org.freedesktop.DBus.Error.ServiceUnknown\n";
         assert_eq!(call(), refused);
 
@@ -185,6 +185,31 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
                 ("dbus", "dbuspeer", "peer")
             );
         }
+
+        // KDE's per-PID form of the slot's name: the slot's app owns it, the connected plug
+        // reaches it (snapd's `<name>-[1-9]…` peer rule).
+        let kde = "org.example.ShelfPeer-4242";
+        let second = s.spawn(|| {
+            launch_with(
+                &env,
+                mode,
+                RUNNER,
+                "dbuspeer.serve",
+                &["serve", "session", kde],
+                &vars,
+            )
+        });
+        wait_owner(&bus.1, kde, &second);
+        let o = launch_with(
+            &env,
+            mode,
+            RUNNER,
+            "dbususer.call",
+            &["call", "session", kde],
+            &vars,
+        );
+        assert_eq!(sandbox::ok(&o, "dbususer.call"), "reply=pong\n");
+        quit(&bus.1, kde, second);
 
         sandbox::connect(&env, false, ("dbususer", "peer"), ("dbuspeer", "peer"));
         assert_eq!(call(), refused);
@@ -253,9 +278,20 @@ fn a_session_slot_owns_the_names_snapd_lets_it_own() {
     // snapd's `"<name>.*"` bind rule (Firefox's per-profile names).
     assert_eq!(own(NAME), "request=1\n");
     assert_eq!(own("org.example.ShelfPeer.profile_1"), "request=1\n");
-    // Not a name below it, nor its parent, nor another.
-    let refused = "request=org.freedesktop.DBus.Error.ServiceUnknown\n";
-    for name in ["org.example.ShelfPeerX", "org.example", "org.example.Other"] {
+    // snapd's `<name>{_,-}[1-9]…` bind rule (KDE's and Qt's per-PID names).
+    for name in ["org.example.ShelfPeer-4242", "org.example.ShelfPeer_12_3"] {
+        assert_eq!(own(name), "request=1\n", "{name}");
+    }
+    // Not a name below it, nor its parent, nor another, nor a number form that is not one; the
+    // filter refuses as the bus refuses a name its policy does not grant.
+    let refused = "request=org.freedesktop.DBus.Error.AccessDenied\n";
+    for name in [
+        "org.example.ShelfPeerX",
+        "org.example",
+        "org.example.Other",
+        "org.example.ShelfPeer-0",
+        "org.example.ShelfPeer-12x",
+    ] {
         assert_eq!(own(name), refused, "{name}");
     }
 }
@@ -317,7 +353,7 @@ fn a_system_bus_slot_gets_its_bus_policy_and_its_daemon_owns_the_name() {
         String::from_utf8_lossy(&o.stdout).to_string()
     };
     std::thread::scope(|s| {
-        // The daemon, as root in its sandbox, through its system bus proxy.
+        // The daemon, as root in its sandbox, through its system bus filter.
         let server = s.spawn(|| {
             launch_with(
                 &env,

@@ -1,5 +1,5 @@
 //! snapd's `dbus` interface in a real sandbox: an app bound to a session bus `dbus` slot owns the
-//! slot's name on a real `dbus-daemon` through its filtering proxy; an app of the same snap
+//! slot's name on a real `dbus-daemon` through its bus filter; an app of the same snap
 //! without the slot is refused `RequestName`; bad slot attributes are refused at install.
 //! Launched by `snapshelf-confine` with file capabilities (the packaged mode) as a real user.
 
@@ -64,8 +64,8 @@ fn a_dbus_slot_owns_its_name_through_the_proxy_and_nothing_else_does() {
                 .and_then(|r| r.body().deserialize::<String>().map_err(|e| e.to_string()))
         };
         let answer = call("Ping");
-        // The app answers Quit too, then ends at once; xdg-dbus-proxy may drop an answer sent
-        // just before its client hangs up (seen under load), so Ping is the one checked.
+        // The app answers Quit too, then ends at once; an answer sent just before the client
+        // hangs up may be lost under load, so Ping is the one checked.
         let _ = call("Quit");
         Some(answer)
     });
@@ -79,7 +79,7 @@ fn a_dbus_slot_owns_its_name_through_the_proxy_and_nothing_else_does() {
     );
     // 1: DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER.
     assert_eq!(out, "request=1\nquit\n");
-    // The app has gone; the proxy then closes its connection to the bus, which lets the name go:
+    // The app has gone; the relay then closes its connection to the bus, which lets the name go:
     // after the app's exit, not at once.
     let gone = Instant::now();
     while common::name_has_owner(&bus.1, NAME) {
@@ -90,9 +90,9 @@ fn a_dbus_slot_owns_its_name_through_the_proxy_and_nothing_else_does() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    // The same snap's app without the slot: the proxy refuses the name (xdg-dbus-proxy answers
-    // as if the bus had no such service).
-    let refused = "request=org.freedesktop.DBus.Error.ServiceUnknown\n";
+    // The same snap's app without the slot: the filter refuses the name (`AccessDenied`, as the
+    // bus itself refuses a name its policy does not grant).
+    let refused = "request=org.freedesktop.DBus.Error.AccessDenied\n";
     let o = launch_with(&env, mode, RUNNER, "dbussvc.other", &[NAME], &vars);
     assert_eq!(sandbox::ok(&o, "dbussvc.other"), refused);
     // Nor may the slot's app take another name.

@@ -6,7 +6,7 @@
 //! default providers in the same change; run in its sandbox as an unprivileged user under Xvfb,
 //! it maps a real window, drawn with the platform's GTK (checked in the process's own mappings).
 //! It runs with a real session bus, as on a desktop: GtkApplication registers
-//! `org.gnome.Calculator` through the app's bus proxy, which its `dbus` slot allows.
+//! `org.gnome.Calculator` through the app's bus filter, which its `dbus` slot allows.
 
 mod common;
 
@@ -158,7 +158,7 @@ fn a_gnome_platform_app_installs_with_its_providers_and_shows_its_window() {
     };
     // The process that owns it draws with the platform's GTK 4, not the host's.
     common::gnome::check_window_and_gtk(&env, &display, &id, uid);
-    // GtkApplication registered on the host's session bus through the app's proxy: its actions
+    // GtkApplication registered on the host's session bus through the app's filter: its actions
     // at /org/gnome/Calculator answer a host client. gnome-calculator is a NON_UNIQUE
     // application, so it never asks for org.gnome.Calculator (its `dbus` slot would let it).
     let actions = {

@@ -1778,15 +1778,6 @@ fn a_remove_stops_the_services_before_the_remove_hook() {
     m.assert_gone(name);
 }
 
-/// A copy of a host file in the folder the container shares; the folder is returned.
-fn host_file(m: &Machine, path: &str) -> PathBuf {
-    let dir = m.work.path().join("host");
-    std::fs::create_dir_all(&dir).unwrap();
-    let name = Path::new(path).file_name().unwrap();
-    std::fs::copy(path, dir.join(name)).unwrap_or_else(|e| panic!("copy {path}: {e}"));
-    dir
-}
-
 /// A snap `name` whose daemon `srv` (`daemon: dbus`, no `bus-name`) is activated by its system
 /// bus slot `sys`, naming `bus_name`; its program is `ACTIVATED_C` with the host's libdbus.
 fn activated_snap(m: &Machine, name: &str, bus_name: &str) -> PathBuf {
@@ -1831,12 +1822,6 @@ fn a_system_daemon_is_started_by_a_call_to_its_bus_name() {
         "cp {}/flatpak-free-packaging/snapshelf.system-services.conf /etc/dbus-1/system.d/ && \
          systemctl reload dbus",
         r.display()
-    ));
-    // The daemon reaches the system bus through confine's bus proxy; a root built before the
-    // proxy was in services-root.sh's list gets the host's (the same Debian release).
-    m.ok(&format!(
-        "test -x /usr/bin/xdg-dbus-proxy || cp {}/xdg-dbus-proxy /usr/bin/",
-        host_file(&m, "/usr/bin/xdg-dbus-proxy").display()
     ));
     let name = "io.example.ShelfActivated";
     let file = format!("/var/lib/snapshelf/dbus-1/system-services/{name}.service");
@@ -1924,10 +1909,6 @@ fn a_user_daemon_is_started_by_a_call_to_its_session_bus_name() {
     let env = Env::new();
     let Some(m) = Machine::boot(&env) else { return };
     let r = repo().canonicalize().unwrap();
-    m.ok(&format!(
-        "test -x /usr/bin/xdg-dbus-proxy || cp {}/xdg-dbus-proxy /usr/bin/",
-        host_file(&m, "/usr/bin/xdg-dbus-proxy").display()
-    ));
     m.ok(&format!(
         "mkdir -p /etc/dbus-1/session.d && \
          cp {}/flatpak-free-packaging/snapshelf.session-services.conf /etc/dbus-1/session.d/",

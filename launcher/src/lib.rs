@@ -117,8 +117,9 @@ pub const RUNNING_DIR: &str = "/run/snapshelf/running";
 
 /// The snap a caller on the session bus belongs to, from the process ID the bus reports for its
 /// connection (snapd's userd asks the same, then reads the process's AppArmor label). A sandboxed
-/// app's calls come from its launch's own `xdg-dbus-proxy`, a child of the launch's monitor; a
-/// classic app calls as itself. Either way confine's root-owned record of the monitor (or of the
+/// app's calls come from its launch's monitor, which connects to the bus for each of the app's
+/// clients and filters them (a bus proxy, when one ran, was a child of it); a classic app calls
+/// as itself. Either way confine's root-owned record of the monitor (or of the
 /// classic app) names the snap, and only while that process lives with the recorded start time,
 /// so a reused PID or a record left behind never names anyone. `None`: not an app of ours.
 pub fn snap_of_caller(running: &Path, pid: u32) -> Option<String> {
@@ -204,7 +205,7 @@ mod tests {
             snap_of_caller(&running, me),
             root.then(|| "shelf-player".to_string())
         );
-        // A child of the recorded process (the launch's bus proxy) is named too.
+        // A child of the recorded process is named too (a bus proxy, when confine ran one).
         let mut child = std::process::Command::new("sleep")
             .arg("5")
             .spawn()

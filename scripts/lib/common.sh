@@ -24,12 +24,11 @@ SNAPSHELF_PACKAGES=(
   xvfb xdotool imagemagick                 # the app under a real X server, real input events, screenshots
   adwaita-icon-theme fonts-cantarell       # the icons and font the app draws with
   xdelta3                                  # refresh deltas: the store makes them, the helper applies them
-  xdg-dbus-proxy                           # confine: the session bus through a filtering proxy
   python3-gi gir1.2-gtk-4.0                # the GUI test's drag source: a real XDND drop of a .snap
   at-spi2-core gir1.2-atspi-2.0            # the GUI test walks the accessibility tree as a screen reader does
   dunst                                    # a real notification server shows the update agent's notification
   debootstrap systemd-container            # services' tests: a Debian root booted with systemd (nspawn)
-  systemd                                  # busctl: an sd-bus client through confine's session proxy
+  systemd                                  # busctl: an sd-bus client through confine's session bus filter
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.

@@ -105,29 +105,30 @@ impl PlugAttrs {
     }
 }
 
-/// D-Bus names, per bus, in the form `xdg-dbus-proxy` takes them: a well-known name, or a
-/// prefix ending in `.*` (the name and every name below it).
+/// D-Bus names, per bus, in the text form confine's bus filter reads (`bus_policy::Names`): a
+/// well-known name, `X.*` (X and every name below it), `X-<N>` or `X[-_]<N>` (X with a number:
+/// `X-N`; `X-N`, `X_N` or `X_N_N`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct BusNames {
-    /// Session bus: names the app may call and receive from (`--talk=`).
+    /// Session bus: names the app may call and receive from (TALK).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_talk: Vec<String>,
-    /// Session bus: names the app may own (`--own=`).
+    /// Session bus: names the app may own (OWN).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_own: Vec<String>,
-    /// System bus: names the app may call (`--talk=`).
+    /// System bus: names the app may call (TALK).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_talk: Vec<String>,
-    /// System bus: names the app may own (`--own=`; a `dbus` slot with `bus: system`, which the
+    /// System bus: names the app may own (OWN; a `dbus` slot with `bus: system`, which the
     /// bus itself allows only through the policy file the helper writes for it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_own: Vec<String>,
-    /// System bus: `NAME=RULE` method calls the app may make (`--call=`; RULE is
+    /// System bus: `NAME=RULE` method calls the app may make (xdg-dbus-proxy's `--call=`; RULE is
     /// `[INTERFACE.METHOD|INTERFACE.*|*][@PATH[/*]]`), what snapd's AppArmor rules allow.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_call: Vec<String>,
-    /// System bus: `NAME=RULE` signals the app may receive (`--broadcast=`).
+    /// System bus: `NAME=RULE` signals the app may receive (xdg-dbus-proxy's `--broadcast=`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_broadcast: Vec<String>,
 }
@@ -137,34 +138,10 @@ impl BusNames {
         *self == BusNames::default()
     }
 
-    /// The `xdg-dbus-proxy` filter arguments for the session bus (`--filter` first).
-    pub fn session_proxy_args(&self) -> Vec<String> {
-        proxy_args(&self.session_talk, &self.session_own)
-    }
-
-    /// The `xdg-dbus-proxy` filter arguments for the system bus.
-    pub fn system_proxy_args(&self) -> Vec<String> {
-        let mut v = proxy_args(&self.system_talk, &self.system_own);
-        v.extend(self.system_call.iter().map(|r| format!("--call={r}")));
-        v.extend(
-            self.system_broadcast
-                .iter()
-                .map(|r| format!("--broadcast={r}")),
-        );
-        v
-    }
-
-    /// Whether the app reaches the system bus at all (a proxy is started only then).
+    /// Whether the app reaches the system bus at all (it is given one only then).
     pub fn uses_system_bus(&self) -> bool {
         !(self.system_talk.is_empty() && self.system_call.is_empty() && self.system_own.is_empty())
     }
-}
-
-fn proxy_args(talk: &[String], own: &[String]) -> Vec<String> {
-    let mut v = vec!["--filter".to_string()];
-    v.extend(talk.iter().map(|n| format!("--talk={n}")));
-    v.extend(own.iter().map(|n| format!("--own={n}")));
-    v
 }
 
 impl Profile {
@@ -265,21 +242,6 @@ mod tests {
         assert!(back.plug_connected("network"));
         assert!(!back.plug_connected("home"));
         assert!(back.browser_sandbox());
-        assert_eq!(
-            back.bus_names.session_proxy_args(),
-            [
-                "--filter",
-                "--talk=org.mpris.MediaPlayer2.*",
-                "--own=org.mpris.MediaPlayer2.hello"
-            ]
-        );
-        assert_eq!(
-            back.bus_names.system_proxy_args(),
-            [
-                "--filter",
-                "--call=org.freedesktop.UPower=org.freedesktop.UPower.EnumerateDevices@/org/freedesktop/UPower"
-            ]
-        );
         assert!(back.bus_names.uses_system_bus());
         assert!(!BusNames::default().uses_system_bus());
         // Profiles written before attributes and bus names existed still read.

@@ -1,7 +1,7 @@
 //! The system bus's policy files for `dbus` slots with `bus: system` (snapd's
 //! `DBusPermanentSlot`): root — a snap's daemons — may own the slot's name, and anyone may send
-//! to it (who actually reaches it from a sandbox is the bus proxy's business: only apps with a
-//! connected plug get `--talk` for it). One file per slot,
+//! to it (who actually reaches it from a sandbox is the bus filter's business: only apps with a
+//! connected plug may talk to it). One file per slot,
 //! `/etc/dbus-1/system.d/snapshelf.<snap>.<slot>.conf`, written when the snap is linked and
 //! removed when it is unlinked (a failed change's undo links or unlinks again, so the files
 //! follow). The bus is then asked to reload its configuration (`ReloadConfig`), so the name can

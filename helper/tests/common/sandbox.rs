@@ -160,7 +160,7 @@ pub fn setup_with_confine() -> (Env, tempfile::TempDir) {
     (env, work)
 }
 
-/// The test user's runtime folder (`/run/user/UID`, where its session bus proxy goes) must be there.
+/// The test user's runtime folder (`/run/user/UID`, where its session bus relay goes) must be there.
 pub fn require_runner_runtime_dir() {
     let (uid, _) = super::runner();
     assert!(
@@ -441,7 +441,8 @@ int main(int argc, char **argv) {
     if (!c) { printf("bus=%s\n", err.name); return 1; }
     dbus_connection_set_exit_on_disconnect(c, 0);
     if (strcmp(argv[1], "call") == 0) {
-        DBusMessage *m = dbus_message_new_method_call(argv[3], "/", argv[3], "Ping");
+        /* One interface for every name: `<name>-<N>` is no interface name. */
+        DBusMessage *m = dbus_message_new_method_call(argv[3], "/", "org.example.ShelfPeer", "Ping");
         DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, 10000, &err);
         if (!r) { printf("error=%s\n", err.name); return 0; }
         const char *s = 0;

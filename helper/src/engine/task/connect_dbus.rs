@@ -1,5 +1,5 @@
 //! Connect (or disconnect) a `dbus` plug and another snap's `dbus` slot with the same bus and
-//! name, then rewrite the plug snap's profiles so its next launch's bus proxy may (or may no
+//! name, then rewrite the plug snap's profiles so its next launch's bus filter may (or may no
 //! longer) talk to the name. Undo puts back the connection it replaced.
 
 use serde::{Deserialize, Serialize};
