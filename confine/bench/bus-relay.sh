@@ -70,6 +70,21 @@ measure() { # conns label
     printf '%-28s %4s %10s %10s %10s\n' "" "$i" "$rss" "$pss" "$priv"
   done
   echo "monitor per running app ($label, $N apps, $conns bus connections each): RSS $((rss_sum / N)) kB, Pss $((pss_sum / N)) kB, private $((priv_sum / N)) kB"
+  # A confine from before the filter starts Debian's xdg-dbus-proxy beside its monitor: the peer,
+  # counted the same way in the same run (none run with today's confine).
+  local proxies
+  proxies=$(pgrep -u "$UID_N" -x xdg-dbus-proxy || true)
+  if [ -n "$proxies" ]; then
+    local p prss=0 ppss=0 ppriv=0
+    for p in $proxies; do
+      prss=$((prss + $(awk '/^VmRSS/ {print $2}' /proc/"$p"/status)))
+      ppss=$((ppss + $(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup)))
+      ppriv=$((ppriv + $(awk '/^Private_(Clean|Dirty):/ {s+=$2} END {print s}' /proc/"$p"/smaps_rollup)))
+    done
+    echo "plus $(echo "$proxies" | wc -w) xdg-dbus-proxy per running app ($label): RSS $((prss / N)) kB, Pss $((ppss / N)) kB, private $((ppriv / N)) kB"
+  else
+    echo "no xdg-dbus-proxy runs ($label)"
+  fi
   kill "${PIDS[@]}" 2>/dev/null || true
   wait "${PIDS[@]}" 2>/dev/null || true
   PIDS=()
