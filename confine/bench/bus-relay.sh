@@ -75,13 +75,18 @@ measure() { # conns label
   local proxies
   proxies=$(pgrep -u "$UID_N" -x xdg-dbus-proxy || true)
   if [ -n "$proxies" ]; then
-    local p prss=0 ppss=0 ppriv=0
+    # Instances of one snap share one proxy there, so a lone app of a snap pays a whole proxy.
+    local p n=0 prss=0 ppss=0 ppriv=0 r s v
     for p in $proxies; do
-      prss=$((prss + $(awk '/^VmRSS/ {print $2}' /proc/"$p"/status)))
-      ppss=$((ppss + $(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup)))
-      ppriv=$((ppriv + $(awk '/^Private_(Clean|Dirty):/ {s+=$2} END {print s}' /proc/"$p"/smaps_rollup)))
+      r=$(awk '/^VmRSS/ {print $2}' /proc/"$p"/status 2>/dev/null) || continue
+      s=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null) || continue
+      v=$(awk '/^Private_(Clean|Dirty):/ {s+=$2} END {print s}' /proc/"$p"/smaps_rollup 2>/dev/null) || continue
+      [ -n "$r" ] && [ -n "$s" ] && [ -n "$v" ] || continue
+      n=$((n + 1)); prss=$((prss + r)); ppss=$((ppss + s)); ppriv=$((ppriv + v))
     done
-    echo "plus $(echo "$proxies" | wc -w) xdg-dbus-proxy per running app ($label): RSS $((prss / N)) kB, Pss $((ppss / N)) kB, private $((ppriv / N)) kB"
+    if [ "$n" -gt 0 ]; then
+      echo "plus $n xdg-dbus-proxy ($label): per proxy RSS $((prss / n)) kB, Pss $((ppss / n)) kB, private $((ppriv / n)) kB; per running app RSS $((prss / N)) kB"
+    fi
   else
     echo "no xdg-dbus-proxy runs ($label)"
   fi
