@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::services::{remove_file, write_atomic};
+use super::services::{remove_file, scope_files, write_atomic};
 use crate::error::{Error, ErrorKind, Result};
 use crate::io::IoContext;
 use crate::paths::Paths;
@@ -19,23 +19,14 @@ fn dir(paths: &Paths, scope: Scope) -> PathBuf {
 /// `(scope, file, owner)` of every activation file in the two directories.
 fn on_disk(paths: &Paths) -> Result<Vec<(Scope, String, String)>> {
     let mut out = Vec::new();
-    for scope in [Scope::System, Scope::User] {
-        let dir = dir(paths, scope);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).what("read", &dir),
-        };
-        for entry in entries {
-            let file = entry.what("read", &dir)?.file_name();
-            let Some(file) = file.to_str().filter(|f| f.ends_with(".service")) else {
-                continue;
-            };
-            let path = dir.join(file);
-            let text = std::fs::read_to_string(&path).what("read", &path)?;
-            if let Some(owner) = activation::owner(&text) {
-                out.push((scope, file.to_string(), owner.to_string()));
-            }
+    for (scope, dir, file) in scope_files(paths, self::dir)? {
+        if !file.ends_with(".service") {
+            continue;
+        }
+        let path = dir.join(&file);
+        let text = std::fs::read_to_string(&path).what("read", &path)?;
+        if let Some(owner) = activation::owner(&text) {
+            out.push((scope, file, owner.to_string()));
         }
     }
     Ok(out)

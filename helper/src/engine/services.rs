@@ -61,29 +61,44 @@ pub(crate) fn services_of(engine: &Engine, snap: &SnapState) -> Result<Vec<Servi
     })
 }
 
-/// The unit files of the snap now on disk, with their scope: `snap.<name>.*` in both directories.
-pub(crate) fn files_on_disk(paths: &Paths, name: &str) -> Result<Vec<(Scope, String)>> {
-    let prefix = format!("snap.{name}.");
+/// The names of the files in the system and the user directory `dir` gives (unit files or D-Bus
+/// activation files), each with its scope; a directory not made yet has none.
+pub(crate) fn scope_files(
+    paths: &Paths,
+    dir: fn(&Paths, Scope) -> PathBuf,
+) -> Result<Vec<(Scope, PathBuf, String)>> {
     let mut out = Vec::new();
     for scope in [Scope::System, Scope::User] {
-        let dir = unit_dir(paths, scope);
+        let dir = dir(paths, scope);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).what("read", &dir),
         };
         for entry in entries {
-            let file = entry.what("read", &dir)?.file_name();
-            let file = file.to_string_lossy();
+            // We write only UTF-8 names: another name is no file of ours.
+            if let Ok(file) = entry.what("read", &dir)?.file_name().into_string() {
+                out.push((scope, dir.clone(), file));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The unit files of the snap now on disk, with their scope: `snap.<name>.*` in both directories.
+pub(crate) fn files_on_disk(paths: &Paths, name: &str) -> Result<Vec<(Scope, String)>> {
+    let prefix = format!("snap.{name}.");
+    let mut out: Vec<(Scope, String)> = scope_files(paths, unit_dir)?
+        .into_iter()
+        .filter(|(_, _, file)| {
             let ours = [".service", ".timer", ".socket"]
                 .iter()
                 .any(|s| file.ends_with(s));
             // `snap.a.b.service` is snap `a`'s; snap `a.b` cannot exist (names have no dots).
-            if ours && file.strip_prefix(&prefix).is_some_and(|r| !r.is_empty()) {
-                out.push((scope, file.into_owned()));
-            }
-        }
-    }
+            ours && file.strip_prefix(&prefix).is_some_and(|r| !r.is_empty())
+        })
+        .map(|(scope, _, file)| (scope, file))
+        .collect();
     out.sort();
     Ok(out)
 }
