@@ -354,7 +354,7 @@ mksquashfs "$WORK/b" "$WORK/bench-bus.snap" -noappend -comp xz -all-root -no-xat
 log "-- session bus filter memory: the monitor of each of 10 apps at once (confine/bench/bus-relay.sh), load $(cut -d' ' -f1-3 /proc/loadavg)"
 bash confine/bench/bus-relay.sh "$PWD/target/release/snapshelf-confine" "$WORK/proot" 10 | tee -a "$OUT"
 # BEFORE_CONFINE=/path/to/an/older/snapshelf-confine measures it the same way, for comparison
-# (one from before 2026-12-06's filter starts xdg-dbus-proxy beside its monitor: not counted here).
+# (one from before 2026-12-06's filter starts xdg-dbus-proxy beside its monitor: counted as the peer).
 if [ -n "${BEFORE_CONFINE:-}" ]; then
   log "-- the same with $BEFORE_CONFINE"
   bash confine/bench/bus-relay.sh "$BEFORE_CONFINE" "$WORK/proot" 10 | tee -a "$OUT"
