@@ -297,12 +297,14 @@ impl Policy {
         iface: Option<&str>,
         member: Option<&str>,
     ) -> bool {
-        name == BUS
-            || self.rules_for(name).any(|r| match &r.grant {
-                Grant::Level(l) => *l >= Level::Talk,
-                Grant::Call(m) => m.matches(path, iface, member),
-                Grant::Broadcast(_) => false,
-            })
+        self.allows(
+            name,
+            |g| match g {
+                Grant::Call(m) => Some(m),
+                _ => None,
+            },
+            (path, iface, member),
+        )
     }
 
     /// Whether a broadcast signal from `name` with these fields is let through.
@@ -313,11 +315,28 @@ impl Policy {
         iface: Option<&str>,
         member: Option<&str>,
     ) -> bool {
+        self.allows(
+            name,
+            |g| match g {
+                Grant::Broadcast(m) => Some(m),
+                _ => None,
+            },
+            (path, iface, member),
+        )
+    }
+
+    /// The bus itself, a TALK rule, or a rule of the kind `restricted` picks out whose member
+    /// matches `(path, iface, member)`.
+    fn allows(
+        &self,
+        name: &str,
+        restricted: fn(&Grant) -> Option<&Member>,
+        (path, iface, member): (Option<&str>, Option<&str>, Option<&str>),
+    ) -> bool {
         name == BUS
             || self.rules_for(name).any(|r| match &r.grant {
                 Grant::Level(l) => *l >= Level::Talk,
-                Grant::Broadcast(m) => m.matches(path, iface, member),
-                Grant::Call(_) => false,
+                g => restricted(g).is_some_and(|m| m.matches(path, iface, member)),
             })
     }
 }

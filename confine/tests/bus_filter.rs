@@ -3,6 +3,8 @@
 //! `BEGIN`), and services on the bus directly, one with a name the rules give, one with a name
 //! they do not. The hidden name is not listed, not reported by `NameOwnerChanged`, not reached,
 //! its signals not received; no name is owned outside the OWN rules, and the numbered form is.
+//! The rules follow xdg-dbus-proxy's `flatpak-proxy.c`; the numbered name forms follow snapd's
+//! interfaces/builtin/dbus.go (its AppArmor rules for `dbus` slots and plugs).
 //! Its own test binary: the relay changes the process's working directory.
 
 use std::os::fd::{AsFd, OwnedFd};

@@ -1,6 +1,7 @@
 //! A call made the moment a restarted helper owns its name is answered. The name must come only
 //! after the object server takes method calls: one that arrives in between is dropped by zbus
-//! and its caller waits forever (a test once hung 17 minutes on such a `ListChanges`).
+//! and its caller waits forever (a test once hung 17 minutes on such a `ListChanges`). The window
+//! is in zbus 5.19's connection/mod.rs (`start_object_server`) and socket_reader.rs.
 
 mod common;
 
