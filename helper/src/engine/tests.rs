@@ -928,22 +928,7 @@ async fn revision_config_keeps_and_restores_and_undoes() {
             st.put_revision_config("a", "1", Some(&doc(json!({"value": 300}))))
                 .unwrap();
         }
-        let mut after = snap("a", &["1", "2"]);
-        after.current = "1".into();
-        if fail {
-            f.sys.fail_on("link a");
-        }
-        let tasks = vec![
-            Task::RevisionConfig(revision_config::RevisionConfig::new("a", "2", Some("1"))),
-            Task::Link(link::Link {
-                name: "a".into(),
-                after: Box::new(after),
-                before: None,
-                captured: false,
-            }),
-        ];
-        let id = start(&engine, &["a"], tasks).await;
-        let (row, _) = finished(&engine, id).await;
+        let row = revert_to_1(&f, &engine, &["1", "2"], fail).await;
         let st = lock(&engine.inner.state);
         if fail {
             assert_eq!(row.status, ChangeStatus::Error);
@@ -956,6 +941,28 @@ async fn revision_config_keeps_and_restores_and_undoes() {
             assert_eq!(kept, Some(doc(json!({"value": 400}))));
         }
     }
+}
+
+/// `revision-config` then `link` of snap `a` (revisions `revs`, the last one current) back to
+/// revision 1, the link failing when `fail`: a revert's configuration part. Its change's row.
+async fn revert_to_1(f: &Fixture, engine: &Engine, revs: &[&str], fail: bool) -> ChangeRow {
+    let mut after = snap("a", revs);
+    after.current = "1".into();
+    if fail {
+        f.sys.fail_on("link a");
+    }
+    let from = revs.last().unwrap();
+    let tasks = vec![
+        Task::RevisionConfig(revision_config::RevisionConfig::new("a", from, Some("1"))),
+        Task::Link(link::Link {
+            name: "a".into(),
+            after: Box::new(after),
+            before: None,
+            captured: false,
+        }),
+    ];
+    let id = start(engine, &["a"], tasks).await;
+    finished(engine, id).await.0
 }
 
 /// A snap without configuration keeps no copy for the replaced revision (its earlier copy stays),
@@ -974,22 +981,7 @@ async fn revision_config_keeps_nothing_of_no_configuration() {
             st.put_revision_config("a", "3", Some(&doc(json!({"value": 100}))))
                 .unwrap();
         }
-        let mut after = snap("a", &["1", "2", "3"]);
-        after.current = "1".into();
-        if fail {
-            f.sys.fail_on("link a");
-        }
-        let tasks = vec![
-            Task::RevisionConfig(revision_config::RevisionConfig::new("a", "3", Some("1"))),
-            Task::Link(link::Link {
-                name: "a".into(),
-                after: Box::new(after),
-                before: None,
-                captured: false,
-            }),
-        ];
-        let id = start(&engine, &["a"], tasks).await;
-        let (row, _) = finished(&engine, id).await;
+        let row = revert_to_1(&f, &engine, &["1", "2", "3"], fail).await;
         let st = lock(&engine.inner.state);
         assert_eq!(st.config_entry("a").unwrap(), None, "fail: {fail}");
         assert_eq!(st.revision_configs("a").unwrap(), ["3"], "fail: {fail}");
