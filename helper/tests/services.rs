@@ -231,11 +231,20 @@ impl Machine {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        self.ok(&format!(
+        let (ok, out) = self.sh(&format!(
             "systemd-run --unit=snapshelf-helper-{n} -p Type=dbus -p BusName=io.github.snapshelf.Helper1 \
              -E RUST_LOG=info {env} {}",
             self.helper
         ));
+        if !ok {
+            // What the helper said before it exited: systemd-run only reports the exit status.
+            let journal = self
+                .sh(&format!(
+                    "journalctl -q --no-pager -u snapshelf-helper-{n} | tail -30"
+                ))
+                .1;
+            panic!("snapshelf-helper-{n} did not start: {out}\n{journal}");
+        }
     }
 
     /// Write a snap (its snap.yaml and shell scripts) and pack it into the shared folder.
