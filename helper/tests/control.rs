@@ -110,3 +110,58 @@ fn a_root_is_managed_by_one_helper_only() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("snapd manages"), "{err}");
 }
+
+/// A helper restarted at once can find the bus still giving its name to the one before (the bus
+/// daemon has not read the closed socket yet): it asks again for a few seconds, then takes it.
+/// When the name stays taken, it gives up with a clear error instead of running nameless.
+#[test]
+fn a_name_released_a_moment_late_is_taken_and_one_never_released_is_refused() {
+    if !common::require_root() {
+        return;
+    }
+    let mut env = Env::new();
+    let hold = |env: &Env| {
+        let c = env.connection();
+        c.request_name("io.github.snapshelf.Helper1").unwrap();
+        c
+    };
+    // Released after a second: the helper waits for it and serves.
+    let holder = hold(&env);
+    let start = std::time::Instant::now();
+    let child = env.helper_command().stdout(Stdio::null()).spawn().unwrap();
+    env.helper = Some(child);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    drop(holder);
+    let addr = env.bus_address.clone();
+    while !common::name_has_owner(&addr, "io.github.snapshelf.Helper1") {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the helper did not take the released name"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(env.proxy().list_changes().is_ok(), "the helper answers");
+    let mut first = env.helper.take().unwrap();
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the helper that took the name runs"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    // Never released: the helper gives up and says why.
+    let _holder = hold(&env);
+    let start = std::time::Instant::now();
+    let out = env.helper_command().output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot own io.github.snapshelf.Helper1"),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(4),
+        "it asked again for a while first: {:?}",
+        start.elapsed()
+    );
+}

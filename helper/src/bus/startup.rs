@@ -149,6 +149,39 @@ async fn connect(address: Option<&str>) -> anyhow::Result<zbus::Connection> {
         .context("cannot connect to the bus")
 }
 
+/// How long a taken name is asked for again before the helper gives up.
+const NAME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Take the service's name. A helper restarted at once (systemd, a test) can find its predecessor
+/// still owning it for a moment: the process is gone, but the bus daemon has not yet read the
+/// closed socket. The root's lock already proved no other helper runs here, so the name is asked
+/// for again for a few seconds before the helper gives up.
+async fn take_name(conn: &zbus::Connection) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    let mut warned = false;
+    loop {
+        match conn
+            .request_name_with_flags(
+                names::SERVICE,
+                zbus::fdo::RequestNameFlags::DoNotQueue.into(),
+            )
+            .await
+        {
+            Err(zbus::Error::NameTaken) if start.elapsed() < NAME_WAIT => {
+                if !warned {
+                    warned = true;
+                    tracing::warn!("{} is still owned on the bus: asking again", names::SERVICE);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            r => {
+                r.context("cannot own io.github.snapshelf.Helper1 (is another helper running on this bus?)")?;
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// Start the helper: lock the root, settle interrupted changes, then serve and take the name.
 pub async fn start(o: Options) -> anyhow::Result<Running> {
     let (engine, store_url, lock) = open_engine(&o).await?;
@@ -185,12 +218,7 @@ pub async fn start(o: Options) -> anyhow::Result<Running> {
         .remove::<Starting, _>(STARTING_PATH)
         .await
         .context("cannot take down the start-up placeholder")?;
-    conn.request_name_with_flags(
-        names::SERVICE,
-        zbus::fdo::RequestNameFlags::DoNotQueue.into(),
-    )
-    .await
-    .context("cannot own io.github.snapshelf.Helper1 (is another helper running on this bus?)")?;
+    take_name(&conn).await?;
     tracing::info!(root = %engine.paths().root().display(), "snapshelf-helper ready");
     Ok(Running {
         connection: conn,
