@@ -284,9 +284,11 @@ fn a_client_through_the_filter_sees_and_reaches_only_what_its_rules_give() {
     bus.add_match_rule(zbus::MatchRule::builder().msg_type(Type::Signal).build())
         .unwrap();
     let (tx, rx) = mpsc::channel();
-    let reader = client.clone();
+    // Made here, before the signals are emitted: an iterator sees only messages that arrive after
+    // it exists, and a reader thread slow to start under load missed "End".
+    let messages = MessageIterator::from(&client);
     std::thread::spawn(move || {
-        for msg in MessageIterator::from(&reader) {
+        for msg in messages {
             let Ok(msg) = msg else { return };
             let h = msg.header();
             if h.message_type() != Type::Signal {
