@@ -5,24 +5,19 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use common::sandbox::{install_file, install_unsigned, pack, write};
 use common::Env;
 use snapshelf_dbus::types::Dict;
 use zbus::zvariant::OwnedValue;
 
-fn write(path: &Path, text: &str, mode: u32) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Our config-versions snap at `version`: its configure and post-refresh hooks leave markers
-/// naming the version; the configure hook fails when `fail-configure` is set and the version is
-/// not 1 (so that a refresh to it fails, as snapd's v2 does).
-fn config_versions(dir: &Path, version: u32) -> PathBuf {
-    let s = dir.join(format!("config-versions-v{version}"));
+/// Our config-versions snap at `version`. With `markers`, its configure and post-refresh hooks
+/// leave markers naming the version, and the configure hook fails when `fail-configure` is set
+/// and the version is not 1 (so that a refresh to it fails, as snapd's v2 does); without, its
+/// configure hook sets nothing, so the snap has no configuration until one is set.
+fn config_versions(dir: &Path, version: u32, markers: bool) -> PathBuf {
+    let s = dir.join(format!("config-versions-v{version}-{markers}"));
     let _ = std::fs::remove_dir_all(&s);
     write(
         &s.join("meta/snap.yaml"),
@@ -33,26 +28,31 @@ fn config_versions(dir: &Path, version: u32) -> PathBuf {
         0o644,
     );
     write(&s.join("bin/true"), "#!/bin/sh\nexit 0\n", 0o755);
-    write(
-        &s.join("meta/hooks/configure"),
-        &format!(
+    let configure = if markers {
+        format!(
             "#!/bin/sh\nif [ {version} != 1 ] && [ \"$(snapctl get fail-configure)\" = yes ]; then\n  \
              echo failing as asked; exit 1\nfi\nsnapctl set configure-marker=executed-for-v{version}\n"
-        ),
-        0o755,
-    );
-    write(
-        &s.join("meta/hooks/post-refresh"),
-        &format!("#!/bin/sh\nsnapctl set post-refresh-hook-marker=executed-for-v{version}\n"),
-        0o755,
-    );
-    let out = dir.join(format!("config-versions-v{version}.snap"));
-    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
-    out
+        )
+    } else {
+        "#!/bin/sh\nexit 0\n".to_string()
+    };
+    write(&s.join("meta/hooks/configure"), &configure, 0o755);
+    if markers {
+        write(
+            &s.join("meta/hooks/post-refresh"),
+            &format!("#!/bin/sh\nsnapctl set post-refresh-hook-marker=executed-for-v{version}\n"),
+            0o755,
+        );
+    }
+    pack(
+        &s,
+        &dir.join(format!("config-versions-v{version}-{markers}.snap")),
+    )
 }
 
-fn install_file(env: &Env, path: &Path) -> (String, String, String) {
-    common::sandbox::install_unsigned(env, path)
+/// The snap's whole configuration.
+fn whole(env: &Env) -> serde_json::Value {
+    serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap()
 }
 
 fn get(env: &Env, key: &str) -> serde_json::Value {
@@ -83,12 +83,7 @@ fn revert(env: &Env, revision: Option<&str>) {
 }
 
 fn current(env: &Env) -> String {
-    let installed = common::installed(env);
-    let s = installed
-        .iter()
-        .find(|s| s.name == "config-versions")
-        .unwrap();
-    s.revision.clone()
+    common::revision_of(env, "config-versions")
 }
 
 #[test]
@@ -98,18 +93,16 @@ fn configuration_is_kept_per_revision_and_restored_on_revert() {
     }
     let (env, work) = common::sandbox::setup_with_confine();
     let (v1, v2) = (
-        config_versions(work.path(), 1),
-        config_versions(work.path(), 2),
+        config_versions(work.path(), 1, true),
+        config_versions(work.path(), 2, true),
     );
 
-    let (status, _, err) = install_file(&env, &v1);
-    assert_eq!(status, "Done", "{err}");
+    install_file(&env, &v1);
     assert_eq!(get(&env, "configure-marker"), "executed-for-v1");
     set(&env, r#"{"value": 100}"#);
 
     // A refresh carries the configuration over.
-    let (status, _, err) = install_file(&env, &v2);
-    assert_eq!(status, "Done", "{err}");
+    install_file(&env, &v2);
     assert_eq!(current(&env), "x2");
     assert_eq!(get(&env, "configure-marker"), "executed-for-v2");
     assert_eq!(get(&env, "post-refresh-hook-marker"), "executed-for-v2");
@@ -132,10 +125,9 @@ fn configuration_is_kept_per_revision_and_restored_on_revert() {
 
     // A refresh that fails (v3's configure hook) leaves the configuration as it was.
     set(&env, r#"{"fail-configure": "yes"}"#);
-    let before: serde_json::Value =
-        serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap();
-    let v3 = config_versions(work.path(), 3);
-    let (status, kind, err) = install_file(&env, &v3);
+    let before = whole(&env);
+    let v3 = config_versions(work.path(), 3, true);
+    let (status, kind, err) = install_unsigned(&env, &v3);
     assert_eq!(
         (status.as_str(), kind.as_str()),
         ("Error", "hook-failed"),
@@ -143,49 +135,18 @@ fn configuration_is_kept_per_revision_and_restored_on_revert() {
     );
     assert!(err.contains("failing as asked"), "{err}");
     assert_eq!(current(&env), "x1");
-    let after: serde_json::Value =
-        serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap();
+    let after = whole(&env);
     assert_eq!(after, before);
     assert_eq!(get(&env, "value"), 300);
 
     // Removal drops the kept copies with the snap: a new install starts afresh.
     env.done(env.proxy().remove(&["config-versions"], Dict::new()));
-    let (status, _, err) = install_file(&env, &v1);
-    assert_eq!(status, "Done", "{err}");
-    let all: serde_json::Value =
-        serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap();
+    install_file(&env, &v1);
+    let all = whole(&env);
     assert_eq!(
         all,
         serde_json::json!({"configure-marker": "executed-for-v1"})
     );
-}
-
-/// config-versions at `version` whose configure hook sets nothing: installed and refreshed, the
-/// snap has no configuration at all until one is set.
-fn unconfigured(dir: &Path, version: u32) -> PathBuf {
-    let s = dir.join(format!("config-versions-unconfigured-v{version}"));
-    let _ = std::fs::remove_dir_all(&s);
-    write(
-        &s.join("meta/snap.yaml"),
-        &format!(
-            "name: config-versions\nversion: '{version}'\nsummary: config versions\n\
-             base: shelf-base\napps:\n  app:\n    command: bin/true\n"
-        ),
-        0o644,
-    );
-    write(&s.join("bin/true"), "#!/bin/sh\nexit 0\n", 0o755);
-    write(
-        &s.join("meta/hooks/configure"),
-        "#!/bin/sh\nexit 0\n",
-        0o755,
-    );
-    let out = dir.join(format!("config-versions-unconfigured-v{version}.snap"));
-    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
-    out
-}
-
-fn whole(env: &Env) -> serde_json::Value {
-    serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap()
 }
 
 /// snapd's SaveRevisionConfig keeps nothing for a snap without configuration, and its
@@ -198,10 +159,12 @@ fn a_revert_to_a_revision_that_had_no_configuration_keeps_the_current_one() {
         return;
     }
     let (env, work) = common::sandbox::setup_with_confine();
-    let (v1, v2) = (unconfigured(work.path(), 1), unconfigured(work.path(), 2));
+    let (v1, v2) = (
+        config_versions(work.path(), 1, false),
+        config_versions(work.path(), 2, false),
+    );
     for v in [&v1, &v2] {
-        let (status, _, err) = install_file(&env, v);
-        assert_eq!(status, "Done", "{err}");
+        install_file(&env, v);
     }
     assert_eq!(current(&env), "x2");
     assert_eq!(whole(&env), serde_json::json!({}));
