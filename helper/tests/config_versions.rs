@@ -15,7 +15,8 @@ use zbus::zvariant::OwnedValue;
 /// Our config-versions snap at `version`. With `markers`, its configure and post-refresh hooks
 /// leave markers naming the version, and the configure hook fails when `fail-configure` is set
 /// and the version is not 1 (so that a refresh to it fails, as snapd's v2 does); without, its
-/// configure hook sets nothing, so the snap has no configuration until one is set.
+/// configure and pre-refresh hooks set nothing, so the snap has no configuration until one is
+/// set, and the configure hook of version 3 and later fails.
 fn config_versions(dir: &Path, version: u32, markers: bool) -> PathBuf {
     let s = dir.join(format!("config-versions-v{version}-{markers}"));
     let _ = std::fs::remove_dir_all(&s);
@@ -34,10 +35,17 @@ fn config_versions(dir: &Path, version: u32, markers: bool) -> PathBuf {
              echo failing as asked; exit 1\nfi\nsnapctl set configure-marker=executed-for-v{version}\n"
         )
     } else {
-        "#!/bin/sh\nexit 0\n".to_string()
+        format!("#!/bin/sh\nif [ {version} -ge 3 ]; then echo failing as asked; exit 1; fi\n")
     };
     write(&s.join("meta/hooks/configure"), &configure, 0o755);
-    if markers {
+    if !markers {
+        // A hook that sets nothing, run (and undone) before a refresh's configuration is kept.
+        write(
+            &s.join("meta/hooks/pre-refresh"),
+            "#!/bin/sh\nexit 0\n",
+            0o755,
+        );
+    } else {
         write(
             &s.join("meta/hooks/post-refresh"),
             &format!("#!/bin/sh\nsnapctl set post-refresh-hook-marker=executed-for-v{version}\n"),
@@ -186,4 +194,53 @@ fn a_revert_to_a_revision_that_had_no_configuration_keeps_the_current_one() {
     assert_eq!(whole(&env), serde_json::json!({"value": 300}));
     revert(&env, Some("x2"));
     assert_eq!(whole(&env), serde_json::json!({}));
+}
+
+/// A configuration emptied is `{}`, which snapd keeps and brings back as such: a failed refresh
+/// leaves it `{}` (the undo of the old revision's pre-refresh hook, which ran over `{}`, puts
+/// `{}` back, not "no configuration"), and an unset on a snap without configuration makes it
+/// `{}` too (snapd's commit stores the snap's document for any change). Seen through a revert:
+/// only a configuration is kept as the replaced revision's and brought back.
+#[test]
+fn an_empty_configuration_survives_a_failed_refresh_and_comes_back() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work) = common::sandbox::setup_with_confine();
+    let files: Vec<PathBuf> = (1..=3)
+        .map(|v| config_versions(work.path(), v, false))
+        .collect();
+    // The current revision's `{}` kept when the older one is reverted to, and brought back when
+    // it is reverted to again.
+    let comes_back_empty = |what: &str| {
+        let now = current(&env);
+        let installed = common::installed(&env);
+        let snap = installed.iter().find(|s| s.name == "config-versions");
+        let older = snap.unwrap().revisions.iter().find(|r| **r != now).unwrap();
+        revert(&env, Some(older));
+        assert_eq!(whole(&env), serde_json::json!({}), "{what}");
+        set(&env, r#"{"value": 7}"#);
+        revert(&env, Some(&now));
+        assert_eq!(whole(&env), serde_json::json!({}), "{what}");
+    };
+
+    install_file(&env, &files[0]);
+    install_file(&env, &files[1]);
+    set(&env, r#"{"value": 1}"#);
+    set(&env, r#"{"value": null}"#);
+    let (status, kind, err) = install_unsigned(&env, &files[2]);
+    assert_eq!(
+        (status.as_str(), kind.as_str()),
+        ("Error", "hook-failed"),
+        "{err}"
+    );
+    assert_eq!(current(&env), "x2");
+    comes_back_empty("emptied, then a failed refresh");
+
+    // Removed, the snap has no configuration; unsetting a key it never had makes it `{}`.
+    env.done(env.proxy().remove(&["config-versions"], Dict::new()));
+    install_file(&env, &files[0]);
+    install_file(&env, &files[1]);
+    set(&env, r#"{"absent": null}"#);
+    comes_back_empty("an unset on no configuration");
 }
