@@ -1102,3 +1102,29 @@ async fn run_inhibition_is_idempotent_and_checks_running_apps() {
     assert!(Task::InhibitRun(busy).run(&cx(0)).await.is_ok());
     assert!(locked());
 }
+
+/// Root's `snapctl set`/`unset` outside hooks stores the document it leaves, `{}` included: an
+/// unset on a snap without configuration, or of its last key, leaves `{}` (snapd's commit),
+/// which a refresh then keeps as the replaced revision's.
+#[tokio::test]
+async fn snapctl_outside_hooks_leaves_an_empty_configuration() {
+    use serde_json::{json, Map};
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    lock(&engine.inner.state)
+        .put_snap(&snap("a", &["1"]))
+        .unwrap();
+    assert_eq!(lock(&engine.inner.state).config_entry("a").unwrap(), None);
+    engine.put_config("a", &Map::new()).unwrap();
+    assert_eq!(
+        lock(&engine.inner.state).config_entry("a").unwrap(),
+        Some(Map::new())
+    );
+    let doc = json!({"k": 1}).as_object().unwrap().clone();
+    engine.put_config("a", &doc).unwrap();
+    engine.put_config("a", &Map::new()).unwrap();
+    assert_eq!(
+        lock(&engine.inner.state).config_entry("a").unwrap(),
+        Some(Map::new())
+    );
+}
