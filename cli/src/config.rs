@@ -87,7 +87,9 @@ pub(crate) fn parse_set(args: &[String], string: bool, typed: bool) -> Res<Vec<(
     snapshelf_dbus::config::parse_values(args, string, typed).map_err(usage)
 }
 
-/// As Go's `json.MarshalIndent(v, "", "\t")`, which snap uses.
+/// As Go's `json.MarshalIndent(v, "", "\t")`, which snap uses: `<`, `>`, `&` and the line and
+/// paragraph separators escaped (outside strings JSON has none of them, so replacing them
+/// everywhere is exact).
 fn indent(v: &Value) -> String {
     let mut out = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
@@ -97,6 +99,8 @@ fn indent(v: &Value) -> String {
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// snap's list: `Key  Value` rows, objects shown as `{...}` (one level down unless at the root),
@@ -157,5 +161,10 @@ mod tests {
     #[test]
     fn documents_are_indented_with_tabs() {
         assert_eq!(indent(&json!({"k": "<"})), "{\n\t\"k\": \"\\u003c\"\n}");
+        // Go escapes these two too (JavaScript reads them as line ends).
+        assert_eq!(
+            indent(&json!(["a\u{2028}b\u{2029}&"])),
+            "[\n\t\"a\\u2028b\\u2029\\u0026\"\n]"
+        );
     }
 }

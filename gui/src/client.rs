@@ -221,26 +221,44 @@ pub async fn connections(name: &str) -> Res<Vec<Plug>> {
     typed(list, Plug::from_dict)
 }
 
-/// `Connections()` rows with the content tag of each content plug (DESIGN.md §11: content rows
-/// add `content` and `target`), keyed by `snap:plug`.
-pub async fn connections_with_content(name: &str) -> Res<(Vec<Plug>, HashMap<String, String>)> {
+/// What `Connections()` rows add to the plain ones, each keyed by `snap:plug`: a content plug's
+/// tag (DESIGN.md §11: content rows add `content` and `target`) and the slots a `dbus` plug may
+/// be connected to (`slots`, `snap:slot` each).
+#[derive(Debug, Default)]
+pub struct RowExtras {
+    pub tags: HashMap<String, String>,
+    pub slots: HashMap<String, Vec<(String, String)>>,
+}
+
+/// `Connections()` rows with their [`RowExtras`].
+pub async fn connections_with_content(name: &str) -> Res<(Vec<Plug>, RowExtras)> {
     let list = helper()
         .await?
         .connections(name)
         .await
         .map_err(Failure::from_zbus)?;
-    let mut tags = HashMap::new();
+    let mut extras = RowExtras::default();
     for d in &list {
         let p = Plug::from_dict(d).map_err(Failure::bad_answer)?;
+        let key = format!("{}:{}", p.plug_snap, p.plug);
         let tag = d
             .get("content")
             .and_then(|v| v.try_clone().ok())
             .and_then(|v| String::try_from(v).ok());
         if let Some(tag) = tag {
-            tags.insert(format!("{}:{}", p.plug_snap, p.plug), tag);
+            extras.tags.insert(key.clone(), tag);
+        }
+        let slots = d
+            .get("slots")
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| Vec::<String>::try_from(v).ok());
+        if let Some(slots) = slots {
+            let pairs = slots.iter().filter_map(|s| s.split_once(':'));
+            let pairs = pairs.map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            extras.slots.insert(key, pairs);
         }
     }
-    Ok((typed(list, Plug::from_dict)?, tags))
+    Ok((typed(list, Plug::from_dict)?, extras))
 }
 
 /// Every interface the helper knows.

@@ -45,6 +45,31 @@ pub type Defaults = HashMap<String, bool>;
 /// The content tag of each content plug, keyed `snap:plug`.
 pub type Tags = HashMap<String, String>;
 
+/// The slots each `dbus` plug may be connected to, keyed `snap:plug` (`Connections`' `slots`).
+pub type Offers = HashMap<String, Vec<(String, String)>>;
+
+/// The slots a person picks from for `p`: several offered and the plug not connected (one is
+/// the switch's own, none leaves it off). Pure.
+pub fn picks<'a>(p: &Plug, offers: &'a Offers) -> Option<&'a [(String, String)]> {
+    let offered = offers.get(&format!("{}:{}", p.plug_snap, p.plug))?;
+    (offered.len() > 1 && !p.connected).then_some(offered.as_slice())
+}
+
+/// How the picker names each slot: the snap's name, as `snap:slot` (snapd's syntax) where that
+/// snap offers several. Pure.
+pub fn pick_names(offered: &[(String, String)]) -> Vec<String> {
+    offered
+        .iter()
+        .map(|(snap, slot)| {
+            if offered.iter().filter(|(s, _)| s == snap).count() > 1 {
+                format!("{snap}:{slot}")
+            } else {
+                snap.clone()
+            }
+        })
+        .collect()
+}
+
 /// The snap's content plugs in words, with the plug's name: "Uses the GNOME 42 platform from
 /// gnome-42-2204". Without a tag (an older helper) the provider's name stands for it. Pure.
 pub fn content_rows(plugs: &[Plug], tags: &Tags, snap: &str) -> Vec<(String, String)> {
@@ -78,13 +103,21 @@ pub fn changed_by_person(p: &Plug, defaults: &Defaults) -> bool {
 }
 
 /// A row's subtitle and whether its switch can act. A `dbus` plug connects to another app's
-/// slot: the row names that app, or says none is installed (then the switch cannot turn it on).
-/// Pure.
-pub fn row_subtitle(p: &Plug, defaults: &Defaults) -> (String, bool) {
+/// slot: the row names that app, says how many offer it (`offered`, when the person picks one),
+/// or says none is installed (then the switch cannot turn it on). Pure.
+pub fn row_subtitle(p: &Plug, defaults: &Defaults, offered: usize) -> (String, bool) {
     let mut sub = p.interface.clone();
     let mut can = true;
     if p.interface == "dbus" {
-        if p.slot_snap.is_empty() {
+        if p.slot_snap.is_empty() && offered > 1 && !p.connected {
+            // Translators: {interface} is a technical name (dbus), {n} a number of apps.
+            let template = gettextrs::ngettext(
+                "{interface} · {n} installed app offers this service",
+                "{interface} · {n} installed apps offer this service",
+                u32::try_from(offered).unwrap_or(u32::MAX),
+            );
+            sub = fill(&template, &[("interface", &sub), ("n", &offered)]);
+        } else if p.slot_snap.is_empty() {
             can = p.connected;
             sub = fill(
                 &gettext("{interface} · no installed app offers this service"),
@@ -119,9 +152,13 @@ pub struct Permissions {
     /// Content plugs, in words (`content_rows`): shown apart, without a switch.
     content: Vec<(String, String)>,
     defaults: Defaults,
+    /// Where several snaps offer a plug's slot: the choices (`picks`).
+    offers: Offers,
     load: Loadable,
     busy: usize,
     switches: Vec<gtk::Switch>,
+    /// Each switch's picker of slots, where it has one.
+    pickers: Vec<Option<adw::ComboRow>>,
 }
 
 #[derive(Debug)]
@@ -140,7 +177,10 @@ pub enum PermissionsOutput {
 #[derive(Debug)]
 pub enum PermissionsCmd {
     /// The app asked for, and its plugs.
-    Loaded(String, Result<(Vec<Plug>, Defaults, Tags), Failure>),
+    Loaded(
+        String,
+        Result<(Vec<Plug>, Defaults, client::RowExtras), Failure>,
+    ),
     /// One switch's change ended: its index, and the failure if it did not end Done.
     Done(Option<usize>, Result<(), Failure>),
 }
@@ -213,10 +253,12 @@ impl Component for Permissions {
             plugs: Vec::new(),
             content: Vec::new(),
             defaults: Defaults::new(),
+            offers: Offers::new(),
             // A failed reload leaves the switches shown: a switch's own failure goes to a toast.
             load: Loadable::keeping_shown(),
             busy: 0,
             switches: Vec::new(),
+            pickers: Vec::new(),
         };
         let widgets = view_output!();
         ComponentParts { model, widgets }
@@ -244,19 +286,27 @@ impl Component for Permissions {
                 let name = self.name.clone();
                 sender.oneshot_command(async move {
                     let r = async {
-                        let (plugs, tags) = client::connections_with_content(&name).await?;
-                        Ok((plugs, client::interface_defaults().await?, tags))
+                        let (plugs, extras) = client::connections_with_content(&name).await?;
+                        Ok((plugs, client::interface_defaults().await?, extras))
                     };
                     let r = r.await;
                     PermissionsCmd::Loaded(name, r)
                 });
             }
             PermissionsInput::Toggle(i, on) => {
-                let Some(p) = self.plugs.get(i).cloned() else {
+                let Some(mut p) = self.plugs.get(i).cloned() else {
                     return;
                 };
                 if p.connected == on {
                     return;
+                }
+                if on {
+                    // The slot picked, where several snaps offer one (snapd's `snap connect
+                    // plug snap:slot`).
+                    if let Some((snap, slot)) = self.picked(i, &p) {
+                        tracing::info!(target: "ui", "permission slot picked: {}:{} -> {snap}:{slot}", p.plug_snap, p.plug);
+                        (p.slot_snap, p.slot) = (snap, slot);
+                    }
                 }
                 self.busy += 1;
                 tracing::info!(target: "ui", "permission switched: {}:{} -> {on}", p.plug_snap, p.plug);
@@ -295,12 +345,13 @@ impl Component for Permissions {
             // A late answer about the app shown before is not this app's.
             PermissionsCmd::Loaded(name, _) if name != self.name => {}
             PermissionsCmd::Loaded(_, r) => match r {
-                Ok((plugs, defaults, tags)) => {
+                Ok((plugs, defaults, extras)) => {
                     self.load.succeeded();
                     self.defaults = defaults;
+                    self.offers = extras.slots;
                     let (content, plugs): (Vec<Plug>, Vec<Plug>) =
                         plugs.into_iter().partition(|p| p.interface == "content");
-                    self.content = content_rows(&content, &tags, &self.name);
+                    self.content = content_rows(&content, &extras.tags, &self.name);
                     self.plugs = grouped(plugs, &self.name)
                         .into_iter()
                         .flat_map(|(_, v)| v)
@@ -342,6 +393,31 @@ async fn run(a: Action) -> Result<(), Failure> {
 }
 
 impl Permissions {
+    /// The slot chosen in row `i`'s picker, if it has one.
+    fn picked(&self, i: usize, p: &Plug) -> Option<(String, String)> {
+        let picker = self.pickers.get(i)?.as_ref()?;
+        let offered = picks(p, &self.offers)?;
+        offered.get(picker.selected() as usize).cloned()
+    }
+
+    /// A plug's row: a picker of the slots offered when there are several, else a plain row.
+    fn plug_row(&mut self, p: &Plug) -> adw::ActionRow {
+        let Some(offered) = picks(p, &self.offers) else {
+            self.pickers.push(None);
+            return adw::ActionRow::new();
+        };
+        let names = pick_names(offered);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let picker = adw::ComboRow::new();
+        picker.set_model(Some(&gtk::StringList::new(&names)));
+        let plug = format!("{}:{}", p.plug_snap, p.plug);
+        picker.connect_selected_notify(move |c| {
+            tracing::info!(target: "ui", "permission slot selected: {plug} -> {}", c.selected());
+        });
+        self.pickers.push(Some(picker.clone()));
+        picker.upcast()
+    }
+
     /// Rebuild the groups and rows from `self.plugs`, keeping the focus on the same row.
     fn fill(&mut self, widgets: &mut PermissionsWidgets, sender: &ComponentSender<Self>) {
         let focused = self
@@ -353,20 +429,23 @@ impl Permissions {
             widgets.groups.remove(&c);
         }
         self.switches.clear();
+        self.pickers.clear();
         let mut rows = Vec::new();
         let mut index = 0;
         for (group, plugs) in grouped(self.plugs.clone(), &self.name) {
             let g = adw::PreferencesGroup::new();
             g.set_title(&group.title());
             for p in plugs {
-                let row = adw::ActionRow::new();
+                let row = self.plug_row(&p);
+                let picker = self.pickers.last().is_some_and(Option::is_some);
                 // The helper's words, in the person's language (the app's SetLocale).
                 row.set_title(if p.label.is_empty() {
                     &p.interface
                 } else {
                     &p.label
                 });
-                let (sub, can) = row_subtitle(&p, &self.defaults);
+                let offered = picks(&p, &self.offers).map_or(0, <[_]>::len);
+                let (sub, can) = row_subtitle(&p, &self.defaults, offered);
                 row.set_subtitle(&sub);
                 row.set_widget_name(&p.plug);
                 let sw = gtk::Switch::new();
@@ -381,8 +460,12 @@ impl Permissions {
                     s.input(PermissionsInput::Toggle(i, on));
                     gtk::glib::Propagation::Stop
                 });
+                sw.set_widget_name(&format!("switch-{}", p.plug));
                 row.add_suffix(&sw);
-                row.set_activatable_widget(Some(&sw));
+                // A picker's row opens its list; its switch is reached by Tab.
+                if !picker {
+                    row.set_activatable_widget(Some(&sw));
+                }
                 g.add(&row);
                 rows.push(row);
                 self.switches.push(sw);
@@ -422,26 +505,55 @@ mod tests {
         let mut p = plug("dbus", false, false, false);
         p.slot = String::new();
         assert_eq!(
-            row_subtitle(&p, &d),
+            row_subtitle(&p, &d, 0),
             ("dbus · no installed app offers this service".into(), false)
         );
         p.slot_snap = "gnome-calculator".into();
         p.slot = "gnome-calculator".into();
         assert_eq!(
-            row_subtitle(&p, &d),
+            row_subtitle(&p, &d, 0),
             ("dbus · with gnome-calculator".into(), true)
         );
         p.connected = true;
         p.manual = true;
         assert_eq!(
-            row_subtitle(&p, &d),
+            row_subtitle(&p, &d, 0),
             ("dbus · with gnome-calculator · changed by you".into(), true)
         );
         // Any other plug: its interface, and the switch acts.
         assert_eq!(
-            row_subtitle(&plug("home", true, false, true), &d),
+            row_subtitle(&plug("home", true, false, true), &d, 0),
             ("home".into(), true)
         );
+    }
+
+    #[test]
+    fn several_offered_slots_are_picked_from() {
+        let d = Defaults::from([("dbus".to_string(), false)]);
+        let mut p = plug("dbus", false, false, false);
+        p.slot = String::new();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        let mut offers = Offers::from([(
+            "shelf-notes:dbus".to_string(),
+            vec![
+                pair("peer-a", "svc"),
+                pair("peer-b", "one"),
+                pair("peer-b", "two"),
+            ],
+        )]);
+        let offered = picks(&p, &offers).unwrap();
+        assert_eq!(pick_names(offered), ["peer-a", "peer-b:one", "peer-b:two"]);
+        assert_eq!(
+            row_subtitle(&p, &d, offered.len()),
+            ("dbus · 3 installed apps offer this service".into(), true)
+        );
+        // Connected, the row names its slot: nothing to pick.
+        p.connected = true;
+        assert!(picks(&p, &offers).is_none());
+        // One offered slot is the switch's own.
+        p.connected = false;
+        offers.insert("shelf-notes:dbus".into(), vec![pair("peer-a", "svc")]);
+        assert!(picks(&p, &offers).is_none());
     }
 
     fn plug(interface: &str, connected: bool, manual: bool, auto: bool) -> Plug {

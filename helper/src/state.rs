@@ -378,23 +378,6 @@ impl State {
         Ok(self.config_entry(name)?.unwrap_or_default())
     }
 
-    /// Store a snap's configuration document as a hook or `snapctl` left it. One emptied is still
-    /// a configuration (snapd keeps `{}`, which a refresh keeps as the revision's and a revert
-    /// brings back); a snap that never had one gets none. [`State::set_config`] stores exactly.
-    pub fn put_config(
-        &self,
-        name: &str,
-        doc: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<()> {
-        if doc.is_empty() {
-            self.conn
-                .execute("UPDATE config SET data = '{}' WHERE name = ?1", [name])?;
-        } else {
-            self.set_config(name, Some(doc))?;
-        }
-        Ok(())
-    }
-
     // --- changes and tasks -------------------------------------------------------------------------
 
     /// Record a new change with its tasks, all `Do`, in one transaction. Returns its id.

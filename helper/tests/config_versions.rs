@@ -5,24 +5,20 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use common::sandbox::{install_file, install_unsigned, pack, write};
 use common::Env;
 use snapshelf_dbus::types::Dict;
 use zbus::zvariant::OwnedValue;
 
-fn write(path: &Path, text: &str, mode: u32) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Our config-versions snap at `version`: its configure and post-refresh hooks leave markers
-/// naming the version; the configure hook fails when `fail-configure` is set and the version is
-/// not 1 (so that a refresh to it fails, as snapd's v2 does).
-fn config_versions(dir: &Path, version: u32) -> PathBuf {
-    let s = dir.join(format!("config-versions-v{version}"));
+/// Our config-versions snap at `version`. With `markers`, its configure and post-refresh hooks
+/// leave markers naming the version, and the configure hook fails when `fail-configure` is set
+/// and the version is not 1 (so that a refresh to it fails, as snapd's v2 does); without, its
+/// configure and pre-refresh hooks set nothing, so the snap has no configuration until one is
+/// set, and the configure hook of version 3 and later fails.
+fn config_versions(dir: &Path, version: u32, markers: bool) -> PathBuf {
+    let s = dir.join(format!("config-versions-v{version}-{markers}"));
     let _ = std::fs::remove_dir_all(&s);
     write(
         &s.join("meta/snap.yaml"),
@@ -33,26 +29,38 @@ fn config_versions(dir: &Path, version: u32) -> PathBuf {
         0o644,
     );
     write(&s.join("bin/true"), "#!/bin/sh\nexit 0\n", 0o755);
-    write(
-        &s.join("meta/hooks/configure"),
-        &format!(
+    let configure = if markers {
+        format!(
             "#!/bin/sh\nif [ {version} != 1 ] && [ \"$(snapctl get fail-configure)\" = yes ]; then\n  \
              echo failing as asked; exit 1\nfi\nsnapctl set configure-marker=executed-for-v{version}\n"
-        ),
-        0o755,
-    );
-    write(
-        &s.join("meta/hooks/post-refresh"),
-        &format!("#!/bin/sh\nsnapctl set post-refresh-hook-marker=executed-for-v{version}\n"),
-        0o755,
-    );
-    let out = dir.join(format!("config-versions-v{version}.snap"));
-    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
-    out
+        )
+    } else {
+        format!("#!/bin/sh\nif [ {version} -ge 3 ]; then echo failing as asked; exit 1; fi\n")
+    };
+    write(&s.join("meta/hooks/configure"), &configure, 0o755);
+    if !markers {
+        // A hook that sets nothing, run (and undone) before a refresh's configuration is kept.
+        write(
+            &s.join("meta/hooks/pre-refresh"),
+            "#!/bin/sh\nexit 0\n",
+            0o755,
+        );
+    } else {
+        write(
+            &s.join("meta/hooks/post-refresh"),
+            &format!("#!/bin/sh\nsnapctl set post-refresh-hook-marker=executed-for-v{version}\n"),
+            0o755,
+        );
+    }
+    pack(
+        &s,
+        &dir.join(format!("config-versions-v{version}-{markers}.snap")),
+    )
 }
 
-fn install_file(env: &Env, path: &Path) -> (String, String, String) {
-    common::sandbox::install_unsigned(env, path)
+/// The snap's whole configuration.
+fn whole(env: &Env) -> serde_json::Value {
+    serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap()
 }
 
 fn get(env: &Env, key: &str) -> serde_json::Value {
@@ -83,12 +91,7 @@ fn revert(env: &Env, revision: Option<&str>) {
 }
 
 fn current(env: &Env) -> String {
-    let installed = common::installed(env);
-    let s = installed
-        .iter()
-        .find(|s| s.name == "config-versions")
-        .unwrap();
-    s.revision.clone()
+    common::revision_of(env, "config-versions")
 }
 
 #[test]
@@ -98,18 +101,16 @@ fn configuration_is_kept_per_revision_and_restored_on_revert() {
     }
     let (env, work) = common::sandbox::setup_with_confine();
     let (v1, v2) = (
-        config_versions(work.path(), 1),
-        config_versions(work.path(), 2),
+        config_versions(work.path(), 1, true),
+        config_versions(work.path(), 2, true),
     );
 
-    let (status, _, err) = install_file(&env, &v1);
-    assert_eq!(status, "Done", "{err}");
+    install_file(&env, &v1);
     assert_eq!(get(&env, "configure-marker"), "executed-for-v1");
     set(&env, r#"{"value": 100}"#);
 
     // A refresh carries the configuration over.
-    let (status, _, err) = install_file(&env, &v2);
-    assert_eq!(status, "Done", "{err}");
+    install_file(&env, &v2);
     assert_eq!(current(&env), "x2");
     assert_eq!(get(&env, "configure-marker"), "executed-for-v2");
     assert_eq!(get(&env, "post-refresh-hook-marker"), "executed-for-v2");
@@ -132,10 +133,9 @@ fn configuration_is_kept_per_revision_and_restored_on_revert() {
 
     // A refresh that fails (v3's configure hook) leaves the configuration as it was.
     set(&env, r#"{"fail-configure": "yes"}"#);
-    let before: serde_json::Value =
-        serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap();
-    let v3 = config_versions(work.path(), 3);
-    let (status, kind, err) = install_file(&env, &v3);
+    let before = whole(&env);
+    let v3 = config_versions(work.path(), 3, true);
+    let (status, kind, err) = install_unsigned(&env, &v3);
     assert_eq!(
         (status.as_str(), kind.as_str()),
         ("Error", "hook-failed"),
@@ -143,49 +143,18 @@ fn configuration_is_kept_per_revision_and_restored_on_revert() {
     );
     assert!(err.contains("failing as asked"), "{err}");
     assert_eq!(current(&env), "x1");
-    let after: serde_json::Value =
-        serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap();
+    let after = whole(&env);
     assert_eq!(after, before);
     assert_eq!(get(&env, "value"), 300);
 
     // Removal drops the kept copies with the snap: a new install starts afresh.
     env.done(env.proxy().remove(&["config-versions"], Dict::new()));
-    let (status, _, err) = install_file(&env, &v1);
-    assert_eq!(status, "Done", "{err}");
-    let all: serde_json::Value =
-        serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap();
+    install_file(&env, &v1);
+    let all = whole(&env);
     assert_eq!(
         all,
         serde_json::json!({"configure-marker": "executed-for-v1"})
     );
-}
-
-/// config-versions at `version` whose configure hook sets nothing: installed and refreshed, the
-/// snap has no configuration at all until one is set.
-fn unconfigured(dir: &Path, version: u32) -> PathBuf {
-    let s = dir.join(format!("config-versions-unconfigured-v{version}"));
-    let _ = std::fs::remove_dir_all(&s);
-    write(
-        &s.join("meta/snap.yaml"),
-        &format!(
-            "name: config-versions\nversion: '{version}'\nsummary: config versions\n\
-             base: shelf-base\napps:\n  app:\n    command: bin/true\n"
-        ),
-        0o644,
-    );
-    write(&s.join("bin/true"), "#!/bin/sh\nexit 0\n", 0o755);
-    write(
-        &s.join("meta/hooks/configure"),
-        "#!/bin/sh\nexit 0\n",
-        0o755,
-    );
-    let out = dir.join(format!("config-versions-unconfigured-v{version}.snap"));
-    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
-    out
-}
-
-fn whole(env: &Env) -> serde_json::Value {
-    serde_json::from_str(&env.proxy().get_config("config-versions", &[]).unwrap()).unwrap()
 }
 
 /// snapd's SaveRevisionConfig keeps nothing for a snap without configuration, and its
@@ -198,10 +167,12 @@ fn a_revert_to_a_revision_that_had_no_configuration_keeps_the_current_one() {
         return;
     }
     let (env, work) = common::sandbox::setup_with_confine();
-    let (v1, v2) = (unconfigured(work.path(), 1), unconfigured(work.path(), 2));
+    let (v1, v2) = (
+        config_versions(work.path(), 1, false),
+        config_versions(work.path(), 2, false),
+    );
     for v in [&v1, &v2] {
-        let (status, _, err) = install_file(&env, v);
-        assert_eq!(status, "Done", "{err}");
+        install_file(&env, v);
     }
     assert_eq!(current(&env), "x2");
     assert_eq!(whole(&env), serde_json::json!({}));
@@ -223,4 +194,53 @@ fn a_revert_to_a_revision_that_had_no_configuration_keeps_the_current_one() {
     assert_eq!(whole(&env), serde_json::json!({"value": 300}));
     revert(&env, Some("x2"));
     assert_eq!(whole(&env), serde_json::json!({}));
+}
+
+/// A configuration emptied is `{}`, which snapd keeps and brings back as such: a failed refresh
+/// leaves it `{}` (the undo of the old revision's pre-refresh hook, which ran over `{}`, puts
+/// `{}` back, not "no configuration"), and an unset on a snap without configuration makes it
+/// `{}` too (snapd's commit stores the snap's document for any change). Seen through a revert:
+/// only a configuration is kept as the replaced revision's and brought back.
+#[test]
+fn an_empty_configuration_survives_a_failed_refresh_and_comes_back() {
+    if !common::require_root() {
+        return;
+    }
+    let (env, work) = common::sandbox::setup_with_confine();
+    let files: Vec<PathBuf> = (1..=3)
+        .map(|v| config_versions(work.path(), v, false))
+        .collect();
+    // The current revision's `{}` kept when the older one is reverted to, and brought back when
+    // it is reverted to again.
+    let comes_back_empty = |what: &str| {
+        let now = current(&env);
+        let installed = common::installed(&env);
+        let snap = installed.iter().find(|s| s.name == "config-versions");
+        let older = snap.unwrap().revisions.iter().find(|r| **r != now).unwrap();
+        revert(&env, Some(older));
+        assert_eq!(whole(&env), serde_json::json!({}), "{what}");
+        set(&env, r#"{"value": 7}"#);
+        revert(&env, Some(&now));
+        assert_eq!(whole(&env), serde_json::json!({}), "{what}");
+    };
+
+    install_file(&env, &files[0]);
+    install_file(&env, &files[1]);
+    set(&env, r#"{"value": 1}"#);
+    set(&env, r#"{"value": null}"#);
+    let (status, kind, err) = install_unsigned(&env, &files[2]);
+    assert_eq!(
+        (status.as_str(), kind.as_str()),
+        ("Error", "hook-failed"),
+        "{err}"
+    );
+    assert_eq!(current(&env), "x2");
+    comes_back_empty("emptied, then a failed refresh");
+
+    // Removed, the snap has no configuration; unsetting a key it never had makes it `{}`.
+    env.done(env.proxy().remove(&["config-versions"], Dict::new()));
+    install_file(&env, &files[0]);
+    install_file(&env, &files[1]);
+    set(&env, r#"{"absent": null}"#);
+    comes_back_empty("an unset on no configuration");
 }

@@ -49,6 +49,17 @@ fn row(env: &Env, snap: &str, plug_snap: &str, plug: &str) -> Option<Connection>
         .find(|c| c.plug_snap == plug_snap && c.plug == plug)
 }
 
+/// The `slots` of `plug_snap`'s row for `plug` (`snap:slot` each), from its own `Connections`.
+fn offered(env: &Env, plug_snap: &str, plug: &str) -> Vec<String> {
+    let rows = env.proxy().connections(plug_snap).unwrap();
+    let d = rows
+        .iter()
+        .find(|d| Connection::from_dict(d).is_ok_and(|c| c.plug == plug))
+        .unwrap();
+    let v = d.get("slots").expect("a dbus plug's row has slots");
+    Vec::<String>::try_from(v.try_clone().unwrap()).unwrap()
+}
+
 fn remove(env: &Env, name: &str) {
     let o = RemoveOptions::default();
     let c = env.proxy().remove(&[name], o.to_dict()).unwrap();
@@ -133,12 +144,14 @@ fn a_connected_dbus_plug_reaches_the_slots_service_and_only_then() {
         (r.slot_snap.as_str(), r.slot.as_str()),
         ("dbuspeer", "peer")
     );
+    assert_eq!(offered(&env, "dbususer", "peer"), ["dbuspeer:peer"]);
     for plug in ["other", "sys"] {
         let r = row(&env, "dbususer", "dbususer", plug).unwrap();
         assert!(
             !r.connected && r.slot_snap.is_empty() && r.slot.is_empty(),
             "{r:?}"
         );
+        assert!(offered(&env, "dbususer", plug).is_empty());
     }
 
     std::thread::scope(|s| {

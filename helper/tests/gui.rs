@@ -796,41 +796,45 @@ fn f5_shows_what_another_client_changed() {
 
 /// The sample catalog plus a GNOME-style app and its content snap `gnome-42-2204` (one
 /// publisher, so the plug connects by itself when the app's install brings the provider).
+/// Pack the snap `name` (its `snap.yaml` and executable `files`) into the catalog copy at `dir`,
+/// revision 1 on latest/stable, its entry ending with the TOML lines `extra`.
+fn add_to_catalog(dir: &Path, name: &str, yaml: &str, files: &[(&str, &str)], extra: &str) {
+    let src = dir.join("src").join(name);
+    std::fs::create_dir_all(src.join("meta")).unwrap();
+    std::fs::write(src.join("meta/snap.yaml"), yaml).unwrap();
+    for (path, text) in files {
+        let p = src.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    snapshelf_snap::squashfs::pack(
+        &src,
+        &dir.join(format!("snaps/{name}_1.snap")),
+        &Default::default(),
+    )
+    .unwrap();
+    let mut toml = std::fs::read_to_string(dir.join("catalog.toml")).unwrap();
+    toml.push_str(&format!("\n[[snap]]\nname = \"{name}\"\npublisher = \"snapshelf\"\ncategories = [\"development\"]\nlicense = \"MIT\"\nchannels = {{ \"latest/stable\" = 1 }}\n{extra}"));
+    std::fs::write(dir.join("catalog.toml"), toml).unwrap();
+}
+
 fn catalog_with_content(dir: &Path) {
     common::copy_dir(common::catalog(), dir);
-    let add = |name: &str, yaml: &str, files: &[(&str, &str)]| {
-        let src = dir.join("src").join(name);
-        std::fs::create_dir_all(src.join("meta")).unwrap();
-        std::fs::write(src.join("meta/snap.yaml"), yaml).unwrap();
-        for (path, text) in files {
-            let p = src.join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(&p, text).unwrap();
-            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .unwrap();
-        }
-        snapshelf_snap::squashfs::pack(
-            &src,
-            &dir.join(format!("snaps/{name}_1.snap")),
-            &Default::default(),
-        )
-        .unwrap();
-    };
-    add(
+    add_to_catalog(
+        dir,
         "gnome-42-2204",
         "name: gnome-42-2204\nversion: '0+git.1'\nsummary: Shared GNOME 42 Ubuntu stack\nbase: shelf-base\nslots:\n  gnome-42-2204:\n    interface: content\n    read: [$SNAP/usr]\n",
         &[("usr/share/gnome-stack", "gtk\n")],
+        "",
     );
-    add(
+    add_to_catalog(
+        dir,
         "shelf-gnome-app",
         "name: shelf-gnome-app\nversion: '1.0'\ntitle: Shelf GNOME App\nsummary: Built on the GNOME 42 platform\nbase: shelf-base\napps:\n  shelf-gnome-app:\n    command: bin/app\nplugs:\n  gnome-42-2204:\n    interface: content\n    target: $SNAP/gnome-platform\n    default-provider: gnome-42-2204\n",
         &[("bin/app", "#!/bin/sh\nls $SNAP/gnome-platform\n")],
+        "",
     );
-    let mut toml = std::fs::read_to_string(dir.join("catalog.toml")).unwrap();
-    for name in ["gnome-42-2204", "shelf-gnome-app"] {
-        toml.push_str(&format!("\n[[snap]]\nname = \"{name}\"\npublisher = \"snapshelf\"\ncategories = [\"development\"]\nlicense = \"MIT\"\nchannels = {{ \"latest/stable\" = 1 }}\n"));
-    }
-    std::fs::write(dir.join("catalog.toml"), toml).unwrap();
 }
 
 /// Content in the app's words (issue 14, 6): Permissions says "Uses the GNOME 42 platform from
@@ -1246,4 +1250,82 @@ fn a_gnome_app_from_the_store_opens_its_real_window() {
     for pid in common::gnome::processes(uid, "/usr/bin/gnome-calculator") {
         let _ = Command::new("kill").arg(pid.to_string()).status();
     }
+}
+
+/// Two installed snaps offer the service a `dbus` plug asks for (snapd's `snap connect plug
+/// snap:slot` lets a person choose): the permissions page shows a picker of them, the keyboard
+/// picks the second, and the switch connects the plug to that slot.
+#[test]
+fn a_dbus_plug_with_several_providers_connects_to_the_one_picked() {
+    if !common::require_root() {
+        return;
+    }
+    let catalog = tempfile::tempdir().unwrap();
+    common::copy_dir(common::catalog(), catalog.path());
+    let bin = [("bin/run", "#!/bin/sh\nexit 0\n")];
+    for (name, title) in [("shelf-peer-a", "Peer A"), ("shelf-peer-b", "Peer B")] {
+        add_to_catalog(
+            catalog.path(),
+            name,
+            &format!(
+                "name: {name}\nversion: '1.0'\ntitle: {title}\nsummary: Offers org.example.ShelfPeer\n\
+                 base: shelf-base\napps:\n  serve:\n    command: bin/run\n    slots: [peer]\n\
+                 slots:\n  peer:\n    interface: dbus\n    bus: session\n    name: org.example.ShelfPeer\n"
+            ),
+            &bin,
+            "",
+        );
+    }
+    add_to_catalog(
+        catalog.path(),
+        "shelf-caller",
+        "name: shelf-caller\nversion: '1.0'\ntitle: Shelf Caller\nsummary: Talks to org.example.ShelfPeer\n\
+         base: shelf-base\napps:\n  shelf-caller:\n    command: bin/run\n    plugs: [peer]\n\
+         plugs:\n  peer:\n    interface: dbus\n    bus: session\n    name: org.example.ShelfPeer\n",
+        &bin,
+        // snapd's base declaration denies dbus connections; the store's declaration allows it.
+        "declaration-plugs = { dbus = { allow-connection = \"true\" } }\n",
+    );
+    let mut env = Env::with_catalog(catalog.path());
+    env.start_helper();
+    env.done(env.proxy().install(
+        &["shelf-peer-a", "shelf-peer-b", "shelf-caller"],
+        snapshelf_dbus::types::Dict::new(),
+    ));
+    let peer = plug(&env, "shelf-caller", "peer");
+    assert!(!peer.connected && peer.slot_snap.is_empty(), "{peer:?}");
+
+    let mut gui = Gui::start(&env, "dbus-picker", "en", &[]);
+    open_installed_page(&mut gui, "shelf-caller");
+    gui.key("alt+p");
+    gui.wait("permissions shown: shelf-caller", 1);
+    // The keyboard starts on the plug's row: Enter opens its list of providers.
+    gui.tab_to("AdwComboRow peer", 10);
+    gui.key("Return");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(is_png(&gui.shot("permissions-dbus-picker")));
+    gui.key("Down");
+    gui.key("Return");
+    gui.wait("permission slot selected: shelf-caller:peer -> 1", 1);
+    gui.shot("permissions-dbus-chosen");
+    // Tab to the row's switch; Space connects the plug to the slot picked.
+    gui.tab_to("GtkSwitch switch-peer", 10);
+    gui.key("space");
+    gui.wait(
+        "permission slot picked: shelf-caller:peer -> shelf-peer-b:peer",
+        1,
+    );
+    gui.wait("permissions shown: shelf-caller", 2);
+    let peer = plug(&env, "shelf-caller", "peer");
+    assert!(
+        peer.connected && peer.manual,
+        "{peer:?}\n{}",
+        gui.log_text()
+    );
+    assert_eq!(
+        (peer.slot_snap.as_str(), peer.slot.as_str()),
+        ("shelf-peer-b", "peer")
+    );
+    gui.shot("permissions-dbus-picked");
+    assert_eq!(gui.count("error shown"), 0, "{}", gui.log_text());
 }

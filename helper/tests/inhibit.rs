@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::sandbox::{install_unsigned, write};
+use common::sandbox::{install_unsigned, write, Blocked};
 use common::Env;
 use snapshelf_dbus::types::{Dict, PendingRefresh, RefreshOptions};
 
@@ -41,9 +41,7 @@ fn busy_snap(dir: &Path, version: u32) -> PathBuf {
         &format!("#!/bin/sh\necho v{version}\n"),
         0o755,
     );
-    let out = dir.join(format!("{BUSY}-{version}.snap"));
-    snapshelf_snap::squashfs::pack(&s, &out, &Default::default()).unwrap();
-    out
+    common::sandbox::pack(&s, &dir.join(format!("{BUSY}-{version}.snap")))
 }
 
 /// `snapshelf-confine --root ROOT <snap>.<app>` as root, stdin and stdout piped.
@@ -97,52 +95,16 @@ fn version(env: &Env) -> String {
     out.trim().to_string()
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// An app of `snap` started and recorded as running.
 fn hold(env: &Env, snap: &str, app: &str) -> Child {
     let child = launch(env, &format!("{snap}.{app}"));
-    wait_until("the app to be recorded", || {
+    common::wait_until("the app to be recorded", Duration::from_secs(30), || {
         env.proxy()
             .running_apps(snap)
             .unwrap()
             .contains(&app.to_string())
     });
     child
-}
-
-/// shelf-clock started and recorded, kept running: its output goes into a full pipe. Ended by
-/// [`end_clock`].
-fn hold_clock(env: &Env) -> (Child, std::fs::File) {
-    let (reader, writer) = common::full_pipe();
-    let child = Command::new(common::sandbox::confine_bin())
-        .arg("--root")
-        .arg(&env.root)
-        .arg("shelf-clock.shelf-clock")
-        .current_dir("/")
-        .stdout(Stdio::from(writer))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("shelf-clock to be recorded", || {
-        env.proxy().running_apps("shelf-clock").unwrap() == vec!["shelf-clock".to_string()]
-    });
-    (child, reader)
-}
-
-/// Let shelf-clock write its output and end.
-fn end_clock((mut child, mut reader): (Child, std::fs::File)) {
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    assert!(child.wait().unwrap().success());
 }
 
 fn lock_file(env: &Env, snap: &str) -> PathBuf {
@@ -165,6 +127,17 @@ fn setup() -> (Env, tempfile::TempDir) {
     env.done(env.proxy().install(&["shelf-base"], Dict::new()));
     let work = tempfile::tempdir().unwrap();
     (env, work)
+}
+
+/// [`setup`] with `shelf-busy` 1 installed: the world, its work folder, `shelf-busy` 2's file
+/// and the snap's run inhibition lock file.
+fn setup_busy() -> (Env, tempfile::TempDir, PathBuf, PathBuf) {
+    let (env, work) = setup();
+    let v1 = busy_snap(work.path(), 1);
+    let v2 = busy_snap(work.path(), 2);
+    assert_eq!(install_unsigned(&env, &v1).0, "Done");
+    let lock = lock_file(&env, BUSY);
+    (env, work, v2, lock)
 }
 
 /// snapd's refresh-app-awareness and refresh-mode-ignore-running: a new revision of a snap whose
@@ -226,7 +199,7 @@ fn an_automatic_refresh_waits_for_the_app_then_goes_ahead() {
     let snap = "shelf-clock";
     env.done(env.proxy().install(&[snap], Dict::new()));
     env.done(env.proxy().switch(snap, "latest/candidate"));
-    let app = hold_clock(&env);
+    let app = Blocked::start(&env, "shelf-clock.shelf-clock");
     let auto = RefreshOptions {
         auto: true,
         ..Default::default()
@@ -251,35 +224,27 @@ fn an_automatic_refresh_waits_for_the_app_then_goes_ahead() {
     // A person's refresh fails with snapd's words.
     let e = env.proxy().refresh(&[snap], Dict::new()).unwrap_err();
     assert_eq!(common::kind_of(e), snapshelf_dbus::ErrorKind::SnapInUse);
-    assert_eq!(current(&env, snap), "1");
+    assert_eq!(common::revision_of(&env, snap), "1");
 
-    end_clock(app);
-    wait_until("the app to end", || {
+    app.end();
+    common::wait_until("the app to end", Duration::from_secs(30), || {
         env.proxy().running_apps(snap).unwrap().is_empty()
     });
     assert!(pending(&env)[0].apps.is_empty(), "closed: nothing holds it");
     env.done(env.proxy().refresh(&[snap], auto.to_dict()));
-    assert_eq!(current(&env, snap), "2");
+    assert_eq!(common::revision_of(&env, snap), "2");
     assert!(pending(&env).is_empty(), "the refresh closes the window");
 
     // ignore-running: a person's refresh goes ahead while the app runs (edge's revision 3).
-    let app = hold_clock(&env);
+    let app = Blocked::start(&env, "shelf-clock.shelf-clock");
     let ignore = RefreshOptions {
         ignore_running: true,
         channel: Some("latest/edge".into()),
         ..Default::default()
     };
     env.done(env.proxy().refresh(&[snap], ignore.to_dict()));
-    assert_eq!(current(&env, snap), "3");
-    end_clock(app);
-}
-
-fn current(env: &Env, snap: &str) -> String {
-    common::installed(env)
-        .into_iter()
-        .find(|s| s.name == snap)
-        .map(|s| s.revision)
-        .unwrap()
+    assert_eq!(common::revision_of(&env, snap), "3");
+    app.end();
 }
 
 /// snapd's snap-run-inhibition-flow: a launch while the snap is held for a refresh says so, waits
@@ -289,12 +254,8 @@ fn a_launch_in_the_window_waits_then_runs_the_new_revision() {
     if !common::require_root() {
         return;
     }
-    let (env, work) = setup();
-    let v1 = busy_snap(work.path(), 1);
-    let v2 = busy_snap(work.path(), 2);
-    assert_eq!(install_unsigned(&env, &v1).0, "Done");
+    let (env, _work, v2, lock) = setup_busy();
     // The hint as the helper writes it, as the spread test mocks it: a refresh has begun.
-    let lock = lock_file(&env, BUSY);
     write(&lock, "refresh", 0o644);
     write(
         &lock.with_extension("refresh"),
@@ -330,11 +291,7 @@ fn a_helper_killed_in_the_window_leaves_no_launch_waiting() {
     if !common::require_root() {
         return;
     }
-    let (mut env, work) = setup();
-    let v1 = busy_snap(work.path(), 1);
-    let v2 = busy_snap(work.path(), 2);
-    assert_eq!(install_unsigned(&env, &v1).0, "Done");
-    let lock = lock_file(&env, BUSY);
+    let (mut env, _work, v2, lock) = setup_busy();
     for n in 1..60 {
         env.kill_helper();
         env.start_helper_with(&[("SNAPSHELF_CRASH_AFTER", &n.to_string())]);
@@ -381,11 +338,7 @@ fn bad_inhibition_files_are_refused_without_harm() {
     if !common::require_root() {
         return;
     }
-    let (mut env, work) = setup();
-    let v1 = busy_snap(work.path(), 1);
-    let v2 = busy_snap(work.path(), 2);
-    assert_eq!(install_unsigned(&env, &v1).0, "Done");
-    let lock = lock_file(&env, BUSY);
+    let (mut env, work, v2, lock) = setup_busy();
     let victim = work.path().join("victim");
     std::fs::write(&victim, "refresh").unwrap();
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();

@@ -8,8 +8,9 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::sandbox::Blocked;
 use common::Env;
 
 const SNAP: &str = "shelf-clock";
@@ -23,14 +24,6 @@ impl Drop for Reaped {
             let _ = c.kill();
             let _ = c.wait();
         }
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -119,7 +112,7 @@ fn session(dir: &Path, display: &str, children: &mut Reaped) -> String {
             .spawn()
             .expect("dbus-daemon (Debian package dbus) is needed"),
     );
-    wait_until("the session bus", Duration::from_secs(10), || {
+    common::wait_until("the session bus", Duration::from_secs(10), || {
         common::name_has_owner(&address, "org.freedesktop.DBus")
     });
     let rc = dir.join("dunstrc");
@@ -135,7 +128,7 @@ fn session(dir: &Path, display: &str, children: &mut Reaped) -> String {
             .spawn()
             .unwrap(),
     );
-    wait_until("dunst on the session bus", Duration::from_secs(10), || {
+    common::wait_until("dunst on the session bus", Duration::from_secs(10), || {
         common::name_has_owner(&address, "org.freedesktop.Notifications")
     });
     address
@@ -176,24 +169,7 @@ fn updates_ready_on_a_real_notification_server() {
     // Track candidate without refreshing: revision 2 is an update.
     env.done(env.proxy().switch(SNAP, "latest/candidate"));
     let mut children = Reaped(Vec::new());
-    let (mut reader, writer) = common::full_pipe();
-    children.0.push(
-        Command::new(common::workspace_bin(
-            "snapshelf-confine",
-            "snapshelf-confine",
-        ))
-        .arg("--root")
-        .arg(&env.root)
-        .arg(format!("{SNAP}.{SNAP}"))
-        .current_dir("/")
-        .stdout(Stdio::from(writer))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
-    wait_until("the app to run", Duration::from_secs(20), || {
-        env.proxy().running_apps(SNAP).unwrap() == [SNAP]
-    });
+    let app = Blocked::start(&env, &format!("{SNAP}.{SNAP}"));
 
     let display = xvfb(&mut children);
     let address = session(&env.dir.path().join("session"), &display, &mut children);
@@ -212,7 +188,7 @@ fn updates_ready_on_a_real_notification_server() {
         .spawn()
         .unwrap(),
     );
-    wait_until(
+    common::wait_until(
         "dunst to show a notification",
         Duration::from_secs(120),
         || displayed(&address) == 1,
@@ -260,5 +236,5 @@ fn updates_ready_on_a_real_notification_server() {
         "held while the app runs"
     );
     // Let the app finish: it was blocked writing.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    app.end();
 }

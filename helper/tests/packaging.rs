@@ -421,7 +421,15 @@ fn every_string_in_the_sources_is_translated() {
     let listed: Vec<&str> = potfiles.lines().map(str::trim).collect();
     let mut missing = Vec::new();
     for krate in [
-        "helper", "cli", "gui", "dbus", "snap", "store", "confine", "launcher",
+        "helper",
+        "cli",
+        "gui",
+        "dbus",
+        "snap",
+        "store",
+        "confine",
+        "launcher",
+        "update-agent",
     ] {
         let src = ws.join(krate).join("src");
         let mut stack = vec![src];

@@ -3,7 +3,7 @@
 //! run (`SnapInUse`, snapd's refresh app awareness) and, after snapd's 14 days, refreshes it
 //! anyway; tell the person.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::StreamExt;
 use gettextrs::gettext;
@@ -160,12 +160,13 @@ impl Agent {
             }
         }
         if !newly_held.is_empty() {
-            // Translators: {snaps} is a list of snap names.
-            let body = snapshelf_i18n::fill(
-                &gettext("{snaps}: the update is installed when you close the app."),
-                &[("snaps", &newly_held.join(", "))],
-            );
-            self.notify(gettext("Updates ready"), body).await;
+            let remaining = self.remaining().await;
+            let lines: Vec<String> = newly_held
+                .iter()
+                .map(|name| crate::held_words(name, remaining.get(name).copied()))
+                .collect();
+            self.notify(gettext("Updates ready"), lines.join("\n"))
+                .await;
         }
         if !applied.is_empty() {
             // Translators: {snaps} is a list of snap names.
@@ -214,6 +215,22 @@ impl Agent {
                 kind: change.error_kind().await?,
                 message: change.error().await?,
             }),
+        }
+    }
+
+    /// The seconds before each put-off refresh goes ahead although its apps run (`PendingRefreshes`);
+    /// empty when the helper cannot say: the notification then leaves the days out.
+    async fn remaining(&self) -> BTreeMap<String, u64> {
+        match self.helper.pending_refreshes().await {
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|d| snapshelf_dbus::types::PendingRefresh::from_dict(d).ok())
+                .map(|p| (p.name, p.remaining))
+                .collect(),
+            Err(e) => {
+                tracing::warn!("cannot ask the helper for pending refreshes: {e}");
+                BTreeMap::new()
+            }
         }
     }
 

@@ -146,9 +146,46 @@ pub fn is_metered_value(v: u32) -> bool {
     v == 1 || v == 3
 }
 
+/// Whole days in `remaining` seconds, rounded up, at least one: a refresh put off for 13 days and
+/// an hour more goes ahead "in 14 days", one due now at the next check, "in 1 day" at the latest.
+pub fn days_left(remaining: u64) -> u64 {
+    remaining.div_ceil(24 * 60 * 60).max(1)
+}
+
+/// What the notification says of a snap whose update waits for its apps to close: with the days
+/// left before it is installed anyway (the helper's `PendingRefreshes` `remaining`), as snapd's
+/// and GNOME Software's notices say; without them when the helper did not tell.
+pub fn held_words(snap: &str, remaining: Option<u64>) -> String {
+    let Some(remaining) = remaining else {
+        // Translators: {snaps} is a list of snap names.
+        let template =
+            gettextrs::gettext("{snaps}: the update is installed when you close the app.");
+        return snapshelf_i18n::fill(&template, &[("snaps", &snap)]);
+    };
+    let days = days_left(remaining);
+    // Translators: {snap} is a snap's name, {days} a number of days.
+    let template = gettextrs::ngettext(
+        "{snap}: the update is installed when you close the app, or in {days} day even if it is still open.",
+        "{snap}: the update is installed when you close the app, or in {days} days even if it is still open.",
+        u32::try_from(days).unwrap_or(u32::MAX),
+    );
+    snapshelf_i18n::fill(&template, &[("snap", &snap), ("days", &days)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_rounded_up() {
+        let day = 24 * 60 * 60;
+        assert_eq!(days_left(14 * day - 1), 14);
+        assert_eq!(days_left(14 * day), 14);
+        assert_eq!(days_left(13 * day + 3600), 14);
+        assert_eq!(days_left(day), 1);
+        assert_eq!(days_left(1), 1);
+        assert_eq!(days_left(0), 1);
+    }
 
     #[test]
     fn paused_is_read_and_written() {

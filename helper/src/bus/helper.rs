@@ -689,19 +689,22 @@ impl Helper {
 /// connects it (snapd's base declaration denies auto-connection).
 /// A `dbus` plug's row of `Connections`: the slot it is connected to; when it is not, the one
 /// installed snap's slot it could connect to (same bus and name), so that the app's switch has a
-/// slot to name; none (or several) leaves the slot empty.
+/// slot to name; none (or several) leaves the slot empty. The plug's own rows add `slots`, every
+/// such slot as `snap:slot`, so that a person can pick one when several snaps offer the service
+/// (snapd's `snap connect plug snap:slot`).
 fn dbus_row(
     s: &crate::state::SnapState,
     plug: String,
     candidates: Option<(&snapshelf_snap::yaml::SnapYaml, &[crate::state::SnapState])>,
 ) -> Dict {
     let link = s.dbus.get(&plug);
-    let (slot_snap, slot) = match (link, candidates) {
+    let offered = candidates.map(|(y, snaps)| dbus_candidates(s, y, &plug, snaps));
+    let (slot_snap, slot) = match (link, offered.as_deref()) {
         (Some(l), _) => (l.snap.clone(), l.slot.clone()),
-        (None, Some((y, snaps))) => dbus_candidate(s, y, &plug, snaps).unwrap_or_default(),
-        (None, None) => Default::default(),
+        (None, Some([only])) => only.clone(),
+        (None, _) => Default::default(),
     };
-    ConnectionDict {
+    let mut d = ConnectionDict {
         label: crate::interfaces::label("dbus"),
         interface: "dbus".into(),
         plug_snap: s.name.clone(),
@@ -712,27 +715,42 @@ fn dbus_row(
         manual: link.is_some(),
         auto: false,
     }
-    .to_dict()
+    .to_dict();
+    if let Some(offered) = offered {
+        let names: Vec<String> = offered.iter().map(|(o, s)| format!("{o}:{s}")).collect();
+        d.insert(
+            "slots".into(),
+            snapshelf_dbus::types::DictValue::to_value(&names),
+        );
+    }
+    d
 }
 
-/// The only `dbus` slot among the other installed snaps that `plug` of `s` matches, if exactly one.
-fn dbus_candidate(
+/// The `dbus` slots among the other installed snaps that `plug` of `s` matches (same bus and
+/// name), as (snap, slot), in the snaps' order.
+fn dbus_candidates(
     s: &crate::state::SnapState,
     y: &snapshelf_snap::yaml::SnapYaml,
     plug: &str,
     snaps: &[crate::state::SnapState],
-) -> Option<(String, String)> {
-    let p = y.plugs.get(plug)?;
-    let (bus, name) = crate::dbus_iface::attrs(&format!("plugs.{plug}"), p).ok()?;
-    let mut found = snaps.iter().filter(|o| o.name != s.name).flat_map(|o| {
-        let oy = crate::engine::files::parse_yaml(o, &o.current).ok();
-        oy.map(|oy| crate::dbus_iface::matching_slots(&oy, (bus, &name)))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|slot| (o.name.clone(), slot))
-    });
-    let first = found.next()?;
-    found.next().is_none().then_some(first)
+) -> Vec<(String, String)> {
+    let Some(p) = y.plugs.get(plug) else {
+        return Vec::new();
+    };
+    let Ok((bus, name)) = crate::dbus_iface::attrs(&format!("plugs.{plug}"), p) else {
+        return Vec::new();
+    };
+    snaps
+        .iter()
+        .filter(|o| o.name != s.name)
+        .flat_map(|o| {
+            let oy = crate::engine::files::parse_yaml(o, &o.current).ok();
+            oy.map(|oy| crate::dbus_iface::matching_slots(&oy, (bus, &name)))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|slot| (o.name.clone(), slot))
+        })
+        .collect()
 }
 
 /// A content plug's row of `Connections`: the providing snap and slot when connected, and the

@@ -407,7 +407,9 @@ async fn runs_and_undos_are_idempotent() {
     });
     let mut conf = serde_json::Map::new();
     conf.insert("v".into(), 1.into());
-    lock(&engine.inner.state).put_config("a", &conf).unwrap();
+    lock(&engine.inner.state)
+        .set_config("a", Some(&conf))
+        .unwrap();
     tasks.push(Task::RevisionConfig(revision_config::RevisionConfig::new(
         "a", "1", None,
     )));
@@ -924,7 +926,8 @@ async fn revision_config_keeps_and_restores_and_undoes() {
         {
             let st = lock(&engine.inner.state);
             st.put_snap(&snap("a", &["1", "2"])).unwrap();
-            st.put_config("a", &doc(json!({"value": 400}))).unwrap();
+            st.set_config("a", Some(&doc(json!({"value": 400}))))
+                .unwrap();
             st.put_revision_config("a", "1", Some(&doc(json!({"value": 300}))))
                 .unwrap();
         }
@@ -1002,7 +1005,8 @@ async fn revision_config_keeps_nothing_of_no_configuration() {
     {
         let st = lock(&engine.inner.state);
         st.put_snap(&snap("a", &["1", "2"])).unwrap();
-        st.put_config("a", &doc(json!({"value": 200}))).unwrap();
+        st.set_config("a", Some(&doc(json!({"value": 200}))))
+            .unwrap();
     }
     let tasks = vec![Task::RevisionConfig(revision_config::RevisionConfig::new(
         "a",
@@ -1097,4 +1101,30 @@ async fn run_inhibition_is_idempotent_and_checks_running_apps() {
     busy.busy = Busy::Ignore;
     assert!(Task::InhibitRun(busy).run(&cx(0)).await.is_ok());
     assert!(locked());
+}
+
+/// Root's `snapctl set`/`unset` outside hooks stores the document it leaves, `{}` included: an
+/// unset on a snap without configuration, or of its last key, leaves `{}` (snapd's commit),
+/// which a refresh then keeps as the replaced revision's.
+#[tokio::test]
+async fn snapctl_outside_hooks_leaves_an_empty_configuration() {
+    use serde_json::{json, Map};
+    let f = Fixture::new();
+    let engine = f.engine().await;
+    lock(&engine.inner.state)
+        .put_snap(&snap("a", &["1"]))
+        .unwrap();
+    assert_eq!(lock(&engine.inner.state).config_entry("a").unwrap(), None);
+    engine.put_config("a", &Map::new()).unwrap();
+    assert_eq!(
+        lock(&engine.inner.state).config_entry("a").unwrap(),
+        Some(Map::new())
+    );
+    let doc = json!({"k": 1}).as_object().unwrap().clone();
+    engine.put_config("a", &doc).unwrap();
+    engine.put_config("a", &Map::new()).unwrap();
+    assert_eq!(
+        lock(&engine.inner.state).config_entry("a").unwrap(),
+        Some(Map::new())
+    );
 }

@@ -183,14 +183,15 @@ impl Engine {
         Ok(st.config(name)?)
     }
 
-    /// Store a snap's configuration document at once (root's `snapctl set` outside hooks).
+    /// Store a snap's configuration document at once (root's `snapctl set` outside hooks): a
+    /// configuration, `{}` included, as snapd's commit leaves one for any set or unset.
     pub fn put_config(
         &self,
         name: &str,
         doc: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<()> {
         let st = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(st.put_config(name, doc)?)
+        Ok(st.set_config(name, Some(doc))?)
     }
 
     pub(crate) fn hooks(&self) -> &hooks::Hooks {

@@ -97,18 +97,15 @@ mod tests {
         let st = State::in_memory().unwrap();
         let mut doc = Map::new();
         doc.insert("value".into(), Value::from(100));
-        // A hook that leaves nothing set gives a snap without one no configuration.
-        st.put_config("ab", &Map::new()).unwrap();
         assert_eq!(st.config_entry("ab").unwrap(), None);
-        st.put_config("ab", &doc).unwrap();
+        assert_eq!(st.config("ab").unwrap(), Map::new());
+        st.set_config("ab", Some(&doc)).unwrap();
         assert_eq!(st.config_entry("ab").unwrap(), Some(doc.clone()));
         // Unsetting the last key leaves an empty configuration, as snapd's `{}`.
-        st.put_config("ab", &Map::new()).unwrap();
+        st.set_config("ab", Some(&Map::new())).unwrap();
         assert_eq!(st.config_entry("ab").unwrap(), Some(Map::new()));
         assert_eq!(st.config("ab").unwrap(), Map::new());
         st.set_config("ab", None).unwrap();
         assert_eq!(st.config_entry("ab").unwrap(), None);
-        st.set_config("ab", Some(&Map::new())).unwrap();
-        assert_eq!(st.config_entry("ab").unwrap(), Some(Map::new()));
     }
 }

@@ -500,6 +500,15 @@ pub fn installed(env: &Env) -> Vec<snapshelf_dbus::types::InstalledSnap> {
         .collect()
 }
 
+/// The revision of installed `snap` (which must be installed).
+pub fn revision_of(env: &Env, snap: &str) -> String {
+    installed(env)
+        .into_iter()
+        .find(|s| s.name == snap)
+        .map(|s| s.revision)
+        .unwrap_or_else(|| panic!("{snap} is not installed"))
+}
+
 /// The error kind of a failed call.
 pub fn kind_of(e: zbus::Error) -> snapshelf_dbus::ErrorKind {
     snapshelf_dbus::error::classify(&e).0
@@ -596,6 +605,15 @@ pub fn runner() -> (u32, PathBuf) {
         (uid, home)
     })
     .clone()
+}
+
+/// Poll `f` every 50 ms until it holds; past `timeout` the test fails naming `what`.
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A pipe whose buffer is already full: a writer blocks until the read end is drained (an app

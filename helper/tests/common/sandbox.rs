@@ -93,15 +93,57 @@ pub fn capable_confine(dir: &Path) -> PathBuf {
     bin
 }
 
+/// Write `text` at `path` (its folders made) with permissions `mode`.
 pub fn write(path: &Path, text: &str, mode: u32) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// Pack the snap tree `src` into `out`, which is returned.
 pub fn pack(src: &Path, out: &Path) -> PathBuf {
     snapshelf_snap::squashfs::pack(src, out, &Default::default()).unwrap();
     out.to_path_buf()
+}
+
+/// An app kept running: its launch by root (`snapshelf-confine --root ROOT SNAP.APP`), whose
+/// output goes into a full pipe, so that it blocks until [`Blocked::end`] drains the pipe.
+pub struct Blocked {
+    child: std::process::Child,
+    reader: std::fs::File,
+}
+
+impl Blocked {
+    /// Launch `SNAP.APP` (`target`) and wait until the helper's `RunningApps` lists `app`.
+    pub fn start(env: &Env, target: &str) -> Blocked {
+        let (reader, writer) = super::full_pipe();
+        let child = Command::new(confine_bin())
+            .arg("--root")
+            .arg(&env.root)
+            .arg(target)
+            .current_dir("/")
+            .stdout(std::process::Stdio::from(writer))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (snap, app) = target.split_once('.').unwrap();
+        super::wait_until(
+            &format!("{target} to be recorded as running"),
+            std::time::Duration::from_secs(20),
+            || env.proxy().running_apps(snap).unwrap() == vec![app.to_string()],
+        );
+        Blocked { child, reader }
+    }
+
+    /// Let the app write its output and end; it must succeed.
+    pub fn end(self) {
+        let Blocked {
+            mut child,
+            mut reader,
+        } = self;
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        assert!(child.wait().unwrap().success());
+    }
 }
 
 /// Start installing the snap file at `path` with `opts`: the change's path.

@@ -47,6 +47,11 @@ pub struct RunHook {
     /// The configuration before this task committed its own; set once it has.
     #[serde(default)]
     pub config_before: Option<Map<String, Value>>,
+    /// Whether the snap had a configuration then, an empty one included: undo puts back exactly
+    /// that (snapd tells `{}` from none). `None` in tasks recorded before this was kept, whose
+    /// empty `config_before` is read as none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub had_config: Option<bool>,
     /// The confine process running the hook (pid, start time), recorded before it is waited for.
     #[serde(default)]
     pub process: Option<(i32, u64)>,
@@ -58,6 +63,13 @@ pub struct RunHook {
     pub undo_hook: Option<String>,
 }
 
+/// What a hook's configuration commits: its document when it set or unset anything (snapd's
+/// commit writes only then, and what it writes is a configuration, `{}` included); else nothing.
+fn committed(ctx: &HookContext) -> Option<Map<String, Value>> {
+    let tx = ctx.tx();
+    (!tx.is_empty()).then(|| tx.document())
+}
+
 impl RunHook {
     pub fn new(name: &str, hook: &str) -> Self {
         RunHook {
@@ -67,6 +79,7 @@ impl RunHook {
             ignore_error: false,
             patch: Vec::new(),
             config_before: None,
+            had_config: None,
             process: None,
             iface: None,
             undo_hook: None,
@@ -101,6 +114,7 @@ impl RunHook {
             ));
         }
         cx.progress(self.summary());
+        let had = cx.state().config_entry(&self.name)?.is_some();
         let stored = cx.engine.config(&self.name)?;
         let mut tx = Transaction::new(&self.name, stored.clone());
         for (k, v) in &self.patch {
@@ -120,17 +134,20 @@ impl RunHook {
             .await;
         match outcome {
             Ok(()) => {
-                let doc = ctx.tx().document();
+                let doc = committed(&ctx);
                 let queued = ctx.take_queued();
                 let health = self.health_after(cx, ctx.take_health());
                 let done = RunHook {
                     config_before: Some(stored),
+                    had_config: Some(had),
                     process: None,
                     iface: ctx.iface().map(|a| a.clone()),
                     ..self
                 };
                 cx.commit(&Task::RunHook(done.clone()), |st| {
-                    st.put_config(&done.name, &doc)?;
+                    if let Some(doc) = &doc {
+                        st.set_config(&done.name, Some(doc))?;
+                    }
                     if let Some(h) = &health {
                         st.put_health(&done.name, Some(h))?;
                     }
@@ -195,17 +212,21 @@ impl RunHook {
             return Ok(None);
         }
         cx.progress(self.summary());
+        let had = cx.state().config_entry(&self.name)?.is_some();
         let stored = cx.engine.config(&self.name)?;
         let tx = Transaction::new(&self.name, stored.clone());
         let ctx =
             Arc::new(HookContext::new(&self.name, &self.hook, tx).with_iface(self.iface.clone()));
         self.invoke(cx, &self.hook, ctx.clone(), false)?;
-        cx.state().put_config(&self.name, &ctx.tx().document())?;
+        if let Some(doc) = committed(&ctx) {
+            cx.state().set_config(&self.name, Some(&doc))?;
+        }
         if let Some(h) = ctx.take_health() {
             cx.engine.put_health(&self.name, Some(&h))?;
         }
         Ok(Some(RunHook {
             config_before: Some(stored),
+            had_config: Some(had),
             iface: ctx.iface().map(|a| a.clone()),
             ..self.clone()
         }))
@@ -319,9 +340,12 @@ impl RunHook {
         }
         let _ = std::fs::remove_file(cookie::hook_file(cx.paths(), &self.name));
         if let Some(before) = &self.config_before {
-            // Nothing before is taken as no configuration at all: a failed install's configure
-            // hook must not leave an empty one behind, which a refresh would keep as a revision's.
-            let before = (!before.is_empty()).then_some(before);
+            // What was there: none (a failed install's configure hook must not leave an empty
+            // one behind, which a refresh would keep as a revision's), or `{}` as `{}`.
+            let before = match self.had_config {
+                Some(had) => had.then_some(before),
+                None => (!before.is_empty()).then_some(before),
+            };
             cx.state().set_config(&self.name, before)?;
             if let Some(undo) = &self.undo_hook {
                 self.run_undo_hook(cx, undo);
