@@ -81,5 +81,6 @@ pub(super) fn start(name: &str) -> Task {
         started: Vec::new(),
         inactive: false,
         user_started: Vec::new(),
+        endured: Vec::new(),
     })
 }

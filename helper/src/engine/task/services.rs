@@ -9,7 +9,8 @@
 //!
 //! Each records what it is about to do before it does it; undo reverses exactly that. Undo runs in
 //! reverse order, after the Link/Unlink undo has put the previous state back, so `StopServices`'s
-//! undo writes the units of that state again and starts what it had stopped.
+//! undo writes the units of that state again and starts what it had stopped. An `endure` service
+//! a refresh left running is left running by its undo too (`StartServices::endured`).
 
 use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,10 @@ pub struct StartServices {
     /// User units (`daemon-scope: user`) it started in the running user managers.
     #[serde(default)]
     pub user_started: Vec<String>,
+    /// `refresh-mode: endure` units that were still running from before the refresh: neither
+    /// started here nor stopped by undo, which leaves them running as they were.
+    #[serde(default)]
+    pub endured: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,17 +105,7 @@ impl StartServices {
             ..self
         };
         if let Some(sd) = &sd {
-            for s in services.iter().filter(|s| s.scope == Scope::System) {
-                if wanted(sd, s, &on_disk).await {
-                    done.enabled.extend(s.started_units());
-                    done.started.extend(s.started_units());
-                }
-            }
-            for s in services.iter().filter(|s| s.scope == Scope::User) {
-                if user_wanted(cx, s, &on_disk) {
-                    done.user_started.extend(s.started_units());
-                }
-            }
+            done.decide(cx, sd, &services, &on_disk).await?;
         } else if !services.is_empty() {
             tracing::warn!(snap = %done.name, "no systemd on the system bus: services written, left inactive");
         }
@@ -122,6 +117,42 @@ impl StartServices {
             }
         }
         done.act(cx, sd.as_ref(), !gone.is_empty()).await
+    }
+
+    /// Which units to enable and start. An endure service a refresh left running is enabled
+    /// but not counted as started (snapd's undo would stop it, and then start the old revision's
+    /// again: a restart the refresh-mode asked to avoid).
+    async fn decide(
+        &mut self,
+        cx: &Ctx,
+        sd: &Systemd,
+        services: &[Service],
+        on_disk: &[(Scope, String)],
+    ) -> Result<()> {
+        for s in services.iter().filter(|s| s.scope == Scope::System) {
+            if wanted(sd, s, on_disk).await {
+                let units = s.started_units();
+                self.enabled.extend(units.clone());
+                if s.endure && existed(&units, on_disk) && all_active(sd, &units).await? {
+                    self.endured.extend(units);
+                } else {
+                    self.started.extend(units);
+                }
+            }
+        }
+        let users = UserManager::running(sd).await;
+        for s in services.iter().filter(|s| s.scope == Scope::User) {
+            if user_wanted(cx, s, on_disk) {
+                let units = s.started_units();
+                let running = s.endure && existed(&units, on_disk) && !users.is_empty();
+                if running && all_active_in(&users, &units).await? {
+                    self.endured.extend(units);
+                } else {
+                    self.user_started.extend(units);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reload, enable and start what was decided (again, after a crash: each step is idempotent).
@@ -200,6 +231,34 @@ fn user_wanted(cx: &Ctx, s: &Service, on_disk: &[(Scope, String)]) -> bool {
         return s.enable_at_install;
     }
     units.iter().any(|u| services::user_enabled(cx.paths(), u))
+}
+
+/// Whether the units were there before (a refresh): asking systemd about a unit with no file yet
+/// would have it cache the unit as not found.
+fn existed(units: &[String], on_disk: &[(Scope, String)]) -> bool {
+    units.iter().all(|u| on_disk.iter().any(|(_, f)| f == u))
+}
+
+/// Whether every one of `units` is active in the system manager.
+async fn all_active(sd: &Systemd, units: &[String]) -> Result<bool> {
+    for u in units {
+        if !sd.active(u).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Whether every one of `units` is active in every running user manager.
+async fn all_active_in(users: &[UserManager], units: &[String]) -> Result<bool> {
+    for user in users {
+        for u in units {
+            if !user.active(u).await? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Stop user units in every running user manager, activators first.
