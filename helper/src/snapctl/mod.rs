@@ -10,6 +10,7 @@ pub mod cookie;
 mod health;
 pub mod hooks;
 pub mod peer;
+mod pid;
 mod services;
 
 use std::os::unix::fs::PermissionsExt;
