@@ -83,6 +83,7 @@ pub fn run(engine: &Engine, caller: &Caller, args: &[String]) -> Reply {
         "set-health" => super::health::set_health(engine, caller, rest),
         "services" => super::services::services(engine, caller, rest),
         "start" | "stop" | "restart" => super::services::control(engine, caller, cmd, rest),
+        "refresh" => super::refresh::refresh(engine, caller, rest),
         other => Err(Fail(format!(
             "unknown command {other:?}, see 'snapctl --help'"
         ))),

@@ -11,6 +11,7 @@ mod health;
 pub mod hooks;
 pub mod peer;
 mod pid;
+mod refresh;
 mod services;
 
 use std::os::unix::fs::PermissionsExt;

@@ -10,6 +10,7 @@ mod content;
 mod dbus;
 mod download;
 mod file;
+mod gating;
 mod install;
 mod providers;
 mod refresh;
