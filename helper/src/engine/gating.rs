@@ -69,6 +69,14 @@ impl Gate {
     }
 }
 
+/// Whether a refresh of `refreshed` affects `snap` (snapd's `affectedByRefresh`, without kernels
+/// and gadgets): `snap` itself, its base, or a content provider one of its plugs is connected to.
+pub fn affects(snap: &crate::state::SnapState, refreshed: &str) -> bool {
+    snap.name == refreshed
+        || super::bases::of_snap(snap) == Some(refreshed)
+        || snap.content.values().any(|to| to.snap == refreshed)
+}
+
 /// Hold the refreshes of `affecting` (name, last refreshed) for `holder` as long as snapd allows
 /// (snapd's `HoldRefresh` with no duration): the time left, the least of them, in seconds. When
 /// any of them may not be held any more, none is (the holder would be disrupted anyway) and the
@@ -220,6 +228,31 @@ mod tests {
         // Refreshed 89 days ago: one day is left, even for itself.
         let me = vec![("app".to_string(), t0 - 89 * DAY)];
         assert_eq!(hold(&st, "app", &me, t0).unwrap(), Ok(DAY));
+    }
+
+    #[test]
+    fn a_snap_is_affected_by_itself_its_base_and_its_content_providers() {
+        let mut snap: crate::state::SnapState = serde_json::from_value(serde_json::json!({
+            "name": "app", "snap_id": "", "snap_type": "app", "publisher": "p",
+            "publisher_validation": "", "title": "", "summary": "", "description": "",
+            "confinement": "strict", "base": "shelf-base", "license": "", "icon_url": "",
+            "tracking_channel": "latest/stable", "held": false, "current": "1", "sequence": [],
+        }))
+        .unwrap();
+        snap.content.insert(
+            "lib".into(),
+            crate::engine::content::SlotRef {
+                snap: "provider".into(),
+                slot: "lib".into(),
+            },
+        );
+        for refreshed in ["app", "shelf-base", "provider"] {
+            assert!(affects(&snap, refreshed), "{refreshed}");
+        }
+        assert!(!affects(&snap, "other"));
+        assert!(!affects(&snap, "core"));
+        snap.base = None;
+        assert!(affects(&snap, "core"), "an app without base: runs on core");
     }
 
     #[test]

@@ -33,16 +33,17 @@ impl Engine {
         failed: &mut Vec<Failed>,
     ) -> Result<Vec<(Resolved, SnapState)>> {
         for gating in self.installed()? {
-            if !crate::engine::hooks::names(self.paths(), &gating)?.contains(GATE_HOOK) {
+            // One snap whose hooks cannot be read must not stop every automatic refresh.
+            let hooks = crate::engine::hooks::names(self.paths(), &gating).unwrap_or_else(|e| {
+                tracing::warn!(snap = %gating.name, "cannot list its hooks: {}", e.message);
+                Default::default()
+            });
+            if !hooks.contains(GATE_HOOK) {
                 continue;
             }
             let affecting: Vec<&(Resolved, SnapState)> = resolved
                 .iter()
-                .filter(|(r, _)| {
-                    r.name == gating.name
-                        || crate::engine::bases::of_snap(&gating) == Some(r.name.as_str())
-                        || gating.content.values().any(|to| to.snap == r.name)
-                })
+                .filter(|(r, _)| gating::affects(&gating, &r.name))
                 .collect();
             if affecting.is_empty() {
                 continue;
