@@ -9,6 +9,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
 use common::sandbox::{launch_with, write, Mode};
 use common::{Env, RUNNER};
@@ -212,4 +213,42 @@ fn gate_hooks_hold_or_let_an_automatic_refresh_go() {
         out.contains("--tracking cannot be used with --pending"),
         "{out}"
     );
+}
+
+/// The update agent shows why: a held snap's update is "put off", naming the hook and the end of
+/// the hold, and it is not refreshed.
+#[test]
+fn the_update_agent_says_an_update_is_put_off_by_a_gate_hook() {
+    if !common::require_root() {
+        return;
+    }
+    let catalog = catalog();
+    let mut env = Env::with_catalog(catalog.path());
+    let mut c = env.helper_command();
+    c.arg("--confine").arg(common::sandbox::confine_bin());
+    env.start_helper_from(c);
+    let c = env.proxy().install(&["gate-hold"], Dict::new()).unwrap();
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "install: {err}");
+    env.done(env.proxy().switch("gate-hold", "latest/candidate"));
+    set_mode(&env, "gate-hold", "hold");
+
+    let session = common::notifications::Session::start(&env.dir.path().join("session"));
+    let config = env.dir.path().join("config");
+    let app = env.dir.path().join("no-app");
+    let mut agent = common::notifications::start_agent(&env, &session, &config, &app)
+        .spawn()
+        .unwrap();
+    let (_, body, _) = session.wait_shown("Update put off", Duration::from_secs(120));
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        body.starts_with(
+            "gate-hold: the automatic refresh of \"gate-hold\" is held by its \
+                          gate-auto-refresh hook until "
+        ),
+        "{body}"
+    );
+    assert_eq!(current(&env, "gate-hold"), "1");
+    assert!(common_file(&env, "gate-hold", "hold").starts_with("hold: "));
 }
