@@ -2111,3 +2111,46 @@ fn an_endure_service_keeps_its_process_across_an_undone_refresh() {
     assert!(ok, "remove: {out}");
     m.assert_gone(name);
 }
+
+/// snapd's `removedSvcs`: an `endure` service the new revision no longer has is stopped by the
+/// refresh (its unit goes); one it keeps goes on in the same process.
+#[test]
+fn an_endure_service_the_new_revision_drops_is_stopped() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let name = "svc-dropped";
+    let endure = |app: &str| {
+        format!("  {app}:\n    command: bin/{app}\n    daemon: simple\n    refresh-mode: endure\n")
+    };
+    let v1 = m.snap(
+        name,
+        &format!("apps:\n{}{}", endure("stays"), endure("gone")),
+        &[("stays", &looper("stays")), ("gone", &looper("gone"))],
+    );
+    m.install(&v1);
+    // Packed after the install: it is written where v1 was.
+    let v2 = m.snap(
+        name,
+        &format!("apps:\n{}", endure("stays")),
+        &[("stays", &looper("stays"))],
+    );
+    let unit = |app: &str| format!("snap.{name}.{app}.service");
+    m.wait_file(&format!("/var/snap/{name}/common/gone"), "x1");
+    let stays = m.main_pid(&unit("stays"));
+    m.install(&v2);
+    assert_eq!(m.main_pid(&unit("stays")), stays, "stays was restarted");
+    assert_ne!(
+        m.active(&unit("gone")),
+        "active",
+        "{}",
+        m.journal(&unit("gone"))
+    );
+    assert!(
+        !m.sh(&format!("test -e /etc/systemd/system/{}", unit("gone")))
+            .0,
+        "the dropped service's unit is left"
+    );
+    let (ok, out) = m.ctl(&format!("remove {name}"));
+    assert!(ok, "remove: {out}");
+    m.assert_gone(name);
+}

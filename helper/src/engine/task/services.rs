@@ -64,6 +64,10 @@ pub struct StopServices {
     /// User units that were running in a user manager and that it stopped there.
     #[serde(default)]
     pub user_stopped: Vec<String>,
+    /// The revision the change makes current (refresh, revert): an `endure` service that is no
+    /// daemon of it any more is stopped too (snapd's `removedSvcs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<String>,
 }
 
 impl StartServices {
@@ -110,6 +114,9 @@ impl StartServices {
             tracing::warn!(snap = %done.name, "no systemd on the system bus: services written, left inactive");
         }
         cx.record(&super::Task::StartServices(done.clone()))?;
+        if let Some(sd) = &sd {
+            disable_dropped(sd, &services, &on_disk).await?;
+        }
         let gone = services::write_files(cx.paths(), &done.name, &services)?;
         for s in services.iter().filter(|s| s.scope == Scope::User) {
             for u in s.started_units() {
@@ -206,6 +213,28 @@ impl StartServices {
     }
 }
 
+/// The daemons of revision `rev` of `snap`, from its mounted `meta/snap.yaml`; `None` (logged)
+/// when it cannot be read, so that endure services are left running as the old revision says.
+fn daemons_of(cx: &Ctx, snap: &str, rev: &str) -> Option<std::collections::BTreeSet<String>> {
+    let path = cx.paths().mount_point(snap, rev).join("meta/snap.yaml");
+    let read = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| snapshelf_snap::yaml::SnapYaml::parse(&t).map_err(|e| e.to_string()));
+    match read {
+        Ok(yaml) => Some(
+            yaml.apps
+                .into_iter()
+                .filter(|(_, a)| a.daemon.is_some())
+                .map(|(name, _)| name)
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), "cannot read the coming revision's daemons: {e}");
+            None
+        }
+    }
+}
+
 /// Whether a service is to be enabled and started: one that existed before keeps its enablement
 /// (someone may have disabled it), a new one follows its `install-mode`.
 async fn wanted(sd: &Systemd, s: &Service, on_disk: &[(Scope, String)]) -> bool {
@@ -237,6 +266,28 @@ fn user_wanted(cx: &Ctx, s: &Service, on_disk: &[(Scope, String)]) -> bool {
 /// would have it cache the unit as not found.
 fn existed(units: &[String], on_disk: &[(Scope, String)]) -> bool {
     units.iter().all(|u| on_disk.iter().any(|(_, f)| f == u))
+}
+
+/// Disable the system units the new revision no longer has, while their files are still there
+/// to say which links are theirs (the files go next); undo's `StopServices` enables them again.
+async fn disable_dropped(
+    sd: &Systemd,
+    services: &[Service],
+    on_disk: &[(Scope, String)],
+) -> Result<()> {
+    let kept: Vec<&str> = services
+        .iter()
+        .flat_map(|s| s.files().map(|f| f.name.as_str()))
+        .collect();
+    let dropped: Vec<String> = on_disk
+        .iter()
+        .filter(|(scope, f)| *scope == Scope::System && !kept.contains(&f.as_str()))
+        .map(|(_, f)| f.clone())
+        .collect();
+    if !dropped.is_empty() {
+        sd.disable(&dropped).await?;
+    }
+    Ok(())
 }
 
 /// Whether every one of `units` is active in the system manager.
@@ -314,12 +365,17 @@ impl StopServices {
             &self.name,
             "",
         ));
-        // `refresh-mode: endure` services keep running across a refresh or revert, not a remove.
+        // `refresh-mode: endure` services keep running across a refresh or revert, not a remove,
+        // unless the revision coming has them no more.
+        let kept = self
+            .to_revision
+            .as_deref()
+            .and_then(|r| daemons_of(cx, &self.name, r));
         let endure: Vec<String> = match cx.snap(&self.name)? {
             Some(snap) if !self.remove && !self.all => services::services_of(&cx.engine, &snap)
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|s| s.endure)
+                .filter(|s| s.endure && kept.as_ref().is_none_or(|k| k.contains(&s.app)))
                 .flat_map(|s| s.files().map(|f| f.name.clone()).collect::<Vec<_>>())
                 .collect(),
             _ => Vec::new(),
