@@ -50,7 +50,7 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
         AssumesNotMet => 6,
         NetworkError | StoreError => 5,
         InvalidArgument | InvalidSnap | VerificationFailed | NeedsClassic => 6,
-        ChangeConflict | SnapInUse | ProviderInUse => 7,
+        ChangeConflict | SnapInUse | ProviderInUse | RefreshHeld => 7,
         AlreadyInstalled | NoUpdateAvailable | InterfacesUnchanged => 8,
         InsufficientSpace => 9,
         Cancelled | HookFailed => 1,
@@ -91,6 +91,7 @@ pub fn words(kind: ErrorKind) -> String {
         ProviderInUse => gettext(
             "Other snaps use this snap's content; disconnect them first (--disconnect-users).",
         ),
+        RefreshHeld => gettext("A snap's gate-auto-refresh hook holds this automatic refresh."),
     }
 }
 

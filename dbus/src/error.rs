@@ -78,6 +78,7 @@ kinds! {
     Internal => "internal",
     AssumesNotMet => "assumes-not-met",
     ProviderInUse => "provider-in-use",
+    RefreshHeld => "refresh-held",
 }
 
 impl ErrorKind {
@@ -116,7 +117,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips() {
-        assert_eq!(ErrorKind::ALL.len(), 25);
+        assert_eq!(ErrorKind::ALL.len(), 26);
         for k in ErrorKind::ALL {
             assert_eq!(ErrorKind::from_kebab(k.as_kebab()), Some(*k));
             assert_eq!(ErrorKind::from_dbus_name(&k.dbus_name()), Some(*k));

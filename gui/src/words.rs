@@ -41,6 +41,7 @@ pub fn failure(f: &Failure) -> String {
         Internal => gettext("Something went wrong inside Snapshelf. The details may help when you report it."),
         AssumesNotMet => gettext("This app needs features of the snap system that Snapshelf does not have, so it was not installed."),
         ProviderInUse => gettext("Other apps use it, so it was not removed: see Details."),
+        RefreshHeld => gettext("An app asked to put this automatic update off for now: see Details."),
     }
 }
 

@@ -16,7 +16,7 @@ pub fn snap_dir(paths: &Paths, snap: &str) -> PathBuf {
 }
 
 /// The start time of `pid` (`/proc/<pid>/stat` field 22), if it lives.
-fn start_time(pid: u32) -> Option<u64> {
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
     let rest = &text[text.rfind(')')? + 1..];

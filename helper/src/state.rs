@@ -15,6 +15,7 @@ mod docs;
 mod health;
 mod refresh_pending;
 mod revision_config;
+pub mod snaps_hold;
 
 use docs::Docs;
 
@@ -336,6 +337,7 @@ impl State {
         conn.execute_batch(revision_config::SCHEMA)?;
         conn.execute_batch(health::SCHEMA)?;
         conn.execute_batch(refresh_pending::SCHEMA)?;
+        conn.execute_batch(snaps_hold::SCHEMA)?;
         Ok(State { conn })
     }
 
@@ -345,6 +347,7 @@ impl State {
         conn.execute_batch(revision_config::SCHEMA)?;
         conn.execute_batch(health::SCHEMA)?;
         conn.execute_batch(refresh_pending::SCHEMA)?;
+        conn.execute_batch(snaps_hold::SCHEMA)?;
         Ok(State { conn })
     }
 
@@ -370,6 +373,7 @@ impl State {
 
     pub fn delete_snap(&self, name: &str) -> Result<()> {
         self.put_doc::<SnapState>(&SNAPS, &[name], None)?;
+        self.drop_holds(name, true)?;
         self.set_refresh_pending(name, None)
     }
 

@@ -2064,3 +2064,102 @@ fn activation_files_follow_install_its_undo_and_remove_without_systemd() {
         "the remove left an activation file"
     );
 }
+
+/// services-refresh-mode, with undo: a refresh that fails after its services started (the
+/// configure hook) is undone. The default `restart` service is stopped and started again on the
+/// old revision; the `endure` one keeps the process it had all along, as it did through the
+/// refresh itself (undo neither stops nor restarts it). A refresh that succeeds keeps it too.
+#[test]
+fn an_endure_service_keeps_its_process_across_an_undone_refresh() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let name = "svc-endure";
+    let yaml = "apps:\n  plain:\n    command: bin/plain\n    daemon: simple\n  \
+                endure:\n    command: bin/endure\n    daemon: simple\n    refresh-mode: endure\n";
+    let hook = "[ -e $SNAP_COMMON/fail-configure ] && exit 1; exit 0";
+    let snap = m.snap(
+        name,
+        yaml,
+        &[
+            ("plain", &looper("plain")),
+            ("endure", &looper("endure")),
+            ("hooks/configure", hook),
+        ],
+    );
+    m.install(&snap);
+    let unit = |app: &str| format!("snap.{name}.{app}.service");
+    m.wait_file(&format!("/var/snap/{name}/common/plain"), "x1");
+    let (plain, endure) = (m.main_pid(&unit("plain")), m.main_pid(&unit("endure")));
+
+    m.ok(&format!("touch /var/snap/{name}/common/fail-configure"));
+    let (ok, out) = m.ctl(&format!("install {} --unsigned", snap.display()));
+    assert!(!ok, "the refresh succeeded: {out}");
+    assert_eq!(m.ok(&format!("readlink /snap/{name}/current")).trim(), "x1");
+    assert_eq!(m.active(&unit("endure")), "active", "{}", m.log());
+    assert_eq!(
+        m.main_pid(&unit("endure")),
+        endure,
+        "the undo restarted the endure service"
+    );
+    assert_eq!(m.enabled(&unit("endure")), "enabled");
+    assert_eq!(m.active(&unit("plain")), "active");
+    assert_ne!(m.main_pid(&unit("plain")), plain, "plain was not restarted");
+    assert!(m
+        .ok(&format!("cat /etc/systemd/system/{}", unit("endure")))
+        .contains(&format!("WorkingDirectory=/var/snap/{name}/x1")));
+
+    m.ok(&format!("rm /var/snap/{name}/common/fail-configure"));
+    let plain = m.main_pid(&unit("plain"));
+    m.install(&snap);
+    m.wait_file(&format!("/var/snap/{name}/common/plain"), "x3");
+    assert_ne!(m.main_pid(&unit("plain")), plain);
+    assert_eq!(m.main_pid(&unit("endure")), endure, "endure was restarted");
+    // It still runs the revision it started on.
+    m.wait_file(&format!("/var/snap/{name}/common/endure"), "x1");
+    let (ok, out) = m.ctl(&format!("remove {name}"));
+    assert!(ok, "remove: {out}");
+    m.assert_gone(name);
+}
+
+/// snapd's `removedSvcs`: an `endure` service the new revision no longer has is stopped by the
+/// refresh (its unit goes); one it keeps goes on in the same process.
+#[test]
+fn an_endure_service_the_new_revision_drops_is_stopped() {
+    let env = Env::new();
+    let Some(m) = Machine::boot(&env) else { return };
+    let name = "svc-dropped";
+    let endure = |app: &str| {
+        format!("  {app}:\n    command: bin/{app}\n    daemon: simple\n    refresh-mode: endure\n")
+    };
+    let v1 = m.snap(
+        name,
+        &format!("apps:\n{}{}", endure("stays"), endure("gone")),
+        &[("stays", &looper("stays")), ("gone", &looper("gone"))],
+    );
+    m.install(&v1);
+    // Packed after the install: it is written where v1 was.
+    let v2 = m.snap(
+        name,
+        &format!("apps:\n{}", endure("stays")),
+        &[("stays", &looper("stays"))],
+    );
+    let unit = |app: &str| format!("snap.{name}.{app}.service");
+    m.wait_file(&format!("/var/snap/{name}/common/gone"), "x1");
+    let stays = m.main_pid(&unit("stays"));
+    m.install(&v2);
+    assert_eq!(m.main_pid(&unit("stays")), stays, "stays was restarted");
+    assert_ne!(
+        m.active(&unit("gone")),
+        "active",
+        "{}",
+        m.journal(&unit("gone"))
+    );
+    assert!(
+        !m.sh(&format!("test -e /etc/systemd/system/{}", unit("gone")))
+            .0,
+        "the dropped service's unit is left"
+    );
+    let (ok, out) = m.ctl(&format!("remove {name}"));
+    assert!(ok, "remove: {out}");
+    m.assert_gone(name);
+}

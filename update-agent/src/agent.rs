@@ -149,6 +149,16 @@ impl Agent {
                         newly_held.push(name);
                     }
                 }
+                // A snap's gate-auto-refresh hook put it off: the next check asks again.
+                Err(f) if f.kind == "RefreshHeld" => {
+                    self.held.remove(&name);
+                    tracing::info!(snap = %name, "held by a gate-auto-refresh hook: {}", f.message);
+                    let body = snapshelf_i18n::fill(
+                        &gettext("{snaps}: {reason}"),
+                        &[("snaps", &name), ("reason", &f.message)],
+                    );
+                    self.notify(gettext("Update put off"), body).await;
+                }
                 // Someone refreshed it meanwhile.
                 Err(f) if f.kind == "NoUpdateAvailable" => {
                     self.held.remove(&name);

@@ -25,6 +25,7 @@ const SUPPORTED: &[&str] = &[
     "post-refresh",
     "remove",
     "check-health",
+    "gate-auto-refresh",
 ];
 const SUPPORTED_PREFIXES: &[&str] = &[
     "prepare-plug-",

@@ -15,6 +15,7 @@ mod dbus_links;
 pub mod dbus_policy;
 mod declarations;
 pub mod files;
+pub mod gating;
 pub mod hooks;
 pub mod iface_hooks;
 mod lanes;

@@ -83,6 +83,7 @@ pub fn run(engine: &Engine, caller: &Caller, args: &[String]) -> Reply {
         "set-health" => super::health::set_health(engine, caller, rest),
         "services" => super::services::services(engine, caller, rest),
         "start" | "stop" | "restart" => super::services::control(engine, caller, cmd, rest),
+        "refresh" => super::refresh::refresh(engine, caller, rest),
         other => Err(Fail(format!(
             "unknown command {other:?}, see 'snapctl --help'"
         ))),
@@ -263,7 +264,8 @@ fn unset(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
 }
 
 fn is_connected(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
-    let Split { longs, pos, .. } = split(args, "", &["list"])?;
+    let other = super::pid::take_flags(args)?;
+    let Split { longs, pos, .. } = split(&other.rest, "", &["list"])?;
     let list = longs.iter().any(|l| l == "list");
     if list && !pos.is_empty() {
         return Err(Fail(
@@ -288,6 +290,9 @@ fn is_connected(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
     // A slot is connected when another snap's plug is linked to it (snapd's answer for slots).
     let linked = slots_linked(engine, &caller.snap)?;
     if list {
+        if let Some(out) = super::pid::answer(engine, caller, &other, None, None) {
+            return out;
+        }
         let names: String = plugs
             .iter()
             .filter(|(p, i)| connected(p, i))
@@ -298,6 +303,13 @@ fn is_connected(engine: &Engine, caller: &Caller, args: &[String]) -> Out {
         return Ok(Reply::out(names));
     }
     let name = &pos[0];
+    // `--pid`/`--apparmor-label` (snapctl/pid.rs) about a plug or slot the snap has.
+    if plugs.contains_key(name) || yaml.slots.contains_key(name) {
+        let slot_iface = yaml.slots.get(name).map(|s| s.interface.as_str());
+        if let Some(out) = super::pid::answer(engine, caller, &other, Some(name), slot_iface) {
+            return out;
+        }
+    }
     match plugs.get(name) {
         Some(iface) if connected(name, iface) => Ok(Reply::out(String::new())),
         Some(_) => Ok(Reply::err(1, String::new())),

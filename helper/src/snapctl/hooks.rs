@@ -18,6 +18,8 @@ pub struct HookContext {
     queued: Mutex<Vec<crate::engine::task::Task>>,
     /// What `snapctl set-health` reported: stored when the hook succeeds.
     health: Mutex<Option<crate::state::Health>>,
+    /// A `gate-auto-refresh` hook's refresh (`snapctl refresh`, `engine/gating.rs`).
+    gate: Option<Arc<crate::engine::gating::Gate>>,
 }
 
 impl HookContext {
@@ -29,7 +31,19 @@ impl HookContext {
             iface: None,
             queued: Mutex::new(Vec::new()),
             health: Mutex::new(None),
+            gate: None,
         }
+    }
+
+    pub fn with_gate(self, gate: Arc<crate::engine::gating::Gate>) -> Self {
+        HookContext {
+            gate: Some(gate),
+            ..self
+        }
+    }
+
+    pub fn gate(&self) -> Option<&crate::engine::gating::Gate> {
+        self.gate.as_deref()
     }
 
     pub fn with_iface(self, attrs: Option<IfaceAttrs>) -> Self {

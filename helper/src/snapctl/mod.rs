@@ -10,6 +10,8 @@ pub mod cookie;
 mod health;
 pub mod hooks;
 pub mod peer;
+mod pid;
+mod refresh;
 mod services;
 
 use std::os::unix::fs::PermissionsExt;

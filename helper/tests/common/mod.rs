@@ -6,6 +6,7 @@
 
 pub mod bus_server;
 pub mod gnome;
+pub mod notifications;
 pub mod proxy;
 pub mod sandbox;
 pub mod session_bus;

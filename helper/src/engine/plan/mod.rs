@@ -10,6 +10,7 @@ mod content;
 mod dbus;
 mod download;
 mod file;
+mod gating;
 mod install;
 mod providers;
 mod refresh;
@@ -470,7 +471,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
         }
         if let Some(b) = before {
             // Stopped before the copy: a running daemon would change $SNAP_DATA under it.
-            out.push(Task::StopServices(services::stop(&name)));
+            out.push(Task::StopServices(services::stop_to(&name, &rev)));
             // New launches wait from here to the Link (snapd's unlink-current-snap).
             out.push(Task::InhibitRun(InhibitRun::new(&name, &b.current)));
         }
@@ -486,7 +487,7 @@ fn bring_in(fetch: Fetch, before: Option<&SnapState>, after: SnapState, out: &mu
             user_copies: None,
         }));
     } else if let Some(b) = before {
-        out.push(Task::StopServices(services::stop(&name)));
+        out.push(Task::StopServices(services::stop_to(&name, &rev)));
         out.push(Task::InhibitRun(InhibitRun::new(&name, &b.current)));
     }
     out.push(Task::Link(Link {

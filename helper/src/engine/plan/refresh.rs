@@ -80,7 +80,11 @@ impl Engine {
                 }),
             }
         }
-        let resolved = self.keep_signed_sizes(kept, &mut failed).await;
+        let mut resolved = self.keep_signed_sizes(kept, &mut failed).await;
+        // Gating hooks first (plan/gating.rs): only an automatic refresh heeds their holds.
+        if running.auto && !download_only {
+            resolved = self.gate_auto_refresh(resolved, &mut failed).await?;
+        }
         // A download changes nothing that runs: snapd downloads a busy snap's update too.
         let (resolved, modes) = if download_only {
             (resolved, Default::default())

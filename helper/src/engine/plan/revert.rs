@@ -84,7 +84,7 @@ fn revert_tasks(before: &SnapState, target: &str) -> Vec<Task> {
     // As snapd's revert goes through unlink-current-snap: refused while apps run, and new launches
     // wait for the switch (engine/task/inhibit_run.rs).
     let mut tasks = vec![
-        Task::StopServices(super::services::stop(name)),
+        Task::StopServices(super::services::stop_to(name, target)),
         Task::InhibitRun(InhibitRun::new(name, &before.current)),
         Task::Link(Link {
             name: name.to_string(),

@@ -30,7 +30,7 @@ impl Engine {
                 Task::Link(l) if !planned.contains(&l.name) => {
                     let name = l.name.clone();
                     if self.snap(&name)?.is_some() {
-                        out.push(Task::StopServices(stop(&name)));
+                        out.push(Task::StopServices(stop_to(&name, &l.after.current)));
                     }
                     out.push(t);
                     out.push(start(&name));
@@ -59,6 +59,15 @@ pub(super) fn stop(name: &str) -> StopServices {
         stopped: Vec::new(),
         enabled: Vec::new(),
         user_stopped: Vec::new(),
+        to_revision: None,
+    }
+}
+
+/// `stop`, for a refresh or revert to revision `rev`.
+pub(super) fn stop_to(name: &str, rev: &str) -> StopServices {
+    StopServices {
+        to_revision: Some(rev.to_string()),
+        ..stop(name)
     }
 }
 
@@ -81,5 +90,6 @@ pub(super) fn start(name: &str) -> Task {
         started: Vec::new(),
         inactive: false,
         user_started: Vec::new(),
+        endured: Vec::new(),
     })
 }

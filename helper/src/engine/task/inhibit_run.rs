@@ -132,11 +132,15 @@ impl UninhibitRun {
         gettext("Let \"{snap}\" start again").replace("{snap}", &self.name)
     }
 
-    /// The refresh happened: launches go ahead, and no refresh of the snap is pending any more.
+    /// The refresh happened: launches go ahead, and no refresh of the snap is pending any more,
+    /// nor held by a gating snap (snapd's `resetGatingForRefreshed`).
     pub(super) fn run(self, cx: &Ctx) -> Result<Self> {
         crate::inhibit::unlock(cx.paths(), &self.name)?;
         let task = Task::UninhibitRun(self.clone());
-        cx.commit(&task, |st| st.set_refresh_pending(&self.name, None))?;
+        cx.commit(&task, |st| {
+            st.set_refresh_pending(&self.name, None)?;
+            st.drop_holds(&self.name, false)
+        })?;
         Ok(self)
     }
 

@@ -232,6 +232,17 @@ impl RunHook {
         }))
     }
 
+    /// Run the hook outside any change (the `gate-auto-refresh` hook, while an automatic
+    /// refresh is planned: `plan/gating.rs`): nothing is recorded, and the configuration is not
+    /// committed. `Ok(false)`: the snap has no such hook.
+    pub(crate) fn run_detached(&self, cx: &Ctx, ctx: Arc<HookContext>) -> Result<bool> {
+        if cx.snap(&self.name)?.is_none() || !self.profile_exists(cx, &self.hook) {
+            return Ok(false);
+        }
+        self.invoke(cx, &self.hook, ctx, false)?;
+        Ok(true)
+    }
+
     /// Run `hook` with a cookie of its own tied to `ctx`, for as long as it runs.
     fn invoke(&self, cx: &Ctx, hook: &str, ctx: Arc<HookContext>, record: bool) -> Result<()> {
         let secret = cookie::random()?;

@@ -9,7 +9,8 @@
 //!
 //! Each records what it is about to do before it does it; undo reverses exactly that. Undo runs in
 //! reverse order, after the Link/Unlink undo has put the previous state back, so `StopServices`'s
-//! undo writes the units of that state again and starts what it had stopped.
+//! undo writes the units of that state again and starts what it had stopped. An `endure` service
+//! a refresh left running is left running by its undo too (`StartServices::endured`).
 
 use crate::lang::gettext;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,10 @@ pub struct StartServices {
     /// User units (`daemon-scope: user`) it started in the running user managers.
     #[serde(default)]
     pub user_started: Vec<String>,
+    /// `refresh-mode: endure` units that were still running from before the refresh: neither
+    /// started here nor stopped by undo, which leaves them running as they were.
+    #[serde(default)]
+    pub endured: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +64,10 @@ pub struct StopServices {
     /// User units that were running in a user manager and that it stopped there.
     #[serde(default)]
     pub user_stopped: Vec<String>,
+    /// The revision the change makes current (refresh, revert): an `endure` service that is no
+    /// daemon of it any more is stopped too (snapd's `removedSvcs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<String>,
 }
 
 impl StartServices {
@@ -100,21 +109,14 @@ impl StartServices {
             ..self
         };
         if let Some(sd) = &sd {
-            for s in services.iter().filter(|s| s.scope == Scope::System) {
-                if wanted(sd, s, &on_disk).await {
-                    done.enabled.extend(s.started_units());
-                    done.started.extend(s.started_units());
-                }
-            }
-            for s in services.iter().filter(|s| s.scope == Scope::User) {
-                if user_wanted(cx, s, &on_disk) {
-                    done.user_started.extend(s.started_units());
-                }
-            }
+            done.decide(cx, sd, &services, &on_disk).await?;
         } else if !services.is_empty() {
             tracing::warn!(snap = %done.name, "no systemd on the system bus: services written, left inactive");
         }
         cx.record(&super::Task::StartServices(done.clone()))?;
+        if let Some(sd) = &sd {
+            disable_dropped(sd, &services, &on_disk).await?;
+        }
         let gone = services::write_files(cx.paths(), &done.name, &services)?;
         for s in services.iter().filter(|s| s.scope == Scope::User) {
             for u in s.started_units() {
@@ -122,6 +124,42 @@ impl StartServices {
             }
         }
         done.act(cx, sd.as_ref(), !gone.is_empty()).await
+    }
+
+    /// Which units to enable and start. An endure service a refresh left running is enabled
+    /// but not counted as started (snapd's undo would stop it, and then start the old revision's
+    /// again: a restart the refresh-mode asked to avoid).
+    async fn decide(
+        &mut self,
+        cx: &Ctx,
+        sd: &Systemd,
+        services: &[Service],
+        on_disk: &[(Scope, String)],
+    ) -> Result<()> {
+        for s in services.iter().filter(|s| s.scope == Scope::System) {
+            if wanted(sd, s, on_disk).await {
+                let units = s.started_units();
+                self.enabled.extend(units.clone());
+                if s.endure && existed(&units, on_disk) && all_active(sd, &units).await? {
+                    self.endured.extend(units);
+                } else {
+                    self.started.extend(units);
+                }
+            }
+        }
+        let users = UserManager::running(sd).await;
+        for s in services.iter().filter(|s| s.scope == Scope::User) {
+            if user_wanted(cx, s, on_disk) {
+                let units = s.started_units();
+                let running = s.endure && existed(&units, on_disk) && !users.is_empty();
+                if running && all_active_in(&users, &units).await? {
+                    self.endured.extend(units);
+                } else {
+                    self.user_started.extend(units);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reload, enable and start what was decided (again, after a crash: each step is idempotent).
@@ -175,6 +213,28 @@ impl StartServices {
     }
 }
 
+/// The daemons of revision `rev` of `snap`, from its mounted `meta/snap.yaml`; `None` (logged)
+/// when it cannot be read, so that endure services are left running as the old revision says.
+fn daemons_of(cx: &Ctx, snap: &str, rev: &str) -> Option<std::collections::BTreeSet<String>> {
+    let path = cx.paths().mount_point(snap, rev).join("meta/snap.yaml");
+    let read = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| snapshelf_snap::yaml::SnapYaml::parse(&t).map_err(|e| e.to_string()));
+    match read {
+        Ok(yaml) => Some(
+            yaml.apps
+                .into_iter()
+                .filter(|(_, a)| a.daemon.is_some())
+                .map(|(name, _)| name)
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), "cannot read the coming revision's daemons: {e}");
+            None
+        }
+    }
+}
+
 /// Whether a service is to be enabled and started: one that existed before keeps its enablement
 /// (someone may have disabled it), a new one follows its `install-mode`.
 async fn wanted(sd: &Systemd, s: &Service, on_disk: &[(Scope, String)]) -> bool {
@@ -200,6 +260,56 @@ fn user_wanted(cx: &Ctx, s: &Service, on_disk: &[(Scope, String)]) -> bool {
         return s.enable_at_install;
     }
     units.iter().any(|u| services::user_enabled(cx.paths(), u))
+}
+
+/// Whether the units were there before (a refresh): asking systemd about a unit with no file yet
+/// would have it cache the unit as not found.
+fn existed(units: &[String], on_disk: &[(Scope, String)]) -> bool {
+    units.iter().all(|u| on_disk.iter().any(|(_, f)| f == u))
+}
+
+/// Disable the system units the new revision no longer has, while their files are still there
+/// to say which links are theirs (the files go next); undo's `StopServices` enables them again.
+async fn disable_dropped(
+    sd: &Systemd,
+    services: &[Service],
+    on_disk: &[(Scope, String)],
+) -> Result<()> {
+    let kept: Vec<&str> = services
+        .iter()
+        .flat_map(|s| s.files().map(|f| f.name.as_str()))
+        .collect();
+    let dropped: Vec<String> = on_disk
+        .iter()
+        .filter(|(scope, f)| *scope == Scope::System && !kept.contains(&f.as_str()))
+        .map(|(_, f)| f.clone())
+        .collect();
+    if !dropped.is_empty() {
+        sd.disable(&dropped).await?;
+    }
+    Ok(())
+}
+
+/// Whether every one of `units` is active in the system manager.
+async fn all_active(sd: &Systemd, units: &[String]) -> Result<bool> {
+    for u in units {
+        if !sd.active(u).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Whether every one of `units` is active in every running user manager.
+async fn all_active_in(users: &[UserManager], units: &[String]) -> Result<bool> {
+    for user in users {
+        for u in units {
+            if !user.active(u).await? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Stop user units in every running user manager, activators first.
@@ -255,12 +365,17 @@ impl StopServices {
             &self.name,
             "",
         ));
-        // `refresh-mode: endure` services keep running across a refresh or revert, not a remove.
+        // `refresh-mode: endure` services keep running across a refresh or revert, not a remove,
+        // unless the revision coming has them no more.
+        let kept = self
+            .to_revision
+            .as_deref()
+            .and_then(|r| daemons_of(cx, &self.name, r));
         let endure: Vec<String> = match cx.snap(&self.name)? {
             Some(snap) if !self.remove && !self.all => services::services_of(&cx.engine, &snap)
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|s| s.endure)
+                .filter(|s| s.endure && kept.as_ref().is_none_or(|k| k.contains(&s.app)))
                 .flat_map(|s| s.files().map(|f| f.name.clone()).collect::<Vec<_>>())
                 .collect(),
             _ => Vec::new(),
