@@ -99,6 +99,9 @@ struct Launch {
 /// error.
 pub fn run(inv: Invocation) -> Result<Infallible> {
     let launch = gather_when_not_refreshing(inv)?;
+    // Before anything is forked: the sandbox and the app's children stay in the scope.
+    crate::tracking::track(&launch.profile.snap, &launch.profile.app);
+    mark("tracking");
     if launch.profile.confinement == "classic" {
         return launch.run_classic();
     }
