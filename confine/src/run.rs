@@ -293,7 +293,15 @@ impl Launch {
             nix::unistd::ForkResult::Parent { child } => {
                 drop(status_w);
                 // The monitor only waits: it keeps no privilege.
-                let _ = drop_privileges();
+                if drop_privileges().is_ok() {
+                    // Readable in /proc as the user's own process again (a launcher with file
+                    // capabilities starts undumpable): it is the buses' peer for the app, and
+                    // xdg-desktop-portal opens `/proc/<peer>/root` and `cgroup` to tell which app
+                    // calls. It holds nothing the user may not have: every capability is gone,
+                    // no_new_privs is set, and the sandbox's processes cannot see it.
+                    // SAFETY: prctl with constant arguments.
+                    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+                }
                 init::monitor(child, status_r)
             }
             nix::unistd::ForkResult::Child => {

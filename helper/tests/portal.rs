@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -429,5 +430,269 @@ fn launches_run_in_their_scopes_and_count_while_any_process_runs() {
     }
     drop(m);
     // The user is this test's: what its manager left in its runtime folder goes too.
+    let _ = std::fs::remove_dir_all(&runtime);
+}
+
+/// `adddoc FILE`: `Documents.Add` of FILE for the caller, whose app the portal works out; prints
+/// the document's id. Against the host's libdbus (`sandbox::compile_with_libdbus` declares its API).
+const ADD_DOC_C: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    DBusError err;
+    dbus_error_init(&err);
+    int fd = argc > 1 ? open(argv[1], O_RDONLY) : -1;
+    if (fd < 0) { perror("open"); return 2; }
+    DBusConnection *c = dbus_bus_get(0 /* the session bus */, &err);
+    if (!c) { fprintf(stderr, "bus: %s\n", err.message); return 1; }
+    DBusMessage *m = dbus_message_new_method_call("org.freedesktop.portal.Documents",
+        "/org/freedesktop/portal/documents", "org.freedesktop.portal.Documents", "Add");
+    int no = 0;
+    dbus_message_append_args(m, 'h', &fd, 'b', &no, 'b', &no, 0);
+    DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, 60000, &err);
+    if (!r) { fprintf(stderr, "%s: %s\n", err.name, err.message); return 1; }
+    char *id = 0;
+    if (!dbus_message_get_args(r, &err, 's', &id, 0)) {
+        fprintf(stderr, "answer: %s\n", err.message);
+        return 1;
+    }
+    printf("\"%s\"\n", id);
+    return 0;
+}
+"#;
+
+/// What a file chooser does (python3-dbus, passing the descriptor): `Documents.AddFull` of
+/// `argv[1]` for the app `argv[2]`, readable; prints the document's id.
+const ADD_FULL_PY: &str = "import dbus, os, sys\n\
+p = dbus.SessionBus().get_object('org.freedesktop.portal.Documents', '/org/freedesktop/portal/documents')\n\
+fd = dbus.types.UnixFd(os.open(sys.argv[1], os.O_RDONLY))\n\
+ids, _ = p.AddFull([fd], dbus.UInt32(0), sys.argv[2], ['read'], dbus_interface='org.freedesktop.portal.Documents')\n\
+print('\"%s\"' % ids[0])\n";
+
+/// `bin/probe add` gives the document portal a file of the snap's own and prints the answer;
+/// `bin/probe read PATH` prints a file.
+fn portal_snap(dir: &Path, name: &str, adddoc: &Path) -> PathBuf {
+    let s = dir.join(name);
+    write(
+        &s.join("meta/snap.yaml"),
+        &format!(
+            "name: {name}\nversion: '1'\nsummary: Uses the document portal\nbase: shelf-base\n\
+             apps:\n  probe:\n    command: bin/probe\n    plugs: [desktop]\n"
+        ),
+        0o644,
+    );
+    write(
+        &s.join("bin/probe"),
+        "#!/bin/sh\ncase \"$1\" in\n\
+         add) echo mine > \"$SNAP_USER_DATA/own.txt\"; \
+         exec \"$SNAP/bin/adddoc\" \"$SNAP_USER_DATA/own.txt\" ;;\n\
+         read) exec cat \"$2\" ;;\nesac\nexit 2\n",
+        0o755,
+    );
+    sandbox::add_host_commands(&s, &[("adddoc", &adddoc.display().to_string(), "")]);
+    sandbox::pack(&s, &dir.join(format!("{name}.snap")))
+}
+
+/// Run `argv` as the test user with its session bus: (success, stdout, stderr).
+fn as_user(uid: u32, script: &str) -> (bool, String, String) {
+    let out = Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--init-groups",
+        ])
+        .args(["sh", "-c", script])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus_of(uid))
+        .env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"))
+        .current_dir("/")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The first double-quoted word of an answer (a document's id).
+fn first_quoted(answer: &str) -> String {
+    answer
+        .split('"')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no id in {answer:?}"))
+        .to_string()
+}
+
+/// xdg-document-portal (Debian's xdg-desktop-portal), run for the user on its session bus with
+/// `snap` on its `PATH` answering `snap routine portal-info` from the test root; killed with its
+/// process group when dropped.
+struct DocumentPortal(Child, Option<u32>);
+
+impl DocumentPortal {
+    fn start(uid: u32, work: &Path, root: &Path) -> Option<DocumentPortal> {
+        let portal = Path::new("/usr/libexec/xdg-document-portal");
+        if !portal.exists() {
+            return None;
+        }
+        let bin = work.join("portal-bin");
+        let ctl = common::workspace_bin("snapshelfctl", "snapshelfctl");
+        // The portal runs `snap routine portal-info PID` (and `routine file-access`, which
+        // Snapshelf does not answer: the portal then decides by itself).
+        write(
+            &bin.join("snap"),
+            &format!(
+                "#!/bin/sh\n[ \"$1\" = routine ] && [ \"$2\" = portal-info ] || exit 1\n\
+                 exec {} routine portal-info --root {} \"$3\"\n",
+                ctl.display(),
+                root.display()
+            ),
+            0o755,
+        );
+        // fusermount3 opens /dev/fuse as the user: udev's rule (50-udev-default.rules) makes it
+        // 0666 on every Debian system; a container without udev leaves the kernel's 0600.
+        let fuse_mode = std::fs::metadata("/dev/fuse").ok()?.permissions().mode() & 0o777;
+        if fuse_mode != 0o666 {
+            std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).ok()?;
+        }
+        let log = std::fs::File::create(work.join("document-portal.log")).unwrap();
+        let child = Command::new("setpriv")
+            .args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--init-groups",
+            ])
+            .arg(portal)
+            .arg("--replace")
+            .env("DBUS_SESSION_BUS_ADDRESS", bus_of(uid))
+            .env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"))
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("HOME", format!("/run/user/{uid}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let p = DocumentPortal(child, (fuse_mode != 0o666).then_some(fuse_mode));
+        let started = Instant::now();
+        while !as_user(uid, &format!("test -d /run/user/{uid}/doc/by-app")).0 {
+            if started.elapsed() > Duration::from_secs(20) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(p)
+    }
+}
+
+impl Drop for DocumentPortal {
+    fn drop(&mut self) {
+        // SAFETY: a signal to the group this test made.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGTERM) };
+        let _ = self.0.wait();
+        // The device as it was (the test user is held: no other run of this test uses it now).
+        if let Some(mode) = self.1 {
+            let _ = std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(mode));
+        }
+    }
+}
+
+/// The document portal knows a sandboxed app as `snap.<name>` (from its scope, through
+/// `snap routine portal-info`), and the app sees at `/run/user/<uid>/doc` what the portal gave
+/// it and nothing given to another snap.
+#[test]
+fn the_document_portal_knows_the_snap_and_shows_it_its_documents_only() {
+    const TEST: &str = "the_document_portal_knows_the_snap_and_shows_it_its_documents_only";
+    if !common::require_root() {
+        return;
+    }
+    let _held = common::users::hold_user(USER);
+    let (env, work, capable) = sandbox::setup();
+    common::users::user_with_home(&env.root, USER);
+    let uid = user_uid();
+    let runtime = PathBuf::from(format!("/run/user/{uid}"));
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
+    let Some(m) = UserManager::start(&format!("snapshelf-test-{uid}"), uid) else {
+        return not_run(
+            TEST,
+            "systemd --user could not be started here (no cgroup hierarchy it can be delegated)",
+        );
+    };
+    let Some(portal) = DocumentPortal::start(uid, work.path(), &env.root) else {
+        let log = std::fs::read_to_string(work.path().join("document-portal.log"));
+        return not_run(
+            TEST,
+            &format!(
+                "xdg-document-portal (Debian package xdg-desktop-portal) and FUSE (fuse3) are \
+                 needed: {log:?}"
+            ),
+        );
+    };
+    let add_full = work.path().join("add_full.py");
+    write(&add_full, ADD_FULL_PY, 0o644);
+    let adddoc = work.path().join("adddoc");
+    sandbox::compile_with_libdbus(ADD_DOC_C, &adddoc);
+    for name in ["portal-app", "portal-other"] {
+        sandbox::install_file(&env, &portal_snap(work.path(), name, &adddoc));
+    }
+    // A file only the user (the host's file chooser) can read: the sandboxes have their own /tmp.
+    let secret = work.path().join("chosen/secret.txt");
+    write(&secret, "for portal-app only\n", 0o600);
+    for p in [secret.parent().unwrap(), secret.as_path()] {
+        std::os::unix::fs::chown(p, Some(uid), Some(uid)).unwrap();
+    }
+    let (ok, out, err) = as_user(
+        uid,
+        &format!(
+            "python3 {} {} snap.portal-app",
+            add_full.display(),
+            secret.display()
+        ),
+    );
+    assert!(ok, "AddFull: {out}{err}");
+    let id = first_quoted(&out);
+    let path = format!("/run/user/{uid}/doc/{id}/secret.txt");
+    let run = |snap: &str, args: &str| {
+        let script_target = format!("{snap}.probe {args}");
+        let o = launch(&env, &capable, &m, &script_target)
+            .wait_with_output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run("portal-app", &format!("read {path}"));
+    assert!(ok && out == "for portal-app only\n", "{out}{err}");
+    let (ok, out, _) = run("portal-other", &format!("read {path}"));
+    assert!(
+        !ok && out.is_empty(),
+        "another snap reads the document: {out}"
+    );
+
+    // The app hands the portal a file of its own: the portal files it under the app's id.
+    let (ok, out, err) = run("portal-app", "add");
+    assert!(ok, "Add from the sandbox: {out}{err}");
+    let own = first_quoted(&out);
+    let (ok, text, err) = as_user(
+        uid,
+        &format!("cat /run/user/{uid}/doc/by-app/snap.portal-app/{own}/own.txt"),
+    );
+    assert!(
+        ok && text == "mine\n",
+        "the portal did not file it for snap.portal-app: {err}"
+    );
+    let (ok, _, _) = as_user(
+        uid,
+        &format!("test -e /run/user/{uid}/doc/by-app/snap.portal-other/{own}/own.txt"),
+    );
+    assert!(!ok, "another snap's view has the document");
+    drop(portal);
+    drop(m);
+    let _ = Command::new("umount")
+        .arg("-l")
+        .arg(runtime.join("doc"))
+        .status();
     let _ = std::fs::remove_dir_all(&runtime);
 }
