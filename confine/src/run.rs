@@ -92,7 +92,8 @@ struct Launch {
     snapctl_dir: Option<(u64, u64)>,
 }
 
-/// Everything up to exec, in order: `Launch::gather`, then (strict confinement) the steps of
+/// Everything up to exec, in order: `Launch::gather`, the move into the launch's tracking scope
+/// (`tracking::track`), then (strict confinement) the steps of
 /// `Launch`: `check_installed`, `make_user_data`, the session's plumbing (`session::prepare`),
 /// `enter_namespaces` (the launcher stays outside
 /// as the monitor), `private_area`, `host_dirs`, `build_and_enter`, `start_app`. Returns only on
