@@ -229,3 +229,115 @@ fn wait_moved(unit: &str) -> Result<(), Untracked> {
         "systemd did not move the launch into {unit} within {MOVE_TIMEOUT:?}"
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    use zbus::zvariant::{OwnedObjectPath, OwnedValue};
+
+    type Props = Vec<(String, OwnedValue)>;
+
+    /// A bus of the test's own (`dbus-daemon`), killed when dropped; its socket, in its folder.
+    struct Bus(
+        std::process::Child,
+        PathBuf,
+        #[allow(dead_code)] tempfile::TempDir,
+    );
+
+    impl Drop for Bus {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn bus() -> Option<Bus> {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("bus");
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "<busconfig><type>session</type><listen>unix:path={}</listen>\
+                 <auth>EXTERNAL</auth><policy context=\"default\"><allow user=\"*\"/>\
+                 <allow send_destination=\"*\"/><allow receive_sender=\"*\"/><allow own=\"*\"/></policy></busconfig>",
+                sock.display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .arg("--nofork")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let b = Bus(child, sock, dir);
+        let start = Instant::now();
+        while !b.1.exists() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        b.1.exists().then_some(b)
+    }
+
+    /// A manager that records each call and answers the first with a job, the others with an error.
+    struct Manager(Arc<Mutex<Vec<(String, String, Props)>>>);
+
+    #[zbus::interface(name = "org.freedesktop.systemd1.Manager")]
+    impl Manager {
+        fn start_transient_unit(
+            &self,
+            name: String,
+            mode: String,
+            props: Props,
+            _aux: Vec<(String, Props)>,
+        ) -> zbus::fdo::Result<OwnedObjectPath> {
+            let mut calls = self.0.lock().unwrap();
+            calls.push((name, mode, props));
+            if calls.len() > 1 {
+                return Err(zbus::fdo::Error::Failed("no more".into()));
+            }
+            Ok(OwnedObjectPath::try_from("/org/freedesktop/systemd1/job/1").unwrap())
+        }
+    }
+
+    #[test]
+    fn a_scope_is_asked_for_as_systemd_reads_it_and_failures_are_told_apart() {
+        let Some(b) = bus() else {
+            snapshelf_snap::testdata::record_skip(
+                "a_scope_is_asked_for_as_systemd_reads_it_and_failures_are_told_apart",
+                "dbus-daemon (Debian package dbus-daemon) is missing",
+            );
+            return;
+        };
+        let unit = "snap.ab.cd-4706fe54-7802-4808-aa7e-ae8b567239e0.scope";
+        // No manager on the bus: unreachable (the launch goes on quietly).
+        match start_scope_on(&b.1, unit) {
+            Err(Untracked::Unreachable(why)) => assert!(why.contains("ServiceUnknown"), "{why}"),
+            _ => panic!("a bus without a manager is not unreachable"),
+        }
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let address = format!("unix:path={}", b.1.display());
+        let _manager = zbus::blocking::connection::Builder::address(address.as_str())
+            .unwrap()
+            .serve_at("/org/freedesktop/systemd1", Manager(calls.clone()))
+            .unwrap()
+            .name(SYSTEMD)
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(start_scope_on(&b.1, unit).is_ok());
+        match start_scope_on(&b.1, unit) {
+            Err(Untracked::Failed(why)) => assert!(why.contains("no more"), "{why}"),
+            _ => panic!("a manager's error is not a failure"),
+        }
+        let calls = calls.lock().unwrap();
+        let (name, mode, props) = &calls[0];
+        assert_eq!((name.as_str(), mode.as_str()), (unit, "fail"));
+        assert_eq!(props.len(), 1);
+        assert_eq!(props[0].0, "PIDs");
+        let pids: Vec<u32> = props[0].1.try_clone().unwrap().try_into().unwrap();
+        assert_eq!(pids, [std::process::id()]);
+    }
+}

@@ -374,6 +374,10 @@ fn launches_run_in_their_scopes_and_count_while_any_process_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains(&format!("/{}", scopes[0])), "{text}");
+    // systemd answered and moved the launch: nothing to say even when asked to
+    // (SNAPSHELF_CONFINE_DEBUG=1).
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("untracked"), "{err}");
     // Ended: systemd takes the emptied scope down, and nothing counts.
     let started = Instant::now();
     while !env.proxy().running_apps("tracked-app").unwrap().is_empty() {
