@@ -238,6 +238,11 @@ fn snaps(dir: &Path) -> (PathBuf, PathBuf) {
         0o644,
     );
     write(
+        &strict.join("meta/gui/tracked-app.desktop"),
+        "[Desktop Entry]\nType=Application\nName=Tracked\nExec=tracked-app\n",
+        0o644,
+    );
+    write(
         &strict.join("bin/wait"),
         "#!/bin/sh\ncat /proc/self/cgroup\nread line\n",
         0o755,
@@ -288,6 +293,49 @@ fn launch(env: &common::Env, capable: &Path, m: &UserManager, target: &str) -> C
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// `snap routine portal-info` (snapshelfctl run as `snap`, as xdg-desktop-portal runs it) for a
+/// process of the launch's scope: snapd's keyfile; for a process of no snap, a PID that does not
+/// run, or garbage: an error and a non-zero exit.
+fn portal_info_answers(env: &common::Env, scope: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap");
+    std::os::unix::fs::symlink(common::workspace_bin("snapshelfctl", "snapshelfctl"), &snap)
+        .unwrap();
+    let root = env.root.display().to_string();
+    let info = |pid: &str| {
+        let o = Command::new(&snap)
+            .args(["routine", "portal-info", "--root", &root, pid])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            err,
+        )
+    };
+    let procs = std::fs::read_to_string(scope.join("cgroup.procs")).unwrap();
+    let pid = procs.lines().next().expect("a process in the scope");
+    let (code, out, err) = info(pid);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        "[Snap Info]\nInstanceName=tracked-app\nAppName=tracked-app\n\
+         DesktopFile=tracked-app_tracked-app.desktop\nHasNetworkStatus=false\n"
+    );
+    let (code, _, err) = info(&std::process::id().to_string());
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is not part of a snap"), "{err}");
+    let (code, _, err) = info("4294967295");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no process 4294967295 runs"), "{err}");
+    assert_ne!(info("garbage").0, Some(0));
+    // Only `routine` is answered as `snap`.
+    let o = Command::new(&snap).args(["install", "x"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("snapshelfctl"));
 }
 
 fn user_uid() -> u32 {
@@ -363,6 +411,7 @@ fn launches_run_in_their_scopes_and_count_while_any_process_runs() {
     assert!(scopes[0].ends_with(".scope"), "{scopes:?}");
     let running = env.proxy().running_apps("tracked-app").unwrap();
     assert_eq!(running, ["tracked-app"]);
+    portal_info_answers(&env, &m.unit_dirs("snap.tracked-app.tracked-app-")[0]);
     // The app itself (PID 2 of its namespace) sees the scope in its own cgroup file.
     use std::io::Write;
     app.stdin.take().unwrap().write_all(b"end\n").unwrap();
