@@ -266,6 +266,15 @@ fn snaps(dir: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// `tracked-classic` again, version 2.
+fn classic_v2(dir: &Path) -> PathBuf {
+    let classic = dir.join("tracked-classic");
+    let yaml = classic.join("meta/snap.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    write(&yaml, &text.replace("version: '1'", "version: '2'"), 0o644);
+    sandbox::pack(&classic, &dir.join("tracked-classic-2.snap"))
+}
+
 /// Launch `target` as the test user with the capable confine, from the session's cgroups, with
 /// the session bus: stdin piped, stdout captured.
 fn launch(env: &common::Env, capable: &Path, m: &UserManager, target: &str) -> Child {
@@ -365,7 +374,8 @@ fn not_run(test: &str, why: &str) {
 }
 
 /// A launch runs in its own scope while it runs; the helper counts it from the scope; a classic
-/// app's child keeps the app counted after its first process (and its record) ended.
+/// app's child keeps the app counted after its first process (and its record) ended, and a new
+/// revision is refused (`snap-in-use`) until the child ends.
 #[test]
 fn launches_run_in_their_scopes_and_count_while_any_process_runs() {
     const TEST: &str = "launches_run_in_their_scopes_and_count_while_any_process_runs";
@@ -467,6 +477,16 @@ fn launches_run_in_their_scopes_and_count_while_any_process_runs() {
         ["bg"],
         "the child in the scope keeps the app running"
     );
+    // So a new revision is refused while the child runs (snapd's refresh app awareness).
+    let v2 = classic_v2(work.path());
+    let c = sandbox::start_install_file(&env, &v2, classic_opts());
+    let (status, kind, err) = env.wait_change(c.as_str());
+    assert_eq!(
+        (status.as_str(), kind.as_str()),
+        ("Error", "snap-in-use"),
+        "{err}"
+    );
+    assert!(err.contains("has running apps (bg)"), "{err}");
     // Its child killed, the scope empties and the app no longer counts.
     for dir in m.unit_dirs("snap.tracked-classic.bg-") {
         kill_and_remove(&dir);
@@ -481,6 +501,9 @@ fn launches_run_in_their_scopes_and_count_while_any_process_runs() {
         assert!(started.elapsed() < Duration::from_secs(10), "still running");
         std::thread::sleep(Duration::from_millis(50));
     }
+    let c = sandbox::start_install_file(&env, &v2, classic_opts());
+    let (status, _, err) = env.wait_change(c.as_str());
+    assert_eq!(status, "Done", "{err}");
     drop(m);
     // The user is this test's: what its manager left in its runtime folder goes too.
     let _ = std::fs::remove_dir_all(&runtime);
