@@ -184,4 +184,22 @@ pub enum Command {
     Aliases { snap: Option<String> },
     /// Start the apps snaps ask to start with the session (run at login by our XDG autostart entry).
     Autostart,
+    /// Commands other programs run (xdg-desktop-portal runs `snap routine portal-info`).
+    Routine {
+        #[command(subcommand)]
+        routine: Routine,
+    },
+}
+
+/// `snapshelfctl routine …`.
+#[derive(Subcommand, Debug)]
+pub enum Routine {
+    /// Which snap and app a process belongs to, as a keyfile (snapd's, for xdg-desktop-portal).
+    PortalInfo {
+        /// The process ID.
+        pid: u32,
+        /// Read the installed snaps under this root instead of `/` (tests).
+        #[arg(long, value_name = "DIR")]
+        root: Option<std::path::PathBuf>,
+    },
 }

@@ -4,7 +4,8 @@
 //!
 //! `args` is the command line, `queries` the commands that ask, `changes` those that start a
 //! change, `session` the connection and how a change is followed, `output` tables and JSON,
-//! `failure` error kinds, words and exit codes, `run_app` the hand-over to the launcher.
+//! `failure` error kinds, words and exit codes, `run_app` the hand-over to the launcher, `routine` what other programs run (xdg-desktop-portal's
+//! `snap routine portal-info`).
 
 mod aliases;
 mod args;
@@ -15,6 +16,7 @@ mod desktop_entry;
 mod failure;
 mod output;
 mod queries;
+mod routine;
 mod run_app;
 mod services;
 mod session;
@@ -23,9 +25,10 @@ mod version;
 use gettextrs::gettext;
 use serde_json::json;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, Routine};
 pub use failure::{exit_code, words, Failure};
 pub use output::{dict_json, to_json};
+pub use routine::as_snap;
 /// Words in the person's language: the same set-up as the app's.
 pub use snapshelf_i18n::init_locale;
 
@@ -62,6 +65,12 @@ fn execute(cli: &Cli) -> Res<()> {
     }
     if let Command::Version = &cli.command {
         return version::version(cli.json);
+    }
+    if let Command::Routine {
+        routine: Routine::PortalInfo { pid, root },
+    } = &cli.command
+    {
+        return routine::portal_info(*pid, root.as_deref());
     }
     let conn = match &cli.bus_address {
         Some(a) => zbus::blocking::connection::Builder::address(a.as_str()).and_then(|b| b.build()),
@@ -165,7 +174,7 @@ fn execute(cli: &Cli) -> Res<()> {
             lines,
             follow,
         } => services::logs(&h, services, *lines, *follow),
-        Command::Run { .. } | Command::Version | Command::Autostart => {
+        Command::Run { .. } | Command::Version | Command::Autostart | Command::Routine { .. } => {
             unreachable!("handled before connecting")
         }
     }

@@ -28,6 +28,7 @@ pub mod seccomp;
 pub mod session;
 pub mod sys;
 pub mod timing;
+pub mod tracking;
 pub mod user_dirs;
 
 /// Taken by the unit tests that fork this test process without executing (the child holds a copy

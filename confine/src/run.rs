@@ -92,13 +92,17 @@ struct Launch {
     snapctl_dir: Option<(u64, u64)>,
 }
 
-/// Everything up to exec, in order: `Launch::gather`, then (strict confinement) the steps of
+/// Everything up to exec, in order: `Launch::gather`, the move into the launch's tracking scope
+/// (`tracking::track`), then (strict confinement) the steps of
 /// `Launch`: `check_installed`, `make_user_data`, the session's plumbing (`session::prepare`),
 /// `enter_namespaces` (the launcher stays outside
 /// as the monitor), `private_area`, `host_dirs`, `build_and_enter`, `start_app`. Returns only on
 /// error.
 pub fn run(inv: Invocation) -> Result<Infallible> {
     let launch = gather_when_not_refreshing(inv)?;
+    // Before anything is forked: the sandbox and the app's children stay in the scope.
+    crate::tracking::track(&launch.profile.snap, &launch.profile.app);
+    mark("tracking");
     if launch.profile.confinement == "classic" {
         return launch.run_classic();
     }
@@ -290,7 +294,15 @@ impl Launch {
             nix::unistd::ForkResult::Parent { child } => {
                 drop(status_w);
                 // The monitor only waits: it keeps no privilege.
-                let _ = drop_privileges();
+                if drop_privileges().is_ok() {
+                    // Readable in /proc as the user's own process again (a launcher with file
+                    // capabilities starts undumpable): it is the buses' peer for the app, and
+                    // xdg-desktop-portal opens `/proc/<peer>/root` and `cgroup` to tell which app
+                    // calls. It holds nothing the user may not have: every capability is gone,
+                    // no_new_privs is set, and the sandbox's processes cannot see it.
+                    // SAFETY: prctl with constant arguments.
+                    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+                }
                 init::monitor(child, status_r)
             }
             nix::unistd::ForkResult::Child => {

@@ -369,6 +369,8 @@ mod tests {
             "org.freedesktop.Notifications",
             "io.snapcraft.Launcher",
             "org.a11y.Bus",
+            // The document portal (snapd's desktop interface lets an app call it).
+            "org.freedesktop.portal.Documents",
         ] {
             assert_eq!(all.level(name), Level::Talk, "{name}");
         }

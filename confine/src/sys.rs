@@ -232,7 +232,13 @@ pub fn chown_at(dir: BorrowedFd<'_>, name: &str, uid: u32, gid: u32) -> nix::Res
 /// The mount flags of the mount `fd` is on that a bind must keep (a user namespace may not drop
 /// them: the kernel locks them).
 fn locked_flags(fd: BorrowedFd<'_>) -> nix::Result<(MsFlags, bool)> {
-    let f = fstatvfs(fd)?.flags();
+    let f = match fstatvfs(fd) {
+        Ok(st) => st.flags(),
+        // The flags are the mount's, but statfs(2) asks the file system too, and a FUSE one may
+        // refuse (xdg-document-portal does for its per-app views): the mount table has them.
+        Err(Errno::EPERM | Errno::EACCES | Errno::ENOSYS) => mount_table_flags(fd)?,
+        Err(e) => return Err(e),
+    };
     let mut out = MsFlags::empty();
     for (st, ms) in [
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
@@ -247,6 +253,54 @@ fn locked_flags(fd: BorrowedFd<'_>) -> nix::Result<(MsFlags, bool)> {
         }
     }
     Ok((out, f.contains(FsFlags::ST_RDONLY)))
+}
+
+/// The flags of the mount `fd` is on, from its line in `/proc/self/mountinfo` (found by the mount
+/// ID `statx` gives), in statvfs's form.
+fn mount_table_flags(fd: BorrowedFd<'_>) -> nix::Result<FsFlags> {
+    // SAFETY: statx fills the zeroed buffer it is given; the path is a static empty C string.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_MNT_ID,
+            &mut stx,
+        )
+    };
+    Errno::result(r)?;
+    if stx.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(Errno::ENOSYS);
+    }
+    let table = std::fs::read_to_string("/proc/self/mountinfo").map_err(|_| Errno::ENOENT)?;
+    let id = stx.stx_mnt_id.to_string();
+    // `ID PARENT MAJ:MIN ROOT POINT OPTIONS …`: the sixth field is the mount's own options.
+    let options = table
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&id.as_str()))
+        .and_then(|f| f.get(5).map(|o| o.to_string()))
+        .ok_or(Errno::ENOENT)?;
+    Ok(mount_options_flags(&options))
+}
+
+/// A mountinfo options field (`rw,nosuid,nodev,relatime`) in statvfs's form.
+fn mount_options_flags(options: &str) -> FsFlags {
+    let mut f = FsFlags::empty();
+    for o in options.split(',') {
+        f |= match o {
+            "ro" => FsFlags::ST_RDONLY,
+            "nosuid" => FsFlags::ST_NOSUID,
+            "nodev" => FsFlags::ST_NODEV,
+            "noexec" => FsFlags::ST_NOEXEC,
+            "noatime" => FsFlags::ST_NOATIME,
+            "nodiratime" => FsFlags::ST_NODIRATIME,
+            "relatime" => FsFlags::ST_RELATIME,
+            _ => FsFlags::empty(),
+        };
+    }
+    f
 }
 
 /// Open `name` in `parent` again, by name: unlike an old descriptor, a lookup by name crosses a
@@ -543,6 +597,35 @@ pub fn mount_devpts(
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn the_mount_table_gives_the_flags_statvfs_gives() {
+        assert_eq!(
+            mount_options_flags("ro,nosuid,nodev,noexec,relatime,x-other"),
+            FsFlags::ST_RDONLY
+                | FsFlags::ST_NOSUID
+                | FsFlags::ST_NODEV
+                | FsFlags::ST_NOEXEC
+                | FsFlags::ST_RELATIME
+        );
+        // The same answer both ways for the mounts this test can see.
+        for path in ["/", "/proc", "/dev"] {
+            let fd = open_trusted(Path::new(path)).unwrap();
+            let want = fstatvfs(fd.as_fd()).unwrap().flags();
+            let keep = FsFlags::ST_RDONLY
+                | FsFlags::ST_NOSUID
+                | FsFlags::ST_NODEV
+                | FsFlags::ST_NOEXEC
+                | FsFlags::ST_NOATIME
+                | FsFlags::ST_NODIRATIME
+                | FsFlags::ST_RELATIME;
+            assert_eq!(
+                mount_table_flags(fd.as_fd()).unwrap(),
+                want & keep,
+                "{path}"
+            );
+        }
+    }
 
     #[test]
     fn walks_never_follow_links() {

@@ -1033,6 +1033,43 @@ fn desktop_legacy_brings_the_users_accessibility_bus_folder() {
     }
 }
 
+/// desktop: the document portal's view for the snap (`doc/by-app/snap.<name>` of xdg-document-portal's
+/// FUSE file system) at `/run/user/<uid>/doc`, where the portal's paths point; nothing when the
+/// portal does not run, without `desktop`, or when the view is not the user's folder.
+#[test]
+fn desktop_brings_the_document_portals_view_for_the_snap() {
+    let view = "run/user/1000/doc/by-app/snap.hello";
+    let mut t = system();
+    t.put(Origin::Host, view, Kind::Dir, 0o700, UID, None);
+    t.put(
+        Origin::Host,
+        "run/user/1000/doc/by-app/snap.other",
+        Kind::Dir,
+        0o700,
+        UID,
+        None,
+    );
+    let with = planned(&WITH_CAPS, &profile(&["desktop"], &[]), &t).lines();
+    at(&with, &format!("bind host:/{view} /run/user/1000/doc"));
+    absent(&with, "snap.other");
+    absent(
+        &planned(&WITH_CAPS, &profile(&["x11"], &[]), &t).lines(),
+        "/doc",
+    );
+    for (kind, uid, to) in [(Kind::Dir, 0, None), (Kind::Symlink, UID, Some("/tmp"))] {
+        let mut t = system();
+        t.put(Origin::Host, view, kind, 0o700, uid, to);
+        absent(
+            &planned(&WITH_CAPS, &profile(&["desktop"], &[]), &t).lines(),
+            "/doc",
+        );
+    }
+    absent(
+        &planned(&WITH_CAPS, &profile(&["desktop"], &[]), &system()).lines(),
+        "/doc",
+    );
+}
+
 /// A service's `$NOTIFY_SOCKET` (`daemon: notify`): the socket alone is bound in at its path in
 /// the sandbox's own `/run`; nothing without the variable, for a path that is not a socket, or
 /// outside `/run`.

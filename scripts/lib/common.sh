@@ -29,6 +29,7 @@ SNAPSHELF_PACKAGES=(
   dunst                                    # a real notification server shows the update agent's notification
   debootstrap systemd-container            # services' tests: a Debian root booted with systemd (nspawn)
   systemd                                  # busctl: an sd-bus client through confine's session bus filter
+  xdg-desktop-portal fuse3                 # the document portal (xdg-document-portal, fusermount3) for sandboxed apps
 )
 
 # Install whatever of "$@" is missing. Needs root (apt-get) only when something is missing.

@@ -15,4 +15,5 @@ pub mod store_api;
 pub mod system_usernames;
 #[cfg(any(test, feature = "testdata"))]
 pub mod testdata;
+pub mod tracking;
 pub mod yaml;

@@ -116,6 +116,7 @@ impl Planner<'_> {
                 }
             }
             self.desktop_config()?;
+            self.document_portal()?;
         }
         if self.input.profile.plug_connected("opengl") {
             self.nvidia()?;
@@ -142,6 +143,28 @@ impl Planner<'_> {
         if theirs {
             self.ensure(&at, false, 0o700)?;
             self.bind(Origin::Host, at.clone(), at, false);
+        }
+        Ok(())
+    }
+
+    /// `desktop`: the document portal's view for this snap, `/run/user/<uid>/doc/by-app/snap.<name>`,
+    /// at `/run/user/<uid>/doc` where the portal's answers point (snapd's desktop interface mounts
+    /// the same, ignored when missing). Only when xdg-document-portal runs for the user: the view is
+    /// then a folder of its FUSE file system, which the portal fills with the documents this snap
+    /// was given and nothing else.
+    fn document_portal(&mut self) -> Result<()> {
+        let uid = self.input.uid;
+        let name = &self.input.profile.snap;
+        let view = parts(&format!("/run/user/{uid}/doc/by-app/snap.{name}"))?;
+        let theirs = self
+            .model
+            .probe()
+            .stat(Origin::Host, &view)
+            .is_some_and(|s| s.uid == uid && s.kind == Kind::Dir);
+        if theirs {
+            let at = parts(&format!("/run/user/{uid}/doc"))?;
+            self.ensure(&at, false, 0o700)?;
+            self.bind(Origin::Host, view, at, false);
         }
         Ok(())
     }
