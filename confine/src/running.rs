@@ -27,9 +27,7 @@ pub fn start_time(pid: u32) -> Option<u64> {
         .ok()?
         .read_to_string(&mut text)
         .ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
-    let rest = &text[text.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    snapshelf_snap::tracking::parse_proc_stat(&text).map(|s| s.start_time)
 }
 
 /// Record this process as `snap`'s `app`. Best effort: without the privilege to write the

@@ -21,12 +21,20 @@ pub fn snap_dir(paths: &Paths, snap: &str) -> PathBuf {
     paths.root().join("run/snapshelf/running").join(snap)
 }
 
-/// The start time of `pid` (`/proc/<pid>/stat` field 22), if it lives.
-pub(crate) fn start_time(pid: u32) -> Option<u64> {
+/// What `/proc/<pid>/stat` says of `pid`, if it lives.
+fn proc_stat(pid: u32) -> Option<snapshelf_snap::tracking::ProcStat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
-    let rest = &text[text.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    snapshelf_snap::tracking::parse_proc_stat(&text)
+}
+
+/// The start time of `pid`, if it lives: with the PID, it names one process for good.
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
+    proc_stat(pid).map(|s| s.start_time)
+}
+
+/// The parent of `pid`, if it lives.
+pub(crate) fn parent_of(pid: u32) -> Option<u32> {
+    proc_stat(pid).map(|s| s.parent)
 }
 
 /// The sorted names of `snap`'s apps that run now.

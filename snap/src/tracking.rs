@@ -73,9 +73,51 @@ pub fn tracked_process(cgroup_file: &str) -> Option<Tracked> {
     })
 }
 
+/// What tracking reads of a process's `/proc/<pid>/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Field 4: the parent's PID.
+    pub parent: u32,
+    /// Field 22: the start time in clock ticks after boot, which tells a process from a later
+    /// one given the same PID.
+    pub start_time: u64,
+}
+
+/// The fields of a `/proc/<pid>/stat` line tracking needs. The command name (field 2) is in
+/// parentheses and may hold spaces or parentheses itself: fields are counted from its last ')'.
+pub fn parse_proc_stat(text: &str) -> Option<ProcStat> {
+    let mut rest = text[text.rfind(')')? + 1..].split_whitespace();
+    // After the name: state (3), parent (4), then 17 more before the start time (22).
+    let parent = rest.nth(1)?.parse().ok()?;
+    let start_time = rest.nth(17)?.parse().ok()?;
+    Some(ProcStat { parent, start_time })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stat_line_gives_parent_and_start_time_whatever_the_name() {
+        let tail = "S 4242 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        for name in ["sh", "a b", "x) S 1 (y", ")"] {
+            let line = format!("77 ({name}) {tail}");
+            assert_eq!(
+                parse_proc_stat(&line),
+                Some(ProcStat {
+                    parent: 4242,
+                    start_time: 987654
+                }),
+                "{line}"
+            );
+        }
+        assert_eq!(parse_proc_stat("77 (sh) S 4242"), None);
+        assert_eq!(parse_proc_stat("77 sh S 1 2"), None);
+        assert_eq!(parse_proc_stat(""), None);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let me = parse_proc_stat(&own).unwrap();
+        assert_eq!(me.parent, std::os::unix::process::parent_id());
+    }
 
     const UUID: &str = "4706fe54-7802-4808-aa7e-ae8b567239e0";
 

@@ -147,7 +147,7 @@ pub fn snap_of_pid(paths: &Paths, pid: u32) -> Option<String> {
                 return Some(snap.clone());
             }
         }
-        p = parent_of(p)?;
+        p = crate::running::parent_of(p)?;
     }
     None
 }
@@ -178,16 +178,6 @@ fn records(paths: &Paths) -> HashMap<u32, (String, u64)> {
         }
     }
     out
-}
-
-/// The parent of `pid`, from `/proc/<pid>/stat` (field 4, after the parenthesised name).
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 #[cfg(test)]
@@ -226,7 +216,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         // This test's parent stands for the launch's monitor; a child of ours for the app.
         let me = std::process::id();
-        let parent = parent_of(me).unwrap();
+        let parent = crate::running::parent_of(me).unwrap();
         let started = crate::running::start_time(parent).unwrap();
         std::fs::write(dir.join(format!("clock.{parent}")), format!("{started}\n")).unwrap();
         let mut child = std::process::Command::new("sleep")

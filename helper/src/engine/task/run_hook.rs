@@ -429,13 +429,9 @@ fn tail_of(fd: OwnedFd) -> String {
     String::from_utf8_lossy(&keep).into_owned()
 }
 
-/// A process's start time (field 22 of `/proc/<pid>/stat`), to tell it from a later one with
-/// the same pid.
+/// A process's start time, to tell it from a later one with the same pid.
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: count from its last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
+    crate::running::start_time(u32::try_from(pid).ok()?)
 }
 
 #[cfg(test)]
