@@ -347,6 +347,46 @@ fn portal_info_answers(env: &common::Env, scope: &Path) {
     assert!(String::from_utf8_lossy(&o.stderr).contains("snapshelfctl"));
 }
 
+/// The test user logged in: a test world, their runtime directory and their own `systemd --user`.
+struct Session {
+    _held: std::fs::File,
+    env: common::Env,
+    work: tempfile::TempDir,
+    capable: PathBuf,
+    uid: u32,
+    runtime: PathBuf,
+    manager: UserManager,
+}
+
+impl Session {
+    /// `None` (recorded NOT RUN, a failure under CI) where no user manager can run.
+    fn start(test: &str) -> Option<Session> {
+        let _held = common::users::hold_user(USER);
+        let (env, work, capable) = sandbox::setup();
+        common::users::user_with_home(&env.root, USER);
+        let uid = user_uid();
+        let runtime = PathBuf::from(format!("/run/user/{uid}"));
+        std::fs::create_dir_all(&runtime).unwrap();
+        std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
+        let Some(manager) = UserManager::start(&format!("snapshelf-test-{uid}"), uid) else {
+            not_run(
+                test,
+                "systemd --user could not be started here (no cgroup hierarchy it can be delegated)",
+            );
+            return None;
+        };
+        Some(Session {
+            _held,
+            env,
+            work,
+            capable,
+            uid,
+            runtime,
+            manager,
+        })
+    }
+}
+
 fn user_uid() -> u32 {
     let out = Command::new("id").args(["-u", USER]).output().unwrap();
     String::from_utf8(out.stdout)
@@ -382,18 +422,17 @@ fn launches_run_in_their_scopes_and_count_while_any_process_runs() {
     if !common::require_root() {
         return;
     }
-    let _held = common::users::hold_user(USER);
-    let (env, work, capable) = sandbox::setup();
-    common::users::user_with_home(&env.root, USER);
-    let uid = user_uid();
-    let runtime = PathBuf::from(format!("/run/user/{uid}"));
-    std::fs::create_dir_all(&runtime).unwrap();
-    std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
-    let Some(m) = UserManager::start(&format!("snapshelf-test-{uid}"), uid) else {
-        return not_run(
-            TEST,
-            "systemd --user could not be started here (no cgroup hierarchy it can be delegated)",
-        );
+    let Some(Session {
+        _held,
+        env,
+        work,
+        capable,
+        uid: _,
+        runtime,
+        manager: m,
+    }) = Session::start(TEST)
+    else {
+        return;
     };
     let (strict, classic) = snaps(work.path());
     sandbox::install_file(&env, &strict);
@@ -681,18 +720,17 @@ fn the_document_portal_knows_the_snap_and_shows_it_its_documents_only() {
     if !common::require_root() {
         return;
     }
-    let _held = common::users::hold_user(USER);
-    let (env, work, capable) = sandbox::setup();
-    common::users::user_with_home(&env.root, USER);
-    let uid = user_uid();
-    let runtime = PathBuf::from(format!("/run/user/{uid}"));
-    std::fs::create_dir_all(&runtime).unwrap();
-    std::os::unix::fs::chown(&runtime, Some(uid), Some(uid)).unwrap();
-    let Some(m) = UserManager::start(&format!("snapshelf-test-{uid}"), uid) else {
-        return not_run(
-            TEST,
-            "systemd --user could not be started here (no cgroup hierarchy it can be delegated)",
-        );
+    let Some(Session {
+        _held,
+        env,
+        work,
+        capable,
+        uid,
+        runtime,
+        manager: m,
+    }) = Session::start(TEST)
+    else {
+        return;
     };
     let Some(portal) = DocumentPortal::start(uid, work.path(), &env.root) else {
         let log = std::fs::read_to_string(work.path().join("document-portal.log"));
