@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ensure_rust
 ensure_packages "${SNAPSHELF_PACKAGES[@]}" wrk nginx-light
 
-ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, proxy, snapctl, format, gui, search-provider, delta, gnome, agent, services
+ONLY=${1:-all}  # "all", or one part: store, helper, confine, content, proxy, snapctl, format, gui, search-provider, delta, gnome, agent, services, tracking
 if [ "$ONLY" = gnome ]; then
   # Only confine is measured there: the store and the helper only set the root up (debug builds).
   cargo build --release --quiet -p snapshelf-confine
@@ -21,8 +21,8 @@ elif [ "$ONLY" = proxy ]; then
   cargo build --release --quiet -p snapshelf-confine
   cargo build --quiet -p snapshelf-store -p snapshelf-helper --examples --bins
   BUILT=$PWD/target/debug
-elif [ "$ONLY" = services ]; then
-  # The services part builds what it needs itself (the services test harness, release).
+elif [ "$ONLY" = services ] || [ "$ONLY" = tracking ]; then
+  # These parts build what they need themselves (a test harness, release).
   BUILT=$PWD/target/release
 else
   cargo build --release --quiet -p snapshelf-store -p snapshelf-snap -p snapshelf-helper -p snapshelf-confine -p snapshelf -p snapshelf-search-provider -p snapshelf-update-agent --examples --bins
@@ -700,6 +700,20 @@ grep -E '^(install without services|one daemon-reload|container up)' "$WORK/serv
   || die "the services benchmark did not run: $(tail -20 "$WORK/services.txt")"
 grep -q 'test result: ok. 1 passed' "$WORK/services.txt" \
   && log "within the target" || log "MISSED the target: $(grep -o 'three services cost.*' "$WORK/services.txt" || true)"
+log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = tracking ]; then
+# --- tracking: what a launch's systemd scope costs, under a real systemd --user ---------------------
+# helper/tests/portal.rs's bench_tracking_scope, release build: confine's own `tracking` step (scope
+# requested and confirmed in /proc/self/cgroup) against systemd-run --user --scope (less the same
+# command without it), asked of the same user manager; medians of 30 interleaved rounds.
+log "-- the tracking scope of a launch (snap.<snap>.<app>-<uuid>.scope on systemd --user; release build, median of 30)"
+log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+cargo build --release --quiet -p snapshelf-confine -p snapshelf-helper -p snapshelfctl -p snapshelf-store
+cargo test --release --quiet -p snapshelf-helper --test portal -- --ignored --exact \
+  bench_tracking_scope --nocapture >"$WORK/tracking.txt" 2>&1 || true
+grep -E "^(confine's tracking step|systemd-run --user --scope)" "$WORK/tracking.txt" | tee -a "$OUT" \
+  || die "the tracking benchmark did not run: $(tail -20 "$WORK/tracking.txt")"
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 log "results in $OUT"

@@ -278,6 +278,11 @@ fn classic_v2(dir: &Path) -> PathBuf {
 /// Launch `target` as the test user with the capable confine, from the session's cgroups, with
 /// the session bus: stdin piped, stdout captured.
 fn launch(env: &common::Env, capable: &Path, m: &UserManager, target: &str) -> Child {
+    launch_command(env, capable, m, target).spawn().unwrap()
+}
+
+/// The command [`launch`] runs.
+fn launch_command(env: &common::Env, capable: &Path, m: &UserManager, target: &str) -> Command {
     let root = env.root.display().to_string();
     for d in ["/snap", "/var/snap", "/var/lib/snapshelf"] {
         std::fs::create_dir_all(d).unwrap();
@@ -291,17 +296,16 @@ fn launch(env: &common::Env, capable: &Path, m: &UserManager, target: &str) -> C
         capable.display()
     );
     let uid = user_uid();
-    Command::new("sh")
-        .args(["-c", &script])
+    let mut c = Command::new("sh");
+    c.args(["-c", &script])
         .env("DBUS_SESSION_BUS_ADDRESS", bus_of(uid))
         .env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"))
         .env("SNAPSHELF_CONFINE_DEBUG", "1")
         .current_dir("/")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::piped());
+    c
 }
 
 /// `snap routine portal-info` (snapshelfctl run as `snap`, as xdg-desktop-portal runs it) for a
@@ -809,4 +813,96 @@ fn the_document_portal_knows_the_snap_and_shows_it_its_documents_only() {
         .arg(runtime.join("doc"))
         .status();
     let _ = std::fs::remove_dir_all(&runtime);
+}
+
+/// Benchmark (scripts/bench.sh tracking; release build): what the tracking scope adds to a launch,
+/// under a real `systemd --user`. A strict app that ends at once, launched as the test user:
+/// confine's own `tracking` step (its `SNAPSHELF_CONFINE_TIMING` marks: from the step before to
+/// the scope confirmed in `/proc/self/cgroup`), against the peer, `systemd-run --user --scope`
+/// asking the same manager for the same kind of scope (its run less the same command without
+/// it); medians of interleaved rounds.
+#[test]
+#[ignore]
+fn bench_tracking_scope() {
+    const TEST: &str = "bench_tracking_scope";
+    const ROUNDS: usize = 30;
+    if !common::require_root() {
+        return;
+    }
+    let Some(Session {
+        _held,
+        env,
+        work,
+        capable,
+        uid,
+        runtime: _,
+        manager: m,
+    }) = Session::start(TEST)
+    else {
+        return;
+    };
+    let (strict, _) = snaps(work.path());
+    sandbox::install_file(&env, &strict);
+    let user_cmd = |cmd: &str| {
+        let script = format!(
+            "{} exec setpriv --reuid={uid} --regid={uid} --init-groups {cmd}",
+            m.enter_session()
+        );
+        let t = Instant::now();
+        let st = Command::new("sh")
+            .args(["-c", &script])
+            .env("DBUS_SESSION_BUS_ADDRESS", bus_of(uid))
+            .env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "{cmd}");
+        t.elapsed().as_secs_f64() * 1000.0
+    };
+    let (mut step, mut launch_ms, mut peer, mut plain) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        let mut c = launch_command(&env, &capable, &m, "tracked-app");
+        let mut child = c.env("SNAPSHELF_CONFINE_TIMING", "1").spawn().unwrap();
+        drop(child.stdin.take()); // the app's `read` ends it at once
+        let out = child.wait_with_output().unwrap();
+        launch_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        let err = String::from_utf8_lossy(&out.stderr);
+        // The app prints its cgroup (then its `read` fails at the end of input).
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("/snap.tracked-app.tracked-app-"),
+            "the app did not run in its scope: {text}\n{err}"
+        );
+        // `snapshelf-confine: timing <pid> <µs> <step>`: the tracking step less the one before.
+        let marks: Vec<(u64, &str)> = err
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.strip_prefix("snapshelf-confine: timing ")?.splitn(3, ' ');
+                let (_, us, what) = (f.next()?, f.next()?.parse().ok()?, f.next()?);
+                Some((us, what))
+            })
+            .collect();
+        let i = marks
+            .iter()
+            .position(|(_, w)| *w == "tracking")
+            .unwrap_or_else(|| panic!("no tracking mark: {err}"));
+        let before = if i == 0 { 0 } else { marks[i - 1].0 };
+        step.push((marks[i].0 - before) as f64 / 1000.0);
+        peer.push(user_cmd("systemd-run --user --scope --quiet true"));
+        plain.push(user_cmd("true"));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (step, launch_ms) = (median(&mut step), median(&mut launch_ms));
+    let (peer, plain) = (median(&mut peer), median(&mut plain));
+    println!(
+        "confine's tracking step (scope requested and confirmed): {step:.2} ms, median of {ROUNDS} launches (whole launch of an app that ends at once: {launch_ms:.1} ms)"
+    );
+    println!(
+        "systemd-run --user --scope: {:.2} ms ({peer:.1} ms less {plain:.1} ms for the same command without it), median of {ROUNDS}",
+        peer - plain
+    );
 }
