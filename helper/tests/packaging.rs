@@ -148,6 +148,8 @@ fn the_deb_installs_activates_and_removes_cleanly() {
         info.contains("Package: snapshelf") && info.contains("Depends:"),
         "{info}"
     );
+    // It answers as `snap` (below): the package cannot sit beside snapd's.
+    assert!(info.contains("Conflicts: snapd"), "{info}");
 
     let _bus = SystemBus::ensure();
     run(Command::new("dpkg")
@@ -164,6 +166,23 @@ fn the_deb_installs_activates_and_removes_cleanly() {
     );
     let version = run(Command::new("/usr/bin/snapshelfctl").arg("--version"));
     assert!(version.contains("snapshelfctl"));
+    // xdg-desktop-portal runs `snap routine portal-info PID`: the link is ours, answers `routine`
+    // (here: a PID of no snap, refused) and nothing else.
+    let snap = Path::new("/usr/bin/snap");
+    assert_eq!(
+        std::fs::read_link(snap).ok(),
+        Some(PathBuf::from("snapshelfctl"))
+    );
+    let o = Command::new(snap)
+        .args(["routine", "portal-info", &std::process::id().to_string()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "this test is no snap's process");
+    let o = Command::new(snap).arg("list").output().unwrap();
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("snapshelfctl"),
+        "{o:?}"
+    );
 
     // Started at boot, to mount the installed snaps again; and in the host's mount namespace:
     // an option that gives the service one of its own would hide its mounts from everyone.
@@ -228,6 +247,10 @@ fn the_deb_installs_activates_and_removes_cleanly() {
     }
     assert!(!Path::new("/usr/libexec/snapshelf").exists());
     assert!(
+        snap.symlink_metadata().is_err(),
+        "/usr/bin/snap is still there after remove"
+    );
+    assert!(
         wants.symlink_metadata().is_err(),
         "still enabled after purge"
     );
@@ -239,8 +262,13 @@ fn the_deb_installs_activates_and_removes_cleanly() {
         .unwrap_or(false)
     {
         // A zombie until the bus reaps it is fine; a running helper after remove is not.
-        let state = run(Command::new("ps").args(["-o", "stat=", "-C", "snapshelf-helpe"]));
-        if state.trim().chars().all(|c| c == 'Z' || c.is_whitespace()) {
+        let ps = Command::new("ps")
+            .args(["-o", "stat=", "-C", "snapshelf-helpe"])
+            .output()
+            .unwrap();
+        // ps finding none (it exits 1) means it ended between the two looks.
+        let state = String::from_utf8_lossy(&ps.stdout).into_owned();
+        if !ps.status.success() || state.trim().chars().all(|c| c == 'Z' || c.is_whitespace()) {
             break;
         }
         assert!(

@@ -18,29 +18,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cgroups;
 use common::sandbox::{self, write};
 use snapshelf_dbus::types::Dict;
 use zbus::zvariant::OwnedValue;
 
 const USER: &str = "snapshelf-portal";
-
-/// The cgroup hierarchies systemd tracks units in on this host: systemd's named v1 hierarchy and
-/// the unified one on a hybrid host, the unified one alone at `/sys/fs/cgroup` on a v2 host.
-fn hierarchies() -> Vec<PathBuf> {
-    let base = Path::new("/sys/fs/cgroup");
-    let hybrid: Vec<PathBuf> = ["systemd", "unified"]
-        .iter()
-        .map(|h| base.join(h))
-        .filter(|h| h.join("cgroup.procs").is_file())
-        .collect();
-    if !hybrid.is_empty() {
-        return hybrid;
-    }
-    if base.join("cgroup.controllers").is_file() {
-        return vec![base.to_path_buf()];
-    }
-    Vec::new()
-}
 
 /// A user's service manager as a login gives it: its own cgroup in each hierarchy (`<name>`,
 /// owned by the user), a session cgroup beside it for the launches (`<name>-session`), and
@@ -55,7 +38,7 @@ impl UserManager {
     /// The manager of `uid`, with its own cgroup `<hierarchy>/<name>`; its session bus is the
     /// one it starts itself (dbus-user-session's `dbus.socket` at `/run/user/<uid>/bus`).
     fn start(name: &str, uid: u32) -> Option<UserManager> {
-        let hier = hierarchies();
+        let hier = cgroups::hierarchies();
         if hier.is_empty() {
             return None;
         }
@@ -74,7 +57,7 @@ impl UserManager {
                 .unwrap();
             assert!(st.success(), "chown {}", t.display());
         }
-        let join = join_script(
+        let join = cgroups::join_script(
             &top.iter()
                 .map(|t| t.join("cgroup.procs"))
                 .collect::<Vec<_>>(),
@@ -112,7 +95,7 @@ impl UserManager {
 
     /// A shell snippet that moves the shell running it into the session's cgroups.
     fn enter_session(&self) -> String {
-        join_script(
+        cgroups::join_script(
             &self
                 .session
                 .iter()
@@ -177,54 +160,13 @@ fn bus_lists(uid: u32, name: &str) -> bool {
         .any(|l| l.split_whitespace().next() == Some(name))
 }
 
-fn join_script(procs: &[PathBuf]) -> String {
-    procs
-        .iter()
-        .map(|p| format!("echo $$ > {} &&", p.display()))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Every process in `dir` and below, killed; then the cgroups removed, deepest first.
-fn kill_and_remove(dir: &Path) {
-    let mut all = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                todo.push(e.path());
-            }
-        }
-        all.push(d);
-    }
-    for _ in 0..50 {
-        let mut any = false;
-        for d in &all {
-            let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
-            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                any = true;
-                // SAFETY: a signal to a process of the test's own cgroup.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-        if !any {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    all.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    for d in all {
-        let _ = std::fs::remove_dir(&d);
-    }
-}
-
 impl Drop for UserManager {
     fn drop(&mut self) {
         // SAFETY: a signal to the group this test made.
         unsafe { libc::kill(-(self.manager.id() as i32), libc::SIGKILL) };
         let _ = self.manager.wait();
         for c in &self.cgroups {
-            kill_and_remove(c);
+            cgroups::kill_and_remove(c);
         }
     }
 }
@@ -532,7 +474,7 @@ fn launches_run_in_their_scopes_and_count_while_any_process_runs() {
     assert!(err.contains("has running apps (bg)"), "{err}");
     // Its child killed, the scope empties and the app no longer counts.
     for dir in m.unit_dirs("snap.tracked-classic.bg-") {
-        kill_and_remove(&dir);
+        cgroups::kill_and_remove(&dir);
     }
     let started = Instant::now();
     while !env

@@ -26,6 +26,10 @@ struct Machine {
     helper: String,
     runs: std::cell::Cell<u32>,
     work: tempfile::TempDir,
+    /// The container's own cgroups (`common::cgroups`): nspawn runs it in the cgroup it is started
+    /// in (`--keep-unit`), and containers booted at once in one cgroup managed the same units'
+    /// cgroups: one's `snapshelf-helper-1.service` failed with 219/CGROUP.
+    cgroups: Vec<PathBuf>,
 }
 
 fn root_dir() -> PathBuf {
@@ -73,7 +77,23 @@ impl Machine {
         let name = format!("snapshelf-svc-{}", std::process::id() ^ rand_u16());
         let started = Instant::now();
         let log = std::fs::File::create(work.path().join("nspawn.log")).unwrap();
-        let nspawn = Command::new("systemd-nspawn")
+        let cgroups: Vec<PathBuf> = common::cgroups::hierarchies()
+            .iter()
+            .map(|h| h.join(&name))
+            .collect();
+        for c in &cgroups {
+            std::fs::create_dir_all(c).unwrap();
+        }
+        let join = common::cgroups::join_script(
+            &cgroups
+                .iter()
+                .map(|c| c.join("cgroup.procs"))
+                .collect::<Vec<_>>(),
+        );
+        let nspawn = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{join} exec \"$@\""))
+            .args(["sh", "systemd-nspawn"])
             .arg("-q")
             .arg("-D")
             .arg(root_dir())
@@ -104,6 +124,7 @@ impl Machine {
             helper: String::new(),
             runs: std::cell::Cell::new(0),
             work,
+            cgroups,
         };
         m.leader = m.find_leader()?;
         // No answer, or `offline`, until systemd listens on its socket; then `--wait` waits for the boot.
@@ -366,12 +387,23 @@ impl Drop for Machine {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(_)) = self.nspawn.try_wait() {
+                self.remove_cgroups();
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = self.nspawn.kill();
         let _ = self.nspawn.wait();
+        self.remove_cgroups();
+    }
+}
+
+impl Machine {
+    /// What the container left in its cgroups, killed, and the cgroups removed.
+    fn remove_cgroups(&self) {
+        for c in &self.cgroups {
+            common::cgroups::kill_and_remove(c);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod bus_server;
+pub mod cgroups;
 pub mod gnome;
 pub mod notifications;
 pub mod proxy;
