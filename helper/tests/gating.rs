@@ -59,6 +59,15 @@ fn pack(dir: &Path, name: &str, rev: u32) {
 
 /// The sample catalog with `gate-hold` and `gate-go`: revision 1 on stable, 2 on candidate, 3 on
 /// edge.
+/// A test world on `catalog` whose helper runs hooks with the workspace's confine.
+fn start(catalog: &std::path::Path) -> Env {
+    let mut env = Env::with_catalog(catalog);
+    let mut c = env.helper_command();
+    c.arg("--confine").arg(common::sandbox::confine_bin());
+    env.start_helper_from(c);
+    env
+}
+
 fn catalog() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     common::copy_dir(common::catalog(), tmp.path());
@@ -112,10 +121,7 @@ fn gate_hooks_hold_or_let_an_automatic_refresh_go() {
         return;
     }
     let catalog = catalog();
-    let mut env = Env::with_catalog(catalog.path());
-    let mut c = env.helper_command();
-    c.arg("--confine").arg(common::sandbox::confine_bin());
-    env.start_helper_from(c);
+    let env = start(catalog.path());
     for snap in ["gate-hold", "gate-go"] {
         let c = env.proxy().install(&[snap], Dict::new()).unwrap();
         let (status, _, err) = env.wait_change(c.as_str());
@@ -223,10 +229,7 @@ fn the_update_agent_says_an_update_is_put_off_by_a_gate_hook() {
         return;
     }
     let catalog = catalog();
-    let mut env = Env::with_catalog(catalog.path());
-    let mut c = env.helper_command();
-    c.arg("--confine").arg(common::sandbox::confine_bin());
-    env.start_helper_from(c);
+    let env = start(catalog.path());
     let c = env.proxy().install(&["gate-hold"], Dict::new()).unwrap();
     let (status, _, err) = env.wait_change(c.as_str());
     assert_eq!(status, "Done", "install: {err}");
